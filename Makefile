@@ -1,0 +1,73 @@
+# allot build. `make` builds the release binaries in build/, `make asan` the
+# ASan+UBSan ones in build/asan/, `make test` runs the whole suite under the
+# sanitizer build (scripts/test.sh).
+CC      ?= cc
+PKGS    := libuv libcurl sqlite3 yaml-0.1 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wformat=2 -Wundef -fno-common
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+STD     := -std=c17 -D_GNU_SOURCE
+OPT     ?= -O2 -g
+CFLAGS_ALL = $(STD) $(OPT) $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -include src/util/banned.h $(EXTRA_CFLAGS)
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/config/*.c src/http/*.c src/upstream/*.c \
+                               src/route/*.c src/ledger/*.c src/gateway/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+FAKE_SRC := $(sort $(wildcard tests/fake_upstream/*.c))
+
+B ?= build
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
+FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
+
+.PHONY: all asan test unit clean fuzz format demo bench
+all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/liballot.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/allot: $(CLI_OBJ) $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/fake_upstream: $(FAKE_OBJ) $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/unit_tests: $(UNIT_OBJ) $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+asan:
+	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all
+
+unit: asan
+	ASAN_OPTIONS=detect_leaks=1 build/asan/unit_tests
+
+test:
+	bash scripts/test.sh
+
+demo: all
+	bash scripts/demo.sh
+
+bench: all
+	bash bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FAKE_SRC) include/allot/*.h src/*/*.h
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/* config.h: allot.yaml, parsed and validated.
+ *
+ * One YAML file; every key is described in a single table in
+ * src/config/config.c (name, type, bounds, default, help) that drives
+ * parsing, validation and `allot config check --keys`. Unknown keys are
+ * errors. Errors name file, line and key and say what was expected.
+ *
+ * Ownership: allot_config_load() returns a heap object owning every string
+ * and array inside it; allot_config_free() releases all of it. The config is
+ * immutable after load and may be read from any thread. */
+#ifndef ALLOT_CONFIG_H
+#define ALLOT_CONFIG_H
+#include <stddef.h>
+#include "allot/buf.h"
+#include "allot/kinds.h"
+
+#define ALLOT_MAX_TIER_MODELS 8
+#define ALLOT_MAX_ALIASES 16
+
+struct allot_provider {
+    char *name;
+    char *kind;     /* "openai": any OpenAI-compatible server */
+    char *base_url; /* e.g. "https://api.openai.com/v1", no trailing slash */
+    char *api_key;  /* resolved from ${ENV}; NULL when none. SECRET: never log */
+    long connect_timeout_ms;
+    long timeout_ms; /* total time for one upstream attempt */
+};
+
+struct allot_model {
+    char *name;                       /* the name clients use */
+    struct allot_provider *provider;  /* points into config->providers */
+    char *upstream_id;                /* model id sent upstream */
+    double price_in;                  /* USD per million input tokens */
+    double price_out;                 /* USD per million output tokens */
+    long context_window;              /* tokens; 0 = unknown */
+};
+
+struct allot_tier_conf {
+    struct allot_model *models[ALLOT_MAX_TIER_MODELS]; /* first serves */
+    size_t n_models;
+};
+
+struct allot_routing {
+    enum allot_tier category_tier[ALLOT_CAT__COUNT]; /* defaults: KINDS.md */
+    enum allot_tier default_tier;  /* when unsure; default judgment */
+    double confidence_threshold;   /* below it: default_tier; default 0.5 */
+    char *aliases[ALLOT_MAX_ALIASES]; /* model names that mean "auto" */
+    size_t n_aliases;
+};
+
+struct allot_limits {
+    size_t max_body_bytes;      /* request body; default 4 MiB */
+    size_t max_header_bytes;    /* request head; default 16 KiB */
+    long header_timeout_ms;     /* to receive a whole request head; 10 s */
+    long idle_timeout_ms;       /* keep-alive idle; default 60 s */
+    size_t max_response_bytes;  /* buffered non-stream upstream body; 32 MiB */
+    int max_attempts;           /* upstream attempts per request; default 3 */
+    long drain_timeout_ms;      /* graceful stop deadline; default 10 s */
+};
+
+struct allot_config {
+    char *path;            /* file it was read from; NULL for defaults */
+    char *listen_host;     /* default "127.0.0.1" */
+    int listen_port;       /* default 4000 */
+    int workers;           /* event-loop threads; default 1 */
+    char *store_path;      /* SQLite file; default "./allot.db" */
+    long store_commit_ms;  /* ledger commit window; default 100, max 200 */
+    struct allot_provider *providers;
+    size_t n_providers;
+    struct allot_model *models;
+    size_t n_models;
+    struct allot_tier_conf tiers[ALLOT_TIER__COUNT];
+    struct allot_routing routing;
+    struct allot_limits limits;
+};
+
+/* Read and validate a YAML file. On success *out is a new config the caller
+ * frees with allot_config_free(). On failure returns ALLOT_ECONFIG (or
+ * ALLOT_EIO / ALLOT_ENOMEM) and appends one or more lines of the form
+ * "FILE:LINE: key 'a.b.c': what was expected" to err. Environment
+ * references ${VAR} in strings are resolved; an unset VAR is an error. */
+int allot_config_load(const char *path, struct allot_config **out, struct allot_buf *err);
+
+/* Same, from memory; name is used in messages in place of a file name. */
+int allot_config_load_mem(const char *name, const char *yaml, size_t len,
+                          struct allot_config **out, struct allot_buf *err);
+
+/* The embedded defaults: listen 127.0.0.1:4000, store ./allot.db, and the
+ * two simulated providers of the demo ("frontier" at 127.0.0.1:4101 and
+ * "local" at 127.0.0.1:4102, see docs/config.md). */
+int allot_config_default(struct allot_config **out, struct allot_buf *err);
+
+/* Find by name; NULL when absent. */
+const struct allot_model *allot_config_find_model(const struct allot_config *c, const char *name,
+                                                  size_t name_len);
+const struct allot_provider *allot_config_find_provider(const struct allot_config *c,
+                                                        const char *name);
+
+/* Append a description of every config key (from the key table) to out. */
+int allot_config_describe_keys(struct allot_buf *out);
+
+void allot_config_free(struct allot_config *c);
+
+#endif

@@ -1,0 +1,36 @@
+/* slice.h: a non-owning view of bytes {ptr, len}. Never assumes a NUL. */
+#ifndef ALLOT_SLICE_H
+#define ALLOT_SLICE_H
+#include <stddef.h>
+#include <string.h>
+
+struct allot_slice {
+    const char *ptr;
+    size_t len;
+};
+
+#define ALLOT_SLICE_LIT(s) ((struct allot_slice){(s), sizeof(s) - 1})
+
+static inline struct allot_slice allot_slice_of(const char *ptr, size_t len)
+{
+    struct allot_slice s = {ptr, len};
+    return s;
+}
+
+static inline struct allot_slice allot_slice_cstr(const char *s)
+{
+    struct allot_slice r = {s, s ? strlen(s) : 0};
+    return r;
+}
+
+/* Exact byte equality with a NUL-terminated string. */
+static inline int allot_slice_eq(struct allot_slice s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
+}
+
+/* ASCII case-insensitive equality with a NUL-terminated string. */
+int allot_slice_ieq(struct allot_slice s, const char *lit);
+
+#endif

@@ -1,0 +1,200 @@
+/* buf.c: the capped growable buffer (see buf.h). Growth doubles, so appends
+ * are amortised O(1); the cap is checked before any allocation. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/buf.h"
+#include "allot/error.h"
+
+void allot_buf_init(struct allot_buf *b, size_t max)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void allot_buf_release(struct allot_buf *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void allot_buf_reset(struct allot_buf *b)
+{
+    b->len = 0;
+    if (b->ptr)
+        b->ptr[0] = '\0';
+}
+
+int allot_buf_reserve(struct allot_buf *b, size_t n)
+{
+    size_t need, cap;
+    char *p;
+
+    if (n > b->max || b->len > b->max - n)
+        return ALLOT_ETOOBIG;
+    need = b->len + n + 1; /* cannot overflow: len + n <= max < SIZE_MAX */
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    p = realloc(b->ptr, cap);
+    if (!p)
+        return ALLOT_ENOMEM;
+    b->ptr = p;
+    b->cap = cap;
+    return 0;
+}
+
+int allot_buf_add(struct allot_buf *b, const void *p, size_t n)
+{
+    int rc = allot_buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return 0;
+}
+
+int allot_buf_adds(struct allot_buf *b, const char *s)
+{
+    return allot_buf_add(b, s, strlen(s));
+}
+
+int allot_buf_vaddf(struct allot_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n, rc;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return ALLOT_EINVAL;
+    rc = allot_buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int allot_buf_addf(struct allot_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = allot_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid. */
+static size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len, i;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    int rc;
+
+    if ((rc = allot_buf_add(b, "\"", 1)))
+        return rc;
+    while (i < n) {
+        unsigned char c = p[i];
+        char esc[8];
+        size_t elen = 0, sl;
+
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            run++;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            sl = utf8_seq_len(p + i, n - i);
+            if (sl) {
+                run += sl;
+                i += sl;
+                continue;
+            }
+        }
+        if (run && (rc = allot_buf_add(b, p + i - run, run)))
+            return rc;
+        run = 0;
+        switch (c) {
+        case '"': esc[0] = '\\'; esc[1] = '"'; elen = 2; break;
+        case '\\': esc[0] = '\\'; esc[1] = '\\'; elen = 2; break;
+        case '\n': esc[0] = '\\'; esc[1] = 'n'; elen = 2; break;
+        case '\r': esc[0] = '\\'; esc[1] = 'r'; elen = 2; break;
+        case '\t': esc[0] = '\\'; esc[1] = 't'; elen = 2; break;
+        default:
+            if (c < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                elen = 6;
+            } else { /* invalid UTF-8 byte */
+                memcpy(esc, "\xEF\xBF\xBD", 3);
+                elen = 3;
+            }
+        }
+        if ((rc = allot_buf_add(b, esc, elen)))
+            return rc;
+        i++;
+    }
+    if (run && (rc = allot_buf_add(b, p + i - run, run)))
+        return rc;
+    return allot_buf_add(b, "\"", 1);
+}
+
+char *allot_buf_detach(struct allot_buf *b)
+{
+    char *p = b->ptr;
+    if (!p)
+        p = calloc(1, 1);
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}
