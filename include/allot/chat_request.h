@@ -1,0 +1,59 @@
+/* chat_request.h: an OpenAI chat-completions request body, read once.
+ *
+ * allot_chat_request_parse() validates the JSON (jansson) and pulls out what
+ * routing needs: the model, stream flags, the instruction (system prompt and
+ * last user turn) and structural signals. It also records the byte spans of
+ * the top-level "model" and "stream_options" values in the original body, so
+ * allot_chat_request_rewrite() can splice the upstream model id in and leave
+ * every other byte as the client sent it.
+ *
+ * Ownership: the struct owns the jansson tree and a scratch buffer; slices
+ * point into them and live until allot_chat_request_release(). */
+#ifndef ALLOT_CHAT_REQUEST_H
+#define ALLOT_CHAT_REQUEST_H
+#include <stddef.h>
+#include <jansson.h>
+#include "allot/buf.h"
+#include "allot/slice.h"
+
+struct allot_chat_request {
+    json_t *root;
+    struct allot_slice model; /* the "model" string */
+    int stream;               /* "stream": true */
+    int include_usage;        /* "stream_options": {"include_usage": true} */
+    /* The instruction: text of the first system/developer message and of the
+     * last user message (string content, or the text parts joined by "\n").
+     * Empty when absent. */
+    struct allot_slice system;
+    struct allot_slice last_user;
+    size_t n_messages;
+    size_t n_tool_results;   /* messages with role "tool" or "function" */
+    size_t material_bytes;   /* text bytes of all messages but the two above */
+    int has_tools;           /* non-empty "tools" or "functions" */
+    int has_response_format; /* "response_format" present and not "text" */
+    /* Spans in the original body (offset, length) of the values of the
+     * top-level "model" and "stream_options" keys; len 0 when absent. */
+    size_t model_off, model_len;
+    size_t stream_options_off, stream_options_len;
+    struct allot_buf scratch; /* owns joined multi-part texts */
+};
+
+/* Parse body. Errors: ALLOT_EPARSE when it is not JSON (err: "invalid JSON
+ * at line L column C: why"), ALLOT_EINVAL when it is JSON but not a chat
+ * request (err names the field: "'messages' must be a non-empty array",
+ * "'model' is required and must be a string", ...), ALLOT_ENOMEM. On error
+ * the struct holds nothing to release (releasing it is still allowed). */
+int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
+                             struct allot_buf *err);
+
+/* Write body to out with the model value replaced by upstream_model (a JSON
+ * string) and, when force_include_usage is set, stream_options set so that
+ * include_usage is true (the value replaced, or the key added after the
+ * opening brace). All other bytes are copied unchanged. */
+int allot_chat_request_rewrite(const struct allot_chat_request *r, const char *body, size_t len,
+                               const char *upstream_model, int force_include_usage,
+                               struct allot_buf *out);
+
+void allot_chat_request_release(struct allot_chat_request *r);
+
+#endif

@@ -1,0 +1,48 @@
+/* decision.h: which tier and models serve a request, and why.
+ *
+ * Precedence: a "model" naming a configured model goes to that model; an
+ * "allot:<tier>" goes to that tier; "auto" and the configured aliases are
+ * routed by kind of work: the X-Allot-Work header (a category or a tier)
+ * wins when present, else the classifier decides; below the configured
+ * confidence threshold the default tier serves. */
+#ifndef ALLOT_DECISION_H
+#define ALLOT_DECISION_H
+#include <stddef.h>
+#include "allot/buf.h"
+#include "allot/classify.h"
+#include "allot/config.h"
+
+enum allot_decision_source {
+    ALLOT_SRC_MODEL,      /* a configured model was named */
+    ALLOT_SRC_TIER,       /* allot:<tier> was named */
+    ALLOT_SRC_HEADER,     /* X-Allot-Work */
+    ALLOT_SRC_CLASSIFIER, /* the classifier, confident enough */
+    ALLOT_SRC_DEFAULT,    /* the classifier was unsure: default tier */
+};
+
+struct allot_decision {
+    enum allot_decision_source source;
+    int has_category;              /* category/confidence are meaningful */
+    enum allot_category category;
+    double confidence;             /* 1.0 for model, tier and header */
+    int has_tier;                  /* 0 when a named model is in no tier */
+    enum allot_tier tier;
+    const struct allot_model *models[ALLOT_MAX_TIER_MODELS]; /* try in order */
+    size_t n_models;
+    char reason[256];              /* short, human-readable, header-safe */
+};
+
+/* "model", "tier", "header", "classifier", "default". */
+const char *allot_decision_source_name(enum allot_decision_source s);
+
+/* Decide. requested_model is the request's "model"; work_header the value
+ * of X-Allot-Work ({NULL,0} when absent); in the request's instruction.
+ * Errors: ALLOT_ENOTFOUND when the model is neither configured, a tier nor
+ * an alias (err: "model 'x' does not exist: use \"auto\", \"allot:judgment\",
+ * ... or a configured model"), ALLOT_EINVAL when X-Allot-Work names neither
+ * a category nor a tier, or a tier has no models configured. */
+int allot_decide(const struct allot_config *cfg, struct allot_slice requested_model,
+                 struct allot_slice work_header, const struct allot_instruction *in,
+                 struct allot_decision *out, struct allot_buf *err);
+
+#endif

@@ -1,0 +1,126 @@
+/* http_server.h: an HTTP/1.1 server on a libuv loop.
+ *
+ * One server per event loop; with several loops, each binds the same
+ * address with SO_REUSEPORT and the kernel spreads connections. Requests
+ * are parsed with http_parser (Debian's libhttp-parser). Keep-alive and
+ * pipelining: a connection carries one request at a time; bytes of a
+ * pipelined next request wait, parsed, until the current response ends, so
+ * responses leave in request order.
+ *
+ * Limits (all enforced by the server before the handler sees anything):
+ * a head larger than max_header_bytes gets 431, a body larger than
+ * max_body_bytes gets 413 (from Content-Length before reading, or while
+ * reading a chunked body), malformed HTTP gets 400; each is followed by
+ * closing the connection. A head not complete within header_timeout_ms and
+ * a keep-alive connection idle for idle_timeout_ms are closed.
+ *
+ * Ownership: the server owns connections and requests. A request is valid
+ * from on_request until the handler finishes its response
+ * (allot_http_respond or allot_http_chunked_end) or until on_abort returns,
+ * whichever is first; after that the handler must not touch it.
+ * All functions must be called on the server's loop thread. */
+#ifndef ALLOT_HTTP_SERVER_H
+#define ALLOT_HTTP_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "allot/buf.h"
+#include "allot/slice.h"
+
+#define ALLOT_HTTP_MAX_HEADERS 64
+
+struct allot_http_server;
+struct allot_http_conn;
+
+struct allot_http_header {
+    struct allot_slice name;
+    struct allot_slice value;
+};
+
+struct allot_http_request {
+    struct allot_http_conn *conn;
+    int method;               /* enum http_method of http_parser.h */
+    struct allot_slice path;  /* without the query string */
+    struct allot_slice query; /* after '?', may be empty */
+    struct allot_http_header headers[ALLOT_HTTP_MAX_HEADERS];
+    size_t n_headers;
+    struct allot_buf body;    /* the whole request body, NUL-terminated */
+    int keep_alive;           /* the client allows another request after this */
+    uint64_t start_us;        /* allot_clock_mono_us() when the head began */
+    void *user;               /* free for the handler */
+};
+
+struct allot_http_limits {
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    long header_timeout_ms;
+    long idle_timeout_ms;
+};
+
+struct allot_http_handler {
+    /* A whole request (head and body) has arrived. The handler answers now
+     * or later, on this loop. */
+    void (*on_request)(struct allot_http_request *req, void *ctx);
+    /* The connection died before the response was finished (the client
+     * went away, or a write failed). The handler drops everything it holds
+     * for req; req is freed after this returns. May be NULL. */
+    void (*on_abort)(struct allot_http_request *req, void *ctx);
+    /* A chunked response's write queue has drained below the low-water
+     * mark after allot_http_chunk returned 1. May be NULL. */
+    void (*on_drain)(struct allot_http_request *req, void *ctx);
+    /* Writes the body of a server-generated error (400, 404 for bad paths
+     * is the handler's job; this is for 400/413/431/408). When NULL the
+     * server writes an OpenAI-style {"error":{...}} body. */
+    void (*format_error)(struct allot_slice path, int status, const char *message,
+                         struct allot_buf *out, void *ctx);
+    void *ctx;
+};
+
+/* Bind host:port with SO_REUSEPORT and listen on loop. port 0 picks a free
+ * port (see allot_http_server_port). On failure returns ALLOT_EIO and
+ * writes "cannot listen on HOST:PORT: reason" to err. */
+int allot_http_server_new(uv_loop_t *loop, const char *host, int port,
+                          const struct allot_http_limits *limits,
+                          const struct allot_http_handler *handler,
+                          struct allot_http_server **out, struct allot_buf *err);
+
+/* The port actually bound. */
+int allot_http_server_port(const struct allot_http_server *s);
+
+/* Stop accepting and close idle connections now; connections with a
+ * request in flight close when their response ends (keep-alive is turned
+ * off for them). */
+void allot_http_server_stop_accepting(struct allot_http_server *s);
+
+/* Requests received and not yet finished or aborted. */
+size_t allot_http_server_inflight(const struct allot_http_server *s);
+
+/* Close every connection now (in-flight requests get on_abort) and free
+ * the server once libuv has closed all handles; the loop must keep running
+ * until then. done_cb (may be NULL) is called when everything is freed. */
+void allot_http_server_close(struct allot_http_server *s, void (*done_cb)(void *arg), void *arg);
+
+/* Value of a request header (case-insensitive name); {NULL,0} when absent. */
+struct allot_slice allot_http_request_header(const struct allot_http_request *req,
+                                             const char *name);
+
+/* Send a complete response with Content-Length. The server adds Date,
+ * Content-Length and Connection. headers may be NULL when n_headers is 0.
+ * The body is copied. Ends the request. Returns 0, or ALLOT_EIO when the
+ * connection is already gone (the request is ended all the same). */
+int allot_http_respond(struct allot_http_request *req, int status,
+                       const struct allot_http_header *headers, size_t n_headers,
+                       const char *body, size_t body_len);
+
+/* Start a chunked response: sends the head with Transfer-Encoding: chunked
+ * (plus Date and Connection). */
+int allot_http_chunked_start(struct allot_http_request *req, int status,
+                             const struct allot_http_header *headers, size_t n_headers);
+/* Send one chunk (copied; n may not be 0). Returns 0, 1 when the write
+ * queue is above the high-water mark (the caller should pause its source
+ * until on_drain), or ALLOT_EIO when the connection is gone. */
+int allot_http_chunk(struct allot_http_request *req, const char *p, size_t n);
+/* Send the last chunk. Ends the request. */
+int allot_http_chunked_end(struct allot_http_request *req);
+
+#endif

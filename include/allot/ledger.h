@@ -1,0 +1,66 @@
+/* ledger.h: the request ledger, one SQLite row per request.
+ *
+ * DESIGN: the event loops never touch SQLite. allot_ledger_append() copies
+ * the entry into a bounded in-memory queue (mutex + condition variable) and
+ * returns; one writer thread takes everything queued, writes it in one
+ * transaction, and commits at least every commit_ms (<= 200 ms), so after
+ * a SIGKILL at most the rows of the last commit window are missing. The
+ * database runs in WAL mode with synchronous=NORMAL. allot_ledger_close()
+ * writes every queued row before it returns: a graceful stop loses none.
+ *
+ * Schema (table "requests"; see docs/ledger.md): one column per field of
+ * struct allot_ledger_entry, same names. */
+#ifndef ALLOT_LEDGER_H
+#define ALLOT_LEDGER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "allot/buf.h"
+
+struct allot_ledger;
+
+/* Every string field is NUL-terminated and truncated to fit. "" = none. */
+struct allot_ledger_entry {
+    char id[40];              /* request id, "req_..." */
+    int64_t ts_ms;            /* when the request arrived, Unix ms */
+    char endpoint[40];        /* "/v1/chat/completions" */
+    char requested_model[80]; /* "model" as the client sent it */
+    char category[16];        /* "" when no category was decided */
+    double confidence;        /* of the category; 0 when none */
+    char tier[16];            /* "judgment" | "labour" | "code" | "" */
+    char model[80];           /* configured model that answered (last tried) */
+    char provider[64];
+    char source[16];          /* decision source: model|tier|header|classifier|default */
+    int attempts;             /* upstream attempts made */
+    char attempt_log[256];    /* e.g. "frontier-a:503,frontier-b:ok" */
+    char status[16];          /* "ok" | "failed" | "client_closed" | "rejected" */
+    int http_status;          /* status sent to the client */
+    char error[256];          /* why it failed; "" when ok */
+    int stream;               /* 1 for stream: true */
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int tokens_estimated;     /* 1 when usage was missing and estimated */
+    double cost_usd;
+    double counterfactual_usd; /* same tokens on the judgment tier's first model */
+    double latency_ms;        /* request arrival to response end */
+    double ttft_ms;           /* to the first byte of the answer; -1 if none */
+    char reason[256];
+};
+
+/* Open or create the store at path, create the schema, start the writer.
+ * commit_ms is clamped to [1, 200]. Errors: ALLOT_ESTORE with "ledger
+ * 'PATH': sqlite error text" in err, ALLOT_ENOMEM. */
+int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **out,
+                      struct allot_buf *err);
+
+/* Queue a copy of e. Thread-safe, never blocks on I/O. ALLOT_ETOOBIG when
+ * the queue (65,536 rows) is full; ALLOT_ECLOSED after close began. */
+int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry *e);
+
+/* Rows committed so far, and rows that failed to write (since open). */
+uint64_t allot_ledger_rows_written(struct allot_ledger *l);
+uint64_t allot_ledger_rows_failed(struct allot_ledger *l);
+
+/* Write everything queued, commit, stop the writer and close the store. */
+void allot_ledger_close(struct allot_ledger *l);
+
+#endif
