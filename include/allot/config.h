@@ -2,7 +2,7 @@
  *
  * One YAML file; every key is described in a single table in
  * src/config/config.c (name, type, bounds, default, help) that drives
- * parsing, validation and `allot config check --keys`. Unknown keys are
+ * parsing, validation and `allot config keys`. Unknown keys are
  * errors. Errors name file, line and key and say what was expected.
  *
  * Ownership: allot_config_load() returns a heap object owning every string

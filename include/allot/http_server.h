@@ -44,12 +44,15 @@ struct allot_http_request {
     struct allot_slice query; /* after '?', may be empty */
     struct allot_http_header headers[ALLOT_HTTP_MAX_HEADERS];
     size_t n_headers;
-    struct allot_buf body;    /* the whole request body, NUL-terminated */
-    int keep_alive;           /* the client allows another request after this */
+    struct allot_buf body;    /* the whole request body, NUL-terminated (ptr never NULL) */
+    int keep_alive;           /* the client allows another request after this; the
+                               * handler may set 0 before answering to close after */
     uint64_t start_us;        /* allot_clock_mono_us() when the head began */
     void *user;               /* free for the handler */
 };
 
+/* A field left 0 takes a default: 32 KiB head, 16 MiB body, 10 s head
+ * timeout, 60 s idle timeout. limits may be NULL for all defaults. */
 struct allot_http_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
@@ -63,7 +66,10 @@ struct allot_http_handler {
     void (*on_request)(struct allot_http_request *req, void *ctx);
     /* The connection died before the response was finished (the client
      * went away, or a write failed). The handler drops everything it holds
-     * for req; req is freed after this returns. May be NULL. */
+     * for req; req is freed after this returns. May be NULL. Called from
+     * the loop, never from inside a call into this API: after ALLOT_EIO
+     * from allot_http_chunked_start or allot_http_chunk it still follows,
+     * unless the handler ends the request first. */
     void (*on_abort)(struct allot_http_request *req, void *ctx);
     /* A chunked response's write queue has drained below the low-water
      * mark after allot_http_chunk returned 1. May be NULL. */
@@ -105,9 +111,12 @@ struct allot_slice allot_http_request_header(const struct allot_http_request *re
                                              const char *name);
 
 /* Send a complete response with Content-Length. The server adds Date,
- * Content-Length and Connection. headers may be NULL when n_headers is 0.
- * The body is copied. Ends the request. Returns 0, or ALLOT_EIO when the
- * connection is already gone (the request is ended all the same). */
+ * Content-Length and Connection. headers may be NULL when n_headers is 0;
+ * handler headers named Date, Content-Length, Connection or
+ * Transfer-Encoding, or holding CR or LF, are dropped. The body is copied
+ * (not sent for HEAD, 1xx, 204, 304). Ends the request. Returns 0, or
+ * ALLOT_EIO when the connection is already gone (the request is ended all
+ * the same); ALLOT_EINVAL inside on_abort. */
 int allot_http_respond(struct allot_http_request *req, int status,
                        const struct allot_http_header *headers, size_t n_headers,
                        const char *body, size_t body_len);
@@ -122,5 +131,13 @@ int allot_http_chunked_start(struct allot_http_request *req, int status,
 int allot_http_chunk(struct allot_http_request *req, const char *p, size_t n);
 /* Send the last chunk. Ends the request. */
 int allot_http_chunked_end(struct allot_http_request *req);
+
+/* Close the connection now without finishing the response: a chunked
+ * response is left without its terminating chunk, and a request not yet
+ * answered gets no response at all, so the peer sees a cut transfer. Bytes
+ * already queued are flushed first where possible. Ends the request;
+ * on_abort is not called for it. (Used by the fake upstream to simulate a
+ * model server dying mid-stream.) */
+void allot_http_abort(struct allot_http_request *req);
 
 #endif

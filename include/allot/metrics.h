@@ -1,0 +1,60 @@
+/* metrics.h: Prometheus metrics of the gateway.
+ *
+ * DESIGN: one shard per worker thread; a worker only writes its own shard
+ * (relaxed atomic adds, no locks, no false sharing between shards), and a
+ * scrape sums all shards. Label sets are fixed at start from the config
+ * (tiers x models x statuses), so recording never allocates. */
+#ifndef ALLOT_METRICS_H
+#define ALLOT_METRICS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "allot/buf.h"
+#include "allot/config.h"
+
+enum allot_metrics_status {
+    ALLOT_MSTATUS_OK,
+    ALLOT_MSTATUS_FAILED,
+    ALLOT_MSTATUS_CLIENT_CLOSED,
+    ALLOT_MSTATUS_REJECTED,
+    ALLOT_MSTATUS__COUNT,
+};
+
+enum allot_metrics_attempt {
+    ALLOT_MATTEMPT_OK,
+    ALLOT_MATTEMPT_HTTP_429,
+    ALLOT_MATTEMPT_HTTP_5XX,
+    ALLOT_MATTEMPT_HTTP_4XX,
+    ALLOT_MATTEMPT_TIMEOUT,
+    ALLOT_MATTEMPT_CONNECT,
+    ALLOT_MATTEMPT_INVALID,
+    ALLOT_MATTEMPT__COUNT,
+};
+
+struct allot_metrics_sample {
+    int tier;        /* enum allot_tier, or -1 when none was decided */
+    int model;       /* index into cfg->models, or -1 */
+    enum allot_metrics_status status;
+    int stream;
+    double latency_s;
+    double ttft_s;   /* < 0 when no byte of an answer was sent */
+    int64_t prompt_tokens, completion_tokens;
+    double cost_usd, counterfactual_usd;
+};
+
+struct allot_metrics;
+
+/* cfg must outlive the metrics. ALLOT_ENOMEM. */
+int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot_metrics **out);
+void allot_metrics_free(struct allot_metrics *m);
+/* Record a finished request / one upstream attempt. Shard = worker index. */
+void allot_metrics_request(struct allot_metrics *m, int shard, const struct allot_metrics_sample *s);
+void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
+                           enum allot_metrics_attempt result);
+/* In-flight gauge of a shard, +1 / -1. */
+void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
+/* Append the text exposition format (version 0.0.4) of all shards, plus
+ * the ledger counters given. */
+int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
+                         struct allot_buf *out);
+
+#endif

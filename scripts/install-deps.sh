@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what allot needs on Debian 12, as root (or through sudo).
+# Idempotent: packages already present are not fetched again.
+#   --with-bench   also install wrk and nginx (bench/)
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config clang   # compiler, sanitizers, libFuzzer
+  libuv1-dev                         # event loop
+  libcurl4-openssl-dev               # upstream HTTP
+  libsqlite3-dev sqlite3             # the ledger (sqlite3 CLI: tests, docs)
+  libyaml-dev                        # allot.yaml
+  libjansson-dev                     # JSON
+  libhttp-parser-dev                 # HTTP/1.1 parsing
+  curl ca-certificates               # demo and tests
+)
+if [ "${1:-}" = "--with-bench" ]; then
+  PACKAGES+=(wrk nginx-light)
+fi
+# The integration tests drive allot with the official npm SDKs.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

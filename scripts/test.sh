@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite, under ASan+UBSan (`make test` runs this; so does CI).
+#  1. unit tests (tests/unit)                       C runner
+#  2. fuzz corpora replayed as plain tests (tests/fuzz)
+#  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
+#  4. integration tests (tests/integration)        node --test, real binaries,
+#     the official `openai` npm client, a real SQLite file
+# Ends with one line "N passed, N failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+passed=0; failed=0
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+bash scripts/install-deps.sh || { echo "cannot install dependencies"; echo "0 passed, 1 failed"; exit 1; }
+if ! make -j"$(nproc)" asan >build-asan.log 2>&1; then
+  cat build-asan.log; echo "0 passed, 1 failed"; exit 1
+fi
+rm -f build-asan.log
+
+echo "== unit tests (ASan+UBSan)"
+out=$(build/asan/unit_tests 2>&1); rc=$?
+printf '%s\n' "$out" | grep -v '^ok ' || true
+line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$line" ]; then
+  count "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"
+  [ $rc -ne 0 ] && [ "$(echo "$line" | awk '{print $3}')" = 0 ] && count 0 1  # crashed after the summary (leak)
+else
+  echo "unit tests crashed (exit $rc)"; count 0 1
+fi
+
+echo "== fuzz corpora replay"
+bash tests/fuzz/replay.sh; rc=$?
+if [ $rc -eq 0 ]; then count 1 0; else count 0 1; fi
+
+echo "== fake upstream smoke"
+if [ -f tests/fake_upstream/smoke.sh ]; then
+  if bash tests/fake_upstream/smoke.sh build/asan/fake_upstream; then count 1 0; else count 0 1; fi
+fi
+
+echo "== integration tests (real allot, fake upstreams, openai SDK)"
+if ! (cd tests/integration && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --silent; }); then
+  echo "npm ci failed"; count 0 1
+else
+  out=$(cd tests/integration && ALLOT_BIN=$ROOT/build/asan/allot FAKE_BIN=$ROOT/build/asan/fake_upstream \
+        node --test --test-concurrency=1 --test-reporter=spec 2>&1); rc=$?
+  printf '%s\n' "$out" | tail -n 200
+  p=$(printf '%s\n' "$out" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
+  f=$(printf '%s\n' "$out" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)
+  if [ -z "$p" ]; then echo "integration runner gave no summary (exit $rc)"; count 0 1
+  else count "$p" "${f:-0}"; [ $rc -ne 0 ] && [ "${f:-0}" = 0 ] && count 0 1; fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

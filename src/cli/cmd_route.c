@@ -1,0 +1,158 @@
+/* cmd_route.c: `allot route`, the decision for a request, explained. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/chat_request.h"
+#include "allot/classify.h"
+#include "allot/decision.h"
+#include "allot/error.h"
+#include "cli.h"
+
+#define MAX_REQUEST (64u << 20)
+
+static int read_file(const char *path, struct allot_buf *out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+
+    if (!f) {
+        fprintf(stderr, "allot route: cannot open '%s': %m\n", path);
+        return ALLOT_EIO;
+    }
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = allot_buf_add(out, chunk, n);
+    if (rc)
+        fprintf(stderr, "allot route: '%s' is larger than %u bytes\n", path, MAX_REQUEST);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static void print_json(const struct allot_decision *d)
+{
+    struct allot_buf o;
+    size_t i;
+    allot_buf_init(&o, 1u << 20);
+    allot_buf_adds(&o, "{\"category\":");
+    if (d->has_category)
+        allot_buf_addf(&o, "\"%s\"", allot_category_name(d->category));
+    else
+        allot_buf_adds(&o, "null");
+    allot_buf_adds(&o, ",\"tier\":");
+    if (d->has_tier)
+        allot_buf_addf(&o, "\"%s\"", allot_tier_name(d->tier));
+    else
+        allot_buf_adds(&o, "null");
+    allot_buf_adds(&o, ",\"model\":");
+    allot_buf_add_json_str(&o, d->models[0]->name, strlen(d->models[0]->name));
+    allot_buf_adds(&o, ",\"models\":[");
+    for (i = 0; i < d->n_models; i++) {
+        if (i)
+            allot_buf_adds(&o, ",");
+        allot_buf_add_json_str(&o, d->models[i]->name, strlen(d->models[i]->name));
+    }
+    allot_buf_addf(&o, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":", d->confidence,
+                   allot_decision_source_name(d->source));
+    allot_buf_add_json_str(&o, d->reason, strlen(d->reason));
+    allot_buf_adds(&o, "}\n");
+    fputs(allot_buf_cstr(&o), stdout);
+    allot_buf_release(&o);
+}
+
+static void print_text(const struct allot_decision *d)
+{
+    size_t i;
+    printf("category    %s\n", d->has_category ? allot_category_name(d->category) : "-");
+    printf("tier        %s\n", d->has_tier ? allot_tier_name(d->tier) : "-");
+    printf("confidence  %.2f\n", d->confidence);
+    printf("source      %s\n", allot_decision_source_name(d->source));
+    printf("models      ");
+    for (i = 0; i < d->n_models; i++)
+        printf("%s%s", i ? " -> " : "", d->models[i]->name);
+    printf("\nreason      %s\n", d->reason);
+}
+
+static int route_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"work", required_argument, NULL, 'w'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *file = NULL, *work = NULL, *model = "auto";
+    struct allot_config *cfg = NULL;
+    struct allot_chat_request chat;
+    struct allot_instruction in;
+    struct allot_decision d;
+    struct allot_buf body, err;
+    int c, json = 0, rc = 1;
+
+    memset(&chat, 0, sizeof chat);
+    allot_buf_init(&body, MAX_REQUEST);
+    allot_buf_init(&err, 4096);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:f:w:m:j", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'f': file = optarg; break;
+        case 'w': work = optarg; break;
+        case 'm': model = optarg; break;
+        case 'j': json = 1; break;
+        default: allot_cli_usage(&allot_cli_route); rc = 2; goto out;
+        }
+    }
+    if (!file && optind >= argc) {
+        fprintf(stderr, "allot route: give the instruction as an argument, or --file REQ.json\n");
+        rc = 2;
+        goto out;
+    }
+    if (file) {
+        if (read_file(file, &body))
+            goto out;
+    } else {
+        const char *text = argv[optind];
+        allot_buf_adds(&body, "{\"model\":");
+        allot_buf_add_json_str(&body, model, strlen(model));
+        allot_buf_adds(&body, ",\"messages\":[{\"role\":\"user\",\"content\":");
+        if (allot_buf_add_json_str(&body, text, strlen(text)) || allot_buf_adds(&body, "}]}")) {
+            fprintf(stderr, "allot route: instruction too long\n");
+            goto out;
+        }
+    }
+    if (allot_cli_load_config(config_path, &cfg))
+        goto out;
+    if (allot_chat_request_parse(&chat, body.ptr, body.len, &err)) {
+        fprintf(stderr, "allot route: %s\n", allot_buf_cstr(&err));
+        goto out;
+    }
+    allot_instruction_from_request(&chat, &in);
+    if (allot_decide(cfg, chat.model, allot_slice_cstr(work), &in, &d, &err)) {
+        fprintf(stderr, "allot route: %s\n", allot_buf_cstr(&err));
+        goto out;
+    }
+    if (json)
+        print_json(&d);
+    else
+        print_text(&d);
+    rc = 0;
+out:
+    allot_chat_request_release(&chat);
+    allot_buf_release(&body);
+    allot_buf_release(&err);
+    allot_config_free(cfg);
+    return rc;
+}
+
+const struct allot_cli_cmd allot_cli_route = {
+    "route", "show the routing decision for a request, without calling a model",
+    "usage: allot route [--config FILE] [--work CATEGORY|TIER] [--model NAME] [--json] TEXT\n"
+    "       allot route [--config FILE] [--work CATEGORY|TIER] [--json] --file REQUEST.json\n\n"
+    "Print the category, tier, confidence, models (first serves, the rest are fallbacks)\n"
+    "and the reason for a request. TEXT is sent as one user message with model \"auto\"\n"
+    "(or --model); --file reads a whole chat-completions request body (- for stdin).\n"
+    "--work sets what the X-Allot-Work header would. --json prints one JSON object.\n",
+    route_exec};

@@ -1,0 +1,1307 @@
+/* config.c: loading and validating allot.yaml (see config.h).
+ *
+ * Three passes over one file. First, config_yaml.c turns the text into a
+ * small tree that keeps each node's line and its text as written, and that
+ * has no cycles (aliases are refused) and bounded depth. Second, a walk
+ * matches every mapping key against the key table (config_table.c) that
+ * names its type, bounds, default and target. Before a mapping is read its
+ * defaults are applied by feeding each row's default text through the same
+ * setter as a file's value. Third, the cross-references (model -> provider,
+ * tier -> model) and the whole-file rules are checked. Errors are
+ * collected rather than stopping at the first, sorted by line, and the
+ * first MAX_ERRORS are shown, so one `allot config check` shows most of
+ * them.
+ *
+ * Secrets: ${VAR} is expanded lazily, only for values that are used;
+ * messages quote text as written in the file, never an expansion, and the
+ * api_key value is never quoted at all. Every scalar of the tree, and every
+ * api_key, is zeroed before it is freed. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "allot/buf.h"
+#include "allot/config.h"
+#include "allot/error.h"
+#include "allot/kinds.h"
+#include "config_table.h"
+#include "config_yaml.h"
+
+#define MAX_FILE_BYTES (1u << 20) /* allot.yaml, at most */
+#define MAX_ERRORS 20             /* lines written to err; the rest are counted */
+#define MAX_KEPT 1000             /* errors kept for sorting */
+#define MAX_NAME 128              /* provider, model and alias names */
+#define MAX_VALUE 4096            /* one string after ${VAR} expansion */
+
+struct error {
+    size_t line; /* 0: about the whole file */
+    size_t seq;  /* report order, to keep the sort stable */
+    char *msg;   /* "key 'a.b': what was expected" */
+};
+
+struct load {
+    const char *name; /* file name for messages */
+    struct allot_buf *err;
+    size_t n_errors;
+    struct error *kept; /* the first MAX_KEPT, sorted by line at the end */
+    size_t n_kept, cap_kept;
+    int nomem;
+    struct allot_config *cfg;
+    struct allot__ynode *root;
+    struct allot__ynode *list[3];         /* the providers / models sequences */
+    struct allot__ynode **model_provider; /* per model, its provider: value */
+    struct allot__ynode *tier_model[ALLOT_TIER__COUNT][ALLOT_MAX_TIER_MODELS];
+    size_t n_tier_model[ALLOT_TIER__COUNT];
+    size_t tier_line[ALLOT_TIER__COUNT];
+    size_t aliases_line;
+};
+
+static const char default_yaml[] =
+    "# The demo: two simulated OpenAI-compatible servers (tests/fake_upstream).\n"
+    "listen: 127.0.0.1:4000\n"
+    "workers: 1\n"
+    "store: ./allot.db\n"
+    "providers:\n"
+    "  - name: frontier\n"
+    "    base_url: http://127.0.0.1:4101/v1\n"
+    "  - name: local\n"
+    "    base_url: http://127.0.0.1:4102/v1\n"
+    "models:\n"
+    "  - name: frontier-large\n"
+    "    provider: frontier\n"
+    "    model: sim-frontier-large\n"
+    "    price: {input: 5.00, output: 15.00}\n"
+    "    context_window: 128000\n"
+    "  - name: frontier-mini\n"
+    "    provider: frontier\n"
+    "    model: sim-frontier-mini\n"
+    "    price: {input: 0.40, output: 1.60}\n"
+    "    context_window: 128000\n"
+    "  - name: local-8b\n"
+    "    provider: local\n"
+    "    model: sim-local-8b\n"
+    "    price: {input: 0, output: 0}   # self-hosted\n"
+    "    context_window: 32768\n"
+    "tiers:\n"
+    "  judgment: [frontier-large, frontier-mini]\n"
+    "  labour: [local-8b, frontier-mini]\n"
+    "  code: [frontier-large]\n";
+
+/* --- messages ------------------------------------------------------------ */
+
+static void report(struct load *L, size_t line, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Record one error, "key 'PATH': message" at line; flush_errors() writes
+ * them out. */
+static void report(struct load *L, size_t line, const char *path, const char *fmt, ...)
+{
+    struct allot_buf b;
+    struct error *e;
+    va_list ap;
+
+    L->n_errors++;
+    if (L->n_kept == MAX_KEPT)
+        return;
+    if (L->n_kept == L->cap_kept) {
+        size_t cap = L->cap_kept ? L->cap_kept * 2 : 8;
+        e = realloc(L->kept, cap * sizeof *e);
+        if (!e) {
+            L->nomem = 1;
+            return;
+        }
+        L->kept = e;
+        L->cap_kept = cap;
+    }
+    allot_buf_init(&b, 4096);
+    if (path && *path)
+        allot_buf_addf(&b, "key '%s': ", path);
+    va_start(ap, fmt);
+    allot_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    e = &L->kept[L->n_kept];
+    e->line = line;
+    e->seq = L->n_kept;
+    if (!(e->msg = allot_buf_detach(&b))) {
+        L->nomem = 1;
+        return;
+    }
+    L->n_kept++;
+}
+
+static int by_line(const void *a, const void *b)
+{
+    const struct error *x = a, *y = b;
+    size_t lx = x->line ? x->line : SIZE_MAX, ly = y->line ? y->line : SIZE_MAX;
+
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Write the errors to err in file order, MAX_ERRORS at most; free them. */
+static void flush_errors(struct load *L)
+{
+    size_t i;
+
+    if (L->n_kept)
+        qsort(L->kept, L->n_kept, sizeof *L->kept, by_line);
+    for (i = 0; i < L->n_kept; i++) {
+        const struct error *e = &L->kept[i];
+        if (L->err && i < MAX_ERRORS) {
+            if (e->line)
+                allot_buf_addf(L->err, "%s:%zu: %s\n", L->name, e->line, e->msg);
+            else
+                allot_buf_addf(L->err, "%s: %s\n", L->name, e->msg);
+        }
+        free(e->msg);
+    }
+    if (L->err && L->n_errors > MAX_ERRORS)
+        allot_buf_addf(L->err, "%s: %zu more errors not shown\n", L->name,
+                       L->n_errors - MAX_ERRORS);
+    if (L->err && L->nomem)
+        allot_buf_addf(L->err, "%s: out of memory\n", L->name);
+    free(L->kept);
+    L->kept = NULL;
+    L->n_kept = 0;
+}
+
+/* Copy n bytes of s into dst for a message: control bytes, quotes and
+ * backslashes escaped, cut after 40 bytes with "...". */
+static void quote(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0, i;
+
+    for (i = 0; i < n && o + 8 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == 40) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    if (cap)
+        dst[o < cap ? o : cap - 1] = '\0';
+}
+
+static void path_fmt(char *dst, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Format a key path for messages, cut short at cap. (A function of its own
+ * so that a cut, which is harmless here, is not a compiler warning at every
+ * call site.) */
+static void path_fmt(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* What a value is, for "got ...": the text as written, never expanded. */
+static const char *got(const struct allot__ynode *n, char *dst, size_t cap)
+{
+    char q[200];
+
+    if (n && n->type == ALLOT__YMAP) {
+        snprintf(dst, cap, "a mapping");
+    } else if (n && n->type == ALLOT__YSEQ) {
+        snprintf(dst, cap, "a list");
+    } else if (allot__ynode_is_null(n)) {
+        snprintf(dst, cap, "nothing");
+    } else {
+        quote(q, sizeof q, n->raw, n->raw_len);
+        snprintf(dst, cap, "\"%s\"", q);
+    }
+    return dst;
+}
+
+static void expected(struct load *L, const struct allot__config_key *k,
+                     const struct allot__ynode *v, const char *path)
+{
+    char e[96], g[224];
+
+    allot__config_key_expect(k, e, sizeof e);
+    if (k->type == AK_SECRET)
+        report(L, v->line, path, "expected %s (value not shown)", e);
+    else
+        report(L, v->line, path, "expected %s, got %s", e, got(v, g, sizeof g));
+}
+
+/* --- values ------------------------------------------------------------- */
+
+static int var_name_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The text of scalar n with ${VAR} expanded, NUL-terminated, length in
+ * *len. "$${" is a literal "${"; any other '$' is itself. NULL after
+ * reporting an error against path. */
+static const char *text(struct load *L, struct allot__ynode *n, const char *path, size_t *len)
+{
+    struct allot_buf b;
+    const char *s, *end;
+    int rc = 0;
+
+    if (memchr(n->raw, '\0', n->raw_len)) {
+        report(L, n->line, path, "expected text without NUL bytes");
+        return NULL;
+    }
+    if (n->val) {
+        *len = n->val_len;
+        return n->val;
+    }
+    if (!memchr(n->raw, '$', n->raw_len)) {
+        *len = n->raw_len;
+        return n->raw;
+    }
+    allot_buf_init(&b, MAX_VALUE);
+    s = n->raw;
+    end = n->raw + n->raw_len;
+    while (s < end && !rc) {
+        const char *d = memchr(s, '$', (size_t)(end - s)), *nm, *close;
+        char var[128];
+        size_t vl;
+
+        if (!d) {
+            rc = allot_buf_add(&b, s, (size_t)(end - s));
+            break;
+        }
+        if ((rc = allot_buf_add(&b, s, (size_t)(d - s))))
+            break;
+        if (end - d >= 3 && d[1] == '$' && d[2] == '{') {
+            rc = allot_buf_add(&b, "${", 2);
+            s = d + 3;
+            continue;
+        }
+        if (end - d < 2 || d[1] != '{') {
+            rc = allot_buf_add(&b, "$", 1);
+            s = d + 1;
+            continue;
+        }
+        nm = d + 2;
+        close = memchr(nm, '}', (size_t)(end - nm));
+        vl = close ? (size_t)(close - nm) : 0;
+        if (!close || vl >= sizeof var || !var_name_ok(nm, vl)) {
+            report(L, n->line, path,
+                   "malformed ${...}: write ${NAME} with NAME made of letters, digits and "
+                   "'_' (\"$${\" is a literal \"${\")");
+            goto fail;
+        }
+        memcpy(var, nm, vl);
+        var[vl] = '\0';
+        d = getenv(var);
+        if (!d) {
+            report(L, n->line, path, "environment variable %s is not set", var);
+            goto fail;
+        }
+        rc = allot_buf_adds(&b, d);
+        s = close + 1;
+    }
+    if (rc == ALLOT_ETOOBIG) {
+        report(L, n->line, path, "longer than %d bytes after ${...} expansion", MAX_VALUE);
+        goto fail;
+    }
+    if (rc) {
+        L->nomem = 1;
+        goto fail;
+    }
+    n->val_len = b.len;
+    n->val = allot_buf_detach(&b);
+    if (!n->val) {
+        L->nomem = 1;
+        return NULL;
+    }
+    *len = n->val_len;
+    return n->val;
+fail:
+    if (b.ptr)
+        explicit_bzero(b.ptr, b.cap);
+    allot_buf_release(&b);
+    return NULL;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static void set_str(struct load *L, char **slot, const char *s, size_t n, int secret)
+{
+    char *c = malloc(n + 1);
+
+    if (!c) {
+        L->nomem = 1;
+        return;
+    }
+    memcpy(c, s, n);
+    c[n] = '\0';
+    if (secret)
+        free_secret(*slot);
+    else
+        free(*slot);
+    *slot = c;
+}
+
+/* 1 when s has no control characters and, with no_space, no spaces. */
+static int clean(const char *s, size_t n, int no_space)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || (no_space && c == ' '))
+            return 0;
+    }
+    return 1;
+}
+
+static int parse_integer(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (!(*s == '-' || *s == '.' || (*s >= '0' && *s <= '9')) || strpbrk(s, "xX"))
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void set_url(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                    const char *path, char **slot, const char *s, size_t n)
+{
+    size_t host;
+
+    if (n >= 7 && !strncasecmp(s, "http://", 7))
+        host = 7;
+    else if (n >= 8 && !strncasecmp(s, "https://", 8))
+        host = 8;
+    else
+        host = 0;
+    if (!host || n == host || s[host] == '/' || !clean(s, n, 1)) {
+        expected(L, k, v, path);
+        return;
+    }
+    while (n > host && s[n - 1] == '/')
+        n--;
+    set_str(L, slot, s, n, 0);
+}
+
+static void set_listen(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                       const char *path, void *base, const char *s, size_t n)
+{
+    const char *host, *colon, *rb;
+    size_t hl;
+    long long port;
+    char g[224];
+
+    if (s[0] == '[') {
+        rb = memchr(s, ']', n);
+        if (!rb || rb[1] != ':')
+            goto bad;
+        host = s + 1;
+        hl = (size_t)(rb - host);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            goto bad;
+        host = s;
+        hl = (size_t)(colon - s);
+        if (memchr(host, ':', hl)) /* a bare IPv6 address */
+            goto bad;
+    }
+    if (hl == 0 || hl > 255 || !clean(host, hl, 1) || memchr(host, '/', hl) ||
+        memchr(host, '[', hl) || memchr(host, ']', hl))
+        goto bad;
+    if (colon[1] == '-' || parse_integer(colon + 1, &port) || port < 1 || port > 65535) {
+        report(L, v->line, path, "expected a port between 1 and 65535 after the ':', got %s",
+               got(v, g, sizeof g));
+        return;
+    }
+    set_str(L, (char **)(void *)((char *)base + k->offset), host, hl, 0);
+    *(int *)(void *)((char *)base + k->offset2) = (int)port;
+    return;
+bad:
+    expected(L, k, v, path);
+}
+
+static void set_enum(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                     const char *path, char **slot, const char *s, size_t n)
+{
+    const char *w = k->choices;
+
+    while (*w) {
+        size_t wl = strcspn(w, " ");
+        if (wl == n && !memcmp(w, s, n)) {
+            set_str(L, slot, w, wl, 0);
+            return;
+        }
+        w += wl;
+        w += *w == ' ';
+    }
+    expected(L, k, v, path);
+}
+
+/* tiers.X: remember the names; they are resolved once every model is read. */
+static void set_tier_models(struct load *L, const struct allot__config_key *k,
+                            struct allot__ynode *v, const char *path)
+{
+    size_t t = (size_t)k->arg, i;
+    char ip[288], g[224];
+
+    L->tier_line[t] = v->line;
+    if (v->type == ALLOT__YSCALAR) {
+        L->tier_model[t][0] = v;
+        L->n_tier_model[t] = 1;
+        return;
+    }
+    if (v->type != ALLOT__YSEQ) {
+        expected(L, k, v, path);
+        return;
+    }
+    if (v->n > ALLOT_MAX_TIER_MODELS) {
+        report(L, v->line, path, "expected at most %d models, got %zu", ALLOT_MAX_TIER_MODELS,
+               v->n);
+        return;
+    }
+    for (i = 0; i < v->n; i++) {
+        struct allot__ynode *item = v->kids[i];
+        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
+            path_fmt(ip, sizeof ip, "%s[%zu]", path, i);
+            report(L, item->line, ip, "expected a model name, got %s", got(item, g, sizeof g));
+            continue;
+        }
+        L->tier_model[t][L->n_tier_model[t]++] = item;
+    }
+}
+
+static void set_aliases(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                        const char *path)
+{
+    struct allot_routing *r = &L->cfg->routing;
+    struct allot__ynode *one[1] = {v}, **items = one;
+    size_t n = 1, i, j;
+    char ip[288], g[224];
+
+    L->aliases_line = v->line;
+    if (v->type == ALLOT__YSEQ) {
+        items = v->kids;
+        n = v->n;
+    } else if (v->type != ALLOT__YSCALAR) {
+        expected(L, k, v, path);
+        return;
+    }
+    if (n > ALLOT_MAX_ALIASES) {
+        report(L, v->line, path, "expected at most %d names, got %zu", ALLOT_MAX_ALIASES, n);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        struct allot__ynode *item = items[i];
+        const char *s;
+        size_t len;
+
+        path_fmt(ip, sizeof ip, v->type == ALLOT__YSEQ ? "%s[%zu]" : "%s", path, i);
+        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
+            report(L, item->line, ip, "expected a name, got %s", got(item, g, sizeof g));
+            continue;
+        }
+        if (!(s = text(L, item, ip, &len)))
+            continue;
+        if (len == 0 || len > MAX_NAME || !clean(s, len, 1)) {
+            report(L, item->line, ip, "expected a name without spaces, got %s",
+                   got(item, g, sizeof g));
+            continue;
+        }
+        if (len >= 6 && !strncasecmp(s, "allot:", 6)) {
+            report(L, item->line, ip, "\"allot:\" names a tier and cannot be an alias");
+            continue;
+        }
+        for (j = 0; j < r->n_aliases && strcmp(r->aliases[j], s); j++)
+            ;
+        if (j < r->n_aliases) {
+            report(L, item->line, ip, "alias %s is listed twice", got(item, g, sizeof g));
+            continue;
+        }
+        set_str(L, &r->aliases[r->n_aliases], s, len, 0);
+        if (r->aliases[r->n_aliases])
+            r->n_aliases++;
+    }
+}
+
+static void category_names(char *dst, size_t cap)
+{
+    size_t o = 0;
+    int c;
+
+    dst[0] = '\0';
+    for (c = 0; c < ALLOT_CAT__COUNT && o < cap; c++) {
+        int w = snprintf(dst + o, cap - o, "%s%s", c ? ", " : "",
+                         allot_category_name((enum allot_category)c));
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+static void set_categories(struct load *L, const struct allot__config_key *k,
+                           struct allot__ynode *v, const char *path)
+{
+    size_t seen[ALLOT_CAT__COUNT] = {0}, i;
+    char kp[288], kq[96], g[224], names[256];
+
+    if (v->type != ALLOT__YMAP) {
+        expected(L, k, v, path);
+        return;
+    }
+    for (i = 0; i + 1 < v->n; i += 2) {
+        struct allot__ynode *kn = v->kids[i], *tv = v->kids[i + 1];
+        enum allot_category c;
+        enum allot_tier t;
+        const char *s;
+        size_t len;
+
+        if (kn->type != ALLOT__YSCALAR || allot__ynode_is_null(kn)) {
+            report(L, kn->line, path, "expected a category name, got %s", got(kn, g, sizeof g));
+            continue;
+        }
+        quote(kq, sizeof kq, kn->raw, kn->raw_len);
+        path_fmt(kp, sizeof kp, "%s.%s", path, kq);
+        if (allot_category_parse(allot_slice_of(kn->raw, kn->raw_len), &c)) {
+            category_names(names, sizeof names);
+            report(L, kn->line, kp, "unknown category '%s'; categories are: %s", kq, names);
+            continue;
+        }
+        if (seen[c]) {
+            report(L, kn->line, kp, "category %s given twice (first on line %zu)",
+                   allot_category_name(c), seen[c]);
+            continue;
+        }
+        seen[c] = kn->line;
+        if (allot__ynode_is_null(tv))
+            continue;
+        if (tv->type != ALLOT__YSCALAR) {
+            report(L, tv->line, kp, "expected a tier: judgment, labour or code, got %s",
+                   got(tv, g, sizeof g));
+            continue;
+        }
+        if (!(s = text(L, tv, kp, &len)))
+            continue;
+        if (allot_tier_parse(allot_slice_of(s, len), &t)) {
+            report(L, tv->line, kp, "unknown tier %s; tiers are: judgment, labour, code",
+                   got(tv, g, sizeof g));
+            continue;
+        }
+        L->cfg->routing.category_tier[c] = t;
+    }
+}
+
+/* Store value v of key k (path as shown in messages) into base. */
+static void set_value(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                      const char *path, void *base, size_t item)
+{
+    char *at = (char *)base + k->offset;
+    const char *s;
+    size_t n;
+    long long i;
+    double d;
+
+    switch (k->type) {
+    case AK_MODEL_LIST:
+        set_tier_models(L, k, v, path);
+        return;
+    case AK_ALIASES:
+        set_aliases(L, k, v, path);
+        return;
+    case AK_CATEGORY_MAP:
+        set_categories(L, k, v, path);
+        return;
+    default:
+        break;
+    }
+    if (v->type != ALLOT__YSCALAR) {
+        expected(L, k, v, path);
+        return;
+    }
+    if (!(s = text(L, v, path, &n)))
+        return;
+    switch (k->type) {
+    case AK_PROVIDER_REF:
+        if (L->model_provider)
+            L->model_provider[item] = v;
+        break;
+    case AK_STRING:
+        if (n == 0 || n > MAX_VALUE || !clean(s, n, 0))
+            expected(L, k, v, path);
+        else
+            set_str(L, (char **)(void *)at, s, n, 0);
+        break;
+    case AK_NAME:
+        if (n == 0 || n > MAX_NAME || !clean(s, n, 1))
+            expected(L, k, v, path);
+        else
+            set_str(L, (char **)(void *)at, s, n, 0);
+        break;
+    case AK_SECRET:
+        if (n == 0 || !clean(s, n, 1))
+            report(L, v->line, path,
+                   "expected a non-empty API key without spaces or control characters "
+                   "(value not shown)");
+        else
+            set_str(L, (char **)(void *)at, s, n, 1);
+        break;
+    case AK_URL:
+        set_url(L, k, v, path, (char **)(void *)at, s, n);
+        break;
+    case AK_ENUM:
+        set_enum(L, k, v, path, (char **)(void *)at, s, n);
+        break;
+    case AK_INT:
+    case AK_LONG:
+    case AK_SIZE:
+        if (parse_integer(s, &i) || i < k->min || i > k->max) {
+            expected(L, k, v, path);
+            break;
+        }
+        if (k->type == AK_INT)
+            *(int *)(void *)at = (int)i;
+        else if (k->type == AK_LONG)
+            *(long *)(void *)at = (long)i;
+        else
+            *(size_t *)(void *)at = (size_t)i;
+        break;
+    case AK_NUMBER:
+        if (parse_number(s, &d) || d < k->dmin || d > k->dmax)
+            expected(L, k, v, path);
+        else
+            *(double *)(void *)at = d;
+        break;
+    case AK_LISTEN:
+        set_listen(L, k, v, path, base, s, n);
+        break;
+    case AK_TIER:
+        if (allot_tier_parse(allot_slice_of(s, n), (enum allot_tier *)(void *)at))
+            expected(L, k, v, path);
+        break;
+    default:
+        expected(L, k, v, path);
+        break;
+    }
+}
+
+/* --- the walk ------------------------------------------------------------ */
+
+/* Is row k a direct child of section tpath ("" is the top)? */
+static int child_of(const struct allot__config_key *k, const char *tpath)
+{
+    size_t tl = strlen(tpath);
+    const char *rest = k->path;
+
+    if (tl) {
+        if (strncmp(k->path, tpath, tl) || k->path[tl] != '.')
+            return 0;
+        rest = k->path + tl + 1;
+    }
+    return !strchr(rest, '.');
+}
+
+/* The row of key (key_len bytes) in section tpath, or -1. */
+static int find_row(const char *tpath, const char *key, size_t key_len)
+{
+    size_t i, tl = strlen(tpath);
+
+    for (i = 0; i < allot__config_n_keys; i++) {
+        const struct allot__config_key *k = &allot__config_keys[i];
+        const char *rest = k->path;
+        if (tl) {
+            if (strncmp(k->path, tpath, tl) || k->path[tl] != '.')
+                continue;
+            rest = k->path + tl + 1;
+        }
+        /* a direct child only: "providers[].name" is no key of the top */
+        if (!strchr(rest, '.') && strlen(rest) == key_len && !memcmp(rest, key, key_len))
+            return (int)i;
+    }
+    return -1;
+}
+
+static void unknown_key(struct load *L, size_t line, const char *tpath, const char *dpath)
+{
+    char known[512];
+    size_t i, o = 0, tl = strlen(tpath);
+
+    known[0] = '\0';
+    for (i = 0; i < allot__config_n_keys && o < sizeof known; i++) {
+        const struct allot__config_key *k = &allot__config_keys[i];
+        int w;
+        if (!child_of(k, tpath))
+            continue;
+        w = snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
+                     k->path + (tl ? tl + 1 : 0));
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+    report(L, line, NULL, "unknown key '%s'; known keys: %s", dpath, known);
+}
+
+static void apply_defaults(struct load *L, enum allot__key_scope scope, void *base)
+{
+    size_t i;
+
+    for (i = 0; i < allot__config_n_keys; i++) {
+        const struct allot__config_key *k = &allot__config_keys[i];
+        struct allot__ynode d;
+        if (k->scope != scope || !k->def)
+            continue;
+        memset(&d, 0, sizeof d);
+        d.type = ALLOT__YSCALAR;
+        d.plain = 1;
+        d.raw = (char *)k->def; /* only read: it has no '$' to expand */
+        d.raw_len = strlen(k->def);
+        set_value(L, k, &d, k->path, base, 0);
+    }
+}
+
+static void parse_map(struct load *L, struct allot__ynode *m, const char *tpath, const char *dpath,
+                      void *base, size_t item);
+
+static void parse_list(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                       const char *dpath)
+{
+    struct allot_config *c = L->cfg;
+    int providers = k->arg == AK_SCOPE_PROVIDER;
+    size_t i, n;
+    char tp[64], ip[288], g[224];
+
+    if (v->type != ALLOT__YSEQ) {
+        expected(L, k, v, dpath);
+        return;
+    }
+    n = v->n;
+    if ((long long)n > k->max) {
+        report(L, v->line, dpath, "expected at most %lld %s, got %zu", k->max, k->path, n);
+        return;
+    }
+    L->list[k->arg] = v;
+    if (n == 0)
+        return;
+    snprintf(tp, sizeof tp, "%s[]", k->path);
+    if (providers) {
+        if (!(c->providers = calloc(n, sizeof *c->providers))) {
+            L->nomem = 1;
+            return;
+        }
+        c->n_providers = n;
+    } else {
+        if (!(L->model_provider = calloc(n, sizeof *L->model_provider)) ||
+            !(c->models = calloc(n, sizeof *c->models))) {
+            L->nomem = 1;
+            return;
+        }
+        c->n_models = n;
+    }
+    for (i = 0; i < n; i++) {
+        struct allot__ynode *item = v->kids[i];
+        void *ib = providers ? (void *)&c->providers[i] : (void *)&c->models[i];
+
+        path_fmt(ip, sizeof ip, "%s[%zu]", dpath, i);
+        apply_defaults(L, (enum allot__key_scope)k->arg, ib);
+        if (item->type != ALLOT__YMAP) {
+            report(L, item->line, ip, "expected a mapping with %s, got %s",
+                   providers ? "name and base_url" : "name and provider", got(item, g, sizeof g));
+            continue;
+        }
+        parse_map(L, item, tp, ip, ib, i);
+    }
+}
+
+/* Read mapping m against the rows of section tpath ("" for the top,
+ * "limits", "providers[]") into base. dpath is the section as shown in
+ * messages ("providers[2]"); item is the index of the list item. */
+static void parse_map(struct load *L, struct allot__ynode *m, const char *tpath, const char *dpath,
+                      void *base, size_t item)
+{
+    size_t seen[ALLOT__CONFIG_MAX_KEYS] = {0};
+    unsigned char set[ALLOT__CONFIG_MAX_KEYS] = {0};
+    size_t i, tl = strlen(tpath);
+
+    for (i = 0; i + 1 < m->n; i += 2) {
+        struct allot__ynode *kn = m->kids[i], *v = m->kids[i + 1];
+        const struct allot__config_key *k;
+        char kq[96], dp[288], g[224];
+        int r;
+
+        if (kn->type != ALLOT__YSCALAR || allot__ynode_is_null(kn)) {
+            report(L, kn->line, dpath, "expected a key name, got %s", got(kn, g, sizeof g));
+            continue;
+        }
+        quote(kq, sizeof kq, kn->raw, kn->raw_len);
+        path_fmt(dp, sizeof dp, "%s%s%s", dpath, *dpath ? "." : "", kq);
+        r = find_row(tpath, kn->raw, kn->raw_len);
+        if (r < 0) {
+            unknown_key(L, kn->line, tpath, dp);
+            continue;
+        }
+        if (seen[r]) {
+            report(L, kn->line, dp, "given twice (first on line %zu)", seen[r]);
+            continue;
+        }
+        seen[r] = kn->line;
+        if (allot__ynode_is_null(v)) /* "key:" with no value keeps the default */
+            continue;
+        set[r] = 1;
+        k = &allot__config_keys[r];
+        if (k->type == AK_LIST) {
+            parse_list(L, k, v, dp);
+        } else if (k->type == AK_SECTION && v->type == ALLOT__YMAP) {
+            parse_map(L, v, k->path, dp, base, item);
+        } else if (k->type == AK_SECTION && v->type == ALLOT__YSCALAR && k->choices) {
+            int sub = find_row(k->path, k->choices, strlen(k->choices));
+            if (sub >= 0)
+                set_value(L, &allot__config_keys[sub], v, dp, base, item);
+        } else if (k->type == AK_SECTION) {
+            expected(L, k, v, dp);
+        } else {
+            set_value(L, k, v, dp, base, item);
+        }
+    }
+    for (i = 0; i < allot__config_n_keys; i++) {
+        const struct allot__config_key *k = &allot__config_keys[i];
+        if ((k->flags & AK_REQUIRED) && !set[i] && child_of(k, tpath))
+            report(L, m->line, dpath, "missing '%s'", k->path + (tl ? tl + 1 : 0));
+    }
+}
+
+/* --- whole-file rules ---------------------------------------------------- */
+
+/* Line of key `key` in item i of list `scope`, else of the item. */
+static size_t item_line(const struct load *L, int scope, size_t i, const char *key)
+{
+    const struct allot__ynode *list = L->list[scope];
+    size_t line = 0;
+
+    if (!list || i >= list->n)
+        return 0;
+    if (!allot__ynode_get(list->kids[i], key, &line))
+        line = list->kids[i]->line;
+    return line;
+}
+
+/* "a, b, c" of the provider or model names, for "... are: ". */
+static void name_list(const struct allot_config *c, int models, char *dst, size_t cap)
+{
+    size_t i, o = 0, n = models ? c->n_models : c->n_providers;
+
+    dst[0] = '\0';
+    for (i = 0; i < n && o < cap; i++) {
+        const char *nm = models ? c->models[i].name : c->providers[i].name;
+        int w;
+        if (!nm)
+            continue;
+        if (i == 12) {
+            snprintf(dst + o, cap - o, ", ...");
+            break;
+        }
+        w = snprintf(dst + o, cap - o, "%s%s", o ? ", " : "", nm);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+static void check_providers(struct load *L)
+{
+    struct allot_config *c = L->cfg;
+    size_t i, j;
+    char p[64];
+
+    for (i = 0; i < c->n_providers; i++) {
+        if (!c->providers[i].name)
+            continue;
+        for (j = 0; j < i; j++) {
+            if (c->providers[j].name && !strcmp(c->providers[i].name, c->providers[j].name)) {
+                path_fmt(p, sizeof p, "providers[%zu].name", i);
+                report(L, item_line(L, AK_SCOPE_PROVIDER, i, "name"), p,
+                       "duplicate provider name '%s' (first on line %zu)", c->providers[i].name,
+                       item_line(L, AK_SCOPE_PROVIDER, j, "name"));
+                break;
+            }
+        }
+    }
+}
+
+static void check_models(struct load *L)
+{
+    struct allot_config *c = L->cfg;
+    size_t i, j;
+    char p[64], names[512], q[96];
+
+    for (i = 0; i < c->n_models; i++) {
+        struct allot_model *m = &c->models[i];
+        struct allot__ynode *pn = L->model_provider ? L->model_provider[i] : NULL;
+
+        if (m->name) {
+            if (!m->upstream_id)
+                set_str(L, &m->upstream_id, m->name, strlen(m->name), 0);
+            path_fmt(p, sizeof p, "models[%zu].name", i);
+            if (!strncasecmp(m->name, "allot:", 6))
+                report(L, item_line(L, AK_SCOPE_MODEL, i, "name"), p,
+                       "model names cannot start with \"allot:\", which names a tier");
+            for (j = 0; j < i; j++) {
+                if (c->models[j].name && !strcmp(m->name, c->models[j].name)) {
+                    report(L, item_line(L, AK_SCOPE_MODEL, i, "name"), p,
+                           "duplicate model name '%s' (first on line %zu)", m->name,
+                           item_line(L, AK_SCOPE_MODEL, j, "name"));
+                    break;
+                }
+            }
+        }
+        if (pn) {
+            const char *s;
+            size_t n;
+            path_fmt(p, sizeof p, "models[%zu].provider", i);
+            if (!(s = text(L, pn, p, &n)))
+                continue;
+            for (j = 0; j < c->n_providers; j++) {
+                const char *pname = c->providers[j].name;
+                if (pname && strlen(pname) == n && !memcmp(pname, s, n))
+                    break;
+            }
+            if (j < c->n_providers) {
+                m->provider = &c->providers[j];
+                continue;
+            }
+            quote(q, sizeof q, pn->raw, pn->raw_len);
+            name_list(c, 0, names, sizeof names);
+            if (names[0])
+                report(L, pn->line, p, "unknown provider '%s'; providers are: %s", q, names);
+            else
+                report(L, pn->line, p, "unknown provider '%s'; no providers are configured", q);
+        }
+    }
+}
+
+static void check_tiers(struct load *L)
+{
+    struct allot_config *c = L->cfg;
+    size_t t, j, k, line;
+    char p[64], names[512], q[96], why[256];
+
+    for (t = 0; t < ALLOT_TIER__COUNT; t++) {
+        struct allot_tier_conf *tc = &c->tiers[t];
+        const char *tname = allot_tier_name((enum allot_tier)t);
+
+        for (j = 0; j < L->n_tier_model[t]; j++) {
+            struct allot__ynode *nn = L->tier_model[t][j];
+            const struct allot_model *m;
+            const char *s;
+            size_t n;
+
+            path_fmt(p, sizeof p, "tiers.%s[%zu]", tname, j);
+            if (!(s = text(L, nn, p, &n)))
+                continue;
+            quote(q, sizeof q, nn->raw, nn->raw_len);
+            m = allot_config_find_model(c, s, n);
+            if (!m) {
+                name_list(c, 1, names, sizeof names);
+                report(L, nn->line, p, "unknown model '%s'; models are: %s", q, names);
+                continue;
+            }
+            for (k = 0; k < tc->n_models && tc->models[k] != m; k++)
+                ;
+            if (k < tc->n_models) {
+                report(L, nn->line, p, "model '%s' is listed twice in tier %s", q, tname);
+                continue;
+            }
+            tc->models[tc->n_models++] = (struct allot_model *)m;
+        }
+
+        /* An empty tier is fine as long as nothing routes to it. */
+        if (L->n_tier_model[t])
+            continue;
+        why[0] = '\0';
+        for (k = 0; k < ALLOT_CAT__COUNT; k++) {
+            size_t o = strlen(why);
+            if (c->routing.category_tier[k] == t)
+                snprintf(why + o, sizeof why - o, "%s%s", o ? ", " : "",
+                         allot_category_name((enum allot_category)k));
+        }
+        if (c->routing.default_tier == (enum allot_tier)t) {
+            size_t o = strlen(why);
+            snprintf(why + o, sizeof why - o, "%srouting.default_tier", o ? "; " : "");
+        }
+        if (!why[0])
+            continue;
+        line = L->tier_line[t];
+        if (!line)
+            allot__ynode_get(L->root, "tiers", &line);
+        path_fmt(p, sizeof p, "tiers.%s", tname);
+        report(L, line, p,
+               "lists no models, but routing sends work to it (%s); list at least one model, "
+               "or send that work to another tier with routing.categories and "
+               "routing.default_tier",
+               why);
+    }
+}
+
+static void check_aliases(struct load *L)
+{
+    struct allot_routing *r = &L->cfg->routing;
+    size_t i;
+    char p[64];
+
+    for (i = 0; i < r->n_aliases && strcmp(r->aliases[i], "auto"); i++)
+        ;
+    if (i == r->n_aliases) {
+        if (r->n_aliases == ALLOT_MAX_ALIASES) {
+            report(L, L->aliases_line, "routing.aliases",
+                   "expected at most %d names besides \"auto\", which is always an alias",
+                   ALLOT_MAX_ALIASES - 1);
+            return;
+        }
+        memmove(&r->aliases[1], &r->aliases[0], r->n_aliases * sizeof r->aliases[0]);
+        r->aliases[0] = NULL;
+        r->n_aliases++;
+        set_str(L, &r->aliases[0], "auto", 4, 0);
+        if (!r->aliases[0]) {
+            memmove(&r->aliases[0], &r->aliases[1], --r->n_aliases * sizeof r->aliases[0]);
+            return;
+        }
+    }
+    for (i = 0; i < r->n_aliases; i++) {
+        const struct allot_model *m =
+            allot_config_find_model(L->cfg, r->aliases[i], strlen(r->aliases[i]));
+        size_t mi;
+        if (!m)
+            continue;
+        mi = (size_t)(m - L->cfg->models);
+        path_fmt(p, sizeof p, "models[%zu].name", mi);
+        report(L, item_line(L, AK_SCOPE_MODEL, mi, "name"), p,
+               "'%s' is a routing alias (routing.aliases), so it cannot name a model",
+               r->aliases[i]);
+    }
+}
+
+static void check_all(struct load *L)
+{
+    size_t line = 0;
+
+    check_providers(L);
+    check_models(L);
+    check_aliases(L);
+    if (L->cfg->n_models == 0) {
+        allot__ynode_get(L->root, "models", &line);
+        report(L, line, NULL,
+               "no models configured; list at least one under 'models' and put it in a tier "
+               "(see examples/allot.yaml)");
+        return;
+    }
+    check_tiers(L);
+}
+
+/* --- public -------------------------------------------------------------- */
+
+int allot_config_load_mem(const char *name, const char *yaml, size_t len, struct allot_config **out,
+                          struct allot_buf *err)
+{
+    struct load L;
+    struct allot_config *cfg = NULL;
+    struct allot__ynode *root = NULL;
+    char g[224], msg[256];
+    size_t line = 0;
+    int rc, c;
+
+    memset(&L, 0, sizeof L);
+    L.name = name ? name : "<config>";
+    L.err = err;
+    if (len > MAX_FILE_BYTES) {
+        report(&L, 0, NULL, "larger than %u bytes", MAX_FILE_BYTES);
+        rc = ALLOT_ECONFIG;
+        goto out;
+    }
+    if (!(cfg = calloc(1, sizeof *cfg))) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    L.cfg = cfg;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        cfg->routing.category_tier[c] = allot_category_default_tier((enum allot_category)c);
+    rc = allot__yaml_parse(yaml ? yaml : "", yaml ? len : 0, &root, &line, msg, sizeof msg);
+    if (rc == ALLOT_ECONFIG)
+        report(&L, line, NULL, "%s", msg);
+    if (rc)
+        goto out;
+    L.root = root;
+    apply_defaults(&L, AK_SCOPE_CONFIG, cfg);
+    if (root && !allot__ynode_is_null(root) && root->type != ALLOT__YMAP) {
+        report(&L, root->line, NULL,
+               "expected a mapping of keys (listen, providers, models, tiers, ...) at the top, "
+               "got %s",
+               got(root, g, sizeof g));
+    } else {
+        if (root && root->type == ALLOT__YMAP)
+            parse_map(&L, root, "", "", cfg, 0);
+        if (!L.nomem)
+            check_all(&L);
+    }
+    rc = L.nomem ? ALLOT_ENOMEM : L.n_errors ? ALLOT_ECONFIG : 0;
+out:
+    if (rc == ALLOT_ENOMEM)
+        L.nomem = 1;
+    flush_errors(&L);
+    allot__ynode_free(root);
+    free(L.model_provider);
+    if (rc) {
+        allot_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int allot_config_load(const char *path, struct allot_config **out, struct allot_buf *err)
+{
+    struct allot_config *cfg = NULL;
+    FILE *f = NULL;
+    char *data = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!(data = malloc(MAX_FILE_BYTES + 1))) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    if (!(f = fopen(path, "rb"))) {
+        if (err)
+            allot_buf_addf(err, "%s: cannot open: %s\n", path, strerror(errno));
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    n = fread(data, 1, MAX_FILE_BYTES + 1, f);
+    if (ferror(f)) {
+        if (err)
+            allot_buf_addf(err, "%s: cannot read: %s\n", path, strerror(errno));
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    if ((rc = allot_config_load_mem(path, data, n, &cfg, err)))
+        goto out;
+    if (!(cfg->path = strdup(path))) {
+        allot_config_free(cfg);
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    *out = cfg;
+out:
+    if (f)
+        fclose(f);
+    if (data) {
+        explicit_bzero(data, n);
+        free(data);
+    }
+    return rc;
+}
+
+int allot_config_default(struct allot_config **out, struct allot_buf *err)
+{
+    return allot_config_load_mem("<built-in defaults>", default_yaml, sizeof default_yaml - 1, out,
+                                 err);
+}
+
+const struct allot_model *allot_config_find_model(const struct allot_config *c, const char *name,
+                                                  size_t name_len)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_models; i++) {
+        const char *nm = c->models[i].name;
+        if (nm && strlen(nm) == name_len && !memcmp(nm, name, name_len))
+            return &c->models[i];
+    }
+    return NULL;
+}
+
+const struct allot_provider *allot_config_find_provider(const struct allot_config *c,
+                                                        const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_providers; i++) {
+        if (c->providers[i].name && !strcmp(c->providers[i].name, name))
+            return &c->providers[i];
+    }
+    return NULL;
+}
+
+void allot_config_free(struct allot_config *c)
+{
+    size_t i;
+
+    if (!c)
+        return;
+    free(c->path);
+    free(c->listen_host);
+    free(c->store_path);
+    for (i = 0; i < c->n_providers; i++) {
+        free(c->providers[i].name);
+        free(c->providers[i].kind);
+        free(c->providers[i].base_url);
+        free_secret(c->providers[i].api_key);
+    }
+    free(c->providers);
+    for (i = 0; i < c->n_models; i++) {
+        free(c->models[i].name);
+        free(c->models[i].upstream_id);
+    }
+    free(c->models);
+    for (i = 0; i < c->routing.n_aliases; i++)
+        free(c->routing.aliases[i]);
+    free(c);
+}

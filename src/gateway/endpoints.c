@@ -1,0 +1,210 @@
+/* endpoints.c: the gateway's routes other than the chat exchange:
+ * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, and the
+ * OpenAI-style error body every route uses. */
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/chat_request.h"
+#include "allot/classify.h"
+#include "allot/decision.h"
+#include "allot/error.h"
+#include "internal.h"
+
+void allot__respond_error(struct allot_http_request *req, int status, const char *type,
+                          const char *code, const char *message,
+                          const struct allot_http_header *extra, size_t n_extra)
+{
+    struct allot_http_header h[16];
+    struct allot_buf body;
+    size_t n = 0, i;
+
+    allot_buf_init(&body, 16384);
+    if (allot_buf_adds(&body, "{\"error\":{\"message\":") ||
+        allot_buf_add_json_str(&body, message, strlen(message)) ||
+        allot_buf_adds(&body, ",\"type\":") || allot_buf_add_json_str(&body, type, strlen(type)) ||
+        allot_buf_adds(&body, ",\"param\":null,\"code\":") ||
+        allot_buf_add_json_str(&body, code, strlen(code)) || allot_buf_adds(&body, "}}")) {
+        allot_buf_reset(&body);
+        allot_buf_adds(&body, "{\"error\":{\"message\":\"error message too long\",\"type\":"
+                              "\"server_error\",\"param\":null,\"code\":null}}");
+    }
+    h[n].name = ALLOT_SLICE_LIT("Content-Type");
+    h[n++].value = ALLOT_SLICE_LIT("application/json");
+    for (i = 0; i < n_extra && n < 16; i++)
+        h[n++] = extra[i];
+    allot_http_respond(req, status, h, n, body.ptr, body.len);
+    allot_buf_release(&body);
+}
+
+static int add_model_entry(struct allot_buf *b, const char *id, const char *owner, int first)
+{
+    int rc = allot_buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
+    rc = rc ? rc : allot_buf_add_json_str(b, id, strlen(id));
+    rc = rc ? rc : allot_buf_adds(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
+    rc = rc ? rc : allot_buf_add_json_str(b, owner, strlen(owner));
+    return rc ? rc : allot_buf_adds(b, "}");
+}
+
+int allot__endpoint_models_init(struct allot__gateway *gw)
+{
+    const struct allot_config *cfg = gw->cfg;
+    struct allot_buf b;
+    size_t i;
+    int rc, have_auto = 0;
+
+    allot_buf_init(&b, 1u << 20);
+    rc = allot_buf_adds(&b, "{\"object\":\"list\",\"data\":[");
+    for (i = 0; i < cfg->routing.n_aliases; i++)
+        have_auto |= strcmp(cfg->routing.aliases[i], "auto") == 0;
+    rc = rc ? rc : add_model_entry(&b, "auto", "allot", 1);
+    for (i = 0; !rc && i < cfg->routing.n_aliases; i++)
+        if (strcmp(cfg->routing.aliases[i], "auto") != 0)
+            rc = add_model_entry(&b, cfg->routing.aliases[i], "allot", 0);
+    for (i = 0; !rc && i < ALLOT_TIER__COUNT; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "allot:%s", allot_tier_name((enum allot_tier)i));
+        rc = add_model_entry(&b, id, "allot", 0);
+    }
+    for (i = 0; !rc && i < cfg->n_models; i++)
+        rc = add_model_entry(&b, cfg->models[i].name, cfg->models[i].provider->name, 0);
+    rc = rc ? rc : allot_buf_adds(&b, "]}");
+    (void)have_auto;
+    if (rc) {
+        allot_buf_release(&b);
+        return rc;
+    }
+    gw->models_json_len = b.len;
+    gw->models_json = allot_buf_detach(&b);
+    return gw->models_json ? 0 : ALLOT_ENOMEM;
+}
+
+static void respond_json(struct allot_http_request *req, int status, const char *body, size_t len)
+{
+    struct allot_http_header h = {ALLOT_SLICE_LIT("Content-Type"),
+                                  ALLOT_SLICE_LIT("application/json")};
+    allot_http_respond(req, status, &h, 1, body, len);
+}
+
+/* POST /v1/route: the decision for a chat request, without calling anyone. */
+static void route(struct allot__worker *w, struct allot_http_request *req)
+{
+    struct allot_chat_request chat;
+    struct allot_instruction in;
+    struct allot_decision d;
+    struct allot_buf err, out;
+    size_t i;
+    int rc;
+
+    memset(&chat, 0, sizeof chat);
+    allot_buf_init(&err, 1024);
+    allot_buf_init(&out, 16384);
+    rc = allot_chat_request_parse(&chat, req->body.ptr ? req->body.ptr : "", req->body.len, &err);
+    if (rc) {
+        allot__respond_error(req, 400, "invalid_request_error",
+                             rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request",
+                             allot_buf_cstr(&err), NULL, 0);
+        goto out;
+    }
+    allot_instruction_from_request(&chat, &in);
+    rc = allot_decide(w->gw->cfg, chat.model, allot_http_request_header(req, "x-allot-work"), &in,
+                      &d, &err);
+    if (rc) {
+        allot__respond_error(req, rc == ALLOT_ENOTFOUND ? 404 : 400, "invalid_request_error",
+                             rc == ALLOT_ENOTFOUND ? "model_not_found" : "invalid_request",
+                             allot_buf_cstr(&err), NULL, 0);
+        goto out;
+    }
+    rc = allot_buf_adds(&out, "{\"category\":");
+    if (!rc && d.has_category) {
+        const char *c = allot_category_name(d.category);
+        rc = allot_buf_add_json_str(&out, c, strlen(c));
+    } else if (!rc) {
+        rc = allot_buf_adds(&out, "null");
+    }
+    rc = rc ? rc : allot_buf_adds(&out, ",\"tier\":");
+    if (!rc && d.has_tier) {
+        const char *t = allot_tier_name(d.tier);
+        rc = allot_buf_add_json_str(&out, t, strlen(t));
+    } else if (!rc) {
+        rc = allot_buf_adds(&out, "null");
+    }
+    rc = rc ? rc : allot_buf_adds(&out, ",\"model\":");
+    rc = rc ? rc : allot_buf_add_json_str(&out, d.models[0]->name, strlen(d.models[0]->name));
+    rc = rc ? rc : allot_buf_adds(&out, ",\"models\":[");
+    for (i = 0; !rc && i < d.n_models; i++) {
+        if (i)
+            rc = allot_buf_adds(&out, ",");
+        rc = rc ? rc : allot_buf_add_json_str(&out, d.models[i]->name, strlen(d.models[i]->name));
+    }
+    rc = rc ? rc : allot_buf_addf(&out, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":",
+                                  d.confidence, allot_decision_source_name(d.source));
+    rc = rc ? rc : allot_buf_add_json_str(&out, d.reason, strlen(d.reason));
+    rc = rc ? rc : allot_buf_adds(&out, "}");
+    if (rc)
+        allot__respond_error(req, 500, "server_error", "internal", allot_strerror(rc), NULL, 0);
+    else
+        respond_json(req, 200, out.ptr, out.len);
+out:
+    allot_chat_request_release(&chat);
+    allot_buf_release(&err);
+    allot_buf_release(&out);
+}
+
+static void metrics(struct allot__worker *w, struct allot_http_request *req)
+{
+    struct allot_buf out;
+    struct allot_http_header h = {ALLOT_SLICE_LIT("Content-Type"),
+                                  ALLOT_SLICE_LIT("text/plain; version=0.0.4; charset=utf-8")};
+    allot_buf_init(&out, 16u << 20);
+    if (allot_metrics_render(w->gw->metrics, allot_ledger_rows_written(w->gw->ledger),
+                             allot_ledger_rows_failed(w->gw->ledger), &out) == 0)
+        allot_http_respond(req, 200, &h, 1, out.ptr, out.len);
+    else
+        allot__respond_error(req, 500, "server_error", "internal", "metrics too large", NULL, 0);
+    allot_buf_release(&out);
+}
+
+void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request *req)
+{
+    struct allot_slice p = req->path;
+    int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    int post = req->method == HTTP_POST;
+    char msg[256];
+
+    if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions")) {
+        if (post)
+            allot__exchange_start(w, req);
+        else
+            goto not_allowed;
+    } else if (allot_slice_eq(p, "/v1/models") || allot_slice_eq(p, "/models")) {
+        if (get)
+            respond_json(req, 200, w->gw->models_json, w->gw->models_json_len);
+        else
+            goto not_allowed;
+    } else if (allot_slice_eq(p, "/v1/route")) {
+        if (post)
+            route(w, req);
+        else
+            goto not_allowed;
+    } else if (allot_slice_eq(p, "/healthz")) {
+        if (get)
+            respond_json(req, 200, "{\"status\":\"ok\"}", 15);
+        else
+            goto not_allowed;
+    } else if (allot_slice_eq(p, "/metrics")) {
+        if (get)
+            metrics(w, req);
+        else
+            goto not_allowed;
+    } else {
+        snprintf(msg, sizeof msg, "no route for %s %.*s", http_method_str(req->method),
+                 (int)(p.len > 128 ? 128 : p.len), p.ptr);
+        allot__respond_error(req, 404, "invalid_request_error", "not_found", msg, NULL, 0);
+    }
+    return;
+not_allowed:
+    snprintf(msg, sizeof msg, "method %s is not allowed on %.*s", http_method_str(req->method),
+             (int)(p.len > 128 ? 128 : p.len), p.ptr);
+    allot__respond_error(req, 405, "invalid_request_error", "method_not_allowed", msg, NULL, 0);
+}

@@ -1,0 +1,745 @@
+/* exchange.c: one chat completion, from the client's request to the last
+ * byte of the answer and its ledger row.
+ *
+ * DESIGN: an exchange is an explicit state machine driven by the HTTP
+ * server (request, abort, drain) and the upstream client (head, data,
+ * done) on one loop thread:
+ *
+ *   ATTEMPT    an upstream attempt is in flight and the client has been
+ *              sent nothing. A connect failure, timeout, 429 or 5xx (or an
+ *              unparseable 200) moves to the next model of the decision,
+ *              up to limits.max_attempts; a non-stream answer is buffered
+ *              here (capped) to read its usage.
+ *   STREAMING  the upstream answered 2xx with an event stream and the
+ *              client has the SSE head: events are relayed one by one as
+ *              they arrive, unchanged (the usage chunk allot asked for on
+ *              the client's behalf is dropped if the client did not ask).
+ *              A failure now reaches the client as an error event, never
+ *              as a clean [DONE].
+ *   FINISHED   the response ended or the client went away: the ledger row
+ *              is queued, metrics recorded, memory freed (finish()).
+ *
+ * Nothing is freed inside a curl callback: on_head/on_data only return
+ * codes that make curl end the transfer, and the exchange finishes in
+ * on_done, which the upstream client calls after the transfer is released.
+ * A client that goes away while an upstream callback runs (a write inside
+ * on_data can discover it) is marked and finished in on_done the same way. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "allot/chat_request.h"
+#include "allot/clock.h"
+#include "allot/cost.h"
+#include "allot/error.h"
+#include "allot/log.h"
+#include "allot/sse.h"
+#include "internal.h"
+
+#define MAX_SSE_EVENT (4u << 20)
+#define MAX_ERROR_BODY (64u << 10)
+
+enum xstate { X_ATTEMPT, X_STREAMING, X_FINISHED };
+
+struct allot__exchange {
+    struct allot__worker *w;
+    struct allot_http_request *req; /* NULL once the client is gone */
+    struct allot__exchange *prev, *next;
+    enum xstate state;
+    char id[40];
+    int64_t ts_ms;
+    uint64_t start_us, first_byte_us;
+    struct allot_chat_request chat;
+    struct allot_decision decision;
+    int decided;
+    size_t next_model; /* index in decision.models of the next attempt */
+    int attempts;
+    const struct allot_model *model; /* of the current or last attempt */
+    int model_index;
+    struct allot_upstream_xfer *xfer;
+    struct allot_buf up_body; /* what the current attempt sends */
+    struct allot_buf resp;    /* buffered non-stream body */
+    struct allot_sse sse;
+    long up_status;
+    int retry;          /* the attempt failed in a way that allows the next */
+    int retry_kind;     /* enum allot_metrics_attempt of that failure */
+    int pause_wanted;   /* the client's write queue is full */
+    int paused;
+    int done_seen, usage_seen, stream_error;
+    int in_upstream_cb;
+    int client_gone;
+    int64_t prompt_tokens, completion_tokens;
+    size_t content_bytes;
+    int http_status;    /* sent to the client */
+    int last_fail;      /* enum allot_metrics_attempt of the last failed attempt */
+    char attempt_log[256];
+    char error[256];
+    int tokens_estimated;
+    char conf_str[16];
+    char attempts_str[16];
+    char cost_str[32];
+};
+
+static void try_next(struct allot__exchange *x);
+
+/* ---- bookkeeping ------------------------------------------------------ */
+
+static int model_index_of(const struct allot_config *cfg, const struct allot_model *m)
+{
+    return m ? (int)(m - cfg->models) : -1;
+}
+
+static void log_attempt(struct allot__exchange *x, const char *what)
+{
+    size_t len = strlen(x->attempt_log);
+    if (len < sizeof x->attempt_log - 1)
+        snprintf(x->attempt_log + len, sizeof x->attempt_log - len, "%s%s:%s", len ? "," : "",
+                 x->model ? x->model->name : "?", what);
+}
+
+static void set_error(struct allot__exchange *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(struct allot__exchange *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->error, sizeof x->error, fmt, ap);
+    va_end(ap);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Final token counts: the upstream's usage, or an estimate marked so. */
+static void settle_tokens(struct allot__exchange *x)
+{
+    if (x->attempts > 0 && !x->usage_seen && !x->tokens_estimated) {
+        x->prompt_tokens = allot_tokens_estimate(x->chat.system.len + x->chat.last_user.len +
+                                                 x->chat.material_bytes);
+        x->completion_tokens = allot_tokens_estimate(x->content_bytes);
+        x->tokens_estimated = 1;
+    }
+}
+
+static void finish(struct allot__exchange *x, const char *status)
+{
+    struct allot__worker *w = x->w;
+    const struct allot_config *cfg = w->gw->cfg;
+    struct allot_ledger_entry e;
+    struct allot_metrics_sample ms;
+    const struct allot_model *judge = cfg->tiers[ALLOT_TIER_JUDGMENT].n_models
+                                          ? cfg->tiers[ALLOT_TIER_JUDGMENT].models[0]
+                                          : x->model;
+    uint64_t now = allot_clock_mono_us();
+    int rc;
+
+    x->state = X_FINISHED;
+    memset(&e, 0, sizeof e);
+    copy_str(e.id, sizeof e.id, x->id, strlen(x->id));
+    e.ts_ms = x->ts_ms;
+    copy_str(e.endpoint, sizeof e.endpoint, "/v1/chat/completions", 20);
+    copy_str(e.requested_model, sizeof e.requested_model, x->chat.model.ptr ? x->chat.model.ptr : "",
+             x->chat.model.len);
+    if (x->decided) {
+        if (x->decision.has_category) {
+            const char *c = allot_category_name(x->decision.category);
+            copy_str(e.category, sizeof e.category, c, strlen(c));
+            e.confidence = x->decision.confidence;
+        }
+        if (x->decision.has_tier) {
+            const char *t = allot_tier_name(x->decision.tier);
+            copy_str(e.tier, sizeof e.tier, t, strlen(t));
+        }
+        const char *src = allot_decision_source_name(x->decision.source);
+        copy_str(e.source, sizeof e.source, src, strlen(src));
+        copy_str(e.reason, sizeof e.reason, x->decision.reason, strlen(x->decision.reason));
+    }
+    if (x->model) {
+        copy_str(e.model, sizeof e.model, x->model->name, strlen(x->model->name));
+        copy_str(e.provider, sizeof e.provider, x->model->provider->name,
+                 strlen(x->model->provider->name));
+    }
+    e.attempts = x->attempts;
+    copy_str(e.attempt_log, sizeof e.attempt_log, x->attempt_log, strlen(x->attempt_log));
+    copy_str(e.status, sizeof e.status, status, strlen(status));
+    e.http_status = x->http_status;
+    copy_str(e.error, sizeof e.error, x->error, strlen(x->error));
+    e.stream = x->chat.stream;
+    settle_tokens(x);
+    e.prompt_tokens = x->prompt_tokens;
+    e.completion_tokens = x->completion_tokens;
+    e.tokens_estimated = x->tokens_estimated;
+    if (x->model) {
+        e.cost_usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
+        e.counterfactual_usd = allot_cost_usd(judge, x->prompt_tokens, x->completion_tokens);
+    }
+    e.latency_ms = (double)(now - x->start_us) / 1000.0;
+    e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
+    rc = allot_ledger_append(w->gw->ledger, &e);
+    if (rc)
+        allot_log_error("ledger: row for %s not queued: %s", x->id, allot_strerror(rc));
+
+    memset(&ms, 0, sizeof ms);
+    ms.tier = x->decided && x->decision.has_tier ? (int)x->decision.tier : -1;
+    ms.model = model_index_of(cfg, x->model);
+    ms.status = strcmp(status, "ok") == 0              ? ALLOT_MSTATUS_OK
+                : strcmp(status, "client_closed") == 0 ? ALLOT_MSTATUS_CLIENT_CLOSED
+                : strcmp(status, "rejected") == 0      ? ALLOT_MSTATUS_REJECTED
+                                                       : ALLOT_MSTATUS_FAILED;
+    ms.stream = x->chat.stream;
+    ms.latency_s = e.latency_ms / 1000.0;
+    ms.ttft_s = e.ttft_ms >= 0 ? e.ttft_ms / 1000.0 : -1;
+    ms.prompt_tokens = e.prompt_tokens;
+    ms.completion_tokens = e.completion_tokens;
+    ms.cost_usd = e.cost_usd;
+    ms.counterfactual_usd = e.counterfactual_usd;
+    allot_metrics_request(w->gw->metrics, w->index, &ms);
+    allot_metrics_inflight(w->gw->metrics, w->index, -1);
+    if (!w->gw->quiet)
+        allot_log_info("%s %d %s %s %s model=%s tokens=%lld/%lld cost=$%.6f %.1fms%s%s", x->id,
+                       x->http_status, status, e.category[0] ? e.category : "-",
+                       e.tier[0] ? e.tier : "-", e.model[0] ? e.model : "-",
+                       (long long)e.prompt_tokens, (long long)e.completion_tokens, e.cost_usd,
+                       e.latency_ms, e.error[0] ? " error=" : "", e.error);
+
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        w->exchange_list = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    w->exchanges--;
+    if (x->req)
+        x->req->user = NULL;
+    allot_chat_request_release(&x->chat);
+    allot_buf_release(&x->up_body);
+    allot_buf_release(&x->resp);
+    allot_sse_release(&x->sse);
+    free(x);
+}
+
+/* ---- what goes to the client ------------------------------------------ */
+
+static size_t decision_headers(struct allot__exchange *x, struct allot_http_header *h,
+                               const char *content_type)
+{
+    size_t n = 0;
+#define HDR(k, v) (h[n].name = ALLOT_SLICE_LIT(k), h[n].value = allot_slice_cstr(v), n++)
+    if (content_type)
+        HDR("Content-Type", content_type);
+    HDR("x-allot-request-id", x->id);
+    if (x->decided) {
+        HDR("x-allot-tier", x->decision.has_tier ? allot_tier_name(x->decision.tier) : "");
+        HDR("x-allot-category",
+            x->decision.has_category ? allot_category_name(x->decision.category) : "");
+        snprintf(x->conf_str, sizeof x->conf_str, "%.2f", x->decision.confidence);
+        HDR("x-allot-confidence", x->conf_str);
+        HDR("x-allot-reason", x->decision.reason);
+        HDR("x-allot-source", allot_decision_source_name(x->decision.source));
+    }
+    if (x->model)
+        HDR("x-allot-model", x->model->name);
+    if (x->attempts) {
+        snprintf(x->attempts_str, sizeof x->attempts_str, "%d", x->attempts);
+        HDR("x-allot-attempts", x->attempts_str);
+    }
+#undef HDR
+    return n;
+}
+
+/* Send an error in the OpenAI format, with the decision headers. */
+static void reply_error(struct allot__exchange *x, int status, const char *type, const char *code,
+                        const char *message)
+{
+    struct allot_http_header h[12];
+    size_t n = decision_headers(x, h, NULL);
+    x->http_status = status;
+    if (x->req)
+        allot__respond_error(x->req, status, type, code, message, h, n);
+    x->req = NULL; /* the request is ended */
+}
+
+/* The stream broke after the SSE head went out: an error event, no [DONE]. */
+static void stream_fail(struct allot__exchange *x, const char *message)
+{
+    struct allot_buf ev;
+    allot_buf_init(&ev, 4096);
+    if (!x->error[0])
+        set_error(x, "%s", message);
+    if (x->req) {
+        if (allot_buf_adds(&ev, "data: {\"error\":{\"message\":") == 0 &&
+            allot_buf_add_json_str(&ev, message, strlen(message)) == 0 &&
+            allot_buf_adds(&ev, ",\"type\":\"upstream_error\",\"param\":null,"
+                                "\"code\":\"stream_interrupted\"}}\n\n") == 0)
+            allot_http_chunk(x->req, ev.ptr, ev.len);
+        allot_http_chunked_end(x->req);
+        x->req = NULL;
+    }
+    allot_buf_release(&ev);
+    finish(x, "failed");
+}
+
+/* ---- upstream callbacks ----------------------------------------------- */
+
+static enum allot_metrics_attempt http_fail_kind(long status)
+{
+    if (status == 429)
+        return ALLOT_MATTEMPT_HTTP_429;
+    return status >= 500 ? ALLOT_MATTEMPT_HTTP_5XX : ALLOT_MATTEMPT_HTTP_4XX;
+}
+
+static int more_attempts(const struct allot__exchange *x)
+{
+    return x->next_model < x->decision.n_models &&
+           x->attempts < x->w->gw->cfg->limits.max_attempts;
+}
+
+static int on_head(void *ctx, long status, struct allot_slice ct)
+{
+    struct allot__exchange *x = ctx;
+    int rc = 0;
+
+    x->in_upstream_cb = 1;
+    x->up_status = status;
+    allot_buf_reset(&x->resp);
+    if (x->client_gone) {
+        rc = -1;
+    } else if (status >= 200 && status < 300) {
+        if (x->chat.stream && ct.len >= 17 && strncasecmp(ct.ptr, "text/event-stream", 17) == 0) {
+            struct allot_http_header h[12];
+            size_t n = decision_headers(x, h, "text/event-stream");
+            h[n].name = ALLOT_SLICE_LIT("Cache-Control");
+            h[n++].value = ALLOT_SLICE_LIT("no-cache");
+            x->http_status = 200;
+            x->state = X_STREAMING;
+            if (allot_http_chunked_start(x->req, 200, h, n) != 0)
+                rc = -1;
+        }
+    } else if ((status == 429 || status >= 500) && more_attempts(x)) {
+        char what[24];
+        snprintf(what, sizeof what, "%ld", status);
+        log_attempt(x, what);
+        x->retry = 1;
+        x->retry_kind = http_fail_kind(status);
+        rc = 1;
+    }
+    x->in_upstream_cb = 0;
+    return rc;
+}
+
+/* Count the bytes of "content" string values in an event, for a token
+ * estimate when the upstream sends no usage. A scan, not a parse. */
+static void count_content(struct allot__exchange *x, struct allot_slice d)
+{
+    static const char key[] = "\"content\":\"";
+    const char *p = d.ptr, *end = d.ptr + d.len;
+    while ((p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+        const char *q = p + sizeof key - 1;
+        while (q < end && *q != '"') {
+            if (*q == '\\' && q + 1 < end)
+                q++;
+            q++;
+        }
+        x->content_bytes += (size_t)(q - (p + sizeof key - 1));
+        p = q;
+    }
+}
+
+/* Read usage or an error out of one event. Returns 1 when the event is the
+ * usage chunk allot asked for on its own account (not relayed). Only
+ * events that mention usage or error are parsed. */
+static int inspect_event(struct allot__exchange *x, struct allot_slice d)
+{
+    json_t *root, *v;
+    int skip = 0;
+    int has_usage = memmem(d.ptr, d.len, "\"usage\"", 7) != NULL;
+    int has_error = memmem(d.ptr, d.len, "\"error\"", 7) != NULL;
+
+    if (!has_usage && !has_error)
+        return 0;
+    root = json_loadb(d.ptr, d.len, 0, NULL);
+    if (!root)
+        return 0;
+    v = json_object_get(root, "usage");
+    if (json_is_object(v)) {
+        json_t *choices = json_object_get(root, "choices");
+        x->prompt_tokens = json_integer_value(json_object_get(v, "prompt_tokens"));
+        x->completion_tokens = json_integer_value(json_object_get(v, "completion_tokens"));
+        x->usage_seen = 1;
+        if (!x->chat.include_usage && (!choices || json_array_size(choices) == 0))
+            skip = 1;
+    }
+    v = json_object_get(root, "error");
+    if (v && !json_is_null(v)) {
+        json_t *m = json_object_get(v, "message");
+        x->stream_error = 1;
+        set_error(x, "upstream '%s' sent an error event: %s", x->model->name,
+                  json_is_string(m) ? json_string_value(m) : "(no message)");
+    }
+    json_decref(root);
+    return skip;
+}
+
+static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
+{
+    struct allot__exchange *x = ctx;
+    int rc;
+
+    if (!data.ptr)
+        return 0; /* comments and keep-alives carry nothing for the client */
+    if (!x->first_byte_us)
+        x->first_byte_us = allot_clock_mono_us();
+    if (allot_slice_eq(data, "[DONE]")) {
+        x->done_seen = 1;
+    } else {
+        count_content(x, data);
+        if (inspect_event(x, data))
+            return 0;
+    }
+    if (!x->req)
+        return ALLOT_EIO;
+    rc = allot_http_chunk(x->req, raw.ptr, raw.len);
+    if (rc == 1)
+        x->pause_wanted = 1;
+    else if (rc < 0)
+        return ALLOT_EIO;
+    return 0;
+}
+
+static int on_data(void *ctx, const char *p, size_t n)
+{
+    struct allot__exchange *x = ctx;
+    int rc = 0;
+
+    x->in_upstream_cb = 1;
+    if (x->client_gone) {
+        rc = -1;
+    } else if (x->state == X_STREAMING) {
+        if (x->pause_wanted) {
+            /* Not consumed: curl hands the same bytes over on resume. */
+            x->paused = 1;
+            rc = ALLOT_UPSTREAM_PAUSE;
+        } else {
+            rc = allot_sse_feed(&x->sse, p, n, on_event, x);
+            if (rc == ALLOT_ETOOBIG)
+                set_error(x, "upstream '%s' sent an event larger than %u bytes", x->model->name,
+                          MAX_SSE_EVENT);
+            if (rc)
+                rc = -1;
+        }
+    } else if (allot_buf_add(&x->resp, p, n) != 0) {
+        set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
+                  x->model->name, x->resp.max);
+        rc = -1;
+    }
+    x->in_upstream_cb = 0;
+    return rc;
+}
+
+/* A buffered 2xx answer: read usage, relay it unchanged. */
+static void deliver_buffered(struct allot__exchange *x)
+{
+    json_t *root = json_loadb(x->resp.ptr ? x->resp.ptr : "", x->resp.len, 0, NULL);
+    json_t *usage, *choices;
+    struct allot_http_header h[12];
+    size_t n;
+
+    if (!json_is_object(root)) {
+        json_decref(root);
+        log_attempt(x, "invalid");
+        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
+                              ALLOT_MATTEMPT_INVALID);
+        set_error(x, "upstream '%s' answered %ld with a body that is not a JSON object",
+                  x->model->name, x->up_status);
+        x->last_fail = ALLOT_MATTEMPT_INVALID;
+        try_next(x);
+        return;
+    }
+    allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, ALLOT_MATTEMPT_OK);
+    log_attempt(x, "ok");
+    usage = json_object_get(root, "usage");
+    if (json_is_object(usage)) {
+        x->prompt_tokens = json_integer_value(json_object_get(usage, "prompt_tokens"));
+        x->completion_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
+        x->usage_seen = 1;
+    }
+    choices = json_object_get(root, "choices");
+    if (json_is_array(choices)) {
+        size_t i;
+        for (i = 0; i < json_array_size(choices); i++) {
+            json_t *msg = json_object_get(json_array_get(choices, i), "message");
+            x->content_bytes += json_string_length(json_object_get(msg, "content"));
+        }
+    }
+    json_decref(root);
+    x->first_byte_us = allot_clock_mono_us();
+    x->http_status = (int)x->up_status;
+    n = decision_headers(x, h, "application/json");
+    settle_tokens(x);
+    snprintf(x->cost_str, sizeof x->cost_str, "%.8f",
+             allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens));
+    h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
+    h[n++].value = allot_slice_cstr(x->cost_str);
+    allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
+    x->req = NULL;
+    finish(x, "ok");
+}
+
+/* A 4xx the next model would not fix: relay the upstream's error. */
+static void deliver_upstream_error(struct allot__exchange *x)
+{
+    json_t *root = json_loadb(x->resp.ptr ? x->resp.ptr : "", x->resp.len, 0, NULL);
+    json_t *msg = json_object_get(json_object_get(root, "error"), "message");
+    struct allot_http_header h[12];
+    size_t n;
+
+    set_error(x, "upstream '%s' answered %ld: %.180s", x->model->name, x->up_status,
+              json_is_string(msg) ? json_string_value(msg) : "(no error message)");
+    allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
+                          http_fail_kind(x->up_status));
+    {
+        char what[24];
+        snprintf(what, sizeof what, "%ld", x->up_status);
+        log_attempt(x, what);
+    }
+    x->http_status = (int)x->up_status;
+    if (json_is_object(root)) {
+        n = decision_headers(x, h, "application/json");
+        allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
+        x->req = NULL;
+    } else {
+        reply_error(x, (int)x->up_status, "upstream_error", "upstream_error", x->error);
+    }
+    json_decref(root);
+    finish(x, "failed");
+}
+
+static void on_done(void *ctx, int err, const char *message)
+{
+    struct allot__exchange *x = ctx;
+
+    x->xfer = NULL;
+    if (x->client_gone) {
+        set_error(x, "client closed the connection");
+        finish(x, "client_closed");
+        return;
+    }
+    if (x->retry) {
+        x->retry = 0;
+        x->last_fail = x->retry_kind;
+        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, x->retry_kind);
+        set_error(x, "upstream '%s' answered %ld", x->model->name, x->up_status);
+        try_next(x);
+        return;
+    }
+    if (x->state == X_STREAMING) {
+        if (err == 0 && x->done_seen && !x->stream_error && allot_sse_pending(&x->sse) == 0) {
+            allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
+                                  ALLOT_MATTEMPT_OK);
+            log_attempt(x, "ok");
+            allot_http_chunked_end(x->req);
+            x->req = NULL;
+            finish(x, "ok");
+            return;
+        }
+        log_attempt(x, "cut");
+        if (x->error[0])
+            stream_fail(x, x->error);
+        else if (err)
+            stream_fail(x, message);
+        else
+            stream_fail(x, "upstream ended the stream without [DONE]");
+        return;
+    }
+    if (err) {
+        enum allot_metrics_attempt kind = err == ALLOT_ETIMEDOUT ? ALLOT_MATTEMPT_TIMEOUT
+                                          : err == ALLOT_ECLOSED ? ALLOT_MATTEMPT_INVALID
+                                                                 : ALLOT_MATTEMPT_CONNECT;
+        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, kind);
+        log_attempt(x, kind == ALLOT_MATTEMPT_TIMEOUT   ? "timeout"
+                       : kind == ALLOT_MATTEMPT_CONNECT ? "error"
+                                                        : "too_large");
+        if (err != ALLOT_ECLOSED)
+            set_error(x, "%s", message);
+        x->last_fail = kind;
+        try_next(x);
+        return;
+    }
+    if (x->up_status >= 200 && x->up_status < 300)
+        deliver_buffered(x);
+    else if (x->up_status == 429 || x->up_status >= 500) {
+        /* No model left to try. */
+        x->last_fail = http_fail_kind(x->up_status);
+        deliver_upstream_error(x);
+    } else
+        deliver_upstream_error(x);
+}
+
+static const struct allot_upstream_callbacks upstream_cb = {on_head, on_data, on_done};
+
+/* ---- attempts --------------------------------------------------------- */
+
+static void fail_no_answer(struct allot__exchange *x)
+{
+    char msg[640];
+    int status = x->last_fail == ALLOT_MATTEMPT_TIMEOUT    ? 504
+                 : x->last_fail == ALLOT_MATTEMPT_HTTP_429 ? 429
+                                                           : 502;
+    snprintf(msg, sizeof msg, "no upstream answered after %d attempt%s (%s): %s", x->attempts,
+             x->attempts == 1 ? "" : "s", x->attempt_log, x->error);
+    reply_error(x, status, "upstream_error",
+                status == 504 ? "upstream_timeout"
+                : status == 429 ? "rate_limited"
+                                : "upstream_unavailable",
+                msg);
+    finish(x, "failed");
+}
+
+static void try_next(struct allot__exchange *x)
+{
+    const struct allot_config *cfg = x->w->gw->cfg;
+
+    while (more_attempts(x)) {
+        struct allot_upstream_request ur;
+        struct allot_buf err;
+        int rc;
+
+        x->model = x->decision.models[x->next_model++];
+        x->model_index = model_index_of(cfg, x->model);
+        x->attempts++;
+        x->up_status = 0;
+        allot_buf_reset(&x->up_body);
+        rc = allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
+                                        x->model->upstream_id, x->chat.stream, &x->up_body);
+        if (rc) {
+            set_error(x, "cannot rewrite the request for '%s': %s", x->model->name,
+                      allot_strerror(rc));
+            log_attempt(x, "rewrite");
+            continue;
+        }
+        ur.model = x->model;
+        ur.path = "/chat/completions";
+        ur.body = x->up_body.ptr;
+        ur.body_len = x->up_body.len;
+        allot_buf_init(&err, 512);
+        rc = allot_upstream_start(x->w->up, &ur, &upstream_cb, x, &x->xfer, &err);
+        if (rc == 0) {
+            allot_buf_release(&err);
+            return;
+        }
+        set_error(x, "%s", err.len ? err.ptr : allot_strerror(rc));
+        allot_buf_release(&err);
+        log_attempt(x, "start");
+        x->last_fail = ALLOT_MATTEMPT_CONNECT;
+    }
+    fail_no_answer(x);
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req)
+{
+    const struct allot_config *cfg = w->gw->cfg;
+    struct allot__exchange *x = calloc(1, sizeof *x);
+    struct allot_instruction in;
+    struct allot_buf err;
+    int rc;
+
+    if (!x) {
+        allot__respond_error(req, 500, "server_error", "out_of_memory", "out of memory", NULL, 0);
+        return;
+    }
+    x->w = w;
+    x->req = req;
+    x->start_us = req->start_us;
+    x->ts_ms = allot_clock_wall_ms();
+    x->model_index = -1;
+    allot__gateway_request_id(w, x->id);
+    allot_buf_init(&x->up_body, cfg->limits.max_body_bytes + 4096);
+    allot_buf_init(&x->resp, cfg->limits.max_response_bytes);
+    allot_sse_init(&x->sse, MAX_SSE_EVENT);
+    req->user = x;
+    x->next = w->exchange_list;
+    if (x->next)
+        x->next->prev = x;
+    w->exchange_list = x;
+    w->exchanges++;
+    allot_metrics_inflight(w->gw->metrics, w->index, 1);
+
+    allot_buf_init(&err, 1024);
+    rc = allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len,
+                                  &err);
+    if (rc) {
+        set_error(x, "%s", allot_buf_cstr(&err));
+        reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",
+                    rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request", x->error);
+        finish(x, "rejected");
+        goto out;
+    }
+    allot_instruction_from_request(&x->chat, &in);
+    rc = allot_decide(cfg, x->chat.model, allot_http_request_header(req, "x-allot-work"), &in,
+                      &x->decision, &err);
+    if (rc) {
+        set_error(x, "%s", allot_buf_cstr(&err));
+        reply_error(x, rc == ALLOT_ENOTFOUND ? 404 : 400, "invalid_request_error",
+                    rc == ALLOT_ENOTFOUND ? "model_not_found" : "invalid_request", x->error);
+        finish(x, "rejected");
+        goto out;
+    }
+    x->decided = 1;
+    try_next(x);
+out:
+    allot_buf_release(&err);
+}
+
+void allot__exchange_abort(struct allot_http_request *req)
+{
+    struct allot__exchange *x = req->user;
+    if (!x)
+        return;
+    x->req = NULL;
+    x->client_gone = 1;
+    if (x->in_upstream_cb)
+        return; /* the callback returns an abort code; on_done finishes */
+    if (x->xfer) {
+        allot_upstream_cancel(x->xfer);
+        x->xfer = NULL;
+    }
+    set_error(x, "client closed the connection");
+    finish(x, "client_closed");
+}
+
+void allot__exchange_drain(struct allot_http_request *req)
+{
+    struct allot__exchange *x = req->user;
+    if (!x)
+        return;
+    x->pause_wanted = 0;
+    if (x->paused && x->xfer) {
+        x->paused = 0;
+        allot_upstream_resume(x->xfer);
+    }
+}
+
+void allot__exchange_fail_all(struct allot__worker *w)
+{
+    while (w->exchange_list) {
+        struct allot__exchange *x = w->exchange_list;
+        if (x->xfer) {
+            allot_upstream_cancel(x->xfer);
+            x->xfer = NULL;
+        }
+        set_error(x, "allot was stopped before the upstream answered (drain deadline)");
+        if (x->state == X_STREAMING) {
+            stream_fail(x, x->error);
+        } else {
+            reply_error(x, 503, "server_error", "shutting_down", x->error);
+            finish(x, "failed");
+        }
+    }
+}

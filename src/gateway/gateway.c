@@ -1,0 +1,252 @@
+/* gateway.c: the gateway process: workers, start-up and graceful stop.
+ *
+ * DESIGN: see gateway.h. Each worker thread owns one loop. Start-up: the
+ * main thread opens the ledger, builds what all workers read (config,
+ * /v1/models body, metrics shards), starts the workers and waits on a
+ * semaphore until each one listens or fails. Stop: a signal on the main
+ * thread wakes every worker through its uv_async; a worker stops
+ * accepting, then a timer checks every 10 ms whether its exchanges are
+ * done or the drain deadline passed (then they are failed and ledgered);
+ * it then closes its handles and its loop ends. The ledger closes last,
+ * after every worker has joined, so every row queued is written. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "allot/clock.h"
+#include "allot/error.h"
+#include "allot/gateway.h"
+#include "allot/log.h"
+#include "internal.h"
+
+void allot__gateway_request_id(struct allot__worker *w, char out[40])
+{
+    w->id_counter++;
+    snprintf(out, 40, "req_%08x%02x%010llx", w->gw->id_seed, (unsigned)(w->index & 0xff),
+             (unsigned long long)w->id_counter);
+}
+
+static void on_request(struct allot_http_request *req, void *ctx)
+{
+    struct allot__worker *w = ctx;
+    allot__endpoint_dispatch(w, req);
+}
+
+static void on_abort(struct allot_http_request *req, void *ctx)
+{
+    (void)ctx;
+    allot__exchange_abort(req);
+}
+
+static void on_drain(struct allot_http_request *req, void *ctx)
+{
+    (void)ctx;
+    allot__exchange_drain(req);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_shutdown(struct allot__worker *w)
+{
+    uv_timer_stop(&w->drain);
+    if (w->http) {
+        allot_http_server_close(w->http, NULL, NULL);
+        w->http = NULL;
+    }
+    allot__exchange_fail_all(w);
+    if (w->up) {
+        allot_upstream_free(w->up);
+        w->up = NULL;
+    }
+    uv_close((uv_handle_t *)&w->drain, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    struct allot__worker *w = t->data;
+    if (w->exchanges == 0 || allot_clock_mono_us() >= w->drain_deadline_us) {
+        if (w->exchanges)
+            allot_log_warn("worker %d: drain deadline passed with %zu request(s) in flight",
+                           w->index, w->exchanges);
+        worker_shutdown(w);
+    }
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct allot__worker *w = a->data;
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    w->drain_deadline_us =
+        allot_clock_mono_us() + (uint64_t)w->gw->cfg->limits.drain_timeout_ms * 1000u;
+    if (w->http)
+        allot_http_server_stop_accepting(w->http);
+    uv_timer_start(&w->drain, on_drain_tick, 0, 10);
+}
+
+static void worker_main(void *arg)
+{
+    struct allot__worker *w = arg;
+    struct allot__gateway *gw = w->gw;
+    const struct allot_config *cfg = gw->cfg;
+    struct allot_http_limits limits;
+    struct allot_http_handler handler;
+    int rc;
+
+    memset(&handler, 0, sizeof handler);
+    handler.on_request = on_request;
+    handler.on_abort = on_abort;
+    handler.on_drain = on_drain;
+    handler.ctx = w;
+    limits.max_header_bytes = cfg->limits.max_header_bytes;
+    limits.max_body_bytes = cfg->limits.max_body_bytes;
+    limits.header_timeout_ms = cfg->limits.header_timeout_ms;
+    limits.idle_timeout_ms = cfg->limits.idle_timeout_ms;
+
+    rc = uv_loop_init(&w->loop);
+    if (rc) {
+        allot_buf_addf(&w->start_err, "worker %d: event loop: %s", w->index, uv_strerror(rc));
+        w->start_rc = ALLOT_EIO;
+        uv_sem_post(&gw->ready);
+        return;
+    }
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->drain);
+    w->drain.data = w;
+    rc = allot_upstream_new(&w->loop, cfg, &w->up);
+    if (rc == 0)
+        rc = allot_http_server_new(&w->loop, gw->host, gw->port, &limits, &handler, &w->http,
+                                   &w->start_err);
+    else
+        allot_buf_addf(&w->start_err, "worker %d: upstream client: %s", w->index,
+                       allot_strerror(rc));
+    w->start_rc = rc;
+    if (rc == 0 && gw->port == 0 && w->index == 0)
+        gw->port = allot_http_server_port(w->http); /* the others share it */
+    uv_sem_post(&gw->ready);
+    if (rc) {
+        worker_shutdown(w);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        return;
+    }
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_walk(&w->loop, close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w->loop) != 0)
+        allot_log_warn("worker %d: event loop closed with handles open", w->index);
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigwait(&set, &sig);
+    return sig;
+}
+
+int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway_opts *opts,
+                      struct allot_buf *err)
+{
+    struct allot__gateway gw;
+    sigset_t set, old;
+    int i, started = 0, rc;
+    const char *store;
+
+    memset(&gw, 0, sizeof gw);
+    gw.cfg = cfg;
+    gw.n_workers = opts->workers > 0 ? opts->workers : cfg->workers;
+    if (gw.n_workers < 1)
+        gw.n_workers = 1;
+    gw.host = opts->listen_host ? opts->listen_host : cfg->listen_host;
+    gw.port = opts->listen_port >= 0 ? opts->listen_port : cfg->listen_port;
+    gw.quiet = opts->quiet;
+    store = opts->store_path ? opts->store_path : cfg->store_path;
+    if (getrandom(&gw.id_seed, sizeof gw.id_seed, 0) != (ssize_t)sizeof gw.id_seed)
+        gw.id_seed = (uint32_t)allot_clock_mono_us() ^ (uint32_t)getpid();
+
+    /* Signals are taken by sigwait on this thread only: block them before
+     * any thread starts so the workers inherit the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = allot_ledger_open(store, cfg->store_commit_ms, &gw.ledger, err);
+    if (rc)
+        goto out;
+    rc = allot_metrics_new(cfg, gw.n_workers, &gw.metrics);
+    if (rc == 0)
+        rc = allot__endpoint_models_init(&gw);
+    if (rc == 0)
+        rc = uv_sem_init(&gw.ready, 0) == 0 ? 0 : ALLOT_EIO;
+    gw.workers = rc == 0 ? calloc((size_t)gw.n_workers, sizeof *gw.workers) : NULL;
+    if (rc == 0 && !gw.workers)
+        rc = ALLOT_ENOMEM;
+    if (rc) {
+        allot_buf_addf(err, "cannot start the gateway: %s", allot_strerror(rc));
+        goto out;
+    }
+    for (i = 0; i < gw.n_workers; i++) {
+        struct allot__worker *w = &gw.workers[i];
+        w->index = i;
+        w->gw = &gw;
+        allot_buf_init(&w->start_err, 1024);
+        if (uv_thread_create(&w->thread, worker_main, w) != 0) {
+            allot_buf_addf(err, "cannot start worker thread %d", i);
+            rc = ALLOT_EIO;
+            break;
+        }
+        started++;
+        uv_sem_wait(&gw.ready); /* one at a time: worker 0 fixes a port 0 */
+        if (w->start_rc) {
+            allot_buf_addf(err, "%s", allot_buf_cstr(&w->start_err));
+            rc = w->start_rc;
+            break;
+        }
+    }
+    if (rc == 0) {
+        int sig;
+        printf("allot listening on %s:%d (%d worker%s, ledger %s)\n", gw.host, gw.port,
+               gw.n_workers, gw.n_workers == 1 ? "" : "s", store);
+        fflush(stdout);
+        sig = wait_for_signal();
+        allot_log_info("%s: draining in-flight requests (deadline %ld ms)",
+                       sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->limits.drain_timeout_ms);
+    }
+    for (i = 0; i < started; i++)
+        if (gw.workers[i].start_rc == 0)
+            uv_async_send(&gw.workers[i].wake);
+    for (i = 0; i < started; i++)
+        uv_thread_join(&gw.workers[i].thread);
+    if (gw.workers)
+        uv_sem_destroy(&gw.ready);
+out:
+    if (gw.ledger) {
+        uint64_t failed = allot_ledger_rows_failed(gw.ledger);
+        allot_ledger_close(gw.ledger);
+        if (failed)
+            allot_log_error("ledger: %llu row(s) could not be written", (unsigned long long)failed);
+    }
+    for (i = 0; gw.workers && i < gw.n_workers; i++)
+        allot_buf_release(&gw.workers[i].start_err);
+    free(gw.workers);
+    free(gw.models_json);
+    allot_metrics_free(gw.metrics);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}

@@ -1,0 +1,302 @@
+/* metrics.c: sharded counters and histograms, rendered for Prometheus.
+ * See metrics.h for the design. Costs are kept in nano-USD integers so
+ * sums are exact and atomic. */
+#include <stdlib.h>
+#include <string.h>
+#include "allot/error.h"
+#include "allot/kinds.h"
+#include "allot/metrics.h"
+
+static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,      2.5,   5,    10,    30,    60,  120};
+#define N_BOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+#define N_TIERS (ALLOT_TIER__COUNT + 1) /* slot 0: no tier */
+
+static const char *const status_names[ALLOT_MSTATUS__COUNT] = {"ok", "failed", "client_closed",
+                                                               "rejected"};
+static const char *const attempt_names[ALLOT_MATTEMPT__COUNT] = {
+    "ok", "http_429", "http_5xx", "http_4xx", "timeout", "connect_error", "invalid_response"};
+
+struct histogram {
+    uint64_t buckets[N_BOUNDS + 1]; /* per-bucket (not cumulative) counts */
+    uint64_t count;
+    uint64_t sum_us;
+};
+
+struct per_model { /* slot 0: no model */
+    uint64_t prompt_tokens, completion_tokens;
+    uint64_t cost_nusd, counterfactual_nusd;
+    uint64_t attempts[ALLOT_MATTEMPT__COUNT];
+};
+
+struct shard {
+    uint64_t *requests; /* [N_TIERS][n_models + 1][status] */
+    struct per_model *models;
+    struct histogram latency[N_TIERS][2]; /* [tier][stream] */
+    struct histogram ttft[N_TIERS];
+    int64_t inflight;
+    char pad[64];
+};
+
+struct allot_metrics {
+    const struct allot_config *cfg;
+    int n_shards;
+    size_t n_slots; /* n_models + 1 */
+    struct shard *shards;
+};
+
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot_metrics **out)
+{
+    struct allot_metrics *m = calloc(1, sizeof *m);
+    int i;
+
+    if (!m)
+        return ALLOT_ENOMEM;
+    m->cfg = cfg;
+    m->n_shards = n_shards;
+    m->n_slots = cfg->n_models + 1;
+    m->shards = calloc((size_t)n_shards, sizeof *m->shards);
+    if (!m->shards)
+        goto fail;
+    for (i = 0; i < n_shards; i++) {
+        m->shards[i].requests = calloc(N_TIERS * m->n_slots * ALLOT_MSTATUS__COUNT, sizeof(uint64_t));
+        m->shards[i].models = calloc(m->n_slots, sizeof(struct per_model));
+        if (!m->shards[i].requests || !m->shards[i].models)
+            goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    allot_metrics_free(m);
+    return ALLOT_ENOMEM;
+}
+
+void allot_metrics_free(struct allot_metrics *m)
+{
+    int i;
+    if (!m)
+        return;
+    for (i = 0; m->shards && i < m->n_shards; i++) {
+        free(m->shards[i].requests);
+        free(m->shards[i].models);
+    }
+    free(m->shards);
+    free(m);
+}
+
+static void observe(struct histogram *h, double seconds)
+{
+    size_t i = 0;
+    while (i < N_BOUNDS && seconds > latency_bounds[i])
+        i++;
+    ADD(&h->buckets[i], 1);
+    ADD(&h->count, 1);
+    ADD(&h->sum_us, (uint64_t)(seconds * 1e6));
+}
+
+static uint64_t nusd(double usd)
+{
+    return usd > 0 ? (uint64_t)(usd * 1e9 + 0.5) : 0;
+}
+
+void allot_metrics_request(struct allot_metrics *m, int shard, const struct allot_metrics_sample *s)
+{
+    struct shard *sh = &m->shards[shard];
+    size_t tier = (size_t)(s->tier + 1), model = (size_t)(s->model + 1);
+    struct per_model *pm = &sh->models[model];
+
+    if (tier >= N_TIERS)
+        tier = 0;
+    if (model >= m->n_slots)
+        model = 0;
+    ADD(&sh->requests[(tier * m->n_slots + model) * ALLOT_MSTATUS__COUNT + s->status], 1);
+    observe(&sh->latency[tier][s->stream ? 1 : 0], s->latency_s);
+    if (s->ttft_s >= 0)
+        observe(&sh->ttft[tier], s->ttft_s);
+    ADD(&pm->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
+    ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
+    ADD(&pm->cost_nusd, nusd(s->cost_usd));
+    ADD(&pm->counterfactual_nusd, nusd(s->counterfactual_usd));
+}
+
+void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
+                           enum allot_metrics_attempt result)
+{
+    size_t slot = (size_t)(model + 1);
+    if (slot >= m->n_slots)
+        slot = 0;
+    ADD(&m->shards[shard].models[slot].attempts[result], 1);
+}
+
+void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta)
+{
+    ADD(&m->shards[shard].inflight, delta);
+}
+
+static const char *model_name(const struct allot_metrics *m, size_t slot)
+{
+    return slot == 0 ? "" : m->cfg->models[slot - 1].name;
+}
+
+static const char *tier_label(size_t tier)
+{
+    return tier == 0 ? "" : allot_tier_name((enum allot_tier)(tier - 1));
+}
+
+/* Label values come from the config; escape them per the exposition format. */
+static int add_label(struct allot_buf *o, const char *name, const char *v, int first)
+{
+    int rc = allot_buf_addf(o, "%s%s=\"", first ? "" : ",", name);
+    for (; !rc && *v; v++) {
+        if (*v == '"' || *v == '\\')
+            rc = allot_buf_addf(o, "\\%c", *v);
+        else if (*v == '\n')
+            rc = allot_buf_adds(o, "\\n");
+        else
+            rc = allot_buf_add(o, v, 1);
+    }
+    return rc ? rc : allot_buf_add(o, "\"", 1);
+}
+
+static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const char *name,
+                            size_t tier, int stream_label, int stream)
+{
+    uint64_t cum = 0, count = 0, sum_us = 0, b[N_BOUNDS + 1] = {0};
+    size_t i;
+    int s, rc = 0;
+
+    for (s = 0; s < m->n_shards; s++) {
+        const struct histogram *h = stream_label ? &m->shards[s].latency[tier][stream]
+                                                 : &m->shards[s].ttft[tier];
+        for (i = 0; i <= N_BOUNDS; i++)
+            b[i] += LOAD(&h->buckets[i]);
+        count += LOAD(&h->count);
+        sum_us += LOAD(&h->sum_us);
+    }
+    if (!count)
+        return 0;
+    for (i = 0; i <= N_BOUNDS && !rc; i++) {
+        cum += b[i];
+        rc = allot_buf_addf(o, "%s_bucket{", name);
+        rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+        if (!rc && stream_label)
+            rc = add_label(o, "stream", stream ? "true" : "false", 0);
+        if (!rc && i < N_BOUNDS)
+            rc = allot_buf_addf(o, ",le=\"%g\"} %llu\n", latency_bounds[i], (unsigned long long)cum);
+        else if (!rc)
+            rc = allot_buf_addf(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    rc = rc ? rc : allot_buf_addf(o, "%s_sum{", name);
+    rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+    if (!rc && stream_label)
+        rc = add_label(o, "stream", stream ? "true" : "false", 0);
+    rc = rc ? rc : allot_buf_addf(o, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
+    rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+    if (!rc && stream_label)
+        rc = add_label(o, "stream", stream ? "true" : "false", 0);
+    return rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)count);
+}
+
+static uint64_t sum_model(struct allot_metrics *m, size_t slot, size_t offset)
+{
+    uint64_t v = 0;
+    int s;
+    for (s = 0; s < m->n_shards; s++)
+        v += LOAD((uint64_t *)((char *)&m->shards[s].models[slot] + offset));
+    return v;
+}
+
+int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
+                         struct allot_buf *o)
+{
+    size_t t, slot, st, a;
+    int64_t inflight = 0;
+    int s, rc;
+
+    rc = allot_buf_adds(o, "# HELP allot_requests_total Chat completion requests finished, by "
+                           "tier, model and outcome.\n# TYPE allot_requests_total counter\n");
+    for (t = 0; t < N_TIERS && !rc; t++) {
+        for (slot = 0; slot < m->n_slots && !rc; slot++) {
+            for (st = 0; st < ALLOT_MSTATUS__COUNT && !rc; st++) {
+                uint64_t v = 0;
+                for (s = 0; s < m->n_shards; s++)
+                    v += LOAD(&m->shards[s].requests[(t * m->n_slots + slot) *
+                                                         ALLOT_MSTATUS__COUNT + st]);
+                if (!v)
+                    continue;
+                rc = allot_buf_adds(o, "allot_requests_total{");
+                rc = rc ? rc : add_label(o, "tier", tier_label(t), 1);
+                rc = rc ? rc : add_label(o, "model", model_name(m, slot), 0);
+                rc = rc ? rc : add_label(o, "status", status_names[st], 0);
+                rc = rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)v);
+            }
+        }
+    }
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_request_duration_seconds Time from request "
+                                     "arrival to the end of the response.\n# TYPE "
+                                     "allot_request_duration_seconds histogram\n");
+    for (t = 0; t < N_TIERS && !rc; t++)
+        for (s = 0; s < 2 && !rc; s++)
+            rc = render_histogram(m, o, "allot_request_duration_seconds", t, 1, s);
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_time_to_first_token_seconds Time from request "
+                                     "arrival to the first answer byte sent.\n# TYPE "
+                                     "allot_time_to_first_token_seconds histogram\n");
+    for (t = 0; t < N_TIERS && !rc; t++)
+        rc = render_histogram(m, o, "allot_time_to_first_token_seconds", t, 0, 0);
+
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_tokens_total Tokens by model and direction.\n"
+                                     "# TYPE allot_tokens_total counter\n");
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        const char *mn = model_name(m, slot);
+        rc = allot_buf_adds(o, "allot_tokens_total{");
+        rc = rc ? rc : add_label(o, "model", mn, 1);
+        rc = rc ? rc : allot_buf_addf(o, ",direction=\"prompt\"} %llu\nallot_tokens_total{",
+                                      (unsigned long long)sum_model(m, slot, offsetof(struct per_model, prompt_tokens)));
+        rc = rc ? rc : add_label(o, "model", mn, 1);
+        rc = rc ? rc : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
+                                      (unsigned long long)sum_model(m, slot, offsetof(struct per_model, completion_tokens)));
+    }
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_cost_usd_total Spend in USD by model.\n"
+                                     "# TYPE allot_cost_usd_total counter\n");
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        rc = allot_buf_adds(o, "allot_cost_usd_total{");
+        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+        rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offsetof(struct per_model, cost_nusd)) / 1e9);
+    }
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_counterfactual_cost_usd_total What the same "
+                                     "tokens would have cost on the judgment tier's first model.\n"
+                                     "# TYPE allot_counterfactual_cost_usd_total counter\n");
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        rc = allot_buf_adds(o, "allot_counterfactual_cost_usd_total{");
+        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+        rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offsetof(struct per_model, counterfactual_nusd)) / 1e9);
+    }
+    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_upstream_attempts_total Upstream attempts by "
+                                     "model and result.\n# TYPE allot_upstream_attempts_total counter\n");
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        for (a = 0; a < ALLOT_MATTEMPT__COUNT && !rc; a++) {
+            uint64_t v = sum_model(m, slot, offsetof(struct per_model, attempts) + a * sizeof(uint64_t));
+            if (!v)
+                continue;
+            rc = allot_buf_adds(o, "allot_upstream_attempts_total{");
+            rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+            rc = rc ? rc : allot_buf_addf(o, ",result=\"%s\"} %llu\n", attempt_names[a], (unsigned long long)v);
+        }
+    }
+    for (s = 0; s < m->n_shards; s++)
+        inflight += LOAD(&m->shards[s].inflight);
+    rc = rc ? rc : allot_buf_addf(o, "# HELP allot_inflight_requests Chat requests in flight.\n"
+                                     "# TYPE allot_inflight_requests gauge\nallot_inflight_requests %lld\n",
+                                  (long long)inflight);
+    rc = rc ? rc : allot_buf_addf(o, "# HELP allot_ledger_rows_written_total Ledger rows committed.\n"
+                                     "# TYPE allot_ledger_rows_written_total counter\n"
+                                     "allot_ledger_rows_written_total %llu\n"
+                                     "# HELP allot_ledger_rows_failed_total Ledger rows that failed to write.\n"
+                                     "# TYPE allot_ledger_rows_failed_total counter\n"
+                                     "allot_ledger_rows_failed_total %llu\n",
+                                  (unsigned long long)ledger_written, (unsigned long long)ledger_failed);
+    return rc;
+}

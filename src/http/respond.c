@@ -1,0 +1,484 @@
+/* respond.c: HTTP responses: heads, bodies, chunks and server errors.
+ *
+ * A response head is built in the server's scratch buffer and leaves with
+ * its body in one writev (uv_try_write) straight from the caller's memory;
+ * only what the kernel does not take at once is copied into a write
+ * request, taken from a small per-server freelist. Bytes always leave in
+ * call order: uv_try_write refuses while anything is queued. Errors the
+ * server answers itself (400/408/413/431) close the connection after a
+ * short lingering read, so the client sees the error rather than a reset. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/error.h"
+#include "allot/log.h"
+#include "http/internal.h"
+
+/* The Date header value, formatted once per second per server. Spelled out
+ * by hand: strftime's names follow the locale. */
+static const char *server_date(struct allot_http_server *s)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != s->date_sec && gmtime_r(&now, &tm)) {
+        snprintf(s->date, sizeof s->date, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+/* Decimal digits of v into out (at least 21 bytes); returns the length. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* ---- write requests ---------------------------------------------------- */
+
+static struct wreq *wreq_get(struct allot_http_server *s)
+{
+    struct wreq *w = s->free_wreqs;
+    if (w) {
+        s->free_wreqs = w->next;
+        s->n_free_wreqs--;
+        return w;
+    }
+    w = malloc(sizeof *w);
+    if (w)
+        allot_buf_init(&w->data, RESPONSE_MAX);
+    return w;
+}
+
+static void wreq_put(struct allot_http_server *s, struct wreq *w)
+{
+    if (s->n_free_wreqs >= FREE_WREQS_MAX) {
+        allot_buf_release(&w->data);
+        free(w);
+        return;
+    }
+    if (w->data.cap > WREQ_KEEP_MAX)
+        allot_buf_release(&w->data);
+    else
+        allot_buf_reset(&w->data);
+    w->next = s->free_wreqs;
+    s->free_wreqs = w;
+    s->n_free_wreqs++;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct allot_http_conn *c = w->conn;
+    struct allot_http_server *s = c->server;
+
+    c->n_writes--;
+    wreq_put(s, w);
+    if (c->closing)
+        return; /* UV_ECANCELED from uv_close */
+    if (status < 0) {
+        allot__http_conn_close(c);
+        return;
+    }
+    if (c->want_drain &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER) {
+        c->want_drain = 0;
+        if (c->req_live && s->handler.on_drain)
+            s->handler.on_drain(&c->req, s->handler.ctx);
+        if (c->closing)
+            return;
+    }
+    if (c->n_writes == 0 && c->state == CONN_WRITING)
+        allot__http_response_done(c);
+}
+
+/* Send bufs in order after anything already queued: straight from the
+ * caller's memory when the kernel takes it all, else the rest is copied.
+ * Returns 0, or ALLOT_EIO / ALLOT_ENOMEM with the connection closing. */
+int allot__http_conn_write(struct allot_http_conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+    struct allot_http_server *s = c->server;
+    size_t total = 0, skip;
+    struct wreq *w;
+    uv_buf_t b;
+    unsigned i;
+    int r, rc = 0;
+
+    if (c->closing)
+        return ALLOT_EIO;
+    for (i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+    if (r == UV_EAGAIN || r == UV_ENOSYS) {
+        r = 0;
+    } else if (r < 0) {
+        allot__http_conn_close(c);
+        return ALLOT_EIO;
+    }
+    if ((size_t)r == total)
+        return 0;
+    skip = (size_t)r;
+    w = wreq_get(s);
+    if (!w) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < nbufs && rc == 0; i++) {
+        if (skip >= bufs[i].len) {
+            skip -= bufs[i].len;
+            continue;
+        }
+        rc = allot_buf_add(&w->data, bufs[i].base + skip, bufs[i].len - skip);
+        skip = 0;
+    }
+    if (rc == 0) {
+        w->conn = c;
+        b = uv_buf_init(w->data.ptr, (unsigned)w->data.len);
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) == 0)
+            c->n_writes++;
+        else
+            rc = ALLOT_EIO;
+    }
+    if (rc)
+        wreq_put(s, w);
+out:
+    if (rc)
+        allot__http_conn_close(c);
+    return rc;
+}
+
+void allot__http_server_release_writes(struct allot_http_server *s)
+{
+    struct wreq *w;
+    while ((w = s->free_wreqs)) {
+        s->free_wreqs = w->next;
+        allot_buf_release(&w->data);
+        free(w);
+    }
+    s->n_free_wreqs = 0;
+    allot_buf_release(&s->scratch);
+}
+
+/* ---- response heads ---------------------------------------------------- */
+
+enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_NONE };
+
+/* Headers the server writes itself; a handler's copy would break framing. */
+static int header_reserved(struct allot_slice name)
+{
+    switch (name.len) {
+    case 4: return allot_slice_ieq(name, "date");
+    case 10: return allot_slice_ieq(name, "connection");
+    case 14: return allot_slice_ieq(name, "content-length");
+    case 17: return allot_slice_ieq(name, "transfer-encoding");
+    default: return 0;
+    }
+}
+
+static int has_crlf(struct allot_slice v)
+{
+    return v.len && (memchr(v.ptr, '\r', v.len) || memchr(v.ptr, '\n', v.len));
+}
+
+/* Build a response head into out (reset first). */
+static int head_build(struct allot_http_server *s, struct allot_buf *out, int status,
+                      const struct allot_http_header *hs, size_t n, const char *content_type,
+                      enum framing framing, size_t len, int keep_alive)
+{
+    const char *reason;
+    char num[24];
+    size_t i, nl;
+    int rc;
+
+    allot_buf_reset(out);
+    if (status < 100 || status > 999)
+        status = 500;
+    reason = http_status_str((enum http_status)status);
+    if (!reason || reason[0] == '<')
+        reason = "Unknown";
+    num[0] = (char)('0' + status / 100);
+    num[1] = (char)('0' + status / 10 % 10);
+    num[2] = (char)('0' + status % 10);
+    num[3] = ' ';
+    if ((rc = allot_buf_add(out, "HTTP/1.1 ", 9)) || (rc = allot_buf_add(out, num, 4)) ||
+        (rc = allot_buf_adds(out, reason)) || (rc = allot_buf_add(out, "\r\n", 2)))
+        return rc;
+    for (i = 0; i < n; i++) {
+        const struct allot_http_header *h = &hs[i];
+        if (!h->name.len || header_reserved(h->name) || has_crlf(h->name) || has_crlf(h->value) ||
+            memchr(h->name.ptr, ':', h->name.len))
+            continue;
+        if ((rc = allot_buf_add(out, h->name.ptr, h->name.len)) ||
+            (rc = allot_buf_add(out, ": ", 2)) ||
+            (h->value.len && (rc = allot_buf_add(out, h->value.ptr, h->value.len))) ||
+            (rc = allot_buf_add(out, "\r\n", 2)))
+            return rc;
+    }
+    if (content_type && ((rc = allot_buf_add(out, "Content-Type: ", 14)) ||
+                         (rc = allot_buf_adds(out, content_type)) ||
+                         (rc = allot_buf_add(out, "\r\n", 2))))
+        return rc;
+    if ((rc = allot_buf_add(out, "Date: ", 6)) || (rc = allot_buf_adds(out, server_date(s))) ||
+        (rc = allot_buf_add(out, "\r\n", 2)))
+        return rc;
+    if (framing == FRAME_LENGTH) {
+        nl = fmt_u64(num, len);
+        if ((rc = allot_buf_add(out, "Content-Length: ", 16)) || (rc = allot_buf_add(out, num, nl)) ||
+            (rc = allot_buf_add(out, "\r\n", 2)))
+            return rc;
+    } else if (framing == FRAME_CHUNKED) {
+        if ((rc = allot_buf_adds(out, "Transfer-Encoding: chunked\r\n")))
+            return rc;
+    }
+    return allot_buf_adds(out, keep_alive ? "Connection: keep-alive\r\n\r\n"
+                                          : "Connection: close\r\n\r\n");
+}
+
+/* ---- ending a request -------------------------------------------------- */
+
+static void end_request(struct allot_http_conn *c)
+{
+    c->req_live = 0;
+    c->server->inflight--;
+    if (c->closing)
+        return;
+    c->state = CONN_WRITING;
+    if (c->n_writes == 0)
+        allot__http_response_done(c);
+}
+
+static int conn_keep_alive(const struct allot_http_conn *c)
+{
+    return c->req.keep_alive && !c->server->stopping;
+}
+
+static int status_has_no_body(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+int allot_http_respond(struct allot_http_request *req, int status,
+                       const struct allot_http_header *headers, size_t n_headers,
+                       const char *body, size_t body_len)
+{
+    struct allot_http_conn *c = req->conn;
+    struct allot_http_server *s = c->server;
+    int no_body = status_has_no_body(status), rc;
+    unsigned nb = 1;
+    uv_buf_t b[2];
+
+    if (!c->req_live || c->chunked_resp)
+        return ALLOT_EINVAL;
+    if (c->closing) {
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    c->req.keep_alive = conn_keep_alive(c);
+    rc = body_len > RESPONSE_MAX ? ALLOT_ETOOBIG : 0;
+    if (rc == 0)
+        rc = head_build(s, &s->scratch, status, headers, n_headers, NULL,
+                        no_body ? FRAME_NONE : FRAME_LENGTH, body_len, c->req.keep_alive);
+    if (rc) {
+        allot__http_conn_close(c);
+        goto out;
+    }
+    b[0] = uv_buf_init(s->scratch.ptr, (unsigned)s->scratch.len);
+    if (!no_body && !c->is_head && body_len)
+        b[nb++] = uv_buf_init((char *)body, (unsigned)body_len);
+    rc = allot__http_conn_write(c, b, nb);
+out:
+    end_request(c);
+    return rc;
+}
+
+int allot_http_chunked_start(struct allot_http_request *req, int status,
+                             const struct allot_http_header *headers, size_t n_headers)
+{
+    struct allot_http_conn *c = req->conn;
+    struct allot_http_server *s = c->server;
+    enum framing framing;
+    uv_buf_t b;
+    int rc;
+
+    if (!c->req_live || c->chunked_resp)
+        return ALLOT_EINVAL;
+    if (c->closing)
+        return ALLOT_EIO;
+    c->chunked_resp = 1;
+    c->no_body = c->is_head || status_has_no_body(status);
+    /* An HTTP/1.0 client knows no chunked coding: the body goes unframed
+     * and the end of the response is the end of the connection. */
+    c->raw_resp = c->http10 && !c->no_body;
+    c->req.keep_alive = conn_keep_alive(c) && !c->raw_resp;
+    framing = c->http10 || (c->no_body && !c->is_head) ? FRAME_NONE : FRAME_CHUNKED;
+    rc = head_build(s, &s->scratch, status, headers, n_headers, NULL, framing, 0,
+                    c->req.keep_alive);
+    if (rc) {
+        allot__http_conn_close(c);
+        return rc;
+    }
+    b = uv_buf_init(s->scratch.ptr, (unsigned)s->scratch.len);
+    return allot__http_conn_write(c, &b, 1);
+}
+
+int allot_http_chunk(struct allot_http_request *req, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct allot_http_conn *c = req->conn;
+    char line[24], tmp[20];
+    size_t ln = 0, tn = 0, v = n;
+    unsigned nb = 0;
+    uv_buf_t b[3];
+    int rc;
+
+    if (!c->req_live || !c->chunked_resp || n == 0)
+        return ALLOT_EINVAL;
+    if (c->closing)
+        return ALLOT_EIO;
+    if (c->no_body)
+        return 0;
+    if (n > RESPONSE_MAX)
+        return ALLOT_ETOOBIG;
+    if (!c->raw_resp) {
+        while (v) {
+            tmp[tn++] = hex[v & 15];
+            v >>= 4;
+        }
+        while (tn)
+            line[ln++] = tmp[--tn];
+        line[ln++] = '\r';
+        line[ln++] = '\n';
+        b[nb++] = uv_buf_init(line, (unsigned)ln);
+    }
+    b[nb++] = uv_buf_init((char *)p, (unsigned)n);
+    if (!c->raw_resp)
+        b[nb++] = uv_buf_init((char *)"\r\n", 2);
+    rc = allot__http_conn_write(c, b, nb);
+    if (rc)
+        return rc;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER) {
+        c->want_drain = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int allot_http_chunked_end(struct allot_http_request *req)
+{
+    struct allot_http_conn *c = req->conn;
+    uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
+    int rc = 0;
+
+    if (!c->req_live || !c->chunked_resp)
+        return ALLOT_EINVAL;
+    if (c->closing)
+        rc = ALLOT_EIO;
+    else if (!c->no_body && !c->raw_resp)
+        rc = allot__http_conn_write(c, &b, 1);
+    end_request(c);
+    return rc;
+}
+
+void allot_http_abort(struct allot_http_request *req)
+{
+    struct allot_http_conn *c = req->conn;
+
+    if (!c->req_live)
+        return;
+    c->req_live = 0;
+    c->server->inflight--;
+    if (c->closing)
+        return;
+    c->req.keep_alive = 0;
+    if (c->n_writes == 0) {
+        allot__http_conn_close(c);
+        return;
+    }
+    /* Flush what is queued, then close (allot__http_response_done); a peer that does
+     * not read gets cut off by the timer. */
+    c->state = CONN_WRITING;
+    allot__http_conn_timer_set(c, LINGER_MS);
+}
+
+/* ---- server-generated errors ------------------------------------------- */
+
+static void default_error_body(int status, const char *message, struct allot_buf *out)
+{
+    const char *code = status == 413   ? "request_too_large"
+                       : status == 431 ? "request_header_fields_too_large"
+                       : status == 408 ? "request_timeout"
+                       : status >= 500 ? "server_error"
+                                       : "bad_request";
+    const char *type = status >= 500 ? "server_error" : "invalid_request_error";
+
+    if (allot_buf_adds(out, "{\"error\":{\"message\":") == 0 &&
+        allot_buf_add_json_str(out, message, strlen(message)) == 0)
+        allot_buf_addf(out, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct allot_http_conn *c = (struct allot_http_conn *)req->handle;
+    if (status < 0 && !c->closing)
+        allot__http_conn_close(c);
+}
+
+/* Answer a request the server refuses, then close: write the error, shut
+ * down the write side and discard input until EOF or LINGER_MS, so the
+ * client reads the error instead of a reset. */
+void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *message)
+{
+    struct allot_http_server *s = c->server;
+    const char *u = allot_buf_cstr(&c->head), *q;
+    struct allot_slice path = allot_slice_of(u, c->url_len);
+    struct allot_buf body;
+    uv_buf_t b[2];
+    int rc;
+
+    if (c->closing || c->state == CONN_LINGERING)
+        return;
+    allot_log_debug("http: answering %d: %s", status, message);
+    c->state = CONN_LINGERING;
+    c->req.keep_alive = 0;
+    c->rbuf.len = 0; /* pipelined bytes will never be parsed */
+    q = memchr(u, '?', path.len);
+    if (q)
+        path.len = (size_t)(q - u);
+    allot_buf_init(&body, ERROR_BODY_MAX);
+    if (s->handler.format_error)
+        s->handler.format_error(path, status, message, &body, s->handler.ctx);
+    else
+        default_error_body(status, message, &body);
+    rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len,
+                    0);
+    if (rc) {
+        allot__http_conn_close(c);
+        goto out;
+    }
+    b[0] = uv_buf_init(s->scratch.ptr, (unsigned)s->scratch.len);
+    b[1] = uv_buf_init(body.ptr, (unsigned)body.len);
+    if (allot__http_conn_write(c, b, body.len ? 2 : 1))
+        goto out; /* closing */
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb)) {
+        allot__http_conn_close(c);
+        goto out;
+    }
+    allot__http_conn_timer_set(c, LINGER_MS);
+    allot__http_conn_read_start(c);
+out:
+    allot_buf_release(&body);
+}
+

@@ -1,0 +1,529 @@
+/* report.c: `allot report`, spend and savings from the ledger (report.h).
+ *
+ * SQLite does the adding up: one GROUP BY query per dimension (totals, tier,
+ * category, model) over the window [since, until), which the ts_ms index
+ * serves, and one ordered scan of the ok rows' latencies per dimension for
+ * the median. The store is opened read-only, so a report can run next to
+ * a serving gateway (WAL readers do not block the writer).
+ *
+ * What counts: every row counts in the request numbers, by status; tokens,
+ * spend and the judgment-tier counterfactual leave out rows with status
+ * "rejected", which never reached an upstream (docs/ledger.md). The median
+ * latency is over "ok" rows only: a failure's latency measures a timeout,
+ * not the model. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "allot/buf.h"
+#include "allot/clock.h"
+#include "allot/error.h"
+#include "allot/report.h"
+
+struct group {
+    char *key; /* "" for rows without one */
+    int64_t requests, ok, failed, client_closed, rejected;
+    int64_t prompt_tokens, completion_tokens, estimated_rows;
+    double cost_usd, counterfactual_usd;
+    double p50_latency_ms; /* < 0: no ok rows */
+};
+
+struct dimension {
+    const char *column; /* SQL expression grouped by */
+    const char *name;   /* JSON key of the group name: "tier" */
+    const char *json;   /* "by_tier" */
+    const char *title;  /* "by tier" */
+    struct group *groups;
+    size_t n, cap;
+};
+
+/* Output with a sticky error, so the formatting code reads straight. */
+struct writer {
+    struct allot_buf *b;
+    int rc;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    if (w->rc)
+        return;
+    va_start(ap, fmt);
+    w->rc = allot_buf_vaddf(w->b, fmt, ap);
+    va_end(ap);
+}
+
+static void put_json_str(struct writer *w, const char *s)
+{
+    if (!w->rc)
+        w->rc = allot_buf_add_json_str(w->b, s, strlen(s));
+}
+
+/* A JSON number with enough digits for money; null for NaN or infinity,
+ * which JSON cannot carry. */
+static void put_json_num(struct writer *w, double v)
+{
+    if (isfinite(v))
+        put(w, "%.10g", v);
+    else
+        put(w, "null");
+}
+
+/* The select lists follow "SELECT COALESCE(column, '')". */
+static const char agg_sql[] =
+    ", COUNT(*),"
+    " SUM(status = 'ok'), SUM(status = 'failed'),"
+    " SUM(status = 'client_closed'), SUM(status = 'rejected'),"
+    " SUM(CASE WHEN status <> 'rejected' THEN prompt_tokens ELSE 0 END),"
+    " SUM(CASE WHEN status <> 'rejected' THEN completion_tokens ELSE 0 END),"
+    " SUM(status <> 'rejected' AND tokens_estimated <> 0),"
+    " TOTAL(CASE WHEN status <> 'rejected' THEN cost_usd END),"
+    " TOTAL(CASE WHEN status <> 'rejected' THEN counterfactual_usd END)"
+    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2";
+
+static const char latency_sql[] = ", latency_ms FROM requests"
+                                  " WHERE ts_ms >= ?1 AND ts_ms < ?2 AND status = 'ok'"
+                                  " ORDER BY 1, 2";
+
+static int query_error(sqlite3 *db, const char *path, struct allot_buf *err)
+{
+    if (err)
+        allot_buf_addf(err, "ledger '%s': %s", path, sqlite3_errmsg(db));
+    return ALLOT_ESTORE;
+}
+
+/* column comes from the fixed dimension table, never from input. */
+static int prepare(sqlite3 *db, const char *column, const char *body, const char *tail,
+                   const struct allot_report_opts *o, int64_t until, sqlite3_stmt **st)
+{
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql, "SELECT COALESCE(%s, '')%s%s", column, body, tail);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return SQLITE_TOOBIG;
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(*st, 1, o->since_ms);
+    sqlite3_bind_int64(*st, 2, until);
+    return SQLITE_OK;
+}
+
+static struct group *add_group(struct dimension *d, const char *key)
+{
+    struct group *g;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        if (cap > SIZE_MAX / sizeof *g)
+            return NULL;
+        g = realloc(d->groups, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        d->groups = g;
+        d->cap = cap;
+    }
+    g = &d->groups[d->n];
+    memset(g, 0, sizeof *g);
+    g->p50_latency_ms = -1;
+    if (!(g->key = strdup(key)))
+        return NULL;
+    d->n++;
+    return g;
+}
+
+static struct group *find_group(struct dimension *d, const char *key)
+{
+    size_t i;
+    for (i = 0; i < d->n; i++)
+        if (strcmp(d->groups[i].key, key) == 0)
+            return &d->groups[i];
+    return NULL;
+}
+
+static void release_dimension(struct dimension *d)
+{
+    size_t i;
+    for (i = 0; i < d->n; i++)
+        free(d->groups[i].key);
+    free(d->groups);
+    d->groups = NULL;
+    d->n = d->cap = 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+/* Fill d with one group per distinct value of d->column in the window. */
+static int load_dimension(sqlite3 *db, const char *path, const struct allot_report_opts *o,
+                          int64_t until, struct dimension *d, struct allot_buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct group *g = NULL;
+    int64_t rank = 0;
+    int rc, step;
+
+    /* totals: one row even when the window is empty, so no GROUP BY */
+    if (prepare(db, d->column, agg_sql, d->name ? " GROUP BY 1" : "", o, until, &st)) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!(g = add_group(d, col_text(st, 0)))) {
+            rc = ALLOT_ENOMEM;
+            goto oom;
+        }
+        g->requests = sqlite3_column_int64(st, 1);
+        g->ok = sqlite3_column_int64(st, 2);
+        g->failed = sqlite3_column_int64(st, 3);
+        g->client_closed = sqlite3_column_int64(st, 4);
+        g->rejected = sqlite3_column_int64(st, 5);
+        g->prompt_tokens = sqlite3_column_int64(st, 6);
+        g->completion_tokens = sqlite3_column_int64(st, 7);
+        g->estimated_rows = sqlite3_column_int64(st, 8);
+        g->cost_usd = sqlite3_column_double(st, 9);
+        g->counterfactual_usd = sqlite3_column_double(st, 10);
+    }
+    if (step != SQLITE_DONE) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* The median by nearest rank: the ceil(n/2)-th smallest ok latency. */
+    if (prepare(db, d->column, latency_sql, "", o, until, &st)) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    g = NULL;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = col_text(st, 0);
+        if (!g || strcmp(g->key, key) != 0) {
+            g = find_group(d, key);
+            rank = 0;
+        }
+        if (g && ++rank == (g->ok + 1) / 2)
+            g->p50_latency_ms = sqlite3_column_double(st, 1);
+    }
+    if (step != SQLITE_DONE) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+oom:
+    if (err)
+        allot_buf_addf(err, "ledger '%s': out of memory", path);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Tiers in the order of KINDS.md, anything unknown after, "" last. */
+static int tier_rank(const char *t)
+{
+    static const char *order[] = {"judgment", "labour", "code"};
+    int i;
+    for (i = 0; i < 3; i++)
+        if (strcmp(t, order[i]) == 0)
+            return i;
+    return *t ? 3 : 4;
+}
+
+static int by_tier(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    int rx = tier_rank(x->key), ry = tier_rank(y->key);
+    return rx != ry ? (rx < ry ? -1 : 1) : strcmp(x->key, y->key);
+}
+
+/* Most requests first; ties by name so the order is stable, "" last. */
+static int by_requests(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    if (x->requests != y->requests)
+        return x->requests > y->requests ? -1 : 1;
+    if (!*x->key || !*y->key)
+        return (int)!*x->key - (int)!*y->key;
+    return strcmp(x->key, y->key);
+}
+
+static double pct(double part, double whole)
+{
+    return whole > 0 ? 100.0 * part / whole : 0.0;
+}
+
+/* ---- JSON ---- */
+
+static void json_group(struct writer *w, const struct group *g, const char *name,
+                       int64_t total_requests)
+{
+    double saving = g->counterfactual_usd - g->cost_usd;
+
+    put(w, "{");
+    if (name) {
+        put_json_str(w, name);
+        put(w, ":");
+        put_json_str(w, g->key);
+        put(w, ",");
+    }
+    put(w,
+        "\"requests\":%" PRId64 ",\"ok\":%" PRId64 ",\"failed\":%" PRId64
+        ",\"client_closed\":%" PRId64 ",\"rejected\":%" PRId64 ",",
+        g->requests, g->ok, g->failed, g->client_closed, g->rejected);
+    if (name) {
+        put(w, "\"share_pct\":");
+        put_json_num(w, pct((double)g->requests, (double)total_requests));
+        put(w, ",");
+    }
+    put(w,
+        "\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
+        ",\"estimated_rows\":%" PRId64 ",\"cost_usd\":",
+        g->prompt_tokens, g->completion_tokens, g->estimated_rows);
+    put_json_num(w, g->cost_usd);
+    put(w, ",\"counterfactual_usd\":");
+    put_json_num(w, g->counterfactual_usd);
+    put(w, ",\"saving_usd\":");
+    put_json_num(w, saving);
+    put(w, ",\"saving_pct\":");
+    if (g->counterfactual_usd > 0)
+        put_json_num(w, pct(saving, g->counterfactual_usd));
+    else
+        put(w, "null");
+    put(w, ",\"p50_latency_ms\":");
+    if (g->p50_latency_ms >= 0)
+        put_json_num(w, g->p50_latency_ms);
+    else
+        put(w, "null");
+    put(w, "}");
+}
+
+static void emit_json(struct writer *w, const char *path, int64_t since, int64_t until,
+                      const struct group *t, const struct dimension *dims, size_t n_dims)
+{
+    size_t i, j;
+
+    put(w, "{\"ledger\":");
+    put_json_str(w, path);
+    put(w, ",\"window\":{\"since_ms\":%" PRId64 ",\"until_ms\":%" PRId64 "},\"totals\":", since,
+        until);
+    json_group(w, t, NULL, t->requests);
+    for (i = 0; i < n_dims; i++) {
+        put(w, ",\"%s\":[", dims[i].json);
+        for (j = 0; j < dims[i].n; j++) {
+            if (j)
+                put(w, ",");
+            json_group(w, &dims[i].groups[j], dims[i].name, t->requests);
+        }
+        put(w, "]");
+    }
+    put(w, "}\n");
+}
+
+/* ---- table ---- */
+
+/* 45210 -> "45,210". */
+static const char *fmt_count(char *buf, size_t size, int64_t v)
+{
+    char digits[32];
+    size_t n, i, o = 0;
+    int neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    n = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, u);
+    if (neg && o + 1 < size)
+        buf[o++] = '-';
+    for (i = 0; i < n && o + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* "$0.1234"; six decimals below a cent so small spends do not show as 0. */
+static const char *fmt_usd(char *buf, size_t size, double v)
+{
+    double a = fabs(v);
+    const char *sign = v < 0 ? "-" : "";
+    if (!isfinite(v))
+        snprintf(buf, size, "?");
+    else if (a > 0 && a < 0.01)
+        snprintf(buf, size, "%s$%.6f", sign, a);
+    else
+        snprintf(buf, size, "%s$%.4f", sign, a);
+    return buf;
+}
+
+/* "2026-11-29 10:00"; seconds only when the time has some. */
+static const char *fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) ||
+        !strftime(buf, size, ms % 60000 ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm))
+        snprintf(buf, size, "%" PRId64 " ms", ms);
+    return buf;
+}
+
+/* A group name for the table: "(none)" for "", control bytes shown as '?',
+ * long names cut, so a stray value cannot wreck the terminal or layout. */
+#define KEY_MAX 40
+static const char *fmt_key(char *buf, size_t size, const char *key)
+{
+    size_t i;
+    if (!*key)
+        key = "(none)";
+    for (i = 0; key[i] && i < KEY_MAX && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)key[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static void table_dimension(struct writer *w, const struct dimension *d, int64_t total)
+{
+    char key[KEY_MAX + 1], in[32], out[32], spend[32], cf[32], saved[32];
+    int width = 12;
+    size_t i;
+
+    for (i = 0; i < d->n; i++) {
+        int n = (int)strlen(fmt_key(key, sizeof key, d->groups[i].key)) + 2;
+        if (n > width)
+            width = n;
+    }
+    put(w, "\n%-*s%9s%8s%13s%12s%12s%15s%12s%9s\n", width, d->title, "requests", "share",
+        "tokens in", "tokens out", "spend", "judgment-cost", "saved", "p50 ms");
+    for (i = 0; i < d->n; i++) {
+        const struct group *g = &d->groups[i];
+        put(w, "%-*s%9" PRId64 "%7.1f%%%13s%12s%12s%15s%12s", width,
+            fmt_key(key, sizeof key, g->key), g->requests, pct((double)g->requests, (double)total),
+            fmt_count(in, sizeof in, g->prompt_tokens),
+            fmt_count(out, sizeof out, g->completion_tokens),
+            fmt_usd(spend, sizeof spend, g->cost_usd),
+            fmt_usd(cf, sizeof cf, g->counterfactual_usd),
+            fmt_usd(saved, sizeof saved, g->counterfactual_usd - g->cost_usd));
+        if (g->p50_latency_ms >= 0)
+            put(w, "%9.0f\n", g->p50_latency_ms);
+        else
+            put(w, "%9s\n", "-");
+    }
+}
+
+static void emit_table(struct writer *w, const char *path, int64_t since, int64_t until,
+                       const struct group *t, const struct dimension *dims, size_t n_dims)
+{
+    char a[64], b[64], c[32];
+    double saving = t->counterfactual_usd - t->cost_usd;
+    size_t i;
+
+    put(w, "allot report \xE2\x80\x94 %s to %s UTC (ledger %s)\n",
+        since ? fmt_time(a, sizeof a, since) : "the beginning", fmt_time(b, sizeof b, until), path);
+    if (t->requests == 0) {
+        put(w, "no requests in this window\n");
+        return;
+    }
+    put(w, "requests %s (%" PRId64 " ok, %" PRId64 " failed", fmt_count(a, sizeof a, t->requests),
+        t->ok, t->failed);
+    if (t->client_closed)
+        put(w, ", %" PRId64 " client closed", t->client_closed);
+    if (t->rejected)
+        put(w, ", %" PRId64 " rejected", t->rejected);
+    put(w, ")   tokens %s in / %s out", fmt_count(a, sizeof a, t->prompt_tokens),
+        fmt_count(b, sizeof b, t->completion_tokens));
+    if (t->estimated_rows)
+        put(w, " (%" PRId64 " request%s estimated)", t->estimated_rows,
+            t->estimated_rows == 1 ? "" : "s");
+    put(w, "\nspend %s   if all on judgment %s   saved %s", fmt_usd(a, sizeof a, t->cost_usd),
+        fmt_usd(b, sizeof b, t->counterfactual_usd), fmt_usd(c, sizeof c, saving));
+    if (t->counterfactual_usd > 0)
+        put(w, " (%.1f%%)", pct(saving, t->counterfactual_usd));
+    put(w, "\n");
+    for (i = 0; i < n_dims; i++)
+        table_dimension(w, &dims[i], t->requests);
+}
+
+int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
+                     struct allot_buf *out, struct allot_buf *err)
+{
+    struct dimension totals = {"''", NULL, NULL, NULL, NULL, 0, 0};
+    struct dimension dims[] = {
+        {"tier", "tier", "by_tier", "by tier", NULL, 0, 0},
+        {"category", "category", "by_category", "by category", NULL, 0, 0},
+        {"model", "model", "by_model", "by model", NULL, 0, 0},
+    };
+    const size_t n_dims = sizeof dims / sizeof dims[0];
+    struct writer w = {out, 0};
+    sqlite3 *db = NULL;
+    struct stat sb;
+    int64_t until;
+    size_t i, mark = out->len;
+    int rc;
+
+    until = opts->until_ms ? opts->until_ms : allot_clock_wall_ms();
+    if (opts->since_ms >= until) {
+        if (err)
+            allot_buf_addf(
+                err, "report window: since (%" PRId64 " ms) is not before until (%" PRId64 " ms)",
+                opts->since_ms, until);
+        rc = ALLOT_EINVAL;
+        goto out;
+    }
+    if (stat(db_path, &sb) != 0) {
+        if (err && errno == ENOENT)
+            allot_buf_addf(err, "ledger '%s' does not exist (run `allot serve` first)", db_path);
+        else if (err)
+            allot_buf_addf(err, "ledger '%s': %s", db_path, strerror(errno));
+        rc = ALLOT_ESTORE;
+        goto out;
+    }
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = query_error(db, db_path, err);
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    /* One read transaction: every query sees the same snapshot, so the
+     * totals agree with the groups while the gateway keeps writing. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = query_error(db, db_path, err);
+        goto out;
+    }
+    if ((rc = load_dimension(db, db_path, opts, until, &totals, err)))
+        goto out;
+    for (i = 0; i < n_dims; i++)
+        if ((rc = load_dimension(db, db_path, opts, until, &dims[i], err)))
+            goto out;
+    for (i = 0; i < n_dims; i++)
+        if (dims[i].n > 1) /* qsort may not be given NULL */
+            qsort(dims[i].groups, dims[i].n, sizeof *dims[i].groups,
+                  i == 0 ? by_tier : by_requests);
+
+    if (opts->json)
+        emit_json(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims);
+    else
+        emit_table(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims);
+    if ((rc = w.rc)) {
+        if (err)
+            allot_buf_addf(err, "report of ledger '%s': output: %s", db_path, allot_strerror(rc));
+        /* no half report */
+        out->len = mark;
+        if (out->ptr)
+            out->ptr[mark] = '\0';
+    }
+out:
+    sqlite3_close(db); /* ends the read transaction; NULL is a no-op */
+    release_dimension(&totals);
+    for (i = 0; i < n_dims; i++)
+        release_dimension(&dims[i]);
+    return rc;
+}

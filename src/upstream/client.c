@@ -1,0 +1,463 @@
+/* client.c: provider calls through libcurl multi inside a libuv loop.
+ *
+ * DESIGN: curl tells us which sockets to watch (socket callback) and when
+ * to wake it (timer callback); libuv polls and times; we hand readiness
+ * back with curl_multi_socket_action and harvest finished transfers with
+ * curl_multi_info_read. Each socket curl opens gets a uv_poll_t, freed in
+ * its close callback (never inside its own callback). A transfer is a
+ * pooled struct owning a reusable easy handle: curl_easy_reset keeps the
+ * handle's caches, and the multi handle keeps the connections, so a warm
+ * request to a provider costs no connect and no handle allocation.
+ *
+ * Transfer states: RUNNING (added to the multi handle) -> DONE (removed,
+ * on_done called, back in the pool). Cancel removes it from RUNNING
+ * without a callback. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/error.h"
+#include "allot/log.h"
+#include "allot/upstream.h"
+
+struct provider_headers {
+    const struct allot_provider *provider;
+    struct curl_slist *list; /* Content-Type, Authorization, Expect: */
+};
+
+struct allot_upstream_xfer {
+    struct allot_upstream *up;
+    CURL *easy;
+    const struct allot_upstream_callbacks *cb;
+    void *ctx;
+    const struct allot_model *model;
+    long status;
+    int head_done;
+    int aborted; /* a callback asked to stop */
+    int running;
+    struct allot_upstream_xfer *next_free;
+    char url[1024];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct allot_upstream {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    const struct allot_config *cfg;
+    struct provider_headers *headers;
+    size_t n_headers;
+    struct allot_upstream_xfer *pool;
+    size_t active;
+    int closing;
+    struct sock_ctx *socks;
+};
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct allot_upstream *up;
+    struct sock_ctx *prev, *next; /* up->socks: every poll handle still open */
+};
+
+static void check_multi_info(struct allot_upstream *up);
+
+static int curl_global_ready;
+static uv_once_t curl_once = UV_ONCE_INIT;
+
+static void curl_global(void)
+{
+    curl_global_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *sc = h->data;
+    int flags = 0, running;
+
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(sc->up->multi, sc->fd, flags, &running);
+    check_multi_info(sc->up);
+}
+
+static void free_sock(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sock_unlink(struct sock_ctx *sc)
+{
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        sc->up->socks = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    sc->prev = sc->next = NULL;
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
+{
+    struct allot_upstream *up = userp;
+    struct sock_ctx *sc = socketp;
+    int events = 0;
+    (void)easy;
+
+    if (action == CURL_POLL_REMOVE) {
+        if (sc) {
+            sock_unlink(sc);
+            uv_poll_stop(&sc->poll);
+            uv_close((uv_handle_t *)&sc->poll, free_sock);
+            curl_multi_assign(up->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!sc) {
+        sc = calloc(1, sizeof *sc);
+        if (!sc)
+            return -1;
+        sc->fd = s;
+        sc->up = up;
+        if (uv_poll_init_socket(up->loop, &sc->poll, s) != 0) {
+            free(sc);
+            return -1;
+        }
+        sc->poll.data = sc;
+        sc->next = up->socks;
+        if (up->socks)
+            up->socks->prev = sc;
+        up->socks = sc;
+        curl_multi_assign(up->multi, s, sc);
+    }
+    if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
+        events |= UV_READABLE;
+    if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&sc->poll, events, on_poll);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct allot_upstream *up = t->data;
+    int running;
+    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(up);
+}
+
+static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct allot_upstream *up = userp;
+    (void)multi;
+    if (timeout_ms < 0)
+        uv_timer_stop(&up->timer);
+    else
+        uv_timer_start(&up->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg,
+                       struct allot_upstream **out)
+{
+    struct allot_upstream *up = NULL;
+    size_t i;
+    int rc = ALLOT_ENOMEM;
+
+    uv_once(&curl_once, curl_global);
+    if (!curl_global_ready)
+        return ALLOT_EUPSTREAM;
+    up = calloc(1, sizeof *up);
+    if (!up)
+        goto out;
+    up->loop = loop;
+    up->cfg = cfg;
+    up->multi = curl_multi_init();
+    if (!up->multi)
+        goto out;
+    up->headers = calloc(cfg->n_providers ? cfg->n_providers : 1, sizeof *up->headers);
+    if (!up->headers)
+        goto out;
+    for (i = 0; i < cfg->n_providers; i++) {
+        struct curl_slist *l = NULL, *t;
+        const struct allot_provider *p = &cfg->providers[i];
+        up->headers[i].provider = p;
+        up->n_headers = i + 1;
+        if (!(t = curl_slist_append(l, "Content-Type: application/json")))
+            goto out;
+        l = t;
+        if (!(t = curl_slist_append(l, "Expect:")))
+            goto out_list;
+        l = t;
+        if (p->api_key && p->api_key[0]) {
+            struct allot_buf auth;
+            allot_buf_init(&auth, 8192);
+            if (allot_buf_addf(&auth, "Authorization: Bearer %s", p->api_key)) {
+                allot_buf_release(&auth);
+                goto out_list;
+            }
+            t = curl_slist_append(l, auth.ptr);
+            memset(auth.ptr, 0, auth.len); /* the key lives on only in the slist */
+            allot_buf_release(&auth);
+            if (!t)
+                goto out_list;
+            l = t;
+        }
+        up->headers[i].list = l;
+        continue;
+    out_list:
+        curl_slist_free_all(l);
+        goto out;
+    }
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    if (uv_timer_init(loop, &up->timer) != 0)
+        goto out;
+    up->timer.data = up;
+    *out = up;
+    up = NULL;
+    rc = 0;
+out:
+    if (up) {
+        for (i = 0; i < up->n_headers; i++)
+            curl_slist_free_all(up->headers[i].list);
+        free(up->headers);
+        if (up->multi)
+            curl_multi_cleanup(up->multi);
+        free(up);
+    }
+    return rc;
+}
+
+static struct curl_slist *headers_for(struct allot_upstream *up, const struct allot_provider *p)
+{
+    size_t i;
+    for (i = 0; i < up->n_headers; i++)
+        if (up->headers[i].provider == p)
+            return up->headers[i].list;
+    return NULL;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *userp)
+{
+    struct allot_upstream_xfer *x = userp;
+    size_t len = size * n;
+    long status = 0;
+    char *ct = NULL;
+
+    if (x->head_done || x->aborted)
+        return len;
+    if (len > 2 || (len >= 1 && p[0] != '\r' && p[0] != '\n'))
+        return len;
+    /* End of a head. Skip interim 1xx responses. */
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200)
+        return len;
+    x->head_done = 1;
+    x->status = status;
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (x->cb->on_head(x->ctx, status, allot_slice_cstr(ct)) != 0) {
+        x->aborted = 1;
+        return 0;
+    }
+    return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *userp)
+{
+    struct allot_upstream_xfer *x = userp;
+    size_t len = size * n;
+    int rc;
+
+    if (x->aborted)
+        return 0;
+    rc = x->cb->on_data(x->ctx, p, len);
+    if (rc == ALLOT_UPSTREAM_PAUSE)
+        return CURL_WRITEFUNC_PAUSE;
+    if (rc != 0) {
+        x->aborted = 1;
+        return 0;
+    }
+    return len;
+}
+
+static void recycle(struct allot_upstream_xfer *x)
+{
+    struct allot_upstream *up = x->up;
+    x->running = 0;
+    x->cb = NULL;
+    x->ctx = NULL;
+    x->next_free = up->pool;
+    up->pool = x;
+    up->active--;
+}
+
+int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_request *req,
+                         const struct allot_upstream_callbacks *cb, void *ctx,
+                         struct allot_upstream_xfer **out, struct allot_buf *err)
+{
+    struct allot_upstream_xfer *x;
+    const struct allot_provider *p = req->model->provider;
+    CURLMcode mc;
+    int n;
+
+    if (up->closing)
+        return ALLOT_ECLOSED;
+    x = up->pool;
+    if (x) {
+        up->pool = x->next_free;
+        curl_easy_reset(x->easy);
+    } else {
+        x = calloc(1, sizeof *x);
+        if (!x)
+            return ALLOT_ENOMEM;
+        x->easy = curl_easy_init();
+        if (!x->easy) {
+            free(x);
+            return ALLOT_ENOMEM;
+        }
+        x->up = up;
+    }
+    up->active++;
+    x->cb = cb;
+    x->ctx = ctx;
+    x->model = req->model;
+    x->status = 0;
+    x->head_done = 0;
+    x->aborted = 0;
+    x->errbuf[0] = '\0';
+    n = snprintf(x->url, sizeof x->url, "%s%s", p->base_url, req->path);
+    if (n < 0 || (size_t)n >= sizeof x->url) {
+        allot_buf_addf(err, "upstream '%s': base_url too long", p->name);
+        recycle(x);
+        return ALLOT_EUPSTREAM;
+    }
+    curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, headers_for(up, p));
+    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "allot/0.1");
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    mc = curl_multi_add_handle(up->multi, x->easy);
+    if (mc != CURLM_OK) {
+        allot_buf_addf(err, "upstream '%s': %s", p->name, curl_multi_strerror(mc));
+        recycle(x);
+        return ALLOT_EUPSTREAM;
+    }
+    x->running = 1;
+    *out = x;
+    return 0;
+}
+
+static void check_multi_info(struct allot_upstream *up)
+{
+    CURLMsg *msg;
+    int pending;
+
+    while ((msg = curl_multi_info_read(up->multi, &pending))) {
+        struct allot_upstream_xfer *x = NULL;
+        const struct allot_upstream_callbacks *cb;
+        void *ctx;
+        char message[CURL_ERROR_SIZE + 256];
+        int err = 0;
+        CURLcode res;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        res = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(up->multi, msg->easy_handle);
+        if (!x)
+            continue;
+        message[0] = '\0';
+        if (x->aborted) {
+            err = ALLOT_ECLOSED;
+            snprintf(message, sizeof message, "transfer aborted by allot");
+        } else if (res != CURLE_OK) {
+            const struct allot_provider *p = x->model->provider;
+            err = res == CURLE_OPERATION_TIMEDOUT ? ALLOT_ETIMEDOUT : ALLOT_EUPSTREAM;
+            snprintf(message, sizeof message, "upstream '%s' at %s: %s", p->name, p->base_url,
+                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+        }
+        cb = x->cb;
+        ctx = x->ctx;
+        /* Back in the pool first: on_done may start the next attempt. */
+        recycle(x);
+        cb->on_done(ctx, err, message);
+    }
+}
+
+void allot_upstream_cancel(struct allot_upstream_xfer *x)
+{
+    if (!x || !x->running)
+        return;
+    curl_multi_remove_handle(x->up->multi, x->easy);
+    recycle(x);
+}
+
+void allot_upstream_resume(struct allot_upstream_xfer *x)
+{
+    if (x && x->running)
+        curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
+size_t allot_upstream_active(const struct allot_upstream *up)
+{
+    return up->active;
+}
+
+static void free_upstream(uv_handle_t *h)
+{
+    struct allot_upstream *up = h->data;
+    struct allot_upstream_xfer *x;
+    size_t i;
+
+    while ((x = up->pool)) {
+        up->pool = x->next_free;
+        curl_easy_cleanup(x->easy);
+        free(x);
+    }
+    for (i = 0; i < up->n_headers; i++)
+        curl_slist_free_all(up->headers[i].list);
+    free(up->headers);
+    free(up);
+}
+
+void allot_upstream_free(struct allot_upstream *up)
+{
+    if (!up)
+        return;
+    up->closing = 1;
+    /* Transfers still running belong to requests that are being torn down;
+     * their owners cancel them. What remains here is the pool. Cleaning up
+     * the multi handle closes cached connections through on_socket. */
+    curl_multi_cleanup(up->multi);
+    up->multi = NULL;
+    /* curl may close cached connections without a REMOVE callback. */
+    while (up->socks) {
+        struct sock_ctx *sc = up->socks;
+        sock_unlink(sc);
+        uv_poll_stop(&sc->poll);
+        uv_close((uv_handle_t *)&sc->poll, free_sock);
+    }
+    uv_timer_stop(&up->timer);
+    uv_close((uv_handle_t *)&up->timer, free_upstream);
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# smoke.sh: a quick self-check of the fake upstream (docs/fake_upstream.md).
+#
+# Starts fake_upstream on free ports, drives every endpoint and knob with
+# curl, checks the visible effect with jq, and exits non-zero on any
+# mismatch. Usage: tests/fake_upstream/smoke.sh [path/to/fake_upstream]
+# (default $FAKE_UPSTREAM, then build/fake_upstream). Needs curl and jq.
+set -u
+
+BIN=${1:-${FAKE_UPSTREAM:-build/fake_upstream}}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fake_smoke.XXXXXX")
+PIDS=()
+TAGS=()
+FAILED=0
+PASSED=0
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { PASSED=$((PASSED + 1)); }
+bad() { FAILED=$((FAILED + 1)); echo "FAIL: $1" >&2; }
+# expect DESC ACTUAL EXPECTED
+expect() { if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
+# expect_true DESC COMMAND...
+expect_true() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+# ge A B: A >= B for decimals
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+[ -x "$BIN" ] || { echo "smoke.sh: no executable at $BIN" >&2; exit 2; }
+command -v jq >/dev/null || { echo "smoke.sh: jq is required" >&2; exit 2; }
+
+# start TAG ARGS...: run fake_upstream on a free port; sets PORT and PID.
+start() {
+    local tag=$1 i
+    shift
+    "$BIN" --listen 127.0.0.1:0 --quiet "$@" >"$TMP/$tag.out" 2>"$TMP/$tag.err" &
+    PID=$!
+    PIDS+=("$PID")
+    TAGS+=("$tag")
+    for i in $(seq 100); do
+        if grep -q ' listening on ' "$TMP/$tag.out" 2>/dev/null; then
+            PORT=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/$tag.out")
+            return 0
+        fi
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "smoke.sh: fake_upstream $tag did not start:" >&2
+    cat "$TMP/$tag.err" >&2
+    exit 1
+}
+
+REQ='{"model":"sim","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello there, fake"}]}'
+SREQ='{"model":"sim","stream":true,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello there, fake"}]}'
+UREQ='{"model":"sim","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello there, fake"}]}'
+ANSWER='[smoke] answer to: hello there, fake lorem ipsum dolor sit amet consectetur adipiscing elit sed do '
+
+# post BODY [curl args...]: POST to chat completions; body in $TMP/body,
+# head in $TMP/head, prints the status code.
+post() {
+    local body=$1
+    shift
+    curl -sS -N -o "$TMP/body" -D "$TMP/head" -w '%{http_code}' -H 'content-type: application/json' \
+        --data-binary "$body" "$@" "$URL/v1/chat/completions" 2>/dev/null
+}
+# The data events of $TMP/body, one JSON per line, without [DONE].
+events() { sed -n 's/^data: //p' "$TMP/body" | tr -d '\r' | grep -v '^\[DONE\]$'; }
+stats() { curl -sS "$URL/stats"; }
+
+start main --name smoke --expect-key sk-test
+MAIN_PID=$PID
+URL="http://127.0.0.1:$PORT"
+
+# --- plain endpoints -------------------------------------------------------
+expect "healthz" "$(curl -sS -w ' %{http_code}' "$URL/healthz" | tr -d '\n')" "ok 200"
+code=$(curl -sS -o "$TMP/body" -w '%{http_code}' "$URL/nope")
+expect "404 status" "$code" 404
+expect "404 body" "$(jq -r .error.type "$TMP/body")" invalid_request_error
+curl -sS -X POST -o /dev/null "$URL/stats/reset"
+
+# --- non-stream -------------------------------------------------------------
+expect "plain status" "$(post "$REQ" -H 'authorization: Bearer sk-test')" 200
+expect "plain content-type" "$(grep -i '^content-type:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)" application/json
+expect "plain object" "$(jq -r .object "$TMP/body")" chat.completion
+expect_true "plain id" grep -q '"id":"chatcmpl-fake-[0-9]*"' "$TMP/body"
+expect "plain model" "$(jq -r .model "$TMP/body")" sim
+expect "plain role" "$(jq -r '.choices[0].message.role' "$TMP/body")" assistant
+expect "plain content" "$(jq -j '.choices[0].message.content' "$TMP/body")" "$ANSWER"
+expect "plain finish" "$(jq -r '.choices[0].finish_reason' "$TMP/body")" stop
+expect "plain usage" "$(jq -c .usage "$TMP/body")" '{"prompt_tokens":7,"completion_tokens":16,"total_tokens":23}'
+expect "alias path" "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary "$REQ" "$URL/chat/completions")" 200
+
+# --- stream, without and with include_usage ----------------------------------
+expect "stream status" "$(post "$SREQ")" 200
+expect "stream content-type" "$(grep -i '^content-type:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)" text/event-stream
+expect_true "stream chunked" grep -qi '^transfer-encoding: chunked' "$TMP/head"
+expect "stream role first" "$(events | head -1 | jq -r '.choices[0].delta.role')" assistant
+expect "stream object" "$(events | jq -r .object | sort -u)" chat.completion.chunk
+expect "stream pieces" "$(events | jq -s '[.[] | select(.choices[0].delta.content? // "" | length > 0)] | length')" 16
+expect "stream text = plain" "$(events | jq -j '.choices[0].delta.content // ""')" "$ANSWER"
+expect "stream piece form" "$(events | sed -n 2p | jq -c '.choices[0].delta')" '{"content":"[smoke] "}'
+expect "stream finish" "$(events | tail -1 | jq -r '.choices[0].finish_reason')" stop
+expect "stream no usage" "$(events | jq -s 'map(has("usage")) | any')" false
+expect "stream [DONE] last" "$(tail -c 14 "$TMP/body" | od -An -c | tr -d ' \n')" 'data:[DONE]\n\n'
+
+expect "usage stream status" "$(post "$UREQ")" 200
+expect "usage chunk" "$(events | tail -1 | jq -c '[.choices, .usage]')" '[[],{"prompt_tokens":7,"completion_tokens":16,"total_tokens":23}]'
+expect "usage null before" "$(events | head -n -1 | jq -s 'map(has("usage") and .usage == null) | all')" true
+expect "usage finish before" "$(events | tail -2 | head -1 | jq -r '.choices[0].finish_reason')" stop
+expect_true "usage [DONE]" grep -q '^data: \[DONE\]' "$TMP/body"
+
+# --- knobs ---------------------------------------------------------------------
+post "$REQ" -H 'x-fake-tokens: 3' >/dev/null
+expect "tokens header" "$(jq -j '.choices[0].message.content' "$TMP/body")" '[smoke] answer to: '
+expect "tokens usage" "$(jq .usage.completion_tokens "$TMP/body")" 3
+post "${REQ/\"sim\"/\"sim-tokens4\"}" >/dev/null
+expect "tokens model knob" "$(jq -j '.choices[0].message.content' "$TMP/body")" '[smoke] answer to: hello '
+
+post "$REQ" -H 'x-fake-content: Hi  there' >/dev/null
+expect "content header" "$(jq -j '.choices[0].message.content' "$TMP/body")" 'Hi  there'
+expect "content tokens" "$(jq .usage.completion_tokens "$TMP/body")" 2
+post "$SREQ" -H 'x-fake-content: Hi  there' >/dev/null
+expect "content stream pieces" "$(events | jq -c '.choices[0].delta.content // empty' | tr '\n' ,)" '"","Hi  ","there",'
+
+post "$REQ" -H 'x-fake-empty: 1' >/dev/null
+expect "empty content" "$(jq -c '[.choices[0].message.content, .usage.completion_tokens]' "$TMP/body")" '["",0]'
+post "$UREQ" -H 'x-fake-empty: 1' >/dev/null
+expect "empty stream" "$(events | jq -s 'map(select(.choices[0].delta.content? // "" | length > 0)) | length')" 0
+expect "empty stream usage" "$(events | tail -1 | jq .usage.completion_tokens)" 0
+
+post "$REQ" -H 'x-fake-no-usage: 1' >/dev/null
+expect "no-usage plain" "$(jq 'has("usage")' "$TMP/body")" false
+post "$UREQ" -H 'x-fake-no-usage: 1' >/dev/null
+expect "no-usage stream" "$(events | jq -s 'map(has("usage")) | any')" false
+expect "no-usage stream finish" "$(events | tail -1 | jq -r '.choices[0].finish_reason')" stop
+
+expect "status 503" "$(post "$REQ" -H 'x-fake-status: 503')" 503
+expect "status body" "$(jq -c '[.error.message, .error.type]' "$TMP/body")" '["fake upstream error","server_error"]'
+expect "status 429" "$(post "$SREQ" -H 'x-fake-status: 429')" 429
+expect "429 retry-after" "$(grep -i '^retry-after:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)" 1
+expect "model fail500" "$(post "${REQ/\"sim\"/\"judge-fail500\"}")" 500
+expect "model fail429" "$(post "${REQ/\"sim\"/\"fail429\"}")" 429
+
+expect "malformed status" "$(post "$REQ" -H 'x-fake-malformed: 1')" 200
+expect_true "malformed body is not JSON" bash -c "! jq . '$TMP/body' >/dev/null 2>&1"
+post "$SREQ" -H 'x-fake-malformed: 1' >/dev/null
+broken=0
+while IFS= read -r line; do echo "$line" | jq -e . >/dev/null 2>&1 || broken=$((broken + 1)); done < <(events)
+expect "malformed stream events" "$broken" 1
+expect_true "malformed stream ends" grep -q '^data: \[DONE\]' "$TMP/body"
+
+post "$SREQ" -H 'x-fake-cut-after: 3' >/dev/null
+expect "cut pieces" "$(events | jq -s 'map(select(.choices[0].delta.content? // "" | length > 0)) | length')" 3
+expect "cut no [DONE]" "$(grep -c 'DONE' "$TMP/body")" 0
+curl -sS -N -o /dev/null --data-binary "$SREQ" -H 'x-fake-cut-after: 3' "$URL/v1/chat/completions" 2>/dev/null
+rc=$?
+expect_true "cut is an error for the client (curl rc $rc)" [ "$rc" -ne 0 ]
+curl -sS -o /dev/null --data-binary "$REQ" -H 'x-fake-cut-after: 0' "$URL/v1/chat/completions" 2>/dev/null
+rc=$?
+expect_true "non-stream cut is an error for the client (curl rc $rc)" [ "$rc" -ne 0 ]
+
+t=$(curl -sS -o /dev/null -w '%{time_total}' --data-binary "$REQ" -H 'x-fake-latency-ms: 300' "$URL/v1/chat/completions")
+expect_true "latency 300ms (took $t)" ge "$t" 0.29
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_starttransfer} %{time_total}' --data-binary "$SREQ" -H 'x-fake-ttft-ms: 500' "$URL/v1/chat/completions")
+expect_true "ttft: head early (${t% *})" lt "${t% *}" 0.4
+expect_true "ttft: 500ms to the end (${t#* })" ge "${t#* }" 0.49
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_total}' --data-binary "$SREQ" -H 'x-fake-tokens: 6' -H 'x-fake-tokens-per-sec: 20' "$URL/v1/chat/completions")
+expect_true "tps 20, 6 tokens: 250ms (took $t)" ge "$t" 0.24
+expect "tps pieces" "$(events | jq -s 'map(select(.choices[0].delta.content? // "" | length > 0)) | length')" 6
+t=$(curl -sS -o /dev/null -w '%{time_total}' --data-binary "$REQ" -H 'x-fake-tokens: 6' -H 'x-fake-tokens-per-sec: 20' "$URL/v1/chat/completions")
+expect_true "tps non-stream waits too (took $t)" ge "$t" 0.24
+
+curl -sS -o /dev/null --max-time 0.5 --data-binary "$REQ" -H 'x-fake-hang: 1' "$URL/v1/chat/completions" 2>/dev/null
+expect "hang times out" "$?" 28
+
+expect "bad knob" "$(post "$REQ" -H 'x-fake-tokens: many')" 400
+expect "bad json" "$(post '{"model":')" 400
+expect "bad json type" "$(jq -r .error.type "$TMP/body")" invalid_request_error
+expect "no messages" "$(post '{"model":"sim","messages":[]}')" 400
+
+# --- /stats and /v1/models --------------------------------------------------------
+sleep 0.2 # let the hung request's abort land
+stats >"$TMP/stats"
+expect_true "stats cancelled >= 1" [ "$(jq .cancelled "$TMP/stats")" -ge 1 ]
+expect_true "stats cut >= 3" [ "$(jq .cut "$TMP/stats")" -ge 3 ]
+expect_true "stats streams >= 10" [ "$(jq .streams "$TMP/stats")" -ge 10 ]
+expect "stats by_model" "$(jq -c '[.by_model["judge-fail500"], .by_model["fail429"]]' "$TMP/stats")" '[1,1]'
+curl -sS "$URL/v1/models" >"$TMP/models"
+expect "models list" "$(jq -c '[.object, (.data | map(.id) | index("sim") != null), (.data | map(.id) | index("sim-tokens4") != null)]' "$TMP/models")" '["list",true,true]'
+
+expect "reset" "$(curl -sS -X POST "$URL/stats/reset")" '{"ok":true}'
+expect "after reset" "$(stats | jq -c '[.requests, .streams, .cancelled, .last_request]')" '[0,0,0,null]'
+post "$UREQ" -H 'authorization: Bearer sk-test' >/dev/null
+stats >"$TMP/stats"
+expect "stats counts" "$(jq -c '[.requests, .streams, .by_model]' "$TMP/stats")" '[1,1,{"sim":1}]'
+expect "stats last" "$(jq -c '.last_request | [.model, .stream, .stream_options, .messages, .authorization, .authorization_value, .key_ok, .body_bytes]' "$TMP/stats")" \
+    "[\"sim\",true,{\"include_usage\":true},2,\"present\",\"Bearer <redacted:7 chars>\",true,${#UREQ}]"
+expect "stats body" "$(jq -c .last_request.body "$TMP/stats")" "$(echo "$UREQ" | jq -c .)"
+post "$REQ" -H 'authorization: Bearer sk-wrong!' >/dev/null
+expect "stats wrong key" "$(stats | jq -c '.last_request | [.authorization_value, .key_ok]')" '["Bearer <redacted:9 chars>",false]'
+post "$REQ" >/dev/null
+expect "stats no key" "$(stats | jq -c '.last_request | [.authorization, .authorization_value, .key_ok]')" '["absent",null,false]'
+
+# --- graceful stop ---------------------------------------------------------------
+kill -TERM "$MAIN_PID"
+for i in $(seq 50); do kill -0 "$MAIN_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$MAIN_PID" 2>/dev/null; then
+    bad "SIGTERM: still running after 5s"
+else
+    wait "$MAIN_PID"
+    expect "SIGTERM exit status" "$?" 0
+fi
+
+# --- run-level failures, determinism, workers ---------------------------------------
+codes() { # N requests in a row, their statuses as one string
+    local i out=""
+    for i in $(seq "$1"); do out+=$(curl -sS -o /dev/null -w '%{http_code} ' --data-binary "$REQ" "$URL/v1/chat/completions"); done
+    echo "$out"
+}
+start rate1 --status 503 --fail-rate 0.5 --seed 42
+URL="http://127.0.0.1:$PORT"
+run1=$(codes 20)
+start rate2 --status 503 --fail-rate 0.5 --seed 42
+URL="http://127.0.0.1:$PORT"
+run2=$(codes 20)
+expect "fail-rate reproducible" "$run1" "$run2"
+expect_true "fail-rate mixes 200 and 503 ($run1)" bash -c "[[ '$run1' == *200* && '$run1' == *503* ]]"
+expect "header overrides --fail-rate" "$(post "$REQ" -H 'x-fake-status: 200')" 200
+
+start always --status 502
+URL="http://127.0.0.1:$PORT"
+expect "--status alone" "$(codes 3)" "502 502 502 "
+
+start workers --workers 2 --name w2
+URL="http://127.0.0.1:$PORT"
+expect "workers serve" "$(codes 10)" "$(printf '200 %.0s' $(seq 10))"
+expect "workers share stats" "$(stats | jq -c '[.name, .requests]')" '["w2",10]'
+
+# --- every instance stops cleanly on SIGTERM, without sanitizer reports -----
+for i in "${!PIDS[@]}"; do
+    p=${PIDS[$i]}
+    [ "$p" = "$MAIN_PID" ] && continue
+    kill -TERM "$p" 2>/dev/null
+    wait "$p"
+    expect "${TAGS[$i]}: exit status after SIGTERM" "$?" 0
+done
+if grep -l -E 'Sanitizer|runtime error' "$TMP"/*.err >/dev/null 2>&1; then
+    bad "sanitizer reports:"
+    cat "$TMP"/*.err >&2
+fi
+PIDS=()
+
+if [ "$FAILED" -ne 0 ]; then
+    echo "smoke.sh: $PASSED passed, $FAILED failed" >&2
+    exit 1
+fi
+echo "smoke.sh: $PASSED passed, 0 failed"

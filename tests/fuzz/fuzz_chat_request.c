@@ -1,0 +1,95 @@
+/* fuzz_chat_request.c: libFuzzer target for the chat request parser,
+ * its span scanner and the splice rewrite, plus the classifier that reads
+ * what the parser extracted.
+ *
+ * Whenever the parser accepts a body, each rewrite (with and without
+ * forcing include_usage, with a model name that needs escaping) must be a
+ * chat request again, carry the new model, and, when forced, include_usage
+ * true; anything else aborts.
+ *
+ * Build and run (from the repository root), e.g. for 60 seconds:
+ *   clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
+ *     -Iinclude -include src/util/banned.h src/util/[every .c] src/route/kinds.c
+ *     src/route/chat_request.c src/route/classify.c tests/fuzz/fuzz_chat_request.c
+ *     $(pkg-config --cflags --libs jansson) -lm -o /tmp/fuzz_chat_request
+ *   mkdir -p /tmp/corpus && /tmp/fuzz_chat_request -dict=tests/fuzz/chat_request.dict
+ *     -max_total_time=60 /tmp/corpus tests/fuzz/corpus/chat_request
+ * Replayed as a plain test: /tmp/fuzz_chat_request tests/fuzz/corpus/chat_request/[every file] */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/chat_request.h"
+#include "allot/classify.h"
+#include "allot/error.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok, const char *what, const struct allot_buf *b)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz_chat_request: %s\n%.*s\n", what, (int)(b ? b->len : 0),
+                b && b->ptr ? b->ptr : "");
+        abort();
+    }
+}
+
+static void rewrite_and_check(const struct allot_chat_request *r, const char *body, size_t len,
+                              const char *model, int usage)
+{
+    struct allot_chat_request again;
+    struct allot_buf out, err;
+    int rc;
+
+    allot_buf_init(&out, 2 * len + 256);
+    allot_buf_init(&err, 4096);
+    rc = allot_chat_request_rewrite(r, body, len, model, usage, &out);
+    check(rc == 0, "rewrite failed on a parsed body", &out);
+    rc = allot_chat_request_parse(&again, out.ptr, out.len, &err);
+    check(rc == 0, "rewrite is not a chat request", &out);
+    check(allot_slice_eq(again.model, model), "rewrite lost the model", &out);
+    check(!usage || again.include_usage, "rewrite lost include_usage", &out);
+    check(usage || again.include_usage == r->include_usage, "rewrite changed include_usage", &out);
+    check(again.stream == r->stream && again.n_messages == r->n_messages,
+          "rewrite changed the request", &out);
+    allot_chat_request_release(&again);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct allot_chat_request r;
+    struct allot_instruction in;
+    struct allot_classification c;
+    struct allot_buf err;
+    const char *body = (const char *)data;
+    size_t n;
+    int rc;
+
+    /* the classifier on raw bytes: any text may reach it */
+    memset(&in, 0, sizeof in);
+    in.last_user = allot_slice_of(body, size);
+    in.system = allot_slice_of(body, size / 2);
+    allot_classify(&in, &c);
+    check(c.confidence >= 0.0 && c.confidence <= 1.0, "confidence out of range", NULL);
+    for (n = 0; c.reason[n]; n++)
+        check(c.reason[n] >= 0x20 && c.reason[n] <= 0x7E, "reason not header-safe", NULL);
+
+    allot_buf_init(&err, 4096);
+    rc = allot_chat_request_parse(&r, body, size, &err);
+    if (rc == 0) {
+        rewrite_and_check(&r, body, size, "m", 0);
+        rewrite_and_check(&r, body, size, "up\"str\\eam/\xc3\xa9\n", 1);
+        allot_instruction_from_request(&r, &in);
+        allot_classify(&in, &c);
+        check(c.confidence >= 0.0 && c.confidence <= 1.0, "confidence out of range", NULL);
+        check((unsigned)c.category < ALLOT_CAT__COUNT, "category out of range", NULL);
+    } else {
+        check(r.root == NULL, "error left a tree behind", NULL);
+        check(rc == ALLOT_ENOMEM || err.len > 0, "error without a message", NULL);
+    }
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+    return 0;
+}

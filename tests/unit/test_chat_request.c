@@ -1,0 +1,461 @@
+#include <stdlib.h>
+#include <string.h>
+#include "allot/chat_request.h"
+#include "allot/error.h"
+#include "test.h"
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+/* Parse a literal body; the struct and err are the caller's to release. */
+static int parse(struct allot_chat_request *r, const char *body, struct allot_buf *err)
+{
+    allot_buf_init(err, 4096);
+    return allot_chat_request_parse(r, body, strlen(body), err);
+}
+
+TEST(chat_request_plain_request)
+{
+    const char *body = "{\"model\":\"auto\",\"messages\":["
+                       "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+                       "{\"role\":\"user\",\"content\":\"Summarise this.\"}]}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.model.ptr, r.model.len, "auto");
+    ASSERT_INT_EQ(r.stream, 0);
+    ASSERT_INT_EQ(r.include_usage, 0);
+    ASSERT_MEM_EQ(r.system.ptr, r.system.len, "You are terse.");
+    ASSERT_MEM_EQ(r.last_user.ptr, r.last_user.len, "Summarise this.");
+    ASSERT_INT_EQ(r.n_messages, 2);
+    ASSERT_INT_EQ(r.n_tool_results, 0);
+    ASSERT_INT_EQ(r.material_bytes, 0);
+    ASSERT_INT_EQ(r.has_tools, 0);
+    ASSERT_INT_EQ(r.has_response_format, 0);
+    ASSERT_INT_EQ(r.stream_options_len, 0);
+    ASSERT_MEM_EQ(body + r.model_off, r.model_len, "\"auto\"");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_stream_and_include_usage)
+{
+    const char *b1 = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"hi\"}]}";
+    const char *b2 = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":"
+                     "true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *b3 = "{\"model\":\"m\",\"stream\":false,\"stream_options\":{\"include_usage\":"
+                     "false},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(parse(&r, b1, &err), 0);
+    ASSERT_INT_EQ(r.stream, 1);
+    ASSERT_INT_EQ(r.include_usage, 0);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(parse(&r, b2, &err), 0);
+    ASSERT_INT_EQ(r.stream, 1);
+    ASSERT_INT_EQ(r.include_usage, 1);
+    ASSERT_MEM_EQ(b2 + r.stream_options_off, r.stream_options_len, "{\"include_usage\":true}");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(parse(&r, b3, &err), 0);
+    ASSERT_INT_EQ(r.stream, 0);
+    ASSERT_INT_EQ(r.include_usage, 0);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_instruction_and_signals)
+{
+    /* developer counts as the system prompt; the last user turn wins; the
+     * second system message, the assistant and tool turns are material */
+    const char *body =
+        "{\"model\":\"auto\",\"messages\":["
+        "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Be brief.\"},"
+        "{\"type\":\"text\",\"text\":\"Use JSON.\"}]},"
+        "{\"role\":\"system\",\"content\":\"12345\"},"
+        "{\"role\":\"user\",\"content\":\"first question\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"1\",\"content\":\"abc\"},"
+        "{\"role\":\"function\",\"name\":\"f\",\"content\":\"de\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}},"
+        "{\"type\":\"text\",\"text\":\"Which tool next?\"},{\"type\":\"text\",\"text\":\"Be "
+        "quick.\"}]}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+        "\"response_format\":{\"type\":\"json_object\"}}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.system.ptr, r.system.len, "Be brief.\nUse JSON.");
+    ASSERT_MEM_EQ(r.last_user.ptr, r.last_user.len, "Which tool next?\nBe quick.");
+    ASSERT_INT_EQ(r.n_messages, 7);
+    ASSERT_INT_EQ(r.n_tool_results, 2);
+    /* "12345" + "first question" + "abc" + "de" */
+    ASSERT_INT_EQ(r.material_bytes, 5 + 14 + 3 + 2);
+    ASSERT_INT_EQ(r.has_tools, 1);
+    ASSERT_INT_EQ(r.has_response_format, 1);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_text_response_format_and_empty_tools)
+{
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                       "\"tools\":[],\"functions\":[],\"response_format\":{\"type\":\"text\"}}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_INT_EQ(r.has_tools, 0);
+    ASSERT_INT_EQ(r.has_response_format, 0);
+    ASSERT_INT_EQ(r.system.len, 0);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_long_instruction_is_capped_on_a_char_boundary)
+{
+    /* 70,000 bytes of "é" (2 bytes each) preceded by one ASCII byte, so the
+     * 64 KiB cap falls inside a character */
+    size_t n = 1 + 2 * 35000, i;
+    struct allot_buf body, err;
+    struct allot_chat_request r;
+
+    allot_buf_init(&body, 1 << 20);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_buf_adds(&body, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                                        "\"content\":\"x"),
+                  0);
+    for (i = 1; i < n; i += 2)
+        ASSERT_INT_EQ(allot_buf_adds(&body, "\xc3\xa9"), 0);
+    ASSERT_INT_EQ(allot_buf_adds(&body, "\"}]}"), 0);
+    ASSERT_INT_EQ(allot_chat_request_parse(&r, body.ptr, body.len, &err), 0);
+    ASSERT(r.last_user.len <= 64 * 1024);
+    ASSERT(r.last_user.len >= 64 * 1024 - 1);
+    ASSERT_INT_EQ(r.last_user.len % 2, 1); /* 'x' + whole characters */
+    allot_chat_request_release(&r);
+    allot_buf_release(&body);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_malformed_json_names_line_and_column)
+{
+    struct allot_chat_request r;
+    struct allot_buf err;
+    ASSERT_INT_EQ(parse(&r, "{\n  \"model\": \"m\",\n  \"messages\": [,]\n}", &err), ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 3 column ");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "unexpected token");
+    allot_chat_request_release(&r); /* allowed after an error */
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(parse(&r, "", &err), ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line");
+    allot_buf_release(&err);
+
+    /* trailing garbage, NUL escapes and invalid UTF-8 are refused */
+    ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]} x", &err),
+                  ALLOT_EPARSE);
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\\u0000\",\"messages\":[{\"role\":\"user\"}]}", &err),
+                  ALLOT_EPARSE);
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\xff\",\"messages\":[{\"role\":\"user\"}]}", &err),
+                  ALLOT_EPARSE);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_invalid_requests_name_the_field)
+{
+    static const struct {
+        const char *body, *msg;
+    } cases[] = {
+        {"[1,2]", "must be a JSON object"},
+        {"{\"messages\":[{\"role\":\"user\"}]}", "'model' is required and must be a string"},
+        {"{\"model\":7,\"messages\":[{\"role\":\"user\"}]}",
+         "'model' is required and must be a string"},
+        {"{\"model\":\"m\"}", "'messages' must be a non-empty array"},
+        {"{\"model\":\"m\",\"messages\":[]}", "'messages' must be a non-empty array"},
+        {"{\"model\":\"m\",\"messages\":{}}", "'messages' must be a non-empty array"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},\"hi\"]}",
+         "'messages[1]' must be an object"},
+        {"{\"model\":\"m\",\"messages\":[{\"content\":\"hi\"}]}",
+         "'messages[0].role' is required and must be a string"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":1}]}",
+         "'messages[0].role' is required and must be a string"},
+        {"{\"model\":\"m\",\"stream\":\"yes\",\"messages\":[{\"role\":\"user\"}]}",
+         "'stream' must be a boolean"},
+        {"{\"model\":\"a\",\"messages\":[{\"role\":\"user\"}],\"model\":\"b\"}",
+         "duplicate top-level key 'model'"},
+        {"{\"model\":\"a\",\"messages\":[{\"role\":\"user\"}],\"m\\u006fdel\":\"b\"}",
+         "duplicate top-level key 'model'"},
+        {"{\"stream_options\":{},\"model\":\"a\",\"messages\":[{\"role\":\"user\"}],"
+         "\"stream_options\":null}",
+         "duplicate top-level key 'stream_options'"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_chat_request r;
+        struct allot_buf err;
+        int rc = parse(&r, cases[i].body, &err);
+        if (rc != ALLOT_EINVAL)
+            fprintf(stderr, "  case %zu: %s\n", i, cases[i].body);
+        ASSERT_INT_EQ(rc, ALLOT_EINVAL);
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&err), cases[i].msg);
+        ASSERT(r.root == NULL);
+        allot_chat_request_release(&r);
+        allot_buf_release(&err);
+    }
+}
+
+TEST(chat_request_spans_find_top_level_values_only)
+{
+    /* whitespace everywhere, a nested "model" inside messages and inside a
+     * string, an escaped top-level key, the model key last */
+    const char *body = " \n{ \"messages\" : [ {\"role\":\"user\",\"content\":\"\\\"model\\\": 1\","
+                       "\"model\":\"inner\"} ],\n"
+                       "  \"metadata\": {\"model\": \"nested\", \"x\": [\"model\", {\"model\":2}]},"
+                       "  \"stream_\\u006fptions\"\t:\t{ \"include_usage\" : true } ,"
+                       "  \"mod\\u0065l\" :  \"gpt-4o\"  \n} ";
+    struct allot_chat_request r;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.model.ptr, r.model.len, "gpt-4o");
+    ASSERT_MEM_EQ(body + r.model_off, r.model_len, "\"gpt-4o\"");
+    ASSERT_MEM_EQ(body + r.stream_options_off, r.stream_options_len,
+                  "{ \"include_usage\" : true }");
+    ASSERT_INT_EQ(r.include_usage, 1);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_spans_with_escaped_model_value)
+{
+    const char *body = "{\"model\":\"a\\\"b\\\\c\\u00e9\",\"messages\":[{\"role\":\"user\"}]}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.model.ptr, r.model.len, "a\"b\\c\xc3\xa9");
+    ASSERT_MEM_EQ(body + r.model_off, r.model_len, "\"a\\\"b\\\\c\\u00e9\"");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+/* Parse body, rewrite it, check the output is a chat request with the new
+ * model, and return the output (caller frees). */
+static char *rewrite(const char *body, const char *model, int usage)
+{
+    struct allot_chat_request r, r2;
+    struct allot_buf err, out;
+    char *res = NULL;
+
+    allot_buf_init(&out, 1 << 20);
+    if (parse(&r, body, &err) != 0)
+        goto out;
+    if (allot_chat_request_rewrite(&r, body, strlen(body), model, usage, &out) != 0)
+        goto out;
+    allot_buf_reset(&err);
+    if (allot_chat_request_parse(&r2, out.ptr, out.len, &err) != 0) {
+        fprintf(stderr, "  rewrite is not a chat request: %s\n  %s\n", allot_buf_cstr(&err),
+                out.ptr);
+        goto out;
+    }
+    if (!allot_slice_eq(r2.model, model) || (usage && !r2.include_usage)) {
+        fprintf(stderr, "  rewrite lost the model or include_usage: %s\n", out.ptr);
+        allot_chat_request_release(&r2);
+        goto out;
+    }
+    allot_chat_request_release(&r2);
+    res = allot_buf_detach(&out);
+out:
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+    allot_buf_release(&out);
+    return res;
+}
+
+TEST(chat_request_rewrite_keeps_other_bytes)
+{
+    const char *body = "{ \"temperature\": 1.0, \"model\" : \"auto\" ,\n \"n\": 1e0,"
+                       " \"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 \\/ x\"}] }";
+    const char *want = "{ \"temperature\": 1.0, \"model\" : \"qwen\\\"2.5\" ,\n \"n\": 1e0,"
+                       " \"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 \\/ x\"}] }";
+    char *got = rewrite(body, "qwen\"2.5", 0);
+    ASSERT(got != NULL);
+    ASSERT_STR_EQ(got, want);
+    free(got);
+}
+
+TEST(chat_request_rewrite_inserts_stream_options)
+{
+    const char *body = "  {\"model\":\"auto\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\"}]}";
+    const char *want = "  {\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o-mini\","
+                       "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *min = "{\"messages\":[{\"role\":\"user\"}],\"model\":\"\"}";
+    const char *min_want = "{\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":"
+                           "\"user\"}],\"model\":\"x\"}";
+    char *got = rewrite(body, "gpt-4o-mini", 1);
+    ASSERT(got != NULL);
+    ASSERT_STR_EQ(got, want);
+    free(got);
+    got = rewrite(min, "x", 1);
+    ASSERT(got != NULL);
+    ASSERT_STR_EQ(got, min_want);
+    free(got);
+}
+
+TEST(chat_request_rewrite_updates_existing_stream_options)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        /* include_usage false -> true, other keys and bytes kept */
+        {"{\"model\":\"a\",\"stream_options\": {\"x\": 1.50, \"include_usage\" : false },"
+         "\"messages\":[{\"role\":\"user\"}]}",
+         "{\"model\":\"b\",\"stream_options\": {\"x\": 1.50, \"include_usage\" : true },"
+         "\"messages\":[{\"role\":\"user\"}]}"},
+        /* no include_usage: added first, the rest kept */
+        {"{\"stream_options\":{ \"x\":1e2},\"model\":\"a\",\"messages\":[{\"role\":\"user\"}]}",
+         "{\"stream_options\":{\"include_usage\":true, \"x\":1e2},\"model\":\"b\","
+         "\"messages\":[{\"role\":\"user\"}]}"},
+        /* empty object */
+        {"{\"model\":\"a\",\"stream_options\":{ },\"messages\":[{\"role\":\"user\"}]}",
+         "{\"model\":\"b\",\"stream_options\":{\"include_usage\":true },"
+         "\"messages\":[{\"role\":\"user\"}]}"},
+        /* not an object */
+        {"{\"model\":\"a\",\"stream_options\":null,\"messages\":[{\"role\":\"user\"}]}",
+         "{\"model\":\"b\",\"stream_options\":{\"include_usage\":true},"
+         "\"messages\":[{\"role\":\"user\"}]}"},
+        /* already true: only the model changes */
+        {"{\"model\":\"a\",\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":"
+         "\"user\"}]}",
+         "{\"model\":\"b\",\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":"
+         "\"user\"}]}"},
+        /* duplicate include_usage keys: rebuilt from the tree */
+        {"{\"model\":\"a\",\"stream_options\":{\"include_usage\":true,\"include_usage\":false},"
+         "\"messages\":[{\"role\":\"user\"}]}",
+         "{\"model\":\"b\",\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":"
+         "\"user\"}]}"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = rewrite(cases[i].body, "b", 1);
+        ASSERT(got != NULL);
+        if (strcmp(got, cases[i].want) != 0)
+            fprintf(stderr, "  case %zu\n", i);
+        ASSERT_STR_EQ(got, cases[i].want);
+        free(got);
+    }
+}
+
+TEST(chat_request_rewrite_without_usage_leaves_stream_options)
+{
+    const char *body = "{\"stream_options\":{\"include_usage\":false},\"model\":\"a\","
+                       "\"messages\":[{\"role\":\"user\"}]}";
+    char *got = rewrite(body, "bb", 0);
+    ASSERT(got != NULL);
+    ASSERT_STR_EQ(got, "{\"stream_options\":{\"include_usage\":false},\"model\":\"bb\","
+                       "\"messages\":[{\"role\":\"user\"}]}");
+    free(got);
+}
+
+TEST(chat_request_rewrite_is_valid_json_with_new_model)
+{
+    const char *body = "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                       "\"stream\":true}";
+    struct allot_chat_request r;
+    struct allot_buf err, out;
+    json_error_t jerr;
+    json_t *v;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    allot_buf_init(&out, 4096);
+    ASSERT_INT_EQ(allot_chat_request_rewrite(&r, body, strlen(body), "a\\b\"\n\xc3\xa9", 1, &out),
+                  0);
+    v = json_loadb(out.ptr, out.len, JSON_REJECT_DUPLICATES, &jerr);
+    ASSERT(v != NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "model")), "a\\b\"\n\xc3\xa9");
+    ASSERT(json_is_true(json_object_get(json_object_get(v, "stream_options"), "include_usage")));
+    ASSERT(json_is_true(json_object_get(v, "stream")));
+    json_decref(v);
+    allot_buf_release(&out);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_rewrite_failure_leaves_output_unchanged)
+{
+    const char *body = "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    struct allot_chat_request r;
+    struct allot_buf err, out;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    allot_buf_init(&out, 20);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "keep"), 0);
+    ASSERT_INT_EQ(allot_chat_request_rewrite(&r, body, strlen(body), "m", 0, &out), ALLOT_ETOOBIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "keep");
+    /* a body shorter than the parsed one is refused, not read past */
+    ASSERT_INT_EQ(allot_chat_request_rewrite(&r, body, 5, "m", 0, &out), ALLOT_EINVAL);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "keep");
+    allot_buf_release(&out);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_hostile_nesting_is_refused)
+{
+    /* 100,000 nested arrays: jansson stops at its depth limit (2048) with a
+     * parse error instead of exhausting the stack */
+    size_t depth = 100000, i;
+    struct allot_buf body, err;
+    struct allot_chat_request r;
+
+    allot_buf_init(&body, 1 << 20);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(
+        allot_buf_adds(&body, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],\"x\":"), 0);
+    for (i = 0; i < depth; i++)
+        ASSERT_INT_EQ(allot_buf_add(&body, "[", 1), 0);
+    for (i = 0; i < depth; i++)
+        ASSERT_INT_EQ(allot_buf_add(&body, "]", 1), 0);
+    ASSERT_INT_EQ(allot_buf_adds(&body, "}"), 0);
+    ASSERT_INT_EQ(allot_chat_request_parse(&r, body.ptr, body.len, &err), ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 1");
+    allot_chat_request_release(&r);
+    allot_buf_release(&body);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_nesting_within_limit_keeps_spans)
+{
+    /* 1,000 levels is legal JSON: the scanner skips it by depth counting */
+    size_t depth = 1000, i;
+    struct allot_buf body, err, out;
+    struct allot_chat_request r;
+
+    allot_buf_init(&body, 1 << 20);
+    allot_buf_init(&err, 1024);
+    allot_buf_init(&out, 1 << 20);
+    ASSERT_INT_EQ(allot_buf_adds(&body, "{\"messages\":[{\"role\":\"user\"}],\"x\":"), 0);
+    for (i = 0; i < depth; i++)
+        ASSERT_INT_EQ(allot_buf_adds(&body, "{\"model\":["), 0);
+    for (i = 0; i < depth; i++)
+        ASSERT_INT_EQ(allot_buf_adds(&body, "]}"), 0);
+    ASSERT_INT_EQ(allot_buf_adds(&body, ",\"model\":\"outer\"}"), 0);
+    ASSERT_INT_EQ(allot_chat_request_parse(&r, body.ptr, body.len, &err), 0);
+    ASSERT_MEM_EQ(body.ptr + r.model_off, r.model_len, "\"outer\"");
+    ASSERT_INT_EQ(allot_chat_request_rewrite(&r, body.ptr, body.len, "new", 0, &out), 0);
+    ASSERT_INT_EQ(out.len, body.len - 2);
+    ASSERT_MEM_EQ(out.ptr + out.len - 14, 14, "\"model\":\"new\"}");
+    ASSERT(memcmp(out.ptr, body.ptr, body.len - 9) == 0);
+    allot_chat_request_release(&r);
+    allot_buf_release(&body);
+    allot_buf_release(&err);
+    allot_buf_release(&out);
+}

@@ -1,0 +1,58 @@
+#include <stdint.h>
+#include "allot/config.h"
+#include "allot/cost.h"
+#include "test.h"
+
+TEST(cost_exact_for_whole_cent_prices)
+{
+    struct allot_model m = {.price_in = 5.0, .price_out = 15.0};
+    /* 1000 * 5/M + 500 * 15/M = 0.005 + 0.0075 */
+    ASSERT(allot_cost_usd(&m, 1000, 500) == 0.0125);
+    ASSERT(allot_cost_usd(&m, 1, 0) == 0.000005);
+    ASSERT(allot_cost_usd(&m, 0, 0) == 0.0);
+}
+
+TEST(cost_zero_price_and_no_model_cost_nothing)
+{
+    struct allot_model local = {.price_in = 0.0, .price_out = 0.0};
+    ASSERT(allot_cost_usd(&local, 123456, 7890) == 0.0);
+    ASSERT(allot_cost_usd(NULL, 1000, 1000) == 0.0);
+}
+
+TEST(cost_fractional_prices)
+{
+    struct allot_model m = {.price_in = 0.15, .price_out = 0.6};
+    ASSERT_DBL_NEAR(allot_cost_usd(&m, 1000000, 1000000), 0.75, 1e-15);
+    ASSERT_DBL_NEAR(allot_cost_usd(&m, 2500, 400), 0.000615, 1e-18);
+}
+
+TEST(cost_large_counts_keep_precision)
+{
+    struct allot_model m = {.price_in = 2.5, .price_out = 15.0};
+    /* past 2^31 and 2^32: no int overflow on the way */
+    ASSERT(allot_cost_usd(&m, 3000000000LL, 0) == 7500.0);
+    ASSERT(allot_cost_usd(&m, 0, 1000000000000LL) == 15000000.0);
+    /* 2^53 tokens is still exact in a double */
+    ASSERT(allot_cost_usd(&m, 9007199254740992LL, 0) == 9007199254740992.0 * 2.5 / 1e6);
+    /* a tiny count next to a huge one is not lost */
+    ASSERT(allot_cost_usd(&m, 4000000000LL, 1) == (4000000000.0 * 2.5 + 15.0) / 1e6);
+}
+
+TEST(cost_negative_counts_count_as_zero)
+{
+    struct allot_model m = {.price_in = 5.0, .price_out = 15.0};
+    ASSERT(allot_cost_usd(&m, -1000, 500) == 0.0075);
+    ASSERT(allot_cost_usd(&m, 1000, INT64_MIN) == 0.005);
+}
+
+TEST(cost_estimate_rounds_up)
+{
+    ASSERT_INT_EQ(allot_tokens_estimate(0), 0);
+    ASSERT_INT_EQ(allot_tokens_estimate(1), 1);
+    ASSERT_INT_EQ(allot_tokens_estimate(3), 1);
+    ASSERT_INT_EQ(allot_tokens_estimate(4), 1);
+    ASSERT_INT_EQ(allot_tokens_estimate(5), 2);
+    ASSERT_INT_EQ(allot_tokens_estimate(8), 2);
+    ASSERT_INT_EQ(allot_tokens_estimate(4001), 1001);
+    ASSERT_INT_EQ(allot_tokens_estimate(SIZE_MAX), (int64_t)(SIZE_MAX / 4 + 1));
+}

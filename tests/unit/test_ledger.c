@@ -1,0 +1,448 @@
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "allot/buf.h"
+#include "allot/clock.h"
+#include "allot/error.h"
+#include "allot/ledger.h"
+#include "test.h"
+
+/* ledger.c's hook: start closing without waiting for the writer. */
+void allot__ledger_begin_close(struct allot_ledger *l);
+
+struct tmpdb {
+    char dir[64];
+    char path[128];
+};
+
+static int tmpdb_make(struct tmpdb *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/allot-ledger-XXXXXX");
+    if (!mkdtemp(t->dir))
+        return -1;
+    snprintf(t->path, sizeof t->path, "%s/allot.db", t->dir);
+    return 0;
+}
+
+static void tmpdb_remove(struct tmpdb *t)
+{
+    char p[512];
+    struct dirent *de;
+    DIR *d = opendir(t->dir);
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", t->dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(t->dir);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void fill(struct allot_ledger_entry *e, const char *id, int64_t ts_ms)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->id, sizeof e->id, "%s", id);
+    e->ts_ms = ts_ms;
+    snprintf(e->endpoint, sizeof e->endpoint, "/v1/chat/completions");
+    snprintf(e->requested_model, sizeof e->requested_model, "auto");
+    snprintf(e->category, sizeof e->category, "summarize");
+    e->confidence = 0.875;
+    snprintf(e->tier, sizeof e->tier, "labour");
+    snprintf(e->model, sizeof e->model, "local-small");
+    snprintf(e->provider, sizeof e->provider, "local");
+    snprintf(e->source, sizeof e->source, "classifier");
+    e->attempts = 2;
+    snprintf(e->attempt_log, sizeof e->attempt_log, "local-tiny:503,local-small:ok");
+    snprintf(e->status, sizeof e->status, "ok");
+    e->http_status = 200;
+    e->stream = 1;
+    e->prompt_tokens = 1234;
+    e->completion_tokens = 567;
+    e->tokens_estimated = 1;
+    e->cost_usd = 0.0001234;
+    e->counterfactual_usd = 0.0146;
+    e->latency_ms = 812.5;
+    e->ttft_ms = -1;
+    snprintf(e->reason, sizeof e->reason, "classifier: summarize 0.88 \"quoted\" \xc3\xa9");
+}
+
+static sqlite3 *open_reader(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t count_id(sqlite3 *db, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM requests WHERE id = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+struct appender {
+    struct allot_ledger *l;
+    int thread_no, n, errors;
+};
+
+static void *append_rows(void *arg)
+{
+    struct appender *a = arg;
+    struct allot_ledger_entry e;
+    char id[40];
+    int i;
+    for (i = 0; i < a->n; i++) {
+        snprintf(id, sizeof id, "req_%d_%d", a->thread_no, i);
+        fill(&e, id, 1795946400000LL + a->thread_no * 100000 + i);
+        if (allot_ledger_append(a->l, &e) != 0)
+            a->errors++;
+    }
+    return NULL;
+}
+
+TEST(ledger_round_trip_from_two_threads)
+{
+    struct tmpdb t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct appender a[2] = {{NULL, 0, 500, 0}, {NULL, 1, 500, 0}};
+    pthread_t th[2];
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    char full_reason[256];
+    int i;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    for (i = 0; i < 2; i++) {
+        a[i].l = l;
+        ASSERT_INT_EQ(pthread_create(&th[i], NULL, append_rows, &a[i]), 0);
+    }
+    for (i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_INT_EQ(a[0].errors + a[1].errors, 0);
+    {
+        /* a field filled to the brim without a NUL is stored cut, not overread */
+        struct allot_ledger_entry e;
+        fill(&e, "req_full", 1795946400000LL);
+        memset(e.reason, 'r', sizeof e.reason);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    allot_ledger_close(l); /* a graceful close writes every queued row */
+
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 1001);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 1);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 24);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                "name = 'requests_ts_ms'"),
+                  1);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('events')"), 5);
+    ASSERT_INT_EQ(query_int(db, "SELECT length(reason) FROM requests WHERE id = 'req_full'"), 256);
+
+    ASSERT_INT_EQ(sqlite3_prepare_v2(db,
+                                     "SELECT id, ts_ms, endpoint, requested_model, category, "
+                                     "confidence, tier, model, provider, source, attempts, "
+                                     "attempt_log, status, http_status, error, stream, "
+                                     "prompt_tokens, completion_tokens, tokens_estimated, "
+                                     "cost_usd, counterfactual_usd, latency_ms, ttft_ms, reason "
+                                     "FROM requests WHERE id = 'req_1_42'",
+                                     -1, &st, NULL),
+                  SQLITE_OK);
+    ASSERT_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "req_1_42");
+    ASSERT_INT_EQ(sqlite3_column_int64(st, 1), 1795946400000LL + 100000 + 42);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 2), "/v1/chat/completions");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 3), "auto");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 4), "summarize");
+    ASSERT(sqlite3_column_double(st, 5) == 0.875);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 6), "labour");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 7), "local-small");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 8), "local");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 9), "classifier");
+    ASSERT_INT_EQ(sqlite3_column_int(st, 10), 2);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 11), "local-tiny:503,local-small:ok");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 12), "ok");
+    ASSERT_INT_EQ(sqlite3_column_int(st, 13), 200);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 14), "");
+    ASSERT_INT_EQ(sqlite3_column_int(st, 15), 1);
+    ASSERT_INT_EQ(sqlite3_column_int64(st, 16), 1234);
+    ASSERT_INT_EQ(sqlite3_column_int64(st, 17), 567);
+    ASSERT_INT_EQ(sqlite3_column_int(st, 18), 1);
+    ASSERT(sqlite3_column_double(st, 19) == 0.0001234);
+    ASSERT(sqlite3_column_double(st, 20) == 0.0146);
+    ASSERT(sqlite3_column_double(st, 21) == 812.5);
+    ASSERT(sqlite3_column_double(st, 22) == -1.0);
+    snprintf(full_reason, sizeof full_reason, "classifier: summarize 0.88 \"quoted\" \xc3\xa9");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 23), full_reason);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* reopening an existing ledger keeps its rows */
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdb_remove(&t);
+}
+
+TEST(ledger_commits_within_the_window_without_close)
+{
+    struct tmpdb t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    uint64_t start, seen = 0;
+    sqlite3 *db;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), 0);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "");
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 0);
+
+    fill(&e, "req_visible", allot_clock_wall_ms());
+    start = allot_clock_mono_us();
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    while (allot_clock_mono_us() - start < 1000000u) {
+        if (count_id(db, "req_visible") == 1) {
+            seen = allot_clock_mono_us();
+            break;
+        }
+        sleep_ms(5);
+    }
+    ASSERT(seen != 0);
+    ASSERT((seen - start) / 1000u <= 300u);
+    /* the writer counts the row once it is committed */
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 1);
+    ASSERT_INT_EQ(allot_ledger_rows_failed(l), 0);
+    sqlite3_close(db);
+    allot_ledger_close(l);
+    allot_buf_release(&err);
+    tmpdb_remove(&t);
+}
+
+TEST(ledger_append_after_close_began_is_eclosed)
+{
+    struct tmpdb t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    sqlite3 *db;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 200, &l, &err), 0);
+    fill(&e, "req_before", 1);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    allot__ledger_begin_close(l);
+    fill(&e, "req_after", 2);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), ALLOT_ECLOSED);
+    allot_ledger_close(l);
+
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(count_id(db, "req_before"), 1);
+    ASSERT_INT_EQ(count_id(db, "req_after"), 0);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdb_remove(&t);
+}
+
+TEST(ledger_open_errors_name_the_file_and_cause)
+{
+    struct tmpdb t;
+    struct allot_buf err, want;
+    struct allot_ledger *l = NULL;
+    char path[256];
+    FILE *f;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    allot_buf_init(&want, 1024);
+
+    snprintf(path, sizeof path, "%s/no/such/dir/x.db", t.dir);
+    ASSERT_INT_EQ(allot_ledger_open(path, 100, &l, &err), ALLOT_ESTORE);
+    ASSERT(l == NULL);
+    allot_buf_addf(&want, "ledger '%s': unable to open database file", path);
+    ASSERT_STR_EQ(allot_buf_cstr(&err), allot_buf_cstr(&want));
+
+    /* a file that is not SQLite is refused, not overwritten */
+    allot_buf_reset(&err);
+    allot_buf_reset(&want);
+    ASSERT((f = fopen(t.path, "w")) != NULL);
+    fputs("this is a text file, not a database, and it is long enough to have a header\n", f);
+    fclose(f);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), ALLOT_ESTORE);
+    ASSERT(l == NULL);
+    allot_buf_addf(&want, "ledger '%s': file is not a database", t.path);
+    ASSERT_STR_EQ(allot_buf_cstr(&err), allot_buf_cstr(&want));
+
+    /* a ledger written by a newer allot is not touched */
+    allot_buf_reset(&err);
+    ASSERT_INT_EQ(unlink(t.path), 0);
+    {
+        sqlite3 *db = NULL;
+        ASSERT_INT_EQ(sqlite3_open(t.path, &db), SQLITE_OK);
+        ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), ALLOT_ESTORE);
+    ASSERT(l == NULL);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "schema version 2 is newer than this allot");
+
+    allot_buf_release(&err);
+    allot_buf_release(&want);
+    tmpdb_remove(&t);
+}
+
+/* Wait until the writer has dealt with n rows, for up to 3 s. */
+static int wait_done(struct allot_ledger *l, uint64_t n)
+{
+    uint64_t start = allot_clock_mono_us();
+    while (allot_clock_mono_us() - start < 3000000u) {
+        if (allot_ledger_rows_written(l) + allot_ledger_rows_failed(l) >= n)
+            return 0;
+        sleep_ms(5);
+    }
+    return -1;
+}
+
+TEST(ledger_write_errors_are_counted_and_writing_goes_on)
+{
+    struct tmpdb t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    sqlite3 *db;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 20, &l, &err), 0);
+    ASSERT((db = open_reader(t.path)) != NULL);
+
+    /* A row the store refuses (a statement error) loses only that row. */
+    ASSERT_INT_EQ(sqlite3_exec(db,
+                               "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN "
+                               "NEW.id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                               NULL, NULL, NULL),
+                  SQLITE_OK);
+    fill(&e, "good1", 1);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    fill(&e, "bad", 2);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    fill(&e, "good2", 3);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(wait_done(l, 3), 0);
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 2);
+    ASSERT_INT_EQ(allot_ledger_rows_failed(l), 1);
+    ASSERT_INT_EQ(count_id(db, "good1"), 1);
+    ASSERT_INT_EQ(count_id(db, "good2"), 1);
+    ASSERT_INT_EQ(count_id(db, "bad"), 0);
+
+    /* An error that ends the whole transaction (as SQLITE_FULL does)
+     * loses the rows before it in the batch, but not the ones after. */
+    ASSERT_INT_EQ(sqlite3_exec(db,
+                               "DROP TRIGGER refuse; CREATE TRIGGER full BEFORE INSERT ON requests "
+                               "WHEN NEW.id = 'bad2' BEGIN SELECT RAISE(ROLLBACK, 'full'); END",
+                               NULL, NULL, NULL),
+                  SQLITE_OK);
+    fill(&e, "x1", 4);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    fill(&e, "bad2", 5);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    fill(&e, "x2", 6);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(wait_done(l, 6), 0);
+    ASSERT_INT_EQ(count_id(db, "bad2"), 0);
+    ASSERT_INT_EQ(count_id(db, "x2"), 1);
+    /* x1 is lost only when it shared bad2's batch */
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 3 + count_id(db, "x1"));
+    ASSERT_INT_EQ(allot_ledger_rows_written(l) + allot_ledger_rows_failed(l), 6);
+
+    ASSERT_INT_EQ(sqlite3_exec(db, "DROP TRIGGER full", NULL, NULL, NULL), SQLITE_OK);
+    fill(&e, "later", 7);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(wait_done(l, 7), 0);
+    ASSERT_INT_EQ(count_id(db, "later"), 1);
+    sqlite3_close(db);
+    allot_ledger_close(l);
+    allot_buf_release(&err);
+    tmpdb_remove(&t);
+}
+
+TEST(ledger_queue_is_capped_while_the_store_is_locked)
+{
+    struct tmpdb t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    sqlite3 *db;
+    int64_t accepted = 0;
+    int rc = 0, i;
+
+    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 1, &l, &err), 0);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    /* Another process holds the write lock: the writer blocks in its
+     * busy wait and rows pile up in the queue until the cap. */
+    ASSERT_INT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    fill(&e, "", 1);
+    /* at most one blocked batch and a full queue: 2 * 65,536 rows */
+    for (i = 0; i <= 2 * 65536 && rc == 0; i++) {
+        snprintf(e.id, sizeof e.id, "req_%d", i);
+        if ((rc = allot_ledger_append(l, &e)) == 0)
+            accepted++;
+    }
+    ASSERT_INT_EQ(rc, ALLOT_ETOOBIG);
+    /* the queue holds 65,536; the writer's blocked batch holds the rest */
+    ASSERT(accepted >= 65536 && accepted <= 2 * 65536);
+    ASSERT_INT_EQ(allot_ledger_rows_written(l) + allot_ledger_rows_failed(l), 0);
+    ASSERT_INT_EQ(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    allot_ledger_close(l);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), accepted);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdb_remove(&t);
+}
