@@ -10,7 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev               # upstream HTTP
   libsqlite3-dev sqlite3             # the ledger (sqlite3 CLI: tests, docs)
   libyaml-dev                        # allot.yaml
-  libjansson-dev                     # JSON
+  libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing
   curl ca-certificates               # demo and tests
 )

@@ -1,23 +1,23 @@
 /* chat_request.h: an OpenAI chat-completions request body, read once.
  *
- * allot_chat_request_parse() validates the JSON (jansson) and pulls out what
+ * allot_chat_request_parse() validates the JSON (cJSON) and pulls out what
  * routing needs: the model, stream flags, the instruction (system prompt and
  * last user turn) and structural signals. It also records the byte spans of
  * the top-level "model" and "stream_options" values in the original body, so
  * allot_chat_request_rewrite() can splice the upstream model id in and leave
  * every other byte as the client sent it.
  *
- * Ownership: the struct owns the jansson tree and a scratch buffer; slices
+ * Ownership: the struct owns the cJSON tree and a scratch buffer; slices
  * point into them and live until allot_chat_request_release(). */
 #ifndef ALLOT_CHAT_REQUEST_H
 #define ALLOT_CHAT_REQUEST_H
 #include <stddef.h>
-#include <jansson.h>
+#include <cJSON.h>
 #include "allot/buf.h"
 #include "allot/slice.h"
 
 struct allot_chat_request {
-    json_t *root;
+    cJSON *root;
     struct allot_slice model; /* the "model" string */
     int stream;               /* "stream": true */
     int include_usage;        /* "stream_options": {"include_usage": true} */

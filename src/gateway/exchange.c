@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
+#include <cJSON.h>
 #include "allot/chat_request.h"
 #include "allot/clock.h"
 #include "allot/cost.h"
@@ -60,6 +60,7 @@ struct allot__exchange {
     struct allot_buf up_body; /* what the current attempt sends */
     struct allot_buf resp;    /* buffered non-stream body */
     struct allot_sse sse;
+    struct allot_buf scratch; /* an event being edited */
     long up_status;
     int retry;          /* the attempt failed in a way that allows the next */
     int retry_kind;     /* enum allot_metrics_attempt of that failure */
@@ -81,6 +82,7 @@ struct allot__exchange {
 };
 
 static void try_next(struct allot__exchange *x);
+static void fail_no_answer(struct allot__exchange *x);
 
 /* ---- bookkeeping ------------------------------------------------------ */
 
@@ -220,6 +222,7 @@ static void finish(struct allot__exchange *x, const char *status)
     allot_buf_release(&x->up_body);
     allot_buf_release(&x->resp);
     allot_sse_release(&x->sse);
+    allot_buf_release(&x->scratch);
     free(x);
 }
 
@@ -350,39 +353,72 @@ static void count_content(struct allot__exchange *x, struct allot_slice d)
     }
 }
 
+/* A token count from a JSON number; 0 when absent or not a number. */
+static int64_t json_int(const cJSON *n)
+{
+    if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 9.0e15)
+        return 0;
+    return (int64_t)n->valuedouble;
+}
+
 /* Read usage or an error out of one event. Returns 1 when the event is the
  * usage chunk allot asked for on its own account (not relayed). Only
  * events that mention usage or error are parsed. */
 static int inspect_event(struct allot__exchange *x, struct allot_slice d)
 {
-    json_t *root, *v;
+    cJSON *root, *v;
     int skip = 0;
     int has_usage = memmem(d.ptr, d.len, "\"usage\"", 7) != NULL;
     int has_error = memmem(d.ptr, d.len, "\"error\"", 7) != NULL;
 
     if (!has_usage && !has_error)
         return 0;
-    root = json_loadb(d.ptr, d.len, 0, NULL);
+    root = cJSON_ParseWithLength(d.ptr, d.len);
     if (!root)
         return 0;
-    v = json_object_get(root, "usage");
-    if (json_is_object(v)) {
-        json_t *choices = json_object_get(root, "choices");
-        x->prompt_tokens = json_integer_value(json_object_get(v, "prompt_tokens"));
-        x->completion_tokens = json_integer_value(json_object_get(v, "completion_tokens"));
+    v = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (cJSON_IsObject(v)) {
+        cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+        x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "prompt_tokens"));
+        x->completion_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "completion_tokens"));
         x->usage_seen = 1;
-        if (!x->chat.include_usage && (!choices || json_array_size(choices) == 0))
+        if (!x->chat.include_usage && (!choices || cJSON_GetArraySize(choices) == 0))
             skip = 1;
     }
-    v = json_object_get(root, "error");
-    if (v && !json_is_null(v)) {
-        json_t *m = json_object_get(v, "message");
+    v = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (v && !cJSON_IsNull(v)) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "message");
         x->stream_error = 1;
         set_error(x, "upstream '%s' sent an error event: %s", x->model->name,
-                  json_is_string(m) ? json_string_value(m) : "(no message)");
+                  cJSON_IsString(m) ? m->valuestring : "(no message)");
     }
-    json_decref(root);
+    cJSON_Delete(root);
     return skip;
+}
+
+/* With include_usage set (by allot, on the client's behalf) OpenAI-style
+ * servers add "usage":null to every chunk. A client that did not ask gets
+ * the chunk as the upstream would have sent it to it: without that member.
+ * Quotes inside JSON strings are escaped, so an unescaped "usage":null can
+ * only be a member. */
+static struct allot_slice strip_usage_null(struct allot__exchange *x, struct allot_slice raw)
+{
+    static const char with_comma[] = ",\"usage\":null";
+    static const char comma_after[] = "\"usage\":null,";
+    const char *hit;
+    size_t cut;
+
+    allot_buf_reset(&x->scratch);
+    if ((hit = memmem(raw.ptr, raw.len, with_comma, sizeof with_comma - 1)))
+        cut = sizeof with_comma - 1;
+    else if ((hit = memmem(raw.ptr, raw.len, comma_after, sizeof comma_after - 1)))
+        cut = sizeof comma_after - 1;
+    else
+        return raw;
+    if (allot_buf_add(&x->scratch, raw.ptr, (size_t)(hit - raw.ptr)) ||
+        allot_buf_add(&x->scratch, hit + cut, raw.len - (size_t)(hit - raw.ptr) - cut))
+        return raw;
+    return allot_slice_of(x->scratch.ptr, x->scratch.len);
 }
 
 static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
@@ -403,6 +439,8 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     }
     if (!x->req)
         return ALLOT_EIO;
+    if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 13))
+        raw = strip_usage_null(x, raw);
     rc = allot_http_chunk(x->req, raw.ptr, raw.len);
     if (rc == 1)
         x->pause_wanted = 1;
@@ -444,13 +482,13 @@ static int on_data(void *ctx, const char *p, size_t n)
 /* A buffered 2xx answer: read usage, relay it unchanged. */
 static void deliver_buffered(struct allot__exchange *x)
 {
-    json_t *root = json_loadb(x->resp.ptr ? x->resp.ptr : "", x->resp.len, 0, NULL);
-    json_t *usage, *choices;
+    cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
+    cJSON *usage, *choices, *c;
     struct allot_http_header h[12];
     size_t n;
 
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
         log_attempt(x, "invalid");
         allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
                               ALLOT_MATTEMPT_INVALID);
@@ -462,21 +500,22 @@ static void deliver_buffered(struct allot__exchange *x)
     }
     allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, ALLOT_MATTEMPT_OK);
     log_attempt(x, "ok");
-    usage = json_object_get(root, "usage");
-    if (json_is_object(usage)) {
-        x->prompt_tokens = json_integer_value(json_object_get(usage, "prompt_tokens"));
-        x->completion_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
+    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (cJSON_IsObject(usage)) {
+        x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
+        x->completion_tokens =
+            json_int(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"));
         x->usage_seen = 1;
     }
-    choices = json_object_get(root, "choices");
-    if (json_is_array(choices)) {
-        size_t i;
-        for (i = 0; i < json_array_size(choices); i++) {
-            json_t *msg = json_object_get(json_array_get(choices, i), "message");
-            x->content_bytes += json_string_length(json_object_get(msg, "content"));
-        }
+    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    cJSON_ArrayForEach(c, choices)
+    {
+        cJSON *msg = cJSON_GetObjectItemCaseSensitive(c, "message");
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+        if (cJSON_IsString(content))
+            x->content_bytes += strlen(content->valuestring);
     }
-    json_decref(root);
+    cJSON_Delete(root);
     x->first_byte_us = allot_clock_mono_us();
     x->http_status = (int)x->up_status;
     n = decision_headers(x, h, "application/json");
@@ -493,13 +532,14 @@ static void deliver_buffered(struct allot__exchange *x)
 /* A 4xx the next model would not fix: relay the upstream's error. */
 static void deliver_upstream_error(struct allot__exchange *x)
 {
-    json_t *root = json_loadb(x->resp.ptr ? x->resp.ptr : "", x->resp.len, 0, NULL);
-    json_t *msg = json_object_get(json_object_get(root, "error"), "message");
+    cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
+                                                  "message");
     struct allot_http_header h[12];
     size_t n;
 
     set_error(x, "upstream '%s' answered %ld: %.180s", x->model->name, x->up_status,
-              json_is_string(msg) ? json_string_value(msg) : "(no error message)");
+              cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
     allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
                           http_fail_kind(x->up_status));
     {
@@ -508,14 +548,14 @@ static void deliver_upstream_error(struct allot__exchange *x)
         log_attempt(x, what);
     }
     x->http_status = (int)x->up_status;
-    if (json_is_object(root)) {
+    if (cJSON_IsObject(root)) {
         n = decision_headers(x, h, "application/json");
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
         x->req = NULL;
     } else {
         reply_error(x, (int)x->up_status, "upstream_error", "upstream_error", x->error);
     }
-    json_decref(root);
+    cJSON_Delete(root);
     finish(x, "failed");
 }
 
@@ -570,14 +610,22 @@ static void on_done(void *ctx, int err, const char *message)
         try_next(x);
         return;
     }
-    if (x->up_status >= 200 && x->up_status < 300)
+    if (x->up_status >= 200 && x->up_status < 300) {
         deliver_buffered(x);
-    else if (x->up_status == 429 || x->up_status >= 500) {
-        /* No model left to try. */
+    } else if (x->up_status == 429 || x->up_status >= 500) {
+        /* The last model failed too: the client gets allot's account of
+         * every attempt (502, or 429 when the last one was rate-limited,
+         * so SDKs back off and retry), not the last upstream's body. */
+        char what[24];
         x->last_fail = http_fail_kind(x->up_status);
+        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, x->last_fail);
+        snprintf(what, sizeof what, "%ld", x->up_status);
+        log_attempt(x, what);
+        set_error(x, "upstream '%s' answered %ld", x->model->name, x->up_status);
+        fail_no_answer(x);
+    } else {
         deliver_upstream_error(x);
-    } else
-        deliver_upstream_error(x);
+    }
 }
 
 static const struct allot_upstream_callbacks upstream_cb = {on_head, on_data, on_done};
@@ -663,6 +711,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_buf_init(&x->up_body, cfg->limits.max_body_bytes + 4096);
     allot_buf_init(&x->resp, cfg->limits.max_response_bytes);
     allot_sse_init(&x->sse, MAX_SSE_EVENT);
+    allot_buf_init(&x->scratch, MAX_SSE_EVENT);
     req->user = x;
     x->next = w->exchange_list;
     if (x->next)

@@ -109,13 +109,13 @@ static void request_fix_slices(struct allot_http_conn *c)
         http_parser_url_init(&pu);
         if (http_parser_parse_url(u, n, r->method == HTTP_CONNECT, &pu) == 0) {
             if (pu.field_set & (1u << UF_PATH))
-                r->path = allot_slice_of(u + pu.field_data[UF_PATH].off,
-                                         pu.field_data[UF_PATH].len);
+                r->path =
+                    allot_slice_of(u + pu.field_data[UF_PATH].off, pu.field_data[UF_PATH].len);
             else
                 r->path = ALLOT_SLICE_LIT("/");
             if (pu.field_set & (1u << UF_QUERY))
-                r->query = allot_slice_of(u + pu.field_data[UF_QUERY].off,
-                                          pu.field_data[UF_QUERY].len);
+                r->query =
+                    allot_slice_of(u + pu.field_data[UF_QUERY].off, pu.field_data[UF_QUERY].len);
             return;
         }
     }
@@ -223,8 +223,7 @@ static int on_headers_complete(http_parser *p)
         (void)allot_buf_reserve(&c->req.body, p->content_length < BODY_PREALLOC_MAX
                                                   ? (size_t)p->content_length
                                                   : BODY_PREALLOC_MAX);
-    if (has_body && !c->http10 &&
-        allot_slice_ieq(span_header(c, "expect"), "100-continue")) {
+    if (has_body && !c->http10 && allot_slice_ieq(span_header(c, "expect"), "100-continue")) {
         uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
         if (allot__http_conn_write(c, &b, 1))
             return -1; /* closing */
@@ -295,8 +294,7 @@ static void parse_failed(struct allot_http_conn *c, enum http_errno e)
 
 static int conn_parsing(const struct allot_http_conn *c)
 {
-    return c->state == CONN_IDLE || c->state == CONN_READING_HEAD ||
-           c->state == CONN_READING_BODY;
+    return c->state == CONN_IDLE || c->state == CONN_READING_HEAD || c->state == CONN_READING_BODY;
 }
 
 /* Parse data and hand complete requests to the handler, for as long as
@@ -436,7 +434,7 @@ static void timer_cb(uv_timer_t *t)
         break;
     case CONN_HANDLING:
         break; /* never armed: the handler owns the time */
-    default: /* IDLE (silent close), LINGERING, WRITING after allot_http_abort */
+    default:   /* IDLE (silent close), LINGERING, WRITING after allot_http_abort */
         allot__http_conn_close(c);
         break;
     }
@@ -610,4 +608,3 @@ void allot__http_conn_close(struct allot_http_conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
-

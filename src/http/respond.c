@@ -93,8 +93,7 @@ static void write_cb(uv_write_t *req, int status)
         allot__http_conn_close(c);
         return;
     }
-    if (c->want_drain &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER) {
+    if (c->want_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER) {
         c->want_drain = 0;
         if (c->req_live && s->handler.on_drain)
             s->handler.on_drain(&c->req, s->handler.ctx);
@@ -180,11 +179,16 @@ enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_NONE };
 static int header_reserved(struct allot_slice name)
 {
     switch (name.len) {
-    case 4: return allot_slice_ieq(name, "date");
-    case 10: return allot_slice_ieq(name, "connection");
-    case 14: return allot_slice_ieq(name, "content-length");
-    case 17: return allot_slice_ieq(name, "transfer-encoding");
-    default: return 0;
+    case 4:
+        return allot_slice_ieq(name, "date");
+    case 10:
+        return allot_slice_ieq(name, "connection");
+    case 14:
+        return allot_slice_ieq(name, "content-length");
+    case 17:
+        return allot_slice_ieq(name, "transfer-encoding");
+    default:
+        return 0;
     }
 }
 
@@ -227,17 +231,17 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
             (rc = allot_buf_add(out, "\r\n", 2)))
             return rc;
     }
-    if (content_type && ((rc = allot_buf_add(out, "Content-Type: ", 14)) ||
-                         (rc = allot_buf_adds(out, content_type)) ||
-                         (rc = allot_buf_add(out, "\r\n", 2))))
+    if (content_type &&
+        ((rc = allot_buf_add(out, "Content-Type: ", 14)) ||
+         (rc = allot_buf_adds(out, content_type)) || (rc = allot_buf_add(out, "\r\n", 2))))
         return rc;
     if ((rc = allot_buf_add(out, "Date: ", 6)) || (rc = allot_buf_adds(out, server_date(s))) ||
         (rc = allot_buf_add(out, "\r\n", 2)))
         return rc;
     if (framing == FRAME_LENGTH) {
         nl = fmt_u64(num, len);
-        if ((rc = allot_buf_add(out, "Content-Length: ", 16)) || (rc = allot_buf_add(out, num, nl)) ||
-            (rc = allot_buf_add(out, "\r\n", 2)))
+        if ((rc = allot_buf_add(out, "Content-Length: ", 16)) ||
+            (rc = allot_buf_add(out, num, nl)) || (rc = allot_buf_add(out, "\r\n", 2)))
             return rc;
     } else if (framing == FRAME_CHUNKED) {
         if ((rc = allot_buf_adds(out, "Transfer-Encoding: chunked\r\n")))
@@ -271,8 +275,8 @@ static int status_has_no_body(int status)
 }
 
 int allot_http_respond(struct allot_http_request *req, int status,
-                       const struct allot_http_header *headers, size_t n_headers,
-                       const char *body, size_t body_len)
+                       const struct allot_http_header *headers, size_t n_headers, const char *body,
+                       size_t body_len)
 {
     struct allot_http_conn *c = req->conn;
     struct allot_http_server *s = c->server;
@@ -324,8 +328,8 @@ int allot_http_chunked_start(struct allot_http_request *req, int status,
     c->raw_resp = c->http10 && !c->no_body;
     c->req.keep_alive = conn_keep_alive(c) && !c->raw_resp;
     framing = c->http10 || (c->no_body && !c->is_head) ? FRAME_NONE : FRAME_CHUNKED;
-    rc = head_build(s, &s->scratch, status, headers, n_headers, NULL, framing, 0,
-                    c->req.keep_alive);
+    rc =
+        head_build(s, &s->scratch, status, headers, n_headers, NULL, framing, 0, c->req.keep_alive);
     if (rc) {
         allot__http_conn_close(c);
         return rc;
@@ -462,8 +466,7 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
         s->handler.format_error(path, status, message, &body, s->handler.ctx);
     else
         default_error_body(status, message, &body);
-    rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len,
-                    0);
+    rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len, 0);
     if (rc) {
         allot__http_conn_close(c);
         goto out;
@@ -481,4 +484,3 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
 out:
     allot_buf_release(&body);
 }
-

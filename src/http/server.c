@@ -214,8 +214,8 @@ static void limits_or_defaults(struct allot_http_limits *l, const struct allot_h
 
 int allot_http_server_new(uv_loop_t *loop, const char *host, int port,
                           const struct allot_http_limits *limits,
-                          const struct allot_http_handler *handler,
-                          struct allot_http_server **out, struct allot_buf *err)
+                          const struct allot_http_handler *handler, struct allot_http_server **out,
+                          struct allot_buf *err)
 {
     struct allot_http_server *s = NULL;
     struct sockaddr_storage ss;
@@ -278,8 +278,8 @@ int allot_http_server_new(uv_loop_t *loop, const char *host, int port,
 out:
     if (rc && err) {
         int v6 = host && strchr(host, ':') && host[0] != '[';
-        allot_buf_addf(err, "cannot listen on %s%s%s:%d: %s", v6 ? "[" : "",
-                       host ? host : "(null)", v6 ? "]" : "", port, why);
+        allot_buf_addf(err, "cannot listen on %s%s%s:%d: %s", v6 ? "[" : "", host ? host : "(null)",
+                       v6 ? "]" : "", port, why);
     }
     return rc;
 }
@@ -328,8 +328,7 @@ void allot_http_server_close(struct allot_http_server *s, void (*done_cb)(void *
         allot__http_conn_close(c);
 }
 
-struct allot_slice allot_http_request_header(const struct allot_http_request *req,
-                                             const char *name)
+struct allot_slice allot_http_request_header(const struct allot_http_request *req, const char *name)
 {
     size_t i;
     for (i = 0; i < req->n_headers; i++)
@@ -337,4 +336,3 @@ struct allot_slice allot_http_request_header(const struct allot_http_request *re
             return req->headers[i].value;
     return allot_slice_of(NULL, 0);
 }
-

@@ -1,27 +1,38 @@
 /* chat_request.c: read an OpenAI chat-completions body once, rewrite it by
  * splicing.
  *
- * jansson validates the body and gives us the tree routing reads (model,
- * stream flags, the instruction and a few structural signals). The body the
- * upstream gets is not a re-serialization of that tree: the gateway must
- * change the model (and sometimes stream_options) and leave every other
- * byte as the client sent it, because a round trip through jansson would
- * change number formats (1.0 -> 1, 1e2 -> 100.0), escapes, whitespace and,
- * for duplicate keys, content. So after jansson has accepted the body, a
- * second small pass over the same, now known-valid bytes finds the byte
- * spans of the top-level "model" and "stream_options" values; the rewrite
- * copies the body around those spans.
+ * Two passes over the body. The first is our own strict, non-recursive
+ * JSON validator (RFC 8259: the four whitespace bytes only, strict numbers,
+ * no raw control characters, valid escapes and surrogate pairs, valid
+ * UTF-8, no \u0000, nesting at most CJSON_NESTING_LIMIT deep). It gives the
+ * client a precise "invalid JSON at line L column C: why", and on the way
+ * records the byte spans of the top-level "model" and "stream_options"
+ * values. The second pass is cJSON, which builds the tree routing reads
+ * (model, stream flags, the instruction and a few structural signals).
  *
- * The scanner trusts nothing it does not need to: it only walks depth 1 of
- * the top-level object, skips strings (honouring escapes) and nested values
- * by depth counting, and decodes a key only when it contains a backslash
- * ("mod\u0065l" is the key "model"). Every index is bounds-checked, so even a
- * caller passing a different body than the one parsed cannot make it read
- * out of bounds.
+ * Why validate ourselves: cJSON is lenient where the upstreams we forward
+ * to are not (it accepts control characters and invalid UTF-8 in strings,
+ * "01", "1.", any byte <= 0x20 as whitespace, a byte order mark, and turns
+ * "\u0000" into a silently truncated string), and it reports only an error
+ * position, no reason. A body we route must be one the upstream parses the
+ * same way, so whatever cJSON would let through that strict parsers reject
+ * is refused here with a 400 instead of failing later at the upstream.
+ * Since every byte of the body is walked anyway to find the spans, the
+ * checks cost little. The validator accepts a subset of what cJSON accepts,
+ * so after it cJSON can only fail for want of memory.
  *
- * Duplicate top-level "model" or "stream_options" keys are rejected: jansson
- * keeps the last one, and an upstream that keeps the first would otherwise
- * be sent a model the gateway never routed. */
+ * The body the upstream gets is not a re-serialization of the tree: the
+ * gateway must change the model (and sometimes stream_options) and leave
+ * every other byte as the client sent it, because a round trip would change
+ * number formats (1.0 -> 1), escapes, whitespace and key order. The rewrite
+ * copies the body around the recorded spans.
+ *
+ * Duplicate keys: for every member routing reads, the last one counts (as
+ * in Python's json and most upstreams; cJSON's own getters would take the
+ * first). Duplicate top-level "model" or "stream_options" keys are refused
+ * outright: an upstream that keeps the first would otherwise be sent a model
+ * the gateway never routed. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "allot/chat_request.h"
@@ -32,81 +43,39 @@
 #define INSTRUCTION_MAX (64 * 1024)
 #define SCRATCH_MAX (2 * INSTRUCTION_MAX + 16)
 #define NO_INDEX ((size_t)-1)
+/* cJSON refuses deeper nesting; refusing it first keeps the two in step */
+#define DEPTH_MAX CJSON_NESTING_LIMIT
 
-/* ---- the span scanner (validated JSON, depth 1 only) ---- */
+/* ---- the validator and span scanner ---- */
 
 struct member {
-    const char *name; /* key to look for, ASCII */
+    const char *name; /* key to look for at depth 1, ASCII */
     size_t off, len;  /* value span; len 0 when absent */
     int count;        /* occurrences */
 };
 
+/* Where and why a body is not JSON. */
+struct json_error {
+    size_t pos;
+    const char *why; /* static text, or NULL: "unexpected character" */
+};
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static size_t skip_ws(const char *s, size_t n, size_t i)
 {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    while (i < n && is_ws(s[i]))
         i++;
     return i;
 }
 
-/* s[*i] is '"'. On return *i is just past the closing quote and *has_esc
- * says whether a backslash was seen. ALLOT_EPARSE when unterminated. */
-static int skip_string(const char *s, size_t n, size_t *i, int *has_esc)
+static int fail(struct json_error *err, size_t pos, const char *why)
 {
-    size_t j = *i + 1;
-    int esc = 0;
-
-    while (j < n && s[j] != '"') {
-        if (s[j] == '\\') {
-            esc = 1;
-            j++; /* the escaped byte can never end the string */
-        }
-        j++;
-    }
-    if (j >= n)
-        return ALLOT_EPARSE;
-    *i = j + 1;
-    if (has_esc)
-        *has_esc = esc;
-    return 0;
-}
-
-/* Skip one value starting at s[*i] (no leading whitespace). */
-static int skip_value(const char *s, size_t n, size_t *i)
-{
-    size_t j = *i, depth = 0;
-    int rc;
-
-    if (j >= n)
-        return ALLOT_EPARSE;
-    if (s[j] == '"')
-        return skip_string(s, n, i, NULL);
-    if (s[j] != '{' && s[j] != '[') { /* number, true, false, null */
-        while (j < n && !strchr(",}] \t\r\n", s[j]) && s[j] != '\0')
-            j++;
-        if (j == *i)
-            return ALLOT_EPARSE;
-        *i = j;
-        return 0;
-    }
-    while (j < n) {
-        char c = s[j];
-        if (c == '"') {
-            if ((rc = skip_string(s, n, &j, NULL)))
-                return rc;
-            continue;
-        }
-        if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return ALLOT_EPARSE;
-            if (--depth == 0) {
-                *i = j + 1;
-                return 0;
-            }
-        }
-        j++;
-    }
+    err->pos = pos;
+    err->why = why;
     return ALLOT_EPARSE;
 }
 
@@ -121,9 +90,184 @@ static int hexval(char c)
     return -1;
 }
 
-/* Does the raw key k[0..n) (between the quotes) decode to name? Only ASCII
- * names are looked for, so any escape decoding to a non-ASCII code point is
- * a mismatch. */
+/* The code unit of the \uXXXX at s[i] (s[i] == '\\'), or -1. */
+static long u_escape(const char *s, size_t n, size_t i)
+{
+    long v = 0;
+    int d, h;
+
+    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    for (d = 2; d < 6; d++) {
+        if ((h = hexval(s[i + d])) < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Length of the valid UTF-8 sequence at s[i] (s[i] >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n, size_t i)
+{
+    unsigned char c = s[i], lo = 0x80, hi = 0xBF;
+    size_t len, k;
+
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4;
+    else
+        return 0;
+    /* no overlong forms, no surrogates, nothing past U+10FFFF */
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (k = 2; k < len; k++)
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* String bytes that need no check: printable ASCII but '"' and '\\'. */
+static int plain_in_string(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* How many of the 16 bytes at s are plain_in_string(): strings are most of
+ * a body, so they are skipped 16 bytes at a time where SSE2 exists (all of
+ * x86-64). */
+static size_t plain16(const char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x);
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                ctl);
+    unsigned m = (unsigned)_mm_movemask_epi8(stop) | (unsigned)_mm_movemask_epi8(x);
+    return m ? (size_t)__builtin_ctz(m) : 16;
+}
+#endif
+
+/* s[*i] is '"'. Validates the string; on return *i is just past the
+ * closing quote and *has_esc says whether it holds an escape. */
+static int scan_string(const char *s, size_t n, size_t *i, int *has_esc, struct json_error *err)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t j = *i + 1, len;
+    long cu, lo;
+    int esc = 0;
+
+    for (;;) {
+#if defined(__SSE2__)
+        while (n - j >= 16) {
+            size_t k = plain16(s + j);
+            j += k;
+            if (k < 16)
+                break;
+        }
+#endif
+        while (j < n && plain_in_string(u[j]))
+            j++;
+        if (j >= n)
+            return fail(err, n, "unterminated string");
+        if (u[j] == '"')
+            break;
+        if (u[j] >= 0x80) {
+            if (!(len = utf8_len(u, n, j)))
+                return fail(err, j, "invalid UTF-8 in string");
+            j += len;
+        } else if (u[j] < 0x20) {
+            return fail(err, j, "unescaped control character in string");
+        } else { /* backslash */
+            esc = 1;
+            if (j + 1 >= n)
+                return fail(err, n, "unterminated string");
+            if (s[j + 1] != 'u') {
+                if (!strchr("\"\\/bfnrt", s[j + 1]) || s[j + 1] == '\0')
+                    return fail(err, j, "invalid escape in string");
+                j += 2;
+                continue;
+            }
+            if ((cu = u_escape(s, n, j)) < 0)
+                return fail(err, j, "invalid \\u escape in string");
+            if (cu == 0)
+                return fail(err, j, "\\u0000 is not allowed in strings");
+            if (cu >= 0xDC00 && cu <= 0xDFFF)
+                return fail(err, j, "unpaired UTF-16 surrogate in string");
+            if (cu >= 0xD800 && cu <= 0xDBFF) {
+                lo = u_escape(s, n, j + 6);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return fail(err, j, "unpaired UTF-16 surrogate in string");
+                j += 6;
+            }
+            j += 6;
+        }
+    }
+    *i = j + 1;
+    if (has_esc)
+        *has_esc = esc;
+    return 0;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at s[*i]. */
+static int scan_number(const char *s, size_t n, size_t *i, struct json_error *err)
+{
+    size_t j = *i, start = *i;
+
+    if (j < n && s[j] == '-')
+        j++;
+    if (j < n && s[j] == '0') {
+        j++;
+    } else if (j < n && is_digit(s[j])) {
+        while (j < n && is_digit(s[j]))
+            j++;
+    } else {
+        return fail(err, start, "invalid number");
+    }
+    if (j < n && s[j] == '.') {
+        if (++j >= n || !is_digit(s[j]))
+            return fail(err, start, "invalid number");
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        j++;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j >= n || !is_digit(s[j]))
+            return fail(err, start, "invalid number");
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    /* "01" and "1x": a number must end at a delimiter */
+    if (j < n && (is_digit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' ||
+                  s[j] == '-'))
+        return fail(err, start, "invalid number");
+    *i = j;
+    return 0;
+}
+
+/* Does the raw key k[0..n) (between the quotes, already validated) decode
+ * to name? Only ASCII names are looked for, so any escape decoding to a
+ * non-ASCII code point is a mismatch. */
 static int key_is(const char *k, size_t n, int has_esc, const char *name)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
@@ -138,15 +282,8 @@ static int key_is(const char *k, size_t n, int has_esc, const char *name)
             if (i + 1 >= n)
                 return 0;
             if (k[i + 1] == 'u') {
-                int v = 0, h, d;
-                if (i + 6 > n)
-                    return 0;
-                for (d = 2; d < 6; d++) {
-                    if ((h = hexval(k[i + d])) < 0)
-                        return 0;
-                    v = v * 16 + h;
-                }
-                if (v == 0 || v >= 0x80)
+                long v = u_escape(k, n, i);
+                if (v <= 0 || v >= 0x80)
                     return 0;
                 c = (char)v;
                 i += 4;
@@ -166,59 +303,179 @@ static int key_is(const char *k, size_t n, int has_esc, const char *name)
     return o == nl;
 }
 
-/* Walk the members of the object whose '{' is at s[start], recording the
- * value span of each wanted key. *end is set past the closing '}'. */
-static int scan_members(const char *s, size_t n, size_t start, struct member *m, size_t nm,
-                        size_t *end)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static void set_bit(uint8_t *bits, size_t i, int on)
 {
-    size_t i = start, k;
-    int rc;
+    if (on)
+        bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    else
+        bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+}
 
-    if (i >= n || s[i] != '{')
-        return ALLOT_EPARSE;
-    i = skip_ws(s, n, i + 1);
-    if (i < n && s[i] == '}') {
-        *end = i + 1;
-        return 0;
-    }
+static int get_bit(const uint8_t *bits, size_t i)
+{
+    return bits[i / 8] >> (i % 8) & 1;
+}
+
+/* Validate the one JSON value at s[start, n) (leading whitespace allowed)
+ * and set *end just past it. When the value is an object, record the value
+ * span of each of its members named in m. Iterative, with the open
+ * containers kept as a bit stack, so hostile nesting costs no C stack. */
+static int scan_json(const char *s, size_t n, size_t start, struct member *m, size_t nm,
+                     size_t *end, struct json_error *err)
+{
+    enum { VALUE, KEY, AFTER } state = VALUE;
+    uint8_t is_object[(DEPTH_MAX + 7) / 8];
+    size_t i = start, depth = 0, val_off = 0, k, key_off;
+    struct member *pending = NULL; /* the depth-1 member whose value is read */
+    int rc, esc;
+
+    memset(is_object, 0, sizeof is_object);
     for (;;) {
-        size_t key_off, key_end, val_off;
-        int esc = 0;
-
-        if (i >= n || s[i] != '"')
-            return ALLOT_EPARSE;
-        key_off = i + 1;
-        if ((rc = skip_string(s, n, &i, &esc)))
-            return rc;
-        key_end = i - 1;
-        i = skip_ws(s, n, i);
-        if (i >= n || s[i] != ':')
-            return ALLOT_EPARSE;
-        i = skip_ws(s, n, i + 1);
-        val_off = i;
-        if ((rc = skip_value(s, n, &i)))
-            return rc;
-        for (k = 0; k < nm; k++) {
-            if (key_is(s + key_off, key_end - key_off, esc, m[k].name)) {
-                m[k].off = val_off;
-                m[k].len = i - val_off;
-                m[k].count++;
+        switch (state) {
+        case VALUE: /* a value starts at i, after whitespace */
+            i = skip_ws(s, n, i);
+            if (i >= n)
+                return fail(err, n, "unexpected end of input");
+            state = AFTER;
+            if (s[i] == '{' || s[i] == '[') {
+                int obj = s[i] == '{';
+                if (depth == DEPTH_MAX)
+                    return fail(err, i, "nesting deeper than " STR(DEPTH_MAX) " levels");
+                set_bit(is_object, depth++, obj);
+                i = skip_ws(s, n, i + 1);
+                if (i < n && s[i] == (obj ? '}' : ']')) {
+                    depth--;
+                    i++;
+                } else {
+                    state = obj ? KEY : VALUE;
+                }
+            } else if (s[i] == '"') {
+                if ((rc = scan_string(s, n, &i, NULL, err)))
+                    return rc;
+            } else if (s[i] == '-' || is_digit(s[i])) {
+                if ((rc = scan_number(s, n, &i, err)))
+                    return rc;
+            } else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+                i += 4;
+            } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+                i += 5;
+            } else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+                i += 4;
+            } else {
+                return fail(err, i, NULL);
             }
-        }
-        i = skip_ws(s, n, i);
-        if (i < n && s[i] == ',') {
+            break;
+
+        case KEY: /* a member starts at i, after '{' or ',' and whitespace */
+            if (i >= n)
+                return fail(err, n, "unexpected end of input");
+            if (s[i] != '"')
+                return fail(err, i, NULL);
+            key_off = i + 1;
+            if ((rc = scan_string(s, n, &i, &esc, err)))
+                return rc;
+            if (depth == 1) {
+                pending = NULL;
+                for (k = 0; k < nm; k++)
+                    if (key_is(s + key_off, i - 1 - key_off, esc, m[k].name))
+                        pending = &m[k];
+            }
+            i = skip_ws(s, n, i);
+            if (i >= n)
+                return fail(err, n, "unexpected end of input");
+            if (s[i] != ':')
+                return fail(err, i, NULL);
             i = skip_ws(s, n, i + 1);
-            continue;
+            val_off = depth == 1 ? i : val_off;
+            state = VALUE;
+            break;
+
+        case AFTER: /* a value ended at i */
+            if (depth == 1 && pending) {
+                pending->off = val_off;
+                pending->len = i - val_off;
+                pending->count++;
+                pending = NULL;
+            }
+            if (depth == 0) {
+                *end = i;
+                return 0;
+            }
+            i = skip_ws(s, n, i);
+            if (i >= n)
+                return fail(err, n, "unexpected end of input");
+            if (s[i] == ',') {
+                i++;
+                if (get_bit(is_object, depth - 1)) {
+                    i = skip_ws(s, n, i);
+                    state = KEY;
+                } else {
+                    state = VALUE;
+                }
+            } else if (s[i] == (get_bit(is_object, depth - 1) ? '}' : ']')) {
+                depth--;
+                i++;
+            } else {
+                return fail(err, i, NULL);
+            }
+            break;
         }
-        if (i < n && s[i] == '}') {
-            *end = i + 1;
-            return 0;
+    }
+}
+
+/* "invalid JSON at line L column C: why" for an error at err->pos. Columns
+ * count characters, as an editor shows them, from 1. */
+static void describe(const char *s, size_t n, const struct json_error *err, struct allot_buf *out)
+{
+    size_t i, line = 1, col = 1, pos = err->pos < n ? err->pos : n;
+
+    for (i = 0; i < pos; i++) {
+        if (s[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            col++;
         }
-        return ALLOT_EPARSE;
+    }
+    allot_buf_addf(out, "invalid JSON at line %zu column %zu: ", line, col);
+    if (err->why) {
+        allot_buf_adds(out, err->why);
+    } else if (pos >= n) {
+        allot_buf_adds(out, "unexpected end of input");
+    } else {
+        unsigned char c = (unsigned char)s[pos];
+        if (c > 0x20 && c < 0x7F)
+            allot_buf_addf(out, "unexpected character '%c'", c);
+        else
+            allot_buf_addf(out, "unexpected byte 0x%02X", c);
     }
 }
 
 /* ---- extraction ---- */
+
+/* The last member of obj named name, or NULL (see the top comment). */
+static cJSON *member(const cJSON *obj, const char *name)
+{
+    cJSON *c, *found = NULL;
+
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    cJSON_ArrayForEach(c, obj)
+    {
+        if (c->string && strcmp(c->string, name) == 0)
+            found = c;
+    }
+    return found;
+}
+
+/* A string value's length: its C string, as the validator refused \u0000. */
+static size_t str_len(const cJSON *v)
+{
+    return strlen(v->valuestring);
+}
 
 /* Shorten n to at most cap bytes without splitting a UTF-8 sequence. */
 static size_t utf8_cut(const char *p, size_t n, size_t cap)
@@ -236,56 +493,57 @@ static size_t add_sat(size_t a, size_t b)
 }
 
 /* Text bytes of a message content: a string, or the text parts of an array. */
-static size_t content_bytes(json_t *content)
+static size_t content_bytes(const cJSON *content)
 {
-    size_t i, total = 0;
-    json_t *part;
+    size_t total = 0;
+    const cJSON *part, *text;
 
-    if (json_is_string(content))
-        return json_string_length(content);
-    if (!json_is_array(content))
+    if (cJSON_IsString(content))
+        return str_len(content);
+    if (!cJSON_IsArray(content))
         return 0;
-    json_array_foreach(content, i, part)
+    cJSON_ArrayForEach(part, content)
     {
-        json_t *text = json_object_get(part, "text");
-        if (json_is_string(text))
-            total = add_sat(total, json_string_length(text));
+        text = member(part, "text");
+        if (cJSON_IsString(text))
+            total = add_sat(total, str_len(text));
     }
     return total;
 }
 
-static int is_text_part(json_t *part)
+/* The text of a text part, or NULL. */
+static const cJSON *text_part(const cJSON *part)
 {
-    json_t *type = json_object_get(part, "type");
-    return json_is_string(type) && strcmp(json_string_value(type), "text") == 0 &&
-           json_is_string(json_object_get(part, "text"));
+    const cJSON *type = member(part, "type"), *text;
+
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0)
+        return NULL;
+    text = member(part, "text");
+    return cJSON_IsString(text) ? text : NULL;
 }
 
 /* Set *slice to the instruction text of content: a string is sliced in
  * place, text parts are joined with "\n" into scratch (*scratch_off tells
  * where, as scratch may move while the other text is appended). */
-static int instruction_text(json_t *content, struct allot_buf *scratch, struct allot_slice *slice,
-                            size_t *scratch_off)
+static int instruction_text(const cJSON *content, struct allot_buf *scratch,
+                            struct allot_slice *slice, size_t *scratch_off)
 {
-    size_t i, start = scratch->len, room = INSTRUCTION_MAX;
-    json_t *part;
+    size_t start = scratch->len, room = INSTRUCTION_MAX, n;
+    const cJSON *part, *text;
     int rc, first = 1;
 
     *scratch_off = NO_INDEX;
-    if (json_is_string(content)) {
-        const char *p = json_string_value(content);
-        *slice = allot_slice_of(p, utf8_cut(p, json_string_length(content), INSTRUCTION_MAX));
+    if (cJSON_IsString(content)) {
+        const char *p = content->valuestring;
+        *slice = allot_slice_of(p, utf8_cut(p, str_len(content), INSTRUCTION_MAX));
         return 0;
     }
     *slice = allot_slice_of("", 0);
-    if (!json_is_array(content))
+    if (!cJSON_IsArray(content))
         return 0;
-    json_array_foreach(content, i, part)
+    cJSON_ArrayForEach(part, content)
     {
-        const char *p;
-        size_t n;
-
-        if (!is_text_part(part))
+        if (!(text = text_part(part)))
             continue;
         if (!first) {
             if (room < 1)
@@ -295,9 +553,8 @@ static int instruction_text(json_t *content, struct allot_buf *scratch, struct a
             room--;
         }
         first = 0;
-        p = json_string_value(json_object_get(part, "text"));
-        n = utf8_cut(p, json_string_length(json_object_get(part, "text")), room);
-        if ((rc = allot_buf_add(scratch, p, n)))
+        n = utf8_cut(text->valuestring, str_len(text), room);
+        if ((rc = allot_buf_add(scratch, text->valuestring, n)))
             return rc;
         room -= n;
     }
@@ -308,141 +565,188 @@ static int instruction_text(json_t *content, struct allot_buf *scratch, struct a
     return 0;
 }
 
-static int role_is(json_t *msg, const char *role)
+static int role_is(const cJSON *role, const char *name)
 {
-    return strcmp(json_string_value(json_object_get(msg, "role")), role) == 0;
+    return strcmp(role->valuestring, name) == 0;
 }
 
-static int nonempty_array(json_t *v)
+static int nonempty_array(const cJSON *v)
 {
-    return json_is_array(v) && json_array_size(v) > 0;
+    return cJSON_IsArray(v) && v->child != NULL;
+}
+
+/* The top-level members routing reads, the last of each name. */
+struct top {
+    cJSON *model, *messages, *stream, *stream_options, *tools, *functions, *response_format;
+};
+
+static void top_members(const cJSON *root, struct top *t)
+{
+    cJSON *c;
+
+    memset(t, 0, sizeof *t);
+    cJSON_ArrayForEach(c, root)
+    {
+        const char *k = c->string;
+        if (!k)
+            continue;
+        if (strcmp(k, "model") == 0)
+            t->model = c;
+        else if (strcmp(k, "messages") == 0)
+            t->messages = c;
+        else if (strcmp(k, "stream") == 0)
+            t->stream = c;
+        else if (strcmp(k, "stream_options") == 0)
+            t->stream_options = c;
+        else if (strcmp(k, "tools") == 0)
+            t->tools = c;
+        else if (strcmp(k, "functions") == 0)
+            t->functions = c;
+        else if (strcmp(k, "response_format") == 0)
+            t->response_format = c;
+    }
 }
 
 int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
                              struct allot_buf *err)
 {
     struct allot_chat_request t;
-    struct member top[2] = {{"model", 0, 0, 0}, {"stream_options", 0, 0, 0}};
-    json_error_t jerr;
-    json_t *model, *messages, *stream, *opts, *rf, *msg;
+    struct member spans[2] = {{"model", 0, 0, 0}, {"stream_options", 0, 0, 0}};
+    struct json_error jerr = {0, NULL};
+    struct top top;
+    cJSON *msg, *role;
     size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off, end;
+    const char *parse_end = NULL;
     int rc;
 
     memset(&t, 0, sizeof t);
     allot_buf_init(&t.scratch, SCRATCH_MAX);
-    if (!body)
+    if (!body) {
         body = "";
+        len = 0;
+    }
 
-    t.root = json_loadb(body, len, 0, &jerr);
-    if (!t.root) {
-        if (json_error_code(&jerr) == json_error_out_of_memory) {
-            rc = ALLOT_ENOMEM;
-        } else {
-            allot_buf_addf(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                           jerr.text);
-            rc = ALLOT_EPARSE;
-        }
+    /* 1. strict validation, and the spans of the top-level values */
+    rc = ALLOT_EPARSE;
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        jerr.why = "byte order mark (send UTF-8 without one)";
+        describe(body, len, &jerr, err);
         goto out;
     }
+    if (scan_json(body, len, 0, spans, 2, &end, &jerr)) {
+        describe(body, len, &jerr, err);
+        goto out;
+    }
+    if ((end = skip_ws(body, len, end)) < len) {
+        jerr.pos = end;
+        jerr.why = "unexpected data after the JSON value";
+        describe(body, len, &jerr, err);
+        goto out;
+    }
+
+    /* 2. the tree: cJSON accepts all the validator does, so a failure here
+     * is an allocation failure (cJSON does not say which). The end comes
+     * back through parse_end, not the global cJSON_GetErrorPtr(); the
+     * validator has already checked that only whitespace follows. */
+    t.root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+    if (!t.root) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+
+    /* 3. the fields */
     rc = ALLOT_EINVAL;
-    if (!json_is_object(t.root)) {
+    if (!cJSON_IsObject(t.root)) {
         allot_buf_adds(err, "the request body must be a JSON object");
         goto out;
     }
-
-    model = json_object_get(t.root, "model");
-    if (!json_is_string(model)) {
+    top_members(t.root, &top);
+    if (!cJSON_IsString(top.model)) {
         allot_buf_adds(err, "'model' is required and must be a string");
         goto out;
     }
-    t.model = allot_slice_of(json_string_value(model), json_string_length(model));
-
-    messages = json_object_get(t.root, "messages");
-    if (!nonempty_array(messages)) {
+    t.model = allot_slice_of(top.model->valuestring, str_len(top.model));
+    if (!nonempty_array(top.messages)) {
         allot_buf_adds(err, "'messages' must be a non-empty array");
         goto out;
     }
-
-    stream = json_object_get(t.root, "stream");
-    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+    if (top.stream && !cJSON_IsBool(top.stream) && !cJSON_IsNull(top.stream)) {
         allot_buf_adds(err, "'stream' must be a boolean");
         goto out;
     }
-    t.stream = json_is_true(stream);
-    opts = json_object_get(t.root, "stream_options");
-    t.include_usage = json_is_object(opts) && json_is_true(json_object_get(opts, "include_usage"));
+    t.stream = cJSON_IsTrue(top.stream);
+    t.include_usage = cJSON_IsTrue(member(top.stream_options, "include_usage"));
 
-    json_array_foreach(messages, i, msg)
+    i = 0;
+    cJSON_ArrayForEach(msg, top.messages)
     {
-        if (!json_is_object(msg)) {
+        if (!cJSON_IsObject(msg)) {
             allot_buf_addf(err, "'messages[%zu]' must be an object", i);
             goto out;
         }
-        if (!json_is_string(json_object_get(msg, "role"))) {
+        role = member(msg, "role");
+        if (!cJSON_IsString(role)) {
             allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
             goto out;
         }
-        if (sys_idx == NO_INDEX && (role_is(msg, "system") || role_is(msg, "developer")))
+        if (sys_idx == NO_INDEX && (role_is(role, "system") || role_is(role, "developer")))
             sys_idx = i;
-        if (role_is(msg, "user"))
+        if (role_is(role, "user"))
             user_idx = i;
-        if (role_is(msg, "tool") || role_is(msg, "function"))
+        if (role_is(role, "tool") || role_is(role, "function"))
             t.n_tool_results++;
+        i++;
     }
-    t.n_messages = json_array_size(messages);
-    json_array_foreach(messages, i, msg)
-    {
-        if (i != sys_idx && i != user_idx)
-            t.material_bytes =
-                add_sat(t.material_bytes, content_bytes(json_object_get(msg, "content")));
-    }
+    t.n_messages = i;
 
     t.system = t.last_user = allot_slice_of("", 0);
     sys_off = user_off = NO_INDEX;
-    if (sys_idx != NO_INDEX &&
-        (rc = instruction_text(json_object_get(json_array_get(messages, sys_idx), "content"),
-                               &t.scratch, &t.system, &sys_off)))
-        goto out;
-    if (user_idx != NO_INDEX &&
-        (rc = instruction_text(json_object_get(json_array_get(messages, user_idx), "content"),
-                               &t.scratch, &t.last_user, &user_off)))
-        goto out;
+    i = 0;
+    cJSON_ArrayForEach(msg, top.messages)
+    {
+        cJSON *content = member(msg, "content");
+        int rc2 = 0;
+        if (i == sys_idx)
+            rc2 = instruction_text(content, &t.scratch, &t.system, &sys_off);
+        else if (i == user_idx)
+            rc2 = instruction_text(content, &t.scratch, &t.last_user, &user_off);
+        else
+            t.material_bytes = add_sat(t.material_bytes, content_bytes(content));
+        if (rc2) {
+            rc = rc2;
+            goto out;
+        }
+        i++;
+    }
     /* scratch has stopped moving: point the joined texts into it */
     if (sys_off != NO_INDEX)
         t.system.ptr = t.scratch.ptr + sys_off;
     if (user_off != NO_INDEX)
         t.last_user.ptr = t.scratch.ptr + user_off;
 
-    t.has_tools = nonempty_array(json_object_get(t.root, "tools")) ||
-                  nonempty_array(json_object_get(t.root, "functions"));
-    rf = json_object_get(t.root, "response_format");
-    if (rf && !json_is_null(rf)) {
-        json_t *type = json_object_get(rf, "type");
+    t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);
+    if (top.response_format && !cJSON_IsNull(top.response_format)) {
+        cJSON *type = member(top.response_format, "type");
         t.has_response_format =
-            !(json_is_string(type) && strcmp(json_string_value(type), "text") == 0);
+            !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
     }
 
-    rc = ALLOT_EINVAL;
-    if (scan_members(body, len, skip_ws(body, len, 0), top, 2, &end) || top[0].count == 0) {
-        /* cannot happen for a body jansson accepted; refuse rather than guess */
-        allot_buf_adds(err, "request body could not be scanned for 'model'");
-        goto out;
-    }
+    /* 4. the spans, checked last as they always were */
     for (i = 0; i < 2; i++) {
-        if (top[i].count > 1) {
-            allot_buf_addf(err, "duplicate top-level key '%s'", top[i].name);
+        if (spans[i].count > 1) {
+            allot_buf_addf(err, "duplicate top-level key '%s'", spans[i].name);
             goto out;
         }
     }
-    t.model_off = top[0].off;
-    t.model_len = top[0].len;
-    t.stream_options_off = top[1].off;
-    t.stream_options_len = top[1].len;
+    t.model_off = spans[0].off;
+    t.model_len = spans[0].len;
+    t.stream_options_off = spans[1].off;
+    t.stream_options_len = spans[1].len;
     rc = 0;
 
 out:
     if (rc) {
-        json_decref(t.root);
+        cJSON_Delete(t.root);
         allot_buf_release(&t.scratch);
         memset(r, 0, sizeof *r);
         allot_buf_init(&r->scratch, SCRATCH_MAX);
@@ -460,6 +764,35 @@ static int is_empty_object(const char *s, size_t n, size_t brace)
     return i < n && s[i] == '}';
 }
 
+/* stream_options rebuilt from the tree with a single include_usage: true,
+ * for an object with duplicate include_usage keys, where the byte-
+ * preserving edit would leave one behind. The first keeps its place. */
+static int rebuilt_usage_options(const cJSON *v, struct allot_buf *so)
+{
+    cJSON *copy = cJSON_Duplicate(v, 1), *yes = cJSON_CreateTrue(), *c, *next;
+    char *dump;
+    int seen = 0, rc;
+
+    /* replaces the first include_usage, keeping its place and key */
+    if (!copy || !yes || !cJSON_ReplaceItemInObjectCaseSensitive(copy, "include_usage", yes)) {
+        cJSON_Delete(copy);
+        cJSON_Delete(yes);
+        return ALLOT_ENOMEM;
+    }
+    for (c = copy->child; c; c = next) {
+        next = c->next;
+        if (c->string && strcmp(c->string, "include_usage") == 0 && seen++)
+            cJSON_Delete(cJSON_DetachItemViaPointer(copy, c));
+    }
+    dump = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    if (!dump)
+        return ALLOT_ENOMEM;
+    rc = allot_buf_adds(so, dump);
+    cJSON_free(dump);
+    return rc;
+}
+
 /* The new value of stream_options with include_usage true, into so. Sets
  * *unchanged when the client's value already says so. */
 static int usage_options(const struct allot_chat_request *r, const char *body, struct allot_buf *so,
@@ -467,14 +800,14 @@ static int usage_options(const struct allot_chat_request *r, const char *body, s
 {
     size_t off = r->stream_options_off, end = off + r->stream_options_len, obj_end;
     struct member iu = {"include_usage", 0, 0, 0};
-    json_t *v = json_object_get(r->root, "stream_options"), *copy;
-    char *dump;
+    struct json_error jerr;
+    const cJSON *v = member(r->root, "stream_options");
     int rc;
 
     *unchanged = 0;
-    if (!json_is_object(v) || body[off] != '{')
+    if (!cJSON_IsObject(v) || body[off] != '{')
         return allot_buf_adds(so, "{\"include_usage\":true}");
-    if ((rc = scan_members(body, end, off, &iu, 1, &obj_end)))
+    if (scan_json(body, end, off, &iu, 1, &obj_end, &jerr) || obj_end != end)
         return ALLOT_EINVAL;
     if (iu.count == 1) {
         if (iu.len == 4 && memcmp(body + iu.off, "true", 4) == 0) {
@@ -491,20 +824,7 @@ static int usage_options(const struct allot_chat_request *r, const char *body, s
             return rc;
         return allot_buf_add(so, body + off + 1, end - (off + 1));
     }
-    /* duplicate include_usage keys: the byte-preserving edit would leave one
-     * behind, so rebuild this one small object from the tree instead */
-    copy = json_copy(v);
-    if (!copy || json_object_set_new(copy, "include_usage", json_true())) {
-        json_decref(copy);
-        return ALLOT_ENOMEM;
-    }
-    dump = json_dumps(copy, JSON_COMPACT);
-    json_decref(copy);
-    if (!dump)
-        return ALLOT_ENOMEM;
-    rc = allot_buf_adds(so, dump);
-    free(dump);
-    return rc;
+    return rebuilt_usage_options(v, so);
 }
 
 int allot_chat_request_rewrite(const struct allot_chat_request *r, const char *body, size_t len,
@@ -575,7 +895,7 @@ out:
 
 void allot_chat_request_release(struct allot_chat_request *r)
 {
-    json_decref(r->root);
+    cJSON_Delete(r->root);
     allot_buf_release(&r->scratch);
     memset(r, 0, sizeof *r);
     allot_buf_init(&r->scratch, SCRATCH_MAX);

@@ -3,15 +3,21 @@
  * Answers POST /v1/chat/completions like an OpenAI-compatible model server,
  * deterministically: the answer names the server and echoes the start of the
  * last user message, padded with filler words to an exact token count (one
- * word = one token). Knobs from flags, the model name and x-fake-* headers
- * (in that order, later wins) add latency, time to first token, token pacing,
- * error statuses, cut streams, malformed bodies and hangs, so that allot's
- * tests and benchmarks can provoke every upstream behaviour they care about.
- * Also serves /healthz, /v1/models, /stats and POST /stats/reset.
+ * word = one token). Knobs from flags, the model id ("sim-fail503", or
+ * "sim?status=503&tokens=3" for tests that go through allot, which forwards
+ * no client headers) and x-fake-* headers (in that order, later wins) add
+ * latency, time to first token, token pacing, error statuses, cut streams,
+ * malformed bodies and hangs, so that allot's tests and benchmarks can
+ * provoke every upstream behaviour they care about. Also serves /healthz,
+ * /v1/models, /stats and POST /stats/reset.
+ *
+ * Bodies are read with cJSON (about five times cheaper than jansson for a
+ * 1 KB body), behind a one-pass check that keeps the old strictness; see
+ * fake_json_parse.
  *
  * DESIGN: each chat request gets an exchange from a per-worker free list;
  * the exchange holds the plan (what to answer and when), its own uv timer
- * and reusable buffers, so a steady load allocates nothing but jansson's
+ * and reusable buffers, so a steady load allocates nothing but cJSON's
  * parse of the request. Responses are built in the worker's scratch buffer
  * and handed to the server, which copies them. An exchange is a small state
  * machine (enum exchange_state): the timer moves it along; on_abort (the
@@ -19,6 +25,7 @@
  * call into the server for it (busy), in which case the caller does that
  * when the call returns. */
 #include <http_parser.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,43 +109,8 @@ struct chat_view {
     int stream;
     int include_usage;
     size_t content_bytes;
-    json_t *last_user; /* the content of the last user message */
+    const cJSON *last_user; /* the content of the last user message */
 };
-
-/* An appender with a sticky error: the first failure is kept and later
- * appends are skipped, so a response is built straight-line and checked
- * once. */
-struct out {
-    struct allot_buf *b;
-    int rc;
-};
-
-static void emit(struct out *o, const char *p, size_t n)
-{
-    if (!o->rc)
-        o->rc = allot_buf_add(o->b, p, n);
-}
-
-static void emits(struct out *o, const char *s)
-{
-    emit(o, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void emitf(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    if (o->rc)
-        return;
-    va_start(ap, fmt);
-    o->rc = allot_buf_vaddf(o->b, fmt, ap);
-    va_end(ap);
-}
-
-static void emit_json(struct out *o, const char *p, size_t n)
-{
-    if (!o->rc)
-        o->rc = allot_buf_add_json_str(o->b, p, n);
-}
 
 static int is_space(unsigned char c)
 {
@@ -187,10 +159,10 @@ static const struct allot_http_header sse_headers[] = {
 /* An OpenAI-style error body. */
 static int error_body(struct allot_buf *b, int status, const char *message, const char *type)
 {
-    struct out o = {b, 0};
-    emits(&o, "{\"error\":{\"message\":");
-    emit_json(&o, message, strlen(message));
-    emitf(&o, ",\"type\":\"%s\",\"param\":null,\"code\":\"http_%d\"}}", type, status);
+    struct fake_out o = {b, 0};
+    fake_emits(&o, "{\"error\":{\"message\":");
+    fake_emit_json(&o, message, strlen(message));
+    fake_emitf(&o, ",\"type\":\"%s\",\"param\":null,\"code\":\"http_%d\"}}", type, status);
     return o.rc;
 }
 
@@ -332,75 +304,77 @@ static int exchange_flush(struct fake_exchange *ex)
 
 /* ---- building answers ------------------------------------------------ */
 
-static void emit_usage(struct out *o, const struct fake_exchange *ex)
+static void emit_usage(struct fake_out *o, const struct fake_exchange *ex)
 {
-    emitf(o, "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
-          ex->prompt_tokens, ex->completion_tokens, ex->prompt_tokens + ex->completion_tokens);
+    fake_emitf(o,
+               "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
+               ex->prompt_tokens, ex->completion_tokens, ex->prompt_tokens + ex->completion_tokens);
 }
 
 static int build_completion(const struct fake_exchange *ex, struct allot_buf *b)
 {
-    struct out o = {b, 0};
+    struct fake_out o = {b, 0};
 
-    emitf(&o,
-          "{\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion\",\"created\":%lld,"
-          "\"model\":",
-          ex->id, ex->created);
-    emit(&o, ex->model.ptr, ex->model.len);
-    emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":[{\"index\":0,\"message\":"
-              "{\"role\":\"assistant\",\"content\":");
-    emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
-    emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}]");
+    fake_emitf(&o,
+               "{\"id\":\"chatcmpl-fake-%" PRIu64
+               "\",\"object\":\"chat.completion\",\"created\":%lld,"
+               "\"model\":",
+               ex->id, ex->created);
+    fake_emit(&o, ex->model.ptr, ex->model.len);
+    fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":[{\"index\":0,\"message\":"
+                   "{\"role\":\"assistant\",\"content\":");
+    fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
+    fake_emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}]");
     if (ex->usage) {
-        emits(&o, ",");
+        fake_emits(&o, ",");
         emit_usage(&o, ex);
     }
-    emits(&o, "}");
+    fake_emits(&o, "}");
     return o.rc;
 }
 
 /* The bytes every chunk of this stream starts with, up to "choices":. */
 static int build_prefix(struct fake_exchange *ex)
 {
-    struct out o = {&ex->prefix, 0};
+    struct fake_out o = {&ex->prefix, 0};
 
     allot_buf_reset(&ex->prefix);
-    emitf(&o,
-          "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
-          "\"created\":%lld,\"model\":",
-          ex->id, ex->created);
-    emit(&o, ex->model.ptr, ex->model.len);
-    emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":");
+    fake_emitf(&o,
+               "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
+               "\"created\":%lld,\"model\":",
+               ex->id, ex->created);
+    fake_emit(&o, ex->model.ptr, ex->model.len);
+    fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":");
     return o.rc;
 }
 
 /* One chunk with choices[0].delta = delta (JSON text) and finish_reason. */
-static void emit_chunk(struct out *o, const struct fake_exchange *ex, const char *delta,
+static void emit_chunk(struct fake_out *o, const struct fake_exchange *ex, const char *delta,
                        const char *piece, size_t piece_len, const char *finish)
 {
-    emit(o, ex->prefix.ptr, ex->prefix.len);
-    emits(o, "[{\"index\":0,\"delta\":");
+    fake_emit(o, ex->prefix.ptr, ex->prefix.len);
+    fake_emits(o, "[{\"index\":0,\"delta\":");
     if (piece) {
-        emits(o, "{\"content\":");
-        emit_json(o, piece, piece_len);
-        emits(o, "}");
+        fake_emits(o, "{\"content\":");
+        fake_emit_json(o, piece, piece_len);
+        fake_emits(o, "}");
     } else {
-        emits(o, delta);
+        fake_emits(o, delta);
     }
-    emits(o, ",\"logprobs\":null,\"finish_reason\":");
-    emits(o, finish);
-    emits(o, "}]");
+    fake_emits(o, ",\"logprobs\":null,\"finish_reason\":");
+    fake_emits(o, finish);
+    fake_emits(o, "}]");
     if (ex->include_usage && ex->usage)
-        emits(o, ",\"usage\":null");
-    emits(o, "}\n\n");
+        fake_emits(o, ",\"usage\":null");
+    fake_emits(o, "}\n\n");
 }
 
-static void emit_malformed_event(struct out *o, const struct fake_exchange *ex)
+static void emit_malformed_event(struct fake_out *o, const struct fake_exchange *ex)
 {
-    emitf(o,
-          "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
-          "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"oops\n\n",
-          ex->id);
+    fake_emitf(o,
+               "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
+               "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"oops\n\n",
+               ex->id);
 }
 
 /* ---- the exchange state machine -------------------------------------- */
@@ -411,7 +385,7 @@ static void stream_tokens(struct fake_exchange *ex);
  * token or send the tokens now. */
 static void stream_start(struct fake_exchange *ex)
 {
-    struct out o = {&ex->w->scratch, 0};
+    struct fake_out o = {&ex->w->scratch, 0};
     int rc;
 
     if (build_prefix(ex)) {
@@ -453,7 +427,7 @@ cut: /* cannot build a chunk: nothing better than closing */
  * leave in one write. */
 static void stream_tokens(struct fake_exchange *ex)
 {
-    struct out o = {&ex->w->scratch, 0};
+    struct fake_out o = {&ex->w->scratch, 0};
     const char *content = allot_buf_cstr(&ex->content);
     long total = ex->completion_tokens, stop = total, due = total;
     uint64_t now = allot_clock_mono_us(), next_us;
@@ -494,12 +468,12 @@ static void stream_tokens(struct fake_exchange *ex)
     }
     emit_chunk(&o, ex, "{}", NULL, 0, "\"stop\"");
     if (ex->include_usage && ex->usage) {
-        emit(&o, ex->prefix.ptr, ex->prefix.len);
-        emits(&o, "[],");
+        fake_emit(&o, ex->prefix.ptr, ex->prefix.len);
+        fake_emits(&o, "[],");
         emit_usage(&o, ex);
-        emits(&o, "}\n\n");
+        fake_emits(&o, "}\n\n");
     }
-    emits(&o, "data: [DONE]\n\n");
+    fake_emits(&o, "data: [DONE]\n\n");
     if (o.rc) {
         allot_buf_reset(o.b);
         exchange_cut(ex);
@@ -531,11 +505,12 @@ static void exchange_run(struct fake_exchange *ex)
         exchange_cut(ex);
         return;
     } else if (ex->malformed) {
-        struct out o = {s, 0};
-        emitf(&o,
-              "{\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion\","
-              "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"oops",
-              ex->id);
+        struct fake_out o = {s, 0};
+        fake_emitf(
+            &o,
+            "{\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion\","
+            "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"oops",
+            ex->id);
         rc = o.rc;
     } else {
         rc = build_completion(ex, s);
@@ -573,6 +548,38 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- knobs ------------------------------------------------------------ */
 
+enum knob_type { KNOB_NUM, KNOB_FLAG, KNOB_TEXT };
+
+/* Every per-request knob: its name in a model id's query ("sim?tokens=3"),
+ * its header, its bounds, and where it lands in struct knobs. One table, so
+ * that the headers and the model-id form cannot drift apart. */
+struct knob_spec {
+    const char *name;
+    const char *header;
+    enum knob_type type;
+    long min, max;
+    size_t offset; /* into struct knobs: a long (NUM), an int (FLAG), a slice (TEXT) */
+};
+
+#define KOFF(f) offsetof(struct knobs, f)
+static const struct knob_spec knob_table[] = {
+    {"latency-ms", "x-fake-latency-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(latency_ms)},
+    {"ttft-ms", "x-fake-ttft-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(ttft_ms)},
+    {"tokens-per-sec", "x-fake-tokens-per-sec", KNOB_NUM, 0, FAKE_MAX_TPS, KOFF(tps)},
+    {"tokens", "x-fake-tokens", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(tokens)},
+    {"status", "x-fake-status", KNOB_NUM, 100, 599, KOFF(status)},
+    {"cut-after", "x-fake-cut-after", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(cut_after)},
+    {"malformed", "x-fake-malformed", KNOB_FLAG, 0, 1, KOFF(malformed)},
+    {"hang", "x-fake-hang", KNOB_FLAG, 0, 1, KOFF(hang)},
+    {"no-usage", "x-fake-no-usage", KNOB_FLAG, 0, 1, KOFF(no_usage)},
+    {"empty", "x-fake-empty", KNOB_FLAG, 0, 1, KOFF(empty)},
+    {"content", "x-fake-content", KNOB_TEXT, 0, 0, KOFF(content)},
+};
+#define N_KNOBS (sizeof knob_table / sizeof knob_table[0])
+#define KNOB_NAMES                                                                                 \
+    "latency-ms, ttft-ms, tokens-per-sec, tokens, status, cut-after, malformed, hang, no-usage, "  \
+    "empty, content"
+
 /* Parse a decimal in [min, max]. */
 static int parse_long(const char *p, size_t n, long min, long max, long *out)
 {
@@ -590,38 +597,58 @@ static int parse_long(const char *p, size_t n, long min, long max, long *out)
     return 0;
 }
 
-static int header_long(const struct allot_http_request *req, const char *name, long min, long max,
-                       long *out, char *msg, size_t msg_size)
+/* Set one knob from its text. `where` names the source for the message
+ * ("header x-fake-tokens"). */
+static int knob_set(struct knobs *k, const struct knob_spec *spec, struct allot_slice v,
+                    const char *where, char *msg, size_t msz)
 {
-    struct allot_slice v = allot_http_request_header(req, name);
+    char *field = (char *)k + spec->offset;
+    int shown = (int)(v.len > 40 ? 40 : v.len);
+    long n;
 
-    if (!v.ptr)
+    switch (spec->type) {
+    case KNOB_NUM:
+        if (parse_long(v.ptr, v.len, spec->min, spec->max, &n) == 0) {
+            *(long *)(void *)field = n;
+            return 0;
+        }
+        snprintf(msg, msz, "%s: '%.*s' is not a number from %ld to %ld", where, shown, v.ptr,
+                 spec->min, spec->max);
+        return ALLOT_EINVAL;
+    case KNOB_FLAG:
+        if (allot_slice_eq(v, "1") || allot_slice_ieq(v, "true") || allot_slice_ieq(v, "yes")) {
+            *(int *)(void *)field = 1;
+            return 0;
+        }
+        if (allot_slice_eq(v, "0") || allot_slice_ieq(v, "false") || allot_slice_ieq(v, "no")) {
+            *(int *)(void *)field = 0;
+            return 0;
+        }
+        snprintf(msg, msz, "%s: '%.*s' is not 1/true/yes or 0/false/no", where, shown, v.ptr);
+        return ALLOT_EINVAL;
+    case KNOB_TEXT:
+        *(struct allot_slice *)(void *)field = v;
         return 0;
-    if (parse_long(v.ptr, v.len, min, max, out) == 0)
-        return 0;
-    snprintf(msg, msg_size, "header %s: '%.*s' is not a number from %ld to %ld", name,
-             (int)(v.len > 40 ? 40 : v.len), v.ptr, min, max);
+    }
     return ALLOT_EINVAL;
 }
 
-static int header_flag(const struct allot_http_request *req, const char *name, int *out, char *msg,
-                       size_t msg_size)
+static int knobs_from_headers(struct knobs *k, const struct allot_http_request *req, char *msg,
+                              size_t msz)
 {
-    struct allot_slice v = allot_http_request_header(req, name);
+    char where[64];
+    size_t i;
+    int rc;
 
-    if (!v.ptr)
-        return 0;
-    if (allot_slice_eq(v, "1") || allot_slice_ieq(v, "true") || allot_slice_ieq(v, "yes")) {
-        *out = 1;
-        return 0;
+    for (i = 0; i < N_KNOBS; i++) {
+        struct allot_slice v = allot_http_request_header(req, knob_table[i].header);
+        if (!v.ptr)
+            continue;
+        snprintf(where, sizeof where, "header %s", knob_table[i].header);
+        if ((rc = knob_set(k, &knob_table[i], v, where, msg, msz)))
+            return rc;
     }
-    if (allot_slice_eq(v, "0") || allot_slice_ieq(v, "false") || allot_slice_ieq(v, "no")) {
-        *out = 0;
-        return 0;
-    }
-    snprintf(msg, msg_size, "header %s: '%.*s' is not 1 or 0", name, (int)(v.len > 40 ? 40 : v.len),
-             v.ptr);
-    return ALLOT_EINVAL;
+    return 0;
 }
 
 static int is_alnum(char c)
@@ -638,11 +665,11 @@ static int segment_num(const char *seg, size_t n, const char *word, long max, lo
     return parse_long(seg + wl, n - wl, 0, max, out) == 0;
 }
 
-/* Knobs in the model name, for tests that go through allot (which does not
- * forward client headers): "fail" and three digits anywhere sets the
- * status; segments between non-alphanumerics set the rest, e.g.
- * "sim-ttft200-tps50-cut3". */
-static void knobs_from_model(struct knobs *k, const char *model, size_t len)
+/* Knobs in the name part of a model id (before any '?'): "fail" and three
+ * digits anywhere sets the status; segments between non-alphanumerics set
+ * the rest, e.g. "sim-ttft200-tps50-cut3". Words that are not knobs are
+ * part of the name, so nothing here is an error. */
+static void knobs_from_name(struct knobs *k, const char *model, size_t len)
 {
     size_t i, start;
     long n;
@@ -687,27 +714,114 @@ static void knobs_from_model(struct knobs *k, const char *model, size_t len)
     }
 }
 
-static int knobs_from_headers(struct knobs *k, const struct allot_http_request *req, char *msg,
-                              size_t msz)
+static int hex_value(char c)
 {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode p[0..n) into out[0..out_size); '+' stays a plus. The
+ * decoded length, or -1 on a '%' without two hex digits after it, -2 when
+ * out is too small. */
+static long percent_decode(const char *p, size_t n, char *out, size_t out_size)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_value(p[i + 1]) : -1, lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
+            if (lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o >= out_size)
+            return -2;
+        out[o++] = c;
+    }
+    return (long)o;
+}
+
+/* Knobs in the query part of a model id, for tests that go through allot
+ * (which forwards no client headers): "sim?status=500&tokens=3" takes the
+ * names of the x-fake-* headers without the prefix, with percent-decoded
+ * values; a flag alone ("sim?hang") means 1. Unlike a name segment, a
+ * query is meant as knobs, so an unknown name or a bad value is an error.
+ * Decoded values are kept in text[0..text_size), which must outlive k. */
+static int knobs_from_query(struct knobs *k, const char *model, size_t len, size_t start,
+                            char *text, size_t text_size, char *msg, size_t msz)
+{
+    int shown = (int)(len > 80 ? 80 : len);
+    size_t i = start, used = 0;
+    char where[160];
     int rc;
 
-    if ((rc = header_long(req, "x-fake-latency-ms", 0, FAKE_MAX_DELAY_MS, &k->latency_ms, msg,
-                          msz)) ||
-        (rc = header_long(req, "x-fake-ttft-ms", 0, FAKE_MAX_DELAY_MS, &k->ttft_ms, msg, msz)) ||
-        (rc = header_long(req, "x-fake-tokens-per-sec", 0, FAKE_MAX_TPS, &k->tps, msg, msz)) ||
-        (rc = header_long(req, "x-fake-tokens", 0, FAKE_MAX_TOKENS, &k->tokens, msg, msz)) ||
-        (rc = header_long(req, "x-fake-status", 100, 599, &k->status, msg, msz)) ||
-        (rc = header_long(req, "x-fake-cut-after", 0, FAKE_MAX_TOKENS, &k->cut_after, msg, msz)) ||
-        (rc = header_flag(req, "x-fake-malformed", &k->malformed, msg, msz)) ||
-        (rc = header_flag(req, "x-fake-hang", &k->hang, msg, msz)) ||
-        (rc = header_flag(req, "x-fake-no-usage", &k->no_usage, msg, msz)) ||
-        (rc = header_flag(req, "x-fake-empty", &k->empty, msg, msz)))
-        return rc;
-    k->content = allot_http_request_header(req, "x-fake-content");
-    if (k->content.ptr)
-        k->empty = 0;
+    while (i <= len) {
+        const char *param = model + i, *eq;
+        const struct knob_spec *spec = NULL;
+        size_t end = i, plen, nlen, j;
+        struct allot_slice v;
+        long dl;
+
+        while (end < len && model[end] != '&')
+            end++;
+        plen = end - i;
+        i = end + 1;
+        if (plen == 0)
+            continue;
+        eq = memchr(param, '=', plen);
+        nlen = eq ? (size_t)(eq - param) : plen;
+        for (j = 0; j < N_KNOBS && !spec; j++)
+            if (strlen(knob_table[j].name) == nlen && memcmp(knob_table[j].name, param, nlen) == 0)
+                spec = &knob_table[j];
+        if (!spec) {
+            snprintf(msg, msz, "model '%.*s': unknown knob '%.*s' (known: " KNOB_NAMES ")", shown,
+                     model, (int)(nlen > 40 ? 40 : nlen), param);
+            return ALLOT_EINVAL;
+        }
+        snprintf(where, sizeof where, "model '%.*s': knob %s", shown, model, spec->name);
+        if (!eq && spec->type != KNOB_FLAG) {
+            snprintf(msg, msz, "%s: needs a value (%s=...)", where, spec->name);
+            return ALLOT_EINVAL;
+        }
+        if (!eq) {
+            v = allot_slice_of("1", 1);
+        } else {
+            dl = percent_decode(eq + 1, plen - nlen - 1, text + used, text_size - used);
+            if (dl < 0) {
+                snprintf(msg, msz, "%s: %s", where,
+                         dl == -1 ? "a '%' not followed by two hex digits"
+                                  : "the model id is too long for knobs");
+                return ALLOT_EINVAL;
+            }
+            v = allot_slice_of(text + used, (size_t)dl);
+            if (spec->type == KNOB_TEXT)
+                used += (size_t)dl; /* keep it; other values are read at once */
+        }
+        if ((rc = knob_set(k, spec, v, where, msg, msz)))
+            return rc;
+    }
     return 0;
+}
+
+/* Knobs in a model id: the name part, then the query part (so that
+ * "sim-tokens4?tokens=2" gives 2). Only the query can be in error. */
+static int knobs_from_model(struct knobs *k, const char *model, size_t len, char *text,
+                            size_t text_size, char *msg, size_t msz)
+{
+    const char *q = memchr(model, '?', len);
+    size_t name_len = q ? (size_t)(q - model) : len;
+
+    knobs_from_name(k, model, name_len);
+    if (!q)
+        return 0;
+    return knobs_from_query(k, model, len, name_len + 1, text, text_size, msg, msz);
 }
 
 /* splitmix64: the --fail-rate dice, a pure function of seed and request
@@ -726,62 +840,306 @@ static int run_fails(const struct fake_options *opt, uint64_t seq)
     return (double)(z >> 11) * 0x1.0p-53 < opt->fail_rate;
 }
 
+/* ---- JSON ------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (1-4 bytes), or 0 when the bytes
+ * there are not UTF-8 (overlong forms, surrogates and code points past
+ * U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len, i;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static size_t digits(const unsigned char *p, size_t n, size_t i)
+{
+    while (i < n && is_digit(p[i]))
+        i++;
+    return i;
+}
+
+/* Length of the JSON number at p, or 0 when the run of number characters
+ * there is not one: cJSON hands the run to strtod, which also takes "01",
+ * "1." and "-.5". */
+static size_t number_len(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (p[i] == '-')
+        i++;
+    if (i < n && p[i] == '0')
+        i++;
+    else if (i < n && p[i] >= '1' && p[i] <= '9')
+        i = digits(p, n, i);
+    else
+        return 0;
+    if (i < n && p[i] == '.') {
+        if (i + 1 >= n || !is_digit(p[i + 1]))
+            return 0;
+        i = digits(p, n, i + 1);
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        i = digits(p, n, i);
+    }
+    if (i < n &&
+        (is_digit(p[i]) || p[i] == '.' || p[i] == 'e' || p[i] == 'E' || p[i] == '+' || p[i] == '-'))
+        return 0;
+    return i;
+}
+
+static int is_hex4(const unsigned char *p)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        if (hex_value((char)p[i]) < 0)
+            return 0;
+    return 1;
+}
+
+/* What a pass over the raw text found. */
+struct json_scan {
+    size_t at;       /* where the first problem is */
+    const char *why; /* NULL: no problem */
+    int blank;       /* the text has nothing but blanks */
+    int in_string;   /* the text ends inside a string */
+    int open;        /* the text ends inside a string or a bracket */
+};
+
+/* Check what cJSON lets through: bytes that are not UTF-8, raw control
+ * characters in strings, \u escapes without four hex digits, numbers like
+ * "01" or "1.", and bytes outside strings that no JSON token starts with
+ * (cJSON skips every byte below 0x21 as a blank, and a UTF-8 byte-order
+ * mark). Tracks strings and bracket depth, too, so that a text
+ * cut short can be told from a wrong one. One pass, no allocation. */
+static void json_prescan(const unsigned char *p, size_t n, struct json_scan *sc)
+{
+    size_t i, len;
+    long depth = 0;
+    int in_str = 0, blank = 1;
+
+    for (i = 0; i < n; i += len) {
+        unsigned char c = p[i];
+
+        len = 1;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            blank = 0;
+        if (in_str) {
+            if (c == '\\' && i + 1 < n && p[i + 1] == 'u') {
+                len = 6; /* cJSON reads bad hex digits as 0 */
+                if (i + 5 >= n || !is_hex4(p + i + 2))
+                    sc->why = "a \\u escape without four hex digits";
+            } else if (c == '\\') {
+                len = i + 1 < n ? 2 : 1; /* cJSON checks the other escapes */
+            } else if (c == '"')
+                in_str = 0;
+            else if (c < 0x20)
+                sc->why = "a control character in a string (escape it)";
+            else if (c >= 0x80 && (len = utf8_len(p + i, n - i)) == 0)
+                sc->why = "bytes that are not UTF-8";
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == '-' || is_digit(c)) {
+            if ((len = number_len(p + i, n - i)) == 0)
+                sc->why = "a number written in a way JSON does not allow";
+        } else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x80) {
+            sc->why = "a byte that cannot start a JSON token";
+        }
+        if (sc->why) {
+            sc->at = i;
+            return;
+        }
+    }
+    sc->blank = blank;
+    sc->in_string = in_str;
+    sc->open = in_str || depth > 0;
+}
+
+/* "line L column C" of byte `at` (both from 1, columns in bytes). */
+static void describe_at(const char *text, size_t at, char *out, size_t out_size)
+{
+    size_t line = 1, col = 1, i;
+
+    for (i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    snprintf(out, out_size, "line %zu column %zu", line, col);
+}
+
+cJSON *fake_json_parse(const char *text, size_t len, char *why, size_t why_size)
+{
+    struct json_scan sc = {0, NULL, 0, 0, 0};
+    const char *end = NULL, *reason;
+    char where[64], near[24];
+    cJSON *root = NULL;
+    size_t at, i, n = 0;
+
+    json_prescan((const unsigned char *)text, len, &sc);
+    if (sc.why) {
+        at = sc.at;
+        reason = sc.why;
+        goto fail;
+    }
+    /* return_parse_end, not cJSON_GetErrorPtr: that one is a process
+     * global, shared by every worker thread. */
+    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    at = end && end >= text ? (size_t)(end - text) : 0;
+    if (!root) {
+        reason = "not valid JSON here";
+        /* cJSON stops at the last byte when the text runs out */
+        if (sc.blank || sc.in_string || (sc.open && at + 1 >= len)) {
+            at = len;
+            reason = "the text ends before the JSON value does";
+        }
+        goto fail;
+    }
+    while (at < len &&
+           (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+        at++;
+    if (at < len) {
+        cJSON_Delete(root);
+        root = NULL;
+        reason = "more text after the JSON value";
+        goto fail;
+    }
+    return root;
+fail:
+    if (why && why_size) {
+        if (sc.blank)
+            reason = len ? "there is no JSON value, only blanks" : "the text is empty";
+        if (at > len)
+            at = len;
+        for (i = at; i < len && n < 16 && text[i] != '\n'; i++)
+            near[n++] =
+                (unsigned char)text[i] < 0x20 || (unsigned char)text[i] >= 0x7F ? '?' : text[i];
+        near[n] = '\0';
+        describe_at(text, at, where, sizeof where);
+        if (n)
+            snprintf(why, why_size, "%s: %s, at '%s'", where, reason, near);
+        else
+            snprintf(why, why_size, "%s: %s", where, reason);
+    }
+    return NULL;
+}
+
+cJSON *fake_json_member(const cJSON *obj, const char *key)
+{
+    cJSON *it, *found = NULL;
+
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    for (it = obj->child; it; it = it->next)
+        if (it->string && strcmp(it->string, key) == 0)
+            found = it;
+    return found;
+}
+
 /* ---- chat completions ------------------------------------------------- */
 
-/* Bytes of the text in a message's content: a string, or text parts. */
-static size_t content_bytes(const json_t *content)
+/* Bytes of the text in a message's content: a string, or text parts. A
+ * string is read up to a \u0000 in it, where cJSON ends it. */
+static size_t content_bytes(const cJSON *content)
 {
-    size_t i, n = 0;
-    json_t *part;
+    const cJSON *part;
+    size_t n = 0;
 
-    if (json_is_string(content))
-        return json_string_length(content);
-    json_array_foreach(content, i, part)
+    if (cJSON_IsString(content))
+        return strlen(content->valuestring);
+    if (!cJSON_IsArray(content))
+        return 0;
+    cJSON_ArrayForEach(part, content)
     {
-        json_t *text = json_object_get(part, "text");
-        if (json_is_string(text))
-            n += json_string_length(text);
+        const cJSON *text = fake_json_member(part, "text");
+        if (cJSON_IsString(text))
+            n += strlen(text->valuestring);
     }
     return n;
 }
 
-static int read_chat(json_t *root, struct chat_view *v, char *msg, size_t msz)
+static int read_chat(const cJSON *root, struct chat_view *v, char *msg, size_t msz)
 {
-    json_t *model, *messages, *m, *opts;
-    size_t i;
+    const cJSON *model, *messages, *m;
+    size_t i = 0;
 
-    model = json_object_get(root, "model");
-    if (!json_is_string(model)) {
+    model = fake_json_member(root, "model");
+    if (!cJSON_IsString(model)) {
         snprintf(msg, msz, "'model' is required and must be a string");
         return ALLOT_EINVAL;
     }
-    v->model = json_string_value(model);
-    v->model_len = json_string_length(model);
-    v->stream = json_is_true(json_object_get(root, "stream"));
-    opts = json_object_get(root, "stream_options");
-    v->include_usage = json_is_true(json_object_get(opts, "include_usage"));
-    messages = json_object_get(root, "messages");
-    if (!json_is_array(messages) || json_array_size(messages) == 0) {
+    v->model = model->valuestring;
+    v->model_len = strlen(model->valuestring);
+    v->stream = cJSON_IsTrue(fake_json_member(root, "stream"));
+    v->include_usage =
+        cJSON_IsTrue(fake_json_member(fake_json_member(root, "stream_options"), "include_usage"));
+    messages = fake_json_member(root, "messages");
+    if (!cJSON_IsArray(messages) || !messages->child) {
         snprintf(msg, msz, "'messages' must be a non-empty array");
         return ALLOT_EINVAL;
     }
-    json_array_foreach(messages, i, m)
+    cJSON_ArrayForEach(m, messages)
     {
-        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
-        if (!json_is_string(role)) {
+        const cJSON *role = fake_json_member(m, "role"), *content = fake_json_member(m, "content");
+        if (!cJSON_IsString(role)) {
             snprintf(msg, msz, "'messages[%zu].role' is required and must be a string", i);
             return ALLOT_EINVAL;
         }
         v->content_bytes += content_bytes(content);
-        if (strcmp(json_string_value(role), "user") == 0)
+        if (strcmp(role->valuestring, "user") == 0)
             v->last_user = content;
+        i++;
     }
     return 0;
 }
 
 /* Append up to *left characters of s (UTF-8 aware; a stray byte counts as
  * one) to o. */
-static void emit_chars(struct out *o, const char *s, size_t n, size_t *left)
+static void emit_chars(struct fake_out *o, const char *s, size_t n, size_t *left)
 {
     size_t i = 0;
 
@@ -794,41 +1152,41 @@ static void emit_chars(struct out *o, const char *s, size_t n, size_t *left)
         i += l;
         (*left)--;
     }
-    emit(o, s, i);
+    fake_emit(o, s, i);
 }
 
 /* The generated answer: the words of "[NAME] answer to: SNIPPET", then
  * filler, cut or padded to exactly `tokens` words, each followed by a
  * space. */
-static int build_content(struct fake_exchange *ex, const char *name, const json_t *last_user,
+static int build_content(struct fake_exchange *ex, const char *name, const cJSON *last_user,
                          long tokens, struct allot_buf *tmp)
 {
     static const char *const filler[] = {
         "lorem",  "ipsum", "dolor",  "sit",     "amet",   "consectetur", "adipiscing",
         "elit",   "sed",   "do",     "eiusmod", "tempor", "incididunt",  "ut",
         "labore", "et",    "dolore", "magna",   "aliqua"};
-    struct out seed = {tmp, 0}, o = {&ex->content, 0};
+    struct fake_out seed = {tmp, 0}, o = {&ex->content, 0};
     size_t left = SNIPPET_CHARS, pos = 0, i;
     long n = 0;
 
     allot_buf_reset(tmp);
-    emitf(&seed, "[%s] answer to: ", name);
-    if (json_is_string(last_user)) {
-        emit_chars(&seed, json_string_value(last_user), json_string_length(last_user), &left);
-    } else if (json_is_array(last_user)) {
-        json_t *part;
+    fake_emitf(&seed, "[%s] answer to: ", name);
+    if (cJSON_IsString(last_user)) {
+        emit_chars(&seed, last_user->valuestring, strlen(last_user->valuestring), &left);
+    } else if (cJSON_IsArray(last_user)) {
+        const cJSON *part;
         int first = 1;
-        json_array_foreach(last_user, i, part)
+        cJSON_ArrayForEach(part, last_user)
         {
-            json_t *text = json_object_get(part, "text");
-            if (!json_is_string(text))
+            const cJSON *text = fake_json_member(part, "text");
+            if (!cJSON_IsString(text))
                 continue;
             if (!first && left > 0) {
-                emit(&seed, "\n", 1);
+                fake_emit(&seed, "\n", 1);
                 left--;
             }
             first = 0;
-            emit_chars(&seed, json_string_value(text), json_string_length(text), &left);
+            emit_chars(&seed, text->valuestring, strlen(text->valuestring), &left);
         }
     }
     if (seed.rc)
@@ -843,13 +1201,13 @@ static int build_content(struct fake_exchange *ex, const char *name, const json_
         start = pos;
         while (pos < tmp->len && !is_space((unsigned char)tmp->ptr[pos]))
             pos++;
-        emit(&o, tmp->ptr + start, pos - start);
-        emit(&o, " ", 1);
+        fake_emit(&o, tmp->ptr + start, pos - start);
+        fake_emit(&o, " ", 1);
         n++;
     }
     for (i = 0; n < tokens; n++, i++) {
-        emits(&o, filler[i % (sizeof filler / sizeof filler[0])]);
-        emit(&o, " ", 1);
+        fake_emits(&o, filler[i % (sizeof filler / sizeof filler[0])]);
+        fake_emit(&o, " ", 1);
     }
     allot_buf_reset(tmp);
     return o.rc;
@@ -877,23 +1235,22 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     struct fake_seen seen;
     struct fake_exchange *ex = NULL;
     struct allot_buf tmp;
-    json_error_t jerr;
-    json_t *root;
-    char msg[256];
+    cJSON *root;
+    char msg[256], why[200];
+    char decoded[MODEL_MAX]; /* text knobs from the model id */
     uint64_t delay_ms;
     int rc;
 
     allot_buf_init(&tmp, 4096);
-    root = json_loadb(req->body.ptr ? req->body.ptr : "", req->body.len, JSON_ALLOW_NUL, &jerr);
-    if (root && json_is_object(root)) {
+    root = fake_json_parse(req->body.ptr ? req->body.ptr : "", req->body.len, why, sizeof why);
+    if (cJSON_IsObject(root)) {
         rc = read_chat(root, &v, msg, sizeof msg);
     } else if (root) {
         rc = ALLOT_EINVAL;
         snprintf(msg, sizeof msg, "the request body must be a JSON object");
     } else {
         rc = ALLOT_EPARSE;
-        snprintf(msg, sizeof msg, "the request body is not JSON: line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        snprintf(msg, sizeof msg, "the request body is not JSON: %s", why);
     }
     seen.path = req->path;
     seen.body = allot_slice_of(req->body.ptr, req->body.len);
@@ -906,11 +1263,14 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
         respond_error_now(w, req, 400, msg, "invalid_request_error");
         goto out;
     }
-    knobs_from_model(&k, v.model, v.model_len);
-    if ((rc = knobs_from_headers(&k, req, msg, sizeof msg))) {
+    if ((rc = knobs_from_model(&k, v.model, v.model_len, decoded, sizeof decoded, msg,
+                               sizeof msg)) ||
+        (rc = knobs_from_headers(&k, req, msg, sizeof msg))) {
         respond_error_now(w, req, 400, msg, "invalid_request_error");
         goto out;
     }
+    if (k.content.ptr)
+        k.empty = 0; /* content overrides empty, whichever came first */
     ex = exchange_get(w);
     if (!ex) {
         respond_error_now(w, req, 500, "fake upstream: out of memory", "server_error");
@@ -963,7 +1323,7 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
         exchange_run(ex);
 out:
     allot_buf_release(&tmp);
-    json_decref(root);
+    cJSON_Delete(root);
 }
 
 /* ---- routing ---------------------------------------------------------- */

@@ -8,8 +8,12 @@
  *
  * DESIGN: one struct for the whole process, one mutex. Workers take it once
  * per chat request to bump counters and copy the body into a buffer whose
- * allocation is kept between requests; /stats re-parses that copy, so the hot
- * path builds no JSON. */
+ * allocation is kept between requests; /stats re-parses that copy (with
+ * cJSON, like the chat handler), so the hot path builds no JSON. The
+ * documents are written straight into the output buffer; cJSON prints only
+ * the parts of the last body it holds. Models are few in any test, so the
+ * per-model tally is a plain array searched linearly. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +26,8 @@
 int fake_stats_init(struct fake_stats *s, const char *expect_key)
 {
     memset(s, 0, sizeof *s);
-    s->by_model = json_object();
-    if (!s->by_model)
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
         return ALLOT_ENOMEM;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        json_decref(s->by_model);
-        return ALLOT_ENOMEM;
-    }
     s->expect_key = expect_key;
     s->last_key_ok = -1;
     allot_buf_init(&s->last_body, LAST_BODY_MAX);
@@ -37,10 +36,22 @@ int fake_stats_init(struct fake_stats *s, const char *expect_key)
     return 0;
 }
 
+static void forget_models(struct fake_stats *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_models; i++)
+        free(s->models[i].name);
+    s->n_models = 0;
+}
+
 void fake_stats_release(struct fake_stats *s)
 {
     pthread_mutex_destroy(&s->lock);
-    json_decref(s->by_model);
+    forget_models(s);
+    free(s->models);
+    s->models = NULL;
+    s->models_cap = 0;
     allot_buf_release(&s->last_body);
     allot_buf_release(&s->last_path);
     allot_buf_release(&s->last_content_type);
@@ -79,6 +90,40 @@ out:
     }
 }
 
+/* Count one request for model; called with the lock held. Past
+ * FAKE_STATS_MAX_MODELS names, or out of memory, new names go uncounted. */
+static void count_model(struct fake_stats *s, const char *model)
+{
+    size_t len = strlen(model), i;
+    struct fake_model_count *m;
+
+    for (i = 0; i < s->n_models; i++) {
+        m = &s->models[i];
+        if (m->len == len && memcmp(m->name, model, len) == 0) {
+            m->count++;
+            return;
+        }
+    }
+    if (s->n_models >= FAKE_STATS_MAX_MODELS)
+        return;
+    if (s->n_models == s->models_cap) {
+        size_t cap = s->models_cap ? s->models_cap * 2 : 16;
+        m = realloc(s->models, cap * sizeof *m); /* cap <= 2048: no overflow */
+        if (!m)
+            return;
+        s->models = m;
+        s->models_cap = cap;
+    }
+    m = &s->models[s->n_models];
+    m->name = malloc(len + 1);
+    if (!m->name)
+        return;
+    memcpy(m->name, model, len + 1);
+    m->len = len;
+    m->count = 1;
+    s->n_models++;
+}
+
 void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
 {
     char desc[sizeof s->last_auth];
@@ -89,13 +134,8 @@ void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
     s->requests++;
     if (seen->stream)
         s->streams++;
-    if (seen->model) {
-        json_t *n = json_object_get(s->by_model, seen->model);
-        if (n)
-            json_integer_set(n, json_integer_value(n) + 1);
-        else if (json_object_size(s->by_model) < FAKE_STATS_MAX_MODELS)
-            json_object_set_new(s->by_model, seen->model, json_integer(1));
-    }
+    if (seen->model)
+        count_model(s, seen->model);
     s->have_last = 1;
     copy_capped(&s->last_body, seen->body);
     copy_capped(&s->last_path, seen->path);
@@ -127,7 +167,7 @@ void fake_stats_reset(struct fake_stats *s)
 {
     pthread_mutex_lock(&s->lock);
     s->requests = s->streams = s->cancelled = s->cut = s->injected = 0;
-    json_object_clear(s->by_model);
+    forget_models(s);
     s->have_last = 0;
     allot_buf_reset(&s->last_body);
     allot_buf_reset(&s->last_path);
@@ -138,116 +178,119 @@ void fake_stats_reset(struct fake_stats *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* A JSON string of bytes a peer sent, which need not be UTF-8: bytes that
- * jansson refuses are shown as '?'. */
-static json_t *text_json(const struct allot_buf *b)
+/* Bytes a peer sent, as a JSON string: they need not be UTF-8, and the
+ * bytes that are not are shown as U+FFFD. */
+static void emit_text(struct fake_out *o, const struct allot_buf *b)
 {
-    json_t *j = json_stringn(allot_buf_cstr(b), b->len);
-    char *copy;
-    size_t i;
+    if (!o->rc)
+        o->rc = allot_buf_add_json_str(o->b, allot_buf_cstr(b), b->len);
+}
 
-    if (j || b->len == 0)
-        return j ? j : json_string("");
-    copy = malloc(b->len);
-    if (!copy)
-        return NULL;
-    for (i = 0; i < b->len; i++)
-        copy[i] = (b->ptr[i] & 0x80) || b->ptr[i] == '\0' ? '?' : b->ptr[i];
-    j = json_stringn(copy, b->len);
-    free(copy);
-    return j;
+/* Print part of a parsed body; a NULL part prints as null. */
+static void emit_tree(struct fake_out *o, const cJSON *part)
+{
+    char *text;
+
+    if (!part) {
+        fake_emits(o, "null");
+        return;
+    }
+    text = cJSON_PrintUnformatted(part);
+    if (!text) {
+        if (!o->rc)
+            o->rc = ALLOT_ENOMEM;
+        return;
+    }
+    fake_emits(o, text);
+    cJSON_free(text);
 }
 
 /* The last request as a JSON object; called with the lock held. */
-static json_t *last_request_json(const struct fake_stats *s)
+static void emit_last_request(struct fake_out *o, const struct fake_stats *s)
 {
-    json_t *o = json_object(), *body, *v;
-    json_error_t jerr;
+    cJSON *body = fake_json_parse(allot_buf_cstr(&s->last_body), s->last_body.len, NULL, 0);
+    const cJSON *model = fake_json_member(body, "model");
+    const cJSON *messages = fake_json_member(body, "messages");
 
-    if (!o)
-        return NULL;
-    body = json_loadb(allot_buf_cstr(&s->last_body), s->last_body.len, JSON_ALLOW_NUL, &jerr);
-    v = body ? json_object_get(body, "model") : NULL;
-    json_object_set_new(o, "path", text_json(&s->last_path));
-    json_object_set_new(o, "model", json_is_string(v) ? json_copy(v) : json_null());
-    v = body ? json_object_get(body, "stream") : NULL;
-    json_object_set_new(o, "stream", json_boolean(json_is_true(v)));
-    v = body ? json_object_get(body, "stream_options") : NULL;
-    json_object_set_new(o, "stream_options", v ? json_deep_copy(v) : json_null());
-    v = body ? json_object_get(body, "messages") : NULL;
-    json_object_set_new(o, "messages", json_integer((json_int_t)json_array_size(v)));
-    json_object_set_new(o, "authorization", json_string(s->last_auth[0] ? "present" : "absent"));
-    json_object_set_new(o, "authorization_value",
-                        s->last_auth[0] ? json_string(s->last_auth) : json_null());
-    json_object_set_new(o, "key_ok",
-                        s->last_key_ok < 0 ? json_null() : json_boolean(s->last_key_ok));
-    json_object_set_new(o, "content_type", text_json(&s->last_content_type));
-    json_object_set_new(o, "body_bytes", json_integer((json_int_t)s->last_body_bytes));
+    fake_emits(o, "{\"path\":");
+    emit_text(o, &s->last_path);
+    fake_emits(o, ",\"model\":");
+    emit_tree(o, cJSON_IsString(model) ? model : NULL);
+    fake_emitf(o, ",\"stream\":%s,\"stream_options\":",
+               cJSON_IsTrue(fake_json_member(body, "stream")) ? "true" : "false");
+    emit_tree(o, fake_json_member(body, "stream_options"));
+    fake_emitf(o, ",\"messages\":%d,\"authorization\":\"%s\",\"authorization_value\":",
+               cJSON_IsArray(messages) ? cJSON_GetArraySize(messages) : 0,
+               s->last_auth[0] ? "present" : "absent");
+    if (s->last_auth[0])
+        fake_emitf(o, "\"%s\"", s->last_auth); /* ASCII from describe_auth */
+    else
+        fake_emits(o, "null");
+    fake_emitf(o, ",\"key_ok\":%s,\"content_type\":",
+               s->last_key_ok < 0 ? "null"
+               : s->last_key_ok   ? "true"
+                                  : "false");
+    emit_text(o, &s->last_content_type);
+    fake_emitf(o, ",\"body_bytes\":%zu,\"body\":", s->last_body_bytes);
     /* The body itself, parsed when it was JSON, else as text. */
     if (body)
-        json_object_set_new(o, "body", body);
+        emit_tree(o, body);
     else
-        json_object_set_new(o, "body", text_json(&s->last_body));
-    return o;
-}
-
-static int dump_into(json_t *doc, struct allot_buf *out)
-{
-    char *text;
-    int rc;
-
-    if (!doc)
-        return ALLOT_ENOMEM;
-    text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(doc);
-    if (!text)
-        return ALLOT_ENOMEM;
-    rc = allot_buf_adds(out, text);
-    free(text);
-    return rc;
+        emit_text(o, &s->last_body);
+    fake_emits(o, "}");
+    cJSON_Delete(body);
 }
 
 int fake_stats_json(struct fake_stats *s, const char *name, struct allot_buf *out)
 {
-    json_t *doc = json_object();
+    struct fake_out o = {out, 0};
+    size_t i;
 
-    if (!doc)
-        return ALLOT_ENOMEM;
     pthread_mutex_lock(&s->lock);
-    json_object_set_new(doc, "name", json_string(name));
-    json_object_set_new(doc, "requests", json_integer((json_int_t)s->requests));
-    json_object_set_new(doc, "streams", json_integer((json_int_t)s->streams));
-    json_object_set_new(doc, "cancelled", json_integer((json_int_t)s->cancelled));
-    json_object_set_new(doc, "cut", json_integer((json_int_t)s->cut));
-    json_object_set_new(doc, "injected_errors", json_integer((json_int_t)s->injected));
-    json_object_set_new(doc, "by_model", json_deep_copy(s->by_model));
-    json_object_set_new(doc, "last_request", s->have_last ? last_request_json(s) : json_null());
+    fake_emits(&o, "{\"name\":");
+    fake_emit_json(&o, name, strlen(name));
+    fake_emitf(&o,
+               ",\"requests\":%" PRIu64 ",\"streams\":%" PRIu64 ",\"cancelled\":%" PRIu64
+               ",\"cut\":%" PRIu64 ",\"injected_errors\":%" PRIu64 ",\"by_model\":{",
+               s->requests, s->streams, s->cancelled, s->cut, s->injected);
+    for (i = 0; i < s->n_models; i++) {
+        if (i)
+            fake_emits(&o, ",");
+        fake_emit_json(&o, s->models[i].name, s->models[i].len);
+        fake_emitf(&o, ":%" PRIu64, s->models[i].count);
+    }
+    fake_emits(&o, "},\"last_request\":");
+    if (s->have_last)
+        emit_last_request(&o, s);
+    else
+        fake_emits(&o, "null");
+    fake_emits(&o, "}");
     pthread_mutex_unlock(&s->lock);
-    return dump_into(doc, out);
+    return o.rc;
+}
+
+static void emit_model(struct fake_out *o, const char *id, size_t len)
+{
+    fake_emits(o, "{\"id\":");
+    fake_emit_json(o, id, len);
+    fake_emits(o, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"fake_upstream\"}");
 }
 
 int fake_stats_models_json(struct fake_stats *s, struct allot_buf *out)
 {
-    json_t *doc = json_object(), *data = json_array();
-    const char *key;
-    json_t *v;
+    struct fake_out o = {out, 0};
+    size_t i;
 
-    if (!doc || !data) {
-        json_decref(doc);
-        json_decref(data);
-        return ALLOT_ENOMEM;
-    }
-    json_array_append_new(data, json_pack("{s:s,s:s,s:i,s:s}", "id", "sim", "object", "model",
-                                          "created", 0, "owned_by", "fake_upstream"));
+    fake_emits(&o, "{\"object\":\"list\",\"data\":[");
+    emit_model(&o, "sim", 3);
     pthread_mutex_lock(&s->lock);
-    json_object_foreach(s->by_model, key, v)
-    {
-        if (strcmp(key, "sim") != 0)
-            json_array_append_new(data, json_pack("{s:s,s:s,s:i,s:s}", "id", key, "object", "model",
-                                                  "created", 0, "owned_by", "fake_upstream"));
+    for (i = 0; i < s->n_models; i++) {
+        if (s->models[i].len == 3 && memcmp(s->models[i].name, "sim", 3) == 0)
+            continue;
+        fake_emits(&o, ",");
+        emit_model(&o, s->models[i].name, s->models[i].len);
     }
     pthread_mutex_unlock(&s->lock);
-    json_object_set_new(doc, "object", json_string("list"));
-    json_object_set_new(doc, "data", data);
-    return dump_into(doc, out);
+    fake_emits(&o, "]}");
+    return o.rc;
 }

@@ -1,7 +1,8 @@
 /* fake_upstream.h: internals shared by the fake model server's files.
  *
  * fake_upstream.c  command line, worker loops, signals, shutdown.
- * fake_chat.c      the HTTP handler: routes, chat completions, streaming.
+ * fake_chat.c      the HTTP handler: routes, chat completions, streaming,
+ *                  knobs, reading request bodies (cJSON).
  * fake_stats.c     counters and the last request, shared by all workers.
  *
  * This is a test tool, not part of liballot, so its cross-file names carry
@@ -9,10 +10,12 @@
 #ifndef FAKE_UPSTREAM_H
 #define FAKE_UPSTREAM_H
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
+#include <string.h>
+#include <cJSON.h>
 #include <uv.h>
 #include "allot/buf.h"
 #include "allot/http_server.h"
@@ -42,18 +45,27 @@ struct fake_options {
     const char *expect_key; /* NULL: key_ok is null in /stats */
 };
 
+/* One model name seen in chat requests and how often. */
+struct fake_model_count {
+    char *name; /* owned, NUL-terminated */
+    size_t len;
+    uint64_t count;
+};
+
 /* Counters and a copy of the last chat request, for GET /stats. One per
  * process, shared by all workers under one mutex: a few stores per request
  * cost nothing next to parsing its JSON. */
 struct fake_stats {
     pthread_mutex_t lock;
     const char *expect_key;
-    uint64_t requests;  /* chat completion requests, valid or not */
-    uint64_t streams;   /* of which asked for "stream": true */
-    uint64_t cancelled; /* the client went away before the response ended */
-    uint64_t cut;       /* cut on purpose (x-fake-cut-after) */
-    uint64_t injected;  /* answered with an injected error status */
-    json_t *by_model;   /* {"model": count}, at most FAKE_STATS_MAX_MODELS */
+    uint64_t requests;               /* chat completion requests, valid or not */
+    uint64_t streams;                /* of which asked for "stream": true */
+    uint64_t cancelled;              /* the client went away before the response ended */
+    uint64_t cut;                    /* cut on purpose (x-fake-cut-after) */
+    uint64_t injected;               /* answered with an injected error status */
+    struct fake_model_count *models; /* in order of first sight */
+    size_t n_models;                 /* at most FAKE_STATS_MAX_MODELS */
+    size_t models_cap;
     int have_last;
     struct allot_buf last_body;
     struct allot_buf last_path;
@@ -75,6 +87,59 @@ struct fake_seen {
 };
 
 enum fake_counter { FAKE_CANCELLED, FAKE_CUT, FAKE_INJECTED };
+
+/* An appender with a sticky error: the first failure is kept and later
+ * appends are skipped, so a response is built straight-line and checked
+ * once. */
+struct fake_out {
+    struct allot_buf *b;
+    int rc;
+};
+
+static inline void fake_emit(struct fake_out *o, const char *p, size_t n)
+{
+    if (!o->rc)
+        o->rc = allot_buf_add(o->b, p, n);
+}
+
+static inline void fake_emits(struct fake_out *o, const char *s)
+{
+    fake_emit(o, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static inline void fake_emitf(struct fake_out *o,
+                                                                    const char *fmt, ...)
+{
+    va_list ap;
+    if (o->rc)
+        return;
+    va_start(ap, fmt);
+    o->rc = allot_buf_vaddf(o->b, fmt, ap);
+    va_end(ap);
+}
+
+/* s as a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
+static inline void fake_emit_json(struct fake_out *o, const char *s, size_t n)
+{
+    if (!o->rc)
+        o->rc = allot_buf_add_json_str(o->b, s, n);
+}
+
+/* Parse a request body with cJSON, as strictly as jansson did before it:
+ * a first pass refuses what cJSON alone lets through (bytes that are not
+ * UTF-8, raw control characters in strings, bad \u escapes, numbers like
+ * "01", stray bytes between tokens), and nothing but blanks may follow the
+ * value. Thread-safe: the error position comes from cJSON's
+ * return_parse_end, never the process-global cJSON_GetErrorPtr. Returns
+ * the tree (the caller frees it with cJSON_Delete), or NULL when the text
+ * is not JSON or memory ran out; then, when why is not NULL, it holds a
+ * message like "line 1 column 10: the text ends before the JSON value
+ * does". */
+cJSON *fake_json_parse(const char *text, size_t len, char *why, size_t why_size);
+/* The member `key` of obj, or NULL when obj is not an object or has no
+ * such member. When the key repeats, the last one counts, as in most JSON
+ * readers (cJSON's own lookup takes the first). Borrowed from obj. */
+cJSON *fake_json_member(const cJSON *obj, const char *key);
 
 /* expect_key may be NULL; it must outlive the stats. ALLOT_ENOMEM. */
 int fake_stats_init(struct fake_stats *s, const char *expect_key);

@@ -66,7 +66,7 @@ ANSWER='[smoke] answer to: hello there, fake lorem ipsum dolor sit amet consecte
 post() {
     local body=$1
     shift
-    curl -sS -N -o "$TMP/body" -D "$TMP/head" -w '%{http_code}' -H 'content-type: application/json' \
+    curl -sS -N --max-time 10 -o "$TMP/body" -D "$TMP/head" -w '%{http_code}' -H 'content-type: application/json' \
         --data-binary "$body" "$@" "$URL/v1/chat/completions" 2>/dev/null
 }
 # The data events of $TMP/body, one JSON per line, without [DONE].
@@ -179,9 +179,87 @@ expect_true "tps non-stream waits too (took $t)" ge "$t" 0.24
 curl -sS -o /dev/null --max-time 0.5 --data-binary "$REQ" -H 'x-fake-hang: 1' "$URL/v1/chat/completions" 2>/dev/null
 expect "hang times out" "$?" 28
 
+# --- knobs in the model id's query: "sim?status=500", for tests through allot ----
+# mreq MODEL [EXTRA]: the chat request of $REQ for MODEL, EXTRA fields first.
+mreq() { printf '{"model":"%s",%s"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello there, fake"}]}' "$1" "${2:-}"; }
+S='"stream":true,'
+SU='"stream":true,"stream_options":{"include_usage":true},'
+content() { jq -j '.choices[0].message.content' "$TMP/body"; }
+pieces() { events | jq -s 'map(select(.choices[0].delta.content? // "" | length > 0)) | length'; }
+
+expect "query status" "$(post "$(mreq 'sim?status=500')")" 500
+expect "query status body" "$(jq -c '[.error.message, .error.code]' "$TMP/body")" '["fake upstream error","http_500"]'
+expect "query status stream" "$(post "$(mreq 'sim?status=429' "$S")")" 429
+expect "query 429 retry-after" "$(grep -i '^retry-after:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)" 1
+expect "query status 2xx" "$(post "$(mreq 'sim?status=203')")" 203
+post "$(mreq 'sim?tokens=3')" >/dev/null
+expect "query tokens" "$(content)" '[smoke] answer to: '
+expect "query model echoed whole" "$(jq -r .model "$TMP/body")" 'sim?tokens=3'
+post "$(mreq 'sim?content=hello%20world')" >/dev/null
+expect "query content decoded" "$(jq -c '[.choices[0].message.content, .usage.completion_tokens]' "$TMP/body")" '["hello world",2]'
+post "$(mreq 'sim?content=a%26b%3Dc+d%25&tokens=1')" >/dev/null
+expect "query content: split on & before decoding, + stays" "$(content)" 'a&b=c+d%'
+post "$(mreq 'sim?empty=1')" >/dev/null
+expect "query empty" "$(jq -c '[.choices[0].message.content, .usage.completion_tokens]' "$TMP/body")" '["",0]'
+post "$(mreq 'sim?empty=0')" >/dev/null
+expect "query empty=0" "$(content)" "$ANSWER"
+post "$(mreq 'sim?no-usage=1' "$SU")" >/dev/null
+expect "query no-usage stream" "$(events | jq -s 'map(has("usage")) | any')" false
+post "$(mreq 'sim?no-usage')" >/dev/null
+expect "query bare flag" "$(jq 'has("usage")' "$TMP/body")" false
+expect "query malformed status" "$(post "$(mreq 'sim?malformed=1')")" 200
+expect_true "query malformed body is not JSON" bash -c "! jq . '$TMP/body' >/dev/null 2>&1"
+post "$(mreq 'sim?cut-after=3' "$S")" >/dev/null
+expect "query cut pieces" "$(pieces)" 3
+expect "query cut no [DONE]" "$(grep -c 'DONE' "$TMP/body")" 0
+t=$(curl -sS -o /dev/null -w '%{time_total}' --data-binary "$(mreq 'sim?latency-ms=300')" "$URL/v1/chat/completions")
+expect_true "query latency 300ms (took $t)" ge "$t" 0.29
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_starttransfer} %{time_total}' --data-binary "$(mreq 'sim?ttft-ms=300' "$S")" "$URL/v1/chat/completions")
+expect_true "query ttft: head early (${t% *})" lt "${t% *}" 0.25
+expect_true "query ttft: 300ms to the end (${t#* })" ge "${t#* }" 0.29
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_total}' --data-binary "$(mreq 'sim?tokens-per-sec=20&tokens=30' "$S")" "$URL/v1/chat/completions")
+expect_true "query tps 20, 30 tokens: 1.45s (took $t)" ge "$t" 1.44
+expect "query tps pieces" "$(pieces)" 30
+curl -sS -o /dev/null --max-time 0.5 --data-binary "$(mreq 'sim?hang=1')" "$URL/v1/chat/completions" 2>/dev/null
+expect "query hang times out" "$?" 28
+post "$(mreq 'sim-tokens4?tokens=2')" >/dev/null
+expect "query after name knobs" "$(content)" '[smoke] answer '
+post "$(mreq 'sim?tokens=3')" -H 'x-fake-tokens: 5' >/dev/null
+expect "header after query" "$(jq .usage.completion_tokens "$TMP/body")" 5
+expect "query: no name knobs in the query" "$(post "$(mreq 'sim?content=hang%20fail500')")" 200
+expect "query: ... content kept" "$(content)" 'hang fail500'
+expect "query bad value" "$(post "$(mreq 'sim?tokens=many')")" 400
+expect_true "query bad value message" grep -q "knob tokens: 'many' is not a number" "$TMP/body"
+expect "query unknown knob" "$(post "$(mreq 'sim?bogus=1')")" 400
+expect_true "query unknown knob message" grep -q "unknown knob 'bogus'" "$TMP/body"
+expect "query bad escape" "$(post "$(mreq 'sim?content=%zz')")" 400
+expect "query value missing" "$(post "$(mreq 'sim?tokens')")" 400
+
+# --- reading the body (cJSON, kept as strict as before) --------------------------
+post '{"model":"sim","model":"sim-tokens2","messages":[{"role":"user","content":"x"}]}' >/dev/null
+expect "duplicate key: the last counts" "$(jq -c '[.model, .usage.completion_tokens]' "$TMP/body")" '["sim-tokens2",2]'
+post '{"model":"sim","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"one"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"two"}]}]}' -H 'x-fake-tokens: 6' >/dev/null
+expect "content parts" "$(jq -c '[.choices[0].message.content, .usage.prompt_tokens]' "$TMP/body")" '["[smoke] answer to: one two lorem ",4]'
+post '{"model":"sim","messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00 ok"}]}' -H 'x-fake-tokens: 6' >/dev/null
+expect "unicode escapes" "$(content)" '[smoke] answer to: café 😀 ok '
+expect "not UTF-8" "$(post $'{"model":"sim\xff","messages":[{"role":"user","content":"x"}]}')" 400
+expect_true "not UTF-8 message" grep -q 'line 1 column 14: bytes that are not UTF-8' "$TMP/body"
+expect "raw control character" "$(post $'{"model":"sim","messages":[{"role":"user","content":"a\tb"}]}')" 400
+expect "number 01" "$(post '{"model":"sim","n":01,"messages":[{"role":"user","content":"x"}]}')" 400
+expect "bad \\u escape" "$(post '{"model":"sim","messages":[{"role":"user","content":"\u12G4"}]}')" 400
+expect "text after the value" "$(post "$REQ x")" 400
+expect_true "text after the value message" grep -q 'more text after the JSON value' "$TMP/body"
+expect "not an object" "$(post '[1]')" 400
+expect_true "not an object message" grep -q 'must be a JSON object' "$TMP/body"
+expect "role missing" "$(post '{"model":"sim","messages":[{"role":"user","content":"x"},{"content":"y"}]}')" 400
+expect_true "role missing message" grep -q "messages\[1\].role" "$TMP/body"
+
 expect "bad knob" "$(post "$REQ" -H 'x-fake-tokens: many')" 400
 expect "bad json" "$(post '{"model":')" 400
 expect "bad json type" "$(jq -r .error.type "$TMP/body")" invalid_request_error
+expect_true "bad json message" grep -q 'the request body is not JSON: line 1 column 10: the text ends before the JSON value does' "$TMP/body"
+expect "stats: a body that is not JSON is kept as text" "$(stats | jq -c .last_request.body)" '"{\"model\":"'
+
 expect "no messages" "$(post '{"model":"sim","messages":[]}')" 400
 
 # --- /stats and /v1/models --------------------------------------------------------
@@ -190,7 +268,7 @@ stats >"$TMP/stats"
 expect_true "stats cancelled >= 1" [ "$(jq .cancelled "$TMP/stats")" -ge 1 ]
 expect_true "stats cut >= 3" [ "$(jq .cut "$TMP/stats")" -ge 3 ]
 expect_true "stats streams >= 10" [ "$(jq .streams "$TMP/stats")" -ge 10 ]
-expect "stats by_model" "$(jq -c '[.by_model["judge-fail500"], .by_model["fail429"]]' "$TMP/stats")" '[1,1]'
+expect "stats by_model" "$(jq -c '[.by_model["judge-fail500"], .by_model["fail429"], .by_model["sim?status=500"]]' "$TMP/stats")" '[1,1,1]'
 curl -sS "$URL/v1/models" >"$TMP/models"
 expect "models list" "$(jq -c '[.object, (.data | map(.id) | index("sim") != null), (.data | map(.id) | index("sim-tokens4") != null)]' "$TMP/models")" '["list",true,true]'
 

@@ -1,17 +1,20 @@
-/* fuzz_chat_request.c: libFuzzer target for the chat request parser,
- * its span scanner and the splice rewrite, plus the classifier that reads
- * what the parser extracted.
+/* fuzz_chat_request.c: libFuzzer target for the chat request parser (its
+ * strict validator and span scanner, then cJSON), the splice rewrite, and
+ * the classifier that reads what the parser extracted.
  *
  * Whenever the parser accepts a body, each rewrite (with and without
  * forcing include_usage, with a model name that needs escaping) must be a
  * chat request again, carry the new model, and, when forced, include_usage
- * true; anything else aborts.
+ * true, and cJSON on its own must read it whole with exactly one "model".
+ * The parser must never report ALLOT_ENOMEM here: inputs are small, so
+ * that would mean its validator let through something cJSON refuses.
+ * Anything else aborts.
  *
  * Build and run (from the repository root), e.g. for 60 seconds:
  *   clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
  *     -Iinclude -include src/util/banned.h src/util/[every .c] src/route/kinds.c
  *     src/route/chat_request.c src/route/classify.c tests/fuzz/fuzz_chat_request.c
- *     $(pkg-config --cflags --libs jansson) -lm -o /tmp/fuzz_chat_request
+ *     $(pkg-config --cflags --libs libcjson) -lpthread -lm -o /tmp/fuzz_chat_request
  *   mkdir -p /tmp/corpus && /tmp/fuzz_chat_request -dict=tests/fuzz/chat_request.dict
  *     -max_total_time=60 /tmp/corpus tests/fuzz/corpus/chat_request
  * Replayed as a plain test: /tmp/fuzz_chat_request tests/fuzz/corpus/chat_request/[every file] */
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 #include "allot/chat_request.h"
 #include "allot/classify.h"
 #include "allot/error.h"
@@ -32,6 +36,28 @@ static void check(int ok, const char *what, const struct allot_buf *b)
                 b && b->ptr ? b->ptr : "");
         abort();
     }
+}
+
+/* cJSON alone reads out whole, with one top-level "model" equal to model. */
+static void check_with_cjson(const struct allot_buf *out, const char *model)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(out->ptr, out->len, &end, 0), *c;
+    int n_model = 0;
+
+    check(v != NULL, "rewrite is not JSON to cJSON", out);
+    while (end < out->ptr + out->len && strchr(" \t\r\n", *end) && *end)
+        end++;
+    check(end == out->ptr + out->len, "cJSON does not read the rewrite whole", out);
+    for (c = v->child; c; c = c->next) {
+        if (c->string && strcmp(c->string, "model") == 0) {
+            n_model++;
+            check(cJSON_IsString(c) && strcmp(c->valuestring, model) == 0,
+                  "cJSON reads another model", out);
+        }
+    }
+    check(n_model == 1, "rewrite has not exactly one model", out);
+    cJSON_Delete(v);
 }
 
 static void rewrite_and_check(const struct allot_chat_request *r, const char *body, size_t len,
@@ -52,6 +78,7 @@ static void rewrite_and_check(const struct allot_chat_request *r, const char *bo
     check(usage || again.include_usage == r->include_usage, "rewrite changed include_usage", &out);
     check(again.stream == r->stream && again.n_messages == r->n_messages,
           "rewrite changed the request", &out);
+    check_with_cjson(&out, model);
     allot_chat_request_release(&again);
     allot_buf_release(&out);
     allot_buf_release(&err);
@@ -87,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check((unsigned)c.category < ALLOT_CAT__COUNT, "category out of range", NULL);
     } else {
         check(r.root == NULL, "error left a tree behind", NULL);
-        check(rc == ALLOT_ENOMEM || err.len > 0, "error without a message", NULL);
+        check(rc != ALLOT_ENOMEM, "validator accepted what cJSON refused", &err);
+        check(err.len > 0, "error without a message", NULL);
     }
     allot_chat_request_release(&r);
     allot_buf_release(&err);

@@ -10,10 +10,11 @@
  * ASan/UBSan, no leak, the connection always ends, nothing stays in
  * flight, and everything the server wrote parses as HTTP responses.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined (see the report), or
- * with -DALLOT_FUZZ_REPLAY and any compiler for a main that replays files
- * and directories given as arguments (CI runs the corpus this way). */
-#include <dirent.h>
+ * Fuzz: clang -fsanitize=fuzzer,address,undefined with the sources of
+ * src/http and src/util, -dict=tests/fuzz/http_server.dict, corpus
+ * tests/fuzz/corpus/http_server/. tests/fuzz/replay.sh replays the corpus
+ * with replay.c under ASan+UBSan. FUZZ_VERBOSE=1 prints what the server
+ * wrote for each input. */
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 #include "allot/http_server.h"
@@ -231,58 +231,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (uv_loop_close(&f.loop))
         abort();
     close(f.fd);
-#ifdef ALLOT_FUZZ_REPLAY
-    if (getenv("FUZZ_VERBOSE"))
+    if (getenv("FUZZ_VERBOSE")) /* for debugging a replayed input */
         fprintf(stderr, "---- %zu bytes in, %zu out:\n%.*s\n", size, f.out_len, (int)f.out_len,
                 f.out);
-#endif
     check_output(&f);
     free(f.out);
     return 0;
 }
-
-#ifdef ALLOT_FUZZ_REPLAY
-static int replay_file(const char *path)
-{
-    static uint8_t buf[FUZZ_MAX_INPUT + 1];
-    FILE *fp = fopen(path, "rb");
-    size_t n;
-
-    if (!fp) {
-        fprintf(stderr, "%s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    n = fread(buf, 1, sizeof buf, fp);
-    fclose(fp);
-    LLVMFuzzerTestOneInput(buf, n);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    int i, files = 0, bad = 0;
-
-    for (i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            DIR *d = opendir(argv[i]);
-            struct dirent *e;
-            while (d && (e = readdir(d))) {
-                char p[4096];
-                if (e->d_name[0] == '.')
-                    continue;
-                snprintf(p, sizeof p, "%s/%s", argv[i], e->d_name);
-                bad += replay_file(p);
-                files++;
-            }
-            if (d)
-                closedir(d);
-        } else {
-            bad += replay_file(argv[i]);
-            files++;
-        }
-    }
-    printf("fuzz_http_server: replayed %d inputs\n", files);
-    return bad ? 1 : 0;
-}
-#endif

@@ -17,7 +17,7 @@ describe('plain chat completion', () => {
   });
   after(h.cleanup);
 
-  it('answers a routed request with the upstream body, decision headers and an exact ledger row', async () => {
+  it('answers a routed request with the upstream body, decision headers and an exact ledger row', h.LIMIT, async () => {
     const messages = [
       { role: 'system', content: 'You are terse.' },
       { role: 'user', content: 'What could go wrong if we ship this on Friday?' },
@@ -87,7 +87,7 @@ describe('plain chat completion', () => {
     assert.ok(row.ttft_ms >= 0 && row.ttft_ms <= row.latency_ms, `ttft_ms ${row.ttft_ms}`);
   });
 
-  it('prices a labour answer at the labour model and the counterfactual at the first judgment model', async () => {
+  it('prices a labour answer at the labour model and the counterfactual at the first judgment model', h.LIMIT, async () => {
     const messages = [{ role: 'user', content: 'Convert this YAML config to TOML: a: 1' }];
     const r = await h.chat(allot.base, { model: 'allot:labour', messages });
     assert.equal(r.status, 200, r.text);
@@ -105,7 +105,7 @@ describe('plain chat completion', () => {
     assert.ok(row.counterfactual_usd > row.cost_usd);
   });
 
-  it('estimates and flags the tokens when the upstream reports no usage', async () => {
+  it('estimates and flags the tokens when the upstream reports no usage', h.LIMIT, async () => {
     const messages = [{ role: 'user', content: 'Answer in sixteen words or so, please.' }];
     const r = await h.chat(allot.base, { model: 'mute', messages });
     assert.equal(r.status, 200, r.text);
@@ -117,7 +117,7 @@ describe('plain chat completion', () => {
     assert.ok(h.near(row.cost_usd, (row.prompt_tokens * 1 + row.completion_tokens * 2) / 1e6), `cost ${row.cost_usd}`);
   });
 
-  it('serves several requests over one keep-alive connection', async () => {
+  it('serves several requests over one keep-alive connection', h.LIMIT, async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const json = { 'content-type': 'application/json' };
@@ -147,7 +147,7 @@ describe('plain chat completion', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
     await h.assertCleanStop(frontier, 'fake_upstream frontier');
     await h.assertCleanStop(local, 'fake_upstream local');

@@ -34,7 +34,7 @@ describe('allot command line', () => {
   };
   after(h.cleanup);
 
-  it('`allot --help` lists the commands', async () => {
+  it('`allot --help` lists the commands', h.LIMIT, async () => {
     const r = await h.runAllot(['--help']);
     assert.equal(r.code, 0, r.stderr);
     for (const cmd of ['serve', 'route', 'report', 'config']) {
@@ -42,13 +42,13 @@ describe('allot command line', () => {
     }
   });
 
-  it('`allot serve --help` documents its flags', async () => {
+  it('`allot serve --help` documents its flags', h.LIMIT, async () => {
     const r = await h.runAllot(['serve', '--help']);
     assert.equal(r.code, 0, r.stderr);
     for (const flag of ['--config', '--listen', '--store', '--workers', '--quiet']) assert.ok(r.stdout.includes(flag), `serve --help lacks ${flag}`);
   });
 
-  it('no command or an unknown one: usage on stderr, exit 2', async () => {
+  it('no command or an unknown one: usage on stderr, exit 2', h.LIMIT, async () => {
     const none = await h.runAllot([]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /usage/i);
@@ -57,7 +57,7 @@ describe('allot command line', () => {
     assert.match(bad.stderr, /frobnicate/);
   });
 
-  it('`allot config check` accepts a good file, and the shipped example', async () => {
+  it('`allot config check` accepts a good file, and the shipped example', h.LIMIT, async () => {
     const p = write('good.yaml', GOOD);
     const r = await h.runAllot(['config', 'check', '--config', p]);
     assert.equal(r.code, 0, r.stderr);
@@ -79,7 +79,7 @@ describe('allot command line', () => {
       4, 'providers[0].api_key', /ALLOT_IT_SURELY_UNSET/],
   ];
   for (const [what, text, line, key, why, loose] of broken) {
-    it(`\`allot config check\` rejects ${what} with FILE:LINE: key '${key}'`, async () => {
+    it(`\`allot config check\` rejects ${what} with FILE:LINE: key '${key}'`, h.LIMIT, async () => {
       const p = write(`broken-${line}-${key.replace(/\W/g, '_')}.yaml`, text);
       const r = await h.runAllot(['config', 'check', '--config', p]);
       assert.equal(r.code, 1, `exit ${r.code}; stdout ${r.stdout}; stderr ${r.stderr}`);
@@ -89,7 +89,7 @@ describe('allot command line', () => {
     });
   }
 
-  it('`allot serve` with a broken config exits 1 with the config error, without listening', async () => {
+  it('`allot serve` with a broken config exits 1 with the config error, without listening', h.LIMIT, async () => {
     const p = write('serve-broken.yaml', `${GOOD}colour: blue\n`);
     const r = await h.runAllot(['serve', '--config', p, '--listen', '127.0.0.1:0', '--store', path.join(dir, 'x.db')]);
     assert.equal(r.code, 1, r.stderr);
@@ -97,7 +97,7 @@ describe('allot command line', () => {
     assert.doesNotMatch(r.stdout, /listening/);
   });
 
-  it('`allot serve` on a port already taken exits 1 naming the address', async () => {
+  it('`allot serve` on a port already taken exits 1 naming the address', h.LIMIT, async () => {
     const srv = net.createServer();
     await new Promise((res) => srv.listen(0, '127.0.0.1', res));
     const { port } = srv.address();
@@ -111,7 +111,7 @@ describe('allot command line', () => {
     }
   });
 
-  it('`allot route` prints the decision for an instruction', async () => {
+  it('`allot route` prints the decision for an instruction', h.LIMIT, async () => {
     const p = write('route.yaml', GOOD);
     const r = await h.runAllot(['route', '--config', p, 'Summarise this article in five bullet points: a b c']);
     assert.equal(r.code, 0, r.stderr);

@@ -33,7 +33,7 @@ describe('bad requests', () => {
     return e;
   }
 
-  it('malformed JSON: 400 invalid_request_error, ledgered as rejected', async () => {
+  it('malformed JSON: 400 invalid_request_error, ledgered as rejected', h.LIMIT, async () => {
     const res = await h.post(`${allot.base}/chat/completions`, '{"model": "auto", "messages": [{"role": "user", ');
     await expectError(res, 400, { type: 'invalid_request_error' });
     const id = res.headers.get('x-allot-request-id');
@@ -44,14 +44,14 @@ describe('bad requests', () => {
     assert.equal(row.attempts, 0);
   });
 
-  it('a body that is not a chat request: 400 invalid_request_error', async () => {
+  it('a body that is not a chat request: 400 invalid_request_error', h.LIMIT, async () => {
     for (const body of ['"just a string"', '{"model": "auto"}', '{"model": "auto", "messages": []}', '{"messages": [{"role": "user", "content": "hi"}]}']) {
       const res = await h.post(`${allot.base}/chat/completions`, body);
       await expectError(res, 400, { type: 'invalid_request_error' });
     }
   });
 
-  it('a body over limits.max_body_bytes: 413, and a body just under it is served', async () => {
+  it('a body over limits.max_body_bytes: 413, and a body just under it is served', h.LIMIT, async () => {
     const big = JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'x'.repeat(LIMIT) }] });
     assert.ok(Buffer.byteLength(big) > LIMIT);
     await expectError(await h.post(`${allot.base}/chat/completions`, big), 413);
@@ -62,7 +62,7 @@ describe('bad requests', () => {
     assert.equal(r.status, 200, r.text);
   });
 
-  it('a chunked body that grows over the limit: 413', async () => {
+  it('a chunked body that grows over the limit: 413', h.LIMIT, async () => {
     const r = await new Promise((resolve, reject) => {
       const req = http.request(`${allot.base}/chat/completions`, {
         method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
@@ -80,14 +80,14 @@ describe('bad requests', () => {
     assert.ok(h.openaiError(JSON.parse(r.body)), r.body);
   });
 
-  it('a request head over limits.max_header_bytes: 431', async () => {
+  it('a request head over limits.max_header_bytes: 431', h.LIMIT, async () => {
     const res = await h.post(`${allot.base}/chat/completions`, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
       { 'x-padding': 'p'.repeat(6000) });
     assert.equal(res.status, 431);
     await res.arrayBuffer();
   });
 
-  it('unknown model: 404 model_not_found naming the model', async () => {
+  it('unknown model: 404 model_not_found naming the model', h.LIMIT, async () => {
     const res = await h.post(`${allot.base}/chat/completions`, { model: 'gpt-9-ultra', messages: [{ role: 'user', content: 'hi' }] });
     const e = await expectError(res, 404, { type: 'invalid_request_error', code: 'model_not_found' });
     assert.match(e.message, /gpt-9-ultra/);
@@ -95,25 +95,25 @@ describe('bad requests', () => {
     await expectError(res2, 404, { code: 'model_not_found' });
   });
 
-  it('an X-Allot-Work that is neither a category nor a tier: 400', async () => {
+  it('an X-Allot-Work that is neither a category nor a tier: 400', h.LIMIT, async () => {
     const res = await h.post(`${allot.base}/chat/completions`, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
       { 'x-allot-work': 'gardening' });
     const e = await expectError(res, 400, { type: 'invalid_request_error' });
     assert.match(e.message, /gardening/);
   });
 
-  it('wrong method: 405', async () => {
+  it('wrong method: 405', h.LIMIT, async () => {
     await expectError(await fetch(`${allot.base}/chat/completions`), 405);
     await expectError(await fetch(`${allot.base}/models`, { method: 'DELETE' }), 405);
     await expectError(await fetch(`${allot.base}/route`), 405);
   });
 
-  it('unknown path: 404', async () => {
+  it('unknown path: 404', h.LIMIT, async () => {
     await expectError(await fetch(`${allot.base}/embeddings`, { method: 'POST', body: '{}' }), 404);
     await expectError(await fetch(`${allot.origin}/nope`), 404);
   });
 
-  it('none of these reached an upstream, and allot still serves', async () => {
+  it('none of these reached an upstream, and allot still serves', h.LIMIT, async () => {
     const after = (await frontier.stats()).requests + (await local.stats()).requests;
     // one request (the body just under the limit) went to the labour tier
     assert.equal(after - requestsBefore, 1);
@@ -121,7 +121,7 @@ describe('bad requests', () => {
     assert.equal(r.status, 200, r.text);
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
 });

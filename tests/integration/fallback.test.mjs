@@ -81,28 +81,28 @@ describe('fallback to the next model of the tier', () => {
     return { row, elapsed };
   }
 
-  it('falls back when the first model answers 500', async () => {
+  it('falls back when the first model answers 500', h.LIMIT, async () => {
     await assertFellBack(gw.a, 'judgment', 'err500', /500/);
   });
 
-  it('falls back when the first model answers 500, on a stream request', async () => {
+  it('falls back when the first model answers 500, on a stream request', h.LIMIT, async () => {
     await assertFellBack(gw.a, 'judgment', 'err500', /500/, { stream: true });
   });
 
-  it('falls back when the first model answers 429', async () => {
+  it('falls back when the first model answers 429', h.LIMIT, async () => {
     await assertFellBack(gw.a, 'labour', 'err429', /429/);
   });
 
-  it('falls back when the first provider refuses the connection', async () => {
+  it('falls back when the first provider refuses the connection', h.LIMIT, async () => {
     await assertFellBack(gw.a, 'code', 'refused');
   });
 
-  it('falls back when the first model does not answer within the provider timeout_ms', async () => {
+  it('falls back when the first model does not answer within the provider timeout_ms', h.LIMIT, async () => {
     const { elapsed } = await assertFellBack(gw.b, 'judgment', 'slow', /timeout/);
     assert.ok(elapsed < 1900, `took ${elapsed.toFixed(0)} ms: the 300 ms timeout did not cut the 2000 ms upstream`);
   });
 
-  it('falls back when the first model answers 200 with a body that is not JSON', async () => {
+  it('falls back when the first model answers 200 with a body that is not JSON', h.LIMIT, async () => {
     await assertFellBack(gw.c, 'labour', 'garbled');
   });
 
@@ -123,19 +123,19 @@ describe('fallback to the next model of the tier', () => {
     assert.notEqual(row.error, '');
   }
 
-  it('answers 502 when every model of the tier answers 5xx', async () => {
+  it('answers 502 when every model of the tier answers 5xx', h.LIMIT, async () => {
     await assertAllFailed(gw.b, 'labour', 502, ['err500', 'err503']);
   });
 
-  it('answers 502 when every provider of the tier refuses the connection', async () => {
+  it('answers 502 when every provider of the tier refuses the connection', h.LIMIT, async () => {
     await assertAllFailed(gw.c, 'judgment', 502, ['refused', 'refused2']);
   });
 
-  it('answers 504 when every model of the tier times out', async () => {
+  it('answers 504 when every model of the tier times out', h.LIMIT, async () => {
     await assertAllFailed(gw.b, 'code', 504, ['slow', 'slow2']);
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     for (const k of ['a', 'b', 'c']) await h.assertCleanStop(gw[k], `allot ${k}`);
   });
 });

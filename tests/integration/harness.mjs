@@ -133,12 +133,30 @@ export function toYaml(v, indent = 0) {
 // ---------------------------------------------------------------------------
 // child processes
 
+/** Throw a clear error when a binary is missing (not built yet). */
+function needBinary(bin, envName) {
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    throw new Error(`${bin} is not an executable: build it with \`make asan\` or set ${envName}`);
+  }
+}
+
 function track(proc, label) {
-  const entry = { proc, label, out: '', err: '', exited: null };
+  const entry = { proc, label, out: '', err: '', exited: null, spawnError: null };
   entry.exited = new Promise((resolve) => {
     proc.once('exit', (code, signal) => {
       children.delete(entry);
       resolve({ code, signal });
+    });
+    // A process that could not be started emits 'error' and never 'exit'.
+    proc.once('error', (e) => {
+      entry.spawnError = e;
+      entry.err += `\n[${label}: ${e.message}]`;
+      if (proc.exitCode === null && proc.pid === undefined) {
+        children.delete(entry);
+        resolve({ code: null, signal: null, error: e });
+      }
     });
   });
   proc.stdout?.on('data', (d) => { if (entry.out.length < MAX_LOG) entry.out += d; });
@@ -179,6 +197,7 @@ function waitForLine(entry, re, timeoutMs) {
     };
     entry.proc.stdout.on('data', check);
     entry.proc.on('exit', onExit);
+    entry.exited.then((r) => { if (r.error) onExit(null, null); });
     check();
   });
 }
@@ -205,11 +224,23 @@ export async function cleanup() {
   tempDirs.clear();
 }
 
-process.on('exit', () => {
+function killAllNow() {
   for (const entry of children) {
     try { entry.proc.kill('SIGKILL'); } catch { /* already gone */ }
   }
-});
+  for (const d of tempDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+}
+process.on('exit', killAllNow);
+// The test runner stops a file's process with a signal (timeout, Ctrl-C);
+// without these handlers the servers it started would outlive it.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => {
+    killAllNow();
+    process.kill(process.pid, sig);
+  });
+}
 
 /** A sanitizer report or crash in a child's stderr, or null. */
 export function sanitizerReport(stderr) {
@@ -236,6 +267,7 @@ export async function assertCleanStop(server, what = 'allot') {
  * reset(), stop(), logs()}.
  */
 export async function startFake({ name = 'fake', expectKey, args = [] } = {}) {
+  needBinary(FAKE_BIN, 'FAKE_BIN');
   const argv = ['--listen', '127.0.0.1:0', '--name', name, '--quiet', ...args];
   if (expectKey) argv.push('--expect-key', expectKey);
   const proc = spawn(FAKE_BIN, argv, { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -275,6 +307,7 @@ export async function startFake({ name = 'fake', expectKey, args = [] } = {}) {
  * stop(sig) -> {code, signal}, exited, logs()}.
  */
 export async function startAllot(config, { workers, env = {}, args = [] } = {}) {
+  needBinary(ALLOT_BIN, 'ALLOT_BIN');
   const dir = tempDir();
   const configPath = path.join(dir, 'allot.yaml');
   const db = path.join(dir, 'ledger.db');
@@ -305,20 +338,24 @@ export async function startAllot(config, { workers, env = {}, args = [] } = {}) 
   };
 }
 
-/** Run `allot ARGS...` to completion: {code, signal, stdout, stderr}. */
+let cliDir = null;
+
+/** Run `allot ARGS...` to completion: {code, signal, stdout, stderr}. It
+ *  runs in an empty temp dir, so no stray ./allot.yaml is picked up. */
 export function runAllot(args, { env = {}, cwd, timeoutMs = 30000, input } = {}) {
+  needBinary(ALLOT_BIN, 'ALLOT_BIN');
+  if (!cwd && !(cliDir && fs.existsSync(cliDir))) cliDir = tempDir('allot-it-cli-');
   return new Promise((resolve, reject) => {
     const proc = execFile(ALLOT_BIN, args, {
       env: { ...CHILD_ENV, ...env },
-      cwd: cwd || os.tmpdir(),
+      cwd: cwd || cliDir,
       timeout: timeoutMs,
       maxBuffer: 16 << 20,
     }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number' && !err.signal && err.code !== null) return reject(err);
       resolve({ code: proc.exitCode, signal: proc.signalCode, stdout, stderr });
     });
-    const entry = track(proc, `allot ${args[0] ?? ''}`);
-    void entry;
+    track(proc, `allot ${args[0] ?? ''}`);
     if (input !== undefined) proc.stdin.end(input);
     else proc.stdin.end();
   });
@@ -545,3 +582,7 @@ export function metricSum(samples, name, match = {}) {
     .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
     .reduce((a, s) => a + s.value, 0);
 }
+
+/** Per-test options: a test that hangs fails after this instead of
+ *  stalling the suite (the after hooks still kill its servers). */
+export const LIMIT = { timeout: 120000 };

@@ -19,7 +19,7 @@ describe('operations: models, health, metrics, report', () => {
   });
   after(h.cleanup);
 
-  it('GET /v1/models lists auto, the tiers and every configured model', async () => {
+  it('GET /v1/models lists auto, the tiers and every configured model', h.LIMIT, async () => {
     const res = await fetch(`${allot.base}/models`);
     assert.equal(res.status, 200);
     const j = await res.json();
@@ -32,13 +32,13 @@ describe('operations: models, health, metrics, report', () => {
     assert.equal(new Set(got).size, got.length, `duplicate ids: ${got}`);
   });
 
-  it('GET /healthz answers 200', async () => {
+  it('GET /healthz answers 200', h.LIMIT, async () => {
     const res = await fetch(`${allot.origin}/healthz`);
     assert.equal(res.status, 200);
     await res.arrayBuffer();
   });
 
-  it('after traffic, /metrics counts requests, durations, tokens and cost as the ledger does', async () => {
+  it('after traffic, /metrics counts requests, durations, tokens and cost as the ledger does', h.LIMIT, async () => {
     const send = async (body) => {
       const res = await h.post(`${allot.base}/chat/completions`, body);
       if (body.stream) await h.readSSE(res); else await res.text();
@@ -95,7 +95,7 @@ describe('operations: models, health, metrics, report', () => {
     }
   });
 
-  it('`allot report --json` totals match the ledger, and saving = counterfactual - cost', async () => {
+  it('`allot report --json` totals match the ledger, and saving = counterfactual - cost', h.LIMIT, async () => {
     const [t] = await h.sql(allot.db, `select count(*) n, sum(status = 'ok') ok, sum(status = 'failed') failed,
       sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) cost, sum(counterfactual_usd) cf from requests`);
     assert.equal(t.n, ids.length);
@@ -126,7 +126,7 @@ describe('operations: models, health, metrics, report', () => {
     assert.equal(JSON.parse(since.stdout).totals.requests, T.requests);
   });
 
-  it('`allot report` prints a readable table; a missing ledger is an error naming it', async () => {
+  it('`allot report` prints a readable table; a missing ledger is an error naming it', h.LIMIT, async () => {
     const r = await h.runAllot(['report', '--store', allot.db]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /judgment/);
@@ -137,7 +137,7 @@ describe('operations: models, health, metrics, report', () => {
     assert.ok(m.stderr.includes(missing), m.stderr);
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
 });

@@ -30,6 +30,9 @@ describe('routing', () => {
   async function routed(body, headers, want) {
     const r = await h.chat(allot.base, body, headers);
     assert.equal(r.status, 200, r.text);
+    for (const name of ['tier', 'model', 'category', 'confidence', 'reason', 'request-id', 'source', 'attempts', 'cost-usd']) {
+      assert.ok(r.headers.has(`x-allot-${name}`), `no x-allot-${name} header`);
+    }
     const got = {
       tier: r.headers.get('x-allot-tier'),
       model: r.headers.get('x-allot-model'),
@@ -45,51 +48,51 @@ describe('routing', () => {
     return r;
   }
 
-  it('model auto: a clearly labour instruction goes to the labour tier', async () => {
+  it('model auto: a clearly labour instruction goes to the labour tier', h.LIMIT, async () => {
     const r = await routed({ model: 'auto', messages: user(LABOUR_PROMPT) }, {},
       { tier: 'labour', model: 'labour-a', source: 'classifier', category: 'summarize' });
     assert.ok(r.json.choices[0].message.content.startsWith('[local] answer to: Summarise'));
     assert.ok(Number(r.headers.get('x-allot-confidence')) >= 0.5);
   });
 
-  it('model auto: a clearly judgment instruction goes to the judgment tier', async () => {
+  it('model auto: a clearly judgment instruction goes to the judgment tier', h.LIMIT, async () => {
     const r = await routed({ model: 'auto', messages: user(JUDGMENT_PROMPT) }, {},
       { tier: 'judgment', model: 'judge-a', source: 'classifier', category: 'risk' });
     assert.equal(r.json.model, 'judge-a-up');
   });
 
-  it('a routing alias routes like auto', async () => {
+  it('a routing alias routes like auto', h.LIMIT, async () => {
     await routed({ model: 'smart', messages: user(LABOUR_PROMPT) }, {},
       { tier: 'labour', model: 'labour-a', source: 'classifier', category: 'summarize' });
   });
 
-  it('routing.categories overrides the tier of a category', async () => {
+  it('routing.categories overrides the tier of a category', h.LIMIT, async () => {
     await routed({ model: 'auto', messages: user(COMPOSE_PROMPT) }, {},
       { tier: 'judgment', model: 'judge-a', source: 'classifier', category: 'compose' });
   });
 
-  it('an unsure classifier hands the request to routing.default_tier', async () => {
+  it('an unsure classifier hands the request to routing.default_tier', h.LIMIT, async () => {
     await routed({ model: 'auto', messages: user(UNSURE_PROMPT) }, {},
       { tier: 'code', model: 'coder-a', source: 'default' });
   });
 
-  it('X-Allot-Work: a category overrides the classifier', async () => {
+  it('X-Allot-Work: a category overrides the classifier', h.LIMIT, async () => {
     await routed({ model: 'auto', messages: user(JUDGMENT_PROMPT) }, { 'X-Allot-Work': 'summarize' },
       { tier: 'labour', model: 'labour-a', source: 'header', category: 'summarize' });
   });
 
-  it('X-Allot-Work: a tier overrides the classifier', async () => {
+  it('X-Allot-Work: a tier overrides the classifier', h.LIMIT, async () => {
     await routed({ model: 'auto', messages: user(LABOUR_PROMPT) }, { 'X-Allot-Work': 'judgment' },
       { tier: 'judgment', model: 'judge-a', source: 'header' });
   });
 
-  it('model allot:labour picks the labour tier, whatever the instruction', async () => {
+  it('model allot:labour picks the labour tier, whatever the instruction', h.LIMIT, async () => {
     const r = await routed({ model: 'allot:labour', messages: user(JUDGMENT_PROMPT) }, {},
       { tier: 'labour', model: 'labour-a', source: 'tier' });
     assert.equal(r.json.model, 'labour-a-up');
   });
 
-  it('a configured model name picks that model, even one that is not first in its tier', async () => {
+  it('a configured model name picks that model, even one that is not first in its tier', h.LIMIT, async () => {
     const r = await routed({ model: 'labour-b', messages: user(JUDGMENT_PROMPT) }, {},
       { tier: 'labour', model: 'labour-b', source: 'model' });
     assert.equal(r.json.model, 'labour-b-up');
@@ -99,7 +102,7 @@ describe('routing', () => {
     assert.equal(r2.json.model, 'coder-a-up');
   });
 
-  it('POST /v1/route gives the decision without calling an upstream', async () => {
+  it('POST /v1/route gives the decision without calling an upstream', h.LIMIT, async () => {
     const before = (await frontier.stats()).requests + (await local.stats()).requests;
     const cases = [
       [{ model: 'auto', messages: user(LABOUR_PROMPT) }, {},
@@ -128,7 +131,7 @@ describe('routing', () => {
     assert.equal(after, before, 'POST /v1/route called an upstream');
   });
 
-  it('`allot route` on the command line agrees with POST /v1/route', async () => {
+  it('`allot route` on the command line agrees with POST /v1/route', h.LIMIT, async () => {
     for (const [text, work] of [[LABOUR_PROMPT], [JUDGMENT_PROMPT], [COMPOSE_PROMPT], [JUDGMENT_PROMPT, 'reformat']]) {
       const args = ['route', '--json', '--config', allot.configPath];
       const headers = {};
@@ -144,7 +147,7 @@ describe('routing', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
 });

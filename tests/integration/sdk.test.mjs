@@ -27,7 +27,7 @@ describe('openai SDK', () => {
   });
   after(h.cleanup);
 
-  it('chat.completions.create: same answer as the upstream, the provider key upstream, not the client key', async () => {
+  it('chat.completions.create: same answer as the upstream, the provider key upstream, not the client key', h.LIMIT, async () => {
     const { data, response } = await client.chat.completions.create({ model: 'allot:judgment', messages }).withResponse();
     const stats = await frontier.stats();
     const want = await direct.chat.completions.create({ model: 'judge-a-up', messages });
@@ -42,14 +42,14 @@ describe('openai SDK', () => {
     assert.match(stats.last_request.authorization_value, new RegExp(`redacted:${h.FRONTIER_KEY.length} chars`));
   });
 
-  it('the client key is not sent to a provider that has no api_key', async () => {
+  it('the client key is not sent to a provider that has no api_key', h.LIMIT, async () => {
     const r = await client.chat.completions.create({ model: 'allot:labour', messages });
     assert.ok(r.choices[0].message.content.startsWith('[local] '));
     const stats = await local.stats();
     assert.equal(stats.last_request.authorization, 'absent', JSON.stringify(stats.last_request));
   });
 
-  it('stream: true: the chunks assemble to the same text as the upstream stream', async () => {
+  it('stream: true: the chunks assemble to the same text as the upstream stream', h.LIMIT, async () => {
     const collect = async (c, model) => {
       const stream = await c.chat.completions.create({ model, messages, stream: true });
       let text = '', models = new Set(), finish = null;
@@ -72,7 +72,7 @@ describe('openai SDK', () => {
     assert.equal(stats.last_request.key_ok, true);
   });
 
-  it('stream with stream_options.include_usage: the last chunk carries the usage', async () => {
+  it('stream with stream_options.include_usage: the last chunk carries the usage', h.LIMIT, async () => {
     const stream = await client.chat.completions.create({
       model: 'allot:judgment', messages, stream: true, stream_options: { include_usage: true },
     });
@@ -83,7 +83,7 @@ describe('openai SDK', () => {
     assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: P, completion_tokens: 16, total_tokens: P + 16 });
   });
 
-  it('a stream the upstream cuts raises an error in the client instead of ending quietly', async () => {
+  it('a stream the upstream cuts raises an error in the client instead of ending quietly', h.LIMIT, async () => {
     const stream = await client.chat.completions.create({ model: 'cut', messages, stream: true });
     let text = '';
     await assert.rejects(async () => {
@@ -92,7 +92,7 @@ describe('openai SDK', () => {
     assert.ok(text.startsWith('[frontier] answer to: '), `text before the cut: ${text}`);
   });
 
-  it('an unknown model raises NotFoundError with code model_not_found', async () => {
+  it('an unknown model raises NotFoundError with code model_not_found', h.LIMIT, async () => {
     await assert.rejects(client.chat.completions.create({ model: 'gpt-nope', messages }), (e) => {
       assert.ok(e instanceof OpenAI.NotFoundError, `${e}`);
       assert.equal(e.status, 404);
@@ -102,7 +102,7 @@ describe('openai SDK', () => {
     });
   });
 
-  it('models.list() lists the routing names and the configured models', async () => {
+  it('models.list() lists the routing names and the configured models', h.LIMIT, async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
     for (const want of ['auto', 'allot:judgment', 'allot:labour', 'allot:code', 'judge-a', 'labour-a', 'coder-a']) {
@@ -110,7 +110,7 @@ describe('openai SDK', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
 });

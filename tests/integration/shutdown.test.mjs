@@ -20,7 +20,7 @@ describe('SIGTERM under load', () => {
   });
   after(h.cleanup);
 
-  it(`drains ${N} in-flight requests, ledgers all of them and exits 0`, async () => {
+  it(`drains ${N} in-flight requests, ledgers all of them and exits 0`, h.LIMIT, async () => {
     let finished = 0;
     const one = async (i) => {
       const stream = i < N_STREAM;

@@ -39,7 +39,7 @@ describe('streamed chat completion', () => {
     return { res, via, direct };
   }
 
-  it('relays events as the upstream sends them, without buffering', async () => {
+  it('relays events as the upstream sends them, without buffering', h.LIMIT, async () => {
     const t0 = performance.now();
     const res = await h.post(`${allot.base}/chat/completions`,
       { model: 'paced', stream: true, messages: [{ role: 'user', content: 'Count slowly.' }] });
@@ -57,7 +57,7 @@ describe('streamed chat completion', () => {
     assert.equal(sse.events.at(-1).data, '[DONE]');
   });
 
-  it('with include_usage: the client gets the upstream events byte for byte, usage chunk included', async () => {
+  it('with include_usage: the client gets the upstream events byte for byte, usage chunk included', h.LIMIT, async () => {
     const messages = [{ role: 'user', content: 'List every date in this invoice.' }];
     const body = { model: 'judge-a', stream: true, stream_options: { include_usage: true }, messages };
     const { res, via, direct } = await both(body, 'judge-a-up');
@@ -74,7 +74,7 @@ describe('streamed chat completion', () => {
     assert.equal(row.completion_tokens, 16);
   });
 
-  it('without include_usage: no usage chunk reaches the client, but the usage is ledgered exactly', async () => {
+  it('without include_usage: no usage chunk reaches the client, but the usage is ledgered exactly', h.LIMIT, async () => {
     const messages = [{ role: 'user', content: 'Fix the grammar and turn this into a numbered list: eggs milk bread' }];
     const res = await h.post(`${allot.base}/chat/completions`, { model: 'judge-a', stream: true, messages });
     assert.equal(res.status, 200);
@@ -94,13 +94,13 @@ describe('streamed chat completion', () => {
     assert.ok(row.ttft_ms >= 0 && row.ttft_ms <= row.latency_ms);
   });
 
-  it('without include_usage: the client gets the events the upstream gives such a request, byte for byte', async () => {
+  it('without include_usage: the client gets the events the upstream gives such a request, byte for byte', h.LIMIT, async () => {
     const body = { model: 'judge-a', stream: true, messages: [{ role: 'user', content: 'Summarise: the cat sat.' }] };
     const { via, direct } = await both(body, 'judge-a-up');
     h.assertSameEvents(via, direct);
   });
 
-  it('an upstream stream cut mid-way reaches the client as an error event with no [DONE]; row failed', async () => {
+  it('an upstream stream cut mid-way reaches the client as an error event with no [DONE]; row failed', h.LIMIT, async () => {
     const res = await h.post(`${allot.base}/chat/completions`,
       { model: 'cut', stream: true, messages: [{ role: 'user', content: 'Tell me a story.' }] });
     assert.equal(res.status, 200);
@@ -116,7 +116,7 @@ describe('streamed chat completion', () => {
     assert.notEqual(row.error, '');
   });
 
-  it('a client that disconnects mid-stream cancels the upstream request; row client_closed', async () => {
+  it('a client that disconnects mid-stream cancels the upstream request; row client_closed', h.LIMIT, async () => {
     const before = (await frontier.stats()).cancelled;
     const ac = new AbortController();
     const res = await fetch(`${allot.base}/chat/completions`, {
@@ -148,7 +148,7 @@ describe('streamed chat completion', () => {
     assert.ok(row.latency_ms < 20000, `latency_ms ${row.latency_ms}`);
   });
 
-  it('a client that gives up while the upstream has not answered cancels it; row client_closed', async () => {
+  it('a client that gives up while the upstream has not answered cancels it; row client_closed', h.LIMIT, async () => {
     const before = await frontier.stats();
     const ac = new AbortController();
     const p = fetch(`${allot.base}/chat/completions`, {
@@ -172,7 +172,7 @@ describe('streamed chat completion', () => {
     assert.equal(rows[0].status, 'client_closed');
   });
 
-  it('stops cleanly on SIGTERM', async () => {
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
 });

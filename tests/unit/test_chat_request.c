@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 #include "allot/chat_request.h"
 #include "allot/error.h"
 #include "test.h"
@@ -146,24 +147,26 @@ TEST(chat_request_malformed_json_names_line_and_column)
     struct allot_chat_request r;
     struct allot_buf err;
     ASSERT_INT_EQ(parse(&r, "{\n  \"model\": \"m\",\n  \"messages\": [,]\n}", &err), ALLOT_EPARSE);
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 3 column ");
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "unexpected token");
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "invalid JSON at line 3 column 16: unexpected character ','");
     allot_chat_request_release(&r); /* allowed after an error */
     allot_buf_release(&err);
 
     ASSERT_INT_EQ(parse(&r, "", &err), ALLOT_EPARSE);
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line");
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "invalid JSON at line 1 column 1: unexpected end of input");
     allot_buf_release(&err);
 
     /* trailing garbage, NUL escapes and invalid UTF-8 are refused */
     ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]} x", &err),
                   ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "column 44: unexpected data after the JSON value");
     allot_buf_release(&err);
     ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\\u0000\",\"messages\":[{\"role\":\"user\"}]}", &err),
                   ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "column 12: \\u0000 is not allowed in strings");
     allot_buf_release(&err);
     ASSERT_INT_EQ(parse(&r, "{\"model\":\"m\xff\",\"messages\":[{\"role\":\"user\"}]}", &err),
                   ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "column 12: invalid UTF-8 in string");
     allot_buf_release(&err);
 }
 
@@ -371,19 +374,30 @@ TEST(chat_request_rewrite_is_valid_json_with_new_model)
                        "\"stream\":true}";
     struct allot_chat_request r;
     struct allot_buf err, out;
-    json_error_t jerr;
-    json_t *v;
+    const char *end = NULL;
+    cJSON *v, *c;
+    int n_model = 0, n_options = 0;
 
     ASSERT_INT_EQ(parse(&r, body, &err), 0);
     allot_buf_init(&out, 4096);
     ASSERT_INT_EQ(allot_chat_request_rewrite(&r, body, strlen(body), "a\\b\"\n\xc3\xa9", 1, &out),
                   0);
-    v = json_loadb(out.ptr, out.len, JSON_REJECT_DUPLICATES, &jerr);
+    /* checked by cJSON itself, not through the parser under test */
+    v = cJSON_ParseWithLengthOpts(out.ptr, out.len, &end, 0);
     ASSERT(v != NULL);
-    ASSERT_STR_EQ(json_string_value(json_object_get(v, "model")), "a\\b\"\n\xc3\xa9");
-    ASSERT(json_is_true(json_object_get(json_object_get(v, "stream_options"), "include_usage")));
-    ASSERT(json_is_true(json_object_get(v, "stream")));
-    json_decref(v);
+    ASSERT(end == out.ptr + out.len);
+    for (c = v->child; c; c = c->next) {
+        n_model += strcmp(c->string, "model") == 0;
+        n_options += strcmp(c->string, "stream_options") == 0;
+    }
+    ASSERT_INT_EQ(n_model, 1);
+    ASSERT_INT_EQ(n_options, 1);
+    ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "model")),
+                  "a\\b\"\n\xc3\xa9");
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(v, "stream_options"), "include_usage")));
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "stream")));
+    cJSON_Delete(v);
     allot_buf_release(&out);
     allot_chat_request_release(&r);
     allot_buf_release(&err);
@@ -410,8 +424,8 @@ TEST(chat_request_rewrite_failure_leaves_output_unchanged)
 
 TEST(chat_request_hostile_nesting_is_refused)
 {
-    /* 100,000 nested arrays: jansson stops at its depth limit (2048) with a
-     * parse error instead of exhausting the stack */
+    /* 100,000 nested arrays: refused at cJSON's depth limit (1000) with a
+     * parse error, before cJSON (which recurses) sees them */
     size_t depth = 100000, i;
     struct allot_buf body, err;
     struct allot_chat_request r;
@@ -426,7 +440,10 @@ TEST(chat_request_hostile_nesting_is_refused)
         ASSERT_INT_EQ(allot_buf_add(&body, "]", 1), 0);
     ASSERT_INT_EQ(allot_buf_adds(&body, "}"), 0);
     ASSERT_INT_EQ(allot_chat_request_parse(&r, body.ptr, body.len, &err), ALLOT_EPARSE);
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 1");
+    /* the top-level object and 999 arrays are open at the 1,000th '[' */
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "invalid JSON at line 1 column 1046: nesting deeper than 1000 levels");
+    ASSERT(r.root == NULL);
     allot_chat_request_release(&r);
     allot_buf_release(&body);
     allot_buf_release(&err);
@@ -434,8 +451,9 @@ TEST(chat_request_hostile_nesting_is_refused)
 
 TEST(chat_request_nesting_within_limit_keeps_spans)
 {
-    /* 1,000 levels is legal JSON: the scanner skips it by depth counting */
-    size_t depth = 1000, i;
+    /* exactly 1,000 levels (the top-level object, 499 objects and 500
+     * arrays) is accepted, and the spans skip it all */
+    size_t depth = 499, i;
     struct allot_buf body, err, out;
     struct allot_chat_request r;
 
@@ -445,6 +463,7 @@ TEST(chat_request_nesting_within_limit_keeps_spans)
     ASSERT_INT_EQ(allot_buf_adds(&body, "{\"messages\":[{\"role\":\"user\"}],\"x\":"), 0);
     for (i = 0; i < depth; i++)
         ASSERT_INT_EQ(allot_buf_adds(&body, "{\"model\":["), 0);
+    ASSERT_INT_EQ(allot_buf_adds(&body, "[]"), 0);
     for (i = 0; i < depth; i++)
         ASSERT_INT_EQ(allot_buf_adds(&body, "]}"), 0);
     ASSERT_INT_EQ(allot_buf_adds(&body, ",\"model\":\"outer\"}"), 0);
@@ -458,4 +477,119 @@ TEST(chat_request_nesting_within_limit_keeps_spans)
     allot_buf_release(&body);
     allot_buf_release(&err);
     allot_buf_release(&out);
+}
+
+TEST(chat_request_strict_json_refuses_what_cjson_would_let_through)
+{
+    /* cJSON alone accepts each of these; an upstream with a strict parser
+     * would not, so the gateway refuses them itself, saying where and why */
+    static const struct {
+        const char *body, *msg;
+    } cases[] = {
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\tb\"}]}",
+         "line 1 column 53: unescaped control character in string"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\nb\"}]}",
+         "line 1 column 53: unescaped control character in string"},
+        {"{\"model\":\"m\",\"temperature\":01,\"messages\":[{\"role\":\"user\"}]}",
+         "column 28: invalid number"},
+        {"{\"model\":\"m\",\"temperature\":1.,\"messages\":[{\"role\":\"user\"}]}",
+         "column 28: invalid number"},
+        {"{\"model\":\"m\",\"temperature\":-,\"messages\":[{\"role\":\"user\"}]}",
+         "column 28: invalid number"},
+        {"{\"model\":\"m\",\"temperature\":1e,\"messages\":[{\"role\":\"user\"}]}",
+         "column 28: invalid number"},
+        {"{\"model\":\"m\",\"temperature\":.5,\"messages\":[{\"role\":\"user\"}]}",
+         "column 28: unexpected character '.'"},
+        {"{\"model\":\"m\",\"temperature\":0x1,\"messages\":[{\"role\":\"user\"}]}",
+         "column 29: unexpected character 'x'"},
+        {"{\"model\":\"m\",\f\"messages\":[{\"role\":\"user\"}]}", "column 14: unexpected byte 0x0C"},
+        {"\xEF\xBB\xBF{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}",
+         "line 1 column 1: byte order mark"},
+        {"{\"model\":\"\\ud800\",\"messages\":[{\"role\":\"user\"}]}",
+         "column 11: unpaired UTF-16 surrogate in string"},
+        {"{\"model\":\"\\ud800\\u0041\",\"messages\":[{\"role\":\"user\"}]}",
+         "unpaired UTF-16 surrogate in string"},
+        {"{\"model\":\"\\udc00\",\"messages\":[{\"role\":\"user\"}]}",
+         "unpaired UTF-16 surrogate in string"},
+        {"{\"model\":\"\\x41\",\"messages\":[{\"role\":\"user\"}]}",
+         "column 11: invalid escape in string"},
+        {"{\"model\":\"\\u00g1\",\"messages\":[{\"role\":\"user\"}]}", "invalid \\u escape in string"},
+        {"{\"model\":\"\xc0\xaf\",\"messages\":[{\"role\":\"user\"}]}", "invalid UTF-8 in string"},
+        {"{\"model\":\"\xed\xa0\x80\",\"messages\":[{\"role\":\"user\"}]}", "invalid UTF-8 in string"},
+        {"{\"model\":\"\xf4\x90\x80\x80\",\"messages\":[{\"role\":\"user\"}]}",
+         "invalid UTF-8 in string"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},]}", "column 42: unexpected character ']'"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],}", "column 43: unexpected character '}'"},
+        {"{\"model\":\"m\",\"stream\":tru,\"messages\":[{\"role\":\"user\"}]}",
+         "column 23: unexpected character 't'"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]", "column 42: unexpected end of input"},
+        {"{\"model\":\"m", "column 12: unterminated string"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_chat_request r;
+        struct allot_buf err;
+        int rc = parse(&r, cases[i].body, &err);
+        if (rc != ALLOT_EPARSE || !strstr(allot_buf_cstr(&err), cases[i].msg))
+            fprintf(stderr, "  case %zu: %s\n", i, allot_buf_cstr(&err));
+        ASSERT_INT_EQ(rc, ALLOT_EPARSE);
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at ");
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&err), cases[i].msg);
+        ASSERT(r.root == NULL);
+        allot_chat_request_release(&r);
+        allot_buf_release(&err);
+    }
+}
+
+TEST(chat_request_accepts_every_valid_json_form)
+{
+    /* escapes, surrogate pairs, raw UTF-8, all number forms (range is the
+     * upstream's business), the four whitespace bytes everywhere */
+    const char *body =
+        "\r\n\t {\"temperature\":-0.0,\"top_p\":1E+2,\"n\":1e999,\"seed\":"
+        "123456789012345678901234567890,\"x\":[true,false,null,{},[],\"\"],\r\n"
+        "\"model\" :\t\"m\\u00e9\",\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"\\ud83d\\ude00 \xf0\x9f\x98\x80 \\\"q\\\" \\/ \\b\\f\\n\\r\\t\"}]}\n";
+    struct allot_chat_request r;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.model.ptr, r.model.len, "m\xc3\xa9");
+    ASSERT_MEM_EQ(r.last_user.ptr, r.last_user.len,
+                  "\xf0\x9f\x98\x80 \xf0\x9f\x98\x80 \"q\" / \b\f\n\r\t");
+    ASSERT_MEM_EQ(body + r.model_off, r.model_len, "\"m\\u00e9\"");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_duplicate_members_last_one_counts)
+{
+    /* as in Python's json (and jansson before): the last duplicate wins,
+     * so the gateway routes on what most upstreams will read */
+    const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"first\"}],\"model\":\"m\","
+                       "\"stream\":true,\"stream\":false,"
+                       "\"messages\":[{\"role\":\"system\",\"role\":\"user\",\"content\":\"a\","
+                       "\"content\":\"second\"}]}";
+    struct allot_chat_request r;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(parse(&r, body, &err), 0);
+    ASSERT_MEM_EQ(r.last_user.ptr, r.last_user.len, "second");
+    ASSERT_INT_EQ(r.system.len, 0);
+    ASSERT_INT_EQ(r.n_messages, 1);
+    ASSERT_INT_EQ(r.stream, 0);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_error_column_counts_characters)
+{
+    /* "é" is two bytes but one column, as an editor shows it */
+    struct allot_chat_request r;
+    struct allot_buf err;
+    ASSERT_INT_EQ(parse(&r, "{\"model\":\"\xc3\xa9\xc3\xa9\"\n,\"a\" x}", &err), ALLOT_EPARSE);
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "invalid JSON at line 2 column 6: unexpected character 'x'");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
 }

@@ -266,3 +266,81 @@ TEST(classify_instruction_from_request)
     allot_chat_request_release(&r);
     allot_buf_release(&err);
 }
+
+/* The benchmark's ~1 KB article request. */
+static const char article[] =
+    "Summarise this article in five bullet points:\n\nThe city library on Harbour Street "
+    "reopened on Monday after eighteen months of renovation work. The building, which dates "
+    "from 1911, now has a new roof, step-free access at both entrances and a reading room on "
+    "the top floor with views over the old port. The children's section has doubled in size "
+    "and moved to the ground floor, next to a small cafe run by a local bakery. The library now "
+    "opens from eight in the morning until nine at night on weekdays. More than four hundred "
+    "people queued outside before the doors opened, and the head librarian said that about two "
+    "thousand books were borrowed on the first day alone. The renovation cost 6.4 million "
+    "euros, most of it paid by the regional government, with the rest raised by a public "
+    "appeal.";
+
+TEST(classify_1kb_is_deterministic)
+{
+    /* the same instruction gives bit-identical output every time, from any
+     * address and alignment, whatever was classified in between: the cue
+     * index is built once and nothing of one call leaks into the next */
+    static const char *const others[] = {
+        "Which option should we pick?", "```\ncode\n```", "", "x",
+        "What could go wrong?\n\nDraft a plan, then review it.",
+    };
+    const char *sys = "You are a careful assistant for a newsroom.";
+    char buf[sizeof article + 16];
+    struct allot_classification first = classify2(sys, article), c;
+    size_t i, shift;
+
+    ASSERT_INT_EQ(first.category, ALLOT_CAT_SUMMARIZE);
+    ASSERT_STR_EQ(first.reason, "cue \"summarise\" (summarize 1.00)");
+    ASSERT(first.confidence > 0.99);
+    for (i = 0; i < 40; i++) {
+        shift = i % 16;
+        memcpy(buf + shift, article, sizeof article);
+        (void)classify(others[i % (sizeof others / sizeof others[0])]);
+        c = classify2(sys, buf + shift);
+        ASSERT_INT_EQ(c.category, first.category);
+        ASSERT(memcmp(&c.confidence, &first.confidence, sizeof c.confidence) == 0);
+        ASSERT_STR_EQ(c.reason, first.reason);
+    }
+}
+
+TEST(classify_finds_every_form_of_cue)
+{
+    /* each way a cue is indexed: one word, a stem, two words with a space,
+     * a newline or punctuation between, a stem as the second word, a cue
+     * that continues past its second word, a cue last in the text, and
+     * words that straddle the 64-byte blocks the matcher reads */
+    static const struct {
+        const char *text, *reason;
+    } cases[] = {
+        {"Review it.", "cue \"review\" (review "},
+        {"Categorise these tickets.", "cue \"categorise\" (scan "},
+        {"Which\noption is cheaper?", "cue \"which option\" (decide "},
+        {"TL;DR of this thread.", "cue \"tl;dr\" (summarize "},
+        {"Give me the pros/cons of Rust.", "cue \"pros/cons\" (tradeoff "},
+        {"Please de-duplicate these rows.", "cue \"de-duplicate\" (collect "},
+        {"List the failure modes of this design.", "cue \"failure modes\" (risk "},
+        {"What could go wrong with this?", "cue \"what could go wrong\" (risk "},
+        {"Port it to C++ now: in C++ please", "cue \"in c++\" (implement "},
+        {"Then summarise", "cue \"summarise\" (summarize "},
+        {"zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz. Which option wins",
+         "cue \"which option\" (decide "},
+        {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx. Summarise it",
+         "cue \"summarise\" (summarize "},
+    };
+    size_t i, bad = 0;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_classification c = classify(cases[i].text);
+        if (!strstr(c.reason, cases[i].reason)) {
+            fprintf(stderr, "  \"%s\": want %s..., got %s\n", cases[i].text, cases[i].reason,
+                    c.reason);
+            bad++;
+        }
+    }
+    ASSERT_INT_EQ(bad, 0);
+}

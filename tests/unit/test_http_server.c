@@ -135,7 +135,7 @@ static void on_request(struct allot_http_request *req, void *ctx)
     if (allot_slice_eq(req->path, "/echo")) {
         static const struct allot_http_header h[] = {
             {ALLOT_SLICE_LIT("Content-Type"), ALLOT_SLICE_LIT("text/plain")},
-            {ALLOT_SLICE_LIT("Content-Length"), ALLOT_SLICE_LIT("999")}, /* dropped */
+            {ALLOT_SLICE_LIT("Content-Length"), ALLOT_SLICE_LIT("999")},     /* dropped */
             {ALLOT_SLICE_LIT("X-Bad"), ALLOT_SLICE_LIT("a\r\nInjected: 1")}, /* dropped */
         };
         echo = allot_http_request_header(req, "X-Echo");
@@ -143,8 +143,8 @@ static void on_request(struct allot_http_request *req, void *ctx)
         allot_buf_addf(&out, "M=%s P=%.*s Q=%.*s H=%.*s B=%.*s",
                        http_method_str((enum http_method)req->method), (int)req->path.len,
                        req->path.ptr, (int)req->query.len, req->query.ptr,
-                       echo.ptr ? (int)echo.len : 1, echo.ptr ? echo.ptr : "-",
-                       (int)req->body.len, req->body.ptr);
+                       echo.ptr ? (int)echo.len : 1, echo.ptr ? echo.ptr : "-", (int)req->body.len,
+                       req->body.ptr);
         allot_http_respond(req, 200, h, 3, out.ptr, out.len);
         allot_buf_release(&out);
     } else if (allot_slice_eq(req->path, "/chunked")) {
@@ -518,9 +518,10 @@ TEST(http_server_pipelined_responses_in_order)
     ASSERT_INT_EQ(tsrv_start(&t, &default_limits), 0);
     ASSERT_INT_EQ(tconnect(&tc, t.port), 0);
     /* The first answer is deferred: the second must still come after it. */
-    ASSERT_INT_EQ(tsend(&tc, "GET /defer?ms=50 HTTP/1.1\r\nHost: a\r\n\r\n"
-                             "GET /echo?second HTTP/1.1\r\nHost: a\r\n\r\n"
-                             "POST /echo?third HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"),
+    ASSERT_INT_EQ(tsend(&tc,
+                        "GET /defer?ms=50 HTTP/1.1\r\nHost: a\r\n\r\n"
+                        "GET /echo?second HTTP/1.1\r\nHost: a\r\n\r\n"
+                        "POST /echo?third HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"),
                   0);
     ASSERT_INT_EQ(tread(&tc, &r, 0), 0);
     ASSERT_STR_EQ(r.body, "deferred");

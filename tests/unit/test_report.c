@@ -1,5 +1,5 @@
 #include <dirent.h>
-#include <jansson.h>
+#include <cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,37 +115,41 @@ static int run(const char *path, int64_t since, int64_t until, int json, struct 
     return allot_report_run(path, &o, out, err);
 }
 
-static json_t *find_group(json_t *arr, const char *name_key, const char *name)
+static const char *jstr(const cJSON *v)
+{
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static cJSON *find_group(cJSON *arr, const char *name_key, const char *name)
 {
     size_t i;
-    json_t *g;
-    json_array_foreach(arr, i, g)
+    cJSON *g;
+    for (i = 0; i < (size_t)cJSON_GetArraySize(arr) && (g = cJSON_GetArrayItem(arr, (int)i)); i++)
     {
-        const char *v = json_string_value(json_object_get(g, name_key));
+        const char *v = jstr(cJSON_GetObjectItemCaseSensitive(g, name_key));
         if (v && strcmp(v, name) == 0)
             return g;
     }
     return NULL;
 }
 
-static int64_t jint(json_t *o, const char *k)
+static int64_t jint(cJSON *o, const char *k)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -999;
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble ? (int64_t)v->valuedouble : -999;
 }
 
-static double jnum(json_t *o, const char *k)
+static double jnum(cJSON *o, const char *k)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : -999.0;
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -999.0;
 }
 
 TEST(report_json_totals_and_groups_are_exact)
 {
     struct rtmp t;
     struct allot_buf out, err;
-    json_error_t jerr;
-    json_t *root = NULL, *tot, *g, *arr;
+    cJSON *root = NULL, *tot, *g, *arr;
 
     ASSERT_INT_EQ(rtmp_make(&t), 0);
     allot_buf_init(&out, 1 << 20);
@@ -153,14 +157,14 @@ TEST(report_json_totals_and_groups_are_exact)
     ASSERT_INT_EQ(build_ledger(t.path), 0);
     ASSERT_INT_EQ(run(t.path, T0, T0 + 2 * HOUR_MS, 1, &out, &err), 0);
     ASSERT_STR_EQ(allot_buf_cstr(&err), "");
-    root = json_loads(allot_buf_cstr(&out), 0, &jerr);
+    root = cJSON_Parse(allot_buf_cstr(&out));
     ASSERT(root != NULL);
 
-    ASSERT_STR_EQ(json_string_value(json_object_get(root, "ledger")), t.path);
-    ASSERT_INT_EQ(jint(json_object_get(root, "window"), "since_ms"), T0);
-    ASSERT_INT_EQ(jint(json_object_get(root, "window"), "until_ms"), T0 + 2 * HOUR_MS);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(root, "ledger")), t.path);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "since_ms"), T0);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "until_ms"), T0 + 2 * HOUR_MS);
 
-    tot = json_object_get(root, "totals");
+    tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     ASSERT_INT_EQ(jint(tot, "requests"), 6);
     ASSERT_INT_EQ(jint(tot, "ok"), 4);
     ASSERT_INT_EQ(jint(tot, "failed"), 1);
@@ -175,15 +179,15 @@ TEST(report_json_totals_and_groups_are_exact)
     ASSERT_DBL_NEAR(jnum(tot, "saving_pct"), 100.0 * 0.0767 / 0.0955, 1e-7);
     /* median of ok latencies 50, 70, 100, 200 by nearest rank */
     ASSERT_DBL_NEAR(jnum(tot, "p50_latency_ms"), 70, 1e-9);
-    ASSERT(json_object_get(tot, "share_pct") == NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(tot, "share_pct") == NULL);
 
     /* tiers in KINDS.md order, rows without a tier last */
-    arr = json_object_get(root, "by_tier");
-    ASSERT_INT_EQ(json_array_size(arr), 4);
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 0), "tier")), "judgment");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 1), "tier")), "labour");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 2), "tier")), "code");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 3), "tier")), "");
+    arr = cJSON_GetObjectItemCaseSensitive(root, "by_tier");
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(arr), 4);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "tier")), "judgment");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "tier")), "labour");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 2), "tier")), "code");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 3), "tier")), "");
     g = find_group(arr, "tier", "labour");
     ASSERT(g != NULL);
     ASSERT_INT_EQ(jint(g, "requests"), 3);
@@ -201,23 +205,23 @@ TEST(report_json_totals_and_groups_are_exact)
     ASSERT_INT_EQ(jint(g, "rejected"), 1);
     ASSERT_INT_EQ(jint(g, "prompt_tokens"), 0);
     ASSERT_DBL_NEAR(jnum(g, "cost_usd"), 0, 0);
-    ASSERT(json_is_null(json_object_get(g, "saving_pct")));
-    ASSERT(json_is_null(json_object_get(g, "p50_latency_ms")));
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(g, "saving_pct")));
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(g, "p50_latency_ms")));
 
     /* most requests first, ties by name, "" last */
-    arr = json_object_get(root, "by_category");
-    ASSERT_INT_EQ(json_array_size(arr), 5);
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 0), "category")),
+    arr = cJSON_GetObjectItemCaseSensitive(root, "by_category");
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(arr), 5);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "category")),
                   "summarize");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 1), "category")),
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "category")),
                   "extract");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, 4), "category")), "");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 4), "category")), "");
     g = find_group(arr, "category", "summarize");
     ASSERT_INT_EQ(jint(g, "requests"), 2);
     ASSERT_DBL_NEAR(jnum(g, "share_pct"), 100.0 * 2 / 6, 1e-7);
 
-    arr = json_object_get(root, "by_model");
-    ASSERT_INT_EQ(json_array_size(arr), 4);
+    arr = cJSON_GetObjectItemCaseSensitive(root, "by_model");
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(arr), 4);
     g = find_group(arr, "model", "frontier-a");
     ASSERT(g != NULL);
     ASSERT_INT_EQ(jint(g, "requests"), 1); /* r7 is outside the window */
@@ -225,7 +229,7 @@ TEST(report_json_totals_and_groups_are_exact)
     ASSERT_DBL_NEAR(jnum(g, "saving_usd"), 0, 1e-12);
     ASSERT_DBL_NEAR(jnum(g, "saving_pct"), 0, 1e-12);
 
-    json_decref(root);
+    cJSON_Delete(root);
     allot_buf_release(&out);
     allot_buf_release(&err);
     rtmp_remove(&t);
@@ -278,7 +282,7 @@ TEST(report_window_filters_rows)
 {
     struct rtmp t;
     struct allot_buf out, err;
-    json_t *root, *tot;
+    cJSON *root, *tot;
 
     ASSERT_INT_EQ(rtmp_make(&t), 0);
     allot_buf_init(&out, 1 << 20);
@@ -288,31 +292,31 @@ TEST(report_window_filters_rows)
     /* since is inclusive, until exclusive: r2 at exactly T0+2min is in
      * [T0+2min, T0+3min), r3 at T0+3min is not */
     ASSERT_INT_EQ(run(t.path, T0 + 2 * MIN_MS, T0 + 3 * MIN_MS, 1, &out, &err), 0);
-    ASSERT((root = json_loads(allot_buf_cstr(&out), 0, NULL)) != NULL);
-    tot = json_object_get(root, "totals");
+    ASSERT((root = cJSON_Parse(allot_buf_cstr(&out))) != NULL);
+    tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     ASSERT_INT_EQ(jint(tot, "requests"), 1);
     ASSERT_INT_EQ(jint(tot, "prompt_tokens"), 2000);
-    ASSERT_STR_EQ(json_string_value(json_object_get(
-                      json_array_get(json_object_get(root, "by_model"), 0), "model")),
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(
+                      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "by_model"), 0), "model")),
                   "local-b");
-    json_decref(root);
+    cJSON_Delete(root);
 
     /* since 0 and until 0: everything up to now, r7 included */
     ASSERT_INT_EQ(run(t.path, 0, 0, 1, &out, &err), 0);
-    ASSERT((root = json_loads(allot_buf_cstr(&out), 0, NULL)) != NULL);
-    tot = json_object_get(root, "totals");
+    ASSERT((root = cJSON_Parse(allot_buf_cstr(&out))) != NULL);
+    tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     ASSERT_INT_EQ(jint(tot, "requests"), 7);
     ASSERT_DBL_NEAR(jnum(tot, "cost_usd"), 5.0188, 1e-12);
-    ASSERT(jint(json_object_get(root, "window"), "until_ms") > T0 + 3 * HOUR_MS);
-    json_decref(root);
+    ASSERT(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "until_ms") > T0 + 3 * HOUR_MS);
+    cJSON_Delete(root);
 
     /* an empty window gives zeros, not an error */
     ASSERT_INT_EQ(run(t.path, T0 + 10 * HOUR_MS, T0 + 11 * HOUR_MS, 1, &out, &err), 0);
-    ASSERT((root = json_loads(allot_buf_cstr(&out), 0, NULL)) != NULL);
-    ASSERT_INT_EQ(jint(json_object_get(root, "totals"), "requests"), 0);
-    ASSERT_DBL_NEAR(jnum(json_object_get(root, "totals"), "cost_usd"), 0, 0);
-    ASSERT_INT_EQ(json_array_size(json_object_get(root, "by_tier")), 0);
-    json_decref(root);
+    ASSERT((root = cJSON_Parse(allot_buf_cstr(&out))) != NULL);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "totals"), "requests"), 0);
+    ASSERT_DBL_NEAR(jnum(cJSON_GetObjectItemCaseSensitive(root, "totals"), "cost_usd"), 0, 0);
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "by_tier")), 0);
+    cJSON_Delete(root);
 
     /* a backwards window is refused */
     ASSERT_INT_EQ(run(t.path, T0, T0, 1, &out, &err), ALLOT_EINVAL);
@@ -360,7 +364,7 @@ TEST(report_reads_a_ledger_that_is_being_written)
     struct allot_buf out, err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
-    json_t *root;
+    cJSON *root;
     int i;
 
     ASSERT_INT_EQ(rtmp_make(&t), 0);
@@ -380,10 +384,10 @@ TEST(report_reads_a_ledger_that_is_being_written)
         usleep(5000);
     ASSERT_INT_EQ(allot_ledger_rows_written(l), 4);
     ASSERT_INT_EQ(run(t.path, 0, 0, 1, &out, &err), 0);
-    ASSERT((root = json_loads(allot_buf_cstr(&out), 0, NULL)) != NULL);
-    ASSERT_INT_EQ(jint(json_object_get(root, "totals"), "requests"), 4);
-    ASSERT_DBL_NEAR(jnum(json_object_get(root, "totals"), "cost_usd"), 1.0, 1e-12);
-    json_decref(root);
+    ASSERT((root = cJSON_Parse(allot_buf_cstr(&out))) != NULL);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "totals"), "requests"), 4);
+    ASSERT_DBL_NEAR(jnum(cJSON_GetObjectItemCaseSensitive(root, "totals"), "cost_usd"), 1.0, 1e-12);
+    cJSON_Delete(root);
     allot_ledger_close(l);
     allot_buf_release(&out);
     allot_buf_release(&err);
