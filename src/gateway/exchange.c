@@ -439,7 +439,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     }
     if (!x->req)
         return ALLOT_EIO;
-    if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 13))
+    if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12))
         raw = strip_usage_null(x, raw);
     rc = allot_http_chunk(x->req, raw.ptr, raw.len);
     if (rc == 1)
