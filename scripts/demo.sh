@@ -40,7 +40,7 @@ while IFS= read -r body; do
   hdrs=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' --data-binary "$body" \
          http://127.0.0.1:4000/v1/chat/completions | tr -d '\r')
   h() { printf '%s\n' "$hdrs" | awk -v k="$1" 'tolower($1)==k":" {sub(/^[^:]*: /,""); print; exit}'; }
-  text=$(printf '%s' "$body" | sed -e 's/.*"role": "user", "content": "//' | cut -c1-60)
+  text=$(printf '%s' "$body" | sed -e 's/.*"role": "user", "content": "//' -e 's/"}]}$//' | cut -c1-60)
   printf '%-10s %-9s %-15s %5s %10s  %s\n' "$(h x-allot-category)" "$(h x-allot-tier)" \
     "$(h x-allot-model)" "$(h x-allot-confidence)" "\$$(h x-allot-cost-usd)" "$text..."
 done < examples/demo-requests.jsonl
