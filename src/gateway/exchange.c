@@ -84,6 +84,88 @@ struct allot__exchange {
 static void try_next(struct allot__exchange *x);
 static void fail_no_answer(struct allot__exchange *x);
 
+/* ---- the per-worker pool -------------------------------------------- */
+
+/* Finished exchanges are kept (up to POOL_MAX per worker) with their
+ * buffers' allocations, so a steady stream of requests allocates nothing
+ * here. Buffers that grew past POOL_KEEP_BYTES are freed, not kept. */
+#define POOL_MAX 256
+#define POOL_KEEP_BYTES (64u << 10)
+
+static void buf_trim(struct allot_buf *b)
+{
+    if (b->cap > POOL_KEEP_BYTES)
+        allot_buf_release(b);
+    else
+        allot_buf_reset(b);
+}
+
+static void exchange_free(struct allot__exchange *x)
+{
+    allot_buf_release(&x->up_body);
+    allot_buf_release(&x->resp);
+    allot_sse_release(&x->sse);
+    allot_buf_release(&x->scratch);
+    free(x);
+}
+
+static struct allot__exchange *exchange_get(struct allot__worker *w)
+{
+    const struct allot_config *cfg = w->gw->cfg;
+    struct allot__exchange *x = w->exchange_pool;
+    struct allot_buf up_body, resp, scratch;
+    struct allot_sse sse;
+
+    if (x) {
+        w->exchange_pool = x->next;
+        w->exchange_pool_len--;
+        up_body = x->up_body;
+        resp = x->resp;
+        scratch = x->scratch;
+        sse = x->sse;
+        memset(x, 0, sizeof *x);
+        x->up_body = up_body;
+        x->resp = resp;
+        x->scratch = scratch;
+        x->sse = sse;
+        return x;
+    }
+    x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    allot_buf_init(&x->up_body, cfg->limits.max_body_bytes + 4096);
+    allot_buf_init(&x->resp, cfg->limits.max_response_bytes);
+    allot_sse_init(&x->sse, MAX_SSE_EVENT);
+    allot_buf_init(&x->scratch, MAX_SSE_EVENT);
+    return x;
+}
+
+static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
+{
+    if (w->exchange_pool_len >= POOL_MAX || w->stopping) {
+        exchange_free(x);
+        return;
+    }
+    buf_trim(&x->up_body);
+    buf_trim(&x->resp);
+    buf_trim(&x->scratch);
+    buf_trim(&x->sse.pending);
+    buf_trim(&x->sse.data);
+    x->next = w->exchange_pool;
+    w->exchange_pool = x;
+    w->exchange_pool_len++;
+}
+
+void allot__exchange_pool_free(struct allot__worker *w)
+{
+    while (w->exchange_pool) {
+        struct allot__exchange *x = w->exchange_pool;
+        w->exchange_pool = x->next;
+        exchange_free(x);
+    }
+    w->exchange_pool_len = 0;
+}
+
 /* ---- bookkeeping ------------------------------------------------------ */
 
 static int model_index_of(const struct allot_config *cfg, const struct allot_model *m)
@@ -219,11 +301,7 @@ static void finish(struct allot__exchange *x, const char *status)
     if (x->req)
         x->req->user = NULL;
     allot_chat_request_release(&x->chat);
-    allot_buf_release(&x->up_body);
-    allot_buf_release(&x->resp);
-    allot_sse_release(&x->sse);
-    allot_buf_release(&x->scratch);
-    free(x);
+    exchange_put(w, x);
 }
 
 /* ---- what goes to the client ------------------------------------------ */
@@ -693,7 +771,7 @@ static void try_next(struct allot__exchange *x)
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req)
 {
     const struct allot_config *cfg = w->gw->cfg;
-    struct allot__exchange *x = calloc(1, sizeof *x);
+    struct allot__exchange *x = exchange_get(w);
     struct allot_instruction in;
     struct allot_buf err;
     int rc;
@@ -708,10 +786,6 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->ts_ms = allot_clock_wall_ms();
     x->model_index = -1;
     allot__gateway_request_id(w, x->id);
-    allot_buf_init(&x->up_body, cfg->limits.max_body_bytes + 4096);
-    allot_buf_init(&x->resp, cfg->limits.max_response_bytes);
-    allot_sse_init(&x->sse, MAX_SSE_EVENT);
-    allot_buf_init(&x->scratch, MAX_SSE_EVENT);
     req->user = x;
     x->next = w->exchange_list;
     if (x->next)

@@ -60,6 +60,7 @@ static void worker_shutdown(struct allot__worker *w)
         w->http = NULL;
     }
     allot__exchange_fail_all(w);
+    allot__exchange_pool_free(w);
     if (w->up) {
         allot_upstream_free(w->up);
         w->up = NULL;

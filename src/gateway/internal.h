@@ -27,6 +27,8 @@ struct allot__worker {
     uint64_t id_counter;
     size_t exchanges;      /* chat exchanges alive on this worker */
     struct allot__exchange *exchange_list; /* the same, linked */
+    struct allot__exchange *exchange_pool; /* finished ones kept for reuse */
+    size_t exchange_pool_len;
     int stopping;
     int start_rc;          /* set by the worker before it signals ready */
     struct allot_buf start_err;
@@ -62,6 +64,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
 void allot__exchange_abort(struct allot_http_request *req);
 /* The client's write queue drained (exchange.c). */
 void allot__exchange_drain(struct allot_http_request *req);
+/* Free the worker's pool of finished exchanges (exchange.c). */
+void allot__exchange_pool_free(struct allot__worker *w);
 /* Fail what is still in flight at the drain deadline (exchange.c). */
 void allot__exchange_fail_all(struct allot__worker *w);
 

@@ -23,6 +23,7 @@
 struct provider_headers {
     const struct allot_provider *provider;
     struct curl_slist *list; /* Content-Type, Authorization, Expect: */
+    struct allot_upstream_xfer *pool; /* idle transfers set up for this provider */
 };
 
 struct allot_upstream_xfer {
@@ -31,6 +32,8 @@ struct allot_upstream_xfer {
     const struct allot_upstream_callbacks *cb;
     void *ctx;
     const struct allot_model *model;
+    struct provider_headers *ph; /* the provider this handle is set up for */
+    const char *path;            /* the path its URL was set for */
     long status;
     int head_done;
     int aborted; /* a callback asked to stop */
@@ -47,10 +50,10 @@ struct allot_upstream {
     const struct allot_config *cfg;
     struct provider_headers *headers;
     size_t n_headers;
-    struct allot_upstream_xfer *pool;
     size_t active;
     int closing;
     struct sock_ctx *socks;
+    uv_check_t check; /* harvests finished transfers after each poll phase */
 };
 
 struct sock_ctx {
@@ -142,6 +145,14 @@ static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void 
     return 0;
 }
 
+static void on_check(uv_check_t *c)
+{
+    struct allot_upstream *up = c->data;
+    check_multi_info(up);
+    if (up->active == 0)
+        uv_check_stop(&up->check);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct allot_upstream *up = t->data;
@@ -221,6 +232,8 @@ int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg,
     if (uv_timer_init(loop, &up->timer) != 0)
         goto out;
     up->timer.data = up;
+    uv_check_init(loop, &up->check);
+    up->check.data = up;
     *out = up;
     up = NULL;
     rc = 0;
@@ -236,12 +249,13 @@ out:
     return rc;
 }
 
-static struct curl_slist *headers_for(struct allot_upstream *up, const struct allot_provider *p)
+static struct provider_headers *headers_for(struct allot_upstream *up,
+                                            const struct allot_provider *p)
 {
     size_t i;
     for (i = 0; i < up->n_headers; i++)
         if (up->headers[i].provider == p)
-            return up->headers[i].list;
+            return &up->headers[i];
     return NULL;
 }
 
@@ -290,40 +304,71 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
 
 static void recycle(struct allot_upstream_xfer *x)
 {
-    struct allot_upstream *up = x->up;
     x->running = 0;
     x->cb = NULL;
     x->ctx = NULL;
-    x->next_free = up->pool;
-    up->pool = x;
-    up->active--;
+    x->next_free = x->ph->pool;
+    x->ph->pool = x;
+    x->up->active--;
+}
+
+/* Everything about a handle that depends only on its provider: set once,
+ * when the handle is made, and kept across requests (no curl_easy_reset). */
+static int setup_handle(struct allot_upstream_xfer *x)
+{
+    const struct allot_provider *p = x->ph->provider;
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->ph->list);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "allot/0.1");
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+    if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+        return ALLOT_EUPSTREAM;
+    return 0;
 }
 
 int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_request *req,
                          const struct allot_upstream_callbacks *cb, void *ctx,
                          struct allot_upstream_xfer **out, struct allot_buf *err)
 {
-    struct allot_upstream_xfer *x;
     const struct allot_provider *p = req->model->provider;
+    struct provider_headers *ph = headers_for(up, p);
+    struct allot_upstream_xfer *x;
     CURLMcode mc;
-    int n;
+    int running;
 
     if (up->closing)
         return ALLOT_ECLOSED;
-    x = up->pool;
+    if (!ph) {
+        allot_buf_addf(err, "upstream '%s': provider not configured", p->name);
+        return ALLOT_EUPSTREAM;
+    }
+    x = ph->pool;
     if (x) {
-        up->pool = x->next_free;
-        curl_easy_reset(x->easy);
+        ph->pool = x->next_free;
     } else {
         x = calloc(1, sizeof *x);
         if (!x)
             return ALLOT_ENOMEM;
         x->easy = curl_easy_init();
-        if (!x->easy) {
-            free(x);
-            return ALLOT_ENOMEM;
-        }
         x->up = up;
+        x->ph = ph;
+        if (!x->easy || setup_handle(x) != 0) {
+            if (x->easy)
+                curl_easy_cleanup(x->easy);
+            free(x);
+            allot_buf_addf(err, "upstream '%s': cannot set up a transfer", p->name);
+            return ALLOT_EUPSTREAM;
+        }
     }
     up->active++;
     x->cb = cb;
@@ -333,29 +378,18 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
     x->head_done = 0;
     x->aborted = 0;
     x->errbuf[0] = '\0';
-    n = snprintf(x->url, sizeof x->url, "%s%s", p->base_url, req->path);
-    if (n < 0 || (size_t)n >= sizeof x->url) {
-        allot_buf_addf(err, "upstream '%s': base_url too long", p->name);
-        recycle(x);
-        return ALLOT_EUPSTREAM;
+    if (x->path != req->path) {
+        int n = snprintf(x->url, sizeof x->url, "%s%s", p->base_url, req->path);
+        if (n < 0 || (size_t)n >= sizeof x->url) {
+            allot_buf_addf(err, "upstream '%s': base_url too long", p->name);
+            recycle(x);
+            return ALLOT_EUPSTREAM;
+        }
+        curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+        x->path = req->path;
     }
-    curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
-    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, headers_for(up, p));
-    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "allot/0.1");
-    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
-    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     mc = curl_multi_add_handle(up->multi, x->easy);
     if (mc != CURLM_OK) {
         allot_buf_addf(err, "upstream '%s': %s", p->name, curl_multi_strerror(mc));
@@ -364,6 +398,13 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
     }
     x->running = 1;
     *out = x;
+    /* Send now rather than on the next loop iteration (curl asked for a
+     * 0 ms timer). Transfers that finish here are harvested by the check
+     * handle at the end of this iteration, never inside this call, so no
+     * on_done runs before the caller has *out. */
+    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (!uv_is_active((uv_handle_t *)&up->check))
+        uv_check_start(&up->check, on_check);
     return 0;
 }
 
@@ -430,15 +471,22 @@ static void free_upstream(uv_handle_t *h)
     struct allot_upstream_xfer *x;
     size_t i;
 
-    while ((x = up->pool)) {
-        up->pool = x->next_free;
-        curl_easy_cleanup(x->easy);
-        free(x);
-    }
-    for (i = 0; i < up->n_headers; i++)
+    for (i = 0; i < up->n_headers; i++) {
+        while ((x = up->headers[i].pool)) {
+            up->headers[i].pool = x->next_free;
+            curl_easy_cleanup(x->easy);
+            free(x);
+        }
         curl_slist_free_all(up->headers[i].list);
+    }
     free(up->headers);
     free(up);
+}
+
+static void check_closed(uv_handle_t *h)
+{
+    struct allot_upstream *up = h->data;
+    uv_close((uv_handle_t *)&up->timer, free_upstream);
 }
 
 void allot_upstream_free(struct allot_upstream *up)
@@ -459,5 +507,6 @@ void allot_upstream_free(struct allot_upstream *up)
         uv_close((uv_handle_t *)&sc->poll, free_sock);
     }
     uv_timer_stop(&up->timer);
-    uv_close((uv_handle_t *)&up->timer, free_upstream);
+    uv_check_stop(&up->check);
+    uv_close((uv_handle_t *)&up->check, check_closed);
 }
