@@ -202,7 +202,8 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n)
 /* Final token counts: the upstream's usage, or an estimate marked so. */
 static void settle_tokens(struct allot__exchange *x)
 {
-    if (x->attempts > 0 && !x->usage_seen && !x->tokens_estimated) {
+    /* Only an answer (2xx) is billed; a refused or failed attempt is not. */
+    if (x->up_status >= 200 && x->up_status < 300 && !x->usage_seen && !x->tokens_estimated) {
         x->prompt_tokens = allot_tokens_estimate(x->chat.system.len + x->chat.last_user.len +
                                                  x->chat.material_bytes);
         x->completion_tokens = allot_tokens_estimate(x->content_bytes);

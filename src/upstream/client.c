@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "allot/error.h"
 #include "allot/log.h"
 #include "allot/upstream.h"
@@ -53,13 +55,24 @@ struct allot_upstream {
     size_t active;
     int closing;
     struct sock_ctx *socks;
+    struct sock_ctx **by_fd; /* the poll handle of each socket curl opened */
+    size_t n_by_fd;
     uv_check_t check; /* harvests finished transfers after each poll phase */
 };
 
+/* A socket curl opened, and its poll handle. The handle lives as long as
+ * the socket (closed from curl's close-socket callback), not as long as
+ * one transfer: between requests curl stops watching an idle keep-alive
+ * connection (CURL_POLL_REMOVE), and re-registering it with epoll for the
+ * next request would cost two epoll_ctl calls per request. Instead an idle
+ * socket stays watched for readability; if it turns readable while idle
+ * (the server closed it), watching stops and curl finds it dead on reuse. */
 struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct allot_upstream *up;
+    int events;  /* what the poll handle watches; 0 when stopped */
+    int tracked; /* curl is watching it for a transfer */
     struct sock_ctx *prev, *next; /* up->socks: every poll handle still open */
 };
 
@@ -78,6 +91,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct sock_ctx *sc = h->data;
     int flags = 0, running;
 
+    if (!sc->tracked) {
+        /* An idle connection spoke (EOF or stray bytes): stop watching. */
+        uv_poll_stop(&sc->poll);
+        sc->events = 0;
+        return;
+    }
     if (status < 0)
         flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE)
@@ -104,45 +123,111 @@ static void sock_unlink(struct sock_ctx *sc)
     sc->prev = sc->next = NULL;
 }
 
+static void sock_drop(struct sock_ctx *sc)
+{
+    struct allot_upstream *up = sc->up;
+    if (sc->fd >= 0 && (size_t)sc->fd < up->n_by_fd && up->by_fd[sc->fd] == sc)
+        up->by_fd[sc->fd] = NULL;
+    sock_unlink(sc);
+    uv_poll_stop(&sc->poll);
+    uv_close((uv_handle_t *)&sc->poll, free_sock);
+}
+
+static struct sock_ctx *sock_find(struct allot_upstream *up, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < up->n_by_fd ? up->by_fd[s] : NULL;
+}
+
+static struct sock_ctx *sock_new(struct allot_upstream *up, curl_socket_t s)
+{
+    struct sock_ctx *sc;
+
+    if (s < 0 || s > 1 << 24)
+        return NULL;
+    if ((size_t)s >= up->n_by_fd) {
+        size_t n = up->n_by_fd ? up->n_by_fd : 256;
+        struct sock_ctx **grown;
+        while (n <= (size_t)s)
+            n *= 2;
+        grown = realloc(up->by_fd, n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + up->n_by_fd, 0, (n - up->n_by_fd) * sizeof *grown);
+        up->by_fd = grown;
+        up->n_by_fd = n;
+    }
+    sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return NULL;
+    sc->fd = s;
+    sc->up = up;
+    if (uv_poll_init_socket(up->loop, &sc->poll, s) != 0) {
+        free(sc);
+        return NULL;
+    }
+    sc->poll.data = sc;
+    sc->next = up->socks;
+    if (up->socks)
+        up->socks->prev = sc;
+    up->socks = sc;
+    up->by_fd[s] = sc;
+    return sc;
+}
+
 static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
 {
     struct allot_upstream *up = userp;
-    struct sock_ctx *sc = socketp;
+    struct sock_ctx *sc = socketp ? socketp : sock_find(up, s);
     int events = 0;
     (void)easy;
 
     if (action == CURL_POLL_REMOVE) {
         if (sc) {
-            sock_unlink(sc);
-            uv_poll_stop(&sc->poll);
-            uv_close((uv_handle_t *)&sc->poll, free_sock);
-            curl_multi_assign(up->multi, s, NULL);
+            sc->tracked = 0;
+            if (sc->events & UV_WRITABLE) {
+                uv_poll_start(&sc->poll, UV_READABLE, on_poll);
+                sc->events = UV_READABLE;
+            }
         }
         return 0;
     }
-    if (!sc) {
-        sc = calloc(1, sizeof *sc);
-        if (!sc)
-            return -1;
-        sc->fd = s;
-        sc->up = up;
-        if (uv_poll_init_socket(up->loop, &sc->poll, s) != 0) {
-            free(sc);
-            return -1;
-        }
-        sc->poll.data = sc;
-        sc->next = up->socks;
-        if (up->socks)
-            up->socks->prev = sc;
-        up->socks = sc;
-        curl_multi_assign(up->multi, s, sc);
-    }
+    if (!sc && !(sc = sock_new(up, s)))
+        return -1;
     if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
         events |= UV_READABLE;
     if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&sc->poll, events, on_poll);
+    sc->tracked = 1;
+    curl_multi_assign(up->multi, s, sc);
+    if (events != sc->events) {
+        uv_poll_start(&sc->poll, events, on_poll);
+        sc->events = events;
+    }
     return 0;
+}
+
+/* curl opened a socket: a poll handle left for an earlier socket with the
+ * same number (closed behind our back) must go before the new one is used. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr)
+{
+    struct allot_upstream *up = clientp;
+    curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
+    struct sock_ctx *stale;
+    (void)purpose;
+    if (s >= 0 && (stale = sock_find(up, s)))
+        sock_drop(stale);
+    return s;
+}
+
+/* curl closes a socket: stop watching it first, then close. */
+static int on_close_socket(void *clientp, curl_socket_t s)
+{
+    struct allot_upstream *up = clientp;
+    struct sock_ctx *sc = sock_find(up, s);
+    if (sc)
+        sock_drop(sc);
+    return close(s);
 }
 
 static void on_check(uv_check_t *c)
@@ -329,6 +414,10 @@ static int setup_handle(struct allot_upstream_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x->up);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->up);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);
     if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
@@ -496,16 +585,15 @@ void allot_upstream_free(struct allot_upstream *up)
     up->closing = 1;
     /* Transfers still running belong to requests that are being torn down;
      * their owners cancel them. What remains here is the pool. Cleaning up
-     * the multi handle closes cached connections through on_socket. */
+     * the multi handle closes cached connections through on_close_socket. */
     curl_multi_cleanup(up->multi);
     up->multi = NULL;
-    /* curl may close cached connections without a REMOVE callback. */
-    while (up->socks) {
-        struct sock_ctx *sc = up->socks;
-        sock_unlink(sc);
-        uv_poll_stop(&sc->poll);
-        uv_close((uv_handle_t *)&sc->poll, free_sock);
-    }
+    /* Poll handles of sockets curl did not close through us. */
+    while (up->socks)
+        sock_drop(up->socks);
+    free(up->by_fd);
+    up->by_fd = NULL;
+    up->n_by_fd = 0;
     uv_timer_stop(&up->timer);
     uv_check_stop(&up->check);
     uv_close((uv_handle_t *)&up->check, check_closed);
