@@ -45,4 +45,10 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
                  struct allot_slice work_header, const struct allot_instruction *in,
                  struct allot_decision *out, struct allot_buf *err);
 
+/* Append the decision as one JSON object: {"category", "tier", "model",
+ * "models", "confidence", "source", "reason"} (category and tier null when
+ * absent), as POST /v1/route and `allot route --json` give it. Returns 0,
+ * or ALLOT_ETOOBIG / ALLOT_ENOMEM from the buffer. */
+int allot_decision_to_json(const struct allot_decision *d, struct allot_buf *out);
+
 #endif

@@ -34,31 +34,9 @@ static int read_file(const char *path, struct allot_buf *out)
 static void print_json(const struct allot_decision *d)
 {
     struct allot_buf o;
-    size_t i;
     allot_buf_init(&o, 1u << 20);
-    allot_buf_adds(&o, "{\"category\":");
-    if (d->has_category)
-        allot_buf_addf(&o, "\"%s\"", allot_category_name(d->category));
-    else
-        allot_buf_adds(&o, "null");
-    allot_buf_adds(&o, ",\"tier\":");
-    if (d->has_tier)
-        allot_buf_addf(&o, "\"%s\"", allot_tier_name(d->tier));
-    else
-        allot_buf_adds(&o, "null");
-    allot_buf_adds(&o, ",\"model\":");
-    allot_buf_add_json_str(&o, d->models[0]->name, strlen(d->models[0]->name));
-    allot_buf_adds(&o, ",\"models\":[");
-    for (i = 0; i < d->n_models; i++) {
-        if (i)
-            allot_buf_adds(&o, ",");
-        allot_buf_add_json_str(&o, d->models[i]->name, strlen(d->models[i]->name));
-    }
-    allot_buf_addf(&o, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":", d->confidence,
-                   allot_decision_source_name(d->source));
-    allot_buf_add_json_str(&o, d->reason, strlen(d->reason));
-    allot_buf_adds(&o, "}\n");
-    fputs(allot_buf_cstr(&o), stdout);
+    if (allot_decision_to_json(d, &o) == 0)
+        printf("%s\n", o.ptr);
     allot_buf_release(&o);
 }
 

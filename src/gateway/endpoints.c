@@ -93,7 +93,6 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
     struct allot_instruction in;
     struct allot_decision d;
     struct allot_buf err, out;
-    size_t i;
     int rc;
 
     memset(&chat, 0, sizeof chat);
@@ -115,32 +114,7 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
                              allot_buf_cstr(&err), NULL, 0);
         goto out;
     }
-    rc = allot_buf_adds(&out, "{\"category\":");
-    if (!rc && d.has_category) {
-        const char *c = allot_category_name(d.category);
-        rc = allot_buf_add_json_str(&out, c, strlen(c));
-    } else if (!rc) {
-        rc = allot_buf_adds(&out, "null");
-    }
-    rc = rc ? rc : allot_buf_adds(&out, ",\"tier\":");
-    if (!rc && d.has_tier) {
-        const char *t = allot_tier_name(d.tier);
-        rc = allot_buf_add_json_str(&out, t, strlen(t));
-    } else if (!rc) {
-        rc = allot_buf_adds(&out, "null");
-    }
-    rc = rc ? rc : allot_buf_adds(&out, ",\"model\":");
-    rc = rc ? rc : allot_buf_add_json_str(&out, d.models[0]->name, strlen(d.models[0]->name));
-    rc = rc ? rc : allot_buf_adds(&out, ",\"models\":[");
-    for (i = 0; !rc && i < d.n_models; i++) {
-        if (i)
-            rc = allot_buf_adds(&out, ",");
-        rc = rc ? rc : allot_buf_add_json_str(&out, d.models[i]->name, strlen(d.models[i]->name));
-    }
-    rc = rc ? rc : allot_buf_addf(&out, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":",
-                                  d.confidence, allot_decision_source_name(d.source));
-    rc = rc ? rc : allot_buf_add_json_str(&out, d.reason, strlen(d.reason));
-    rc = rc ? rc : allot_buf_adds(&out, "}");
+    rc = allot_decision_to_json(&d, &out);
     if (rc)
         allot__respond_error(req, 500, "server_error", "internal", allot_strerror(rc), NULL, 0);
     else

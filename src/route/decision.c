@@ -269,3 +269,34 @@ out:
     *out = d;
     return 0;
 }
+
+int allot_decision_to_json(const struct allot_decision *d, struct allot_buf *out)
+{
+    size_t i;
+    int rc = allot_buf_adds(out, "{\"category\":");
+
+    if (!rc && d->has_category)
+        rc = allot_buf_addf(out, "\"%s\"", allot_category_name(d->category));
+    else if (!rc)
+        rc = allot_buf_adds(out, "null");
+    rc = rc ? rc : allot_buf_adds(out, ",\"tier\":");
+    if (!rc && d->has_tier)
+        rc = allot_buf_addf(out, "\"%s\"", allot_tier_name(d->tier));
+    else if (!rc)
+        rc = allot_buf_adds(out, "null");
+    rc = rc ? rc : allot_buf_adds(out, ",\"model\":");
+    if (!rc && d->n_models)
+        rc = allot_buf_add_json_str(out, d->models[0]->name, strlen(d->models[0]->name));
+    else if (!rc)
+        rc = allot_buf_adds(out, "null");
+    rc = rc ? rc : allot_buf_adds(out, ",\"models\":[");
+    for (i = 0; !rc && i < d->n_models; i++) {
+        if (i)
+            rc = allot_buf_adds(out, ",");
+        rc = rc ? rc : allot_buf_add_json_str(out, d->models[i]->name, strlen(d->models[i]->name));
+    }
+    rc = rc ? rc : allot_buf_addf(out, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":",
+                                  d->confidence, allot_decision_source_name(d->source));
+    rc = rc ? rc : allot_buf_add_json_str(out, d->reason, strlen(d->reason));
+    return rc ? rc : allot_buf_adds(out, "}");
+}

@@ -284,3 +284,21 @@ TEST(decision_reason_is_header_safe)
     ASSERT(strlen(d.reason) < sizeof d.reason);
     allot_buf_release(&err);
 }
+
+TEST(decision_to_json_is_the_route_answer)
+{
+    struct fixture f;
+    struct allot_decision d;
+    struct allot_buf err, out;
+
+    fixture_init(&f);
+    ASSERT_INT_EQ(decide(&f, "allot:labour", NULL, "anything", &d, &err), 0);
+    allot_buf_init(&out, 4096);
+    ASSERT_INT_EQ(allot_decision_to_json(&d, &out), 0);
+    ASSERT_STR_CONTAINS(out.ptr, "{\"category\":null,\"tier\":\"labour\",\"model\":\"small\","
+                                 "\"models\":[\"small\",\"big\"],\"confidence\":1.0000,"
+                                 "\"source\":\"tier\",\"reason\":\"");
+    ASSERT(out.ptr[out.len - 1] == '}');
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+}
