@@ -68,3 +68,35 @@ describe('SIGTERM under load', () => {
     assert.equal(rows.filter((r) => r.stream === 1).length, N_STREAM);
   });
 });
+
+// Durability: a row is committed within the ledger's commit window
+// (store_commit_ms, default 100 ms, at most 200 ms; docs/ledger.md), so a
+// SIGKILL soon after the last answer loses nothing. The margin on top of
+// the window is for a loaded CI machine running the sanitizer build.
+describe('SIGKILL after answers', () => {
+  let frontier, local, allot;
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    allot = await h.startAllot(h.baseConfig({ frontier, local }), { env: h.ALLOT_ENV });
+  });
+  after(h.cleanup);
+
+  it('keeps the row of every answered request (commit window + 400 ms margin)', h.LIMIT, async () => {
+    const N_KILL = 30;
+    for (let i = 0; i < N_KILL; i++) {
+      const res = await h.post(`${allot.base}/chat/completions`, {
+        model: 'allot:labour', messages: [{ role: 'user', content: `kill test ${i}` }],
+      });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+    await h.sleep(500);
+    allot.proc.kill('SIGKILL');
+    const exit = await allot.exited;
+    assert.equal(exit.signal, 'SIGKILL');
+    const rows = await h.sql(allot.db, "select count(*) as n from requests where status = 'ok'");
+    assert.equal(rows[0].n, N_KILL);
+  });
+});
