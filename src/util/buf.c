@@ -6,6 +6,7 @@
 #include <string.h>
 #include "allot/buf.h"
 #include "allot/error.h"
+#include "allot/utf8.h"
 
 void allot_buf_init(struct allot_buf *b, size_t max)
 {
@@ -98,40 +99,6 @@ int allot_buf_addf(struct allot_buf *b, const char *fmt, ...)
     return rc;
 }
 
-/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len, i;
-    unsigned cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return len;
-}
-
 int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -152,7 +119,7 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            sl = utf8_seq_len(p + i, n - i);
+            sl = allot_utf8_seq_len(p + i, n - i);
             if (sl) {
                 run += sl;
                 i += sl;

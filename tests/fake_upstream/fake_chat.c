@@ -12,8 +12,8 @@
  * /v1/models, /stats and POST /stats/reset.
  *
  * Bodies are read with cJSON (about five times cheaper than jansson for a
- * 1 KB body), behind a one-pass check that keeps the old strictness; see
- * fake_json_parse.
+ * 1 KB body), behind liballot's strict check (json_check.h, the one the
+ * gateway uses), which keeps the old strictness; see fake_json_parse.
  *
  * DESIGN: each chat request gets an exchange from a per-worker free list;
  * the exchange holds the plan (what to answer and when), its own uv timer
@@ -35,7 +35,9 @@
 #include "fake_upstream.h"
 #include "allot/clock.h"
 #include "allot/error.h"
+#include "allot/json_check.h"
 #include "allot/log.h"
+#include "allot/utf8.h"
 
 #define SCRATCH_MAX (64u << 20)
 #define MODEL_MAX 1024
@@ -714,17 +716,6 @@ static void knobs_from_name(struct knobs *k, const char *model, size_t len)
     }
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode p[0..n) into out[0..out_size); '+' stays a plus. The
  * decoded length, or -1 on a '%' without two hex digits after it, -2 when
  * out is too small. */
@@ -735,7 +726,8 @@ static long percent_decode(const char *p, size_t n, char *out, size_t out_size)
     for (i = 0; i < n; i++) {
         char c = p[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hex_value(p[i + 1]) : -1, lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
+            int hi = i + 2 < n ? allot_json_check_hex(p[i + 1]) : -1,
+                lo = hi >= 0 ? allot_json_check_hex(p[i + 2]) : -1;
             if (lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);
@@ -842,228 +834,60 @@ static int run_fails(const struct fake_options *opt, uint64_t seq)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1-4 bytes), or 0 when the bytes
- * there are not UTF-8 (overlong forms, surrogates and code points past
- * U+10FFFF included). */
-static size_t utf8_len(const unsigned char *p, size_t n)
+/* The words for a problem the strict check found: the fake's own where
+ * docs/fake_upstream.md and smoke.sh promise them, the check's otherwise. */
+static const char *json_reason(const struct allot_json_check_error *e, const char *text, size_t len)
 {
-    unsigned char c = p[0];
-    size_t len, i;
-    unsigned cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
+    switch (e->kind) {
+    case ALLOT_JSON_CHECK_END:
+        if (allot_json_check_skip_ws(text, len, 0) == len)
+            return len ? "there is no JSON value, only blanks" : "the text is empty";
+        return "the text ends before the JSON value does";
+    case ALLOT_JSON_CHECK_UNTERMINATED:
+        return "the text ends before the JSON value does";
+    case ALLOT_JSON_CHECK_TRAILING:
+        return "more text after the JSON value";
+    case ALLOT_JSON_CHECK_UTF8:
+        return "bytes that are not UTF-8";
+    default:
+        return e->why;
     }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return len;
-}
-
-static int is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static size_t digits(const unsigned char *p, size_t n, size_t i)
-{
-    while (i < n && is_digit(p[i]))
-        i++;
-    return i;
-}
-
-/* Length of the JSON number at p, or 0 when the run of number characters
- * there is not one: cJSON hands the run to strtod, which also takes "01",
- * "1." and "-.5". */
-static size_t number_len(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-
-    if (p[i] == '-')
-        i++;
-    if (i < n && p[i] == '0')
-        i++;
-    else if (i < n && p[i] >= '1' && p[i] <= '9')
-        i = digits(p, n, i);
-    else
-        return 0;
-    if (i < n && p[i] == '.') {
-        if (i + 1 >= n || !is_digit(p[i + 1]))
-            return 0;
-        i = digits(p, n, i + 1);
-    }
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(p[i]))
-            return 0;
-        i = digits(p, n, i);
-    }
-    if (i < n &&
-        (is_digit(p[i]) || p[i] == '.' || p[i] == 'e' || p[i] == 'E' || p[i] == '+' || p[i] == '-'))
-        return 0;
-    return i;
-}
-
-static int is_hex4(const unsigned char *p)
-{
-    int i;
-
-    for (i = 0; i < 4; i++)
-        if (hex_value((char)p[i]) < 0)
-            return 0;
-    return 1;
-}
-
-/* What a pass over the raw text found. */
-struct json_scan {
-    size_t at;       /* where the first problem is */
-    const char *why; /* NULL: no problem */
-    int blank;       /* the text has nothing but blanks */
-    int in_string;   /* the text ends inside a string */
-    int open;        /* the text ends inside a string or a bracket */
-};
-
-/* Check what cJSON lets through: bytes that are not UTF-8, raw control
- * characters in strings, \u escapes without four hex digits, numbers like
- * "01" or "1.", and bytes outside strings that no JSON token starts with
- * (cJSON skips every byte below 0x21 as a blank, and a UTF-8 byte-order
- * mark). Tracks strings and bracket depth, too, so that a text
- * cut short can be told from a wrong one. One pass, no allocation. */
-static void json_prescan(const unsigned char *p, size_t n, struct json_scan *sc)
-{
-    size_t i, len;
-    long depth = 0;
-    int in_str = 0, blank = 1;
-
-    for (i = 0; i < n; i += len) {
-        unsigned char c = p[i];
-
-        len = 1;
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            blank = 0;
-        if (in_str) {
-            if (c == '\\' && i + 1 < n && p[i + 1] == 'u') {
-                len = 6; /* cJSON reads bad hex digits as 0 */
-                if (i + 5 >= n || !is_hex4(p + i + 2))
-                    sc->why = "a \\u escape without four hex digits";
-            } else if (c == '\\') {
-                len = i + 1 < n ? 2 : 1; /* cJSON checks the other escapes */
-            } else if (c == '"')
-                in_str = 0;
-            else if (c < 0x20)
-                sc->why = "a control character in a string (escape it)";
-            else if (c >= 0x80 && (len = utf8_len(p + i, n - i)) == 0)
-                sc->why = "bytes that are not UTF-8";
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (c == '-' || is_digit(c)) {
-            if ((len = number_len(p + i, n - i)) == 0)
-                sc->why = "a number written in a way JSON does not allow";
-        } else if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x80) {
-            sc->why = "a byte that cannot start a JSON token";
-        }
-        if (sc->why) {
-            sc->at = i;
-            return;
-        }
-    }
-    sc->blank = blank;
-    sc->in_string = in_str;
-    sc->open = in_str || depth > 0;
-}
-
-/* "line L column C" of byte `at` (both from 1, columns in bytes). */
-static void describe_at(const char *text, size_t at, char *out, size_t out_size)
-{
-    size_t line = 1, col = 1, i;
-
-    for (i = 0; i < at; i++) {
-        if (text[i] == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    snprintf(out, out_size, "line %zu column %zu", line, col);
 }
 
 cJSON *fake_json_parse(const char *text, size_t len, char *why, size_t why_size)
 {
-    struct json_scan sc = {0, NULL, 0, 0, 0};
-    const char *end = NULL, *reason;
-    char where[64], near[24];
+    struct allot_json_check_error e;
+    const char *end = NULL;
+    char near[24];
     cJSON *root = NULL;
-    size_t at, i, n = 0;
+    size_t i, n = 0;
 
-    json_prescan((const unsigned char *)text, len, &sc);
-    if (sc.why) {
-        at = sc.at;
-        reason = sc.why;
-        goto fail;
+    /* the strict check first: cJSON alone lets through what a real
+     * upstream refuses; \u0000 stays allowed (the manual says a string
+     * ends there, as cJSON reads it) */
+    if (allot_json_check(text, len, ALLOT_JSON_CHECK_NUL_OK, NULL, NULL, &e) == 0) {
+        /* return_parse_end, not cJSON_GetErrorPtr: that one is a process
+         * global, shared by every worker thread */
+        root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+        if (root)
+            return root;
+        /* cJSON reads all the check passes, so it ran out of memory */
+        if (why && why_size)
+            snprintf(why, why_size, "out of memory reading it");
+        return NULL;
     }
-    /* return_parse_end, not cJSON_GetErrorPtr: that one is a process
-     * global, shared by every worker thread. */
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    at = end && end >= text ? (size_t)(end - text) : 0;
-    if (!root) {
-        reason = "not valid JSON here";
-        /* cJSON stops at the last byte when the text runs out */
-        if (sc.blank || sc.in_string || (sc.open && at + 1 >= len)) {
-            at = len;
-            reason = "the text ends before the JSON value does";
-        }
-        goto fail;
-    }
-    while (at < len &&
-           (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
-        at++;
-    if (at < len) {
-        cJSON_Delete(root);
-        root = NULL;
-        reason = "more text after the JSON value";
-        goto fail;
-    }
-    return root;
-fail:
     if (why && why_size) {
-        if (sc.blank)
-            reason = len ? "there is no JSON value, only blanks" : "the text is empty";
-        if (at > len)
-            at = len;
-        for (i = at; i < len && n < 16 && text[i] != '\n'; i++)
+        for (i = e.pos; i < len && n < 16 && text[i] != '\n'; i++)
             near[n++] =
                 (unsigned char)text[i] < 0x20 || (unsigned char)text[i] >= 0x7F ? '?' : text[i];
         near[n] = '\0';
-        describe_at(text, at, where, sizeof where);
+        /* columns in bytes, as the manual says */
         if (n)
-            snprintf(why, why_size, "%s: %s, at '%s'", where, reason, near);
+            snprintf(why, why_size, "line %zu column %zu: %s, at '%s'", e.line, e.byte_column,
+                     json_reason(&e, text, len), near);
         else
-            snprintf(why, why_size, "%s: %s", where, reason);
+            snprintf(why, why_size, "line %zu column %zu: %s", e.line, e.byte_column,
+                     json_reason(&e, text, len));
     }
     return NULL;
 }
@@ -1143,13 +967,9 @@ static void emit_chars(struct fake_out *o, const char *s, size_t n, size_t *left
 {
     size_t i = 0;
 
-    while (i<n && * left> 0) {
-        size_t l = 1;
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0xC0)
-            while (i + l < n && l < 4 && ((unsigned char)s[i + l] & 0xC0) == 0x80)
-                l++;
-        i += l;
+    while (i < n && *left > 0) {
+        size_t l = allot_utf8_seq_len((const unsigned char *)s + i, n - i);
+        i += l ? l : 1;
         (*left)--;
     }
     fake_emit(o, s, i);

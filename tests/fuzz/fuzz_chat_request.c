@@ -1,6 +1,10 @@
-/* fuzz_chat_request.c: libFuzzer target for the chat request parser (its
- * strict validator and span scanner, then cJSON), the splice rewrite, and
- * the classifier that reads what the parser extracted.
+/* fuzz_chat_request.c: libFuzzer target for the chat request parser (the
+ * strict check of json_check.h with its member spans, then cJSON), the
+ * splice rewrite, and the classifier that reads what the parser extracted.
+ *
+ * The strict check on its own, with and without ALLOT_JSON_CHECK_NUL_OK:
+ * whatever it accepts cJSON must read whole; whatever it refuses it must
+ * place within the text, with a line, a column and a reason.
  *
  * Whenever the parser accepts a body, each rewrite (with and without
  * forcing include_usage, with a model name that needs escaping) must be a
@@ -26,6 +30,7 @@
 #include "allot/chat_request.h"
 #include "allot/classify.h"
 #include "allot/error.h"
+#include "allot/json_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -84,6 +89,29 @@ static void rewrite_and_check(const struct allot_chat_request *r, const char *bo
     allot_buf_release(&err);
 }
 
+/* The strict check alone: a subset of cJSON, errors placed in the text. */
+static void check_json_check(const char *text, size_t size, unsigned flags)
+{
+    struct allot_json_check_error e;
+    const char *end = NULL;
+    cJSON *v;
+
+    memset(&e, 0, sizeof e);
+    if (allot_json_check(text, size, flags, NULL, NULL, &e) == 0) {
+        v = cJSON_ParseWithLengthOpts(text, size, &end, 0);
+        check(v != NULL, "strict check accepted what cJSON refuses", NULL);
+        while (end < text + size && strchr(" \t\r\n", *end) && *end)
+            end++;
+        check(end == text + size, "cJSON does not read whole what the check accepted", NULL);
+        cJSON_Delete(v);
+        return;
+    }
+    check(e.kind != ALLOT_JSON_CHECK_OK && e.why[0] != '\0', "refusal without a reason", NULL);
+    check(e.pos <= size && e.line >= 1 && e.column >= 1 && e.column <= e.byte_column &&
+              e.byte_column <= e.pos + 1,
+          "refusal placed outside the text", NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct allot_chat_request r;
@@ -102,6 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(c.confidence >= 0.0 && c.confidence <= 1.0, "confidence out of range", NULL);
     for (n = 0; c.reason[n]; n++)
         check(c.reason[n] >= 0x20 && c.reason[n] <= 0x7E, "reason not header-safe", NULL);
+
+    check_json_check(body, size, 0);
+    check_json_check(body, size, ALLOT_JSON_CHECK_NUL_OK);
 
     allot_buf_init(&err, 4096);
     rc = allot_chat_request_parse(&r, body, size, &err);

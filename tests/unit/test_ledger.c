@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -12,40 +11,10 @@
 #include "allot/error.h"
 #include "allot/ledger.h"
 #include "test.h"
+#include "tmpdir.h"
 
 /* ledger.c's hook: start closing without waiting for the writer. */
 void allot__ledger_begin_close(struct allot_ledger *l);
-
-struct tmpdb {
-    char dir[64];
-    char path[128];
-};
-
-static int tmpdb_make(struct tmpdb *t)
-{
-    snprintf(t->dir, sizeof t->dir, "/tmp/allot-ledger-XXXXXX");
-    if (!mkdtemp(t->dir))
-        return -1;
-    snprintf(t->path, sizeof t->path, "%s/allot.db", t->dir);
-    return 0;
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-    char p[512];
-    struct dirent *de;
-    DIR *d = opendir(t->dir);
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", t->dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(t->dir);
-}
 
 static void sleep_ms(long ms)
 {
@@ -138,7 +107,7 @@ static void *append_rows(void *arg)
 
 TEST(ledger_round_trip_from_two_threads)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err;
     struct allot_ledger *l = NULL;
     struct appender a[2] = {{NULL, 0, 500, 0}, {NULL, 1, 500, 0}};
@@ -148,7 +117,7 @@ TEST(ledger_round_trip_from_two_threads)
     char full_reason[256];
     int i;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
     for (i = 0; i < 2; i++) {
@@ -223,19 +192,19 @@ TEST(ledger_round_trip_from_two_threads)
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
     sqlite3_close(db);
     allot_buf_release(&err);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(ledger_commits_within_the_window_without_close)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
     uint64_t start, seen = 0;
     sqlite3 *db;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), 0);
     ASSERT((db = open_reader(t.path)) != NULL);
@@ -260,18 +229,18 @@ TEST(ledger_commits_within_the_window_without_close)
     sqlite3_close(db);
     allot_ledger_close(l);
     allot_buf_release(&err);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(ledger_append_after_close_began_is_eclosed)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
     sqlite3 *db;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 200, &l, &err), 0);
     fill(&e, "req_before", 1);
@@ -286,18 +255,18 @@ TEST(ledger_append_after_close_began_is_eclosed)
     ASSERT_INT_EQ(count_id(db, "req_after"), 0);
     sqlite3_close(db);
     allot_buf_release(&err);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(ledger_open_errors_name_the_file_and_cause)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err, want;
     struct allot_ledger *l = NULL;
     char path[256];
     FILE *f;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     allot_buf_init(&want, 1024);
 
@@ -333,7 +302,7 @@ TEST(ledger_open_errors_name_the_file_and_cause)
 
     allot_buf_release(&err);
     allot_buf_release(&want);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }
 
 /* Wait until the writer has dealt with n rows, for up to 3 s. */
@@ -350,13 +319,13 @@ static int wait_done(struct allot_ledger *l, uint64_t n)
 
 TEST(ledger_write_errors_are_counted_and_writing_goes_on)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
     sqlite3 *db;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 20, &l, &err), 0);
     ASSERT((db = open_reader(t.path)) != NULL);
@@ -408,12 +377,12 @@ TEST(ledger_write_errors_are_counted_and_writing_goes_on)
     sqlite3_close(db);
     allot_ledger_close(l);
     allot_buf_release(&err);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(ledger_queue_is_capped_while_the_store_is_locked)
 {
-    struct tmpdb t;
+    struct tmpdir t;
     struct allot_buf err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
@@ -421,7 +390,7 @@ TEST(ledger_queue_is_capped_while_the_store_is_locked)
     int64_t accepted = 0;
     int rc = 0, i;
 
-    ASSERT_INT_EQ(tmpdb_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 1, &l, &err), 0);
     ASSERT((db = open_reader(t.path)) != NULL);
@@ -444,5 +413,5 @@ TEST(ledger_queue_is_capped_while_the_store_is_locked)
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), accepted);
     sqlite3_close(db);
     allot_buf_release(&err);
-    tmpdb_remove(&t);
+    tmpdir_remove(&t);
 }

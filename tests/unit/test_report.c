@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,41 +9,11 @@
 #include "allot/ledger.h"
 #include "allot/report.h"
 #include "test.h"
+#include "tmpdir.h"
 
 #define T0 1795946400000LL /* 2026-11-29 10:00 UTC */
 #define MIN_MS 60000LL
 #define HOUR_MS 3600000LL
-
-struct rtmp {
-    char dir[64];
-    char path[128];
-};
-
-static int rtmp_make(struct rtmp *t)
-{
-    snprintf(t->dir, sizeof t->dir, "/tmp/allot-report-XXXXXX");
-    if (!mkdtemp(t->dir))
-        return -1;
-    snprintf(t->path, sizeof t->path, "%s/allot.db", t->dir);
-    return 0;
-}
-
-static void rtmp_remove(struct rtmp *t)
-{
-    char p[512];
-    struct dirent *de;
-    DIR *d = opendir(t->dir);
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", t->dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(t->dir);
-}
 
 struct row {
     const char *id;
@@ -147,11 +116,11 @@ static double jnum(cJSON *o, const char *k)
 
 TEST(report_json_totals_and_groups_are_exact)
 {
-    struct rtmp t;
+    struct tmpdir t;
     struct allot_buf out, err;
     cJSON *root = NULL, *tot, *g, *arr;
 
-    ASSERT_INT_EQ(rtmp_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
     allot_buf_init(&out, 1 << 20);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(build_ledger(t.path), 0);
@@ -232,16 +201,16 @@ TEST(report_json_totals_and_groups_are_exact)
     cJSON_Delete(root);
     allot_buf_release(&out);
     allot_buf_release(&err);
-    rtmp_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(report_table_shows_totals_and_aligned_rows)
 {
-    struct rtmp t;
+    struct tmpdir t;
     struct allot_buf out, err, want;
     const char *s;
 
-    ASSERT_INT_EQ(rtmp_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
     allot_buf_init(&out, 1 << 20);
     allot_buf_init(&err, 1024);
     allot_buf_init(&want, 1024);
@@ -275,16 +244,16 @@ TEST(report_table_shows_totals_and_aligned_rows)
     allot_buf_release(&out);
     allot_buf_release(&err);
     allot_buf_release(&want);
-    rtmp_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(report_window_filters_rows)
 {
-    struct rtmp t;
+    struct tmpdir t;
     struct allot_buf out, err;
     cJSON *root, *tot;
 
-    ASSERT_INT_EQ(rtmp_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
     allot_buf_init(&out, 1 << 20);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(build_ledger(t.path), 0);
@@ -325,16 +294,16 @@ TEST(report_window_filters_rows)
 
     allot_buf_release(&out);
     allot_buf_release(&err);
-    rtmp_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(report_missing_or_foreign_file_is_a_clear_error)
 {
-    struct rtmp t;
+    struct tmpdir t;
     struct allot_buf out, err, want;
     FILE *f;
 
-    ASSERT_INT_EQ(rtmp_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
     allot_buf_init(&out, 1 << 20);
     allot_buf_init(&err, 1024);
     allot_buf_init(&want, 1024);
@@ -355,19 +324,19 @@ TEST(report_missing_or_foreign_file_is_a_clear_error)
     allot_buf_release(&out);
     allot_buf_release(&err);
     allot_buf_release(&want);
-    rtmp_remove(&t);
+    tmpdir_remove(&t);
 }
 
 TEST(report_reads_a_ledger_that_is_being_written)
 {
-    struct rtmp t;
+    struct tmpdir t;
     struct allot_buf out, err;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
     cJSON *root;
     int i;
 
-    ASSERT_INT_EQ(rtmp_make(&t), 0);
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
     allot_buf_init(&out, 1 << 20);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 5, &l, &err), 0);
@@ -391,5 +360,5 @@ TEST(report_reads_a_ledger_that_is_being_written)
     allot_ledger_close(l);
     allot_buf_release(&out);
     allot_buf_release(&err);
-    rtmp_remove(&t);
+    tmpdir_remove(&t);
 }

@@ -1,0 +1,103 @@
+/* json_check.h: strict JSON validation (RFC 8259) in one pass, with a
+ * precise "where and why" for the first problem.
+ *
+ * cJSON is lenient where the strict parsers behind it are not (control
+ * characters and invalid UTF-8 in strings, "01", "1.", any byte <= 0x20 as
+ * whitespace, a byte order mark) and says only where it stopped, not why.
+ * A text that passes allot_json_check() is one cJSON reads the same way, so
+ * cJSON after it can fail only for want of memory.
+ *
+ * The check can also hand back the members of a top-level object as it
+ * passes them (key and value spans), so that a caller who needs to splice
+ * those values need not scan the text a second time.
+ *
+ * Nothing here allocates; it is non-recursive, so hostile nesting costs no
+ * C stack. Thread-safe: no global state. */
+#ifndef ALLOT_JSON_CHECK_H
+#define ALLOT_JSON_CHECK_H
+#include <stddef.h>
+
+/* Nesting deeper than this is refused: cJSON's CJSON_NESTING_LIMIT, so the
+ * two agree on what is too deep. */
+#define ALLOT_JSON_CHECK_MAX_DEPTH 1000
+
+/* Flags for allot_json_check(). */
+/* Accept the escape \u0000 in strings, which RFC 8259 allows but which a C
+ * string cannot hold (cJSON ends the string there). Refused by default. */
+#define ALLOT_JSON_CHECK_NUL_OK 0x1u
+
+/* What is wrong, when allot_json_check() refuses a text. */
+enum allot_json_check_kind {
+    ALLOT_JSON_CHECK_OK = 0,
+    ALLOT_JSON_CHECK_END,          /* the text ends inside the value (not in a string) */
+    ALLOT_JSON_CHECK_UNTERMINATED, /* the text ends inside a string */
+    ALLOT_JSON_CHECK_UNEXPECTED,   /* a byte that cannot come there */
+    ALLOT_JSON_CHECK_BOM,          /* a UTF-8 byte order mark before the value */
+    ALLOT_JSON_CHECK_TRAILING,     /* something other than whitespace after the value */
+    ALLOT_JSON_CHECK_NUMBER,       /* "01", "1.", "-", "1e", "1x" */
+    ALLOT_JSON_CHECK_CONTROL,      /* a raw byte below 0x20 in a string */
+    ALLOT_JSON_CHECK_UTF8,         /* bytes in a string that are not UTF-8 */
+    ALLOT_JSON_CHECK_ESCAPE,       /* a backslash escape JSON does not have */
+    ALLOT_JSON_CHECK_U_ESCAPE,     /* \u without four hex digits */
+    ALLOT_JSON_CHECK_NUL,          /* \u0000, without ALLOT_JSON_CHECK_NUL_OK */
+    ALLOT_JSON_CHECK_SURROGATE,    /* a \uD800-\uDFFF escape not in a high-low pair */
+    ALLOT_JSON_CHECK_DEPTH,        /* nesting deeper than ALLOT_JSON_CHECK_MAX_DEPTH */
+};
+
+/* The first problem in a text. */
+struct allot_json_check_error {
+    enum allot_json_check_kind kind;
+    size_t pos;         /* byte offset of the problem; the text's length when it ran out */
+    size_t line;        /* of pos, from 1 */
+    size_t column;      /* of pos, from 1, in characters as an editor shows them */
+    size_t byte_column; /* of pos, from 1, in bytes */
+    /* Why, in a few words: "unterminated string", "invalid number",
+     * "unexpected character ','", "unexpected byte 0x0C", ... */
+    char why[48];
+};
+
+/* A member of the top-level object: offsets are from the start of the
+ * text. The key span is the raw text between its quotes (escapes not
+ * decoded; see allot_json_check_key_is); the value span runs from the
+ * value's first byte to just past its last, without the whitespace
+ * around it. */
+struct allot_json_check_member {
+    size_t key_off, key_len;
+    int key_escaped; /* the key holds a backslash escape */
+    size_t value_off, value_len;
+};
+
+/* Called for each member of the top-level object, in text order, once its
+ * value has been checked. A later error in the text refuses the text all
+ * the same: a caller keeps what it was told only if the check returns 0. */
+typedef void (*allot_json_check_member_cb)(void *ctx, const struct allot_json_check_member *m);
+
+/* Check that text[0..len) is exactly one JSON value, optionally surrounded
+ * by the four JSON whitespace bytes (space, tab, LF, CR), per RFC 8259 and
+ * the flags: valid UTF-8 in strings, no raw control characters in them,
+ * valid escapes and surrogate pairs, strict numbers, no \u0000 (unless
+ * ALLOT_JSON_CHECK_NUL_OK), nesting at most ALLOT_JSON_CHECK_MAX_DEPTH.
+ * Number ranges are not checked. on_member may be NULL; else it is called
+ * with ctx for each member of a top-level object. text may be NULL when
+ * len is 0.
+ *
+ * Returns 0, or ALLOT_EPARSE with *err (when err is not NULL) describing
+ * the first problem; err is not touched on success. */
+int allot_json_check(const char *text, size_t len, unsigned flags,
+                     allot_json_check_member_cb on_member, void *ctx,
+                     struct allot_json_check_error *err);
+
+/* Does the key of member m (in the text it was found in) decode to name, a
+ * NUL-terminated ASCII string? Escapes are decoded; an escape that stands
+ * for a code point past ASCII never matches. */
+int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
+                            const char *name);
+
+/* The index of the first byte at or after i in text[0..len) that is not
+ * JSON whitespace (space, tab, LF, CR); len when there is none. */
+size_t allot_json_check_skip_ws(const char *text, size_t len, size_t i);
+
+/* The value of the hex digit c (0-15), or -1 when c is not one. */
+int allot_json_check_hex(char c);
+
+#endif

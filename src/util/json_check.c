@@ -1,0 +1,422 @@
+/* json_check.c: strict JSON validation in one non-recursive pass (see
+ * json_check.h).
+ *
+ * One checker serves the gateway (chat_request.c, which also takes the
+ * spans of the top-level members from it) and the fake upstream, so the
+ * two cannot drift apart on what JSON is.
+ *
+ * DESIGN: a loop over three states (a value is due, a key is due, a value
+ * has ended) with the open containers kept as a bit stack, one bit per
+ * level (object or array), so hostile nesting costs 125 bytes of stack
+ * and no recursion. Strings, most of a request body, are skipped 16 bytes
+ * at a time with SSE2 where it exists. Line and column are worked out only
+ * once an error is found, by walking the text up to it again: the common
+ * case, a valid text, pays nothing for them. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "allot/error.h"
+#include "allot/json_check.h"
+#include "allot/utf8.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Where the check stands: the text and the first problem. */
+struct scan {
+    const char *s;
+    size_t n;
+    unsigned flags;
+    enum allot_json_check_kind kind;
+    size_t pos;
+};
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+size_t allot_json_check_skip_ws(const char *text, size_t len, size_t i)
+{
+    while (i < len && is_ws(text[i]))
+        i++;
+    return i;
+}
+
+static int fail(struct scan *sc, size_t pos, enum allot_json_check_kind kind)
+{
+    sc->pos = pos;
+    sc->kind = kind;
+    return ALLOT_EPARSE;
+}
+
+int allot_json_check_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the \uXXXX at s[i] (s[i] == '\\'), or -1. */
+static long u_escape(const char *s, size_t n, size_t i)
+{
+    long v = 0;
+    int d, h;
+
+    if (i > n || n - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    for (d = 2; d < 6; d++) {
+        if ((h = allot_json_check_hex(s[i + d])) < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* String bytes that need no check: printable ASCII but '"' and '\\'. */
+static int plain_in_string(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* How many of the 16 bytes at s are plain_in_string(). */
+static size_t plain16(const char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x);
+    __m128i stop = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        ctl);
+    unsigned m = (unsigned)_mm_movemask_epi8(stop) | (unsigned)_mm_movemask_epi8(x);
+    return m ? (size_t)__builtin_ctz(m) : 16;
+}
+#endif
+
+/* s[*i] is '"'. Checks the string; on return *i is just past the closing
+ * quote and *has_esc says whether it holds an escape. */
+static int scan_string(struct scan *sc, size_t *i, int *has_esc)
+{
+    const char *s = sc->s;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = sc->n, j = *i + 1, len;
+    long cu, lo;
+    int esc = 0;
+
+    for (;;) {
+#if defined(__SSE2__)
+        while (n - j >= 16) {
+            size_t k = plain16(s + j);
+            j += k;
+            if (k < 16)
+                break;
+        }
+#endif
+        while (j < n && plain_in_string(u[j]))
+            j++;
+        if (j >= n)
+            return fail(sc, n, ALLOT_JSON_CHECK_UNTERMINATED);
+        if (u[j] == '"')
+            break;
+        if (u[j] >= 0x80) {
+            if (!(len = allot_utf8_seq_len(u + j, n - j)))
+                return fail(sc, j, ALLOT_JSON_CHECK_UTF8);
+            j += len;
+        } else if (u[j] < 0x20) {
+            return fail(sc, j, ALLOT_JSON_CHECK_CONTROL);
+        } else { /* backslash */
+            esc = 1;
+            if (j + 1 >= n)
+                return fail(sc, n, ALLOT_JSON_CHECK_UNTERMINATED);
+            if (s[j + 1] != 'u') {
+                if (s[j + 1] == '\0' || !strchr("\"\\/bfnrt", s[j + 1]))
+                    return fail(sc, j, ALLOT_JSON_CHECK_ESCAPE);
+                j += 2;
+                continue;
+            }
+            if ((cu = u_escape(s, n, j)) < 0)
+                return fail(sc, j, ALLOT_JSON_CHECK_U_ESCAPE);
+            if (cu == 0 && !(sc->flags & ALLOT_JSON_CHECK_NUL_OK))
+                return fail(sc, j, ALLOT_JSON_CHECK_NUL);
+            if (cu >= 0xDC00 && cu <= 0xDFFF)
+                return fail(sc, j, ALLOT_JSON_CHECK_SURROGATE);
+            if (cu >= 0xD800 && cu <= 0xDBFF) {
+                lo = u_escape(s, n, j + 6);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return fail(sc, j, ALLOT_JSON_CHECK_SURROGATE);
+                j += 6;
+            }
+            j += 6;
+        }
+    }
+    *i = j + 1;
+    *has_esc = esc;
+    return 0;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at s[*i]. */
+static int scan_number(struct scan *sc, size_t *i)
+{
+    const char *s = sc->s;
+    size_t n = sc->n, j = *i, start = *i;
+
+    if (j < n && s[j] == '-')
+        j++;
+    if (j < n && s[j] == '0') {
+        j++;
+    } else if (j < n && is_digit(s[j])) {
+        while (j < n && is_digit(s[j]))
+            j++;
+    } else {
+        return fail(sc, start, ALLOT_JSON_CHECK_NUMBER);
+    }
+    if (j < n && s[j] == '.') {
+        if (++j >= n || !is_digit(s[j]))
+            return fail(sc, start, ALLOT_JSON_CHECK_NUMBER);
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        j++;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j >= n || !is_digit(s[j]))
+            return fail(sc, start, ALLOT_JSON_CHECK_NUMBER);
+        while (j < n && is_digit(s[j]))
+            j++;
+    }
+    /* "01" and "1x": a number must end at a delimiter */
+    if (j < n &&
+        (is_digit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-'))
+        return fail(sc, start, ALLOT_JSON_CHECK_NUMBER);
+    *i = j;
+    return 0;
+}
+
+static void set_bit(uint8_t *bits, size_t i, int on)
+{
+    if (on)
+        bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    else
+        bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+}
+
+static int get_bit(const uint8_t *bits, size_t i)
+{
+    return bits[i / 8] >> (i % 8) & 1;
+}
+
+/* Check the one JSON value at s[0, n) (whitespace around it allowed). */
+static int scan_json(struct scan *sc, allot_json_check_member_cb on_member, void *ctx)
+{
+    enum { VALUE, KEY, AFTER } state = VALUE;
+    uint8_t is_object[(ALLOT_JSON_CHECK_MAX_DEPTH + 7) / 8];
+    const char *s = sc->s;
+    size_t n = sc->n, i = 0, depth = 0, key_off;
+    struct allot_json_check_member m = {0, 0, 0, 0, 0};
+    int rc, esc;
+
+    memset(is_object, 0, sizeof is_object);
+    for (;;) {
+        switch (state) {
+        case VALUE: /* a value starts at i, after whitespace */
+            i = allot_json_check_skip_ws(s, n, i);
+            if (i >= n)
+                return fail(sc, n, ALLOT_JSON_CHECK_END);
+            state = AFTER;
+            if (s[i] == '{' || s[i] == '[') {
+                int obj = s[i] == '{';
+                if (depth == ALLOT_JSON_CHECK_MAX_DEPTH)
+                    return fail(sc, i, ALLOT_JSON_CHECK_DEPTH);
+                set_bit(is_object, depth++, obj);
+                i = allot_json_check_skip_ws(s, n, i + 1);
+                if (i < n && s[i] == (obj ? '}' : ']')) {
+                    depth--;
+                    i++;
+                } else {
+                    state = obj ? KEY : VALUE;
+                }
+            } else if (s[i] == '"') {
+                if ((rc = scan_string(sc, &i, &esc)))
+                    return rc;
+            } else if (s[i] == '-' || is_digit(s[i])) {
+                if ((rc = scan_number(sc, &i)))
+                    return rc;
+            } else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+                i += 4;
+            } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+                i += 5;
+            } else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+                i += 4;
+            } else {
+                return fail(sc, i, ALLOT_JSON_CHECK_UNEXPECTED);
+            }
+            break;
+
+        case KEY: /* a member starts at i, after '{' or ',' and whitespace */
+            if (i >= n)
+                return fail(sc, n, ALLOT_JSON_CHECK_END);
+            if (s[i] != '"')
+                return fail(sc, i, ALLOT_JSON_CHECK_UNEXPECTED);
+            key_off = i + 1;
+            if ((rc = scan_string(sc, &i, &esc)))
+                return rc;
+            if (depth == 1) {
+                m.key_off = key_off;
+                m.key_len = i - 1 - key_off;
+                m.key_escaped = esc;
+            }
+            i = allot_json_check_skip_ws(s, n, i);
+            if (i >= n)
+                return fail(sc, n, ALLOT_JSON_CHECK_END);
+            if (s[i] != ':')
+                return fail(sc, i, ALLOT_JSON_CHECK_UNEXPECTED);
+            i = allot_json_check_skip_ws(s, n, i + 1);
+            if (depth == 1)
+                m.value_off = i;
+            state = VALUE;
+            break;
+
+        case AFTER: /* a value ended at i */
+            if (depth == 0)
+                goto end;
+            if (depth == 1 && on_member && get_bit(is_object, 0)) {
+                m.value_len = i - m.value_off;
+                on_member(ctx, &m);
+            }
+            i = allot_json_check_skip_ws(s, n, i);
+            if (i >= n)
+                return fail(sc, n, ALLOT_JSON_CHECK_END);
+            if (s[i] == ',') {
+                i++;
+                if (get_bit(is_object, depth - 1)) {
+                    i = allot_json_check_skip_ws(s, n, i);
+                    state = KEY;
+                } else {
+                    state = VALUE;
+                }
+            } else if (s[i] == (get_bit(is_object, depth - 1) ? '}' : ']')) {
+                depth--;
+                i++;
+            } else {
+                return fail(sc, i, ALLOT_JSON_CHECK_UNEXPECTED);
+            }
+            break;
+        }
+    }
+end:
+    if ((i = allot_json_check_skip_ws(s, n, i)) < n)
+        return fail(sc, i, ALLOT_JSON_CHECK_TRAILING);
+    return 0;
+}
+
+/* Fill err for the problem sc found. Columns count characters (bytes that
+ * do not continue a UTF-8 sequence) as an editor shows them, and bytes. */
+static void describe(const struct scan *sc, struct allot_json_check_error *err)
+{
+    static const char *const why[] = {
+        [ALLOT_JSON_CHECK_OK] = "no error",
+        [ALLOT_JSON_CHECK_END] = "unexpected end of input",
+        [ALLOT_JSON_CHECK_UNTERMINATED] = "unterminated string",
+        [ALLOT_JSON_CHECK_UNEXPECTED] = "unexpected end of input", /* unless a byte is there */
+        [ALLOT_JSON_CHECK_BOM] = "byte order mark (send UTF-8 without one)",
+        [ALLOT_JSON_CHECK_TRAILING] = "unexpected data after the JSON value",
+        [ALLOT_JSON_CHECK_NUMBER] = "invalid number",
+        [ALLOT_JSON_CHECK_CONTROL] = "unescaped control character in string",
+        [ALLOT_JSON_CHECK_UTF8] = "invalid UTF-8 in string",
+        [ALLOT_JSON_CHECK_ESCAPE] = "invalid escape in string",
+        [ALLOT_JSON_CHECK_U_ESCAPE] = "invalid \\u escape in string",
+        [ALLOT_JSON_CHECK_NUL] = "\\u0000 is not allowed in strings",
+        [ALLOT_JSON_CHECK_SURROGATE] = "unpaired UTF-16 surrogate in string",
+        [ALLOT_JSON_CHECK_DEPTH] = "nesting deeper than " STR(ALLOT_JSON_CHECK_MAX_DEPTH) " levels",
+    };
+    size_t i, pos = sc->pos < sc->n ? sc->pos : sc->n, line = 1, col = 1, bcol = 1;
+
+    for (i = 0; i < pos; i++) {
+        if (sc->s[i] == '\n') {
+            line++;
+            col = bcol = 1;
+        } else {
+            bcol++;
+            if (((unsigned char)sc->s[i] & 0xC0) != 0x80)
+                col++;
+        }
+    }
+    err->kind = sc->kind;
+    err->pos = pos;
+    err->line = line;
+    err->column = col;
+    err->byte_column = bcol;
+    if (sc->kind == ALLOT_JSON_CHECK_UNEXPECTED && pos < sc->n) {
+        unsigned char c = (unsigned char)sc->s[pos];
+        if (c > 0x20 && c < 0x7F)
+            snprintf(err->why, sizeof err->why, "unexpected character '%c'", c);
+        else
+            snprintf(err->why, sizeof err->why, "unexpected byte 0x%02X", c);
+    } else {
+        snprintf(err->why, sizeof err->why, "%s", why[sc->kind]);
+    }
+}
+
+int allot_json_check(const char *text, size_t len, unsigned flags,
+                     allot_json_check_member_cb on_member, void *ctx,
+                     struct allot_json_check_error *err)
+{
+    struct scan sc = {text ? text : "", text ? len : 0, flags, ALLOT_JSON_CHECK_OK, 0};
+    int rc;
+
+    if (sc.n >= 3 && memcmp(sc.s, "\xEF\xBB\xBF", 3) == 0)
+        rc = fail(&sc, 0, ALLOT_JSON_CHECK_BOM);
+    else
+        rc = scan_json(&sc, on_member, ctx);
+    if (rc && err)
+        describe(&sc, err);
+    return rc;
+}
+
+int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
+                            const char *name)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *k = text + m->key_off, *e;
+    size_t n = m->key_len, nl = strlen(name), i = 0, o = 0;
+
+    if (!m->key_escaped)
+        return n == nl && memcmp(k, name, n) == 0;
+    while (i < n) {
+        char c = k[i];
+        if (c == '\\') {
+            if (i + 1 >= n)
+                return 0;
+            if (k[i + 1] == 'u') {
+                long v = u_escape(k, n, i);
+                if (v <= 0 || v >= 0x80)
+                    return 0;
+                c = (char)v;
+                i += 4;
+            } else if (k[i + 1] != '\0' && (e = strchr(from, k[i + 1]))) {
+                c = to[e - from];
+            } else {
+                return 0;
+            }
+            i += 2;
+        } else {
+            i++;
+        }
+        if (o >= nl || name[o] != c)
+            return 0;
+        o++;
+    }
+    return o == nl;
+}

@@ -1,0 +1,367 @@
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/buf.h"
+#include "allot/error.h"
+#include "allot/json_check.h"
+#include "allot/utf8.h"
+#include "test.h"
+
+/* Check text (NUL-terminated) with flags, no member callback. */
+static int check(const char *text, unsigned flags, struct allot_json_check_error *e)
+{
+    return allot_json_check(text, strlen(text), flags, NULL, NULL, e);
+}
+
+/* cJSON reads text whole: what the check accepts, cJSON must too. */
+static int cjson_reads(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    int ok = v != NULL;
+    cJSON_Delete(v);
+    return ok;
+}
+
+TEST(json_check_accepts_valid_edge_forms)
+{
+    static const char *const ok[] = {
+        "0",
+        "-0",
+        "-0.0e-0",
+        "1E+2",
+        "1e999",
+        "-1.5E-300",
+        "123456789012345678901234567890",
+        "\"\"",
+        "true",
+        "false",
+        " \t\r\n null \n",
+        "[]",
+        "{}",
+        "[ ]",
+        "{ }",
+        "[[],{},[[]]]",
+        "{\"a\":[1,{\"b\":null}],\"a\":2}",
+        "[0,-0,1,10]",
+        /* every escape, a surrogate pair, escaped and raw keys */
+        "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00 \\uFFFF\"",
+        "{\"\\u006dodel\":\"m\"}",
+        /* raw UTF-8 at the edges of each length: U+0080, U+07FF, U+0800,
+         * U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF */
+        ("\"\xC2\x80 \xDF\xBF \xE0\xA0\x80 \xED\x9F\xBF \xEE\x80\x80 \xEF\xBF\xBF \xF0\x90\x80\x80 "
+         "\xF4\x8F\xBF\xBF\""),
+        /* DEL is not a control character */
+        "\"\x7F\"",
+    };
+    struct allot_json_check_error e;
+    size_t i;
+
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        e.kind = ALLOT_JSON_CHECK_OK;
+        if (check(ok[i], 0, &e) != 0)
+            fprintf(stderr, "  case %zu: %s at %zu\n", i, e.why, e.pos);
+        ASSERT_INT_EQ(check(ok[i], 0, &e), 0);
+        ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_OK); /* err untouched on success */
+        ASSERT(cjson_reads(ok[i], strlen(ok[i])));
+    }
+}
+
+TEST(json_check_refusals_give_kind_position_and_why)
+{
+    static const struct {
+        const char *text;
+        enum allot_json_check_kind kind;
+        size_t pos, column;
+        const char *why;
+    } cases[] = {
+        {"", ALLOT_JSON_CHECK_END, 0, 1, "unexpected end of input"},
+        {"  \n ", ALLOT_JSON_CHECK_END, 4, 2, "unexpected end of input"},
+        {"[1,", ALLOT_JSON_CHECK_END, 3, 4, "unexpected end of input"},
+        {"{\"a\"", ALLOT_JSON_CHECK_END, 4, 5, "unexpected end of input"},
+        {"{\"a", ALLOT_JSON_CHECK_UNTERMINATED, 3, 4, "unterminated string"},
+        {"\"ab\\", ALLOT_JSON_CHECK_UNTERMINATED, 4, 5, "unterminated string"},
+        {"[1,]", ALLOT_JSON_CHECK_UNEXPECTED, 3, 4, "unexpected character ']'"},
+        {"{\"a\":1,}", ALLOT_JSON_CHECK_UNEXPECTED, 7, 8, "unexpected character '}'"},
+        {"{\"a\" 1}", ALLOT_JSON_CHECK_UNEXPECTED, 5, 6, "unexpected character '1'"},
+        {"{1:2}", ALLOT_JSON_CHECK_UNEXPECTED, 1, 2, "unexpected character '1'"},
+        {"[1 2]", ALLOT_JSON_CHECK_UNEXPECTED, 3, 4, "unexpected character '2'"},
+        {"tru", ALLOT_JSON_CHECK_UNEXPECTED, 0, 1, "unexpected character 't'"},
+        {"[.5]", ALLOT_JSON_CHECK_UNEXPECTED, 1, 2, "unexpected character '.'"},
+        {"\f1", ALLOT_JSON_CHECK_UNEXPECTED, 0, 1, "unexpected byte 0x0C"},
+        {"[1,\xC3\xA9]", ALLOT_JSON_CHECK_UNEXPECTED, 3, 4, "unexpected byte 0xC3"},
+        {"\xEF\xBB\xBF{}", ALLOT_JSON_CHECK_BOM, 0, 1, "byte order mark (send UTF-8 without one)"},
+        {"{} x", ALLOT_JSON_CHECK_TRAILING, 3, 4, "unexpected data after the JSON value"},
+        {"1 2", ALLOT_JSON_CHECK_TRAILING, 2, 3, "unexpected data after the JSON value"},
+        {"[01]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[1.]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[-]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[1e]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[1e+]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[-01]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"[1.5.2]", ALLOT_JSON_CHECK_NUMBER, 1, 2, "invalid number"},
+        {"\"a\tb\"", ALLOT_JSON_CHECK_CONTROL, 2, 3, "unescaped control character in string"},
+        {"\"a\xFF\"", ALLOT_JSON_CHECK_UTF8, 2, 3, "invalid UTF-8 in string"},
+        {"\"\\x41\"", ALLOT_JSON_CHECK_ESCAPE, 1, 2, "invalid escape in string"},
+        {"\"\\U0041\"", ALLOT_JSON_CHECK_ESCAPE, 1, 2, "invalid escape in string"},
+        {"\"\\u00g1\"", ALLOT_JSON_CHECK_U_ESCAPE, 1, 2, "invalid \\u escape in string"},
+        {"\"\\u12\"", ALLOT_JSON_CHECK_U_ESCAPE, 1, 2, "invalid \\u escape in string"},
+        {"\"a\\u0000b\"", ALLOT_JSON_CHECK_NUL, 2, 3, "\\u0000 is not allowed in strings"},
+        {"\"\\ud800\"", ALLOT_JSON_CHECK_SURROGATE, 1, 2, "unpaired UTF-16 surrogate in string"},
+        {"\"\\ud800\\u0041\"", ALLOT_JSON_CHECK_SURROGATE, 1, 2,
+         "unpaired UTF-16 surrogate in string"},
+        {"\"\\ud800\\ud800\"", ALLOT_JSON_CHECK_SURROGATE, 1, 2,
+         "unpaired UTF-16 surrogate in string"},
+        {"\"\\udc00\\ud800\"", ALLOT_JSON_CHECK_SURROGATE, 1, 2,
+         "unpaired UTF-16 surrogate in string"},
+    };
+    struct allot_json_check_error e;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&e, 0, sizeof e);
+        if (check(cases[i].text, 0, &e) != ALLOT_EPARSE || e.kind != cases[i].kind ||
+            e.pos != cases[i].pos || strcmp(e.why, cases[i].why) != 0)
+            fprintf(stderr, "  case %zu: kind %d at %zu: %s\n", i, (int)e.kind, e.pos, e.why);
+        ASSERT_INT_EQ(check(cases[i].text, 0, &e), ALLOT_EPARSE);
+        ASSERT_INT_EQ(e.kind, cases[i].kind);
+        ASSERT_INT_EQ(e.pos, cases[i].pos);
+        ASSERT_INT_EQ(e.column, cases[i].column);
+        ASSERT_STR_EQ(e.why, cases[i].why);
+    }
+}
+
+TEST(json_check_line_and_columns_in_characters_and_bytes)
+{
+    /* "é" and "😀" are one column each but 2 and 4 bytes */
+    const char *text = "{\"a\":\"\xC3\xA9\",\n \"b\":\"\xF0\x9F\x98\x80\" x}";
+    struct allot_json_check_error e;
+
+    ASSERT_INT_EQ(check(text, 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_UNEXPECTED);
+    ASSERT_INT_EQ(e.pos, strchr(text, 'x') - text);
+    ASSERT_INT_EQ(e.line, 2);
+    ASSERT_INT_EQ(e.column, 10);
+    ASSERT_INT_EQ(e.byte_column, 13);
+    ASSERT_STR_EQ(e.why, "unexpected character 'x'");
+
+    /* the end of the text is a position too: one past the last byte */
+    ASSERT_INT_EQ(check("[\n\n1,", 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.pos, 5);
+    ASSERT_INT_EQ(e.line, 3);
+    ASSERT_INT_EQ(e.column, 3);
+
+    /* err may be NULL; a NULL text of length 0 is the empty text */
+    ASSERT_INT_EQ(allot_json_check("[", 1, 0, NULL, NULL, NULL), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_json_check(NULL, 0, 0, NULL, NULL, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_END);
+    ASSERT_INT_EQ(e.pos, 0);
+}
+
+TEST(json_check_utf8_edge_cases)
+{
+    static const struct {
+        const char *bytes;
+        size_t len; /* what allot_utf8_seq_len says; 0: not UTF-8 */
+    } cases[] = {
+        {"\x41", 1},
+        {"\xC2\x80", 2},
+        {"\xF4\x8F\xBF\xBF", 4},
+        {"\xC0\x80", 0},         /* overlong NUL */
+        {"\xC1\xBF", 0},         /* overlong 2-byte */
+        {"\xE0\x9F\xBF", 0},     /* overlong 3-byte */
+        {"\xF0\x8F\xBF\xBF", 0}, /* overlong 4-byte */
+        {"\xED\xA0\x80", 0},     /* U+D800, a surrogate */
+        {"\xED\xBF\xBF", 0},     /* U+DFFF */
+        {"\xF4\x90\x80\x80", 0}, /* U+110000 */
+        {"\xF5\x80\x80\x80", 0}, /* past U+10FFFF by its lead byte */
+        {"\xFF", 0},             /* never UTF-8 */
+        {"\x80", 0},             /* a continuation byte alone */
+        {"\xE2\x82\x41", 0},     /* a bad continuation */
+        {"\xF0\x9F\x98\x41", 0}, /* a bad last continuation */
+    };
+    char text[16];
+    struct allot_json_check_error e;
+    size_t i, n;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        n = strlen(cases[i].bytes);
+        ASSERT_INT_EQ(allot_utf8_seq_len((const unsigned char *)cases[i].bytes, n), cases[i].len);
+        snprintf(text, sizeof text, "\"%s\"", cases[i].bytes);
+        if (cases[i].len) {
+            ASSERT_INT_EQ(check(text, 0, &e), 0);
+        } else {
+            ASSERT_INT_EQ(check(text, 0, &e), ALLOT_EPARSE);
+            ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_UTF8);
+            ASSERT_INT_EQ(e.pos, 1);
+        }
+    }
+    /* a sequence cut short by the end of the text, or by the closing quote */
+    ASSERT_INT_EQ(allot_utf8_seq_len((const unsigned char *)"\xE2\x82", 2), 0);
+    ASSERT_INT_EQ(allot_utf8_seq_len((const unsigned char *)"\xF0\x9F\x98", 3), 0);
+    ASSERT_INT_EQ(check("\"\xE2\x82\"", 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_UTF8);
+    ASSERT_INT_EQ(allot_json_check("\"\xE2\x82", 3, 0, NULL, NULL, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_UTF8);
+    ASSERT_INT_EQ(e.pos, 1);
+    /* past 16 plain bytes (the SSE2 stride), a bad byte is still found */
+    ASSERT_INT_EQ(check("\"abcdefghijklmnopqrstuvwxyz\xC0\xAF\"", 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_UTF8);
+    ASSERT_INT_EQ(e.pos, 27);
+    ASSERT_INT_EQ(check("\"abcdefghijklmnopqrstuvwxyz\x01\"", 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_CONTROL);
+    ASSERT_INT_EQ(e.pos, 27);
+}
+
+TEST(json_check_nul_escape_only_with_the_flag)
+{
+    struct allot_json_check_error e;
+
+    ASSERT_INT_EQ(check("{\"a\":\"x\\u0000y\"}", 0, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_NUL);
+    ASSERT_INT_EQ(e.pos, 7);
+    ASSERT_INT_EQ(check("{\"a\":\"x\\u0000y\"}", ALLOT_JSON_CHECK_NUL_OK, &e), 0);
+    /* the flag lets through only that: other escapes are still checked */
+    ASSERT_INT_EQ(check("\"\\u000\"", ALLOT_JSON_CHECK_NUL_OK, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_U_ESCAPE);
+}
+
+/* Build n nested arrays (n opening, then n closing brackets). */
+static int nested(struct allot_buf *b, size_t n)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n && !rc; i++)
+        rc = allot_buf_add(b, "[", 1);
+    for (i = 0; i < n && !rc; i++)
+        rc = allot_buf_add(b, "]", 1);
+    return rc;
+}
+
+TEST(json_check_depth_limit)
+{
+    struct allot_json_check_error e;
+    struct allot_buf b;
+
+    allot_buf_init(&b, 1 << 20);
+    ASSERT_INT_EQ(nested(&b, ALLOT_JSON_CHECK_MAX_DEPTH), 0);
+    ASSERT_INT_EQ(allot_json_check(b.ptr, b.len, 0, NULL, NULL, &e), 0);
+    ASSERT(cjson_reads(b.ptr, b.len));
+
+    allot_buf_reset(&b);
+    ASSERT_INT_EQ(nested(&b, ALLOT_JSON_CHECK_MAX_DEPTH + 1), 0);
+    ASSERT_INT_EQ(allot_json_check(b.ptr, b.len, 0, NULL, NULL, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_DEPTH);
+    ASSERT_INT_EQ(e.pos, ALLOT_JSON_CHECK_MAX_DEPTH); /* the bracket one too deep */
+    ASSERT_STR_EQ(e.why, "nesting deeper than 1000 levels");
+    ASSERT(!cjson_reads(b.ptr, b.len)); /* cJSON agrees */
+
+    /* hostile depth costs nothing but the walk to the limit */
+    allot_buf_reset(&b);
+    ASSERT_INT_EQ(nested(&b, 200000), 0);
+    ASSERT_INT_EQ(allot_json_check(b.ptr, b.len, 0, NULL, NULL, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_DEPTH);
+    allot_buf_release(&b);
+}
+
+#define MAX_SEEN 8
+
+struct seen {
+    int n;
+    struct allot_json_check_member m[MAX_SEEN];
+};
+
+static void collect(void *ctx, const struct allot_json_check_member *m)
+{
+    struct seen *s = ctx;
+    if (s->n < MAX_SEEN)
+        s->m[s->n] = *m;
+    s->n++;
+}
+
+TEST(json_check_member_spans)
+{
+    /* the top-level members only, in order, duplicates included; value
+     * spans without the whitespace around them */
+    const char *text = " { \"model\" :\t\"m\\\"\" , \"a\\u0062\":[1,{\"model\":2}],\n"
+                       "\"s\":{\"x\":{}},\"model\":-1.5e3 ,\"e\":\"\"}\n";
+    struct seen s;
+    struct allot_json_check_error e;
+
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check(text, strlen(text), 0, collect, &s, &e), 0);
+    ASSERT_INT_EQ(s.n, 5);
+    ASSERT_MEM_EQ(text + s.m[0].key_off, s.m[0].key_len, "model");
+    ASSERT_INT_EQ(s.m[0].key_escaped, 0);
+    ASSERT_MEM_EQ(text + s.m[0].value_off, s.m[0].value_len, "\"m\\\"\"");
+    ASSERT_MEM_EQ(text + s.m[1].key_off, s.m[1].key_len, "a\\u0062");
+    ASSERT_INT_EQ(s.m[1].key_escaped, 1);
+    ASSERT(allot_json_check_key_is(text, &s.m[1], "ab"));
+    ASSERT(!allot_json_check_key_is(text, &s.m[1], "a"));
+    ASSERT_MEM_EQ(text + s.m[1].value_off, s.m[1].value_len, "[1,{\"model\":2}]");
+    ASSERT_MEM_EQ(text + s.m[2].value_off, s.m[2].value_len, "{\"x\":{}}");
+    ASSERT(allot_json_check_key_is(text, &s.m[3], "model"));
+    ASSERT_MEM_EQ(text + s.m[3].value_off, s.m[3].value_len, "-1.5e3");
+    ASSERT_MEM_EQ(text + s.m[4].value_off, s.m[4].value_len, "\"\"");
+
+    /* an array or a scalar at the top has no members; nor has {} */
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check("[{\"a\":1},2]", 11, 0, collect, &s, &e), 0);
+    ASSERT_INT_EQ(allot_json_check("{}", 2, 0, collect, &s, &e), 0);
+    ASSERT_INT_EQ(allot_json_check("\"a\"", 3, 0, collect, &s, &e), 0);
+    ASSERT_INT_EQ(s.n, 0);
+
+    /* members before an error are reported; the check still refuses */
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check("{\"a\":1,\"b\":01}", 14, 0, collect, &s, &e), ALLOT_EPARSE);
+    ASSERT_INT_EQ(s.n, 1);
+    ASSERT_INT_EQ(e.kind, ALLOT_JSON_CHECK_NUMBER);
+}
+
+TEST(json_check_key_is_decodes_escapes)
+{
+    static const struct {
+        const char *key; /* raw, between the quotes */
+        const char *name;
+        int eq;
+    } cases[] = {
+        {"model", "model", 1},       {"model", "mode", 0},        {"mode", "model", 0},
+        {"\\u006dodel", "model", 1}, {"\\u006Dodel", "model", 1}, {"mo\\u0064el", "model", 1},
+        {"a\\/b", "a/b", 1},         {"a\\\"b", "a\"b", 1},       {"a\\tb", "a\tb", 1},
+        {"\\u00e9", "\xC3\xA9", 0}, /* non-ASCII never matches */
+        {"mode\\u006c", "mode", 0},
+    };
+    struct allot_json_check_member m;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&m, 0, sizeof m);
+        m.key_len = strlen(cases[i].key);
+        m.key_escaped = strchr(cases[i].key, '\\') != NULL;
+        if (allot_json_check_key_is(cases[i].key, &m, cases[i].name) != cases[i].eq)
+            fprintf(stderr, "  case %zu\n", i);
+        ASSERT_INT_EQ(allot_json_check_key_is(cases[i].key, &m, cases[i].name), cases[i].eq);
+    }
+}
+
+TEST(json_check_hex_and_whitespace)
+{
+    const char *digits = "0123456789abcdefABCDEF";
+    size_t i;
+
+    for (i = 0; digits[i]; i++)
+        ASSERT_INT_EQ(allot_json_check_hex(digits[i]), i < 16 ? (int)i : (int)i - 6);
+    ASSERT_INT_EQ(allot_json_check_hex('g'), -1);
+    ASSERT_INT_EQ(allot_json_check_hex('G'), -1);
+    ASSERT_INT_EQ(allot_json_check_hex('/'), -1);
+    ASSERT_INT_EQ(allot_json_check_hex(':'), -1);
+    ASSERT_INT_EQ(allot_json_check_hex('\0'), -1);
+
+    /* JSON whitespace is four bytes: not \f, \v or NUL */
+    ASSERT_INT_EQ(allot_json_check_skip_ws(" \t\r\nx", 5, 0), 4);
+    ASSERT_INT_EQ(allot_json_check_skip_ws(" \f", 2, 0), 1);
+    ASSERT_INT_EQ(allot_json_check_skip_ws("  ", 2, 0), 2);
+    ASSERT_INT_EQ(allot_json_check_skip_ws("a ", 2, 1), 2);
+}
