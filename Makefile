@@ -64,6 +64,9 @@ demo: all
 bench: all
 	bash bench/run.sh
 
+fuzz:
+	bash tests/fuzz/run.sh
+
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FAKE_SRC) include/allot/*.h src/*/*.h
 
