@@ -125,7 +125,7 @@ static inline void fake_emit_json(struct fake_out *o, const char *s, size_t n)
         o->rc = allot_buf_add_json_str(o->b, s, n);
 }
 
-/* Parse a request body with cJSON, as strictly as jansson did before it:
+/* Parse a request body strictly (allot_json_check first, then cJSON):
  * a first pass refuses what cJSON alone lets through (bytes that are not
  * UTF-8, raw control characters in strings, bad \u escapes, numbers like
  * "01", stray bytes between tokens), and nothing but blanks may follow the
