@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan test unit clean fuzz format demo bench
+.PHONY: all asan tsan test unit clean fuzz format demo bench
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -51,6 +51,9 @@ $(B)/unit_tests: $(UNIT_OBJ) $(B)/liballot.a
 
 asan:
 	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all
+
+tsan:
+	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread" all
 
 unit: asan
 	ASAN_OPTIONS=detect_leaks=1 build/asan/unit_tests

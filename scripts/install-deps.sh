@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-dev                        # allot.yaml
   libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing
-  curl ca-certificates               # demo and tests
+  curl ca-certificates jq            # demo and tests (jq: the fake upstream smoke test)
 )
 if [ "${1:-}" = "--with-bench" ]; then
   PACKAGES+=(wrk nginx-light)

@@ -4,7 +4,8 @@
 #  2. fuzz corpora replayed as plain tests (tests/fuzz)
 #  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
 #  4. integration tests (tests/integration)        node --test, real binaries,
-#     the official `openai` npm client, a real SQLite file
+#     the official `openai` npm client, a real SQLite file; run twice: against
+#     the ASan+UBSan build and against a ThreadSanitizer build
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,19 +41,32 @@ if [ -f tests/fake_upstream/smoke.sh ]; then
   if bash tests/fake_upstream/smoke.sh build/asan/fake_upstream; then count 1 0; else count 0 1; fi
 fi
 
-echo "== integration tests (real allot, fake upstreams, openai SDK)"
-if ! (cd tests/integration && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --silent; }); then
-  echo "npm ci failed"; count 0 1
-else
-  out=$(cd tests/integration && ALLOT_BIN=$ROOT/build/asan/allot FAKE_BIN=$ROOT/build/asan/fake_upstream \
+# integration SUITE_NAME BUILD_DIR: the node suite against that build.
+integration() {
+  local out rc p f c
+  out=$(cd tests/integration && ALLOT_BIN=$ROOT/$2/allot FAKE_BIN=$ROOT/$2/fake_upstream \
         node --test --test-concurrency=1 --test-reporter=spec 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 200
   p=$(printf '%s\n' "$out" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
   f=$(printf '%s\n' "$out" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)
   c=$(printf '%s\n' "$out" | grep -E '^ℹ cancelled [0-9]+' | awk '{print $3}' | tail -1)
   f=$(( ${f:-0} + ${c:-0} ))  # a failed before() hook cancels its file's tests
-  if [ -z "$p" ]; then echo "integration runner gave no summary (exit $rc)"; count 0 1
-  else count "$p" "${f:-0}"; [ $rc -ne 0 ] && [ "${f:-0}" = 0 ] && count 0 1; fi
+  if [ -z "$p" ]; then echo "$1: the runner gave no summary (exit $rc)"; count 0 1
+  else count "$p" "$f"; [ $rc -ne 0 ] && [ "$f" = 0 ] && count 0 1; fi
+}
+
+echo "== integration tests (real allot, fake upstreams, openai SDK), ASan+UBSan"
+if ! (cd tests/integration && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --silent; }); then
+  echo "npm ci failed"; count 0 1
+else
+  integration asan build/asan
+  echo "== integration tests again under ThreadSanitizer (workers, ledger writer, metrics)"
+  if make -j"$(nproc)" tsan >build-tsan.log 2>&1; then
+    rm -f build-tsan.log
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} integration tsan build/tsan
+  else
+    cat build-tsan.log; count 0 1
+  fi
 fi
 
 echo "$passed passed, $failed failed"
