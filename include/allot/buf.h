@@ -29,8 +29,7 @@ int allot_buf_add(struct allot_buf *b, const void *p, size_t n);
 /* Append a NUL-terminated string. */
 int allot_buf_adds(struct allot_buf *b, const char *s);
 /* Append printf-formatted text. */
-int allot_buf_addf(struct allot_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int allot_buf_addf(struct allot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int allot_buf_vaddf(struct allot_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Append s as a JSON string literal, quotes included, escaping as needed.

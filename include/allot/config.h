@@ -27,12 +27,12 @@ struct allot_provider {
 };
 
 struct allot_model {
-    char *name;                       /* the name clients use */
-    struct allot_provider *provider;  /* points into config->providers */
-    char *upstream_id;                /* model id sent upstream */
-    double price_in;                  /* USD per million input tokens */
-    double price_out;                 /* USD per million output tokens */
-    long context_window;              /* tokens; 0 = unknown */
+    char *name;                      /* the name clients use */
+    struct allot_provider *provider; /* points into config->providers */
+    char *upstream_id;               /* model id sent upstream */
+    double price_in;                 /* USD per million input tokens */
+    double price_out;                /* USD per million output tokens */
+    long context_window;             /* tokens; 0 = unknown */
 };
 
 struct allot_tier_conf {
@@ -42,29 +42,29 @@ struct allot_tier_conf {
 
 struct allot_routing {
     enum allot_tier category_tier[ALLOT_CAT__COUNT]; /* defaults: KINDS.md */
-    enum allot_tier default_tier;  /* when unsure; default judgment */
-    double confidence_threshold;   /* below it: default_tier; default 0.5 */
-    char *aliases[ALLOT_MAX_ALIASES]; /* model names that mean "auto" */
+    enum allot_tier default_tier;                    /* when unsure; default judgment */
+    double confidence_threshold;                     /* below it: default_tier; default 0.5 */
+    char *aliases[ALLOT_MAX_ALIASES];                /* model names that mean "auto" */
     size_t n_aliases;
 };
 
 struct allot_limits {
-    size_t max_body_bytes;      /* request body; default 4 MiB */
-    size_t max_header_bytes;    /* request head; default 16 KiB */
-    long header_timeout_ms;     /* to receive a whole request head; 10 s */
-    long idle_timeout_ms;       /* keep-alive idle; default 60 s */
-    size_t max_response_bytes;  /* buffered non-stream upstream body; 32 MiB */
-    int max_attempts;           /* upstream attempts per request; default 3 */
-    long drain_timeout_ms;      /* graceful stop deadline; default 10 s */
+    size_t max_body_bytes;     /* request body; default 4 MiB */
+    size_t max_header_bytes;   /* request head; default 16 KiB */
+    long header_timeout_ms;    /* to receive a whole request head; 10 s */
+    long idle_timeout_ms;      /* keep-alive idle; default 60 s */
+    size_t max_response_bytes; /* buffered non-stream upstream body; 32 MiB */
+    int max_attempts;          /* upstream attempts per request; default 3 */
+    long drain_timeout_ms;     /* graceful stop deadline; default 10 s */
 };
 
 struct allot_config {
-    char *path;            /* file it was read from; NULL for defaults */
-    char *listen_host;     /* default "127.0.0.1" */
-    int listen_port;       /* default 4000 */
-    int workers;           /* event-loop threads; default 1 */
-    char *store_path;      /* SQLite file; default "./allot.db" */
-    long store_commit_ms;  /* ledger commit window; default 100, max 200 */
+    char *path;           /* file it was read from; NULL for defaults */
+    char *listen_host;    /* default "127.0.0.1" */
+    int listen_port;      /* default 4000 */
+    int workers;          /* event-loop threads; default 1 */
+    char *store_path;     /* SQLite file; default "./allot.db" */
+    long store_commit_ms; /* ledger commit window; default 100, max 200 */
     struct allot_provider *providers;
     size_t n_providers;
     struct allot_model *models;
@@ -82,8 +82,8 @@ struct allot_config {
 int allot_config_load(const char *path, struct allot_config **out, struct allot_buf *err);
 
 /* Same, from memory; name is used in messages in place of a file name. */
-int allot_config_load_mem(const char *name, const char *yaml, size_t len,
-                          struct allot_config **out, struct allot_buf *err);
+int allot_config_load_mem(const char *name, const char *yaml, size_t len, struct allot_config **out,
+                          struct allot_buf *err);
 
 /* The embedded defaults: listen 127.0.0.1:4000, store ./allot.db, and the
  * two simulated providers of the demo ("frontier" at 127.0.0.1:4101 and

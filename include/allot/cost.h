@@ -6,7 +6,8 @@
 #include "allot/config.h"
 
 /* prompt * price_in / 1e6 + completion * price_out / 1e6. */
-double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens, int64_t completion_tokens);
+double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens,
+                      int64_t completion_tokens);
 
 /* A token estimate for text of n bytes when the upstream reports no usage:
  * ceil(n / 4), the usual rule of thumb for English BPE tokenizers. */

@@ -22,14 +22,14 @@ enum allot_decision_source {
 
 struct allot_decision {
     enum allot_decision_source source;
-    int has_category;              /* category/confidence are meaningful */
+    int has_category; /* category/confidence are meaningful */
     enum allot_category category;
-    double confidence;             /* 1.0 for model, tier and header */
-    int has_tier;                  /* 0 when a named model is in no tier */
+    double confidence; /* 1.0 for model, tier and header */
+    int has_tier;      /* 0 when a named model is in no tier */
     enum allot_tier tier;
     const struct allot_model *models[ALLOT_MAX_TIER_MODELS]; /* try in order */
     size_t n_models;
-    char reason[256];              /* short, human-readable, header-safe */
+    char reason[256]; /* short, human-readable, header-safe */
 };
 
 /* "model", "tier", "header", "classifier", "default". */

@@ -13,11 +13,11 @@
 #include "allot/config.h"
 
 struct allot_gateway_opts {
-    int workers;            /* 0: cfg->workers */
+    int workers;             /* 0: cfg->workers */
     const char *listen_host; /* NULL: cfg->listen_host */
-    int listen_port;        /* -1: cfg->listen_port; 0: any free port */
-    const char *store_path; /* NULL: cfg->store_path */
-    int quiet;              /* no per-request log lines */
+    int listen_port;         /* -1: cfg->listen_port; 0: any free port */
+    const char *store_path;  /* NULL: cfg->store_path */
+    int quiet;               /* no per-request log lines */
 };
 
 /* Serve until SIGTERM or SIGINT. Prints "allot listening on HOST:PORT" to

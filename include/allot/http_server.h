@@ -44,11 +44,11 @@ struct allot_http_request {
     struct allot_slice query; /* after '?', may be empty */
     struct allot_http_header headers[ALLOT_HTTP_MAX_HEADERS];
     size_t n_headers;
-    struct allot_buf body;    /* the whole request body, NUL-terminated (ptr never NULL) */
-    int keep_alive;           /* the client allows another request after this; the
-                               * handler may set 0 before answering to close after */
-    uint64_t start_us;        /* allot_clock_mono_us() when the head began */
-    void *user;               /* free for the handler */
+    struct allot_buf body; /* the whole request body, NUL-terminated (ptr never NULL) */
+    int keep_alive;        /* the client allows another request after this; the
+                            * handler may set 0 before answering to close after */
+    uint64_t start_us;     /* allot_clock_mono_us() when the head began */
+    void *user;            /* free for the handler */
 };
 
 /* A field left 0 takes a default: 32 KiB head, 16 MiB body, 10 s head
@@ -87,8 +87,8 @@ struct allot_http_handler {
  * writes "cannot listen on HOST:PORT: reason" to err. */
 int allot_http_server_new(uv_loop_t *loop, const char *host, int port,
                           const struct allot_http_limits *limits,
-                          const struct allot_http_handler *handler,
-                          struct allot_http_server **out, struct allot_buf *err);
+                          const struct allot_http_handler *handler, struct allot_http_server **out,
+                          struct allot_buf *err);
 
 /* The port actually bound. */
 int allot_http_server_port(const struct allot_http_server *s);
@@ -118,8 +118,8 @@ struct allot_slice allot_http_request_header(const struct allot_http_request *re
  * ALLOT_EIO when the connection is already gone (the request is ended all
  * the same); ALLOT_EINVAL inside on_abort. */
 int allot_http_respond(struct allot_http_request *req, int status,
-                       const struct allot_http_header *headers, size_t n_headers,
-                       const char *body, size_t body_len);
+                       const struct allot_http_header *headers, size_t n_headers, const char *body,
+                       size_t body_len);
 
 /* Start a chunked response: sends the head with Transfer-Encoding: chunked
  * (plus Date and Connection). */

@@ -29,20 +29,20 @@ struct allot_ledger_entry {
     char tier[16];            /* "judgment" | "labour" | "code" | "" */
     char model[80];           /* configured model that answered (last tried) */
     char provider[64];
-    char source[16];          /* decision source: model|tier|header|classifier|default */
-    int attempts;             /* upstream attempts made */
-    char attempt_log[256];    /* e.g. "frontier-a:503,frontier-b:ok" */
-    char status[16];          /* "ok" | "failed" | "client_closed" | "rejected" */
-    int http_status;          /* status sent to the client */
-    char error[256];          /* why it failed; "" when ok */
-    int stream;               /* 1 for stream: true */
+    char source[16];       /* decision source: model|tier|header|classifier|default */
+    int attempts;          /* upstream attempts made */
+    char attempt_log[256]; /* e.g. "frontier-a:503,frontier-b:ok" */
+    char status[16];       /* "ok" | "failed" | "client_closed" | "rejected" */
+    int http_status;       /* status sent to the client */
+    char error[256];       /* why it failed; "" when ok */
+    int stream;            /* 1 for stream: true */
     int64_t prompt_tokens;
     int64_t completion_tokens;
-    int tokens_estimated;     /* 1 when usage was missing and estimated */
+    int tokens_estimated; /* 1 when usage was missing and estimated */
     double cost_usd;
     double counterfactual_usd; /* same tokens on the judgment tier's first model */
-    double latency_ms;        /* request arrival to response end */
-    double ttft_ms;           /* to the first byte of the answer; -1 if none */
+    double latency_ms;         /* request arrival to response end */
+    double ttft_ms;            /* to the first byte of the answer; -1 if none */
     char reason[256];
 };
 

@@ -31,12 +31,12 @@ enum allot_metrics_attempt {
 };
 
 struct allot_metrics_sample {
-    int tier;        /* enum allot_tier, or -1 when none was decided */
-    int model;       /* index into cfg->models, or -1 */
+    int tier;  /* enum allot_tier, or -1 when none was decided */
+    int model; /* index into cfg->models, or -1 */
     enum allot_metrics_status status;
     int stream;
     double latency_s;
-    double ttft_s;   /* < 0 when no byte of an answer was sent */
+    double ttft_s; /* < 0 when no byte of an answer was sent */
     int64_t prompt_tokens, completion_tokens;
     double cost_usd, counterfactual_usd;
 };
@@ -47,7 +47,8 @@ struct allot_metrics;
 int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot_metrics **out);
 void allot_metrics_free(struct allot_metrics *m);
 /* Record a finished request / one upstream attempt. Shard = worker index. */
-void allot_metrics_request(struct allot_metrics *m, int shard, const struct allot_metrics_sample *s);
+void allot_metrics_request(struct allot_metrics *m, int shard,
+                           const struct allot_metrics_sample *s);
 void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
                            enum allot_metrics_attempt result);
 /* In-flight gauge of a shard, +1 / -1. */

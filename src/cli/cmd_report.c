@@ -55,14 +55,19 @@ static int report_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:S:U:j", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 's': store = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            store = optarg;
+            break;
         case 'S':
         case 'U': {
             int64_t t = parse_time(optarg);
             if (t < 0) {
-                fprintf(stderr, "allot report: --%s '%s': expected 24h, 7d, 90m, a Unix time in "
-                                "ms or YYYY-MM-DD[THH:MM[:SS]] (UTC)\n",
+                fprintf(stderr,
+                        "allot report: --%s '%s': expected 24h, 7d, 90m, a Unix time in "
+                        "ms or YYYY-MM-DD[THH:MM[:SS]] (UTC)\n",
                         c == 'S' ? "since" : "until", optarg);
                 rc = 2;
                 goto out;
@@ -73,8 +78,13 @@ static int report_exec(int argc, char **argv)
                 ro.until_ms = t;
             break;
         }
-        case 'j': ro.json = 1; break;
-        default: allot_cli_usage(&allot_cli_report); rc = 2; goto out;
+        case 'j':
+            ro.json = 1;
+            break;
+        default:
+            allot_cli_usage(&allot_cli_report);
+            rc = 2;
+            goto out;
         }
     }
     if (!store) {

@@ -55,12 +55,10 @@ static void print_text(const struct allot_decision *d)
 
 static int route_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"file", required_argument, NULL, 'f'},
-                                         {"work", required_argument, NULL, 'w'},
-                                         {"model", required_argument, NULL, 'm'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"file", required_argument, NULL, 'f'},
+        {"work", required_argument, NULL, 'w'},   {"model", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *file = NULL, *work = NULL, *model = "auto";
     struct allot_config *cfg = NULL;
     struct allot_chat_request chat;
@@ -75,12 +73,25 @@ static int route_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:f:w:m:j", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'f': file = optarg; break;
-        case 'w': work = optarg; break;
-        case 'm': model = optarg; break;
-        case 'j': json = 1; break;
-        default: allot_cli_usage(&allot_cli_route); rc = 2; goto out;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'w':
+            work = optarg;
+            break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        default:
+            allot_cli_usage(&allot_cli_route);
+            rc = 2;
+            goto out;
         }
     }
     if (!file && optind >= argc) {

@@ -35,11 +35,13 @@ static int parse_listen(const char *s, char *host, size_t cap, int *port)
 
 static int serve_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"workers", required_argument, NULL, 'w'}, {"store", required_argument, NULL, 's'},
-        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {"store", required_argument, NULL, 's'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
     struct allot_gateway_opts go = {0, NULL, -1, NULL, 0};
     struct allot_config *cfg = NULL;
     struct allot_buf err;
@@ -50,7 +52,9 @@ static int serve_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:l:w:s:qv", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
         case 'l':
             if (parse_listen(optarg, host, sizeof host, &go.listen_port)) {
                 fprintf(stderr, "allot serve: --listen '%s': expected HOST:PORT\n", optarg);
@@ -65,10 +69,18 @@ static int serve_exec(int argc, char **argv)
                 return 2;
             }
             break;
-        case 's': go.store_path = optarg; break;
-        case 'q': go.quiet = 1; break;
-        case 'v': allot_log_set_level(ALLOT_LOG_DEBUG); break;
-        default: allot_cli_usage(&allot_cli_serve); return 2;
+        case 's':
+            go.store_path = optarg;
+            break;
+        case 'q':
+            go.quiet = 1;
+            break;
+        case 'v':
+            allot_log_set_level(ALLOT_LOG_DEBUG);
+            break;
+        default:
+            allot_cli_usage(&allot_cli_serve);
+            return 2;
         }
     }
     if (allot_cli_load_config(config_path, &cfg) != 0)

@@ -18,9 +18,10 @@ static const struct allot_cli_cmd *const commands[] = {
 static void main_usage(FILE *f)
 {
     size_t i;
-    fprintf(f, "allot %s: an allocation system for LLM work.\n"
-               "Expensive tokens for judgment, cheap tokens for labour.\n\n"
-               "usage: allot COMMAND [OPTIONS]\n\ncommands:\n",
+    fprintf(f,
+            "allot %s: an allocation system for LLM work.\n"
+            "Expensive tokens for judgment, cheap tokens for labour.\n\n"
+            "usage: allot COMMAND [OPTIONS]\n\ncommands:\n",
             ALLOT_VERSION);
     for (i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);

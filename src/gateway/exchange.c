@@ -62,17 +62,17 @@ struct allot__exchange {
     struct allot_sse sse;
     struct allot_buf scratch; /* an event being edited */
     long up_status;
-    int retry;          /* the attempt failed in a way that allows the next */
-    int retry_kind;     /* enum allot_metrics_attempt of that failure */
-    int pause_wanted;   /* the client's write queue is full */
+    int retry;        /* the attempt failed in a way that allows the next */
+    int retry_kind;   /* enum allot_metrics_attempt of that failure */
+    int pause_wanted; /* the client's write queue is full */
     int paused;
     int done_seen, usage_seen, stream_error;
     int in_upstream_cb;
     int client_gone;
     int64_t prompt_tokens, completion_tokens;
     size_t content_bytes;
-    int http_status;    /* sent to the client */
-    int last_fail;      /* enum allot_metrics_attempt of the last failed attempt */
+    int http_status; /* sent to the client */
+    int last_fail;   /* enum allot_metrics_attempt of the last failed attempt */
     char attempt_log[256];
     char error[256];
     int tokens_estimated;
@@ -228,8 +228,8 @@ static void finish(struct allot__exchange *x, const char *status)
     copy_str(e.id, sizeof e.id, x->id, strlen(x->id));
     e.ts_ms = x->ts_ms;
     copy_str(e.endpoint, sizeof e.endpoint, "/v1/chat/completions", 20);
-    copy_str(e.requested_model, sizeof e.requested_model, x->chat.model.ptr ? x->chat.model.ptr : "",
-             x->chat.model.len);
+    copy_str(e.requested_model, sizeof e.requested_model,
+             x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
     if (x->decided) {
         if (x->decision.has_category) {
             const char *c = allot_category_name(x->decision.category);
@@ -377,8 +377,7 @@ static enum allot_metrics_attempt http_fail_kind(long status)
 
 static int more_attempts(const struct allot__exchange *x)
 {
-    return x->next_model < x->decision.n_models &&
-           x->attempts < x->w->gw->cfg->limits.max_attempts;
+    return x->next_model < x->decision.n_models && x->attempts < x->w->gw->cfg->limits.max_attempts;
 }
 
 static int on_head(void *ctx, long status, struct allot_slice ct)
@@ -720,7 +719,7 @@ static void fail_no_answer(struct allot__exchange *x)
     snprintf(msg, sizeof msg, "no upstream answered after %d attempt%s (%s): %s", x->attempts,
              x->attempts == 1 ? "" : "s", x->attempt_log, x->error);
     reply_error(x, status, "upstream_error",
-                status == 504 ? "upstream_timeout"
+                status == 504   ? "upstream_timeout"
                 : status == 429 ? "rate_limited"
                                 : "upstream_unavailable",
                 msg);
@@ -796,8 +795,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_metrics_inflight(w->gw->metrics, w->index, 1);
 
     allot_buf_init(&err, 1024);
-    rc = allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len,
-                                  &err);
+    rc =
+        allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len, &err);
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",

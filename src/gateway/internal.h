@@ -18,19 +18,19 @@ struct allot__worker {
     int index;
     struct allot__gateway *gw;
     uv_loop_t loop;
-    uv_async_t wake;       /* main thread -> worker: stop */
-    uv_timer_t drain;      /* polls in-flight count while stopping */
+    uv_async_t wake;  /* main thread -> worker: stop */
+    uv_timer_t drain; /* polls in-flight count while stopping */
     struct allot_http_server *http;
     struct allot_upstream *up;
     uv_thread_t thread;
     uint64_t drain_deadline_us;
     uint64_t id_counter;
-    size_t exchanges;      /* chat exchanges alive on this worker */
+    size_t exchanges;                      /* chat exchanges alive on this worker */
     struct allot__exchange *exchange_list; /* the same, linked */
     struct allot__exchange *exchange_pool; /* finished ones kept for reuse */
     size_t exchange_pool_len;
     int stopping;
-    int start_rc;          /* set by the worker before it signals ready */
+    int start_rc; /* set by the worker before it signals ready */
     struct allot_buf start_err;
 };
 
@@ -43,8 +43,8 @@ struct allot__gateway {
     const char *host;
     int port;
     int quiet;
-    uint32_t id_seed;          /* random per process: request ids differ across runs */
-    char *models_json;         /* GET /v1/models body, built once */
+    uint32_t id_seed;  /* random per process: request ids differ across runs */
+    char *models_json; /* GET /v1/models body, built once */
     size_t models_json_len;
     uv_sem_t ready;
 };

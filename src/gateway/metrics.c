@@ -8,7 +8,7 @@
 #include "allot/metrics.h"
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                        0.5,   1,      2.5,   5,    10,    30,    60,  120};
+                                        0.5,   1,      2.5,   5,    10,    30,   60,  120};
 #define N_BOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 #define N_TIERS (ALLOT_TIER__COUNT + 1) /* slot 0: no tier */
 
@@ -62,7 +62,8 @@ int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot
     if (!m->shards)
         goto fail;
     for (i = 0; i < n_shards; i++) {
-        m->shards[i].requests = calloc(N_TIERS * m->n_slots * ALLOT_MSTATUS__COUNT, sizeof(uint64_t));
+        m->shards[i].requests =
+            calloc(N_TIERS * m->n_slots * ALLOT_MSTATUS__COUNT, sizeof(uint64_t));
         m->shards[i].models = calloc(m->n_slots, sizeof(struct per_model));
         if (!m->shards[i].requests || !m->shards[i].models)
             goto fail;
@@ -169,8 +170,8 @@ static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const 
     int s, rc = 0;
 
     for (s = 0; s < m->n_shards; s++) {
-        const struct histogram *h = stream_label ? &m->shards[s].latency[tier][stream]
-                                                 : &m->shards[s].ttft[tier];
+        const struct histogram *h =
+            stream_label ? &m->shards[s].latency[tier][stream] : &m->shards[s].ttft[tier];
         for (i = 0; i <= N_BOUNDS; i++)
             b[i] += LOAD(&h->buckets[i]);
         count += LOAD(&h->count);
@@ -185,7 +186,8 @@ static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const 
         if (!rc && stream_label)
             rc = add_label(o, "stream", stream ? "true" : "false", 0);
         if (!rc && i < N_BOUNDS)
-            rc = allot_buf_addf(o, ",le=\"%g\"} %llu\n", latency_bounds[i], (unsigned long long)cum);
+            rc =
+                allot_buf_addf(o, ",le=\"%g\"} %llu\n", latency_bounds[i], (unsigned long long)cum);
         else if (!rc)
             rc = allot_buf_addf(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
@@ -209,6 +211,20 @@ static uint64_t sum_model(struct allot_metrics *m, size_t slot, size_t offset)
     return v;
 }
 
+/* A per-model USD counter kept in nano-USD at offset in struct per_model. */
+static int render_usd(struct allot_metrics *m, struct allot_buf *o, const char *name,
+                      const char *help, size_t offset)
+{
+    size_t slot;
+    int rc = allot_buf_addf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        rc = allot_buf_addf(o, "%s{", name);
+        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+        rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offset) / 1e9);
+    }
+    return rc;
+}
+
 int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
                          struct allot_buf *o)
 {
@@ -223,8 +239,8 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
             for (st = 0; st < ALLOT_MSTATUS__COUNT && !rc; st++) {
                 uint64_t v = 0;
                 for (s = 0; s < m->n_shards; s++)
-                    v += LOAD(&m->shards[s].requests[(t * m->n_slots + slot) *
-                                                         ALLOT_MSTATUS__COUNT + st]);
+                    v += LOAD(&m->shards[s]
+                                   .requests[(t * m->n_slots + slot) * ALLOT_MSTATUS__COUNT + st]);
                 if (!v)
                     continue;
                 rc = allot_buf_adds(o, "allot_requests_total{");
@@ -235,68 +251,78 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
             }
         }
     }
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_request_duration_seconds Time from request "
-                                     "arrival to the end of the response.\n# TYPE "
-                                     "allot_request_duration_seconds histogram\n");
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_request_duration_seconds Time from request "
+                                "arrival to the end of the response.\n# TYPE "
+                                "allot_request_duration_seconds histogram\n");
     for (t = 0; t < N_TIERS && !rc; t++)
         for (s = 0; s < 2 && !rc; s++)
             rc = render_histogram(m, o, "allot_request_duration_seconds", t, 1, s);
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_time_to_first_token_seconds Time from request "
-                                     "arrival to the first answer byte sent.\n# TYPE "
-                                     "allot_time_to_first_token_seconds histogram\n");
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_time_to_first_token_seconds Time from request "
+                                "arrival to the first answer byte sent.\n# TYPE "
+                                "allot_time_to_first_token_seconds histogram\n");
     for (t = 0; t < N_TIERS && !rc; t++)
         rc = render_histogram(m, o, "allot_time_to_first_token_seconds", t, 0, 0);
 
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_tokens_total Tokens by model and direction.\n"
-                                     "# TYPE allot_tokens_total counter\n");
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_tokens_total Tokens by model and direction.\n"
+                                "# TYPE allot_tokens_total counter\n");
     for (slot = 1; slot < m->n_slots && !rc; slot++) {
         const char *mn = model_name(m, slot);
         rc = allot_buf_adds(o, "allot_tokens_total{");
         rc = rc ? rc : add_label(o, "model", mn, 1);
-        rc = rc ? rc : allot_buf_addf(o, ",direction=\"prompt\"} %llu\nallot_tokens_total{",
-                                      (unsigned long long)sum_model(m, slot, offsetof(struct per_model, prompt_tokens)));
+        rc = rc ? rc
+                : allot_buf_addf(o, ",direction=\"prompt\"} %llu\nallot_tokens_total{",
+                                 (unsigned long long)sum_model(
+                                     m, slot, offsetof(struct per_model, prompt_tokens)));
         rc = rc ? rc : add_label(o, "model", mn, 1);
-        rc = rc ? rc : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
-                                      (unsigned long long)sum_model(m, slot, offsetof(struct per_model, completion_tokens)));
+        rc = rc ? rc
+                : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
+                                 (unsigned long long)sum_model(
+                                     m, slot, offsetof(struct per_model, completion_tokens)));
     }
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_cost_usd_total Spend in USD by model.\n"
-                                     "# TYPE allot_cost_usd_total counter\n");
-    for (slot = 1; slot < m->n_slots && !rc; slot++) {
-        rc = allot_buf_adds(o, "allot_cost_usd_total{");
-        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
-        rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offsetof(struct per_model, cost_nusd)) / 1e9);
-    }
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_counterfactual_cost_usd_total What the same "
-                                     "tokens would have cost on the judgment tier's first model.\n"
-                                     "# TYPE allot_counterfactual_cost_usd_total counter\n");
-    for (slot = 1; slot < m->n_slots && !rc; slot++) {
-        rc = allot_buf_adds(o, "allot_counterfactual_cost_usd_total{");
-        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
-        rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offsetof(struct per_model, counterfactual_nusd)) / 1e9);
-    }
-    rc = rc ? rc : allot_buf_adds(o, "# HELP allot_upstream_attempts_total Upstream attempts by "
-                                     "model and result.\n# TYPE allot_upstream_attempts_total counter\n");
+    rc = rc ? rc
+            : render_usd(m, o, "allot_cost_usd_total", "Spend in USD by model.",
+                         offsetof(struct per_model, cost_nusd));
+    rc = rc ? rc
+            : render_usd(m, o, "allot_counterfactual_cost_usd_total",
+                         "What the same tokens would have cost on the judgment tier's "
+                         "first model.",
+                         offsetof(struct per_model, counterfactual_nusd));
+    rc =
+        rc ? rc
+           : allot_buf_adds(o, "# HELP allot_upstream_attempts_total Upstream attempts by "
+                               "model and result.\n# TYPE allot_upstream_attempts_total counter\n");
     for (slot = 1; slot < m->n_slots && !rc; slot++) {
         for (a = 0; a < ALLOT_MATTEMPT__COUNT && !rc; a++) {
-            uint64_t v = sum_model(m, slot, offsetof(struct per_model, attempts) + a * sizeof(uint64_t));
+            uint64_t v =
+                sum_model(m, slot, offsetof(struct per_model, attempts) + a * sizeof(uint64_t));
             if (!v)
                 continue;
             rc = allot_buf_adds(o, "allot_upstream_attempts_total{");
             rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
-            rc = rc ? rc : allot_buf_addf(o, ",result=\"%s\"} %llu\n", attempt_names[a], (unsigned long long)v);
+            rc = rc ? rc
+                    : allot_buf_addf(o, ",result=\"%s\"} %llu\n", attempt_names[a],
+                                     (unsigned long long)v);
         }
     }
     for (s = 0; s < m->n_shards; s++)
         inflight += LOAD(&m->shards[s].inflight);
-    rc = rc ? rc : allot_buf_addf(o, "# HELP allot_inflight_requests Chat requests in flight.\n"
-                                     "# TYPE allot_inflight_requests gauge\nallot_inflight_requests %lld\n",
-                                  (long long)inflight);
-    rc = rc ? rc : allot_buf_addf(o, "# HELP allot_ledger_rows_written_total Ledger rows committed.\n"
-                                     "# TYPE allot_ledger_rows_written_total counter\n"
-                                     "allot_ledger_rows_written_total %llu\n"
-                                     "# HELP allot_ledger_rows_failed_total Ledger rows that failed to write.\n"
-                                     "# TYPE allot_ledger_rows_failed_total counter\n"
-                                     "allot_ledger_rows_failed_total %llu\n",
-                                  (unsigned long long)ledger_written, (unsigned long long)ledger_failed);
+    rc = rc ? rc
+            : allot_buf_addf(o,
+                             "# HELP allot_inflight_requests Chat requests in flight.\n"
+                             "# TYPE allot_inflight_requests gauge\nallot_inflight_requests %lld\n",
+                             (long long)inflight);
+    rc = rc ? rc
+            : allot_buf_addf(
+                  o,
+                  "# HELP allot_ledger_rows_written_total Ledger rows committed.\n"
+                  "# TYPE allot_ledger_rows_written_total counter\n"
+                  "allot_ledger_rows_written_total %llu\n"
+                  "# HELP allot_ledger_rows_failed_total Ledger rows that failed to write.\n"
+                  "# TYPE allot_ledger_rows_failed_total counter\n"
+                  "allot_ledger_rows_failed_total %llu\n",
+                  (unsigned long long)ledger_written, (unsigned long long)ledger_failed);
     return rc;
 }

@@ -349,8 +349,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
     t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);
     if (top.response_format && !cJSON_IsNull(top.response_format)) {
         cJSON *type = member(top.response_format, "type");
-        t.has_response_format =
-            !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
+        t.has_response_format = !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
     }
 
     /* 4. the spans, checked last as they always were */

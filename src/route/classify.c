@@ -445,12 +445,12 @@ static const char *const determiners[] = {"the",  "this",  "that", "these", "tho
  * pthread_once from the static tables above, and only read afterwards:
  * classification stays lock-free and thread-safe. */
 
-#define KEY_MAX 16     /* longest word the word table holds: two 64-bit loads */
-#define TEXT_PAD 64    /* zero bytes after a normalized text: whole-block reads */
-#define WORD_BITS 10   /* word table: 1024 slots for ~220 keys */
-#define PAIR_BITS 9    /* two-word table: 512 slots for ~170 keys */
-#define STEM_BITS 6    /* stem table: 64 slots for ~16 keys */
-#define STEM_KEY 4     /* bytes of a stem that key it */
+#define KEY_MAX 16   /* longest word the word table holds: two 64-bit loads */
+#define TEXT_PAD 64  /* zero bytes after a normalized text: whole-block reads */
+#define WORD_BITS 10 /* word table: 1024 slots for ~220 keys */
+#define PAIR_BITS 9  /* two-word table: 512 slots for ~170 keys */
+#define STEM_BITS 6  /* stem table: 64 slots for ~16 keys */
+#define STEM_KEY 4   /* bytes of a stem that key it */
 #define NO_INDEX ((size_t)-1)
 #define NO_VALUE 0xFFFF
 
@@ -495,7 +495,7 @@ static struct {
     uint16_t cue_order[N_CUES];
     uint64_t rest[N_CUES], rest_mask[N_CUES]; /* up to 8 cue bytes after its key */
     uint8_t word_byte[256];                   /* the byte continues a word */
-    uint8_t stem_pair[8192]; /* bit (b0 << 8 | b1): a stem starts with b0 b1 */
+    uint8_t stem_pair[8192];                  /* bit (b0 << 8 | b1): a stem starts with b0 b1 */
 } ix;
 static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
 
@@ -559,8 +559,7 @@ static unsigned word_sig(const char *p, size_t len)
 }
 
 /* The key of two adjacent words and the byte between them: a hash. */
-static uint64_t pair_key(uint64_t lo1, uint64_t hi1, uint64_t lo2, uint64_t hi2,
-                         unsigned char sep)
+static uint64_t pair_key(uint64_t lo1, uint64_t hi1, uint64_t lo2, uint64_t hi2, unsigned char sep)
 {
     uint64_t h = (lo1 * 0x9E3779B97F4A7C15u) ^ (hi1 * 0xC2B2AE3D27D4EB4Fu);
     h = (h ^ h >> 31) * 0xBF58476D1CE4E5B9u;
@@ -774,8 +773,8 @@ static int try_build(void)
     /* the cues of one key in table order */
     for (k = 0; k < N_CUES; k++) {
         e = index_cue(&cues[k], &from);
-        if (e->from != from || (e->count > 0 &&
-                                strncmp(cues[ix.cue_order[e->first]].text, cues[k].text, from)))
+        if (e->from != from ||
+            (e->count > 0 && strncmp(cues[ix.cue_order[e->first]].text, cues[k].text, from)))
             index_broken("cues of one key differ in what the key stands for:", cues[k].text);
         ix.cue_order[e->first + e->count++] = (uint16_t)k;
         for (i = 0; i < 8 && cues[k].text[from + i]; i++) {
@@ -880,10 +879,9 @@ static size_t normalize16(const unsigned char *s, char *out, char *last, size_t 
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
     __m128i nl = _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'));
     __m128i blank = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), nl);
-    __m128i special = _mm_or_si128(
-        _mm_andnot_si128(nl, in_range(x, 0x09, 0x0D)),
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('`')),
-                     _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE2))));
+    __m128i special = _mm_or_si128(_mm_andnot_si128(nl, in_range(x, 0x09, 0x0D)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('`')),
+                                                _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE2))));
     unsigned bm = (unsigned)_mm_movemask_epi8(blank), mask, take;
     unsigned bad = (unsigned)_mm_movemask_epi8(special) |
                    (bm & (bm << 1 | (unsigned)(*last == ' ' || *last == '\n')));
@@ -899,7 +897,7 @@ static size_t normalize16(const unsigned char *s, char *out, char *last, size_t 
      * without popcount, which baseline x86-64 lacks) */
     *digits += ((unsigned)_mm_movemask_epi8(in_range(x, '0', '9')) & mask) != 0;
     bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')),
-                                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('^')))) &
+                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('^')))) &
           mask;
     *ops += (bad != 0) + ((bad & (bad - 1)) != 0);
     /* from the register when all was taken: reading back the store would
@@ -940,10 +938,10 @@ static inline uint64_t word_mask(const char *s)
 enum byte_class { B_PLAIN, B_DIGIT, B_OP, B_BLANK, B_NEWLINE, B_TICK, B_E2 };
 
 static const uint8_t byte_class[256] = {
-    ['0'] = B_DIGIT, ['1'] = B_DIGIT, ['2'] = B_DIGIT,    ['3'] = B_DIGIT,   ['4'] = B_DIGIT,
-    ['5'] = B_DIGIT, ['6'] = B_DIGIT, ['7'] = B_DIGIT,    ['8'] = B_DIGIT,   ['9'] = B_DIGIT,
-    ['='] = B_OP,    ['^'] = B_OP,    [' '] = B_BLANK,    ['\t'] = B_BLANK,  ['\r'] = B_BLANK,
-    ['\f'] = B_BLANK, ['\v'] = B_BLANK, ['\n'] = B_NEWLINE, ['`'] = B_TICK, [0xE2] = B_E2,
+    ['0'] = B_DIGIT,  ['1'] = B_DIGIT,  ['2'] = B_DIGIT,    ['3'] = B_DIGIT,  ['4'] = B_DIGIT,
+    ['5'] = B_DIGIT,  ['6'] = B_DIGIT,  ['7'] = B_DIGIT,    ['8'] = B_DIGIT,  ['9'] = B_DIGIT,
+    ['='] = B_OP,     ['^'] = B_OP,     [' '] = B_BLANK,    ['\t'] = B_BLANK, ['\r'] = B_BLANK,
+    ['\f'] = B_BLANK, ['\v'] = B_BLANK, ['\n'] = B_NEWLINE, ['`'] = B_TICK,   [0xE2] = B_E2,
 };
 
 /* Where the byte at input offset `at` lands, when it starts a zone. */
@@ -1085,7 +1083,7 @@ static void normalize(struct text *t, const char *p, size_t base, size_t n, int 
  * "1. Summarise", "- review"). The NUL is in the set, as it was when this
  * was a strchr(). */
 static const uint8_t strong_before[256] = {
-    ['\0'] = 1, ['\n'] = 1, ['.'] = 1, ['!'] = 1, ['?'] = 1, [':'] = 1, [';'] = 1, ['('] = 1,
+    ['\0'] = 1, ['\n'] = 1, ['.'] = 1,  ['!'] = 1, ['?'] = 1, [':'] = 1, [';'] = 1, ['('] = 1,
     [')'] = 1,  ['"'] = 1,  ['\''] = 1, ['*'] = 1, ['#'] = 1, ['>'] = 1, ['-'] = 1,
 };
 
@@ -1224,8 +1222,8 @@ static void match_text(const struct text *t, struct hits *hits)
                     w->hot = len <= 2 ? ix.small_hot[small_index(t->s + w->start, len)]
                                       : find_word(w->lo, w->hi);
             }
-            w->word_class = t->s[w->start] >= '0' && t->s[w->start] <= '9' ? W_NUMBER
-                                                                          : HOT_CLASS(w->hot);
+            w->word_class =
+                t->s[w->start] >= '0' && t->s[w->start] <= '9' ? W_NUMBER : HOT_CLASS(w->hot);
 
             /* cues of two or more words, at the previous word */
             if ((prev->hot & HOT_PAIR) && w->hot &&
@@ -1240,9 +1238,11 @@ static void match_text(const struct text *t, struct hits *hits)
             if (w->hot & HOT_CUES)
                 try_cues(t, w, &ix.entries[w->hot >> HOT_SHIFT], hits);
             if (len >= STEM_KEY) {
-                unsigned pair = (unsigned char)t->s[w->start] << 8 | (unsigned char)t->s[w->start + 1];
+                unsigned pair =
+                    (unsigned char)t->s[w->start] << 8 | (unsigned char)t->s[w->start + 1];
                 if (ix.stem_pair[pair >> 3] >> (pair & 7) & 1 &&
-                    (e = find(ix.stem_slots, ix.stem_values, STEM_BITS, load32(t->s + w->start), 0)))
+                    (e = find(ix.stem_slots, ix.stem_values, STEM_BITS, load32(t->s + w->start),
+                              0)))
                     try_cues(t, w, e, hits);
             }
             swap = prev; /* this word is the previous one of the next */

@@ -295,8 +295,10 @@ int allot_decision_to_json(const struct allot_decision *d, struct allot_buf *out
             rc = allot_buf_adds(out, ",");
         rc = rc ? rc : allot_buf_add_json_str(out, d->models[i]->name, strlen(d->models[i]->name));
     }
-    rc = rc ? rc : allot_buf_addf(out, "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":",
-                                  d->confidence, allot_decision_source_name(d->source));
+    rc = rc ? rc
+            : allot_buf_addf(out,
+                             "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":", d->confidence,
+                             allot_decision_source_name(d->source));
     rc = rc ? rc : allot_buf_add_json_str(out, d->reason, strlen(d->reason));
     return rc ? rc : allot_buf_adds(out, "}");
 }

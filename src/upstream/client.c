@@ -24,7 +24,7 @@
 
 struct provider_headers {
     const struct allot_provider *provider;
-    struct curl_slist *list; /* Content-Type, Authorization, Expect: */
+    struct curl_slist *list;          /* Content-Type, Authorization, Expect: */
     struct allot_upstream_xfer *pool; /* idle transfers set up for this provider */
 };
 
@@ -71,8 +71,8 @@ struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct allot_upstream *up;
-    int events;  /* what the poll handle watches; 0 when stopped */
-    int tracked; /* curl is watching it for a transfer */
+    int events;                   /* what the poll handle watches; 0 when stopped */
+    int tracked;                  /* curl is watching it for a transfer */
     struct sock_ctx *prev, *next; /* up->socks: every poll handle still open */
 };
 
@@ -208,8 +208,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void 
 
 /* curl opened a socket: a poll handle left for an earlier socket with the
  * same number (closed behind our back) must go before the new one is used. */
-static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
-                                    struct curl_sockaddr *addr)
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct allot_upstream *up = clientp;
     curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
@@ -257,8 +256,7 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg,
-                       struct allot_upstream **out)
+int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct allot_upstream **out)
 {
     struct allot_upstream *up = NULL;
     size_t i;

@@ -130,11 +130,31 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
             return rc;
         run = 0;
         switch (c) {
-        case '"': esc[0] = '\\'; esc[1] = '"'; elen = 2; break;
-        case '\\': esc[0] = '\\'; esc[1] = '\\'; elen = 2; break;
-        case '\n': esc[0] = '\\'; esc[1] = 'n'; elen = 2; break;
-        case '\r': esc[0] = '\\'; esc[1] = 'r'; elen = 2; break;
-        case '\t': esc[0] = '\\'; esc[1] = 't'; elen = 2; break;
+        case '"':
+            esc[0] = '\\';
+            esc[1] = '"';
+            elen = 2;
+            break;
+        case '\\':
+            esc[0] = '\\';
+            esc[1] = '\\';
+            elen = 2;
+            break;
+        case '\n':
+            esc[0] = '\\';
+            esc[1] = 'n';
+            elen = 2;
+            break;
+        case '\r':
+            esc[0] = '\\';
+            esc[1] = 'r';
+            elen = 2;
+            break;
+        case '\t':
+            esc[0] = '\\';
+            esc[1] = 't';
+            elen = 2;
+            break;
         default:
             if (c < 0x20) {
                 memcpy(esc, "\\u00", 4);

@@ -967,7 +967,7 @@ static void emit_chars(struct fake_out *o, const char *s, size_t n, size_t *left
 {
     size_t i = 0;
 
-    while (i < n && *left > 0) {
+    while (i<n && * left> 0) {
         size_t l = allot_utf8_seq_len((const unsigned char *)s + i, n - i);
         i += l ? l : 1;
         (*left)--;

@@ -147,7 +147,8 @@ TEST(chat_request_malformed_json_names_line_and_column)
     struct allot_chat_request r;
     struct allot_buf err;
     ASSERT_INT_EQ(parse(&r, "{\n  \"model\": \"m\",\n  \"messages\": [,]\n}", &err), ALLOT_EPARSE);
-    ASSERT_STR_EQ(allot_buf_cstr(&err), "invalid JSON at line 3 column 16: unexpected character ','");
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "invalid JSON at line 3 column 16: unexpected character ','");
     allot_chat_request_release(&r); /* allowed after an error */
     allot_buf_release(&err);
 
@@ -502,7 +503,8 @@ TEST(chat_request_strict_json_refuses_what_cjson_would_let_through)
          "column 28: unexpected character '.'"},
         {"{\"model\":\"m\",\"temperature\":0x1,\"messages\":[{\"role\":\"user\"}]}",
          "column 29: unexpected character 'x'"},
-        {"{\"model\":\"m\",\f\"messages\":[{\"role\":\"user\"}]}", "column 14: unexpected byte 0x0C"},
+        {"{\"model\":\"m\",\f\"messages\":[{\"role\":\"user\"}]}",
+         "column 14: unexpected byte 0x0C"},
         {"\xEF\xBB\xBF{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}",
          "line 1 column 1: byte order mark"},
         {"{\"model\":\"\\ud800\",\"messages\":[{\"role\":\"user\"}]}",
@@ -513,16 +515,21 @@ TEST(chat_request_strict_json_refuses_what_cjson_would_let_through)
          "unpaired UTF-16 surrogate in string"},
         {"{\"model\":\"\\x41\",\"messages\":[{\"role\":\"user\"}]}",
          "column 11: invalid escape in string"},
-        {"{\"model\":\"\\u00g1\",\"messages\":[{\"role\":\"user\"}]}", "invalid \\u escape in string"},
+        {"{\"model\":\"\\u00g1\",\"messages\":[{\"role\":\"user\"}]}",
+         "invalid \\u escape in string"},
         {"{\"model\":\"\xc0\xaf\",\"messages\":[{\"role\":\"user\"}]}", "invalid UTF-8 in string"},
-        {"{\"model\":\"\xed\xa0\x80\",\"messages\":[{\"role\":\"user\"}]}", "invalid UTF-8 in string"},
+        {"{\"model\":\"\xed\xa0\x80\",\"messages\":[{\"role\":\"user\"}]}",
+         "invalid UTF-8 in string"},
         {"{\"model\":\"\xf4\x90\x80\x80\",\"messages\":[{\"role\":\"user\"}]}",
          "invalid UTF-8 in string"},
-        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},]}", "column 42: unexpected character ']'"},
-        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],}", "column 43: unexpected character '}'"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},]}",
+         "column 42: unexpected character ']'"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],}",
+         "column 43: unexpected character '}'"},
         {"{\"model\":\"m\",\"stream\":tru,\"messages\":[{\"role\":\"user\"}]}",
          "column 23: unexpected character 't'"},
-        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]", "column 42: unexpected end of input"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]",
+         "column 42: unexpected end of input"},
         {"{\"model\":\"m", "column 12: unterminated string"},
     };
     size_t i;
@@ -546,11 +553,10 @@ TEST(chat_request_accepts_every_valid_json_form)
 {
     /* escapes, surrogate pairs, raw UTF-8, all number forms (range is the
      * upstream's business), the four whitespace bytes everywhere */
-    const char *body =
-        "\r\n\t {\"temperature\":-0.0,\"top_p\":1E+2,\"n\":1e999,\"seed\":"
-        "123456789012345678901234567890,\"x\":[true,false,null,{},[],\"\"],\r\n"
-        "\"model\" :\t\"m\\u00e9\",\"messages\":[{\"role\":\"user\",\"content\":"
-        "\"\\ud83d\\ude00 \xf0\x9f\x98\x80 \\\"q\\\" \\/ \\b\\f\\n\\r\\t\"}]}\n";
+    const char *body = "\r\n\t {\"temperature\":-0.0,\"top_p\":1E+2,\"n\":1e999,\"seed\":"
+                       "123456789012345678901234567890,\"x\":[true,false,null,{},[],\"\"],\r\n"
+                       "\"model\" :\t\"m\\u00e9\",\"messages\":[{\"role\":\"user\",\"content\":"
+                       "\"\\ud83d\\ude00 \xf0\x9f\x98\x80 \\\"q\\\" \\/ \\b\\f\\n\\r\\t\"}]}\n";
     struct allot_chat_request r;
     struct allot_buf err;
 
@@ -589,7 +595,8 @@ TEST(chat_request_error_column_counts_characters)
     struct allot_chat_request r;
     struct allot_buf err;
     ASSERT_INT_EQ(parse(&r, "{\"model\":\"\xc3\xa9\xc3\xa9\"\n,\"a\" x}", &err), ALLOT_EPARSE);
-    ASSERT_STR_EQ(allot_buf_cstr(&err), "invalid JSON at line 2 column 6: unexpected character 'x'");
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "invalid JSON at line 2 column 6: unexpected character 'x'");
     allot_chat_request_release(&r);
     allot_buf_release(&err);
 }

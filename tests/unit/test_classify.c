@@ -286,7 +286,10 @@ TEST(classify_1kb_is_deterministic)
      * address and alignment, whatever was classified in between: the cue
      * index is built once and nothing of one call leaks into the next */
     static const char *const others[] = {
-        "Which option should we pick?", "```\ncode\n```", "", "x",
+        "Which option should we pick?",
+        "```\ncode\n```",
+        "",
+        "x",
         "What could go wrong?\n\nDraft a plan, then review it.",
     };
     const char *sys = "You are a careful assistant for a newsroom.";

@@ -93,8 +93,7 @@ static cJSON *find_group(cJSON *arr, const char *name_key, const char *name)
 {
     size_t i;
     cJSON *g;
-    for (i = 0; i < (size_t)cJSON_GetArraySize(arr) && (g = cJSON_GetArrayItem(arr, (int)i)); i++)
-    {
+    for (i = 0; i < (size_t)cJSON_GetArraySize(arr) && (g = cJSON_GetArrayItem(arr, (int)i)); i++) {
         const char *v = jstr(cJSON_GetObjectItemCaseSensitive(g, name_key));
         if (v && strcmp(v, name) == 0)
             return g;
@@ -105,7 +104,9 @@ static cJSON *find_group(cJSON *arr, const char *name_key, const char *name)
 static int64_t jint(cJSON *o, const char *k)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble ? (int64_t)v->valuedouble : -999;
+    return cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble
+               ? (int64_t)v->valuedouble
+               : -999;
 }
 
 static double jnum(cJSON *o, const char *k)
@@ -131,7 +132,8 @@ TEST(report_json_totals_and_groups_are_exact)
 
     ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(root, "ledger")), t.path);
     ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "since_ms"), T0);
-    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "until_ms"), T0 + 2 * HOUR_MS);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "window"), "until_ms"),
+                  T0 + 2 * HOUR_MS);
 
     tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     ASSERT_INT_EQ(jint(tot, "requests"), 6);
@@ -153,9 +155,12 @@ TEST(report_json_totals_and_groups_are_exact)
     /* tiers in KINDS.md order, rows without a tier last */
     arr = cJSON_GetObjectItemCaseSensitive(root, "by_tier");
     ASSERT_INT_EQ((size_t)cJSON_GetArraySize(arr), 4);
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "tier")), "judgment");
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "tier")), "labour");
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 2), "tier")), "code");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "tier")),
+                  "judgment");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "tier")),
+                  "labour");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 2), "tier")),
+                  "code");
     ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 3), "tier")), "");
     g = find_group(arr, "tier", "labour");
     ASSERT(g != NULL);
@@ -184,7 +189,8 @@ TEST(report_json_totals_and_groups_are_exact)
                   "summarize");
     ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "category")),
                   "extract");
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 4), "category")), "");
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 4), "category")),
+                  "");
     g = find_group(arr, "category", "summarize");
     ASSERT_INT_EQ(jint(g, "requests"), 2);
     ASSERT_DBL_NEAR(jnum(g, "share_pct"), 100.0 * 2 / 6, 1e-7);
@@ -265,9 +271,10 @@ TEST(report_window_filters_rows)
     tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
     ASSERT_INT_EQ(jint(tot, "requests"), 1);
     ASSERT_INT_EQ(jint(tot, "prompt_tokens"), 2000);
-    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(
-                      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "by_model"), 0), "model")),
-                  "local-b");
+    ASSERT_STR_EQ(
+        jstr(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "by_model"), 0), "model")),
+        "local-b");
     cJSON_Delete(root);
 
     /* since 0 and until 0: everything up to now, r7 included */
