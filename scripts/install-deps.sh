@@ -13,6 +13,7 @@ PACKAGES=(
   libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing
   curl ca-certificates jq            # demo and tests (jq: the fake upstream smoke test)
+  valgrind                           # memcheck over the integration tests
 )
 if [ "${1:-}" = "--with-bench" ]; then
   PACKAGES+=(wrk nginx-light)

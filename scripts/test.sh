@@ -4,8 +4,9 @@
 #  2. fuzz corpora replayed as plain tests (tests/fuzz)
 #  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
 #  4. integration tests (tests/integration)        node --test, real binaries,
-#     the official `openai` npm client, a real SQLite file; run twice: against
-#     the ASan+UBSan build and against a ThreadSanitizer build
+#     the official `openai` npm client, a real SQLite file; run against the
+#     ASan+UBSan build, against a ThreadSanitizer build, and (the files that
+#     assert no timing) with allot under valgrind memcheck
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,18 @@ else
     TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} integration tsan build/tsan
   else
     cat build-tsan.log; count 0 1
+  fi
+  echo "== integration tests without timing assertions, allot under valgrind memcheck"
+  if make -j"$(nproc)" all >build-release.log 2>&1; then
+    rm -f build-release.log
+    out=$(bash tests/integration/valgrind.sh build 2>&1); rc=$?
+    printf '%s\n' "$out" | tail -n 20
+    p=$(printf '%s\n' "$out" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
+    f=$(printf '%s\n' "$out" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)
+    if [ -z "$p" ]; then echo "valgrind run gave no summary (exit $rc)"; count 0 1
+    else count "$p" "${f:-0}"; [ $rc -ne 0 ] && count 0 1; fi
+  else
+    cat build-release.log; count 0 1
   fi
 fi
 
