@@ -49,6 +49,10 @@ $(B)/fake_upstream: $(FAKE_OBJ) $(B)/liballot.a
 $(B)/unit_tests: $(UNIT_OBJ) $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+# Per-stage cost of the request path (bench/micro.c), no sockets.
+$(B)/bench_micro: $(B)/obj/bench/micro.o $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 asan:
 	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all
 
@@ -64,7 +68,8 @@ test:
 demo: all
 	bash scripts/demo.sh
 
-bench: all
+bench: all $(B)/bench_micro
+	$(B)/bench_micro
 	bash bench/run.sh
 
 fuzz:
