@@ -56,6 +56,8 @@ struct allot_limits {
     size_t max_response_bytes; /* buffered non-stream upstream body; 32 MiB */
     int max_attempts;          /* upstream attempts per request; default 3 */
     long drain_timeout_ms;     /* graceful stop deadline; default 10 s */
+    size_t max_connections;    /* open client connections per worker; 4096 */
+    long send_timeout_ms;      /* client taking no response bytes; 60 s */
 };
 
 struct allot_config {

@@ -14,6 +14,24 @@
  * closing the connection. A head not complete within header_timeout_ms and
  * a keep-alive connection idle for idle_timeout_ms are closed.
  *
+ * Connection limit: with max_connections set, a connection accepted while
+ * that many are open is answered 503 with code "too_many_connections" and
+ * closed; the handler never sees it. Accepting and refusing (rather than
+ * leaving connections in the kernel's backlog until one closes) tells the
+ * client at once that the gateway is full, so it can back off or go
+ * elsewhere, instead of waiting on a connect that looks healthy; the
+ * listener also keeps draining the backlog, so the kernel never starts
+ * dropping SYNs. Refused connections hold a file descriptor only briefly:
+ * at most 64 of them linger (up to 2 s, so the client
+ * reads the 503 rather than a reset); beyond that they are closed right
+ * after a best-effort write of the 503. They do not count toward the limit.
+ *
+ * Send timeout: while a connection has response bytes queued that the
+ * client is not taking (it stopped reading), the connection is closed once
+ * no byte has left for send_timeout_ms; a request still in flight gets
+ * on_abort, as for any disconnect. A slow but reading client is not cut
+ * off: any progress restarts the clock.
+ *
  * Ownership: the server owns connections and requests. A request is valid
  * from on_request until the handler finishes its response
  * (allot_http_respond or allot_http_chunked_end) or until on_abort returns,
@@ -52,12 +70,15 @@ struct allot_http_request {
 };
 
 /* A field left 0 takes a default: 32 KiB head, 16 MiB body, 10 s head
- * timeout, 60 s idle timeout. limits may be NULL for all defaults. */
+ * timeout, 60 s idle timeout, no connection limit, 60 s send timeout.
+ * limits may be NULL for all defaults. */
 struct allot_http_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
     long header_timeout_ms;
     long idle_timeout_ms;
+    size_t max_connections; /* open connections per server; 0 = unlimited */
+    long send_timeout_ms;   /* queued response bytes making no progress */
 };
 
 struct allot_http_handler {
@@ -75,7 +96,7 @@ struct allot_http_handler {
      * mark after allot_http_chunk returned 1. May be NULL. */
     void (*on_drain)(struct allot_http_request *req, void *ctx);
     /* Writes the body of a server-generated error (400, 404 for bad paths
-     * is the handler's job; this is for 400/413/431/408). When NULL the
+     * is the handler's job; this is for 400/413/431/408/503). When NULL the
      * server writes an OpenAI-style {"error":{...}} body. */
     void (*format_error)(struct allot_slice path, int status, const char *message,
                          struct allot_buf *out, void *ctx);

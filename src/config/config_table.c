@@ -258,6 +258,22 @@ const struct allot__config_key allot__config_keys[] = {
      .max = 600000,
      .def = "10000",
      .help = "On SIGTERM/SIGINT, time in-flight requests get to finish before closing."},
+    {.path = "limits.max_connections",
+     .type = AK_SIZE,
+     .offset = CFG(limits.max_connections),
+     .min = 1,
+     .max = 1000000,
+     .def = "4096",
+     .help = "Open client connections per worker; one more gets 503 too_many_connections "
+             "and is closed."},
+    {.path = "limits.send_timeout_ms",
+     .type = AK_LONG,
+     .offset = CFG(limits.send_timeout_ms),
+     .min = 1,
+     .max = 3600000,
+     .def = "60000",
+     .help = "A client that takes no response bytes for this long is disconnected (its "
+             "upstream call is cancelled)."},
 };
 
 const size_t allot__config_n_keys = sizeof allot__config_keys / sizeof allot__config_keys[0];

@@ -103,6 +103,7 @@ static void worker_main(void *arg)
     int rc;
 
     memset(&handler, 0, sizeof handler);
+    memset(&limits, 0, sizeof limits);
     handler.on_request = on_request;
     handler.on_abort = on_abort;
     handler.on_drain = on_drain;
@@ -111,6 +112,8 @@ static void worker_main(void *arg)
     limits.max_body_bytes = cfg->limits.max_body_bytes;
     limits.header_timeout_ms = cfg->limits.header_timeout_ms;
     limits.idle_timeout_ms = cfg->limits.idle_timeout_ms;
+    limits.max_connections = cfg->limits.max_connections;
+    limits.send_timeout_ms = cfg->limits.send_timeout_ms;
 
     rc = uv_loop_init(&w->loop);
     if (rc) {

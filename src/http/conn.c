@@ -14,6 +14,7 @@
 #include <string.h>
 #include "allot/clock.h"
 #include "allot/error.h"
+#include "allot/log.h"
 #include "http/internal.h"
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -67,7 +68,7 @@ static void request_reset(struct allot_http_conn *c)
     c->last_cb = CB_NONE;
     c->fail_status = 0;
     c->http10 = c->is_head = c->no_body = 0;
-    c->chunked_resp = c->raw_resp = c->want_drain = 0;
+    c->chunked_resp = c->raw_resp = c->want_drain = c->cut = 0;
     r->method = 0;
     r->path = allot_slice_of("", 0);
     r->query = allot_slice_of("", 0);
@@ -270,7 +271,10 @@ static void dispatch(struct allot_http_conn *c)
     c->state = CONN_HANDLING;
     c->req_live = 1;
     s->inflight++;
-    uv_timer_stop(&c->timer);
+    if (c->n_writes) /* a 100 Continue still queued */
+        allot__http_send_deadline(c);
+    else
+        uv_timer_stop(&c->timer);
     c->in_dispatch = 1;
     s->handler.on_request(&c->req, s->handler.ctx);
     c->in_dispatch = 0;
@@ -432,9 +436,20 @@ static void timer_cb(uv_timer_t *t)
         snprintf(msg, sizeof msg, "request body stalled for %ld ms", l->idle_timeout_ms);
         allot__http_conn_fail(c, 408, msg);
         break;
-    case CONN_HANDLING:
-        break; /* never armed: the handler owns the time */
-    default:   /* IDLE (silent close), LINGERING, WRITING after allot_http_abort */
+    case CONN_WRITING:
+        if (c->cut) { /* allot_http_abort: the flush is over */
+            allot__http_conn_close(c);
+            break;
+        }
+        /* fall through */
+    case CONN_HANDLING: /* armed only as the send deadline */
+        if (c->n_writes == 0 || allot__http_send_progressed(c))
+            break;
+        allot_log_warn("http: closing a connection whose client took no response bytes for %ld ms",
+                       l->send_timeout_ms);
+        allot__http_conn_close(c); /* a request with the handler gets on_abort */
+        break;
+    default: /* IDLE (silent close), LINGERING */
         allot__http_conn_close(c);
         break;
     }
@@ -569,6 +584,8 @@ static void conn_free(struct allot_http_conn *c)
 {
     struct allot_http_server *s = c->server;
 
+    if (c->refused)
+        s->n_refused--;
     if (c->req_live) {
         c->req_live = 0;
         s->inflight--;

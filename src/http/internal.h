@@ -7,6 +7,7 @@
 #define ALLOT_HTTP_INTERNAL_H
 #include <http_parser.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <uv.h>
 #include "allot/buf.h"
@@ -28,6 +29,8 @@
 #define DEFAULT_MAX_BODY_BYTES (16u << 20)
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_MS 60000
+#define DEFAULT_SEND_TIMEOUT_MS 60000
+#define REFUSED_LINGER_MAX 64 /* refused connections left to read their 503 */
 
 enum conn_state {
     CONN_IDLE,         /* between requests: no byte of the next one yet */
@@ -65,6 +68,8 @@ struct allot_http_conn {
     enum last_header_cb last_cb;
     struct allot_http_request req;
     unsigned n_writes; /* our uv_writes not yet called back */
+    uint64_t wq_added; /* bytes ever handed to uv_write on this connection */
+    uint64_t sent_mark; /* wq_added minus queued bytes when the send deadline was armed */
     int handles_open;  /* tcp and timer until both are closed */
     int fail_status;   /* set by a parser callback that refused */
     char fail_msg[160];
@@ -79,6 +84,8 @@ struct allot_http_conn {
     unsigned raw_resp : 1;      /* chunked for HTTP/1.0: unframed, ends with close */
     unsigned want_drain : 1;    /* allot_http_chunk returned 1 */
     unsigned peer_eof : 1;      /* the client half-closed while we wrote */
+    unsigned cut : 1;           /* allot_http_abort: flush briefly, then close */
+    unsigned refused : 1;       /* over max_connections: a 503, then close */
     unsigned closing : 1;
 };
 
@@ -95,6 +102,7 @@ struct allot_http_server {
     size_t inflight;
     size_t n_handles; /* listener, resume_idle, each connection */
     size_t n_conns;
+    size_t n_refused; /* of n_conns: refused over max_connections */
     struct allot_http_conn *conns;
     struct allot_http_conn *resume_head, *resume_tail;
     struct wreq *free_wreqs;
@@ -143,6 +151,12 @@ void allot__http_response_done(struct allot_http_conn *c);
 int allot__http_conn_write(struct allot_http_conn *c, const uv_buf_t *bufs, unsigned nbufs);
 /* Answer with a server-generated error (400/408/413/431/503) and close. */
 void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *message);
+/* Arm the send deadline: some queued byte must leave within
+ * send_timeout_ms. Used while a response has writes pending. */
+void allot__http_send_deadline(struct allot_http_conn *c);
+/* The send deadline passed: when bytes left since it was armed, re-arm it
+ * and return 1; return 0 when the client took nothing (stalled). */
+int allot__http_send_progressed(struct allot_http_conn *c);
 /* Free the server's write-request freelist and scratch buffer. */
 void allot__http_server_release_writes(struct allot_http_server *s);
 

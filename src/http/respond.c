@@ -5,7 +5,7 @@
  * only what the kernel does not take at once is copied into a write
  * request, taken from a small per-server freelist. Bytes always leave in
  * call order: uv_try_write refuses while anything is queued. Errors the
- * server answers itself (400/408/413/431) close the connection after a
+ * server answers itself (400/408/413/431/503) close the connection after a
  * short lingering read, so the client sees the error rather than a reset. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +79,37 @@ static void wreq_put(struct allot_http_server *s, struct wreq *w)
     s->n_free_wreqs++;
 }
 
+/* ---- the send deadline ------------------------------------------------- */
+
+/* Queued bytes that have left so far; libuv shrinks the write queue size
+ * as a write request is partly written, so this moves on every byte. */
+static uint64_t bytes_sent(struct allot_http_conn *c)
+{
+    return c->wq_added - uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+/* The send deadline applies while a response is being written; the
+ * reading states have their own deadlines, LINGERING and a cut response
+ * a short fixed one. */
+static int send_deadline_applies(const struct allot_http_conn *c)
+{
+    return c->state == CONN_HANDLING || (c->state == CONN_WRITING && !c->cut);
+}
+
+void allot__http_send_deadline(struct allot_http_conn *c)
+{
+    c->sent_mark = bytes_sent(c);
+    allot__http_conn_timer_set(c, c->server->limits.send_timeout_ms);
+}
+
+int allot__http_send_progressed(struct allot_http_conn *c)
+{
+    if (bytes_sent(c) == c->sent_mark)
+        return 0;
+    allot__http_send_deadline(c);
+    return 1;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
@@ -93,6 +124,12 @@ static void write_cb(uv_write_t *req, int status)
         allot__http_conn_close(c);
         return;
     }
+    /* A write finished: progress. With none left while the handler still
+     * works, no deadline runs until it writes again. */
+    if (c->n_writes && send_deadline_applies(c))
+        allot__http_send_deadline(c);
+    else if (c->n_writes == 0 && c->state == CONN_HANDLING)
+        uv_timer_stop(&c->timer);
     if (c->want_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER) {
         c->want_drain = 0;
         if (c->req_live && s->handler.on_drain)
@@ -146,10 +183,13 @@ int allot__http_conn_write(struct allot_http_conn *c, const uv_buf_t *bufs, unsi
     if (rc == 0) {
         w->conn = c;
         b = uv_buf_init(w->data.ptr, (unsigned)w->data.len);
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) == 0)
-            c->n_writes++;
-        else
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) == 0) {
+            c->wq_added += w->data.len;
+            if (c->n_writes++ == 0 && send_deadline_applies(c))
+                allot__http_send_deadline(c);
+        } else {
             rc = ALLOT_EIO;
+        }
     }
     if (rc)
         wreq_put(s, w);
@@ -407,6 +447,7 @@ void allot_http_abort(struct allot_http_request *req)
     if (c->closing)
         return;
     c->req.keep_alive = 0;
+    c->cut = 1;
     if (c->n_writes == 0) {
         allot__http_conn_close(c);
         return;
@@ -419,15 +460,18 @@ void allot_http_abort(struct allot_http_request *req)
 
 /* ---- server-generated errors ------------------------------------------- */
 
-static void default_error_body(int status, const char *message, struct allot_buf *out)
+/* code: the error code, or NULL for the one that goes with status. */
+static void default_error_body(int status, const char *message, const char *code,
+                               struct allot_buf *out)
 {
-    const char *code = status == 413   ? "request_too_large"
-                       : status == 431 ? "request_header_fields_too_large"
-                       : status == 408 ? "request_timeout"
-                       : status >= 500 ? "server_error"
-                                       : "bad_request";
     const char *type = status >= 500 ? "server_error" : "invalid_request_error";
 
+    if (!code)
+        code = status == 413   ? "request_too_large"
+               : status == 431 ? "request_header_fields_too_large"
+               : status == 408 ? "request_timeout"
+               : status >= 500 ? "server_error"
+                               : "bad_request";
     if (allot_buf_adds(out, "{\"error\":{\"message\":") == 0 &&
         allot_buf_add_json_str(out, message, strlen(message)) == 0)
         allot_buf_addf(out, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code);
@@ -465,7 +509,7 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
     if (s->handler.format_error)
         s->handler.format_error(path, status, message, &body, s->handler.ctx);
     else
-        default_error_body(status, message, &body);
+        default_error_body(status, message, c->refused ? "too_many_connections" : NULL, &body);
     rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len, 0);
     if (rc) {
         allot__http_conn_close(c);

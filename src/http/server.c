@@ -37,6 +37,16 @@
  *   request still in flight. on_abort is therefore never called from
  *   inside a call into this API, nor inside a parser callback.
  *
+ * Send deadline: while a response has writes queued (HANDLING, WRITING)
+ * the same timer holds the send timeout. It is re-armed when a write
+ * request completes; when it fires, bytes that left within a write
+ * request (libuv's write queue size shrank) also count as progress, so
+ * only a client that took nothing for send_timeout_ms is cut off, without
+ * touching the timer on every write.
+ *
+ * Connection limit: a connection over max_connections is accepted and
+ * goes straight to LINGERING with a 503 (see conn_admit).
+ *
  * Reading continues while the handler works (unlike pausing at the
  * socket): the bytes of pipelined requests are kept, unparsed, in the
  * connection's read buffer (capped; reading stops when it is full), and
@@ -59,6 +69,30 @@
 #include "allot/log.h"
 #include "http/internal.h"
 
+/* Start serving a new connection c, or refuse it when max_connections
+ * others are open: a 503 too_many_connections, then close. Refused ones
+ * linger (so the client reads the 503, not a reset) up to
+ * REFUSED_LINGER_MAX at a time; past that they are closed at once, so a
+ * flood cannot pile up file descriptors. */
+static void conn_admit(struct allot_http_conn *c)
+{
+    struct allot_http_server *s = c->server;
+    size_t max = s->limits.max_connections;
+    char msg[120];
+
+    if (max == 0 || s->n_conns - 1 - s->n_refused < max) {
+        allot__http_conn_start(c);
+        return;
+    }
+    c->refused = 1;
+    s->n_refused++;
+    snprintf(msg, sizeof msg, "too many connections: the server is at its limit of %zu; retry later",
+             max);
+    allot__http_conn_fail(c, 503, msg);
+    if (s->n_refused > REFUSED_LINGER_MAX)
+        allot__http_conn_close(c);
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
     struct allot_http_server *s = l->data;
@@ -79,7 +113,7 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     (void)uv_tcp_nodelay(&c->tcp, 1);
-    allot__http_conn_start(c);
+    conn_admit(c);
 }
 
 int allot__http_server_adopt(struct allot_http_server *s, int fd)
@@ -95,7 +129,7 @@ int allot__http_server_adopt(struct allot_http_server *s, int fd)
         allot__http_conn_close(c);
         return ALLOT_EIO;
     }
-    allot__http_conn_start(c);
+    conn_admit(c);
     return 0;
 }
 
@@ -210,6 +244,8 @@ static void limits_or_defaults(struct allot_http_limits *l, const struct allot_h
         l->header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
     if (l->idle_timeout_ms <= 0)
         l->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+    if (l->send_timeout_ms <= 0)
+        l->send_timeout_ms = DEFAULT_SEND_TIMEOUT_MS;
 }
 
 int allot_http_server_new(uv_loop_t *loop, const char *host, int port,

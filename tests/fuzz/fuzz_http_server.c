@@ -175,7 +175,12 @@ static void check_output(const struct fuzz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct allot_http_limits limits = {512, 2048, 1000, 1000};
+    static const struct allot_http_limits limits = {
+        .max_header_bytes = 512,
+        .max_body_bytes = 2048,
+        .header_timeout_ms = 1000,
+        .idle_timeout_ms = 1000,
+    };
     struct allot_http_handler h = {on_request, on_abort, NULL, NULL, NULL};
     struct fuzz f;
     size_t off = 1, seg;

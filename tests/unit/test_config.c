@@ -127,6 +127,8 @@ TEST(config_defaults_load)
     ASSERT_INT_EQ(c->limits.max_response_bytes, 33554432);
     ASSERT_INT_EQ(c->limits.max_attempts, 3);
     ASSERT_INT_EQ(c->limits.drain_timeout_ms, 10000);
+    ASSERT_INT_EQ(c->limits.max_connections, 4096);
+    ASSERT_INT_EQ(c->limits.send_timeout_ms, 60000);
     allot_config_free(c);
     allot_buf_release(&err);
 }
@@ -234,7 +236,7 @@ TEST(config_unknown_key_lists_known_keys)
     ASSERT_STR_EQ(allot_buf_cstr(&err),
                   "t.yaml:12: unknown key 'limits.max_bodyy'; known keys: max_body_bytes, "
                   "max_header_bytes, header_timeout_ms, idle_timeout_ms, max_response_bytes, "
-                  "max_attempts, drain_timeout_ms\n");
+                  "max_attempts, drain_timeout_ms, max_connections, send_timeout_ms\n");
     allot_buf_release(&err);
 
     ASSERT_INT_EQ(load(MINIMAL "listn: 1\n", &c, &err), ALLOT_ECONFIG);

@@ -261,7 +261,12 @@ static int tsrv_stop(struct tsrv *t)
     return uv_loop_close(&t->loop);
 }
 
-static const struct allot_http_limits default_limits = {65536, 1 << 20, 2000, 5000};
+static const struct allot_http_limits default_limits = {
+    .max_header_bytes = 65536,
+    .max_body_bytes = 1 << 20,
+    .header_timeout_ms = 2000,
+    .idle_timeout_ms = 5000,
+};
 
 /* ---- the client side (test thread) ------------------------------------ */
 
@@ -286,7 +291,8 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int tconnect(struct tconn *tc, int port)
+/* Connect; rcvbuf > 0 sets SO_RCVBUF first (before the window is agreed). */
+static int tconnect_rcvbuf(struct tconn *tc, int port, int rcvbuf)
 {
     struct sockaddr_in a;
     struct timeval tv = {3, 0};
@@ -296,6 +302,8 @@ static int tconnect(struct tconn *tc, int port)
     tc->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (tc->fd < 0)
         return -1;
+    if (rcvbuf > 0)
+        setsockopt(tc->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     setsockopt(tc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(tc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt(tc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -304,6 +312,11 @@ static int tconnect(struct tconn *tc, int port)
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return connect(tc->fd, (struct sockaddr *)&a, sizeof a);
+}
+
+static int tconnect(struct tconn *tc, int port)
+{
+    return tconnect_rcvbuf(tc, port, 0);
 }
 
 static void tclose(struct tconn *tc)
@@ -693,7 +706,12 @@ TEST(http_server_expect_100_continue)
     ASSERT_INT_EQ(tsrv_stop(&t), 0);
 }
 
-static const struct allot_http_limits small_limits = {1024, 4096, 200, 300};
+static const struct allot_http_limits small_limits = {
+    .max_header_bytes = 1024,
+    .max_body_bytes = 4096,
+    .header_timeout_ms = 200,
+    .idle_timeout_ms = 300,
+};
 
 TEST(http_server_413_for_large_content_length)
 {
@@ -999,5 +1017,137 @@ TEST(http_server_abort_cuts_the_response)
     tclose(&tc);
     ASSERT_INT_EQ(atomic_load(&t.requests), 2);
     ASSERT_INT_EQ(atomic_load(&t.aborts), 0); /* abort is not an on_abort */
+    ASSERT_INT_EQ(tsrv_stop(&t), 0);
+}
+
+/* ---- connection limit and send timeout -------------------------------- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One GET /echo on a new connection; the status, or -1. */
+static int echo_status(struct tconn *tc, int port)
+{
+    struct tresp r;
+    int status;
+
+    memset(&r, 0, sizeof r);
+    if (tconnect(tc, port) || tsend(tc, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n") ||
+        tread(tc, &r, 0)) {
+        tresp_free(&r);
+        return -1;
+    }
+    status = r.status;
+    tresp_free(&r);
+    return status;
+}
+
+TEST(http_server_max_connections_refuses_with_503)
+{
+    static const struct allot_http_limits lim = {.max_connections = 2};
+    struct tsrv t;
+    struct tconn a, b, c, d;
+    struct tresp r;
+    int status = -1, tries;
+
+    ASSERT_INT_EQ(tsrv_start(&t, &lim), 0);
+    ASSERT_INT_EQ(echo_status(&a, t.port), 200);
+    ASSERT_INT_EQ(echo_status(&b, t.port), 200); /* both stay open (keep-alive) */
+    /* The third is answered 503 at once, without sending a byte, and closed. */
+    ASSERT_INT_EQ(tconnect(&c, t.port), 0);
+    ASSERT_INT_EQ(tread(&c, &r, 0), 0);
+    ASSERT_INT_EQ(r.status, 503);
+    ASSERT_STR_CONTAINS(r.head, "\r\nContent-Type: application/json\r\n");
+    ASSERT_STR_CONTAINS(r.head, "\r\nConnection: close\r\n");
+    ASSERT_STR_CONTAINS(r.body, "\"code\":\"too_many_connections\"");
+    ASSERT_STR_CONTAINS(r.body, "\"type\":\"server_error\"");
+    ASSERT_STR_CONTAINS(r.body, "limit of 2");
+    tresp_free(&r);
+    ASSERT(tclosed(&c));
+    ASSERT_INT_EQ(atomic_load(&t.requests), 2); /* the handler never saw it */
+    /* The open ones still work. */
+    ASSERT_INT_EQ(tsend(&b, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    ASSERT_INT_EQ(tread(&b, &r, 0), 0);
+    ASSERT_INT_EQ(r.status, 200);
+    tresp_free(&r);
+    /* Once one closes there is room again (c, still open on our side and
+     * lingering on the server's, does not count). */
+    tclose(&a);
+    for (tries = 0; tries < 100 && status != 200; tries++) {
+        status = echo_status(&d, t.port);
+        if (status != 200) {
+            tclose(&d);
+            sleep_ms(20);
+        }
+    }
+    ASSERT_INT_EQ(status, 200);
+    tclose(&b);
+    tclose(&c);
+    tclose(&d);
+    ASSERT_INT_EQ(atomic_load(&t.aborts), 0);
+    ASSERT_INT_EQ(tsrv_stop(&t), 0);
+}
+
+TEST(http_server_send_timeout_cuts_a_client_that_stops_reading)
+{
+    static const struct allot_http_limits lim = {.send_timeout_ms = 1000};
+    static const char tail[] = "\r\n0\r\n\r\n";
+    struct tsrv t;
+    struct tconn tc;
+    struct tresp r;
+    uint64_t t0, waited;
+    size_t i;
+    int ok = 1;
+
+    ASSERT_INT_EQ(tsrv_start(&t, &lim), 0);
+    /* A client that never reads a 16 MiB stream: the queue backs up, the
+     * handler pauses at the high-water mark, and after 1 s without
+     * progress the connection is closed and the request aborted. */
+    ASSERT_INT_EQ(tconnect_rcvbuf(&tc, t.port, 4096), 0);
+    ASSERT_INT_EQ(tsend(&tc, "GET /stream?n=16777216 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    ASSERT(wait_for(&t.high_water, 1, 2000));
+    t0 = now_ms();
+    ASSERT(wait_for(&t.aborts, 1, 4000));
+    waited = now_ms() - t0;
+    ASSERT(waited >= 700); /* not cut before the deadline */
+    ASSERT_INT_EQ(atomic_load(&t.drains), 0);
+    /* What was in the kernel arrives, then the end: the response is cut. */
+    ASSERT(tread(&tc, &r, 0) < 0);
+    tresp_free(&r);
+    ASSERT(tc.len < (16u << 20));
+    tclose(&tc);
+
+    /* A slow reader that keeps taking bytes (64 KiB per 10 ms) is not cut
+     * off, though the whole transfer lasts longer than the send timeout. */
+    ASSERT_INT_EQ(tconnect_rcvbuf(&tc, t.port, 131072), 0);
+    ASSERT_INT_EQ(tsend(&tc, "GET /stream?n=16777216 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    t0 = now_ms();
+    while (ok && !(tc.len >= sizeof tail - 1 &&
+                   memcmp(tc.buf + tc.len - (sizeof tail - 1), tail, sizeof tail - 1) == 0)) {
+        ssize_t got;
+        if (tc.cap - tc.len < 65536) {
+            tc.cap = tc.cap * 2 + 65536;
+            tc.buf = realloc(tc.buf, tc.cap + 1);
+        }
+        got = recv(tc.fd, tc.buf + tc.len, 65536, 0);
+        ok = got > 0;
+        if (ok)
+            tc.len += (size_t)got;
+        sleep_ms(10);
+    }
+    ASSERT(ok);
+    ASSERT(now_ms() - t0 > 1000); /* longer than one send timeout */
+    ASSERT_INT_EQ(tread(&tc, &r, 0), 0);
+    ASSERT_INT_EQ(r.body_len, 16777216);
+    for (i = 0; i < r.body_len && ok; i++)
+        ok = r.body[i] == pattern[i % sizeof pattern];
+    ASSERT(ok);
+    tresp_free(&r);
+    ASSERT_INT_EQ(atomic_load(&t.aborts), 1);
+    tclose(&tc);
     ASSERT_INT_EQ(tsrv_stop(&t), 0);
 }
