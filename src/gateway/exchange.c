@@ -181,6 +181,23 @@ static void log_attempt(struct allot__exchange *x, const char *what)
                  x->model ? x->model->name : "?", what);
 }
 
+/* One attempt's outcome: counted in the metrics and written to the attempt
+ * log as "model:what" (what NULL: the upstream's HTTP status). A failure
+ * also becomes last_fail, which picks the status of fail_no_answer(). */
+static void record_attempt(struct allot__exchange *x, enum allot_metrics_attempt kind,
+                           const char *what)
+{
+    char status[24];
+    if (!what) {
+        snprintf(status, sizeof status, "%ld", x->up_status);
+        what = status;
+    }
+    allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, kind);
+    log_attempt(x, what);
+    if (kind != ALLOT_MATTEMPT_OK)
+        x->last_fail = kind;
+}
+
 static void set_error(struct allot__exchange *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_error(struct allot__exchange *x, const char *fmt, ...)
@@ -199,6 +216,8 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n)
     dst[n] = '\0';
 }
 
+#define COPY_CSTR(field, src) copy_str((field), sizeof(field), (src), strlen(src))
+
 /* Final token counts: the upstream's usage, or an estimate marked so. */
 static void settle_tokens(struct allot__exchange *x)
 {
@@ -211,8 +230,16 @@ static void settle_tokens(struct allot__exchange *x)
     }
 }
 
-static void finish(struct allot__exchange *x, const char *status)
+static const char *const status_names[ALLOT_MSTATUS__COUNT] = {
+    [ALLOT_MSTATUS_OK] = "ok",
+    [ALLOT_MSTATUS_FAILED] = "failed",
+    [ALLOT_MSTATUS_CLIENT_CLOSED] = "client_closed",
+    [ALLOT_MSTATUS_REJECTED] = "rejected",
+};
+
+static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
 {
+    const char *status = status_names[outcome];
     struct allot__worker *w = x->w;
     const struct allot_config *cfg = w->gw->cfg;
     struct allot_ledger_entry e;
@@ -225,35 +252,34 @@ static void finish(struct allot__exchange *x, const char *status)
 
     x->state = X_FINISHED;
     memset(&e, 0, sizeof e);
-    copy_str(e.id, sizeof e.id, x->id, strlen(x->id));
+    COPY_CSTR(e.id, x->id);
     e.ts_ms = x->ts_ms;
-    copy_str(e.endpoint, sizeof e.endpoint, "/v1/chat/completions", 20);
+    COPY_CSTR(e.endpoint, "/v1/chat/completions");
     copy_str(e.requested_model, sizeof e.requested_model,
              x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
     if (x->decided) {
         if (x->decision.has_category) {
             const char *c = allot_category_name(x->decision.category);
-            copy_str(e.category, sizeof e.category, c, strlen(c));
+            COPY_CSTR(e.category, c);
             e.confidence = x->decision.confidence;
         }
         if (x->decision.has_tier) {
             const char *t = allot_tier_name(x->decision.tier);
-            copy_str(e.tier, sizeof e.tier, t, strlen(t));
+            COPY_CSTR(e.tier, t);
         }
         const char *src = allot_decision_source_name(x->decision.source);
-        copy_str(e.source, sizeof e.source, src, strlen(src));
-        copy_str(e.reason, sizeof e.reason, x->decision.reason, strlen(x->decision.reason));
+        COPY_CSTR(e.source, src);
+        COPY_CSTR(e.reason, x->decision.reason);
     }
     if (x->model) {
-        copy_str(e.model, sizeof e.model, x->model->name, strlen(x->model->name));
-        copy_str(e.provider, sizeof e.provider, x->model->provider->name,
-                 strlen(x->model->provider->name));
+        COPY_CSTR(e.model, x->model->name);
+        COPY_CSTR(e.provider, x->model->provider->name);
     }
     e.attempts = x->attempts;
-    copy_str(e.attempt_log, sizeof e.attempt_log, x->attempt_log, strlen(x->attempt_log));
-    copy_str(e.status, sizeof e.status, status, strlen(status));
+    COPY_CSTR(e.attempt_log, x->attempt_log);
+    COPY_CSTR(e.status, status);
     e.http_status = x->http_status;
-    copy_str(e.error, sizeof e.error, x->error, strlen(x->error));
+    COPY_CSTR(e.error, x->error);
     e.stream = x->chat.stream;
     settle_tokens(x);
     e.prompt_tokens = x->prompt_tokens;
@@ -272,10 +298,7 @@ static void finish(struct allot__exchange *x, const char *status)
     memset(&ms, 0, sizeof ms);
     ms.tier = x->decided && x->decision.has_tier ? (int)x->decision.tier : -1;
     ms.model = model_index_of(cfg, x->model);
-    ms.status = strcmp(status, "ok") == 0              ? ALLOT_MSTATUS_OK
-                : strcmp(status, "client_closed") == 0 ? ALLOT_MSTATUS_CLIENT_CLOSED
-                : strcmp(status, "rejected") == 0      ? ALLOT_MSTATUS_REJECTED
-                                                       : ALLOT_MSTATUS_FAILED;
+    ms.status = outcome;
     ms.stream = x->chat.stream;
     ms.latency_s = e.latency_ms / 1000.0;
     ms.ttft_s = e.ttft_ms >= 0 ? e.ttft_ms / 1000.0 : -1;
@@ -363,7 +386,7 @@ static void stream_fail(struct allot__exchange *x, const char *message)
         x->req = NULL;
     }
     allot_buf_release(&ev);
-    finish(x, "failed");
+    finish(x, ALLOT_MSTATUS_FAILED);
 }
 
 /* ---- upstream callbacks ----------------------------------------------- */
@@ -402,10 +425,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
                 rc = -1;
         }
     } else if ((status == 429 || status >= 500) && more_attempts(x)) {
-        char what[24];
-        snprintf(what, sizeof what, "%ld", status);
-        log_attempt(x, what);
-        x->retry = 1;
+        x->retry = 1; /* recorded in on_done, once curl has let go */
         x->retry_kind = http_fail_kind(status);
         rc = 1;
     }
@@ -567,17 +587,13 @@ static void deliver_buffered(struct allot__exchange *x)
 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        log_attempt(x, "invalid");
-        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
-                              ALLOT_MATTEMPT_INVALID);
+        record_attempt(x, ALLOT_MATTEMPT_INVALID, "invalid");
         set_error(x, "upstream '%s' answered %ld with a body that is not a JSON object",
                   x->model->name, x->up_status);
-        x->last_fail = ALLOT_MATTEMPT_INVALID;
         try_next(x);
         return;
     }
-    allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, ALLOT_MATTEMPT_OK);
-    log_attempt(x, "ok");
+    record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
     usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
         x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
@@ -604,7 +620,7 @@ static void deliver_buffered(struct allot__exchange *x)
     h[n++].value = allot_slice_cstr(x->cost_str);
     allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
     x->req = NULL;
-    finish(x, "ok");
+    finish(x, ALLOT_MSTATUS_OK);
 }
 
 /* A 4xx the next model would not fix: relay the upstream's error. */
@@ -618,13 +634,7 @@ static void deliver_upstream_error(struct allot__exchange *x)
 
     set_error(x, "upstream '%s' answered %ld: %.180s", x->model->name, x->up_status,
               cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
-    allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
-                          http_fail_kind(x->up_status));
-    {
-        char what[24];
-        snprintf(what, sizeof what, "%ld", x->up_status);
-        log_attempt(x, what);
-    }
+    record_attempt(x, http_fail_kind(x->up_status), NULL);
     x->http_status = (int)x->up_status;
     if (cJSON_IsObject(root)) {
         n = decision_headers(x, h, "application/json");
@@ -634,7 +644,7 @@ static void deliver_upstream_error(struct allot__exchange *x)
         reply_error(x, (int)x->up_status, "upstream_error", "upstream_error", x->error);
     }
     cJSON_Delete(root);
-    finish(x, "failed");
+    finish(x, ALLOT_MSTATUS_FAILED);
 }
 
 static void on_done(void *ctx, int err, const char *message)
@@ -644,25 +654,22 @@ static void on_done(void *ctx, int err, const char *message)
     x->xfer = NULL;
     if (x->client_gone) {
         set_error(x, "client closed the connection");
-        finish(x, "client_closed");
+        finish(x, ALLOT_MSTATUS_CLIENT_CLOSED);
         return;
     }
     if (x->retry) {
         x->retry = 0;
-        x->last_fail = x->retry_kind;
-        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, x->retry_kind);
+        record_attempt(x, x->retry_kind, NULL);
         set_error(x, "upstream '%s' answered %ld", x->model->name, x->up_status);
         try_next(x);
         return;
     }
     if (x->state == X_STREAMING) {
         if (err == 0 && x->done_seen && !x->stream_error && allot_sse_pending(&x->sse) == 0) {
-            allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index,
-                                  ALLOT_MATTEMPT_OK);
-            log_attempt(x, "ok");
+            record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
             allot_http_chunked_end(x->req);
             x->req = NULL;
-            finish(x, "ok");
+            finish(x, ALLOT_MSTATUS_OK);
             return;
         }
         log_attempt(x, "cut");
@@ -678,13 +685,12 @@ static void on_done(void *ctx, int err, const char *message)
         enum allot_metrics_attempt kind = err == ALLOT_ETIMEDOUT ? ALLOT_MATTEMPT_TIMEOUT
                                           : err == ALLOT_ECLOSED ? ALLOT_MATTEMPT_INVALID
                                                                  : ALLOT_MATTEMPT_CONNECT;
-        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, kind);
-        log_attempt(x, kind == ALLOT_MATTEMPT_TIMEOUT   ? "timeout"
+        record_attempt(x, kind,
+                       kind == ALLOT_MATTEMPT_TIMEOUT   ? "timeout"
                        : kind == ALLOT_MATTEMPT_CONNECT ? "error"
                                                         : "too_large");
         if (err != ALLOT_ECLOSED)
             set_error(x, "%s", message);
-        x->last_fail = kind;
         try_next(x);
         return;
     }
@@ -694,11 +700,7 @@ static void on_done(void *ctx, int err, const char *message)
         /* The last model failed too: the client gets allot's account of
          * every attempt (502, or 429 when the last one was rate-limited,
          * so SDKs back off and retry), not the last upstream's body. */
-        char what[24];
-        x->last_fail = http_fail_kind(x->up_status);
-        allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, x->last_fail);
-        snprintf(what, sizeof what, "%ld", x->up_status);
-        log_attempt(x, what);
+        record_attempt(x, http_fail_kind(x->up_status), NULL);
         set_error(x, "upstream '%s' answered %ld", x->model->name, x->up_status);
         fail_no_answer(x);
     } else {
@@ -723,7 +725,7 @@ static void fail_no_answer(struct allot__exchange *x)
                 : status == 429 ? "rate_limited"
                                 : "upstream_unavailable",
                 msg);
-    finish(x, "failed");
+    finish(x, ALLOT_MSTATUS_FAILED);
 }
 
 static void try_next(struct allot__exchange *x)
@@ -801,7 +803,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",
                     rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request", x->error);
-        finish(x, "rejected");
+        finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
     }
     allot_instruction_from_request(&x->chat, &in);
@@ -811,7 +813,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, rc == ALLOT_ENOTFOUND ? 404 : 400, "invalid_request_error",
                     rc == ALLOT_ENOTFOUND ? "model_not_found" : "invalid_request", x->error);
-        finish(x, "rejected");
+        finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
     }
     x->decided = 1;
@@ -834,7 +836,7 @@ void allot__exchange_abort(struct allot_http_request *req)
         x->xfer = NULL;
     }
     set_error(x, "client closed the connection");
-    finish(x, "client_closed");
+    finish(x, ALLOT_MSTATUS_CLIENT_CLOSED);
 }
 
 void allot__exchange_drain(struct allot_http_request *req)
@@ -862,7 +864,7 @@ void allot__exchange_fail_all(struct allot__worker *w)
             stream_fail(x, x->error);
         } else {
             reply_error(x, 503, "server_error", "shutting_down", x->error);
-            finish(x, "failed");
+            finish(x, ALLOT_MSTATUS_FAILED);
         }
     }
 }
