@@ -102,6 +102,8 @@ int allot_buf_addf(struct allot_buf *b, const char *fmt, ...)
 int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    static const char short_escs['\\' + 1] = {
+        ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
     int rc;
@@ -110,7 +112,7 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
         return rc;
     while (i < n) {
         unsigned char c = p[i];
-        char esc[8];
+        char esc[8], short_esc;
         size_t elen = 0, sl;
 
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
@@ -129,42 +131,20 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
         if (run && (rc = allot_buf_add(b, p + i - run, run)))
             return rc;
         run = 0;
-        switch (c) {
-        case '"':
+        /* Two-character escapes where JSON has them, \u00XX for the other
+         * control characters, U+FFFD for a byte that is not UTF-8. */
+        if ((short_esc = c < sizeof short_escs ? short_escs[c] : 0) != 0) {
             esc[0] = '\\';
-            esc[1] = '"';
+            esc[1] = short_esc;
             elen = 2;
-            break;
-        case '\\':
-            esc[0] = '\\';
-            esc[1] = '\\';
-            elen = 2;
-            break;
-        case '\n':
-            esc[0] = '\\';
-            esc[1] = 'n';
-            elen = 2;
-            break;
-        case '\r':
-            esc[0] = '\\';
-            esc[1] = 'r';
-            elen = 2;
-            break;
-        case '\t':
-            esc[0] = '\\';
-            esc[1] = 't';
-            elen = 2;
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                elen = 6;
-            } else { /* invalid UTF-8 byte */
-                memcpy(esc, "\xEF\xBF\xBD", 3);
-                elen = 3;
-            }
+        } else if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        } else {
+            memcpy(esc, "\xEF\xBF\xBD", 3);
+            elen = 3;
         }
         if ((rc = allot_buf_add(b, esc, elen)))
             return rc;
