@@ -29,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan tsan test unit clean fuzz format demo bench
+.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -40,18 +40,53 @@ $(B)/liballot.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/allot: $(CLI_OBJ) $(B)/liballot.a
+# The built-in kind-of-work model: trained from data/kinds/ by the bootstrap
+# trainer (allot without a model) and linked into every binary that
+# classifies. One file for all build flavours: build/kinds.model.
+MODEL      := build/kinds.model
+KINDS_DATA := $(sort $(wildcard data/kinds/*.jsonl))
+
+$(B)/obj/kinds_blob.o: src/model/kinds_blob.c $(MODEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DALLOT_KINDS_MODEL_FILE='"$(MODEL)"' -c $< -o $@
+
+$(B)/obj/kinds_blob_empty.o: src/model/kinds_blob.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/allot-train: $(CLI_OBJ) $(B)/obj/kinds_blob_empty.o $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+ifeq ($(B),build)
+$(MODEL): $(KINDS_DATA) build/allot-train
+	build/allot-train train kinds --data data/kinds --out $@
+else
+# another flavour (asan, tsan, fuzz): the release trainer makes the model
+$(MODEL): $(KINDS_DATA) $(LIB_SRC) $(CLI_SRC) $(wildcard include/allot/*.h)
+	$(MAKE) --no-print-directory B=build OPT="-O2 -g" EXTRA_CFLAGS= $(MODEL)
+endif
+
+model: $(MODEL)
+
+$(B)/allot: $(CLI_OBJ) $(B)/obj/kinds_blob.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(B)/fake_upstream: $(FAKE_OBJ) $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(B)/unit_tests: $(UNIT_OBJ) $(B)/liballot.a
+$(B)/unit_tests: $(UNIT_OBJ) $(B)/obj/kinds_blob.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # Per-stage cost of the request path (bench/micro.c), no sockets.
-$(B)/bench_micro: $(B)/obj/bench/micro.o $(B)/liballot.a
+$(B)/bench_micro: $(B)/obj/bench/micro.o $(B)/obj/kinds_blob.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# The classifier measured: cross-validation and speed (bench/kinds.c).
+$(B)/bench_kinds: $(B)/obj/bench/kinds.o $(B)/obj/kinds_blob.o $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+bench-kinds: $(B)/bench_kinds
+	$(B)/bench_kinds --data data/kinds
 
 asan:
 	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all

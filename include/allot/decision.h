@@ -3,8 +3,11 @@
  * Precedence: a "model" naming a configured model goes to that model; an
  * "allot:<tier>" goes to that tier; "auto" and the configured aliases are
  * routed by kind of work: the X-Allot-Work header (a category or a tier)
- * wins when present, else the classifier decides; below the configured
- * confidence threshold the default tier serves. */
+ * wins when present, else the classifier decides: the tier is the one
+ * whose categories (as routing.categories maps them) have the most
+ * probability together, the category the likeliest of that tier; when
+ * that tier's probability is below routing.confidence_threshold the
+ * default tier serves. */
 #ifndef ALLOT_DECISION_H
 #define ALLOT_DECISION_H
 #include <stddef.h>
@@ -24,12 +27,15 @@ struct allot_decision {
     enum allot_decision_source source;
     int has_category; /* category/confidence are meaningful */
     enum allot_category category;
-    double confidence; /* 1.0 for model, tier and header */
-    int has_tier;      /* 0 when a named model is in no tier */
+    double confidence;      /* of the category; 1.0 for model, tier and header */
+    double tier_confidence; /* of the tier: its categories' probabilities summed */
+    int has_tier;           /* 0 when a named model is in no tier */
     enum allot_tier tier;
     const struct allot_model *models[ALLOT_MAX_TIER_MODELS]; /* try in order */
     size_t n_models;
     char reason[256]; /* short, human-readable, header-safe */
+    int classified;   /* the classifier ran: classification is set */
+    struct allot_classification classification;
 };
 
 /* "model", "tier", "header", "classifier", "default". */
@@ -46,8 +52,10 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
                  struct allot_decision *out, struct allot_buf *err);
 
 /* Append the decision as one JSON object: {"category", "tier", "model",
- * "models", "confidence", "source", "reason"} (category and tier null when
- * absent), as POST /v1/route and `allot route --json` give it. Returns 0,
+ * "models", "confidence", "source", "reason", "classifier"} (category and
+ * tier null when absent; classifier the explanation of
+ * allot_classification_to_json() when the classifier decided, else null),
+ * as POST /v1/route and `allot route --json` give it. Returns 0,
  * or ALLOT_ETOOBIG / ALLOT_ENOMEM from the buffer. */
 int allot_decision_to_json(const struct allot_decision *d, struct allot_buf *out);
 

@@ -44,6 +44,7 @@ struct allot_ledger_entry {
     double latency_ms;         /* request arrival to response end */
     double ttft_ms;            /* to the first byte of the answer; -1 if none */
     char reason[256];
+    char explain[512]; /* the classifier's full explanation; "" when it did not run */
 };
 
 /* Open or create the store at path, create the schema, start the writer.

@@ -11,8 +11,8 @@ struct allot_cli_cmd {
     int (*exec)(int argc, char **argv);
 };
 
-extern const struct allot_cli_cmd allot_cli_serve, allot_cli_route, allot_cli_report,
-    allot_cli_config;
+extern const struct allot_cli_cmd allot_cli_serve, allot_cli_route, allot_cli_train,
+    allot_cli_report, allot_cli_config;
 
 /* Load the config a command uses: the --config path when given, else
  * ./allot.yaml when it exists, else the embedded defaults. Prints errors

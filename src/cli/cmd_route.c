@@ -42,15 +42,38 @@ static void print_json(const struct allot_decision *d)
 
 static void print_text(const struct allot_decision *d)
 {
+    const struct allot_classification *c = &d->classification;
+    char src[256];
     size_t i;
+
     printf("category    %s\n", d->has_category ? allot_category_name(d->category) : "-");
     printf("tier        %s\n", d->has_tier ? allot_tier_name(d->tier) : "-");
-    printf("confidence  %.2f\n", d->confidence);
+    printf("confidence  %.2f (category), %.2f (tier)\n", d->confidence, d->tier_confidence);
     printf("source      %s\n", allot_decision_source_name(d->source));
     printf("models      ");
     for (i = 0; i < d->n_models; i++)
         printf("%s%s", i ? " -> " : "", d->models[i]->name);
     printf("\nreason      %s\n", d->reason);
+    if (!d->classified) {
+        printf("override    %s (the classifier did not run)\n",
+               d->source == ALLOT_SRC_HEADER ? "X-Allot-Work"
+               : d->source == ALLOT_SRC_TIER ? "a tier named in \"model\""
+                                             : "a model named in \"model\"");
+        return;
+    }
+    printf("runner-up   %s %.2f\n", allot_category_name(c->runner_up), c->runner_up_confidence);
+    if (c->override)
+        printf("override    %s\n", c->override);
+    printf("for         ");
+    for (i = 0; i < c->n_pro; i++)
+        printf("%s%s %+.2f", i ? ", " : "", c->pro[i].name, c->pro[i].weight);
+    printf("%s\nagainst     ", c->n_pro ? "" : "-");
+    for (i = 0; i < c->n_con; i++)
+        printf("%s%s %+.2f", i ? ", " : "", c->con[i].name, c->con[i].weight);
+    printf("%s\n            (weights: push toward %s over %s, in calibrated log-odds)\n",
+           c->n_con ? "" : "-", allot_category_name(c->category),
+           allot_category_name(c->runner_up));
+    printf("model       %s\n", allot_classifier_source(src, sizeof src));
 }
 
 static int route_exec(int argc, char **argv)
@@ -141,7 +164,10 @@ const struct allot_cli_cmd allot_cli_route = {
     "usage: allot route [--config FILE] [--work CATEGORY|TIER] [--model NAME] [--json] TEXT\n"
     "       allot route [--config FILE] [--work CATEGORY|TIER] [--json] --file REQUEST.json\n\n"
     "Print the category, tier, confidence, models (first serves, the rest are fallbacks)\n"
-    "and the reason for a request. TEXT is sent as one user message with model \"auto\"\n"
+    "and the reason for a request; when the classifier decided, also the runner-up, the\n"
+    "features that pushed for and against the category, any rule that overrode the\n"
+    "model, and which model file was used (routing.classifier_model, or built-in). TEXT is sent as "
+    "one user message with model \"auto\"\n"
     "(or --model); --file reads a whole chat-completions request body (- for stdin).\n"
     "--work sets what the X-Allot-Work header would. --json prints one JSON object.\n",
     route_exec};

@@ -112,5 +112,6 @@ const struct allot_cli_cmd allot_cli_serve = {
     "\"allot:labour\" and \"allot:code\" pick a tier; a configured model name picks that model.\n"
     "The header X-Allot-Work: CATEGORY|TIER overrides the classifier.\n"
     "SIGTERM/SIGINT: stop accepting, finish in-flight requests (limits.drain_timeout_ms), write\n"
-    "every ledger row, exit 0.\n",
+    "every ledger row, exit 0. SIGHUP: reload routing.classifier_model (a bad file is\n"
+    "logged and the model in use kept).\n",
     serve_exec};

@@ -2,16 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "allot/classify.h"
 #include "allot/error.h"
 #include "cli.h"
 
 #define ALLOT_VERSION "0.1.0"
 
 static const struct allot_cli_cmd *const commands[] = {
-    &allot_cli_serve,
-    &allot_cli_route,
-    &allot_cli_report,
-    &allot_cli_config,
+    &allot_cli_serve, &allot_cli_route, &allot_cli_train, &allot_cli_report, &allot_cli_config,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -46,6 +44,13 @@ int allot_cli_load_config(const char *path, struct allot_config **out)
         rc = allot_config_load("allot.yaml", out, &err);
     else
         rc = allot_config_default(out, &err);
+    if (rc == 0 && (*out)->routing.classifier_model) {
+        rc = allot_classifier_use_file((*out)->routing.classifier_model, &err);
+        if (rc) {
+            allot_config_free(*out);
+            *out = NULL;
+        }
+    }
     if (rc) {
         const char *e = allot_buf_cstr(&err);
         fprintf(stderr, "%s%s", e[0] ? e : allot_strerror(rc),

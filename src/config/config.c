@@ -1289,6 +1289,7 @@ void allot_config_free(struct allot_config *c)
     free(c->path);
     free(c->listen_host);
     free(c->store_path);
+    free(c->routing.classifier_model);
     for (i = 0; i < c->n_providers; i++) {
         free(c->providers[i].name);
         free(c->providers[i].kind);

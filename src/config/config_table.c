@@ -196,6 +196,14 @@ const struct allot__config_key allot__config_keys[] = {
      .dmax = 1,
      .def = "0.5",
      .help = "Classifier confidence below which default_tier serves instead."},
+    {.path = "routing.classifier_model",
+     .type = AK_STRING,
+     .offset = CFG(routing.classifier_model),
+     .def_doc = "built-in",
+     .help = "Kind-of-work model file made by `allot train kinds`; unset, the built-in "
+             "model (trained from data/kinds/) is used. Reloaded on SIGHUP; a file that "
+             "fails to load leaves the model in use unchanged. A relative path is "
+             "relative to the working directory."},
     {.path = "routing.aliases",
      .type = AK_ALIASES,
      .def_doc = "[auto]",

@@ -270,6 +270,8 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
         const char *src = allot_decision_source_name(x->decision.source);
         COPY_CSTR(e.source, src);
         COPY_CSTR(e.reason, x->decision.reason);
+        if (x->decision.classified)
+            allot_classification_explain(&x->decision.classification, e.explain, sizeof e.explain);
     }
     if (x->model) {
         COPY_CSTR(e.model, x->model->name);

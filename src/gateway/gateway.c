@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "allot/clock.h"
+#include "allot/classify.h"
 #include "allot/error.h"
 #include "allot/gateway.h"
 #include "allot/log.h"
@@ -150,15 +151,44 @@ static void worker_main(void *arg)
         allot_log_warn("worker %d: event loop closed with handles open", w->index);
 }
 
-static int wait_for_signal(void)
+/* SIGHUP: load routing.classifier_model again. The file is read on this
+ * (main) thread, never on an event loop; a file that fails to load leaves
+ * the model in use as it was. */
+static void reload_classifier(const struct allot_config *cfg)
+{
+    struct allot_buf err;
+    char src[256];
+
+    if (!cfg->routing.classifier_model) {
+        allot_log_info("SIGHUP: no routing.classifier_model configured; the %s model stays",
+                       allot_classifier_source(src, sizeof src));
+        return;
+    }
+    allot_buf_init(&err, 4096);
+    if (allot_classifier_use_file(cfg->routing.classifier_model, &err) == 0)
+        allot_log_info("SIGHUP: classifier model reloaded from %s", cfg->routing.classifier_model);
+    else
+        allot_log_error("SIGHUP: %s; keeping the model in use (%s)", allot_buf_cstr(&err),
+                        allot_classifier_source(src, sizeof src));
+    allot_buf_release(&err);
+}
+
+/* Block until SIGTERM or SIGINT, handling SIGHUP meanwhile. */
+static int wait_for_signal(const struct allot_config *cfg)
 {
     sigset_t set;
     int sig = 0;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigwait(&set, &sig);
-    return sig;
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        reload_classifier(cfg);
+    }
 }
 
 int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway_opts *opts,
@@ -186,6 +216,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
@@ -228,7 +259,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         printf("allot listening on %s:%d (%d worker%s, ledger %s)\n", gw.host, gw.port,
                gw.n_workers, gw.n_workers == 1 ? "" : "s", store);
         fflush(stdout);
-        sig = wait_for_signal();
+        sig = wait_for_signal(cfg);
         allot_log_info("%s: draining in-flight requests (deadline %ld ms)",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->limits.drain_timeout_ms);
     }

@@ -67,11 +67,11 @@ struct allot_http_conn {
     size_t name_off[ALLOT_HTTP_MAX_HEADERS], value_off[ALLOT_HTTP_MAX_HEADERS];
     enum last_header_cb last_cb;
     struct allot_http_request req;
-    unsigned n_writes; /* our uv_writes not yet called back */
-    uint64_t wq_added; /* bytes ever handed to uv_write on this connection */
+    unsigned n_writes;  /* our uv_writes not yet called back */
+    uint64_t wq_added;  /* bytes ever handed to uv_write on this connection */
     uint64_t sent_mark; /* wq_added minus queued bytes when the send deadline was armed */
-    int handles_open;  /* tcp and timer until both are closed */
-    int fail_status;   /* set by a parser callback that refused */
+    int handles_open;   /* tcp and timer until both are closed */
+    int fail_status;    /* set by a parser callback that refused */
     char fail_msg[160];
     unsigned req_live : 1;      /* handed to the handler, not yet ended */
     unsigned in_dispatch : 1;   /* inside on_request */

@@ -86,8 +86,8 @@ static void conn_admit(struct allot_http_conn *c)
     }
     c->refused = 1;
     s->n_refused++;
-    snprintf(msg, sizeof msg, "too many connections: the server is at its limit of %zu; retry later",
-             max);
+    snprintf(msg, sizeof msg,
+             "too many connections: the server is at its limit of %zu; retry later", max);
     allot__http_conn_fail(c, 503, msg);
     if (s->n_refused > REFUSED_LINGER_MAX)
         allot__http_conn_close(c);

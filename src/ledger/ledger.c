@@ -41,8 +41,10 @@
 #define FREE_CHUNKS_MAX 8u    /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u        /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define SCHEMA_VERSION 1 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
-#define SET_VERSION_SQL "PRAGMA user_version = 1"
+#define SCHEMA_VERSION 2 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
+#define SET_VERSION_SQL "PRAGMA user_version = 2"
+/* What each version added to a store of the version before. */
+#define MIGRATE_1_TO_2 "ALTER TABLE requests ADD COLUMN explain TEXT NOT NULL DEFAULT ''"
 
 struct chunk {
     struct chunk *next;
@@ -112,6 +114,7 @@ static const struct column columns[] = {
     REAL_(latency_ms),
     {"ttft_ms", COL_REAL, FIELD_(ttft_ms), "REAL NOT NULL DEFAULT -1"},
     TEXT_(reason),
+    TEXT_(explain),
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
@@ -215,6 +218,8 @@ static int setup_store(struct allot_ledger *l, struct allot_buf *err)
         goto rollback;
     }
     if ((rc = exec_sql(l, allot_buf_cstr(&create), err)))
+        goto rollback;
+    if (version == 1 && (rc = exec_sql(l, MIGRATE_1_TO_2, err)))
         goto rollback;
     if ((rc = exec_sql(l, SET_VERSION_SQL, err)))
         goto rollback;

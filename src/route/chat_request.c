@@ -315,7 +315,8 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
             sys_idx = i;
         if (role_is(role, "user"))
             user_idx = i;
-        if (role_is(role, "tool") || role_is(role, "function"))
+        t.last_is_tool = role_is(role, "tool") || role_is(role, "function");
+        if (t.last_is_tool)
             t.n_tool_results++;
         i++;
     }

@@ -167,10 +167,12 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     enum allot_category cat;
     enum allot_tier tier;
     char q[QUOTE_MAX + 1];
-    int rc = 0, t;
+    double mass[ALLOT_TIER__COUNT] = {0};
+    int rc = 0, t, k;
 
     memset(&d, 0, sizeof d);
     d.confidence = 1.0;
+    d.tier_confidence = 1.0;
     if (!requested_model.ptr)
         requested_model = allot_slice_of("", 0);
 
@@ -246,19 +248,36 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
         memset(&empty, 0, sizeof empty);
         allot_classify(&empty, &c);
     }
+    d.classified = 1;
+    d.classification = c;
     d.has_category = 1;
-    d.category = c.category;
-    d.confidence = c.confidence;
-    if (c.confidence >= cfg->routing.confidence_threshold) {
+    /* the tier with the most probability, then its likeliest category:
+     * "answer 0.30, solve 0.25, review 0.25" is judgment work */
+    for (k = 0; k < ALLOT_CAT__COUNT; k++)
+        mass[cfg->routing.category_tier[k]] += c.p[k];
+    tier = ALLOT_TIER_JUDGMENT;
+    for (k = 1; k < ALLOT_TIER__COUNT; k++)
+        if (mass[k] > mass[tier])
+            tier = (enum allot_tier)k;
+    cat = c.category;
+    for (k = 0; k < ALLOT_CAT__COUNT; k++)
+        if (cfg->routing.category_tier[k] == tier &&
+            (cfg->routing.category_tier[cat] != tier || c.p[k] > c.p[cat]))
+            cat = (enum allot_category)k;
+    d.category = cat;
+    d.confidence = c.override ? c.confidence : c.p[cat];
+    d.tier_confidence = c.override ? 0 : mass[tier];
+    if (d.tier_confidence >= cfg->routing.confidence_threshold) {
         d.source = ALLOT_SRC_CLASSIFIER;
-        tier = cfg->routing.category_tier[c.category];
-        snprintf(d.reason, sizeof d.reason, "%s -> %s tier", c.reason, allot_tier_name(tier));
+        snprintf(d.reason, sizeof d.reason, "%s -> %s tier %.2f", c.reason, allot_tier_name(tier),
+                 d.tier_confidence);
     } else {
         d.source = ALLOT_SRC_DEFAULT;
+        snprintf(d.reason, sizeof d.reason,
+                 "unsure (%s tier %.2f < %.2f): default tier %s; best guess %s",
+                 allot_tier_name(tier), d.tier_confidence, cfg->routing.confidence_threshold,
+                 allot_tier_name(cfg->routing.default_tier), c.reason);
         tier = cfg->routing.default_tier;
-        snprintf(d.reason, sizeof d.reason, "unsure (%.2f < %.2f): default tier %s; best guess %s",
-                 c.confidence, cfg->routing.confidence_threshold, allot_tier_name(tier),
-                 allot_category_name(c.category));
     }
     rc = fill_tier(cfg, tier, &d, err);
 
@@ -297,8 +316,15 @@ int allot_decision_to_json(const struct allot_decision *d, struct allot_buf *out
     }
     rc = rc ? rc
             : allot_buf_addf(out,
-                             "],\"confidence\":%.4f,\"source\":\"%s\",\"reason\":", d->confidence,
+                             "],\"confidence\":%.4f,\"tier_confidence\":%.4f,\"source\":\"%s\","
+                             "\"reason\":",
+                             d->confidence, d->tier_confidence,
                              allot_decision_source_name(d->source));
     rc = rc ? rc : allot_buf_add_json_str(out, d->reason, strlen(d->reason));
+    rc = rc ? rc : allot_buf_adds(out, ",\"classifier\":");
+    if (!rc && d->classified)
+        rc = allot_classification_to_json(&d->classification, out);
+    else if (!rc)
+        rc = allot_buf_adds(out, "null");
     return rc ? rc : allot_buf_adds(out, "}");
 }

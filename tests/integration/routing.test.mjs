@@ -11,7 +11,8 @@ const LABOUR_PROMPT = 'Summarise this article in five bullet points: The city co
   'the tram line to the airport, citing rising passenger numbers and lower emissions.';
 const JUDGMENT_PROMPT = 'What could go wrong if we ship this on Friday?';
 const COMPOSE_PROMPT = 'Write a polite email declining the invitation.';
-const UNSURE_PROMPT = 'hello';
+// only material, no instruction: the classifier is overridden to unsure
+const UNSURE_PROMPT = '```\nx = 1\ny = 2\n```';
 
 const user = (content) => [{ role: 'user', content }];
 
@@ -118,11 +119,21 @@ describe('routing', () => {
       const res = await h.post(`${allot.base}/route`, body, headers);
       const j = await res.json();
       assert.equal(res.status, 200, JSON.stringify(j));
-      const { confidence, reason, ...rest } = j;
+      const { confidence, tier_confidence, reason, classifier, ...rest } = j;
       assert.deepEqual(rest, want);
       assert.equal(typeof confidence, 'number');
       assert.ok(confidence >= 0 && confidence <= 1);
+      assert.ok(tier_confidence >= confidence && tier_confidence <= 1);
       assert.ok(typeof reason === 'string' && reason.length > 0);
+      if (want.source === 'classifier') {
+        // the explanation: the category, the runner-up, features for and against
+        assert.equal(classifier.category, want.category);
+        assert.notEqual(classifier.runner_up, want.category);
+        assert.ok(classifier.for.length > 0 && classifier.for[0].weight > 0);
+        assert.ok(classifier.against.every((f) => f.weight < 0));
+      } else {
+        assert.equal(classifier, null);
+      }
     }
     const res = await h.post(`${allot.base}/route`, { model: 'nope', messages: user('hi') });
     assert.equal(res.status, 404);

@@ -1,6 +1,12 @@
+/* The shipped classifier (the built-in model trained from data/kinds/) on
+ * requests whose kind of work is not in doubt, and the behaviour around it:
+ * explanations, overrides, thread-safety of the model in use. */
+#include <pthread.h>
 #include <string.h>
 #include "allot/chat_request.h"
 #include "allot/classify.h"
+#include "allot/config.h"
+#include "allot/decision.h"
 #include "allot/error.h"
 #include "test.h"
 
@@ -11,6 +17,7 @@ static struct allot_classification classify2(const char *system, const char *use
     memset(&in, 0, sizeof in);
     in.system = allot_slice_cstr(system ? system : "");
     in.last_user = allot_slice_cstr(user ? user : "");
+    in.n_messages = system ? 2 : 1;
     allot_classify(&in, &c);
     return c;
 }
@@ -20,30 +27,29 @@ static struct allot_classification classify(const char *user)
     return classify2(NULL, user);
 }
 
-/* Run a table of (instruction, category) and report every miss. */
-#define CHECK_TABLE(table)                                                                         \
-    do {                                                                                           \
-        size_t i_, bad_ = 0;                                                                       \
-        for (i_ = 0; i_ < sizeof(table) / sizeof((table)[0]); i_++) {                              \
-            struct allot_classification c_ = classify((table)[i_].text);                           \
-            if (c_.category != (table)[i_].want || c_.confidence < 0.5) {                          \
-                fprintf(stderr, "  \"%s\": want %s, got %s (%s)\n", (table)[i_].text,              \
-                        allot_category_name((table)[i_].want), allot_category_name(c_.category),   \
-                        c_.reason);                                                                \
-                bad_++;                                                                            \
-            }                                                                                      \
-        }                                                                                          \
-        ASSERT_INT_EQ(bad_, 0);                                                                    \
-    } while (0)
-
 struct example {
     const char *text;
     enum allot_category want;
 };
 
-TEST(classify_one_clear_example_per_category)
+/* Run a table of (instruction, category) and report every miss. */
+static size_t misses(const struct example *t, size_t n)
 {
-    /* the typical instructions of KINDS.md */
+    size_t i, bad = 0;
+    for (i = 0; i < n; i++) {
+        struct allot_classification c = classify(t[i].text);
+        if (c.category != t[i].want) {
+            fprintf(stderr, "  \"%s\": want %s, got %s (%s)\n", t[i].text,
+                    allot_category_name(t[i].want), allot_category_name(c.category), c.reason);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+TEST(classify_shipped_model_one_clear_example_per_category)
+{
+    /* the "typical instruction" column of KINDS.md */
     static const struct example table[] = {
         {"Plan the migration of our billing service to Postgres.", ALLOT_CAT_PLAN},
         {"Which of these three libraries should we adopt?", ALLOT_CAT_DECIDE},
@@ -63,27 +69,7 @@ TEST(classify_one_clear_example_per_category)
         {"Write a polite email declining the invitation.", ALLOT_CAT_COMPOSE},
         {"Write a C function that parses an ISO-8601 date.", ALLOT_CAT_IMPLEMENT},
     };
-    CHECK_TABLE(table);
-}
-
-TEST(classify_more_phrasings)
-{
-    static const struct example table[] = {
-        {"Write a plan for moving our auth to OAuth.", ALLOT_CAT_PLAN},
-        {"Can you review my essay?", ALLOT_CAT_REVIEW},
-        {"What are the pros and cons of microservices?", ALLOT_CAT_TRADEOFF},
-        {"Prove that the square root of 2 is irrational.", ALLOT_CAT_SOLVE},
-        {"Tag each ticket with a priority label.", ALLOT_CAT_SCAN},
-        {"Extract the names and emails from this text.", ALLOT_CAT_EXTRACT},
-        {"Give me a TL;DR of this thread.", ALLOT_CAT_SUMMARIZE},
-        {"Deduplicate this list of URLs.", ALLOT_CAT_COLLECT},
-        {"Who wrote Dune?", ALLOT_CAT_ANSWER},
-        {"Draft a LinkedIn post announcing our launch.", ALLOT_CAT_COMPOSE},
-        {"Please refactor this function to use iterators.", ALLOT_CAT_IMPLEMENT},
-        {"SUMMARIZE   THE\nFOLLOWING  in one paragraph", ALLOT_CAT_SUMMARIZE},
-        {"\xe2\x80\x9cWhat\xe2\x80\x99s the capital of Peru?\xe2\x80\x9d", ALLOT_CAT_ANSWER},
-    };
-    CHECK_TABLE(table);
+    ASSERT_INT_EQ(misses(table, sizeof table / sizeof table[0]), 0);
 }
 
 TEST(classify_hard_cases_from_kinds_md)
@@ -99,251 +85,233 @@ TEST(classify_hard_cases_from_kinds_md)
         /* translation is reformat; translating code is implement */
         {"Translate this paragraph into French.", ALLOT_CAT_REFORMAT},
         {"Translate this Python script to Rust.", ALLOT_CAT_IMPLEMENT},
-        /* a noun after a determiner names the topic, not the work */
-        {"Summarize this plan for the board.", ALLOT_CAT_SUMMARIZE},
-        {"Fix the typos in this review.", ALLOT_CAT_REFORMAT},
+        /* a textbook explanation is answer */
+        {"Explain how TCP congestion control works.", ALLOT_CAT_ANSWER},
     };
-    CHECK_TABLE(table);
+    ASSERT_INT_EQ(misses(table, sizeof table / sizeof table[0]), 0);
 }
 
-TEST(classify_strongest_work_wins_and_says_so)
+/* A request body parsed as the gateway parses it. */
+static struct allot_classification classify_body(const char *body)
 {
-    /* summarise scores more than pick on its own, but deciding is the
-     * stronger kind of work */
-    struct allot_classification c = classify("Summarise the three proposals, then pick one.");
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_DECIDE);
-    ASSERT_STR_CONTAINS(c.reason, "cue \"pick\" (decide ");
-    ASSERT_STR_CONTAINS(c.reason, "over summarize");
-    /* ... unless the judgment cue is much weaker: three labour cues against
-     * one "pick" */
-    c = classify("Summarise the report, condense the key points, then pick one vendor.");
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_SUMMARIZE);
-    /* ... or only a topic word: "security" does not outrank summarise */
-    c = classify("Summarise the key points of the attached note on vendor security.");
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_SUMMARIZE);
+    struct allot_chat_request r;
+    struct allot_instruction in;
+    struct allot_classification c;
+    struct allot_buf err;
+
+    memset(&c, 0, sizeof c);
+    c.category = ALLOT_CAT__COUNT;
+    allot_buf_init(&err, 4096);
+    if (allot_chat_request_parse(&r, body, strlen(body), &err) == 0) {
+        allot_instruction_from_request(&r, &in);
+        allot_classify(&in, &c);
+    } else {
+        fprintf(stderr, "  parse: %s\n", allot_buf_cstr(&err));
+    }
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+    return c;
 }
 
 TEST(classify_tools_choose_versus_fill)
 {
-    struct allot_instruction in;
-    struct allot_classification c;
-
-    memset(&in, 0, sizeof in);
-    in.has_tools = 1;
-    in.n_messages = 4;
-    in.n_tool_results = 1;
-    in.last_user = ALLOT_SLICE_LIT("Decide which tool to call next to book the trip.");
-    allot_classify(&in, &c);
+    struct allot_classification c = classify_body(
+        "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a travel "
+        "agent. Use the tools.\"},{\"role\":\"user\",\"content\":\"Book me a trip to Lisbon next "
+        "week.\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"search_flights\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\","
+        "\"tool_call_id\":\"c1\",\"content\":\"[{\\\"flight\\\":\\\"TP123\\\"}]\"},{\"role\":"
+        "\"user\",\"content\":\"Decide which tool to call next to finish the booking.\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"search_flights\"}},{\"type\":"
+        "\"function\",\"function\":{\"name\":\"book_flight\"}}]}");
     ASSERT_INT_EQ(c.category, ALLOT_CAT_DECIDE);
-    ASSERT(c.confidence >= 0.5);
-
-    in.last_user = ALLOT_SLICE_LIT(
-        "Fill in the arguments of create_event from this email: lunch with Ana on May 3 at noon.");
-    allot_classify(&in, &c);
+    c = classify_body("{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Fill in "
+                      "the arguments of create_event from this email: lunch with Ana on May 3 at "
+                      "noon.\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+                      "\"create_event\"}}]}");
     ASSERT_INT_EQ(c.category, ALLOT_CAT_EXTRACT);
-    ASSERT(c.confidence >= 0.5);
+}
+
+/* A long report full of judgment words, with the instruction first or last. */
+static void report(char *buf, size_t cap, const char *before, const char *after)
+{
+    const char *para = "The threat model lists risks: an attacker could exploit the "
+                       "vulnerability; compare the two plans and weigh the tradeoff; what "
+                       "could go wrong is a security failure mode. ";
+    size_t n = (size_t)snprintf(buf, cap, "%s", before);
+    int i;
+    for (i = 0; i < 24 && n + strlen(para) + 3 < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", para, i % 3 == 2 ? "\n\n" : "");
+    snprintf(buf + n, cap - n, "%s", after);
 }
 
 TEST(classify_material_topic_words_do_not_drive_it)
 {
-    /* an instruction followed by a long document about risks, threats,
-     * comparisons and plans: the material sits in the middle and must not
-     * outvote the instruction */
-    char buf[6000];
-    size_t n = 0;
-    const char *para = "The threat model lists risks: an attacker could exploit the "
-                       "vulnerability; compare the two plans and weigh the tradeoff; "
-                       "what could go wrong is a security failure mode. ";
+    char buf[8192];
     struct allot_classification c;
 
-    n += (size_t)snprintf(buf, sizeof buf, "Summarise the following report in three bullets.\n\n");
-    while (n + strlen(para) + 1 < 4000) {
-        memcpy(buf + n, para, strlen(para));
-        n += strlen(para);
-    }
-    buf[n] = '\0';
+    report(buf, sizeof buf, "Summarise the following report in three bullets.\n\n", "");
     c = classify(buf);
     ASSERT_INT_EQ(c.category, ALLOT_CAT_SUMMARIZE);
     ASSERT(c.confidence >= 0.5);
-
-    /* the same with the instruction at the end, past the head window */
-    n = 0;
-    while (n + strlen(para) + 1 < 4000) {
-        memcpy(buf + n, para, strlen(para));
-        n += strlen(para);
-    }
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "\n\nExtract every named person as JSON.");
+    /* the instruction at the end, after the material */
+    report(buf, sizeof buf, "", "\n\nExtract every named person as JSON.");
     c = classify(buf);
     ASSERT_INT_EQ(c.category, ALLOT_CAT_EXTRACT);
 }
 
 TEST(classify_ignores_code_inside_fences)
 {
-    /* "review" and "risk" appear only inside the fenced code */
     struct allot_classification c =
         classify("Convert this snippet to YAML:\n```\nreview = risk(plan)\ncompare(a, b)\n```\n");
     ASSERT_INT_EQ(c.category, ALLOT_CAT_CONVERT);
-    c = classify("```\nint main(void) { return 0; }\n```\nWrite a unit test for this.");
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_IMPLEMENT);
 }
 
-TEST(classify_system_prompt_is_secondary)
+TEST(classify_explains_itself)
 {
-    /* a neutral user turn: the system prompt decides */
-    struct allot_classification c = classify2(
-        "You are a code reviewer. Review every diff for correctness.", "Here is the diff.");
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_REVIEW);
-    ASSERT_STR_CONTAINS(c.reason, "system cue");
-    /* the user's own instruction outweighs it */
-    c = classify2("You review documents.", "Summarise this document in two sentences.");
+    struct allot_classification c = classify("Summarise this article in five bullet points.");
+    char full[512];
+    size_t i;
+
     ASSERT_INT_EQ(c.category, ALLOT_CAT_SUMMARIZE);
+    ASSERT(c.runner_up != c.category);
+    ASSERT(c.runner_up_confidence <= c.confidence);
+    ASSERT(c.n_pro >= 1);
+    ASSERT_STR_CONTAINS(c.pro[0].name, "summarise");
+    for (i = 0; i < c.n_pro; i++)
+        ASSERT(c.pro[i].weight > 0);
+    for (i = 0; i < c.n_con; i++)
+        ASSERT(c.con[i].weight < 0);
+    for (i = 1; i < c.n_pro; i++)
+        ASSERT(c.pro[i].weight <= c.pro[i - 1].weight);
+    ASSERT(c.override == NULL);
+    /* short form: category, confidence, the strongest features */
+    ASSERT(strncmp(c.reason, "summarize 0.", 12) == 0);
+    ASSERT_STR_CONTAINS(c.reason, "'summarise' +");
+    /* full form */
+    allot_classification_explain(&c, full, sizeof full);
+    ASSERT(strncmp(full, "summarize 0.", 12) == 0);
+    ASSERT_STR_CONTAINS(full, "(next ");
+    ASSERT_STR_CONTAINS(full, "; for: 'summarise' +");
+    /* cut at a whole item when small */
+    allot_classification_explain(&c, full, 40);
+    ASSERT(strlen(full) < 40);
+    ASSERT(strstr(full, "; for") == NULL || strstr(full, "'summarise' +") != NULL);
 }
 
-TEST(classify_empty_or_cueless_input_is_unsure)
+TEST(classify_probabilities_are_a_distribution)
+{
+    struct allot_classification c = classify("Write a haiku about autumn rain.");
+    double sum = 0;
+    int k;
+    for (k = 0; k < ALLOT_CAT__COUNT; k++) {
+        ASSERT(c.p[k] >= 0 && c.p[k] <= 1);
+        ASSERT(c.p[k] <= c.confidence);
+        sum += c.p[k];
+    }
+    ASSERT_DBL_NEAR(sum, 1.0, 1e-9);
+    ASSERT_DBL_NEAR(c.p[c.category], c.confidence, 1e-12);
+}
+
+TEST(classify_no_instruction_is_overridden_to_unsure)
 {
     struct allot_instruction in;
     struct allot_classification c;
 
     memset(&in, 0, sizeof in); /* NULL slices */
     allot_classify(&in, &c);
-    ASSERT(c.confidence < 0.5);
-    ASSERT(c.confidence >= 0.0);
-    ASSERT_STR_CONTAINS(c.reason, "no instruction");
-
-    c = classify("hello there");
-    ASSERT(c.confidence < 0.5);
-    ASSERT_STR_CONTAINS(c.reason, "no cue");
-
-    /* a lone weak topic word is not enough to be sure */
-    c = classify("security");
-    ASSERT(c.confidence < 0.5);
+    ASSERT(c.confidence == 0.0);
+    ASSERT_STR_EQ(c.override, "no instruction text");
+    ASSERT_STR_CONTAINS(c.reason, "no instruction text");
+    /* a turn that is only material */
+    c = classify("```\nint main(void) { return 0; }\n```\n");
+    ASSERT(c.confidence == 0.0);
+    ASSERT(c.override != NULL);
 }
 
-TEST(classify_confidence_tracks_margin)
+TEST(classify_without_a_model_is_uniform)
 {
-    struct allot_classification strong = classify("Summarise this article in five bullet points.");
-    struct allot_classification split = classify("Summarise and translate this article.");
-    ASSERT(strong.confidence > 0.9);
-    ASSERT(strong.confidence <= 1.0);
-    ASSERT(split.confidence < strong.confidence);
-}
-
-TEST(classify_reason_is_short_and_header_safe)
-{
-    /* non-ASCII inside the quoted word becomes '?'; the quote stops at the
-     * end of the word, so CR, LF and quotes from the client never enter */
-    const char *user = "Summari\xc3\xa9z\"e\r\nthis text";
-    struct allot_classification c = classify(user);
-    const char *p;
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_SUMMARIZE);
-    ASSERT_STR_CONTAINS(c.reason, "cue \"summari??z\" (summarize ");
-    for (p = c.reason; *p; p++)
-        ASSERT(*p >= 0x20 && *p <= 0x7E);
-    ASSERT(strlen(c.reason) < 80);
-}
-
-TEST(classify_instruction_from_request)
-{
-    const char *body = "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"S\"},"
-                       "{\"role\":\"tool\",\"content\":\"xyz\"},{\"role\":\"user\",\"content\":"
-                       "\"Review this.\"}],\"tools\":[{\"type\":\"function\"}]}";
-    struct allot_chat_request r;
     struct allot_instruction in;
     struct allot_classification c;
-    struct allot_buf err;
+    memset(&in, 0, sizeof in);
+    in.last_user = ALLOT_SLICE_LIT("Summarise this.");
+    allot_classify_with(NULL, &in, &c);
+    ASSERT_DBL_NEAR(c.confidence, 1.0 / ALLOT_CAT__COUNT, 1e-12);
+    ASSERT_STR_EQ(c.override, "no model loaded");
+}
 
-    allot_buf_init(&err, 1024);
-    ASSERT_INT_EQ(allot_chat_request_parse(&r, body, strlen(body), &err), 0);
-    allot_instruction_from_request(&r, &in);
-    ASSERT_MEM_EQ(in.system.ptr, in.system.len, "S");
-    ASSERT_MEM_EQ(in.last_user.ptr, in.last_user.len, "Review this.");
-    ASSERT_INT_EQ(in.n_messages, 3);
-    ASSERT_INT_EQ(in.n_tool_results, 1);
-    ASSERT_INT_EQ(in.material_bytes, 3);
-    ASSERT_INT_EQ(in.has_tools, 1);
-    allot_classify(&in, &c);
-    ASSERT_INT_EQ(c.category, ALLOT_CAT_REVIEW);
-    allot_chat_request_release(&r);
+TEST(classify_decision_takes_the_tier_with_the_most_probability)
+{
+    struct allot_config *cfg = NULL;
+    struct allot_buf err;
+    struct allot_decision d;
+    struct allot_instruction in;
+    double mass = 0;
+    int k;
+
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_config_default(&cfg, &err), 0);
+    memset(&in, 0, sizeof in);
+    in.last_user = ALLOT_SLICE_LIT("Summarise this article in five bullet points.");
+    ASSERT_INT_EQ(
+        allot_decide(cfg, ALLOT_SLICE_LIT("auto"), allot_slice_of(NULL, 0), &in, &d, &err), 0);
+    ASSERT(d.classified);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_CLASSIFIER);
+    ASSERT_INT_EQ(d.tier, ALLOT_TIER_LABOUR);
+    for (k = 0; k < ALLOT_CAT__COUNT; k++)
+        if (cfg->routing.category_tier[k] == ALLOT_TIER_LABOUR)
+            mass += d.classification.p[k];
+    ASSERT_DBL_NEAR(d.tier_confidence, mass, 1e-9);
+    ASSERT_STR_CONTAINS(d.reason, "-> labour tier");
+    /* a request with no instruction is unsure: the default tier */
+    in.last_user = allot_slice_of("", 0);
+    ASSERT_INT_EQ(
+        allot_decide(cfg, ALLOT_SLICE_LIT("auto"), allot_slice_of(NULL, 0), &in, &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_DEFAULT);
+    ASSERT_INT_EQ(d.tier, cfg->routing.default_tier);
+    ASSERT_STR_CONTAINS(d.reason, "unsure");
+    allot_config_free(cfg);
     allot_buf_release(&err);
 }
 
-/* The benchmark's ~1 KB article request. */
-static const char article[] =
-    "Summarise this article in five bullet points:\n\nThe city library on Harbour Street "
-    "reopened on Monday after eighteen months of renovation work. The building, which dates "
-    "from 1911, now has a new roof, step-free access at both entrances and a reading room on "
-    "the top floor with views over the old port. The children's section has doubled in size "
-    "and moved to the ground floor, next to a small cafe run by a local bakery. The library now "
-    "opens from eight in the morning until nine at night on weekdays. More than four hundred "
-    "people queued outside before the doors opened, and the head librarian said that about two "
-    "thousand books were borrowed on the first day alone. The renovation cost 6.4 million "
-    "euros, most of it paid by the regional government, with the rest raised by a public "
-    "appeal.";
-
-TEST(classify_1kb_is_deterministic)
+TEST(classify_reason_is_header_safe)
 {
-    /* the same instruction gives bit-identical output every time, from any
-     * address and alignment, whatever was classified in between: the cue
-     * index is built once and nothing of one call leaks into the next */
-    static const char *const others[] = {
-        "Which option should we pick?",
-        "```\ncode\n```",
-        "",
-        "x",
-        "What could go wrong?\n\nDraft a plan, then review it.",
-    };
-    const char *sys = "You are a careful assistant for a newsroom.";
-    char buf[sizeof article + 16];
-    struct allot_classification first = classify2(sys, article), c;
-    size_t i, shift;
+    struct allot_config *cfg = NULL;
+    struct allot_buf err;
+    struct allot_decision d;
+    struct allot_instruction in;
+    const char *p;
 
-    ASSERT_INT_EQ(first.category, ALLOT_CAT_SUMMARIZE);
-    ASSERT_STR_EQ(first.reason, "cue \"summarise\" (summarize 1.00)");
-    ASSERT(first.confidence > 0.99);
-    for (i = 0; i < 40; i++) {
-        shift = i % 16;
-        memcpy(buf + shift, article, sizeof article);
-        (void)classify(others[i % (sizeof others / sizeof others[0])]);
-        c = classify2(sys, buf + shift);
-        ASSERT_INT_EQ(c.category, first.category);
-        ASSERT(memcmp(&c.confidence, &first.confidence, sizeof c.confidence) == 0);
-        ASSERT_STR_EQ(c.reason, first.reason);
-    }
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_config_default(&cfg, &err), 0);
+    memset(&in, 0, sizeof in);
+    in.last_user = ALLOT_SLICE_LIT("R\xc3\xa9sum\xc3\xa9\r\nsummarise\t\"this\" caf\xc3\xa9 text");
+    ASSERT_INT_EQ(
+        allot_decide(cfg, ALLOT_SLICE_LIT("auto"), allot_slice_of(NULL, 0), &in, &d, &err), 0);
+    for (p = d.reason; *p; p++)
+        ASSERT((unsigned char)*p >= 0x20 && (unsigned char)*p <= 0x7e);
+    allot_config_free(cfg);
+    allot_buf_release(&err);
 }
 
-TEST(classify_finds_every_form_of_cue)
+static void *classify_many(void *arg)
 {
-    /* each way a cue is indexed: one word, a stem, two words with a space,
-     * a newline or punctuation between, a stem as the second word, a cue
-     * that continues past its second word, a cue last in the text, and
-     * words that straddle the 64-byte blocks the matcher reads */
-    static const struct {
-        const char *text, *reason;
-    } cases[] = {
-        {"Review it.", "cue \"review\" (review "},
-        {"Categorise these tickets.", "cue \"categorise\" (scan "},
-        {"Which\noption is cheaper?", "cue \"which option\" (decide "},
-        {"TL;DR of this thread.", "cue \"tl;dr\" (summarize "},
-        {"Give me the pros/cons of Rust.", "cue \"pros/cons\" (tradeoff "},
-        {"Please de-duplicate these rows.", "cue \"de-duplicate\" (collect "},
-        {"List the failure modes of this design.", "cue \"failure modes\" (risk "},
-        {"What could go wrong with this?", "cue \"what could go wrong\" (risk "},
-        {"Port it to C++ now: in C++ please", "cue \"in c++\" (implement "},
-        {"Then summarise", "cue \"summarise\" (summarize "},
-        {"zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz zz. Which option wins",
-         "cue \"which option\" (decide "},
-        {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx. Summarise it",
-         "cue \"summarise\" (summarize "},
-    };
-    size_t i, bad = 0;
-
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct allot_classification c = classify(cases[i].text);
-        if (!strstr(c.reason, cases[i].reason)) {
-            fprintf(stderr, "  \"%s\": want %s..., got %s\n", cases[i].text, cases[i].reason,
-                    c.reason);
-            bad++;
-        }
+    int i, *wrong = arg;
+    for (i = 0; i < 300; i++) {
+        struct allot_classification c = classify("Convert this YAML config to TOML.");
+        if (c.category != ALLOT_CAT_CONVERT)
+            (*wrong)++;
     }
-    ASSERT_INT_EQ(bad, 0);
+    return NULL;
+}
+
+TEST(classify_is_thread_safe)
+{
+    pthread_t th[4];
+    int wrong[4] = {0}, i;
+    for (i = 0; i < 4; i++)
+        ASSERT_INT_EQ(pthread_create(&th[i], NULL, classify_many, &wrong[i]), 0);
+    for (i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_INT_EQ(wrong[0] + wrong[1] + wrong[2] + wrong[3], 0);
 }

@@ -219,10 +219,10 @@ TEST(decision_classifier_and_default_by_threshold)
     ASSERT_STR_CONTAINS(d.reason, " < 1.01): default tier code; best guess summarize");
     allot_buf_release(&err);
 
-    /* no cue at all: unsure at the usual threshold */
+    /* no instruction at all: unsure at the usual threshold */
     f.cfg.routing.confidence_threshold = 0.5;
     f.cfg.routing.default_tier = ALLOT_TIER_JUDGMENT;
-    ASSERT_INT_EQ(decide(&f, "auto", NULL, "hello", &d, &err), 0);
+    ASSERT_INT_EQ(decide(&f, "auto", NULL, "", &d, &err), 0);
     ASSERT_INT_EQ(d.source, ALLOT_SRC_DEFAULT);
     ASSERT_INT_EQ(d.tier, ALLOT_TIER_JUDGMENT);
     ASSERT(d.confidence < 0.5);
@@ -297,7 +297,7 @@ TEST(decision_to_json_is_the_route_answer)
     ASSERT_INT_EQ(allot_decision_to_json(&d, &out), 0);
     ASSERT_STR_CONTAINS(out.ptr, "{\"category\":null,\"tier\":\"labour\",\"model\":\"small\","
                                  "\"models\":[\"small\",\"big\"],\"confidence\":1.0000,"
-                                 "\"source\":\"tier\",\"reason\":\"");
+                                 "\"tier_confidence\":1.0000,\"source\":\"tier\",\"reason\":\"");
     ASSERT(out.ptr[out.len - 1] == '}');
     allot_buf_release(&out);
     allot_buf_release(&err);

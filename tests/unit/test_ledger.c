@@ -139,8 +139,8 @@ TEST(ledger_round_trip_from_two_threads)
     ASSERT((db = open_reader(t.path)) != NULL);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
     ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 1001);
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 1);
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 24);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 2);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 25);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_ts_ms'"),
                   1);
@@ -297,12 +297,12 @@ TEST(ledger_open_errors_name_the_file_and_cause)
     {
         sqlite3 *db = NULL;
         ASSERT_INT_EQ(sqlite3_open(t.path, &db), SQLITE_OK);
-        ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+        ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
     }
     ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), ALLOT_ESTORE);
     ASSERT(l == NULL);
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "schema version 2 is newer than this allot");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "schema version 3 is newer than this allot");
 
     allot_buf_release(&err);
     allot_buf_release(&want);
@@ -415,6 +415,49 @@ TEST(ledger_queue_is_capped_while_the_store_is_locked)
     ASSERT_INT_EQ(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     allot_ledger_close(l);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), accepted);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+TEST(ledger_upgrades_a_version_1_store_in_place)
+{
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct allot_buf err;
+    sqlite3 *db = NULL;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger-v1"), 0);
+    allot_buf_init(&err, 1024);
+    /* a store as allot 0.1 (schema 1) left it: this schema without the
+     * explain column, and one row */
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    fill(&e, "req_old", 1);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    allot_ledger_close(l);
+    l = NULL;
+    ASSERT_INT_EQ(sqlite3_open(t.path, &db), SQLITE_OK);
+    ASSERT_INT_EQ(sqlite3_exec(db,
+                               "ALTER TABLE requests DROP COLUMN explain; PRAGMA user_version = 1;",
+                               NULL, NULL, NULL),
+                  SQLITE_OK);
+    sqlite3_close(db);
+    db = NULL;
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    fill(&e, "req_new", 2);
+    snprintf(e.explain, sizeof e.explain, "summarize 0.93 (next synthesize 0.04)");
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 2);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 2);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_old' AND explain "
+                                "= ''"),
+                  1);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_new' AND explain "
+                                "LIKE 'summarize 0.93%'"),
+                  1);
     sqlite3_close(db);
     allot_buf_release(&err);
     tmpdir_remove(&t);

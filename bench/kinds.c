@@ -1,0 +1,458 @@
+/* bench/kinds.c: the kind-of-work classifier, measured.
+ *
+ * Quality: stratified k-fold cross-validation on labelled requests
+ * (data/kinds/ by default). Each fold's model is trained exactly as
+ * `allot train kinds` trains the shipped one (same options, temperature
+ * fitted on its own training folds only) and judged on the held-out fold.
+ * Reported: accuracy on category and on tier, macro-F1 over the 16
+ * categories, per-category precision/recall/F1, the tier confusion matrix,
+ * judgment sent to labour (the costly mistake), expected calibration error
+ * (10 equal-width confidence bins) and what the confidence threshold does.
+ *
+ * Speed: one classification (instruction finding, features, model,
+ * explanation: everything allot_classify does) of a ~1 KB request and of a
+ * ~100 KB request with material, timed one call at a time on one thread:
+ * calls per second, p50 and p99 in microseconds.
+ *
+ * usage: bench_kinds [--data PATH] [--folds K] [--seed N] [--threshold X]
+ *                    [--no-cv] [--no-speed] [--json]
+ *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate]
+ * (the training options default to those of `allot train kinds`) */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "allot/classify.h"
+#include "allot/clock.h"
+#include "allot/error.h"
+#include "allot/features.h"
+#include "allot/kinds_data.h"
+#include "allot/kinds_model.h"
+
+#define N_CAT ALLOT_CAT__COUNT
+#define N_TIER ALLOT_TIER__COUNT
+#define ECE_BINS 10
+
+struct loader {
+    struct allot_kinds_trainset *set;
+    struct allot_features *feat;
+};
+
+static int add_example(void *ctx, const struct allot_chat_request *r, enum allot_category cat,
+                       const char *file, size_t line)
+{
+    struct loader *l = ctx;
+    struct allot_instruction in;
+    struct allot_instruction_view v;
+    (void)file;
+    (void)line;
+    allot_instruction_from_request(r, &in);
+    allot_instruction_view(&in, &v);
+    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
+    return allot_kinds_trainset_add(l->set, l->feat, cat);
+}
+
+struct cv_result {
+    size_t n, right_cat, right_tier;
+    size_t confusion[N_CAT][N_CAT]; /* [true][predicted] */
+    size_t tier_confusion[N_TIER][N_TIER];
+    double bin_conf[ECE_BINS], bin_right[ECE_BINS];
+    size_t bin_n[ECE_BINS];
+    size_t above, above_right; /* confidence >= threshold */
+    /* the tier by probability mass (what the gateway routes on), and the
+     * tier served once the threshold sends unsure requests to judgment */
+    size_t mass_right, mass_confusion[N_TIER][N_TIER], routed[N_TIER][N_TIER];
+    double seconds;
+};
+
+static void predict(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t,
+                    size_t row, double p[N_CAT])
+{
+    float z[N_CAT];
+    size_t j;
+    int c;
+    memcpy(z, m->bias, sizeof z);
+    for (j = t->off[row]; j < t->off[row + 1]; j++)
+        for (c = 0; c < N_CAT; c++)
+            z[c] += t->val[j] * m->weights[(size_t)t->idx[j] * N_CAT + c];
+    allot_kinds_model_probs(m, z, p);
+}
+
+static struct allot_kinds_train_opts train_opts;
+
+static int cross_validate(const struct allot_kinds_trainset *t, unsigned k, uint64_t seed,
+                          double threshold, struct cv_result *r)
+{
+    struct allot_kinds_train_opts o = train_opts;
+    unsigned *fold = malloc(t->n * sizeof *fold), f;
+    size_t *train = malloc(t->n * sizeof *train), n_train, i;
+    uint64_t t0 = allot_clock_mono_us();
+    int rc = 0;
+
+    memset(r, 0, sizeof *r);
+    if (!fold || !train) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    allot_kinds_stratified_folds(t, k, seed, fold);
+    for (f = 0; f < k; f++) {
+        struct allot_kinds_model *m = NULL;
+        for (n_train = 0, i = 0; i < t->n; i++)
+            if (fold[i] != f)
+                train[n_train++] = i;
+        rc = allot_kinds_train(t, train, n_train, &o, &m);
+        if (rc)
+            goto out;
+        for (i = 0; i < t->n; i++) {
+            int pred = 0, truth = t->label[i], bin, c;
+            enum allot_tier pt, tt, mt = ALLOT_TIER_JUDGMENT, served;
+            double conf, p[N_CAT], mass[N_TIER] = {0};
+            if (fold[i] != f)
+                continue;
+            predict(m, t, i, p);
+            for (c = 0; c < N_CAT; c++) {
+                if (p[c] > p[pred])
+                    pred = c;
+                mass[allot_category_default_tier((enum allot_category)c)] += p[c];
+            }
+            for (c = 1; c < N_TIER; c++)
+                if (mass[c] > mass[mt])
+                    mt = (enum allot_tier)c;
+            conf = p[pred];
+            pt = allot_category_default_tier((enum allot_category)pred);
+            tt = allot_category_default_tier((enum allot_category)truth);
+            served = mass[mt] >= threshold ? mt : ALLOT_TIER_JUDGMENT;
+            r->n++;
+            r->right_cat += pred == truth;
+            r->right_tier += pt == tt;
+            r->mass_right += mt == tt;
+            r->confusion[truth][pred]++;
+            r->tier_confusion[tt][pt]++;
+            r->mass_confusion[tt][mt]++;
+            r->routed[tt][served]++;
+            bin = (int)(conf * ECE_BINS);
+            bin = bin >= ECE_BINS ? ECE_BINS - 1 : bin;
+            r->bin_n[bin]++;
+            r->bin_conf[bin] += conf;
+            r->bin_right[bin] += pred == truth;
+            if (conf >= threshold) {
+                r->above++;
+                r->above_right += pred == truth;
+            }
+        }
+        allot_kinds_model_free(m);
+    }
+    r->seconds = (double)(allot_clock_mono_us() - t0) / 1e6;
+out:
+    free(fold);
+    free(train);
+    return rc;
+}
+
+struct cat_stats {
+    double precision, recall, f1;
+    size_t support;
+};
+
+static double macro_f1(const struct cv_result *r, struct cat_stats *s)
+{
+    double sum = 0;
+    int c, d;
+    for (c = 0; c < N_CAT; c++) {
+        size_t tp = r->confusion[c][c], pred = 0, truth = 0;
+        for (d = 0; d < N_CAT; d++) {
+            pred += r->confusion[d][c];
+            truth += r->confusion[c][d];
+        }
+        s[c].support = truth;
+        s[c].precision = pred ? (double)tp / (double)pred : 0;
+        s[c].recall = truth ? (double)tp / (double)truth : 0;
+        s[c].f1 = s[c].precision + s[c].recall > 0
+                      ? 2 * s[c].precision * s[c].recall / (s[c].precision + s[c].recall)
+                      : 0;
+        sum += s[c].f1;
+    }
+    return sum / N_CAT;
+}
+
+static double ece(const struct cv_result *r)
+{
+    double e = 0;
+    int b;
+    for (b = 0; b < ECE_BINS; b++)
+        if (r->bin_n[b])
+            e += fabs(r->bin_conf[b] - r->bin_right[b]) / (double)r->n;
+    return e;
+}
+
+/* Share of the requests of tier `from` that went to tier `to`. */
+static double share(const size_t m[N_TIER][N_TIER], enum allot_tier from, enum allot_tier to)
+{
+    size_t total = 0;
+    int t;
+    for (t = 0; t < N_TIER; t++)
+        total += m[from][t];
+    return total ? (double)m[from][to] / (double)total : 0;
+}
+
+static void print_tiers(const char *title, const size_t m[N_TIER][N_TIER])
+{
+    static const char *const tn[] = {"judgment", "labour", "code"};
+    int t, u;
+    printf("\n  %s (rows: true, columns: predicted)\n  %-9s", title, "");
+    for (u = 0; u < N_TIER; u++)
+        printf(" %9s", tn[u]);
+    printf("\n");
+    for (t = 0; t < N_TIER; t++) {
+        printf("  %-9s", tn[t]);
+        for (u = 0; u < N_TIER; u++)
+            printf(" %9zu", m[t][u]);
+        printf("\n");
+    }
+}
+
+/* --- speed --- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+struct speed {
+    size_t bytes, calls;
+    double per_sec, p50_us, p99_us;
+};
+
+static const char para[] =
+    "The quarterly report covers revenue, churn and the migration of the billing service. "
+    "Revenue grew eight percent on the quarter, led by the enterprise plan; churn fell to "
+    "two point one percent after the onboarding changes shipped in May. The migration to "
+    "PostgreSQL is half done: invoices and payments are moved, ledgers are not. ";
+
+/* A request of about size bytes: a system prompt, an instruction, and
+ * material (pasted paragraphs and a fenced block) making up the rest. */
+static void make_request(size_t size, struct allot_buf *user)
+{
+    allot_buf_reset(user);
+    allot_buf_adds(user, "Summarise the report below in five bullet points for the board, "
+                         "keeping every figure exact.\n\n");
+    while (user->len + sizeof para < size) {
+        allot_buf_adds(user, para);
+        if (user->len % 3 == 0)
+            allot_buf_adds(user, "\n\n");
+    }
+    allot_buf_adds(user, "\n\nKeep it under 120 words.");
+}
+
+static int measure(size_t size, size_t calls, struct speed *out)
+{
+    struct allot_buf user;
+    struct allot_instruction in;
+    struct allot_classification c;
+    double *us = malloc(calls * sizeof *us), total = 0;
+    size_t i;
+    static const char sys[] = "You are a careful analyst working for the finance team.";
+
+    if (!us)
+        return ALLOT_ENOMEM;
+    allot_buf_init(&user, 1u << 22);
+    make_request(size, &user);
+    memset(&in, 0, sizeof in);
+    in.system = allot_slice_of(sys, sizeof sys - 1);
+    in.last_user = allot_slice_of(user.ptr, user.len);
+    in.n_messages = 2;
+    allot_classify(&in, &c); /* load the model outside the timing */
+    for (i = 0; i < calls; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        allot_classify(&in, &c);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        us[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+        total += us[i];
+    }
+    qsort(us, calls, sizeof *us, cmp_double);
+    out->bytes = user.len + sizeof sys - 1;
+    out->calls = calls;
+    out->per_sec = (double)calls / (total / 1e6);
+    out->p50_us = us[calls / 2];
+    out->p99_us = us[(size_t)((double)calls * 0.99)];
+    free(us);
+    allot_buf_release(&user);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},   {"folds", required_argument, NULL, 'k'},
+        {"seed", required_argument, NULL, 's'},   {"threshold", required_argument, NULL, 't'},
+        {"no-cv", no_argument, NULL, 'C'},        {"no-speed", no_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},         {"epochs", required_argument, NULL, 'e'},
+        {"lr", required_argument, NULL, 'r'},     {"l2", required_argument, NULL, 'l'},
+        {"no-calibrate", no_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+    const char *data = "data/kinds";
+    unsigned k = 5;
+    uint64_t seed = 1;
+    double threshold = 0.5;
+    int c, do_cv = 1, do_speed = 1, json = 0, rc = 1;
+    struct allot_kinds_trainset set;
+    struct allot_features *feat = malloc(sizeof *feat);
+    struct cv_result *r = calloc(1, sizeof *r);
+    struct cat_stats st[N_CAT];
+    struct speed small = {0}, big = {0};
+    struct allot_buf err;
+    struct loader l;
+    double mf1 = 0;
+
+    allot_buf_init(&err, 1u << 16);
+    allot_kinds_trainset_init(&set, ALLOT_KINDS_HASH_BITS);
+    allot_kinds_train_opts_default(&train_opts);
+    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:n", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            train_opts.epochs = (unsigned)atoi(optarg);
+            break;
+        case 'r':
+            train_opts.learning_rate = atof(optarg);
+            break;
+        case 'l':
+            train_opts.l2 = atof(optarg);
+            break;
+        case 'n':
+            train_opts.calib_folds = 0;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'k':
+            k = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            seed = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            threshold = atof(optarg);
+            break;
+        case 'C':
+            do_cv = 0;
+            break;
+        case 'S':
+            do_speed = 0;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: bench_kinds [--data PATH] [--folds K] [--seed N] "
+                            "[--threshold X] [--no-cv] [--no-speed] [--json] [--epochs N] "
+                            "[--lr X] [--l2 X] [--no-calibrate]\n");
+            return 2;
+        }
+    }
+    if (!feat || !r || k < 2)
+        goto out;
+    if (do_cv) {
+        l.set = &set;
+        l.feat = feat;
+        if (allot_kinds_data_read(data, add_example, &l, &err) != 0) {
+            fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
+            goto out;
+        }
+        if (cross_validate(&set, k, seed, threshold, r) != 0) {
+            fprintf(stderr, "bench_kinds: cross-validation failed: out of memory\n");
+            goto out;
+        }
+        mf1 = macro_f1(r, st);
+    }
+    if (do_speed && (measure(1024, 20000, &small) != 0 || measure(100 * 1024, 2000, &big) != 0))
+        goto out;
+
+    if (json) {
+        printf("{\"examples\":%zu,\"folds\":%u", r->n, k);
+        if (do_cv) {
+            printf(",\"category_accuracy\":%.4f,\"tier_accuracy\":%.4f,"
+                   "\"tier_accuracy_top_category\":%.4f,\"macro_f1\":%.4f,"
+                   "\"judgment_to_labour\":%.4f,\"judgment_to_labour_routed\":%.4f,"
+                   "\"labour_to_judgment_routed\":%.4f,\"ece\":%.4f,\"threshold\":%.2f,"
+                   "\"coverage\":%.4f,\"accuracy_above_threshold\":%.4f,\"per_category\":{",
+                   (double)r->right_cat / (double)r->n, (double)r->mass_right / (double)r->n,
+                   (double)r->right_tier / (double)r->n, mf1,
+                   share(r->mass_confusion, ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
+                   share(r->routed, ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
+                   share(r->routed, ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT), ece(r), threshold,
+                   (double)r->above / (double)r->n,
+                   r->above ? (double)r->above_right / (double)r->above : 0);
+            for (c = 0; c < N_CAT; c++)
+                printf("%s\"%s\":{\"precision\":%.4f,\"recall\":%.4f,\"f1\":%.4f,\"support\":%zu}",
+                       c ? "," : "", allot_category_name((enum allot_category)c), st[c].precision,
+                       st[c].recall, st[c].f1, st[c].support);
+            printf("}");
+        }
+        if (do_speed)
+            printf(",\"speed\":{\"small\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
+                   "\"p99_us\":%.2f},\"large\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
+                   "\"p99_us\":%.2f}}",
+                   small.bytes, small.per_sec, small.p50_us, small.p99_us, big.bytes, big.per_sec,
+                   big.p50_us, big.p99_us);
+        printf("}\n");
+    } else {
+        if (do_cv) {
+            printf("cross-validation: %zu examples from %s, %u stratified folds, seed %llu "
+                   "(%.1f s)\n\n",
+                   r->n, data, k, (unsigned long long)seed, r->seconds);
+            printf("  category accuracy   %5.1f%%\n", 100.0 * (double)r->right_cat / (double)r->n);
+            printf("  tier accuracy       %5.1f%%   (target >= 92%%; the tier with the most "
+                   "probability)\n",
+                   100.0 * (double)r->mass_right / (double)r->n);
+            printf("  (tier of the top category %.1f%%)\n",
+                   100.0 * (double)r->right_tier / (double)r->n);
+            printf("  category macro-F1   %5.3f    (target >= 0.80)\n", mf1);
+            printf("  judgment -> labour  %5.1f%%   of judgment requests (target < 4%%)\n",
+                   100 * share(r->mass_confusion, ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR));
+            printf("  as routed, unsure (< %.2f) to judgment: judgment -> labour %.1f%%, "
+                   "labour -> judgment %.1f%%\n",
+                   threshold, 100 * share(r->routed, ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
+                   100 * share(r->routed, ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT));
+            printf("  calibration (ECE)   %5.3f    (%d bins)\n", ece(r), ECE_BINS);
+            printf("  at confidence >= %.2f: %.1f%% of requests, %.1f%% of them right\n\n",
+                   threshold, 100.0 * (double)r->above / (double)r->n,
+                   r->above ? 100.0 * (double)r->above_right / (double)r->above : 0);
+            printf("  %-11s %9s %6s %6s %7s\n", "category", "precision", "recall", "F1", "support");
+            for (c = 0; c < N_CAT; c++)
+                printf("  %-11s %9.3f %6.3f %6.3f %7zu\n",
+                       allot_category_name((enum allot_category)c), st[c].precision, st[c].recall,
+                       st[c].f1, st[c].support);
+            print_tiers("tiers", r->mass_confusion);
+            print_tiers("tiers as routed", r->routed);
+            printf("\n  calibration bins: confidence -> accuracy (n)\n");
+            for (c = 0; c < ECE_BINS; c++)
+                if (r->bin_n[c])
+                    printf("    [%.1f, %.1f)  %.2f -> %.2f  (%zu)\n", c / 10.0, (c + 1) / 10.0,
+                           r->bin_conf[c] / (double)r->bin_n[c],
+                           r->bin_right[c] / (double)r->bin_n[c], r->bin_n[c]);
+            printf("\n");
+        }
+        if (do_speed) {
+            char src[256];
+            printf("speed (built-in model: %s), one thread, one call at a time:\n",
+                   allot_classifier_source(src, sizeof src));
+            printf(
+                "  %6zu B request   %9.0f /s   p50 %7.2f us   p99 %7.2f us   (target p99 < 20)\n",
+                small.bytes, small.per_sec, small.p50_us, small.p99_us);
+            printf(
+                "  %6zu B request   %9.0f /s   p50 %7.2f us   p99 %7.2f us   (target p99 < 300)\n",
+                big.bytes, big.per_sec, big.p50_us, big.p99_us);
+        }
+    }
+    rc = 0;
+out:
+    allot_kinds_trainset_release(&set);
+    allot_classifier_shutdown();
+    allot_buf_release(&err);
+    free(feat);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* kinds_data.h: labelled requests for training and measuring the classifier.
+ *
+ * The format (docs/classifier.md): JSON Lines, one request a line:
+ *   {"category": "summarize", "prompt": "Summarise this ..."}
+ *   {"category": "decide", "messages": [...], "tools": [...],
+ *    "response_format": {...}}
+ * "category" is one of the 16 of KINDS.md; "prompt" (one user message) or
+ * "messages" (a chat-completions messages array) is required; "tools" and
+ * "response_format" are optional and read as a request would carry them.
+ * Other keys ("source", "material_from", ...) are ignored. Each line is
+ * turned into a chat-completions body and parsed by the gateway's own
+ * parser, so training sees exactly what serving sees. Blank lines are
+ * skipped. */
+#ifndef ALLOT_KINDS_DATA_H
+#define ALLOT_KINDS_DATA_H
+#include <stddef.h>
+#include "allot/buf.h"
+#include "allot/chat_request.h"
+#include "allot/kinds.h"
+
+/* Called once per example; the request lives only during the call. A
+ * non-zero return stops the reading and is returned. */
+typedef int (*allot_kinds_example_cb)(void *ctx, const struct allot_chat_request *r,
+                                      enum allot_category category, const char *file, size_t line);
+
+/* Read path: a .jsonl file, or a directory whose *.jsonl files are read in
+ * name order. Errors: ALLOT_EIO (cannot open), ALLOT_EPARSE / ALLOT_EINVAL
+ * for a malformed line, with "FILE:LINE: why" in err; ALLOT_ENOTFOUND for
+ * a directory without .jsonl files; ALLOT_ENOMEM; or the callback's code. */
+int allot_kinds_data_read(const char *path, allot_kinds_example_cb cb, void *ctx,
+                          struct allot_buf *err);
+
+#endif

@@ -1,0 +1,419 @@
+/* features.c: hashed n-gram and structural features of an instruction.
+ *
+ * Tokens: runs of ASCII letters and digits and of non-ASCII bytes (UTF-8
+ * letters of any script), lower-cased, digits folded to '0', apostrophes
+ * inside a word dropped ("don't" = "dont"), at most WORD_MAX bytes hashed.
+ * '?' is a token of its own: it marks questions wherever it stands.
+ *
+ * Weights: a feature from the instruction counts 1, from the long edge of
+ * a pasted block EDGE_WEIGHT, from the system prompt SYSTEM_WEIGHT; each
+ * character n-gram CHAR_WEIGHT of its word's. The text features are then
+ * scaled to unit length.
+ *
+ * DESIGN: nothing allocates; a request's features fit the fixed arrays of
+ * struct allot_features. Hashing is FNV-1a per family seed, then MurmurHash3's
+ * 32-bit finaliser so that the low bits used as the bucket are well mixed. */
+#include <math.h>
+#include <string.h>
+#include "allot/cues.h"
+#include "allot/features.h"
+#include "allot/kinds.h"
+
+#define WORD_MAX 32
+#define CHAR_WEIGHT 0.35f
+#define LEAD_WEIGHT 1.0f
+
+/* The length of each zone's text features after scaling (instruction.h):
+ * the opening and closing of the user turn weigh most; the middle, often
+ * list items or log lines that need no fence, least. */
+static const float zone_norm[4] = {
+    [ALLOT_ZONE_HEAD] = 1.0f,
+    [ALLOT_ZONE_TAIL] = 0.8f,
+    [ALLOT_ZONE_BODY] = 0.35f,
+    [ALLOT_ZONE_SYSTEM] = 0.7f,
+};
+
+/* Family seeds: the same string in two families hashes apart. */
+enum family {
+    FAM_WORD = 0x9e3779b1u,
+    FAM_BIGRAM = 0x85ebca77u,
+    FAM_CHAR = 0xc2b2ae3du,
+    FAM_LEAD = 0x27d4eb2fu,
+    FAM_SENT = 0x165667b1u,
+    FAM_LAST = 0x61c88647u,
+    FAM_CUE = 0x3c6ef372u,
+    FAM_FIRST_CUE = 0xa54ff53au,
+    FAM_SIGNAL = 0xd3a2646cu,
+};
+
+struct word {
+    char text[WORD_MAX];
+    size_t len; /* bytes in text */
+    uint64_t cue_hash;
+    const char *at; /* in the request */
+    size_t src_len; /* bytes it spans in the request */
+    uint16_t unit;
+};
+
+#define CUE_HITS_MAX 2 /* per category and zone: repetition is not emphasis */
+#define CUE_PENDING_MAX (ALLOT_CAT__COUNT * 4 * CUE_HITS_MAX + 1)
+#define SIGNALS_MAX 32 /* structural signals and the LAST lead, at most */
+
+struct extractor {
+    struct allot_features *out;
+    uint32_t mask;
+    size_t limit; /* text features stop here; the rest is kept for signals */
+    unsigned char cue_hits[ALLOT_CAT__COUNT][4]; /* per category and zone */
+    int first_cue;                               /* category of the first user cue, or -1 */
+    /* cue features wait here until the text features are scaled */
+    struct allot_feature cues[CUE_PENDING_MAX];
+    size_t n_cues;
+};
+
+/* Cue features count less the further from the instruction's edges. */
+static const float cue_weight[4] = {
+    [ALLOT_ZONE_HEAD] = 1.0f,
+    [ALLOT_ZONE_TAIL] = 0.8f,
+    [ALLOT_ZONE_BODY] = 0.3f,
+    [ALLOT_ZONE_SYSTEM] = 0.6f,
+};
+
+static uint32_t fnv1a(uint32_t seed, const char *s, size_t n, uint32_t h)
+{
+    size_t i;
+    h ^= seed;
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+#define FNV_BASIS 2166136261u
+
+static void add(struct extractor *x, uint32_t h, float value, uint16_t unit)
+{
+    struct allot_features *f = x->out;
+    if (f->n >= x->limit)
+        return;
+    f->f[f->n].idx = fmix32(h) & x->mask;
+    f->f[f->n].value = value;
+    f->f[f->n].unit = unit;
+    f->n++;
+}
+
+static uint16_t new_unit(struct extractor *x, const char *ptr, size_t len, enum allot_unit_kind k)
+{
+    struct allot_features *f = x->out;
+    if (f->n_units >= ALLOT_UNITS_MAX)
+        return ALLOT_NO_UNIT;
+    f->units[f->n_units].ptr = ptr;
+    f->units[f->n_units].len = (uint32_t)len;
+    f->units[f->n_units].kind = (uint8_t)k;
+    return (uint16_t)f->n_units++;
+}
+
+static int is_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static char fold(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c + 32);
+    if (c >= '0' && c <= '9')
+        return '0';
+    return (char)c;
+}
+
+/* The next token of s[*i..n) into w; 0 at the end. *boundary is set when a
+ * sentence ended between the previous token and this one. */
+static int next_word(const char *s, size_t n, size_t *i, struct word *w, int *boundary)
+{
+    size_t k = *i;
+    *boundary = 0;
+    while (k < n && !is_word_byte((unsigned char)s[k]) && s[k] != '?') {
+        if (s[k] == '.' || s[k] == '!' || s[k] == ':' || s[k] == ';' || s[k] == '\n')
+            *boundary = 1;
+        k++;
+    }
+    if (k >= n) {
+        *i = k;
+        return 0;
+    }
+    w->at = s + k;
+    w->len = 0;
+    if (s[k] == '?') {
+        w->text[w->len++] = '?';
+        k++;
+    } else {
+        while (k < n && (is_word_byte((unsigned char)s[k]) ||
+                         (s[k] == '\'' && k + 1 < n && is_word_byte((unsigned char)s[k + 1]) &&
+                          k > 0 && is_word_byte((unsigned char)s[k - 1])))) {
+            if (s[k] != '\'' && w->len < WORD_MAX)
+                w->text[w->len++] = fold((unsigned char)s[k]);
+            k++;
+        }
+    }
+    w->src_len = (size_t)(s + k - w->at);
+    *i = k;
+    return 1;
+}
+
+static void char_grams(struct extractor *x, const struct word *w, float weight)
+{
+    char pad[WORD_MAX + 2];
+    size_t n = w->len + 2, i;
+
+    if (w->len < 2 || w->text[0] == '?' || w->text[0] == '0')
+        return;
+    pad[0] = '<';
+    memcpy(pad + 1, w->text, w->len);
+    pad[n - 1] = '>';
+    for (i = 0; i + 3 <= n; i++)
+        add(x, fnv1a(FAM_CHAR, pad + i, 3, FNV_BASIS), weight * CHAR_WEIGHT, w->unit);
+    for (i = 0; i + 4 <= n; i++)
+        add(x, fnv1a(FAM_CHAR, pad + i, 4, FNV_BASIS), weight * CHAR_WEIGHT, w->unit);
+}
+
+static void pend(struct extractor *x, uint32_t h, float value, uint16_t unit)
+{
+    if (x->n_cues >= CUE_PENDING_MAX)
+        return;
+    x->cues[x->n_cues].idx = fmix32(h) & x->mask;
+    x->cues[x->n_cues].value = value;
+    x->cues[x->n_cues].unit = unit;
+    x->n_cues++;
+}
+
+/* A cue (cues.h) ending at ring[cur], the newest of the n last words. */
+static void cue(struct extractor *x, int zone, const struct word *ring, size_t cur, size_t n)
+{
+    uint64_t hashes[ALLOT_CUE_WORDS];
+    size_t i, used;
+    const struct word *first;
+    unsigned char key[2];
+    uint16_t u;
+    int cat;
+
+    for (i = 0; i < n; i++)
+        hashes[i] = ring[(cur + ALLOT_CUE_WORDS - (n - 1 - i)) % ALLOT_CUE_WORDS].cue_hash;
+    cat = allot_cues_match(hashes, n, ring[cur].text, ring[cur].len, &used);
+    if (cat < 0 || x->cue_hits[cat][zone] >= CUE_HITS_MAX)
+        return;
+    x->cue_hits[cat][zone]++;
+    first = &ring[(cur + ALLOT_CUE_WORDS - (used - 1)) % ALLOT_CUE_WORDS];
+    u = new_unit(x, first->at, (size_t)(ring[cur].at + ring[cur].src_len - first->at),
+                 used > 1 ? ALLOT_UNIT_BIGRAM : ALLOT_UNIT_WORD);
+    key[0] = (unsigned char)cat;
+    key[1] = (unsigned char)zone;
+    pend(x, fnv1a(FAM_CUE, (const char *)key, 2, FNV_BASIS), cue_weight[zone], u);
+    if (x->first_cue < 0 && zone != ALLOT_ZONE_SYSTEM) {
+        x->first_cue = cat;
+        pend(x, fnv1a(FAM_FIRST_CUE, (const char *)key, 1, FNV_BASIS), 0.7f, u);
+    }
+}
+
+/* Text features of one span, weight 1 each (scaled per zone later). The
+ * first word of the user turn is a LEAD feature; the first word of the
+ * turn's last sentence (in TAIL) a LAST one: where imperatives stand. */
+static void span_features(struct extractor *x, const struct allot_span *sp, int *lead_done,
+                          struct word *last_lead)
+{
+    struct word w[ALLOT_CUE_WORDS];
+    size_t i = 0, cur = 0, in_ring = 0;
+    int have_prev = 0, boundary, sentence_start = 1;
+
+    while (next_word(sp->ptr, sp->len, &i, &w[cur], &boundary)) {
+        struct word *wd = &w[cur], *prev = &w[(cur + ALLOT_CUE_WORDS - 1) % ALLOT_CUE_WORDS];
+        wd->unit = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_WORD);
+        add(x, fnv1a(FAM_WORD, wd->text, wd->len, FNV_BASIS), 1.0f, wd->unit);
+        char_grams(x, wd, 1.0f);
+        if (have_prev && !boundary) {
+            uint32_t h = fnv1a(FAM_BIGRAM, prev->text, prev->len, FNV_BASIS);
+            uint16_t u =
+                new_unit(x, prev->at, (size_t)(wd->at + wd->src_len - prev->at), ALLOT_UNIT_BIGRAM);
+            add(x, fnv1a(0, wd->text, wd->len, h * 31u + 7u), 1.0f, u);
+        }
+        if (sentence_start || boundary) {
+            if (sp->zone != ALLOT_ZONE_SYSTEM && !*lead_done) {
+                uint16_t u = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_LEAD);
+                add(x, fnv1a(FAM_LEAD, wd->text, wd->len, FNV_BASIS), LEAD_WEIGHT, u);
+                *lead_done = 1;
+            }
+            if (sp->zone == ALLOT_ZONE_TAIL && wd->text[0] != '?')
+                *last_lead = *wd;
+            add(x, fnv1a(FAM_SENT, wd->text, wd->len, FNV_BASIS), 0.5f, wd->unit);
+        }
+        if (boundary)
+            in_ring = 0; /* cues do not span sentences */
+        in_ring = in_ring < ALLOT_CUE_WORDS ? in_ring + 1 : ALLOT_CUE_WORDS;
+        wd->cue_hash = allot_cues_word_hash(wd->text, wd->len);
+        cue(x, sp->zone, w, cur, in_ring);
+        sentence_start = 0;
+        have_prev = 1;
+        cur = (cur + 1) % ALLOT_CUE_WORDS;
+    }
+}
+
+static void signal(struct extractor *x, const char *name)
+{
+    uint16_t u = new_unit(x, name, strlen(name), ALLOT_UNIT_SIGNAL);
+    add(x, fnv1a(FAM_SIGNAL, name, strlen(name), FNV_BASIS), 1.0f, u);
+}
+
+static const char *bucket(size_t v, const size_t *limits, const char *const *names, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n - 1 && v >= limits[i]; i++)
+        ;
+    return names[i];
+}
+
+static void structure(struct extractor *x, const struct allot_instruction *in,
+                      const struct allot_instruction_view *v)
+{
+    static const size_t msg_lim[] = {2, 4, 10};
+    static const char *const msg_names[] = {"messages 1", "messages 2-3", "messages 4-9",
+                                            "messages 10+"};
+    static const size_t ins_lim[] = {1, 64, 256, 1024, 4096};
+    static const char *const ins_names[] = {"instruction none",   "instruction <64 B",
+                                            "instruction <256 B", "instruction <1 KB",
+                                            "instruction <4 KB",  "instruction 4 KB+"};
+    static const size_t mat_lim[] = {1, 1024, 8192, 65536};
+    static const char *const mat_names[] = {"material none", "material <1 KB", "material <8 KB",
+                                            "material <64 KB", "material 64 KB+"};
+    static const size_t doc_lim[] = {1, 2, 5};
+    static const char *const doc_names[] = {"documents 0", "documents 1", "documents 2-4",
+                                            "documents 5+"};
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } mats[] = {{ALLOT_MAT_FENCE, "code fence"},    {ALLOT_MAT_TAGGED, "tagged block"},
+                {ALLOT_MAT_QUOTED, "quoted block"}, {ALLOT_MAT_PASTED, "pasted block"},
+                {ALLOT_MAT_DIFF, "diff"},           {ALLOT_MAT_TABULAR, "table"},
+                {ALLOT_MAT_JSON, "json material"},  {ALLOT_MAT_LIST, "list of items"}};
+    size_t material = v->turn_bytes - v->instruction_bytes + in->material_bytes, i;
+
+    if (in->has_tools)
+        signal(x, "tools defined");
+    if (in->has_response_format)
+        signal(x, "response_format");
+    if (in->last_is_tool)
+        signal(x, "tool result last");
+    if (in->n_tool_results > 0)
+        signal(x, "tool results");
+    if (in->system.len > 0)
+        signal(x, "system prompt");
+    if (v->question)
+        signal(x, "question");
+    signal(x, bucket(in->n_messages, msg_lim, msg_names, 4));
+    signal(x, bucket(v->instruction_bytes, ins_lim, ins_names, 6));
+    signal(x, bucket(material, mat_lim, mat_names, 5));
+    signal(x, bucket(v->n_documents, doc_lim, doc_names, 4));
+    if (material > 4 * v->instruction_bytes + 256)
+        signal(x, "material outweighs instruction");
+    for (i = 0; i < sizeof mats / sizeof mats[0]; i++)
+        if (v->material_flags & mats[i].flag)
+            signal(x, mats[i].name);
+}
+
+void allot_features_extract(const struct allot_instruction *in,
+                            const struct allot_instruction_view *v, unsigned hash_bits,
+                            struct allot_features *out)
+{
+    struct extractor x;
+    struct word last_lead;
+    static const enum allot_zone zone_order[4] = {ALLOT_ZONE_HEAD, ALLOT_ZONE_TAIL,
+                                                  ALLOT_ZONE_SYSTEM, ALLOT_ZONE_BODY};
+    size_t i, j, z, start[ALLOT_VIEW_MAX_SPANS], end[ALLOT_VIEW_MAX_SPANS];
+    double ss[4] = {0};
+    int lead_done = 0;
+
+    out->n = 0;
+    out->n_units = 0;
+    x.out = out;
+    x.mask = (1u << hash_bits) - 1u;
+    memset(x.cue_hits, 0, sizeof x.cue_hits);
+    x.first_cue = -1;
+    x.n_cues = 0;
+    last_lead.len = 0;
+    x.limit = ALLOT_FEATURES_MAX - CUE_PENDING_MAX - SIGNALS_MAX;
+    /* most telling first, so a long request loses only BODY to the cap */
+    for (z = 0; z < 4; z++) {
+        for (i = 0; i < v->n_spans; i++) {
+            if (v->spans[i].zone != zone_order[z])
+                continue;
+            start[i] = out->n;
+            span_features(&x, &v->spans[i], &lead_done, &last_lead);
+            end[i] = out->n;
+        }
+    }
+    x.limit = ALLOT_FEATURES_MAX;
+    /* scale each zone's text features to the zone's length: a long
+     * instruction does not outweigh a short one, nor material the head */
+    for (i = 0; i < v->n_spans; i++)
+        for (j = start[i]; j < end[i]; j++)
+            ss[v->spans[i].zone] += (double)out->f[j].value * out->f[j].value;
+    for (i = 0; i < v->n_spans; i++) {
+        int zn = v->spans[i].zone;
+        float scale = ss[zn] > 0 ? (float)(zone_norm[zn] / sqrt(ss[zn])) : 0.0f;
+        for (j = start[i]; j < end[i]; j++)
+            out->f[j].value *= scale;
+    }
+    for (i = 0; i < x.n_cues && out->n < ALLOT_FEATURES_MAX; i++)
+        out->f[out->n++] = x.cues[i];
+    if (last_lead.len > 0) {
+        uint16_t u = new_unit(&x, last_lead.at, last_lead.src_len, ALLOT_UNIT_LEAD);
+        add(&x, fnv1a(FAM_LAST, last_lead.text, last_lead.len, FNV_BASIS), 0.7f, u);
+    }
+    structure(&x, in, v);
+}
+
+const char *allot_unit_name(const struct allot_unit *u, char *buf, size_t cap)
+{
+    size_t i, o = 0;
+    int space = 0;
+
+    if (u->kind == ALLOT_UNIT_SIGNAL) {
+        size_t n = u->len < cap - 1 ? u->len : cap - 1;
+        memcpy(buf, u->ptr, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    for (i = 0; i < u->len && o + 2 < cap; i++) {
+        unsigned char c = (unsigned char)u->ptr[i];
+        if (is_word_byte(c) || c == '?') {
+            if (space && o > 0)
+                buf[o++] = ' ';
+            space = 0;
+            buf[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        } else if (c != '\'') {
+            space = 1;
+        }
+    }
+    /* do not end inside a UTF-8 sequence: drop an incomplete last one */
+    if (o > 0 && ((unsigned char)buf[o - 1] & 0x80)) {
+        size_t lead = o - 1, want;
+        unsigned char c;
+        while (lead > 0 && ((unsigned char)buf[lead] & 0xc0) == 0x80 && o - lead < 4)
+            lead--;
+        c = (unsigned char)buf[lead];
+        want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if ((c & 0xc0) == 0x80 || o - lead < want)
+            o = lead;
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -1,0 +1,326 @@
+/* kinds_model.c: the kind-of-work model's file format and inference.
+ *
+ * The format is in kinds_model.h and docs/classifier.md. Reading checks
+ * everything before trusting anything: the size first (so a truncated file
+ * says so), then magic, version, category count and names (a model trained
+ * for another taxonomy is refused, not silently misread), then the CRC.
+ * Floats are stored as IEEE-754 little-endian; this file converts, so a
+ * model file is the same bytes on any host. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "allot/error.h"
+#include "allot/kinds_model.h"
+
+#define MAGIC "ALLOTKND"
+#define NAME_BYTES 16
+#define HEADER_BYTES 32
+#define NAMES_OFF HEADER_BYTES
+#define BIAS_OFF (NAMES_OFF + NAME_BYTES * ALLOT_CAT__COUNT)
+#define WEIGHTS_OFF (BIAS_OFF + 4 * ALLOT_CAT__COUNT)
+#define MODEL_FILE_MAX (80u << 20) /* 2^ALLOT_HASH_BITS_MAX buckets: 64 MB */
+
+static size_t file_bytes(unsigned hash_bits)
+{
+    return WEIGHTS_OFF + ((size_t)4 * ALLOT_CAT__COUNT << hash_bits) + 4;
+}
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+    uint32_t i, k, c;
+    for (i = 0; i < 256; i++) {
+        for (c = i, k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+static uint32_t crc32_ieee(const unsigned char *p, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    uint32_t c = 0xffffffffu;
+    size_t i;
+    pthread_once(&once, crc_init);
+    for (i = 0; i < n; i++)
+        c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static float get_f32(const unsigned char *p)
+{
+    uint32_t u = get_u32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static void put_f32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    put_u32(p, u);
+}
+
+int allot_kinds_model_new(unsigned hash_bits, struct allot_kinds_model **out)
+{
+    struct allot_kinds_model *m;
+    if (hash_bits < ALLOT_HASH_BITS_MIN || hash_bits > ALLOT_HASH_BITS_MAX)
+        return ALLOT_EINVAL;
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return ALLOT_ENOMEM;
+    m->weights = calloc((size_t)ALLOT_CAT__COUNT << hash_bits, sizeof *m->weights);
+    if (!m->weights) {
+        free(m);
+        return ALLOT_ENOMEM;
+    }
+    m->hash_bits = hash_bits;
+    m->temperature = 1.0f;
+    *out = m;
+    return 0;
+}
+
+void allot_kinds_model_free(struct allot_kinds_model *m)
+{
+    if (!m)
+        return;
+    free(m->weights);
+    free(m);
+}
+
+static int bad(struct allot_buf *err, const char *name, const char *why)
+{
+    if (err)
+        allot_buf_addf(err, "model '%s': %s", name, why);
+    return ALLOT_EPARSE;
+}
+
+int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
+                                 struct allot_kinds_model **out, struct allot_buf *err)
+{
+    const unsigned char *p = bytes;
+    struct allot_kinds_model *m = NULL;
+    uint32_t version, n_cat, bits;
+    size_t want, i, n_w;
+    char why[160];
+    int rc;
+
+    if (memcmp(p, MAGIC, n < 8 ? n : 8) != 0 || n == 0)
+        return bad(err, name, "not an allot kinds model (no \"ALLOTKND\" header)");
+    if (n < HEADER_BYTES) {
+        snprintf(why, sizeof why, "truncated: %zu bytes, shorter than the %d-byte header", n,
+                 HEADER_BYTES);
+        return bad(err, name, why);
+    }
+    version = get_u32(p + 8);
+    n_cat = get_u32(p + 12);
+    bits = get_u32(p + 16);
+    if (version != ALLOT_KINDS_MODEL_VERSION) {
+        snprintf(why, sizeof why, "format version %u, this allot reads %d", version,
+                 ALLOT_KINDS_MODEL_VERSION);
+        return bad(err, name, why);
+    }
+    if (n_cat != ALLOT_CAT__COUNT) {
+        snprintf(why, sizeof why, "%u categories, this allot has %d", n_cat, ALLOT_CAT__COUNT);
+        return bad(err, name, why);
+    }
+    if (bits < ALLOT_HASH_BITS_MIN || bits > ALLOT_HASH_BITS_MAX) {
+        snprintf(why, sizeof why, "hash_bits %u is outside [%d, %d]", bits, ALLOT_HASH_BITS_MIN,
+                 ALLOT_HASH_BITS_MAX);
+        return bad(err, name, why);
+    }
+    want = file_bytes(bits);
+    if (n != want) {
+        snprintf(why, sizeof why, "%s: %zu of %zu bytes", n < want ? "truncated" : "trailing bytes",
+                 n, want);
+        return bad(err, name, why);
+    }
+    for (i = 0; i < ALLOT_CAT__COUNT; i++) {
+        const char *cn = allot_category_name((enum allot_category)i);
+        const unsigned char *field = p + NAMES_OFF + i * NAME_BYTES;
+        if (strnlen((const char *)field, NAME_BYTES) != strlen(cn) ||
+            memcmp(field, cn, strlen(cn)) != 0) {
+            snprintf(why, sizeof why, "category %zu is '%.16s', this allot expects '%s'", i,
+                     (const char *)field, cn);
+            return bad(err, name, why);
+        }
+    }
+    if (crc32_ieee(p, n - 4) != get_u32(p + n - 4))
+        return bad(err, name, "checksum mismatch (the file is damaged)");
+
+    rc = allot_kinds_model_new(bits, &m);
+    if (rc)
+        return rc;
+    m->n_examples = get_u32(p + 20);
+    m->temperature = get_f32(p + 24);
+    if (!(m->temperature > 0.01f && m->temperature < 100.0f)) {
+        allot_kinds_model_free(m);
+        return bad(err, name, "temperature is not a positive number");
+    }
+    for (i = 0; i < ALLOT_CAT__COUNT; i++)
+        m->bias[i] = get_f32(p + BIAS_OFF + 4 * i);
+    n_w = (size_t)ALLOT_CAT__COUNT << bits;
+    for (i = 0; i < n_w; i++)
+        m->weights[i] = get_f32(p + WEIGHTS_OFF + 4 * i);
+    *out = m;
+    return 0;
+}
+
+int allot_kinds_model_load(const char *path, struct allot_kinds_model **out, struct allot_buf *err)
+{
+    struct allot_buf data;
+    char chunk[65536];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    int rc = 0;
+
+    allot_buf_init(&data, MODEL_FILE_MAX);
+    if (!f) {
+        if (err)
+            allot_buf_addf(err, "model '%s': cannot open: %s", path, strerror(errno));
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = allot_buf_add(&data, chunk, n);
+    if (rc == 0 && ferror(f)) {
+        if (err)
+            allot_buf_addf(err, "model '%s': read error", path);
+        rc = ALLOT_EIO;
+    } else if (rc) {
+        if (err)
+            allot_buf_addf(err, "model '%s': larger than %u bytes", path, MODEL_FILE_MAX);
+        rc = ALLOT_EPARSE;
+    }
+    if (rc == 0)
+        rc = allot_kinds_model_from_bytes(data.ptr ? data.ptr : "", data.len, path, out, err);
+out:
+    if (f)
+        fclose(f);
+    allot_buf_release(&data);
+    return rc;
+}
+
+int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf *out)
+{
+    size_t n = file_bytes(m->hash_bits), i, n_w = (size_t)ALLOT_CAT__COUNT << m->hash_bits;
+    size_t start = out->len;
+    unsigned char *p;
+    int rc = allot_buf_reserve(out, n);
+
+    if (rc)
+        return rc;
+    p = (unsigned char *)out->ptr + start;
+    memset(p, 0, n);
+    memcpy(p, MAGIC, 8);
+    put_u32(p + 8, ALLOT_KINDS_MODEL_VERSION);
+    put_u32(p + 12, ALLOT_CAT__COUNT);
+    put_u32(p + 16, m->hash_bits);
+    put_u32(p + 20, m->n_examples);
+    put_f32(p + 24, m->temperature);
+    for (i = 0; i < ALLOT_CAT__COUNT; i++) {
+        const char *cn = allot_category_name((enum allot_category)i);
+        memcpy(p + NAMES_OFF + i * NAME_BYTES, cn, strlen(cn));
+        put_f32(p + BIAS_OFF + 4 * i, m->bias[i]);
+    }
+    for (i = 0; i < n_w; i++)
+        put_f32(p + WEIGHTS_OFF + 4 * i, m->weights[i]);
+    put_u32(p + n - 4, crc32_ieee(p, n - 4));
+    out->len = start + n;
+    out->ptr[out->len] = '\0';
+    return 0;
+}
+
+int allot_kinds_model_save(const struct allot_kinds_model *m, const char *path,
+                           struct allot_buf *err)
+{
+    struct allot_buf data, tmp;
+    FILE *f = NULL;
+    int rc;
+
+    allot_buf_init(&data, MODEL_FILE_MAX);
+    allot_buf_init(&tmp, 4096);
+    rc = allot_kinds_model_write(m, &data);
+    if (rc == 0)
+        rc = allot_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (rc) {
+        if (err)
+            allot_buf_addf(err, "model '%s': %s", path, allot_strerror(rc));
+        goto out;
+    }
+    f = fopen(tmp.ptr, "wb");
+    if (!f || fwrite(data.ptr, 1, data.len, f) != data.len || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0) {
+        if (err)
+            allot_buf_addf(err, "model '%s': cannot write: %s", path, strerror(errno));
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    fclose(f);
+    f = NULL;
+    if (rename(tmp.ptr, path) != 0) {
+        if (err)
+            allot_buf_addf(err, "model '%s': cannot rename into place: %s", path, strerror(errno));
+        rc = ALLOT_EIO;
+    }
+out:
+    if (f)
+        fclose(f);
+    if (rc && tmp.ptr)
+        unlink(tmp.ptr);
+    allot_buf_release(&data);
+    allot_buf_release(&tmp);
+    return rc;
+}
+
+void allot_kinds_model_logits(const struct allot_kinds_model *m, const struct allot_features *f,
+                              float logits[ALLOT_CAT__COUNT])
+{
+    size_t i;
+    int c;
+    float acc[ALLOT_CAT__COUNT];
+
+    memcpy(acc, m->bias, sizeof acc);
+    for (i = 0; i < f->n; i++) {
+        const float *w = m->weights + (size_t)f->f[i].idx * ALLOT_CAT__COUNT;
+        float v = f->f[i].value;
+        for (c = 0; c < ALLOT_CAT__COUNT; c++)
+            acc[c] += v * w[c];
+    }
+    memcpy(logits, acc, sizeof acc);
+}
+
+void allot_kinds_model_probs(const struct allot_kinds_model *m,
+                             const float logits[ALLOT_CAT__COUNT], double p[ALLOT_CAT__COUNT])
+{
+    double mx = -INFINITY, sum = 0;
+    int c;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        if (logits[c] > mx)
+            mx = logits[c];
+    for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+        p[c] = exp(((double)logits[c] - mx) / m->temperature);
+        sum += p[c];
+    }
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        p[c] /= sum;
+}

@@ -1,0 +1,356 @@
+/* kinds_train.c: training the kind-of-work model.
+ *
+ * Softmax regression by stochastic gradient descent with AdaGrad step
+ * sizes (each weight's step shrinks with the gradients it has seen, which
+ * suits hashed sparse features: rare n-grams keep learning fast). Classes
+ * are weighted by inverse frequency when opts.balance is set, so a category
+ * with 50 examples counts as much as one with 300: macro-F1, not accuracy
+ * on the common categories, is what routing needs.
+ *
+ * Calibration: the temperature T of softmax(logits / T) is fitted on
+ * out-of-fold predictions (the model that predicts an example never saw
+ * it) by golden-section search on log T, minimising the log loss. That is
+ * Guo et al.'s temperature scaling; it changes confidences, never the
+ * predicted category.
+ *
+ * DESIGN: single-threaded and deterministic: a splitmix64 stream seeded by
+ * opts.seed orders the examples, and the float operations run in one fixed
+ * order, so a given data set and seed give a byte-identical model file. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/error.h"
+#include "allot/kinds_model.h"
+
+#define ADAGRAD_EPS 1e-6f
+#define T_MIN 0.05
+#define T_MAX 20.0
+
+void allot_kinds_trainset_init(struct allot_kinds_trainset *t, unsigned hash_bits)
+{
+    memset(t, 0, sizeof *t);
+    t->hash_bits = hash_bits;
+}
+
+void allot_kinds_trainset_release(struct allot_kinds_trainset *t)
+{
+    free(t->idx);
+    free(t->val);
+    free(t->off);
+    free(t->label);
+    allot_kinds_trainset_init(t, t->hash_bits);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 64;
+    void *q;
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * elem);
+    if (!q)
+        return ALLOT_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int allot_kinds_trainset_add(struct allot_kinds_trainset *t, const struct allot_features *f,
+                             enum allot_category label)
+{
+    size_t cap_feat = t->cap_feat, cap = t->cap, i;
+    int rc;
+
+    rc = grow((void **)&t->idx, &cap_feat, t->n_feat + f->n, sizeof *t->idx);
+    if (!rc) {
+        cap_feat = t->cap_feat;
+        rc = grow((void **)&t->val, &cap_feat, t->n_feat + f->n, sizeof *t->val);
+    }
+    if (rc)
+        return rc;
+    t->cap_feat = cap_feat;
+    rc = grow((void **)&t->label, &cap, t->n + 2, sizeof *t->label);
+    if (!rc) {
+        cap = t->cap;
+        rc = grow((void **)&t->off, &cap, t->n + 2, sizeof *t->off);
+    }
+    if (rc)
+        return rc;
+    t->cap = cap;
+    if (t->n == 0)
+        t->off[0] = 0;
+    for (i = 0; i < f->n; i++) {
+        t->idx[t->n_feat + i] = f->f[i].idx;
+        t->val[t->n_feat + i] = f->f[i].value;
+    }
+    t->n_feat += f->n;
+    t->label[t->n] = (uint8_t)label;
+    t->n++;
+    t->off[t->n] = t->n_feat;
+    return 0;
+}
+
+void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o)
+{
+    o->epochs = 30;
+    o->learning_rate = 0.05;
+    o->l2 = 1e-5;
+    o->seed = 1;
+    o->balance = 1;
+    o->calib_folds = 5;
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(size_t *a, size_t n, uint64_t *state)
+{
+    size_t i;
+    for (i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(state) % i), tmp = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = tmp;
+    }
+}
+
+static void logits_of(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t,
+                      size_t row, float out[ALLOT_CAT__COUNT])
+{
+    size_t j;
+    int c;
+    memcpy(out, m->bias, sizeof m->bias);
+    for (j = t->off[row]; j < t->off[row + 1]; j++) {
+        const float *w = m->weights + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
+        for (c = 0; c < ALLOT_CAT__COUNT; c++)
+            out[c] += t->val[j] * w[c];
+    }
+}
+
+static void softmax(const float *z, double T, double *p)
+{
+    double mx = -INFINITY, sum = 0;
+    int c;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        mx = z[c] > mx ? z[c] : mx;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        sum += (p[c] = exp((z[c] - mx) / T));
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        p[c] /= sum;
+}
+
+/* The SGD itself, temperature 1. */
+static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t n_rows,
+               const struct allot_kinds_train_opts *o, struct allot_kinds_model **out)
+{
+    struct allot_kinds_model *m = NULL;
+    float *g2 = NULL, gb2[ALLOT_CAT__COUNT] = {0};
+    size_t *order = NULL, i, j, n_w;
+    double count[ALLOT_CAT__COUNT] = {0}, cw[ALLOT_CAT__COUNT];
+    uint64_t state = o->seed;
+    unsigned e;
+    int c, rc;
+
+    rc = allot_kinds_model_new(t->hash_bits, &m);
+    if (rc)
+        goto out;
+    n_w = (size_t)ALLOT_CAT__COUNT << t->hash_bits;
+    g2 = calloc(n_w, sizeof *g2);
+    order = malloc(n_rows * sizeof *order);
+    if (!g2 || !order) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n_rows; i++) {
+        order[i] = rows ? rows[i] : i;
+        count[t->label[order[i]]] += 1;
+    }
+    for (c = 0; c < ALLOT_CAT__COUNT; c++) /* mean weight 1 over examples */
+        cw[c] = !o->balance    ? 1.0
+                : count[c] > 0 ? (double)n_rows / (ALLOT_CAT__COUNT * count[c])
+                               : 0.0;
+    for (e = 0; e < o->epochs; e++) {
+        float lr = (float)o->learning_rate, decay = (float)(1.0 - o->l2);
+        shuffle(order, n_rows, &state);
+        for (i = 0; i < n_rows; i++) {
+            size_t row = order[i];
+            float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
+            double p[ALLOT_CAT__COUNT];
+            logits_of(m, t, row, z);
+            softmax(z, 1.0, p);
+            for (c = 0; c < ALLOT_CAT__COUNT; c++)
+                g[c] = (float)((p[c] - (c == t->label[row])) * cw[t->label[row]]);
+            for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+                gb2[c] += g[c] * g[c];
+                m->bias[c] -= lr * g[c] / (sqrtf(gb2[c]) + ADAGRAD_EPS);
+            }
+            for (j = t->off[row]; j < t->off[row + 1]; j++) {
+                size_t base = (size_t)t->idx[j] * ALLOT_CAT__COUNT;
+                float v = t->val[j];
+                for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+                    float gi = g[c] * v;
+                    g2[base + c] += gi * gi;
+                    m->weights[base + c] = m->weights[base + c] * decay -
+                                           lr * gi / (sqrtf(g2[base + c]) + ADAGRAD_EPS);
+                }
+            }
+        }
+    }
+    m->n_examples = (uint32_t)n_rows;
+out:
+    free(g2);
+    free(order);
+    if (rc) {
+        allot_kinds_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void allot_kinds_stratified_folds(const struct allot_kinds_trainset *t, unsigned k, uint64_t seed,
+                                  unsigned *fold)
+{
+    size_t *idx = malloc((t->n ? t->n : 1) * sizeof *idx), i, n, next = 0;
+    uint64_t state = seed ^ 0x5eedf01d5ull;
+    int c;
+
+    for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+        for (n = 0, i = 0; i < t->n; i++)
+            if (idx && t->label[i] == c)
+                idx[n++] = i;
+        if (idx)
+            shuffle(idx, n, &state);
+        /* continue the round-robin where the last category stopped, so
+         * the folds stay within one example of each other in size */
+        for (i = 0; i < n; i++)
+            fold[idx[i]] = (unsigned)((next + i) % k);
+        next = (next + n) % k;
+    }
+    if (!idx) /* out of memory: plain round-robin is still stratified enough */
+        for (i = 0; i < t->n; i++)
+            fold[i] = (unsigned)(i % k);
+    free(idx);
+}
+
+static double log_loss(const float *z, const uint8_t *y, size_t n, double T)
+{
+    double sum = 0, p[ALLOT_CAT__COUNT];
+    size_t i;
+    for (i = 0; i < n; i++) {
+        softmax(z + i * ALLOT_CAT__COUNT, T, p);
+        sum -= log(p[y[i]] > 1e-300 ? p[y[i]] : 1e-300);
+    }
+    return sum / (double)(n ? n : 1);
+}
+
+/* Golden-section search of log T in [log T_MIN, log T_MAX]. */
+static double fit_temperature(const float *z, const uint8_t *y, size_t n)
+{
+    const double phi = 0.6180339887498949;
+    double a = log(T_MIN), b = log(T_MAX), x1 = b - phi * (b - a), x2 = a + phi * (b - a);
+    double f1 = log_loss(z, y, n, exp(x1)), f2 = log_loss(z, y, n, exp(x2));
+    int it;
+    for (it = 0; it < 60; it++) {
+        if (f1 < f2) {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - phi * (b - a);
+            f1 = log_loss(z, y, n, exp(x1));
+        } else {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + phi * (b - a);
+            f2 = log_loss(z, y, n, exp(x2));
+        }
+    }
+    return exp((a + b) / 2);
+}
+
+/* Out-of-fold logits of rows, for the temperature. */
+static int oof_temperature(const struct allot_kinds_trainset *t, const size_t *rows, size_t n_rows,
+                           const struct allot_kinds_train_opts *o, double *T)
+{
+    struct allot_kinds_train_opts inner = *o;
+    struct allot_kinds_trainset sub;
+    unsigned *fold = NULL, k = o->calib_folds, f;
+    size_t *train = NULL, i, n_train, n_z = 0;
+    float *z = NULL;
+    uint8_t *y = NULL;
+    int rc = 0;
+
+    /* the folds are drawn over the rows' own labels */
+    sub = *t;
+    sub.n = n_rows;
+    sub.label = malloc(n_rows ? n_rows : 1);
+    fold = malloc((n_rows ? n_rows : 1) * sizeof *fold);
+    train = malloc((n_rows ? n_rows : 1) * sizeof *train);
+    z = malloc((n_rows ? n_rows : 1) * ALLOT_CAT__COUNT * sizeof *z);
+    y = malloc(n_rows ? n_rows : 1);
+    if (!sub.label || !fold || !train || !z || !y) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n_rows; i++)
+        sub.label[i] = t->label[rows ? rows[i] : i];
+    allot_kinds_stratified_folds(&sub, k, o->seed + 17, fold);
+    inner.calib_folds = 0;
+    for (f = 0; f < k; f++) {
+        struct allot_kinds_model *m = NULL;
+        for (n_train = 0, i = 0; i < n_rows; i++)
+            if (fold[i] != f)
+                train[n_train++] = rows ? rows[i] : i;
+        if (n_train == 0 || n_train == n_rows)
+            continue;
+        rc = fit(t, train, n_train, &inner, &m);
+        if (rc)
+            goto out;
+        for (i = 0; i < n_rows; i++) {
+            if (fold[i] != f)
+                continue;
+            logits_of(m, t, rows ? rows[i] : i, z + n_z * ALLOT_CAT__COUNT);
+            y[n_z++] = sub.label[i];
+        }
+        allot_kinds_model_free(m);
+    }
+    *T = n_z ? fit_temperature(z, y, n_z) : 1.0;
+out:
+    free(sub.label);
+    free(fold);
+    free(train);
+    free(z);
+    free(y);
+    return rc;
+}
+
+int allot_kinds_train(const struct allot_kinds_trainset *t, const size_t *rows, size_t n_rows,
+                      const struct allot_kinds_train_opts *o, struct allot_kinds_model **out)
+{
+    struct allot_kinds_model *m = NULL;
+    double T = 1.0;
+    int rc;
+
+    if (!rows)
+        n_rows = t->n;
+    if (n_rows == 0 || o->epochs == 0)
+        return ALLOT_EINVAL;
+    if (o->calib_folds >= 2 && n_rows >= 2 * o->calib_folds) {
+        rc = oof_temperature(t, rows, n_rows, o, &T);
+        if (rc)
+            return rc;
+    }
+    rc = fit(t, rows, n_rows, o, &m);
+    if (rc)
+        return rc;
+    m->temperature = (float)T;
+    *out = m;
+    return 0;
+}
