@@ -1,7 +1,7 @@
 /* features.h: the classifier's features of a request, hashed.
  *
  * From the instruction view (instruction.h): word unigrams and bigrams,
- * character 3- and 4-grams of words, the first word of the instruction and
+ * character 4-grams of words (3-grams measured no better: bench/kinds), the first word of the instruction and
  * of each sentence (imperatives), all hashed into 2^hash_bits buckets
  * (MurmurHash3's finaliser over FNV-1a, a namespace per feature family);
  * plus structural signals with fixed names: tools defined, a

@@ -144,8 +144,8 @@ static size_t top_units(const struct allot_features *f, const float *push, int s
     struct {
         size_t unit;
         float weight;
-    } best[4 * ALLOT_EXPLAIN_TOP];
-    struct allot_contribution cand[4 * ALLOT_EXPLAIN_TOP];
+    } best[2 * ALLOT_EXPLAIN_TOP]; /* room for names that merge */
+    struct allot_contribution cand[2 * ALLOT_EXPLAIN_TOP];
     size_t n = 0, i, j, out = 0;
 
     size_t weakest = 0;

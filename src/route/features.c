@@ -89,6 +89,12 @@ static uint32_t fnv1a(uint32_t seed, const char *s, size_t n, uint32_t h)
     return h;
 }
 
+/* A word's hash in a family: its one 64-bit hash (cues.h), folded. */
+static uint32_t word_in(uint32_t family, uint64_t h64)
+{
+    return (uint32_t)h64 ^ (uint32_t)(h64 >> 32) ^ family;
+}
+
 static uint32_t fmix32(uint32_t h)
 {
     h ^= h >> 16;
@@ -181,10 +187,11 @@ static void char_grams(struct extractor *x, const struct word *w, float weight)
     pad[0] = '<';
     memcpy(pad + 1, w->text, w->len);
     pad[n - 1] = '>';
-    for (i = 0; i + 3 <= n; i++)
-        add(x, fnv1a(FAM_CHAR, pad + i, 3, FNV_BASIS), weight * CHAR_WEIGHT, w->unit);
-    for (i = 0; i + 4 <= n; i++)
-        add(x, fnv1a(FAM_CHAR, pad + i, 4, FNV_BASIS), weight * CHAR_WEIGHT, w->unit);
+    for (i = 0; i + 4 <= n; i++) { /* four bytes are their own hash key */
+        uint32_t k;
+        memcpy(&k, pad + i, 4);
+        add(x, k * 0x9e3779b1u ^ FAM_CHAR, weight * CHAR_WEIGHT, w->unit);
+    }
 }
 
 static void pend(struct extractor *x, uint32_t h, float value, uint16_t unit)
@@ -238,28 +245,29 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
     while (next_word(sp->ptr, sp->len, &i, &w[cur], &boundary)) {
         struct word *wd = &w[cur], *prev = &w[(cur + ALLOT_CUE_WORDS - 1) % ALLOT_CUE_WORDS];
         wd->unit = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_WORD);
-        add(x, fnv1a(FAM_WORD, wd->text, wd->len, FNV_BASIS), 1.0f, wd->unit);
-        char_grams(x, wd, 1.0f);
+        wd->cue_hash = allot_cues_word_hash(wd->text, wd->len); /* the word's one hash */
+        add(x, word_in(FAM_WORD, wd->cue_hash), 1.0f, wd->unit);
+        if (sp->zone == ALLOT_ZONE_HEAD || sp->zone == ALLOT_ZONE_TAIL)
+            char_grams(x, wd, 1.0f); /* where the instruction is */
         if (have_prev && !boundary) {
-            uint32_t h = fnv1a(FAM_BIGRAM, prev->text, prev->len, FNV_BASIS);
             uint16_t u =
                 new_unit(x, prev->at, (size_t)(wd->at + wd->src_len - prev->at), ALLOT_UNIT_BIGRAM);
-            add(x, fnv1a(0, wd->text, wd->len, h * 31u + 7u), 1.0f, u);
+            add(x, word_in(FAM_BIGRAM, prev->cue_hash * 0x9e3779b97f4a7c15ull + wd->cue_hash),
+                1.0f, u);
         }
         if (sentence_start || boundary) {
             if (sp->zone != ALLOT_ZONE_SYSTEM && !*lead_done) {
                 uint16_t u = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_LEAD);
-                add(x, fnv1a(FAM_LEAD, wd->text, wd->len, FNV_BASIS), LEAD_WEIGHT, u);
+                add(x, word_in(FAM_LEAD, wd->cue_hash), LEAD_WEIGHT, u);
                 *lead_done = 1;
             }
             if (sp->zone == ALLOT_ZONE_TAIL && wd->text[0] != '?')
                 *last_lead = *wd;
-            add(x, fnv1a(FAM_SENT, wd->text, wd->len, FNV_BASIS), 0.5f, wd->unit);
+            add(x, word_in(FAM_SENT, wd->cue_hash), 0.5f, wd->unit);
         }
         if (boundary)
             in_ring = 0; /* cues do not span sentences */
         in_ring = in_ring < ALLOT_CUE_WORDS ? in_ring + 1 : ALLOT_CUE_WORDS;
-        wd->cue_hash = allot_cues_word_hash(wd->text, wd->len);
         cue(x, sp->zone, w, cur, in_ring);
         sentence_start = 0;
         have_prev = 1;
@@ -348,7 +356,7 @@ void allot_features_extract(const struct allot_instruction *in,
     memset(x.cue_hits, 0, sizeof x.cue_hits);
     x.first_cue = -1;
     x.n_cues = 0;
-    last_lead.len = 0;
+    memset(&last_lead, 0, sizeof last_lead);
     x.limit = ALLOT_FEATURES_MAX - CUE_PENDING_MAX - SIGNALS_MAX;
     /* most telling first, so a long request loses only BODY to the cap */
     for (z = 0; z < 4; z++) {
@@ -376,7 +384,7 @@ void allot_features_extract(const struct allot_instruction *in,
         out->f[out->n++] = x.cues[i];
     if (last_lead.len > 0) {
         uint16_t u = new_unit(&x, last_lead.at, last_lead.src_len, ALLOT_UNIT_LEAD);
-        add(&x, fnv1a(FAM_LAST, last_lead.text, last_lead.len, FNV_BASIS), 0.7f, u);
+        add(&x, word_in(FAM_LAST, last_lead.cue_hash), 0.7f, u);
     }
     structure(&x, in, v);
 }

@@ -146,6 +146,8 @@ static int is_separator(const char *s, size_t n)
                                         "summary",  "file",   "page",    "excerpt", "entry",
                                         "message",  "ticket", "abstract"};
     size_t i, k;
+    if (n > 40) /* separators are short lines */
+        return 0;
     if (n >= 3 && (s[0] == '-' || s[0] == '*' || s[0] == '=') && s[1] == s[0] && s[2] == s[0]) {
         for (i = 3; i < n && (s[i] == s[0] || s[i] == ' ' || s[i] == '\r'); i++)
             ;
@@ -153,6 +155,8 @@ static int is_separator(const char *s, size_t n)
     }
     if (n >= 3 && s[0] == '[' && is_digit(s[1]))
         return 1;
+    if (!is_alpha(s[0]))
+        return 0;
     for (k = 0; k < sizeof words / sizeof words[0]; k++) {
         size_t wl = strlen(words[k]);
         if (n <= wl + 1)
@@ -185,7 +189,7 @@ static int is_list_item(const char *s, size_t n)
 static int is_tabular(const char *s, size_t n)
 {
     unsigned commas = 0, tabs = 0, pipes = 0;
-    size_t i, lim = n < 200 ? n : 200;
+    size_t i, lim = n < 96 ? n : 96; /* a line's start tells */
     for (i = 0; i < lim; i++) {
         commas += s[i] == ',';
         tabs += s[i] == '\t';
