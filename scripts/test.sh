@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, under ASan+UBSan (`make test` runs this; so does CI).
 #  1. unit tests (tests/unit)                       C runner
-#  2. fuzz corpora replayed as plain tests (tests/fuzz)
+#  2. fuzz corpora replayed as plain tests (tests/fuzz); the built-in
+#     classifier model retrained from data/kinds/ is byte-identical
 #  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
 #  4. integration tests (tests/integration)        node --test, real binaries,
 #     the official `openai` npm client, a real SQLite file; run against the
@@ -36,6 +37,18 @@ fi
 echo "== fuzz corpora replay"
 bash tests/fuzz/replay.sh; rc=$?
 if [ $rc -eq 0 ]; then count 1 0; else count 0 1; fi
+
+echo "== the built-in classifier model is reproducible from data/kinds/"
+# The asan build made build/kinds.model with the release trainer; training
+# again from the same data must give the same bytes.
+tmp_model=$(mktemp /tmp/allot-kinds-XXXXXX)
+if build/allot-train train kinds --data data/kinds --out "$tmp_model" --quiet &&
+   cmp -s "$tmp_model" build/kinds.model; then
+  echo "ok   kinds.model: $(stat -c %s build/kinds.model) bytes, identical when retrained"; count 1 0
+else
+  echo "FAIL kinds.model differs when retrained from data/kinds/"; count 0 1
+fi
+rm -f "$tmp_model"
 
 echo "== fake upstream smoke"
 if [ -f tests/fake_upstream/smoke.sh ]; then

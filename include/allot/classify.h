@@ -39,7 +39,8 @@ struct allot_classification {
     const char *override;       /* NULL, or the rule that overrode the model */
     struct allot_contribution pro[ALLOT_EXPLAIN_TOP], con[ALLOT_EXPLAIN_TOP];
     size_t n_pro, n_con;
-    char reason[ALLOT_REASON_MAX]; /* short: "summarize 0.93: 'summarise' +2.1, ..." */
+    char reason[ALLOT_REASON_MAX]; /* short, printable ASCII: "summarize 0.93: 'summarise' +2.1,
+                                      ..." */
 };
 
 /* Classify with the model in use. Never fails on any input; always sets

@@ -1,8 +1,8 @@
 /* features.h: the classifier's features of a request, hashed.
  *
  * From the instruction view (instruction.h): word unigrams and bigrams,
- * character 4-grams of words (3-grams measured no better: bench/kinds), the first word of the instruction and
- * of each sentence (imperatives), all hashed into 2^hash_bits buckets
+ * character 4-grams of words (3-grams measured no better: bench/kinds), the first word of the
+ * instruction and of each sentence (imperatives), all hashed into 2^hash_bits buckets
  * (MurmurHash3's finaliser over FNV-1a, a namespace per feature family);
  * plus structural signals with fixed names: tools defined, a
  * response_format, a tool result last, how many messages, documents and

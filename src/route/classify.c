@@ -136,6 +136,24 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+/* "[tools defined]", "'summarise'", "starts 'which'": a unit as shown. */
+static void name_unit(const struct allot_unit *un, float weight, struct allot_contribution *c)
+{
+    char text[ALLOT_FEATURE_NAME_MAX - 10];
+    const char *open = un->kind == ALLOT_UNIT_SIGNAL ? "["
+                       : un->kind == ALLOT_UNIT_LEAD ? "starts '"
+                                                     : "'";
+    const char *close = un->kind == ALLOT_UNIT_SIGNAL ? "]" : "'";
+    size_t o = strlen(open), t, k = strlen(close);
+
+    allot_unit_name(un, text, sizeof text);
+    t = strlen(text);
+    memcpy(c->name, open, o);
+    memcpy(c->name + o, text, t);
+    memcpy(c->name + o + t, close, k + 1);
+    c->weight = weight;
+}
+
 /* Fill dst (n_dst slots) with the units of strongest push in direction
  * sign (+1 for, -1 against), rendered and merged by name. */
 static size_t top_units(const struct allot_features *f, const float *push, int sign,
@@ -169,17 +187,8 @@ static size_t top_units(const struct allot_features *f, const float *push, int s
             floor = best[weakest].weight;
         }
     }
-    for (i = 0; i < n; i++) {
-        const struct allot_unit *un = &f->units[best[i].unit];
-        char text[ALLOT_FEATURE_NAME_MAX - 8];
-        cand[i].weight = best[i].weight;
-        if (un->kind == ALLOT_UNIT_SIGNAL)
-            snprintf(cand[i].name, sizeof cand[i].name, "[%.*s]", (int)un->len, un->ptr);
-        else
-            snprintf(cand[i].name, sizeof cand[i].name,
-                     un->kind == ALLOT_UNIT_LEAD ? "starts '%s'" : "'%s'",
-                     allot_unit_name(un, text, sizeof text));
-    }
+    for (i = 0; i < n; i++)
+        name_unit(&f->units[best[i].unit], best[i].weight, &cand[i]);
     /* merge equal names (a word seen twice is one reason) */
     for (i = 0; i < n; i++) {
         for (j = i + 1; j < n; j++) {
@@ -215,6 +224,14 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
     out->n_con = top_units(f, push, -1, out->con, ALLOT_EXPLAIN_TOP);
 }
 
+/* The short reason travels in a response header: printable ASCII only. */
+static void header_safe(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
+}
+
 static void short_reason(struct allot_classification *out)
 {
     size_t i, len;
@@ -222,6 +239,7 @@ static void short_reason(struct allot_classification *out)
                            allot_category_name(out->category), out->confidence);
     if (out->override) {
         snprintf(out->reason + len, sizeof out->reason - len, ": %s", out->override);
+        header_safe(out->reason);
         return;
     }
     for (i = 0; i < out->n_pro && i < 3 && len < sizeof out->reason; i++) {
@@ -233,6 +251,7 @@ static void short_reason(struct allot_classification *out)
         }
         len += (size_t)k;
     }
+    header_safe(out->reason);
 }
 
 void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,

@@ -262,6 +262,8 @@ struct slot {
 };
 
 static struct slot phrase_ix[1u << INDEX_BITS], stem_ix[1u << INDEX_BITS];
+/* the last words of all phrases: a word that ends none needs one probe */
+static struct slot last_ix[1u << INDEX_BITS];
 static uint64_t stem_filter[4]; /* bit (first byte ^ second byte) & 255 of every stem */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -337,6 +339,7 @@ static void build(void)
             }
         }
         insert(phrase_ix, phrase_hash(h, k), cues[i].category);
+        insert(last_ix, h[k - 1], cues[i].category);
     }
 }
 
@@ -349,7 +352,7 @@ int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_
     pthread_once(&once, build);
     if (n > ALLOT_CUE_WORDS)
         n = ALLOT_CUE_WORDS;
-    for (k = n; k >= 1; k--) { /* longest first */
+    for (k = lookup(last_ix, hashes[n - 1]) >= 0 ? n : 0; k >= 1; k--) { /* longest first */
         if ((cat = lookup(phrase_ix, phrase_hash(hashes + (n - k), k))) >= 0) {
             *used = k;
             return cat;

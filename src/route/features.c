@@ -252,8 +252,8 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
         if (have_prev && !boundary) {
             uint16_t u =
                 new_unit(x, prev->at, (size_t)(wd->at + wd->src_len - prev->at), ALLOT_UNIT_BIGRAM);
-            add(x, word_in(FAM_BIGRAM, prev->cue_hash * 0x9e3779b97f4a7c15ull + wd->cue_hash),
-                1.0f, u);
+            add(x, word_in(FAM_BIGRAM, prev->cue_hash * 0x9e3779b97f4a7c15ull + wd->cue_hash), 1.0f,
+                u);
         }
         if (sentence_start || boundary) {
             if (sp->zone != ALLOT_ZONE_SYSTEM && !*lead_done) {

@@ -1,0 +1,378 @@
+// The learned kind-of-work classifier from the outside: `allot train kinds`
+// writes a model file from labelled JSON Lines (deterministically for a
+// seed), routing.classifier_model makes `allot route` / `allot serve` use
+// it, a missing or broken file is an error naming it, `allot serve` reloads
+// it on SIGHUP (keeping the model in use when the new file does not load),
+// and the ledger's `explain` column holds the classifier's explanation.
+//
+// The models here are trained on a tiny data set (8 phrasings each of
+// summarize, risk and implement; 10 epochs), so training under ASan takes
+// a fraction of a second and the model only knows those three categories.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as h from './harness.mjs';
+
+const FIXED_PROMPT = 'Summarise this report in three bullets.';
+const RISK_PROMPT = 'What could go wrong if we ship this on Friday?';
+const CODE_PROMPT = 'Write a Python function to reverse a list.';
+
+const PHRASINGS = {
+  summarize: [
+    FIXED_PROMPT,
+    'Summarize the meeting notes in one paragraph.',
+    'Give me a short summary of this article.',
+    'TL;DR of the following email thread, please.',
+    'Condense these release notes into five lines.',
+    'Sum up the main points of this chapter.',
+    'Write a brief abstract of the paper below.',
+    'Recap the discussion above in two sentences.',
+  ],
+  risk: [
+    RISK_PROMPT,
+    'What are the risks of migrating the database tonight?',
+    'Which failure modes should we worry about with this rollout?',
+    'What might break if we upgrade the kernel?',
+    'Is there any danger in letting interns deploy to production?',
+    'What are the downsides of storing passwords this way?',
+    'Where could this plan fail?',
+    'What security risks does this design carry?',
+  ],
+  implement: [
+    'Write a Python function that parses a CSV file.',
+    'Implement a binary search in C.',
+    'Add a unit test for the login handler.',
+    'Fix the bug in this JavaScript loop.',
+    'Write a SQL query that returns the top ten customers.',
+    'Create a REST endpoint in Go for user signup.',
+    'Refactor this class to use dependency injection.',
+    'Write a bash script that renames all jpg files.',
+  ],
+};
+const TRAINED = Object.keys(PHRASINGS);
+// 352 header bytes + 16 categories * 2^15 buckets * 4 + CRC (kinds_model.h)
+const MODEL_BYTES = 352 + 4 * 16 * (1 << 15) + 4;
+
+/** JSONL of the examples; `relabel` maps a category to another one. */
+function jsonl(relabel = {}) {
+  const lines = [];
+  for (const [category, prompts] of Object.entries(PHRASINGS)) {
+    for (const prompt of prompts) lines.push(JSON.stringify({ category: relabel[category] || category, prompt }));
+  }
+  return lines.join('\n') + '\n';
+}
+
+const dir = h.tempDir('allot-it-classifier-');
+const file = (name) => path.join(dir, name);
+const write = (name, text) => {
+  fs.writeFileSync(file(name), text);
+  return file(name);
+};
+const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `allot train kinds --data data --out out --epochs 10 ...extra`. */
+const train = (data, out, extra = []) => h.runAllot(['train', 'kinds', '--data', data, '--out', out, '--epochs', '10', ...extra]);
+
+async function trainOk(data, out, extra) {
+  const r = await train(data, out, extra);
+  assert.equal(r.code, 0, `train ${out}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A config whose providers are never called (`allot route`, `config check`). */
+const offlineConfig = (model) => `providers:
+  - name: p
+    base_url: http://127.0.0.1:9/v1
+models:
+  - name: m
+    provider: p
+    price: {input: 1, output: 2}
+tiers:
+  judgment: [m]
+  labour: [m]
+  code: [m]
+routing:
+  classifier_model: ${JSON.stringify(model)}
+`;
+
+const user = (content) => [{ role: 'user', content }];
+
+async function routeJson(base, content, headers = {}) {
+  const res = await h.post(`${base}/route`, { model: 'auto', messages: user(content) }, headers);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text);
+}
+
+after(h.cleanup);
+
+describe('allot train kinds', () => {
+  let data;
+  before(() => {
+    data = write('train.jsonl', jsonl());
+  });
+
+  it('trains a model file from labelled JSON Lines', h.LIMIT, async () => {
+    const out = file('a.model');
+    const r = await trainOk(data, out);
+    assert.match(r.stdout, new RegExp(`^trained ${esc(out)} on 24 examples in .*10 epochs`, 'm'));
+    assert.match(r.stdout, /\brisk 8\b/);
+    assert.match(r.stdout, /\bsummarize 8\b/);
+    assert.match(r.stdout, /\bimplement 8\b/);
+    const bytes = fs.readFileSync(out);
+    assert.equal(bytes.subarray(0, 8).toString('latin1'), 'ALLOTKND');
+    assert.equal(bytes.length, MODEL_BYTES);
+    assert.equal(bytes.readUInt32LE(20), 24, 'training examples in the header');
+    // saved atomically: no temp file left beside it
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp')), []);
+  });
+
+  it('the same data and seed give a byte-identical file; another seed a different one', h.LIMIT, async () => {
+    await trainOk(data, file('det1.model'));
+    await trainOk(data, file('det2.model'));
+    await trainOk(data, file('seed2.model'), ['--seed', '2']);
+    const one = fs.readFileSync(file('det1.model'));
+    assert.ok(one.equals(fs.readFileSync(file('det2.model'))), 'two runs with the same seed differ');
+    const two = fs.readFileSync(file('seed2.model'));
+    assert.equal(two.length, one.length);
+    assert.ok(!one.equals(two), '--seed 2 gave the same file as seed 1');
+  });
+
+  it('a bad line is named FILE:LINE and no model is written', h.LIMIT, async () => {
+    const lines = jsonl().split('\n');
+    lines[2] = JSON.stringify({ category: 'gardening', prompt: 'Prune the roses.' });
+    const bad = write('bad.jsonl', lines.join('\n'));
+    const out = file('bad.model');
+    const r = await train(bad, out);
+    assert.notEqual(r.code, 0, `exit 0 on a bad line; stdout ${r.stdout}`);
+    assert.ok(r.stderr.includes(`${bad}:3:`), `stderr does not name ${bad}:3:\n${r.stderr}`);
+    assert.match(r.stderr, /category/);
+    assert.doesNotMatch(r.stdout, /trained/);
+    assert.equal(fs.existsSync(out), false, 'a model was written from bad data');
+    assert.deepEqual(h.sanitizerReport(r.stderr), null);
+  });
+
+  it('missing --out (or --data) is a usage error: exit 2', h.LIMIT, async () => {
+    const noOut = await h.runAllot(['train', 'kinds', '--data', data]);
+    assert.equal(noOut.code, 2, noOut.stderr);
+    assert.match(noOut.stderr, /--out/);
+    const noData = await h.runAllot(['train', 'kinds', '--out', file('x.model')]);
+    assert.equal(noData.code, 2, noData.stderr);
+    assert.match(noData.stderr, /--data/);
+    assert.equal(fs.existsSync(file('x.model')), false);
+  });
+});
+
+describe('routing.classifier_model in `allot route` and `allot config check`', () => {
+  let model;
+  before(async () => {
+    model = file('route.model');
+    await trainOk(write('route.jsonl', jsonl()), model);
+  });
+
+  it('`allot route --json` classifies with the configured model', h.LIMIT, async () => {
+    const cfg = write('route.yaml', offlineConfig(model));
+    const want = [[FIXED_PROMPT, 'summarize'], [RISK_PROMPT, 'risk'], [CODE_PROMPT, 'implement']];
+    for (const [text, category] of want) {
+      const r = await h.runAllot(['route', '--json', '--config', cfg, text]);
+      assert.equal(r.code, 0, r.stderr);
+      const d = JSON.parse(r.stdout);
+      assert.equal(d.classifier.category, category, `${text}: ${r.stdout}`);
+      assert.equal(d.source, 'classifier', r.stdout);
+    }
+    // the tiny model knows only its three categories, whatever the text
+    for (const text of ['Translate this into French: bonjour tout le monde.', 'Plan a week of meals for a family of four.',
+      'Extract every date from the letter below.']) {
+      const r = await h.runAllot(['route', '--json', '--config', cfg, text]);
+      assert.equal(r.code, 0, r.stderr);
+      const c = JSON.parse(r.stdout).classifier;
+      assert.ok(TRAINED.includes(c.category), `${text}: category ${c.category} is not one the model was trained on`);
+    }
+  });
+
+  it('`allot route` names the model file in use', h.LIMIT, async () => {
+    const cfg = write('route-text.yaml', offlineConfig(model));
+    const r = await h.runAllot(['route', '--config', cfg, FIXED_PROMPT]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^model {7}${esc(model)}$`, 'm'), r.stdout);
+    assert.match(r.stdout, /^category\s+summarize$/m);
+    // relative to the working directory (docs/config.md)
+    const rel = await h.runAllot(['route', '--config', write('route-rel.yaml', offlineConfig('route.model')), FIXED_PROMPT],
+      { cwd: dir });
+    assert.equal(rel.code, 0, rel.stderr);
+    assert.match(rel.stdout, /^model {7}route\.model$/m, rel.stdout);
+    // without the key, the built-in model
+    const builtin = await h.runAllot(['route', '--config', write('route-builtin.yaml',
+      offlineConfig(model).replace(/^routing:\n.*\n/m, '')), FIXED_PROMPT]);
+    assert.equal(builtin.code, 0, builtin.stderr);
+    assert.match(builtin.stdout, /^model {7}built-in$/m, builtin.stdout);
+  });
+
+  it('`allot config check` accepts a config with a model that loads', h.LIMIT, async () => {
+    const r = await h.runAllot(['config', 'check', '--config', write('check-ok.yaml', offlineConfig(model))]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\bok\b/);
+  });
+
+  it('a missing model file fails `config check`, `route` and `serve`, naming the file', h.LIMIT, async () => {
+    const missing = file('no-such.model');
+    const cfg = write('missing.yaml', offlineConfig(missing));
+    const check = await h.runAllot(['config', 'check', '--config', cfg]);
+    assert.equal(check.code, 1, `exit ${check.code}: ${check.stdout}${check.stderr}`);
+    assert.ok(check.stderr.includes(missing), `config check does not name ${missing}:\n${check.stderr}`);
+    assert.doesNotMatch(check.stdout, /\bok\b/);
+    const route = await h.runAllot(['route', '--config', cfg, FIXED_PROMPT]);
+    assert.equal(route.code, 1, `exit ${route.code}: ${route.stdout}${route.stderr}`);
+    assert.ok(route.stderr.includes(missing), `route does not name ${missing}:\n${route.stderr}`);
+    assert.equal(route.stdout, '');
+    const serve = await h.runAllot(['serve', '--config', cfg, '--listen', '127.0.0.1:0', '--store', file('missing.db')]);
+    assert.equal(serve.code, 1, `exit ${serve.code}: ${serve.stderr}`);
+    assert.ok(serve.stderr.includes(missing), serve.stderr);
+    assert.doesNotMatch(serve.stdout, /listening/);
+  });
+
+  it('a damaged model file fails `config check` with the cause', h.LIMIT, async () => {
+    const damaged = file('damaged.model');
+    fs.writeFileSync(damaged, fs.readFileSync(model).subarray(0, 100));
+    const r = await h.runAllot(['config', 'check', '--config', write('damaged.yaml', offlineConfig(damaged))]);
+    assert.equal(r.code, 1, `exit ${r.code}: ${r.stdout}${r.stderr}`);
+    assert.ok(r.stderr.includes(damaged), r.stderr);
+    assert.match(r.stderr, /truncated: 100 of \d+ bytes/);
+    // one flipped weight byte: the CRC catches it
+    const flipped = Buffer.from(fs.readFileSync(model));
+    flipped[1000] ^= 0xff;
+    fs.writeFileSync(damaged, flipped);
+    const crc = await h.runAllot(['config', 'check', '--config', file('damaged.yaml')]);
+    assert.equal(crc.code, 1, `exit ${crc.code}: ${crc.stdout}${crc.stderr}`);
+    assert.match(crc.stderr, /checksum/);
+  });
+});
+
+describe('`allot serve` with routing.classifier_model', () => {
+  let frontier, local, allot, live, modelA, modelB;
+
+  before(async () => {
+    modelA = file('serve-a.model');
+    modelB = file('serve-b.model');
+    // B: the same prompts, summarize and implement labels swapped
+    await trainOk(write('serve-a.jsonl', jsonl()), modelA);
+    await trainOk(write('serve-b.jsonl', jsonl({ summarize: 'implement', implement: 'summarize' })), modelB);
+    live = file('live.model');
+    fs.copyFileSync(modelA, live);
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    allot = await h.startAllot(h.baseConfig({ frontier, local }, { routing: { classifier_model: live } }),
+      { env: h.ALLOT_ENV });
+  });
+
+  it('POST /v1/route classifies with the configured model', h.LIMIT, async () => {
+    const d = await routeJson(allot.base, FIXED_PROMPT);
+    assert.equal(d.classifier.category, 'summarize', JSON.stringify(d));
+    assert.equal(d.tier, 'labour');
+    assert.equal((await routeJson(allot.base, CODE_PROMPT)).classifier.category, 'implement');
+  });
+
+  it('the ledger explains a classified request; not one routed by X-Allot-Work', h.LIMIT, async () => {
+    const r = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-allot-source'), 'classifier');
+    assert.equal(r.headers.get('x-allot-category'), 'summarize');
+    assert.ok(r.headers.get('x-allot-reason').startsWith('summarize '), r.headers.get('x-allot-reason'));
+    const row = await h.ledgerRow(allot.db, r.headers.get('x-allot-request-id'));
+    assert.equal(row.category, 'summarize');
+    assert.equal(row.source, 'classifier');
+    assert.ok(row.explain.startsWith('summarize '), `explain: ${JSON.stringify(row.explain)}`);
+    assert.ok(row.explain.includes('; for: '), `explain: ${JSON.stringify(row.explain)}`);
+    assert.ok(row.explain.includes("'summarise'"), `explain: ${JSON.stringify(row.explain)}`);
+
+    const hdr = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) }, { 'X-Allot-Work': 'implement' });
+    assert.equal(hdr.status, 200, hdr.text);
+    assert.equal(hdr.headers.get('x-allot-source'), 'header');
+    const hrow = await h.ledgerRow(allot.db, hdr.headers.get('x-allot-request-id'));
+    assert.equal(hrow.source, 'header');
+    assert.equal(hrow.category, 'implement');
+    assert.equal(hrow.explain, '');
+
+    const tier = await h.chat(allot.base, { model: 'allot:labour', messages: user(FIXED_PROMPT) });
+    assert.equal(tier.status, 200, tier.text);
+    const trow = await h.ledgerRow(allot.db, tier.headers.get('x-allot-request-id'));
+    assert.equal(trow.source, 'tier');
+    assert.equal(trow.explain, '');
+  });
+
+  it('SIGHUP with a damaged file keeps the model in use and keeps serving', h.LIMIT, async () => {
+    // the whole decision, features and confidences included: the built-in
+    // model also calls this prompt summarize, but not with these numbers
+    const before = await routeJson(allot.base, FIXED_PROMPT);
+    assert.equal(before.classifier.category, 'summarize');
+    const logFrom = allot.logs().length;
+    fs.truncateSync(live, 100);
+    allot.proc.kill('SIGHUP');
+    const line = await h.waitFor(() => allot.logs().slice(logFrom).split('\n').find((l) => l.includes('SIGHUP')),
+      { what: 'a SIGHUP line in the log' });
+    assert.ok(line.includes(`model '${live}': truncated: 100 of ${MODEL_BYTES} bytes`), line);
+    assert.ok(line.endsWith(`keeping the model in use (${live})`), line);
+    assert.match(line, / error: /);
+    assert.equal(allot.proc.exitCode, null, 'allot exited on SIGHUP');
+    assert.deepEqual(await routeJson(allot.base, FIXED_PROMPT), before, 'the decision changed after a failed reload');
+    const r = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-allot-category'), 'summarize');
+  });
+
+  it('SIGHUP with a good file swaps the model', h.LIMIT, async () => {
+    const logFrom = allot.logs().length;
+    fs.copyFileSync(modelB, live);
+    allot.proc.kill('SIGHUP');
+    const d = await h.waitFor(async () => {
+      const j = await routeJson(allot.base, FIXED_PROMPT);
+      return j.classifier.category === 'implement' ? j : null;
+    }, { what: 'POST /v1/route to classify with the new model' });
+    assert.equal(d.tier, 'code');
+    assert.match(allot.logs().slice(logFrom), new RegExp(`reloaded from ${esc(live)}`));
+    assert.equal((await routeJson(allot.base, CODE_PROMPT)).classifier.category, 'summarize');
+    const r = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-allot-category'), 'implement');
+    const row = await h.ledgerRow(allot.db, r.headers.get('x-allot-request-id'));
+    assert.ok(row.explain.startsWith('implement '), row.explain);
+  });
+
+  it('reloads while requests are being classified: every answer is A\'s or B\'s', h.LIMIT, async () => {
+    const reloads = () => allot.logs().split('\n').filter((l) => l.includes('SIGHUP: classifier model reloaded')).length;
+    let stop = false;
+    const seen = new Set();
+    const client = async () => {
+      let n = 0;
+      while (!stop || n === 0) {
+        const r = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) });
+        assert.equal(r.status, 200, r.text);
+        seen.add(r.headers.get('x-allot-category'));
+        n++;
+      }
+      return n;
+    };
+    const clients = [client(), client(), client(), client()];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const before = reloads();
+        fs.copyFileSync(i % 2 ? modelB : modelA, live);
+        allot.proc.kill('SIGHUP');
+        await h.waitFor(() => reloads() > before, { what: `reload ${i + 1}` });
+      }
+    } finally {
+      stop = true;
+    }
+    const counts = await Promise.all(clients);
+    assert.ok(counts.every((n) => n > 0));
+    for (const c of seen) assert.ok(c === 'summarize' || c === 'implement', `category ${c} during reloads`);
+    // the last file installed was B
+    assert.equal((await routeJson(allot.base, FIXED_PROMPT)).classifier.category, 'implement');
+    assert.equal(h.sanitizerReport(allot.logs()), null, allot.logs().slice(-4000));
+  });
+
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
+    await h.assertCleanStop(allot);
+  });
+});
