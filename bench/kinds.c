@@ -34,6 +34,8 @@
 #define N_CAT ALLOT_CAT__COUNT
 #define N_TIER ALLOT_TIER__COUNT
 #define ECE_BINS 10
+#define N_SWEEP 6
+static const double sweep_at[N_SWEEP] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
 
 struct loader {
     struct allot_kinds_trainset *set;
@@ -64,6 +66,8 @@ struct cv_result {
     /* the tier by probability mass (what the gateway routes on), and the
      * tier served once the threshold sends unsure requests to judgment */
     size_t mass_right, mass_confusion[N_TIER][N_TIER], routed[N_TIER][N_TIER];
+    /* the same at other thresholds: the operating curve */
+    size_t sweep[N_SWEEP][N_TIER][N_TIER];
     double seconds;
 };
 
@@ -132,6 +136,8 @@ static int cross_validate(const struct allot_kinds_trainset *t, unsigned k, uint
             r->tier_confusion[tt][pt]++;
             r->mass_confusion[tt][mt]++;
             r->routed[tt][served]++;
+            for (c = 0; c < N_SWEEP; c++)
+                r->sweep[c][tt][mass[mt] >= sweep_at[c] ? mt : ALLOT_TIER_JUDGMENT]++;
             bin = (int)(conf * ECE_BINS);
             bin = bin >= ECE_BINS ? ECE_BINS - 1 : bin;
             r->bin_n[bin]++;
@@ -296,7 +302,7 @@ int main(int argc, char **argv)
     const char *data = "data/kinds";
     unsigned k = 5;
     uint64_t seed = 1;
-    double threshold = 0.5;
+    double threshold = 0.8; /* the shipped routing.confidence_threshold */
     int c, do_cv = 1, do_speed = 1, json = 0, rc = 1;
     struct allot_kinds_trainset set;
     struct allot_features *feat = malloc(sizeof *feat);
@@ -390,6 +396,14 @@ int main(int argc, char **argv)
                        c ? "," : "", allot_category_name((enum allot_category)c), st[c].precision,
                        st[c].recall, st[c].f1, st[c].support);
             printf("}");
+            printf(",\"threshold_sweep\":[");
+            for (c = 0; c < N_SWEEP; c++)
+                printf("%s{\"threshold\":%.2f,\"judgment_to_labour\":%.4f,"
+                       "\"labour_to_judgment\":%.4f}",
+                       c ? "," : "", sweep_at[c],
+                       share(r->sweep[c], ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
+                       share(r->sweep[c], ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT));
+            printf("]");
         }
         if (do_speed)
             printf(",\"speed\":{\"small\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
@@ -427,6 +441,14 @@ int main(int argc, char **argv)
                        st[c].f1, st[c].support);
             print_tiers("tiers", r->mass_confusion);
             print_tiers("tiers as routed", r->routed);
+            printf("\n  confidence_threshold (unsure -> judgment): what it costs and saves\n");
+            printf("  %9s %19s %19s %17s\n", "threshold", "judgment -> labour",
+                   "labour -> judgment", "code -> judgment");
+            for (c = 0; c < N_SWEEP; c++)
+                printf("  %9.2f %18.1f%% %18.1f%% %16.1f%%\n", sweep_at[c],
+                       100 * share(r->sweep[c], ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
+                       100 * share(r->sweep[c], ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT),
+                       100 * share(r->sweep[c], ALLOT_TIER_CODE, ALLOT_TIER_JUDGMENT));
             printf("\n  calibration bins: confidence -> accuracy (n)\n");
             for (c = 0; c < ECE_BINS; c++)
                 if (r->bin_n[c])

@@ -43,7 +43,7 @@ struct allot_tier_conf {
 struct allot_routing {
     enum allot_tier category_tier[ALLOT_CAT__COUNT]; /* defaults: KINDS.md */
     enum allot_tier default_tier;                    /* when unsure; default judgment */
-    double confidence_threshold;                     /* below it: default_tier; default 0.5 */
+    double confidence_threshold;                     /* below it: default_tier; default 0.8 */
     char *aliases[ALLOT_MAX_ALIASES];                /* model names that mean "auto" */
     char *classifier_model;                          /* model file; NULL: the built-in model */
     size_t n_aliases;

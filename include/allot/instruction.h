@@ -17,8 +17,8 @@
  * (TAIL) are where instructions are written; the rest (BODY) is often
  * material that needs no fence, such as a list of items or log lines. When
  * one edge paragraph is long and the other short, the long one is material
- * and gives no HEAD (or TAIL). The features weigh each zone on its own
- * (features.h).
+ * and is not read: no HEAD (or TAIL) then. The features weigh each zone on
+ * its own (features.h).
  *
  * The view holds slices into the request and a few counts of the material;
  * it is cheap to build (one memchr pass over the user turn, no copies) and

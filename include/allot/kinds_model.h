@@ -91,7 +91,7 @@ int allot_kinds_trainset_add(struct allot_kinds_trainset *t, const struct allot_
 
 struct allot_kinds_train_opts {
     unsigned epochs;      /* passes over the data; default 30 */
-    double learning_rate; /* AdaGrad step; default 0.05 */
+    double learning_rate; /* AdaGrad step; default 0.1 */
     double l2;            /* weight decay per step; default 1e-5 */
     uint64_t seed;        /* shuffle order; default 1 */
     int balance;          /* weight classes by inverse frequency; default 1 */

@@ -194,8 +194,10 @@ const struct allot__config_key allot__config_keys[] = {
      .offset = CFG(routing.confidence_threshold),
      .dmin = 0,
      .dmax = 1,
-     .def = "0.5",
-     .help = "Classifier confidence below which default_tier serves instead."},
+     .def = "0.8",
+     .help = "The classifier's probability for a tier (its categories' summed) below which "
+             "default_tier serves instead. 0.8 keeps judgment work sent to labour near 3% "
+             "(bench/kinds); lower it to send more to labour."},
     {.path = "routing.classifier_model",
      .type = AK_STRING,
      .offset = CFG(routing.classifier_model),

@@ -381,7 +381,7 @@ static size_t head_len(const char *p, size_t n)
 
 /* Carve HEAD from the start of the first user span and TAIL from the end
  * of the last; what is left stays BODY. An edge that is material (see
- * edge_roles) is not carved. */
+ * edge_roles) is dropped: not read at all. */
 static void carve(struct allot_instruction_view *v, int head_ok, int tail_ok)
 {
     struct allot_span out[ALLOT_VIEW_MAX_SPANS];
@@ -401,6 +401,10 @@ static void carve(struct allot_instruction_view *v, int head_ok, int tail_ok)
         size_t h = 0, t = 0;
         if (s.zone == ALLOT_ZONE_SYSTEM) {
             out[n++] = s;
+            continue;
+        }
+        if (first != last && ((i == first && !head_ok) || (i == last && !tail_ok))) {
+            v->instruction_bytes -= s.len; /* an edge that is material: not read */
             continue;
         }
         if (i == first && head_ok)

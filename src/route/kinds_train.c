@@ -95,7 +95,7 @@ int allot_kinds_trainset_add(struct allot_kinds_trainset *t, const struct allot_
 void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o)
 {
     o->epochs = 30;
-    o->learning_rate = 0.05;
+    o->learning_rate = 0.1;
     o->l2 = 1e-5;
     o->seed = 1;
     o->balance = 1;

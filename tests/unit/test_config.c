@@ -113,7 +113,7 @@ TEST(config_defaults_load)
     ASSERT_STR_EQ(c->tiers[ALLOT_TIER_CODE].models[0]->name, "frontier-large");
 
     ASSERT_INT_EQ(c->routing.default_tier, ALLOT_TIER_JUDGMENT);
-    ASSERT_DBL_NEAR(c->routing.confidence_threshold, 0.5, 1e-12);
+    ASSERT_DBL_NEAR(c->routing.confidence_threshold, 0.8, 1e-12);
     ASSERT_INT_EQ(c->routing.n_aliases, 1);
     ASSERT_STR_EQ(c->routing.aliases[0], "auto");
     ASSERT_INT_EQ(c->routing.category_tier[ALLOT_CAT_SUMMARIZE], ALLOT_TIER_LABOUR);
