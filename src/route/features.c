@@ -291,6 +291,38 @@ static const char *bucket(size_t v, const size_t *limits, const char *const *nam
     return names[i];
 }
 
+/* What the text read looks like: code (braces, semicolons, operators,
+ * snake_case) or mathematics (digits, operators, lone letters), as shares
+ * of its bytes. Unfenced code and formulas in an instruction say much
+ * about implement, solve and answer. */
+static void text_shape(struct extractor *x, const struct allot_instruction_view *v)
+{
+    size_t i, k, bytes = 0, code = 0, math = 0;
+    for (i = 0; i < v->n_spans; i++) {
+        const struct allot_span *sp = &v->spans[i];
+        if (sp->zone == ALLOT_ZONE_SYSTEM)
+            continue;
+        for (k = 0; k < sp->len; k++) {
+            unsigned char c = (unsigned char)sp->ptr[k];
+            code += c == '{' || c == '}' || c == ';' || c == '_' || c == '(' || c == ')' ||
+                    c == '<' || c == '>' || c == '[' || c == ']';
+            math +=
+                (c >= '0' && c <= '9') || c == '+' || c == '*' || c == '^' || c == '=' || c == '/';
+        }
+        bytes += sp->len;
+    }
+    if (bytes < 16)
+        return;
+    if (code * 100 >= bytes * 6)
+        signal(x, "code-like text");
+    else if (code * 100 >= bytes * 2)
+        signal(x, "some code-like text");
+    if (math * 100 >= bytes * 12)
+        signal(x, "math-like text");
+    else if (math * 100 >= bytes * 4)
+        signal(x, "some math-like text");
+}
+
 static void structure(struct extractor *x, const struct allot_instruction *in,
                       const struct allot_instruction_view *v)
 {
@@ -389,6 +421,7 @@ void allot_features_extract(const struct allot_instruction *in,
         add(&x, word_in(FAM_LAST, last_lead.cue_hash), 0.7f, u);
     }
     structure(&x, in, v);
+    text_shape(&x, v);
 }
 
 const char *allot_unit_name(const struct allot_unit *u, char *buf, size_t cap)
