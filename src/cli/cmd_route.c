@@ -166,8 +166,8 @@ const struct allot_cli_cmd allot_cli_route = {
     "Print the category, tier, confidence, models (first serves, the rest are fallbacks)\n"
     "and the reason for a request; when the classifier decided, also the runner-up, the\n"
     "features that pushed for and against the category, any rule that overrode the\n"
-    "model, and which model file was used (routing.classifier_model, or built-in). TEXT is sent as "
-    "one user message with model \"auto\"\n"
-    "(or --model); --file reads a whole chat-completions request body (- for stdin).\n"
+    "model, and which model file was used (routing.classifier_model, or built-in).\n"
+    "TEXT is sent as one user message with model \"auto\" (or --model); --file reads a\n"
+    "whole chat-completions request body (- for stdin).\n"
     "--work sets what the X-Allot-Work header would. --json prints one JSON object.\n",
     route_exec};
