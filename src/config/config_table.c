@@ -196,7 +196,7 @@ const struct allot__config_key allot__config_keys[] = {
      .dmax = 1,
      .def = "0.8",
      .help = "The classifier's probability for a tier (its categories' summed) below which "
-             "default_tier serves instead. 0.8 keeps judgment work sent to labour near 3% "
+             "default_tier serves instead. 0.8 keeps judgment work sent to labour near 2% "
              "(bench/kinds); lower it to send more to labour."},
     {.path = "routing.classifier_model",
      .type = AK_STRING,
