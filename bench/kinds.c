@@ -16,7 +16,9 @@
  *
  * usage: bench_kinds [--data PATH] [--folds K] [--seed N] [--threshold X]
  *                    [--no-cv] [--no-speed] [--json]
- *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate]
+ *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate] [--model FILE]
+ * --model FILE judges that model (from `allot train kinds`) on the data as
+ * it is, without training: how a model does on traffic it never saw.
  * (the training options default to those of `allot train kinds`) */
 #include <getopt.h>
 #include <math.h>
@@ -84,6 +86,48 @@ static void predict(const struct allot_kinds_model *m, const struct allot_kinds_
     allot_kinds_model_probs(m, z, p);
 }
 
+/* Judge model m on example i of t; add the outcome to r. */
+static void score(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t, size_t i,
+                  double threshold, struct cv_result *r)
+{
+    int pred = 0, truth = t->label[i], bin, c;
+    enum allot_tier pt, tt, mt = ALLOT_TIER_JUDGMENT, served;
+    double conf, p[N_CAT], mass[N_TIER] = {0};
+
+    predict(m, t, i, p);
+    for (c = 0; c < N_CAT; c++) {
+        if (p[c] > p[pred])
+            pred = c;
+        mass[allot_category_default_tier((enum allot_category)c)] += p[c];
+    }
+    for (c = 1; c < N_TIER; c++)
+        if (mass[c] > mass[mt])
+            mt = (enum allot_tier)c;
+    conf = p[pred];
+    pt = allot_category_default_tier((enum allot_category)pred);
+    tt = allot_category_default_tier((enum allot_category)truth);
+    served = mass[mt] >= threshold ? mt : ALLOT_TIER_JUDGMENT;
+    r->n++;
+    r->right_cat += pred == truth;
+    r->right_tier += pt == tt;
+    r->mass_right += mt == tt;
+    r->confusion[truth][pred]++;
+    r->tier_confusion[tt][pt]++;
+    r->mass_confusion[tt][mt]++;
+    r->routed[tt][served]++;
+    for (c = 0; c < N_SWEEP; c++)
+        r->sweep[c][tt][mass[mt] >= sweep_at[c] ? mt : ALLOT_TIER_JUDGMENT]++;
+    bin = (int)(conf * ECE_BINS);
+    bin = bin >= ECE_BINS ? ECE_BINS - 1 : bin;
+    r->bin_n[bin]++;
+    r->bin_conf[bin] += conf;
+    r->bin_right[bin] += pred == truth;
+    if (conf >= threshold) {
+        r->above++;
+        r->above_right += pred == truth;
+    }
+}
+
 static struct allot_kinds_train_opts train_opts;
 
 static int cross_validate(const struct allot_kinds_trainset *t, unsigned k, uint64_t seed,
@@ -109,45 +153,9 @@ static int cross_validate(const struct allot_kinds_trainset *t, unsigned k, uint
         rc = allot_kinds_train(t, train, n_train, &o, &m);
         if (rc)
             goto out;
-        for (i = 0; i < t->n; i++) {
-            int pred = 0, truth = t->label[i], bin, c;
-            enum allot_tier pt, tt, mt = ALLOT_TIER_JUDGMENT, served;
-            double conf, p[N_CAT], mass[N_TIER] = {0};
-            if (fold[i] != f)
-                continue;
-            predict(m, t, i, p);
-            for (c = 0; c < N_CAT; c++) {
-                if (p[c] > p[pred])
-                    pred = c;
-                mass[allot_category_default_tier((enum allot_category)c)] += p[c];
-            }
-            for (c = 1; c < N_TIER; c++)
-                if (mass[c] > mass[mt])
-                    mt = (enum allot_tier)c;
-            conf = p[pred];
-            pt = allot_category_default_tier((enum allot_category)pred);
-            tt = allot_category_default_tier((enum allot_category)truth);
-            served = mass[mt] >= threshold ? mt : ALLOT_TIER_JUDGMENT;
-            r->n++;
-            r->right_cat += pred == truth;
-            r->right_tier += pt == tt;
-            r->mass_right += mt == tt;
-            r->confusion[truth][pred]++;
-            r->tier_confusion[tt][pt]++;
-            r->mass_confusion[tt][mt]++;
-            r->routed[tt][served]++;
-            for (c = 0; c < N_SWEEP; c++)
-                r->sweep[c][tt][mass[mt] >= sweep_at[c] ? mt : ALLOT_TIER_JUDGMENT]++;
-            bin = (int)(conf * ECE_BINS);
-            bin = bin >= ECE_BINS ? ECE_BINS - 1 : bin;
-            r->bin_n[bin]++;
-            r->bin_conf[bin] += conf;
-            r->bin_right[bin] += pred == truth;
-            if (conf >= threshold) {
-                r->above++;
-                r->above_right += pred == truth;
-            }
-        }
+        for (i = 0; i < t->n; i++)
+            if (fold[i] == f)
+                score(m, t, i, threshold, r);
         allot_kinds_model_free(m);
     }
     r->seconds = (double)(allot_clock_mono_us() - t0) / 1e6;
@@ -292,14 +300,20 @@ static int measure(size_t size, size_t calls, struct speed *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},   {"folds", required_argument, NULL, 'k'},
-        {"seed", required_argument, NULL, 's'},   {"threshold", required_argument, NULL, 't'},
-        {"no-cv", no_argument, NULL, 'C'},        {"no-speed", no_argument, NULL, 'S'},
-        {"json", no_argument, NULL, 'j'},         {"epochs", required_argument, NULL, 'e'},
-        {"lr", required_argument, NULL, 'r'},     {"l2", required_argument, NULL, 'l'},
-        {"no-calibrate", no_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
-    const char *data = "data/kinds";
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"folds", required_argument, NULL, 'k'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"threshold", required_argument, NULL, 't'},
+                                         {"no-cv", no_argument, NULL, 'C'},
+                                         {"no-speed", no_argument, NULL, 'S'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"epochs", required_argument, NULL, 'e'},
+                                         {"lr", required_argument, NULL, 'r'},
+                                         {"l2", required_argument, NULL, 'l'},
+                                         {"no-calibrate", no_argument, NULL, 'n'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {NULL, 0, NULL, 0}};
+    const char *data = "data/kinds", *model_path = NULL;
     unsigned k = 5;
     uint64_t seed = 1;
     double threshold = 0.8; /* the shipped routing.confidence_threshold */
@@ -316,8 +330,11 @@ int main(int argc, char **argv)
     allot_buf_init(&err, 1u << 16);
     allot_kinds_trainset_init(&set, ALLOT_KINDS_HASH_BITS);
     allot_kinds_train_opts_default(&train_opts);
-    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:n", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:nm:", opts, NULL)) != -1) {
         switch (c) {
+        case 'm':
+            model_path = optarg;
+            break;
         case 'e':
             train_opts.epochs = (unsigned)atoi(optarg);
             break;
@@ -354,7 +371,7 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: bench_kinds [--data PATH] [--folds K] [--seed N] "
                             "[--threshold X] [--no-cv] [--no-speed] [--json] [--epochs N] "
-                            "[--lr X] [--l2 X] [--no-calibrate]\n");
+                            "[--lr X] [--l2 X] [--no-calibrate] [--model FILE]\n");
             return 2;
         }
     }
@@ -367,7 +384,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
             goto out;
         }
-        if (cross_validate(&set, k, seed, threshold, r) != 0) {
+        if (model_path) { /* a fixed model judged on all of the data: no training */
+            struct allot_kinds_model *m = NULL;
+            size_t i;
+            uint64_t t0 = allot_clock_mono_us();
+            if (allot_kinds_model_load(model_path, &m, &err) != 0) {
+                fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
+                goto out;
+            }
+            for (i = 0; i < set.n; i++)
+                score(m, &set, i, threshold, r);
+            r->seconds = (double)(allot_clock_mono_us() - t0) / 1e6;
+            allot_kinds_model_free(m);
+        } else if (cross_validate(&set, k, seed, threshold, r) != 0) {
             fprintf(stderr, "bench_kinds: cross-validation failed: out of memory\n");
             goto out;
         }
@@ -414,9 +443,13 @@ int main(int argc, char **argv)
         printf("}\n");
     } else {
         if (do_cv) {
-            printf("cross-validation: %zu examples from %s, %u stratified folds, seed %llu "
-                   "(%.1f s)\n\n",
-                   r->n, data, k, (unsigned long long)seed, r->seconds);
+            if (model_path)
+                printf("model %s judged on %zu examples from %s (%.1f s)\n\n", model_path, r->n,
+                       data, r->seconds);
+            else
+                printf("cross-validation: %zu examples from %s, %u stratified folds, seed %llu "
+                       "(%.1f s)\n\n",
+                       r->n, data, k, (unsigned long long)seed, r->seconds);
             printf("  category accuracy   %5.1f%%\n", 100.0 * (double)r->right_cat / (double)r->n);
             printf("  tier accuracy       %5.1f%%   (target >= 92%%; the tier with the most "
                    "probability)\n",
