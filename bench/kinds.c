@@ -29,7 +29,6 @@
 #include "allot/classify.h"
 #include "allot/clock.h"
 #include "allot/error.h"
-#include "allot/features.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
 
@@ -38,25 +37,6 @@
 #define ECE_BINS 10
 #define N_SWEEP 6
 static const double sweep_at[N_SWEEP] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
-
-struct loader {
-    struct allot_kinds_trainset *set;
-    struct allot_features *feat;
-};
-
-static int add_example(void *ctx, const struct allot_chat_request *r, enum allot_category cat,
-                       const char *file, size_t line)
-{
-    struct loader *l = ctx;
-    struct allot_instruction in;
-    struct allot_instruction_view v;
-    (void)file;
-    (void)line;
-    allot_instruction_from_request(r, &in);
-    allot_instruction_view(&in, &v);
-    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
-    return allot_kinds_trainset_add(l->set, l->feat, cat);
-}
 
 struct cv_result {
     size_t n, right_cat, right_tier;
@@ -77,12 +57,7 @@ static void predict(const struct allot_kinds_model *m, const struct allot_kinds_
                     size_t row, double p[N_CAT])
 {
     float z[N_CAT];
-    size_t j;
-    int c;
-    memcpy(z, m->bias, sizeof z);
-    for (j = t->off[row]; j < t->off[row + 1]; j++)
-        for (c = 0; c < N_CAT; c++)
-            z[c] += t->val[j] * m->weights[(size_t)t->idx[j] * N_CAT + c];
+    allot_kinds_trainset_logits(m, t, row, z);
     allot_kinds_model_probs(m, z, p);
 }
 
@@ -319,12 +294,10 @@ int main(int argc, char **argv)
     double threshold = 0.8; /* the shipped routing.confidence_threshold */
     int c, do_cv = 1, do_speed = 1, json = 0, rc = 1;
     struct allot_kinds_trainset set;
-    struct allot_features *feat = malloc(sizeof *feat);
     struct cv_result *r = calloc(1, sizeof *r);
     struct cat_stats st[N_CAT];
     struct speed small = {0}, big = {0};
     struct allot_buf err;
-    struct loader l;
     double mf1 = 0;
 
     allot_buf_init(&err, 1u << 16);
@@ -375,12 +348,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!feat || !r || k < 2)
+    if (!r || k < 2)
         goto out;
     if (do_cv) {
-        l.set = &set;
-        l.feat = feat;
-        if (allot_kinds_data_read(data, add_example, &l, &err) != 0) {
+        if (allot_kinds_data_load(data, &set, &err) != 0) {
             fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
             goto out;
         }
@@ -507,7 +478,6 @@ out:
     allot_kinds_trainset_release(&set);
     allot_classifier_shutdown();
     allot_buf_release(&err);
-    free(feat);
     free(r);
     return rc;
 }

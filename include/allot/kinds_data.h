@@ -17,6 +17,7 @@
 #include "allot/buf.h"
 #include "allot/chat_request.h"
 #include "allot/kinds.h"
+#include "allot/kinds_model.h"
 
 /* Called once per example; the request lives only during the call. A
  * non-zero return stops the reading and is returned. */
@@ -29,5 +30,10 @@ typedef int (*allot_kinds_example_cb)(void *ctx, const struct allot_chat_request
  * a directory without .jsonl files; ALLOT_ENOMEM; or the callback's code. */
 int allot_kinds_data_read(const char *path, allot_kinds_example_cb cb, void *ctx,
                           struct allot_buf *err);
+
+/* Read path as allot_kinds_data_read() does and add each example's
+ * features (instruction.h, features.h, at t->hash_bits) to t. Errors: those
+ * of allot_kinds_data_read(), and ALLOT_ENOMEM. */
+int allot_kinds_data_load(const char *path, struct allot_kinds_trainset *t, struct allot_buf *err);
 
 #endif

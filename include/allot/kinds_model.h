@@ -108,6 +108,12 @@ void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o);
 int allot_kinds_train(const struct allot_kinds_trainset *t, const size_t *rows, size_t n_rows,
                       const struct allot_kinds_train_opts *o, struct allot_kinds_model **out);
 
+/* Raw scores of example row of t under m (what allot_kinds_model_logits
+ * gives for the request it came from). */
+void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
+                                 const struct allot_kinds_trainset *t, size_t row,
+                                 float logits[ALLOT_CAT__COUNT]);
+
 /* Stratified k-fold assignment: fold[i] in [0, k) for each example, the
  * categories spread evenly over the folds, shuffled by seed. */
 void allot_kinds_stratified_folds(const struct allot_kinds_trainset *t, unsigned k, uint64_t seed,

@@ -33,4 +33,8 @@ static inline int allot_slice_eq(struct allot_slice s, const char *lit)
 /* ASCII case-insensitive equality with a NUL-terminated string. */
 int allot_slice_ieq(struct allot_slice s, const char *lit);
 
+/* Make a NUL-terminated string safe for an HTTP header value in place:
+ * every byte outside printable ASCII (0x20..0x7E) becomes '?'. */
+void allot_str_header_safe(char *s);
+
 #endif

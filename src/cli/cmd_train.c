@@ -4,35 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "allot/classify.h"
 #include "allot/clock.h"
 #include "allot/error.h"
-#include "allot/features.h"
-#include "allot/instruction.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
 #include "cli.h"
 
 #define MAX_DATA_PATHS 16
-
-struct loader {
-    struct allot_kinds_trainset *set;
-    struct allot_features *feat;
-};
-
-static int add_example(void *ctx, const struct allot_chat_request *r, enum allot_category cat,
-                       const char *file, size_t line)
-{
-    struct loader *l = ctx;
-    struct allot_instruction in;
-    struct allot_instruction_view v;
-    (void)file;
-    (void)line;
-    allot_instruction_from_request(r, &in);
-    allot_instruction_view(&in, &v);
-    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
-    return allot_kinds_trainset_add(l->set, l->feat, cat);
-}
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
@@ -49,14 +27,11 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 static double train_accuracy(const struct allot_kinds_model *m,
                              const struct allot_kinds_trainset *t)
 {
-    size_t i, j, right = 0;
+    size_t i, right = 0;
     int c, best;
     for (i = 0; i < t->n; i++) {
         float z[ALLOT_CAT__COUNT];
-        memcpy(z, m->bias, sizeof z);
-        for (j = t->off[i]; j < t->off[i + 1]; j++)
-            for (c = 0; c < ALLOT_CAT__COUNT; c++)
-                z[c] += t->val[j] * m->weights[(size_t)t->idx[j] * ALLOT_CAT__COUNT + c];
+        allot_kinds_trainset_logits(m, t, i, z);
         for (best = 0, c = 1; c < ALLOT_CAT__COUNT; c++)
             if (z[c] > z[best])
                 best = c;
@@ -77,9 +52,7 @@ static int train_kinds(int argc, char **argv)
     struct allot_kinds_train_opts o;
     struct allot_kinds_trainset set;
     struct allot_kinds_model *m = NULL;
-    struct allot_features *feat = malloc(sizeof *feat);
     struct allot_buf err;
-    struct loader l;
     unsigned long v, bits = ALLOT_KINDS_HASH_BITS;
     uint64_t t0;
     int c, rc = 1, quiet = 0;
@@ -142,16 +115,10 @@ static int train_kinds(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (!feat) {
-        fprintf(stderr, "allot train kinds: out of memory\n");
-        goto out;
-    }
     t0 = allot_clock_mono_us();
     allot_kinds_trainset_init(&set, (unsigned)bits);
-    l.set = &set;
-    l.feat = feat;
     for (i = 0; i < n_data; i++) {
-        int r = allot_kinds_data_read(data[i], add_example, &l, &err);
+        int r = allot_kinds_data_load(data[i], &set, &err);
         if (r) {
             fprintf(stderr, "allot train kinds: %s\n",
                     err.len ? allot_buf_cstr(&err) : allot_strerror(r));
@@ -188,7 +155,6 @@ out_set:
 out:
     allot_kinds_model_free(m);
     allot_buf_release(&err);
-    free(feat);
     return rc;
 }
 

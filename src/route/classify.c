@@ -224,14 +224,6 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
     out->n_con = top_units(f, push, -1, out->con, ALLOT_EXPLAIN_TOP);
 }
 
-/* The short reason travels in a response header: printable ASCII only. */
-static void header_safe(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-            *s = '?';
-}
-
 static void short_reason(struct allot_classification *out)
 {
     size_t i, len;
@@ -239,7 +231,7 @@ static void short_reason(struct allot_classification *out)
                            allot_category_name(out->category), out->confidence);
     if (out->override) {
         snprintf(out->reason + len, sizeof out->reason - len, ": %s", out->override);
-        header_safe(out->reason);
+        allot_str_header_safe(out->reason); /* it travels in a header */
         return;
     }
     for (i = 0; i < out->n_pro && i < 3 && len < sizeof out->reason; i++) {
@@ -251,7 +243,7 @@ static void short_reason(struct allot_classification *out)
         }
         len += (size_t)k;
     }
-    header_safe(out->reason);
+    allot_str_header_safe(out->reason); /* it travels in a header */
 }
 
 void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,

@@ -54,14 +54,6 @@ static void sanitize(struct allot_slice s, char *dst, size_t size)
     dst[i] = '\0';
 }
 
-/* Make the reason header-safe in place. */
-static void header_safe(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
-            *s = '?';
-}
-
 static const struct allot_model *find_model(const struct allot_config *cfg, struct allot_slice name)
 {
     size_t i;
@@ -284,7 +276,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
 out:
     if (rc)
         return rc;
-    header_safe(d.reason);
+    allot_str_header_safe(d.reason);
     *out = d;
     return 0;
 }

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <cJSON.h>
 #include "allot/error.h"
+#include "allot/features.h"
+#include "allot/instruction.h"
 #include "allot/kinds_data.h"
 
 #define LINE_MAX_BYTES (16u << 20)
@@ -201,5 +203,38 @@ int allot_kinds_data_read(const char *path, allot_kinds_example_cb cb, void *ctx
     for (i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    return rc;
+}
+
+struct loader {
+    struct allot_kinds_trainset *set;
+    struct allot_features *feat; /* 64 KB: on the heap, not the stack */
+};
+
+static int add_example(void *ctx, const struct allot_chat_request *r, enum allot_category cat,
+                       const char *file, size_t line)
+{
+    struct loader *l = ctx;
+    struct allot_instruction in;
+    struct allot_instruction_view v;
+    (void)file;
+    (void)line;
+    allot_instruction_from_request(r, &in);
+    allot_instruction_view(&in, &v);
+    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
+    return allot_kinds_trainset_add(l->set, l->feat, cat);
+}
+
+int allot_kinds_data_load(const char *path, struct allot_kinds_trainset *t, struct allot_buf *err)
+{
+    struct loader l;
+    int rc;
+
+    l.set = t;
+    l.feat = malloc(sizeof *l.feat);
+    if (!l.feat)
+        return ALLOT_ENOMEM;
+    rc = allot_kinds_data_read(path, add_example, &l, err);
+    free(l.feat);
     return rc;
 }

@@ -120,8 +120,9 @@ static void shuffle(size_t *a, size_t n, uint64_t *state)
     }
 }
 
-static void logits_of(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t,
-                      size_t row, float out[ALLOT_CAT__COUNT])
+void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
+                                 const struct allot_kinds_trainset *t, size_t row,
+                                 float out[ALLOT_CAT__COUNT])
 {
     size_t j;
     int c;
@@ -182,7 +183,7 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
             size_t row = order[i];
             float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
             double p[ALLOT_CAT__COUNT];
-            logits_of(m, t, row, z);
+            allot_kinds_trainset_logits(m, t, row, z);
             softmax(z, 1.0, p);
             for (c = 0; c < ALLOT_CAT__COUNT; c++)
                 g[c] = (float)((p[c] - (c == t->label[row])) * cw[t->label[row]]);
@@ -316,7 +317,7 @@ static int oof_temperature(const struct allot_kinds_trainset *t, const size_t *r
         for (i = 0; i < n_rows; i++) {
             if (fold[i] != f)
                 continue;
-            logits_of(m, t, rows ? rows[i] : i, z + n_z * ALLOT_CAT__COUNT);
+            allot_kinds_trainset_logits(m, t, rows ? rows[i] : i, z + n_z * ALLOT_CAT__COUNT);
             y[n_z++] = sub.label[i];
         }
         allot_kinds_model_free(m);
