@@ -2,7 +2,7 @@
 # ASan+UBSan ones in build/asan/, `make test` runs the whole suite under the
 # sanitizer build (scripts/test.sh).
 CC      ?= cc
-PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson
+PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -17,7 +17,8 @@ CFLAGS_ALL = $(STD) $(OPT) $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -include src/ut
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/config/*.c src/http/*.c src/upstream/*.c \
-                               src/route/*.c src/ledger/*.c src/gateway/*.c))
+                               src/route/*.c src/ledger/*.c src/gateway/*.c \
+                               src/quality/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FAKE_SRC := $(sort $(wildcard tests/fake_upstream/*.c))
