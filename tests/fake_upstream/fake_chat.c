@@ -7,8 +7,11 @@
  * "sim?status=503&tokens=3" for tests that go through allot, which forwards
  * no client headers) and x-fake-* headers (in that order, later wins) add
  * latency, time to first token, token pacing, error statuses, cut streams,
- * malformed bodies and hangs, so that allot's tests and benchmarks can
- * provoke every upstream behaviour they care about. Also serves /healthz,
+ * malformed bodies and hangs, and answers of poor quality (empty, refusals,
+ * finish_reason "length", broken JSON), always or for an exact share of
+ * requests (bad-every, counted per model id in fake_stats.c), so that
+ * allot's tests and benchmarks can provoke every upstream behaviour they
+ * care about, the quality floor's included. Also serves /healthz,
  * /v1/models, /stats and POST /stats/reset.
  *
  * Bodies are read with cJSON (about five times cheaper than jansson for a
@@ -43,6 +46,7 @@
 #define MODEL_MAX 1024
 #define CONTENT_MAX (8u << 20)
 #define PREFIX_MAX 2048
+#define FINISH_MAX 256
 /* An exchange keeps buffer allocations up to this between requests. */
 #define KEEP_BYTES (256u << 10)
 #define SNIPPET_CHARS 40
@@ -82,11 +86,27 @@ struct fake_exchange {
     struct allot_buf model;   /* JSON string literal, quotes included */
     struct allot_buf content; /* the answer text */
     struct allot_buf prefix;  /* stream chunks up to "choices": */
+    struct allot_buf finish;  /* finish_reason, a JSON string literal */
+    int bad_header;           /* x-fake-bad: -1 none, else 0 or 1 */
 
     /* Stream progress. */
     size_t pos;     /* next byte of content to send */
     long sent;      /* content events sent */
     uint64_t t0_us; /* when the first token went out */
+};
+
+/* The bad answers of x-fake-bad, in the order of bad_names. */
+enum bad_kind { BAD_EMPTY, BAD_REFUSAL, BAD_CUT, BAD_JSON, BAD_SCHEMA, BAD_TEXT };
+static const char *const bad_names[] = {"empty", "refusal", "cut", "json", "schema", "text", NULL};
+/* Their content; NULL: cut keeps the normal content, text takes
+ * bad-content. Each fails one check of allot's quality floor. */
+static const char *const bad_contents[] = {
+    "",
+    "I'm sorry, but I can't help with that request.",
+    NULL,
+    "{\"name\": \"Ada\", \"age\":", /* JSON cut short */
+    "{\"unexpected\": true}",       /* JSON, but not what a schema wants */
+    NULL,
 };
 
 /* Knobs for one request, from flags, then the model name, then headers. */
@@ -101,7 +121,12 @@ struct knobs {
     int hang;
     int no_usage;
     int empty;
-    struct allot_slice content; /* ptr NULL: generate */
+    int content_json;
+    struct allot_slice content;     /* ptr NULL: generate */
+    struct allot_slice finish;      /* ptr NULL: "stop" */
+    long bad_every;                 /* 0: off */
+    int bad;                        /* enum bad_kind; -1: not given */
+    struct allot_slice bad_content; /* ptr NULL: not given */
 };
 
 /* What handle_chat reads from the request body. */
@@ -158,6 +183,13 @@ static const struct allot_http_header sse_headers[] = {
     {ALLOT_SLICE_LIT("Cache-Control"), ALLOT_SLICE_LIT("no-cache")},
 };
 
+/* x-fake-bad: 0, then 1: whether a request with bad-every (or bad) got the
+ * bad variant, for tests that call the fake directly. */
+static const struct allot_http_header bad_headers[] = {
+    {ALLOT_SLICE_LIT("x-fake-bad"), ALLOT_SLICE_LIT("0")},
+    {ALLOT_SLICE_LIT("x-fake-bad"), ALLOT_SLICE_LIT("1")},
+};
+
 /* An OpenAI-style error body. */
 static int error_body(struct allot_buf *b, int status, const char *message, const char *type)
 {
@@ -212,6 +244,7 @@ static struct fake_exchange *exchange_get(struct fake_worker *w)
     allot_buf_init(&ex->model, MODEL_MAX);
     allot_buf_init(&ex->content, CONTENT_MAX);
     allot_buf_init(&ex->prefix, PREFIX_MAX);
+    allot_buf_init(&ex->finish, FINISH_MAX);
     ex->next_all = w->all;
     w->all = ex;
 out:
@@ -240,6 +273,7 @@ static void exchange_put(struct fake_exchange *ex)
     keep_small(&ex->model);
     keep_small(&ex->content);
     keep_small(&ex->prefix);
+    keep_small(&ex->finish);
     ex->next_idle = w->idle;
     w->idle = ex;
 }
@@ -266,10 +300,15 @@ static void exchange_wait(struct fake_exchange *ex, enum exchange_state state, u
 /* Send a whole response and end the exchange. */
 static void exchange_respond(struct fake_exchange *ex, int status, const char *body, size_t len)
 {
-    size_t nh = status == 429 ? 2 : 1;
+    struct allot_http_header h[3] = {json_headers[0]};
+    size_t nh = 1;
 
+    if (status == 429)
+        h[nh++] = json_headers[1];
+    if (ex->bad_header >= 0)
+        h[nh++] = bad_headers[ex->bad_header > 0];
     ex->busy = 1;
-    (void)allot_http_respond(ex->req, status, json_headers, nh, body, len);
+    (void)allot_http_respond(ex->req, status, h, nh, body, len);
     ex->busy = 0;
     ex->req = NULL; /* ended by respond, whatever happened */
     exchange_put(ex);
@@ -326,7 +365,9 @@ static int build_completion(const struct fake_exchange *ex, struct allot_buf *b)
     fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":[{\"index\":0,\"message\":"
                    "{\"role\":\"assistant\",\"content\":");
     fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
-    fake_emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}]");
+    fake_emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
+    fake_emit(&o, ex->finish.ptr, ex->finish.len);
+    fake_emits(&o, "}]");
     if (ex->usage) {
         fake_emits(&o, ",");
         emit_usage(&o, ex);
@@ -388,14 +429,18 @@ static void stream_tokens(struct fake_exchange *ex);
 static void stream_start(struct fake_exchange *ex)
 {
     struct fake_out o = {&ex->w->scratch, 0};
+    struct allot_http_header h[3] = {sse_headers[0], sse_headers[1]};
+    size_t nh = 2;
     int rc;
 
     if (build_prefix(ex)) {
         ex->status = 500;
         goto fail;
     }
+    if (ex->bad_header >= 0)
+        h[nh++] = bad_headers[ex->bad_header > 0];
     ex->busy = 1;
-    rc = allot_http_chunked_start(ex->req, ex->status, sse_headers, 2);
+    rc = allot_http_chunked_start(ex->req, ex->status, h, nh);
     ex->busy = 0;
     if (rc < 0 || ex->gone) {
         exchange_lost(ex);
@@ -468,7 +513,7 @@ static void stream_tokens(struct fake_exchange *ex)
         exchange_wait(ex, EX_TOKENS, next_us > now ? (next_us - now + 999) / 1000 : 0);
         return;
     }
-    emit_chunk(&o, ex, "{}", NULL, 0, "\"stop\"");
+    emit_chunk(&o, ex, "{}", NULL, 0, allot_buf_cstr(&ex->finish));
     if (ex->include_usage && ex->usage) {
         fake_emit(&o, ex->prefix.ptr, ex->prefix.len);
         fake_emits(&o, "[],");
@@ -550,7 +595,7 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- knobs ------------------------------------------------------------ */
 
-enum knob_type { KNOB_NUM, KNOB_FLAG, KNOB_TEXT };
+enum knob_type { KNOB_NUM, KNOB_FLAG, KNOB_TEXT, KNOB_ENUM };
 
 /* Every per-request knob: its name in a model id's query ("sim?tokens=3"),
  * its header, its bounds, and where it lands in struct knobs. One table, so
@@ -560,27 +605,33 @@ struct knob_spec {
     const char *header;
     enum knob_type type;
     long min, max;
-    size_t offset; /* into struct knobs: a long (NUM), an int (FLAG), a slice (TEXT) */
+    size_t offset; /* into struct knobs: a long (NUM), an int (FLAG, ENUM), a slice (TEXT) */
+    const char *const *choices; /* ENUM: the values, NULL-terminated; the int is the index */
 };
 
 #define KOFF(f) offsetof(struct knobs, f)
 static const struct knob_spec knob_table[] = {
-    {"latency-ms", "x-fake-latency-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(latency_ms)},
-    {"ttft-ms", "x-fake-ttft-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(ttft_ms)},
-    {"tokens-per-sec", "x-fake-tokens-per-sec", KNOB_NUM, 0, FAKE_MAX_TPS, KOFF(tps)},
-    {"tokens", "x-fake-tokens", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(tokens)},
-    {"status", "x-fake-status", KNOB_NUM, 100, 599, KOFF(status)},
-    {"cut-after", "x-fake-cut-after", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(cut_after)},
-    {"malformed", "x-fake-malformed", KNOB_FLAG, 0, 1, KOFF(malformed)},
-    {"hang", "x-fake-hang", KNOB_FLAG, 0, 1, KOFF(hang)},
-    {"no-usage", "x-fake-no-usage", KNOB_FLAG, 0, 1, KOFF(no_usage)},
-    {"empty", "x-fake-empty", KNOB_FLAG, 0, 1, KOFF(empty)},
-    {"content", "x-fake-content", KNOB_TEXT, 0, 0, KOFF(content)},
+    {"latency-ms", "x-fake-latency-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(latency_ms), NULL},
+    {"ttft-ms", "x-fake-ttft-ms", KNOB_NUM, 0, FAKE_MAX_DELAY_MS, KOFF(ttft_ms), NULL},
+    {"tokens-per-sec", "x-fake-tokens-per-sec", KNOB_NUM, 0, FAKE_MAX_TPS, KOFF(tps), NULL},
+    {"tokens", "x-fake-tokens", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(tokens), NULL},
+    {"status", "x-fake-status", KNOB_NUM, 100, 599, KOFF(status), NULL},
+    {"cut-after", "x-fake-cut-after", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(cut_after), NULL},
+    {"malformed", "x-fake-malformed", KNOB_FLAG, 0, 1, KOFF(malformed), NULL},
+    {"hang", "x-fake-hang", KNOB_FLAG, 0, 1, KOFF(hang), NULL},
+    {"no-usage", "x-fake-no-usage", KNOB_FLAG, 0, 1, KOFF(no_usage), NULL},
+    {"empty", "x-fake-empty", KNOB_FLAG, 0, 1, KOFF(empty), NULL},
+    {"content", "x-fake-content", KNOB_TEXT, 0, 0, KOFF(content), NULL},
+    {"content-json", "x-fake-content-json", KNOB_FLAG, 0, 1, KOFF(content_json), NULL},
+    {"finish", "x-fake-finish", KNOB_TEXT, 0, 0, KOFF(finish), NULL},
+    {"bad-every", "x-fake-bad-every", KNOB_NUM, 0, FAKE_MAX_BAD_EVERY, KOFF(bad_every), NULL},
+    {"bad", "x-fake-bad", KNOB_ENUM, 0, 0, KOFF(bad), bad_names},
+    {"bad-content", "x-fake-bad-content", KNOB_TEXT, 0, 0, KOFF(bad_content), NULL},
 };
 #define N_KNOBS (sizeof knob_table / sizeof knob_table[0])
 #define KNOB_NAMES                                                                                 \
     "latency-ms, ttft-ms, tokens-per-sec, tokens, status, cut-after, malformed, hang, no-usage, "  \
-    "empty, content"
+    "empty, content, content-json, finish, bad-every, bad, bad-content"
 
 /* Parse a decimal in [min, max]. */
 static int parse_long(const char *p, size_t n, long min, long max, long *out)
@@ -606,6 +657,8 @@ static int knob_set(struct knobs *k, const struct knob_spec *spec, struct allot_
 {
     char *field = (char *)k + spec->offset;
     int shown = (int)(v.len > 40 ? 40 : v.len);
+    char list[128] = "";
+    size_t i, used = 0;
     long n;
 
     switch (spec->type) {
@@ -631,6 +684,18 @@ static int knob_set(struct knobs *k, const struct knob_spec *spec, struct allot_
     case KNOB_TEXT:
         *(struct allot_slice *)(void *)field = v;
         return 0;
+    case KNOB_ENUM:
+        for (i = 0; spec->choices[i]; i++) {
+            if (allot_slice_eq(v, spec->choices[i])) {
+                *(int *)(void *)field = (int)i;
+                return 0;
+            }
+            if (used < sizeof list)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                         spec->choices[i]);
+        }
+        snprintf(msg, msz, "%s: '%.*s' is not one of %s", where, shown, v.ptr, list);
+        return ALLOT_EINVAL;
     }
     return ALLOT_EINVAL;
 }
@@ -667,6 +732,20 @@ static int segment_num(const char *seg, size_t n, const char *word, long max, lo
     return parse_long(seg + wl, n - wl, 0, max, out) == 0;
 }
 
+/* A model-name segment "badWORD", WORD a bad answer that needs no
+ * bad-content: its enum bad_kind, or -1. */
+static int segment_bad(const char *seg, size_t n)
+{
+    int i;
+
+    if (n <= 3 || memcmp(seg, "bad", 3) != 0)
+        return -1;
+    for (i = 0; i < BAD_TEXT; i++)
+        if (strlen(bad_names[i]) == n - 3 && memcmp(seg + 3, bad_names[i], n - 3) == 0)
+            return i;
+    return -1;
+}
+
 /* Knobs in the name part of a model id (before any '?'): "fail" and three
  * digits anywhere sets the status; segments between non-alphanumerics set
  * the rest, e.g. "sim-ttft200-tps50-cut3". Words that are not knobs are
@@ -675,6 +754,7 @@ static void knobs_from_name(struct knobs *k, const char *model, size_t len)
 {
     size_t i, start;
     long n;
+    int b;
 
     for (i = 0; i + 7 <= len; i++) {
         if (memcmp(model + i, "fail", 4) == 0 && parse_long(model + i + 4, 3, 100, 599, &n) == 0) {
@@ -703,6 +783,14 @@ static void knobs_from_name(struct knobs *k, const char *model, size_t len)
             k->no_usage = 1;
         else if (sl == 5 && memcmp(seg, "empty", 5) == 0)
             k->empty = 1;
+        else if (sl == 11 && memcmp(seg, "contentjson", 11) == 0)
+            k->content_json = 1;
+        else if (sl > 6 && memcmp(seg, "finish", 6) == 0)
+            k->finish = allot_slice_of(seg + 6, sl - 6);
+        else if (segment_num(seg, sl, "badevery", FAKE_MAX_BAD_EVERY, &n))
+            k->bad_every = n;
+        else if ((b = segment_bad(seg, sl)) >= 0)
+            k->bad = b;
         else if (segment_num(seg, sl, "latency", FAKE_MAX_DELAY_MS, &n))
             k->latency_ms = n;
         else if (segment_num(seg, sl, "ttft", FAKE_MAX_DELAY_MS, &n))
@@ -1033,24 +1121,100 @@ static int build_content(struct fake_exchange *ex, const char *name, const cJSON
     return o.rc;
 }
 
+/* content-json: the words as {"answer": "WORDS", "ok": true}, for tests
+ * where JSON was asked for and the good answer must be valid JSON. WORDS
+ * lose their trailing space; tmp is scratch space. */
+static int wrap_in_json(struct allot_buf *content, struct allot_buf *tmp)
+{
+    struct fake_out o = {content, 0};
+    size_t n = content->len;
+    int rc;
+
+    allot_buf_reset(tmp);
+    if ((rc = allot_buf_add(tmp, allot_buf_cstr(content), n)))
+        return rc;
+    while (n > 0 && tmp->ptr[n - 1] == ' ')
+        n--;
+    allot_buf_reset(content);
+    fake_emits(&o, "{\"answer\": ");
+    fake_emit_json(&o, tmp->ptr, n);
+    fake_emits(&o, ", \"ok\": true}");
+    allot_buf_reset(tmp);
+    return o.rc;
+}
+
+/* Whether this request gets the bad variant: with bad-every, by its turn
+ * in its model id's count (process-wide, see fake_stats_bad_turn); with
+ * bad alone, always. ALLOT_ENOMEM when the count cannot be kept. */
+static int pick_bad(struct fake_stats *stats, const struct chat_view *v, const struct knobs *k,
+                    int *is_bad)
+{
+    int bad = 0, rc = 0;
+
+    if (k->bad_every > 0)
+        rc = fake_stats_bad_turn(stats, v->model, v->model_len, k->bad_every, &bad);
+    else if (k->bad >= 0)
+        bad = 1;
+    if (rc)
+        return rc;
+    if (bad && k->bad_every == 0)
+        fake_stats_count(stats, FAKE_BAD);
+    *is_bad = bad;
+    return 0;
+}
+
+/* The content and finish_reason of the answer. A bad one replaces the
+ * content (cut keeps it and says "length"); a good one is the content knob,
+ * else nothing for empty, else the generated words, as JSON for
+ * content-json. */
+static int build_answer(struct fake_exchange *ex, const char *name, const struct chat_view *v,
+                        const struct knobs *k, int is_bad, struct allot_buf *tmp)
+{
+    int bad = k->bad >= 0 ? k->bad : k->bad_content.ptr ? BAD_TEXT : BAD_EMPTY;
+    struct allot_slice finish = k->finish.ptr ? k->finish : allot_slice_of("stop", 4);
+    int rc;
+
+    if (is_bad && bad == BAD_CUT)
+        finish = allot_slice_of("length", 6);
+    if ((rc = allot_buf_add_json_str(&ex->finish, finish.ptr, finish.len)))
+        return rc;
+    if (is_bad && bad == BAD_TEXT)
+        return allot_buf_add(&ex->content, k->bad_content.ptr, k->bad_content.len);
+    if (is_bad && bad_contents[bad])
+        return allot_buf_adds(&ex->content, bad_contents[bad]);
+    if (k->content.ptr)
+        return allot_buf_add(&ex->content, k->content.ptr, k->content.len);
+    if (k->empty)
+        return 0;
+    rc = build_content(ex, name, v->last_user, k->tokens, tmp);
+    if (!rc && k->content_json)
+        rc = wrap_in_json(&ex->content, tmp);
+    return rc;
+}
+
 static void log_request(const struct fake_worker *w, const struct allot_http_request *req,
                         const struct fake_exchange *ex, const struct knobs *k)
 {
     if (w->opt->quiet)
         return;
-    allot_log_info("%s %.*s model=%.*s stream=%d status=%d%s%s%s", w->opt->name, (int)req->path.len,
-                   req->path.ptr, (int)(ex->model.len > 2 ? ex->model.len - 2 : 0),
+    allot_log_info("%s %.*s model=%.*s stream=%d status=%d%s%s%s%s", w->opt->name,
+                   (int)req->path.len, req->path.ptr,
+                   (int)(ex->model.len > 2 ? ex->model.len - 2 : 0),
                    ex->model.len > 2 ? ex->model.ptr + 1 : "", ex->stream, ex->status,
                    k->hang ? " hang" : "", ex->cut_after >= 0 ? " cut" : "",
-                   ex->malformed ? " malformed" : "");
+                   ex->malformed ? " malformed" : "", ex->bad_header > 0 ? " bad" : "");
 }
 
 static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
 {
     const struct fake_options *opt = w->opt;
-    struct knobs k = {
-        opt->latency_ms, opt->ttft_ms, opt->tokens_per_sec, opt->tokens, -1, -1, 0, 0, 0, 0,
-        {NULL, 0}};
+    struct knobs k = {.latency_ms = opt->latency_ms,
+                      .ttft_ms = opt->ttft_ms,
+                      .tps = opt->tokens_per_sec,
+                      .tokens = opt->tokens,
+                      .status = -1,
+                      .cut_after = -1,
+                      .bad = -1};
     struct chat_view v = {0};
     struct fake_seen seen;
     struct fake_exchange *ex = NULL;
@@ -1059,9 +1223,9 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     char msg[256], why[200];
     char decoded[MODEL_MAX]; /* text knobs from the model id */
     uint64_t delay_ms;
-    int rc;
+    int rc, is_bad = 0;
 
-    allot_buf_init(&tmp, 4096);
+    allot_buf_init(&tmp, CONTENT_MAX);
     root = fake_json_parse(req->body.ptr ? req->body.ptr : "", req->body.len, why, sizeof why);
     if (cJSON_IsObject(root)) {
         rc = read_chat(root, &v, msg, sizeof msg);
@@ -1091,6 +1255,21 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     }
     if (k.content.ptr)
         k.empty = 0; /* content overrides empty, whichever came first */
+    if (k.bad == BAD_TEXT && !k.bad_content.ptr) {
+        respond_error_now(w, req, 400,
+                          "knob bad=text needs bad-content (x-fake-bad-content, or bad-content= "
+                          "in the model id's query): the content of the bad answer",
+                          "invalid_request_error");
+        goto out;
+    }
+    if (pick_bad(w->stats, &v, &k, &is_bad)) {
+        snprintf(msg, sizeof msg,
+                 "fake upstream: cannot count bad-every for model '%.*s': out of memory or "
+                 "%d model ids counted already (POST /stats/reset forgets them)",
+                 (int)(v.model_len > 80 ? 80 : v.model_len), v.model, FAKE_STATS_MAX_MODELS);
+        respond_error_now(w, req, 500, msg, "server_error");
+        goto out;
+    }
     ex = exchange_get(w);
     if (!ex) {
         respond_error_now(w, req, 500, "fake upstream: out of memory", "server_error");
@@ -1110,15 +1289,14 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     ex->status = k.status >= 0 ? (int)k.status : run_fails(opt, ex->id) ? (int)opt->status : 200;
     ex->pos = 0;
     ex->sent = 0;
+    ex->bad_header = k.bad_every > 0 || k.bad >= 0 ? is_bad : -1;
     ex->prompt_tokens = (long)((v.content_bytes + 3) / 4);
-    if (k.content.ptr)
-        rc = allot_buf_add(&ex->content, k.content.ptr, k.content.len);
-    else if (!k.empty)
-        rc = build_content(ex, opt->name, v.last_user, k.tokens, &tmp);
+    rc = build_answer(ex, opt->name, &v, &k, is_bad, &tmp);
     if (!rc)
         rc = allot_buf_add_json_str(&ex->model, v.model, v.model_len);
     if (rc) {
-        snprintf(msg, sizeof msg, "cannot build the answer: %s (model name or content too long)",
+        snprintf(msg, sizeof msg,
+                 "cannot build the answer: %s (model name, content or finish too long)",
                  allot_strerror(rc));
         exchange_put(ex);
         respond_error_now(w, req, 400, msg, "invalid_request_error");
@@ -1226,6 +1404,7 @@ static void on_exchange_closed(uv_handle_t *h)
     allot_buf_release(&ex->model);
     allot_buf_release(&ex->content);
     allot_buf_release(&ex->prefix);
+    allot_buf_release(&ex->finish);
     free(ex);
 }
 

@@ -12,7 +12,10 @@
  * cJSON, like the chat handler), so the hot path builds no JSON. The
  * documents are written straight into the output buffer; cJSON prints only
  * the parts of the last body it holds. Models are few in any test, so the
- * per-model tally is a plain array searched linearly. */
+ * per-model tallies are plain arrays searched linearly. The bad-every
+ * counters live here too, under the same lock, because they must be exact
+ * across workers: which request of a model gets the bad answer is decided
+ * by its place in that model's count. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,22 +39,28 @@ int fake_stats_init(struct fake_stats *s, const char *expect_key)
     return 0;
 }
 
-static void forget_models(struct fake_stats *s)
+static void table_forget(struct fake_model_table *t)
 {
     size_t i;
 
-    for (i = 0; i < s->n_models; i++)
-        free(s->models[i].name);
-    s->n_models = 0;
+    for (i = 0; i < t->n; i++)
+        free(t->v[i].name);
+    t->n = 0;
+}
+
+static void table_release(struct fake_model_table *t)
+{
+    table_forget(t);
+    free(t->v);
+    t->v = NULL;
+    t->cap = 0;
 }
 
 void fake_stats_release(struct fake_stats *s)
 {
     pthread_mutex_destroy(&s->lock);
-    forget_models(s);
-    free(s->models);
-    s->models = NULL;
-    s->models_cap = 0;
+    table_release(&s->models);
+    table_release(&s->bad_every);
     allot_buf_release(&s->last_body);
     allot_buf_release(&s->last_path);
     allot_buf_release(&s->last_content_type);
@@ -90,38 +99,40 @@ out:
     }
 }
 
-/* Count one request for model; called with the lock held. Past
- * FAKE_STATS_MAX_MODELS names, or out of memory, new names go uncounted. */
-static void count_model(struct fake_stats *s, const char *model)
+/* The entry for name[0..len) in t, added with zero counts when new;
+ * called with the lock held. NULL past FAKE_STATS_MAX_MODELS names or out
+ * of memory. */
+static struct fake_model_count *table_slot(struct fake_model_table *t, const char *name, size_t len)
 {
-    size_t len = strlen(model), i;
     struct fake_model_count *m;
+    size_t i;
 
-    for (i = 0; i < s->n_models; i++) {
-        m = &s->models[i];
-        if (m->len == len && memcmp(m->name, model, len) == 0) {
-            m->count++;
-            return;
-        }
+    for (i = 0; i < t->n; i++) {
+        m = &t->v[i];
+        if (m->len == len && memcmp(m->name, name, len) == 0)
+            return m;
     }
-    if (s->n_models >= FAKE_STATS_MAX_MODELS)
-        return;
-    if (s->n_models == s->models_cap) {
-        size_t cap = s->models_cap ? s->models_cap * 2 : 16;
-        m = realloc(s->models, cap * sizeof *m); /* cap <= 2048: no overflow */
+    if (t->n >= FAKE_STATS_MAX_MODELS)
+        return NULL;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        m = realloc(t->v, cap * sizeof *m); /* cap <= 2048: no overflow */
         if (!m)
-            return;
-        s->models = m;
-        s->models_cap = cap;
+            return NULL;
+        t->v = m;
+        t->cap = cap;
     }
-    m = &s->models[s->n_models];
+    m = &t->v[t->n];
     m->name = malloc(len + 1);
     if (!m->name)
-        return;
-    memcpy(m->name, model, len + 1);
+        return NULL;
+    memcpy(m->name, name, len);
+    m->name[len] = '\0';
     m->len = len;
-    m->count = 1;
-    s->n_models++;
+    m->count = 0;
+    m->bad = 0;
+    t->n++;
+    return m;
 }
 
 void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
@@ -134,8 +145,12 @@ void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
     s->requests++;
     if (seen->stream)
         s->streams++;
-    if (seen->model)
-        count_model(s, seen->model);
+    if (seen->model) {
+        /* past FAKE_STATS_MAX_MODELS names, new ones go uncounted */
+        struct fake_model_count *m = table_slot(&s->models, seen->model, strlen(seen->model));
+        if (m)
+            m->count++;
+    }
     s->have_last = 1;
     copy_capped(&s->last_body, seen->body);
     copy_capped(&s->last_path, seen->path);
@@ -159,15 +174,44 @@ void fake_stats_count(struct fake_stats *s, enum fake_counter c)
     case FAKE_INJECTED:
         s->injected++;
         break;
+    case FAKE_BAD:
+        s->bad++;
+        break;
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+int fake_stats_bad_turn(struct fake_stats *s, const char *model, size_t len, long every,
+                        int *is_bad)
+{
+    struct fake_model_count *m;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->lock);
+    m = table_slot(&s->bad_every, model, len);
+    if (!m) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    m->count++;
+    /* the every-th, 2*every-th, ...: after k requests exactly k / every
+     * were bad, the share a benchmark expects */
+    *is_bad = every > 0 && m->count % (uint64_t)every == 0;
+    if (*is_bad) {
+        m->bad++;
+        s->bad++;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 void fake_stats_reset(struct fake_stats *s)
 {
     pthread_mutex_lock(&s->lock);
-    s->requests = s->streams = s->cancelled = s->cut = s->injected = 0;
-    forget_models(s);
+    s->requests = s->streams = s->cancelled = s->cut = s->injected = s->bad = 0;
+    table_forget(&s->models);
+    table_forget(&s->bad_every);
     s->have_last = 0;
     allot_buf_reset(&s->last_body);
     allot_buf_reset(&s->last_path);
@@ -251,13 +295,22 @@ int fake_stats_json(struct fake_stats *s, const char *name, struct allot_buf *ou
     fake_emit_json(&o, name, strlen(name));
     fake_emitf(&o,
                ",\"requests\":%" PRIu64 ",\"streams\":%" PRIu64 ",\"cancelled\":%" PRIu64
-               ",\"cut\":%" PRIu64 ",\"injected_errors\":%" PRIu64 ",\"by_model\":{",
-               s->requests, s->streams, s->cancelled, s->cut, s->injected);
-    for (i = 0; i < s->n_models; i++) {
+               ",\"cut\":%" PRIu64 ",\"injected_errors\":%" PRIu64 ",\"bad\":%" PRIu64
+               ",\"by_model\":{",
+               s->requests, s->streams, s->cancelled, s->cut, s->injected, s->bad);
+    for (i = 0; i < s->models.n; i++) {
         if (i)
             fake_emits(&o, ",");
-        fake_emit_json(&o, s->models[i].name, s->models[i].len);
-        fake_emitf(&o, ":%" PRIu64, s->models[i].count);
+        fake_emit_json(&o, s->models.v[i].name, s->models.v[i].len);
+        fake_emitf(&o, ":%" PRIu64, s->models.v[i].count);
+    }
+    fake_emits(&o, "},\"bad_every\":{");
+    for (i = 0; i < s->bad_every.n; i++) {
+        const struct fake_model_count *m = &s->bad_every.v[i];
+        if (i)
+            fake_emits(&o, ",");
+        fake_emit_json(&o, m->name, m->len);
+        fake_emitf(&o, ":{\"requests\":%" PRIu64 ",\"bad\":%" PRIu64 "}", m->count, m->bad);
     }
     fake_emits(&o, "},\"last_request\":");
     if (s->have_last)
@@ -284,11 +337,11 @@ int fake_stats_models_json(struct fake_stats *s, struct allot_buf *out)
     fake_emits(&o, "{\"object\":\"list\",\"data\":[");
     emit_model(&o, "sim", 3);
     pthread_mutex_lock(&s->lock);
-    for (i = 0; i < s->n_models; i++) {
-        if (s->models[i].len == 3 && memcmp(s->models[i].name, "sim", 3) == 0)
+    for (i = 0; i < s->models.n; i++) {
+        if (s->models.v[i].len == 3 && memcmp(s->models.v[i].name, "sim", 3) == 0)
             continue;
         fake_emits(&o, ",");
-        emit_model(&o, s->models[i].name, s->models[i].len);
+        emit_model(&o, s->models.v[i].name, s->models.v[i].len);
     }
     pthread_mutex_unlock(&s->lock);
     fake_emits(&o, "]}");

@@ -26,6 +26,7 @@
 #define FAKE_MAX_DELAY_MS 3600000L
 #define FAKE_MAX_TOKENS 100000L
 #define FAKE_MAX_TPS 100000000L
+#define FAKE_MAX_BAD_EVERY 1000000L
 
 /* The command line, read once in main and shared read-only by workers. */
 struct fake_options {
@@ -50,6 +51,15 @@ struct fake_model_count {
     char *name; /* owned, NUL-terminated */
     size_t len;
     uint64_t count;
+    uint64_t bad; /* in the bad-every table: of count, how many got the bad variant */
+};
+
+/* Model names with a count each, in order of first sight; searched
+ * linearly, as a test uses few. At most FAKE_STATS_MAX_MODELS names. */
+struct fake_model_table {
+    struct fake_model_count *v;
+    size_t n;
+    size_t cap;
 };
 
 /* Counters and a copy of the last chat request, for GET /stats. One per
@@ -58,14 +68,15 @@ struct fake_model_count {
 struct fake_stats {
     pthread_mutex_t lock;
     const char *expect_key;
-    uint64_t requests;               /* chat completion requests, valid or not */
-    uint64_t streams;                /* of which asked for "stream": true */
-    uint64_t cancelled;              /* the client went away before the response ended */
-    uint64_t cut;                    /* cut on purpose (x-fake-cut-after) */
-    uint64_t injected;               /* answered with an injected error status */
-    struct fake_model_count *models; /* in order of first sight */
-    size_t n_models;                 /* at most FAKE_STATS_MAX_MODELS */
-    size_t models_cap;
+    uint64_t requests;                 /* chat completion requests, valid or not */
+    uint64_t streams;                  /* of which asked for "stream": true */
+    uint64_t cancelled;                /* the client went away before the response ended */
+    uint64_t cut;                      /* cut on purpose (x-fake-cut-after) */
+    uint64_t injected;                 /* answered with an injected error status */
+    uint64_t bad;                      /* given the bad variant (x-fake-bad-every, x-fake-bad) */
+    struct fake_model_table models;    /* every chat request, by model */
+    struct fake_model_table bad_every; /* requests with x-fake-bad-every, by model: the
+                                        * counters that pick the bad ones */
     int have_last;
     struct allot_buf last_body;
     struct allot_buf last_path;
@@ -86,7 +97,7 @@ struct fake_seen {
     int stream;
 };
 
-enum fake_counter { FAKE_CANCELLED, FAKE_CUT, FAKE_INJECTED };
+enum fake_counter { FAKE_CANCELLED, FAKE_CUT, FAKE_INJECTED, FAKE_BAD };
 
 /* An appender with a sticky error: the first failure is kept and later
  * appends are skipped, so a response is built straight-line and checked
@@ -146,7 +157,16 @@ int fake_stats_init(struct fake_stats *s, const char *expect_key);
 void fake_stats_release(struct fake_stats *s);
 void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen);
 void fake_stats_count(struct fake_stats *s, enum fake_counter c);
-/* Forget all counters, models and the last request. */
+/* Count one chat request that carries bad-every=every for the model id
+ * model[0..len) and say whether it gets the bad variant: the every-th,
+ * 2*every-th, ... such request for that exact id since the start or the
+ * last fake_stats_reset, across all workers (under the lock, so the share
+ * is exact however the requests interleave). A bad turn also counts in
+ * `bad`. Sets *is_bad only on success; ALLOT_ENOMEM when out of memory or
+ * when FAKE_STATS_MAX_MODELS ids are already counted. */
+int fake_stats_bad_turn(struct fake_stats *s, const char *model, size_t len, long every,
+                        int *is_bad);
+/* Forget all counters (bad-every's too), models and the last request. */
 void fake_stats_reset(struct fake_stats *s);
 /* Append the /stats document, or the /v1/models list, to out. */
 int fake_stats_json(struct fake_stats *s, const char *name, struct allot_buf *out);

@@ -235,6 +235,118 @@ expect_true "query unknown knob message" grep -q "unknown knob 'bogus'" "$TMP/bo
 expect "query bad escape" "$(post "$(mreq 'sim?content=%zz')")" 400
 expect "query value missing" "$(post "$(mreq 'sim?tokens')")" 400
 
+# --- bad answers on demand: finish, content-json, bad-every, bad, bad-content -----
+REFUSAL="I'm sorry, but I can't help with that request."
+JANSWER="{\"answer\": \"${ANSWER% }\", \"ok\": true}"
+hdr() { grep -i "^$1:" "$TMP/head" | tr -d '\r' | cut -d' ' -f2-; }
+is_stream() { grep -q '^data: ' "$TMP/body"; }
+# The answer's text and finish_reason, from a plain or a stream body.
+text() { if is_stream; then events | jq -j '.choices[0].delta.content // ""'; else content; fi; }
+finish() { if is_stream; then events | jq -r '.choices[0].finish_reason // empty'; else jq -r '.choices[0].finish_reason' "$TMP/body"; fi; }
+ctokens() { if is_stream; then events | tail -1 | jq .usage.completion_tokens; else jq .usage.completion_tokens "$TMP/body"; fi; }
+parses() { text | jq -e . >/dev/null 2>&1; }
+not_json() { ! parses; }
+# badrun N MODEL [EXTRA [curl args...]]: N requests; per request "X-FAKE-BAD:g" when
+# the answer is the normal one ($ANSWER), ":b" when it is not.
+badrun() {
+    local n=$1 model=$2 extra=${3:-} i out=""
+    shift $(($# < 3 ? $# : 3))
+    for i in $(seq "$n"); do
+        post "$(mreq "$model" "$extra")" "$@" >/dev/null
+        out+="$(hdr x-fake-bad):$([ "$(text)" == "$ANSWER" ] && echo g || echo b) "
+    done
+    echo "$out"
+}
+EVERY3='0:g 0:g 1:b 0:g 0:g 1:b 0:g 0:g 1:b '
+
+post "$(mreq 'sim?finish=length')" >/dev/null
+expect "finish=length" "$(finish):$(text)" "length:$ANSWER"
+expect "finish: no x-fake-bad without bad knobs" "$(hdr x-fake-bad)" ""
+post "$(mreq 'sim?finish=length' "$SU")" >/dev/null
+expect "finish=length stream" "$(finish):$(text)" "length:$ANSWER"
+expect "finish=length stream usage" "$(ctokens)" 16
+expect "finish=length stream: one finish_reason, in the last choice chunk" "$(events | jq -c '.choices[0].finish_reason' | grep -vc null)" 1
+post "$REQ" -H 'x-fake-finish: content_filter' >/dev/null
+expect "finish header" "$(finish)" content_filter
+post "$(mreq 'sim-finishlength')" >/dev/null
+expect "finish model-name knob" "$(finish)" length
+
+post "$(mreq 'sim?content-json')" >/dev/null
+expect "content-json" "$(text)" "$JANSWER"
+expect_true "content-json parses" parses
+expect "content-json object" "$(text | jq -c '[.ok, (.answer | startswith("[smoke] answer to: hello there, fake lorem"))]')" '[true,true]'
+expect "content-json tokens = words" "$(ctokens)" 19
+expect "content-json finish" "$(finish)" stop
+post "$(mreq 'sim?content-json' "$SU")" >/dev/null
+expect "content-json stream = plain" "$(text)" "$JANSWER"
+expect "content-json stream pieces" "$(pieces)" 19
+expect "content-json stream usage" "$(ctokens)" 19
+post "$REQ" -H 'x-fake-content-json: 1' >/dev/null
+expect_true "content-json header parses" parses
+post "$(mreq 'sim-contentjson')" >/dev/null
+expect "content-json model-name knob" "$(text)" "$JANSWER"
+post '{"model":"sim?content-json&tokens=5","messages":[{"role":"user","content":"a \"quoted\\ word"}]}' >/dev/null
+expect "content-json escapes the words" "$(text | jq -r .answer)" '[smoke] answer to: a "quoted\'
+post "$(mreq 'sim?content-json&content=plain%20words')" >/dev/null
+expect "content wins over content-json" "$(text)" 'plain words'
+
+expect "bad-every=3, refusal: 1 bad in every 3" "$(badrun 9 'sim?bad-every=3&bad=refusal')" "$EVERY3"
+expect "bad-every=3, bad one is the refusal" "$(text)" "$REFUSAL"
+expect "bad-every=3 stream" "$(badrun 9 'sim?bad=refusal&bad-every=3' "$S")" "$EVERY3"
+expect "bad-every=3 stream, bad one" "$(finish):$(text)" "stop:$REFUSAL"
+expect "bad-every=3, header knobs" "$(badrun 9 'sim-hdr' '' -H 'x-fake-bad-every: 3' -H 'x-fake-bad: schema')" "$EVERY3"
+expect "bad-every=3, header knobs: bad one" "$(text)" '{"unexpected": true}'
+expect "bad-every model-name knobs" "$(badrun 4 'sim-badevery2-badcut')" '0:g 1:g 0:g 1:g '
+expect "bad-every model-name knobs: cut" "$(finish)" length
+expect "bad-every without bad: empty" "$(badrun 2 'sim?bad-every=2')" '0:g 1:b '
+expect "bad-every without bad: empty content" "$(jq -c '[.choices[0].message.content, .usage.completion_tokens]' "$TMP/body")" '["",0]'
+expect "bad-content alone: text" "$(badrun 2 'sim?bad-every=2&bad-content=meh')" '0:g 1:b '
+expect "bad-content alone: its content" "$(text)" meh
+expect "bad-every counts per model id: a" "$(badrun 1 'a?bad-every=2') $(badrun 1 'b?bad-every=2')" '0:g  0:g '
+expect "bad-every counts per model id: b" "$(badrun 1 'a?bad-every=2') $(badrun 1 'b?bad-every=2')" '1:b  1:b '
+expect "bad-every=0 header turns it off" "$(badrun 2 'sim?bad-every=1' '' -H 'x-fake-bad-every: 0')" ':g :g '
+expect "bad-every bad value" "$(post "$(mreq 'sim?bad-every=x')")" 400
+expect "bad-every negative" "$(post "$(mreq 'sim?bad-every=-1')")" 400
+expect "bad unknown variant" "$(post "$(mreq 'sim?bad=rude')")" 400
+expect_true "bad unknown variant message" grep -q "knob bad: 'rude' is not one of empty, refusal, cut, json, schema, text" "$TMP/body"
+expect "bad=text without bad-content" "$(post "$(mreq 'sim?bad=text')")" 400
+expect_true "bad=text without bad-content message" grep -q 'bad=text needs bad-content' "$TMP/body"
+
+# every variant, with bad alone (every answer bad), plain and stream:
+# "finish|content|completion tokens"
+variant_want() {
+    case $1 in
+    empty) echo "stop||0" ;;
+    refusal) echo "stop|$REFUSAL|9" ;;
+    cut) echo "length|$ANSWER|16" ;;
+    json) echo 'stop|{"name": "Ada", "age":|3' ;;
+    schema) echo 'stop|{"unexpected": true}|2' ;;
+    'text&bad-content=no%20way') echo "stop|no way|2" ;;
+    esac
+}
+for v in empty refusal cut json schema 'text&bad-content=no%20way'; do
+    want=$(variant_want "$v")
+    post "$(mreq "sim?bad=$v")" >/dev/null
+    expect "bad=$v" "$(finish)|$(text)|$(ctokens)" "$want"
+    expect "bad=$v x-fake-bad" "$(hdr x-fake-bad)" 1
+    post "$(mreq "sim?bad=$v" "$SU")" >/dev/null
+    expect "bad=$v stream" "$(finish)|$(text)|$(ctokens)" "$want"
+    expect "bad=$v stream x-fake-bad" "$(hdr x-fake-bad)" 1
+    expect_true "bad=$v stream ends" grep -q '^data: \[DONE\]' "$TMP/body"
+done
+post "$(mreq 'sim?bad=json')" >/dev/null
+expect_true "bad=json is not JSON" not_json
+post "$(mreq 'sim?bad=schema')" >/dev/null
+expect "bad=schema is JSON without the asked-for fields" "$(text | jq -c 'keys')" '["unexpected"]'
+post "$(mreq 'sim?bad=json&content-json')" >/dev/null
+expect_true "bad=json wins over content-json" not_json
+post "$(mreq 'sim?bad-every=1&bad=cut&content-json')" >/dev/null
+expect "bad=cut keeps content-json's content" "$(finish)|$(text)" "length|$JANSWER"
+stats >"$TMP/stats"
+expect "stats bad_every" "$(jq -c '.bad_every["sim?bad-every=3&bad=refusal"]' "$TMP/stats")" '{"requests":9,"bad":3}'
+expect "stats bad_every, name knobs" "$(jq -c '.bad_every["sim-badevery2-badcut"]' "$TMP/stats")" '{"requests":4,"bad":2}'
+expect_true "stats bad >= 25" [ "$(jq .bad "$TMP/stats")" -ge 25 ]
+
 # --- reading the body (cJSON, kept as strict as before) --------------------------
 post '{"model":"sim","model":"sim-tokens2","messages":[{"role":"user","content":"x"}]}' >/dev/null
 expect "duplicate key: the last counts" "$(jq -c '[.model, .usage.completion_tokens]' "$TMP/body")" '["sim-tokens2",2]'
@@ -273,7 +385,9 @@ curl -sS "$URL/v1/models" >"$TMP/models"
 expect "models list" "$(jq -c '[.object, (.data | map(.id) | index("sim") != null), (.data | map(.id) | index("sim-tokens4") != null)]' "$TMP/models")" '["list",true,true]'
 
 expect "reset" "$(curl -sS -X POST "$URL/stats/reset")" '{"ok":true}'
-expect "after reset" "$(stats | jq -c '[.requests, .streams, .cancelled, .last_request]')" '[0,0,0,null]'
+expect "after reset" "$(stats | jq -c '[.requests, .streams, .cancelled, .bad, .bad_every, .last_request]')" '[0,0,0,0,{},null]'
+expect "reset restarts bad-every" "$(badrun 3 'sim?bad-every=3&bad=refusal')" '0:g 0:g 1:b '
+curl -sS -X POST -o /dev/null "$URL/stats/reset"
 post "$UREQ" -H 'authorization: Bearer sk-test' >/dev/null
 stats >"$TMP/stats"
 expect "stats counts" "$(jq -c '[.requests, .streams, .by_model]' "$TMP/stats")" '[1,1,{"sim":1}]'
@@ -319,6 +433,12 @@ start workers --workers 2 --name w2
 URL="http://127.0.0.1:$PORT"
 expect "workers serve" "$(codes 10)" "$(printf '200 %.0s' $(seq 10))"
 expect "workers share stats" "$(stats | jq -c '[.name, .requests]')" '["w2",10]'
+ANSWER='[w2] answer to: hello there, fake lorem ipsum dolor sit amet consectetur adipiscing elit sed do '
+expect "workers: bad-every=3 exact across workers" "$(badrun 9 'sim?bad-every=3')" "$EVERY3"
+expect "workers: bad-every stats" "$(stats | jq -c '[.bad, .bad_every["sim?bad-every=3"]]')" '[3,{"requests":9,"bad":3}]'
+n=$(seq 30 | xargs -P 6 -I{} curl -sS -D - -o /dev/null --data-binary "$(mreq 'sim?bad-every=3&bad=json')" "$URL/v1/chat/completions" |
+    tr -d '\r' | grep -ic '^x-fake-bad: 1$')
+expect "workers: bad-every=3, 30 concurrent requests, 10 bad" "$n" 10
 
 # --- every instance stops cleanly on SIGTERM, without sanitizer reports -----
 for i in "${!PIDS[@]}"; do
