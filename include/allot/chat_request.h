@@ -27,11 +27,12 @@ struct allot_chat_request {
     struct allot_slice system;
     struct allot_slice last_user;
     size_t n_messages;
-    size_t n_tool_results;   /* messages with role "tool" or "function" */
-    int last_is_tool;        /* the last message is one of them */
-    size_t material_bytes;   /* text bytes of all messages but the two above */
-    int has_tools;           /* non-empty "tools" or "functions" */
-    int has_response_format; /* "response_format" present and not "text" */
+    size_t n_tool_results;        /* messages with role "tool" or "function" */
+    int last_is_tool;             /* the last message is one of them */
+    size_t material_bytes;        /* text bytes of all messages but the two above */
+    int has_tools;                /* non-empty "tools" or "functions" */
+    int has_response_format;      /* "response_format" present and not "text" */
+    const cJSON *response_format; /* that object, in root; NULL when absent or "text" */
     /* Spans in the original body (offset, length) of the values of the
      * top-level "model" and "stream_options" keys; len 0 when absent. */
     size_t model_off, model_len;

@@ -61,6 +61,50 @@ struct allot_limits {
     long send_timeout_ms;      /* client taking no response bytes; 60 s */
 };
 
+/* One set of answer checks, as written under quality.checks.<tier or
+ * category>. Every field may be unset (-1, or NULL for the patterns): a
+ * category's set overrides its tier's field by field, and the tier's set
+ * overrides the built-in labour defaults (see allot_quality_resolve() in
+ * check.h). */
+enum allot_stream_check {
+    ALLOT_STREAM_CHECK_AFTER,  /* stream through; record the verdict; no escalation */
+    ALLOT_STREAM_CHECK_BUFFER, /* hold the stream until it passes, then replay it */
+};
+
+struct allot_check_conf {
+    int not_empty;     /* content or tool calls present */
+    int not_refusal;   /* no refusal phrase at the start of the answer */
+    int not_truncated; /* finish_reason is not "length" */
+    int json;          /* valid JSON when response_format asked for JSON */
+    int schema;        /* valid against response_format.json_schema.schema */
+    int escalate;      /* a failed answer goes to the next tier up */
+    char *stream;      /* "after" or "buffer"; see enum allot_stream_check */
+    long min_chars;    /* answer length bounds, in bytes of content */
+    long max_chars;
+    char *must_match;     /* PCRE2 pattern the content must match */
+    char *must_not_match; /* PCRE2 pattern the content must not match */
+};
+
+#define ALLOT_MAX_REFUSALS 64
+
+struct allot_quality {
+    int enabled; /* default 1 */
+    struct allot_check_conf tier[ALLOT_TIER__COUNT];
+    struct allot_check_conf category[ALLOT_CAT__COUNT];
+    char *refusals[ALLOT_MAX_REFUSALS]; /* user refusal patterns, added to the built-in list */
+    size_t n_refusals;
+    char *code_escalates_to;  /* "judgment" or "none"; default "judgment" */
+    double audit_sample;      /* share of passing labour answers graded; default 0 */
+    int audit_max_in_flight;  /* per worker; past it an audit is skipped; default 16 */
+    int floor_enabled;        /* default 1 */
+    double floor_min_pass;    /* default 0.9 */
+    int floor_window;         /* default 50 */
+    int floor_min_samples;    /* default 20 */
+    long floor_cooldown_s;    /* default 600 */
+    double floor_probe_share; /* default 0.1 */
+    int floor_probe_samples;  /* default 20 */
+};
+
 struct allot_config {
     char *path;           /* file it was read from; NULL for defaults */
     char *listen_host;    /* default "127.0.0.1" */
@@ -75,6 +119,7 @@ struct allot_config {
     struct allot_tier_conf tiers[ALLOT_TIER__COUNT];
     struct allot_routing routing;
     struct allot_limits limits;
+    struct allot_quality quality;
 };
 
 /* Read and validate a YAML file. On success *out is a new config the caller

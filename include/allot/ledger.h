@@ -45,6 +45,19 @@ struct allot_ledger_entry {
     double ttft_ms;            /* to the first byte of the answer; -1 if none */
     char reason[256];
     char explain[512]; /* the classifier's full explanation; "" when it did not run */
+    /* The quality floor (schema v3). */
+    char check[16];         /* verdict on the answer returned: "pass", a check name, "" unchecked */
+    char check_detail[192]; /* why the first failing check failed; "" when none failed */
+    char escalated[16];     /* the check whose failure escalated the request; "" when none */
+    double escalation_usd;  /* cost of the answers thrown away (included in cost_usd) */
+    int64_t escalation_prompt_tokens; /* their tokens (not in prompt/completion_tokens) */
+    int64_t escalation_completion_tokens;
+    char floor[16];    /* "promoted" (sent up by the floor), "probe", or "" */
+    char audit_of[40]; /* audit rows (endpoint "audit"): the request graded */
+    double grade;      /* audit rows: 1 pass, 0 fail; -1 otherwise */
+    /* Not a request: when non-empty this entry is an event of the events
+     * table (see allot_ledger_event()), not a row of requests. */
+    char event[16];
 };
 
 /* Open or create the store at path, create the schema, start the writer.
@@ -56,6 +69,13 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
 /* Queue a copy of e. Thread-safe, never blocks on I/O. ALLOT_ETOOBIG when
  * the queue (65,536 rows) is full; ALLOT_ECLOSED after close began. */
 int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry *e);
+
+/* Queue an event (table events: ts_ms, kind, subject, detail), e.g. a
+ * category promoted by the quality floor. Same queue and guarantees as a
+ * request row; the strings are truncated to fit (kind 15 bytes, subject 15,
+ * detail 511). */
+int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, const char *subject,
+                       const char *detail);
 
 /* Rows committed so far, and rows that failed to write (since open). */
 uint64_t allot_ledger_rows_written(struct allot_ledger *l);

@@ -27,6 +27,7 @@ enum allot_metrics_attempt {
     ALLOT_MATTEMPT_TIMEOUT,
     ALLOT_MATTEMPT_CONNECT,
     ALLOT_MATTEMPT_INVALID,
+    ALLOT_MATTEMPT_CHECK, /* a 2xx answer that failed a check and was escalated */
     ALLOT_MATTEMPT__COUNT,
 };
 
@@ -51,6 +52,14 @@ void allot_metrics_request(struct allot_metrics *m, int shard,
                            const struct allot_metrics_sample *s);
 void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
                            enum allot_metrics_attempt result);
+/* The quality floor: a checked answer (tier, enum allot_check_id), an
+ * escalation (category or -1), an audit's grade (1 pass, 0 fail, -1 none
+ * or failed; skipped: sampled but over max_in_flight), and a category's
+ * floor state (promoted 1/0; promotions and demotions are counted). */
+void allot_metrics_check(struct allot_metrics *m, int shard, int tier, int check);
+void allot_metrics_escalation(struct allot_metrics *m, int shard, int category);
+void allot_metrics_audit(struct allot_metrics *m, int shard, int category, int grade, int skipped);
+void allot_metrics_floor(struct allot_metrics *m, int category, int promoted);
 /* In-flight gauge of a shard, +1 / -1. */
 void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
 /* Append the text exposition format (version 0.0.4) of all shards, plus

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include "allot/buf.h"
 #include "allot/config.h"
 #include "allot/error.h"
@@ -642,6 +644,127 @@ static void set_categories(struct load *L, const struct allot__config_key *k,
     }
 }
 
+/* A PCRE2 pattern: compiled once here so that a bad one is a config error
+ * with its offset, not a failure at serve time. */
+static void set_regex(struct load *L, struct allot__ynode *v, const char *path, char **slot,
+                      const char *s, size_t n)
+{
+    int ecode = 0;
+    PCRE2_SIZE eoff = 0;
+    pcre2_code *re;
+    char g[224];
+
+    if (n == 0 || n > MAX_VALUE) {
+        report(L, v->line, path, "expected a regular expression (PCRE2), got %s",
+               got(v, g, sizeof g));
+        return;
+    }
+    re = pcre2_compile((PCRE2_SPTR)s, n, PCRE2_UTF, &ecode, &eoff, NULL);
+    if (!re) {
+        PCRE2_UCHAR why[120];
+        pcre2_get_error_message(ecode, why, sizeof why);
+        report(L, v->line, path, "invalid regular expression at offset %zu: %s", (size_t)eoff,
+               (const char *)why);
+        return;
+    }
+    pcre2_code_free(re);
+    set_str(L, slot, s, n, 0);
+}
+
+static void set_refusals(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                         const char *path)
+{
+    struct allot_quality *q = &L->cfg->quality;
+    size_t i;
+    char ip[288], g[224];
+
+    if (v->type != ALLOT__YSEQ) {
+        expected(L, k, v, path);
+        return;
+    }
+    if (v->n > ALLOT_MAX_REFUSALS) {
+        report(L, v->line, path, "expected at most %d patterns, got %zu", ALLOT_MAX_REFUSALS, v->n);
+        return;
+    }
+    for (i = 0; i < v->n; i++) {
+        struct allot__ynode *item = v->kids[i];
+        const char *s;
+        size_t len;
+
+        path_fmt(ip, sizeof ip, "%s[%zu]", path, i);
+        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
+            report(L, item->line, ip, "expected a regular expression, got %s",
+                   got(item, g, sizeof g));
+            continue;
+        }
+        if (!(s = text(L, item, ip, &len)))
+            continue;
+        set_regex(L, item, ip, &q->refusals[q->n_refusals], s, len);
+        if (q->refusals[q->n_refusals])
+            q->n_refusals++;
+    }
+}
+
+static void parse_map(struct load *L, struct allot__ynode *m, const char *tpath, const char *dpath,
+                      void *base, size_t item);
+
+/* quality.checks: each key a tier or a category, each value a check set. */
+static void set_check_map(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                          const char *path)
+{
+    struct allot_quality *q = &L->cfg->quality;
+    size_t seen[ALLOT_TIER__COUNT + ALLOT_CAT__COUNT] = {0}, i;
+    char kp[288], kq[96], g[224], names[256];
+
+    if (v->type != ALLOT__YMAP) {
+        expected(L, k, v, path);
+        return;
+    }
+    for (i = 0; i + 1 < v->n; i += 2) {
+        struct allot__ynode *kn = v->kids[i], *val = v->kids[i + 1];
+        struct allot_slice name;
+        enum allot_tier t;
+        enum allot_category c;
+        struct allot_check_conf *set;
+        size_t slot;
+
+        if (kn->type != ALLOT__YSCALAR || allot__ynode_is_null(kn)) {
+            report(L, kn->line, path, "expected a tier or category name, got %s",
+                   got(kn, g, sizeof g));
+            continue;
+        }
+        quote(kq, sizeof kq, kn->raw, kn->raw_len);
+        path_fmt(kp, sizeof kp, "%s.%s", path, kq);
+        name = allot_slice_of(kn->raw, kn->raw_len);
+        if (allot_tier_parse(name, &t) == 0) {
+            set = &q->tier[t];
+            slot = (size_t)t;
+        } else if (allot_category_parse(name, &c) == 0) {
+            set = &q->category[c];
+            slot = ALLOT_TIER__COUNT + (size_t)c;
+        } else {
+            category_names(names, sizeof names);
+            report(L, kn->line, kp,
+                   "expected a tier (judgment, labour, code) or a category (%s), got %s", names,
+                   got(kn, g, sizeof g));
+            continue;
+        }
+        if (seen[slot]) {
+            report(L, kn->line, kp, "given twice (first on line %zu)", seen[slot]);
+            continue;
+        }
+        seen[slot] = kn->line;
+        if (allot__ynode_is_null(val))
+            continue;
+        if (val->type != ALLOT__YMAP) {
+            report(L, val->line, kp, "expected a mapping of checks (not_empty: true, ...), got %s",
+                   got(val, g, sizeof g));
+            continue;
+        }
+        parse_map(L, val, "quality.checks[]", kp, set, 0);
+    }
+}
+
 /* Store value v of key k (path as shown in messages) into base. */
 static void set_value(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
                       const char *path, void *base, size_t item)
@@ -661,6 +784,12 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         return;
     case AK_CATEGORY_MAP:
         set_categories(L, k, v, path);
+        return;
+    case AK_STRING_LIST:
+        set_refusals(L, k, v, path);
+        return;
+    case AK_CHECK_MAP:
+        set_check_map(L, k, v, path);
         return;
     default:
         break;
@@ -728,6 +857,17 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
     case AK_TIER:
         if (allot_tier_parse(allot_slice_of(s, n), (enum allot_tier *)(void *)at))
             expected(L, k, v, path);
+        break;
+    case AK_BOOL:
+        if (n == 4 && !memcmp(s, "true", 4))
+            *(int *)(void *)at = 1;
+        else if (n == 5 && !memcmp(s, "false", 5))
+            *(int *)(void *)at = 0;
+        else
+            expected(L, k, v, path);
+        break;
+    case AK_REGEX:
+        set_regex(L, v, path, (char **)(void *)at, s, n);
         break;
     default:
         expected(L, k, v, path);
@@ -1129,6 +1269,19 @@ static void check_aliases(struct load *L)
     }
 }
 
+static void check_quality(struct load *L)
+{
+    const struct allot_quality *q = &L->cfg->quality;
+    size_t line = 0;
+
+    if (q->floor_min_samples > q->floor_window) {
+        allot__ynode_get(L->root, "quality", &line);
+        report(L, line, "quality.floor.min_samples",
+               "expected at most quality.floor.window (%d), got %d", q->floor_window,
+               q->floor_min_samples);
+    }
+}
+
 static void check_all(struct load *L)
 {
     size_t line = 0;
@@ -1144,9 +1297,17 @@ static void check_all(struct load *L)
         return;
     }
     check_tiers(L);
+    check_quality(L);
 }
 
 /* --- public -------------------------------------------------------------- */
+
+static void check_conf_unset(struct allot_check_conf *c)
+{
+    c->not_empty = c->not_refusal = c->not_truncated = -1;
+    c->json = c->schema = c->escalate = -1;
+    c->min_chars = c->max_chars = -1;
+}
 
 int allot_config_load_mem(const char *name, const char *yaml, size_t len, struct allot_config **out,
                           struct allot_buf *err)
@@ -1173,6 +1334,9 @@ int allot_config_load_mem(const char *name, const char *yaml, size_t len, struct
     L.cfg = cfg;
     for (c = 0; c < ALLOT_CAT__COUNT; c++)
         cfg->routing.category_tier[c] = allot_category_default_tier((enum allot_category)c);
+    for (c = 0; c < ALLOT_TIER__COUNT + ALLOT_CAT__COUNT; c++)
+        check_conf_unset(c < ALLOT_TIER__COUNT ? &cfg->quality.tier[c]
+                                               : &cfg->quality.category[c - ALLOT_TIER__COUNT]);
     rc = allot__yaml_parse(yaml ? yaml : "", yaml ? len : 0, &root, &line, msg, sizeof msg);
     if (rc == ALLOT_ECONFIG)
         report(&L, line, NULL, "%s", msg);
@@ -1304,5 +1468,16 @@ void allot_config_free(struct allot_config *c)
     free(c->models);
     for (i = 0; i < c->routing.n_aliases; i++)
         free(c->routing.aliases[i]);
+    for (i = 0; i < ALLOT_TIER__COUNT + ALLOT_CAT__COUNT; i++) {
+        struct allot_check_conf *k = i < ALLOT_TIER__COUNT
+                                         ? &c->quality.tier[i]
+                                         : &c->quality.category[i - ALLOT_TIER__COUNT];
+        free(k->must_match);
+        free(k->must_not_match);
+        free(k->stream);
+    }
+    for (i = 0; i < c->quality.n_refusals; i++)
+        free(c->quality.refusals[i]);
+    free(c->quality.code_escalates_to);
     free(c);
 }

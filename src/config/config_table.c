@@ -16,6 +16,7 @@
 #define CFG(f) offsetof(struct allot_config, f)
 #define PROV(f) offsetof(struct allot_provider, f)
 #define MODEL(f) offsetof(struct allot_model, f)
+#define CHECK(f) offsetof(struct allot_check_conf, f)
 
 const struct allot__config_key allot__config_keys[] = {
     /* the server */
@@ -284,6 +285,187 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "60000",
      .help = "A client that takes no response bytes for this long is disconnected (its "
              "upstream call is cancelled)."},
+
+    /* the quality floor */
+    {.path = "quality",
+     .type = AK_SECTION,
+     .help = "Checks on answers, escalation of failed ones, audits by the judgment tier and "
+             "the adaptive floor that moves a category up a tier (docs/quality.md)."},
+    {.path = "quality.enabled",
+     .type = AK_BOOL,
+     .offset = CFG(quality.enabled),
+     .def = "true",
+     .help = "false turns every check, escalation, audit and promotion off."},
+    {.path = "quality.checks",
+     .type = AK_CHECK_MAP,
+     .def_doc = "labour: {not_empty, not_refusal, not_truncated, json, schema: true, escalate: "
+                "true, stream: after}",
+     .help = "Checks per tier (judgment, labour, code) or per category (extract, ...). A "
+             "category's keys override its tier's; the labour tier starts from the built-in "
+             "set."},
+    {.path = "quality.checks[].not_empty",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(not_empty),
+     .def_doc = "true for labour",
+     .help = "The answer has content or tool calls."},
+    {.path = "quality.checks[].not_refusal",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(not_refusal),
+     .def_doc = "true for labour",
+     .help = "The answer does not open with a refusal (\"I can't help with that\", the "
+             "built-in list plus quality.refusals)."},
+    {.path = "quality.checks[].not_truncated",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(not_truncated),
+     .def_doc = "true for labour",
+     .help = "The answer was not cut off (finish_reason \"length\")."},
+    {.path = "quality.checks[].json",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(json),
+     .def_doc = "true for labour",
+     .help = "When response_format asked for JSON (json_object or json_schema), the answer "
+             "is valid JSON."},
+    {.path = "quality.checks[].schema",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(schema),
+     .def_doc = "true for labour",
+     .help = "When response_format.json_schema.schema was given, the answer validates "
+             "against it (draft 2020-12, the common keywords)."},
+    {.path = "quality.checks[].must_match",
+     .type = AK_REGEX,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(must_match),
+     .def_doc = "none",
+     .help = "A PCRE2 pattern the answer's content must match."},
+    {.path = "quality.checks[].must_not_match",
+     .type = AK_REGEX,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(must_not_match),
+     .def_doc = "none",
+     .help = "A PCRE2 pattern the answer's content must not match."},
+    {.path = "quality.checks[].min_chars",
+     .type = AK_LONG,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(min_chars),
+     .min = 0,
+     .max = 1073741824,
+     .def_doc = "none",
+     .help = "Shortest acceptable content, in bytes."},
+    {.path = "quality.checks[].max_chars",
+     .type = AK_LONG,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(max_chars),
+     .min = 0,
+     .max = 1073741824,
+     .def_doc = "none",
+     .help = "Longest acceptable content, in bytes."},
+    {.path = "quality.checks[].escalate",
+     .type = AK_BOOL,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(escalate),
+     .def_doc = "true for labour",
+     .help = "An answer that fails a check is not returned: the request goes to the next tier "
+             "up (labour -> judgment, code -> quality.code_escalates_to). false: the answer is "
+             "returned with x-allot-check-failed."},
+    {.path = "quality.checks[].stream",
+     .type = AK_ENUM,
+     .scope = AK_SCOPE_CHECK,
+     .offset = CHECK(stream),
+     .choices = "after buffer",
+     .def_doc = "after",
+     .help = "Streamed answers: \"buffer\" holds the stream until the checks pass, then "
+             "replays it (escalates on failure; the client waits for the whole answer); "
+             "\"after\" streams through and records the verdict, without escalation."},
+    {.path = "quality.refusals",
+     .type = AK_STRING_LIST,
+     .def_doc = "[]",
+     .help = "More refusal patterns (PCRE2, case-insensitive), matched at the start of the "
+             "answer, added to the built-in list."},
+    {.path = "quality.code_escalates_to",
+     .type = AK_ENUM,
+     .offset = CFG(quality.code_escalates_to),
+     .choices = "judgment none",
+     .def = "judgment",
+     .help = "The tier a code answer that fails a check goes to."},
+    {.path = "quality.audit",
+     .type = AK_SECTION,
+     .help = "After-the-fact grading of labour answers by the judgment tier."},
+    {.path = "quality.audit.sample",
+     .type = AK_NUMBER,
+     .offset = CFG(quality.audit_sample),
+     .dmin = 0,
+     .dmax = 1,
+     .def = "0",
+     .help = "Share of labour answers that passed their checks graded by the judgment tier "
+             "(e.g. 0.05), off the request path; each audit is a ledger row of its own."},
+    {.path = "quality.audit.max_in_flight",
+     .type = AK_INT,
+     .offset = CFG(quality.audit_max_in_flight),
+     .min = 1,
+     .max = 4096,
+     .def = "16",
+     .help = "Audits running at once per worker; an answer sampled past it is not audited "
+             "(counted in /metrics)."},
+    {.path = "quality.floor",
+     .type = AK_SECTION,
+     .help = "The adaptive floor: per category, a rolling pass rate of labour answers (checks "
+             "and audits) with a Wilson lower bound; below min_pass the category is promoted "
+             "to judgment, and demoted again when probes pass."},
+    {.path = "quality.floor.enabled",
+     .type = AK_BOOL,
+     .offset = CFG(quality.floor_enabled),
+     .def = "true",
+     .help = "false: verdicts are recorded but no category is ever promoted."},
+    {.path = "quality.floor.min_pass",
+     .type = AK_NUMBER,
+     .offset = CFG(quality.floor_min_pass),
+     .dmin = 0.01,
+     .dmax = 1,
+     .def = "0.9",
+     .help = "The floor: a category whose pass-rate lower bound (95% Wilson) falls below it is "
+             "promoted."},
+    {.path = "quality.floor.window",
+     .type = AK_INT,
+     .offset = CFG(quality.floor_window),
+     .min = 1,
+     .max = 100000,
+     .def = "50",
+     .help = "Verdicts kept per category (the last N)."},
+    {.path = "quality.floor.min_samples",
+     .type = AK_INT,
+     .offset = CFG(quality.floor_min_samples),
+     .min = 1,
+     .max = 100000,
+     .def = "20",
+     .help = "No promotion on fewer verdicts than this; at most window."},
+    {.path = "quality.floor.cooldown_s",
+     .type = AK_LONG,
+     .offset = CFG(quality.floor_cooldown_s),
+     .min = 0,
+     .max = 604800,
+     .def = "600",
+     .help = "A promoted category stays on judgment this long before probes go to labour."},
+    {.path = "quality.floor.probe_share",
+     .type = AK_NUMBER,
+     .offset = CFG(quality.floor_probe_share),
+     .dmin = 0,
+     .dmax = 1,
+     .def = "0.1",
+     .help = "After the cool-down, this share of a promoted category's requests goes to labour "
+             "as probes."},
+    {.path = "quality.floor.probe_samples",
+     .type = AK_INT,
+     .offset = CFG(quality.floor_probe_samples),
+     .min = 1,
+     .max = 100000,
+     .def = "20",
+     .help = "Probe verdicts that decide: at least min_pass of them passing demotes the "
+             "category, fewer restart the cool-down."},
 };
 
 const size_t allot__config_n_keys = sizeof allot__config_keys / sizeof allot__config_keys[0];
@@ -341,6 +523,18 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         break;
     case AK_CATEGORY_MAP:
         snprintf(dst, cap, "a mapping of category: tier");
+        break;
+    case AK_BOOL:
+        snprintf(dst, cap, "true or false");
+        break;
+    case AK_REGEX:
+        snprintf(dst, cap, "a regular expression (PCRE2)");
+        break;
+    case AK_STRING_LIST:
+        snprintf(dst, cap, "a list of at most %d regular expressions (PCRE2)", ALLOT_MAX_REFUSALS);
+        break;
+    case AK_CHECK_MAP:
+        snprintf(dst, cap, "a mapping of tier or category: checks");
         break;
     default:
         snprintf(dst, cap, "a value");

@@ -27,6 +27,10 @@ enum allot__key_type {
     AK_PROVIDER_REF, /* a model's provider, resolved after the walk */
     AK_ALIASES,      /* routing.aliases */
     AK_CATEGORY_MAP, /* routing.categories: category -> tier */
+    AK_BOOL,         /* true or false; int at offset */
+    AK_REGEX,        /* a PCRE2 pattern, compiled once at load to check it */
+    AK_STRING_LIST,  /* quality.refusals: a list of PCRE2 patterns */
+    AK_CHECK_MAP,    /* quality.checks: tier or category -> check set */
 };
 
 /* Which struct offset is relative to. */
@@ -34,10 +38,11 @@ enum allot__key_scope {
     AK_SCOPE_CONFIG,   /* struct allot_config */
     AK_SCOPE_PROVIDER, /* struct allot_provider, an item of providers */
     AK_SCOPE_MODEL,    /* struct allot_model, an item of models */
+    AK_SCOPE_CHECK,    /* struct allot_check_conf, a value of quality.checks */
 };
 
-#define AK_REQUIRED 1u            /* an item without it is an error */
-#define ALLOT__CONFIG_MAX_KEYS 64 /* rows in the table, at most */
+#define AK_REQUIRED 1u             /* an item without it is an error */
+#define ALLOT__CONFIG_MAX_KEYS 128 /* rows in the table, at most */
 
 struct allot__config_key {
     const char *path;

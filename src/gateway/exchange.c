@@ -29,6 +29,7 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/chat_request.h"
+#include "allot/check.h"
 #include "allot/clock.h"
 #include "allot/cost.h"
 #include "allot/error.h"
@@ -79,10 +80,27 @@ struct allot__exchange {
     char conf_str[16];
     char attempts_str[16];
     char cost_str[32];
+    /* The quality floor (docs/quality.md). */
+    int serving_tier;                     /* tier of decision.models now; -1: a named model */
+    int attempt_base;                     /* attempts made before the current tier */
+    const struct allot_check_set *checks; /* of serving_tier; NULL: nothing is checked */
+    int collect;                          /* streamed content is gathered (checks or audit) */
+    int holding;                          /* a checked stream is held until it passes */
+    struct allot_buf content;             /* streamed content gathered */
+    char finish_reason[24];
+    int tool_calls_seen;
+    char check[16];         /* "" unchecked, "pass", or the failed check */
+    char check_detail[192]; /* the first failure's detail */
+    char escalated[16];     /* the check that escalated the request */
+    double escalation_usd;
+    int64_t escalation_pt, escalation_ct;
+    const char *floor_mark; /* "promoted", "probe" or NULL */
+    int audit;              /* this answer is to be audited */
 };
 
 static void try_next(struct allot__exchange *x);
 static void fail_no_answer(struct allot__exchange *x);
+static void escalate(struct allot__exchange *x);
 
 /* ---- the per-worker pool -------------------------------------------- */
 
@@ -106,6 +124,7 @@ static void exchange_free(struct allot__exchange *x)
     allot_buf_release(&x->resp);
     allot_sse_release(&x->sse);
     allot_buf_release(&x->scratch);
+    allot_buf_release(&x->content);
     free(x);
 }
 
@@ -113,7 +132,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
 {
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = w->exchange_pool;
-    struct allot_buf up_body, resp, scratch;
+    struct allot_buf up_body, resp, scratch, content;
     struct allot_sse sse;
 
     if (x) {
@@ -122,11 +141,13 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
         up_body = x->up_body;
         resp = x->resp;
         scratch = x->scratch;
+        content = x->content;
         sse = x->sse;
         memset(x, 0, sizeof *x);
         x->up_body = up_body;
         x->resp = resp;
         x->scratch = scratch;
+        x->content = content;
         x->sse = sse;
         return x;
     }
@@ -137,6 +158,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
     allot_buf_init(&x->resp, cfg->limits.max_response_bytes);
     allot_sse_init(&x->sse, MAX_SSE_EVENT);
     allot_buf_init(&x->scratch, MAX_SSE_EVENT);
+    allot_buf_init(&x->content, cfg->limits.max_response_bytes);
     return x;
 }
 
@@ -149,6 +171,7 @@ static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
     buf_trim(&x->up_body);
     buf_trim(&x->resp);
     buf_trim(&x->scratch);
+    buf_trim(&x->content);
     buf_trim(&x->sse.pending);
     buf_trim(&x->sse.data);
     x->next = w->exchange_pool;
@@ -263,8 +286,9 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
             COPY_CSTR(e.category, c);
             e.confidence = x->decision.confidence;
         }
-        if (x->decision.has_tier) {
-            const char *t = allot_tier_name(x->decision.tier);
+        if (x->serving_tier >= 0 || x->decision.has_tier) {
+            const char *t = allot_tier_name(x->serving_tier >= 0 ? (enum allot_tier)x->serving_tier
+                                                                 : x->decision.tier);
             COPY_CSTR(e.tier, t);
         }
         const char *src = allot_decision_source_name(x->decision.source);
@@ -291,6 +315,16 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
         e.cost_usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
         e.counterfactual_usd = allot_cost_usd(judge, x->prompt_tokens, x->completion_tokens);
     }
+    e.cost_usd += x->escalation_usd;
+    COPY_CSTR(e.check, x->check);
+    COPY_CSTR(e.check_detail, x->check_detail);
+    COPY_CSTR(e.escalated, x->escalated);
+    e.escalation_usd = x->escalation_usd;
+    e.escalation_prompt_tokens = x->escalation_pt;
+    e.escalation_completion_tokens = x->escalation_ct;
+    if (x->floor_mark)
+        COPY_CSTR(e.floor, x->floor_mark);
+    e.grade = -1;
     e.latency_ms = (double)(now - x->start_us) / 1000.0;
     e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
     rc = allot_ledger_append(w->gw->ledger, &e);
@@ -298,7 +332,9 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
         allot_log_error("ledger: row for %s not queued: %s", x->id, allot_strerror(rc));
 
     memset(&ms, 0, sizeof ms);
-    ms.tier = x->decided && x->decision.has_tier ? (int)x->decision.tier : -1;
+    ms.tier = x->serving_tier >= 0                 ? x->serving_tier
+              : x->decided && x->decision.has_tier ? (int)x->decision.tier
+                                                   : -1;
     ms.model = model_index_of(cfg, x->model);
     ms.status = outcome;
     ms.stream = x->chat.stream;
@@ -317,6 +353,10 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
                        (long long)e.prompt_tokens, (long long)e.completion_tokens, e.cost_usd,
                        e.latency_ms, e.error[0] ? " error=" : "", e.error);
 
+    if (outcome == ALLOT_MSTATUS_OK && x->audit)
+        allot__audit_start(w, x->id, &x->chat, x->decision.has_category, x->decision.category,
+                           x->content.ptr, x->content.len,
+                           x->floor_mark != NULL && !strcmp(x->floor_mark, "probe"));
     if (x->prev)
         x->prev->next = x->next;
     else
@@ -341,7 +381,9 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         HDR("Content-Type", content_type);
     HDR("x-allot-request-id", x->id);
     if (x->decided) {
-        HDR("x-allot-tier", x->decision.has_tier ? allot_tier_name(x->decision.tier) : "");
+        HDR("x-allot-tier", x->serving_tier >= 0 ? allot_tier_name((enum allot_tier)x->serving_tier)
+                            : x->decision.has_tier ? allot_tier_name(x->decision.tier)
+                                                   : "");
         HDR("x-allot-category",
             x->decision.has_category ? allot_category_name(x->decision.category) : "");
         snprintf(x->conf_str, sizeof x->conf_str, "%.2f", x->decision.confidence);
@@ -355,6 +397,12 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         snprintf(x->attempts_str, sizeof x->attempts_str, "%d", x->attempts);
         HDR("x-allot-attempts", x->attempts_str);
     }
+    if (x->check[0])
+        HDR("x-allot-check", x->check);
+    if (x->escalated[0])
+        HDR("x-allot-escalated", x->escalated);
+    else if (x->check[0] && strcmp(x->check, "pass"))
+        HDR("x-allot-check-failed", x->check);
 #undef HDR
     return n;
 }
@@ -363,7 +411,7 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
 static void reply_error(struct allot__exchange *x, int status, const char *type, const char *code,
                         const char *message)
 {
-    struct allot_http_header h[12];
+    struct allot_http_header h[16];
     size_t n = decision_headers(x, h, NULL);
     x->http_status = status;
     if (x->req)
@@ -391,6 +439,177 @@ static void stream_fail(struct allot__exchange *x, const char *message)
     finish(x, ALLOT_MSTATUS_FAILED);
 }
 
+/* ---- the quality floor ------------------------------------------------ */
+
+/* The first choice of a non-streamed answer, as the checks see it. */
+static void answer_of(const cJSON *root, struct allot_answer *a)
+{
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c, "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+
+    memset(a, 0, sizeof *a);
+    if (cJSON_IsString(content)) {
+        a->content = content->valuestring;
+        a->content_len = strlen(content->valuestring);
+    }
+    a->has_tool_calls = cJSON_GetArraySize(tools) > 0 ||
+                        cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(msg, "function_call"));
+    a->finish_reason = cJSON_IsString(fr) ? fr->valuestring : NULL;
+}
+
+/* Is this answer to be audited? Only labour answers that passed (or had
+ * nothing to fail), sampled at quality.audit.sample. */
+static int audit_wanted(struct allot__exchange *x)
+{
+    const struct allot_quality *q = &x->w->gw->cfg->quality;
+    uint64_t r;
+
+    if (!q->enabled || q->audit_sample <= 0 || x->serving_tier != ALLOT_TIER_LABOUR ||
+        (x->check[0] && strcmp(x->check, "pass")))
+        return 0;
+    if (q->audit_sample >= 1)
+        return 1;
+    r = allot__worker_random(x->w);
+    return (double)(r >> 11) * 0x1.0p-53 < q->audit_sample;
+}
+
+/* Run the checks of the serving tier on an answer. Returns 1 when the
+ * request is to be escalated (the caller cleans up, then calls
+ * escalate()), 0 to deliver the answer as it is. */
+static int judge(struct allot__exchange *x, const struct allot_answer *a)
+{
+    struct allot__gateway *gw = x->w->gw;
+    struct allot_check_verdict v;
+    int pass;
+
+    if (!x->checks || !x->checks->active)
+        return 0;
+    if (allot_check_answer(gw->checker, x->checks, x->chat.response_format, a, &v))
+        return 0; /* out of memory: unchecked, not failed */
+    pass = v.failed == ALLOT_CHECK_PASS;
+    COPY_CSTR(x->check, allot_check_name(v.failed));
+    if (!x->check_detail[0] && v.detail[0])
+        COPY_CSTR(x->check_detail, v.detail);
+    allot_metrics_check(gw->metrics, x->w->index, x->serving_tier, (int)v.failed);
+    if (x->serving_tier == ALLOT_TIER_LABOUR && x->decision.has_category)
+        allot__quality_verdict(x->w, x->decision.category, pass,
+                               x->floor_mark && !strcmp(x->floor_mark, "probe"), "check");
+    if (pass)
+        return 0;
+    if (!x->checks->escalate || x->checks->escalate_to < 0)
+        return 0;
+    if (x->state == X_STREAMING && !x->holding)
+        return 0; /* "after": the client has it already */
+    return 1;
+}
+
+/* The checks of the tier now serving. */
+static void set_serving_tier(struct allot__exchange *x, int tier)
+{
+    struct allot__gateway *gw = x->w->gw;
+
+    x->serving_tier = tier;
+    x->checks = tier >= 0 && gw->checker
+                    ? allot_checker_set(gw->checker, (enum allot_tier)tier,
+                                        x->decision.has_category, x->decision.category)
+                    : NULL;
+}
+
+/* Forget the answer of the current attempt, so the next starts clean. */
+static void reset_answer(struct allot__exchange *x)
+{
+    x->prompt_tokens = x->completion_tokens = 0;
+    x->usage_seen = x->tokens_estimated = 0;
+    x->content_bytes = 0;
+    x->done_seen = x->stream_error = 0;
+    x->first_byte_us = 0;
+    x->finish_reason[0] = '\0';
+    x->tool_calls_seen = 0;
+    x->holding = 0;
+    x->state = X_ATTEMPT;
+    allot_buf_reset(&x->content);
+    allot_buf_reset(&x->resp);
+    allot_buf_reset(&x->sse.pending);
+}
+
+/* The answer failed a check: bill it as escalation, move to the tier the
+ * check set names and start over there. Nothing has reached the client. */
+static void escalate(struct allot__exchange *x)
+{
+    const struct allot_config *cfg = x->w->gw->cfg;
+    int to = x->checks->escalate_to;
+
+    settle_tokens(x);
+    x->escalation_usd += allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
+    x->escalation_pt += x->prompt_tokens;
+    x->escalation_ct += x->completion_tokens;
+    record_attempt(x, ALLOT_MATTEMPT_CHECK, x->check);
+    if (!x->escalated[0])
+        COPY_CSTR(x->escalated, x->check);
+    allot_metrics_escalation(x->w->gw->metrics, x->w->index,
+                             x->decision.has_category ? (int)x->decision.category : -1);
+    reset_answer(x);
+    memcpy(x->decision.models, cfg->tiers[to].models, sizeof x->decision.models);
+    x->decision.n_models = cfg->tiers[to].n_models;
+    x->next_model = 0;
+    x->attempt_base = x->attempts;
+    x->check[0] = '\0';
+    set_serving_tier(x, to);
+    try_next(x);
+}
+
+/* A streamed chunk's share of the answer: the first choice's content,
+ * tool calls and finish_reason. Parsed only when the answer is checked or
+ * audited. */
+static void collect_event(struct allot__exchange *x, struct allot_slice d)
+{
+    cJSON *root = cJSON_ParseWithLength(d.ptr, d.len);
+    const cJSON *c, *delta, *v;
+
+    c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
+    v = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    if (cJSON_IsString(v)) /* past max_response_bytes the checks see the start only */
+        (void)allot_buf_adds(&x->content, v->valuestring);
+    v = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+    if (cJSON_GetArraySize(v) > 0 || cJSON_GetObjectItemCaseSensitive(delta, "function_call"))
+        x->tool_calls_seen = 1;
+    v = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    if (cJSON_IsString(v))
+        COPY_CSTR(x->finish_reason, v->valuestring);
+    cJSON_Delete(root);
+}
+
+/* What the floor says before the first attempt: a labour request of a
+ * promoted category goes to judgment, a probe stays on labour. Only for
+ * requests routed by kind of work (not a named model or tier). */
+static void floor_route(struct allot__exchange *x)
+{
+    const struct allot_config *cfg = x->w->gw->cfg;
+    char reason[sizeof x->decision.reason];
+    int r;
+
+    if (x->serving_tier != ALLOT_TIER_LABOUR || !x->decision.has_category ||
+        x->decision.source == ALLOT_SRC_MODEL || x->decision.source == ALLOT_SRC_TIER ||
+        cfg->tiers[ALLOT_TIER_JUDGMENT].n_models == 0)
+        return;
+    r = allot__quality_route(x->w, x->decision.category, reason, sizeof reason);
+    if (r == ALLOT__FLOOR_PROMOTED) {
+        memcpy(x->decision.models, cfg->tiers[ALLOT_TIER_JUDGMENT].models,
+               sizeof x->decision.models);
+        x->decision.n_models = cfg->tiers[ALLOT_TIER_JUDGMENT].n_models;
+        x->floor_mark = "promoted";
+        COPY_CSTR(x->decision.reason, reason);
+        set_serving_tier(x, ALLOT_TIER_JUDGMENT);
+    } else if (r == ALLOT__FLOOR_PROBE) {
+        x->floor_mark = "probe";
+        COPY_CSTR(x->decision.reason, reason);
+    }
+}
+
 /* ---- upstream callbacks ----------------------------------------------- */
 
 static enum allot_metrics_attempt http_fail_kind(long status)
@@ -402,7 +621,8 @@ static enum allot_metrics_attempt http_fail_kind(long status)
 
 static int more_attempts(const struct allot__exchange *x)
 {
-    return x->next_model < x->decision.n_models && x->attempts < x->w->gw->cfg->limits.max_attempts;
+    return x->next_model < x->decision.n_models &&
+           x->attempts - x->attempt_base < x->w->gw->cfg->limits.max_attempts;
 }
 
 static int on_head(void *ctx, long status, struct allot_slice ct)
@@ -417,12 +637,21 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
         rc = -1;
     } else if (status >= 200 && status < 300) {
         if (x->chat.stream && ct.len >= 17 && strncasecmp(ct.ptr, "text/event-stream", 17) == 0) {
-            struct allot_http_header h[12];
-            size_t n = decision_headers(x, h, "text/event-stream");
+            struct allot_http_header h[16];
+            size_t n;
+
+            x->state = X_STREAMING;
+            x->collect =
+                (x->checks && x->checks->active) ||
+                (x->serving_tier == ALLOT_TIER_LABOUR && x->w->gw->cfg->quality.audit_sample > 0);
+            if (x->checks && x->checks->active && x->checks->stream == ALLOT_STREAM_CHECK_BUFFER) {
+                x->holding = 1; /* the head goes out once the answer passed */
+                goto done;
+            }
+            n = decision_headers(x, h, "text/event-stream");
             h[n].name = ALLOT_SLICE_LIT("Cache-Control");
             h[n++].value = ALLOT_SLICE_LIT("no-cache");
             x->http_status = 200;
-            x->state = X_STREAMING;
             if (allot_http_chunked_start(x->req, 200, h, n) != 0)
                 rc = -1;
         }
@@ -431,6 +660,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
         x->retry_kind = http_fail_kind(status);
         rc = 1;
     }
+done:
     x->in_upstream_cb = 0;
     return rc;
 }
@@ -534,6 +764,8 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         x->done_seen = 1;
     } else {
         count_content(x, data);
+        if (x->collect)
+            collect_event(x, data);
         if (inspect_event(x, data))
             return 0;
     }
@@ -541,6 +773,13 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         return ALLOT_EIO;
     if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12))
         raw = strip_usage_null(x, raw);
+    if (x->holding) {
+        if (allot_buf_add(&x->resp, raw.ptr, raw.len) == 0)
+            return 0;
+        set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
+                  x->model->name, x->resp.max);
+        return ALLOT_ETOOBIG;
+    }
     rc = allot_http_chunk(x->req, raw.ptr, raw.len);
     if (rc == 1)
         x->pause_wanted = 1;
@@ -584,7 +823,8 @@ static void deliver_buffered(struct allot__exchange *x)
 {
     cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
     cJSON *usage, *choices, *c;
-    struct allot_http_header h[12];
+    struct allot_http_header h[16];
+    struct allot_answer a;
     size_t n;
 
     if (!cJSON_IsObject(root)) {
@@ -595,7 +835,6 @@ static void deliver_buffered(struct allot__exchange *x)
         try_next(x);
         return;
     }
-    record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
     usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
         x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
@@ -611,6 +850,15 @@ static void deliver_buffered(struct allot__exchange *x)
         if (cJSON_IsString(content))
             x->content_bytes += strlen(content->valuestring);
     }
+    answer_of(root, &a);
+    if (judge(x, &a)) {
+        cJSON_Delete(root);
+        escalate(x);
+        return;
+    }
+    record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
+    if ((x->audit = audit_wanted(x)) && allot_buf_add(&x->content, a.content, a.content_len))
+        x->audit = 0;
     cJSON_Delete(root);
     x->first_byte_us = allot_clock_mono_us();
     x->http_status = (int)x->up_status;
@@ -631,7 +879,7 @@ static void deliver_upstream_error(struct allot__exchange *x)
     cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
     cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
                                                   "message");
-    struct allot_http_header h[12];
+    struct allot_http_header h[16];
     size_t n;
 
     set_error(x, "upstream '%s' answered %ld: %.180s", x->model->name, x->up_status,
@@ -647,6 +895,21 @@ static void deliver_upstream_error(struct allot__exchange *x)
     }
     cJSON_Delete(root);
     finish(x, ALLOT_MSTATUS_FAILED);
+}
+
+/* A held stream passed its checks: the SSE head, then every event held. */
+static void release_held(struct allot__exchange *x)
+{
+    struct allot_http_header h[16];
+    size_t n = decision_headers(x, h, "text/event-stream");
+
+    h[n].name = ALLOT_SLICE_LIT("Cache-Control");
+    h[n++].value = ALLOT_SLICE_LIT("no-cache");
+    x->http_status = 200;
+    x->holding = 0;
+    x->first_byte_us = allot_clock_mono_us(); /* the client's first byte */
+    if (allot_http_chunked_start(x->req, 200, h, n) == 0 && x->resp.len)
+        allot_http_chunk(x->req, x->resp.ptr, x->resp.len);
 }
 
 static void on_done(void *ctx, int err, const char *message)
@@ -668,10 +931,33 @@ static void on_done(void *ctx, int err, const char *message)
     }
     if (x->state == X_STREAMING) {
         if (err == 0 && x->done_seen && !x->stream_error && allot_sse_pending(&x->sse) == 0) {
+            struct allot_answer a;
+            memset(&a, 0, sizeof a);
+            a.content = x->content.ptr;
+            a.content_len = x->content.len;
+            a.has_tool_calls = x->tool_calls_seen;
+            a.finish_reason = x->finish_reason[0] ? x->finish_reason : NULL;
+            if (judge(x, &a)) {
+                escalate(x);
+                return;
+            }
             record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
+            x->audit = audit_wanted(x);
+            if (x->holding)
+                release_held(x);
             allot_http_chunked_end(x->req);
             x->req = NULL;
             finish(x, ALLOT_MSTATUS_OK);
+            return;
+        }
+        if (x->holding) {
+            /* Nothing has reached the client: the next model may answer. */
+            record_attempt(x, ALLOT_MATTEMPT_INVALID, "cut");
+            if (!x->stream_error)
+                set_error(x, "upstream '%s': %s", x->model->name,
+                          err && message ? message : "the stream ended without [DONE]");
+            reset_answer(x);
+            try_next(x);
             return;
         }
         log_attempt(x, "cut");
@@ -744,6 +1030,7 @@ static void try_next(struct allot__exchange *x)
         x->attempts++;
         x->up_status = 0;
         allot_buf_reset(&x->up_body);
+        allot_buf_reset(&x->sse.pending);
         rc = allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
                                         x->model->upstream_id, x->chat.stream, &x->up_body);
         if (rc) {
@@ -789,6 +1076,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->start_us = req->start_us;
     x->ts_ms = allot_clock_wall_ms();
     x->model_index = -1;
+    x->serving_tier = -1;
     allot__gateway_request_id(w, x->id);
     req->user = x;
     x->next = w->exchange_list;
@@ -819,6 +1107,10 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         goto out;
     }
     x->decided = 1;
+    set_serving_tier(x, x->decision.has_tier && x->decision.source != ALLOT_SRC_MODEL
+                            ? (int)x->decision.tier
+                            : -1);
+    floor_route(x);
     try_next(x);
 out:
     allot_buf_release(&err);
@@ -862,7 +1154,7 @@ void allot__exchange_fail_all(struct allot__worker *w)
             x->xfer = NULL;
         }
         set_error(x, "allot was stopped before the upstream answered (drain deadline)");
-        if (x->state == X_STREAMING) {
+        if (x->state == X_STREAMING && !x->holding) {
             stream_fail(x, x->error);
         } else {
             reply_error(x, 503, "server_error", "shutting_down", x->error);

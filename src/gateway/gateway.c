@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include "allot/clock.h"
+#include "allot/check.h"
 #include "allot/classify.h"
 #include "allot/error.h"
+#include "allot/floor.h"
 #include "allot/gateway.h"
 #include "allot/log.h"
 #include "internal.h"
@@ -61,6 +63,7 @@ static void worker_shutdown(struct allot__worker *w)
         w->http = NULL;
     }
     allot__exchange_fail_all(w);
+    allot__audit_fail_all(w);
     allot__exchange_pool_free(w);
     if (w->up) {
         allot_upstream_free(w->up);
@@ -73,10 +76,11 @@ static void worker_shutdown(struct allot__worker *w)
 static void on_drain_tick(uv_timer_t *t)
 {
     struct allot__worker *w = t->data;
-    if (w->exchanges == 0 || allot_clock_mono_us() >= w->drain_deadline_us) {
-        if (w->exchanges)
-            allot_log_warn("worker %d: drain deadline passed with %zu request(s) in flight",
-                           w->index, w->exchanges);
+    if ((w->exchanges == 0 && w->audits == 0) || allot_clock_mono_us() >= w->drain_deadline_us) {
+        if (w->exchanges || w->audits)
+            allot_log_warn("worker %d: drain deadline passed with %zu request(s) and %zu "
+                           "audit(s) in flight",
+                           w->index, w->exchanges, w->audits);
         worker_shutdown(w);
     }
 }
@@ -191,6 +195,30 @@ static int wait_for_signal(const struct allot_config *cfg)
     }
 }
 
+/* The checker and the floor, shared by every worker. */
+static int quality_init(struct allot__gateway *gw, struct allot_buf *err)
+{
+    const struct allot_quality *q = &gw->cfg->quality;
+    struct allot_floor_conf fc;
+    int rc = allot_checker_new(gw->cfg, &gw->checker, err);
+
+    if (rc || !q->enabled || !q->floor_enabled)
+        return rc;
+    allot_floor_conf_default(&fc);
+    fc.min_pass = q->floor_min_pass;
+    fc.window = q->floor_window;
+    fc.min_samples = q->floor_min_samples;
+    fc.cooldown_ms = (int64_t)q->floor_cooldown_s * 1000;
+    if (fc.cooldown_max_ms < fc.cooldown_ms)
+        fc.cooldown_max_ms = fc.cooldown_ms;
+    fc.probe_share = q->floor_probe_share;
+    fc.probe_samples = q->floor_probe_samples;
+    rc = allot_floor_new(&fc, &gw->floor);
+    if (rc == ALLOT_EINVAL)
+        allot_buf_addf(err, "quality.floor: invalid settings");
+    return rc;
+}
+
 int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway_opts *opts,
                       struct allot_buf *err)
 {
@@ -228,12 +256,15 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     if (rc == 0)
         rc = allot__endpoint_models_init(&gw);
     if (rc == 0)
+        rc = quality_init(&gw, err);
+    if (rc == 0)
         rc = uv_sem_init(&gw.ready, 0) == 0 ? 0 : ALLOT_EIO;
     gw.workers = rc == 0 ? calloc((size_t)gw.n_workers, sizeof *gw.workers) : NULL;
     if (rc == 0 && !gw.workers)
         rc = ALLOT_ENOMEM;
     if (rc) {
-        allot_buf_addf(err, "cannot start the gateway: %s", allot_strerror(rc));
+        if (!err->len)
+            allot_buf_addf(err, "cannot start the gateway: %s", allot_strerror(rc));
         goto out;
     }
     for (i = 0; i < gw.n_workers; i++) {
@@ -281,6 +312,8 @@ out:
         allot_buf_release(&gw.workers[i].start_err);
     free(gw.workers);
     free(gw.models_json);
+    allot_checker_free(gw.checker);
+    allot_floor_free(gw.floor);
     allot_metrics_free(gw.metrics);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

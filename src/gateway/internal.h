@@ -13,6 +13,10 @@
 
 struct allot__gateway;
 struct allot__exchange;
+struct allot__audit;
+struct allot_checker;
+struct allot_floor;
+struct allot_chat_request;
 
 struct allot__worker {
     int index;
@@ -29,6 +33,9 @@ struct allot__worker {
     struct allot__exchange *exchange_list; /* the same, linked */
     struct allot__exchange *exchange_pool; /* finished ones kept for reuse */
     size_t exchange_pool_len;
+    size_t audits;                   /* audits in flight on this worker */
+    struct allot__audit *audit_list; /* the same, linked */
+    uint64_t rng;                    /* xorshift state: sampling and probes */
     int stopping;
     int start_rc; /* set by the worker before it signals ready */
     struct allot_buf start_err;
@@ -43,8 +50,10 @@ struct allot__gateway {
     const char *host;
     int port;
     int quiet;
-    uint32_t id_seed;  /* random per process: request ids differ across runs */
-    char *models_json; /* GET /v1/models body, built once */
+    uint32_t id_seed;              /* random per process: request ids differ across runs */
+    struct allot_checker *checker; /* the answer checks; immutable */
+    struct allot_floor *floor;     /* the adaptive floor; NULL when off */
+    char *models_json;             /* GET /v1/models body, built once */
     size_t models_json_len;
     uv_sem_t ready;
 };
@@ -68,6 +77,28 @@ void allot__exchange_drain(struct allot_http_request *req);
 void allot__exchange_pool_free(struct allot__worker *w);
 /* Fail what is still in flight at the drain deadline (exchange.c). */
 void allot__exchange_fail_all(struct allot__worker *w);
+
+/* The quality floor (quality.c). */
+enum { ALLOT__FLOOR_LABOUR, ALLOT__FLOOR_PROMOTED, ALLOT__FLOOR_PROBE };
+/* A uniform 64-bit random number from the worker's generator. */
+uint64_t allot__worker_random(struct allot__worker *w);
+/* What the floor says for a labour request of category cat (an
+ * ALLOT__FLOOR_* value); reason gets the header-safe why when it is not
+ * LABOUR. */
+int allot__quality_route(struct allot__worker *w, enum allot_category cat, char *reason,
+                         size_t cap);
+/* A verdict on a labour answer of cat (from "check" or "audit"); a
+ * promotion or demotion it causes is logged, counted and ledgered. */
+void allot__quality_verdict(struct allot__worker *w, enum allot_category cat, int pass, int probe,
+                            const char *source);
+/* Grade an answer with the judgment tier, off the request path: a ledger
+ * row of its own (endpoint "audit", audit_of = request_id). The texts are
+ * copied. Skipped (and counted) past quality.audit.max_in_flight. */
+void allot__audit_start(struct allot__worker *w, const char *request_id,
+                        const struct allot_chat_request *chat, int has_category,
+                        enum allot_category cat, const char *answer, size_t answer_len, int probe);
+/* Cancel the audits still running (drain deadline): each is ledgered as failed. */
+void allot__audit_fail_all(struct allot__worker *w);
 
 /* Everything else: /v1/models, /v1/route, /healthz, /metrics (endpoints.c). */
 void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request *req);

@@ -3,6 +3,7 @@
  * sums are exact and atomic. */
 #include <stdlib.h>
 #include <string.h>
+#include "allot/check.h"
 #include "allot/error.h"
 #include "allot/kinds.h"
 #include "allot/metrics.h"
@@ -15,7 +16,8 @@ static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 static const char *const status_names[ALLOT_MSTATUS__COUNT] = {"ok", "failed", "client_closed",
                                                                "rejected"};
 static const char *const attempt_names[ALLOT_MATTEMPT__COUNT] = {
-    "ok", "http_429", "http_5xx", "http_4xx", "timeout", "connect_error", "invalid_response"};
+    "ok",      "http_429",      "http_5xx",         "http_4xx",
+    "timeout", "connect_error", "invalid_response", "check_failed"};
 
 struct histogram {
     uint64_t buckets[N_BOUNDS + 1]; /* per-bucket (not cumulative) counts */
@@ -35,6 +37,10 @@ struct shard {
     struct histogram latency[N_TIERS][2]; /* [tier][stream] */
     struct histogram ttft[N_TIERS];
     int64_t inflight;
+    uint64_t checks[N_TIERS][ALLOT_CHECK__COUNT];
+    uint64_t escalations[ALLOT_CAT__COUNT + 1]; /* slot 0: no category */
+    uint64_t audits[ALLOT_CAT__COUNT + 1][3];   /* [category][fail, pass, none] */
+    uint64_t audits_skipped;
     char pad[64];
 };
 
@@ -43,6 +49,8 @@ struct allot_metrics {
     int n_shards;
     size_t n_slots; /* n_models + 1 */
     struct shard *shards;
+    int promoted[ALLOT_CAT__COUNT]; /* the floor's state, written under its own order */
+    uint64_t promotions[ALLOT_CAT__COUNT], demotions[ALLOT_CAT__COUNT];
 };
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -86,6 +94,129 @@ void allot_metrics_free(struct allot_metrics *m)
     }
     free(m->shards);
     free(m);
+}
+
+void allot_metrics_check(struct allot_metrics *m, int shard, int tier, int check)
+{
+    size_t t = (size_t)(tier + 1);
+    if (t >= N_TIERS || check < 0 || check >= ALLOT_CHECK__COUNT)
+        return;
+    ADD(&m->shards[shard].checks[t][check], 1);
+}
+
+void allot_metrics_escalation(struct allot_metrics *m, int shard, int category)
+{
+    size_t c = (size_t)(category + 1);
+    ADD(&m->shards[shard].escalations[c <= ALLOT_CAT__COUNT ? c : 0], 1);
+}
+
+void allot_metrics_audit(struct allot_metrics *m, int shard, int category, int grade, int skipped)
+{
+    size_t c = (size_t)(category + 1);
+    if (skipped) {
+        ADD(&m->shards[shard].audits_skipped, 1);
+        return;
+    }
+    ADD(&m->shards[shard].audits[c <= ALLOT_CAT__COUNT ? c : 0][grade == 1   ? 1
+                                                                : grade == 0 ? 0
+                                                                             : 2],
+        1);
+}
+
+void allot_metrics_floor(struct allot_metrics *m, int category, int promoted)
+{
+    if (category < 0 || category >= ALLOT_CAT__COUNT)
+        return;
+    __atomic_store_n(&m->promoted[category], promoted ? 1 : 0, __ATOMIC_RELAXED);
+    ADD(promoted ? &m->promotions[category] : &m->demotions[category], 1);
+}
+
+static const char *category_label(size_t slot)
+{
+    return slot == 0 ? "" : allot_category_name((enum allot_category)(slot - 1));
+}
+
+/* The quality floor's series. */
+static const char *tier_label(size_t tier);
+
+static int render_quality(struct allot_metrics *m, struct allot_buf *o)
+{
+    static const char *const grades[3] = {"fail", "pass", "none"};
+    size_t t, k, c, g;
+    uint64_t v;
+    int s, rc;
+
+    rc = allot_buf_adds(o, "# HELP allot_checks_total Answers checked, by the tier that served "
+                           "and the verdict (pass or the failed check).\n"
+                           "# TYPE allot_checks_total counter\n");
+    for (t = 0; t < N_TIERS && !rc; t++) {
+        for (k = 0; k < ALLOT_CHECK__COUNT && !rc; k++) {
+            for (v = 0, s = 0; s < m->n_shards; s++)
+                v += LOAD(&m->shards[s].checks[t][k]);
+            if (v)
+                rc = allot_buf_addf(o, "allot_checks_total{tier=\"%s\",verdict=\"%s\"} %llu\n",
+                                    tier_label(t), allot_check_name((enum allot_check_id)k),
+                                    (unsigned long long)v);
+        }
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_escalations_total Requests whose answer failed a "
+                                "check and went to the next tier up, by category.\n"
+                                "# TYPE allot_escalations_total counter\n");
+    for (c = 0; c <= ALLOT_CAT__COUNT && !rc; c++) {
+        for (v = 0, s = 0; s < m->n_shards; s++)
+            v += LOAD(&m->shards[s].escalations[c]);
+        if (v)
+            rc = allot_buf_addf(o, "allot_escalations_total{category=\"%s\"} %llu\n",
+                                category_label(c), (unsigned long long)v);
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_audits_total Labour answers graded by the "
+                                "judgment tier, by category and grade.\n"
+                                "# TYPE allot_audits_total counter\n");
+    for (c = 0; c <= ALLOT_CAT__COUNT && !rc; c++) {
+        for (g = 0; g < 3 && !rc; g++) {
+            for (v = 0, s = 0; s < m->n_shards; s++)
+                v += LOAD(&m->shards[s].audits[c][g]);
+            if (v)
+                rc = allot_buf_addf(o, "allot_audits_total{category=\"%s\",grade=\"%s\"} %llu\n",
+                                    category_label(c), grades[g], (unsigned long long)v);
+        }
+    }
+    for (v = 0, s = 0; s < m->n_shards; s++)
+        v += LOAD(&m->shards[s].audits_skipped);
+    rc = rc ? rc
+            : allot_buf_addf(o,
+                             "# HELP allot_audits_skipped_total Answers sampled for audit "
+                             "but not audited (quality.audit.max_in_flight reached).\n"
+                             "# TYPE allot_audits_skipped_total counter\n"
+                             "allot_audits_skipped_total %llu\n",
+                             (unsigned long long)v);
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_floor_promoted 1 when the quality floor has moved "
+                                "the category from labour to judgment.\n"
+                                "# TYPE allot_floor_promoted gauge\n");
+    for (c = 0; c < ALLOT_CAT__COUNT && !rc; c++) {
+        if (allot_category_default_tier((enum allot_category)c) != ALLOT_TIER_LABOUR &&
+            !LOAD(&m->promotions[c]))
+            continue;
+        rc = allot_buf_addf(o, "allot_floor_promoted{category=\"%s\"} %d\n",
+                            allot_category_name((enum allot_category)c), LOAD(&m->promoted[c]));
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_floor_changes_total Promotions and demotions by "
+                                "the quality floor.\n# TYPE allot_floor_changes_total counter\n");
+    for (c = 0; c < ALLOT_CAT__COUNT && !rc; c++) {
+        uint64_t p = LOAD(&m->promotions[c]), d = LOAD(&m->demotions[c]);
+        if (p || d)
+            rc = allot_buf_addf(o,
+                                "allot_floor_changes_total{category=\"%s\",change=\"promote\"} "
+                                "%llu\nallot_floor_changes_total{category=\"%s\","
+                                "change=\"demote\"} %llu\n",
+                                allot_category_name((enum allot_category)c), (unsigned long long)p,
+                                allot_category_name((enum allot_category)c), (unsigned long long)d);
+    }
+    return rc;
 }
 
 static void observe(struct histogram *h, double seconds)
@@ -307,6 +438,7 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
                                      (unsigned long long)v);
         }
     }
+    rc = rc ? rc : render_quality(m, o);
     for (s = 0; s < m->n_shards; s++)
         inflight += LOAD(&m->shards[s].inflight);
     rc = rc ? rc

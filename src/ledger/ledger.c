@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,10 +42,20 @@
 #define FREE_CHUNKS_MAX 8u    /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u        /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define SCHEMA_VERSION 2 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
-#define SET_VERSION_SQL "PRAGMA user_version = 2"
+#define SCHEMA_VERSION 3 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
+#define SET_VERSION_SQL "PRAGMA user_version = 3"
 /* What each version added to a store of the version before. */
 #define MIGRATE_1_TO_2 "ALTER TABLE requests ADD COLUMN explain TEXT NOT NULL DEFAULT ''"
+#define MIGRATE_2_TO_3                                                                             \
+    "ALTER TABLE requests ADD COLUMN \"check\" TEXT NOT NULL DEFAULT '';\n"                        \
+    "ALTER TABLE requests ADD COLUMN check_detail TEXT NOT NULL DEFAULT '';\n"                     \
+    "ALTER TABLE requests ADD COLUMN escalated TEXT NOT NULL DEFAULT '';\n"                        \
+    "ALTER TABLE requests ADD COLUMN escalation_usd REAL NOT NULL DEFAULT 0;\n"                    \
+    "ALTER TABLE requests ADD COLUMN escalation_prompt_tokens INTEGER NOT NULL DEFAULT 0;\n"       \
+    "ALTER TABLE requests ADD COLUMN escalation_completion_tokens INTEGER NOT NULL DEFAULT 0;\n"   \
+    "ALTER TABLE requests ADD COLUMN floor TEXT NOT NULL DEFAULT '';\n"                            \
+    "ALTER TABLE requests ADD COLUMN audit_of TEXT NOT NULL DEFAULT '';\n"                         \
+    "ALTER TABLE requests ADD COLUMN grade REAL NOT NULL DEFAULT -1;\n"
 
 struct chunk {
     struct chunk *next;
@@ -56,6 +67,7 @@ struct allot_ledger {
     char *path;           /* for messages */
     sqlite3 *db;          /* writer thread only, after open */
     sqlite3_stmt *insert; /* writer thread only, after open */
+    sqlite3_stmt *insert_event;
     long commit_ms;
     pthread_t thread;
 
@@ -115,6 +127,15 @@ static const struct column columns[] = {
     {"ttft_ms", COL_REAL, FIELD_(ttft_ms), "REAL NOT NULL DEFAULT -1"},
     TEXT_(reason),
     TEXT_(explain),
+    {"\"check\"", COL_TEXT, FIELD_(check), "TEXT NOT NULL DEFAULT ''"},
+    TEXT_(check_detail),
+    TEXT_(escalated),
+    REAL_(escalation_usd),
+    INT64_(escalation_prompt_tokens),
+    INT64_(escalation_completion_tokens),
+    TEXT_(floor),
+    TEXT_(audit_of),
+    {"grade", COL_REAL, FIELD_(grade), "REAL NOT NULL DEFAULT -1"},
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
@@ -126,7 +147,9 @@ static const char schema_tail[] = "CREATE INDEX IF NOT EXISTS requests_ts_ms ON 
                                   "  subject TEXT NOT NULL DEFAULT '',\n"
                                   "  detail TEXT NOT NULL DEFAULT ''\n"
                                   ");\n"
-                                  "CREATE INDEX IF NOT EXISTS events_ts_ms ON events(ts_ms);\n";
+                                  "CREATE INDEX IF NOT EXISTS events_ts_ms ON events(ts_ms);\n"
+                                  "CREATE INDEX IF NOT EXISTS requests_audit_of ON "
+                                  "requests(audit_of) WHERE audit_of != '';\n";
 
 /* For the tests: start closing without waiting, so that an append racing
  * with allot_ledger_close() can be shown to get ALLOT_ECLOSED. */
@@ -221,12 +244,17 @@ static int setup_store(struct allot_ledger *l, struct allot_buf *err)
         goto rollback;
     if (version == 1 && (rc = exec_sql(l, MIGRATE_1_TO_2, err)))
         goto rollback;
+    if (version >= 1 && version <= 2 && (rc = exec_sql(l, MIGRATE_2_TO_3, err)))
+        goto rollback;
     if ((rc = exec_sql(l, SET_VERSION_SQL, err)))
         goto rollback;
     if ((rc = exec_sql(l, "COMMIT", err)))
         goto rollback;
     if (sqlite3_prepare_v3(l->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
-                           &l->insert, NULL) != SQLITE_OK) {
+                           &l->insert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(l->db,
+                           "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
+                           SQLITE_PREPARE_PERSISTENT, &l->insert_event, NULL) != SQLITE_OK) {
         rc = store_error(err, l->path, sqlite3_errmsg(l->db));
         goto out;
     }
@@ -278,6 +306,23 @@ static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
     return rc;
 }
 
+/* An event entry: kind in event, subject in category, detail in explain,
+ * time in ts_ms (allot_ledger_event()). */
+static int bind_event(sqlite3_stmt *st, const struct allot_ledger_entry *e)
+{
+    int rc = sqlite3_bind_int64(st, 1, e->ts_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, e->event, (int)strnlen(e->event, sizeof e->event),
+                               SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, e->category, (int)strnlen(e->category, sizeof e->category),
+                               SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 4, e->explain, (int)strnlen(e->explain, sizeof e->explain),
+                               SQLITE_STATIC);
+    return rc;
+}
+
 /* Writer-thread state for logging once per burst of failures. */
 struct burst {
     int failing;
@@ -310,6 +355,7 @@ static void write_batch(struct allot_ledger *l, struct chunk *list, struct burst
 {
     uint64_t pending = 0, ok = 0, bad = 0, skipped = 0;
     int in_txn = 0, give_up = 0, rc;
+    sqlite3_stmt *st;
     struct chunk *c;
     size_t i;
 
@@ -324,17 +370,18 @@ static void write_batch(struct allot_ledger *l, struct chunk *list, struct burst
                 skipped++;
                 continue;
             }
-            rc = bind_row(l->insert, &c->rows[i]);
+            st = c->rows[i].event[0] ? l->insert_event : l->insert;
+            rc = st == l->insert ? bind_row(st, &c->rows[i]) : bind_event(st, &c->rows[i]);
             if (rc == SQLITE_OK)
-                rc = sqlite3_step(l->insert);
+                rc = sqlite3_step(st);
             if (rc == SQLITE_DONE) {
                 pending++;
             } else {
                 bad++;
                 note_failure(l, b, 1, sqlite3_errmsg(l->db));
             }
-            sqlite3_reset(l->insert);
-            sqlite3_clear_bindings(l->insert);
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
             if (sqlite3_get_autocommit(l->db)) { /* the error ended the transaction */
                 if (pending)
                     note_failure(l, b, pending, "transaction rolled back");
@@ -489,10 +536,28 @@ fail:
         if (mu_ok)
             pthread_mutex_destroy(&l->mu);
         sqlite3_finalize(l->insert);
+        sqlite3_finalize(l->insert_event);
         sqlite3_close(l->db);
         free(l->path);
         free(l);
     }
+    return rc;
+}
+
+int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, const char *subject,
+                       const char *detail)
+{
+    struct allot_ledger_entry *e = calloc(1, sizeof *e);
+    int rc;
+
+    if (!e)
+        return ALLOT_ENOMEM;
+    e->ts_ms = ts_ms;
+    snprintf(e->event, sizeof e->event, "%s", kind && *kind ? kind : "event");
+    snprintf(e->category, sizeof e->category, "%s", subject ? subject : "");
+    snprintf(e->explain, sizeof e->explain, "%s", detail ? detail : "");
+    rc = allot_ledger_append(l, e);
+    free(e);
     return rc;
 }
 
@@ -574,6 +639,7 @@ void allot_ledger_close(struct allot_ledger *l)
     allot__ledger_begin_close(l);
     pthread_join(l->thread, NULL); /* the writer drains the queue first */
     sqlite3_finalize(l->insert);
+    sqlite3_finalize(l->insert_event);
     if (sqlite3_close(l->db) != SQLITE_OK)
         allot_log_error("ledger '%s': closing: %s", l->path, sqlite3_errmsg(l->db));
     free_chunks(l->head);

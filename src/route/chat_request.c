@@ -351,6 +351,8 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
     if (top.response_format && !cJSON_IsNull(top.response_format)) {
         cJSON *type = member(top.response_format, "type");
         t.has_response_format = !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
+        if (t.has_response_format)
+            t.response_format = top.response_format;
     }
 
     /* 4. the spans, checked last as they always were */
