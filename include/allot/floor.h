@@ -92,8 +92,8 @@ struct allot_floor_conf {
 void allot_floor_conf_default(struct allot_floor_conf *c);
 
 /* 0 when c is usable, else ALLOT_EINVAL with a message naming the field
- * and the cause in why (e.g. "floor min_samples 60 > window 50"; why may be
- * NULL). Rules: min_pass in (0, 1]; window in [1, ALLOT_FLOOR_WINDOW_MAX];
+ * and the cause in why (e.g. "floor min_samples 60: must be in [1, window
+ * 50]"; why may be NULL). Rules: min_pass in (0, 1]; window in [1, ALLOT_FLOOR_WINDOW_MAX];
  * min_samples in [1, window]; probe_share in [0, 1]; probe_samples in
  * [1, ALLOT_FLOOR_WINDOW_MAX]; z in (0, 10]; 0 <= cooldown_ms <=
  * cooldown_max_ms <= ALLOT_FLOOR_COOLDOWN_MAX_MS. NaN is rejected. */
@@ -132,7 +132,7 @@ struct allot_floor_event {
     double lower, upper; /* Wilson interval of pass / n at z */
     int64_t cooldown_ms; /* PROMOTE, REPROMOTE: until probes start; DEMOTE: 0 */
     char detail[160];    /* one line, e.g. "extract: 14/25 passed, Wilson upper
-                          * bound 0.73 < floor 0.90; to judgment, probes in 600 s" */
+                          * bound 0.733 < floor 0.9; to judgment, probes in 600 s" */
 };
 
 struct allot_floor;
@@ -151,7 +151,7 @@ void allot_floor_free(struct allot_floor *f);
  * when rnd / 2^64 < probe_share (only after the cool-down). When the route
  * is not LABOUR, reason (if not NULL) gets a short line, truncated to
  * reason_cap, e.g. "extract promoted to judgment: 14/25 passed, Wilson
- * upper bound 0.73 < floor 0.90; probes in 412 s" or "probe for extract:
+ * upper bound 0.733 < floor 0.9; probes in 412 s" or "probe for extract:
  * promoted, probe round 3/20"; "" for LABOUR. A cat out of range gives
  * LABOUR. */
 enum allot_floor_route allot_floor_route(struct allot_floor *f, enum allot_category cat,

@@ -414,21 +414,21 @@ const struct allot__config_key allot__config_keys[] = {
     {.path = "quality.floor",
      .type = AK_SECTION,
      .help = "The adaptive floor: per category, a rolling pass rate of labour answers (checks "
-             "and audits) with a Wilson lower bound; below min_pass the category is promoted "
-             "to judgment, and demoted again when probes pass."},
+             "and audits) with a Wilson interval; when it is shown below min_pass the category "
+             "is promoted to judgment, and demoted again when probes pass."},
     {.path = "quality.floor.enabled",
      .type = AK_BOOL,
      .offset = CFG(quality.floor_enabled),
      .def = "true",
-     .help = "false: verdicts are recorded but no category is ever promoted."},
+     .help = "false: no category is ever promoted (checks, escalation and audits go on)."},
     {.path = "quality.floor.min_pass",
      .type = AK_NUMBER,
      .offset = CFG(quality.floor_min_pass),
      .dmin = 0.01,
      .dmax = 1,
      .def = "0.9",
-     .help = "The floor: a category whose pass-rate lower bound (95% Wilson) falls below it is "
-             "promoted."},
+     .help = "The floor: a category is promoted when even the upper bound of its pass rate "
+             "(Wilson interval, z = 1.96) is below it, i.e. when labour is shown to fall short."},
     {.path = "quality.floor.window",
      .type = AK_INT,
      .offset = CFG(quality.floor_window),
@@ -464,8 +464,9 @@ const struct allot__config_key allot__config_keys[] = {
      .min = 1,
      .max = 100000,
      .def = "20",
-     .help = "Probe verdicts that decide: at least min_pass of them passing demotes the "
-             "category, fewer restart the cool-down."},
+     .help = "Probes in a round: when at least min_pass of them pass the category is demoted "
+             "back to labour; otherwise it stays promoted and the cool-down doubles (at most "
+             "1 h)."},
 };
 
 const size_t allot__config_n_keys = sizeof allot__config_keys / sizeof allot__config_keys[0];

@@ -200,6 +200,7 @@ static int quality_init(struct allot__gateway *gw, struct allot_buf *err)
 {
     const struct allot_quality *q = &gw->cfg->quality;
     struct allot_floor_conf fc;
+    char why[160];
     int rc = allot_checker_new(gw->cfg, &gw->checker, err);
 
     if (rc || !q->enabled || !q->floor_enabled)
@@ -213,10 +214,11 @@ static int quality_init(struct allot__gateway *gw, struct allot_buf *err)
         fc.cooldown_max_ms = fc.cooldown_ms;
     fc.probe_share = q->floor_probe_share;
     fc.probe_samples = q->floor_probe_samples;
-    rc = allot_floor_new(&fc, &gw->floor);
-    if (rc == ALLOT_EINVAL)
-        allot_buf_addf(err, "quality.floor: invalid settings");
-    return rc;
+    if (allot_floor_conf_check(&fc, why, sizeof why)) {
+        allot_buf_addf(err, "quality.floor: %s", why);
+        return ALLOT_ECONFIG;
+    }
+    return allot_floor_new(&fc, &gw->floor);
 }
 
 int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway_opts *opts,

@@ -241,7 +241,8 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
             snprintf(e->model, sizeof e->model, "%s", a->model->name);
             snprintf(e->provider, sizeof e->provider, "%s", a->model->provider->name);
             e->cost_usd = allot_cost_usd(a->model, pt, ct);
-            e->counterfactual_usd = e->cost_usd;
+            /* no audit in an all-judgment world: it is all extra */
+            e->counterfactual_usd = 0;
         }
         snprintf(e->source, sizeof e->source, "audit");
         e->attempts = a->attempts;

@@ -10,7 +10,13 @@
  * spend and the judgment-tier counterfactual leave out rows with status
  * "rejected", which never reached an upstream (docs/ledger.md). The median
  * latency is over "ok" rows only: a failure's latency measures a timeout,
- * not the model. */
+ * not the model.
+ *
+ * Audits (rows with endpoint "audit") are not requests: they are left out
+ * of the request tables and reported with the quality figures, and their
+ * cost is taken off the saving, as is the cost of escalated answers, which
+ * cost_usd already includes: a saving that ignores rework is not one. A
+ * ledger older than schema v3 has no quality columns; its report says so. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -86,11 +92,50 @@ static const char agg_sql[] =
     " SUM(status <> 'rejected' AND tokens_estimated <> 0),"
     " TOTAL(CASE WHEN status <> 'rejected' THEN cost_usd END),"
     " TOTAL(CASE WHEN status <> 'rejected' THEN counterfactual_usd END)"
-    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2";
+    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 AND endpoint <> 'audit'";
 
 static const char latency_sql[] = ", latency_ms FROM requests"
                                   " WHERE ts_ms >= ?1 AND ts_ms < ?2 AND status = 'ok'"
-                                  " ORDER BY 1, 2";
+                                  " AND endpoint <> 'audit' ORDER BY 1, 2";
+
+/* The quality figures per category (schema v3). A request counts as
+ * checked when any of its answers was; it passed when the answer it got
+ * was its first and passed. */
+static const char quality_sql[] =
+    "SELECT category, SUM(endpoint <> 'audit' AND (\"check\" <> '' OR escalated <> '')),"
+    " SUM(endpoint <> 'audit' AND \"check\" = 'pass' AND escalated = ''),"
+    " SUM(endpoint <> 'audit' AND escalated <> ''),"
+    " TOTAL(CASE WHEN endpoint <> 'audit' THEN escalation_usd END),"
+    " SUM(endpoint <> 'audit' AND floor = 'promoted'),"
+    " SUM(endpoint <> 'audit' AND floor = 'probe'),"
+    " SUM(endpoint = 'audit'), SUM(endpoint = 'audit' AND grade = 1),"
+    " SUM(endpoint = 'audit' AND grade = 0),"
+    " TOTAL(CASE WHEN endpoint = 'audit' THEN cost_usd END),"
+    " TOTAL(CASE WHEN endpoint <> 'audit' AND status <> 'rejected'"
+    "  THEN counterfactual_usd - cost_usd END)"
+    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 AND category <> '' GROUP BY 1 ORDER BY 1";
+
+static const char events_sql[] = "SELECT subject, SUM(kind = 'promote' OR kind = 'repromote'),"
+                                 " SUM(kind = 'demote') FROM events"
+                                 " WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1";
+
+struct qrow {
+    char key[24];
+    int64_t checked, passed, escalated, promoted, probes;
+    double escalation_usd;
+    int64_t audits, audit_pass, audit_fail;
+    double audit_usd;
+    double saving_usd; /* counterfactual - cost of the requests, before audits */
+    int64_t promotions, demotions;
+};
+
+struct quality {
+    int present; /* the ledger has the columns (schema v3 or later) */
+    int version;
+    struct qrow rows[64];
+    size_t n;
+    struct qrow total;
+};
 
 static int query_error(sqlite3 *db, const char *path, struct allot_buf *err)
 {
@@ -228,6 +273,94 @@ out:
 }
 
 /* Tiers in the order of KINDS.md, anything unknown after, "" last. */
+static void qrow_add(struct qrow *t, const struct qrow *r)
+{
+    t->checked += r->checked;
+    t->passed += r->passed;
+    t->escalated += r->escalated;
+    t->promoted += r->promoted;
+    t->probes += r->probes;
+    t->escalation_usd += r->escalation_usd;
+    t->audits += r->audits;
+    t->audit_pass += r->audit_pass;
+    t->audit_fail += r->audit_fail;
+    t->audit_usd += r->audit_usd;
+    t->saving_usd += r->saving_usd;
+    t->promotions += r->promotions;
+    t->demotions += r->demotions;
+}
+
+static int load_quality(sqlite3 *db, const char *path, const struct allot_report_opts *o,
+                        int64_t until, struct quality *q, struct allot_buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, step;
+    size_t i;
+
+    memset(q, 0, sizeof *q);
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    q->version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (q->version < 3)
+        goto out;
+    q->present = 1;
+    if (sqlite3_prepare_v2(db, quality_sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, o->since_ms);
+    sqlite3_bind_int64(st, 2, until);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && q->n < sizeof q->rows / sizeof q->rows[0]) {
+        struct qrow *r = &q->rows[q->n++];
+        snprintf(r->key, sizeof r->key, "%s", col_text(st, 0));
+        r->checked = sqlite3_column_int64(st, 1);
+        r->passed = sqlite3_column_int64(st, 2);
+        r->escalated = sqlite3_column_int64(st, 3);
+        r->escalation_usd = sqlite3_column_double(st, 4);
+        r->promoted = sqlite3_column_int64(st, 5);
+        r->probes = sqlite3_column_int64(st, 6);
+        r->audits = sqlite3_column_int64(st, 7);
+        r->audit_pass = sqlite3_column_int64(st, 8);
+        r->audit_fail = sqlite3_column_int64(st, 9);
+        r->audit_usd = sqlite3_column_double(st, 10);
+        r->saving_usd = sqlite3_column_double(st, 11);
+    }
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, events_sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, o->since_ms);
+    sqlite3_bind_int64(st, 2, until);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        for (i = 0; i < q->n && strcmp(q->rows[i].key, col_text(st, 0)); i++)
+            ;
+        if (i == q->n)
+            continue;
+        q->rows[i].promotions = sqlite3_column_int64(st, 1);
+        q->rows[i].demotions = sqlite3_column_int64(st, 2);
+    }
+    if (step != SQLITE_DONE) {
+        rc = query_error(db, path, err);
+        goto out;
+    }
+    for (i = 0; i < q->n; i++)
+        qrow_add(&q->total, &q->rows[i]);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int tier_rank(const char *t)
 {
     static const char *order[] = {"judgment", "labour", "code"};
@@ -306,8 +439,37 @@ static void json_group(struct writer *w, const struct group *g, const char *name
     put(w, "}");
 }
 
+static void json_qrow(struct writer *w, const struct qrow *r, int with_key)
+{
+    put(w, "{");
+    if (with_key) {
+        put(w, "\"category\":");
+        put_json_str(w, r->key);
+        put(w, ",");
+    }
+    put(w, "\"checked\":%" PRId64 ",\"passed\":%" PRId64 ",\"pass_rate\":", r->checked, r->passed);
+    if (r->checked)
+        put_json_num(w, (double)r->passed / (double)r->checked);
+    else
+        put(w, "null");
+    put(w, ",\"escalated\":%" PRId64 ",\"escalation_usd\":", r->escalated);
+    put_json_num(w, r->escalation_usd);
+    put(w,
+        ",\"audits\":%" PRId64 ",\"audit_pass\":%" PRId64 ",\"audit_fail\":%" PRId64
+        ",\"audit_usd\":",
+        r->audits, r->audit_pass, r->audit_fail);
+    put_json_num(w, r->audit_usd);
+    put(w,
+        ",\"promoted_requests\":%" PRId64 ",\"probe_requests\":%" PRId64 ",\"promotions\":%" PRId64
+        ",\"demotions\":%" PRId64 ",\"net_saving_usd\":",
+        r->promoted, r->probes, r->promotions, r->demotions);
+    put_json_num(w, r->saving_usd - r->audit_usd);
+    put(w, "}");
+}
+
 static void emit_json(struct writer *w, const char *path, int64_t since, int64_t until,
-                      const struct group *t, const struct dimension *dims, size_t n_dims)
+                      const struct group *t, const struct dimension *dims, size_t n_dims,
+                      const struct quality *q)
 {
     size_t i, j;
 
@@ -324,6 +486,22 @@ static void emit_json(struct writer *w, const char *path, int64_t since, int64_t
             json_group(w, &dims[i].groups[j], dims[i].name, t->requests);
         }
         put(w, "]");
+    }
+    put(w, ",\"quality\":");
+    if (!q->present) {
+        put(w, "null");
+    } else {
+        put(w, "{\"totals\":");
+        json_qrow(w, &q->total, 0);
+        put(w, ",\"net_saving_usd\":");
+        put_json_num(w, t->counterfactual_usd - t->cost_usd - q->total.audit_usd);
+        put(w, ",\"by_category\":[");
+        for (i = 0; i < q->n; i++) {
+            if (i)
+                put(w, ",");
+            json_qrow(w, &q->rows[i], 1);
+        }
+        put(w, "]}");
     }
     put(w, "}\n");
 }
@@ -420,8 +598,44 @@ static void table_dimension(struct writer *w, const struct dimension *d, int64_t
     }
 }
 
+static void table_quality(struct writer *w, const struct quality *q)
+{
+    char esc[32], aud[32], net[32], rate[16], arate[16];
+    size_t i;
+
+    if (!q->present) {
+        put(w, "\nquality: not recorded in this ledger (schema v%d; allot records it from v3)\n",
+            q->version);
+        return;
+    }
+    if (!q->total.checked && !q->total.audits && !q->total.escalated)
+        return;
+    put(w, "\n%-12s%9s%7s%10s%12s%8s%7s%12s%10s%12s\n", "quality", "checked", "pass", "escalated",
+        "rework", "audits", "pass", "audit cost", "promoted", "net saved");
+    for (i = 0; i <= q->n; i++) {
+        const struct qrow *r = i < q->n ? &q->rows[i] : &q->total;
+        if (i < q->n && !r->checked && !r->audits && !r->escalated && !r->promoted)
+            continue;
+        if (r->checked)
+            snprintf(rate, sizeof rate, "%.0f%%", 100.0 * (double)r->passed / (double)r->checked);
+        else
+            snprintf(rate, sizeof rate, "-");
+        if (r->audit_pass + r->audit_fail)
+            snprintf(arate, sizeof arate, "%.0f%%",
+                     100.0 * (double)r->audit_pass / (double)(r->audit_pass + r->audit_fail));
+        else
+            snprintf(arate, sizeof arate, "-");
+        put(w, "%-12s%9" PRId64 "%7s%10" PRId64 "%12s%8" PRId64 "%7s%12s%10" PRId64 "%12s\n",
+            i < q->n ? r->key : "total", r->checked, rate, r->escalated,
+            fmt_usd(esc, sizeof esc, r->escalation_usd), r->audits, arate,
+            fmt_usd(aud, sizeof aud, r->audit_usd), r->promoted,
+            fmt_usd(net, sizeof net, r->saving_usd - r->audit_usd));
+    }
+}
+
 static void emit_table(struct writer *w, const char *path, int64_t since, int64_t until,
-                       const struct group *t, const struct dimension *dims, size_t n_dims)
+                       const struct group *t, const struct dimension *dims, size_t n_dims,
+                       const struct quality *q)
 {
     char a[64], b[64], c[32];
     double saving = t->counterfactual_usd - t->cost_usd;
@@ -448,9 +662,18 @@ static void emit_table(struct writer *w, const char *path, int64_t since, int64_
         fmt_usd(b, sizeof b, t->counterfactual_usd), fmt_usd(c, sizeof c, saving));
     if (t->counterfactual_usd > 0)
         put(w, " (%.1f%%)", pct(saving, t->counterfactual_usd));
+    if (q->present && (q->total.escalation_usd > 0 || q->total.audits)) {
+        put(w, "\n  after rework %s (included in spend) and %" PRId64 " audit%s %s: net saved %s",
+            fmt_usd(a, sizeof a, q->total.escalation_usd), q->total.audits,
+            q->total.audits == 1 ? "" : "s", fmt_usd(b, sizeof b, q->total.audit_usd),
+            fmt_usd(c, sizeof c, saving - q->total.audit_usd));
+        if (t->counterfactual_usd > 0)
+            put(w, " (%.1f%%)", pct(saving - q->total.audit_usd, t->counterfactual_usd));
+    }
     put(w, "\n");
     for (i = 0; i < n_dims; i++)
         table_dimension(w, &dims[i], t->requests);
+    table_quality(w, q);
 }
 
 int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
@@ -464,12 +687,17 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
     };
     const size_t n_dims = sizeof dims / sizeof dims[0];
     struct writer w = {out, 0};
+    struct quality *q = calloc(1, sizeof *q);
     sqlite3 *db = NULL;
     struct stat sb;
     int64_t until;
     size_t i, mark = out->len;
     int rc;
 
+    if (!q) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
     until = opts->until_ms ? opts->until_ms : allot_clock_wall_ms();
     if (opts->since_ms >= until) {
         if (err)
@@ -503,15 +731,17 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
     for (i = 0; i < n_dims; i++)
         if ((rc = load_dimension(db, db_path, opts, until, &dims[i], err)))
             goto out;
+    if ((rc = load_quality(db, db_path, opts, until, q, err)))
+        goto out;
     for (i = 0; i < n_dims; i++)
         if (dims[i].n > 1) /* qsort may not be given NULL */
             qsort(dims[i].groups, dims[i].n, sizeof *dims[i].groups,
                   i == 0 ? by_tier : by_requests);
 
     if (opts->json)
-        emit_json(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims);
+        emit_json(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims, q);
     else
-        emit_table(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims);
+        emit_table(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims, q);
     if ((rc = w.rc)) {
         if (err)
             allot_buf_addf(err, "report of ledger '%s': output: %s", db_path, allot_strerror(rc));
@@ -525,5 +755,6 @@ out:
     release_dimension(&totals);
     for (i = 0; i < n_dims; i++)
         release_dimension(&dims[i]);
+    free(q);
     return rc;
 }

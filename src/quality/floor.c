@@ -309,7 +309,7 @@ static int probe_verdict(struct allot_floor *f, struct floor_cat *c, int pass, i
     if (c->probe_n - c->probe_pass > samples - f->probe_need) {
         /* the round cannot pass: cool again, for longer */
         int64_t max = f->conf.cooldown_max_ms;
-        c->cooldown_ms = c->cooldown_ms;
+        c->cooldown_ms = c->cooldown_ms > max / 2 ? max : c->cooldown_ms * 2;
         c->probe_from_ms = add_sat(now, c->cooldown_ms);
         c->why_kind = ALLOT_FLOOR_EV_REPROMOTE;
         c->why_pass = c->probe_pass;
