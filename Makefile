@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds model
+.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds bench-quality model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -88,6 +88,15 @@ $(B)/bench_kinds: $(B)/obj/bench/kinds.o $(B)/obj/kinds_blob.o $(B)/liballot.a
 
 bench-kinds: $(B)/bench_kinds
 	$(B)/bench_kinds --data data/kinds
+
+# The quality floor measured: check latency (bench/quality_checks.c) and a
+# scripted mix of bad labour answers through allot (bench/quality.mjs).
+$(B)/bench_quality_checks: $(B)/obj/bench/quality_checks.o $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+bench-quality: all $(B)/bench_quality_checks
+	$(B)/bench_quality_checks
+	node bench/quality.mjs
 
 asan:
 	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all

@@ -384,8 +384,8 @@ const struct allot__config_key allot__config_keys[] = {
     {.path = "quality.refusals",
      .type = AK_STRING_LIST,
      .def_doc = "[]",
-     .help = "More refusal patterns (PCRE2, case-insensitive), matched at the start of the "
-             "answer, added to the built-in list."},
+     .help = "More refusal patterns (PCRE2, case-insensitive), searched in the first 400 bytes "
+             "of an answer (anchor them with ^), added to the built-in list."},
     {.path = "quality.code_escalates_to",
      .type = AK_ENUM,
      .offset = CFG(quality.code_escalates_to),
