@@ -44,18 +44,10 @@
 #define COMMIT_MS_MAX 200
 #define SCHEMA_VERSION 3 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
 #define SET_VERSION_SQL "PRAGMA user_version = 3"
-/* What each version added to a store of the version before. */
-#define MIGRATE_1_TO_2 "ALTER TABLE requests ADD COLUMN explain TEXT NOT NULL DEFAULT ''"
-#define MIGRATE_2_TO_3                                                                             \
-    "ALTER TABLE requests ADD COLUMN \"check\" TEXT NOT NULL DEFAULT '';\n"                        \
-    "ALTER TABLE requests ADD COLUMN check_detail TEXT NOT NULL DEFAULT '';\n"                     \
-    "ALTER TABLE requests ADD COLUMN escalated TEXT NOT NULL DEFAULT '';\n"                        \
-    "ALTER TABLE requests ADD COLUMN escalation_usd REAL NOT NULL DEFAULT 0;\n"                    \
-    "ALTER TABLE requests ADD COLUMN escalation_prompt_tokens INTEGER NOT NULL DEFAULT 0;\n"       \
-    "ALTER TABLE requests ADD COLUMN escalation_completion_tokens INTEGER NOT NULL DEFAULT 0;\n"   \
-    "ALTER TABLE requests ADD COLUMN floor TEXT NOT NULL DEFAULT '';\n"                            \
-    "ALTER TABLE requests ADD COLUMN audit_of TEXT NOT NULL DEFAULT '';\n"                         \
-    "ALTER TABLE requests ADD COLUMN grade REAL NOT NULL DEFAULT -1;\n"
+/* An older store is brought up to date by adding every column of the
+ * table below that it lacks (version 2 added explain, version 3 the quality
+ * columns), so a store left half-way by an interrupted upgrade is finished
+ * the same way. */
 
 struct chunk {
     struct chunk *next;
@@ -147,9 +139,10 @@ static const char schema_tail[] = "CREATE INDEX IF NOT EXISTS requests_ts_ms ON 
                                   "  subject TEXT NOT NULL DEFAULT '',\n"
                                   "  detail TEXT NOT NULL DEFAULT ''\n"
                                   ");\n"
-                                  "CREATE INDEX IF NOT EXISTS events_ts_ms ON events(ts_ms);\n"
-                                  "CREATE INDEX IF NOT EXISTS requests_audit_of ON "
-                                  "requests(audit_of) WHERE audit_of != '';\n";
+                                  "CREATE INDEX IF NOT EXISTS events_ts_ms ON events(ts_ms);\n";
+/* After an upgrade has added the column. */
+static const char schema_indexes[] = "CREATE INDEX IF NOT EXISTS requests_audit_of ON "
+                                     "requests(audit_of) WHERE audit_of != ''";
 
 /* For the tests: start closing without waiting, so that an append racing
  * with allot_ledger_close() can be shown to get ALLOT_ECLOSED. */
@@ -198,6 +191,39 @@ static int build_sql(struct allot_buf *create, struct allot_buf *insert)
     return rc ? ALLOT_ENOMEM : 0;
 }
 
+/* ALTER TABLE ADD COLUMN for each column of the table the store lacks. */
+static int add_missing_columns(struct allot_ledger *l, struct allot_buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    unsigned char have[sizeof columns / sizeof columns[0]] = {0};
+    char sql[256];
+    size_t i;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(l->db, "SELECT name FROM pragma_table_info('requests')", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_error(err, l->path, sqlite3_errmsg(l->db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (i = 0; name && i < N_COLUMNS; i++) {
+            const char *c = columns[i].name;
+            size_t n = strlen(c);
+            if (c[0] == '"' ? (strlen(name) == n - 2 && !strncmp(name, c + 1, n - 2))
+                            : !strcmp(name, c))
+                have[i] = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    for (i = 0; i < N_COLUMNS && !rc; i++) {
+        if (have[i])
+            continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE requests ADD COLUMN %s %s", columns[i].name,
+                 columns[i].decl);
+        rc = exec_sql(l, sql, err);
+    }
+    return rc;
+}
+
 /* Pragmas, schema and the INSERT statement. The schema is created inside
  * one IMMEDIATE transaction so two processes opening a new file at once do
  * not both try to create it half-way. */
@@ -242,9 +268,9 @@ static int setup_store(struct allot_ledger *l, struct allot_buf *err)
     }
     if ((rc = exec_sql(l, allot_buf_cstr(&create), err)))
         goto rollback;
-    if (version == 1 && (rc = exec_sql(l, MIGRATE_1_TO_2, err)))
+    if (version >= 1 && version < SCHEMA_VERSION && (rc = add_missing_columns(l, err)))
         goto rollback;
-    if (version >= 1 && version <= 2 && (rc = exec_sql(l, MIGRATE_2_TO_3, err)))
+    if ((rc = exec_sql(l, schema_indexes, err)))
         goto rollback;
     if ((rc = exec_sql(l, SET_VERSION_SQL, err)))
         goto rollback;
