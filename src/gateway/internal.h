@@ -87,6 +87,10 @@ uint64_t allot__worker_random(struct allot__worker *w);
  * LABOUR. */
 int allot__quality_route(struct allot__worker *w, enum allot_category cat, char *reason,
                          size_t cap);
+/* The floor's say on a decision, for POST /v1/route: a labour decision of
+ * a promoted category is shown going to judgment, with the floor's reason.
+ * Nothing is consumed: no probe is drawn. */
+void allot__quality_preview(struct allot__worker *w, struct allot_decision *d);
 /* A verdict on a labour answer of cat (from "check" or "audit"); a
  * promotion or demotion it causes is logged, counted and ledgered. */
 void allot__quality_verdict(struct allot__worker *w, enum allot_category cat, int pass, int probe,

@@ -56,6 +56,28 @@ int allot__quality_route(struct allot__worker *w, enum allot_category cat, char 
                                      : ALLOT__FLOOR_LABOUR;
 }
 
+void allot__quality_preview(struct allot__worker *w, struct allot_decision *d)
+{
+    const struct allot_config *cfg = w->gw->cfg;
+    struct allot_floor_state st;
+
+    if (!w->gw->floor || !d->has_tier || d->tier != ALLOT_TIER_LABOUR || !d->has_category ||
+        d->source == ALLOT_SRC_MODEL || d->source == ALLOT_SRC_TIER ||
+        cfg->tiers[ALLOT_TIER_JUDGMENT].n_models == 0)
+        return;
+    allot_floor_snapshot(w->gw->floor, d->category, &st);
+    if (!st.promoted)
+        return;
+    d->tier = ALLOT_TIER_JUDGMENT;
+    memcpy(d->models, cfg->tiers[ALLOT_TIER_JUDGMENT].models, sizeof d->models);
+    d->n_models = cfg->tiers[ALLOT_TIER_JUDGMENT].n_models;
+    snprintf(d->reason, sizeof d->reason,
+             "%s promoted to judgment by the quality floor: %u/%u passed (Wilson upper bound "
+             "%.3f)%s",
+             allot_category_name(d->category), st.pass, st.n, st.upper,
+             cfg->quality.floor_probe_share > 0 ? "; a share of requests probe labour" : "");
+}
+
 void allot__quality_verdict(struct allot__worker *w, enum allot_category cat, int pass, int probe,
                             const char *source)
 {
