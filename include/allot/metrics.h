@@ -52,6 +52,11 @@ void allot_metrics_request(struct allot_metrics *m, int shard,
                            const struct allot_metrics_sample *s);
 void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
                            enum allot_metrics_attempt result);
+/* Tokens and spend of an answer that is not a finished request of its own:
+ * an escalated (discarded) attempt, an audit. Counted for model like
+ * allot_metrics_request() counts a request's. */
+void allot_metrics_spend(struct allot_metrics *m, int shard, int model, int64_t prompt_tokens,
+                         int64_t completion_tokens, double cost_usd, double counterfactual_usd);
 /* The quality floor: a checked answer (tier, enum allot_check_id), an
  * escalation (category or -1), an audit's grade (1 pass, 0 fail, -1 none
  * or failed; skipped: sampled but over max_in_flight), and a category's
@@ -59,7 +64,8 @@ void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,
 void allot_metrics_check(struct allot_metrics *m, int shard, int tier, int check);
 void allot_metrics_escalation(struct allot_metrics *m, int shard, int category);
 void allot_metrics_audit(struct allot_metrics *m, int shard, int category, int grade, int skipped);
-void allot_metrics_floor(struct allot_metrics *m, int category, int promoted);
+enum { ALLOT_MFLOOR_PROMOTE, ALLOT_MFLOOR_DEMOTE, ALLOT_MFLOOR_REPROMOTE };
+void allot_metrics_floor(struct allot_metrics *m, int category, int change);
 /* In-flight gauge of a shard, +1 / -1. */
 void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
 /* Append the text exposition format (version 0.0.4) of all shards, plus

@@ -368,7 +368,7 @@ const struct allot__config_key allot__config_keys[] = {
      .type = AK_BOOL,
      .scope = AK_SCOPE_CHECK,
      .offset = CHECK(escalate),
-     .def_doc = "true for labour",
+     .def_doc = "true",
      .help = "An answer that fails a check is not returned: the request goes to the next tier "
              "up (labour -> judgment, code -> quality.code_escalates_to). false: the answer is "
              "returned with x-allot-check-failed."},
@@ -384,8 +384,8 @@ const struct allot__config_key allot__config_keys[] = {
     {.path = "quality.refusals",
      .type = AK_STRING_LIST,
      .def_doc = "[]",
-     .help = "More refusal patterns (PCRE2, case-insensitive), searched in the first 400 bytes "
-             "of an answer (anchor them with ^), added to the built-in list."},
+     .help = "More refusal patterns (PCRE2, case-insensitive), matched at the start of the "
+             "answer (after blanks and emphasis), added to the built-in list."},
     {.path = "quality.code_escalates_to",
      .type = AK_ENUM,
      .offset = CFG(quality.code_escalates_to),

@@ -342,7 +342,7 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     ms.ttft_s = e.ttft_ms >= 0 ? e.ttft_ms / 1000.0 : -1;
     ms.prompt_tokens = e.prompt_tokens;
     ms.completion_tokens = e.completion_tokens;
-    ms.cost_usd = e.cost_usd;
+    ms.cost_usd = e.cost_usd - x->escalation_usd; /* the discarded answers: escalate() */
     ms.counterfactual_usd = e.counterfactual_usd;
     allot_metrics_request(w->gw->metrics, w->index, &ms);
     allot_metrics_inflight(w->gw->metrics, w->index, -1);
@@ -541,9 +541,13 @@ static void escalate(struct allot__exchange *x)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
     int to = x->checks->escalate_to;
+    double usd;
 
     settle_tokens(x);
-    x->escalation_usd += allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
+    usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
+    allot_metrics_spend(x->w->gw->metrics, x->w->index, x->model_index, x->prompt_tokens,
+                        x->completion_tokens, usd, 0);
+    x->escalation_usd += usd;
     x->escalation_pt += x->prompt_tokens;
     x->escalation_ct += x->completion_tokens;
     record_attempt(x, ALLOT_MATTEMPT_CHECK, x->check);
@@ -865,7 +869,7 @@ static void deliver_buffered(struct allot__exchange *x)
     n = decision_headers(x, h, "application/json");
     settle_tokens(x);
     snprintf(x->cost_str, sizeof x->cost_str, "%.8f",
-             allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens));
+             allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd);
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
     allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);

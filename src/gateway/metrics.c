@@ -51,6 +51,7 @@ struct allot_metrics {
     struct shard *shards;
     int promoted[ALLOT_CAT__COUNT]; /* the floor's state, written under its own order */
     uint64_t promotions[ALLOT_CAT__COUNT], demotions[ALLOT_CAT__COUNT];
+    uint64_t repromotions[ALLOT_CAT__COUNT];
 };
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -123,12 +124,15 @@ void allot_metrics_audit(struct allot_metrics *m, int shard, int category, int g
         1);
 }
 
-void allot_metrics_floor(struct allot_metrics *m, int category, int promoted)
+void allot_metrics_floor(struct allot_metrics *m, int category, int change)
 {
     if (category < 0 || category >= ALLOT_CAT__COUNT)
         return;
-    __atomic_store_n(&m->promoted[category], promoted ? 1 : 0, __ATOMIC_RELAXED);
-    ADD(promoted ? &m->promotions[category] : &m->demotions[category], 1);
+    __atomic_store_n(&m->promoted[category], change != ALLOT_MFLOOR_DEMOTE, __ATOMIC_RELAXED);
+    ADD(change == ALLOT_MFLOOR_PROMOTE  ? &m->promotions[category]
+        : change == ALLOT_MFLOOR_DEMOTE ? &m->demotions[category]
+                                        : &m->repromotions[category],
+        1);
 }
 
 static const char *category_label(size_t slot)
@@ -204,17 +208,21 @@ static int render_quality(struct allot_metrics *m, struct allot_buf *o)
                             allot_category_name((enum allot_category)c), LOAD(&m->promoted[c]));
     }
     rc = rc ? rc
-            : allot_buf_adds(o, "# HELP allot_floor_changes_total Promotions and demotions by "
-                                "the quality floor.\n# TYPE allot_floor_changes_total counter\n");
+            : allot_buf_adds(o, "# HELP allot_floor_changes_total Promotions, demotions and "
+                                "re-promotions (probes failed) by the quality floor.\n"
+                                "# TYPE allot_floor_changes_total counter\n");
     for (c = 0; c < ALLOT_CAT__COUNT && !rc; c++) {
         uint64_t p = LOAD(&m->promotions[c]), d = LOAD(&m->demotions[c]);
-        if (p || d)
+        uint64_t r = LOAD(&m->repromotions[c]);
+        const char *name = allot_category_name((enum allot_category)c);
+        if (p || d || r)
             rc = allot_buf_addf(o,
                                 "allot_floor_changes_total{category=\"%s\",change=\"promote\"} "
                                 "%llu\nallot_floor_changes_total{category=\"%s\","
-                                "change=\"demote\"} %llu\n",
-                                allot_category_name((enum allot_category)c), (unsigned long long)p,
-                                allot_category_name((enum allot_category)c), (unsigned long long)d);
+                                "change=\"demote\"} %llu\nallot_floor_changes_total{"
+                                "category=\"%s\",change=\"repromote\"} %llu\n",
+                                name, (unsigned long long)p, name, (unsigned long long)d, name,
+                                (unsigned long long)r);
     }
     return rc;
 }
@@ -252,6 +260,21 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
     ADD(&pm->cost_nusd, nusd(s->cost_usd));
     ADD(&pm->counterfactual_nusd, nusd(s->counterfactual_usd));
+}
+
+void allot_metrics_spend(struct allot_metrics *m, int shard, int model, int64_t prompt_tokens,
+                         int64_t completion_tokens, double cost_usd, double counterfactual_usd)
+{
+    size_t slot = (size_t)(model + 1);
+    struct per_model *pm;
+
+    if (slot >= m->n_slots)
+        slot = 0;
+    pm = &m->shards[shard].models[slot];
+    ADD(&pm->prompt_tokens, (uint64_t)(prompt_tokens > 0 ? prompt_tokens : 0));
+    ADD(&pm->completion_tokens, (uint64_t)(completion_tokens > 0 ? completion_tokens : 0));
+    ADD(&pm->cost_nusd, nusd(cost_usd));
+    ADD(&pm->counterfactual_nusd, nusd(counterfactual_usd));
 }
 
 void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,

@@ -89,7 +89,10 @@ void allot__quality_verdict(struct allot__worker *w, enum allot_category cat, in
     kind = ev.kind == ALLOT_FLOOR_EV_PROMOTE  ? "promote"
            : ev.kind == ALLOT_FLOOR_EV_DEMOTE ? "demote"
                                               : "repromote";
-    allot_metrics_floor(w->gw->metrics, (int)cat, ev.kind != ALLOT_FLOOR_EV_DEMOTE);
+    allot_metrics_floor(w->gw->metrics, (int)cat,
+                        ev.kind == ALLOT_FLOOR_EV_PROMOTE  ? ALLOT_MFLOOR_PROMOTE
+                        : ev.kind == ALLOT_FLOOR_EV_DEMOTE ? ALLOT_MFLOOR_DEMOTE
+                                                           : ALLOT_MFLOOR_REPROMOTE);
     allot_log_warn("quality floor: %s %s (after a %s verdict): %s", kind, allot_category_name(cat),
                    source, ev.detail);
     if (allot_ledger_event(w->gw->ledger, allot_clock_wall_ms(), kind, allot_category_name(cat),
@@ -284,6 +287,9 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
         e->grade = grade;
         if (allot_ledger_append(w->gw->ledger, e))
             allot_log_error("ledger: audit row %s not queued", a->id);
+        if (a->model)
+            allot_metrics_spend(w->gw->metrics, w->index, (int)(a->model - w->gw->cfg->models), pt,
+                                ct, e->cost_usd, e->counterfactual_usd);
         free(e);
     }
     allot_metrics_audit(w->gw->metrics, w->index, a->has_category ? (int)a->category : -1, grade,

@@ -182,8 +182,14 @@ int allot_checker_new(const struct allot_config *cfg, struct allot_checker **out
         goto out;
     }
     for (i = 0; i < q->n_refusals; i++) {
-        if (!(c->user_refusal[i] = compile(q->refusals[i], strlen(q->refusals[i]), PCRE2_CASELESS,
-                                           err, "quality.refusals"))) {
+        /* anchored like the built-ins: at the start, after blanks and emphasis */
+        allot_buf_reset(&all);
+        if (allot_buf_addf(&all, "\\A[\\s*_\"]*(?:%s)", q->refusals[i])) {
+            rc = ALLOT_ENOMEM;
+            goto out;
+        }
+        if (!(c->user_refusal[i] =
+                  compile(all.ptr, all.len, PCRE2_CASELESS, err, "quality.refusals"))) {
             rc = ALLOT_ECONFIG;
             goto out;
         }
@@ -212,9 +218,9 @@ int allot_checker_new(const struct allot_config *cfg, struct allot_checker **out
 
             memset(&acc, 0, sizeof acc);
             acc.min_chars = acc.max_chars = -1;
+            acc.escalate = 1;           /* wherever there is a tier to go to */
             if (t == ALLOT_TIER_LABOUR) /* the built-in defaults that protect */
-                acc.not_empty = acc.not_refusal = acc.not_truncated = acc.json = acc.schema =
-                    acc.escalate = 1;
+                acc.not_empty = acc.not_refusal = acc.not_truncated = acc.json = acc.schema = 1;
             fold(&acc, &q->tier[t]);
             if (k > 0)
                 fold(&acc, &q->category[k - 1]);
