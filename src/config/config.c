@@ -1275,10 +1275,15 @@ static void check_quality(struct load *L)
     size_t line = 0;
 
     if (q->floor_min_samples > q->floor_window) {
-        allot__ynode_get(L->root, "quality", &line);
-        report(L, line, "quality.floor.min_samples",
-               "expected at most quality.floor.window (%d), got %d", q->floor_window,
-               q->floor_min_samples);
+        struct allot__ynode *ms = allot__ynode_get(
+            allot__ynode_get(allot__ynode_get(L->root, "quality", &line), "floor", &line),
+            "min_samples", &line);
+        if (!ms) /* not given: the default follows a smaller window */
+            L->cfg->quality.floor_min_samples = q->floor_window;
+        else
+            report(L, line, "quality.floor.min_samples",
+                   "expected at most quality.floor.window (%d), got %d", q->floor_window,
+                   q->floor_min_samples);
     }
 }
 

@@ -442,7 +442,8 @@ const struct allot__config_key allot__config_keys[] = {
      .min = 1,
      .max = 100000,
      .def = "20",
-     .help = "No promotion on fewer verdicts than this; at most window."},
+     .help = "No promotion on fewer verdicts than this; at most window (when not given and "
+             "window is smaller, window)."},
     {.path = "quality.floor.cooldown_s",
      .type = AK_LONG,
      .offset = CFG(quality.floor_cooldown_s),

@@ -113,7 +113,7 @@ static const char quality_sql[] =
     " TOTAL(CASE WHEN endpoint = 'audit' THEN cost_usd END),"
     " TOTAL(CASE WHEN endpoint <> 'audit' AND status <> 'rejected'"
     "  THEN counterfactual_usd - cost_usd END)"
-    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 AND category <> '' GROUP BY 1 ORDER BY 1";
+    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1 ORDER BY 1";
 
 static const char events_sql[] = "SELECT subject, SUM(kind = 'promote' OR kind = 'repromote'),"
                                  " SUM(kind = 'demote') FROM events"
@@ -285,9 +285,7 @@ static void qrow_add(struct qrow *t, const struct qrow *r)
     t->audit_pass += r->audit_pass;
     t->audit_fail += r->audit_fail;
     t->audit_usd += r->audit_usd;
-    t->saving_usd += r->saving_usd;
-    t->promotions += r->promotions;
-    t->demotions += r->demotions;
+    t->saving_usd += r->saving_usd; /* promotions: from the events, not the rows */
 }
 
 static int load_quality(sqlite3 *db, const char *path, const struct allot_report_opts *o,
@@ -343,6 +341,9 @@ static int load_quality(sqlite3 *db, const char *path, const struct allot_report
     sqlite3_bind_int64(st, 1, o->since_ms);
     sqlite3_bind_int64(st, 2, until);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        /* a category may be promoted on verdicts from before the window */
+        q->total.promotions += sqlite3_column_int64(st, 1);
+        q->total.demotions += sqlite3_column_int64(st, 2);
         for (i = 0; i < q->n && strcmp(q->rows[i].key, col_text(st, 0)); i++)
             ;
         if (i == q->n)
@@ -626,7 +627,7 @@ static void table_quality(struct writer *w, const struct quality *q)
         else
             snprintf(arate, sizeof arate, "-");
         put(w, "%-12s%9" PRId64 "%7s%10" PRId64 "%12s%8" PRId64 "%7s%12s%10" PRId64 "%12s\n",
-            i < q->n ? r->key : "total", r->checked, rate, r->escalated,
+            i < q->n ? (r->key[0] ? r->key : "(none)") : "total", r->checked, rate, r->escalated,
             fmt_usd(esc, sizeof esc, r->escalation_usd), r->audits, arate,
             fmt_usd(aud, sizeof aud, r->audit_usd), r->promoted,
             fmt_usd(net, sizeof net, r->saving_usd - r->audit_usd));

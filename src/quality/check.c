@@ -20,6 +20,7 @@
 #include "allot/error.h"
 #include "allot/json_check.h"
 #include "allot/json_schema.h"
+#include "allot/utf8.h"
 
 /* A refusal is looked for in this many bytes from the start. */
 #define REFUSAL_WINDOW 400
@@ -33,7 +34,7 @@
 #define CANT "(?:can" Q "?t|cannot|can not|am unable to|am not able to|won" Q "?t|will not)"
 #define START "\\A[\\s*_\"]*"
 static const char *const builtin_refusals[] = {
-    START "(?:I" Q "m|I am) (?:very |so |really )?sorry,? (?:but )?(?:I|that" Q "s not)",
+    START "(?:I" Q "m|I am) (?:very |so |really )?sorry[*_]*,? (?:but )?(?:I\\b|that" Q "s not)",
     START "(?:I" Q "m|I am) afraid (?:I|that)",
     START "I apologi[sz]e,? but",
     START "(?:Sorry|Unfortunately),? (?:but )?I " CANT,
@@ -85,7 +86,11 @@ static pcre2_code *compile(const char *pat, size_t len, uint32_t opts, struct al
 {
     int ecode = 0;
     PCRE2_SIZE eoff = 0;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | opts, &ecode, &eoff, NULL);
+    /* MATCH_INVALID_UTF: an answer with a stray byte that is not UTF-8 is
+     * still searched (the invalid bytes match nothing) instead of failing
+     * every match, which would let a refusal or a forbidden phrase through. */
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | opts,
+                                   &ecode, &eoff, NULL);
 
     if (!re) {
         PCRE2_UCHAR why[120];
@@ -289,26 +294,39 @@ static int search(const struct allot_checker *c, const pcre2_code *re, const cha
     if (!md)
         return -1;
     rc = pcre2_match(re, (PCRE2_SPTR)(text ? text : ""), len, 0, 0, md, c->mctx);
-    if (rc > 0 && at)
+    /* 0: a match whose groups did not fit the one-pair match data; the
+     * whole match (pair 0) is there all the same */
+    if (rc >= 0 && at)
         *at = (size_t)pcre2_get_ovector_pointer(md)[0];
     pcre2_match_data_free(md);
-    return rc > 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
 /* Up to n bytes of s as printable, header-safe text: controls, quotes and
- * backslashes become spaces, a cut UTF-8 sequence is dropped. */
+ * backslashes become spaces, a byte that is not (or does not complete) a
+ * UTF-8 sequence is dropped. */
 static void snippet(char *dst, size_t cap, const char *s, size_t n)
 {
-    size_t i, o = 0;
+    size_t i = 0, o = 0, k;
 
-    for (i = 0; i < n && o + 1 < cap; i++) {
+    while (i < n && o + 1 < cap) {
         unsigned char ch = (unsigned char)s[i];
-        dst[o++] = ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\' ? ' ' : (char)ch;
+        if (ch < 0x80) {
+            dst[o++] = ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\' ? ' ' : (char)ch;
+            i++;
+            continue;
+        }
+        k = allot_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            i++;
+            continue;
+        }
+        if (o + k + 1 > cap)
+            break;
+        memcpy(dst + o, s + i, k);
+        o += k;
+        i += k;
     }
-    while (o > 0 && ((unsigned char)dst[o - 1] & 0xC0) == 0x80)
-        o--; /* continuation bytes of a cut character */
-    if (o > 0 && ((unsigned char)dst[o - 1] & 0xC0) == 0xC0)
-        o--; /* its lead byte */
     dst[o] = '\0';
 }
 
@@ -334,8 +352,35 @@ static const char *json_string(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The JSON checks: the content must be one JSON value, and with a schema
- * it must validate against it. */
+/* The validator's words in a detail: double quotes become single ones,
+ * backslashes and control bytes spaces, so a detail is plain text. */
+static void plain_text(char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"')
+            *s = '\'';
+        else if (*s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
+    }
+}
+
+/* The JSON checker's reason, header-safe: it quotes the character it did
+ * not expect (which may be a quote or a backslash) and writes \\u. */
+static const char *json_why(const struct allot_json_check_error *e, const struct allot_answer *a)
+{
+    if (e->kind == ALLOT_JSON_CHECK_UNEXPECTED && e->pos < a->content_len &&
+        (a->content[e->pos] == '"' || a->content[e->pos] == '\\'))
+        return a->content[e->pos] == '"' ? "unexpected double quote" : "unexpected backslash";
+    if (e->kind == ALLOT_JSON_CHECK_U_ESCAPE)
+        return "invalid u escape in string";
+    if (e->kind == ALLOT_JSON_CHECK_NUL)
+        return "the escape u0000 is not allowed in strings";
+    return e->why;
+}
+
+/* The JSON checks: the content must be one JSON value (json, or schema
+ * with a schema given: a schema implies JSON), and with a schema it must
+ * validate against it. */
 static int check_json(const struct allot_check_set *set, const cJSON *response_format,
                       const struct allot_answer *a, struct allot_check_verdict *out)
 {
@@ -352,12 +397,14 @@ static int check_json(const struct allot_check_set *set, const cJSON *response_f
     if (!strcmp(type, "json_schema"))
         schema = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(response_format, "json_schema"), "schema");
+    if (!(set->flags & ALLOT_CHECK_F_JSON) && !((set->flags & ALLOT_CHECK_F_SCHEMA) && schema))
+        return 0;
     allot_buf_init(&why, 512);
     if (allot_json_check(a->content ? a->content : "", a->content_len, 0, NULL, NULL, &jerr)) {
         out->failed = ALLOT_CHECK_JSON;
         snprintf(out->detail, sizeof out->detail,
-                 "json: the answer is not JSON: %s at line %zu column %zu", jerr.why, jerr.line,
-                 jerr.column);
+                 "json: the answer is not JSON: %s at line %zu column %zu", json_why(&jerr, a),
+                 jerr.line, jerr.column);
         goto out;
     }
     if (!(set->flags & ALLOT_CHECK_F_SCHEMA) || !schema)
@@ -373,6 +420,7 @@ static int check_json(const struct allot_check_set *set, const cJSON *response_f
         rc = 0; /* the client's schema: not the answer's fault */
         snprintf(out->detail, sizeof out->detail, "schema not applied: %.150s",
                  allot_buf_cstr(&why));
+        plain_text(out->detail);
         goto out;
     }
     rc = allot_json_schema_validate(compiled, doc, &why);
@@ -382,6 +430,7 @@ static int check_json(const struct allot_check_set *set, const cJSON *response_f
         rc = 0;
         out->failed = ALLOT_CHECK_SCHEMA;
         snprintf(out->detail, sizeof out->detail, "schema: %.170s", allot_buf_cstr(&why));
+        plain_text(out->detail);
     }
 out:
     allot_json_schema_free(compiled);
@@ -418,7 +467,7 @@ int allot_check_answer(const struct allot_checker *c, const struct allot_check_s
         !strcmp(a->finish_reason, "length")) {
         out->failed = ALLOT_CHECK_TRUNCATED;
         snprintf(out->detail, sizeof out->detail,
-                 "truncated: finish_reason \"length\" after %zu bytes", len);
+                 "truncated: finish_reason 'length' after %zu bytes", len);
         goto out;
     }
     if ((set->flags & ALLOT_CHECK_F_NOT_REFUSAL) && len &&
@@ -428,7 +477,8 @@ int allot_check_answer(const struct allot_checker *c, const struct allot_check_s
         snprintf(out->detail, sizeof out->detail, "refusal: the answer opens with '%s'", snip);
         goto out;
     }
-    if ((set->flags & ALLOT_CHECK_F_JSON) && response_format && !a->has_tool_calls) {
+    if ((set->flags & (ALLOT_CHECK_F_JSON | ALLOT_CHECK_F_SCHEMA)) && response_format &&
+        !a->has_tool_calls) {
         if ((rc = check_json(set, response_format, a, out)) || out->failed)
             goto out;
     }

@@ -49,5 +49,6 @@ int main(int argc, char **argv)
             passed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
+    fflush(stdout); /* before LeakSanitizer runs at exit */
     return failed ? 1 : 0;
 }
