@@ -177,7 +177,7 @@ describe('quality floor: checks and escalation of non-streamed answers', () => {
   it('a truncated answer (finish_reason "length") is replaced by the judgment answer', h.LIMIT, async () => {
     const r = await send(gw.cut, ask('auto'), work('summarize'));
     const row = await assertEscalated(gw.cut, r, { check: 'truncated', labour: 'cheap-cut', badTokens: BAD_TOKENS.cut, category: 'summarize' });
-    assert.match(row.check_detail, /finish_reason "length"/);
+    assert.match(row.check_detail, /finish_reason 'length'/);
     assert.equal(r.json.choices[0].finish_reason, 'stop');
   });
 
