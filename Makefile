@@ -4,7 +4,7 @@
 CC      ?= cc
 PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lcsv -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wformat=2 -Wundef -fno-common
 ifeq ($(CI),true)
@@ -18,7 +18,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/config/*.c src/http/*.c src/upstream/*.c \
                                src/route/*.c src/ledger/*.c src/gateway/*.c \
-                               src/quality/*.c))
+                               src/quality/*.c src/eval/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FAKE_SRC := $(sort $(wildcard tests/fake_upstream/*.c))

@@ -13,6 +13,7 @@ PACKAGES=(
   libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing
   libpcre2-dev                       # regular expressions: answer checks, JSON Schema "pattern"
+  libcsv-dev                         # CSV (outcome data for allot eval)
   json-schema-test-suite             # the official JSON Schema test suite (unit tests)
   curl ca-certificates jq            # demo and tests (jq: the fake upstream smoke test)
   valgrind                           # memcheck over the integration tests
