@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "allot/crc32.h"
 #include "allot/error.h"
 #include "allot/kinds_model.h"
 
@@ -27,29 +28,6 @@
 static size_t file_bytes(unsigned hash_bits)
 {
     return WEIGHTS_OFF + ((size_t)4 * ALLOT_CAT__COUNT << hash_bits) + 4;
-}
-
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-    uint32_t i, k, c;
-    for (i = 0; i < 256; i++) {
-        for (c = i, k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-static uint32_t crc32_ieee(const unsigned char *p, size_t n)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    uint32_t c = 0xffffffffu;
-    size_t i;
-    pthread_once(&once, crc_init);
-    for (i = 0; i < n; i++)
-        c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -164,7 +142,7 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
             return bad(err, name, why);
         }
     }
-    if (crc32_ieee(p, n - 4) != get_u32(p + n - 4))
+    if (allot_crc32(p, n - 4) != get_u32(p + n - 4))
         return bad(err, name, "checksum mismatch (the file is damaged)");
 
     rc = allot_kinds_model_new(bits, &m);
@@ -244,7 +222,7 @@ int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf 
     }
     for (i = 0; i < n_w; i++)
         put_f32(p + WEIGHTS_OFF + 4 * i, m->weights[i]);
-    put_u32(p + n - 4, crc32_ieee(p, n - 4));
+    put_u32(p + n - 4, allot_crc32(p, n - 4));
     out->len = start + n;
     out->ptr[out->len] = '\0';
     return 0;
