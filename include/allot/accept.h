@@ -62,6 +62,10 @@ void allot_accept_set_release(struct allot_accept_set *s);
 int allot_accept_set_add(struct allot_accept_set *s, const char *prompt, const char *messages_json,
                          const float *labels, struct allot_buf *err);
 
+/* Append every example of src to dst (same hash_bits and n_heads).
+ * ALLOT_EINVAL when they differ, ALLOT_ENOMEM. */
+int allot_accept_set_append(struct allot_accept_set *dst, const struct allot_accept_set *src);
+
 enum allot_accept_target {
     ALLOT_ACCEPT_TARGET_NONE,
     ALLOT_ACCEPT_TARGET_SHARE,   /* a share of requests to the strong model */

@@ -11,7 +11,7 @@ struct allot_cli_cmd {
     int (*exec)(int argc, char **argv);
 };
 
-extern const struct allot_cli_cmd allot_cli_serve, allot_cli_route, allot_cli_train,
+extern const struct allot_cli_cmd allot_cli_serve, allot_cli_route, allot_cli_train, allot_cli_eval,
     allot_cli_report, allot_cli_config;
 
 /* Load the config a command uses: the --config path when given, else

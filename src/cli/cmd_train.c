@@ -1,10 +1,16 @@
 /* cmd_train.c: `allot train kinds`, the kind-of-work model from labelled
  * requests. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include "allot/accept.h"
 #include "allot/clock.h"
+#include "allot/curve.h"
+#include "allot/eval.h"
+#include "allot/outcomes.h"
 #include "allot/error.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
@@ -158,19 +164,200 @@ out:
     return rc;
 }
 
+/* `allot train outcomes`: the acceptability model of a weak/strong pair,
+ * its threshold calibrated on k-fold out-of-fold scores for the target. */
+static int train_outcomes(int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"weak", required_argument, NULL, 'w'},
+                                         {"strong", required_argument, NULL, 's'},
+                                         {"strong-share", required_argument, NULL, 'S'},
+                                         {"quality", required_argument, NULL, 'Q'},
+                                         {"kfold", required_argument, NULL, 'k'},
+                                         {"epochs", required_argument, NULL, 'e'},
+                                         {"seed", required_argument, NULL, 'r'},
+                                         {"hash-bits", required_argument, NULL, 'b'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {NULL, 0, NULL, 0}};
+    const char *data = NULL, *out_path = NULL, *names[2] = {NULL, NULL};
+    struct allot_outcomes *oc = NULL;
+    struct allot_eval_data d;
+    struct allot_accept_opts o;
+    struct allot_accept_model *m = NULL;
+    struct allot_buf err;
+    double share = NAN, quality = NAN, *pred = NULL, *a = NULL, *w = NULL, *sq = NULL;
+    unsigned long v, bits = ALLOT_ACCEPT_HASH_BITS, k = 5;
+    unsigned *fold = NULL;
+    uint64_t t0 = allot_clock_mono_us();
+    size_t i, n, np = 0;
+    int c, rc = 1, quiet = 0;
+
+    memset(&d, 0, sizeof d);
+    allot_accept_opts_default(&o);
+    allot_buf_init(&err, 1 << 16);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'w':
+            names[0] = optarg;
+            break;
+        case 's':
+            names[1] = optarg;
+            break;
+        case 'S':
+        case 'Q':
+            *(c == 'S' ? &share : &quality) = strtod(optarg, &end);
+            if (*end || !(*(c == 'S' ? &share : &quality) >= 0) ||
+                !(*(c == 'S' ? &share : &quality) <= 1))
+                goto bad;
+            break;
+        case 'k':
+            if (parse_uint(optarg, 2, 100, &k))
+                goto bad;
+            break;
+        case 'e':
+            if (parse_uint(optarg, 1, 1000, &v))
+                goto bad;
+            o.epochs = (unsigned)v;
+            break;
+        case 'r':
+            if (parse_uint(optarg, 0, ULONG_MAX, &v))
+                goto bad;
+            o.seed = v;
+            break;
+        case 'b':
+            if (parse_uint(optarg, ALLOT_HASH_BITS_MIN, ALLOT_HASH_BITS_MAX, &bits))
+                goto bad;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        default:
+            goto usage;
+        }
+    }
+    if (optind != argc || !data || !out_path || !names[0] || !names[1] ||
+        (!isnan(share) && !isnan(quality)))
+        goto usage;
+    if (isnan(share) && isnan(quality))
+        share = 0.3;
+    if (allot_outcomes_load(data, NULL, &oc, &err) ||
+        allot_eval_data_build(oc, names, 2, (unsigned)bits, NULL, 0, 0, &d, &err)) {
+        fprintf(stderr, "allot train outcomes: %s\n", allot_buf_cstr(&err));
+        goto out;
+    }
+    n = d.set.n;
+    if (!(pred = malloc(n * 2 * sizeof *pred)) || !(fold = malloc(n * sizeof *fold)) ||
+        !(a = malloc(n * sizeof *a)) || !(w = malloc(n * sizeof *w)) ||
+        !(sq = malloc(n * sizeof *sq))) {
+        fprintf(stderr, "allot train outcomes: out of memory\n");
+        goto out;
+    }
+    /* For a quality target, the share of strong calls it takes, from k-fold
+     * out-of-fold scores (a model ranks its own training requests too
+     * well); for either target, the threshold from the final model's own
+     * scores on the training requests, which spread as its scores on new
+     * requests do (within about a point on MMLU's held-out folds). */
+    if (!isnan(quality)) {
+        struct allot_curve cv;
+        share = NAN;
+        if (n >= k && allot_eval_cross_predict(&d, (unsigned)k, o.seed, &o, pred, fold, -1, -1,
+                                               NULL, NULL) == 0) {
+            for (i = 0; i < n; i++) {
+                if (isnan(d.q[i * 2]) || isnan(d.q[i * 2 + 1]))
+                    continue;
+                a[np] = allot_accept_score(pred + i * 2, 0, 1);
+                w[np] = d.q[i * 2];
+                sq[np++] = d.q[i * 2 + 1];
+            }
+        }
+        if (np && allot_curve_build(a, w, sq, NULL, NULL, np, &cv) == 0) {
+            for (i = 0; i < cv.n && isnan(share); i++)
+                if (cv.pts[i].quality >= quality * cv.q_strong * (1 - 1e-12))
+                    share = cv.pts[i].strong_share;
+            allot_curve_release(&cv);
+        }
+    }
+    if (allot_accept_train(&d.set, NULL, 0, names, &o, &m) != 0) {
+        fprintf(stderr, "allot train outcomes: training failed: out of memory\n");
+        goto out;
+    }
+    m->quality_min = isfinite(oc->quality_min) ? oc->quality_min : 0;
+    m->quality_max = isfinite(oc->quality_max) ? oc->quality_max : 1;
+    m->weak = 0;
+    m->strong = 1;
+    m->target = isnan(quality) ? ALLOT_ACCEPT_TARGET_SHARE : ALLOT_ACCEPT_TARGET_QUALITY;
+    m->target_value = isnan(quality) ? share : quality;
+    for (np = 0, i = 0; i < n; i++) {
+        double q[2];
+        if (isnan(d.q[i * 2]) || isnan(d.q[i * 2 + 1]))
+            continue;
+        allot_accept_predict_row(m, &d.set, i, q);
+        a[np++] = allot_accept_score(q, 0, 1);
+    }
+    m->threshold = np && !isnan(share) ? allot_threshold_for_share(a, np, share) : NAN;
+    if (isnan(m->threshold)) {
+        fprintf(stderr,
+                "allot train outcomes: no threshold reaches the target on this data (too few "
+                "requests with both models' outcomes?)\n");
+        goto out;
+    }
+    if (allot_accept_model_save(m, out_path, &err) != 0) {
+        fprintf(stderr, "allot train outcomes: %s\n", allot_buf_cstr(&err));
+        goto out;
+    }
+    if (!quiet)
+        printf("trained on %zu requests (%zu left out as contaminated) in %.2f s: %s\n"
+               "weak '%s', strong '%s'; threshold %.4f: %.1f%% of these requests to the strong "
+               "model%s\n",
+               n, oc->n_excluded, (double)(allot_clock_mono_us() - t0) / 1e6, out_path, names[0],
+               names[1], m->threshold, 100 * share,
+               isnan(quality) ? "" : " (what the quality target takes, by cross-validation)");
+    rc = 0;
+    goto out;
+bad:
+    fprintf(stderr, "allot train outcomes: bad value '%s'\n", optarg);
+    rc = 2;
+    goto out;
+usage:
+    fprintf(stderr, "allot train outcomes: --data PATH --weak M --strong M --out FILE are "
+                    "required (see allot train --help)\n");
+    rc = 2;
+out:
+    allot_accept_model_free(m);
+    allot_eval_data_release(&d);
+    allot_outcomes_free(oc);
+    allot_buf_release(&err);
+    free(pred);
+    free(fold);
+    free(a);
+    free(w);
+    free(sq);
+    return rc;
+}
+
 static int train_exec(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "kinds") != 0) {
-        fprintf(stderr,
-                "allot train: what to train? `allot train kinds --data FILE --out MODEL`\n");
-        allot_cli_usage(&allot_cli_train);
-        return 2;
-    }
-    return train_kinds(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "kinds") == 0)
+        return train_kinds(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "outcomes") == 0)
+        return train_outcomes(argc - 1, argv + 1);
+    fprintf(stderr, "allot train: what to train? `allot train kinds ...` or `allot train "
+                    "outcomes ...`\n");
+    allot_cli_usage(&allot_cli_train);
+    return 2;
 }
 
 const struct allot_cli_cmd allot_cli_train = {
-    "train", "train the kind-of-work classifier from labelled requests",
+    "train", "train the kind-of-work classifier, or the acceptability model from outcomes",
     "usage: allot train kinds --data PATH [--data PATH ...] --out MODEL\n"
     "                         [--epochs N] [--seed N] [--hash-bits N] [--no-calibrate] "
     "[--quiet]\n\n"
@@ -183,5 +370,15 @@ const struct allot_cli_cmd allot_cli_train = {
     "and seed give the same file. --hash-bits (default 15: 32,768 buckets, a 2 MB\n"
     "model). The temperature is fitted on 5-fold out-of-fold predictions unless\n"
     "--no-calibrate. Use the model with routing.classifier_model in allot.yaml;\n"
-    "`allot serve` reloads it on SIGHUP. The built-in model is `make model`'s.\n",
+    "`allot serve` reloads it on SIGHUP. The built-in model is `make model`'s.\n"
+    "\n"
+    "usage: allot train outcomes --data PATH --weak M --strong M --out FILE\n"
+    "                            [--strong-share S | --quality Q] [--kfold K] [--epochs N]\n"
+    "                            [--seed N] [--hash-bits N] [--quiet]\n\n"
+    "Learn the acceptability model from recorded outcomes (docs/eval.md): per model, its\n"
+    "expected quality on a request, from hashed features of the request. The threshold\n"
+    "for routing is set for the target: --strong-share S (default 0.3) of requests to the\n"
+    "strong model, or --quality Q (a fraction of the strong model's quality), calibrated\n"
+    "on K-fold (default 5) out-of-fold scores. PATH: outcome data (docs/outcomes.md).\n"
+    "Measure it on other data with `allot eval --model FILE`.\n",
     train_exec};

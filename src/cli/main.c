@@ -9,7 +9,8 @@
 #define ALLOT_VERSION "0.1.0"
 
 static const struct allot_cli_cmd *const commands[] = {
-    &allot_cli_serve, &allot_cli_route, &allot_cli_train, &allot_cli_report, &allot_cli_config,
+    &allot_cli_serve, &allot_cli_route,  &allot_cli_train,
+    &allot_cli_eval,  &allot_cli_report, &allot_cli_config,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -257,6 +257,30 @@ out:
     return rc;
 }
 
+int allot_accept_set_append(struct allot_accept_set *dst, const struct allot_accept_set *src)
+{
+    size_t i;
+    int rc;
+
+    if (dst->hash_bits != src->hash_bits || dst->n_heads != src->n_heads)
+        return ALLOT_EINVAL;
+    if (src->n == 0)
+        return 0;
+    if ((rc = reserve(dst, dst->n + src->n, dst->n_feat + src->n_feat)))
+        return rc;
+    if (dst->n == 0)
+        dst->off[0] = 0;
+    memcpy(dst->idx + dst->n_feat, src->idx, src->n_feat * sizeof *src->idx);
+    memcpy(dst->val + dst->n_feat, src->val, src->n_feat * sizeof *src->val);
+    memcpy(dst->label + dst->n * dst->n_heads, src->label,
+           src->n * src->n_heads * sizeof *src->label);
+    for (i = 1; i <= src->n; i++)
+        dst->off[dst->n + i] = dst->n_feat + src->off[i];
+    dst->n += src->n;
+    dst->n_feat += src->n_feat;
+    return 0;
+}
+
 void allot_accept_opts_default(struct allot_accept_opts *o)
 {
     o->epochs = 8;
