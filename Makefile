@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds bench-quality model
+.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -93,6 +93,21 @@ bench-kinds: $(B)/bench_kinds
 # scripted mix of bad labour answers through allot (bench/quality.mjs).
 $(B)/bench_quality_checks: $(B)/obj/bench/quality_checks.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# Routing measured on recorded outcomes (docs/eval.md): RouteLLM's MMLU
+# and arena-bench-v1 from ../shared/data (bench/README.md).
+SHARED := ../shared/data
+MMLU_PAIR := --weak mistralai/Mixtral-8x7B-Instruct-v0.1 --strong gpt-4-1106-preview
+bench-eval: all
+	time $(B)/allot train outcomes --data $(SHARED)/routellm_mmlu $(MMLU_PAIR) --out $(B)/mmlu.accept
+	time $(B)/allot eval --data $(SHARED)/routellm_mmlu $(MMLU_PAIR) --model $(B)/mmlu.accept --quiet | tail -1
+	$(B)/allot eval --data $(SHARED)/routellm_mmlu $(MMLU_PAIR) --plot $(B)/mmlu.svg
+	$(B)/allot eval --data $(SHARED)/arena_bench_v1/scores_wide.csv $(MMLU_PAIR) \
+	    --price mistralai/Mixtral-8x7B-Instruct-v0.1=0.6,0.6 --price gpt-4-1106-preview=10,30
+	$(B)/allot eval --data $(SHARED)/arena_bench_v1/scores_wide.csv \
+	    --cascade mistralai/Mistral-7B-Instruct-v0.1,mistralai/Mixtral-8x7B-Instruct-v0.1,gpt-3.5-turbo-1106,gpt-4-1106-preview \
+	    --price mistralai/Mistral-7B-Instruct-v0.1=0.2,0.2 --price mistralai/Mixtral-8x7B-Instruct-v0.1=0.6,0.6 \
+	    --price gpt-3.5-turbo-1106=1,2 --price gpt-4-1106-preview=10,30
 
 bench-quality: all $(B)/bench_quality_checks
 	$(B)/bench_quality_checks

@@ -46,6 +46,9 @@ struct allot_routing {
     double confidence_threshold;                     /* below it: default_tier; default 0.8 */
     char *aliases[ALLOT_MAX_ALIASES];                /* model names that mean "auto" */
     char *classifier_model;                          /* model file; NULL: the built-in model */
+    char *accept_model;         /* routing.acceptability.model; NULL: not used */
+    unsigned accept_categories; /* bit per category routed by it; default all */
+    double accept_threshold;    /* < 0: the model file's */
     size_t n_aliases;
 };
 

@@ -601,8 +601,8 @@ static int run_pair(const struct eval_opts *o, const struct allot_outcomes *oc,
         FILE *fp;
 
         memset(&pl, 0, sizeof pl);
-        snprintf(title, sizeof title, "Routing %s / %s: APGR %.3f, CPT(50%%) %s", o->weak,
-                 o->strong, router.apgr, pct(b1, sizeof b1, router.cpt50));
+        snprintf(title, sizeof title, "Routing curve: APGR %.3f, CPT(50%%) %s, CPT(80%%) %s",
+                 router.apgr, pct(b1, sizeof b1, router.cpt50), pct(b2, sizeof b2, router.cpt80));
         snprintf(label, sizeof label, "threshold %.3f: %.0f%% strong, quality %.3f", pt.threshold,
                  100 * pt.share, pt.quality);
         pl.title = title;

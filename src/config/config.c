@@ -765,6 +765,33 @@ static void set_check_map(struct load *L, const struct allot__config_key *k, str
     }
 }
 
+/* A list of category names: a bit each. */
+static void set_category_set(struct load *L, const struct allot__config_key *k,
+                             struct allot__ynode *v, const char *path, unsigned *mask)
+{
+    char ip[288], g[224], names[256];
+    size_t i;
+
+    if (v->type != ALLOT__YSEQ) {
+        expected(L, k, v, path);
+        return;
+    }
+    *mask = 0;
+    for (i = 0; i < v->n; i++) {
+        struct allot__ynode *item = v->kids[i];
+        enum allot_category c;
+        path_fmt(ip, sizeof ip, "%s[%zu]", path, i);
+        if (item->type != ALLOT__YSCALAR ||
+            allot_category_parse(allot_slice_of(item->raw, item->raw_len), &c)) {
+            category_names(names, sizeof names);
+            report(L, item->line, ip, "expected a category (%s), got %s", names,
+                   got(item, g, sizeof g));
+            continue;
+        }
+        *mask |= 1u << c;
+    }
+}
+
 /* Store value v of key k (path as shown in messages) into base. */
 static void set_value(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
                       const char *path, void *base, size_t item)
@@ -790,6 +817,9 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         return;
     case AK_CHECK_MAP:
         set_check_map(L, k, v, path);
+        return;
+    case AK_CATEGORY_SET:
+        set_category_set(L, k, v, path, (unsigned *)(void *)((char *)base + k->offset));
         return;
     default:
         break;
@@ -1339,6 +1369,8 @@ int allot_config_load_mem(const char *name, const char *yaml, size_t len, struct
     L.cfg = cfg;
     for (c = 0; c < ALLOT_CAT__COUNT; c++)
         cfg->routing.category_tier[c] = allot_category_default_tier((enum allot_category)c);
+    cfg->routing.accept_categories = (1u << ALLOT_CAT__COUNT) - 1u;
+    cfg->routing.accept_threshold = -1;
     for (c = 0; c < ALLOT_TIER__COUNT + ALLOT_CAT__COUNT; c++)
         check_conf_unset(c < ALLOT_TIER__COUNT ? &cfg->quality.tier[c]
                                                : &cfg->quality.category[c - ALLOT_TIER__COUNT]);
@@ -1459,6 +1491,7 @@ void allot_config_free(struct allot_config *c)
     free(c->listen_host);
     free(c->store_path);
     free(c->routing.classifier_model);
+    free(c->routing.accept_model);
     for (i = 0; i < c->n_providers; i++) {
         free(c->providers[i].name);
         free(c->providers[i].kind);

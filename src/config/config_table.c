@@ -207,6 +207,31 @@ const struct allot__config_key allot__config_keys[] = {
              "model (trained from data/kinds/) is used. Reloaded on SIGHUP; a file that "
              "fails to load leaves the model in use unchanged. A relative path is "
              "relative to the working directory."},
+    {.path = "routing.acceptability",
+     .type = AK_SECTION,
+     .help = "Route by the acceptability model of `allot train outcomes` (docs/eval.md): "
+             "for requests routed by kind of work in the categories listed, labour serves "
+             "when the weak model is expected good enough, else judgment."},
+    {.path = "routing.acceptability.model",
+     .type = AK_STRING,
+     .offset = CFG(routing.accept_model),
+     .def_doc = "none (not used)",
+     .help = "Model file from `allot train outcomes`; its weak model stands for the labour "
+             "tier, its strong model for the judgment tier. Loaded at start; a file that "
+             "does not load stops `allot serve` with the reason."},
+    {.path = "routing.acceptability.categories",
+     .type = AK_CATEGORY_SET,
+     .offset = CFG(routing.accept_categories),
+     .def_doc = "every category",
+     .help = "The categories it routes; the others keep their tier."},
+    {.path = "routing.acceptability.threshold",
+     .type = AK_NUMBER,
+     .offset = CFG(routing.accept_threshold),
+     .dmin = 0,
+     .dmax = 1,
+     .def_doc = "the model file's",
+     .help = "Labour serves when the acceptability is at least this; the file's threshold "
+             "meets the target it was trained for (e.g. --strong-share 0.3)."},
     {.path = "routing.aliases",
      .type = AK_ALIASES,
      .def_doc = "[auto]",
@@ -537,6 +562,9 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         break;
     case AK_CHECK_MAP:
         snprintf(dst, cap, "a mapping of tier or category: checks");
+        break;
+    case AK_CATEGORY_SET:
+        snprintf(dst, cap, "a list of categories");
         break;
     default:
         snprintf(dst, cap, "a value");

@@ -31,6 +31,7 @@ enum allot__key_type {
     AK_REGEX,        /* a PCRE2 pattern, compiled once at load to check it */
     AK_STRING_LIST,  /* quality.refusals: a list of PCRE2 patterns */
     AK_CHECK_MAP,    /* quality.checks: tier or category -> check set */
+    AK_CATEGORY_SET, /* a list of categories: a bit each, unsigned at offset */
 };
 
 /* Which struct offset is relative to. */

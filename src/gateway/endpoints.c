@@ -114,6 +114,7 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
                              allot_buf_cstr(&err), NULL, 0);
         goto out;
     }
+    allot__acceptability_route(w, &d, &in);
     allot__quality_preview(w, &d);
     rc = allot_decision_to_json(&d, &out);
     if (rc)

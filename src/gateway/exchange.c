@@ -1111,6 +1111,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         goto out;
     }
     x->decided = 1;
+    allot__acceptability_route(w, &x->decision, &in);
     set_serving_tier(x, x->decision.has_tier && x->decision.source != ALLOT_SRC_MODEL
                             ? (int)x->decision.tier
                             : -1);

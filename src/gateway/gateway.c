@@ -65,6 +65,8 @@ static void worker_shutdown(struct allot__worker *w)
     allot__exchange_fail_all(w);
     allot__audit_fail_all(w);
     allot__exchange_pool_free(w);
+    free(w->accept_scratch);
+    w->accept_scratch = NULL;
     if (w->up) {
         allot_upstream_free(w->up);
         w->up = NULL;
@@ -260,6 +262,8 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     if (rc == 0)
         rc = quality_init(&gw, err);
     if (rc == 0)
+        rc = allot__acceptability_init(&gw, err);
+    if (rc == 0)
         rc = uv_sem_init(&gw.ready, 0) == 0 ? 0 : ALLOT_EIO;
     gw.workers = rc == 0 ? calloc((size_t)gw.n_workers, sizeof *gw.workers) : NULL;
     if (rc == 0 && !gw.workers)
@@ -315,6 +319,7 @@ out:
     free(gw.workers);
     free(gw.models_json);
     allot_checker_free(gw.checker);
+    allot__acceptability_free(&gw);
     allot_floor_free(gw.floor);
     allot_metrics_free(gw.metrics);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -17,6 +17,8 @@ struct allot__audit;
 struct allot_checker;
 struct allot_floor;
 struct allot_chat_request;
+struct allot_accept_model;
+struct allot_instruction;
 
 struct allot__worker {
     int index;
@@ -36,6 +38,7 @@ struct allot__worker {
     size_t audits;                   /* audits in flight on this worker */
     struct allot__audit *audit_list; /* the same, linked */
     uint64_t rng;                    /* xorshift state: sampling and probes */
+    void *accept_scratch;            /* the acceptability model's features; lazily */
     int stopping;
     int start_rc; /* set by the worker before it signals ready */
     struct allot_buf start_err;
@@ -50,10 +53,11 @@ struct allot__gateway {
     const char *host;
     int port;
     int quiet;
-    uint32_t id_seed;              /* random per process: request ids differ across runs */
-    struct allot_checker *checker; /* the answer checks; immutable */
-    struct allot_floor *floor;     /* the adaptive floor; NULL when off */
-    char *models_json;             /* GET /v1/models body, built once */
+    uint32_t id_seed;                  /* random per process: request ids differ across runs */
+    struct allot_checker *checker;     /* the answer checks; immutable */
+    struct allot_floor *floor;         /* the adaptive floor; NULL when off */
+    struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
+    char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
     uv_sem_t ready;
 };
@@ -103,6 +107,14 @@ void allot__audit_start(struct allot__worker *w, const char *request_id,
                         enum allot_category cat, const char *answer, size_t answer_len, int probe);
 /* Cancel the audits still running (drain deadline): each is ledgered as failed. */
 void allot__audit_fail_all(struct allot__worker *w);
+
+/* Routing by the acceptability model (acceptability.c). init loads it
+ * (ALLOT_EIO/EPARSE/ECONFIG with err), route applies it to a decision of
+ * kind of work in a configured category: returns 1 when it set the tier. */
+int allot__acceptability_init(struct allot__gateway *gw, struct allot_buf *err);
+void allot__acceptability_free(struct allot__gateway *gw);
+int allot__acceptability_route(struct allot__worker *w, struct allot_decision *d,
+                               const struct allot_instruction *in);
 
 /* Everything else: /v1/models, /v1/route, /healthz, /metrics (endpoints.c). */
 void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request *req);
