@@ -109,12 +109,13 @@ struct allot_quality {
 };
 
 struct allot_config {
-    char *path;           /* file it was read from; NULL for defaults */
-    char *listen_host;    /* default "127.0.0.1" */
-    int listen_port;      /* default 4000 */
-    int workers;          /* event-loop threads; default 1 */
-    char *store_path;     /* SQLite file; default "./allot.db" */
-    long store_commit_ms; /* ledger commit window; default 100, max 200 */
+    char *path;             /* file it was read from; NULL for defaults */
+    char *listen_host;      /* default "127.0.0.1" */
+    int listen_port;        /* default 4000 */
+    int workers;            /* event-loop threads; default 1 */
+    char *store_path;       /* SQLite file; default "./allot.db" */
+    long store_commit_ms;   /* ledger commit window; default 100, max 200 */
+    int store_keep_prompts; /* keep checked requests' instructions; default 0 */
     struct allot_provider *providers;
     size_t n_providers;
     struct allot_model *models;

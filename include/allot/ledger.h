@@ -55,6 +55,11 @@ struct allot_ledger_entry {
     char floor[16];    /* "promoted" (sent up by the floor), "probe", or "" */
     char audit_of[40]; /* audit rows (endpoint "audit"): the request graded */
     double grade;      /* audit rows: 1 pass, 0 fail; -1 otherwise */
+    /* The request's instruction (system prompt and last user turn), kept
+     * with store.keep_prompts for `allot train outcomes --from-ledger`
+     * (schema v4). Heap text the ledger owns once allot_ledger_append()
+     * succeeded (it frees it after the write); NULL: none. */
+    char *prompt;
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];
@@ -67,7 +72,8 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
                       struct allot_buf *err);
 
 /* Queue a copy of e. Thread-safe, never blocks on I/O. ALLOT_ETOOBIG when
- * the queue (65,536 rows) is full; ALLOT_ECLOSED after close began. */
+ * the queue (65,536 rows) is full; ALLOT_ECLOSED after close began. On
+ * success the ledger owns e->prompt; on failure the caller still does. */
 int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry *e);
 
 /* Queue an event (table events: ts_ms, kind, subject, detail), e.g. a

@@ -2,6 +2,7 @@
  * requests. */
 #include <getopt.h>
 #include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +180,10 @@ static int train_outcomes(int argc, char **argv)
                                          {"seed", required_argument, NULL, 'r'},
                                          {"hash-bits", required_argument, NULL, 'b'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"from-ledger", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
-    const char *data = NULL, *out_path = NULL, *names[2] = {NULL, NULL};
+    const char *data = NULL, *out_path = NULL, *names[2] = {NULL, NULL}, *ledger = NULL;
+    char tmp[64] = "";
     struct allot_outcomes *oc = NULL;
     struct allot_eval_data d;
     struct allot_accept_opts o;
@@ -240,9 +243,34 @@ static int train_outcomes(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'L':
+            ledger = optarg;
+            break;
         default:
             goto usage;
         }
+    }
+    if (ledger) { /* the ledger's own outcomes: labour against judgment */
+        size_t rows = 0;
+        int fd;
+        if (data || names[0] || names[1])
+            goto usage;
+        snprintf(tmp, sizeof tmp, "/tmp/allot-outcomes-XXXXXX.jsonl");
+        if ((fd = mkstemps(tmp, 6)) < 0) {
+            fprintf(stderr, "allot train outcomes: cannot create a temporary file\n");
+            tmp[0] = '\0';
+            goto out;
+        }
+        close(fd);
+        if (allot_eval_export_ledger(ledger, tmp, &rows, &err)) {
+            fprintf(stderr, "allot train outcomes: %s\n", allot_buf_cstr(&err));
+            goto out;
+        }
+        if (!quiet)
+            printf("from the ledger %s: %zu checked labour requests\n", ledger, rows);
+        data = tmp;
+        names[0] = "labour";
+        names[1] = "judgment";
     }
     if (optind != argc || !data || !out_path || !names[0] || !names[1] ||
         (!isnan(share) && !isnan(quality)))
@@ -332,6 +360,8 @@ usage:
                     "required (see allot train --help)\n");
     rc = 2;
 out:
+    if (tmp[0])
+        unlink(tmp);
     allot_accept_model_free(m);
     allot_eval_data_release(&d);
     allot_outcomes_free(oc);
@@ -373,6 +403,7 @@ const struct allot_cli_cmd allot_cli_train = {
     "`allot serve` reloads it on SIGHUP. The built-in model is `make model`'s.\n"
     "\n"
     "usage: allot train outcomes --data PATH --weak M --strong M --out FILE\n"
+    "       allot train outcomes --from-ledger DB --out FILE\n"
     "                            [--strong-share S | --quality Q] [--kfold K] [--epochs N]\n"
     "                            [--seed N] [--hash-bits N] [--quiet]\n\n"
     "Learn the acceptability model from recorded outcomes (docs/eval.md): per model, its\n"
@@ -380,5 +411,8 @@ const struct allot_cli_cmd allot_cli_train = {
     "for routing is set for the target: --strong-share S (default 0.3) of requests to the\n"
     "strong model, or --quality Q (a fraction of the strong model's quality), calibrated\n"
     "on K-fold (default 5) out-of-fold scores. PATH: outcome data (docs/outcomes.md).\n"
-    "Measure it on other data with `allot eval --model FILE`.\n",
+    "Measure it on other data with `allot eval --model FILE`. --from-ledger DB learns from\n"
+    "your own traffic instead: the checked labour requests whose prompts the ledger kept\n"
+    "(store.keep_prompts: true), labour right when its answer passed and was not\n"
+    "escalated (or as its audit graded it), judgment taken to be right.\n",
     train_exec};

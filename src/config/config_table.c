@@ -53,6 +53,15 @@ const struct allot__config_key allot__config_keys[] = {
      .help = "Ledger commit window: rows are committed at least this often, so a crash "
              "loses at most this much of the ledger."},
 
+    {.path = "store.keep_prompts",
+     .type = AK_BOOL,
+     .offset = CFG(store_keep_prompts),
+     .def = "false",
+     .help = "Keep the instruction (system prompt and last user turn, up to 16 KB) of every "
+             "request whose answer the quality floor checked, in the ledger's prompt column, "
+             "so `allot train outcomes --from-ledger` can learn from your own traffic. Off by "
+             "default: prompts are your users' data."},
+
     /* upstream servers */
     {.path = "providers",
      .type = AK_LIST,

@@ -253,6 +253,38 @@ static void settle_tokens(struct allot__exchange *x)
     }
 }
 
+/* The instruction as the ledger keeps it (store.keep_prompts): the system
+ * prompt and the last user turn, "\n\n" between, at most PROMPT_KEEP
+ * bytes (not cutting a UTF-8 sequence). NULL when out of memory. */
+#define PROMPT_KEEP (16u << 10)
+static char *instruction_text(const struct allot_chat_request *c)
+{
+    size_t ns = c->system.len, nu = c->last_user.len, n, o = 0;
+    char *t;
+
+    if (ns > PROMPT_KEEP / 2)
+        ns = PROMPT_KEEP / 2;
+    if (nu > PROMPT_KEEP - ns)
+        nu = PROMPT_KEEP - ns;
+    while (ns > 0 && ns < c->system.len && ((unsigned char)c->system.ptr[ns] & 0xC0) == 0x80)
+        ns--;
+    while (nu > 0 && nu < c->last_user.len && ((unsigned char)c->last_user.ptr[nu] & 0xC0) == 0x80)
+        nu--;
+    n = ns + nu + 2;
+    if (!(t = malloc(n + 1)))
+        return NULL;
+    if (ns) {
+        memcpy(t, c->system.ptr, ns);
+        o = ns;
+        t[o++] = '\n';
+        t[o++] = '\n';
+    }
+    if (nu)
+        memcpy(t + o, c->last_user.ptr, nu);
+    t[o + nu] = '\0';
+    return t;
+}
+
 static const char *const status_names[ALLOT_MSTATUS__COUNT] = {
     [ALLOT_MSTATUS_OK] = "ok",
     [ALLOT_MSTATUS_FAILED] = "failed",
@@ -325,11 +357,15 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     if (x->floor_mark)
         COPY_CSTR(e.floor, x->floor_mark);
     e.grade = -1;
+    if (cfg->store_keep_prompts && (x->check[0] || x->escalated[0]))
+        e.prompt = instruction_text(&x->chat);
     e.latency_ms = (double)(now - x->start_us) / 1000.0;
     e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
     rc = allot_ledger_append(w->gw->ledger, &e);
-    if (rc)
+    if (rc) {
         allot_log_error("ledger: row for %s not queued: %s", x->id, allot_strerror(rc));
+        free(e.prompt);
+    }
 
     memset(&ms, 0, sizeof ms);
     ms.tier = x->serving_tier >= 0                 ? x->serving_tier

@@ -42,8 +42,8 @@
 #define FREE_CHUNKS_MAX 8u    /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u        /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define SCHEMA_VERSION 3 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
-#define SET_VERSION_SQL "PRAGMA user_version = 3"
+#define SCHEMA_VERSION 4 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
+#define SET_VERSION_SQL "PRAGMA user_version = 4"
 /* An older store is brought up to date by adding every column of the
  * table below that it lacks (version 2 added explain, version 3 the quality
  * columns), so a store left half-way by an interrupted upgrade is finished
@@ -76,7 +76,7 @@ struct allot_ledger {
 
 /* The requests table, one column per entry field. It drives CREATE TABLE,
  * the INSERT and the binding, so the three cannot disagree. */
-enum col_type { COL_TEXT, COL_INT64, COL_INT, COL_REAL };
+enum col_type { COL_TEXT, COL_INT64, COL_INT, COL_REAL, COL_HEAP_TEXT };
 
 struct column {
     const char *name;
@@ -128,6 +128,7 @@ static const struct column columns[] = {
     TEXT_(floor),
     TEXT_(audit_of),
     {"grade", COL_REAL, FIELD_(grade), "REAL NOT NULL DEFAULT -1"},
+    {"prompt", COL_HEAP_TEXT, FIELD_(prompt), "TEXT NOT NULL DEFAULT ''"},
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
@@ -311,6 +312,12 @@ static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
         double d;
 
         switch (c->type) {
+        case COL_HEAP_TEXT: {
+            const char *t;
+            memcpy(&t, p, sizeof t);
+            rc = sqlite3_bind_text(st, idx, t ? t : "", -1, SQLITE_STATIC);
+            break;
+        }
         case COL_TEXT:
             /* strnlen: a field the caller filled to the brim is still safe */
             rc = sqlite3_bind_text(st, idx, p, (int)strnlen(p, c->size), SQLITE_STATIC);
@@ -441,6 +448,17 @@ static void write_batch(struct allot_ledger *l, struct chunk *list, struct burst
     *failed = bad;
 }
 
+/* The heap texts of a chunk's rows, written or dropped. */
+static void free_prompts(struct chunk *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        free(c->rows[i].prompt);
+        c->rows[i].prompt = NULL;
+    }
+    c->n = 0;
+}
+
 static void deadline_ts(uint64_t mono_us, struct timespec *ts)
 {
     ts->tv_sec = (time_t)(mono_us / 1000000u);
@@ -479,6 +497,7 @@ static void *writer_main(void *arg)
         l->rows_failed += failed;
         for (c = batch; c; c = next) {
             next = c->next;
+            free_prompts(c);
             if (l->n_free < FREE_CHUNKS_MAX) {
                 c->next = l->free_list;
                 l->free_list = c;
@@ -496,6 +515,7 @@ static void free_chunks(struct chunk *c)
 {
     while (c) {
         struct chunk *next = c->next;
+        free_prompts(c);
         free(c);
         c = next;
     }

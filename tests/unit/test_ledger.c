@@ -139,8 +139,8 @@ TEST(ledger_round_trip_from_two_threads)
     ASSERT((db = open_reader(t.path)) != NULL);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
     ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 1001);
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 3);
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 34);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 4);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 35);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_ts_ms'"),
                   1);
@@ -297,12 +297,12 @@ TEST(ledger_open_errors_name_the_file_and_cause)
     {
         sqlite3 *db = NULL;
         ASSERT_INT_EQ(sqlite3_open(t.path, &db), SQLITE_OK);
-        ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+        ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
     }
     ASSERT_INT_EQ(allot_ledger_open(t.path, 100, &l, &err), ALLOT_ESTORE);
     ASSERT(l == NULL);
-    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "schema version 4 is newer than this allot");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "schema version 5 is newer than this allot");
 
     allot_buf_release(&err);
     allot_buf_release(&want);
@@ -461,7 +461,7 @@ TEST(ledger_upgrades_a_version_1_store_in_place)
     ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
     allot_ledger_close(l);
     ASSERT((db = open_reader(t.path)) != NULL);
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 3);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 4);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 2);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_old' AND explain "
                                 "= ''"),
@@ -469,6 +469,38 @@ TEST(ledger_upgrades_a_version_1_store_in_place)
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_new' AND explain "
                                 "LIKE 'summarize 0.93%'"),
                   1);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+/* store.keep_prompts: the prompt column takes the heap text the ledger
+ * owns (schema v4); rows without one store "". */
+TEST(ledger_keeps_a_prompt_and_frees_it)
+{
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct allot_buf err;
+    sqlite3 *db = NULL;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger-prompt"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 10, &l, &err), 0);
+    fill(&e, "req_p1", 1);
+    e.prompt = strdup("Be brief.\n\nSummarise the \"notes\" below.");
+    ASSERT(e.prompt != NULL);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0); /* the ledger owns it now */
+    fill(&e, "req_p2", 2);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    allot_ledger_close(l); /* LeakSanitizer: the prompt was freed */
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_p1' AND prompt = "
+                                "'Be brief.' || char(10) || char(10) || "
+                                "'Summarise the \"notes\" below.'"),
+                  1);
+    ASSERT_INT_EQ(
+        query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_p2' AND prompt = ''"), 1);
     sqlite3_close(db);
     allot_buf_release(&err);
     tmpdir_remove(&t);
