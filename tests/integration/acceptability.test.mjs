@@ -124,3 +124,55 @@ describe('routing by the acceptability model', () => {
     assert.match(r.stderr, /routing\.acceptability\.categories\[1\]': expected a category .* got "dance"/);
   });
 });
+
+describe('allot train outcomes --from-ledger', () => {
+  let frontier, local;
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+  });
+  after(h.cleanup);
+
+  it('learns from the checked labour requests whose prompts the ledger kept', h.LIMIT, async () => {
+    const cfg = h.baseConfig({ frontier, local }, {
+      models: [{ name: 'flaky', provider: 'local', model: 'flaky?bad-every=3&bad=refusal', price: { input: 0.1, output: 0.2 } }],
+      tiers: { labour: ['flaky'] },
+    });
+    cfg.store = { keep_prompts: true };
+    const gw = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    for (let i = 0; i < 12; i++) {
+      const res = await h.post(`${gw.base}/chat/completions`,
+        { model: 'auto', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `Summarise meeting note ${i}: the budget moved to May.` }] },
+        { 'x-allot-work': 'summarize' });
+      assert.equal(res.status, 200, await res.text());
+    }
+    await h.assertCleanStop(gw);
+    const [{ kept, escalated }] = await h.sql(gw.db,
+      "select sum(prompt <> '') as kept, sum(escalated <> '') as escalated from requests");
+    assert.equal(kept, 12);
+    assert.equal(escalated, 4); // every third labour answer was a refusal
+    const [{ prompt }] = await h.sql(gw.db, "select prompt from requests order by ts_ms limit 1");
+    assert.equal(prompt, 'Be brief.\n\nSummarise meeting note 0: the budget moved to May.');
+    const out = path.join(gw.dir, 'mine.accept');
+    const r = await h.runAllot(['train', 'outcomes', '--from-ledger', gw.db, '--kfold', '3', '--out', out], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /from the ledger .*: 12 checked labour requests/);
+    assert.match(r.stdout, /weak 'labour', strong 'judgment'/);
+    assert.ok(fs.statSync(out).size > 1000);
+  });
+
+  it('without store.keep_prompts nothing is kept, and --from-ledger says why it has nothing', h.LIMIT, async () => {
+    const gw = await h.startAllot(h.baseConfig({ frontier, local }), { env: h.ALLOT_ENV });
+    const res = await h.post(`${gw.base}/chat/completions`,
+      { model: 'auto', messages: [{ role: 'user', content: 'Summarise: the budget moved to May.' }] },
+      { 'x-allot-work': 'summarize' });
+    assert.equal(res.status, 200, await res.text());
+    await h.assertCleanStop(gw);
+    const [{ kept }] = await h.sql(gw.db, "select count(*) as kept from requests where prompt <> ''");
+    assert.equal(kept, 0);
+    const r = await h.runAllot(['train', 'outcomes', '--from-ledger', gw.db, '--out', path.join(gw.dir, 'x.accept')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no checked labour request with its prompt kept \(store\.keep_prompts: true keeps them\)/);
+  });
+});
+
