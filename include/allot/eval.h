@@ -52,9 +52,9 @@ void allot_eval_data_release(struct allot_eval_data *d);
  * model trained on the other folds. When ins is not NULL (k arrays of
  * set.n doubles) each fold's model also scores its own training examples:
  * ins[f][0..n_ins[f]) gets the acceptability of head weak against head
- * strong there, where both are known. A model's scores on new requests
- * spread like its scores on its training requests, not like another
- * model's: the threshold for a strong share comes from these. Errors:
+ * strong there, where both are known (for diagnostics: a model scores its
+ * own training requests more confidently than new ones, so thresholds are
+ * not set on these but on out-of-fold scores). Errors:
  * ALLOT_EINVAL (k < 2 or more folds than examples), ALLOT_ENOMEM. */
 int allot_eval_cross_predict(const struct allot_eval_data *d, unsigned k, uint64_t seed,
                              const struct allot_accept_opts *o, double *pred, unsigned *fold,

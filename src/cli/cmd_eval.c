@@ -99,10 +99,12 @@ static int pair_build(const struct allot_eval_data *d, const double *pred, const
 }
 
 /* The operating point: per fold, a threshold calibrated on the other
- * folds' scores, applied to the fold's own (held out twice over: its
- * scores come from a model that did not see it, its threshold from rows
- * other than it). With a trained model, its own threshold or the target's
- * on these rows. */
+ * folds' out-of-fold scores, applied to the fold's own (held out twice
+ * over: its scores come from a model that did not see it, its threshold
+ * from rows other than it, scored as new rows are). A model's scores of
+ * its own training rows are over-confident and would give a threshold
+ * that sends fewer new rows to the strong model than asked. With a
+ * trained model, its own threshold or the target's on these rows. */
 struct point {
     double threshold, share, quality, pgr, cost, cost_ratio;
     double fold_share_min, fold_share_max;
@@ -127,8 +129,7 @@ static double share_for_quality(const double *a, const double *w, const double *
 }
 
 static int operating_point(const struct pair *p, unsigned k, double share, double quality,
-                           double fixed_threshold, double *const *ins, const size_t *n_ins,
-                           double q_weak, double q_strong, struct point *pt)
+                           double fixed_threshold, double q_weak, double q_strong, struct point *pt)
 {
     double *ta = malloc(p->n * sizeof *ta), *tw = malloc(p->n * sizeof *tw),
            *ts = malloc(p->n * sizeof *ts), *tcw = malloc(p->n * sizeof *tcw),
@@ -158,14 +159,12 @@ static int operating_point(const struct pair *p, unsigned k, double share, doubl
                 tcw[m] = p->cw[i];
                 tcs[m++] = p->cs[i];
             }
-            /* the share from the other folds' outcomes (for a quality
-             * target), the threshold from this fold's model's own spread */
+            /* the share (for a quality target) and the threshold from the
+             * other folds' out-of-fold scores; with a trained model (k =
+             * 0), from all the rows */
             double want =
                 !isnan(share) ? share : share_for_quality(ta, tw, ts, tcw, tcs, m, quality);
-            /* with a trained model (k = 0): its spread on these rows */
-            t = isnan(want) ? NAN
-                : k         ? allot_threshold_for_share(ins[f], n_ins[f], want)
-                            : allot_threshold_for_share(p->a, p->n, want);
+            t = isnan(want) ? NAN : allot_threshold_for_share(ta, m, want);
         }
         if (isnan(t)) {
             rc = ALLOT_EINVAL;
@@ -253,9 +252,14 @@ static int run_cascade(const struct eval_opts *o, const struct allot_outcomes *o
     memset(&d, 0, sizeof d);
     if (!list)
         return ALLOT_ENOMEM;
-    for (tok = strtok_r(list, ",", &save); tok && n_models < MAX_CASCADE;
-         tok = strtok_r(NULL, ",", &save))
+    for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n_models == MAX_CASCADE) {
+            allot_buf_addf(err, "--cascade takes at most %d models", MAX_CASCADE);
+            rc = ALLOT_EINVAL;
+            goto out;
+        }
         names[n_models++] = tok;
+    }
     if (n_models < 2) {
         allot_buf_addf(err, "--cascade needs at least two models, cheapest first");
         rc = ALLOT_EINVAL;
@@ -404,9 +408,7 @@ static int run_pair(const struct eval_opts *o, const struct allot_outcomes *oc,
     struct pair p;
     struct point pt;
     double *pred = NULL, fixed = NAN, share = o->share, quality = o->quality;
-    double *ins[100] = {NULL};
-    size_t n_ins[100] = {0};
-    unsigned *fold = NULL, k = o->kfold, f;
+    unsigned *fold = NULL, k = o->kfold;
     int weak = 0, strong = 1, rc = 0, have_curves = 0;
     uint64_t t0 = allot_clock_mono_us(), t_train = 0;
     size_t i, n;
@@ -448,14 +450,8 @@ static int run_pair(const struct eval_opts *o, const struct allot_outcomes *oc,
         }
     } else {
         uint64_t t1 = allot_clock_mono_us();
-        for (f = 0; f < k; f++) {
-            if (!(ins[f] = malloc(n * sizeof **ins))) {
-                rc = ALLOT_ENOMEM;
-                goto out;
-            }
-        }
-        if ((rc = allot_eval_cross_predict(&d, k, o->train.seed, &o->train, pred, fold, 0, 1, ins,
-                                           n_ins))) {
+        if ((rc = allot_eval_cross_predict(&d, k, o->train.seed, &o->train, pred, fold, -1, -1,
+                                           NULL, NULL))) {
             allot_buf_addf(err, "cross-validation: %s", allot_strerror(rc));
             goto out;
         }
@@ -475,8 +471,7 @@ static int run_pair(const struct eval_opts *o, const struct allot_outcomes *oc,
         goto out;
     }
     have_curves = 1;
-    if ((rc = operating_point(&p, k, share, quality, fixed, ins, n_ins, router.q_weak,
-                              router.q_strong, &pt))) {
+    if ((rc = operating_point(&p, k, share, quality, fixed, router.q_weak, router.q_strong, &pt))) {
         allot_buf_addf(err, "no threshold reaches the target");
         goto out;
     }
@@ -632,8 +627,6 @@ out:
         allot_curve_release(&oracle);
     }
     pair_release(&p);
-    for (f = 0; f < 100; f++)
-        free(ins[f]);
     free(pred);
     free(fold);
     allot_eval_data_release(&d);

@@ -289,24 +289,24 @@ static int train_outcomes(int argc, char **argv)
         fprintf(stderr, "allot train outcomes: out of memory\n");
         goto out;
     }
-    /* For a quality target, the share of strong calls it takes, from k-fold
-     * out-of-fold scores (a model ranks its own training requests too
-     * well); for either target, the threshold from the final model's own
-     * scores on the training requests, which spread as its scores on new
-     * requests do (within about a point on MMLU's held-out folds). */
+    /* The threshold for the target, and for a quality target the share of
+     * strong calls it takes, from k-fold out-of-fold scores: a model's
+     * scores on its own training requests are over-confident, and a
+     * threshold set on them sends fewer new requests to the strong model
+     * than asked (docs/eval.md). */
+    if (n >= k && allot_eval_cross_predict(&d, (unsigned)k, o.seed, &o, pred, fold, -1, -1, NULL,
+                                           NULL) == 0) {
+        for (i = 0; i < n; i++) {
+            if (isnan(d.q[i * 2]) || isnan(d.q[i * 2 + 1]))
+                continue;
+            a[np] = allot_accept_score(pred + i * 2, 0, 1);
+            w[np] = d.q[i * 2];
+            sq[np++] = d.q[i * 2 + 1];
+        }
+    }
     if (!isnan(quality)) {
         struct allot_curve cv;
         share = NAN;
-        if (n >= k && allot_eval_cross_predict(&d, (unsigned)k, o.seed, &o, pred, fold, -1, -1,
-                                               NULL, NULL) == 0) {
-            for (i = 0; i < n; i++) {
-                if (isnan(d.q[i * 2]) || isnan(d.q[i * 2 + 1]))
-                    continue;
-                a[np] = allot_accept_score(pred + i * 2, 0, 1);
-                w[np] = d.q[i * 2];
-                sq[np++] = d.q[i * 2 + 1];
-            }
-        }
         if (np && allot_curve_build(a, w, sq, NULL, NULL, np, &cv) == 0) {
             for (i = 0; i < cv.n && isnan(share); i++)
                 if (cv.pts[i].quality >= quality * cv.q_strong * (1 - 1e-12))
@@ -324,13 +324,6 @@ static int train_outcomes(int argc, char **argv)
     m->strong = 1;
     m->target = isnan(quality) ? ALLOT_ACCEPT_TARGET_SHARE : ALLOT_ACCEPT_TARGET_QUALITY;
     m->target_value = isnan(quality) ? share : quality;
-    for (np = 0, i = 0; i < n; i++) {
-        double q[2];
-        if (isnan(d.q[i * 2]) || isnan(d.q[i * 2 + 1]))
-            continue;
-        allot_accept_predict_row(m, &d.set, i, q);
-        a[np++] = allot_accept_score(q, 0, 1);
-    }
     m->threshold = np && !isnan(share) ? allot_threshold_for_share(a, np, share) : NAN;
     if (isnan(m->threshold)) {
         fprintf(stderr,

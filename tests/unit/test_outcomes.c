@@ -11,8 +11,8 @@
 #include "test.h"
 #include "tmpdir.h"
 
-#define MMLU_DIR "/work/shared/data/routellm_mmlu"
-#define ARENA_CSV "/work/shared/data/arena_bench_v1/scores_wide.csv"
+#define MMLU_DIR "../shared/data/routellm_mmlu"
+#define ARENA_CSV "../shared/data/arena_bench_v1/scores_wide.csv"
 
 /* Write text to dir/name; the full path goes to path. 0 or -1. */
 static int write_file(const char *dir, const char *name, const char *text, char *path, size_t cap)
@@ -638,7 +638,7 @@ TEST(outcomes_real_arena_bench)
     printf("  arena: %zu rows, %zu unknown scores, completion tokens for %zu of %zu in %.1f ms\n",
            oc->n_rows, unknown, tokens, oc->n_rows * oc->n_models, ms);
     ASSERT_INT_EQ(unknown, 39); /* the judge gave no score: blanks */
-    if (access("/work/shared/data/arena_bench_v1/model_judgment", R_OK) == 0) {
+    if (access("../shared/data/arena_bench_v1/model_judgment", R_OK) == 0) {
         ASSERT(tokens * 10 >= oc->n_rows * oc->n_models * 9);
         gpt4 = allot_outcomes_model(oc, "gpt-4-1106-preview");
         ASSERT(gpt4 >= 0);
