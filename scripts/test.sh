@@ -59,7 +59,7 @@ fi
 integration() {
   local out rc p f c
   out=$(cd tests/integration && ALLOT_BIN=$ROOT/$2/allot FAKE_BIN=$ROOT/$2/fake_upstream \
-        node --test --test-concurrency=1 --test-reporter=spec 2>&1); rc=$?
+        ALLOT_SANITIZER=$1 node --test --test-concurrency=1 --test-reporter=spec 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 200
   p=$(printf '%s\n' "$out" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
   f=$(printf '%s\n' "$out" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)

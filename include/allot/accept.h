@@ -57,8 +57,8 @@ void allot_accept_set_release(struct allot_accept_set *s);
 /* Add one example: the features of a prompt (text; or a chat-completions
  * messages array as JSON text in messages_json, then prompt is ignored),
  * read through the gateway's own request parser, and its n_heads labels.
- * Errors: ALLOT_EINVAL (messages_json is not a usable messages array; err
- * says why), ALLOT_ENOMEM. */
+ * Errors: ALLOT_EPARSE (messages_json is not JSON) or ALLOT_EINVAL (not a
+ * usable messages array), with the parser's reason in err; ALLOT_ENOMEM. */
 int allot_accept_set_add(struct allot_accept_set *s, const char *prompt, const char *messages_json,
                          const float *labels, struct allot_buf *err);
 

@@ -708,17 +708,17 @@ static int eval_main(int argc, char **argv)
             o.cascade = optarg;
             break;
         case 'C':
-            if (parse_double(optarg, 0, 1e7, &v))
+            if (parse_double(optarg, 0, 1e7, &v) || v != (double)(int64_t)v)
                 goto usage;
             o.completion = (int64_t)v;
             break;
         case 'e':
-            if (parse_double(optarg, 1, 1000, &v))
+            if (parse_double(optarg, 1, 1000, &v) || v != (unsigned)v)
                 goto usage;
             o.train.epochs = (unsigned)v;
             break;
         case 'r':
-            if (parse_double(optarg, 0, 1e18, &v))
+            if (parse_double(optarg, 0, 1e18, &v) || v != (double)(uint64_t)v)
                 goto usage;
             o.train.seed = (uint64_t)v;
             break;
