@@ -580,6 +580,11 @@ static int run_pair(const struct eval_opts *o, const struct allot_outcomes *oc,
             allot_buf_addf(out, ", cost $%.4f = %.1f%% of always-strong", pt.cost,
                            100 * pt.cost_ratio);
         allot_buf_adds(out, "\n");
+        if (d.priced && d.estimated_prompts)
+            allot_buf_addf(out,
+                           "(prompt tokens estimated as bytes / 4 for %zu requests; completion "
+                           "tokens assumed %lld where unknown)\n",
+                           d.estimated_prompts, (long long)d.assumed_completion);
         if (!o->quiet)
             allot_buf_addf(out, "(%.2f s, of which training %.2f s)\n",
                            (double)(allot_clock_mono_us() - t0) / 1e6, t_train / 1e6);

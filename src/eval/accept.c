@@ -29,10 +29,16 @@
  * bucket by construction (only by hashing). */
 enum { FAM_WORD = 0x5157u, FAM_PAIR = 0x7a11u, FAM_CAT = 0x0ca7u, FAM_LEN = 0x1e9du };
 
+struct pair {
+    uint32_t idx;
+    float val;
+};
+
 struct vec {
     uint32_t idx[MAX_FEATS];
     float val[MAX_FEATS];
     size_t n;
+    struct pair tmp[MAX_FEATS]; /* merge()'s sort space: no allocation per request */
 };
 
 static uint32_t fnv(uint32_t seed, const char *s, size_t n)
@@ -109,14 +115,9 @@ static int cmp_idx(const void *a, const void *b)
 /* Sum the values of equal buckets (sorts by bucket; values follow). */
 static void merge(struct vec *v)
 {
-    struct pair {
-        uint32_t idx;
-        float val;
-    } *p = (struct pair *)malloc(v->n * sizeof *p);
+    struct pair *p = v->tmp;
     size_t i, o = 0;
 
-    if (!p)
-        return; /* unmerged rows still score and train correctly */
     for (i = 0; i < v->n; i++) {
         p[i].idx = v->idx[i];
         p[i].val = v->val[i];
@@ -131,7 +132,6 @@ static void merge(struct vec *v)
         }
     }
     v->n = o;
-    free(p);
 }
 
 /* Everything the model reads of a request. */
