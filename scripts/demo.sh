@@ -35,14 +35,16 @@ $B/allot serve --store "$DEMO_DIR/allot.db" --quiet >"$DEMO_DIR/allot.log" 2>&1 
 wait_line "$DEMO_DIR/allot.log" "allot listening"
 
 echo
-printf '%-10s %-9s %-15s %5s %10s  %s\n' category tier model conf cost instruction
+printf '%-10s %-9s %-15s %5s %10s %-17s %s\n' category tier model conf cost check instruction
 while IFS= read -r body; do
   hdrs=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' --data-binary "$body" \
          http://127.0.0.1:4000/v1/chat/completions | tr -d '\r')
   h() { printf '%s\n' "$hdrs" | awk -v k="$1" 'tolower($1)==k":" {sub(/^[^:]*: /,""); print; exit}'; }
   text=$(printf '%s' "$body" | sed -e 's/.*"role": "user", "content": "//' -e 's/"}]}$//' | cut -c1-60)
-  printf '%-10s %-9s %-15s %5s %10s  %s\n' "$(h x-allot-category)" "$(h x-allot-tier)" \
-    "$(h x-allot-model)" "$(h x-allot-confidence)" "\$$(h x-allot-cost-usd)" "$text..."
+  check=$(h x-allot-check); esc=$(h x-allot-escalated)
+  [ -n "$esc" ] && check="escalated:$esc"
+  printf '%-10s %-9s %-15s %5s %10s %-17s %s\n' "$(h x-allot-category)" "$(h x-allot-tier)" \
+    "$(h x-allot-model)" "$(h x-allot-confidence)" "\$$(h x-allot-cost-usd)" "${check:--}" "$text..."
 done < examples/demo-requests.jsonl
 
 echo

@@ -100,7 +100,7 @@ TEST(config_defaults_load)
     m = allot_config_find_model(c, "local-8b", 8);
     ASSERT(m != NULL);
     ASSERT_STR_EQ(m->provider->name, "local");
-    ASSERT_STR_EQ(m->upstream_id, "sim-local-8b");
+    ASSERT_STR_EQ(m->upstream_id, "sim-local-8b?bad-every=4&bad=refusal");
     ASSERT_DBL_NEAR(m->price_in + m->price_out, 0.0, 0.0);
 
     ASSERT_INT_EQ(c->tiers[ALLOT_TIER_JUDGMENT].n_models, 2);
