@@ -16,7 +16,7 @@
  * strong model's expected advantage grows. Routing the lowest-A requests
  * to the strong model sends it the requests where a strong call buys the
  * most expected quality. (A single head trained on "was the weak answer
- * good enough" ranks worse: 0.65 against 0.69 APGR on MMLU, because the
+ * good enough" ranks worse: 0.65 against 0.68 APGR on MMLU, because the
  * per-model heads learn from every outcome, not only from the rare
  * disagreements.)
  *
@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "allot/buf.h"
+#include "allot/classify.h"
 #include "allot/instruction.h"
 
 #define ALLOT_ACCEPT_VERSION 1
@@ -105,12 +106,14 @@ void allot_accept_model_free(struct allot_accept_model *m);
 
 /* The predicted quality (in [0, 1]) of every head, for example row of s;
  * for a request's instruction (no allocation: scratch is the caller's, at
- * least allot_accept_scratch_size() bytes). */
+ * least allot_accept_scratch_size() bytes). cls is the instruction's
+ * classification when the caller already has it (the gateway's decision),
+ * else NULL and the request is classified here. */
 void allot_accept_predict_row(const struct allot_accept_model *m, const struct allot_accept_set *s,
                               size_t row, double *q);
 size_t allot_accept_scratch_size(void);
 void allot_accept_predict(const struct allot_accept_model *m, const struct allot_instruction *in,
-                          void *scratch, double *q);
+                          const struct allot_classification *cls, void *scratch, double *q);
 
 /* The acceptability of the weak head against the strong head: (1 -
  * (q[strong] - q[weak])) / 2. */

@@ -137,6 +137,10 @@ double allot_threshold_for_share(const double *p, size_t n, double share);
  * qualities. NAN when no point reaches the target, on random and oracle
  * curves (no thresholds), or on bad arguments. */
 double allot_threshold_for_quality(const struct allot_curve *c, double fraction_of_strong);
+/* The strong share of that same point: what a quality target costs in
+ * strong calls (to turn into a threshold on other scores with
+ * allot_threshold_for_share()). NAN as above, but on any curve. */
+double allot_share_for_quality(const struct allot_curve *c, double fraction_of_strong);
 
 /* A multi-model cascade (a tier of several models), models ordered
  * cheapest first. For model m and request i: p[m][i] = P(model m is good

@@ -38,6 +38,13 @@ struct allot_decision {
     struct allot_classification classification;
 };
 
+/* Send d to tier: has_tier, tier, and the tier's models in order. For
+ * what moves a decision after allot_decide() (the acceptability model, the
+ * quality floor, an escalation). ALLOT_EINVAL when the tier has no models
+ * (err, which may be NULL, says so); d is then unchanged. */
+int allot_decision_use_tier(const struct allot_config *cfg, enum allot_tier tier,
+                            struct allot_decision *d, struct allot_buf *err);
+
 /* "model", "tier", "header", "classifier", "default". */
 const char *allot_decision_source_name(enum allot_decision_source s);
 

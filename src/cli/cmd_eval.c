@@ -118,11 +118,8 @@ static double share_for_quality(const double *a, const double *w, const double *
 {
     struct allot_curve c;
     double share = NAN;
-    size_t i;
     if (allot_curve_build(a, w, s, cw, cs, n, &c) == 0) {
-        for (i = 0; i < c.n && isnan(share); i++)
-            if (c.pts[i].quality >= fraction * c.q_strong * (1 - 1e-12))
-                share = c.pts[i].strong_share;
+        share = allot_share_for_quality(&c, fraction);
         allot_curve_release(&c);
     }
     return share;
@@ -237,6 +234,22 @@ static const char *pct(char *buf, size_t cap, double v)
 
 /* ---- the cascade over several models ---- */
 
+/* {"threshold","quality","cost"}, or null when the point was not reached. */
+static void json_cascade_point(struct allot_buf *b, const struct allot_cascade_point *pt)
+{
+    if (!pt) {
+        allot_buf_adds(b, "null");
+        return;
+    }
+    allot_buf_adds(b, "{\"threshold\":");
+    json_num(b, pt->threshold);
+    allot_buf_adds(b, ",\"quality\":");
+    json_num(b, pt->quality);
+    allot_buf_adds(b, ",\"cost\":");
+    json_num(b, pt->cost);
+    allot_buf_adds(b, "}");
+}
+
 static int run_cascade(const struct eval_opts *o, const struct allot_outcomes *oc,
                        struct allot_buf *out, struct allot_buf *err)
 {
@@ -336,29 +349,9 @@ static int run_cascade(const struct eval_opts *o, const struct allot_outcomes *o
             allot_buf_adds(out, ",\"best_cost\":");
             json_num(out, cas.best_cost);
             allot_buf_adds(out, ",\"at_best_quality\":");
-            if (at100) {
-                allot_buf_adds(out, "{\"threshold\":");
-                json_num(out, at100->threshold);
-                allot_buf_adds(out, ",\"quality\":");
-                json_num(out, at100->quality);
-                allot_buf_adds(out, ",\"cost\":");
-                json_num(out, at100->cost);
-                allot_buf_adds(out, "}");
-            } else {
-                allot_buf_adds(out, "null");
-            }
+            json_cascade_point(out, at100);
             allot_buf_adds(out, ",\"at_95pct_quality\":");
-            if (at95) {
-                allot_buf_adds(out, "{\"threshold\":");
-                json_num(out, at95->threshold);
-                allot_buf_adds(out, ",\"quality\":");
-                json_num(out, at95->quality);
-                allot_buf_adds(out, ",\"cost\":");
-                json_num(out, at95->cost);
-                allot_buf_adds(out, "}");
-            } else {
-                allot_buf_adds(out, "null");
-            }
+            json_cascade_point(out, at95);
             allot_buf_adds(out, "}\n");
         } else {
             allot_buf_addf(out,

@@ -308,9 +308,7 @@ static int train_outcomes(int argc, char **argv)
         struct allot_curve cv;
         share = NAN;
         if (np && allot_curve_build(a, w, sq, NULL, NULL, np, &cv) == 0) {
-            for (i = 0; i < cv.n && isnan(share); i++)
-                if (cv.pts[i].quality >= quality * cv.q_strong * (1 - 1e-12))
-                    share = cv.pts[i].strong_share;
+            share = allot_share_for_quality(&cv, quality);
             allot_curve_release(&cv);
         }
     }

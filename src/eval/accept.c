@@ -18,6 +18,7 @@
 #include "allot/crc32.h"
 #include "allot/error.h"
 #include "allot/features.h"
+#include "allot/rand.h"
 
 #define MAGIC "ALLOTACC"
 #define MAX_WORD_FEATS 3000 /* of the whole prompt */
@@ -135,11 +136,13 @@ static void merge(struct vec *v)
 }
 
 /* Everything the model reads of a request. */
-static void features(const struct allot_instruction *in, unsigned bits, struct vec *v,
-                     struct allot_features *cf)
+/* cls: the request's classification when the caller has it (serving: the
+ * decision's), else NULL and it is computed here. */
+static void features(const struct allot_instruction *in, const struct allot_classification *cls,
+                     unsigned bits, struct vec *v, struct allot_features *cf)
 {
     struct allot_instruction_view view;
-    struct allot_classification cls;
+    struct allot_classification own;
     size_t i, len = in->system.len + in->last_user.len + in->material_bytes, b;
     char key[40];
 
@@ -149,9 +152,12 @@ static void features(const struct allot_instruction *in, unsigned bits, struct v
     for (i = 0; i < cf->n; i++)
         push(v, cf->f[i].idx, bits, cf->f[i].value);
     add_words(v, in->last_user.ptr, in->last_user.len, bits);
-    allot_classify(in, &cls);
-    snprintf(key, sizeof key, "cat %d", (int)cls.category);
-    push(v, fnv(FAM_CAT, key, strlen(key)), bits, (float)cls.confidence);
+    if (!cls) {
+        allot_classify(in, &own);
+        cls = &own;
+    }
+    snprintf(key, sizeof key, "cat %d", (int)cls->category);
+    push(v, fnv(FAM_CAT, key, strlen(key)), bits, (float)cls->confidence);
     for (b = 0; len > 1 && b < 24; b++, len >>= 1)
         ;
     snprintf(key, sizeof key, "len %zu", b);
@@ -237,7 +243,7 @@ int allot_accept_set_add(struct allot_accept_set *s, const char *prompt, const c
     if ((rc = allot_chat_request_parse(&r, body.ptr, body.len, err)))
         goto out;
     allot_instruction_from_request(&r, &in);
-    features(&in, s->hash_bits, v, cf);
+    features(&in, NULL, s->hash_bits, v, cf);
 
     if ((rc = reserve(s, s->n + 1, s->n_feat + v->n)))
         goto out;
@@ -289,16 +295,6 @@ void allot_accept_opts_default(struct allot_accept_opts *o)
     o->seed = 1;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static double sigmoid(double z)
 {
     if (z > 30)
@@ -336,7 +332,7 @@ static struct allot_accept_model *model_new(unsigned bits, size_t heads)
 static void train_head(const struct allot_accept_set *s, size_t *order, size_t n_rows, size_t h,
                        const struct allot_accept_opts *o, float *w, float *bias, float *g2)
 {
-    uint64_t seed = o->seed ? o->seed : 1;
+    uint64_t seed = o->seed;
     double bg2 = 1e-8, pos = 0, known = 0;
     size_t i, k, j;
     unsigned e;
@@ -351,11 +347,7 @@ static void train_head(const struct allot_accept_set *s, size_t *order, size_t n
     pos = (pos + 0.5) / (known + 1.0); /* start at the base rate */
     *bias = (float)log(pos / (1 - pos));
     for (e = 0; e < o->epochs; e++) {
-        for (i = n_rows; i > 1; i--) { /* Fisher-Yates, seeded */
-            size_t r = (size_t)(rng_next(&seed) % i), t = order[i - 1];
-            order[i - 1] = order[r];
-            order[r] = t;
-        }
+        allot_rand_shuffle(order, n_rows, &seed);
         for (i = 0; i < n_rows; i++) {
             size_t row = order[i];
             float y = s->label[row * s->n_heads + h];
@@ -440,12 +432,12 @@ size_t allot_accept_scratch_size(void)
 }
 
 void allot_accept_predict(const struct allot_accept_model *m, const struct allot_instruction *in,
-                          void *scratch, double *q)
+                          const struct allot_classification *cls, void *scratch, double *q)
 {
     struct scratch *sc = scratch;
     size_t h, k, nw = (size_t)1 << m->hash_bits;
 
-    features(in, m->hash_bits, &sc->v, &sc->cf);
+    features(in, cls, m->hash_bits, &sc->v, &sc->cf);
     for (h = 0; h < m->n_heads; h++) {
         const float *w = m->w + h * nw;
         double z = m->bias[h];

@@ -392,19 +392,34 @@ double allot_threshold_for_share(const double *p, size_t n, double share)
     return t;
 }
 
-double allot_threshold_for_quality(const struct allot_curve *c, double fraction_of_strong)
+/* The first point whose quality reaches fraction_of_strong * Q_strong;
+ * NULL when none does or on bad arguments. */
+static const struct allot_curve_point *first_at_quality(const struct allot_curve *c,
+                                                        double fraction_of_strong)
 {
     double target;
     size_t k;
 
     if (!c || !c->pts || c->n == 0 || !isfinite(fraction_of_strong))
-        return NAN;
+        return NULL;
     target = fraction_of_strong * c->q_strong;
     target -= REL_EPS * fabs(target);
     for (k = 0; k < c->n; k++)
         if (c->pts[k].quality >= target)
-            return c->pts[k].threshold;
-    return NAN;
+            return &c->pts[k];
+    return NULL;
+}
+
+double allot_threshold_for_quality(const struct allot_curve *c, double fraction_of_strong)
+{
+    const struct allot_curve_point *pt = first_at_quality(c, fraction_of_strong);
+    return pt ? pt->threshold : NAN;
+}
+
+double allot_share_for_quality(const struct allot_curve *c, double fraction_of_strong)
+{
+    const struct allot_curve_point *pt = first_at_quality(c, fraction_of_strong);
+    return pt ? pt->strong_share : NAN;
 }
 
 /* ---- the cascade ---- */

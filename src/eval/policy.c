@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "allot/error.h"
 #include "allot/eval.h"
+#include "allot/rand.h"
 
 #define MAX_THREADS 8
 
@@ -204,22 +205,12 @@ void allot_eval_data_release(struct allot_eval_data *d)
     memset(d, 0, sizeof *d);
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 int allot_eval_cross_predict(const struct allot_eval_data *d, unsigned k, uint64_t seed,
                              const struct allot_accept_opts *o, double *pred, unsigned *fold,
                              int weak, int strong, double **ins, size_t *n_ins)
 {
     size_t n = d->set.n, i, *perm = NULL, *train = NULL, nt;
-    uint64_t s = seed ? seed : 1;
+    uint64_t s = seed;
     unsigned f;
     int rc = 0;
 
@@ -231,11 +222,7 @@ int allot_eval_cross_predict(const struct allot_eval_data *d, unsigned k, uint64
     }
     for (i = 0; i < n; i++)
         perm[i] = i;
-    for (i = n; i > 1; i--) {
-        size_t r = (size_t)(rng_next(&s) % i), t = perm[i - 1];
-        perm[i - 1] = perm[r];
-        perm[r] = t;
-    }
+    allot_rand_shuffle(perm, n, &s);
     for (i = 0; i < n; i++)
         fold[perm[i]] = (unsigned)(i % k);
     for (f = 0; f < k && !rc; f++) {

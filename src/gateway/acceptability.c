@@ -66,14 +66,12 @@ int allot__acceptability_route(struct allot__worker *w, struct allot_decision *d
         return 0;
     if (!w->accept_scratch && !(w->accept_scratch = malloc(allot_accept_scratch_size())))
         return 0; /* no memory: the kind of work decides */
-    allot_accept_predict(m, in, w->accept_scratch, q);
+    /* the classifier already read this request for the decision */
+    allot_accept_predict(m, in, d->classified ? &d->classification : NULL, w->accept_scratch, q);
     a = allot_accept_score(q, m->weak, m->strong);
     t = cfg->routing.accept_threshold >= 0 ? cfg->routing.accept_threshold : m->threshold;
     tier = a >= t ? ALLOT_TIER_LABOUR : ALLOT_TIER_JUDGMENT;
-    d->has_tier = 1;
-    d->tier = tier;
-    memcpy(d->models, cfg->tiers[tier].models, sizeof d->models);
-    d->n_models = cfg->tiers[tier].n_models;
+    (void)allot_decision_use_tier(cfg, tier, d, NULL); /* init checked both tiers */
     snprintf(d->reason, sizeof d->reason,
              "%s: acceptability %.3f %s %.3f (expected quality: weak %.2f, strong %.2f) -> %s "
              "tier",

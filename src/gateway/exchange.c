@@ -592,8 +592,8 @@ static void escalate(struct allot__exchange *x)
     allot_metrics_escalation(x->w->gw->metrics, x->w->index,
                              x->decision.has_category ? (int)x->decision.category : -1);
     reset_answer(x);
-    memcpy(x->decision.models, cfg->tiers[to].models, sizeof x->decision.models);
-    x->decision.n_models = cfg->tiers[to].n_models;
+    /* escalate_to is a tier with models (check.c) */
+    (void)allot_decision_use_tier(cfg, (enum allot_tier)to, &x->decision, NULL);
     x->next_model = 0;
     x->attempt_base = x->attempts;
     x->check[0] = '\0';
@@ -638,9 +638,7 @@ static void floor_route(struct allot__exchange *x)
         return;
     r = allot__quality_route(x->w, x->decision.category, reason, sizeof reason);
     if (r == ALLOT__FLOOR_PROMOTED) {
-        memcpy(x->decision.models, cfg->tiers[ALLOT_TIER_JUDGMENT].models,
-               sizeof x->decision.models);
-        x->decision.n_models = cfg->tiers[ALLOT_TIER_JUDGMENT].n_models;
+        (void)allot_decision_use_tier(cfg, ALLOT_TIER_JUDGMENT, &x->decision, NULL);
         x->floor_mark = "promoted";
         COPY_CSTR(x->decision.reason, reason);
         set_serving_tier(x, ALLOT_TIER_JUDGMENT);

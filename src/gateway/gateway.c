@@ -277,6 +277,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         struct allot__worker *w = &gw.workers[i];
         w->index = i;
         w->gw = &gw;
+        w->rng = (uint64_t)gw.id_seed << 16 ^ (uint64_t)i;
         allot_buf_init(&w->start_err, 1024);
         if (uv_thread_create(&w->thread, worker_main, w) != 0) {
             allot_buf_addf(err, "cannot start worker thread %d", i);

@@ -37,8 +37,8 @@ struct allot__worker {
     size_t exchange_pool_len;
     size_t audits;                   /* audits in flight on this worker */
     struct allot__audit *audit_list; /* the same, linked */
-    uint64_t rng;                    /* xorshift state: sampling and probes */
-    void *accept_scratch;            /* the acceptability model's features; lazily */
+    uint64_t rng; /* rand.h stream: audit sampling and probes; seeded per process and worker */
+    void *accept_scratch; /* the acceptability model's features; lazily */
     int stopping;
     int start_rc; /* set by the worker before it signals ready */
     struct allot_buf start_err;

@@ -20,6 +20,7 @@
 #include "allot/error.h"
 #include "allot/floor.h"
 #include "allot/log.h"
+#include "allot/rand.h"
 #include "internal.h"
 
 #define AUDIT_PART_MAX (12u << 10) /* bytes of instruction or answer shown, at most */
@@ -29,14 +30,7 @@
 
 uint64_t allot__worker_random(struct allot__worker *w)
 {
-    uint64_t x = w->rng;
-    if (!x)
-        x = 0x9E3779B97F4A7C15ull ^ ((uint64_t)w->gw->id_seed << 16) ^ (uint64_t)w->index;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
+    return allot_rand_next(&w->rng);
 }
 
 static int64_t floor_now_ms(void)
@@ -68,9 +62,7 @@ void allot__quality_preview(struct allot__worker *w, struct allot_decision *d)
     allot_floor_snapshot(w->gw->floor, d->category, &st);
     if (!st.promoted)
         return;
-    d->tier = ALLOT_TIER_JUDGMENT;
-    memcpy(d->models, cfg->tiers[ALLOT_TIER_JUDGMENT].models, sizeof d->models);
-    d->n_models = cfg->tiers[ALLOT_TIER_JUDGMENT].n_models;
+    (void)allot_decision_use_tier(cfg, ALLOT_TIER_JUDGMENT, d, NULL); /* has models: above */
     snprintf(d->reason, sizeof d->reason,
              "%s promoted to judgment by the quality floor: %u/%u passed (Wilson upper bound "
              "%.3f)%s",

@@ -122,21 +122,22 @@ static void unknown_model(const struct allot_config *cfg, struct allot_slice nam
     allot_buf_adds(err, ")");
 }
 
-/* d->models := the tier's models; ALLOT_EINVAL when it has none. */
-static int fill_tier(const struct allot_config *cfg, enum allot_tier tier, struct allot_decision *d,
-                     struct allot_buf *err)
+int allot_decision_use_tier(const struct allot_config *cfg, enum allot_tier tier,
+                            struct allot_decision *d, struct allot_buf *err)
 {
     const struct allot_tier_conf *t;
     size_t i;
 
     if ((unsigned)tier >= ALLOT_TIER__COUNT) {
-        allot_buf_addf(err, "tier %d is not a tier", (int)tier);
+        if (err)
+            allot_buf_addf(err, "tier %d is not a tier", (int)tier);
         return ALLOT_EINVAL;
     }
     t = &cfg->tiers[tier];
     if (t->n_models == 0) {
-        allot_buf_addf(err, "tier '%s' has no models configured: add one under tiers.%s",
-                       allot_tier_name(tier), allot_tier_name(tier));
+        if (err)
+            allot_buf_addf(err, "tier '%s' has no models configured: add one under tiers.%s",
+                           allot_tier_name(tier), allot_tier_name(tier));
         return ALLOT_EINVAL;
     }
     d->has_tier = 1;
@@ -194,7 +195,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
             rc = ALLOT_ENOTFOUND;
             goto out;
         }
-        if ((rc = fill_tier(cfg, tier, &d, err)))
+        if ((rc = allot_decision_use_tier(cfg, tier, &d, err)))
             goto out;
         d.source = ALLOT_SRC_TIER;
         snprintf(d.reason, sizeof d.reason, "tier %s named in request", allot_tier_name(tier));
@@ -229,7 +230,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
             rc = ALLOT_EINVAL;
             goto out;
         }
-        rc = fill_tier(cfg, tier, &d, err);
+        rc = allot_decision_use_tier(cfg, tier, &d, err);
         goto out;
     }
 
@@ -271,7 +272,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
                  allot_tier_name(cfg->routing.default_tier), c.reason);
         tier = cfg->routing.default_tier;
     }
-    rc = fill_tier(cfg, tier, &d, err);
+    rc = allot_decision_use_tier(cfg, tier, &d, err);
 
 out:
     if (rc)

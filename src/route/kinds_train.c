@@ -21,6 +21,7 @@
 #include <string.h>
 #include "allot/error.h"
 #include "allot/kinds_model.h"
+#include "allot/rand.h"
 
 #define ADAGRAD_EPS 1e-6f
 #define T_MIN 0.05
@@ -102,24 +103,6 @@ void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o)
     o->calib_folds = 5;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void shuffle(size_t *a, size_t n, uint64_t *state)
-{
-    size_t i;
-    for (i = n; i > 1; i--) {
-        size_t j = (size_t)(splitmix64(state) % i), tmp = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = tmp;
-    }
-}
-
 void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
                                  const struct allot_kinds_trainset *t, size_t row,
                                  float out[ALLOT_CAT__COUNT])
@@ -178,7 +161,7 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
                                : 0.0;
     for (e = 0; e < o->epochs; e++) {
         float lr = (float)o->learning_rate, decay = (float)(1.0 - o->l2);
-        shuffle(order, n_rows, &state);
+        allot_rand_shuffle(order, n_rows, &state);
         for (i = 0; i < n_rows; i++) {
             size_t row = order[i];
             float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
@@ -227,7 +210,7 @@ void allot_kinds_stratified_folds(const struct allot_kinds_trainset *t, unsigned
             if (idx && t->label[i] == c)
                 idx[n++] = i;
         if (idx)
-            shuffle(idx, n, &state);
+            allot_rand_shuffle(idx, n, &state);
         /* continue the round-robin where the last category stopped, so
          * the folds stay within one example of each other in size */
         for (i = 0; i < n; i++)

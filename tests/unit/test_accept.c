@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "allot/accept.h"
+#include "allot/classify.h"
 #include "allot/buf.h"
 #include "allot/chat_request.h"
 #include "allot/crc32.h"
@@ -193,8 +194,17 @@ static int predict_text(const struct allot_accept_model *m, const char *text, do
     if (!rc)
         rc = allot_chat_request_parse(&r, body.ptr, body.len, &err);
     if (!rc) {
+        struct allot_classification cls;
+        double q2[ALLOT_ACCEPT_MAX_HEADS];
+        size_t h;
         allot_instruction_from_request(&r, &in);
-        allot_accept_predict(m, &in, scratch, q);
+        allot_accept_predict(m, &in, NULL, scratch, q);
+        /* the gateway passes its decision's classification: the same numbers */
+        allot_classify(&in, &cls);
+        allot_accept_predict(m, &in, &cls, scratch, q2);
+        for (h = 0; h < m->n_heads && !rc; h++)
+            if (q2[h] != q[h])
+                rc = -9;
     }
     allot_chat_request_release(&r);
     allot_buf_release(&body);

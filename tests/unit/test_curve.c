@@ -339,6 +339,13 @@ TEST(curve_threshold_for_quality)
     ASSERT(isnan(allot_threshold_for_quality(&c, 1.2)));
     ASSERT(isnan(allot_threshold_for_quality(&c, NAN)));
     ASSERT(isnan(allot_threshold_for_quality(NULL, 0.9)));
+    /* the same points' shares: what each target costs in strong calls */
+    ASSERT_DBL_NEAR(allot_share_for_quality(&c, 1.0), c.pts[2].strong_share, 0);
+    ASSERT_DBL_NEAR(allot_share_for_quality(&c, 0.8), c.pts[1].strong_share, 0);
+    ASSERT_DBL_NEAR(allot_share_for_quality(&c, 0.5), 0, 0);
+    ASSERT(c.pts[1].strong_share > 0 && c.pts[2].strong_share > c.pts[1].strong_share);
+    ASSERT(isnan(allot_share_for_quality(&c, 1.2)));
+    ASSERT(isnan(allot_share_for_quality(NULL, 0.9)));
     allot_curve_release(&c);
 }
 
