@@ -6,11 +6,11 @@
  * temperature is fitted on held-out predictions (temperature scaling), so
  * a confidence of 0.9 is right about 90% of the time.
  *
- * The model file (docs/classifier.md), little-endian, version 1:
+ * The model file (docs/classifier.md), little-endian, version 2:
  *
  *   offset  size        field
  *   0       8           magic "ALLOTKND"
- *   8       4           u32 format version (1)
+ *   8       4           u32 format version (2)
  *   12      4           u32 number of categories (16)
  *   16      4           u32 hash_bits (buckets = 2^hash_bits)
  *   20      4           u32 training examples
@@ -18,8 +18,13 @@
  *   28      4           u32 reserved (0)
  *   32      16 * 16     category names, NUL-padded, in enum allot_category order
  *   288     4 * 16      f32 bias per category
- *   352     4 * 16 * B  f32 weights, bucket-major (bucket 0's 16 weights first)
+ *   352     4 * B       f32 scale per bucket
+ *   352+4B  16 * B      i8 weights, bucket-major (bucket 0's 16 weights
+ *                       first); weight = i8 * its bucket's scale
  *   end-4   4           u32 CRC-32 (IEEE) of every byte before it
+ *
+ * Version 1 (still read) has, from offset 352, f32 weights (4 * 16 * B
+ * bytes, bucket-major) instead of the scales and int8 weights.
  *
  * A file is loaded only whole and checked: magic, version, sizes, names
  * and CRC; any mismatch is an error naming the file and the cause. */
@@ -31,15 +36,18 @@
 #include "allot/features.h"
 #include "allot/kinds.h"
 
-#define ALLOT_KINDS_MODEL_VERSION 1
-#define ALLOT_KINDS_HASH_BITS 15 /* 32,768 buckets: a 2 MB model */
+#define ALLOT_KINDS_MODEL_VERSION 2
+#define ALLOT_KINDS_HASH_BITS 17 /* 131,072 buckets: 2.6 MB, in the file and loaded */
 
+/* The weight of category c in bucket b is q[b * 16 + c] * scale[b], as in
+ * the file: a model in memory is the model on disk. */
 struct allot_kinds_model {
     uint32_t hash_bits;
     uint32_t n_examples; /* it was trained on */
     float temperature;
     float bias[ALLOT_CAT__COUNT];
-    float *weights; /* [2^hash_bits][ALLOT_CAT__COUNT], owned */
+    float *scale; /* [2^hash_bits]: 0 or a power of two; owned, one block with q */
+    int8_t *q;    /* [2^hash_bits][ALLOT_CAT__COUNT] */
 };
 
 /* A new zero model (every category equally likely). ALLOT_EINVAL when
@@ -49,7 +57,7 @@ int allot_kinds_model_new(unsigned hash_bits, struct allot_kinds_model **out);
 void allot_kinds_model_free(struct allot_kinds_model *m);
 
 /* Read a model from bytes / from a file. err gets "model 'NAME': why"
- * ("not an allot kinds model", "truncated: 1024 of 2097508 bytes",
+ * ("not an allot kinds model", "truncated: 1024 of 2621796 bytes",
  * "checksum mismatch", "format version 2, this allot reads 1", ...).
  * Errors: ALLOT_EPARSE for a bad file, ALLOT_EIO when it cannot be read,
  * ALLOT_ENOMEM. *out is set only on success. */
@@ -57,7 +65,19 @@ int allot_kinds_model_from_bytes(const void *p, size_t n, const char *name,
                                  struct allot_kinds_model **out, struct allot_buf *err);
 int allot_kinds_model_load(const char *path, struct allot_kinds_model **out, struct allot_buf *err);
 
-/* Serialise into out (appended). ALLOT_ETOOBIG / ALLOT_ENOMEM. */
+/* Set every weight from w ([2^hash_bits][16] f32, bucket-major), rounded
+ * to the model's form: per bucket, the power-of-two scale that puts its
+ * largest weight at 64..127, and each weight an int8 multiple of it. */
+void allot_kinds_model_set_weights(struct allot_kinds_model *m, const float *w);
+
+/* The weight of category c in bucket b. */
+static inline float allot_kinds_model_weight(const struct allot_kinds_model *m, size_t b, int c)
+{
+    return (float)m->q[b * ALLOT_CAT__COUNT + (size_t)c] * m->scale[b];
+}
+
+/* Serialise into out (appended), as the current version. ALLOT_ETOOBIG /
+ * ALLOT_ENOMEM. */
 int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf *out);
 /* Write to path atomically (a temp file renamed over it). ALLOT_EIO. */
 int allot_kinds_model_save(const struct allot_kinds_model *m, const char *path,

@@ -15,9 +15,10 @@
  * arrays and the rows pointed into them. A malformed row is refused before
  * anything of it is kept, whether or not an exclusion list would drop it.
  *
- * Memory: strings (prompts, ids, names) live in an arena of 256 KiB blocks
- * owned by the result; rows, model names and the quality and token arrays
- * are one allocation each. Nothing is global: loads may run in parallel. */
+ * Memory: strings (prompts, ids, names) live in an arena (strtab.c) of
+ * 256 KiB blocks owned by the result; rows, model names and the quality
+ * and token arrays are one allocation each. Nothing is global: loads may
+ * run in parallel. */
 #include <cJSON.h>
 #include <csv.h>
 #include <dirent.h>
@@ -34,76 +35,11 @@
 #include "allot/error.h"
 #include "allot/json_check.h"
 #include "allot/outcomes.h"
+#include "eval/internal.h"
 
-#define ARENA_BLOCK (256u * 1024)
 #define CSV_ROW_MAX (64u * 1024 * 1024) /* bytes of one CSV row's fields */
 #define SCRATCH_MAX ((size_t)1 << 30)   /* a messages body or joined prompt */
-#define NONE ((size_t)-1)
-#define TOKENS_MAX 9007199254740992.0 /* 2^53: past it a JSON number is not exact */
-
-/* ---- the string arena ---- */
-
-struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    char data[];
-};
-
-struct arena {
-    struct arena_block *head;
-};
-
-static char *arena_alloc(struct arena *a, size_t n)
-{
-    struct arena_block *b = a->head;
-    char *p;
-
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-        if (cap > SIZE_MAX - sizeof *b)
-            return NULL;
-        b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
-        b->used = 0;
-        b->cap = cap;
-        /* an outsized string gets a block of its own, kept behind the head
-         * so the head's free room is not abandoned */
-        if (a->head && n > ARENA_BLOCK) {
-            b->next = a->head->next;
-            a->head->next = b;
-        } else {
-            b->next = a->head;
-            a->head = b;
-        }
-    }
-    p = b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-static char *arena_strndup(struct arena *a, const char *s, size_t n)
-{
-    char *p = n < SIZE_MAX ? arena_alloc(a, n + 1) : NULL;
-
-    if (!p)
-        return NULL;
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
-static void arena_release(struct arena *a)
-{
-    struct arena_block *b = a->head, *next;
-
-    for (; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-    a->head = NULL;
-}
+#define TOKENS_MAX 9007199254740992.0   /* 2^53: past it a JSON number is not exact */
 
 /* Grow an array to hold need elements of size bytes: the new pointer, or
  * NULL with p left as it was. *cap is updated only on success. */
@@ -125,91 +61,6 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
     if (np)
         *cap = ncap;
     return np;
-}
-
-/* ---- a string-keyed hash map (exclusion list, ids), keys owned elsewhere ---- */
-
-struct strmap_slot {
-    const char *key; /* NULL: empty */
-    size_t len, val;
-};
-
-struct strmap {
-    struct strmap_slot *slots;
-    size_t cap, n; /* cap: a power of two, or 0 */
-};
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211u;
-    }
-    return h;
-}
-
-static struct strmap_slot *strmap_slot(const struct strmap *m, const char *k, size_t n)
-{
-    size_t i = (size_t)hash_bytes(k, n) & (m->cap - 1);
-
-    while (m->slots[i].key &&
-           !(m->slots[i].len == n && (n == 0 || memcmp(m->slots[i].key, k, n) == 0)))
-        i = (i + 1) & (m->cap - 1);
-    return &m->slots[i];
-}
-
-/* The value of key k, or NONE. */
-static size_t strmap_get(const struct strmap *m, const char *k, size_t n)
-{
-    const struct strmap_slot *s;
-
-    if (!m->cap)
-        return NONE;
-    s = strmap_slot(m, k, n);
-    return s->key ? s->val : NONE;
-}
-
-/* Add k -> val unless k is there already (the first value stays). k must
- * outlive the map. ALLOT_ENOMEM. */
-static int strmap_put(struct strmap *m, const char *k, size_t n, size_t val)
-{
-    struct strmap_slot *s;
-
-    if ((m->n + 1) * 2 > m->cap) {
-        struct strmap bigger = {NULL, m->cap ? m->cap * 2 : 64, 0};
-        size_t i;
-        if (bigger.cap > SIZE_MAX / sizeof *bigger.slots / 2)
-            return ALLOT_ENOMEM;
-        bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
-        if (!bigger.slots)
-            return ALLOT_ENOMEM;
-        for (i = 0; i < m->cap; i++) {
-            if (m->slots[i].key) {
-                *strmap_slot(&bigger, m->slots[i].key, m->slots[i].len) = m->slots[i];
-                bigger.n++;
-            }
-        }
-        free(m->slots);
-        *m = bigger;
-    }
-    s = strmap_slot(m, k, n);
-    if (!s->key) {
-        s->key = k;
-        s->len = n;
-        s->val = val;
-        m->n++;
-    }
-    return 0;
-}
-
-static void strmap_release(struct strmap *m)
-{
-    free(m->slots);
-    m->slots = NULL;
-    m->cap = m->n = 0;
 }
 
 /* ---- files and lines ---- */
@@ -406,7 +257,8 @@ static int model_of(struct loader *ld, size_t line, const char *name, size_t *id
         ld->stamp = p;
         ld->seen[ld->n_models] = 0;
         ld->stamp[ld->n_models] = 0;
-        if (!(ld->models[ld->n_models] = arena_strndup(&ld->im->strings, name, strlen(name))))
+        if (!(ld->models[ld->n_models] =
+                  allot__arena_strndup(&ld->im->strings, name, strlen(name))))
             return ALLOT_ENOMEM;
         i = ld->n_models++;
     }
@@ -423,8 +275,8 @@ static int file_begin(struct loader *ld, const char *path)
     base = base ? base + 1 : path;
     dot = strrchr(base, '.');
     ld->path = path;
-    if (!(ld->source = arena_strndup(&ld->im->strings, base,
-                                     dot && dot != base ? (size_t)(dot - base) : strlen(base))))
+    if (!(ld->source = allot__arena_strndup(
+              &ld->im->strings, base, dot && dot != base ? (size_t)(dot - base) : strlen(base))))
         return ALLOT_ENOMEM;
     if (ld->n_models)
         memset(ld->seen, 0, ld->n_models);
@@ -465,7 +317,7 @@ struct row_text {
 
 static const char *kept_str(struct loader *ld, const char *s, size_t n)
 {
-    return n ? arena_strndup(&ld->im->strings, s, n) : "";
+    return n ? allot__arena_strndup(&ld->im->strings, s, n) : "";
 }
 
 /* Keep a row read at line: *row is its index, or NONE when its prompt is
@@ -476,7 +328,7 @@ static int row_add(struct loader *ld, size_t line, const struct row_text *t, siz
     void *p;
 
     *row = NONE;
-    if (strmap_get(&ld->exclude, t->prompt, t->prompt_len) != NONE) {
+    if (allot__strmap_get(&ld->exclude, t->prompt, t->prompt_len) != NONE) {
         ld->n_excluded++;
         return 0;
     }
@@ -494,7 +346,7 @@ static int row_add(struct loader *ld, size_t line, const struct row_text *t, siz
     r->prompt = kept_str(ld, t->prompt, t->prompt_len);
     r->category = kept_str(ld, t->category, t->category_len);
     r->messages_json =
-        t->messages ? arena_strndup(&ld->im->strings, t->messages, t->messages_len) : NULL;
+        t->messages ? allot__arena_strndup(&ld->im->strings, t->messages, t->messages_len) : NULL;
     if (!r->id || !r->prompt || !r->category || (t->messages && !r->messages_json))
         return ALLOT_ENOMEM;
     r->source = ld->source;
@@ -1196,8 +1048,8 @@ static int read_exclusions(struct loader *ld, const char *path)
             goto out;
         }
         n = strlen(v->valuestring);
-        if (!(prompt = arena_strndup(&ld->tmp, v->valuestring, n)) ||
-            strmap_put(&ld->exclude, prompt, n, 0)) {
+        if (!(prompt = allot__arena_strndup(&ld->tmp, v->valuestring, n)) ||
+            allot__strmap_put(&ld->exclude, prompt, n, 0)) {
             rc = ALLOT_ENOMEM;
             goto out;
         }
@@ -1244,7 +1096,7 @@ static char *join_path(struct loader *ld, const char *dir, const char *name)
 
     while (d > 1 && dir[d - 1] == '/')
         d--;
-    if (d > SIZE_MAX - k - 2 || !(p = arena_alloc(&ld->tmp, d + k + 2)))
+    if (d > SIZE_MAX - k - 2 || !(p = allot__arena_alloc(&ld->tmp, d + k + 2)))
         return NULL;
     memcpy(p, dir, d);
     p[d] = '/';
@@ -1322,7 +1174,7 @@ static int read_judgments(struct loader *ld, const char *dir)
 
     for (i = 0; i < im->pub.n_rows; i++) {
         const char *id = im->pub.rows[i].id;
-        if (*id && (rc = strmap_put(&ids, id, strlen(id), i)))
+        if (*id && (rc = allot__strmap_put(&ids, id, strlen(id), i)))
             goto out;
     }
     if (!ids.n) {
@@ -1358,7 +1210,7 @@ static int read_judgments(struct loader *ld, const char *dir)
             }
             im_model = allot_outcomes_model(&im->pub, model->valuestring);
             m = im_model < 0 ? NONE : (size_t)im_model;
-            row = strmap_get(&ids, qid->valuestring, strlen(qid->valuestring));
+            row = allot__strmap_get(&ids, qid->valuestring, strlen(qid->valuestring));
             if (m == NONE || row == NONE)
                 continue;
             if ((alen = answer_len(prompt->valuestring)) == NONE) {
@@ -1377,7 +1229,7 @@ out:
     cJSON_Delete(root);
     free(text);
     free(paths);
-    strmap_release(&ids);
+    allot__strmap_release(&ids);
     return rc;
 }
 
@@ -1460,7 +1312,7 @@ void allot_outcomes_free(struct allot_outcomes *oc)
 
     if (!im)
         return;
-    arena_release(&im->strings);
+    allot__arena_release(&im->strings);
     free(im->pub.models);
     free(im->pub.rows);
     free(im->quality);
@@ -1559,7 +1411,7 @@ int allot_outcomes_load(const char *path, const struct allot_outcomes_opts *o,
             goto out;
         if (fmt == FORMAT_CSV) {
             const char *slash = strrchr(path, '/');
-            char *dir = slash ? arena_strndup(&ld.tmp, path, (size_t)(slash - path)) : ".";
+            char *dir = slash ? allot__arena_strndup(&ld.tmp, path, (size_t)(slash - path)) : ".";
             if (!dir || !(judge_dir = join_path(&ld, *dir ? dir : "/", "model_judgment"))) {
                 rc = ALLOT_ENOMEM;
                 goto out;
@@ -1586,8 +1438,8 @@ out:
     free(ld.cells);
     free(ld.pending);
     free(paths);
-    strmap_release(&ld.exclude);
-    arena_release(&ld.tmp);
+    allot__strmap_release(&ld.exclude);
+    allot__arena_release(&ld.tmp);
     allot_buf_release(&ld.scratch);
     allot_buf_release(&ld.text);
     return rc;

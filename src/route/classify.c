@@ -216,9 +216,12 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
 
     memset(push, 0, f->n_units * sizeof push[0]);
     for (i = 0; i < f->n; i++) {
-        const float *w = m->weights + (size_t)f->f[i].idx * ALLOT_CAT__COUNT;
+        size_t k = f->f[i].idx;
         if (f->f[i].unit != ALLOT_NO_UNIT)
-            push[f->f[i].unit] += f->f[i].value * (w[a] - w[b]) / m->temperature;
+            push[f->f[i].unit] +=
+                f->f[i].value *
+                (allot_kinds_model_weight(m, k, a) - allot_kinds_model_weight(m, k, b)) /
+                m->temperature;
     }
     out->n_pro = top_units(f, push, +1, out->pro, ALLOT_EXPLAIN_TOP);
     out->n_con = top_units(f, push, -1, out->con, ALLOT_EXPLAIN_TOP);

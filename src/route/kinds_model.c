@@ -5,7 +5,11 @@
  * says so), then magic, version, category count and names (a model trained
  * for another taxonomy is refused, not silently misread), then the CRC.
  * Floats are stored as IEEE-754 little-endian; this file converts, so a
- * model file is the same bytes on any host. */
+ * model file is the same bytes on any host. Version 2 stores each weight
+ * as an int8 multiple of its bucket's scale (a quarter of version 1's
+ * size), and so does a model in memory: a saved and reloaded model scores
+ * exactly as the trained one did. Version 1 files (f32 weights) are still
+ * read, rounded to that form. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -24,10 +28,14 @@
 #define BIAS_OFF (NAMES_OFF + NAME_BYTES * ALLOT_CAT__COUNT)
 #define WEIGHTS_OFF (BIAS_OFF + 4 * ALLOT_CAT__COUNT)
 #define MODEL_FILE_MAX (80u << 20) /* 2^ALLOT_HASH_BITS_MAX buckets: 64 MB */
+#define QMAX 127
 
-static size_t file_bytes(unsigned hash_bits)
+/* Version 1: f32 weights. Version 2: a f32 scale per bucket, then the
+ * weights as int8 multiples of their bucket's scale. */
+static size_t file_bytes(uint32_t version, unsigned hash_bits)
 {
-    return WEIGHTS_OFF + ((size_t)4 * ALLOT_CAT__COUNT << hash_bits) + 4;
+    size_t per_bucket = version == 1 ? 4 * ALLOT_CAT__COUNT : 4 + ALLOT_CAT__COUNT;
+    return WEIGHTS_OFF + (per_bucket << hash_bits) + 4;
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -58,6 +66,33 @@ static void put_f32(unsigned char *p, float f)
     put_u32(p, u);
 }
 
+/* A bucket's scale, and its weights as multiples of it. The scale is the
+ * power of two that puts the largest weight in [64, 127], so q * scale is
+ * exact and quantizing what was dequantized gives the same bytes again. */
+static float bucket_quantize(const float *w, int8_t *q)
+{
+    float mx = 0, scale = 0;
+    int c, e;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        mx = fabsf(w[c]) > mx ? fabsf(w[c]) : mx;
+    if (mx > 0 && isfinite(mx)) {
+        float frac = frexpf(mx, &e); /* mx = frac * 2^e, frac in [0.5, 1) */
+        scale = ldexpf(1.0f, frac * 128 > QMAX ? e - 6 : e - 7);
+    }
+    for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+        long v = scale > 0 ? lrintf(w[c] / scale) : 0;
+        q[c] = (int8_t)(v > QMAX ? QMAX : v < -QMAX ? -QMAX : v);
+    }
+    return scale;
+}
+
+void allot_kinds_model_set_weights(struct allot_kinds_model *m, const float *w)
+{
+    size_t b, n_b = (size_t)1 << m->hash_bits;
+    for (b = 0; b < n_b; b++)
+        m->scale[b] = bucket_quantize(w + b * ALLOT_CAT__COUNT, m->q + b * ALLOT_CAT__COUNT);
+}
+
 int allot_kinds_model_new(unsigned hash_bits, struct allot_kinds_model **out)
 {
     struct allot_kinds_model *m;
@@ -66,11 +101,13 @@ int allot_kinds_model_new(unsigned hash_bits, struct allot_kinds_model **out)
     m = calloc(1, sizeof *m);
     if (!m)
         return ALLOT_ENOMEM;
-    m->weights = calloc((size_t)ALLOT_CAT__COUNT << hash_bits, sizeof *m->weights);
-    if (!m->weights) {
+    /* one block: the scales (aligned for float), then the int8 weights */
+    m->scale = calloc((size_t)(4 + ALLOT_CAT__COUNT) << hash_bits, 1);
+    if (!m->scale) {
         free(m);
         return ALLOT_ENOMEM;
     }
+    m->q = (int8_t *)(m->scale + ((size_t)1 << hash_bits));
     m->hash_bits = hash_bits;
     m->temperature = 1.0f;
     *out = m;
@@ -81,7 +118,7 @@ void allot_kinds_model_free(struct allot_kinds_model *m)
 {
     if (!m)
         return;
-    free(m->weights);
+    free(m->scale);
     free(m);
 }
 
@@ -112,8 +149,8 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
     version = get_u32(p + 8);
     n_cat = get_u32(p + 12);
     bits = get_u32(p + 16);
-    if (version != ALLOT_KINDS_MODEL_VERSION) {
-        snprintf(why, sizeof why, "format version %u, this allot reads %d", version,
+    if (version != 1 && version != ALLOT_KINDS_MODEL_VERSION) {
+        snprintf(why, sizeof why, "format version %u, this allot reads 1 to %d", version,
                  ALLOT_KINDS_MODEL_VERSION);
         return bad(err, name, why);
     }
@@ -126,7 +163,7 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
                  ALLOT_HASH_BITS_MAX);
         return bad(err, name, why);
     }
-    want = file_bytes(bits);
+    want = file_bytes(version, bits);
     if (n != want) {
         snprintf(why, sizeof why, "%s: %zu of %zu bytes", n < want ? "truncated" : "trailing bytes",
                  n, want);
@@ -157,8 +194,21 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
     for (i = 0; i < ALLOT_CAT__COUNT; i++)
         m->bias[i] = get_f32(p + BIAS_OFF + 4 * i);
     n_w = (size_t)ALLOT_CAT__COUNT << bits;
-    for (i = 0; i < n_w; i++)
-        m->weights[i] = get_f32(p + WEIGHTS_OFF + 4 * i);
+    if (version == 1) { /* f32 weights: rounded to the int8 form */
+        float *w = malloc(n_w * sizeof *w);
+        if (!w) {
+            allot_kinds_model_free(m);
+            return ALLOT_ENOMEM;
+        }
+        for (i = 0; i < n_w; i++)
+            w[i] = get_f32(p + WEIGHTS_OFF + 4 * i);
+        allot_kinds_model_set_weights(m, w);
+        free(w);
+    } else {
+        for (i = 0; i < (size_t)1 << bits; i++)
+            m->scale[i] = get_f32(p + WEIGHTS_OFF + 4 * i);
+        memcpy(m->q, p + WEIGHTS_OFF + ((size_t)4 << bits), n_w);
+    }
     *out = m;
     return 0;
 }
@@ -200,9 +250,9 @@ out:
 
 int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf *out)
 {
-    size_t n = file_bytes(m->hash_bits), i, n_w = (size_t)ALLOT_CAT__COUNT << m->hash_bits;
-    size_t start = out->len;
-    unsigned char *p;
+    size_t n = file_bytes(ALLOT_KINDS_MODEL_VERSION, m->hash_bits), i, b;
+    size_t n_b = (size_t)1 << m->hash_bits, start = out->len;
+    unsigned char *p, *qp;
     int rc = allot_buf_reserve(out, n);
 
     if (rc)
@@ -220,8 +270,10 @@ int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf 
         memcpy(p + NAMES_OFF + i * NAME_BYTES, cn, strlen(cn));
         put_f32(p + BIAS_OFF + 4 * i, m->bias[i]);
     }
-    for (i = 0; i < n_w; i++)
-        put_f32(p + WEIGHTS_OFF + 4 * i, m->weights[i]);
+    qp = p + WEIGHTS_OFF + 4 * n_b;
+    for (b = 0; b < n_b; b++)
+        put_f32(p + WEIGHTS_OFF + 4 * b, m->scale[b]);
+    memcpy(qp, m->q, n_b * ALLOT_CAT__COUNT);
     put_u32(p + n - 4, allot_crc32(p, n - 4));
     out->len = start + n;
     out->ptr[out->len] = '\0';
@@ -279,10 +331,10 @@ void allot_kinds_model_logits(const struct allot_kinds_model *m, const struct al
 
     memcpy(acc, m->bias, sizeof acc);
     for (i = 0; i < f->n; i++) {
-        const float *w = m->weights + (size_t)f->f[i].idx * ALLOT_CAT__COUNT;
-        float v = f->f[i].value;
+        const int8_t *q = m->q + (size_t)f->f[i].idx * ALLOT_CAT__COUNT;
+        float v = f->f[i].value * m->scale[f->f[i].idx];
         for (c = 0; c < ALLOT_CAT__COUNT; c++)
-            acc[c] += v * w[c];
+            acc[c] += v * (float)q[c];
     }
     memcpy(logits, acc, sizeof acc);
 }

@@ -111,9 +111,10 @@ void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
     int c;
     memcpy(out, m->bias, sizeof m->bias);
     for (j = t->off[row]; j < t->off[row + 1]; j++) {
-        const float *w = m->weights + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
+        const int8_t *q = m->q + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
+        float v = t->val[j] * m->scale[t->idx[j]];
         for (c = 0; c < ALLOT_CAT__COUNT; c++)
-            out[c] += t->val[j] * w[c];
+            out[c] += v * (float)q[c];
     }
 }
 
@@ -129,12 +130,27 @@ static void softmax(const float *z, double T, double *p)
         p[c] /= sum;
 }
 
-/* The SGD itself, temperature 1. */
+/* Raw scores of example row under f32 weights w (training's working copy). */
+static void row_logits(const float *w, const float *bias, const struct allot_kinds_trainset *t,
+                       size_t row, float out[ALLOT_CAT__COUNT])
+{
+    size_t j;
+    int c;
+    memcpy(out, bias, ALLOT_CAT__COUNT * sizeof *out);
+    for (j = t->off[row]; j < t->off[row + 1]; j++) {
+        const float *wb = w + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
+        for (c = 0; c < ALLOT_CAT__COUNT; c++)
+            out[c] += t->val[j] * wb[c];
+    }
+}
+
+/* The SGD itself, temperature 1, on f32 weights; the model gets them
+ * rounded to its int8 form at the end. */
 static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t n_rows,
                const struct allot_kinds_train_opts *o, struct allot_kinds_model **out)
 {
     struct allot_kinds_model *m = NULL;
-    float *g2 = NULL, gb2[ALLOT_CAT__COUNT] = {0};
+    float *w = NULL, *g2 = NULL, gb2[ALLOT_CAT__COUNT] = {0};
     size_t *order = NULL, i, j, n_w;
     double count[ALLOT_CAT__COUNT] = {0}, cw[ALLOT_CAT__COUNT];
     uint64_t state = o->seed;
@@ -145,9 +161,10 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
     if (rc)
         goto out;
     n_w = (size_t)ALLOT_CAT__COUNT << t->hash_bits;
+    w = calloc(n_w, sizeof *w);
     g2 = calloc(n_w, sizeof *g2);
     order = malloc(n_rows * sizeof *order);
-    if (!g2 || !order) {
+    if (!w || !g2 || !order) {
         rc = ALLOT_ENOMEM;
         goto out;
     }
@@ -166,7 +183,7 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
             size_t row = order[i];
             float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
             double p[ALLOT_CAT__COUNT];
-            allot_kinds_trainset_logits(m, t, row, z);
+            row_logits(w, m->bias, t, row, z);
             softmax(z, 1.0, p);
             for (c = 0; c < ALLOT_CAT__COUNT; c++)
                 g[c] = (float)((p[c] - (c == t->label[row])) * cw[t->label[row]]);
@@ -180,14 +197,16 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
                 for (c = 0; c < ALLOT_CAT__COUNT; c++) {
                     float gi = g[c] * v;
                     g2[base + c] += gi * gi;
-                    m->weights[base + c] = m->weights[base + c] * decay -
-                                           lr * gi / (sqrtf(g2[base + c]) + ADAGRAD_EPS);
+                    w[base + c] =
+                        w[base + c] * decay - lr * gi / (sqrtf(g2[base + c]) + ADAGRAD_EPS);
                 }
             }
         }
     }
     m->n_examples = (uint32_t)n_rows;
+    allot_kinds_model_set_weights(m, w);
 out:
+    free(w);
     free(g2);
     free(order);
     if (rc) {

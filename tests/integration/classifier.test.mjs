@@ -51,8 +51,8 @@ const PHRASINGS = {
   ],
 };
 const TRAINED = Object.keys(PHRASINGS);
-// 352 header bytes + 16 categories * 2^15 buckets * 4 + CRC (kinds_model.h)
-const MODEL_BYTES = 352 + 4 * 16 * (1 << 15) + 4;
+// model file version 2 at 2^17 buckets: header, f32 scale and 16 int8 weights a bucket, CRC
+const MODEL_BYTES = 352 + (4 + 16) * (1 << 17) + 4;
 
 /** JSONL of the examples; `relabel` maps a category to another one. */
 function jsonl(relabel = {}) {
@@ -330,7 +330,9 @@ describe('`allot serve` with routing.classifier_model', () => {
       return j.classifier.category === 'implement' ? j : null;
     }, { what: 'POST /v1/route to classify with the new model' });
     assert.equal(d.tier, 'code');
-    assert.match(allot.logs().slice(logFrom), new RegExp(`reloaded from ${esc(live)}`));
+    // the swap happens before the log line is written: wait for the line
+    const reloaded = new RegExp(`reloaded from ${esc(live)}`);
+    await h.waitFor(() => reloaded.test(allot.logs().slice(logFrom)), { what: 'the reload log line' });
     assert.equal((await routeJson(allot.base, CODE_PROMPT)).classifier.category, 'summarize');
     const r = await h.chat(allot.base, { model: 'auto', messages: user(FIXED_PROMPT) });
     assert.equal(r.status, 200, r.text);

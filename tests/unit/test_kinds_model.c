@@ -170,8 +170,8 @@ static int same_model(const struct allot_kinds_model *a, const struct allot_kind
     return a->hash_bits == b->hash_bits && a->n_examples == b->n_examples &&
            memcmp(&a->temperature, &b->temperature, sizeof a->temperature) == 0 &&
            memcmp(a->bias, b->bias, sizeof a->bias) == 0 &&
-           memcmp(a->weights, b->weights,
-                  ((size_t)ALLOT_CAT__COUNT << a->hash_bits) * sizeof *a->weights) == 0;
+           memcmp(a->scale, b->scale, ((size_t)1 << a->hash_bits) * sizeof *a->scale) == 0 &&
+           memcmp(a->q, b->q, (size_t)ALLOT_CAT__COUNT << a->hash_bits) == 0;
 }
 
 /* --- training --- */
@@ -215,8 +215,8 @@ TEST(kinds_model_calibration_changes_only_the_temperature)
     ASSERT(cal->temperature != 1.0f);
     /* the final fit is the same: same weights, same predicted categories */
     ASSERT(memcmp(plain->bias, cal->bias, sizeof plain->bias) == 0);
-    ASSERT(memcmp(plain->weights, cal->weights,
-                  ((size_t)ALLOT_CAT__COUNT << TINY_BITS) * sizeof *plain->weights) == 0);
+    ASSERT(memcmp(plain->scale, cal->scale, ((size_t)1 << TINY_BITS) * sizeof *plain->scale) == 0);
+    ASSERT(memcmp(plain->q, cal->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
     ASSERT_INT_EQ(cal->n_examples, N_TINY);
     allot_kinds_model_free(plain);
     allot_kinds_model_free(cal);
@@ -316,14 +316,14 @@ TEST(kinds_model_file_layout_matches_the_documented_format)
     const unsigned char *p;
     float temp;
     uint32_t u;
-    size_t i, n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS;
+    size_t i, n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS, n_b = (size_t)1 << TINY_BITS;
 
     ASSERT_INT_EQ(train_tiny(0, 1, 3, &m), 0);
     ASSERT_INT_EQ(write_bytes(m, &b), 0);
     p = (const unsigned char *)b.ptr;
-    ASSERT_INT_EQ(b.len, WEIGHTS_AT + 4 * n_w + 4);
+    ASSERT_INT_EQ(b.len, WEIGHTS_AT + 4 * n_b + n_w + 4);
     ASSERT(memcmp(p, "ALLOTKND", 8) == 0);
-    ASSERT_INT_EQ(le32(p + 8), 1);
+    ASSERT_INT_EQ(le32(p + 8), 2);
     ASSERT_INT_EQ(le32(p + 12), ALLOT_CAT__COUNT);
     ASSERT_INT_EQ(le32(p + 16), TINY_BITS);
     ASSERT_INT_EQ(le32(p + 20), N_TINY);
@@ -342,13 +342,131 @@ TEST(kinds_model_file_layout_matches_the_documented_format)
         ASSERT(memcmp(&u, &m->bias[i], 4) == 0);
     }
     for (i = 0; i < n_w; i++) { /* bucket-major: bucket b's 16 weights together */
-        u = le32(p + WEIGHTS_AT + 4 * i);
-        if (memcmp(&u, &m->weights[i], 4) != 0)
+        float scale, w;
+        int e;
+        u = le32(p + WEIGHTS_AT + 4 * (i / 16));
+        memcpy(&scale, &u, 4);
+        /* the scale is zero or a power of two */
+        if (scale != 0 && frexpf(scale, &e) != 0.5f)
+            TEST_FAIL_("bucket %zu: scale %g is not a power of two", i / 16, (double)scale);
+        w = (float)(int8_t)p[WEIGHTS_AT + 4 * n_b + i] * scale;
+        if (w != allot_kinds_model_weight(m, i / 16, (int)(i % 16)))
             TEST_FAIL_("weight %zu (bucket %zu, category %zu) differs", i, i / 16, i % 16);
+        if (i % 16 == 0 && scale != 0) { /* the bucket's largest weight uses the range */
+            int c, big = 0;
+            for (c = 0; c < 16; c++) {
+                int q = (int8_t)p[WEIGHTS_AT + 4 * n_b + i + c];
+                big = abs(q) > big ? abs(q) : big;
+            }
+            if (big < 64 || big > 127)
+                TEST_FAIL_("bucket %zu: largest |q| %d is outside [64, 127]", i / 16, big);
+        }
     }
     ASSERT_INT_EQ(le32(p + b.len - 4), crc32_ref(p, b.len - 4));
     allot_buf_release(&b);
     allot_kinds_model_free(m);
+}
+
+/* Models saved by an earlier allot (format version 1: f32 weights) still
+ * load, each weight rounded to the int8 form as training rounds it. */
+TEST(kinds_model_version_1_files_still_load)
+{
+    struct allot_kinds_model *m = NULL, *back = NULL, *want = NULL;
+    struct allot_buf v2, err;
+    unsigned char *p;
+    float *w;
+    size_t i, n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS, n = WEIGHTS_AT + 4 * n_w + 4;
+
+    ASSERT_INT_EQ(train_tiny(0, 1, 3, &m), 0);
+    ASSERT_INT_EQ(write_bytes(m, &v2), 0);
+    /* f32 weights as an old trainer left them: not int8 multiples */
+    w = malloc(n_w * sizeof *w);
+    p = calloc(1, n);
+    ASSERT(w != NULL && p != NULL);
+    for (i = 0; i < n_w; i++)
+        w[i] = allot_kinds_model_weight(m, i / 16, (int)(i % 16)) * 1.01f + (i % 7 ? 0 : 0.003f);
+    memcpy(p, v2.ptr, WEIGHTS_AT);
+    put_le32(p + 8, 1);
+    for (i = 0; i < n_w; i++) {
+        uint32_t u;
+        memcpy(&u, &w[i], 4);
+        put_le32(p + WEIGHTS_AT + 4 * i, u);
+    }
+    fix_crc(p, n);
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_kinds_model_from_bytes(p, n, "v1", &back, &err), 0);
+    ASSERT_INT_EQ(allot_kinds_model_new(TINY_BITS, &want), 0);
+    allot_kinds_model_set_weights(want, w);
+    ASSERT_INT_EQ(back->hash_bits, TINY_BITS);
+    ASSERT(memcmp(back->bias, m->bias, sizeof m->bias) == 0);
+    ASSERT(memcmp(&back->temperature, &m->temperature, 4) == 0);
+    ASSERT(memcmp(back->scale, want->scale, ((size_t)1 << TINY_BITS) * sizeof *want->scale) == 0);
+    ASSERT(memcmp(back->q, want->q, n_w) == 0);
+    for (i = 0; i < n_w; i++) /* rounding to 7 bits: within 1% of the bucket's largest */
+        ASSERT(fabsf(allot_kinds_model_weight(back, i / 16, (int)(i % 16)) - w[i]) <=
+               back->scale[i / 16] * 0.5f);
+    free(w);
+    free(p);
+    allot_buf_release(&v2);
+    allot_buf_release(&err);
+    allot_kinds_model_free(m);
+    allot_kinds_model_free(back);
+    allot_kinds_model_free(want);
+}
+
+/* The rounding of set_weights, by hand: the largest weight of a bucket
+ * lands at 64..127 times a power of two, the others are multiples of it. */
+TEST(kinds_model_set_weights_rounds_to_int8_with_power_of_two_scales)
+{
+    struct allot_kinds_model *m = NULL;
+    float *w;
+    size_t n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS;
+
+    ASSERT_INT_EQ(allot_kinds_model_new(TINY_BITS, &m), 0);
+    w = calloc(n_w, sizeof *w);
+    ASSERT(w != NULL);
+    w[0] = 0.5f; /* bucket 0: scale 2^-7, 0.5 -> 64 */
+    w[1] = -0.25f;
+    w[2] = 0.001f;  /* below half a step: 0 */
+    w[16] = 0.999f; /* bucket 1: 0.999 * 128 > 127, so scale 2^-6: 64 */
+    w[17] = -0.5f;
+    w[32] = 3.0f; /* bucket 2: 3 = 0.75 * 2^2, scale 2^-5: 96 */
+    allot_kinds_model_set_weights(m, w);
+    ASSERT(m->scale[0] == 1.0f / 128);
+    ASSERT_INT_EQ(m->q[0], 64);
+    ASSERT_INT_EQ(m->q[1], -32);
+    ASSERT_INT_EQ(m->q[2], 0);
+    ASSERT(m->scale[1] == 1.0f / 64);
+    ASSERT_INT_EQ(m->q[16], 64);
+    ASSERT_INT_EQ(m->q[17], -32);
+    ASSERT(m->scale[2] == 1.0f / 32);
+    ASSERT_INT_EQ(m->q[32], 96);
+    ASSERT(m->scale[3] == 0.0f); /* an empty bucket */
+    ASSERT(allot_kinds_model_weight(m, 2, 0) == 3.0f);
+    free(w);
+    allot_kinds_model_free(m);
+}
+
+/* A trained model saved and loaded is the same model, byte for byte, and
+ * writes the same file again. */
+TEST(kinds_model_trained_model_roundtrips_exactly)
+{
+    struct allot_kinds_model *m = NULL, *back = NULL;
+    struct allot_buf a, b, err;
+
+    ASSERT_INT_EQ(train_tiny(0, 1, 3, &m), 0);
+    ASSERT_INT_EQ(write_bytes(m, &a), 0);
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_kinds_model_from_bytes(a.ptr, a.len, "mem", &back, &err), 0);
+    ASSERT(same_model(m, back));
+    ASSERT_INT_EQ(write_bytes(back, &b), 0);
+    ASSERT_INT_EQ(a.len, b.len);
+    ASSERT(memcmp(a.ptr, b.ptr, a.len) == 0);
+    allot_buf_release(&a);
+    allot_buf_release(&b);
+    allot_buf_release(&err);
+    allot_kinds_model_free(m);
+    allot_kinds_model_free(back);
 }
 
 TEST(kinds_model_write_is_deterministic)
@@ -467,11 +585,16 @@ TEST(kinds_model_refuses_damaged_files)
     ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "not an allot kinds model"));
     ASSERT(refused(td.dir, "hello, world\n", 13, ALLOT_EPARSE, "not an allot kinds model"));
     ASSERT(refused(td.dir, "", 0, ALLOT_EPARSE, "not an allot kinds model"));
-    /* version 2, even with a valid checksum */
+    /* version 3, even with a valid checksum */
     memcpy(p, good.ptr, n);
-    put_le32(p + 8, 2);
+    put_le32(p + 8, 3);
     fix_crc(p, n);
-    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "format version 2"));
+    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "format version 3"));
+    /* version 1 with version 2's length: the size check catches it */
+    memcpy(p, good.ptr, n);
+    put_le32(p + 8, 1);
+    fix_crc(p, n);
+    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "truncated"));
     /* another number of categories */
     memcpy(p, good.ptr, n);
     put_le32(p + 12, 17);
@@ -632,7 +755,8 @@ TEST(kinds_model_largest_hash_bits_saves_and_loads)
     snprintf(path, sizeof path, "%s/big.model", td.dir);
     allot_buf_init(&err, 4096);
     ASSERT_INT_EQ(allot_kinds_model_new(ALLOT_HASH_BITS_MAX, &m), 0);
-    m->weights[12345] = 0.5f;
+    m->scale[771] = 1.0f / 128; /* bucket 771, category 9: 64 * 2^-7 = 0.5 */
+    m->q[12345] = 64;
     rc = allot_kinds_model_save(m, path, &err);
     if (rc == 0)
         rc = allot_kinds_model_load(path, &back, &err);
@@ -643,7 +767,7 @@ TEST(kinds_model_largest_hash_bits_saves_and_loads)
     tmpdir_remove(&td);
     ASSERT_INT_EQ(rc, 0);
     ASSERT_INT_EQ(back->hash_bits, ALLOT_HASH_BITS_MAX);
-    ASSERT_DBL_NEAR(back->weights[12345], 0.5, 0);
+    ASSERT_DBL_NEAR(allot_kinds_model_weight(back, 771, 9), 0.5, 0);
     allot_kinds_model_free(back);
 }
 
