@@ -9,6 +9,9 @@
  * judgment sent to labour (the costly mistake), expected calibration error
  * (10 equal-width confidence bins) and what the confidence threshold does.
  *
+ * Also the same by data file: the public chat prompts are harder than the
+ * written requests.
+ *
  * Speed: one classification (instruction finding, features, model,
  * explanation: everything allot_classify does) of a ~1 KB request and of a
  * ~100 KB request with material, timed one call at a time on one thread:
@@ -29,6 +32,8 @@
 #include "allot/classify.h"
 #include "allot/clock.h"
 #include "allot/error.h"
+#include "allot/features.h"
+#include "allot/instruction.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
 
@@ -52,6 +57,17 @@ struct cv_result {
     size_t sweep[N_SWEEP][N_TIER][N_TIER];
     double seconds;
 };
+
+/* Results by data file (example i came from files[row_file[i]]): the
+ * public chat prompts and the written requests are not equally hard. */
+struct file_stats {
+    char name[128];
+    size_t n, right_cat, right_tier;
+};
+static struct file_stats *files;
+static size_t n_files;
+static uint32_t *row_file;
+static size_t n_row_file;
 
 static void predict(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t,
                     size_t row, double p[N_CAT])
@@ -82,6 +98,12 @@ static void score(const struct allot_kinds_model *m, const struct allot_kinds_tr
     pt = allot_category_default_tier((enum allot_category)pred);
     tt = allot_category_default_tier((enum allot_category)truth);
     served = mass[mt] >= threshold ? mt : ALLOT_TIER_JUDGMENT;
+    if (i < n_row_file) {
+        struct file_stats *fs = &files[row_file[i]];
+        fs->n++;
+        fs->right_cat += pred == truth;
+        fs->right_tier += mt == tt;
+    }
     r->n++;
     r->right_cat += pred == truth;
     r->right_tier += pt == tt;
@@ -200,6 +222,74 @@ static void print_tiers(const char *title, const size_t m[N_TIER][N_TIER])
             printf(" %9zu", m[t][u]);
         printf("\n");
     }
+}
+
+/* --- loading, with each example's file --- */
+
+struct loader {
+    struct allot_kinds_trainset *set;
+    struct allot_features *feat;
+    size_t cap_files, cap_rows;
+};
+
+static int add_example(void *ctx, const struct allot_chat_request *req, enum allot_category cat,
+                       const char *file, size_t line)
+{
+    struct loader *l = ctx;
+    struct allot_instruction in;
+    struct allot_instruction_view v;
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    (void)line;
+    if (n_files == 0 || strncmp(files[n_files - 1].name, base, sizeof files[0].name - 1) != 0) {
+        if (n_files == l->cap_files) {
+            size_t cap = l->cap_files ? 2 * l->cap_files : 64;
+            struct file_stats *nf = realloc(files, cap * sizeof *nf);
+            if (!nf)
+                return ALLOT_ENOMEM;
+            files = nf;
+            l->cap_files = cap;
+        }
+        memset(&files[n_files], 0, sizeof files[0]);
+        snprintf(files[n_files].name, sizeof files[0].name, "%s", base);
+        n_files++;
+    }
+    if (n_row_file == l->cap_rows) {
+        size_t cap = l->cap_rows ? 2 * l->cap_rows : 4096;
+        uint32_t *nr = realloc(row_file, cap * sizeof *nr);
+        if (!nr)
+            return ALLOT_ENOMEM;
+        row_file = nr;
+        l->cap_rows = cap;
+    }
+    row_file[n_row_file++] = (uint32_t)(n_files - 1);
+    allot_instruction_from_request(req, &in);
+    allot_instruction_view(&in, &v);
+    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
+    return allot_kinds_trainset_add(l->set, l->feat, cat);
+}
+
+/* allot_kinds_data_load(), also noting which file each example came from. */
+static int load(const char *path, struct allot_kinds_trainset *t, struct allot_buf *err)
+{
+    struct loader l = {t, malloc(sizeof *l.feat), 0, 0};
+    int rc = l.feat ? allot_kinds_data_read(path, add_example, &l, err) : ALLOT_ENOMEM;
+    free(l.feat);
+    return rc;
+}
+
+static void print_files(int out_of_fold)
+{
+    size_t f;
+    if (n_files < 2)
+        return;
+    printf("  %-28s %6s  %8s  %5s\n", out_of_fold ? "by file (out of fold)" : "by file", "n",
+           "category", "tier");
+    for (f = 0; f < n_files; f++)
+        if (files[f].n)
+            printf("  %-28s %6zu  %7.1f%%  %5.1f%%\n", files[f].name, files[f].n,
+                   100.0 * (double)files[f].right_cat / (double)files[f].n,
+                   100.0 * (double)files[f].right_tier / (double)files[f].n);
+    printf("\n");
 }
 
 /* --- speed --- */
@@ -351,7 +441,7 @@ int main(int argc, char **argv)
     if (!r || k < 2)
         goto out;
     if (do_cv) {
-        if (allot_kinds_data_load(data, &set, &err) != 0) {
+        if (load(data, &set, &err) != 0) {
             fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
             goto out;
         }
@@ -403,7 +493,14 @@ int main(int argc, char **argv)
                        c ? "," : "", sweep_at[c],
                        share(r->sweep[c], ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
                        share(r->sweep[c], ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT));
-            printf("]");
+            printf("],\"per_file\":{");
+            for (c = 0; c < (int)n_files; c++)
+                printf("%s\"%s\":{\"examples\":%zu,\"category_accuracy\":%.4f,"
+                       "\"tier_accuracy\":%.4f}",
+                       c ? "," : "", files[c].name, files[c].n,
+                       files[c].n ? (double)files[c].right_cat / (double)files[c].n : 0,
+                       files[c].n ? (double)files[c].right_tier / (double)files[c].n : 0);
+            printf("}");
         }
         if (do_speed)
             printf(",\"speed\":{\"small\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
@@ -453,7 +550,9 @@ int main(int argc, char **argv)
                        100 * share(r->sweep[c], ALLOT_TIER_JUDGMENT, ALLOT_TIER_LABOUR),
                        100 * share(r->sweep[c], ALLOT_TIER_LABOUR, ALLOT_TIER_JUDGMENT),
                        100 * share(r->sweep[c], ALLOT_TIER_CODE, ALLOT_TIER_JUDGMENT));
-            printf("\n  calibration bins: confidence -> accuracy (n)\n");
+            printf("\n");
+            print_files(!model_path);
+            printf("  calibration bins: confidence -> accuracy (n)\n");
             for (c = 0; c < ECE_BINS; c++)
                 if (r->bin_n[c])
                     printf("    [%.1f, %.1f)  %.2f -> %.2f  (%zu)\n", c / 10.0, (c + 1) / 10.0,
@@ -476,6 +575,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     allot_kinds_trainset_release(&set);
+    free(files);
+    free(row_file);
     allot_classifier_shutdown();
     allot_buf_release(&err);
     free(r);
