@@ -49,9 +49,10 @@ const struct allot__config_key allot__config_keys[] = {
      .offset = CFG(store_commit_ms),
      .min = 1,
      .max = 200,
-     .def = "100",
+     .def = "20",
      .help = "Ledger commit window: rows are committed at least this often, so a crash "
-             "loses at most this much of the ledger."},
+             "loses at most this much of the ledger. Smaller windows mean smaller write "
+             "bursts on the writer thread, which a busy machine's tail latency feels."},
 
     {.path = "store.keep_prompts",
      .type = AK_BOOL,

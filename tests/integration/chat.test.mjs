@@ -60,7 +60,7 @@ describe('plain chat completion', () => {
     const tAnswer = performance.now();
     const row = await h.ledgerRow(allot.db, id);
     const commitWait = performance.now() - tAnswer;
-    // store.commit_ms defaults to 100 ms; allow for a slow machine.
+    // store.commit_ms defaults to 20 ms; allow for a slow machine.
     assert.ok(commitWait < 2000, `ledger row visible only ${commitWait.toFixed(0)} ms after the answer`);
     assert.equal(row.endpoint, '/v1/chat/completions');
     assert.equal(row.requested_model, 'auto');

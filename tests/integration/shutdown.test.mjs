@@ -70,7 +70,7 @@ describe('SIGTERM under load', () => {
 });
 
 // Durability: a row is committed within the ledger's commit window
-// (store_commit_ms, default 100 ms, at most 200 ms; docs/ledger.md), so a
+// (store_commit_ms, default 20 ms, at most 200 ms; docs/ledger.md), so a
 // SIGKILL soon after the last answer loses nothing. The margin on top of
 // the window is for a loaded CI machine running the sanitizer build.
 describe('SIGKILL after answers', () => {

@@ -73,7 +73,7 @@ TEST(config_defaults_load)
     ASSERT_INT_EQ(c->listen_port, 4000);
     ASSERT_INT_EQ(c->workers, 1);
     ASSERT_STR_EQ(c->store_path, "./allot.db");
-    ASSERT_INT_EQ(c->store_commit_ms, 100);
+    ASSERT_INT_EQ(c->store_commit_ms, 20);
     ASSERT_INT_EQ(c->n_providers, 2);
     p = allot_config_find_provider(c, "frontier");
     ASSERT(p != NULL);
@@ -716,7 +716,7 @@ TEST(config_store_shorthand_and_null_keeps_default)
 
     ASSERT_INT_EQ(load(MINIMAL "store: /tmp/x.db\nworkers:\nlimits: ~\n", &c, &err), 0);
     ASSERT_STR_EQ(c->store_path, "/tmp/x.db");
-    ASSERT_INT_EQ(c->store_commit_ms, 100);
+    ASSERT_INT_EQ(c->store_commit_ms, 20);
     ASSERT_INT_EQ(c->workers, 1);
     ASSERT_INT_EQ(c->limits.max_attempts, 3);
     allot_config_free(c);
