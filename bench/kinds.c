@@ -32,8 +32,6 @@
 #include "allot/classify.h"
 #include "allot/clock.h"
 #include "allot/error.h"
-#include "allot/features.h"
-#include "allot/instruction.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
 
@@ -236,8 +234,6 @@ static int add_example(void *ctx, const struct allot_chat_request *req, enum all
                        const char *file, size_t line)
 {
     struct loader *l = ctx;
-    struct allot_instruction in;
-    struct allot_instruction_view v;
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     (void)line;
     if (n_files == 0 || strncmp(files[n_files - 1].name, base, sizeof files[0].name - 1) != 0) {
@@ -262,10 +258,7 @@ static int add_example(void *ctx, const struct allot_chat_request *req, enum all
         l->cap_rows = cap;
     }
     row_file[n_row_file++] = (uint32_t)(n_files - 1);
-    allot_instruction_from_request(req, &in);
-    allot_instruction_view(&in, &v);
-    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
-    return allot_kinds_trainset_add(l->set, l->feat, cat);
+    return allot_kinds_trainset_add_request(l->set, req, cat, l->feat);
 }
 
 /* allot_kinds_data_load(), also noting which file each example came from. */

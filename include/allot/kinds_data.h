@@ -31,6 +31,14 @@ typedef int (*allot_kinds_example_cb)(void *ctx, const struct allot_chat_request
 int allot_kinds_data_read(const char *path, allot_kinds_example_cb cb, void *ctx,
                           struct allot_buf *err);
 
+/* Add request r, labelled cat, to t: its instruction (instruction.h) and
+ * features (features.h, at t->hash_bits), computed in scratch. The step
+ * allot_kinds_data_load() takes for each example, for a caller with its
+ * own allot_kinds_data_read() callback. ALLOT_ENOMEM. */
+int allot_kinds_trainset_add_request(struct allot_kinds_trainset *t,
+                                     const struct allot_chat_request *r, enum allot_category cat,
+                                     struct allot_features *scratch);
+
 /* Read path as allot_kinds_data_read() does and add each example's
  * features (instruction.h, features.h, at t->hash_bits) to t. Errors: those
  * of allot_kinds_data_read(), and ALLOT_ENOMEM. */

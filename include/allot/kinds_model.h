@@ -58,7 +58,7 @@ void allot_kinds_model_free(struct allot_kinds_model *m);
 
 /* Read a model from bytes / from a file. err gets "model 'NAME': why"
  * ("not an allot kinds model", "truncated: 1024 of 2621796 bytes",
- * "checksum mismatch", "format version 2, this allot reads 1", ...).
+ * "checksum mismatch", "format version 3, this allot reads 1 to 2", ...).
  * Errors: ALLOT_EPARSE for a bad file, ALLOT_EIO when it cannot be read,
  * ALLOT_ENOMEM. *out is set only on success. */
 int allot_kinds_model_from_bytes(const void *p, size_t n, const char *name,
@@ -74,6 +74,19 @@ void allot_kinds_model_set_weights(struct allot_kinds_model *m, const float *w);
 static inline float allot_kinds_model_weight(const struct allot_kinds_model *m, size_t b, int c)
 {
     return (float)m->q[b * ALLOT_CAT__COUNT + (size_t)c] * m->scale[b];
+}
+
+/* acc[c] += value * the weight of category c in bucket b, for all 16: the
+ * step of every score. The scale is a power of two, so value * scale is
+ * exact and this equals value * allot_kinds_model_weight(). */
+static inline void allot_kinds_model_add(const struct allot_kinds_model *m, size_t b, float value,
+                                         float acc[ALLOT_CAT__COUNT])
+{
+    const int8_t *q = m->q + b * ALLOT_CAT__COUNT;
+    float v = value * m->scale[b];
+    int c;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        acc[c] += v * (float)q[c];
 }
 
 /* Serialise into out (appended), as the current version. ALLOT_ETOOBIG /

@@ -211,18 +211,25 @@ struct loader {
     struct allot_features *feat; /* 64 KB: on the heap, not the stack */
 };
 
+int allot_kinds_trainset_add_request(struct allot_kinds_trainset *t,
+                                     const struct allot_chat_request *r, enum allot_category cat,
+                                     struct allot_features *scratch)
+{
+    struct allot_instruction in;
+    struct allot_instruction_view v;
+    allot_instruction_from_request(r, &in);
+    allot_instruction_view(&in, &v);
+    allot_features_extract(&in, &v, t->hash_bits, scratch);
+    return allot_kinds_trainset_add(t, scratch, cat);
+}
+
 static int add_example(void *ctx, const struct allot_chat_request *r, enum allot_category cat,
                        const char *file, size_t line)
 {
     struct loader *l = ctx;
-    struct allot_instruction in;
-    struct allot_instruction_view v;
     (void)file;
     (void)line;
-    allot_instruction_from_request(r, &in);
-    allot_instruction_view(&in, &v);
-    allot_features_extract(&in, &v, l->set->hash_bits, l->feat);
-    return allot_kinds_trainset_add(l->set, l->feat, cat);
+    return allot_kinds_trainset_add_request(l->set, r, cat, l->feat);
 }
 
 int allot_kinds_data_load(const char *path, struct allot_kinds_trainset *t, struct allot_buf *err)

@@ -326,16 +326,11 @@ void allot_kinds_model_logits(const struct allot_kinds_model *m, const struct al
                               float logits[ALLOT_CAT__COUNT])
 {
     size_t i;
-    int c;
     float acc[ALLOT_CAT__COUNT];
 
     memcpy(acc, m->bias, sizeof acc);
-    for (i = 0; i < f->n; i++) {
-        const int8_t *q = m->q + (size_t)f->f[i].idx * ALLOT_CAT__COUNT;
-        float v = f->f[i].value * m->scale[f->f[i].idx];
-        for (c = 0; c < ALLOT_CAT__COUNT; c++)
-            acc[c] += v * (float)q[c];
-    }
+    for (i = 0; i < f->n; i++)
+        allot_kinds_model_add(m, f->f[i].idx, f->f[i].value, acc);
     memcpy(logits, acc, sizeof acc);
 }
 

@@ -108,14 +108,9 @@ void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
                                  float out[ALLOT_CAT__COUNT])
 {
     size_t j;
-    int c;
     memcpy(out, m->bias, sizeof m->bias);
-    for (j = t->off[row]; j < t->off[row + 1]; j++) {
-        const int8_t *q = m->q + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
-        float v = t->val[j] * m->scale[t->idx[j]];
-        for (c = 0; c < ALLOT_CAT__COUNT; c++)
-            out[c] += v * (float)q[c];
-    }
+    for (j = t->off[row]; j < t->off[row + 1]; j++)
+        allot_kinds_model_add(m, t->idx[j], t->val[j], out);
 }
 
 static void softmax(const float *z, double T, double *p)
