@@ -1016,16 +1016,20 @@ static int read_jsonl(struct loader *ld, const char *text, size_t len)
     return rc;
 }
 
-/* ---- the exclusion list ---- */
+/* ---- JSON Lines files other than the data ---- */
 
-static int read_exclusions(struct loader *ld, const char *path)
+/* Called with each JSON line of path (blank lines skipped); root is freed
+ * after the call. Non-zero stops the reading and is returned. */
+typedef int (*json_line_cb)(struct loader *ld, void *ctx, const char *path, size_t lineno,
+                            cJSON *root);
+
+static int each_json_line(struct loader *ld, const char *path, json_line_cb cb, void *ctx)
 {
     char *text = NULL;
     size_t len, n;
     struct lines it;
     const char *line;
-    cJSON *root = NULL, *v;
-    char *prompt;
+    cJSON *root = NULL;
     int rc;
 
     if ((rc = read_file(path, &text, &len, ld->err)))
@@ -1037,27 +1041,41 @@ static int read_exclusions(struct loader *ld, const char *path)
         cJSON_Delete(root);
         if ((rc = json_line(ld->err, path, it.lineno, line, n, NULL, NULL, &root)))
             goto out;
-        if (!root)
-            continue;
-        v = cJSON_GetObjectItemCaseSensitive(root, "eval_prompt");
-        if (!v)
-            v = cJSON_GetObjectItemCaseSensitive(root, "prompt");
-        if (!cJSON_IsString(v)) {
-            allot_buf_addf(ld->err, "%s:%zu: no 'eval_prompt' or 'prompt' string", path, it.lineno);
-            rc = ALLOT_EINVAL;
+        if (root && (rc = cb(ld, ctx, path, it.lineno, root)))
             goto out;
-        }
-        n = strlen(v->valuestring);
-        if (!(prompt = allot__arena_strndup(&ld->tmp, v->valuestring, n)) ||
-            allot__strmap_put(&ld->exclude, prompt, n, 0)) {
-            rc = ALLOT_ENOMEM;
-            goto out;
-        }
     }
 out:
     cJSON_Delete(root);
     free(text);
     return rc;
+}
+
+/* ---- the exclusion list ---- */
+
+static int exclusion_line(struct loader *ld, void *ctx, const char *path, size_t lineno,
+                          cJSON *root)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "eval_prompt");
+    char *prompt;
+    size_t n;
+
+    (void)ctx;
+    if (!v)
+        v = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    if (!cJSON_IsString(v)) {
+        allot_buf_addf(ld->err, "%s:%zu: no 'eval_prompt' or 'prompt' string", path, lineno);
+        return ALLOT_EINVAL;
+    }
+    n = strlen(v->valuestring);
+    if (!(prompt = allot__arena_strndup(&ld->tmp, v->valuestring, n)) ||
+        allot__strmap_put(&ld->exclude, prompt, n, 0))
+        return ALLOT_ENOMEM;
+    return 0;
+}
+
+static int read_exclusions(struct loader *ld, const char *path)
+{
+    return each_json_line(ld, path, exclusion_line, NULL);
 }
 
 /* ---- arena-bench's model_judgment: answer lengths ---- */
@@ -1158,6 +1176,41 @@ out:
     return rc;
 }
 
+/* One judgment line: {"question_id", "model", "user_prompt"}; ctx is the
+ * map from question id to row. */
+static int judgment_line(struct loader *ld, void *ctx, const char *path, size_t lineno, cJSON *root)
+{
+    struct outcomes_impl *im = ld->im;
+    const struct strmap *ids = ctx;
+    size_t m, row, alen, nn = im->pub.n_rows * im->pub.n_models;
+    cJSON *qid = cJSON_GetObjectItemCaseSensitive(root, "question_id");
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    cJSON *prompt = cJSON_GetObjectItemCaseSensitive(root, "user_prompt");
+    int im_model;
+
+    if (!cJSON_IsString(qid) || !cJSON_IsString(model) || !cJSON_IsString(prompt)) {
+        allot_buf_addf(ld->err,
+                       "%s:%zu: a judgment needs 'question_id', 'model' and "
+                       "'user_prompt' strings",
+                       path, lineno);
+        return ALLOT_EINVAL;
+    }
+    im_model = allot_outcomes_model(&im->pub, model->valuestring);
+    m = im_model < 0 ? NONE : (size_t)im_model;
+    row = allot__strmap_get(ids, qid->valuestring, strlen(qid->valuestring));
+    if (m == NONE || row == NONE)
+        return 0;
+    if ((alen = answer_len(prompt->valuestring)) == NONE) {
+        allot_buf_addf(ld->err,
+                       "%s:%zu: 'user_prompt' holds no \"[The Start of Assistant's "
+                       "Answer]\" ... \"[The End of Assistant's Answer]\"",
+                       path, lineno);
+        return ALLOT_EINVAL;
+    }
+    im->tokens[nn + row * im->pub.n_models + m] = (int64_t)(alen / 4 + (alen % 4 != 0));
+    return 0;
+}
+
 /* Set completion tokens from the answers in dir/ *.jsonl: lines of
  * {"question_id", "model", "user_prompt"}. Questions and models not in the
  * data are skipped. */
@@ -1165,69 +1218,22 @@ static int read_judgments(struct loader *ld, const char *dir)
 {
     struct outcomes_impl *im = ld->im;
     struct strmap ids = {NULL, 0, 0};
-    char **paths = NULL, *text = NULL;
-    size_t n_paths = 0, i, len, n, m, row, alen, nn = im->pub.n_rows * im->pub.n_models;
-    struct lines it;
-    const char *line;
-    cJSON *root = NULL, *qid, *model, *prompt;
-    int rc, im_model;
+    char **paths = NULL;
+    size_t n_paths = 0, i;
+    int rc = 0;
 
     for (i = 0; i < im->pub.n_rows; i++) {
         const char *id = im->pub.rows[i].id;
         if (*id && (rc = allot__strmap_put(&ids, id, strlen(id), i)))
             goto out;
     }
-    if (!ids.n) {
-        rc = 0;
+    if (!ids.n)
         goto out;
-    }
     if ((rc = list_dir(ld, dir, FORMAT_JSONL, &paths, &n_paths)))
         goto out;
-    for (i = 0; i < n_paths; i++) {
-        free(text);
-        text = NULL;
-        if ((rc = read_file(paths[i], &text, &len, ld->err)))
-            goto out;
-        it.p = text + bom_len(text, len);
-        it.end = text + len;
-        it.lineno = 0;
-        while (next_line(&it, &line, &n)) {
-            cJSON_Delete(root);
-            if ((rc = json_line(ld->err, paths[i], it.lineno, line, n, NULL, NULL, &root)))
-                goto out;
-            if (!root)
-                continue;
-            qid = cJSON_GetObjectItemCaseSensitive(root, "question_id");
-            model = cJSON_GetObjectItemCaseSensitive(root, "model");
-            prompt = cJSON_GetObjectItemCaseSensitive(root, "user_prompt");
-            if (!cJSON_IsString(qid) || !cJSON_IsString(model) || !cJSON_IsString(prompt)) {
-                allot_buf_addf(ld->err,
-                               "%s:%zu: a judgment needs 'question_id', 'model' and "
-                               "'user_prompt' strings",
-                               paths[i], it.lineno);
-                rc = ALLOT_EINVAL;
-                goto out;
-            }
-            im_model = allot_outcomes_model(&im->pub, model->valuestring);
-            m = im_model < 0 ? NONE : (size_t)im_model;
-            row = allot__strmap_get(&ids, qid->valuestring, strlen(qid->valuestring));
-            if (m == NONE || row == NONE)
-                continue;
-            if ((alen = answer_len(prompt->valuestring)) == NONE) {
-                allot_buf_addf(ld->err,
-                               "%s:%zu: 'user_prompt' holds no \"[The Start of Assistant's "
-                               "Answer]\" ... \"[The End of Assistant's Answer]\"",
-                               paths[i], it.lineno);
-                rc = ALLOT_EINVAL;
-                goto out;
-            }
-            im->tokens[nn + row * im->pub.n_models + m] = (int64_t)(alen / 4 + (alen % 4 != 0));
-        }
-    }
-    rc = 0;
+    for (i = 0; i < n_paths && !rc; i++)
+        rc = each_json_line(ld, paths[i], judgment_line, &ids);
 out:
-    cJSON_Delete(root);
-    free(text);
     free(paths);
     allot__strmap_release(&ids);
     return rc;
