@@ -33,6 +33,7 @@
 #include "allot/clock.h"
 #include "allot/cost.h"
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "allot/log.h"
 #include "allot/sse.h"
 #include "internal.h"
@@ -422,7 +423,7 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
                                                    : "");
         HDR("x-allot-category",
             x->decision.has_category ? allot_category_name(x->decision.category) : "");
-        snprintf(x->conf_str, sizeof x->conf_str, "%.2f", x->decision.confidence);
+        allot_fmt_fixed(x->conf_str, sizeof x->conf_str, x->decision.confidence, 2, 0);
         HDR("x-allot-confidence", x->conf_str);
         HDR("x-allot-reason", x->decision.reason);
         HDR("x-allot-source", allot_decision_source_name(x->decision.source));
@@ -902,8 +903,9 @@ static void deliver_buffered(struct allot__exchange *x)
     x->http_status = (int)x->up_status;
     n = decision_headers(x, h, "application/json");
     settle_tokens(x);
-    snprintf(x->cost_str, sizeof x->cost_str, "%.8f",
-             allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd);
+    allot_fmt_fixed(
+        x->cost_str, sizeof x->cost_str,
+        allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd, 8, 0);
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
     allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);

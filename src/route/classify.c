@@ -16,12 +16,12 @@
  * mutex; see classify.h. */
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "allot/classify.h"
 #include "allot/error.h"
+#include "allot/fmt.h"
 
 struct slot {
     struct allot_kinds_model *model; /* NULL: no model (bootstrap build) */
@@ -227,24 +227,65 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
     out->n_con = top_units(f, push, -1, out->con, ALLOT_EXPLAIN_TOP);
 }
 
+/* Text pieces appended to a bounded string: once one does not fit, the
+ * string is cut back to before it and *full stops the rest. snprintf's
+ * float printer is slow for the request path, so numbers go through
+ * allot_fmt_fixed. */
+struct piece_out {
+    char *out;
+    size_t cap, len;
+    int full;
+};
+
+static void put_str(struct piece_out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o->full)
+        return;
+    if (n >= o->cap - o->len) {
+        o->out[o->len] = '\0';
+        o->full = 1;
+        return;
+    }
+    memcpy(o->out + o->len, s, n + 1);
+    o->len += n;
+}
+
+static void put_num(struct piece_out *o, double v, int decimals, int plus)
+{
+    size_t n;
+    if (o->full)
+        return;
+    n = allot_fmt_fixed(o->out + o->len, o->cap - o->len, v, decimals, plus);
+    if (n >= o->cap - o->len) {
+        o->out[o->len] = '\0';
+        o->full = 1;
+        return;
+    }
+    o->len += n;
+}
+
 static void short_reason(struct allot_classification *out)
 {
-    size_t i, len;
-    len = (size_t)snprintf(out->reason, sizeof out->reason, "%s %.2f",
-                           allot_category_name(out->category), out->confidence);
+    struct piece_out o = {out->reason, sizeof out->reason, 0, 0};
+    size_t i, mark;
+    put_str(&o, allot_category_name(out->category));
+    put_str(&o, " ");
+    put_num(&o, out->confidence, 2, 0);
     if (out->override) {
-        snprintf(out->reason + len, sizeof out->reason - len, ": %s", out->override);
+        put_str(&o, ": ");
+        put_str(&o, out->override);
         allot_str_header_safe(out->reason); /* it travels in a header */
         return;
     }
-    for (i = 0; i < out->n_pro && i < 3 && len < sizeof out->reason; i++) {
-        int k = snprintf(out->reason + len, sizeof out->reason - len, "%s%s +%.1f", i ? ", " : ": ",
-                         out->pro[i].name, out->pro[i].weight);
-        if (k < 0 || (size_t)k >= sizeof out->reason - len) {
-            out->reason[len] = '\0'; /* drop a cut-off item whole */
-            break;
-        }
-        len += (size_t)k;
+    for (i = 0; i < out->n_pro && i < 3 && !o.full; i++) {
+        mark = o.len;
+        put_str(&o, i ? ", " : ": ");
+        put_str(&o, out->pro[i].name);
+        put_str(&o, " +");
+        put_num(&o, out->pro[i].weight, 1, 0);
+        if (o.full)
+            out->reason[mark] = '\0'; /* drop a cut-off item whole */
     }
     allot_str_header_safe(out->reason); /* it travels in a header */
 }
@@ -298,42 +339,47 @@ void allot_classify(const struct allot_instruction *in, struct allot_classificat
 }
 
 /* Append to out[*len..cap) unless it would not fit whole. */
-static void append(char *out, size_t cap, size_t *len, int *full, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void append(char *out, size_t cap, size_t *len, int *full, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-    if (*full)
-        return;
-    va_start(ap, fmt);
-    k = vsnprintf(out + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= cap - *len) {
-        out[*len] = '\0';
-        *full = 1;
-        return;
-    }
-    *len += (size_t)k;
-}
-
 size_t allot_classification_explain(const struct allot_classification *c, char *out, size_t cap)
 {
-    size_t i, len = 0;
-    int full = 0;
+    struct piece_out o = {out, cap, 0, 0};
+    size_t i;
 
     out[0] = '\0';
-    append(out, cap, &len, &full, "%s %.2f (next %s %.2f)", allot_category_name(c->category),
-           c->confidence, allot_category_name(c->runner_up), c->runner_up_confidence);
-    if (c->override)
-        append(out, cap, &len, &full, "; override: %s", c->override);
-    for (i = 0; i < c->n_pro; i++)
-        append(out, cap, &len, &full, "%s%s %+.2f", i ? ", " : "; for: ", c->pro[i].name,
-               c->pro[i].weight);
-    for (i = 0; i < c->n_con; i++)
-        append(out, cap, &len, &full, "%s%s %+.2f", i ? ", " : "; against: ", c->con[i].name,
-               c->con[i].weight);
-    return len;
+    put_str(&o, allot_category_name(c->category));
+    put_str(&o, " ");
+    put_num(&o, c->confidence, 2, 0);
+    put_str(&o, " (next ");
+    put_str(&o, allot_category_name(c->runner_up));
+    put_str(&o, " ");
+    put_num(&o, c->runner_up_confidence, 2, 0);
+    put_str(&o, ")");
+    if (c->override) {
+        put_str(&o, "; override: ");
+        put_str(&o, c->override);
+    }
+    for (i = 0; i < c->n_pro && !o.full; i++) {
+        size_t mark = o.len;
+        put_str(&o, i ? ", " : "; for: ");
+        put_str(&o, c->pro[i].name);
+        put_str(&o, " ");
+        put_num(&o, c->pro[i].weight, 2, 1);
+        if (o.full) { /* drop a cut-off item whole */
+            out[mark] = '\0';
+            o.len = mark;
+        }
+    }
+    for (i = 0; i < c->n_con && !o.full; i++) {
+        size_t mark = o.len;
+        put_str(&o, i ? ", " : "; against: ");
+        put_str(&o, c->con[i].name);
+        put_str(&o, " ");
+        put_num(&o, c->con[i].weight, 2, 1);
+        if (o.full) { /* drop a cut-off item whole */
+            out[mark] = '\0';
+            o.len = mark;
+        }
+    }
+    return o.len;
 }
 
 static int contributions_json(const struct allot_contribution *list, size_t n,

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include "allot/decision.h"
 #include "allot/error.h"
+#include "allot/fmt.h"
 
 #define TIER_PREFIX "allot:"
 #define QUOTE_MAX 64 /* bytes of client text quoted in an error */
@@ -262,8 +263,10 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     d.tier_confidence = c.override ? 0 : mass[tier];
     if (d.tier_confidence >= cfg->routing.confidence_threshold) {
         d.source = ALLOT_SRC_CLASSIFIER;
-        snprintf(d.reason, sizeof d.reason, "%s -> %s tier %.2f", c.reason, allot_tier_name(tier),
-                 d.tier_confidence);
+        char num[24]; /* snprintf's float printer is slow for the request path */
+        allot_fmt_fixed(num, sizeof num, d.tier_confidence, 2, 0);
+        snprintf(d.reason, sizeof d.reason, "%s -> %s tier %s", c.reason, allot_tier_name(tier),
+                 num);
     } else {
         d.source = ALLOT_SRC_DEFAULT;
         snprintf(d.reason, sizeof d.reason,

@@ -1,0 +1,69 @@
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "allot/fmt.h"
+#include "allot/rand.h"
+#include "test.h"
+
+/* allot_fmt_fixed must print exactly what snprintf("%.*f") prints. */
+static int same_as_printf(double v, int decimals, int plus, char *got, char *want, size_t cap)
+{
+    size_t n = allot_fmt_fixed(got, cap, v, decimals, plus);
+    int k = snprintf(want, cap, plus ? "%+.*f" : "%.*f", decimals, v);
+    return k >= 0 && n == (size_t)k && strcmp(got, want) == 0;
+}
+
+TEST(fmt_fixed_known_values)
+{
+    char b[64];
+    allot_fmt_fixed(b, sizeof b, 0.93, 2, 0);
+    ASSERT_STR_EQ(b, "0.93");
+    allot_fmt_fixed(b, sizeof b, 0.125, 2, 0); /* an exact tie: half to even */
+    ASSERT_STR_EQ(b, "0.12");
+    allot_fmt_fixed(b, sizeof b, 0.375, 2, 0);
+    ASSERT_STR_EQ(b, "0.38");
+    allot_fmt_fixed(b, sizeof b, 0.995, 2, 0); /* 0.99499999... in binary */
+    ASSERT_STR_EQ(b, "0.99");
+    allot_fmt_fixed(b, sizeof b, -0.001, 2, 0);
+    ASSERT_STR_EQ(b, "-0.00");
+    allot_fmt_fixed(b, sizeof b, 2.1, 1, 1);
+    ASSERT_STR_EQ(b, "+2.1");
+    allot_fmt_fixed(b, sizeof b, -1.25, 2, 1);
+    ASSERT_STR_EQ(b, "-1.25");
+    allot_fmt_fixed(b, sizeof b, 0.000615, 8, 0);
+    ASSERT_STR_EQ(b, "0.00061500");
+    allot_fmt_fixed(b, sizeof b, 7.0, 0, 0);
+    ASSERT_STR_EQ(b, "7");
+    allot_fmt_fixed(b, sizeof b, NAN, 2, 0);
+    ASSERT_STR_EQ(b, "nan");
+    ASSERT_INT_EQ(allot_fmt_fixed(b, sizeof b, 1e300, 2, 0), 304); /* past the fast path */
+    ASSERT_INT_EQ(strlen(b), 63);
+}
+
+TEST(fmt_fixed_cuts_like_snprintf)
+{
+    char b[5];
+    ASSERT_INT_EQ(allot_fmt_fixed(b, sizeof b, 123.456, 2, 0), 6);
+    ASSERT_STR_EQ(b, "123.");
+    ASSERT_INT_EQ(allot_fmt_fixed(b, 0, 1.5, 1, 0), 3); /* cap 0 writes nothing */
+}
+
+TEST(fmt_fixed_matches_printf_on_random_values)
+{
+    char got[400], want[400];
+    uint64_t state = 42;
+    int i, d, bad = 0;
+    for (i = 0; i < 200000; i++) {
+        uint64_t r = allot_rand_next(&state);
+        double mag = pow(10.0, (double)(r % 13) - 4.0); /* 1e-4 .. 1e8 */
+        double v = ((double)(allot_rand_next(&state) >> 11) / 9007199254740992.0 - 0.5) * mag;
+        d = (int)((r >> 8) % 10);
+        if (i % 7 == 0) /* values on a decimal grid: ties and near-ties */
+            v = (double)(int64_t)(allot_rand_next(&state) % 2000001 - 1000000) / 1000.0 + 0.0005;
+        if (!same_as_printf(v, d, (int)((r >> 16) & 1), got, want, sizeof got)) {
+            if (bad++ < 5)
+                fprintf(stderr, "  %.17g at %d: got %s, printf %s\n", v, d, got, want);
+        }
+    }
+    ASSERT_INT_EQ(bad, 0);
+}
