@@ -20,8 +20,12 @@
  * usage: bench_kinds [--data PATH] [--folds K] [--seed N] [--threshold X]
  *                    [--no-cv] [--no-speed] [--json]
  *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate] [--model FILE]
+ *                    [--oof FILE]
  * --model FILE judges that model (from `allot train kinds`) on the data as
  * it is, without training: how a model does on traffic it never saw.
+ * --oof FILE writes one JSON line per example, in data order, with its
+ * out-of-fold prediction (file, line, label, predicted category, tiers,
+ * confidence): the list to audit labels from.
  * (the training options default to those of `allot train kinds`) */
 #include <getopt.h>
 #include <math.h>
@@ -64,8 +68,15 @@ struct file_stats {
 };
 static struct file_stats *files;
 static size_t n_files;
-static uint32_t *row_file;
+static uint32_t *row_file, *row_line;
 static size_t n_row_file;
+
+/* Each example's prediction, kept for --oof. */
+struct row_pred {
+    unsigned char cat, tier, mass_tier;
+    float conf, tier_conf;
+};
+static struct row_pred *row_pred;
 
 static void predict(const struct allot_kinds_model *m, const struct allot_kinds_trainset *t,
                     size_t row, double p[N_CAT])
@@ -101,6 +112,13 @@ static void score(const struct allot_kinds_model *m, const struct allot_kinds_tr
         fs->n++;
         fs->right_cat += pred == truth;
         fs->right_tier += mt == tt;
+    }
+    if (row_pred) {
+        row_pred[i].cat = (unsigned char)pred;
+        row_pred[i].tier = (unsigned char)pt;
+        row_pred[i].mass_tier = (unsigned char)mt;
+        row_pred[i].conf = (float)conf;
+        row_pred[i].tier_conf = (float)mass[mt];
     }
     r->n++;
     r->right_cat += pred == truth;
@@ -235,7 +253,6 @@ static int add_example(void *ctx, const struct allot_chat_request *req, enum all
 {
     struct loader *l = ctx;
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-    (void)line;
     if (n_files == 0 || strncmp(files[n_files - 1].name, base, sizeof files[0].name - 1) != 0) {
         if (n_files == l->cap_files) {
             size_t cap = l->cap_files ? 2 * l->cap_files : 64;
@@ -251,12 +268,16 @@ static int add_example(void *ctx, const struct allot_chat_request *req, enum all
     }
     if (n_row_file == l->cap_rows) {
         size_t cap = l->cap_rows ? 2 * l->cap_rows : 4096;
-        uint32_t *nr = realloc(row_file, cap * sizeof *nr);
+        uint32_t *nr = realloc(row_file, cap * sizeof *nr), *nl;
         if (!nr)
             return ALLOT_ENOMEM;
         row_file = nr;
+        if (!(nl = realloc(row_line, cap * sizeof *nl)))
+            return ALLOT_ENOMEM;
+        row_line = nl;
         l->cap_rows = cap;
     }
+    row_line[n_row_file] = (uint32_t)line;
     row_file[n_row_file++] = (uint32_t)(n_files - 1);
     return allot_kinds_trainset_add_request(l->set, req, cat, l->feat);
 }
@@ -283,6 +304,36 @@ static void print_files(int out_of_fold)
                    100.0 * (double)files[f].right_cat / (double)files[f].n,
                    100.0 * (double)files[f].right_tier / (double)files[f].n);
     printf("\n");
+}
+
+/* --oof: one JSON line per example with its out-of-fold prediction. The
+ * file names are our own data files' base names (no quoting needed). */
+static int write_oof(const char *path, const struct allot_kinds_trainset *t)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+    int rc = 0;
+    if (!f) {
+        fprintf(stderr, "bench_kinds: cannot write %s\n", path);
+        return 1;
+    }
+    for (i = 0; i < t->n && i < n_row_file; i++) {
+        const struct row_pred *p = &row_pred[i];
+        enum allot_category truth = (enum allot_category)t->label[i];
+        fprintf(f,
+                "{\"file\":\"%s\",\"line\":%u,\"category\":\"%s\",\"tier\":\"%s\","
+                "\"predicted\":\"%s\",\"confidence\":%.3f,\"predicted_tier\":\"%s\","
+                "\"tier_confidence\":%.3f}\n",
+                files[row_file[i]].name, row_line[i], allot_category_name(truth),
+                allot_tier_name(allot_category_default_tier(truth)),
+                allot_category_name((enum allot_category)p->cat), p->conf,
+                allot_tier_name((enum allot_tier)p->mass_tier), p->tier_conf);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "bench_kinds: cannot write %s\n", path);
+        rc = 1;
+    }
+    return rc;
 }
 
 /* --- speed --- */
@@ -370,8 +421,10 @@ int main(int argc, char **argv)
                                          {"l2", required_argument, NULL, 'l'},
                                          {"no-calibrate", no_argument, NULL, 'n'},
                                          {"model", required_argument, NULL, 'm'},
+                                         {"oof", required_argument, NULL, 'o'},
+                                         {"dropout", required_argument, NULL, 'D'},
                                          {NULL, 0, NULL, 0}};
-    const char *data = "data/kinds", *model_path = NULL;
+    const char *data = "data/kinds", *model_path = NULL, *oof_path = NULL;
     unsigned k = 5;
     uint64_t seed = 1;
     double threshold = 0.8; /* the shipped routing.confidence_threshold */
@@ -386,8 +439,15 @@ int main(int argc, char **argv)
     allot_buf_init(&err, 1u << 16);
     allot_kinds_trainset_init(&set, ALLOT_KINDS_HASH_BITS);
     allot_kinds_train_opts_default(&train_opts);
-    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:nm:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:nm:o:D:", opts, NULL)) != -1) {
         switch (c) {
+        case 'D':
+            train_opts.dropout = atof(optarg);
+            break;
+
+        case 'o':
+            oof_path = optarg;
+            break;
         case 'm':
             model_path = optarg;
             break;
@@ -427,7 +487,7 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: bench_kinds [--data PATH] [--folds K] [--seed N] "
                             "[--threshold X] [--no-cv] [--no-speed] [--json] [--epochs N] "
-                            "[--lr X] [--l2 X] [--no-calibrate] [--model FILE]\n");
+                            "[--lr X] [--l2 X] [--no-calibrate] [--model FILE] [--oof FILE]\n");
             return 2;
         }
     }
@@ -438,6 +498,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
             goto out;
         }
+        if (oof_path && !(row_pred = calloc(set.n, sizeof *row_pred)))
+            goto out;
         if (model_path) { /* a fixed model judged on all of the data: no training */
             struct allot_kinds_model *m = NULL;
             size_t i;
@@ -455,6 +517,8 @@ int main(int argc, char **argv)
             goto out;
         }
         mf1 = macro_f1(r, st);
+        if (oof_path && write_oof(oof_path, &set) != 0)
+            goto out;
     }
     if (do_speed && (measure(1024, 20000, &small) != 0 || measure(100 * 1024, 2000, &big) != 0))
         goto out;
@@ -570,6 +634,8 @@ out:
     allot_kinds_trainset_release(&set);
     free(files);
     free(row_file);
+    free(row_line);
+    free(row_pred);
     allot_classifier_shutdown();
     allot_buf_release(&err);
     free(r);

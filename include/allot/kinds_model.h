@@ -129,6 +129,7 @@ struct allot_kinds_train_opts {
     uint64_t seed;        /* shuffle order; default 1 */
     int balance;          /* weight classes by inverse frequency; default 1 */
     unsigned calib_folds; /* folds for fitting the temperature; 0 = none (T = 1) */
+    double dropout;       /* share of feature occurrences dropped per step; default 0.5 */
 };
 
 /* Defaults as documented above, calib_folds 5. */

@@ -49,11 +49,15 @@ static double train_accuracy(const struct allot_kinds_model *m,
 
 static int train_kinds(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},      {"out", required_argument, NULL, 'o'},
-        {"epochs", required_argument, NULL, 'e'},    {"seed", required_argument, NULL, 's'},
-        {"hash-bits", required_argument, NULL, 'b'}, {"no-calibrate", no_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"epochs", required_argument, NULL, 'e'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"hash-bits", required_argument, NULL, 'b'},
+                                         {"no-calibrate", no_argument, NULL, 'n'},
+                                         {"dropout", required_argument, NULL, 'p'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {NULL, 0, NULL, 0}};
     const char *data[MAX_DATA_PATHS], *out_path = NULL;
     size_t n_data = 0, i, per_cat[ALLOT_CAT__COUNT] = {0};
     struct allot_kinds_train_opts o;
@@ -67,8 +71,21 @@ static int train_kinds(int argc, char **argv)
     allot_kinds_train_opts_default(&o);
     allot_buf_init(&err, 64u << 10);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:o:e:s:b:nq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:o:e:s:b:p:nq", opts, NULL)) != -1) {
         switch (c) {
+        case 'p': {
+            char *end;
+            double d = strtod(optarg, &end);
+            if (end == optarg || *end || !(d >= 0 && d <= 0.9)) {
+                fprintf(stderr,
+                        "allot train kinds: bad value '%s' for --dropout: expected 0 to 0.9\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
+            o.dropout = d;
+            break;
+        }
         case 'd':
             if (n_data == MAX_DATA_PATHS) {
                 fprintf(stderr, "allot train kinds: at most %d --data paths\n", MAX_DATA_PATHS);
@@ -380,17 +397,19 @@ static int train_exec(int argc, char **argv)
 const struct allot_cli_cmd allot_cli_train = {
     "train", "train the kind-of-work classifier, or the acceptability model from outcomes",
     "usage: allot train kinds --data PATH [--data PATH ...] --out MODEL\n"
-    "                         [--epochs N] [--seed N] [--hash-bits N] [--no-calibrate] "
-    "[--quiet]\n\n"
+    "                         [--epochs N] [--seed N] [--hash-bits N] [--dropout P]\n"
+    "                         [--no-calibrate] [--quiet]\n\n"
     "Train the kind-of-work model (softmax regression over hashed features of the\n"
     "instruction) and write it to MODEL (docs/classifier.md has the format).\n"
     "PATH is a JSON Lines file or a directory of them, one labelled request a line:\n"
     "  {\"category\": \"summarize\", \"prompt\": \"...\"}\n"
     "  {\"category\": \"decide\", \"messages\": [...], \"tools\": [...]}\n"
     "--epochs (default 30) and --seed (default 1) set the training; the same data\n"
-    "and seed give the same file. --hash-bits (default 17: 131,072 buckets, a\n"
-    "2.6 MB model file). The temperature is fitted on 5-fold out-of-fold\n"
-    "predictions unless --no-calibrate. Use the model with\n"
+    "and seed give the same file. --dropout (default 0.5, 0 to 0.9) is the share of\n"
+    "features hidden from each training step, so no single phrase is leaned on.\n"
+    "--hash-bits (default 17: 131,072 buckets, a 2.6 MB model file). The\n"
+    "temperature is fitted on 5-fold out-of-fold predictions unless\n"
+    "--no-calibrate. Use the model with\n"
     "routing.classifier_model in allot.yaml; `allot serve` reloads it on SIGHUP.\n"
     "The built-in model is `make model`'s.\n"
     "\n"

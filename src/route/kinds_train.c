@@ -101,6 +101,7 @@ void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o)
     o->seed = 1;
     o->balance = 1;
     o->calib_folds = 5;
+    o->dropout = 0.5;
 }
 
 void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
@@ -125,17 +126,73 @@ static void softmax(const float *z, double T, double *p)
         p[c] /= sum;
 }
 
-/* Raw scores of example row under f32 weights w (training's working copy). */
-static void row_logits(const float *w, const float *bias, const struct allot_kinds_trainset *t,
-                       size_t row, float out[ALLOT_CAT__COUNT])
+/* One training run's working state. */
+struct sgd {
+    const struct allot_kinds_trainset *t;
+    const struct allot_kinds_train_opts *o;
+    size_t *order, n_rows, n_w;
+    float *w, *g2, *keep; /* keep: one row's feature values after dropout */
+    float bias[ALLOT_CAT__COUNT], gb2[ALLOT_CAT__COUNT];
+    double cw[ALLOT_CAT__COUNT]; /* class weights */
+};
+
+/* One row's step: dropout, scores, softmax gradient, AdaGrad updates. */
+static void sgd_step(struct sgd *s, size_t row, uint64_t *drop_state, uint64_t drop_cut,
+                     float drop_scale)
 {
-    size_t j;
+    const struct allot_kinds_trainset *t = s->t;
+    float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
+    float lr = (float)s->o->learning_rate, decay = (float)(1.0 - s->o->l2);
+    double p[ALLOT_CAT__COUNT];
+    size_t b0 = t->off[row], nf = t->off[row + 1] - b0, j;
     int c;
-    memcpy(out, bias, ALLOT_CAT__COUNT * sizeof *out);
-    for (j = t->off[row]; j < t->off[row + 1]; j++) {
-        const float *wb = w + (size_t)t->idx[j] * ALLOT_CAT__COUNT;
-        for (c = 0; c < ALLOT_CAT__COUNT; c++)
-            out[c] += t->val[j] * wb[c];
+
+    for (j = 0; j < nf; j++)
+        s->keep[j] =
+            drop_cut && allot_rand_next(drop_state) < drop_cut ? 0.0f : t->val[b0 + j] * drop_scale;
+    memcpy(z, s->bias, sizeof z);
+    for (j = 0; j < nf; j++) {
+        const float *wb = s->w + (size_t)t->idx[b0 + j] * ALLOT_CAT__COUNT;
+        if (s->keep[j] != 0.0f)
+            for (c = 0; c < ALLOT_CAT__COUNT; c++)
+                z[c] += s->keep[j] * wb[c];
+    }
+    softmax(z, 1.0, p);
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        g[c] = (float)((p[c] - (c == t->label[row])) * s->cw[t->label[row]]);
+    for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+        s->gb2[c] += g[c] * g[c];
+        s->bias[c] -= lr * g[c] / (sqrtf(s->gb2[c]) + ADAGRAD_EPS);
+    }
+    for (j = 0; j < nf; j++) {
+        size_t base = (size_t)t->idx[b0 + j] * ALLOT_CAT__COUNT;
+        float v = s->keep[j];
+        if (v == 0.0f)
+            continue;
+        for (c = 0; c < ALLOT_CAT__COUNT; c++) {
+            float gi = g[c] * v;
+            s->g2[base + c] += gi * gi;
+            s->w[base + c] =
+                s->w[base + c] * decay - lr * gi / (sqrtf(s->g2[base + c]) + ADAGRAD_EPS);
+        }
+    }
+}
+
+/* opts.epochs passes over the rows, from the zero weights calloc gave. */
+static void sgd_run(struct sgd *s)
+{
+    uint64_t state = s->o->seed, drop_state = s->o->seed ^ 0xd20b0a7ull;
+    /* a feature occurrence is dropped when a 64-bit draw falls below this */
+    uint64_t drop_cut = (uint64_t)(s->o->dropout * 18446744073709551615.0);
+    float drop_scale =
+        s->o->dropout > 0 && s->o->dropout < 1 ? (float)(1.0 / (1.0 - s->o->dropout)) : 1.0f;
+    size_t i;
+    unsigned e;
+
+    for (e = 0; e < s->o->epochs; e++) {
+        allot_rand_shuffle(s->order, s->n_rows, &state);
+        for (i = 0; i < s->n_rows; i++)
+            sgd_step(s, s->order[i], &drop_state, drop_cut, drop_scale);
     }
 }
 
@@ -145,65 +202,45 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
                const struct allot_kinds_train_opts *o, struct allot_kinds_model **out)
 {
     struct allot_kinds_model *m = NULL;
-    float *w = NULL, *g2 = NULL, gb2[ALLOT_CAT__COUNT] = {0};
-    size_t *order = NULL, i, j, n_w;
-    double count[ALLOT_CAT__COUNT] = {0}, cw[ALLOT_CAT__COUNT];
-    uint64_t state = o->seed;
-    unsigned e;
+    struct sgd s = {.t = t, .o = o, .n_rows = n_rows};
+    double count[ALLOT_CAT__COUNT] = {0};
+    size_t i, max_row = 0;
     int c, rc;
 
     rc = allot_kinds_model_new(t->hash_bits, &m);
     if (rc)
         goto out;
-    n_w = (size_t)ALLOT_CAT__COUNT << t->hash_bits;
-    w = calloc(n_w, sizeof *w);
-    g2 = calloc(n_w, sizeof *g2);
-    order = malloc(n_rows * sizeof *order);
-    if (!w || !g2 || !order) {
+    s.n_w = (size_t)ALLOT_CAT__COUNT << t->hash_bits;
+    s.w = calloc(s.n_w, sizeof *s.w);
+    s.g2 = calloc(s.n_w, sizeof *s.g2);
+    s.order = malloc(n_rows * sizeof *s.order);
+    if (!s.w || !s.g2 || !s.order) {
         rc = ALLOT_ENOMEM;
         goto out;
     }
     for (i = 0; i < n_rows; i++) {
-        order[i] = rows ? rows[i] : i;
-        count[t->label[order[i]]] += 1;
+        s.order[i] = rows ? rows[i] : i;
+        count[t->label[s.order[i]]] += 1;
+        if (t->off[s.order[i] + 1] - t->off[s.order[i]] > max_row)
+            max_row = t->off[s.order[i] + 1] - t->off[s.order[i]];
+    }
+    if (!(s.keep = malloc((max_row ? max_row : 1) * sizeof *s.keep))) {
+        rc = ALLOT_ENOMEM;
+        goto out;
     }
     for (c = 0; c < ALLOT_CAT__COUNT; c++) /* mean weight 1 over examples */
-        cw[c] = !o->balance    ? 1.0
-                : count[c] > 0 ? (double)n_rows / (ALLOT_CAT__COUNT * count[c])
-                               : 0.0;
-    for (e = 0; e < o->epochs; e++) {
-        float lr = (float)o->learning_rate, decay = (float)(1.0 - o->l2);
-        allot_rand_shuffle(order, n_rows, &state);
-        for (i = 0; i < n_rows; i++) {
-            size_t row = order[i];
-            float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
-            double p[ALLOT_CAT__COUNT];
-            row_logits(w, m->bias, t, row, z);
-            softmax(z, 1.0, p);
-            for (c = 0; c < ALLOT_CAT__COUNT; c++)
-                g[c] = (float)((p[c] - (c == t->label[row])) * cw[t->label[row]]);
-            for (c = 0; c < ALLOT_CAT__COUNT; c++) {
-                gb2[c] += g[c] * g[c];
-                m->bias[c] -= lr * g[c] / (sqrtf(gb2[c]) + ADAGRAD_EPS);
-            }
-            for (j = t->off[row]; j < t->off[row + 1]; j++) {
-                size_t base = (size_t)t->idx[j] * ALLOT_CAT__COUNT;
-                float v = t->val[j];
-                for (c = 0; c < ALLOT_CAT__COUNT; c++) {
-                    float gi = g[c] * v;
-                    g2[base + c] += gi * gi;
-                    w[base + c] =
-                        w[base + c] * decay - lr * gi / (sqrtf(g2[base + c]) + ADAGRAD_EPS);
-                }
-            }
-        }
-    }
+        s.cw[c] = !o->balance    ? 1.0
+                  : count[c] > 0 ? (double)n_rows / (ALLOT_CAT__COUNT * count[c])
+                                 : 0.0;
+    sgd_run(&s);
+    memcpy(m->bias, s.bias, sizeof m->bias);
     m->n_examples = (uint32_t)n_rows;
-    allot_kinds_model_set_weights(m, w);
+    allot_kinds_model_set_weights(m, s.w);
 out:
-    free(w);
-    free(g2);
-    free(order);
+    free(s.w);
+    free(s.g2);
+    free(s.keep);
+    free(s.order);
     if (rc) {
         allot_kinds_model_free(m);
         return rc;

@@ -247,6 +247,41 @@ TEST(kinds_model_training_is_deterministic_per_seed)
     allot_kinds_model_free(c);
 }
 
+/* Dropout (the default) changes the fit, and the fit still learns the
+ * tiny set; without it training is the plain SGD of earlier versions. */
+TEST(kinds_model_dropout_changes_the_fit_deterministically)
+{
+    struct tiny t;
+    struct allot_kinds_trainset ts;
+    struct allot_kinds_train_opts o;
+    struct allot_kinds_model *plain = NULL, *drop = NULL, *again = NULL;
+    size_t i, wrong = 0;
+
+    tiny_examples(&t, 0);
+    ASSERT_INT_EQ(tiny_trainset(&t, &ts), 0);
+    allot_kinds_train_opts_default(&o);
+    ASSERT_DBL_NEAR(o.dropout, 0.5, 0);
+    o.calib_folds = 0;
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &drop), 0);
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &again), 0);
+    o.dropout = 0;
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &plain), 0);
+    ASSERT(memcmp(drop->q, again->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
+    ASSERT(memcmp(drop->q, plain->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) != 0);
+    for (i = 0; i < N_TINY; i++) {
+        struct allot_instruction in;
+        struct allot_classification c;
+        instruction_of(t.text[i], &in);
+        allot_classify_with(plain, &in, &c);
+        wrong += c.category != t.label[i];
+    }
+    ASSERT_INT_EQ(wrong, 0);
+    allot_kinds_trainset_release(&ts);
+    allot_kinds_model_free(plain);
+    allot_kinds_model_free(drop);
+    allot_kinds_model_free(again);
+}
+
 TEST(kinds_model_train_refuses_no_rows)
 {
     struct allot_kinds_trainset ts;
