@@ -5,9 +5,10 @@
 #     classifier model retrained from data/kinds/ is byte-identical
 #  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
 #  4. integration tests (tests/integration)        node --test, real binaries,
-#     the official `openai` npm client, a real SQLite file; run against the
-#     ASan+UBSan build, against a ThreadSanitizer build, and (the files that
-#     assert no timing) with allot under valgrind memcheck
+#     the official `openai` and `@anthropic-ai/sdk` npm clients, a real
+#     SQLite file; run against the ASan+UBSan build, against a
+#     ThreadSanitizer build, and (the files that assert no timing) with
+#     allot under valgrind memcheck
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,8 +70,9 @@ integration() {
   else count "$p" "$f"; [ $rc -ne 0 ] && [ "$f" = 0 ] && count 0 1; fi
 }
 
-echo "== integration tests (real allot, fake upstreams, openai SDK), ASan+UBSan"
-if ! (cd tests/integration && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --silent; }); then
+echo "== integration tests (real allot, fake upstreams, openai and anthropic SDKs), ASan+UBSan"
+if ! (cd tests/integration && { { [ -d node_modules/openai ] && [ -d node_modules/@anthropic-ai/sdk ]; } ||
+      npm ci --no-audit --no-fund --silent; }); then
   echo "npm ci failed"; count 0 1
 else
   integration asan build/asan

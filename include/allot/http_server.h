@@ -96,8 +96,9 @@ struct allot_http_handler {
      * mark after allot_http_chunk returned 1. May be NULL. */
     void (*on_drain)(struct allot_http_request *req, void *ctx);
     /* Writes the body of a server-generated error (400, 404 for bad paths
-     * is the handler's job; this is for 400/413/431/408/503). When NULL the
-     * server writes an OpenAI-style {"error":{...}} body. */
+     * is the handler's job; this is for 400/413/431/408/503). When NULL, or
+     * when it leaves out empty, the server writes an OpenAI-style
+     * {"error":{...}} body. */
     void (*format_error)(struct allot_slice path, int status, const char *message,
                          struct allot_buf *out, void *ctx);
     void *ctx;

@@ -107,11 +107,13 @@ const struct allot_cli_cmd allot_cli_serve = {
     "  --store PATH        SQLite ledger file (default: config 'store', ./allot.db)\n"
     "  --quiet             no log line per request\n"
     "  --verbose           debug logging\n\n"
-    "Endpoints: POST /v1/chat/completions, GET /v1/models, POST /v1/route, GET /healthz,\n"
-    "GET /metrics. Model \"auto\" (or an alias) is routed by kind of work; \"allot:judgment\",\n"
-    "\"allot:labour\" and \"allot:code\" pick a tier; a configured model name picks that model.\n"
-    "The header X-Allot-Work: CATEGORY|TIER overrides the classifier.\n"
-    "SIGTERM/SIGINT: stop accepting, finish in-flight requests (limits.drain_timeout_ms), write\n"
-    "every ledger row, exit 0. SIGHUP: reload routing.classifier_model (a bad file is\n"
-    "logged and the model in use kept).\n",
+    "Endpoints: POST /v1/chat/completions, POST /v1/messages (the Anthropic\n"
+    "Messages API, translated for the OpenAI-compatible providers), GET /v1/models,\n"
+    "POST /v1/route, GET /healthz, GET /metrics. Model \"auto\" (or an alias) is\n"
+    "routed by kind of work; \"allot:judgment\", \"allot:labour\" and \"allot:code\"\n"
+    "pick a tier; a configured model name picks that model. The header\n"
+    "X-Allot-Work: CATEGORY|TIER overrides the classifier.\n"
+    "SIGTERM/SIGINT: stop accepting, finish in-flight requests\n"
+    "(limits.drain_timeout_ms), write every ledger row, exit 0. SIGHUP: reload\n"
+    "routing.classifier_model (a bad file is logged and the model in use kept).\n",
     serve_exec};

@@ -1,15 +1,22 @@
 /* endpoints.c: the gateway's routes other than the chat exchange:
  * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, and the
- * OpenAI-style error body every route uses. */
+ * error body every route uses: OpenAI's, or Anthropic's on the Messages
+ * API's path. */
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allot/anthropic.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
 #include "allot/decision.h"
 #include "allot/error.h"
 #include "internal.h"
+
+int allot__is_messages_path(struct allot_slice path)
+{
+    return allot_slice_eq(path, "/v1/messages") || allot_slice_eq(path, "/messages");
+}
 
 void allot__respond_error(struct allot_http_request *req, int status, const char *type,
                           const char *code, const char *message,
@@ -20,11 +27,17 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
     size_t n = 0, i;
 
     allot_buf_init(&body, 16384);
-    if (allot_buf_adds(&body, "{\"error\":{\"message\":") ||
-        allot_buf_add_json_str(&body, message, strlen(message)) ||
-        allot_buf_adds(&body, ",\"type\":") || allot_buf_add_json_str(&body, type, strlen(type)) ||
-        allot_buf_adds(&body, ",\"param\":null,\"code\":") ||
-        allot_buf_add_json_str(&body, code, strlen(code)) || allot_buf_adds(&body, "}}")) {
+    if (allot__is_messages_path(req->path)) {
+        if (allot_anthropic_error_body(status, message, &body)) {
+            allot_buf_reset(&body);
+            allot_anthropic_error_body(status, "error message too long", &body);
+        }
+    } else if (allot_buf_adds(&body, "{\"error\":{\"message\":") ||
+               allot_buf_add_json_str(&body, message, strlen(message)) ||
+               allot_buf_adds(&body, ",\"type\":") ||
+               allot_buf_add_json_str(&body, type, strlen(type)) ||
+               allot_buf_adds(&body, ",\"param\":null,\"code\":") ||
+               allot_buf_add_json_str(&body, code, strlen(code)) || allot_buf_adds(&body, "}}")) {
         allot_buf_reset(&body);
         allot_buf_adds(&body, "{\"error\":{\"message\":\"error message too long\",\"type\":"
                               "\"server_error\",\"param\":null,\"code\":null}}");
@@ -148,7 +161,8 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
     int post = req->method == HTTP_POST;
     char msg[256];
 
-    if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions")) {
+    if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions") ||
+        allot__is_messages_path(p)) {
         if (post)
             allot__exchange_start(w, req);
         else

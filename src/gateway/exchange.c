@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include "allot/anthropic.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
@@ -97,6 +98,12 @@ struct allot__exchange {
     int64_t escalation_pt, escalation_ct;
     const char *floor_mark; /* "promoted", "probe" or NULL */
     int audit;              /* this answer is to be audited */
+    /* The Anthropic dialect (POST /v1/messages, docs/anthropic.md): the
+     * request is translated to a chat-completions body (abody) on the way
+     * in, the answer back on the way out (aout). */
+    int anthropic;
+    struct allot_buf abody, aout;
+    struct allot_anthropic_stream astream;
 };
 
 static void try_next(struct allot__exchange *x);
@@ -126,6 +133,8 @@ static void exchange_free(struct allot__exchange *x)
     allot_sse_release(&x->sse);
     allot_buf_release(&x->scratch);
     allot_buf_release(&x->content);
+    allot_buf_release(&x->abody);
+    allot_buf_release(&x->aout);
     free(x);
 }
 
@@ -133,7 +142,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
 {
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = w->exchange_pool;
-    struct allot_buf up_body, resp, scratch, content;
+    struct allot_buf up_body, resp, scratch, content, abody, aout;
     struct allot_sse sse;
 
     if (x) {
@@ -143,8 +152,12 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
         resp = x->resp;
         scratch = x->scratch;
         content = x->content;
+        abody = x->abody;
+        aout = x->aout;
         sse = x->sse;
         memset(x, 0, sizeof *x);
+        x->abody = abody;
+        x->aout = aout;
         x->up_body = up_body;
         x->resp = resp;
         x->scratch = scratch;
@@ -160,6 +173,8 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
     allot_sse_init(&x->sse, MAX_SSE_EVENT);
     allot_buf_init(&x->scratch, MAX_SSE_EVENT);
     allot_buf_init(&x->content, cfg->limits.max_response_bytes);
+    allot_buf_init(&x->abody, 2 * cfg->limits.max_body_bytes + 4096);
+    allot_buf_init(&x->aout, cfg->limits.max_response_bytes + MAX_SSE_EVENT);
     return x;
 }
 
@@ -173,6 +188,8 @@ static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
     buf_trim(&x->resp);
     buf_trim(&x->scratch);
     buf_trim(&x->content);
+    buf_trim(&x->abody);
+    buf_trim(&x->aout);
     buf_trim(&x->sse.pending);
     buf_trim(&x->sse.data);
     x->next = w->exchange_pool;
@@ -310,7 +327,7 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     memset(&e, 0, sizeof e);
     COPY_CSTR(e.id, x->id);
     e.ts_ms = x->ts_ms;
-    COPY_CSTR(e.endpoint, "/v1/chat/completions");
+    COPY_CSTR(e.endpoint, x->anthropic ? "/v1/messages" : "/v1/chat/completions");
     copy_str(e.requested_model, sizeof e.requested_model,
              x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
     if (x->decided) {
@@ -463,7 +480,12 @@ static void stream_fail(struct allot__exchange *x, const char *message)
     allot_buf_init(&ev, 4096);
     if (!x->error[0])
         set_error(x, "%s", message);
-    if (x->req) {
+    if (x->req && x->anthropic) {
+        if (allot_anthropic_stream_error(502, message, &ev) == 0)
+            allot_http_chunk(x->req, ev.ptr, ev.len);
+        allot_http_chunked_end(x->req);
+        x->req = NULL;
+    } else if (x->req) {
         if (allot_buf_adds(&ev, "data: {\"error\":{\"message\":") == 0 &&
             allot_buf_add_json_str(&ev, message, strlen(message)) == 0 &&
             allot_buf_adds(&ev, ",\"type\":\"upstream_error\",\"param\":null,"
@@ -680,6 +702,8 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
             size_t n;
 
             x->state = X_STREAMING;
+            if (x->anthropic)
+                allot_anthropic_stream_init(&x->astream, x->id, x->model->upstream_id);
             x->collect =
                 (x->checks && x->checks->active) ||
                 (x->serving_tier == ALLOT_TIER_LABOUR && x->w->gw->cfg->quality.audit_sample > 0);
@@ -805,13 +829,24 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         count_content(x, data);
         if (x->collect)
             collect_event(x, data);
-        if (inspect_event(x, data))
+        if (inspect_event(x, data) && !x->anthropic)
             return 0;
     }
     if (!x->req)
         return ALLOT_EIO;
-    if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12))
+    if (x->anthropic) { /* the same event in Anthropic's terms: zero or more events */
+        allot_buf_reset(&x->aout);
+        if (allot_anthropic_stream_event(&x->astream, data, &x->aout) != 0) {
+            set_error(x, "cannot translate upstream '%s' event for the Messages API",
+                      x->model->name);
+            return ALLOT_ETOOBIG;
+        }
+        if (x->aout.len == 0)
+            return 0;
+        raw = allot_slice_of(x->aout.ptr, x->aout.len);
+    } else if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12)) {
         raw = strip_usage_null(x, raw);
+    }
     if (x->holding) {
         if (allot_buf_add(&x->resp, raw.ptr, raw.len) == 0)
             return 0;
@@ -908,7 +943,20 @@ static void deliver_buffered(struct allot__exchange *x)
         allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd, 8, 0);
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
-    allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
+    if (x->anthropic) {
+        allot_buf_reset(&x->aout);
+        if (allot_anthropic_response(x->resp.ptr, x->resp.len, x->model->upstream_id, &x->aout) !=
+            0) {
+            set_error(x, "cannot translate upstream '%s' answer for the Messages API",
+                      x->model->name);
+            reply_error(x, 502, "upstream_error", "upstream_error", x->error);
+            finish(x, ALLOT_MSTATUS_FAILED);
+            return;
+        }
+        allot_http_respond(x->req, (int)x->up_status, h, n, x->aout.ptr, x->aout.len);
+    } else {
+        allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
+    }
     x->req = NULL;
     finish(x, ALLOT_MSTATUS_OK);
 }
@@ -926,12 +974,14 @@ static void deliver_upstream_error(struct allot__exchange *x)
               cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
     record_attempt(x, http_fail_kind(x->up_status), NULL);
     x->http_status = (int)x->up_status;
-    if (cJSON_IsObject(root)) {
+    if (cJSON_IsObject(root) && !x->anthropic) {
         n = decision_headers(x, h, "application/json");
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
         x->req = NULL;
     } else {
-        reply_error(x, (int)x->up_status, "upstream_error", "upstream_error", x->error);
+        /* not JSON, or a client of the Messages API: our error, in its format */
+        reply_error(x, (int)x->up_status, "upstream_error", "upstream_error",
+                    cJSON_IsString(msg) ? msg->valuestring : x->error);
     }
     cJSON_Delete(root);
     finish(x, ALLOT_MSTATUS_FAILED);
@@ -1071,8 +1121,11 @@ static void try_next(struct allot__exchange *x)
         x->up_status = 0;
         allot_buf_reset(&x->up_body);
         allot_buf_reset(&x->sse.pending);
-        rc = allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
-                                        x->model->upstream_id, x->chat.stream, &x->up_body);
+        rc = x->anthropic
+                 ? allot_chat_request_rewrite(&x->chat, x->abody.ptr, x->abody.len,
+                                              x->model->upstream_id, x->chat.stream, &x->up_body)
+                 : allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
+                                              x->model->upstream_id, x->chat.stream, &x->up_body);
         if (rc) {
             set_error(x, "cannot rewrite the request for '%s': %s", x->model->name,
                       allot_strerror(rc));
@@ -1127,8 +1180,26 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_metrics_inflight(w->gw->metrics, w->index, 1);
 
     allot_buf_init(&err, 1024);
-    rc =
-        allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len, &err);
+    x->anthropic = allot__is_messages_path(req->path);
+    if (x->anthropic) {
+        allot_buf_reset(&x->abody);
+        rc = allot_anthropic_request(req->body.ptr ? req->body.ptr : "", req->body.len, &x->abody,
+                                     &err);
+        if (rc) {
+            set_error(x, "%s",
+                      rc == ALLOT_ETOOBIG  ? "request too large to translate"
+                      : rc == ALLOT_ENOMEM ? "out of memory"
+                                           : allot_buf_cstr(&err));
+            reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",
+                        "invalid_request", x->error);
+            finish(x, ALLOT_MSTATUS_REJECTED);
+            goto out;
+        }
+        rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
+    } else {
+        rc = allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len,
+                                      &err);
+    }
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "allot/clock.h"
+#include "allot/anthropic.h"
 #include "allot/check.h"
 #include "allot/classify.h"
 #include "allot/error.h"
@@ -28,6 +29,17 @@ void allot__gateway_request_id(struct allot__worker *w, char out[40])
     w->id_counter++;
     snprintf(out, 40, "req_%08x%02x%010llx", w->gw->id_seed, (unsigned)(w->index & 0xff),
              (unsigned long long)w->id_counter);
+}
+
+/* Errors the HTTP server answers itself (413, 400, 408, 431, 503) on the
+ * Messages API's path are in Anthropic's format; elsewhere out stays
+ * empty and the server writes its OpenAI-style default. */
+static void format_error(struct allot_slice path, int status, const char *message,
+                         struct allot_buf *out, void *ctx)
+{
+    (void)ctx;
+    if (allot__is_messages_path(path))
+        allot_anthropic_error_body(status, message, out);
 }
 
 static void on_request(struct allot_http_request *req, void *ctx)
@@ -114,6 +126,7 @@ static void worker_main(void *arg)
     handler.on_request = on_request;
     handler.on_abort = on_abort;
     handler.on_drain = on_drain;
+    handler.format_error = format_error;
     handler.ctx = w;
     limits.max_header_bytes = cfg->limits.max_header_bytes;
     limits.max_body_bytes = cfg->limits.max_body_bytes;

@@ -71,7 +71,11 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
                           const char *code, const char *message,
                           const struct allot_http_header *extra, size_t n_extra);
 
-/* POST /v1/chat/completions (exchange.c). */
+/* Whether path is the Anthropic Messages API's (/v1/messages): its
+ * errors and answers use Anthropic's format (endpoints.c). */
+int allot__is_messages_path(struct allot_slice path);
+
+/* POST /v1/chat/completions and POST /v1/messages (exchange.c). */
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req);
 /* The client went away (exchange.c). */
 void allot__exchange_abort(struct allot_http_request *req);

@@ -508,7 +508,7 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
     allot_buf_init(&body, ERROR_BODY_MAX);
     if (s->handler.format_error)
         s->handler.format_error(path, status, message, &body, s->handler.ctx);
-    else
+    if (body.len == 0)
         default_error_body(status, message, c->refused ? "too_many_connections" : NULL, &body);
     rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len, 0);
     if (rc) {

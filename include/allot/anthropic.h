@@ -1,0 +1,103 @@
+/* anthropic.h: the Anthropic Messages API (POST /v1/messages) as a client
+ * dialect, translated to and from OpenAI chat completions.
+ *
+ * A client's Messages request becomes an OpenAI chat-completions body that
+ * the gateway routes and forwards like any other; the upstream's answer,
+ * a chat.completion object or a stream of chat.completion.chunk events,
+ * is translated back into an Anthropic message or Anthropic SSE events.
+ * Errors the gateway sends an Anthropic client take Anthropic's shape.
+ *
+ * Everything here is pure: no I/O, no global state, thread-safe. Output is
+ * appended to caller-owned buffers, whose caps bound it; on any error a
+ * function leaves its output buffer as it found it (and a stream's state
+ * too), so a caller never forwards half an object or half an event. */
+#ifndef ALLOT_ANTHROPIC_H
+#define ALLOT_ANTHROPIC_H
+#include <stddef.h>
+#include "allot/buf.h"
+#include "allot/slice.h"
+
+/* Translate an Anthropic Messages request body into an OpenAI
+ * chat-completions body, appended to out as JSON text (keys: model,
+ * messages, max_tokens, then temperature, top_p, stop, stream, user,
+ * tools, tool_choice, parallel_tool_calls when the request has them).
+ *
+ * The body must be strict JSON (RFC 8259). Returns 0; ALLOT_EINVAL when the
+ * body is not valid JSON or not a valid Messages request, or uses what
+ * allot cannot translate (server tools, file and PDF sources, ...), with a
+ * one-line message for the client appended to err (when err is not NULL)
+ * that names the field path as Anthropic does ("max_tokens: Field
+ * required", "messages.0.content.1.type: content block type 'x' is not
+ * supported by allot"); the gateway sends it as a 400
+ * invalid_request_error. ALLOT_ENOMEM; ALLOT_ETOOBIG when out's cap is hit.
+ * out is unchanged on error, err on success. */
+int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
+                            struct allot_buf *err);
+
+/* Translate an OpenAI chat.completion JSON body into an Anthropic message
+ * JSON object appended to out: id "msg_" + the completion id (without a
+ * "chatcmpl-" prefix), model (NULL: the completion's own "model"), content
+ * (a text block, then one tool_use block per tool call), stop_reason
+ * mapped from choices[0].finish_reason, usage.
+ *
+ * Returns 0; ALLOT_EPARSE when body is not a JSON object with a non-empty
+ * "choices" array whose first entry is an object; ALLOT_ENOMEM;
+ * ALLOT_ETOOBIG on out's cap. out is unchanged on error. */
+int allot_anthropic_response(const char *body, size_t len, const char *model,
+                             struct allot_buf *out);
+
+/* Streaming: OpenAI chat.completion.chunk events in, Anthropic SSE events
+ * out (message_start, content_block_start/delta/stop, message_delta,
+ * message_stop). The state is plain data: no allocation, nothing to
+ * release. */
+struct allot_anthropic_stream {
+    char id[64]; /* "msg_..." */
+    char model[128];
+    int started;       /* message_start sent */
+    int block_open;    /* a content block is open */
+    int block_index;   /* index of the open block, or of the next one */
+    int block_is_tool; /* the open block is a tool_use block */
+    int tool_index;    /* the OpenAI tool_calls index of the open tool block, -1 none */
+    char stop_reason[24];
+    long long input_tokens, output_tokens;
+    int finished; /* message_stop sent */
+};
+
+/* Set up a stream. id: the OpenAI completion id or any id; "msg_" is put in
+ * front unless it starts with it (a "chatcmpl-" prefix is dropped first),
+ * and it is cut to fit. model: the model to report (NULL: ""), cut to fit.
+ * No allocation. */
+void allot_anthropic_stream_init(struct allot_anthropic_stream *s, const char *id,
+                                 const char *model);
+
+/* Feed one SSE data payload from the upstream (a JSON chunk, or "[DONE]")
+ * and append zero or more complete Anthropic events
+ * ("event: NAME\ndata: {...}\n\n") to out. The first JSON object fed sends
+ * message_start; "[DONE]" closes the open block and sends message_delta
+ * (stop_reason, usage) and message_stop. A stream the upstream cuts without
+ * "[DONE]" is not finished: the caller decides whether to feed "[DONE]" or
+ * to send allot_anthropic_stream_error().
+ *
+ * Payloads that are not JSON objects, and everything after "[DONE]", are
+ * ignored (0). Returns 0, ALLOT_ENOMEM or ALLOT_ETOOBIG on out; on error
+ * neither out nor s changes. */
+int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_slice data,
+                                 struct allot_buf *out);
+
+/* The Anthropic error type for an HTTP status: 400 invalid_request_error,
+ * 401 authentication_error, 403 permission_error, 404 not_found_error, 413
+ * request_too_large, 429 rate_limit_error, 503 and 529 overloaded_error,
+ * other 4xx invalid_request_error, anything else api_error. A static
+ * string, never NULL. */
+const char *allot_anthropic_error_type(int http_status);
+
+/* Append an error body in Anthropic's format,
+ * {"type":"error","error":{"type":T,"message":M}}, to out. message NULL:
+ * the error type stands in. 0, ALLOT_ENOMEM, ALLOT_ETOOBIG; out unchanged
+ * on error. */
+int allot_anthropic_error_body(int http_status, const char *message, struct allot_buf *out);
+
+/* The same as an SSE event: "event: error\ndata: {...}\n\n". */
+int allot_anthropic_stream_error(int http_status, const char *message, struct allot_buf *out);
+
+#endif

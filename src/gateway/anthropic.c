@@ -1,0 +1,1188 @@
+/* anthropic.c: the Anthropic Messages dialect, translated to and from
+ * OpenAI chat completions (anthropic.h).
+ *
+ * Requests come from clients, so they are read as chat_request.c reads an
+ * OpenAI body: the strict check of json_check.h first (a client gets
+ * "invalid JSON at line L column C: why", and nothing cJSON would read
+ * differently from a strict parser gets through), then cJSON, with the
+ * last of duplicate keys counting. Every field the translation reads is
+ * validated, and the first problem is reported with its field path the way
+ * Anthropic's API reports it ("messages.2.role: ..."), because Anthropic
+ * SDKs and the people reading their errors expect that shape.
+ *
+ * Answers come from our upstreams and are read leniently: cJSON as is,
+ * missing fields taking defaults, so that a quirky OpenAI-compatible server
+ * still gives the client an answer.
+ *
+ * All output is written straight into the caller's capped buffer (and
+ * capped scratch buffers) rather than built as a cJSON tree and printed:
+ * the caps bound the work, every string goes through
+ * allot_buf_add_json_str (so the output is valid UTF-8 JSON whatever the
+ * input held), and a failed translation is undone by cutting the buffer
+ * back to where it started.
+ *
+ * DESIGN (stream): the translator is a small state machine over the
+ * upstream's chunks, kept in plain data (struct allot_anthropic_stream):
+ * not started -> message_start sent -> (a text or tool_use block open, or
+ * none) ... -> finished. Anthropic content blocks are strictly sequential
+ * (start, deltas, stop), while OpenAI may interleave text and tool-call
+ * deltas, so a chunk that changes the kind of block (or the tool call)
+ * closes the open block and opens the next. A call that fails restores the
+ * state it was given, so the caller may report the error and the state
+ * still matches what the client has seen. */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+#include "allot/anthropic.h"
+#include "allot/error.h"
+#include "allot/json_check.h"
+
+/* The longest piece of client text (a block or tool type) quoted in an error. */
+#define QUOTE_MAX 64
+/* Integers print as integers up to 2^53, the exactly representable range. */
+#define EXACT_INT_MAX 9007199254740992.0
+
+/* ---- shared helpers ---- */
+
+/* The last member of obj named name, or NULL (as chat_request.c: the last
+ * duplicate counts, as in most upstreams' parsers). */
+static const cJSON *member(const cJSON *obj, const char *name)
+{
+    const cJSON *c, *found = NULL;
+
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    cJSON_ArrayForEach(c, obj)
+    {
+        if (c->string && strcmp(c->string, name) == 0)
+            found = c;
+    }
+    return found;
+}
+
+/* Undo appends: cut b back to len bytes. */
+static void buf_cut(struct allot_buf *b, size_t len)
+{
+    b->len = len;
+    if (b->ptr)
+        b->ptr[len] = '\0';
+}
+
+static int add_str(struct allot_buf *b, const char *s)
+{
+    return allot_buf_add_json_str(b, s, strlen(s));
+}
+
+/* A JSON number as cJSON would print it: integers exactly, others in the
+ * shortest of %.15g / %.17g that reads back the same. */
+static int add_number(struct allot_buf *b, double d)
+{
+    char tmp[32];
+
+    if (!isfinite(d))
+        return allot_buf_adds(b, "null");
+    if (d == floor(d) && fabs(d) <= EXACT_INT_MAX)
+        return allot_buf_addf(b, "%.0f", d);
+    snprintf(tmp, sizeof tmp, "%.15g", d);
+    if (strtod(tmp, NULL) != d)
+        snprintf(tmp, sizeof tmp, "%.17g", d);
+    return allot_buf_adds(b, tmp);
+}
+
+/* Serialise a cJSON value. Depth is bounded by the parser's nesting limit. */
+static int add_json(struct allot_buf *b, const cJSON *v)
+{
+    const cJSON *c;
+    int rc, obj, first = 1;
+
+    if (cJSON_IsString(v))
+        return add_str(b, v->valuestring);
+    if (cJSON_IsNumber(v))
+        return add_number(b, v->valuedouble);
+    if (cJSON_IsTrue(v))
+        return allot_buf_adds(b, "true");
+    if (cJSON_IsFalse(v))
+        return allot_buf_adds(b, "false");
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+        return allot_buf_adds(b, "null");
+    obj = cJSON_IsObject(v);
+    if ((rc = allot_buf_add(b, obj ? "{" : "[", 1)))
+        return rc;
+    cJSON_ArrayForEach(c, v)
+    {
+        if (!first && (rc = allot_buf_add(b, ",", 1)))
+            return rc;
+        first = 0;
+        if (obj &&
+            ((rc = add_str(b, c->string ? c->string : "")) || (rc = allot_buf_add(b, ":", 1))))
+            return rc;
+        if ((rc = add_json(b, c)))
+            return rc;
+    }
+    return allot_buf_add(b, obj ? "}" : "]", 1);
+}
+
+/* A non-negative token count, 0 when absent or not a sane number. */
+static long long token_count(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
+        return 0;
+    return (long long)v->valuedouble;
+}
+
+/* OpenAI finish_reason -> Anthropic stop_reason. */
+static const char *stop_reason_of(const cJSON *finish_reason)
+{
+    const char *f;
+
+    if (!cJSON_IsString(finish_reason))
+        return "end_turn";
+    f = finish_reason->valuestring;
+    if (strcmp(f, "length") == 0)
+        return "max_tokens";
+    if (strcmp(f, "tool_calls") == 0 || strcmp(f, "function_call") == 0)
+        return "tool_use";
+    if (strcmp(f, "content_filter") == 0)
+        return "refusal";
+    return "end_turn";
+}
+
+/* An Anthropic message id from an OpenAI completion id: "chatcmpl-X" ->
+ * "msg_X", "msg_X" kept, anything else prefixed, none -> "msg_allot". */
+static void message_id(char *dst, size_t cap, const char *id)
+{
+    static const char chatcmpl[] = "chatcmpl-";
+
+    if (!id || !*id)
+        id = "allot";
+    else if (strncmp(id, chatcmpl, sizeof chatcmpl - 1) == 0)
+        id += sizeof chatcmpl - 1;
+    snprintf(dst, cap, "%s%s", strncmp(id, "msg_", 4) == 0 ? "" : "msg_", id);
+}
+
+/* ---- requests: Anthropic Messages -> OpenAI chat completions ---- */
+
+struct req {
+    struct allot_buf *out;
+    struct allot_buf *err;    /* NULL: messages are not wanted */
+    struct allot_buf scratch; /* one value being assembled; out's cap */
+    int n_messages;           /* OpenAI messages written */
+};
+
+/* One Anthropic message being translated. */
+struct turn {
+    int assistant;
+    /* user: content parts (JSON, comma-separated); a lone text part is
+     * sent as a plain string, so its text is kept too */
+    struct allot_buf parts;
+    int n_parts;
+    const char *first_text;
+    int n_tool_results;
+    /* assistant: text joined, and tool_calls entries (JSON) */
+    struct allot_buf text;
+    int has_text;
+    struct allot_buf calls;
+    int n_calls;
+};
+
+static int invalid(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report a problem to the client: err gets one line, the caller gets EINVAL. */
+static int invalid(struct req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->err) {
+        va_start(ap, fmt);
+        (void)allot_buf_vaddf(r->err, fmt, ap); /* a lost message still fails the request */
+        va_end(ap);
+    }
+    return ALLOT_EINVAL;
+}
+
+/* Client text quoted in an error: cut, and kept on one line. */
+static void quote(char dst[QUOTE_MAX + 4], const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n > QUOTE_MAX)
+        n = QUOTE_MAX;
+    for (i = 0; i < n; i++)
+        dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (strlen(s) > QUOTE_MAX) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+}
+
+/* "path.name", or "name" at the top level. */
+static const char *dot(const char *path)
+{
+    return *path ? "." : "";
+}
+
+/* obj.name, required, a string. */
+static int need_string(struct req *r, const cJSON *obj, const char *path, const char *name,
+                       const char **s)
+{
+    const cJSON *v = member(obj, name);
+
+    if (!v)
+        return invalid(r, "%s%s%s: Field required", path, dot(path), name);
+    if (!cJSON_IsString(v))
+        return invalid(r, "%s%s%s: Input should be a valid string", path, dot(path), name);
+    *s = v->valuestring;
+    return 0;
+}
+
+/* obj.name, optional (absent or null: *s NULL), a string. */
+static int opt_string(struct req *r, const cJSON *obj, const char *path, const char *name,
+                      const char **s)
+{
+    const cJSON *v = member(obj, name);
+
+    *s = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v))
+        return invalid(r, "%s%s%s: Input should be a valid string", path, dot(path), name);
+    *s = v->valuestring;
+    return 0;
+}
+
+/* obj.name, required, an object. */
+static int need_object(struct req *r, const cJSON *obj, const char *path, const char *name,
+                       const cJSON **o)
+{
+    const cJSON *v = member(obj, name);
+
+    if (!v)
+        return invalid(r, "%s%s%s: Field required", path, dot(path), name);
+    if (!cJSON_IsObject(v))
+        return invalid(r, "%s%s%s: Input should be a valid dictionary", path, dot(path), name);
+    *o = v;
+    return 0;
+}
+
+/* The type of block at path, which must be an object with a string "type". */
+static int block_type(struct req *r, const cJSON *block, const char *path, const char **type)
+{
+    if (!cJSON_IsObject(block))
+        return invalid(r, "%s: Input should be a valid dictionary", path);
+    return need_string(r, block, path, "type", type);
+}
+
+static int unsupported_block(struct req *r, const char *path, const char *type)
+{
+    char q[QUOTE_MAX + 4];
+
+    quote(q, type);
+    return invalid(r, "%s.type: content block type '%s' is not supported by allot", path, q);
+}
+
+/* Start the next OpenAI message: a comma after the previous one. */
+static int begin_message(struct req *r, const char *role)
+{
+    int rc;
+
+    if (r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1)))
+        return rc;
+    return allot_buf_addf(r->out, "{\"role\":\"%s\",\"content\":", role);
+}
+
+/* "system": a string, or text blocks joined by blank lines. An empty
+ * system prompt adds no message. */
+static int write_system(struct req *r, const cJSON *system)
+{
+    struct allot_buf *text = &r->scratch;
+    const cJSON *block;
+    const char *type, *s;
+    char path[64];
+    int rc, i = 0;
+
+    allot_buf_reset(text);
+    if (cJSON_IsString(system)) {
+        if ((rc = allot_buf_adds(text, system->valuestring)))
+            return rc;
+    } else if (cJSON_IsArray(system)) {
+        cJSON_ArrayForEach(block, system)
+        {
+            snprintf(path, sizeof path, "system.%d", i);
+            if ((rc = block_type(r, block, path, &type)))
+                return rc;
+            if (strcmp(type, "text") != 0)
+                return invalid(r, "%s.type: Input should be 'text'", path);
+            if ((rc = need_string(r, block, path, "text", &s)))
+                return rc;
+            if ((i && (rc = allot_buf_adds(text, "\n\n"))) || (rc = allot_buf_adds(text, s)))
+                return rc;
+            i++;
+        }
+    } else if (!cJSON_IsNull(system)) {
+        return invalid(r, "system: Input should be a valid string or list of text blocks");
+    }
+    if (text->len == 0)
+        return 0;
+    if ((rc = begin_message(r, "system")) ||
+        (rc = allot_buf_add_json_str(r->out, text->ptr, text->len)) ||
+        (rc = allot_buf_add(r->out, "}", 1)))
+        return rc;
+    return 0;
+}
+
+/* A user content part, or assistant text. */
+static int turn_add_text(struct turn *t, const char *s)
+{
+    int rc;
+
+    if (t->assistant) {
+        t->has_text = 1;
+        return allot_buf_adds(&t->text, s); /* one string: blocks were one answer */
+    }
+    if (!t->n_parts)
+        t->first_text = s;
+    if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
+        (rc = allot_buf_adds(&t->parts, "{\"type\":\"text\",\"text\":")) ||
+        (rc = add_str(&t->parts, s)) || (rc = allot_buf_add(&t->parts, "}", 1)))
+        return rc;
+    return 0;
+}
+
+/* An image block -> an image_url part with a data: or https: URL. */
+static int turn_add_image(struct req *r, struct turn *t, const cJSON *block, const char *path)
+{
+    struct allot_buf *url = &r->scratch;
+    const cJSON *source;
+    const char *type, *media_type, *data, *u;
+    char spath[96], q[QUOTE_MAX + 4];
+    int rc;
+
+    if (t->assistant)
+        return invalid(r, "%s.type: image blocks are only allowed in user messages", path);
+    snprintf(spath, sizeof spath, "%s.source", path);
+    if ((rc = need_object(r, block, path, "source", &source)) ||
+        (rc = need_string(r, source, spath, "type", &type)))
+        return rc;
+    allot_buf_reset(url);
+    if (strcmp(type, "base64") == 0) {
+        if ((rc = need_string(r, source, spath, "media_type", &media_type)) ||
+            (rc = need_string(r, source, spath, "data", &data)))
+            return rc;
+        if ((rc = allot_buf_addf(url, "data:%s;base64,", media_type)) ||
+            (rc = allot_buf_adds(url, data)))
+            return rc;
+    } else if (strcmp(type, "url") == 0) {
+        if ((rc = need_string(r, source, spath, "url", &u)) || (rc = allot_buf_adds(url, u)))
+            return rc;
+    } else {
+        quote(q, type);
+        return invalid(r, "%s.type: image source type '%s' is not supported by allot", spath, q);
+    }
+    if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
+        (rc = allot_buf_adds(&t->parts, "{\"type\":\"image_url\",\"image_url\":{\"url\":")) ||
+        (rc = allot_buf_add_json_str(&t->parts, url->ptr ? url->ptr : "", url->len)) ||
+        (rc = allot_buf_adds(&t->parts, "}}")))
+        return rc;
+    return 0;
+}
+
+/* A document block: plain-text documents become text; PDFs, files and
+ * URLs would need fetching or decoding allot does not do. */
+static int turn_add_document(struct req *r, struct turn *t, const cJSON *block, const char *path)
+{
+    const cJSON *source;
+    const char *type, *data;
+    char spath[96], q[QUOTE_MAX + 4];
+    int rc;
+
+    snprintf(spath, sizeof spath, "%s.source", path);
+    if ((rc = need_object(r, block, path, "source", &source)) ||
+        (rc = need_string(r, source, spath, "type", &type)))
+        return rc;
+    if (strcmp(type, "text") != 0) {
+        quote(q, type);
+        return invalid(r, "%s.type: document source type '%s' is not supported by allot", spath, q);
+    }
+    if ((rc = need_string(r, source, spath, "data", &data)))
+        return rc;
+    return turn_add_text(t, data);
+}
+
+/* A tool_use block -> an entry of the assistant message's tool_calls, the
+ * input serialised into the arguments string. */
+static int turn_add_tool_use(struct req *r, struct turn *t, const cJSON *block, const char *path)
+{
+    struct allot_buf *args = &r->scratch;
+    const cJSON *input;
+    const char *id, *name;
+    int rc;
+
+    if (!t->assistant)
+        return invalid(r, "%s.type: tool_use blocks are only allowed in assistant messages", path);
+    if ((rc = need_string(r, block, path, "id", &id)) ||
+        (rc = need_string(r, block, path, "name", &name)) ||
+        (rc = need_object(r, block, path, "input", &input)))
+        return rc;
+    allot_buf_reset(args);
+    if ((rc = add_json(args, input)))
+        return rc;
+    if ((t->n_calls++ && (rc = allot_buf_add(&t->calls, ",", 1))) ||
+        (rc = allot_buf_adds(&t->calls, "{\"id\":")) || (rc = add_str(&t->calls, id)) ||
+        (rc = allot_buf_adds(&t->calls, ",\"type\":\"function\",\"function\":{\"name\":")) ||
+        (rc = add_str(&t->calls, name)) || (rc = allot_buf_adds(&t->calls, ",\"arguments\":")) ||
+        (rc = allot_buf_add_json_str(&t->calls, args->ptr, args->len)) ||
+        (rc = allot_buf_adds(&t->calls, "}}")))
+        return rc;
+    return 0;
+}
+
+/* A tool_result block -> a "tool" message, written at once: tool messages
+ * must follow the assistant's tool_calls message directly, so they go
+ * before the user message made of the turn's other blocks. */
+static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, const char *path)
+{
+    struct allot_buf *text = &r->scratch;
+    const cJSON *content = member(block, "content"), *part;
+    const char *id, *type, *s;
+    char ppath[96];
+    int rc, k = 0, n_text = 0;
+
+    if (t->assistant)
+        return invalid(r, "%s.type: tool_result blocks are only allowed in user messages", path);
+    if ((rc = need_string(r, block, path, "tool_use_id", &id)))
+        return rc;
+    allot_buf_reset(text);
+    if (cJSON_IsTrue(member(block, "is_error")) && (rc = allot_buf_adds(text, "Error: ")))
+        return rc;
+    if (cJSON_IsString(content)) {
+        if ((rc = allot_buf_adds(text, content->valuestring)))
+            return rc;
+    } else if (cJSON_IsArray(content)) {
+        cJSON_ArrayForEach(part, content)
+        {
+            snprintf(ppath, sizeof ppath, "%s.content.%d", path, k++);
+            if ((rc = block_type(r, part, ppath, &type)))
+                return rc;
+            if (strcmp(type, "image") == 0)
+                continue; /* OpenAI tool messages hold text only */
+            if (strcmp(type, "text") != 0)
+                return unsupported_block(r, ppath, type);
+            if ((rc = need_string(r, part, ppath, "text", &s)))
+                return rc;
+            if ((n_text++ && (rc = allot_buf_add(text, "\n", 1))) || (rc = allot_buf_adds(text, s)))
+                return rc;
+        }
+    } else if (content && !cJSON_IsNull(content)) {
+        return invalid(r, "%s.content: Input should be a valid string or list", path);
+    }
+    t->n_tool_results++;
+    if ((r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1))) ||
+        (rc = allot_buf_adds(r->out, "{\"role\":\"tool\",\"tool_call_id\":")) ||
+        (rc = add_str(r->out, id)) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
+        (rc = allot_buf_add_json_str(r->out, text->ptr ? text->ptr : "", text->len)) ||
+        (rc = allot_buf_add(r->out, "}", 1)))
+        return rc;
+    return 0;
+}
+
+/* The OpenAI message for a turn's blocks other than tool results. */
+static int write_turn(struct req *r, struct turn *t)
+{
+    int rc;
+
+    if (t->assistant) {
+        if ((rc = begin_message(r, "assistant")))
+            return rc;
+        if (t->has_text)
+            rc = allot_buf_add_json_str(r->out, t->text.ptr ? t->text.ptr : "", t->text.len);
+        else
+            rc = allot_buf_adds(r->out, t->n_calls ? "null" : "\"\"");
+        if (rc)
+            return rc;
+        if (t->n_calls && ((rc = allot_buf_adds(r->out, ",\"tool_calls\":[")) ||
+                           (rc = allot_buf_add(r->out, t->calls.ptr, t->calls.len)) ||
+                           (rc = allot_buf_add(r->out, "]", 1))))
+            return rc;
+        return allot_buf_add(r->out, "}", 1);
+    }
+    if (!t->n_parts && t->n_tool_results)
+        return 0; /* the turn was all tool results */
+    if ((rc = begin_message(r, "user")))
+        return rc;
+    if (t->n_parts == 0)
+        rc = allot_buf_adds(r->out, "\"\"");
+    else if (t->n_parts == 1 && t->first_text)
+        rc = add_str(r->out, t->first_text);
+    else if (!(rc = allot_buf_add(r->out, "[", 1)) &&
+             !(rc = allot_buf_add(r->out, t->parts.ptr, t->parts.len)))
+        rc = allot_buf_add(r->out, "]", 1);
+    if (rc)
+        return rc;
+    return allot_buf_add(r->out, "}", 1);
+}
+
+/* messages[i] -> zero or more OpenAI messages. */
+static int write_message(struct req *r, int i, const cJSON *msg)
+{
+    struct turn t;
+    const cJSON *content, *block;
+    const char *role, *type;
+    char path[32], bpath[64];
+    int rc, k = 0;
+
+    memset(&t, 0, sizeof t);
+    allot_buf_init(&t.parts, r->out->max);
+    allot_buf_init(&t.text, r->out->max);
+    allot_buf_init(&t.calls, r->out->max);
+    snprintf(path, sizeof path, "messages.%d", i);
+    if (!cJSON_IsObject(msg)) {
+        rc = invalid(r, "%s: Input should be a valid dictionary", path);
+        goto out;
+    }
+    if ((rc = need_string(r, msg, path, "role", &role)))
+        goto out;
+    if (strcmp(role, "assistant") != 0 && strcmp(role, "user") != 0) {
+        rc = invalid(r, "%s.role: Input should be 'user' or 'assistant'", path);
+        goto out;
+    }
+    t.assistant = role[0] == 'a';
+    content = member(msg, "content");
+    if (!content) {
+        rc = invalid(r, "%s.content: Field required", path);
+        goto out;
+    }
+    if (cJSON_IsString(content)) {
+        if ((rc = begin_message(r, role)) || (rc = add_str(r->out, content->valuestring)) ||
+            (rc = allot_buf_add(r->out, "}", 1)))
+            goto out;
+        goto out; /* a string is the whole message */
+    }
+    if (!cJSON_IsArray(content)) {
+        rc = invalid(r, "%s.content: Input should be a valid string or list", path);
+        goto out;
+    }
+    cJSON_ArrayForEach(block, content)
+    {
+        const char *s;
+
+        snprintf(bpath, sizeof bpath, "%s.content.%d", path, k++);
+        if ((rc = block_type(r, block, bpath, &type)))
+            goto out;
+        if (strcmp(type, "text") == 0) {
+            if ((rc = need_string(r, block, bpath, "text", &s)) || (rc = turn_add_text(&t, s)))
+                goto out;
+        } else if (strcmp(type, "image") == 0) {
+            rc = turn_add_image(r, &t, block, bpath);
+        } else if (strcmp(type, "document") == 0) {
+            rc = turn_add_document(r, &t, block, bpath);
+        } else if (strcmp(type, "tool_use") == 0) {
+            rc = turn_add_tool_use(r, &t, block, bpath);
+        } else if (strcmp(type, "tool_result") == 0) {
+            rc = write_tool_result(r, &t, block, bpath);
+        } else if (strcmp(type, "thinking") == 0 || strcmp(type, "redacted_thinking") == 0) {
+            rc = 0; /* the upstream cannot verify Anthropic's thinking signatures */
+        } else {
+            rc = unsupported_block(r, bpath, type);
+        }
+        if (rc)
+            goto out;
+    }
+    rc = write_turn(r, &t);
+out:
+    allot_buf_release(&t.parts);
+    allot_buf_release(&t.text);
+    allot_buf_release(&t.calls);
+    return rc;
+}
+
+/* "tools" -> OpenAI function tools. *n: how many. */
+static int write_tools(struct req *r, const cJSON *tools, int *n)
+{
+    const cJSON *tool, *schema;
+    const char *type, *name, *description;
+    char path[64], q[QUOTE_MAX + 4];
+    int rc, i = 0;
+
+    *n = 0;
+    if (!tools || cJSON_IsNull(tools))
+        return 0;
+    if (!cJSON_IsArray(tools))
+        return invalid(r, "tools: Input should be a valid list");
+    cJSON_ArrayForEach(tool, tools)
+    {
+        snprintf(path, sizeof path, "tools.%d", i++);
+        if (!cJSON_IsObject(tool))
+            return invalid(r, "%s: Input should be a valid dictionary", path);
+        if ((rc = opt_string(r, tool, path, "type", &type)))
+            return rc;
+        if (type && strcmp(type, "custom") != 0) {
+            quote(q, type);
+            return invalid(r, "%s: server tool type '%s' is not supported by allot", path, q);
+        }
+        if ((rc = need_string(r, tool, path, "name", &name)) ||
+            (rc = opt_string(r, tool, path, "description", &description)) ||
+            (rc = need_object(r, tool, path, "input_schema", &schema)))
+            return rc;
+        if ((rc = allot_buf_adds(r->out, *n ? "," : ",\"tools\":[")) ||
+            (rc = allot_buf_adds(r->out, "{\"type\":\"function\",\"function\":{\"name\":")) ||
+            (rc = add_str(r->out, name)))
+            return rc;
+        if (description && ((rc = allot_buf_adds(r->out, ",\"description\":")) ||
+                            (rc = add_str(r->out, description))))
+            return rc;
+        if ((rc = allot_buf_adds(r->out, ",\"parameters\":")) || (rc = add_json(r->out, schema)) ||
+            (rc = allot_buf_adds(r->out, "}}")))
+            return rc;
+        (*n)++;
+    }
+    if (*n && (rc = allot_buf_add(r->out, "]", 1)))
+        return rc;
+    return 0;
+}
+
+/* "tool_choice" -> tool_choice and parallel_tool_calls; written only when
+ * there are tools, as OpenAI refuses a tool_choice without them. */
+static int write_tool_choice(struct req *r, const cJSON *choice, int n_tools)
+{
+    struct allot_buf *value = &r->scratch;
+    const cJSON *dp;
+    const char *type, *name;
+    int rc;
+
+    if (!choice || cJSON_IsNull(choice))
+        return 0;
+    if (!cJSON_IsObject(choice))
+        return invalid(r, "tool_choice: Input should be a valid dictionary");
+    if ((rc = need_string(r, choice, "tool_choice", "type", &type)))
+        return rc;
+    allot_buf_reset(value);
+    if (strcmp(type, "auto") == 0)
+        rc = allot_buf_adds(value, "\"auto\"");
+    else if (strcmp(type, "any") == 0)
+        rc = allot_buf_adds(value, "\"required\"");
+    else if (strcmp(type, "none") == 0)
+        rc = allot_buf_adds(value, "\"none\"");
+    else if (strcmp(type, "tool") == 0) {
+        if ((rc = need_string(r, choice, "tool_choice", "name", &name)))
+            return rc;
+        if (!(rc = allot_buf_adds(value, "{\"type\":\"function\",\"function\":{\"name\":")) &&
+            !(rc = add_str(value, name)))
+            rc = allot_buf_adds(value, "}}");
+    } else
+        return invalid(r, "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'");
+    if (rc)
+        return rc;
+    dp = member(choice, "disable_parallel_tool_use");
+    if (dp && !cJSON_IsBool(dp) && !cJSON_IsNull(dp))
+        return invalid(r, "tool_choice.disable_parallel_tool_use: Input should be a valid boolean");
+    if (!n_tools)
+        return 0;
+    if ((rc = allot_buf_adds(r->out, ",\"tool_choice\":")) ||
+        (rc = allot_buf_add(r->out, value->ptr, value->len)))
+        return rc;
+    if (cJSON_IsTrue(dp) && (rc = allot_buf_adds(r->out, ",\"parallel_tool_calls\":false")))
+        return rc;
+    return 0;
+}
+
+/* The optional scalars, in output order after max_tokens. */
+static int write_options(struct req *r, const cJSON *root)
+{
+    static const char *const numbers[] = {"temperature", "top_p"};
+    const cJSON *v, *s;
+    const char *user;
+    size_t i;
+    int rc, k = 0;
+
+    for (i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (!(v = member(root, numbers[i])) || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsNumber(v))
+            return invalid(r, "%s: Input should be a valid number", numbers[i]);
+        if ((rc = allot_buf_addf(r->out, ",\"%s\":", numbers[i])) ||
+            (rc = add_number(r->out, v->valuedouble)))
+            return rc;
+    }
+    if ((v = member(root, "stop_sequences")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsArray(v))
+            return invalid(r, "stop_sequences: Input should be a valid list");
+        cJSON_ArrayForEach(s, v)
+        {
+            if (!cJSON_IsString(s))
+                return invalid(r, "stop_sequences.%d: Input should be a valid string", k);
+            if ((rc = allot_buf_adds(r->out, k++ ? "," : ",\"stop\":[")) ||
+                (rc = add_str(r->out, s->valuestring)))
+                return rc;
+        }
+        if (k && (rc = allot_buf_add(r->out, "]", 1)))
+            return rc;
+    }
+    if ((v = member(root, "stream")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsBool(v))
+            return invalid(r, "stream: Input should be a valid boolean");
+        if ((rc = allot_buf_adds(r->out,
+                                 cJSON_IsTrue(v) ? ",\"stream\":true" : ",\"stream\":false")))
+            return rc;
+    }
+    if ((v = member(root, "metadata")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsObject(v))
+            return invalid(r, "metadata: Input should be a valid dictionary");
+        if ((rc = opt_string(r, v, "metadata", "user_id", &user)))
+            return rc;
+        if (user && ((rc = allot_buf_adds(r->out, ",\"user\":")) || (rc = add_str(r->out, user))))
+            return rc;
+    }
+    return 0;
+}
+
+int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
+                            struct allot_buf *err)
+{
+    struct req r = {out, err, {0}, 0};
+    struct allot_json_check_error jerr;
+    const cJSON *model, *max_tokens, *messages, *msg;
+    cJSON *root = NULL;
+    size_t start = out->len;
+    int rc, i = 0, n_tools;
+
+    allot_buf_init(&r.scratch, out->max);
+    if (!body)
+        len = 0;
+    if (allot_json_check(body, len, 0, NULL, NULL, &jerr)) {
+        rc = invalid(&r, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
+                     jerr.why);
+        goto out;
+    }
+    if (!(root = cJSON_ParseWithLengthOpts(body, len, NULL, 0))) {
+        rc = ALLOT_ENOMEM; /* the strict check passed: cJSON fails only for memory */
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = invalid(&r, "request body must be a JSON object");
+        goto out;
+    }
+
+    /* the required fields, before anything is written */
+    model = member(root, "model");
+    max_tokens = member(root, "max_tokens");
+    messages = member(root, "messages");
+    if (!model) {
+        rc = invalid(&r, "model: Field required");
+        goto out;
+    }
+    if (!cJSON_IsString(model)) {
+        rc = invalid(&r, "model: Input should be a valid string");
+        goto out;
+    }
+    if (!max_tokens) {
+        rc = invalid(&r, "max_tokens: Field required");
+        goto out;
+    }
+    if (!cJSON_IsNumber(max_tokens) || max_tokens->valuedouble != floor(max_tokens->valuedouble) ||
+        max_tokens->valuedouble > EXACT_INT_MAX) {
+        rc = invalid(&r, "max_tokens: Input should be a valid integer");
+        goto out;
+    }
+    if (max_tokens->valuedouble < 1) {
+        rc = invalid(&r, "max_tokens: Input should be greater than or equal to 1");
+        goto out;
+    }
+    if (!messages) {
+        rc = invalid(&r, "messages: Field required");
+        goto out;
+    }
+    if (!cJSON_IsArray(messages)) {
+        rc = invalid(&r, "messages: Input should be a valid list");
+        goto out;
+    }
+    if (!messages->child) {
+        rc = invalid(&r, "messages: at least one message is required");
+        goto out;
+    }
+
+    if ((rc = allot_buf_adds(out, "{\"model\":")) || (rc = add_str(out, model->valuestring)) ||
+        (rc = allot_buf_adds(out, ",\"messages\":[")))
+        goto out;
+    if ((msg = member(root, "system")) && (rc = write_system(&r, msg)))
+        goto out;
+    cJSON_ArrayForEach(msg, messages)
+    {
+        if ((rc = write_message(&r, i++, msg)))
+            goto out;
+    }
+    if ((rc = allot_buf_adds(out, "],\"max_tokens\":")) ||
+        (rc = add_number(out, max_tokens->valuedouble)) || (rc = write_options(&r, root)) ||
+        (rc = write_tools(&r, member(root, "tools"), &n_tools)) ||
+        (rc = write_tool_choice(&r, member(root, "tool_choice"), n_tools)) ||
+        (rc = allot_buf_add(out, "}", 1)))
+        goto out;
+out:
+    if (rc)
+        buf_cut(out, start);
+    cJSON_Delete(root);
+    allot_buf_release(&r.scratch);
+    return rc;
+}
+
+/* ---- answers: OpenAI chat.completion -> Anthropic message ---- */
+
+/* A tool call's arguments as the tool_use input: the JSON object they
+ * hold, or {} when they hold anything else (a model's broken JSON). */
+static int add_tool_input(struct allot_buf *out, const cJSON *arguments)
+{
+    cJSON *parsed = NULL;
+    int rc;
+
+    if (cJSON_IsObject(arguments)) /* some servers send the object itself */
+        return add_json(out, arguments);
+    if (cJSON_IsString(arguments))
+        parsed = cJSON_Parse(arguments->valuestring);
+    rc = cJSON_IsObject(parsed) ? add_json(out, parsed) : allot_buf_adds(out, "{}");
+    cJSON_Delete(parsed);
+    return rc;
+}
+
+/* One tool_use content block. n: its position, for a made-up id. */
+static int add_tool_use(struct allot_buf *out, const cJSON *id, const cJSON *fn, int n)
+{
+    const cJSON *name = member(fn, "name");
+    int rc;
+
+    if ((rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
+        return rc;
+    if (cJSON_IsString(id) && *id->valuestring)
+        rc = add_str(out, id->valuestring);
+    else
+        rc = allot_buf_addf(out, "\"toolu_allot_%d\"", n);
+    if (rc || (rc = allot_buf_adds(out, ",\"name\":")) ||
+        (rc = add_str(out, cJSON_IsString(name) ? name->valuestring : "")) ||
+        (rc = allot_buf_adds(out, ",\"input\":")) ||
+        (rc = add_tool_input(out, member(fn, "arguments"))) || (rc = allot_buf_add(out, "}", 1)))
+        return rc;
+    return 0;
+}
+
+/* The content blocks of an OpenAI message: its text (or refusal), then its
+ * tool calls (or legacy function_call). */
+static int add_content(struct allot_buf *out, const cJSON *message)
+{
+    const cJSON *text = member(message, "content"), *calls = member(message, "tool_calls");
+    const cJSON *refusal = member(message, "refusal"), *call, *fc;
+    int rc, n = 0;
+
+    if (!(cJSON_IsString(text) && *text->valuestring))
+        text = cJSON_IsString(refusal) && *refusal->valuestring ? refusal : NULL;
+    if (text && ((rc = allot_buf_adds(out, "{\"type\":\"text\",\"text\":")) ||
+                 (rc = add_str(out, text->valuestring)) || (rc = allot_buf_add(out, "}", 1))))
+        return rc;
+    if (!cJSON_IsArray(calls))
+        calls = NULL;
+    cJSON_ArrayForEach(call, calls)
+    {
+        if (!cJSON_IsObject(call) || !cJSON_IsObject(member(call, "function")))
+            continue;
+        if (((text || n) && (rc = allot_buf_add(out, ",", 1))) ||
+            (rc = add_tool_use(out, member(call, "id"), member(call, "function"), n)))
+            return rc;
+        n++;
+    }
+    fc = member(message, "function_call");
+    if (!n && cJSON_IsObject(fc) &&
+        ((text && (rc = allot_buf_add(out, ",", 1))) || (rc = add_tool_use(out, NULL, fc, 0))))
+        return rc;
+    return 0;
+}
+
+int allot_anthropic_response(const char *body, size_t len, const char *model, struct allot_buf *out)
+{
+    cJSON *root = NULL;
+    const cJSON *choices, *choice, *id, *usage, *m;
+    char msg_id[160];
+    size_t start = out->len;
+    int rc;
+
+    root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    choices = member(root, "choices");
+    choice = cJSON_IsArray(choices) ? choices->child : NULL;
+    if (!cJSON_IsObject(choice)) {
+        rc = ALLOT_EPARSE;
+        goto out;
+    }
+    id = member(root, "id");
+    message_id(msg_id, sizeof msg_id, cJSON_IsString(id) ? id->valuestring : NULL);
+    if (!model)
+        model = cJSON_IsString(m = member(root, "model")) ? m->valuestring : "";
+    usage = member(root, "usage");
+    if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = add_str(out, msg_id)) ||
+        (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
+        (rc = add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
+        (rc = add_content(out, member(choice, "message"))) ||
+        (rc = allot_buf_addf(out,
+                             "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
+                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
+                             stop_reason_of(member(choice, "finish_reason")),
+                             token_count(member(usage, "prompt_tokens")),
+                             token_count(member(usage, "completion_tokens")))))
+        goto out;
+out:
+    if (rc)
+        buf_cut(out, start);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- streams: chat.completion.chunk events -> Anthropic events ---- */
+
+void allot_anthropic_stream_init(struct allot_anthropic_stream *s, const char *id,
+                                 const char *model)
+{
+    memset(s, 0, sizeof *s);
+    message_id(s->id, sizeof s->id, id);
+    snprintf(s->model, sizeof s->model, "%s", model ? model : "");
+    s->tool_index = -1;
+}
+
+static int message_start(struct allot_anthropic_stream *s, struct allot_buf *out)
+{
+    int rc;
+
+    if ((rc = allot_buf_adds(out, "event: message_start\ndata: {\"type\":\"message_start\","
+                                  "\"message\":{\"id\":")) ||
+        (rc = add_str(out, s->id)) ||
+        (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
+        (rc = add_str(out, s->model)) ||
+        (rc = allot_buf_adds(out, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                                  "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n")))
+        return rc;
+    s->started = 1;
+    return 0;
+}
+
+static int close_block(struct allot_anthropic_stream *s, struct allot_buf *out)
+{
+    int rc;
+
+    if (!s->block_open)
+        return 0;
+    if ((rc = allot_buf_addf(out,
+                             "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+                             "\"index\":%d}\n\n",
+                             s->block_index)))
+        return rc;
+    s->block_open = 0;
+    s->block_index++;
+    s->block_is_tool = 0;
+    s->tool_index = -1;
+    return 0;
+}
+
+static int start_block(struct allot_anthropic_stream *s, struct allot_buf *out)
+{
+    s->block_open = 1;
+    return allot_buf_addf(out,
+                          "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+                          "\"index\":%d,\"content_block\":",
+                          s->block_index);
+}
+
+/* A delta of the open block: {"type":TYPE,FIELD:text}. */
+static int block_delta(struct allot_anthropic_stream *s, struct allot_buf *out, const char *type,
+                       const char *field, const char *text)
+{
+    int rc;
+
+    if ((rc = allot_buf_addf(out,
+                             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                             "\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":",
+                             s->block_index, type, field)) ||
+        (rc = add_str(out, text)) || (rc = allot_buf_adds(out, "}}\n\n")))
+        return rc;
+    return 0;
+}
+
+static int stream_text(struct allot_anthropic_stream *s, struct allot_buf *out, const char *text)
+{
+    int rc;
+
+    if (!s->block_open || s->block_is_tool) {
+        if ((rc = close_block(s, out)) || (rc = start_block(s, out)) ||
+            (rc = allot_buf_adds(out, "{\"type\":\"text\",\"text\":\"\"}}\n\n")))
+            return rc;
+    }
+    return block_delta(s, out, "text_delta", "text", text);
+}
+
+/* One entry of delta.tool_calls. k: its position, the index when it has none. */
+static int stream_tool_call(struct allot_anthropic_stream *s, struct allot_buf *out,
+                            const cJSON *call, int k)
+{
+    const cJSON *index = member(call, "index"), *id, *fn = member(call, "function"), *name, *args;
+    int idx = k, rc;
+
+    if (cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble <= INT_MAX)
+        idx = (int)index->valuedouble;
+    if (!s->block_open || !s->block_is_tool || s->tool_index != idx) {
+        if ((rc = close_block(s, out)) || (rc = start_block(s, out)) ||
+            (rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
+            return rc;
+        id = member(call, "id");
+        name = member(fn, "name");
+        if (cJSON_IsString(id) && *id->valuestring)
+            rc = add_str(out, id->valuestring);
+        else
+            rc = allot_buf_addf(out, "\"toolu_allot_%d\"", s->block_index);
+        if (rc || (rc = allot_buf_adds(out, ",\"name\":")) ||
+            (rc = add_str(out, cJSON_IsString(name) ? name->valuestring : "")) ||
+            (rc = allot_buf_adds(out, ",\"input\":{}}}\n\n")))
+            return rc;
+        s->block_is_tool = 1;
+        s->tool_index = idx;
+    }
+    args = member(fn, "arguments");
+    if (cJSON_IsString(args) && *args->valuestring)
+        return block_delta(s, out, "input_json_delta", "partial_json", args->valuestring);
+    return 0;
+}
+
+static int stream_finish(struct allot_anthropic_stream *s, struct allot_buf *out)
+{
+    int rc;
+
+    if ((!s->started && (rc = message_start(s, out))) || (rc = close_block(s, out)) ||
+        (rc = allot_buf_addf(out,
+                             "event: message_delta\ndata: {\"type\":\"message_delta\","
+                             "\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
+                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}\n\n"
+                             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                             s->stop_reason[0] ? s->stop_reason : "end_turn", s->input_tokens,
+                             s->output_tokens)))
+        return rc;
+    s->finished = 1;
+    return 0;
+}
+
+/* A chunk's choice: text, tool calls, finish reason, in that order. */
+static int stream_choice(struct allot_anthropic_stream *s, struct allot_buf *out,
+                         const cJSON *choice)
+{
+    const cJSON *delta = member(choice, "delta"), *text = member(delta, "content");
+    const cJSON *calls = member(delta, "tool_calls"), *call, *fr;
+    int rc, k = 0;
+
+    if (cJSON_IsString(text) && *text->valuestring && (rc = stream_text(s, out, text->valuestring)))
+        return rc;
+    if (!cJSON_IsArray(calls))
+        calls = NULL;
+    cJSON_ArrayForEach(call, calls)
+    {
+        if (cJSON_IsObject(call) && (rc = stream_tool_call(s, out, call, k)))
+            return rc;
+        k++;
+    }
+    fr = member(choice, "finish_reason");
+    if (cJSON_IsString(fr))
+        snprintf(s->stop_reason, sizeof s->stop_reason, "%s", stop_reason_of(fr));
+    return 0;
+}
+
+int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_slice data,
+                                 struct allot_buf *out)
+{
+    struct allot_anthropic_stream saved = *s;
+    const cJSON *choices, *usage;
+    cJSON *root = NULL;
+    size_t start = out->len;
+    int rc = 0;
+
+    if (s->finished || !data.ptr)
+        goto out;
+    while (data.len &&
+           (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
+        data.ptr++;
+        data.len--;
+    }
+    while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
+                        data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
+        data.len--;
+    if (allot_slice_eq(data, "[DONE]")) {
+        rc = stream_finish(s, out);
+        goto out;
+    }
+    if (!data.len || !cJSON_IsObject(root = cJSON_ParseWithLength(data.ptr, data.len)))
+        goto out; /* not a chunk: keep-alives, comments, junk */
+    if (!s->started && (rc = message_start(s, out)))
+        goto out;
+    choices = member(root, "choices");
+    if (cJSON_IsArray(choices) && cJSON_IsObject(choices->child) &&
+        (rc = stream_choice(s, out, choices->child)))
+        goto out;
+    usage = member(root, "usage");
+    if (cJSON_IsObject(usage)) {
+        if (cJSON_IsNumber(member(usage, "prompt_tokens")))
+            s->input_tokens = token_count(member(usage, "prompt_tokens"));
+        if (cJSON_IsNumber(member(usage, "completion_tokens")))
+            s->output_tokens = token_count(member(usage, "completion_tokens"));
+    }
+out:
+    if (rc) {
+        *s = saved;
+        buf_cut(out, start);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- errors ---- */
+
+const char *allot_anthropic_error_type(int http_status)
+{
+    switch (http_status) {
+    case 400:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+    case 529:
+        return "overloaded_error";
+    default:
+        return http_status >= 400 && http_status < 500 ? "invalid_request_error" : "api_error";
+    }
+}
+
+int allot_anthropic_error_body(int http_status, const char *message, struct allot_buf *out)
+{
+    const char *type = allot_anthropic_error_type(http_status);
+    size_t start = out->len;
+    int rc;
+
+    if ((rc = allot_buf_addf(
+             out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":", type)) ||
+        (rc = add_str(out, message ? message : type)) || (rc = allot_buf_adds(out, "}}")))
+        buf_cut(out, start);
+    return rc;
+}
+
+int allot_anthropic_stream_error(int http_status, const char *message, struct allot_buf *out)
+{
+    size_t start = out->len;
+    int rc;
+
+    if ((rc = allot_buf_adds(out, "event: error\ndata: ")) ||
+        (rc = allot_anthropic_error_body(http_status, message, out)) ||
+        (rc = allot_buf_adds(out, "\n\n")))
+        buf_cut(out, start);
+    return rc;
+}

@@ -1,0 +1,1184 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+#include "allot/anthropic.h"
+#include "allot/error.h"
+#include "test.h"
+
+/* ---- helpers ---- */
+
+/* JSON written with ' for " reads better in C; J() swaps them back. A few
+ * rotating static buffers, so several can be alive in one expression. */
+static const char *J(const char *s)
+{
+    static char bufs[4][16384];
+    static int next;
+    char *b = bufs[next++ % 4];
+    size_t i, n = strlen(s);
+
+    if (n >= sizeof bufs[0])
+        abort();
+    for (i = 0; i < n; i++)
+        b[i] = s[i] == '\'' ? '"' : s[i];
+    b[n] = '\0';
+    return b;
+}
+
+/* The value at a dotted path of member names and array indexes
+ * ("messages.1.tool_calls.0.id"), or NULL. */
+static const cJSON *at(const cJSON *v, const char *path)
+{
+    char key[64];
+    const char *p = path, *e;
+    size_t n;
+
+    while (v && *p) {
+        e = strchr(p, '.');
+        n = e ? (size_t)(e - p) : strlen(p);
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        if (cJSON_IsArray(v))
+            v = cJSON_GetArrayItem(v, atoi(key));
+        else
+            v = cJSON_GetObjectItemCaseSensitive(v, key);
+        p = e ? e + 1 : p + n;
+    }
+    return v;
+}
+
+static const char *str(const cJSON *v, const char *path)
+{
+    v = at(v, path);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num(const cJSON *v, const char *path)
+{
+    v = at(v, path);
+    return cJSON_IsNumber(v) ? v->valuedouble : -12345;
+}
+
+static int size(const cJSON *v, const char *path)
+{
+    v = at(v, path);
+    return cJSON_IsArray(v) || cJSON_IsObject(v) ? cJSON_GetArraySize(v) : -1;
+}
+
+/* The keys of an object, comma-separated, in order. */
+static const char *keys(const cJSON *v)
+{
+    static char k[512];
+    const cJSON *c;
+    size_t n = 0;
+
+    k[0] = '\0';
+    cJSON_ArrayForEach(c, v)
+    {
+        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", n ? "," : "", c->string);
+        if (n >= sizeof k)
+            break;
+    }
+    return k;
+}
+
+/* Translate a request (written with '); the OpenAI body parsed, or NULL. */
+static cJSON *request(const char *sq, int *rc)
+{
+    struct allot_buf out, err;
+    const char *body = J(sq);
+    cJSON *root = NULL;
+
+    allot_buf_init(&out, 1u << 20);
+    allot_buf_init(&err, 1024);
+    *rc = allot_anthropic_request(body, strlen(body), &out, &err);
+    if (*rc == 0)
+        root = cJSON_Parse(allot_buf_cstr(&out));
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    return root;
+}
+
+/* Translate a request that must be refused: the message for the client,
+ * or a note of what went wrong instead ("(rc N)", "(out written)"). */
+static const char *request_error(const char *sq)
+{
+    static char msg[512];
+    struct allot_buf out, err;
+    const char *body = J(sq);
+    int rc;
+
+    allot_buf_init(&out, 1u << 20);
+    allot_buf_init(&err, 1024);
+    rc = allot_anthropic_request(body, strlen(body), &out, &err);
+    if (rc != ALLOT_EINVAL)
+        snprintf(msg, sizeof msg, "(rc %d)", rc);
+    else if (out.len)
+        snprintf(msg, sizeof msg, "(out written)");
+    else
+        snprintf(msg, sizeof msg, "%s", allot_buf_cstr(&err));
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    return msg;
+}
+
+/* Translate a chat.completion (written with '); the message parsed, or NULL. */
+static cJSON *response(const char *sq, const char *model, int *rc)
+{
+    struct allot_buf out;
+    const char *body = J(sq);
+    cJSON *root = NULL;
+
+    allot_buf_init(&out, 1u << 20);
+    *rc = allot_anthropic_response(body, strlen(body), model, &out);
+    if (*rc == 0)
+        root = cJSON_Parse(allot_buf_cstr(&out));
+    allot_buf_release(&out);
+    return root;
+}
+
+/* Anthropic SSE output split into events. */
+#define MAX_EVENTS 32
+struct events {
+    int n;
+    char name[MAX_EVENTS][32];
+    cJSON *data[MAX_EVENTS];
+};
+
+static void events_release(struct events *ev)
+{
+    int i;
+    for (i = 0; i < ev->n; i++)
+        cJSON_Delete(ev->data[i]);
+    ev->n = 0;
+}
+
+/* Parse "event: NAME\ndata: JSON\n\n"...; 0, or -1 when the text is not
+ * exactly a series of such events each of whose data has type NAME. */
+static int events_parse(const char *s, struct events *ev)
+{
+    const char *end, *nl;
+
+    ev->n = 0;
+    while (*s) {
+        if (ev->n == MAX_EVENTS || strncmp(s, "event: ", 7) != 0)
+            return -1;
+        s += 7;
+        if (!(nl = strchr(s, '\n')) || (size_t)(nl - s) >= sizeof ev->name[0])
+            return -1;
+        memcpy(ev->name[ev->n], s, (size_t)(nl - s));
+        ev->name[ev->n][nl - s] = '\0';
+        s = nl + 1;
+        if (strncmp(s, "data: ", 6) != 0 || !(end = strstr(s, "\n\n")))
+            return -1;
+        s += 6;
+        if (memchr(s, '\n', (size_t)(end - s)))
+            return -1; /* data on one line */
+        if (!(ev->data[ev->n] = cJSON_ParseWithLength(s, (size_t)(end - s))))
+            return -1;
+        ev->n++;
+        if (!str(ev->data[ev->n - 1], "type") ||
+            strcmp(str(ev->data[ev->n - 1], "type"), ev->name[ev->n - 1]) != 0)
+            return -1;
+        s = end + 2;
+    }
+    return 0;
+}
+
+/* The event names, comma-separated. */
+static const char *event_names(const struct events *ev)
+{
+    static char k[1024];
+    size_t n = 0;
+    int i;
+
+    k[0] = '\0';
+    for (i = 0; i < ev->n && n < sizeof k; i++)
+        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", i ? "," : "", ev->name[i]);
+    return k;
+}
+
+/* Feed a payload (written with ') to the stream. */
+static int feed(struct allot_anthropic_stream *s, const char *sq, struct allot_buf *out)
+{
+    return allot_anthropic_stream_event(s, allot_slice_cstr(J(sq)), out);
+}
+
+#define MSG_HI "'messages':[{'role':'user','content':'hi'}]"
+
+/* ---- requests ---- */
+
+TEST(anthropic_request_minimal)
+{
+    int rc;
+    cJSON *o = request("{'model':'claude-x','max_tokens':16," MSG_HI "}", &rc);
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
+    ASSERT_STR_EQ(str(o, "model"), "claude-x");
+    ASSERT_INT_EQ(num(o, "max_tokens"), 16);
+    ASSERT_INT_EQ(size(o, "messages"), 1);
+    ASSERT_STR_EQ(keys(at(o, "messages.0")), "role,content");
+    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
+    ASSERT_STR_EQ(str(o, "messages.0.content"), "hi");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_ignores_unknown_top_level_keys)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'top_k':5,'thinking':{'type':'enabled',"
+                       "'budget_tokens':1024},'service_tier':'auto','container':'c',"
+                       "'mcp_servers':[],'metadata':{'other':1}," MSG_HI "}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_system_string_and_blocks)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'system':'Be terse.'," MSG_HI "}", &rc);
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "messages"), 2);
+    ASSERT_STR_EQ(str(o, "messages.0.role"), "system");
+    ASSERT_STR_EQ(str(o, "messages.0.content"), "Be terse.");
+    ASSERT_STR_EQ(str(o, "messages.1.role"), "user");
+    cJSON_Delete(o);
+
+    o = request("{'model':'m','max_tokens':8,'system':[{'type':'text','text':'One.'},"
+                "{'type':'text','text':'Two.','cache_control':{'type':'ephemeral'}}]," MSG_HI "}",
+                &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(str(o, "messages.0.role"), "system");
+    ASSERT_STR_EQ(str(o, "messages.0.content"), "One.\n\nTwo.");
+    cJSON_Delete(o);
+
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'system':[{'type':'text','text':"
+                                "'a'},{'type':'image'}]," MSG_HI "}"),
+                  "system.1.type: Input should be 'text'");
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'system':5," MSG_HI "}"),
+                  "system: Input should be a valid string or list of text blocks");
+}
+
+TEST(anthropic_request_tool_use_and_results_order)
+{
+    int rc;
+    const char *args;
+    cJSON *o, *parsed;
+
+    o = request(
+        "{'model':'m','max_tokens':100,'messages':["
+        "{'role':'user','content':'weather in Paris and Rome?'},"
+        "{'role':'assistant','content':[{'type':'thinking','thinking':'hmm','signature':'s'},"
+        "{'type':'text','text':'Checking.'},"
+        "{'type':'tool_use','id':'toolu_1','name':'weather','input':{'city':'Paris','days':[1,2]}},"
+        "{'type':'tool_use','id':'toolu_2','name':'weather','input':{'city':'Rome'}}]},"
+        "{'role':'user','content':[{'type':'text','text':'here you go'},"
+        "{'type':'tool_result','tool_use_id':'toolu_1','content':'sunny'},"
+        "{'type':'tool_result','tool_use_id':'toolu_2','is_error':true,'content':["
+        "{'type':'text','text':'timeout'},{'type':'image','source':{'type':'url','url':'u'}},"
+        "{'type':'text','text':'retry later'}]}]},"
+        "{'role':'assistant','content':[{'type':'tool_use','id':'toolu_3','name':'clock',"
+        "'input':{}}]},"
+        "{'role':'user','content':[{'type':'tool_result','tool_use_id':'toolu_3'}]}]}",
+        &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "messages"), 7);
+    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
+
+    /* the assistant turn: text joined, thinking dropped, two tool calls */
+    ASSERT_STR_EQ(str(o, "messages.1.role"), "assistant");
+    ASSERT_STR_EQ(str(o, "messages.1.content"), "Checking.");
+    ASSERT_INT_EQ(size(o, "messages.1.tool_calls"), 2);
+    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.id"), "toolu_1");
+    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.type"), "function");
+    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.function.name"), "weather");
+    args = str(o, "messages.1.tool_calls.0.function.arguments");
+    ASSERT(args);
+    parsed = cJSON_Parse(args);
+    ASSERT(parsed);
+    ASSERT_STR_EQ(str(parsed, "city"), "Paris");
+    ASSERT_INT_EQ(num(parsed, "days.1"), 2);
+    cJSON_Delete(parsed);
+    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.1.id"), "toolu_2");
+
+    /* tool results first, in order, then the user text */
+    ASSERT_STR_EQ(str(o, "messages.2.role"), "tool");
+    ASSERT_STR_EQ(keys(at(o, "messages.2")), "role,tool_call_id,content");
+    ASSERT_STR_EQ(str(o, "messages.2.tool_call_id"), "toolu_1");
+    ASSERT_STR_EQ(str(o, "messages.2.content"), "sunny");
+    ASSERT_STR_EQ(str(o, "messages.3.role"), "tool");
+    ASSERT_STR_EQ(str(o, "messages.3.tool_call_id"), "toolu_2");
+    ASSERT_STR_EQ(str(o, "messages.3.content"), "Error: timeout\nretry later");
+    ASSERT_STR_EQ(str(o, "messages.4.role"), "user");
+    ASSERT_STR_EQ(str(o, "messages.4.content"), "here you go");
+
+    /* an assistant turn of tool calls only: content null; a user turn of
+     * tool results only: no user message */
+    ASSERT_STR_EQ(str(o, "messages.5.role"), "assistant");
+    ASSERT(cJSON_IsNull(at(o, "messages.5.content")));
+    ASSERT_STR_EQ(str(o, "messages.5.tool_calls.0.function.arguments"), "{}");
+    ASSERT_STR_EQ(str(o, "messages.6.role"), "tool");
+    ASSERT_STR_EQ(str(o, "messages.6.tool_call_id"), "toolu_3");
+    ASSERT_STR_EQ(str(o, "messages.6.content"), "");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_assistant_text_blocks_joined)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'q'},"
+                       "{'role':'assistant','content':[{'type':'text','text':'The answer '},"
+                       "{'type':'text','text':'is 4.'}]}]}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(str(o, "messages.1.content"), "The answer is 4.");
+    ASSERT(!at(o, "messages.1.tool_calls"));
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_images_base64_and_url)
+{
+    int rc;
+    cJSON *o = request(
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':["
+        "{'type':'text','text':'compare'},"
+        "{'type':'image','source':{'type':'base64','media_type':'image/png','data':'iVBORw0K'}},"
+        "{'type':'image','source':{'type':'url','url':'https://example.com/a.jpg'}}]},"
+        "{'role':'assistant','content':'ok'},"
+        "{'role':'user','content':[{'type':'image','source':{'type':'url','url':'https://x/b'}}]}"
+        "]}",
+        &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "messages.0.content"), 3);
+    ASSERT_STR_EQ(str(o, "messages.0.content.0.type"), "text");
+    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "compare");
+    ASSERT_STR_EQ(str(o, "messages.0.content.1.type"), "image_url");
+    ASSERT_STR_EQ(str(o, "messages.0.content.1.image_url.url"), "data:image/png;base64,iVBORw0K");
+    ASSERT_STR_EQ(str(o, "messages.0.content.2.type"), "image_url");
+    ASSERT_STR_EQ(str(o, "messages.0.content.2.image_url.url"), "https://example.com/a.jpg");
+    ASSERT_STR_EQ(str(o, "messages.1.content"), "ok");
+    /* a lone image is still an array of parts */
+    ASSERT_INT_EQ(size(o, "messages.2.content"), 1);
+    ASSERT_STR_EQ(str(o, "messages.2.content.0.image_url.url"), "https://x/b");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_documents)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':["
+                       "{'type':'document','source':{'type':'text','media_type':'text/plain',"
+                       "'data':'Doc body.'},'title':'t'},{'type':'text','text':'Summarise.'}]}]}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "messages.0.content"), 2);
+    ASSERT_STR_EQ(str(o, "messages.0.content.0.type"), "text");
+    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "Doc body.");
+    ASSERT_STR_EQ(str(o, "messages.0.content.1.text"), "Summarise.");
+    cJSON_Delete(o);
+
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'messages':[{'role':'user',"
+                                "'content':[{'type':'document','source':{'type':'base64',"
+                                "'media_type':'application/pdf','data':'JVBER'}}]}]}"),
+                  "messages.0.content.0.source.type: document source type 'base64' is not "
+                  "supported by allot");
+}
+
+TEST(anthropic_request_single_text_block_is_a_string)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':["
+                       "{'type':'text','text':'only','cache_control':{'type':'ephemeral'}}]}]}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(str(o, "messages.0.content"), "only");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_tools_and_tool_choice)
+{
+    static const struct {
+        const char *choice;
+        const char *want; /* tool_choice as JSON text */
+        int parallel_false;
+    } cases[] = {
+        {"{'type':'auto'}", "\"auto\"", 0},
+        {"{'type':'any'}", "\"required\"", 0},
+        {"{'type':'none'}", "\"none\"", 0},
+        {"{'type':'tool','name':'get_time'}",
+         "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}", 0},
+        {"{'type':'auto','disable_parallel_tool_use':true}", "\"auto\"", 1},
+        {"{'type':'any','disable_parallel_tool_use':false}", "\"required\"", 0},
+    };
+    char body[2048];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *o;
+        char *choice;
+
+        snprintf(body, sizeof body,
+                 "{'model':'m','max_tokens':8,'tool_choice':%s,'temperature':0.5,"
+                 "'tools':[{'name':'get_weather','description':'Weather by city',"
+                 "'input_schema':{'type':'object','properties':{'city':{'type':'string'}},"
+                 "'required':['city']}},"
+                 "{'type':'custom','name':'get_time','input_schema':{'type':'object'}}]," MSG_HI
+                 "}",
+                 cases[i].choice);
+        o = request(body, &rc);
+        ASSERT_INT_EQ(rc, 0);
+        ASSERT(o);
+        ASSERT_STR_EQ(keys(o), cases[i].parallel_false
+                                   ? "model,messages,max_tokens,temperature,tools,tool_choice,"
+                                     "parallel_tool_calls"
+                                   : "model,messages,max_tokens,temperature,tools,tool_choice");
+        ASSERT_INT_EQ(size(o, "tools"), 2);
+        ASSERT_STR_EQ(str(o, "tools.0.type"), "function");
+        ASSERT_STR_EQ(str(o, "tools.0.function.name"), "get_weather");
+        ASSERT_STR_EQ(str(o, "tools.0.function.description"), "Weather by city");
+        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.type"), "object");
+        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.properties.city.type"), "string");
+        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.required.0"), "city");
+        ASSERT_STR_EQ(str(o, "tools.1.function.name"), "get_time");
+        ASSERT(!at(o, "tools.1.function.description"));
+        choice = cJSON_PrintUnformatted(at(o, "tool_choice"));
+        ASSERT(choice);
+        ASSERT_STR_EQ(choice, cases[i].want);
+        free(choice);
+        if (cases[i].parallel_false)
+            ASSERT(cJSON_IsFalse(at(o, "parallel_tool_calls")));
+        cJSON_Delete(o);
+    }
+}
+
+TEST(anthropic_request_tool_choice_without_tools_is_dropped)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'tools':[],'tool_choice':{'type':'auto',"
+                       "'disable_parallel_tool_use':true}," MSG_HI "}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
+    cJSON_Delete(o);
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tool_choice':{'type':'maybe'},"
+                                "'tools':[{'name':'f','input_schema':{}}]," MSG_HI "}"),
+                  "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'");
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tool_choice':{'type':'tool'},"
+                                "'tools':[{'name':'f','input_schema':{}}]," MSG_HI "}"),
+                  "tool_choice.name: Field required");
+}
+
+TEST(anthropic_request_server_tools_refused)
+{
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tools':[{'name':'f',"
+                                "'input_schema':{}},{'type':'web_search_20250305','name':"
+                                "'web_search','max_uses':5}]," MSG_HI "}"),
+                  "tools.1: server tool type 'web_search_20250305' is not supported by allot");
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tools':[{'type':'bash_20250124',"
+                                "'name':'bash'}]," MSG_HI "}"),
+                  "tools.0: server tool type 'bash_20250124' is not supported by allot");
+    ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tools':[{'name':'f'}]," MSG_HI "}"),
+                  "tools.0.input_schema: Field required");
+    ASSERT_STR_EQ(
+        request_error("{'model':'m','max_tokens':8,'tools':[{'input_schema':{}}]," MSG_HI "}"),
+        "tools.0.name: Field required");
+}
+
+TEST(anthropic_request_required_fields)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{'max_tokens':8," MSG_HI "}", "model: Field required"},
+        {"{'model':7,'max_tokens':8," MSG_HI "}", "model: Input should be a valid string"},
+        {"{'model':'m'," MSG_HI "}", "max_tokens: Field required"},
+        {"{'model':'m','max_tokens':'8'," MSG_HI "}",
+         "max_tokens: Input should be a valid integer"},
+        {"{'model':'m','max_tokens':1.5," MSG_HI "}",
+         "max_tokens: Input should be a valid integer"},
+        {"{'model':'m','max_tokens':0," MSG_HI "}",
+         "max_tokens: Input should be greater than or equal to 1"},
+        {"{'model':'m','max_tokens':8}", "messages: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':{}}", "messages: Input should be a valid list"},
+        {"{'model':'m','max_tokens':8,'messages':[]}",
+         "messages: at least one message is required"},
+        {"{'model':'m','max_tokens':8,'messages':['hi']}",
+         "messages.0: Input should be a valid dictionary"},
+        {"{'model':'m','max_tokens':8,'messages':[{'content':'hi'}]}",
+         "messages.0.role: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'a'},"
+         "{'role':'assistant','content':'b'},{'role':'system','content':'c'}]}",
+         "messages.2.role: Input should be 'user' or 'assistant'"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user'}]}",
+         "messages.0.content: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':3}]}",
+         "messages.0.content: Input should be a valid string or list"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'text':'x'}]}]}",
+         "messages.0.content.0.type: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'text'}]}]}",
+         "messages.0.content.0.text: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'image',"
+         "'source':{'type':'base64','data':'x'}}]}]}",
+         "messages.0.content.0.source.media_type: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'assistant','content':[{'type':"
+         "'tool_use','id':'t','name':'f'}]}]}",
+         "messages.0.content.0.input: Field required"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':"
+         "'tool_result','content':'x'}]}]}",
+         "messages.0.content.0.tool_use_id: Field required"},
+        {"{'model':'m','max_tokens':8,'temperature':'hot'," MSG_HI "}",
+         "temperature: Input should be a valid number"},
+        {"{'model':'m','max_tokens':8,'stop_sequences':['a',1]," MSG_HI "}",
+         "stop_sequences.1: Input should be a valid string"},
+        {"{'model':'m','max_tokens':8,'stream':'yes'," MSG_HI "}",
+         "stream: Input should be a valid boolean"},
+        {"{'model':'m','max_tokens':8,'metadata':{'user_id':5}," MSG_HI "}",
+         "metadata.user_id: Input should be a valid string"},
+        {"[1,2]", "request body must be a JSON object"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ASSERT_STR_EQ(request_error(cases[i].body), cases[i].want);
+}
+
+TEST(anthropic_request_invalid_json)
+{
+    const char *msg = request_error("{'model':'m',");
+    ASSERT_STR_CONTAINS(msg, "invalid JSON at line 1 column");
+    msg = request_error("");
+    ASSERT_STR_CONTAINS(msg, "invalid JSON");
+}
+
+TEST(anthropic_request_unsupported_blocks)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'text',"
+         "'text':'x'},{'type':'container_upload','file_id':'f'}]}]}",
+         "messages.0.content.1.type: content block type 'container_upload' is not supported by "
+         "allot"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'q'},{'role':"
+         "'assistant','content':[{'type':'server_tool_use','id':'s','name':'web_search',"
+         "'input':{}}]}]}",
+         "messages.1.content.0.type: content block type 'server_tool_use' is not supported by "
+         "allot"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':"
+         "'tool_use','id':'t','name':'f','input':{}}]}]}",
+         "messages.0.content.0.type: tool_use blocks are only allowed in assistant messages"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'assistant','content':[{'type':"
+         "'tool_result','tool_use_id':'t'}]}]}",
+         "messages.0.content.0.type: tool_result blocks are only allowed in user messages"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'assistant','content':[{'type':"
+         "'image','source':{'type':'url','url':'u'}}]}]}",
+         "messages.0.content.0.type: image blocks are only allowed in user messages"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'image',"
+         "'source':{'type':'file','file_id':'f'}}]}]}",
+         "messages.0.content.0.source.type: image source type 'file' is not supported by allot"},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':"
+         "'tool_result','tool_use_id':'t','content':[{'type':'search_result'}]}]}]}",
+         "messages.0.content.0.content.0.type: content block type 'search_result' is not "
+         "supported by allot"},
+        /* client text quoted in a message is kept on one line */
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'a\\nb'}]}]}",
+         "messages.0.content.0.type: content block type 'a?b' is not supported by allot"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ASSERT_STR_EQ(request_error(cases[i].body), cases[i].want);
+}
+
+TEST(anthropic_request_stop_metadata_stream_sampling)
+{
+    int rc;
+    cJSON *o = request("{'stream':true,'metadata':{'user_id':'u-42'},'top_p':0.9,"
+                       "'stop_sequences':['END','###'],'temperature':0.25,'model':'m',"
+                       "'max_tokens':1024," MSG_HI "}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens,temperature,top_p,stop,stream,user");
+    ASSERT_DBL_NEAR(num(o, "temperature"), 0.25, 1e-12);
+    ASSERT_DBL_NEAR(num(o, "top_p"), 0.9, 1e-12);
+    ASSERT_INT_EQ(size(o, "stop"), 2);
+    ASSERT_STR_EQ(str(o, "stop.0"), "END");
+    ASSERT_STR_EQ(str(o, "stop.1"), "###");
+    ASSERT(cJSON_IsTrue(at(o, "stream")));
+    ASSERT_STR_EQ(str(o, "user"), "u-42");
+    ASSERT_INT_EQ(num(o, "max_tokens"), 1024);
+    cJSON_Delete(o);
+
+    o = request("{'stream':false,'stop_sequences':[],'metadata':{'user_id':null},'model':'m',"
+                "'max_tokens':8," MSG_HI "}",
+                &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens,stream");
+    ASSERT(cJSON_IsFalse(at(o, "stream")));
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_request_errors_leave_out_unchanged)
+{
+    const char *ok = J("{'model':'m','max_tokens':8," MSG_HI "}");
+    const char *bad = J("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'a'},"
+                        "{'role':'bot','content':'b'}]}");
+    struct allot_buf out, err;
+
+    allot_buf_init(&out, 1024);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+    ASSERT_INT_EQ(allot_anthropic_request(bad, strlen(bad), &out, &err), ALLOT_EINVAL);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "messages.1.role: Input should be 'user' or 'assistant'");
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+
+    allot_buf_init(&out, 40); /* too small for the translation */
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+    ASSERT_INT_EQ(allot_anthropic_request(ok, strlen(ok), &out, &err), ALLOT_ETOOBIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+    ASSERT_INT_EQ(err.len, 0);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+
+    /* err may be NULL */
+    allot_buf_init(&out, 1024);
+    ASSERT_INT_EQ(allot_anthropic_request(bad, strlen(bad), &out, NULL), ALLOT_EINVAL);
+    ASSERT_INT_EQ(out.len, 0);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_request_output_is_valid_json_for_hostile_strings)
+{
+    /* escapes and non-ASCII survive the round trip */
+    int rc;
+    cJSON *o = request("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':"
+                       "'quote \\' backslash \\\\ tab \\t \\u00e9 \\ud83d\\ude00'}]}",
+                       &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(str(o, "messages.0.content"),
+                  "quote \" backslash \\ tab \t \xc3\xa9 \xf0\x9f\x98\x80");
+    cJSON_Delete(o);
+}
+
+/* ---- responses ---- */
+
+TEST(anthropic_response_text)
+{
+    int rc;
+    cJSON *o = response("{'id':'chatcmpl-abc123','object':'chat.completion','model':'gpt-x',"
+                        "'choices':[{'index':0,'message':{'role':'assistant','content':'Hello!'},"
+                        "'finish_reason':'stop'}],'usage':{'prompt_tokens':12,"
+                        "'completion_tokens':3,'total_tokens':15}}",
+                        "served-model", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(keys(o), "id,type,role,model,content,stop_reason,stop_sequence,usage");
+    ASSERT_STR_EQ(str(o, "id"), "msg_abc123");
+    ASSERT_STR_EQ(str(o, "type"), "message");
+    ASSERT_STR_EQ(str(o, "role"), "assistant");
+    ASSERT_STR_EQ(str(o, "model"), "served-model");
+    ASSERT_INT_EQ(size(o, "content"), 1);
+    ASSERT_STR_EQ(str(o, "content.0.type"), "text");
+    ASSERT_STR_EQ(str(o, "content.0.text"), "Hello!");
+    ASSERT_STR_EQ(str(o, "stop_reason"), "end_turn");
+    ASSERT(cJSON_IsNull(at(o, "stop_sequence")));
+    ASSERT_INT_EQ(num(o, "usage.input_tokens"), 12);
+    ASSERT_INT_EQ(num(o, "usage.output_tokens"), 3);
+    cJSON_Delete(o);
+
+    /* no model given: the completion's own; an id without chatcmpl- */
+    o = response("{'id':'xyz','model':'gpt-x','choices':[{'message':{'content':'a'}}]}", NULL, &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(str(o, "id"), "msg_xyz");
+    ASSERT_STR_EQ(str(o, "model"), "gpt-x");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_response_tool_calls)
+{
+    int rc;
+    cJSON *o = response(
+        "{'id':'chatcmpl-t','choices':[{'message':{'role':'assistant','content':'Let me look.',"
+        "'tool_calls':[{'id':'call_1','type':'function','function':{'name':'weather',"
+        "'arguments':'{\\'city\\':\\'Paris\\',\\'n\\':[1,2]}'}},"
+        "{'id':'call_2','type':'function','function':{'name':'broken',"
+        "'arguments':'{\\'city\\':'}},"
+        "{'id':'call_3','type':'function','function':{'name':'arr','arguments':'[1]'}}]},"
+        "'finish_reason':'tool_calls'}],'usage':{'prompt_tokens':5,'completion_tokens':9}}",
+        "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "content"), 4);
+    ASSERT_STR_EQ(str(o, "content.0.type"), "text");
+    ASSERT_STR_EQ(str(o, "content.0.text"), "Let me look.");
+    ASSERT_STR_EQ(keys(at(o, "content.1")), "type,id,name,input");
+    ASSERT_STR_EQ(str(o, "content.1.type"), "tool_use");
+    ASSERT_STR_EQ(str(o, "content.1.id"), "call_1");
+    ASSERT_STR_EQ(str(o, "content.1.name"), "weather");
+    ASSERT_STR_EQ(str(o, "content.1.input.city"), "Paris");
+    ASSERT_INT_EQ(num(o, "content.1.input.n.1"), 2);
+    ASSERT_STR_EQ(str(o, "content.2.name"), "broken");
+    ASSERT(cJSON_IsObject(at(o, "content.2.input")));
+    ASSERT_INT_EQ(size(o, "content.2.input"), 0);
+    ASSERT_INT_EQ(size(o, "content.3.input"), 0);
+    ASSERT_STR_EQ(str(o, "stop_reason"), "tool_use");
+    cJSON_Delete(o);
+
+    /* tool calls without text: the tool_use block comes first */
+    o = response("{'id':'c','choices':[{'message':{'content':null,'tool_calls':[{'id':'k',"
+                 "'type':'function','function':{'name':'f','arguments':'{}'}}]},"
+                 "'finish_reason':'tool_calls'}]}",
+                 "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(size(o, "content"), 1);
+    ASSERT_STR_EQ(str(o, "content.0.type"), "tool_use");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_response_finish_reasons)
+{
+    static const struct {
+        const char *finish, *want;
+    } cases[] = {
+        {"'stop'", "end_turn"},
+        {"'length'", "max_tokens"},
+        {"'tool_calls'", "tool_use"},
+        {"'function_call'", "tool_use"},
+        {"'content_filter'", "refusal"},
+        {"'eos'", "end_turn"},
+        {"null", "end_turn"},
+    };
+    char body[512];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *o;
+        snprintf(body, sizeof body,
+                 "{'id':'chatcmpl-1','choices':[{'message':{'content':'x'},'finish_reason':%s}]}",
+                 cases[i].finish);
+        o = response(body, "m", &rc);
+        ASSERT_INT_EQ(rc, 0);
+        ASSERT(o);
+        ASSERT_STR_EQ(str(o, "stop_reason"), cases[i].want);
+        cJSON_Delete(o);
+    }
+    /* finish_reason absent */
+    {
+        cJSON *o =
+            response("{'id':'chatcmpl-1','choices':[{'message':{'content':'x'}}]}", "m", &rc);
+        ASSERT_INT_EQ(rc, 0);
+        ASSERT(o);
+        ASSERT_STR_EQ(str(o, "stop_reason"), "end_turn");
+        cJSON_Delete(o);
+    }
+}
+
+TEST(anthropic_response_usage_absent_and_empty_content)
+{
+    int rc;
+    cJSON *o = response("{'id':'chatcmpl-e','choices':[{'message':{'role':'assistant',"
+                        "'content':''},'finish_reason':'length'}]}",
+                        "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT(cJSON_IsArray(at(o, "content")));
+    ASSERT_INT_EQ(size(o, "content"), 0);
+    ASSERT_STR_EQ(str(o, "stop_reason"), "max_tokens");
+    ASSERT_INT_EQ(num(o, "usage.input_tokens"), 0);
+    ASSERT_INT_EQ(num(o, "usage.output_tokens"), 0);
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_response_not_a_completion)
+{
+    static const char *const bodies[] = {
+        "not json",
+        "[]",
+        "{}",
+        "{'choices':[]}",
+        "{'choices':{}}",
+        "{'choices':[1]}",
+        "{'error':{'message':'bad'}}",
+    };
+    struct allot_buf out;
+    size_t i;
+
+    allot_buf_init(&out, 4096);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        const char *b = J(bodies[i]);
+        ASSERT_INT_EQ(allot_anthropic_response(b, strlen(b), "m", &out), ALLOT_EPARSE);
+        ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+    }
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_response_cap_leaves_out_unchanged)
+{
+    const char *b = J("{'id':'chatcmpl-1','choices':[{'message':{'content':'a long enough "
+                      "answer to pass the cap'}}]}");
+    struct allot_buf out;
+
+    allot_buf_init(&out, 64);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+    ASSERT_INT_EQ(allot_anthropic_response(b, strlen(b), "m", &out), ALLOT_ETOOBIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+    allot_buf_release(&out);
+}
+
+/* ---- streams ---- */
+
+TEST(anthropic_stream_init_ids)
+{
+    struct allot_anthropic_stream s;
+    char long_id[200];
+
+    allot_anthropic_stream_init(&s, "chatcmpl-abc", "mod");
+    ASSERT_STR_EQ(s.id, "msg_abc");
+    ASSERT_STR_EQ(s.model, "mod");
+    ASSERT_INT_EQ(s.tool_index, -1);
+    ASSERT_INT_EQ(s.started, 0);
+    ASSERT_INT_EQ(s.block_index, 0);
+    allot_anthropic_stream_init(&s, "msg_kept", NULL);
+    ASSERT_STR_EQ(s.id, "msg_kept");
+    ASSERT_STR_EQ(s.model, "");
+    allot_anthropic_stream_init(&s, "other", "m");
+    ASSERT_STR_EQ(s.id, "msg_other");
+    memset(long_id, 'x', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    allot_anthropic_stream_init(&s, long_id, "m");
+    ASSERT_INT_EQ(strlen(s.id), sizeof s.id - 1);
+}
+
+TEST(anthropic_stream_text_full_sequence)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-s1", "gpt-small");
+    ASSERT_INT_EQ(feed(&s,
+                       "{'id':'chatcmpl-s1','object':'chat.completion.chunk','choices':[{'index':0,"
+                       "'delta':{'role':'assistant','content':''},'finish_reason':null}]}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'index':0,'delta':{'content':'Hel'}}]}", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'index':0,'delta':{'content':'lo \\'you\\''}}]}", &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'index':0,'delta':{},'finish_reason':'length'}]}", &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[],'usage':{'prompt_tokens':21,'completion_tokens':7,"
+                       "'total_tokens':28}}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(s.finished, 0);
+    ASSERT_INT_EQ(allot_anthropic_stream_event(&s, ALLOT_SLICE_LIT("[DONE]"), &out), 0);
+    ASSERT_INT_EQ(s.finished, 1);
+
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
+                                    "content_block_delta,content_block_stop,message_delta,"
+                                    "message_stop");
+    ASSERT_STR_EQ(str(ev.data[0], "message.id"), "msg_s1");
+    ASSERT_STR_EQ(str(ev.data[0], "message.type"), "message");
+    ASSERT_STR_EQ(str(ev.data[0], "message.role"), "assistant");
+    ASSERT_STR_EQ(str(ev.data[0], "message.model"), "gpt-small");
+    ASSERT_INT_EQ(size(ev.data[0], "message.content"), 0);
+    ASSERT(cJSON_IsNull(at(ev.data[0], "message.stop_reason")));
+    ASSERT_INT_EQ(num(ev.data[0], "message.usage.input_tokens"), 0);
+    ASSERT_INT_EQ(num(ev.data[1], "index"), 0);
+    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "text");
+    ASSERT_STR_EQ(str(ev.data[1], "content_block.text"), "");
+    ASSERT_INT_EQ(num(ev.data[2], "index"), 0);
+    ASSERT_STR_EQ(str(ev.data[2], "delta.type"), "text_delta");
+    ASSERT_STR_EQ(str(ev.data[2], "delta.text"), "Hel");
+    ASSERT_STR_EQ(str(ev.data[3], "delta.text"), "lo \"you\"");
+    ASSERT_INT_EQ(num(ev.data[4], "index"), 0);
+    ASSERT_STR_EQ(str(ev.data[5], "delta.stop_reason"), "max_tokens");
+    ASSERT(cJSON_IsNull(at(ev.data[5], "delta.stop_sequence")));
+    ASSERT_INT_EQ(num(ev.data[5], "usage.input_tokens"), 21);
+    ASSERT_INT_EQ(num(ev.data[5], "usage.output_tokens"), 7);
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_stream_text_then_two_tool_calls)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+    cJSON *args;
+    int i;
+    static const char *const chunks[] = {
+        "{'choices':[{'delta':{'role':'assistant','content':'Checking both.'}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'call_a','type':'function',"
+        "'function':{'name':'weather','arguments':''}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':'{\\'ci'}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':"
+        "'ty\\':\\'Paris\\'}'}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':1,'id':'call_b','type':'function',"
+        "'function':{'name':'clock','arguments':'{}'}}]}}]}",
+        "{'choices':[{'delta':{},'finish_reason':'tool_calls'}],'usage':{'prompt_tokens':3,"
+        "'completion_tokens':4}}",
+        "[DONE]",
+    };
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-t", "m");
+    for (i = 0; i < (int)(sizeof chunks / sizeof chunks[0]); i++)
+        ASSERT_INT_EQ(feed(&s, chunks[i], &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev),
+                  "message_start,"
+                  "content_block_start,content_block_delta,content_block_stop,"
+                  "content_block_start,content_block_delta,content_block_delta,content_block_stop,"
+                  "content_block_start,content_block_delta,content_block_stop,"
+                  "message_delta,message_stop");
+    /* block 0: text */
+    ASSERT_INT_EQ(num(ev.data[1], "index"), 0);
+    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "text");
+    ASSERT_STR_EQ(str(ev.data[2], "delta.text"), "Checking both.");
+    ASSERT_INT_EQ(num(ev.data[3], "index"), 0);
+    /* block 1: the first tool call, its arguments in two fragments */
+    ASSERT_INT_EQ(num(ev.data[4], "index"), 1);
+    ASSERT_STR_EQ(str(ev.data[4], "content_block.type"), "tool_use");
+    ASSERT_STR_EQ(str(ev.data[4], "content_block.id"), "call_a");
+    ASSERT_STR_EQ(str(ev.data[4], "content_block.name"), "weather");
+    ASSERT(cJSON_IsObject(at(ev.data[4], "content_block.input")));
+    ASSERT_INT_EQ(size(ev.data[4], "content_block.input"), 0);
+    ASSERT_INT_EQ(num(ev.data[5], "index"), 1);
+    ASSERT_STR_EQ(str(ev.data[5], "delta.type"), "input_json_delta");
+    ASSERT_STR_EQ(str(ev.data[5], "delta.partial_json"), "{\"ci");
+    ASSERT_STR_EQ(str(ev.data[6], "delta.partial_json"), "ty\":\"Paris\"}");
+    ASSERT_INT_EQ(num(ev.data[7], "index"), 1);
+    /* block 2: the second tool call */
+    ASSERT_INT_EQ(num(ev.data[8], "index"), 2);
+    ASSERT_STR_EQ(str(ev.data[8], "content_block.id"), "call_b");
+    ASSERT_STR_EQ(str(ev.data[8], "content_block.name"), "clock");
+    ASSERT_INT_EQ(num(ev.data[9], "index"), 2);
+    ASSERT_STR_EQ(str(ev.data[9], "delta.partial_json"), "{}");
+    ASSERT_INT_EQ(num(ev.data[10], "index"), 2);
+    ASSERT_STR_EQ(str(ev.data[11], "delta.stop_reason"), "tool_use");
+    ASSERT_INT_EQ(num(ev.data[11], "usage.input_tokens"), 3);
+    ASSERT_INT_EQ(num(ev.data[11], "usage.output_tokens"), 4);
+    /* the fragments join into the call's JSON */
+    {
+        char joined[64];
+        snprintf(joined, sizeof joined, "%s%s", str(ev.data[5], "delta.partial_json"),
+                 str(ev.data[6], "delta.partial_json"));
+        args = cJSON_Parse(joined);
+        ASSERT(args);
+        ASSERT_STR_EQ(str(args, "city"), "Paris");
+        cJSON_Delete(args);
+    }
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_stream_text_after_tool_opens_new_block)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "x", "m");
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'c',"
+                       "'function':{'name':'f','arguments':'{}'}}]}}]}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'after'}}]}", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
+                                    "content_block_stop,content_block_start,content_block_delta,"
+                                    "content_block_stop,message_delta,message_stop");
+    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "tool_use");
+    ASSERT_INT_EQ(num(ev.data[4], "index"), 1);
+    ASSERT_STR_EQ(str(ev.data[4], "content_block.type"), "text");
+    ASSERT_STR_EQ(str(ev.data[5], "delta.text"), "after");
+    ASSERT_STR_EQ(str(ev.data[7], "delta.stop_reason"), "end_turn");
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_stream_ignores_non_json_and_after_done)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+    size_t len;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-n", "m");
+    /* nothing is sent for payloads that are not JSON objects, not even message_start */
+    ASSERT_INT_EQ(feed(&s, "not json", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "[1,2]", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "\"text\"", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "", &out), 0);
+    ASSERT_INT_EQ(allot_anthropic_stream_event(&s, allot_slice_of(NULL, 0), &out), 0);
+    ASSERT_INT_EQ(out.len, 0);
+    ASSERT_INT_EQ(s.started, 0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'a'}}]}", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content'", &out), 0);
+    ASSERT_INT_EQ(feed(&s, " [DONE]\n", &out), 0);
+    len = out.len;
+    ASSERT_INT_EQ(s.finished, 1);
+    /* after [DONE]: nothing */
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'late'}}]}", &out), 0);
+    ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
+    ASSERT_INT_EQ(out.len, len);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
+                                    "content_block_stop,message_delta,message_stop");
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_stream_done_without_chunks)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-e", "m");
+    ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev), "message_start,message_delta,message_stop");
+    ASSERT_STR_EQ(str(ev.data[0], "message.id"), "msg_e");
+    ASSERT_STR_EQ(str(ev.data[1], "delta.stop_reason"), "end_turn");
+    ASSERT_INT_EQ(num(ev.data[1], "usage.output_tokens"), 0);
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_stream_cap_restores_state)
+{
+    struct allot_anthropic_stream s, before;
+    struct allot_buf out;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-c", "m");
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'a'}}]}", &out), 0);
+    before = s;
+    /* room for the content_block_stop the next chunk starts with, not for the rest */
+    out.max = out.len + 120;
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'c','function':{"
+                       "'name':'f','arguments':'{\\'padding\\':\\'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\'}'}}"
+                       "]}}]}",
+                       &out),
+                  ALLOT_ETOOBIG);
+    ASSERT(memcmp(&s, &before, sizeof s) == 0);
+    ASSERT(strstr(allot_buf_cstr(&out), "content_block_stop") == NULL);
+    /* with room again, the same chunk goes through from the same state */
+    out.max = 1u << 16;
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'c','function':{"
+                       "'name':'f','arguments':'{}'}}]}}]}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(s.block_index, 1);
+    ASSERT_INT_EQ(s.block_is_tool, 1);
+    ASSERT_INT_EQ(s.tool_index, 0);
+    allot_buf_release(&out);
+}
+
+/* ---- errors ---- */
+
+TEST(anthropic_error_types)
+{
+    ASSERT_STR_EQ(allot_anthropic_error_type(400), "invalid_request_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(401), "authentication_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(403), "permission_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(404), "not_found_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(413), "request_too_large");
+    ASSERT_STR_EQ(allot_anthropic_error_type(422), "invalid_request_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(429), "rate_limit_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(500), "api_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(502), "api_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(503), "overloaded_error");
+    ASSERT_STR_EQ(allot_anthropic_error_type(529), "overloaded_error");
+}
+
+TEST(anthropic_error_bodies)
+{
+    static const struct {
+        int status;
+        const char *type;
+    } cases[] = {
+        {400, "invalid_request_error"}, {404, "not_found_error"}, {413, "request_too_large"},
+        {429, "rate_limit_error"},      {500, "api_error"},       {529, "overloaded_error"},
+    };
+    struct allot_buf out;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *o;
+        allot_buf_init(&out, 1024);
+        ASSERT_INT_EQ(allot_anthropic_error_body(cases[i].status, "model \"x\" said\nno", &out), 0);
+        o = cJSON_Parse(allot_buf_cstr(&out));
+        ASSERT(o);
+        ASSERT_STR_EQ(keys(o), "type,error");
+        ASSERT_STR_EQ(str(o, "type"), "error");
+        ASSERT_STR_EQ(keys(at(o, "error")), "type,message");
+        ASSERT_STR_EQ(str(o, "error.type"), cases[i].type);
+        ASSERT_STR_EQ(str(o, "error.message"), "model \"x\" said\nno");
+        cJSON_Delete(o);
+        allot_buf_release(&out);
+    }
+}
+
+TEST(anthropic_error_stream_event)
+{
+    struct allot_buf out;
+    struct events ev;
+
+    allot_buf_init(&out, 1024);
+    ASSERT_INT_EQ(allot_anthropic_stream_error(529, "upstream overloaded", &out), 0);
+    ASSERT(strncmp(allot_buf_cstr(&out), "event: error\ndata: {", 20) == 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev), "error");
+    ASSERT_STR_EQ(str(ev.data[0], "error.type"), "overloaded_error");
+    ASSERT_STR_EQ(str(ev.data[0], "error.message"), "upstream overloaded");
+    events_release(&ev);
+    allot_buf_release(&out);
+
+    /* a cap that cannot hold it leaves out unchanged */
+    allot_buf_init(&out, 30);
+    ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+    ASSERT_INT_EQ(allot_anthropic_stream_error(500, "boom", &out), ALLOT_ETOOBIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+    allot_buf_release(&out);
+}
