@@ -1,5 +1,5 @@
-/* anthropic.c: the Anthropic Messages dialect, translated to and from
- * OpenAI chat completions (anthropic.h).
+/* anthropic_request.c: an Anthropic Messages request translated to an
+ * OpenAI chat-completions body (anthropic.h).
  *
  * Requests come from clients, so they are read as chat_request.c reads an
  * OpenAI body: the strict check of json_check.h first (a client gets
@@ -8,28 +8,7 @@
  * last of duplicate keys counting. Every field the translation reads is
  * validated, and the first problem is reported with its field path the way
  * Anthropic's API reports it ("messages.2.role: ..."), because Anthropic
- * SDKs and the people reading their errors expect that shape.
- *
- * Answers come from our upstreams and are read leniently: cJSON as is,
- * missing fields taking defaults, so that a quirky OpenAI-compatible server
- * still gives the client an answer.
- *
- * All output is written straight into the caller's capped buffer (and
- * capped scratch buffers) rather than built as a cJSON tree and printed:
- * the caps bound the work, every string goes through
- * allot_buf_add_json_str (so the output is valid UTF-8 JSON whatever the
- * input held), and a failed translation is undone by cutting the buffer
- * back to where it started.
- *
- * DESIGN (stream): the translator is a small state machine over the
- * upstream's chunks, kept in plain data (struct allot_anthropic_stream):
- * not started -> message_start sent -> (a text or tool_use block open, or
- * none) ... -> finished. Anthropic content blocks are strictly sequential
- * (start, deltas, stop), while OpenAI may interleave text and tool-call
- * deltas, so a chunk that changes the kind of block (or the tool call)
- * closes the open block and opens the next. A call that fails restores the
- * state it was given, so the caller may report the error and the state
- * still matches what the client has seen. */
+ * SDKs and the people reading their errors expect that shape. */
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -40,131 +19,10 @@
 #include "allot/anthropic.h"
 #include "allot/error.h"
 #include "allot/json_check.h"
+#include "anthropic_internal.h"
 
 /* The longest piece of client text (a block or tool type) quoted in an error. */
 #define QUOTE_MAX 64
-/* Integers print as integers up to 2^53, the exactly representable range. */
-#define EXACT_INT_MAX 9007199254740992.0
-
-/* ---- shared helpers ---- */
-
-/* The last member of obj named name, or NULL (as chat_request.c: the last
- * duplicate counts, as in most upstreams' parsers). */
-static const cJSON *member(const cJSON *obj, const char *name)
-{
-    const cJSON *c, *found = NULL;
-
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    cJSON_ArrayForEach(c, obj)
-    {
-        if (c->string && strcmp(c->string, name) == 0)
-            found = c;
-    }
-    return found;
-}
-
-/* Undo appends: cut b back to len bytes. */
-static void buf_cut(struct allot_buf *b, size_t len)
-{
-    b->len = len;
-    if (b->ptr)
-        b->ptr[len] = '\0';
-}
-
-static int add_str(struct allot_buf *b, const char *s)
-{
-    return allot_buf_add_json_str(b, s, strlen(s));
-}
-
-/* A JSON number as cJSON would print it: integers exactly, others in the
- * shortest of %.15g / %.17g that reads back the same. */
-static int add_number(struct allot_buf *b, double d)
-{
-    char tmp[32];
-
-    if (!isfinite(d))
-        return allot_buf_adds(b, "null");
-    if (d == floor(d) && fabs(d) <= EXACT_INT_MAX)
-        return allot_buf_addf(b, "%.0f", d);
-    snprintf(tmp, sizeof tmp, "%.15g", d);
-    if (strtod(tmp, NULL) != d)
-        snprintf(tmp, sizeof tmp, "%.17g", d);
-    return allot_buf_adds(b, tmp);
-}
-
-/* Serialise a cJSON value. Depth is bounded by the parser's nesting limit. */
-static int add_json(struct allot_buf *b, const cJSON *v)
-{
-    const cJSON *c;
-    int rc, obj, first = 1;
-
-    if (cJSON_IsString(v))
-        return add_str(b, v->valuestring);
-    if (cJSON_IsNumber(v))
-        return add_number(b, v->valuedouble);
-    if (cJSON_IsTrue(v))
-        return allot_buf_adds(b, "true");
-    if (cJSON_IsFalse(v))
-        return allot_buf_adds(b, "false");
-    if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
-        return allot_buf_adds(b, "null");
-    obj = cJSON_IsObject(v);
-    if ((rc = allot_buf_add(b, obj ? "{" : "[", 1)))
-        return rc;
-    cJSON_ArrayForEach(c, v)
-    {
-        if (!first && (rc = allot_buf_add(b, ",", 1)))
-            return rc;
-        first = 0;
-        if (obj &&
-            ((rc = add_str(b, c->string ? c->string : "")) || (rc = allot_buf_add(b, ":", 1))))
-            return rc;
-        if ((rc = add_json(b, c)))
-            return rc;
-    }
-    return allot_buf_add(b, obj ? "}" : "]", 1);
-}
-
-/* A non-negative token count, 0 when absent or not a sane number. */
-static long long token_count(const cJSON *v)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
-        return 0;
-    return (long long)v->valuedouble;
-}
-
-/* OpenAI finish_reason -> Anthropic stop_reason. */
-static const char *stop_reason_of(const cJSON *finish_reason)
-{
-    const char *f;
-
-    if (!cJSON_IsString(finish_reason))
-        return "end_turn";
-    f = finish_reason->valuestring;
-    if (strcmp(f, "length") == 0)
-        return "max_tokens";
-    if (strcmp(f, "tool_calls") == 0 || strcmp(f, "function_call") == 0)
-        return "tool_use";
-    if (strcmp(f, "content_filter") == 0)
-        return "refusal";
-    return "end_turn";
-}
-
-/* An Anthropic message id from an OpenAI completion id: "chatcmpl-X" ->
- * "msg_X", "msg_X" kept, anything else prefixed, none -> "msg_allot". */
-static void message_id(char *dst, size_t cap, const char *id)
-{
-    static const char chatcmpl[] = "chatcmpl-";
-
-    if (!id || !*id)
-        id = "allot";
-    else if (strncmp(id, chatcmpl, sizeof chatcmpl - 1) == 0)
-        id += sizeof chatcmpl - 1;
-    snprintf(dst, cap, "%s%s", strncmp(id, "msg_", 4) == 0 ? "" : "msg_", id);
-}
-
-/* ---- requests: Anthropic Messages -> OpenAI chat completions ---- */
 
 struct req {
     struct allot_buf *out;
@@ -230,7 +88,7 @@ static const char *dot(const char *path)
 static int need_string(struct req *r, const cJSON *obj, const char *path, const char *name,
                        const char **s)
 {
-    const cJSON *v = member(obj, name);
+    const cJSON *v = allot__anth_member(obj, name);
 
     if (!v)
         return invalid(r, "%s%s%s: Field required", path, dot(path), name);
@@ -244,7 +102,7 @@ static int need_string(struct req *r, const cJSON *obj, const char *path, const 
 static int opt_string(struct req *r, const cJSON *obj, const char *path, const char *name,
                       const char **s)
 {
-    const cJSON *v = member(obj, name);
+    const cJSON *v = allot__anth_member(obj, name);
 
     *s = NULL;
     if (!v || cJSON_IsNull(v))
@@ -259,7 +117,7 @@ static int opt_string(struct req *r, const cJSON *obj, const char *path, const c
 static int need_object(struct req *r, const cJSON *obj, const char *path, const char *name,
                        const cJSON **o)
 {
-    const cJSON *v = member(obj, name);
+    const cJSON *v = allot__anth_member(obj, name);
 
     if (!v)
         return invalid(r, "%s%s%s: Field required", path, dot(path), name);
@@ -348,7 +206,7 @@ static int turn_add_text(struct turn *t, const char *s)
         t->first_text = s;
     if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
         (rc = allot_buf_adds(&t->parts, "{\"type\":\"text\",\"text\":")) ||
-        (rc = add_str(&t->parts, s)) || (rc = allot_buf_add(&t->parts, "}", 1)))
+        (rc = allot__anth_add_str(&t->parts, s)) || (rc = allot_buf_add(&t->parts, "}", 1)))
         return rc;
     return 0;
 }
@@ -429,12 +287,13 @@ static int turn_add_tool_use(struct req *r, struct turn *t, const cJSON *block, 
         (rc = need_object(r, block, path, "input", &input)))
         return rc;
     allot_buf_reset(args);
-    if ((rc = add_json(args, input)))
+    if ((rc = allot__anth_add_json(args, input)))
         return rc;
     if ((t->n_calls++ && (rc = allot_buf_add(&t->calls, ",", 1))) ||
-        (rc = allot_buf_adds(&t->calls, "{\"id\":")) || (rc = add_str(&t->calls, id)) ||
+        (rc = allot_buf_adds(&t->calls, "{\"id\":")) || (rc = allot__anth_add_str(&t->calls, id)) ||
         (rc = allot_buf_adds(&t->calls, ",\"type\":\"function\",\"function\":{\"name\":")) ||
-        (rc = add_str(&t->calls, name)) || (rc = allot_buf_adds(&t->calls, ",\"arguments\":")) ||
+        (rc = allot__anth_add_str(&t->calls, name)) ||
+        (rc = allot_buf_adds(&t->calls, ",\"arguments\":")) ||
         (rc = allot_buf_add_json_str(&t->calls, args->ptr, args->len)) ||
         (rc = allot_buf_adds(&t->calls, "}}")))
         return rc;
@@ -447,7 +306,7 @@ static int turn_add_tool_use(struct req *r, struct turn *t, const cJSON *block, 
 static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, const char *path)
 {
     struct allot_buf *text = &r->scratch;
-    const cJSON *content = member(block, "content"), *part;
+    const cJSON *content = allot__anth_member(block, "content"), *part;
     const char *id, *type, *s;
     char ppath[96];
     int rc, k = 0, n_text = 0;
@@ -457,7 +316,8 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
     if ((rc = need_string(r, block, path, "tool_use_id", &id)))
         return rc;
     allot_buf_reset(text);
-    if (cJSON_IsTrue(member(block, "is_error")) && (rc = allot_buf_adds(text, "Error: ")))
+    if (cJSON_IsTrue(allot__anth_member(block, "is_error")) &&
+        (rc = allot_buf_adds(text, "Error: ")))
         return rc;
     if (cJSON_IsString(content)) {
         if ((rc = allot_buf_adds(text, content->valuestring)))
@@ -483,7 +343,7 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
     t->n_tool_results++;
     if ((r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1))) ||
         (rc = allot_buf_adds(r->out, "{\"role\":\"tool\",\"tool_call_id\":")) ||
-        (rc = add_str(r->out, id)) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
+        (rc = allot__anth_add_str(r->out, id)) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
         (rc = allot_buf_add_json_str(r->out, text->ptr ? text->ptr : "", text->len)) ||
         (rc = allot_buf_add(r->out, "}", 1)))
         return rc;
@@ -517,7 +377,7 @@ static int write_turn(struct req *r, struct turn *t)
     if (t->n_parts == 0)
         rc = allot_buf_adds(r->out, "\"\"");
     else if (t->n_parts == 1 && t->first_text)
-        rc = add_str(r->out, t->first_text);
+        rc = allot__anth_add_str(r->out, t->first_text);
     else if (!(rc = allot_buf_add(r->out, "[", 1)) &&
              !(rc = allot_buf_add(r->out, t->parts.ptr, t->parts.len)))
         rc = allot_buf_add(r->out, "]", 1);
@@ -551,13 +411,14 @@ static int write_message(struct req *r, int i, const cJSON *msg)
         goto out;
     }
     t.assistant = role[0] == 'a';
-    content = member(msg, "content");
+    content = allot__anth_member(msg, "content");
     if (!content) {
         rc = invalid(r, "%s.content: Field required", path);
         goto out;
     }
     if (cJSON_IsString(content)) {
-        if ((rc = begin_message(r, role)) || (rc = add_str(r->out, content->valuestring)) ||
+        if ((rc = begin_message(r, role)) ||
+            (rc = allot__anth_add_str(r->out, content->valuestring)) ||
             (rc = allot_buf_add(r->out, "}", 1)))
             goto out;
         goto out; /* a string is the whole message */
@@ -630,13 +491,13 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
             return rc;
         if ((rc = allot_buf_adds(r->out, *n ? "," : ",\"tools\":[")) ||
             (rc = allot_buf_adds(r->out, "{\"type\":\"function\",\"function\":{\"name\":")) ||
-            (rc = add_str(r->out, name)))
+            (rc = allot__anth_add_str(r->out, name)))
             return rc;
         if (description && ((rc = allot_buf_adds(r->out, ",\"description\":")) ||
-                            (rc = add_str(r->out, description))))
+                            (rc = allot__anth_add_str(r->out, description))))
             return rc;
-        if ((rc = allot_buf_adds(r->out, ",\"parameters\":")) || (rc = add_json(r->out, schema)) ||
-            (rc = allot_buf_adds(r->out, "}}")))
+        if ((rc = allot_buf_adds(r->out, ",\"parameters\":")) ||
+            (rc = allot__anth_add_json(r->out, schema)) || (rc = allot_buf_adds(r->out, "}}")))
             return rc;
         (*n)++;
     }
@@ -671,13 +532,13 @@ static int write_tool_choice(struct req *r, const cJSON *choice, int n_tools)
         if ((rc = need_string(r, choice, "tool_choice", "name", &name)))
             return rc;
         if (!(rc = allot_buf_adds(value, "{\"type\":\"function\",\"function\":{\"name\":")) &&
-            !(rc = add_str(value, name)))
+            !(rc = allot__anth_add_str(value, name)))
             rc = allot_buf_adds(value, "}}");
     } else
         return invalid(r, "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'");
     if (rc)
         return rc;
-    dp = member(choice, "disable_parallel_tool_use");
+    dp = allot__anth_member(choice, "disable_parallel_tool_use");
     if (dp && !cJSON_IsBool(dp) && !cJSON_IsNull(dp))
         return invalid(r, "tool_choice.disable_parallel_tool_use: Input should be a valid boolean");
     if (!n_tools)
@@ -700,15 +561,15 @@ static int write_options(struct req *r, const cJSON *root)
     int rc, k = 0;
 
     for (i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        if (!(v = member(root, numbers[i])) || cJSON_IsNull(v))
+        if (!(v = allot__anth_member(root, numbers[i])) || cJSON_IsNull(v))
             continue;
         if (!cJSON_IsNumber(v))
             return invalid(r, "%s: Input should be a valid number", numbers[i]);
         if ((rc = allot_buf_addf(r->out, ",\"%s\":", numbers[i])) ||
-            (rc = add_number(r->out, v->valuedouble)))
+            (rc = allot__anth_add_number(r->out, v->valuedouble)))
             return rc;
     }
-    if ((v = member(root, "stop_sequences")) && !cJSON_IsNull(v)) {
+    if ((v = allot__anth_member(root, "stop_sequences")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsArray(v))
             return invalid(r, "stop_sequences: Input should be a valid list");
         cJSON_ArrayForEach(s, v)
@@ -716,25 +577,26 @@ static int write_options(struct req *r, const cJSON *root)
             if (!cJSON_IsString(s))
                 return invalid(r, "stop_sequences.%d: Input should be a valid string", k);
             if ((rc = allot_buf_adds(r->out, k++ ? "," : ",\"stop\":[")) ||
-                (rc = add_str(r->out, s->valuestring)))
+                (rc = allot__anth_add_str(r->out, s->valuestring)))
                 return rc;
         }
         if (k && (rc = allot_buf_add(r->out, "]", 1)))
             return rc;
     }
-    if ((v = member(root, "stream")) && !cJSON_IsNull(v)) {
+    if ((v = allot__anth_member(root, "stream")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v))
             return invalid(r, "stream: Input should be a valid boolean");
         if ((rc = allot_buf_adds(r->out,
                                  cJSON_IsTrue(v) ? ",\"stream\":true" : ",\"stream\":false")))
             return rc;
     }
-    if ((v = member(root, "metadata")) && !cJSON_IsNull(v)) {
+    if ((v = allot__anth_member(root, "metadata")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsObject(v))
             return invalid(r, "metadata: Input should be a valid dictionary");
         if ((rc = opt_string(r, v, "metadata", "user_id", &user)))
             return rc;
-        if (user && ((rc = allot_buf_adds(r->out, ",\"user\":")) || (rc = add_str(r->out, user))))
+        if (user && ((rc = allot_buf_adds(r->out, ",\"user\":")) ||
+                     (rc = allot__anth_add_str(r->out, user))))
             return rc;
     }
     return 0;
@@ -768,9 +630,9 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
     }
 
     /* the required fields, before anything is written */
-    model = member(root, "model");
-    max_tokens = member(root, "max_tokens");
-    messages = member(root, "messages");
+    model = allot__anth_member(root, "model");
+    max_tokens = allot__anth_member(root, "max_tokens");
+    messages = allot__anth_member(root, "messages");
     if (!model) {
         rc = invalid(&r, "model: Field required");
         goto out;
@@ -805,10 +667,11 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
         goto out;
     }
 
-    if ((rc = allot_buf_adds(out, "{\"model\":")) || (rc = add_str(out, model->valuestring)) ||
+    if ((rc = allot_buf_adds(out, "{\"model\":")) ||
+        (rc = allot__anth_add_str(out, model->valuestring)) ||
         (rc = allot_buf_adds(out, ",\"messages\":[")))
         goto out;
-    if ((msg = member(root, "system")) && (rc = write_system(&r, msg)))
+    if ((msg = allot__anth_member(root, "system")) && (rc = write_system(&r, msg)))
         goto out;
     cJSON_ArrayForEach(msg, messages)
     {
@@ -816,373 +679,16 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
             goto out;
     }
     if ((rc = allot_buf_adds(out, "],\"max_tokens\":")) ||
-        (rc = add_number(out, max_tokens->valuedouble)) || (rc = write_options(&r, root)) ||
-        (rc = write_tools(&r, member(root, "tools"), &n_tools)) ||
-        (rc = write_tool_choice(&r, member(root, "tool_choice"), n_tools)) ||
+        (rc = allot__anth_add_number(out, max_tokens->valuedouble)) ||
+        (rc = write_options(&r, root)) ||
+        (rc = write_tools(&r, allot__anth_member(root, "tools"), &n_tools)) ||
+        (rc = write_tool_choice(&r, allot__anth_member(root, "tool_choice"), n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))
         goto out;
 out:
     if (rc)
-        buf_cut(out, start);
+        allot__anth_buf_cut(out, start);
     cJSON_Delete(root);
     allot_buf_release(&r.scratch);
-    return rc;
-}
-
-/* ---- answers: OpenAI chat.completion -> Anthropic message ---- */
-
-/* A tool call's arguments as the tool_use input: the JSON object they
- * hold, or {} when they hold anything else (a model's broken JSON). */
-static int add_tool_input(struct allot_buf *out, const cJSON *arguments)
-{
-    cJSON *parsed = NULL;
-    int rc;
-
-    if (cJSON_IsObject(arguments)) /* some servers send the object itself */
-        return add_json(out, arguments);
-    if (cJSON_IsString(arguments))
-        parsed = cJSON_Parse(arguments->valuestring);
-    rc = cJSON_IsObject(parsed) ? add_json(out, parsed) : allot_buf_adds(out, "{}");
-    cJSON_Delete(parsed);
-    return rc;
-}
-
-/* One tool_use content block. n: its position, for a made-up id. */
-static int add_tool_use(struct allot_buf *out, const cJSON *id, const cJSON *fn, int n)
-{
-    const cJSON *name = member(fn, "name");
-    int rc;
-
-    if ((rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
-        return rc;
-    if (cJSON_IsString(id) && *id->valuestring)
-        rc = add_str(out, id->valuestring);
-    else
-        rc = allot_buf_addf(out, "\"toolu_allot_%d\"", n);
-    if (rc || (rc = allot_buf_adds(out, ",\"name\":")) ||
-        (rc = add_str(out, cJSON_IsString(name) ? name->valuestring : "")) ||
-        (rc = allot_buf_adds(out, ",\"input\":")) ||
-        (rc = add_tool_input(out, member(fn, "arguments"))) || (rc = allot_buf_add(out, "}", 1)))
-        return rc;
-    return 0;
-}
-
-/* The content blocks of an OpenAI message: its text (or refusal), then its
- * tool calls (or legacy function_call). */
-static int add_content(struct allot_buf *out, const cJSON *message)
-{
-    const cJSON *text = member(message, "content"), *calls = member(message, "tool_calls");
-    const cJSON *refusal = member(message, "refusal"), *call, *fc;
-    int rc, n = 0;
-
-    if (!(cJSON_IsString(text) && *text->valuestring))
-        text = cJSON_IsString(refusal) && *refusal->valuestring ? refusal : NULL;
-    if (text && ((rc = allot_buf_adds(out, "{\"type\":\"text\",\"text\":")) ||
-                 (rc = add_str(out, text->valuestring)) || (rc = allot_buf_add(out, "}", 1))))
-        return rc;
-    if (!cJSON_IsArray(calls))
-        calls = NULL;
-    cJSON_ArrayForEach(call, calls)
-    {
-        if (!cJSON_IsObject(call) || !cJSON_IsObject(member(call, "function")))
-            continue;
-        if (((text || n) && (rc = allot_buf_add(out, ",", 1))) ||
-            (rc = add_tool_use(out, member(call, "id"), member(call, "function"), n)))
-            return rc;
-        n++;
-    }
-    fc = member(message, "function_call");
-    if (!n && cJSON_IsObject(fc) &&
-        ((text && (rc = allot_buf_add(out, ",", 1))) || (rc = add_tool_use(out, NULL, fc, 0))))
-        return rc;
-    return 0;
-}
-
-int allot_anthropic_response(const char *body, size_t len, const char *model, struct allot_buf *out)
-{
-    cJSON *root = NULL;
-    const cJSON *choices, *choice, *id, *usage, *m;
-    char msg_id[160];
-    size_t start = out->len;
-    int rc;
-
-    root = body ? cJSON_ParseWithLength(body, len) : NULL;
-    choices = member(root, "choices");
-    choice = cJSON_IsArray(choices) ? choices->child : NULL;
-    if (!cJSON_IsObject(choice)) {
-        rc = ALLOT_EPARSE;
-        goto out;
-    }
-    id = member(root, "id");
-    message_id(msg_id, sizeof msg_id, cJSON_IsString(id) ? id->valuestring : NULL);
-    if (!model)
-        model = cJSON_IsString(m = member(root, "model")) ? m->valuestring : "";
-    usage = member(root, "usage");
-    if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = add_str(out, msg_id)) ||
-        (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
-        (rc = add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
-        (rc = add_content(out, member(choice, "message"))) ||
-        (rc = allot_buf_addf(out,
-                             "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
-                             stop_reason_of(member(choice, "finish_reason")),
-                             token_count(member(usage, "prompt_tokens")),
-                             token_count(member(usage, "completion_tokens")))))
-        goto out;
-out:
-    if (rc)
-        buf_cut(out, start);
-    cJSON_Delete(root);
-    return rc;
-}
-
-/* ---- streams: chat.completion.chunk events -> Anthropic events ---- */
-
-void allot_anthropic_stream_init(struct allot_anthropic_stream *s, const char *id,
-                                 const char *model)
-{
-    memset(s, 0, sizeof *s);
-    message_id(s->id, sizeof s->id, id);
-    snprintf(s->model, sizeof s->model, "%s", model ? model : "");
-    s->tool_index = -1;
-}
-
-static int message_start(struct allot_anthropic_stream *s, struct allot_buf *out)
-{
-    int rc;
-
-    if ((rc = allot_buf_adds(out, "event: message_start\ndata: {\"type\":\"message_start\","
-                                  "\"message\":{\"id\":")) ||
-        (rc = add_str(out, s->id)) ||
-        (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
-        (rc = add_str(out, s->model)) ||
-        (rc = allot_buf_adds(out, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-                                  "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n")))
-        return rc;
-    s->started = 1;
-    return 0;
-}
-
-static int close_block(struct allot_anthropic_stream *s, struct allot_buf *out)
-{
-    int rc;
-
-    if (!s->block_open)
-        return 0;
-    if ((rc = allot_buf_addf(out,
-                             "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
-                             "\"index\":%d}\n\n",
-                             s->block_index)))
-        return rc;
-    s->block_open = 0;
-    s->block_index++;
-    s->block_is_tool = 0;
-    s->tool_index = -1;
-    return 0;
-}
-
-static int start_block(struct allot_anthropic_stream *s, struct allot_buf *out)
-{
-    s->block_open = 1;
-    return allot_buf_addf(out,
-                          "event: content_block_start\ndata: {\"type\":\"content_block_start\","
-                          "\"index\":%d,\"content_block\":",
-                          s->block_index);
-}
-
-/* A delta of the open block: {"type":TYPE,FIELD:text}. */
-static int block_delta(struct allot_anthropic_stream *s, struct allot_buf *out, const char *type,
-                       const char *field, const char *text)
-{
-    int rc;
-
-    if ((rc = allot_buf_addf(out,
-                             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                             "\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":",
-                             s->block_index, type, field)) ||
-        (rc = add_str(out, text)) || (rc = allot_buf_adds(out, "}}\n\n")))
-        return rc;
-    return 0;
-}
-
-static int stream_text(struct allot_anthropic_stream *s, struct allot_buf *out, const char *text)
-{
-    int rc;
-
-    if (!s->block_open || s->block_is_tool) {
-        if ((rc = close_block(s, out)) || (rc = start_block(s, out)) ||
-            (rc = allot_buf_adds(out, "{\"type\":\"text\",\"text\":\"\"}}\n\n")))
-            return rc;
-    }
-    return block_delta(s, out, "text_delta", "text", text);
-}
-
-/* One entry of delta.tool_calls. k: its position, the index when it has none. */
-static int stream_tool_call(struct allot_anthropic_stream *s, struct allot_buf *out,
-                            const cJSON *call, int k)
-{
-    const cJSON *index = member(call, "index"), *id, *fn = member(call, "function"), *name, *args;
-    int idx = k, rc;
-
-    if (cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble <= INT_MAX)
-        idx = (int)index->valuedouble;
-    if (!s->block_open || !s->block_is_tool || s->tool_index != idx) {
-        if ((rc = close_block(s, out)) || (rc = start_block(s, out)) ||
-            (rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
-            return rc;
-        id = member(call, "id");
-        name = member(fn, "name");
-        if (cJSON_IsString(id) && *id->valuestring)
-            rc = add_str(out, id->valuestring);
-        else
-            rc = allot_buf_addf(out, "\"toolu_allot_%d\"", s->block_index);
-        if (rc || (rc = allot_buf_adds(out, ",\"name\":")) ||
-            (rc = add_str(out, cJSON_IsString(name) ? name->valuestring : "")) ||
-            (rc = allot_buf_adds(out, ",\"input\":{}}}\n\n")))
-            return rc;
-        s->block_is_tool = 1;
-        s->tool_index = idx;
-    }
-    args = member(fn, "arguments");
-    if (cJSON_IsString(args) && *args->valuestring)
-        return block_delta(s, out, "input_json_delta", "partial_json", args->valuestring);
-    return 0;
-}
-
-static int stream_finish(struct allot_anthropic_stream *s, struct allot_buf *out)
-{
-    int rc;
-
-    if ((!s->started && (rc = message_start(s, out))) || (rc = close_block(s, out)) ||
-        (rc = allot_buf_addf(out,
-                             "event: message_delta\ndata: {\"type\":\"message_delta\","
-                             "\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
-                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}\n\n"
-                             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-                             s->stop_reason[0] ? s->stop_reason : "end_turn", s->input_tokens,
-                             s->output_tokens)))
-        return rc;
-    s->finished = 1;
-    return 0;
-}
-
-/* A chunk's choice: text, tool calls, finish reason, in that order. */
-static int stream_choice(struct allot_anthropic_stream *s, struct allot_buf *out,
-                         const cJSON *choice)
-{
-    const cJSON *delta = member(choice, "delta"), *text = member(delta, "content");
-    const cJSON *calls = member(delta, "tool_calls"), *call, *fr;
-    int rc, k = 0;
-
-    if (cJSON_IsString(text) && *text->valuestring && (rc = stream_text(s, out, text->valuestring)))
-        return rc;
-    if (!cJSON_IsArray(calls))
-        calls = NULL;
-    cJSON_ArrayForEach(call, calls)
-    {
-        if (cJSON_IsObject(call) && (rc = stream_tool_call(s, out, call, k)))
-            return rc;
-        k++;
-    }
-    fr = member(choice, "finish_reason");
-    if (cJSON_IsString(fr))
-        snprintf(s->stop_reason, sizeof s->stop_reason, "%s", stop_reason_of(fr));
-    return 0;
-}
-
-int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_slice data,
-                                 struct allot_buf *out)
-{
-    struct allot_anthropic_stream saved = *s;
-    const cJSON *choices, *usage;
-    cJSON *root = NULL;
-    size_t start = out->len;
-    int rc = 0;
-
-    if (s->finished || !data.ptr)
-        goto out;
-    while (data.len &&
-           (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
-        data.ptr++;
-        data.len--;
-    }
-    while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
-                        data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
-        data.len--;
-    if (allot_slice_eq(data, "[DONE]")) {
-        rc = stream_finish(s, out);
-        goto out;
-    }
-    if (!data.len || !cJSON_IsObject(root = cJSON_ParseWithLength(data.ptr, data.len)))
-        goto out; /* not a chunk: keep-alives, comments, junk */
-    if (!s->started && (rc = message_start(s, out)))
-        goto out;
-    choices = member(root, "choices");
-    if (cJSON_IsArray(choices) && cJSON_IsObject(choices->child) &&
-        (rc = stream_choice(s, out, choices->child)))
-        goto out;
-    usage = member(root, "usage");
-    if (cJSON_IsObject(usage)) {
-        if (cJSON_IsNumber(member(usage, "prompt_tokens")))
-            s->input_tokens = token_count(member(usage, "prompt_tokens"));
-        if (cJSON_IsNumber(member(usage, "completion_tokens")))
-            s->output_tokens = token_count(member(usage, "completion_tokens"));
-    }
-out:
-    if (rc) {
-        *s = saved;
-        buf_cut(out, start);
-    }
-    cJSON_Delete(root);
-    return rc;
-}
-
-/* ---- errors ---- */
-
-const char *allot_anthropic_error_type(int http_status)
-{
-    switch (http_status) {
-    case 400:
-        return "invalid_request_error";
-    case 401:
-        return "authentication_error";
-    case 403:
-        return "permission_error";
-    case 404:
-        return "not_found_error";
-    case 413:
-        return "request_too_large";
-    case 429:
-        return "rate_limit_error";
-    case 503:
-    case 529:
-        return "overloaded_error";
-    default:
-        return http_status >= 400 && http_status < 500 ? "invalid_request_error" : "api_error";
-    }
-}
-
-int allot_anthropic_error_body(int http_status, const char *message, struct allot_buf *out)
-{
-    const char *type = allot_anthropic_error_type(http_status);
-    size_t start = out->len;
-    int rc;
-
-    if ((rc = allot_buf_addf(
-             out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":", type)) ||
-        (rc = add_str(out, message ? message : type)) || (rc = allot_buf_adds(out, "}}")))
-        buf_cut(out, start);
-    return rc;
-}
-
-int allot_anthropic_stream_error(int http_status, const char *message, struct allot_buf *out)
-{
-    size_t start = out->len;
-    int rc;
-
-    if ((rc = allot_buf_adds(out, "event: error\ndata: ")) ||
-        (rc = allot_anthropic_error_body(http_status, message, out)) ||
-        (rc = allot_buf_adds(out, "\n\n")))
-        buf_cut(out, start);
     return rc;
 }
