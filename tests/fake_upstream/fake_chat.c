@@ -87,6 +87,7 @@ struct fake_exchange {
     struct allot_buf content; /* the answer text */
     struct allot_buf prefix;  /* stream chunks up to "choices": */
     struct allot_buf finish;  /* finish_reason, a JSON string literal */
+    struct allot_buf tool;    /* tool-call: the tool's name, a JSON string literal; empty: none */
     int bad_header;           /* x-fake-bad: -1 none, else 0 or 1 */
 
     /* Stream progress. */
@@ -124,6 +125,7 @@ struct knobs {
     int content_json;
     struct allot_slice content;     /* ptr NULL: generate */
     struct allot_slice finish;      /* ptr NULL: "stop" */
+    struct allot_slice tool_call;   /* ptr NULL: answer with content */
     long bad_every;                 /* 0: off */
     int bad;                        /* enum bad_kind; -1: not given */
     struct allot_slice bad_content; /* ptr NULL: not given */
@@ -245,6 +247,7 @@ static struct fake_exchange *exchange_get(struct fake_worker *w)
     allot_buf_init(&ex->content, CONTENT_MAX);
     allot_buf_init(&ex->prefix, PREFIX_MAX);
     allot_buf_init(&ex->finish, FINISH_MAX);
+    allot_buf_init(&ex->tool, MODEL_MAX);
     ex->next_all = w->all;
     w->all = ex;
 out:
@@ -274,6 +277,7 @@ static void exchange_put(struct fake_exchange *ex)
     keep_small(&ex->content);
     keep_small(&ex->prefix);
     keep_small(&ex->finish);
+    keep_small(&ex->tool);
     ex->next_idle = w->idle;
     w->idle = ex;
 }
@@ -364,7 +368,18 @@ static int build_completion(const struct fake_exchange *ex, struct allot_buf *b)
     fake_emit(&o, ex->model.ptr, ex->model.len);
     fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":[{\"index\":0,\"message\":"
                    "{\"role\":\"assistant\",\"content\":");
-    fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
+    if (ex->tool.len) { /* the content is the call's arguments */
+        fake_emitf(&o,
+                   "null,\"tool_calls\":[{\"id\":\"call_fake_%" PRIu64
+                   "\",\"type\":\"function\",\"function\":{\"name\":",
+                   ex->id);
+        fake_emit(&o, ex->tool.ptr, ex->tool.len);
+        fake_emits(&o, ",\"arguments\":");
+        fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
+        fake_emits(&o, "}}]");
+    } else {
+        fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
+    }
     fake_emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
     fake_emit(&o, ex->finish.ptr, ex->finish.len);
     fake_emits(&o, "}]");
@@ -391,13 +406,26 @@ static int build_prefix(struct fake_exchange *ex)
     return o.rc;
 }
 
-/* One chunk with choices[0].delta = delta (JSON text) and finish_reason. */
+/* One chunk with choices[0].delta = delta (JSON text), or a piece of the
+ * content (of the tool call's arguments with tool-call), or with neither
+ * the tool call's head (id, name), and finish_reason. */
 static void emit_chunk(struct fake_out *o, const struct fake_exchange *ex, const char *delta,
                        const char *piece, size_t piece_len, const char *finish)
 {
     fake_emit(o, ex->prefix.ptr, ex->prefix.len);
     fake_emits(o, "[{\"index\":0,\"delta\":");
-    if (piece) {
+    if (piece && ex->tool.len) {
+        fake_emits(o, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
+        fake_emit_json(o, piece, piece_len);
+        fake_emits(o, "}}]}");
+    } else if (!piece && !delta) {
+        fake_emitf(o,
+                   "{\"tool_calls\":[{\"index\":0,\"id\":\"call_fake_%" PRIu64
+                   "\",\"type\":\"function\",\"function\":{\"name\":",
+                   ex->id);
+        fake_emit(o, ex->tool.ptr, ex->tool.len);
+        fake_emits(o, ",\"arguments\":\"\"}}]}");
+    } else if (piece) {
         fake_emits(o, "{\"content\":");
         fake_emit_json(o, piece, piece_len);
         fake_emits(o, "}");
@@ -448,6 +476,8 @@ static void stream_start(struct fake_exchange *ex)
     }
     allot_buf_reset(o.b);
     emit_chunk(&o, ex, "{\"role\":\"assistant\",\"content\":\"\"}", NULL, 0, "null");
+    if (ex->tool.len)
+        emit_chunk(&o, ex, NULL, NULL, 0, "null");
     if (o.rc)
         goto cut;
     if (ex->ttft_ms > 0) {
@@ -624,6 +654,7 @@ static const struct knob_spec knob_table[] = {
     {"content", "x-fake-content", KNOB_TEXT, 0, 0, KOFF(content), NULL},
     {"content-json", "x-fake-content-json", KNOB_FLAG, 0, 1, KOFF(content_json), NULL},
     {"finish", "x-fake-finish", KNOB_TEXT, 0, 0, KOFF(finish), NULL},
+    {"tool-call", "x-fake-tool-call", KNOB_TEXT, 0, 0, KOFF(tool_call), NULL},
     {"bad-every", "x-fake-bad-every", KNOB_NUM, 0, FAKE_MAX_BAD_EVERY, KOFF(bad_every), NULL},
     {"bad", "x-fake-bad", KNOB_ENUM, 0, 0, KOFF(bad), bad_names},
     {"bad-content", "x-fake-bad-content", KNOB_TEXT, 0, 0, KOFF(bad_content), NULL},
@@ -631,7 +662,7 @@ static const struct knob_spec knob_table[] = {
 #define N_KNOBS (sizeof knob_table / sizeof knob_table[0])
 #define KNOB_NAMES                                                                                 \
     "latency-ms, ttft-ms, tokens-per-sec, tokens, status, cut-after, malformed, hang, no-usage, "  \
-    "empty, content, content-json, finish, bad-every, bad, bad-content"
+    "empty, content, content-json, finish, tool-call, bad-every, bad, bad-content"
 
 /* Parse a decimal in [min, max]. */
 static int parse_long(const char *p, size_t n, long min, long max, long *out)
@@ -1171,7 +1202,9 @@ static int build_answer(struct fake_exchange *ex, const char *name, const struct
                         const struct knobs *k, int is_bad, struct allot_buf *tmp)
 {
     int bad = k->bad >= 0 ? k->bad : k->bad_content.ptr ? BAD_TEXT : BAD_EMPTY;
-    struct allot_slice finish = k->finish.ptr ? k->finish : allot_slice_of("stop", 4);
+    struct allot_slice finish = k->finish.ptr      ? k->finish
+                                : k->tool_call.ptr ? allot_slice_of("tool_calls", 10)
+                                                   : allot_slice_of("stop", 4);
     int rc;
 
     if (is_bad && bad == BAD_CUT)
@@ -1187,8 +1220,10 @@ static int build_answer(struct fake_exchange *ex, const char *name, const struct
     if (k->empty)
         return 0;
     rc = build_content(ex, name, v->last_user, k->tokens, tmp);
-    if (!rc && k->content_json)
+    if (!rc && (k->content_json || k->tool_call.ptr))
         rc = wrap_in_json(&ex->content, tmp);
+    if (!rc && k->tool_call.ptr)
+        rc = allot_buf_add_json_str(&ex->tool, k->tool_call.ptr, k->tool_call.len);
     return rc;
 }
 
@@ -1405,6 +1440,7 @@ static void on_exchange_closed(uv_handle_t *h)
     allot_buf_release(&ex->content);
     allot_buf_release(&ex->prefix);
     allot_buf_release(&ex->finish);
+    allot_buf_release(&ex->tool);
     free(ex);
 }
 

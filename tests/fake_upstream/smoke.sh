@@ -280,6 +280,16 @@ expect "content-json finish" "$(finish)" stop
 post "$(mreq 'sim?content-json' "$SU")" >/dev/null
 expect "content-json stream = plain" "$(text)" "$JANSWER"
 expect "content-json stream pieces" "$(pieces)" 19
+# tool-call: the content-json object becomes a call's arguments
+post "$(mreq 'sim?tool-call=get_weather')" >/dev/null
+expect "tool-call content" "$(jq -c '.choices[0].message.content' "$TMP/body")" null
+expect "tool-call name" "$(jq -r '.choices[0].message.tool_calls[0].function.name' "$TMP/body")" get_weather
+expect "tool-call arguments" "$(jq -r '.choices[0].message.tool_calls[0].function.arguments' "$TMP/body")" "$JANSWER"
+expect "tool-call finish" "$(finish)" tool_calls
+post "$(mreq 'sim?tool-call=get_weather' "$SU")" >/dev/null
+expect "tool-call stream head" "$(events | jq -c 'select(.choices[0].delta.tool_calls[0].id?) | .choices[0].delta.tool_calls[0] | [.index, .function.name, .function.arguments]')" '[0,"get_weather",""]'
+expect "tool-call stream arguments = plain" "$(events | jq -j '.choices[0].delta.tool_calls[0].function.arguments? // ""')" "$JANSWER"
+expect "tool-call stream finish" "$(finish)" tool_calls
 expect "content-json stream usage" "$(ctokens)" 19
 post "$REQ" -H 'x-fake-content-json: 1' >/dev/null
 expect_true "content-json header parses" parses

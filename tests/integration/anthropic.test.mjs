@@ -19,7 +19,11 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
     local = await h.startFake({ name: 'local' });
     allot = await h.startAllot(h.baseConfig({ frontier, local }, {
-      models: [{ name: 'cut', provider: 'frontier', model: 'sim-cut4', price: { input: 1, output: 2 } }],
+      models: [
+        { name: 'cut', provider: 'frontier', model: 'sim-cut4', price: { input: 1, output: 2 } },
+        // the fake answers with a call of get_weather (docs/fake_upstream.md)
+        { name: 'tooler', provider: 'frontier', model: 'tool-up?tool-call=get_weather', price: { input: 1, output: 2 } },
+      ],
       limits: { max_body_bytes: 65536 },
     }), { env: h.ALLOT_ENV });
     // the SDK appends /v1/messages to the base URL
@@ -120,6 +124,34 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     assert.deepEqual(JSON.parse(asst.tool_calls[0].function.arguments), { city: 'Paris' });
     assert.deepEqual(body.messages[2], { role: 'tool', tool_call_id: 'toolu_01', content: '18 C, cloudy' });
     assert.equal(body.messages[3].content, 'And should I take an umbrella?');
+  });
+
+  it('a tool call in the answer is a tool_use block, plain and streamed', h.LIMIT, async () => {
+    const req = {
+      model: 'tooler', max_tokens: 300,
+      tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { answer: { type: 'string' } } } }],
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+    };
+    const plain = await client.messages.create(req);
+    assert.equal(plain.stop_reason, 'tool_use');
+    assert.equal(plain.content.length, 1);
+    const call = plain.content[0];
+    assert.equal(call.type, 'tool_use');
+    assert.equal(call.name, 'get_weather');
+    assert.match(call.id, /^call_fake_/);
+    assert.equal(call.input.ok, true);
+    assert.ok(call.input.answer.startsWith('[frontier] answer to: What is the weather'), JSON.stringify(call.input));
+
+    const stream = client.messages.stream(req);
+    let partial = '';
+    stream.on('inputJson', (delta) => { partial += delta; });
+    const final = await stream.finalMessage();
+    assert.equal(final.stop_reason, 'tool_use');
+    assert.equal(final.content.length, 1);
+    assert.equal(final.content[0].type, 'tool_use');
+    assert.equal(final.content[0].name, 'get_weather');
+    assert.deepEqual(final.content[0].input, call.input);
+    assert.deepEqual(JSON.parse(partial), call.input);
   });
 
   it('a stream the upstream cuts raises an error in the client instead of ending quietly', h.LIMIT, async () => {
