@@ -95,10 +95,11 @@ static int serve_exec(int argc, char **argv)
 }
 
 const struct allot_cli_cmd allot_cli_serve = {
-    "serve", "run the gateway (OpenAI-compatible HTTP API)",
+    "serve", "run the gateway (OpenAI- and Anthropic-compatible HTTP APIs)",
     "usage: allot serve [--config FILE] [--listen HOST:PORT] [--workers N] [--store PATH]\n"
     "                   [--quiet] [--verbose]\n\n"
-    "Serve the OpenAI chat-completions API and route each request by its kind of work.\n\n"
+    "Serve the OpenAI chat-completions and Anthropic Messages APIs and route each\n"
+    "request by its kind of work.\n\n"
     "  --config FILE       allot.yaml to use (default: ./allot.yaml if present, else the\n"
     "                      embedded demo defaults: simulated providers on 127.0.0.1:4101/4102)\n"
     "  --listen HOST:PORT  address to listen on (default: config 'listen', 127.0.0.1:4000);\n"
@@ -108,8 +109,9 @@ const struct allot_cli_cmd allot_cli_serve = {
     "  --quiet             no log line per request\n"
     "  --verbose           debug logging\n\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/messages (the Anthropic\n"
-    "Messages API, translated for the OpenAI-compatible providers), GET /v1/models,\n"
-    "POST /v1/route, GET /healthz, GET /metrics. Model \"auto\" (or an alias) is\n"
+    "Messages API, translated for the OpenAI-compatible providers) and\n"
+    "POST /v1/messages/count_tokens (an estimate), GET /v1/models, POST /v1/route,\n"
+    "GET /healthz, GET /metrics. Model \"auto\" (or an alias) is\n"
     "routed by kind of work; \"allot:judgment\", \"allot:labour\" and \"allot:code\"\n"
     "pick a tier; a configured model name picks that model. The header\n"
     "X-Allot-Work: CATEGORY|TIER overrides the classifier.\n"

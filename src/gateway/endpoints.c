@@ -2,6 +2,7 @@
  * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, and the
  * error body every route uses: OpenAI's, or Anthropic's on the Messages
  * API's path. */
+#include <cJSON.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "allot/anthropic.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
+#include "allot/cost.h"
 #include "allot/decision.h"
 #include "allot/error.h"
 #include "internal.h"
@@ -16,6 +18,17 @@
 int allot__is_messages_path(struct allot_slice path)
 {
     return allot_slice_eq(path, "/v1/messages") || allot_slice_eq(path, "/messages");
+}
+
+static int is_count_tokens_path(struct allot_slice path)
+{
+    return allot_slice_eq(path, "/v1/messages/count_tokens") ||
+           allot_slice_eq(path, "/messages/count_tokens");
+}
+
+int allot__is_anthropic_path(struct allot_slice path)
+{
+    return allot__is_messages_path(path) || is_count_tokens_path(path);
 }
 
 void allot__respond_error(struct allot_http_request *req, int status, const char *type,
@@ -27,7 +40,7 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
     size_t n = 0, i;
 
     allot_buf_init(&body, 16384);
-    if (allot__is_messages_path(req->path)) {
+    if (allot__is_anthropic_path(req->path)) {
         if (allot_anthropic_error_body(status, message, &body)) {
             allot_buf_reset(&body);
             allot_anthropic_error_body(status, "error message too long", &body);
@@ -50,46 +63,71 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
     allot_buf_release(&body);
 }
 
-static int add_model_entry(struct allot_buf *b, const char *id, const char *owner, int first)
+/* One entry of the model list: OpenAI's form, or Anthropic's (type,
+ * display_name, created_at). */
+static int add_model_entry(struct allot_buf *b, const char *id, const char *owner, int first,
+                           int anthropic)
 {
     int rc = allot_buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
     rc = rc ? rc : allot_buf_add_json_str(b, id, strlen(id));
+    if (anthropic) {
+        rc = rc ? rc : allot_buf_adds(b, ",\"type\":\"model\",\"display_name\":");
+        rc = rc ? rc : allot_buf_add_json_str(b, id, strlen(id));
+        return rc ? rc : allot_buf_adds(b, ",\"created_at\":\"1970-01-01T00:00:00Z\"}");
+    }
     rc = rc ? rc : allot_buf_adds(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
     rc = rc ? rc : allot_buf_add_json_str(b, owner, strlen(owner));
     return rc ? rc : allot_buf_adds(b, "}");
 }
 
-int allot__endpoint_models_init(struct allot__gateway *gw)
+/* The model list in one of the two formats: "auto", the aliases, the
+ * tiers, the configured models. */
+static int models_list(const struct allot_config *cfg, int anthropic, struct allot_buf *b)
 {
-    const struct allot_config *cfg = gw->cfg;
-    struct allot_buf b;
+    const char *last = "auto";
+    char id[32];
     size_t i;
-    int rc, have_auto = 0;
+    int rc = allot_buf_adds(b, anthropic ? "{\"data\":[" : "{\"object\":\"list\",\"data\":[");
 
-    allot_buf_init(&b, 1u << 20);
-    rc = allot_buf_adds(&b, "{\"object\":\"list\",\"data\":[");
-    for (i = 0; i < cfg->routing.n_aliases; i++)
-        have_auto |= strcmp(cfg->routing.aliases[i], "auto") == 0;
-    rc = rc ? rc : add_model_entry(&b, "auto", "allot", 1);
+    rc = rc ? rc : add_model_entry(b, "auto", "allot", 1, anthropic);
     for (i = 0; !rc && i < cfg->routing.n_aliases; i++)
         if (strcmp(cfg->routing.aliases[i], "auto") != 0)
-            rc = add_model_entry(&b, cfg->routing.aliases[i], "allot", 0);
+            rc = add_model_entry(b, last = cfg->routing.aliases[i], "allot", 0, anthropic);
     for (i = 0; !rc && i < ALLOT_TIER__COUNT; i++) {
-        char id[32];
         snprintf(id, sizeof id, "allot:%s", allot_tier_name((enum allot_tier)i));
-        rc = add_model_entry(&b, id, "allot", 0);
+        rc = add_model_entry(b, id, "allot", 0, anthropic);
     }
     for (i = 0; !rc && i < cfg->n_models; i++)
-        rc = add_model_entry(&b, cfg->models[i].name, cfg->models[i].provider->name, 0);
-    rc = rc ? rc : allot_buf_adds(&b, "]}");
-    (void)have_auto;
+        rc = add_model_entry(b, last = cfg->models[i].name, cfg->models[i].provider->name, 0,
+                             anthropic);
+    if (!anthropic)
+        return rc ? rc : allot_buf_adds(b, "]}");
+    if (strcmp(last, "auto") == 0) /* nothing listed after the tiers */
+        last = id;
+    rc = rc ? rc : allot_buf_adds(b, "],\"has_more\":false,\"first_id\":\"auto\",\"last_id\":");
+    rc = rc ? rc : allot_buf_add_json_str(b, last, strlen(last));
+    return rc ? rc : allot_buf_adds(b, "}");
+}
+
+int allot__endpoint_models_init(struct allot__gateway *gw)
+{
+    struct allot_buf b, a;
+    int rc;
+
+    allot_buf_init(&b, 1u << 20);
+    allot_buf_init(&a, 1u << 20);
+    rc = models_list(gw->cfg, 0, &b);
+    rc = rc ? rc : models_list(gw->cfg, 1, &a);
     if (rc) {
         allot_buf_release(&b);
+        allot_buf_release(&a);
         return rc;
     }
     gw->models_json_len = b.len;
     gw->models_json = allot_buf_detach(&b);
-    return gw->models_json ? 0 : ALLOT_ENOMEM;
+    gw->models_anthropic_json_len = a.len;
+    gw->models_anthropic_json = allot_buf_detach(&a);
+    return gw->models_json && gw->models_anthropic_json ? 0 : ALLOT_ENOMEM;
 }
 
 static void respond_json(struct allot_http_request *req, int status, const char *body, size_t len)
@@ -140,6 +178,72 @@ out:
     allot_buf_release(&out);
 }
 
+/* Bytes of the string values under v (texts, tool inputs and results,
+ * schemas' descriptions): what a request's tokens are estimated from.
+ * Base64 image and document data, roles and block types are not counted. */
+static size_t text_bytes(const cJSON *v)
+{
+    const cJSON *c, *type = cJSON_GetObjectItemCaseSensitive(v, "type");
+    int base64 = cJSON_IsString(type) && strcmp(type->valuestring, "base64") == 0;
+    size_t n = 0;
+    if (cJSON_IsString(v))
+        return strlen(v->valuestring);
+    cJSON_ArrayForEach(c, v)
+    {
+        if (c->string && ((base64 && strcmp(c->string, "data") == 0) ||
+                          strcmp(c->string, "role") == 0 || strcmp(c->string, "type") == 0))
+            continue; /* not text: image bytes, and the names of roles and kinds */
+        n += text_bytes(c);
+    }
+    return n;
+}
+
+/* POST /v1/messages/count_tokens: the request checked as /v1/messages
+ * would check it, and its input tokens estimated (cost.h's bytes / 4) from
+ * the text of its system prompt, messages and tools. Not a model's
+ * tokenizer: an estimate, and the header says so. */
+static void count_tokens(struct allot_http_request *req)
+{
+    static const char *const parts[] = {"system", "messages", "tools"};
+    struct allot_http_header h[2] = {
+        {ALLOT_SLICE_LIT("Content-Type"), ALLOT_SLICE_LIT("application/json")},
+        {ALLOT_SLICE_LIT("x-allot-estimate"), ALLOT_SLICE_LIT("bytes/4")}};
+    struct allot_buf translated, err;
+    cJSON *root = NULL;
+    char out[64];
+    size_t bytes = 0, i;
+    int rc, n;
+
+    allot_buf_init(&translated, 2 * req->body.len + 4096);
+    allot_buf_init(&err, 1024);
+    /* count_tokens takes no max_tokens; the check wants one */
+    root = cJSON_ParseWithLength(req->body.ptr, req->body.len);
+    if (cJSON_IsObject(root) && !cJSON_GetObjectItemCaseSensitive(root, "max_tokens")) {
+        char *text;
+        cJSON_AddNumberToObject(root, "max_tokens", 1);
+        text = cJSON_PrintUnformatted(root);
+        rc = text ? allot_anthropic_request(text, strlen(text), &translated, &err) : ALLOT_ENOMEM;
+        cJSON_free(text);
+    } else {
+        rc = allot_anthropic_request(req->body.ptr, req->body.len, &translated, &err);
+    }
+    if (rc) {
+        allot__respond_error(
+            req, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error", "invalid_request",
+            rc == ALLOT_EINVAL ? allot_buf_cstr(&err) : allot_strerror(rc), NULL, 0);
+        goto out;
+    }
+    for (i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        bytes += text_bytes(cJSON_GetObjectItemCaseSensitive(root, parts[i]));
+    n = snprintf(out, sizeof out, "{\"input_tokens\":%lld}",
+                 (long long)allot_tokens_estimate(bytes));
+    allot_http_respond(req, 200, h, 2, out, (size_t)n);
+out:
+    cJSON_Delete(root);
+    allot_buf_release(&translated);
+    allot_buf_release(&err);
+}
+
 static void metrics(struct allot__worker *w, struct allot_http_request *req)
 {
     struct allot_buf out;
@@ -167,8 +271,15 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
             allot__exchange_start(w, req);
         else
             goto not_allowed;
+    } else if (is_count_tokens_path(p)) {
+        if (post)
+            count_tokens(req);
+        else
+            goto not_allowed;
     } else if (allot_slice_eq(p, "/v1/models") || allot_slice_eq(p, "/models")) {
-        if (get)
+        if (get && allot_http_request_header(req, "anthropic-version").ptr) /* an Anthropic SDK */
+            respond_json(req, 200, w->gw->models_anthropic_json, w->gw->models_anthropic_json_len);
+        else if (get)
             respond_json(req, 200, w->gw->models_json, w->gw->models_json_len);
         else
             goto not_allowed;

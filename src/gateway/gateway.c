@@ -38,7 +38,7 @@ static void format_error(struct allot_slice path, int status, const char *messag
                          struct allot_buf *out, void *ctx)
 {
     (void)ctx;
-    if (allot__is_messages_path(path))
+    if (allot__is_anthropic_path(path))
         allot_anthropic_error_body(status, message, out);
 }
 
@@ -332,6 +332,7 @@ out:
         allot_buf_release(&gw.workers[i].start_err);
     free(gw.workers);
     free(gw.models_json);
+    free(gw.models_anthropic_json);
     allot_checker_free(gw.checker);
     allot__acceptability_free(&gw);
     allot_floor_free(gw.floor);

@@ -59,6 +59,8 @@ struct allot__gateway {
     struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
     char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
+    char *models_anthropic_json; /* the same in Anthropic's format */
+    size_t models_anthropic_json_len;
     uv_sem_t ready;
 };
 
@@ -74,6 +76,8 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
 /* Whether path is the Anthropic Messages API's (/v1/messages): its
  * errors and answers use Anthropic's format (endpoints.c). */
 int allot__is_messages_path(struct allot_slice path);
+/* The same, or POST /v1/messages/count_tokens's path (endpoints.c). */
+int allot__is_anthropic_path(struct allot_slice path);
 
 /* POST /v1/chat/completions and POST /v1/messages (exchange.c). */
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req);

@@ -188,6 +188,40 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     }
   });
 
+  it('messages.countTokens: the request checked, its input tokens estimated from its text', h.LIMIT, async () => {
+    const { data, response } = await client.messages.countTokens({
+      model: 'auto', system: 'Be brief.', messages: [{ role: 'user', content: 'hello world' }],
+    }).withResponse();
+    assert.deepEqual(data, { input_tokens: 5 }); // ceil((9 + 11 bytes of text) / 4)
+    assert.equal(response.headers.get('x-allot-estimate'), 'bytes/4');
+    const res = await h.post(`${allot.base}/messages/count_tokens`, { model: 'auto', messages: [{ role: 'robot', content: 'hi' }] });
+    const json = await res.json();
+    assert.equal(res.status, 400);
+    assert.equal(json.error.type, 'invalid_request_error');
+    assert.match(json.error.message, /messages\.0\.role/);
+    // an image's base64 bytes are not text
+    const img = await client.messages.countTokens({
+      model: 'auto',
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(4000) } }, { type: 'text', text: 'what is this?' }] }],
+    });
+    assert.equal(img.input_tokens, 6); // 'what is this?' and 'image/png': ceil(22 / 4)
+  });
+
+  it('models.list(): Anthropic\'s list format for Anthropic clients, OpenAI\'s for others', h.LIMIT, async () => {
+    const ids = [];
+    for await (const m of client.models.list()) {
+      assert.equal(m.type, 'model');
+      assert.equal(typeof m.display_name, 'string');
+      ids.push(m.id);
+    }
+    for (const want of ['auto', 'allot:judgment', 'allot:labour', 'allot:code', 'judge-a', 'labour-a', 'cut', 'tooler']) {
+      assert.ok(ids.includes(want), `models.list() lacks ${want}: ${ids}`);
+    }
+    const openai = await (await fetch(`${allot.base}/models`)).json();
+    assert.equal(openai.object, 'list');
+    assert.equal(openai.data[0].object, 'model');
+  });
+
   it('the chat-completions API is unchanged beside it', h.LIMIT, async () => {
     const r = await h.chat(allot.base, { model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(r.status, 404);
