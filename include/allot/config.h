@@ -19,12 +19,16 @@
 
 struct allot_provider {
     char *name;
-    char *kind;     /* "openai": any OpenAI-compatible server */
+    char *kind;     /* "openai": any OpenAI-compatible server; "anthropic": the Messages API */
     char *base_url; /* e.g. "https://api.openai.com/v1", no trailing slash */
     char *api_key;  /* resolved from ${ENV}; NULL when none. SECRET: never log */
     long connect_timeout_ms;
     long timeout_ms; /* total time for one upstream attempt */
+    long max_tokens; /* kind anthropic: max_tokens when the request has none */
 };
+
+/* Whether p speaks Anthropic's Messages API (kind: anthropic). */
+int allot_provider_is_anthropic(const struct allot_provider *p);
 
 struct allot_model {
     char *name;                      /* the name clients use */

@@ -15,6 +15,9 @@
 #include "allot/config.h"
 #include "allot/slice.h"
 
+/* The Messages API version sent to kind: anthropic providers. */
+#define ALLOT_ANTHROPIC_VERSION "2023-06-01"
+
 struct allot_upstream;
 struct allot_upstream_xfer;
 
@@ -40,7 +43,8 @@ struct allot_upstream_callbacks {
 /* What to send. body must stay valid until on_done or cancel. */
 struct allot_upstream_request {
     const struct allot_model *model;
-    const char *path; /* appended to the provider's base_url, "/chat/completions" */
+    const char *path; /* appended to the provider's base_url: "/chat/completions",
+                       * "/messages" for kind: anthropic */
     const char *body;
     size_t body_len;
 };

@@ -1521,3 +1521,8 @@ void allot_config_free(struct allot_config *c)
     free(c->quality.code_escalates_to);
     free(c);
 }
+
+int allot_provider_is_anthropic(const struct allot_provider *p)
+{
+    return p && p->kind && strcmp(p->kind, "anthropic") == 0;
+}

@@ -79,23 +79,26 @@ const struct allot__config_key allot__config_keys[] = {
      .type = AK_ENUM,
      .scope = AK_SCOPE_PROVIDER,
      .offset = PROV(kind),
-     .choices = "openai",
+     .choices = "openai anthropic",
      .def = "openai",
      .help = "Protocol. \"openai\": any OpenAI-compatible server (OpenAI, Ollama, vLLM, "
-             "llama.cpp server, LM Studio)."},
+             "llama.cpp server, LM Studio). \"anthropic\": Anthropic's Messages API "
+             "(BASE_URL/messages, the key as x-api-key; docs/anthropic.md)."},
     {.path = "providers[].base_url",
      .type = AK_URL,
      .scope = AK_SCOPE_PROVIDER,
      .flags = AK_REQUIRED,
      .offset = PROV(base_url),
-     .help = "API root, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1; "
-             "requests go to BASE_URL/chat/completions. A trailing '/' is dropped."},
+     .help = "API root, e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 or "
+             "https://api.anthropic.com/v1; requests go to BASE_URL/chat/completions "
+             "(BASE_URL/messages for kind anthropic). A trailing '/' is dropped."},
     {.path = "providers[].api_key",
      .type = AK_SECRET,
      .scope = AK_SCOPE_PROVIDER,
      .offset = PROV(api_key),
      .def_doc = "none",
-     .help = "Sent as \"Authorization: Bearer KEY\". Write ${ENV_VAR} rather than the key "
+     .help = "Sent as \"Authorization: Bearer KEY\" (\"x-api-key: KEY\" for kind "
+             "anthropic). Write ${ENV_VAR} rather than the key "
              "itself. Never printed, logged or shown in errors. Omit for servers without auth."},
     {.path = "providers[].connect_timeout_ms",
      .type = AK_LONG,
@@ -114,6 +117,15 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "120000",
      .help = "Total time for one upstream attempt, connect to last byte; when it passes "
              "the next model of the tier is tried."},
+    {.path = "providers[].max_tokens",
+     .type = AK_LONG,
+     .scope = AK_SCOPE_PROVIDER,
+     .offset = PROV(max_tokens),
+     .min = 1,
+     .max = 1000000,
+     .def = "8192",
+     .help = "kind anthropic: max_tokens sent when the request sets neither max_tokens nor "
+             "max_completion_tokens (Anthropic's API requires one). Ignored for kind openai."},
 
     /* models */
     {.path = "models",

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
+#include "allot/anthropic_up.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
@@ -104,6 +105,13 @@ struct allot__exchange {
     int anthropic;
     struct allot_buf abody, aout;
     struct allot_anthropic_stream astream;
+    /* A provider of kind anthropic (docs/anthropic.md): the chat body is
+     * translated to a Messages body (up_alt) for the attempt, and its
+     * answer back to chat completions (up_alt again, once the transfer is
+     * done, or ustream event by event) before anything else reads it. */
+    int up_anthropic;
+    struct allot_buf up_alt;
+    struct allot_anthropic_up_stream ustream;
 };
 
 static void try_next(struct allot__exchange *x);
@@ -135,6 +143,8 @@ static void exchange_free(struct allot__exchange *x)
     allot_buf_release(&x->content);
     allot_buf_release(&x->abody);
     allot_buf_release(&x->aout);
+    allot_buf_release(&x->up_alt);
+    allot_anthropic_up_stream_release(&x->ustream);
     free(x);
 }
 
@@ -142,7 +152,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
 {
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = w->exchange_pool;
-    struct allot_buf up_body, resp, scratch, content, abody, aout;
+    struct allot_buf up_body, resp, scratch, content, abody, aout, up_alt;
     struct allot_sse sse;
 
     if (x) {
@@ -154,10 +164,12 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
         content = x->content;
         abody = x->abody;
         aout = x->aout;
+        up_alt = x->up_alt;
         sse = x->sse;
         memset(x, 0, sizeof *x);
         x->abody = abody;
         x->aout = aout;
+        x->up_alt = up_alt;
         x->up_body = up_body;
         x->resp = resp;
         x->scratch = scratch;
@@ -175,6 +187,10 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
     allot_buf_init(&x->content, cfg->limits.max_response_bytes);
     allot_buf_init(&x->abody, 2 * cfg->limits.max_body_bytes + 4096);
     allot_buf_init(&x->aout, cfg->limits.max_response_bytes + MAX_SSE_EVENT);
+    allot_buf_init(&x->up_alt, 2 * (cfg->limits.max_body_bytes > cfg->limits.max_response_bytes
+                                        ? cfg->limits.max_body_bytes
+                                        : cfg->limits.max_response_bytes) +
+                                   4096);
     return x;
 }
 
@@ -190,6 +206,8 @@ static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
     buf_trim(&x->content);
     buf_trim(&x->abody);
     buf_trim(&x->aout);
+    buf_trim(&x->up_alt);
+    allot_anthropic_up_stream_release(&x->ustream);
     buf_trim(&x->sse.pending);
     buf_trim(&x->sse.data);
     x->next = w->exchange_pool;
@@ -702,6 +720,10 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
             size_t n;
 
             x->state = X_STREAMING;
+            if (x->up_anthropic) {
+                allot_anthropic_up_stream_release(&x->ustream);
+                allot_anthropic_up_stream_init(&x->ustream, (long long)(x->ts_ms / 1000));
+            }
             if (x->anthropic)
                 allot_anthropic_stream_init(&x->astream, x->id, x->model->upstream_id);
             x->collect =
@@ -862,6 +884,17 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     return 0;
 }
 
+/* An event of a kind: anthropic provider's stream: the chat-completions
+ * events it stands for, each handled as if the upstream had sent it. */
+static int on_messages_event(void *ctx, struct allot_slice raw, struct allot_slice data)
+{
+    struct allot__exchange *x = ctx;
+    (void)raw;
+    if (!data.ptr)
+        return 0;
+    return allot_anthropic_up_stream_event(&x->ustream, data, on_event, x);
+}
+
 static int on_data(void *ctx, const char *p, size_t n)
 {
     struct allot__exchange *x = ctx;
@@ -876,7 +909,7 @@ static int on_data(void *ctx, const char *p, size_t n)
             x->paused = 1;
             rc = ALLOT_UPSTREAM_PAUSE;
         } else {
-            rc = allot_sse_feed(&x->sse, p, n, on_event, x);
+            rc = allot_sse_feed(&x->sse, p, n, x->up_anthropic ? on_messages_event : on_event, x);
             if (rc == ALLOT_ETOOBIG)
                 set_error(x, "upstream '%s' sent an event larger than %u bytes", x->model->name,
                           MAX_SSE_EVENT);
@@ -895,11 +928,23 @@ static int on_data(void *ctx, const char *p, size_t n)
 /* A buffered 2xx answer: read usage, relay it unchanged. */
 static void deliver_buffered(struct allot__exchange *x)
 {
-    cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
-    cJSON *usage, *choices, *c;
+    cJSON *root, *usage, *choices, *c;
     struct allot_http_header h[16];
     struct allot_answer a;
     size_t n;
+
+    if (x->up_anthropic) { /* a Messages answer: read it as chat completions */
+        allot_buf_reset(&x->up_alt);
+        if (allot_anthropic_up_response(x->resp.ptr ? x->resp.ptr : "", x->resp.len, &x->up_alt) ==
+            0) {
+            struct allot_buf t = x->resp;
+            x->resp = x->up_alt;
+            x->up_alt = t;
+        } else {
+            allot_buf_reset(&x->resp); /* not a message: judged invalid below */
+        }
+    }
+    root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -974,12 +1019,13 @@ static void deliver_upstream_error(struct allot__exchange *x)
               cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
     record_attempt(x, http_fail_kind(x->up_status), NULL);
     x->http_status = (int)x->up_status;
-    if (cJSON_IsObject(root) && !x->anthropic) {
+    if (cJSON_IsObject(root) && !x->anthropic && !x->up_anthropic) { /* relayed as it is */
         n = decision_headers(x, h, "application/json");
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
         x->req = NULL;
     } else {
-        /* not JSON, or a client of the Messages API: our error, in its format */
+        /* not JSON, or one API's error for the other's client: our error, in the
+         * client's format, with the upstream's message */
         reply_error(x, (int)x->up_status, "upstream_error", "upstream_error",
                     cJSON_IsString(msg) ? msg->valuestring : x->error);
     }
@@ -1136,6 +1182,24 @@ static void try_next(struct allot__exchange *x)
         ur.path = "/chat/completions";
         ur.body = x->up_body.ptr;
         ur.body_len = x->up_body.len;
+        x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
+        if (x->up_anthropic) {
+            allot_buf_init(&err, 512);
+            allot_buf_reset(&x->up_alt);
+            rc = allot_anthropic_up_request(x->up_body.ptr, x->up_body.len,
+                                            x->model->provider->max_tokens, &x->up_alt, &err);
+            if (rc) {
+                set_error(x, "cannot translate the request for '%s' (kind anthropic): %s",
+                          x->model->name, err.len ? err.ptr : allot_strerror(rc));
+                allot_buf_release(&err);
+                log_attempt(x, "rewrite");
+                continue;
+            }
+            allot_buf_release(&err);
+            ur.path = "/messages";
+            ur.body = x->up_alt.ptr;
+            ur.body_len = x->up_alt.len;
+        }
         allot_buf_init(&err, 512);
         rc = allot_upstream_start(x->w->up, &ur, &upstream_cb, x, &x->xfer, &err);
         if (rc == 0) {

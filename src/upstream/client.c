@@ -24,7 +24,7 @@
 
 struct provider_headers {
     const struct allot_provider *provider;
-    struct curl_slist *list;          /* Content-Type, Authorization, Expect: */
+    struct curl_slist *list;          /* Content-Type, Expect:, the key (and anthropic-version) */
     struct allot_upstream_xfer *pool; /* idle transfers set up for this provider */
 };
 
@@ -287,10 +287,18 @@ int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct a
         if (!(t = curl_slist_append(l, "Expect:")))
             goto out_list;
         l = t;
+        if (allot_provider_is_anthropic(p)) {
+            if (!(t = curl_slist_append(l, "anthropic-version: " ALLOT_ANTHROPIC_VERSION)))
+                goto out_list;
+            l = t;
+        }
         if (p->api_key && p->api_key[0]) {
             struct allot_buf auth;
             allot_buf_init(&auth, 8192);
-            if (allot_buf_addf(&auth, "Authorization: Bearer %s", p->api_key)) {
+            if (allot_buf_addf(&auth,
+                               allot_provider_is_anthropic(p) ? "x-api-key: %s"
+                                                              : "Authorization: Bearer %s",
+                               p->api_key)) {
                 allot_buf_release(&auth);
                 goto out_list;
             }

@@ -1,14 +1,16 @@
 /* fake_chat.c: the fake upstream's HTTP handler.
  *
  * Answers POST /v1/chat/completions like an OpenAI-compatible model server,
- * deterministically: the answer names the server and echoes the start of the
- * last user message, padded with filler words to an exact token count (one
- * word = one token). Knobs from flags, the model id ("sim-fail503", or
- * "sim?status=503&tokens=3" for tests that go through allot, which forwards
- * no client headers) and x-fake-* headers (in that order, later wins) add
- * latency, time to first token, token pacing, error statuses, cut streams,
- * malformed bodies and hangs, and answers of poor quality (empty, refusals,
- * finish_reason "length", broken JSON), always or for an exact share of
+ * and POST /v1/messages like Anthropic's Messages API, deterministically:
+ * the answer names the server and echoes the start of the last user
+ * message, padded with filler words to an exact token count (one word = one
+ * token). The answer, its knobs and its timing are the same for both; a
+ * dialect (fake_openai.c, fake_anthropic.c) reads the request and writes
+ * the bytes of the answer, its stream events and error bodies. Knobs from flags, the model id
+ * ("sim-fail503", or "sim?status=503&tokens=3" for tests that go through allot, which forwards no
+ * client headers) and x-fake-* headers (in that order, later wins) add latency, time to first
+ * token, token pacing, error statuses, cut streams, malformed bodies and hangs, and answers of poor
+ * quality (empty, refusals, finish_reason "length", broken JSON), always or for an exact share of
  * requests (bad-every, counted per model id in fake_stats.c), so that
  * allot's tests and benchmarks can provoke every upstream behaviour they
  * care about, the quality floor's included. Also serves /healthz,
@@ -18,18 +20,17 @@
  * 1 KB body), behind liballot's strict check (json_check.h, the one the
  * gateway uses), which keeps the old strictness; see fake_json_parse.
  *
- * DESIGN: each chat request gets an exchange from a per-worker free list;
- * the exchange holds the plan (what to answer and when), its own uv timer
- * and reusable buffers, so a steady load allocates nothing but cJSON's
- * parse of the request. Responses are built in the worker's scratch buffer
- * and handed to the server, which copies them. An exchange is a small state
+ * DESIGN: each chat or Messages request gets an exchange from a per-worker
+ * free list; the exchange holds the plan (what to answer and when, and the
+ * dialect that writes it), its own uv timer and reusable buffers, so a
+ * steady load allocates nothing but cJSON's parse of the request. Responses are built in the
+ * worker's scratch buffer and handed to the server, which copies them. An exchange is a small state
  * machine (enum exchange_state): the timer moves it along; on_abort (the
  * client left) returns it to the free list at once, unless we are inside a
  * call into the server for it (busy), in which case the caller does that
  * when the call returns. */
 #include <http_parser.h>
 #include <stddef.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@
 enum exchange_state {
     EX_IDLE,   /* in the worker's free list */
     EX_DELAY,  /* timer: latency (non-stream: latency and generation time) */
-    EX_TTFT,   /* stream: head and role delta sent; timer: first token */
+    EX_TTFT,   /* stream: head and opening events sent; timer: first token */
     EX_TOKENS, /* stream: tokens going out, timer paces the next batch */
     EX_HANG,   /* never answers; waits for on_abort */
     EX_DEAD,   /* the server said the connection is gone; waits for on_abort */
@@ -71,24 +72,15 @@ struct fake_exchange {
     int gone; /* on_abort came while busy */
 
     /* The plan. */
+    const struct fake_dialect *d; /* the API the request came in */
+    struct fake_answer a;
     int stream;
-    int include_usage; /* the request asked for the usage chunk */
-    int usage;         /* usage is reported (not x-fake-no-usage) */
     int malformed;
     int status;     /* 2xx: answer; otherwise an error body */
     long cut_after; /* -1: never cut */
     long ttft_ms;
     long tps;
-    uint64_t id;
-    long long created;
-    long prompt_tokens;
-    long completion_tokens;
-    struct allot_buf model;   /* JSON string literal, quotes included */
-    struct allot_buf content; /* the answer text */
-    struct allot_buf prefix;  /* stream chunks up to "choices": */
-    struct allot_buf finish;  /* finish_reason, a JSON string literal */
-    struct allot_buf tool;    /* tool-call: the tool's name, a JSON string literal; empty: none */
-    int bad_header;           /* x-fake-bad: -1 none, else 0 or 1 */
+    int bad_header; /* x-fake-bad: -1 none, else 0 or 1 */
 
     /* Stream progress. */
     size_t pos;     /* next byte of content to send */
@@ -129,16 +121,6 @@ struct knobs {
     long bad_every;                 /* 0: off */
     int bad;                        /* enum bad_kind; -1: not given */
     struct allot_slice bad_content; /* ptr NULL: not given */
-};
-
-/* What handle_chat reads from the request body. */
-struct chat_view {
-    const char *model;
-    size_t model_len;
-    int stream;
-    int include_usage;
-    size_t content_bytes;
-    const cJSON *last_user; /* the content of the last user message */
 };
 
 static int is_space(unsigned char c)
@@ -192,18 +174,8 @@ static const struct allot_http_header bad_headers[] = {
     {ALLOT_SLICE_LIT("x-fake-bad"), ALLOT_SLICE_LIT("1")},
 };
 
-/* An OpenAI-style error body. */
-static int error_body(struct allot_buf *b, int status, const char *message, const char *type)
-{
-    struct fake_out o = {b, 0};
-    fake_emits(&o, "{\"error\":{\"message\":");
-    fake_emit_json(&o, message, strlen(message));
-    fake_emitf(&o, ",\"type\":\"%s\",\"param\":null,\"code\":\"http_%d\"}}", type, status);
-    return o.rc;
-}
-
-/* Answer a request that has no exchange: anything but chat completions,
- * and chat requests refused before planning. */
+/* Answer a request that has no exchange: anything but chat completions
+ * and messages, and those refused before planning. */
 static void respond_now(struct fake_worker *w, struct allot_http_request *req, int status,
                         const char *content_type)
 {
@@ -212,11 +184,13 @@ static void respond_now(struct fake_worker *w, struct allot_http_request *req, i
     allot_buf_reset(&w->scratch);
 }
 
-static void respond_error_now(struct fake_worker *w, struct allot_http_request *req, int status,
-                              const char *message, const char *type)
+/* An error body in the dialect's form: OpenAI's for unknown routes. */
+static void respond_error_now(struct fake_worker *w, struct allot_http_request *req,
+                              const struct fake_dialect *d, int status, const char *message,
+                              const char *type)
 {
     allot_buf_reset(&w->scratch);
-    if (error_body(&w->scratch, status, message, type)) {
+    if (d->error_body(&w->scratch, status, message, type)) {
         allot_buf_reset(&w->scratch);
         (void)allot_buf_adds(&w->scratch, "{\"error\":{\"message\":\"out of memory\"}}");
     }
@@ -243,11 +217,11 @@ static struct fake_exchange *exchange_get(struct fake_worker *w)
     }
     ex->timer.data = ex;
     ex->w = w;
-    allot_buf_init(&ex->model, MODEL_MAX);
-    allot_buf_init(&ex->content, CONTENT_MAX);
-    allot_buf_init(&ex->prefix, PREFIX_MAX);
-    allot_buf_init(&ex->finish, FINISH_MAX);
-    allot_buf_init(&ex->tool, MODEL_MAX);
+    allot_buf_init(&ex->a.model, MODEL_MAX);
+    allot_buf_init(&ex->a.content, CONTENT_MAX);
+    allot_buf_init(&ex->a.prefix, PREFIX_MAX);
+    allot_buf_init(&ex->a.finish, FINISH_MAX);
+    allot_buf_init(&ex->a.tool, MODEL_MAX);
     ex->next_all = w->all;
     w->all = ex;
 out:
@@ -273,11 +247,11 @@ static void exchange_put(struct fake_exchange *ex)
     ex->req = NULL;
     ex->state = EX_IDLE;
     ex->busy = ex->gone = 0;
-    keep_small(&ex->model);
-    keep_small(&ex->content);
-    keep_small(&ex->prefix);
-    keep_small(&ex->finish);
-    keep_small(&ex->tool);
+    keep_small(&ex->a.model);
+    keep_small(&ex->a.content);
+    keep_small(&ex->a.prefix);
+    keep_small(&ex->a.finish);
+    keep_small(&ex->a.tool);
     ex->next_idle = w->idle;
     w->idle = ex;
 }
@@ -347,113 +321,13 @@ static int exchange_flush(struct fake_exchange *ex)
     return 0;
 }
 
-/* ---- building answers ------------------------------------------------ */
-
-static void emit_usage(struct fake_out *o, const struct fake_exchange *ex)
-{
-    fake_emitf(o,
-               "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
-               ex->prompt_tokens, ex->completion_tokens, ex->prompt_tokens + ex->completion_tokens);
-}
-
-static int build_completion(const struct fake_exchange *ex, struct allot_buf *b)
-{
-    struct fake_out o = {b, 0};
-
-    fake_emitf(&o,
-               "{\"id\":\"chatcmpl-fake-%" PRIu64
-               "\",\"object\":\"chat.completion\",\"created\":%lld,"
-               "\"model\":",
-               ex->id, ex->created);
-    fake_emit(&o, ex->model.ptr, ex->model.len);
-    fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":[{\"index\":0,\"message\":"
-                   "{\"role\":\"assistant\",\"content\":");
-    if (ex->tool.len) { /* the content is the call's arguments */
-        fake_emitf(&o,
-                   "null,\"tool_calls\":[{\"id\":\"call_fake_%" PRIu64
-                   "\",\"type\":\"function\",\"function\":{\"name\":",
-                   ex->id);
-        fake_emit(&o, ex->tool.ptr, ex->tool.len);
-        fake_emits(&o, ",\"arguments\":");
-        fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
-        fake_emits(&o, "}}]");
-    } else {
-        fake_emit_json(&o, allot_buf_cstr(&ex->content), ex->content.len);
-    }
-    fake_emits(&o, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":");
-    fake_emit(&o, ex->finish.ptr, ex->finish.len);
-    fake_emits(&o, "}]");
-    if (ex->usage) {
-        fake_emits(&o, ",");
-        emit_usage(&o, ex);
-    }
-    fake_emits(&o, "}");
-    return o.rc;
-}
-
-/* The bytes every chunk of this stream starts with, up to "choices":. */
-static int build_prefix(struct fake_exchange *ex)
-{
-    struct fake_out o = {&ex->prefix, 0};
-
-    allot_buf_reset(&ex->prefix);
-    fake_emitf(&o,
-               "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
-               "\"created\":%lld,\"model\":",
-               ex->id, ex->created);
-    fake_emit(&o, ex->model.ptr, ex->model.len);
-    fake_emits(&o, ",\"system_fingerprint\":\"fp_fake\",\"choices\":");
-    return o.rc;
-}
-
-/* One chunk with choices[0].delta = delta (JSON text), or a piece of the
- * content (of the tool call's arguments with tool-call), or with neither
- * the tool call's head (id, name), and finish_reason. */
-static void emit_chunk(struct fake_out *o, const struct fake_exchange *ex, const char *delta,
-                       const char *piece, size_t piece_len, const char *finish)
-{
-    fake_emit(o, ex->prefix.ptr, ex->prefix.len);
-    fake_emits(o, "[{\"index\":0,\"delta\":");
-    if (piece && ex->tool.len) {
-        fake_emits(o, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
-        fake_emit_json(o, piece, piece_len);
-        fake_emits(o, "}}]}");
-    } else if (!piece && !delta) {
-        fake_emitf(o,
-                   "{\"tool_calls\":[{\"index\":0,\"id\":\"call_fake_%" PRIu64
-                   "\",\"type\":\"function\",\"function\":{\"name\":",
-                   ex->id);
-        fake_emit(o, ex->tool.ptr, ex->tool.len);
-        fake_emits(o, ",\"arguments\":\"\"}}]}");
-    } else if (piece) {
-        fake_emits(o, "{\"content\":");
-        fake_emit_json(o, piece, piece_len);
-        fake_emits(o, "}");
-    } else {
-        fake_emits(o, delta);
-    }
-    fake_emits(o, ",\"logprobs\":null,\"finish_reason\":");
-    fake_emits(o, finish);
-    fake_emits(o, "}]");
-    if (ex->include_usage && ex->usage)
-        fake_emits(o, ",\"usage\":null");
-    fake_emits(o, "}\n\n");
-}
-
-static void emit_malformed_event(struct fake_out *o, const struct fake_exchange *ex)
-{
-    fake_emitf(o,
-               "data: {\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion.chunk\","
-               "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"oops\n\n",
-               ex->id);
-}
-
 /* ---- the exchange state machine -------------------------------------- */
 
 static void stream_tokens(struct fake_exchange *ex);
 
-/* The head is due: send it with the role delta, then wait for the first
- * token or send the tokens now. */
+/* The head is due: send it with the dialect's opening events (OpenAI's
+ * role delta; Anthropic's message_start, content_block_start and ping),
+ * then wait for the first token or send the tokens now. */
 static void stream_start(struct fake_exchange *ex)
 {
     struct fake_out o = {&ex->w->scratch, 0};
@@ -461,10 +335,6 @@ static void stream_start(struct fake_exchange *ex)
     size_t nh = 2;
     int rc;
 
-    if (build_prefix(ex)) {
-        ex->status = 500;
-        goto fail;
-    }
     if (ex->bad_header >= 0)
         h[nh++] = bad_headers[ex->bad_header > 0];
     ex->busy = 1;
@@ -475,9 +345,7 @@ static void stream_start(struct fake_exchange *ex)
         return;
     }
     allot_buf_reset(o.b);
-    emit_chunk(&o, ex, "{\"role\":\"assistant\",\"content\":\"\"}", NULL, 0, "null");
-    if (ex->tool.len)
-        emit_chunk(&o, ex, NULL, NULL, 0, "null");
+    ex->d->stream_open(&o, &ex->a);
     if (o.rc)
         goto cut;
     if (ex->ttft_ms > 0) {
@@ -488,13 +356,7 @@ static void stream_start(struct fake_exchange *ex)
     ex->t0_us = allot_clock_mono_us();
     stream_tokens(ex);
     return;
-fail:
-    allot_buf_reset(&ex->w->scratch);
-    (void)error_body(&ex->w->scratch, ex->status, "fake upstream: out of memory", "server_error");
-    exchange_respond(ex, ex->status, allot_buf_cstr(&ex->w->scratch), ex->w->scratch.len);
-    allot_buf_reset(&ex->w->scratch);
-    return;
-cut: /* cannot build a chunk: nothing better than closing */
+cut: /* cannot build an event: nothing better than closing */
     allot_buf_reset(&ex->w->scratch);
     exchange_cut(ex);
 }
@@ -505,8 +367,8 @@ cut: /* cannot build a chunk: nothing better than closing */
 static void stream_tokens(struct fake_exchange *ex)
 {
     struct fake_out o = {&ex->w->scratch, 0};
-    const char *content = allot_buf_cstr(&ex->content);
-    long total = ex->completion_tokens, stop = total, due = total;
+    const char *content = allot_buf_cstr(&ex->a.content);
+    long total = ex->a.completion_tokens, stop = total, due = total;
     uint64_t now = allot_clock_mono_us(), next_us;
 
     if (ex->cut_after >= 0 && ex->cut_after < stop)
@@ -516,12 +378,12 @@ static void stream_tokens(struct fake_exchange *ex)
         due = k < (uint64_t)total ? (long)k : total;
     }
     if (ex->malformed && ex->sent == 0 && ex->pos == 0) {
-        emit_malformed_event(&o, ex);
+        ex->d->stream_malformed(&o, &ex->a);
         ex->malformed = 0;
     }
     while (ex->sent < due && ex->sent < stop) {
-        size_t end = piece_end(content, ex->content.len, ex->pos);
-        emit_chunk(&o, ex, NULL, content + ex->pos, end - ex->pos, "null");
+        size_t end = piece_end(content, ex->a.content.len, ex->pos);
+        ex->d->stream_piece(&o, &ex->a, content + ex->pos, end - ex->pos);
         ex->pos = end;
         ex->sent++;
     }
@@ -543,14 +405,7 @@ static void stream_tokens(struct fake_exchange *ex)
         exchange_wait(ex, EX_TOKENS, next_us > now ? (next_us - now + 999) / 1000 : 0);
         return;
     }
-    emit_chunk(&o, ex, "{}", NULL, 0, allot_buf_cstr(&ex->finish));
-    if (ex->include_usage && ex->usage) {
-        fake_emit(&o, ex->prefix.ptr, ex->prefix.len);
-        fake_emits(&o, "[],");
-        emit_usage(&o, ex);
-        fake_emits(&o, "}\n\n");
-    }
-    fake_emits(&o, "data: [DONE]\n\n");
+    ex->d->stream_close(&o, &ex->a);
     if (o.rc) {
         allot_buf_reset(o.b);
         exchange_cut(ex);
@@ -569,12 +424,13 @@ static void stream_tokens(struct fake_exchange *ex)
 static void exchange_run(struct fake_exchange *ex)
 {
     struct allot_buf *s = &ex->w->scratch;
+    struct fake_out o = {s, 0};
     int rc;
 
     allot_buf_reset(s);
     if (ex->status < 200 || ex->status > 299) {
         fake_stats_count(ex->w->stats, FAKE_INJECTED);
-        rc = error_body(s, ex->status, "fake upstream error", "server_error");
+        rc = ex->d->error_body(s, ex->status, "fake upstream error", "server_error");
     } else if (ex->stream) {
         stream_start(ex);
         return;
@@ -582,20 +438,16 @@ static void exchange_run(struct fake_exchange *ex)
         exchange_cut(ex);
         return;
     } else if (ex->malformed) {
-        struct fake_out o = {s, 0};
-        fake_emitf(
-            &o,
-            "{\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion\","
-            "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"oops",
-            ex->id);
+        ex->d->malformed_answer(&o, &ex->a);
         rc = o.rc;
     } else {
-        rc = build_completion(ex, s);
+        ex->d->answer(&o, &ex->a);
+        rc = o.rc;
     }
     if (rc) {
         allot_buf_reset(s);
         ex->status = 500;
-        (void)error_body(s, 500, "fake upstream: response too large", "server_error");
+        (void)ex->d->error_body(s, 500, "fake upstream: response too large", "server_error");
     }
     exchange_respond(ex, ex->status, allot_buf_cstr(s), s->len);
     allot_buf_reset(s);
@@ -1023,11 +875,9 @@ cJSON *fake_json_member(const cJSON *obj, const char *key)
     return found;
 }
 
-/* ---- chat completions ------------------------------------------------- */
+/* ---- the answer ------------------------------------------------------ */
 
-/* Bytes of the text in a message's content: a string, or text parts. A
- * string is read up to a \u0000 in it, where cJSON ends it. */
-static size_t content_bytes(const cJSON *content)
+size_t fake_text_bytes(const cJSON *content)
 {
     const cJSON *part;
     size_t n = 0;
@@ -1043,41 +893,6 @@ static size_t content_bytes(const cJSON *content)
             n += strlen(text->valuestring);
     }
     return n;
-}
-
-static int read_chat(const cJSON *root, struct chat_view *v, char *msg, size_t msz)
-{
-    const cJSON *model, *messages, *m;
-    size_t i = 0;
-
-    model = fake_json_member(root, "model");
-    if (!cJSON_IsString(model)) {
-        snprintf(msg, msz, "'model' is required and must be a string");
-        return ALLOT_EINVAL;
-    }
-    v->model = model->valuestring;
-    v->model_len = strlen(model->valuestring);
-    v->stream = cJSON_IsTrue(fake_json_member(root, "stream"));
-    v->include_usage =
-        cJSON_IsTrue(fake_json_member(fake_json_member(root, "stream_options"), "include_usage"));
-    messages = fake_json_member(root, "messages");
-    if (!cJSON_IsArray(messages) || !messages->child) {
-        snprintf(msg, msz, "'messages' must be a non-empty array");
-        return ALLOT_EINVAL;
-    }
-    cJSON_ArrayForEach(m, messages)
-    {
-        const cJSON *role = fake_json_member(m, "role"), *content = fake_json_member(m, "content");
-        if (!cJSON_IsString(role)) {
-            snprintf(msg, msz, "'messages[%zu].role' is required and must be a string", i);
-            return ALLOT_EINVAL;
-        }
-        v->content_bytes += content_bytes(content);
-        if (strcmp(role->valuestring, "user") == 0)
-            v->last_user = content;
-        i++;
-    }
-    return 0;
 }
 
 /* Append up to *left characters of s (UTF-8 aware; a stray byte counts as
@@ -1097,14 +912,14 @@ static void emit_chars(struct fake_out *o, const char *s, size_t n, size_t *left
 /* The generated answer: the words of "[NAME] answer to: SNIPPET", then
  * filler, cut or padded to exactly `tokens` words, each followed by a
  * space. */
-static int build_content(struct fake_exchange *ex, const char *name, const cJSON *last_user,
+static int build_content(struct allot_buf *content, const char *name, const cJSON *last_user,
                          long tokens, struct allot_buf *tmp)
 {
     static const char *const filler[] = {
         "lorem",  "ipsum", "dolor",  "sit",     "amet",   "consectetur", "adipiscing",
         "elit",   "sed",   "do",     "eiusmod", "tempor", "incididunt",  "ut",
         "labore", "et",    "dolore", "magna",   "aliqua"};
-    struct fake_out seed = {tmp, 0}, o = {&ex->content, 0};
+    struct fake_out seed = {tmp, 0}, o = {content, 0};
     size_t left = SNIPPET_CHARS, pos = 0, i;
     long n = 0;
 
@@ -1177,8 +992,8 @@ static int wrap_in_json(struct allot_buf *content, struct allot_buf *tmp)
 /* Whether this request gets the bad variant: with bad-every, by its turn
  * in its model id's count (process-wide, see fake_stats_bad_turn); with
  * bad alone, always. ALLOT_ENOMEM when the count cannot be kept. */
-static int pick_bad(struct fake_stats *stats, const struct chat_view *v, const struct knobs *k,
-                    int *is_bad)
+static int pick_bad(struct fake_stats *stats, const struct fake_request_view *v,
+                    const struct knobs *k, int *is_bad)
 {
     int bad = 0, rc = 0;
 
@@ -1198,8 +1013,9 @@ static int pick_bad(struct fake_stats *stats, const struct chat_view *v, const s
  * content (cut keeps it and says "length"); a good one is the content knob,
  * else nothing for empty, else the generated words, as JSON for
  * content-json. */
-static int build_answer(struct fake_exchange *ex, const char *name, const struct chat_view *v,
-                        const struct knobs *k, int is_bad, struct allot_buf *tmp)
+static int build_answer(struct fake_exchange *ex, const char *name,
+                        const struct fake_request_view *v, const struct knobs *k, int is_bad,
+                        struct allot_buf *tmp)
 {
     int bad = k->bad >= 0 ? k->bad : k->bad_content.ptr ? BAD_TEXT : BAD_EMPTY;
     struct allot_slice finish = k->finish.ptr      ? k->finish
@@ -1209,21 +1025,21 @@ static int build_answer(struct fake_exchange *ex, const char *name, const struct
 
     if (is_bad && bad == BAD_CUT)
         finish = allot_slice_of("length", 6);
-    if ((rc = allot_buf_add_json_str(&ex->finish, finish.ptr, finish.len)))
+    if ((rc = allot_buf_add(&ex->a.finish, finish.ptr, finish.len)))
         return rc;
     if (is_bad && bad == BAD_TEXT)
-        return allot_buf_add(&ex->content, k->bad_content.ptr, k->bad_content.len);
+        return allot_buf_add(&ex->a.content, k->bad_content.ptr, k->bad_content.len);
     if (is_bad && bad_contents[bad])
-        return allot_buf_adds(&ex->content, bad_contents[bad]);
+        return allot_buf_adds(&ex->a.content, bad_contents[bad]);
     if (k->content.ptr)
-        return allot_buf_add(&ex->content, k->content.ptr, k->content.len);
+        return allot_buf_add(&ex->a.content, k->content.ptr, k->content.len);
     if (k->empty)
         return 0;
-    rc = build_content(ex, name, v->last_user, k->tokens, tmp);
+    rc = build_content(&ex->a.content, name, v->last_user, k->tokens, tmp);
     if (!rc && (k->content_json || k->tool_call.ptr))
-        rc = wrap_in_json(&ex->content, tmp);
+        rc = wrap_in_json(&ex->a.content, tmp);
     if (!rc && k->tool_call.ptr)
-        rc = allot_buf_add_json_str(&ex->tool, k->tool_call.ptr, k->tool_call.len);
+        rc = allot_buf_add_json_str(&ex->a.tool, k->tool_call.ptr, k->tool_call.len);
     return rc;
 }
 
@@ -1234,13 +1050,16 @@ static void log_request(const struct fake_worker *w, const struct allot_http_req
         return;
     allot_log_info("%s %.*s model=%.*s stream=%d status=%d%s%s%s%s", w->opt->name,
                    (int)req->path.len, req->path.ptr,
-                   (int)(ex->model.len > 2 ? ex->model.len - 2 : 0),
-                   ex->model.len > 2 ? ex->model.ptr + 1 : "", ex->stream, ex->status,
+                   (int)(ex->a.model.len > 2 ? ex->a.model.len - 2 : 0),
+                   ex->a.model.len > 2 ? ex->a.model.ptr + 1 : "", ex->stream, ex->status,
                    k->hang ? " hang" : "", ex->cut_after >= 0 ? " cut" : "",
                    ex->malformed ? " malformed" : "", ex->bad_header > 0 ? " bad" : "");
 }
 
-static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
+/* A chat completion or a message, d saying which: read, record, check the
+ * key (Messages), plan the answer from the knobs, then wait or answer. */
+static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
+                          const struct fake_dialect *d)
 {
     const struct fake_options *opt = w->opt;
     struct knobs k = {.latency_ms = opt->latency_ms,
@@ -1250,7 +1069,7 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
                       .status = -1,
                       .cut_after = -1,
                       .bad = -1};
-    struct chat_view v = {0};
+    struct fake_request_view v = {0};
     struct fake_seen seen;
     struct fake_exchange *ex = NULL;
     struct allot_buf tmp;
@@ -1258,12 +1077,12 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     char msg[256], why[200];
     char decoded[MODEL_MAX]; /* text knobs from the model id */
     uint64_t delay_ms;
-    int rc, is_bad = 0;
+    int rc, is_bad = 0, refused;
 
     allot_buf_init(&tmp, CONTENT_MAX);
     root = fake_json_parse(req->body.ptr ? req->body.ptr : "", req->body.len, why, sizeof why);
     if (cJSON_IsObject(root)) {
-        rc = read_chat(root, &v, msg, sizeof msg);
+        rc = d->read(root, &v, msg, sizeof msg);
     } else if (root) {
         rc = ALLOT_EINVAL;
         snprintf(msg, sizeof msg, "the request body must be a JSON object");
@@ -1273,25 +1092,33 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     }
     seen.path = req->path;
     seen.body = allot_slice_of(req->body.ptr, req->body.len);
-    seen.authorization = allot_http_request_header(req, "authorization");
+    seen.key_header = d->key_header;
+    seen.bearer = d->bearer;
+    seen.key = allot_http_request_header(req, d->key_header);
+    seen.version = allot_http_request_header(req, "anthropic-version");
     seen.content_type = allot_http_request_header(req, "content-type");
     seen.model = v.model;
     seen.stream = v.stream;
     fake_stats_record(w->stats, &seen);
+    /* credentials before the body, as real APIs check them */
+    if (d->refuse && (refused = d->refuse(opt, req, msg, sizeof msg))) {
+        respond_error_now(w, req, d, refused, msg, "authentication_error");
+        goto out;
+    }
     if (rc) {
-        respond_error_now(w, req, 400, msg, "invalid_request_error");
+        respond_error_now(w, req, d, 400, msg, "invalid_request_error");
         goto out;
     }
     if ((rc = knobs_from_model(&k, v.model, v.model_len, decoded, sizeof decoded, msg,
                                sizeof msg)) ||
         (rc = knobs_from_headers(&k, req, msg, sizeof msg))) {
-        respond_error_now(w, req, 400, msg, "invalid_request_error");
+        respond_error_now(w, req, d, 400, msg, "invalid_request_error");
         goto out;
     }
     if (k.content.ptr)
         k.empty = 0; /* content overrides empty, whichever came first */
     if (k.bad == BAD_TEXT && !k.bad_content.ptr) {
-        respond_error_now(w, req, 400,
+        respond_error_now(w, req, d, 400,
                           "knob bad=text needs bad-content (x-fake-bad-content, or bad-content= "
                           "in the model id's query): the content of the bad answer",
                           "invalid_request_error");
@@ -1302,42 +1129,43 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
                  "fake upstream: cannot count bad-every for model '%.*s': out of memory or "
                  "%d model ids counted already (POST /stats/reset forgets them)",
                  (int)(v.model_len > 80 ? 80 : v.model_len), v.model, FAKE_STATS_MAX_MODELS);
-        respond_error_now(w, req, 500, msg, "server_error");
+        respond_error_now(w, req, d, 500, msg, "server_error");
         goto out;
     }
     ex = exchange_get(w);
     if (!ex) {
-        respond_error_now(w, req, 500, "fake upstream: out of memory", "server_error");
+        respond_error_now(w, req, d, 500, "fake upstream: out of memory", "server_error");
         goto out;
     }
     ex->req = req;
     req->user = ex;
-    ex->id = atomic_fetch_add(w->seq, 1) + 1;
-    ex->created = (long long)time(NULL);
+    ex->d = d;
+    ex->a.id = atomic_fetch_add(w->seq, 1) + 1;
+    ex->a.created = (long long)time(NULL);
     ex->stream = v.stream;
-    ex->include_usage = v.include_usage;
-    ex->usage = !k.no_usage;
+    ex->a.include_usage = v.include_usage;
+    ex->a.usage = !k.no_usage;
     ex->malformed = k.malformed;
     ex->cut_after = k.cut_after;
     ex->ttft_ms = k.ttft_ms;
     ex->tps = k.tps;
-    ex->status = k.status >= 0 ? (int)k.status : run_fails(opt, ex->id) ? (int)opt->status : 200;
+    ex->status = k.status >= 0 ? (int)k.status : run_fails(opt, ex->a.id) ? (int)opt->status : 200;
     ex->pos = 0;
     ex->sent = 0;
     ex->bad_header = k.bad_every > 0 || k.bad >= 0 ? is_bad : -1;
-    ex->prompt_tokens = (long)((v.content_bytes + 3) / 4);
+    ex->a.prompt_tokens = (long)((v.content_bytes + 3) / 4);
     rc = build_answer(ex, opt->name, &v, &k, is_bad, &tmp);
     if (!rc)
-        rc = allot_buf_add_json_str(&ex->model, v.model, v.model_len);
+        rc = allot_buf_add_json_str(&ex->a.model, v.model, v.model_len);
     if (rc) {
         snprintf(msg, sizeof msg,
                  "cannot build the answer: %s (model name, content or finish too long)",
                  allot_strerror(rc));
         exchange_put(ex);
-        respond_error_now(w, req, 400, msg, "invalid_request_error");
+        respond_error_now(w, req, d, 400, msg, "invalid_request_error");
         goto out;
     }
-    ex->completion_tokens = count_pieces(allot_buf_cstr(&ex->content), ex->content.len);
+    ex->a.completion_tokens = count_pieces(allot_buf_cstr(&ex->a.content), ex->a.content.len);
     log_request(w, req, ex, &k);
     if (k.hang) {
         ex->state = EX_HANG;
@@ -1347,8 +1175,8 @@ static void handle_chat(struct fake_worker *w, struct allot_http_request *req)
     delay_ms = (uint64_t)k.latency_ms;
     if (!ex->stream && ex->status >= 200 && ex->status <= 299) {
         delay_ms += (uint64_t)k.ttft_ms;
-        if (k.tps > 0 && ex->completion_tokens > 1)
-            delay_ms += ((uint64_t)(ex->completion_tokens - 1) * 1000u) / (uint64_t)k.tps;
+        if (k.tps > 0 && ex->a.completion_tokens > 1)
+            delay_ms += ((uint64_t)(ex->a.completion_tokens - 1) * 1000u) / (uint64_t)k.tps;
     }
     if (delay_ms > 0)
         exchange_wait(ex, EX_DELAY, delay_ms);
@@ -1371,19 +1199,24 @@ static void on_request(struct allot_http_request *req, void *ctx)
     allot_buf_reset(&w->scratch);
     if (req->method == HTTP_POST &&
         (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions"))) {
-        handle_chat(w, req);
+        handle_answer(w, req, &fake_openai);
+    } else if (req->method == HTTP_POST &&
+               (allot_slice_eq(p, "/v1/messages") || allot_slice_eq(p, "/messages"))) {
+        handle_answer(w, req, &fake_anthropic);
     } else if (req->method == HTTP_GET && allot_slice_eq(p, "/healthz")) {
         (void)allot_buf_adds(&w->scratch, "ok\n");
         respond_now(w, req, 200, "text/plain");
     } else if (req->method == HTTP_GET &&
                (allot_slice_eq(p, "/v1/models") || allot_slice_eq(p, "/models"))) {
         if (fake_stats_models_json(w->stats, &w->scratch))
-            respond_error_now(w, req, 500, "fake upstream: out of memory", "server_error");
+            respond_error_now(w, req, &fake_openai, 500, "fake upstream: out of memory",
+                              "server_error");
         else
             respond_now(w, req, 200, "application/json");
     } else if (req->method == HTTP_GET && allot_slice_eq(p, "/stats")) {
         if (fake_stats_json(w->stats, w->opt->name, &w->scratch))
-            respond_error_now(w, req, 500, "fake upstream: out of memory", "server_error");
+            respond_error_now(w, req, &fake_openai, 500, "fake upstream: out of memory",
+                              "server_error");
         else
             respond_now(w, req, 200, "application/json");
     } else if (req->method == HTTP_POST && allot_slice_eq(p, "/stats/reset")) {
@@ -1394,7 +1227,7 @@ static void on_request(struct allot_http_request *req, void *ctx)
         snprintf(msg, sizeof msg, "fake upstream: no route for %s %.*s",
                  http_method_str((enum http_method)req->method), (int)(p.len > 100 ? 100 : p.len),
                  p.ptr);
-        respond_error_now(w, req, 404, msg, "invalid_request_error");
+        respond_error_now(w, req, &fake_openai, 404, msg, "invalid_request_error");
     }
 }
 
@@ -1436,11 +1269,11 @@ void fake_worker_init(struct fake_worker *w, const struct fake_options *opt,
 static void on_exchange_closed(uv_handle_t *h)
 {
     struct fake_exchange *ex = h->data;
-    allot_buf_release(&ex->model);
-    allot_buf_release(&ex->content);
-    allot_buf_release(&ex->prefix);
-    allot_buf_release(&ex->finish);
-    allot_buf_release(&ex->tool);
+    allot_buf_release(&ex->a.model);
+    allot_buf_release(&ex->a.content);
+    allot_buf_release(&ex->a.prefix);
+    allot_buf_release(&ex->a.finish);
+    allot_buf_release(&ex->a.tool);
     free(ex);
 }
 

@@ -2,8 +2,9 @@
  *
  * Tests of allot cannot see what allot sent upstream, so the fake keeps
  * counters, a per-model tally and a copy of the last chat request, and
- * serves them as GET /stats. The secret in an Authorization header is never
- * stored: only its shape ("Bearer <redacted:N chars>") and whether it matched
+ * serves them as GET /stats. The secret in an Authorization (or, for
+ * /v1/messages, x-api-key) header is never stored: only its shape ("Bearer
+ * <redacted:N chars>", "<redacted:N chars>") and whether it matched
  * --expect-key.
  *
  * DESIGN: one struct for the whole process, one mutex. Workers take it once
@@ -36,6 +37,7 @@ int fake_stats_init(struct fake_stats *s, const char *expect_key)
     allot_buf_init(&s->last_body, LAST_BODY_MAX);
     allot_buf_init(&s->last_path, SMALL_MAX);
     allot_buf_init(&s->last_content_type, SMALL_MAX);
+    allot_buf_init(&s->last_version, SMALL_MAX);
     return 0;
 }
 
@@ -64,6 +66,7 @@ void fake_stats_release(struct fake_stats *s)
     allot_buf_release(&s->last_body);
     allot_buf_release(&s->last_path);
     allot_buf_release(&s->last_content_type);
+    allot_buf_release(&s->last_version);
 }
 
 /* Copy at most the buffer's cap; a truncated copy is still useful. */
@@ -75,28 +78,33 @@ static void copy_capped(struct allot_buf *b, struct allot_slice v)
         (void)allot_buf_add(b, v.ptr, n);
 }
 
-/* Describe the Authorization header without its secret, and compare it
- * with the expected key in full. */
-static void describe_auth(const struct fake_stats *s, struct allot_slice auth, char *desc,
-                          size_t desc_size, int *key_ok)
-{
-    static const char bearer[] = "Bearer ";
-    size_t blen = sizeof bearer - 1;
+static const char bearer_word[] = "Bearer ";
+#define BEARER_LEN (sizeof bearer_word - 1)
 
+int fake_key_ok(const char *expect_key, struct allot_slice key, int bearer)
+{
+    size_t klen = strlen(expect_key), skip = bearer ? BEARER_LEN : 0;
+
+    return key.ptr && key.len == skip + klen && memcmp(key.ptr, bearer_word, skip) == 0 &&
+           memcmp(key.ptr + skip, expect_key, klen) == 0;
+}
+
+/* Describe the key header without its secret, and compare it with the
+ * expected key in full. */
+static void describe_auth(const struct fake_stats *s, struct allot_slice auth, int bearer,
+                          char *desc, size_t desc_size, int *key_ok)
+{
     *key_ok = -1;
     desc[0] = '\0';
     if (!auth.ptr)
         goto out;
-    if (auth.len >= blen && memcmp(auth.ptr, bearer, blen) == 0)
-        snprintf(desc, desc_size, "Bearer <redacted:%zu chars>", auth.len - blen);
+    if (auth.len >= BEARER_LEN && memcmp(auth.ptr, bearer_word, BEARER_LEN) == 0)
+        snprintf(desc, desc_size, "Bearer <redacted:%zu chars>", auth.len - BEARER_LEN);
     else
         snprintf(desc, desc_size, "<redacted:%zu chars>", auth.len);
 out:
-    if (s->expect_key) {
-        size_t klen = strlen(s->expect_key);
-        *key_ok = auth.ptr && auth.len == blen + klen && memcmp(auth.ptr, bearer, blen) == 0 &&
-                  memcmp(auth.ptr + blen, s->expect_key, klen) == 0;
-    }
+    if (s->expect_key)
+        *key_ok = fake_key_ok(s->expect_key, auth, bearer);
 }
 
 /* The entry for name[0..len) in t, added with zero counts when new;
@@ -140,7 +148,7 @@ void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
     char desc[sizeof s->last_auth];
     int key_ok;
 
-    describe_auth(s, seen->authorization, desc, sizeof desc, &key_ok);
+    describe_auth(s, seen->key, seen->bearer, desc, sizeof desc, &key_ok);
     pthread_mutex_lock(&s->lock);
     s->requests++;
     if (seen->stream)
@@ -156,8 +164,11 @@ void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
     copy_capped(&s->last_path, seen->path);
     copy_capped(&s->last_content_type, seen->content_type);
     s->last_body_bytes = seen->body.len;
+    s->last_key_header = seen->key_header;
     memcpy(s->last_auth, desc, sizeof desc);
     s->last_key_ok = key_ok;
+    s->have_last_version = seen->version.ptr != NULL;
+    copy_capped(&s->last_version, seen->version);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -217,8 +228,11 @@ void fake_stats_reset(struct fake_stats *s)
     allot_buf_reset(&s->last_path);
     allot_buf_reset(&s->last_content_type);
     s->last_body_bytes = 0;
+    s->last_key_header = NULL;
     s->last_auth[0] = '\0';
     s->last_key_ok = -1;
+    s->have_last_version = 0;
+    allot_buf_reset(&s->last_version);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -263,17 +277,25 @@ static void emit_last_request(struct fake_out *o, const struct fake_stats *s)
     fake_emitf(o, ",\"stream\":%s,\"stream_options\":",
                cJSON_IsTrue(fake_json_member(body, "stream")) ? "true" : "false");
     emit_tree(o, fake_json_member(body, "stream_options"));
-    fake_emitf(o, ",\"messages\":%d,\"authorization\":\"%s\",\"authorization_value\":",
+    fake_emitf(o,
+               ",\"messages\":%d,\"key_header\":\"%s\",\"authorization\":\"%s\","
+               "\"authorization_value\":",
                cJSON_IsArray(messages) ? cJSON_GetArraySize(messages) : 0,
+               s->last_key_header ? s->last_key_header : "authorization",
                s->last_auth[0] ? "present" : "absent");
     if (s->last_auth[0])
         fake_emitf(o, "\"%s\"", s->last_auth); /* ASCII from describe_auth */
     else
         fake_emits(o, "null");
-    fake_emitf(o, ",\"key_ok\":%s,\"content_type\":",
+    fake_emitf(o, ",\"key_ok\":%s,\"anthropic_version\":",
                s->last_key_ok < 0 ? "null"
                : s->last_key_ok   ? "true"
                                   : "false");
+    if (s->have_last_version)
+        emit_text(o, &s->last_version);
+    else
+        fake_emits(o, "null");
+    fake_emits(o, ",\"content_type\":");
     emit_text(o, &s->last_content_type);
     fake_emitf(o, ",\"body_bytes\":%zu,\"body\":", s->last_body_bytes);
     /* The body itself, parsed when it was JSON, else as text. */

@@ -1,5 +1,6 @@
-/* fake_upstream.c: a fake OpenAI-compatible model server for allot's tests,
- * demo and benchmarks (the manual is docs/fake_upstream.md).
+/* fake_upstream.c: a fake model server for allot's tests, demo and
+ * benchmarks, speaking OpenAI's chat completions and Anthropic's Messages
+ * API (the manual is docs/fake_upstream.md).
  *
  * It runs on allot's own HTTP server module so that it costs little and
  * behaves like a real keep-alive HTTP/1.1 server, and it must never be the
@@ -53,12 +54,13 @@ static const struct opt_spec opt_table[] = {
      "token pace; 0 sends all tokens at once (0)"},
     {"--tokens", OPT_LONG, 0, FAKE_MAX_TOKENS, OFF(tokens), "N", "words per answer (16)"},
     {"--status", OPT_LONG, 100, 599, OFF(status), "N",
-     "answer chat requests with this error status (all, or --fail-rate of them)"},
+     "answer chat and Messages requests with this error status (all, or --fail-rate of them)"},
     {"--fail-rate", OPT_DOUBLE, 0, 1, OFF(fail_rate), "F",
-     "share of chat requests that fail with --status (500 if unset)"},
+     "share of chat and Messages requests that fail with --status (500 if unset)"},
     {"--seed", OPT_LONG, 0, 9.2e18, OFF(seed), "N", "seed of the --fail-rate dice (0)"},
     {"--expect-key", OPT_STR, 0, 0, OFF(expect_key), "KEY",
-     "/stats reports key_ok: whether Authorization was exactly 'Bearer KEY'"},
+     "/stats reports key_ok: whether Authorization was exactly 'Bearer KEY' (chat), or "
+     "x-api-key exactly KEY (Messages, which refuses other keys with 401)"},
     {"--quiet", OPT_FLAG, 0, 0, OFF(quiet), NULL, "no log line per request"},
 };
 #undef OFF
@@ -67,7 +69,8 @@ static void usage(FILE *f)
 {
     size_t i;
     fprintf(f, "usage: fake_upstream --listen HOST:PORT [options]\n"
-               "A fake OpenAI chat-completions server (docs/fake_upstream.md).\n\n");
+               "A fake OpenAI chat-completions and Anthropic Messages server "
+               "(docs/fake_upstream.md).\n\n");
     for (i = 0; i < sizeof opt_table / sizeof opt_table[0]; i++) {
         const struct opt_spec *o = &opt_table[i];
         char left[40];

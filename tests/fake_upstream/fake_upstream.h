@@ -1,8 +1,12 @@
 /* fake_upstream.h: internals shared by the fake model server's files.
  *
  * fake_upstream.c  command line, worker loops, signals, shutdown.
- * fake_chat.c      the HTTP handler: routes, chat completions, streaming,
- *                  knobs, reading request bodies (cJSON).
+ * fake_chat.c      the HTTP handler: routes, knobs, the generated answer,
+ *                  its timing (plain and streamed), reading request bodies
+ *                  (cJSON); the same for every API.
+ * fake_openai.c    the dialect of OpenAI's chat completions: what a request
+ *                  holds, how answers, stream chunks and errors look.
+ * fake_anthropic.c the dialect of Anthropic's Messages API, likewise.
  * fake_stats.c     counters and the last request, shared by all workers.
  *
  * This is a test tool, not part of liballot, so its cross-file names carry
@@ -43,7 +47,7 @@ struct fake_options {
     double fail_rate;    /* share of chat requests given `status`; <0 unset */
     long seed;
     long quiet;
-    const char *expect_key; /* NULL: key_ok is null in /stats */
+    const char *expect_key; /* NULL: key_ok is null in /stats, no request refused */
 };
 
 /* One model name seen in chat requests and how often. */
@@ -82,8 +86,11 @@ struct fake_stats {
     struct allot_buf last_path;
     struct allot_buf last_content_type;
     size_t last_body_bytes;
-    char last_auth[64]; /* "Bearer <redacted:N chars>", "" when absent */
-    int last_key_ok;    /* 1, 0, or -1 when no --expect-key */
+    const char *last_key_header; /* where the key was looked for: "authorization", "x-api-key" */
+    char last_auth[64];          /* "Bearer <redacted:N chars>", "" when absent */
+    int last_key_ok;             /* 1, 0, or -1 when no --expect-key */
+    int have_last_version;       /* an anthropic-version header came */
+    struct allot_buf last_version;
 };
 #define FAKE_STATS_MAX_MODELS 1024
 
@@ -91,7 +98,10 @@ struct fake_stats {
 struct fake_seen {
     struct allot_slice path;
     struct allot_slice body;
-    struct allot_slice authorization; /* {NULL,0} when absent */
+    const char *key_header;     /* the header the API key comes in (static) */
+    int bearer;                 /* ... as "Bearer KEY", else KEY alone */
+    struct allot_slice key;     /* that header's value; {NULL,0} when absent */
+    struct allot_slice version; /* anthropic-version; {NULL,0} when absent */
     struct allot_slice content_type;
     const char *model; /* NULL when the body has none */
     int stream;
@@ -151,6 +161,78 @@ cJSON *fake_json_parse(const char *text, size_t len, char *why, size_t why_size)
  * such member. When the key repeats, the last one counts, as in most JSON
  * readers (cJSON's own lookup takes the first). Borrowed from obj. */
 cJSON *fake_json_member(const cJSON *obj, const char *key);
+/* Bytes of the text in a message's content: a string, or the `text` of
+ * each part of an array. A string is read up to a \u0000 in it, where
+ * cJSON ends it. */
+size_t fake_text_bytes(const cJSON *content);
+
+/* ---- dialects ----------------------------------------------------------
+ *
+ * The engine (fake_chat.c) reads knobs, makes the answer and paces it; a
+ * dialect knows one API's shapes: what its requests hold, and the bytes of
+ * its answers, stream events and error bodies. One answer, two dialects:
+ * the same request gets the same words, pieces and token counts from
+ * either endpoint. */
+
+/* What the engine needs from a request body, read by a dialect. Borrowed
+ * from the parsed body. */
+struct fake_request_view {
+    const char *model;
+    size_t model_len;
+    int stream;
+    int include_usage;      /* OpenAI's stream_options.include_usage */
+    size_t content_bytes;   /* text of every message, the system prompt's included */
+    const cJSON *last_user; /* content of the last user message: a string, or
+                             * an array of parts whose `text` counts */
+};
+
+/* One planned answer, whatever the API. Owned by the exchange. */
+struct fake_answer {
+    uint64_t id; /* the request number, shown in ids */
+    long long created;
+    int include_usage; /* OpenAI stream: the usage chunk was asked for */
+    int usage;         /* usage is reported (not x-fake-no-usage) */
+    long prompt_tokens;
+    long completion_tokens;
+    struct allot_buf model;   /* JSON string literal, quotes included */
+    struct allot_buf content; /* the answer text; with a tool call, its arguments (JSON text) */
+    struct allot_buf finish;  /* why it ended, in OpenAI's words (stop, length, tool_calls)
+                               * or the finish knob's text; plain text */
+    struct allot_buf tool;    /* tool-call: the tool's name, a JSON string literal; empty: none */
+    struct allot_buf prefix;  /* the dialect's own, for a stream: bytes every event starts with */
+};
+
+struct fake_dialect {
+    const char *key_header; /* where the API key comes, lower case */
+    int bearer;             /* ... as "Bearer KEY" (else KEY alone) */
+    /* Read the body (an object) into v; on a problem, a message for the
+     * 400 in msg and a negative ALLOT_E*. */
+    int (*read)(const cJSON *root, struct fake_request_view *v, char *msg, size_t msz);
+    /* NULL, or: with --expect-key, the status (401) and message that
+     * refuse a request whose credentials are wrong; 0 to let it through. */
+    int (*refuse)(const struct fake_options *opt, const struct allot_http_request *req, char *msg,
+                  size_t msz);
+    /* An error body for status; type is the kind of error in OpenAI's
+     * words ("invalid_request_error", "server_error"). */
+    int (*error_body)(struct allot_buf *b, int status, const char *message, const char *type);
+    /* The non-stream answer, and its malformed (truncated) variant. */
+    void (*answer)(struct fake_out *o, const struct fake_answer *a);
+    void (*malformed_answer)(struct fake_out *o, const struct fake_answer *a);
+    /* Stream: the events that go with the head (may fill a->prefix), a
+     * broken event, one event per piece of the content, and the end. */
+    void (*stream_open)(struct fake_out *o, struct fake_answer *a);
+    void (*stream_malformed)(struct fake_out *o, const struct fake_answer *a);
+    void (*stream_piece)(struct fake_out *o, const struct fake_answer *a, const char *piece,
+                         size_t len);
+    void (*stream_close)(struct fake_out *o, const struct fake_answer *a);
+};
+
+extern const struct fake_dialect fake_openai;    /* POST /v1/chat/completions */
+extern const struct fake_dialect fake_anthropic; /* POST /v1/messages */
+
+/* Whether the header value `key` carries exactly expect_key: as
+ * "Bearer KEY" when bearer, else as KEY alone. 0 when key is absent. */
+int fake_key_ok(const char *expect_key, struct allot_slice key, int bearer);
 
 /* expect_key may be NULL; it must outlive the stats. ALLOT_ENOMEM. */
 int fake_stats_init(struct fake_stats *s, const char *expect_key);

@@ -409,6 +409,159 @@ expect "stats wrong key" "$(stats | jq -c '.last_request | [.authorization_value
 post "$REQ" >/dev/null
 expect "stats no key" "$(stats | jq -c '.last_request | [.authorization, .authorization_value, .key_ok]')" '["absent",null,false]'
 
+# --- Anthropic Messages: POST /v1/messages ------------------------------------------
+curl -sS -X POST -o /dev/null "$URL/stats/reset"
+AREQ='{"model":"sim","max_tokens":256,"system":"Be brief.","messages":[{"role":"user","content":"hello there, fake"}]}'
+# amreq MODEL [EXTRA]: the Messages request of $AREQ for MODEL, EXTRA fields first.
+amreq() { printf '{"model":"%s",%s"max_tokens":256,"system":"Be brief.","messages":[{"role":"user","content":"hello there, fake"}]}' "$1" "${2:-}"; }
+# apost BODY [curl args...]: POST to /v1/messages with the right key and
+# anthropic-version (apost_bare: without them); like post.
+apost_bare() {
+    local body=$1
+    shift
+    curl -sS -N --max-time 10 -o "$TMP/body" -D "$TMP/head" -w '%{http_code}' -H 'content-type: application/json' \
+        --data-binary "$body" "$@" "$URL/v1/messages" 2>/dev/null
+}
+apost() { apost_bare "$@" -H 'x-api-key: sk-test' -H 'anthropic-version: 2023-06-01'; }
+# A stream's event names and data, one a line.
+anames() { sed -n 's/^event: //p' "$TMP/body" | tr -d '\r'; }
+adata() { sed -n 's/^data: //p' "$TMP/body" | tr -d '\r'; }
+# The data of the events of one type.
+aevent() { adata | jq -c "select(.type == \"$1\")"; }
+# The text a stream carries: text deltas, or a tool call's partial JSON.
+atext() { adata | jq -j 'select(.type == "content_block_delta") | .delta.text // .delta.partial_json'; }
+adeltas() { aevent content_block_delta | wc -l | tr -d ' '; }
+ASEQ='message_start content_block_start ping content_block_delta content_block_stop message_delta message_stop '
+ausage() { jq -c '[.usage.input_tokens, .usage.output_tokens]' "$TMP/body"; }
+cusage() { jq -c '[.usage.prompt_tokens, .usage.completion_tokens]' "$TMP/body"; }
+
+# plain: the chat endpoint's answer and token counts, in Anthropic's shape
+expect "messages status" "$(apost "$AREQ")" 200
+expect "messages content-type" "$(hdr content-type)" application/json
+expect_true "messages id" grep -q '"id":"msg_fake_[0-9]*"' "$TMP/body"
+expect "messages fields" "$(jq -c '[.type, .role, .model, .stop_reason, .stop_sequence, (.content | length), .content[0].type]' "$TMP/body")" \
+    '["message","assistant","sim","end_turn",null,1,"text"]'
+expect "messages text" "$(jq -j '.content[0].text' "$TMP/body")" "$ANSWER"
+expect "messages usage" "$(jq -c .usage "$TMP/body")" '{"input_tokens":7,"output_tokens":16}'
+musage=$(ausage)
+post "$REQ" >/dev/null
+expect "messages usage = chat usage" "$musage" "$(cusage)"
+expect "messages alias path" "$(curl -sS -o /dev/null -w '%{http_code}' -H 'x-api-key: sk-test' -H 'anthropic-version: 1' --data-binary "$AREQ" "$URL/messages")" 200
+# blocks: the system prompt's and every message's text count; the snippet is
+# the last user message's text blocks (a tool_result's content counts as a
+# tool message's does in chat)
+apost '{"model":"sim","max_tokens":9,"system":[{"type":"text","text":"Be brief."}],"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"text","text":"hello"}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"sunny"},{"type":"text","text":"one"},{"type":"image","source":{"type":"url","url":"x"}},{"type":"text","text":"two"}]}]}' -H 'x-fake-tokens: 6' >/dev/null
+mblocks="$(jq -j '.content[0].text' "$TMP/body")|$(ausage)"
+post '{"model":"sim","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"tool","tool_call_id":"t1","content":"sunny"},{"role":"user","content":[{"type":"text","text":"one"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"two"}]}]}' -H 'x-fake-tokens: 6' >/dev/null
+expect "messages blocks = chat parts" "$mblocks" "$(content)|$(cusage)"
+expect "messages blocks" "$mblocks" '[smoke] answer to: one two lorem |[7,6]'
+
+# stream: the same pieces as chat's, as Anthropic's events
+expect "messages stream status" "$(apost "$(amreq sim '"stream":true,')")" 200
+expect "messages stream content-type" "$(hdr content-type)" text/event-stream
+expect "messages stream events" "$(anames | uniq | tr '\n' ' ')" "$ASEQ"
+expect "messages stream: each data's type is its event's" "$(adata | jq -r .type)" "$(anames)"
+expect "messages stream: every event is 'event:' then 'data:'" "$(grep -v '^$' "$TMP/body" | tr -d '\r' | cut -d: -f1 | paste -d' ' - - | sort -u)" 'event data'
+expect "messages stream: one ping, after content_block_start" "$(anames | grep -n ping)" '3:ping'
+expect "messages stream deltas" "$(adeltas)" 16
+expect "messages stream text = plain" "$(atext)" "$ANSWER"
+expect "messages stream delta form" "$(aevent content_block_delta | head -1)" '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"[smoke] "}}'
+expect "messages stream start" "$(aevent message_start | jq -c '[.message.id[:9], .message.model, .message.content, .message.stop_reason, .message.usage]')" \
+    '["msg_fake_","sim",[],null,{"input_tokens":7,"output_tokens":1}]'
+expect "messages stream block start" "$(aevent content_block_start)" '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'
+expect "messages stream block stop" "$(aevent content_block_stop)" '{"type":"content_block_stop","index":0}'
+expect "messages stream delta" "$(aevent message_delta)" '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":16}}'
+expect "messages stream stop last" "$(tail -c 51 "$TMP/body" | od -An -c | tr -d ' \n')" 'event:message_stop\ndata:{"type":"message_stop"}\n\n'
+
+# tool-call: the content-json object as a tool_use block's input
+apost "$(amreq 'sim?tool-call=get_weather')" >/dev/null
+expect "messages tool-call block" "$(jq -c '[.stop_reason, (.content | length), .content[0].type, .content[0].id[:11], .content[0].name]' "$TMP/body")" \
+    '["tool_use",1,"tool_use","toolu_fake_","get_weather"]'
+expect "messages tool-call input" "$(jq -c '.content[0].input' "$TMP/body")" "$(echo "$JANSWER" | jq -c .)"
+expect "messages tool-call usage" "$(jq .usage.output_tokens "$TMP/body")" 19
+apost "$(amreq 'sim?tool-call=get_weather' '"stream":true,')" >/dev/null
+expect "messages tool-call stream events" "$(anames | uniq | tr '\n' ' ')" "$ASEQ"
+expect "messages tool-call stream block" "$(aevent content_block_start | jq -c '.content_block | [.type, .id[:11], .name, .input]')" '["tool_use","toolu_fake_","get_weather",{}]'
+expect "messages tool-call stream deltas" "$(aevent content_block_delta | jq -r .delta.type | sort -u)" input_json_delta
+expect "messages tool-call stream input = plain" "$(atext)" "$JANSWER"
+expect "messages tool-call stream stop" "$(aevent message_delta | jq -c '[.delta.stop_reason, .usage.output_tokens]')" '["tool_use",19]'
+
+# knobs
+expect "messages status 503" "$(apost "$AREQ" -H 'x-fake-status: 503')" 503
+expect "messages 503 body" "$(jq -c . "$TMP/body")" '{"type":"error","error":{"type":"overloaded_error","message":"fake upstream error"}}'
+expect "messages status 429, stream" "$(apost "$(amreq 'sim?status=429' '"stream":true,')")" 429
+expect "messages 429 body" "$(jq -c '[.type, .error.type]' "$TMP/body")" '["error","rate_limit_error"]'
+expect "messages 429 retry-after" "$(hdr retry-after)" 1
+expect "messages status 529" "$(apost "$(amreq 'sim-fail529')")" 529
+expect "messages 529 type" "$(jq -r .error.type "$TMP/body")" overloaded_error
+expect "messages status 500" "$(apost "$(amreq 'sim?status=500')")" 500
+expect "messages 500 type" "$(jq -r .error.type "$TMP/body")" api_error
+expect "messages status 422" "$(apost "$AREQ" -H 'x-fake-status: 422')" 422
+expect "messages 422 type" "$(jq -r .error.type "$TMP/body")" invalid_request_error
+apost "$(amreq 'sim?tokens=3')" >/dev/null
+expect "messages tokens" "$(jq -j '.content[0].text' "$TMP/body")|$(jq .usage.output_tokens "$TMP/body")" '[smoke] answer to: |3'
+apost "$(amreq 'sim?content=Hi%20%20there' '"stream":true,')" >/dev/null
+expect "messages content stream pieces" "$(aevent content_block_delta | jq -c .delta.text | tr '\n' ,)" '"Hi  ","there",'
+apost "$AREQ" -H 'x-fake-empty: 1' >/dev/null
+expect "messages empty" "$(jq -c '[.content, .usage.output_tokens]' "$TMP/body")" '[[{"type":"text","text":""}],0]'
+apost "$(amreq 'sim?empty' '"stream":true,')" >/dev/null
+expect "messages empty stream" "$(adeltas)|$(anames | tr '\n' ' ')" '0|message_start content_block_start ping content_block_stop message_delta message_stop '
+apost "$(amreq 'sim?no-usage')" >/dev/null
+expect "messages no-usage" "$(jq 'has("usage")' "$TMP/body")" false
+apost "$(amreq 'sim?no-usage' '"stream":true,')" >/dev/null
+expect "messages no-usage stream" "$(adata | jq -s 'map(has("usage") or (.message? // {} | has("usage"))) | any')" false
+apost "$(amreq 'sim?finish=length')" >/dev/null
+expect "messages finish=length is max_tokens" "$(jq -r .stop_reason "$TMP/body")" max_tokens
+expect "messages malformed" "$(apost "$AREQ" -H 'x-fake-malformed: 1')" 200
+expect_true "messages malformed body is not JSON" bash -c "! jq . '$TMP/body' >/dev/null 2>&1"
+apost "$(amreq 'sim?cut-after=3' '"stream":true,')" >/dev/null
+expect "messages cut: 3 deltas, no message_stop" "$(adeltas)|$(anames | grep -c message_stop)" '3|0'
+curl -sS -N -o /dev/null -H 'x-api-key: sk-test' -H 'anthropic-version: 1' --data-binary "$(amreq 'sim?cut-after=3' '"stream":true,')" "$URL/v1/messages" 2>/dev/null
+rc=$?
+expect_true "messages cut is an error for the client (curl rc $rc)" [ "$rc" -ne 0 ]
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_total}' -H 'x-api-key: sk-test' -H 'anthropic-version: 1' --data-binary "$(amreq 'sim?tokens-per-sec=20&tokens=6' '"stream":true,')" "$URL/v1/messages")
+expect_true "messages tps 20, 6 tokens: 250ms (took $t)" ge "$t" 0.24
+expect "messages tps deltas" "$(adeltas)" 6
+t=$(curl -sS -N -o "$TMP/body" -w '%{time_starttransfer} %{time_total}' -H 'x-api-key: sk-test' -H 'anthropic-version: 1' --data-binary "$(amreq 'sim?ttft-ms=300&latency-ms=100' '"stream":true,')" "$URL/v1/messages")
+expect_true "messages latency: head after 100ms (${t% *})" ge "${t% *}" 0.09
+expect_true "messages ttft: head early (${t% *})" lt "${t% *}" 0.3
+expect_true "messages ttft: 400ms to the end (${t#* })" ge "${t#* }" 0.39
+curl -sS -o /dev/null --max-time 0.5 -H 'x-api-key: sk-test' -H 'anthropic-version: 1' --data-binary "$(amreq 'sim?hang')" "$URL/v1/messages" 2>/dev/null
+expect "messages hang times out" "$?" 28
+
+# requests Anthropic refuses
+expect "messages not JSON" "$(apost '{"model":')" 400
+expect "messages not JSON body" "$(jq -c '[.type, .error.type]' "$TMP/body")" '["error","invalid_request_error"]'
+expect_true "messages not JSON message" grep -q 'the request body is not JSON: line 1 column 10' "$TMP/body"
+expect "messages no max_tokens" "$(apost '{"model":"sim","messages":[{"role":"user","content":"x"}]}')" 400
+expect "messages no max_tokens message" "$(jq -r .error.message "$TMP/body")" 'max_tokens: Field required'
+expect "messages no model" "$(apost '{"max_tokens":5,"messages":[{"role":"user","content":"x"}]}')" 400
+expect "messages no messages" "$(apost '{"model":"sim","max_tokens":5}')" 400
+expect "messages system role" "$(apost '{"model":"sim","max_tokens":5,"messages":[{"role":"system","content":"x"}]}')" 400
+expect "messages system role message" "$(jq -r .error.message "$TMP/body")" "messages.0.role: Input should be 'user' or 'assistant'"
+expect "messages bad knob" "$(apost "$AREQ" -H 'x-fake-tokens: many')" 400
+expect "messages bad knob body" "$(jq -r .error.type "$TMP/body")" invalid_request_error
+
+# --expect-key: x-api-key: KEY and anthropic-version, or a 401
+curl -sS -X POST -o /dev/null "$URL/stats/reset"
+apost "$AREQ" >/dev/null
+apost "$(amreq sim '"stream":true,')" >/dev/null
+stats >"$TMP/stats"
+expect "messages stats counts" "$(jq -c '[.requests, .streams, .by_model]' "$TMP/stats")" '[2,1,{"sim":2}]'
+expect "messages stats last" "$(jq -c '.last_request | [.path, .model, .stream, .messages, .key_header, .authorization, .authorization_value, .key_ok, .anthropic_version]' "$TMP/stats")" \
+    '["/v1/messages","sim",true,1,"x-api-key","present","<redacted:7 chars>",true,"2023-06-01"]'
+expect "messages wrong key" "$(apost_bare "$AREQ" -H 'x-api-key: sk-wrong!' -H 'anthropic-version: 2023-06-01')" 401
+expect "messages wrong key body" "$(jq -c . "$TMP/body")" '{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}'
+expect "messages wrong key stats" "$(stats | jq -c '.last_request | [.authorization_value, .key_ok]')" '["<redacted:9 chars>",false]'
+expect "messages Bearer key refused" "$(apost_bare "$AREQ" -H 'authorization: Bearer sk-test' -H 'anthropic-version: 2023-06-01')" 401
+expect "messages Bearer key stats" "$(stats | jq -c '.last_request | [.key_header, .authorization, .key_ok]')" '["x-api-key","absent",false]'
+expect "messages no anthropic-version" "$(apost_bare "$AREQ" -H 'x-api-key: sk-test')" 401
+expect "messages no anthropic-version message" "$(jq -r .error.message "$TMP/body")" 'anthropic-version: header is required'
+expect "messages no anthropic-version stats" "$(stats | jq -c '.last_request | [.key_ok, .anthropic_version]')" '[true,null]'
+expect "messages key before body" "$(apost_bare '{"model":')" 401
+expect "chat still only reports the key" "$(post "$REQ")" 200
+expect "chat stats key header" "$(stats | jq -c '.last_request | [.key_header, .key_ok]')" '["authorization",false]'
+
 # --- graceful stop ---------------------------------------------------------------
 kill -TERM "$MAIN_PID"
 for i in $(seq 50); do kill -0 "$MAIN_PID" 2>/dev/null || break; sleep 0.1; done
@@ -443,6 +596,8 @@ start workers --workers 2 --name w2
 URL="http://127.0.0.1:$PORT"
 expect "workers serve" "$(codes 10)" "$(printf '200 %.0s' $(seq 10))"
 expect "workers share stats" "$(stats | jq -c '[.name, .requests]')" '["w2",10]'
+expect "messages without --expect-key: no key needed" "$(apost_bare "$AREQ")" 200
+expect "messages without --expect-key: key_ok null" "$(stats | jq -c '.last_request | [.authorization, .key_ok]')" '["absent",null]'
 ANSWER='[w2] answer to: hello there, fake lorem ipsum dolor sit amet consectetur adipiscing elit sed do '
 expect "workers: bad-every=3 exact across workers" "$(badrun 9 'sim?bad-every=3')" "$EVERY3"
 expect "workers: bad-every stats" "$(stats | jq -c '[.bad, .bad_every["sim?bad-every=3"]]')" '[3,{"requests":9,"bad":3}]'

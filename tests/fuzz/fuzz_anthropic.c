@@ -1,6 +1,9 @@
 /* fuzz_anthropic.c: libFuzzer target for the Anthropic dialect's
- * translations (anthropic.h): the request from a client, the answer and
- * the stream from an upstream. The same input goes through all three.
+ * translations, both ways: a client's Messages request, and the
+ * chat-completions answer and stream for it (anthropic.h); and, for
+ * providers of kind anthropic, a chat-completions request for them and
+ * their Messages answer and stream (anthropic_up.h). The same input goes
+ * through all six.
  *
  * - Request: a translation that succeeds must be a chat request that the
  *   gateway's own parser accepts, with nothing in err; one that fails
@@ -10,6 +13,8 @@
  * - Stream: each line of the input is fed as one event's data, then
  *   [DONE]; no call may fail (out is large), and every event written
  *   must be "event: NAME\ndata: JSON\n\n".
+ * - Upstream request, answer and stream: success gives JSON (each event's
+ *   data, or [DONE]); a failure leaves out unchanged.
  *
  * Anything else aborts.
  *
@@ -21,6 +26,7 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
+#include "allot/anthropic_up.h"
 #include "allot/chat_request.h"
 #include "allot/error.h"
 
@@ -120,11 +126,58 @@ static void stream(const char *p, size_t size)
     allot_buf_release(&out);
 }
 
+static void is_json(const char *p, size_t n, const char *what, const struct allot_buf *b)
+{
+    cJSON *v = cJSON_ParseWithLength(p, n);
+    check(v != NULL, what, b);
+    cJSON_Delete(v);
+}
+
+static int up_event(void *ctx, struct allot_slice raw, struct allot_slice data)
+{
+    const struct allot_buf *b = ctx;
+    check(raw.len == data.len + 8 && memcmp(raw.ptr, "data: ", 6) == 0, "a chunk's framing", b);
+    if (!(data.len == 6 && memcmp(data.ptr, "[DONE]", 6) == 0))
+        is_json(data.ptr, data.len, "a chunk is not JSON", b);
+    return 0;
+}
+
+static void upstream(const char *p, size_t size)
+{
+    struct allot_anthropic_up_stream s;
+    struct allot_buf out, err;
+    size_t i, start = 0;
+
+    allot_buf_init(&out, 1u << 20);
+    allot_buf_init(&err, 4096);
+    if (allot_anthropic_up_request(p, size, 1024, &out, &err) == 0)
+        is_json(out.ptr, out.len, "the Messages request is not JSON", &out);
+    else
+        check(out.len == 0, "a failure left output", &out);
+    allot_buf_reset(&out);
+    if (allot_anthropic_up_response(p, size, &out) == 0)
+        is_json(out.ptr, out.len, "the chat completion is not JSON", &out);
+    else
+        check(out.len == 0, "a failure left output", &out);
+    allot_anthropic_up_stream_init(&s, 0);
+    for (i = 0; i <= size; i++)
+        if (i == size || p[i] == '\n') {
+            check(allot_anthropic_up_stream_event(&s, allot_slice_of(p + start, i - start), up_event,
+                                                  &out) == 0,
+                  "an upstream event failed", &out);
+            start = i + 1;
+        }
+    allot_anthropic_up_stream_release(&s);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data;
     request(p, size);
     answer(p, size);
     stream(p, size);
+    upstream(p, size);
     return 0;
 }

@@ -260,7 +260,7 @@ TEST(config_unknown_key_lists_known_keys)
                   ALLOT_ECONFIG);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err),
                         "t.yaml:4: unknown key 'providers[0].apikey'; known keys: name, kind, "
-                        "base_url, api_key, connect_timeout_ms, timeout_ms\n");
+                        "base_url, api_key, connect_timeout_ms, timeout_ms, max_tokens\n");
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:6: unknown key 'tiers.gold'; known keys: "
                                               "judgment, labour, code\n");
     allot_buf_release(&err);

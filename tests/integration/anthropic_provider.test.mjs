@@ -1,0 +1,150 @@
+// Providers of kind: anthropic (Anthropic's Messages API, natively): allot
+// translates the chat-completions request into a Messages request, sends it
+// to BASE_URL/messages with the key as x-api-key, and reads the answer (plain
+// or streamed) back as chat completions. The fake upstream's /v1/messages
+// plays Anthropic; its /stats shows what arrived.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import * as h from './harness.mjs';
+
+const CLAUDE_KEY = 'sk-ant-it-0123456789';
+
+describe('providers of kind anthropic', () => {
+  let frontier, local, claude, allot, client;
+  const system = 'You are a careful reviewer.';
+  const user = 'Review this pull request for correctness: int add(int a, int b) { return a - b; }';
+  const messages = [{ role: 'system', content: system }, { role: 'user', content: user }];
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    claude = await h.startFake({ name: 'claude', expectKey: CLAUDE_KEY });
+    allot = await h.startAllot(h.baseConfig({ frontier, local }, {
+      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}',
+        connect_timeout_ms: 2000, timeout_ms: 30000, max_tokens: 1234 }],
+      models: [
+        { name: 'claude-a', provider: 'anthropic', model: 'claude-up', price: { input: 3, output: 15 } },
+        { name: 'claude-tool', provider: 'anthropic', model: 'claude-up?tool-call=get_weather', price: { input: 3, output: 15 } },
+        { name: 'claude-cut', provider: 'anthropic', model: 'claude-up?cut-after=3', price: { input: 3, output: 15 } },
+        { name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } },
+        { name: 'claude-400', provider: 'anthropic', model: 'claude-up?status=400', price: { input: 3, output: 15 } },
+      ],
+      tiers: { judgment: ['claude-a', 'judge-a'] },
+    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    client = new OpenAI({ baseURL: allot.base, apiKey: 'client-key', maxRetries: 0, timeout: 60000 });
+  });
+  after(h.cleanup);
+
+  it('a chat completion served by a Messages API upstream: same text and usage, the key as x-api-key', h.LIMIT, async () => {
+    const { data, response } = await client.chat.completions.create({ model: 'allot:judgment', messages }).withResponse();
+    const stats = await claude.stats();
+    const sent = stats.last_request;
+    assert.equal(response.headers.get('x-allot-model'), 'claude-a');
+    assert.ok(data.choices[0].message.content.startsWith('[claude] answer to: Review this pull request'), data.choices[0].message.content);
+    assert.equal(data.choices[0].finish_reason, 'stop');
+    const P = h.fakePromptTokens([{ content: user }]);
+    assert.equal(data.usage.completion_tokens, 16);
+    assert.ok(data.usage.prompt_tokens >= P, `prompt tokens ${data.usage.prompt_tokens}`);
+    assert.equal(sent.path, '/v1/messages');
+    assert.equal(sent.model, 'claude-up');
+    assert.equal(sent.key_ok, true, JSON.stringify(sent));
+    assert.equal(sent.body.system, system);
+    assert.deepEqual(sent.body.messages, [{ role: 'user', content: user }]);
+    assert.equal(sent.body.max_tokens, 1234); // the provider's max_tokens: the request set none
+    const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.equal(row.provider, 'anthropic');
+    assert.equal(row.status, 'ok');
+    assert.equal(row.completion_tokens, 16);
+  });
+
+  it('streamed: the Messages events become chat chunks with the same text, and usage when asked', h.LIMIT, async () => {
+    const plain = await client.chat.completions.create({ model: 'allot:judgment', messages, max_tokens: 99 });
+    const stream = await client.chat.completions.create({
+      model: 'allot:judgment', messages, max_tokens: 99, stream: true, stream_options: { include_usage: true },
+    });
+    let text = '', finish = null, usage = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    const sent = (await claude.stats()).last_request;
+    assert.equal(text, plain.choices[0].message.content);
+    assert.equal(finish, 'stop');
+    assert.equal(usage.completion_tokens, 16);
+    assert.equal(sent.body.stream, true);
+    assert.equal(sent.body.max_tokens, 99);
+  });
+
+  it('a tool call from the Messages upstream arrives as tool_calls, plain and streamed', h.LIMIT, async () => {
+    const req = {
+      model: 'claude-tool',
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { answer: { type: 'string' } } } } }],
+      tool_choice: 'required',
+    };
+    const plain = await client.chat.completions.create(req);
+    const sent = (await claude.stats()).last_request.body;
+    assert.deepEqual(sent.tool_choice, { type: 'any' });
+    assert.equal(sent.tools[0].name, 'get_weather');
+    assert.deepEqual(sent.tools[0].input_schema, req.tools[0].function.parameters);
+    const call = plain.choices[0].message.tool_calls[0];
+    assert.equal(plain.choices[0].finish_reason, 'tool_calls');
+    assert.equal(call.function.name, 'get_weather');
+    const args = JSON.parse(call.function.arguments);
+    assert.equal(args.ok, true);
+
+    const stream = await client.chat.completions.create({ ...req, stream: true });
+    let streamedArgs = '', name = null, finish = null;
+    for await (const chunk of stream) {
+      const tc = chunk.choices[0]?.delta?.tool_calls?.[0];
+      if (tc?.function?.name) name = tc.function.name;
+      streamedArgs += tc?.function?.arguments ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(name, 'get_weather');
+    assert.deepEqual(JSON.parse(streamedArgs), args);
+    assert.equal(finish, 'tool_calls');
+  });
+
+  it('the Anthropic SDK through allot to a Messages upstream (both translations)', h.LIMIT, async () => {
+    const anthropic = new Anthropic({ baseURL: allot.origin, apiKey: 'client-key', maxRetries: 0 });
+    const msg = await anthropic.messages.create({ model: 'claude-a', max_tokens: 50, system, messages: [{ role: 'user', content: user }] });
+    assert.ok(msg.content[0].text.startsWith('[claude] answer to: '), msg.content[0].text);
+    assert.equal(msg.stop_reason, 'end_turn');
+    const sent = (await claude.stats()).last_request.body;
+    assert.equal(sent.max_tokens, 50);
+    assert.equal(sent.system, system);
+  });
+
+  it('529 overloaded from the Messages upstream falls back to the next model', h.LIMIT, async () => {
+    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
+      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
+      models: [{ name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } }],
+      tiers: { judgment: ['claude-529', 'judge-a'] },
+    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const r = await h.chat(allot2.base, { model: 'allot:judgment', messages });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-allot-model'), 'judge-a');
+    assert.equal(r.headers.get('x-allot-attempts'), '2');
+    await h.assertCleanStop(allot2, 'second allot');
+  });
+
+  it('a 400 from the Messages upstream reaches the client with its message; a cut stream is an error', h.LIMIT, async () => {
+    const r = await h.chat(allot.base, { model: 'claude-400', messages });
+    assert.equal(r.status, 400, r.text);
+    assert.ok(r.json.error.message.length > 0);
+    const stream = await client.chat.completions.create({ model: 'claude-cut', messages, stream: true });
+    let text = '';
+    await assert.rejects(async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    }, OpenAI.APIError);
+    assert.ok(text.startsWith('[claude] answer to: '), text);
+  });
+
+  it('stops cleanly on SIGTERM', h.LIMIT, async () => {
+    await h.assertCleanStop(allot);
+  });
+});
