@@ -46,6 +46,12 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
 int allot_anthropic_response(const char *body, size_t len, const char *model,
                              struct allot_buf *out);
 
+struct cJSON;
+/* The same from an answer already parsed by cJSON (the gateway parses it
+ * once, for usage and the checks). root may be NULL (ALLOT_EPARSE). */
+int allot_anthropic_response_tree(const struct cJSON *root, const char *model,
+                                  struct allot_buf *out);
+
 /* Streaming: OpenAI chat.completion.chunk events in, Anthropic SSE events
  * out (message_start, content_block_start/delta/stop, message_delta,
  * message_stop). The state is plain data: no allocation, nothing to

@@ -136,15 +136,13 @@ static int add_content(struct allot_buf *out, const cJSON *message)
     return 0;
 }
 
-int allot_anthropic_response(const char *body, size_t len, const char *model, struct allot_buf *out)
+int allot_anthropic_response_tree(const cJSON *root, const char *model, struct allot_buf *out)
 {
-    cJSON *root = NULL;
     const cJSON *choices, *choice, *id, *usage, *m;
     char msg_id[160];
     size_t start = out->len;
     int rc;
 
-    root = body ? cJSON_ParseWithLength(body, len) : NULL;
     choices = allot__anth_member(root, "choices");
     choice = cJSON_IsArray(choices) ? choices->child : NULL;
     if (!cJSON_IsObject(choice)) {
@@ -170,6 +168,13 @@ int allot_anthropic_response(const char *body, size_t len, const char *model, st
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
+    return rc;
+}
+
+int allot_anthropic_response(const char *body, size_t len, const char *model, struct allot_buf *out)
+{
+    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    int rc = allot_anthropic_response_tree(root, model, out);
     cJSON_Delete(root);
     return rc;
 }

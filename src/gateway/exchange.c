@@ -932,6 +932,7 @@ static void deliver_buffered(struct allot__exchange *x)
     struct allot_http_header h[16];
     struct allot_answer a;
     size_t n;
+    int translated = 0;
 
     if (x->up_anthropic) { /* a Messages answer: read it as chat completions */
         allot_buf_reset(&x->up_alt);
@@ -978,6 +979,10 @@ static void deliver_buffered(struct allot__exchange *x)
     record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
     if ((x->audit = audit_wanted(x)) && allot_buf_add(&x->content, a.content, a.content_len))
         x->audit = 0;
+    if (x->anthropic) { /* from the tree already parsed: no second parse */
+        allot_buf_reset(&x->aout);
+        translated = allot_anthropic_response_tree(root, x->model->upstream_id, &x->aout);
+    }
     cJSON_Delete(root);
     x->first_byte_us = allot_clock_mono_us();
     x->http_status = (int)x->up_status;
@@ -989,9 +994,7 @@ static void deliver_buffered(struct allot__exchange *x)
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
     if (x->anthropic) {
-        allot_buf_reset(&x->aout);
-        if (allot_anthropic_response(x->resp.ptr, x->resp.len, x->model->upstream_id, &x->aout) !=
-            0) {
+        if (translated != 0) {
             set_error(x, "cannot translate upstream '%s' answer for the Messages API",
                       x->model->name);
             reply_error(x, 502, "upstream_error", "upstream_error", x->error);
