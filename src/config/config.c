@@ -567,6 +567,11 @@ static void set_aliases(struct load *L, const struct allot__config_key *k, struc
             report(L, item->line, ip, "\"allot:\" names a tier and cannot be an alias");
             continue;
         }
+        if (memchr(s, '*', len - 1)) {
+            report(L, item->line, ip, "'*' may only end an alias (a prefix: \"claude-*\"), got %s",
+                   got(item, g, sizeof g));
+            continue;
+        }
         for (j = 0; j < r->n_aliases && strcmp(r->aliases[j], s); j++)
             ;
         if (j < r->n_aliases) {

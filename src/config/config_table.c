@@ -258,7 +258,9 @@ const struct allot__config_key allot__config_keys[] = {
      .type = AK_ALIASES,
      .def_doc = "[auto]",
      .help = "Model names that mean \"route by kind of work\". \"auto\" always does and is "
-             "added when not listed."},
+             "added when not listed. A name ending in '*' is a prefix: \"claude-*\" routes "
+             "every model name a client sends that starts with \"claude-\" (configured "
+             "model names and tiers still come first)."},
     {.path = "routing.categories",
      .type = AK_CATEGORY_MAP,
      .def_doc = "the KINDS.md table",

@@ -90,9 +90,11 @@ static int models_list(const struct allot_config *cfg, int anthropic, struct all
     int rc = allot_buf_adds(b, anthropic ? "{\"data\":[" : "{\"object\":\"list\",\"data\":[");
 
     rc = rc ? rc : add_model_entry(b, "auto", "allot", 1, anthropic);
-    for (i = 0; !rc && i < cfg->routing.n_aliases; i++)
-        if (strcmp(cfg->routing.aliases[i], "auto") != 0)
-            rc = add_model_entry(b, last = cfg->routing.aliases[i], "allot", 0, anthropic);
+    for (i = 0; !rc && i < cfg->routing.n_aliases; i++) {
+        const char *a = cfg->routing.aliases[i];
+        if (strcmp(a, "auto") != 0 && a[strlen(a) - 1] != '*') /* a prefix is no name */
+            rc = add_model_entry(b, last = a, "allot", 0, anthropic);
+    }
     for (i = 0; !rc && i < ALLOT_TIER__COUNT; i++) {
         snprintf(id, sizeof id, "allot:%s", allot_tier_name((enum allot_tier)i));
         rc = add_model_entry(b, id, "allot", 0, anthropic);

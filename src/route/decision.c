@@ -74,14 +74,22 @@ static int tier_has(const struct allot_tier_conf *t, const struct allot_model *m
     return 0;
 }
 
+/* "auto", an alias, or a name an alias ending in '*' is a prefix of
+ * ("claude-*": the names a client such as a coding tool sends on its own). */
 static int is_alias(const struct allot_config *cfg, struct allot_slice name)
 {
     size_t i;
     if (allot_slice_ieq(name, "auto"))
         return 1;
-    for (i = 0; i < cfg->routing.n_aliases && i < ALLOT_MAX_ALIASES; i++)
-        if (cfg->routing.aliases[i] && allot_slice_eq(name, cfg->routing.aliases[i]))
+    for (i = 0; i < cfg->routing.n_aliases && i < ALLOT_MAX_ALIASES; i++) {
+        const char *a = cfg->routing.aliases[i];
+        size_t n = a ? strlen(a) : 0;
+        if (!a)
+            continue;
+        if (n && a[n - 1] == '*' ? name.len >= n - 1 && memcmp(name.ptr, a, n - 1) == 0
+                                 : allot_slice_eq(name, a))
             return 1;
+    }
     return 0;
 }
 

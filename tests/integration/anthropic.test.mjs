@@ -25,6 +25,7 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
         { name: 'tooler', provider: 'frontier', model: 'tool-up?tool-call=get_weather', price: { input: 1, output: 2 } },
       ],
       limits: { max_body_bytes: 65536 },
+      routing: { aliases: ['auto', 'claude-*'] },
     }), { env: h.ALLOT_ENV });
     // the SDK appends /v1/messages to the base URL
     client = new Anthropic({ baseURL: allot.origin, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 60000 });
@@ -101,6 +102,18 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     assert.ok(row.cost_usd > 0);
   });
 
+  it('a prefix alias (claude-*) routes the model names a coding tool sends by itself', h.LIMIT, async () => {
+    const { response } = await client.messages.create({
+      model: 'claude-sonnet-4-5-20250929', max_tokens: 100,
+      messages: [{ role: 'user', content: 'Summarise this article in five bullet points:\n\nThe city council met on Tuesday to discuss the new bus routes.' }],
+    }).withResponse();
+    assert.equal(response.headers.get('x-allot-category'), 'summarize');
+    assert.equal(response.headers.get('x-allot-tier'), 'labour');
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.ok(!ids.includes('claude-*'), `a pattern is listed as a model: ${ids}`);
+  });
+
   it('tools, tool_choice, tool_use and tool_result become their chat-completions forms upstream', h.LIMIT, async () => {
     await client.messages.create({
       model: 'allot:judgment', max_tokens: 300,
@@ -163,12 +176,12 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
   });
 
   it('errors come in Anthropic\'s format with its types', h.LIMIT, async () => {
-    await assert.rejects(client.messages.create({ model: 'claude-nope', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }), (e) => {
+    await assert.rejects(client.messages.create({ model: 'gpt-nope', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }), (e) => {
       assert.ok(e instanceof Anthropic.NotFoundError, `${e}`);
       assert.equal(e.status, 404);
       assert.equal(e.error?.type, 'error');
       assert.equal(e.error?.error?.type, 'not_found_error');
-      assert.match(e.error?.error?.message, /claude-nope/);
+      assert.match(e.error?.error?.message, /gpt-nope/);
       return true;
     });
     const url = `${allot.base}/messages`;

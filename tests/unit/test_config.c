@@ -752,6 +752,13 @@ TEST(config_required_keys_and_reserved_names)
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:5: key 'models[0].name': 'm' is a routing "
                                               "alias");
     allot_buf_release(&err);
+
+    /* '*' only at the end: a prefix */
+    ASSERT_INT_EQ(load(MINIMAL "routing: {aliases: [claude-*, '*x']}\n", &c, &err), ALLOT_ECONFIG);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "key 'routing.aliases[1]': '*' may only end an "
+                                              "alias (a prefix: \"claude-*\"), got \"*x\"");
+    ASSERT(!strstr(allot_buf_cstr(&err), "aliases[0]"));
+    allot_buf_release(&err);
 }
 
 TEST(config_errors_are_capped)

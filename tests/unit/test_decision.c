@@ -302,3 +302,35 @@ TEST(decision_to_json_is_the_route_answer)
     allot_buf_release(&out);
     allot_buf_release(&err);
 }
+
+/* An alias ending in '*' is a prefix: every name it begins routes by kind
+ * of work, while configured model names still win. */
+TEST(decision_prefix_alias_routes_names_it_begins)
+{
+    static char pattern[] = "claude-*", bigpat[] = "big*";
+    struct fixture f;
+    struct allot_decision d;
+    struct allot_buf err;
+
+    fixture_init(&f);
+    f.cfg.routing.aliases[1] = pattern;
+    f.cfg.routing.aliases[2] = bigpat;
+    f.cfg.routing.n_aliases = 3;
+    ASSERT_INT_EQ(decide(&f, "claude-sonnet-4-5", "labour", "", &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_HEADER);
+    ASSERT_INT_EQ(d.tier, ALLOT_TIER_LABOUR);
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(decide(&f, "claude-", "labour", "", &d, &err), 0); /* the bare prefix too */
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(decide(&f, "claude", NULL, "", &d, &err), ALLOT_ENOTFOUND);
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(decide(&f, "Claude-x", NULL, "", &d, &err), ALLOT_ENOTFOUND); /* case counts */
+    allot_buf_release(&err);
+    /* "big" is a configured model: the model, not the pattern */
+    ASSERT_INT_EQ(decide(&f, "big", NULL, "", &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_MODEL);
+    allot_buf_release(&err);
+    ASSERT_INT_EQ(decide(&f, "bigger", "labour", "", &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_HEADER);
+    allot_buf_release(&err);
+}
