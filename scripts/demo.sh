@@ -52,6 +52,11 @@ echo "== one streamed answer (stream: true), as it arrives:"
 curl -sN -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/chat/completions \
   -d '{"model":"auto","stream":true,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}' | head -c 600
 echo; echo
+echo "== the same through Anthropic's Messages API (POST /v1/messages, translated):"
+curl -s -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' \
+  http://127.0.0.1:4000/v1/messages \
+  -d '{"model":"auto","max_tokens":200,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}' | head -c 400
+echo; echo
 
 kill -TERM "$allot_pid"; wait "$allot_pid" || true
 echo "== allot report (simulated models; prices from the embedded defaults)"
