@@ -265,10 +265,28 @@ static void put_num(struct piece_out *o, double v, int decimals, int plus)
     o->len += n;
 }
 
+/* "FIRSTname +w, name -w, ...": each contribution's name and signed
+ * weight; an item cut off by the end of the buffer is dropped whole. */
+static void put_items(struct piece_out *o, const struct allot_contribution *list, size_t n,
+                      const char *first, int decimals)
+{
+    size_t i;
+    for (i = 0; i < n && !o->full; i++) {
+        size_t mark = o->len;
+        put_str(o, i ? ", " : first);
+        put_str(o, list[i].name);
+        put_str(o, " ");
+        put_num(o, list[i].weight, decimals, 1);
+        if (o->full) {
+            o->out[mark] = '\0';
+            o->len = mark;
+        }
+    }
+}
+
 static void short_reason(struct allot_classification *out)
 {
     struct piece_out o = {out->reason, sizeof out->reason, 0, 0};
-    size_t i, mark;
     put_str(&o, allot_category_name(out->category));
     put_str(&o, " ");
     put_num(&o, out->confidence, 2, 0);
@@ -278,15 +296,7 @@ static void short_reason(struct allot_classification *out)
         allot_str_header_safe(out->reason); /* it travels in a header */
         return;
     }
-    for (i = 0; i < out->n_pro && i < 3 && !o.full; i++) {
-        mark = o.len;
-        put_str(&o, i ? ", " : ": ");
-        put_str(&o, out->pro[i].name);
-        put_str(&o, " +");
-        put_num(&o, out->pro[i].weight, 1, 0);
-        if (o.full)
-            out->reason[mark] = '\0'; /* drop a cut-off item whole */
-    }
+    put_items(&o, out->pro, out->n_pro < 3 ? out->n_pro : 3, ": ", 1);
     allot_str_header_safe(out->reason); /* it travels in a header */
 }
 
@@ -342,7 +352,6 @@ void allot_classify(const struct allot_instruction *in, struct allot_classificat
 size_t allot_classification_explain(const struct allot_classification *c, char *out, size_t cap)
 {
     struct piece_out o = {out, cap, 0, 0};
-    size_t i;
 
     out[0] = '\0';
     put_str(&o, allot_category_name(c->category));
@@ -357,28 +366,8 @@ size_t allot_classification_explain(const struct allot_classification *c, char *
         put_str(&o, "; override: ");
         put_str(&o, c->override);
     }
-    for (i = 0; i < c->n_pro && !o.full; i++) {
-        size_t mark = o.len;
-        put_str(&o, i ? ", " : "; for: ");
-        put_str(&o, c->pro[i].name);
-        put_str(&o, " ");
-        put_num(&o, c->pro[i].weight, 2, 1);
-        if (o.full) { /* drop a cut-off item whole */
-            out[mark] = '\0';
-            o.len = mark;
-        }
-    }
-    for (i = 0; i < c->n_con && !o.full; i++) {
-        size_t mark = o.len;
-        put_str(&o, i ? ", " : "; against: ");
-        put_str(&o, c->con[i].name);
-        put_str(&o, " ");
-        put_num(&o, c->con[i].weight, 2, 1);
-        if (o.full) { /* drop a cut-off item whole */
-            out[mark] = '\0';
-            o.len = mark;
-        }
-    }
+    put_items(&o, c->pro, c->n_pro, "; for: ", 2);
+    put_items(&o, c->con, c->n_con, "; against: ", 2);
     return o.len;
 }
 
