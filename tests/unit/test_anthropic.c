@@ -4,91 +4,16 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
+#include "json_path.h"
 #include "test.h"
 
 /* ---- helpers ---- */
-
-/* JSON written with ' for " reads better in C; J() swaps them back. A few
- * rotating static buffers, so several can be alive in one expression. */
-static const char *J(const char *s)
-{
-    static char bufs[4][16384];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t i, n = strlen(s);
-
-    if (n >= sizeof bufs[0])
-        abort();
-    for (i = 0; i < n; i++)
-        b[i] = s[i] == '\'' ? '"' : s[i];
-    b[n] = '\0';
-    return b;
-}
-
-/* The value at a dotted path of member names and array indexes
- * ("messages.1.tool_calls.0.id"), or NULL. */
-static const cJSON *at(const cJSON *v, const char *path)
-{
-    char key[64];
-    const char *p = path, *e;
-    size_t n;
-
-    while (v && *p) {
-        e = strchr(p, '.');
-        n = e ? (size_t)(e - p) : strlen(p);
-        if (n >= sizeof key)
-            return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        if (cJSON_IsArray(v))
-            v = cJSON_GetArrayItem(v, atoi(key));
-        else
-            v = cJSON_GetObjectItemCaseSensitive(v, key);
-        p = e ? e + 1 : p + n;
-    }
-    return v;
-}
-
-static const char *str(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsNumber(v) ? v->valuedouble : -12345;
-}
-
-static int size(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsArray(v) || cJSON_IsObject(v) ? cJSON_GetArraySize(v) : -1;
-}
-
-/* The keys of an object, comma-separated, in order. */
-static const char *keys(const cJSON *v)
-{
-    static char k[512];
-    const cJSON *c;
-    size_t n = 0;
-
-    k[0] = '\0';
-    cJSON_ArrayForEach(c, v)
-    {
-        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", n ? "," : "", c->string);
-        if (n >= sizeof k)
-            break;
-    }
-    return k;
-}
 
 /* Translate a request (written with '); the OpenAI body parsed, or NULL. */
 static cJSON *request(const char *sq, int *rc)
 {
     struct allot_buf out, err;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     cJSON *root = NULL;
 
     allot_buf_init(&out, 1u << 20);
@@ -107,7 +32,7 @@ static const char *request_error(const char *sq)
 {
     static char msg[512];
     struct allot_buf out, err;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     int rc;
 
     allot_buf_init(&out, 1u << 20);
@@ -128,7 +53,7 @@ static const char *request_error(const char *sq)
 static cJSON *response(const char *sq, const char *model, int *rc)
 {
     struct allot_buf out;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     cJSON *root = NULL;
 
     allot_buf_init(&out, 1u << 20);
@@ -179,8 +104,8 @@ static int events_parse(const char *s, struct events *ev)
         if (!(ev->data[ev->n] = cJSON_ParseWithLength(s, (size_t)(end - s))))
             return -1;
         ev->n++;
-        if (!str(ev->data[ev->n - 1], "type") ||
-            strcmp(str(ev->data[ev->n - 1], "type"), ev->name[ev->n - 1]) != 0)
+        if (!json_str(ev->data[ev->n - 1], "type") ||
+            strcmp(json_str(ev->data[ev->n - 1], "type"), ev->name[ev->n - 1]) != 0)
             return -1;
         s = end + 2;
     }
@@ -203,7 +128,7 @@ static const char *event_names(const struct events *ev)
 /* Feed a payload (written with ') to the stream. */
 static int feed(struct allot_anthropic_stream *s, const char *sq, struct allot_buf *out)
 {
-    return allot_anthropic_stream_event(s, allot_slice_cstr(J(sq)), out);
+    return allot_anthropic_stream_event(s, allot_slice_cstr(json_sq(sq)), out);
 }
 
 #define MSG_HI "'messages':[{'role':'user','content':'hi'}]"
@@ -217,13 +142,13 @@ TEST(anthropic_request_minimal)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
-    ASSERT_STR_EQ(str(o, "model"), "claude-x");
-    ASSERT_INT_EQ(num(o, "max_tokens"), 16);
-    ASSERT_INT_EQ(size(o, "messages"), 1);
-    ASSERT_STR_EQ(keys(at(o, "messages.0")), "role,content");
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "hi");
+    ASSERT_STR_EQ(json_keys(o), "model,messages,max_tokens");
+    ASSERT_STR_EQ(json_str(o, "model"), "claude-x");
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 16);
+    ASSERT_INT_EQ(json_size(o, "messages"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0")), "role,content");
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "user");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "hi");
     cJSON_Delete(o);
 }
 
@@ -236,7 +161,7 @@ TEST(anthropic_request_ignores_unknown_top_level_keys)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
+    ASSERT_STR_EQ(json_keys(o), "model,messages,max_tokens");
     cJSON_Delete(o);
 }
 
@@ -247,10 +172,10 @@ TEST(anthropic_request_system_string_and_blocks)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 2);
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "system");
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "Be terse.");
-    ASSERT_STR_EQ(str(o, "messages.1.role"), "user");
+    ASSERT_INT_EQ(json_size(o, "messages"), 2);
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "system");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "Be terse.");
+    ASSERT_STR_EQ(json_str(o, "messages.1.role"), "user");
     cJSON_Delete(o);
 
     o = request("{'model':'m','max_tokens':8,'system':[{'type':'text','text':'One.'},"
@@ -258,8 +183,8 @@ TEST(anthropic_request_system_string_and_blocks)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "system");
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "One.\n\nTwo.");
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "system");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "One.\n\nTwo.");
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'system':[{'type':'text','text':"
@@ -293,44 +218,44 @@ TEST(anthropic_request_tool_use_and_results_order)
         &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 7);
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
+    ASSERT_INT_EQ(json_size(o, "messages"), 7);
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "user");
 
     /* the assistant turn: text joined, thinking dropped, two tool calls */
-    ASSERT_STR_EQ(str(o, "messages.1.role"), "assistant");
-    ASSERT_STR_EQ(str(o, "messages.1.content"), "Checking.");
-    ASSERT_INT_EQ(size(o, "messages.1.tool_calls"), 2);
-    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.id"), "toolu_1");
-    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.type"), "function");
-    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.0.function.name"), "weather");
-    args = str(o, "messages.1.tool_calls.0.function.arguments");
+    ASSERT_STR_EQ(json_str(o, "messages.1.role"), "assistant");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content"), "Checking.");
+    ASSERT_INT_EQ(json_size(o, "messages.1.tool_calls"), 2);
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.id"), "toolu_1");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.type"), "function");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.function.name"), "weather");
+    args = json_str(o, "messages.1.tool_calls.0.function.arguments");
     ASSERT(args);
     parsed = cJSON_Parse(args);
     ASSERT(parsed);
-    ASSERT_STR_EQ(str(parsed, "city"), "Paris");
-    ASSERT_INT_EQ(num(parsed, "days.1"), 2);
+    ASSERT_STR_EQ(json_str(parsed, "city"), "Paris");
+    ASSERT_INT_EQ(json_num(parsed, "days.1"), 2);
     cJSON_Delete(parsed);
-    ASSERT_STR_EQ(str(o, "messages.1.tool_calls.1.id"), "toolu_2");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.1.id"), "toolu_2");
 
     /* tool results first, in order, then the user text */
-    ASSERT_STR_EQ(str(o, "messages.2.role"), "tool");
-    ASSERT_STR_EQ(keys(at(o, "messages.2")), "role,tool_call_id,content");
-    ASSERT_STR_EQ(str(o, "messages.2.tool_call_id"), "toolu_1");
-    ASSERT_STR_EQ(str(o, "messages.2.content"), "sunny");
-    ASSERT_STR_EQ(str(o, "messages.3.role"), "tool");
-    ASSERT_STR_EQ(str(o, "messages.3.tool_call_id"), "toolu_2");
-    ASSERT_STR_EQ(str(o, "messages.3.content"), "Error: timeout\nretry later");
-    ASSERT_STR_EQ(str(o, "messages.4.role"), "user");
-    ASSERT_STR_EQ(str(o, "messages.4.content"), "here you go");
+    ASSERT_STR_EQ(json_str(o, "messages.2.role"), "tool");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.2")), "role,tool_call_id,content");
+    ASSERT_STR_EQ(json_str(o, "messages.2.tool_call_id"), "toolu_1");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content"), "sunny");
+    ASSERT_STR_EQ(json_str(o, "messages.3.role"), "tool");
+    ASSERT_STR_EQ(json_str(o, "messages.3.tool_call_id"), "toolu_2");
+    ASSERT_STR_EQ(json_str(o, "messages.3.content"), "Error: timeout\nretry later");
+    ASSERT_STR_EQ(json_str(o, "messages.4.role"), "user");
+    ASSERT_STR_EQ(json_str(o, "messages.4.content"), "here you go");
 
     /* an assistant turn of tool calls only: content null; a user turn of
      * tool results only: no user message */
-    ASSERT_STR_EQ(str(o, "messages.5.role"), "assistant");
-    ASSERT(cJSON_IsNull(at(o, "messages.5.content")));
-    ASSERT_STR_EQ(str(o, "messages.5.tool_calls.0.function.arguments"), "{}");
-    ASSERT_STR_EQ(str(o, "messages.6.role"), "tool");
-    ASSERT_STR_EQ(str(o, "messages.6.tool_call_id"), "toolu_3");
-    ASSERT_STR_EQ(str(o, "messages.6.content"), "");
+    ASSERT_STR_EQ(json_str(o, "messages.5.role"), "assistant");
+    ASSERT(cJSON_IsNull(json_at(o, "messages.5.content")));
+    ASSERT_STR_EQ(json_str(o, "messages.5.tool_calls.0.function.arguments"), "{}");
+    ASSERT_STR_EQ(json_str(o, "messages.6.role"), "tool");
+    ASSERT_STR_EQ(json_str(o, "messages.6.tool_call_id"), "toolu_3");
+    ASSERT_STR_EQ(json_str(o, "messages.6.content"), "");
     cJSON_Delete(o);
 }
 
@@ -343,8 +268,8 @@ TEST(anthropic_request_assistant_text_blocks_joined)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "messages.1.content"), "The answer is 4.");
-    ASSERT(!at(o, "messages.1.tool_calls"));
+    ASSERT_STR_EQ(json_str(o, "messages.1.content"), "The answer is 4.");
+    ASSERT(!json_at(o, "messages.1.tool_calls"));
     cJSON_Delete(o);
 }
 
@@ -362,17 +287,18 @@ TEST(anthropic_request_images_base64_and_url)
         &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages.0.content"), 3);
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "compare");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.type"), "image_url");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.image_url.url"), "data:image/png;base64,iVBORw0K");
-    ASSERT_STR_EQ(str(o, "messages.0.content.2.type"), "image_url");
-    ASSERT_STR_EQ(str(o, "messages.0.content.2.image_url.url"), "https://example.com/a.jpg");
-    ASSERT_STR_EQ(str(o, "messages.1.content"), "ok");
+    ASSERT_INT_EQ(json_size(o, "messages.0.content"), 3);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "compare");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.type"), "image_url");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.image_url.url"),
+                  "data:image/png;base64,iVBORw0K");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.2.type"), "image_url");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.2.image_url.url"), "https://example.com/a.jpg");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content"), "ok");
     /* a lone image is still an array of parts */
-    ASSERT_INT_EQ(size(o, "messages.2.content"), 1);
-    ASSERT_STR_EQ(str(o, "messages.2.content.0.image_url.url"), "https://x/b");
+    ASSERT_INT_EQ(json_size(o, "messages.2.content"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.0.image_url.url"), "https://x/b");
     cJSON_Delete(o);
 }
 
@@ -385,10 +311,10 @@ TEST(anthropic_request_documents)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages.0.content"), 2);
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "Doc body.");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.text"), "Summarise.");
+    ASSERT_INT_EQ(json_size(o, "messages.0.content"), 2);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "Doc body.");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.text"), "Summarise.");
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'messages':[{'role':'user',"
@@ -406,7 +332,7 @@ TEST(anthropic_request_single_text_block_is_a_string)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "only");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "only");
     cJSON_Delete(o);
 }
 
@@ -444,25 +370,26 @@ TEST(anthropic_request_tools_and_tool_choice)
         o = request(body, &rc);
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
-        ASSERT_STR_EQ(keys(o), cases[i].parallel_false
-                                   ? "model,messages,max_tokens,temperature,tools,tool_choice,"
-                                     "parallel_tool_calls"
-                                   : "model,messages,max_tokens,temperature,tools,tool_choice");
-        ASSERT_INT_EQ(size(o, "tools"), 2);
-        ASSERT_STR_EQ(str(o, "tools.0.type"), "function");
-        ASSERT_STR_EQ(str(o, "tools.0.function.name"), "get_weather");
-        ASSERT_STR_EQ(str(o, "tools.0.function.description"), "Weather by city");
-        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.type"), "object");
-        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.properties.city.type"), "string");
-        ASSERT_STR_EQ(str(o, "tools.0.function.parameters.required.0"), "city");
-        ASSERT_STR_EQ(str(o, "tools.1.function.name"), "get_time");
-        ASSERT(!at(o, "tools.1.function.description"));
-        choice = cJSON_PrintUnformatted(at(o, "tool_choice"));
+        ASSERT_STR_EQ(json_keys(o),
+                      cases[i].parallel_false
+                          ? "model,messages,max_tokens,temperature,tools,tool_choice,"
+                            "parallel_tool_calls"
+                          : "model,messages,max_tokens,temperature,tools,tool_choice");
+        ASSERT_INT_EQ(json_size(o, "tools"), 2);
+        ASSERT_STR_EQ(json_str(o, "tools.0.type"), "function");
+        ASSERT_STR_EQ(json_str(o, "tools.0.function.name"), "get_weather");
+        ASSERT_STR_EQ(json_str(o, "tools.0.function.description"), "Weather by city");
+        ASSERT_STR_EQ(json_str(o, "tools.0.function.parameters.type"), "object");
+        ASSERT_STR_EQ(json_str(o, "tools.0.function.parameters.properties.city.type"), "string");
+        ASSERT_STR_EQ(json_str(o, "tools.0.function.parameters.required.0"), "city");
+        ASSERT_STR_EQ(json_str(o, "tools.1.function.name"), "get_time");
+        ASSERT(!json_at(o, "tools.1.function.description"));
+        choice = cJSON_PrintUnformatted(json_at(o, "tool_choice"));
         ASSERT(choice);
         ASSERT_STR_EQ(choice, cases[i].want);
         free(choice);
         if (cases[i].parallel_false)
-            ASSERT(cJSON_IsFalse(at(o, "parallel_tool_calls")));
+            ASSERT(cJSON_IsFalse(json_at(o, "parallel_tool_calls")));
         cJSON_Delete(o);
     }
 }
@@ -475,7 +402,7 @@ TEST(anthropic_request_tool_choice_without_tools_is_dropped)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens");
+    ASSERT_STR_EQ(json_keys(o), "model,messages,max_tokens");
     cJSON_Delete(o);
     ASSERT_STR_EQ(request_error("{'model':'m','max_tokens':8,'tool_choice':{'type':'maybe'},"
                                 "'tools':[{'name':'f','input_schema':{}}]," MSG_HI "}"),
@@ -616,15 +543,15 @@ TEST(anthropic_request_stop_metadata_stream_sampling)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens,temperature,top_p,stop,stream,user");
-    ASSERT_DBL_NEAR(num(o, "temperature"), 0.25, 1e-12);
-    ASSERT_DBL_NEAR(num(o, "top_p"), 0.9, 1e-12);
-    ASSERT_INT_EQ(size(o, "stop"), 2);
-    ASSERT_STR_EQ(str(o, "stop.0"), "END");
-    ASSERT_STR_EQ(str(o, "stop.1"), "###");
-    ASSERT(cJSON_IsTrue(at(o, "stream")));
-    ASSERT_STR_EQ(str(o, "user"), "u-42");
-    ASSERT_INT_EQ(num(o, "max_tokens"), 1024);
+    ASSERT_STR_EQ(json_keys(o), "model,messages,max_tokens,temperature,top_p,stop,stream,user");
+    ASSERT_DBL_NEAR(json_num(o, "temperature"), 0.25, 1e-12);
+    ASSERT_DBL_NEAR(json_num(o, "top_p"), 0.9, 1e-12);
+    ASSERT_INT_EQ(json_size(o, "stop"), 2);
+    ASSERT_STR_EQ(json_str(o, "stop.0"), "END");
+    ASSERT_STR_EQ(json_str(o, "stop.1"), "###");
+    ASSERT(cJSON_IsTrue(json_at(o, "stream")));
+    ASSERT_STR_EQ(json_str(o, "user"), "u-42");
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 1024);
     cJSON_Delete(o);
 
     o = request("{'stream':false,'stop_sequences':[],'metadata':{'user_id':null},'model':'m',"
@@ -632,16 +559,17 @@ TEST(anthropic_request_stop_metadata_stream_sampling)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,messages,max_tokens,stream");
-    ASSERT(cJSON_IsFalse(at(o, "stream")));
+    ASSERT_STR_EQ(json_keys(o), "model,messages,max_tokens,stream");
+    ASSERT(cJSON_IsFalse(json_at(o, "stream")));
     cJSON_Delete(o);
 }
 
 TEST(anthropic_request_errors_leave_out_unchanged)
 {
-    const char *ok = J("{'model':'m','max_tokens':8," MSG_HI "}");
-    const char *bad = J("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'a'},"
-                        "{'role':'bot','content':'b'}]}");
+    const char *ok = json_sq("{'model':'m','max_tokens':8," MSG_HI "}");
+    const char *bad =
+        json_sq("{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'a'},"
+                "{'role':'bot','content':'b'}]}");
     struct allot_buf out, err;
 
     allot_buf_init(&out, 1024);
@@ -678,7 +606,7 @@ TEST(anthropic_request_output_is_valid_json_for_hostile_strings)
                        &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "messages.0.content"),
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"),
                   "quote \" backslash \\ tab \t \xc3\xa9 \xf0\x9f\x98\x80");
     cJSON_Delete(o);
 }
@@ -695,26 +623,26 @@ TEST(anthropic_response_text)
                         "served-model", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "id,type,role,model,content,stop_reason,stop_sequence,usage");
-    ASSERT_STR_EQ(str(o, "id"), "msg_abc123");
-    ASSERT_STR_EQ(str(o, "type"), "message");
-    ASSERT_STR_EQ(str(o, "role"), "assistant");
-    ASSERT_STR_EQ(str(o, "model"), "served-model");
-    ASSERT_INT_EQ(size(o, "content"), 1);
-    ASSERT_STR_EQ(str(o, "content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "content.0.text"), "Hello!");
-    ASSERT_STR_EQ(str(o, "stop_reason"), "end_turn");
-    ASSERT(cJSON_IsNull(at(o, "stop_sequence")));
-    ASSERT_INT_EQ(num(o, "usage.input_tokens"), 12);
-    ASSERT_INT_EQ(num(o, "usage.output_tokens"), 3);
+    ASSERT_STR_EQ(json_keys(o), "id,type,role,model,content,stop_reason,stop_sequence,usage");
+    ASSERT_STR_EQ(json_str(o, "id"), "msg_abc123");
+    ASSERT_STR_EQ(json_str(o, "type"), "message");
+    ASSERT_STR_EQ(json_str(o, "role"), "assistant");
+    ASSERT_STR_EQ(json_str(o, "model"), "served-model");
+    ASSERT_INT_EQ(json_size(o, "content"), 1);
+    ASSERT_STR_EQ(json_str(o, "content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "content.0.text"), "Hello!");
+    ASSERT_STR_EQ(json_str(o, "stop_reason"), "end_turn");
+    ASSERT(cJSON_IsNull(json_at(o, "stop_sequence")));
+    ASSERT_INT_EQ(json_num(o, "usage.input_tokens"), 12);
+    ASSERT_INT_EQ(json_num(o, "usage.output_tokens"), 3);
     cJSON_Delete(o);
 
     /* no model given: the completion's own; an id without chatcmpl- */
     o = response("{'id':'xyz','model':'gpt-x','choices':[{'message':{'content':'a'}}]}", NULL, &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "id"), "msg_xyz");
-    ASSERT_STR_EQ(str(o, "model"), "gpt-x");
+    ASSERT_STR_EQ(json_str(o, "id"), "msg_xyz");
+    ASSERT_STR_EQ(json_str(o, "model"), "gpt-x");
     cJSON_Delete(o);
 }
 
@@ -732,20 +660,20 @@ TEST(anthropic_response_tool_calls)
         "m", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "content"), 4);
-    ASSERT_STR_EQ(str(o, "content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "content.0.text"), "Let me look.");
-    ASSERT_STR_EQ(keys(at(o, "content.1")), "type,id,name,input");
-    ASSERT_STR_EQ(str(o, "content.1.type"), "tool_use");
-    ASSERT_STR_EQ(str(o, "content.1.id"), "call_1");
-    ASSERT_STR_EQ(str(o, "content.1.name"), "weather");
-    ASSERT_STR_EQ(str(o, "content.1.input.city"), "Paris");
-    ASSERT_INT_EQ(num(o, "content.1.input.n.1"), 2);
-    ASSERT_STR_EQ(str(o, "content.2.name"), "broken");
-    ASSERT(cJSON_IsObject(at(o, "content.2.input")));
-    ASSERT_INT_EQ(size(o, "content.2.input"), 0);
-    ASSERT_INT_EQ(size(o, "content.3.input"), 0);
-    ASSERT_STR_EQ(str(o, "stop_reason"), "tool_use");
+    ASSERT_INT_EQ(json_size(o, "content"), 4);
+    ASSERT_STR_EQ(json_str(o, "content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "content.0.text"), "Let me look.");
+    ASSERT_STR_EQ(json_keys(json_at(o, "content.1")), "type,id,name,input");
+    ASSERT_STR_EQ(json_str(o, "content.1.type"), "tool_use");
+    ASSERT_STR_EQ(json_str(o, "content.1.id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "content.1.name"), "weather");
+    ASSERT_STR_EQ(json_str(o, "content.1.input.city"), "Paris");
+    ASSERT_INT_EQ(json_num(o, "content.1.input.n.1"), 2);
+    ASSERT_STR_EQ(json_str(o, "content.2.name"), "broken");
+    ASSERT(cJSON_IsObject(json_at(o, "content.2.input")));
+    ASSERT_INT_EQ(json_size(o, "content.2.input"), 0);
+    ASSERT_INT_EQ(json_size(o, "content.3.input"), 0);
+    ASSERT_STR_EQ(json_str(o, "stop_reason"), "tool_use");
     cJSON_Delete(o);
 
     /* tool calls without text: the tool_use block comes first */
@@ -755,8 +683,8 @@ TEST(anthropic_response_tool_calls)
                  "m", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "content"), 1);
-    ASSERT_STR_EQ(str(o, "content.0.type"), "tool_use");
+    ASSERT_INT_EQ(json_size(o, "content"), 1);
+    ASSERT_STR_EQ(json_str(o, "content.0.type"), "tool_use");
     cJSON_Delete(o);
 }
 
@@ -785,7 +713,7 @@ TEST(anthropic_response_finish_reasons)
         o = response(body, "m", &rc);
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
-        ASSERT_STR_EQ(str(o, "stop_reason"), cases[i].want);
+        ASSERT_STR_EQ(json_str(o, "stop_reason"), cases[i].want);
         cJSON_Delete(o);
     }
     /* finish_reason absent */
@@ -794,7 +722,7 @@ TEST(anthropic_response_finish_reasons)
             response("{'id':'chatcmpl-1','choices':[{'message':{'content':'x'}}]}", "m", &rc);
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
-        ASSERT_STR_EQ(str(o, "stop_reason"), "end_turn");
+        ASSERT_STR_EQ(json_str(o, "stop_reason"), "end_turn");
         cJSON_Delete(o);
     }
 }
@@ -807,11 +735,11 @@ TEST(anthropic_response_usage_absent_and_empty_content)
                         "m", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT(cJSON_IsArray(at(o, "content")));
-    ASSERT_INT_EQ(size(o, "content"), 0);
-    ASSERT_STR_EQ(str(o, "stop_reason"), "max_tokens");
-    ASSERT_INT_EQ(num(o, "usage.input_tokens"), 0);
-    ASSERT_INT_EQ(num(o, "usage.output_tokens"), 0);
+    ASSERT(cJSON_IsArray(json_at(o, "content")));
+    ASSERT_INT_EQ(json_size(o, "content"), 0);
+    ASSERT_STR_EQ(json_str(o, "stop_reason"), "max_tokens");
+    ASSERT_INT_EQ(json_num(o, "usage.input_tokens"), 0);
+    ASSERT_INT_EQ(json_num(o, "usage.output_tokens"), 0);
     cJSON_Delete(o);
 }
 
@@ -832,7 +760,7 @@ TEST(anthropic_response_not_a_completion)
     allot_buf_init(&out, 4096);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
     for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        const char *b = J(bodies[i]);
+        const char *b = json_sq(bodies[i]);
         ASSERT_INT_EQ(allot_anthropic_response(b, strlen(b), "m", &out), ALLOT_EPARSE);
         ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
     }
@@ -841,8 +769,8 @@ TEST(anthropic_response_not_a_completion)
 
 TEST(anthropic_response_cap_leaves_out_unchanged)
 {
-    const char *b = J("{'id':'chatcmpl-1','choices':[{'message':{'content':'a long enough "
-                      "answer to pass the cap'}}]}");
+    const char *b = json_sq("{'id':'chatcmpl-1','choices':[{'message':{'content':'a long enough "
+                            "answer to pass the cap'}}]}");
     struct allot_buf out;
 
     allot_buf_init(&out, 64);
@@ -907,25 +835,25 @@ TEST(anthropic_stream_text_full_sequence)
     ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
                                     "content_block_delta,content_block_stop,message_delta,"
                                     "message_stop");
-    ASSERT_STR_EQ(str(ev.data[0], "message.id"), "msg_s1");
-    ASSERT_STR_EQ(str(ev.data[0], "message.type"), "message");
-    ASSERT_STR_EQ(str(ev.data[0], "message.role"), "assistant");
-    ASSERT_STR_EQ(str(ev.data[0], "message.model"), "gpt-small");
-    ASSERT_INT_EQ(size(ev.data[0], "message.content"), 0);
-    ASSERT(cJSON_IsNull(at(ev.data[0], "message.stop_reason")));
-    ASSERT_INT_EQ(num(ev.data[0], "message.usage.input_tokens"), 0);
-    ASSERT_INT_EQ(num(ev.data[1], "index"), 0);
-    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "text");
-    ASSERT_STR_EQ(str(ev.data[1], "content_block.text"), "");
-    ASSERT_INT_EQ(num(ev.data[2], "index"), 0);
-    ASSERT_STR_EQ(str(ev.data[2], "delta.type"), "text_delta");
-    ASSERT_STR_EQ(str(ev.data[2], "delta.text"), "Hel");
-    ASSERT_STR_EQ(str(ev.data[3], "delta.text"), "lo \"you\"");
-    ASSERT_INT_EQ(num(ev.data[4], "index"), 0);
-    ASSERT_STR_EQ(str(ev.data[5], "delta.stop_reason"), "max_tokens");
-    ASSERT(cJSON_IsNull(at(ev.data[5], "delta.stop_sequence")));
-    ASSERT_INT_EQ(num(ev.data[5], "usage.input_tokens"), 21);
-    ASSERT_INT_EQ(num(ev.data[5], "usage.output_tokens"), 7);
+    ASSERT_STR_EQ(json_str(ev.data[0], "message.id"), "msg_s1");
+    ASSERT_STR_EQ(json_str(ev.data[0], "message.type"), "message");
+    ASSERT_STR_EQ(json_str(ev.data[0], "message.role"), "assistant");
+    ASSERT_STR_EQ(json_str(ev.data[0], "message.model"), "gpt-small");
+    ASSERT_INT_EQ(json_size(ev.data[0], "message.content"), 0);
+    ASSERT(cJSON_IsNull(json_at(ev.data[0], "message.stop_reason")));
+    ASSERT_INT_EQ(json_num(ev.data[0], "message.usage.input_tokens"), 0);
+    ASSERT_INT_EQ(json_num(ev.data[1], "index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[1], "content_block.type"), "text");
+    ASSERT_STR_EQ(json_str(ev.data[1], "content_block.text"), "");
+    ASSERT_INT_EQ(json_num(ev.data[2], "index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[2], "delta.type"), "text_delta");
+    ASSERT_STR_EQ(json_str(ev.data[2], "delta.text"), "Hel");
+    ASSERT_STR_EQ(json_str(ev.data[3], "delta.text"), "lo \"you\"");
+    ASSERT_INT_EQ(json_num(ev.data[4], "index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[5], "delta.stop_reason"), "max_tokens");
+    ASSERT(cJSON_IsNull(json_at(ev.data[5], "delta.stop_sequence")));
+    ASSERT_INT_EQ(json_num(ev.data[5], "usage.input_tokens"), 21);
+    ASSERT_INT_EQ(json_num(ev.data[5], "usage.output_tokens"), 7);
     events_release(&ev);
     allot_buf_release(&out);
 }
@@ -963,40 +891,40 @@ TEST(anthropic_stream_text_then_two_tool_calls)
                   "content_block_start,content_block_delta,content_block_stop,"
                   "message_delta,message_stop");
     /* block 0: text */
-    ASSERT_INT_EQ(num(ev.data[1], "index"), 0);
-    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "text");
-    ASSERT_STR_EQ(str(ev.data[2], "delta.text"), "Checking both.");
-    ASSERT_INT_EQ(num(ev.data[3], "index"), 0);
+    ASSERT_INT_EQ(json_num(ev.data[1], "index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[1], "content_block.type"), "text");
+    ASSERT_STR_EQ(json_str(ev.data[2], "delta.text"), "Checking both.");
+    ASSERT_INT_EQ(json_num(ev.data[3], "index"), 0);
     /* block 1: the first tool call, its arguments in two fragments */
-    ASSERT_INT_EQ(num(ev.data[4], "index"), 1);
-    ASSERT_STR_EQ(str(ev.data[4], "content_block.type"), "tool_use");
-    ASSERT_STR_EQ(str(ev.data[4], "content_block.id"), "call_a");
-    ASSERT_STR_EQ(str(ev.data[4], "content_block.name"), "weather");
-    ASSERT(cJSON_IsObject(at(ev.data[4], "content_block.input")));
-    ASSERT_INT_EQ(size(ev.data[4], "content_block.input"), 0);
-    ASSERT_INT_EQ(num(ev.data[5], "index"), 1);
-    ASSERT_STR_EQ(str(ev.data[5], "delta.type"), "input_json_delta");
-    ASSERT_STR_EQ(str(ev.data[5], "delta.partial_json"), "{\"ci");
-    ASSERT_STR_EQ(str(ev.data[6], "delta.partial_json"), "ty\":\"Paris\"}");
-    ASSERT_INT_EQ(num(ev.data[7], "index"), 1);
+    ASSERT_INT_EQ(json_num(ev.data[4], "index"), 1);
+    ASSERT_STR_EQ(json_str(ev.data[4], "content_block.type"), "tool_use");
+    ASSERT_STR_EQ(json_str(ev.data[4], "content_block.id"), "call_a");
+    ASSERT_STR_EQ(json_str(ev.data[4], "content_block.name"), "weather");
+    ASSERT(cJSON_IsObject(json_at(ev.data[4], "content_block.input")));
+    ASSERT_INT_EQ(json_size(ev.data[4], "content_block.input"), 0);
+    ASSERT_INT_EQ(json_num(ev.data[5], "index"), 1);
+    ASSERT_STR_EQ(json_str(ev.data[5], "delta.type"), "input_json_delta");
+    ASSERT_STR_EQ(json_str(ev.data[5], "delta.partial_json"), "{\"ci");
+    ASSERT_STR_EQ(json_str(ev.data[6], "delta.partial_json"), "ty\":\"Paris\"}");
+    ASSERT_INT_EQ(json_num(ev.data[7], "index"), 1);
     /* block 2: the second tool call */
-    ASSERT_INT_EQ(num(ev.data[8], "index"), 2);
-    ASSERT_STR_EQ(str(ev.data[8], "content_block.id"), "call_b");
-    ASSERT_STR_EQ(str(ev.data[8], "content_block.name"), "clock");
-    ASSERT_INT_EQ(num(ev.data[9], "index"), 2);
-    ASSERT_STR_EQ(str(ev.data[9], "delta.partial_json"), "{}");
-    ASSERT_INT_EQ(num(ev.data[10], "index"), 2);
-    ASSERT_STR_EQ(str(ev.data[11], "delta.stop_reason"), "tool_use");
-    ASSERT_INT_EQ(num(ev.data[11], "usage.input_tokens"), 3);
-    ASSERT_INT_EQ(num(ev.data[11], "usage.output_tokens"), 4);
+    ASSERT_INT_EQ(json_num(ev.data[8], "index"), 2);
+    ASSERT_STR_EQ(json_str(ev.data[8], "content_block.id"), "call_b");
+    ASSERT_STR_EQ(json_str(ev.data[8], "content_block.name"), "clock");
+    ASSERT_INT_EQ(json_num(ev.data[9], "index"), 2);
+    ASSERT_STR_EQ(json_str(ev.data[9], "delta.partial_json"), "{}");
+    ASSERT_INT_EQ(json_num(ev.data[10], "index"), 2);
+    ASSERT_STR_EQ(json_str(ev.data[11], "delta.stop_reason"), "tool_use");
+    ASSERT_INT_EQ(json_num(ev.data[11], "usage.input_tokens"), 3);
+    ASSERT_INT_EQ(json_num(ev.data[11], "usage.output_tokens"), 4);
     /* the fragments join into the call's JSON */
     {
         char joined[64];
-        snprintf(joined, sizeof joined, "%s%s", str(ev.data[5], "delta.partial_json"),
-                 str(ev.data[6], "delta.partial_json"));
+        snprintf(joined, sizeof joined, "%s%s", json_str(ev.data[5], "delta.partial_json"),
+                 json_str(ev.data[6], "delta.partial_json"));
         args = cJSON_Parse(joined);
         ASSERT(args);
-        ASSERT_STR_EQ(str(args, "city"), "Paris");
+        ASSERT_STR_EQ(json_str(args, "city"), "Paris");
         cJSON_Delete(args);
     }
     events_release(&ev);
@@ -1022,11 +950,11 @@ TEST(anthropic_stream_text_after_tool_opens_new_block)
     ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
                                     "content_block_stop,content_block_start,content_block_delta,"
                                     "content_block_stop,message_delta,message_stop");
-    ASSERT_STR_EQ(str(ev.data[1], "content_block.type"), "tool_use");
-    ASSERT_INT_EQ(num(ev.data[4], "index"), 1);
-    ASSERT_STR_EQ(str(ev.data[4], "content_block.type"), "text");
-    ASSERT_STR_EQ(str(ev.data[5], "delta.text"), "after");
-    ASSERT_STR_EQ(str(ev.data[7], "delta.stop_reason"), "end_turn");
+    ASSERT_STR_EQ(json_str(ev.data[1], "content_block.type"), "tool_use");
+    ASSERT_INT_EQ(json_num(ev.data[4], "index"), 1);
+    ASSERT_STR_EQ(json_str(ev.data[4], "content_block.type"), "text");
+    ASSERT_STR_EQ(json_str(ev.data[5], "delta.text"), "after");
+    ASSERT_STR_EQ(json_str(ev.data[7], "delta.stop_reason"), "end_turn");
     events_release(&ev);
     allot_buf_release(&out);
 }
@@ -1075,9 +1003,9 @@ TEST(anthropic_stream_done_without_chunks)
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
     ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
     ASSERT_STR_EQ(event_names(&ev), "message_start,message_delta,message_stop");
-    ASSERT_STR_EQ(str(ev.data[0], "message.id"), "msg_e");
-    ASSERT_STR_EQ(str(ev.data[1], "delta.stop_reason"), "end_turn");
-    ASSERT_INT_EQ(num(ev.data[1], "usage.output_tokens"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[0], "message.id"), "msg_e");
+    ASSERT_STR_EQ(json_str(ev.data[1], "delta.stop_reason"), "end_turn");
+    ASSERT_INT_EQ(json_num(ev.data[1], "usage.output_tokens"), 0);
     events_release(&ev);
     allot_buf_release(&out);
 }
@@ -1150,11 +1078,11 @@ TEST(anthropic_error_bodies)
         ASSERT_INT_EQ(allot_anthropic_error_body(cases[i].status, "model \"x\" said\nno", &out), 0);
         o = cJSON_Parse(allot_buf_cstr(&out));
         ASSERT(o);
-        ASSERT_STR_EQ(keys(o), "type,error");
-        ASSERT_STR_EQ(str(o, "type"), "error");
-        ASSERT_STR_EQ(keys(at(o, "error")), "type,message");
-        ASSERT_STR_EQ(str(o, "error.type"), cases[i].type);
-        ASSERT_STR_EQ(str(o, "error.message"), "model \"x\" said\nno");
+        ASSERT_STR_EQ(json_keys(o), "type,error");
+        ASSERT_STR_EQ(json_str(o, "type"), "error");
+        ASSERT_STR_EQ(json_keys(json_at(o, "error")), "type,message");
+        ASSERT_STR_EQ(json_str(o, "error.type"), cases[i].type);
+        ASSERT_STR_EQ(json_str(o, "error.message"), "model \"x\" said\nno");
         cJSON_Delete(o);
         allot_buf_release(&out);
     }
@@ -1170,8 +1098,8 @@ TEST(anthropic_error_stream_event)
     ASSERT(strncmp(allot_buf_cstr(&out), "event: error\ndata: {", 20) == 0);
     ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
     ASSERT_STR_EQ(event_names(&ev), "error");
-    ASSERT_STR_EQ(str(ev.data[0], "error.type"), "overloaded_error");
-    ASSERT_STR_EQ(str(ev.data[0], "error.message"), "upstream overloaded");
+    ASSERT_STR_EQ(json_str(ev.data[0], "error.type"), "overloaded_error");
+    ASSERT_STR_EQ(json_str(ev.data[0], "error.message"), "upstream overloaded");
     events_release(&ev);
     allot_buf_release(&out);
 

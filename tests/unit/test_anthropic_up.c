@@ -5,91 +5,16 @@
 #include <cJSON.h>
 #include "allot/anthropic_up.h"
 #include "allot/error.h"
+#include "json_path.h"
 #include "test.h"
 
 /* ---- helpers ---- */
-
-/* JSON written with ' for " reads better in C; J() swaps them back. A few
- * rotating static buffers, so several can be alive in one expression. */
-static const char *J(const char *s)
-{
-    static char bufs[4][16384];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t i, n = strlen(s);
-
-    if (n >= sizeof bufs[0])
-        abort();
-    for (i = 0; i < n; i++)
-        b[i] = s[i] == '\'' ? '"' : s[i];
-    b[n] = '\0';
-    return b;
-}
-
-/* The value at a dotted path of member names and array indexes
- * ("messages.1.content.0.type"), or NULL. */
-static const cJSON *at(const cJSON *v, const char *path)
-{
-    char key[64];
-    const char *p = path, *e;
-    size_t n;
-
-    while (v && *p) {
-        e = strchr(p, '.');
-        n = e ? (size_t)(e - p) : strlen(p);
-        if (n >= sizeof key)
-            return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        if (cJSON_IsArray(v))
-            v = cJSON_GetArrayItem(v, atoi(key));
-        else
-            v = cJSON_GetObjectItemCaseSensitive(v, key);
-        p = e ? e + 1 : p + n;
-    }
-    return v;
-}
-
-static const char *str(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsNumber(v) ? v->valuedouble : -12345;
-}
-
-static int size(const cJSON *v, const char *path)
-{
-    v = at(v, path);
-    return cJSON_IsArray(v) || cJSON_IsObject(v) ? cJSON_GetArraySize(v) : -1;
-}
-
-/* The keys of an object, comma-separated, in order. */
-static const char *keys(const cJSON *v)
-{
-    static char k[512];
-    const cJSON *c;
-    size_t n = 0;
-
-    k[0] = '\0';
-    cJSON_ArrayForEach(c, v)
-    {
-        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", n ? "," : "", c->string);
-        if (n >= sizeof k)
-            break;
-    }
-    return k;
-}
 
 /* Translate a request (written with '); the Anthropic body parsed, or NULL. */
 static cJSON *request_dflt(const char *sq, long dflt, int *rc)
 {
     struct allot_buf out, err;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     cJSON *root = NULL;
 
     allot_buf_init(&out, 1u << 20);
@@ -115,7 +40,7 @@ static const char *request_error(const char *sq)
 {
     static char msg[512];
     struct allot_buf out, err;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     int rc;
 
     allot_buf_init(&out, 1u << 20);
@@ -140,7 +65,7 @@ static const char *request_error(const char *sq)
 static cJSON *response(const char *sq, int *rc)
 {
     struct allot_buf out;
-    const char *body = J(sq);
+    const char *body = json_sq(sq);
     cJSON *root = NULL;
 
     allot_buf_init(&out, 1u << 20);
@@ -190,7 +115,7 @@ static void events_release(struct events *ev)
 /* Feed an Anthropic event's data (written with '). */
 static int feed(struct allot_anthropic_up_stream *s, const char *sq, struct events *ev)
 {
-    return allot_anthropic_up_stream_event(s, allot_slice_cstr(J(sq)), collect, ev);
+    return allot_anthropic_up_stream_event(s, allot_slice_cstr(json_sq(sq)), collect, ev);
 }
 
 #define MSG_HI "'messages':[{'role':'user','content':'hi'}]"
@@ -204,13 +129,13 @@ TEST(anthropic_up_request_minimal)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages");
-    ASSERT_STR_EQ(str(o, "model"), "claude-x");
-    ASSERT_INT_EQ(num(o, "max_tokens"), 4096);
-    ASSERT_INT_EQ(size(o, "messages"), 1);
-    ASSERT_STR_EQ(keys(at(o, "messages.0")), "role,content");
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "hi");
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages");
+    ASSERT_STR_EQ(json_str(o, "model"), "claude-x");
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 4096);
+    ASSERT_INT_EQ(json_size(o, "messages"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0")), "role,content");
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "user");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "hi");
     cJSON_Delete(o);
 }
 
@@ -227,11 +152,11 @@ TEST(anthropic_up_request_system_and_developer_joined)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,system,messages");
-    ASSERT_STR_EQ(str(o, "system"), "Be terse.\n\nUse French.\nNo lists.\n\nLate rule.");
-    ASSERT_INT_EQ(size(o, "messages"), 1);
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "hi");
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,system,messages");
+    ASSERT_STR_EQ(json_str(o, "system"), "Be terse.\n\nUse French.\nNo lists.\n\nLate rule.");
+    ASSERT_INT_EQ(json_size(o, "messages"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "user");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "hi");
     cJSON_Delete(o);
 
     /* only empty system text: no "system" */
@@ -240,7 +165,7 @@ TEST(anthropic_up_request_system_and_developer_joined)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages");
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages");
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','messages':[{'role':'system','content':[{'type':"
@@ -266,20 +191,20 @@ TEST(anthropic_up_request_same_roles_merged)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 3);
-    ASSERT_STR_EQ(str(o, "messages.0.role"), "user");
-    ASSERT_INT_EQ(size(o, "messages.0.content"), 2);
-    ASSERT_STR_EQ(keys(at(o, "messages.0.content.0")), "type,text");
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "a");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.text"), "b");
-    ASSERT_STR_EQ(str(o, "messages.1.role"), "assistant");
-    ASSERT_INT_EQ(size(o, "messages.1.content"), 3);
-    ASSERT_STR_EQ(str(o, "messages.1.content.0.text"), "x");
-    ASSERT_STR_EQ(str(o, "messages.1.content.1.text"), "y");
-    ASSERT_STR_EQ(str(o, "messages.1.content.2.text"), "z");
-    ASSERT_STR_EQ(str(o, "messages.2.role"), "user");
-    ASSERT_STR_EQ(str(o, "messages.2.content"), "c");
+    ASSERT_INT_EQ(json_size(o, "messages"), 3);
+    ASSERT_STR_EQ(json_str(o, "messages.0.role"), "user");
+    ASSERT_INT_EQ(json_size(o, "messages.0.content"), 2);
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0.content.0")), "type,text");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "a");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.text"), "b");
+    ASSERT_STR_EQ(json_str(o, "messages.1.role"), "assistant");
+    ASSERT_INT_EQ(json_size(o, "messages.1.content"), 3);
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.0.text"), "x");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.1.text"), "y");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.2.text"), "z");
+    ASSERT_STR_EQ(json_str(o, "messages.2.role"), "user");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content"), "c");
     cJSON_Delete(o);
 
     /* a dropped empty assistant message does not split the user turn */
@@ -288,9 +213,9 @@ TEST(anthropic_up_request_same_roles_merged)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 1);
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "a");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.text"), "b");
+    ASSERT_INT_EQ(json_size(o, "messages"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "a");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.text"), "b");
     cJSON_Delete(o);
 
     /* a lone text part stays a block list; a lone string stays a string */
@@ -299,9 +224,9 @@ TEST(anthropic_up_request_same_roles_merged)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages.0.content"), 1);
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "a");
-    ASSERT_STR_EQ(str(o, "messages.1.content"), "ok");
+    ASSERT_INT_EQ(json_size(o, "messages.0.content"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "a");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content"), "ok");
     cJSON_Delete(o);
 
     /* nothing left for Anthropic */
@@ -333,50 +258,50 @@ TEST(anthropic_up_request_tool_call_history)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 5);
-    ASSERT_STR_EQ(str(o, "messages.0.content"), "weather in Paris and Rome?");
+    ASSERT_INT_EQ(json_size(o, "messages"), 5);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"), "weather in Paris and Rome?");
 
     /* text first, then one tool_use per call */
-    ASSERT_STR_EQ(str(o, "messages.1.role"), "assistant");
-    ASSERT_INT_EQ(size(o, "messages.1.content"), 4);
-    ASSERT_STR_EQ(str(o, "messages.1.content.0.type"), "text");
-    ASSERT_STR_EQ(str(o, "messages.1.content.0.text"), "Checking.");
-    ASSERT_STR_EQ(keys(at(o, "messages.1.content.1")), "type,id,name,input");
-    ASSERT_STR_EQ(str(o, "messages.1.content.1.type"), "tool_use");
-    ASSERT_STR_EQ(str(o, "messages.1.content.1.id"), "call_1");
-    ASSERT_STR_EQ(str(o, "messages.1.content.1.name"), "weather");
-    ASSERT_STR_EQ(str(o, "messages.1.content.1.input.city"), "Paris");
-    ASSERT_INT_EQ(num(o, "messages.1.content.1.input.days.1"), 2);
+    ASSERT_STR_EQ(json_str(o, "messages.1.role"), "assistant");
+    ASSERT_INT_EQ(json_size(o, "messages.1.content"), 4);
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.0.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.0.text"), "Checking.");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.1.content.1")), "type,id,name,input");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.1.type"), "tool_use");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.1.id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.1.name"), "weather");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.1.input.city"), "Paris");
+    ASSERT_INT_EQ(json_num(o, "messages.1.content.1.input.days.1"), 2);
     /* arguments that are not a JSON object: {} */
-    ASSERT_STR_EQ(str(o, "messages.1.content.2.id"), "call_2");
-    ASSERT(cJSON_IsObject(at(o, "messages.1.content.2.input")));
-    ASSERT_INT_EQ(size(o, "messages.1.content.2.input"), 0);
-    ASSERT(cJSON_IsObject(at(o, "messages.1.content.3.input")));
-    ASSERT_INT_EQ(size(o, "messages.1.content.3.input"), 0);
+    ASSERT_STR_EQ(json_str(o, "messages.1.content.2.id"), "call_2");
+    ASSERT(cJSON_IsObject(json_at(o, "messages.1.content.2.input")));
+    ASSERT_INT_EQ(json_size(o, "messages.1.content.2.input"), 0);
+    ASSERT(cJSON_IsObject(json_at(o, "messages.1.content.3.input")));
+    ASSERT_INT_EQ(json_size(o, "messages.1.content.3.input"), 0);
 
     /* the tool messages and the user message: one user turn, results first */
-    ASSERT_STR_EQ(str(o, "messages.2.role"), "user");
-    ASSERT_INT_EQ(size(o, "messages.2.content"), 4);
-    ASSERT_STR_EQ(keys(at(o, "messages.2.content.0")), "type,tool_use_id,content");
-    ASSERT_STR_EQ(str(o, "messages.2.content.0.type"), "tool_result");
-    ASSERT_STR_EQ(str(o, "messages.2.content.0.tool_use_id"), "call_1");
-    ASSERT_STR_EQ(str(o, "messages.2.content.0.content"), "sunny");
-    ASSERT_STR_EQ(str(o, "messages.2.content.1.tool_use_id"), "call_2");
-    ASSERT_STR_EQ(str(o, "messages.2.content.1.content"), "rain\ncold");
+    ASSERT_STR_EQ(json_str(o, "messages.2.role"), "user");
+    ASSERT_INT_EQ(json_size(o, "messages.2.content"), 4);
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.2.content.0")), "type,tool_use_id,content");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.0.type"), "tool_result");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.0.tool_use_id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.0.content"), "sunny");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.1.tool_use_id"), "call_2");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.1.content"), "rain\ncold");
     /* empty content is left out */
-    ASSERT_STR_EQ(keys(at(o, "messages.2.content.2")), "type,tool_use_id");
-    ASSERT_STR_EQ(str(o, "messages.2.content.2.tool_use_id"), "call_3");
-    ASSERT_STR_EQ(str(o, "messages.2.content.3.type"), "text");
-    ASSERT_STR_EQ(str(o, "messages.2.content.3.text"), "thanks");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.2.content.2")), "type,tool_use_id");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.2.tool_use_id"), "call_3");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.3.type"), "text");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.3.text"), "thanks");
 
     /* tool calls only, and a closing tool result */
-    ASSERT_STR_EQ(str(o, "messages.3.role"), "assistant");
-    ASSERT_INT_EQ(size(o, "messages.3.content"), 1);
-    ASSERT_STR_EQ(str(o, "messages.3.content.0.type"), "tool_use");
-    ASSERT_STR_EQ(str(o, "messages.3.role"), "assistant");
-    ASSERT_STR_EQ(str(o, "messages.4.role"), "user");
-    ASSERT_INT_EQ(size(o, "messages.4.content"), 1);
-    ASSERT_STR_EQ(str(o, "messages.4.content.0.content"), "noon");
+    ASSERT_STR_EQ(json_str(o, "messages.3.role"), "assistant");
+    ASSERT_INT_EQ(json_size(o, "messages.3.content"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.3.content.0.type"), "tool_use");
+    ASSERT_STR_EQ(json_str(o, "messages.3.role"), "assistant");
+    ASSERT_STR_EQ(json_str(o, "messages.4.role"), "user");
+    ASSERT_INT_EQ(json_size(o, "messages.4.content"), 1);
+    ASSERT_STR_EQ(json_str(o, "messages.4.content.0.content"), "noon");
     cJSON_Delete(o);
 
     /* a user message before tool messages: results still lead the turn */
@@ -388,9 +313,9 @@ TEST(anthropic_up_request_tool_call_history)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages"), 3);
-    ASSERT_STR_EQ(str(o, "messages.2.content.0.type"), "tool_result");
-    ASSERT_STR_EQ(str(o, "messages.2.content.1.text"), "also this");
+    ASSERT_INT_EQ(json_size(o, "messages"), 3);
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.0.type"), "tool_result");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content.1.text"), "also this");
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','messages':[{'role':'tool','content':'r'}]}"),
@@ -415,20 +340,20 @@ TEST(anthropic_up_request_images)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(size(o, "messages.0.content"), 4);
-    ASSERT_STR_EQ(str(o, "messages.0.content.0.text"), "compare");
-    ASSERT_STR_EQ(keys(at(o, "messages.0.content.1")), "type,source");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.type"), "image");
-    ASSERT_STR_EQ(keys(at(o, "messages.0.content.1.source")), "type,media_type,data");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.source.type"), "base64");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.source.media_type"), "image/png");
-    ASSERT_STR_EQ(str(o, "messages.0.content.1.source.data"), "iVBORw0K");
-    ASSERT_STR_EQ(str(o, "messages.0.content.2.type"), "image");
-    ASSERT_STR_EQ(keys(at(o, "messages.0.content.2.source")), "type,url");
-    ASSERT_STR_EQ(str(o, "messages.0.content.2.source.type"), "url");
-    ASSERT_STR_EQ(str(o, "messages.0.content.2.source.url"), "https://example.com/cat.jpg");
-    ASSERT_STR_EQ(str(o, "messages.0.content.3.source.media_type"), "image/webp");
-    ASSERT_STR_EQ(str(o, "messages.0.content.3.source.data"), "UklGR");
+    ASSERT_INT_EQ(json_size(o, "messages.0.content"), 4);
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.0.text"), "compare");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0.content.1")), "type,source");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.type"), "image");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0.content.1.source")), "type,media_type,data");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.source.type"), "base64");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.source.media_type"), "image/png");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.1.source.data"), "iVBORw0K");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.2.type"), "image");
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.0.content.2.source")), "type,url");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.2.source.type"), "url");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.2.source.url"), "https://example.com/cat.jpg");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.3.source.media_type"), "image/webp");
+    ASSERT_STR_EQ(json_str(o, "messages.0.content.3.source.data"), "UklGR");
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','messages':[{'role':'user','content':[{'type':"
@@ -452,25 +377,25 @@ TEST(anthropic_up_request_max_tokens_sources)
     o = request("{'model':'m','max_tokens':100,'max_completion_tokens':200," MSG_HI "}", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(num(o, "max_tokens"), 200);
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 200);
     cJSON_Delete(o);
 
     o = request("{'model':'m','max_tokens':100," MSG_HI "}", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(num(o, "max_tokens"), 100);
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 100);
     cJSON_Delete(o);
 
     o = request("{'model':'m','max_completion_tokens':null,'max_tokens':300," MSG_HI "}", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(num(o, "max_tokens"), 300);
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 300);
     cJSON_Delete(o);
 
     o = request_dflt("{'model':'m'," MSG_HI "}", 1234, &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(num(o, "max_tokens"), 1234);
+    ASSERT_INT_EQ(json_num(o, "max_tokens"), 1234);
     cJSON_Delete(o);
 
     o = request_dflt("{'model':'m'," MSG_HI "}", 0, &rc);
@@ -492,33 +417,33 @@ TEST(anthropic_up_request_sampling_stop_user_stream)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages,temperature,top_p,stop_sequences,stream,"
-                           "metadata");
-    ASSERT_DBL_NEAR(num(o, "temperature"), 1.0, 1e-12);
-    ASSERT_DBL_NEAR(num(o, "top_p"), 0.9, 1e-12);
-    ASSERT_INT_EQ(size(o, "stop_sequences"), 1);
-    ASSERT_STR_EQ(str(o, "stop_sequences.0"), "END");
-    ASSERT(cJSON_IsTrue(at(o, "stream")));
-    ASSERT_STR_EQ(keys(at(o, "metadata")), "user_id");
-    ASSERT_STR_EQ(str(o, "metadata.user_id"), "u-42");
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages,temperature,top_p,stop_sequences,stream,"
+                                "metadata");
+    ASSERT_DBL_NEAR(json_num(o, "temperature"), 1.0, 1e-12);
+    ASSERT_DBL_NEAR(json_num(o, "top_p"), 0.9, 1e-12);
+    ASSERT_INT_EQ(json_size(o, "stop_sequences"), 1);
+    ASSERT_STR_EQ(json_str(o, "stop_sequences.0"), "END");
+    ASSERT(cJSON_IsTrue(json_at(o, "stream")));
+    ASSERT_STR_EQ(json_keys(json_at(o, "metadata")), "user_id");
+    ASSERT_STR_EQ(json_str(o, "metadata.user_id"), "u-42");
     cJSON_Delete(o);
 
     o = request("{'model':'m','temperature':-0.5,'stop':['a','','b'],'stream':false," MSG_HI "}",
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_DBL_NEAR(num(o, "temperature"), 0.0, 1e-12);
-    ASSERT_INT_EQ(size(o, "stop_sequences"), 2);
-    ASSERT_STR_EQ(str(o, "stop_sequences.0"), "a");
-    ASSERT_STR_EQ(str(o, "stop_sequences.1"), "b");
-    ASSERT(cJSON_IsFalse(at(o, "stream")));
+    ASSERT_DBL_NEAR(json_num(o, "temperature"), 0.0, 1e-12);
+    ASSERT_INT_EQ(json_size(o, "stop_sequences"), 2);
+    ASSERT_STR_EQ(json_str(o, "stop_sequences.0"), "a");
+    ASSERT_STR_EQ(json_str(o, "stop_sequences.1"), "b");
+    ASSERT(cJSON_IsFalse(json_at(o, "stream")));
     cJSON_Delete(o);
 
     o = request("{'model':'m','temperature':0.3,'stop':null,'user':null," MSG_HI "}", &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages,temperature");
-    ASSERT_DBL_NEAR(num(o, "temperature"), 0.3, 1e-12);
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages,temperature");
+    ASSERT_DBL_NEAR(json_num(o, "temperature"), 0.3, 1e-12);
     cJSON_Delete(o);
 
     ASSERT_STR_EQ(request_error("{'model':'m','stop':[1]," MSG_HI "}"), "stop.0: must be a string");
@@ -537,7 +462,7 @@ TEST(anthropic_up_request_ignored_keys)
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
     /* parallel_tool_calls without tools: nothing */
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages");
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages");
     cJSON_Delete(o);
 }
 
@@ -555,21 +480,21 @@ TEST(anthropic_up_request_tools)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "model,max_tokens,messages,tools");
-    ASSERT_INT_EQ(size(o, "tools"), 3);
-    ASSERT_STR_EQ(keys(at(o, "tools.0")), "name,description,input_schema");
-    ASSERT_STR_EQ(str(o, "tools.0.name"), "weather");
-    ASSERT_STR_EQ(str(o, "tools.0.description"), "Forecast");
-    ASSERT_STR_EQ(str(o, "tools.0.input_schema.type"), "object");
-    ASSERT_STR_EQ(str(o, "tools.0.input_schema.properties.city.type"), "string");
-    ASSERT_STR_EQ(str(o, "tools.0.input_schema.required.0"), "city");
-    ASSERT_STR_EQ(keys(at(o, "tools.1")), "name,input_schema");
-    ASSERT_STR_EQ(keys(at(o, "tools.1.input_schema")), "type,properties");
-    ASSERT_STR_EQ(str(o, "tools.1.input_schema.type"), "object");
-    ASSERT_INT_EQ(size(o, "tools.1.input_schema.properties"), 0);
+    ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages,tools");
+    ASSERT_INT_EQ(json_size(o, "tools"), 3);
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.0")), "name,description,input_schema");
+    ASSERT_STR_EQ(json_str(o, "tools.0.name"), "weather");
+    ASSERT_STR_EQ(json_str(o, "tools.0.description"), "Forecast");
+    ASSERT_STR_EQ(json_str(o, "tools.0.input_schema.type"), "object");
+    ASSERT_STR_EQ(json_str(o, "tools.0.input_schema.properties.city.type"), "string");
+    ASSERT_STR_EQ(json_str(o, "tools.0.input_schema.required.0"), "city");
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.1")), "name,input_schema");
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.1.input_schema")), "type,properties");
+    ASSERT_STR_EQ(json_str(o, "tools.1.input_schema.type"), "object");
+    ASSERT_INT_EQ(json_size(o, "tools.1.input_schema.properties"), 0);
     /* a schema without a type gets Anthropic's required "type":"object" */
-    ASSERT_STR_EQ(keys(at(o, "tools.2.input_schema")), "type,properties");
-    ASSERT_STR_EQ(str(o, "tools.2.input_schema.properties.s.type"), "string");
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.2.input_schema")), "type,properties");
+    ASSERT_STR_EQ(json_str(o, "tools.2.input_schema.properties.s.type"), "string");
     cJSON_Delete(o);
 }
 
@@ -611,12 +536,12 @@ TEST(anthropic_up_request_tool_choice_forms)
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
         if (!*cases[i].want) {
-            ASSERT_STR_EQ(keys(o), "model,max_tokens,messages,tools");
+            ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages,tools");
             cJSON_Delete(o);
             continue;
         }
-        ASSERT_STR_EQ(keys(o), "model,max_tokens,messages,tools,tool_choice");
-        printed = cJSON_PrintUnformatted(at(o, "tool_choice"));
+        ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages,tools,tool_choice");
+        printed = cJSON_PrintUnformatted(json_at(o, "tool_choice"));
         cJSON_Delete(o);
         ASSERT(printed);
         if (strcmp(printed, cases[i].want) != 0) {
@@ -632,7 +557,7 @@ TEST(anthropic_up_request_tool_choice_forms)
         cJSON *o = request("{'model':'m','tool_choice':'required'," MSG_HI "}", &rc);
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
-        ASSERT_STR_EQ(keys(o), "model,max_tokens,messages");
+        ASSERT_STR_EQ(json_keys(o), "model,max_tokens,messages");
         cJSON_Delete(o);
     }
     ASSERT_STR_EQ(request_error("{'model':'m'," TOOLS "'tool_choice':'sometimes'," MSG_HI "}"),
@@ -678,7 +603,7 @@ TEST(anthropic_up_request_refused)
 TEST(anthropic_up_request_not_an_object_and_caps)
 {
     struct allot_buf out, err;
-    const char *ok = J("{'model':'m'," MSG_HI "}");
+    const char *ok = json_sq("{'model':'m'," MSG_HI "}");
     int rc;
     cJSON *o;
 
@@ -701,7 +626,7 @@ TEST(anthropic_up_request_not_an_object_and_caps)
 
     /* err may be NULL */
     allot_buf_init(&out, 1024);
-    ok = J("{'model':'m','n':3," MSG_HI "}");
+    ok = json_sq("{'model':'m','n':3," MSG_HI "}");
     ASSERT_INT_EQ(allot_anthropic_up_request(ok, strlen(ok), 100, &out, NULL), ALLOT_EINVAL);
     ASSERT_INT_EQ(out.len, 0);
     allot_buf_release(&out);
@@ -713,7 +638,7 @@ TEST(anthropic_up_request_not_an_object_and_caps)
                 &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(str(o, "messages.0.content"),
+    ASSERT_STR_EQ(json_str(o, "messages.0.content"),
                   "quote \" backslash \\ tab \t nl \n \xc3\xa9 \xf0\x9f\x98\x80");
     cJSON_Delete(o);
 }
@@ -732,24 +657,24 @@ TEST(anthropic_up_response_text)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(o), "id,object,created,model,choices,usage");
-    ASSERT_STR_EQ(str(o, "id"), "chatcmpl-msg_01");
-    ASSERT_STR_EQ(str(o, "object"), "chat.completion");
-    ASSERT(num(o, "created") >= now && num(o, "created") <= now + 5);
-    ASSERT_STR_EQ(str(o, "model"), "claude-x");
-    ASSERT_INT_EQ(size(o, "choices"), 1);
-    ASSERT_STR_EQ(keys(at(o, "choices.0")), "index,message,logprobs,finish_reason");
-    ASSERT_INT_EQ(num(o, "choices.0.index"), 0);
-    ASSERT_STR_EQ(keys(at(o, "choices.0.message")), "role,content,refusal");
-    ASSERT_STR_EQ(str(o, "choices.0.message.role"), "assistant");
-    ASSERT_STR_EQ(str(o, "choices.0.message.content"), "Hello, world \"q\"");
-    ASSERT(cJSON_IsNull(at(o, "choices.0.message.refusal")));
-    ASSERT(cJSON_IsNull(at(o, "choices.0.logprobs")));
-    ASSERT_STR_EQ(str(o, "choices.0.finish_reason"), "stop");
-    ASSERT_STR_EQ(keys(at(o, "usage")), "prompt_tokens,completion_tokens,total_tokens");
-    ASSERT_INT_EQ(num(o, "usage.prompt_tokens"), 12);
-    ASSERT_INT_EQ(num(o, "usage.completion_tokens"), 5);
-    ASSERT_INT_EQ(num(o, "usage.total_tokens"), 17);
+    ASSERT_STR_EQ(json_keys(o), "id,object,created,model,choices,usage");
+    ASSERT_STR_EQ(json_str(o, "id"), "chatcmpl-msg_01");
+    ASSERT_STR_EQ(json_str(o, "object"), "chat.completion");
+    ASSERT(json_num(o, "created") >= now && json_num(o, "created") <= now + 5);
+    ASSERT_STR_EQ(json_str(o, "model"), "claude-x");
+    ASSERT_INT_EQ(json_size(o, "choices"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0")), "index,message,logprobs,finish_reason");
+    ASSERT_INT_EQ(json_num(o, "choices.0.index"), 0);
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0.message")), "role,content,refusal");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.role"), "assistant");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.content"), "Hello, world \"q\"");
+    ASSERT(cJSON_IsNull(json_at(o, "choices.0.message.refusal")));
+    ASSERT(cJSON_IsNull(json_at(o, "choices.0.logprobs")));
+    ASSERT_STR_EQ(json_str(o, "choices.0.finish_reason"), "stop");
+    ASSERT_STR_EQ(json_keys(json_at(o, "usage")), "prompt_tokens,completion_tokens,total_tokens");
+    ASSERT_INT_EQ(json_num(o, "usage.prompt_tokens"), 12);
+    ASSERT_INT_EQ(json_num(o, "usage.completion_tokens"), 5);
+    ASSERT_INT_EQ(json_num(o, "usage.total_tokens"), 17);
     cJSON_Delete(o);
 }
 
@@ -769,23 +694,24 @@ TEST(anthropic_up_response_tool_use_and_thinking)
                  &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_STR_EQ(keys(at(o, "choices.0.message")), "role,content,tool_calls,refusal");
-    ASSERT_STR_EQ(str(o, "choices.0.message.content"), "Looking up.");
-    ASSERT_INT_EQ(size(o, "choices.0.message.tool_calls"), 2);
-    ASSERT_STR_EQ(keys(at(o, "choices.0.message.tool_calls.0")), "id,type,function");
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.0.id"), "toolu_1");
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.0.type"), "function");
-    ASSERT_STR_EQ(keys(at(o, "choices.0.message.tool_calls.0.function")), "name,arguments");
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.0.function.name"), "weather");
-    ASSERT(str(o, "choices.0.message.tool_calls.0.function.arguments"));
-    args = cJSON_Parse(str(o, "choices.0.message.tool_calls.0.function.arguments"));
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0.message")), "role,content,tool_calls,refusal");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.content"), "Looking up.");
+    ASSERT_INT_EQ(json_size(o, "choices.0.message.tool_calls"), 2);
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0.message.tool_calls.0")), "id,type,function");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.0.id"), "toolu_1");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.0.type"), "function");
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0.message.tool_calls.0.function")),
+                  "name,arguments");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.0.function.name"), "weather");
+    ASSERT(json_str(o, "choices.0.message.tool_calls.0.function.arguments"));
+    args = cJSON_Parse(json_str(o, "choices.0.message.tool_calls.0.function.arguments"));
     ASSERT(args);
-    ASSERT_STR_EQ(str(args, "city"), "Paris");
-    ASSERT_INT_EQ(num(args, "days.1"), 2);
+    ASSERT_STR_EQ(json_str(args, "city"), "Paris");
+    ASSERT_INT_EQ(json_num(args, "days.1"), 2);
     cJSON_Delete(args);
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.1.id"), "toolu_2");
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.1.function.arguments"), "{}");
-    ASSERT_STR_EQ(str(o, "choices.0.finish_reason"), "tool_calls");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.1.id"), "toolu_2");
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.1.function.arguments"), "{}");
+    ASSERT_STR_EQ(json_str(o, "choices.0.finish_reason"), "tool_calls");
     cJSON_Delete(o);
 
     /* no text block: content null; thinking alone gives no text */
@@ -796,8 +722,8 @@ TEST(anthropic_up_response_tool_use_and_thinking)
                  &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT(cJSON_IsNull(at(o, "choices.0.message.content")));
-    ASSERT_STR_EQ(str(o, "choices.0.message.tool_calls.0.function.arguments"), "{\"a\":1}");
+    ASSERT(cJSON_IsNull(json_at(o, "choices.0.message.content")));
+    ASSERT_STR_EQ(json_str(o, "choices.0.message.tool_calls.0.function.arguments"), "{\"a\":1}");
     cJSON_Delete(o);
 
     /* empty content: null, and no tool_calls */
@@ -805,10 +731,10 @@ TEST(anthropic_up_response_tool_use_and_thinking)
                  &rc);
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT(cJSON_IsNull(at(o, "choices.0.message.content")));
-    ASSERT_STR_EQ(keys(at(o, "choices.0.message")), "role,content,refusal");
-    ASSERT_STR_EQ(str(o, "choices.0.finish_reason"), "stop");
-    ASSERT_INT_EQ(num(o, "usage.total_tokens"), 0);
+    ASSERT(cJSON_IsNull(json_at(o, "choices.0.message.content")));
+    ASSERT_STR_EQ(json_keys(json_at(o, "choices.0.message")), "role,content,refusal");
+    ASSERT_STR_EQ(json_str(o, "choices.0.finish_reason"), "stop");
+    ASSERT_INT_EQ(json_num(o, "usage.total_tokens"), 0);
     cJSON_Delete(o);
 }
 
@@ -841,10 +767,10 @@ TEST(anthropic_up_response_stop_reasons)
         o = response(body, &rc);
         ASSERT_INT_EQ(rc, 0);
         ASSERT(o);
-        if (!str(o, "choices.0.finish_reason") ||
-            strcmp(str(o, "choices.0.finish_reason"), cases[i].finish) != 0)
+        if (!json_str(o, "choices.0.finish_reason") ||
+            strcmp(json_str(o, "choices.0.finish_reason"), cases[i].finish) != 0)
             fprintf(stderr, "  stop_reason %s\n", cases[i].stop);
-        ASSERT_STR_EQ(str(o, "choices.0.finish_reason"), cases[i].finish);
+        ASSERT_STR_EQ(json_str(o, "choices.0.finish_reason"), cases[i].finish);
         cJSON_Delete(o);
     }
 }
@@ -860,9 +786,9 @@ TEST(anthropic_up_response_cache_usage)
 
     ASSERT_INT_EQ(rc, 0);
     ASSERT(o);
-    ASSERT_INT_EQ(num(o, "usage.prompt_tokens"), 3210);
-    ASSERT_INT_EQ(num(o, "usage.completion_tokens"), 40);
-    ASSERT_INT_EQ(num(o, "usage.total_tokens"), 3250);
+    ASSERT_INT_EQ(json_num(o, "usage.prompt_tokens"), 3210);
+    ASSERT_INT_EQ(json_num(o, "usage.completion_tokens"), 40);
+    ASSERT_INT_EQ(json_num(o, "usage.total_tokens"), 3250);
     cJSON_Delete(o);
 }
 
@@ -882,7 +808,7 @@ TEST(anthropic_up_response_not_a_message)
     allot_buf_init(&out, 1024);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
     for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        const char *b = J(bodies[i]);
+        const char *b = json_sq(bodies[i]);
         ASSERT_INT_EQ(allot_anthropic_up_response(b, strlen(b), &out), ALLOT_EPARSE);
     }
     ASSERT_INT_EQ(allot_anthropic_up_response(NULL, 0, &out), ALLOT_EPARSE);
@@ -893,8 +819,9 @@ TEST(anthropic_up_response_not_a_message)
     allot_buf_init(&out, 64);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
     {
-        const char *b = J("{'id':'msg','type':'message','model':'m','content':[{'type':'text',"
-                          "'text':'hello'}]}");
+        const char *b =
+            json_sq("{'id':'msg','type':'message','model':'m','content':[{'type':'text',"
+                    "'text':'hello'}]}");
         ASSERT_INT_EQ(allot_anthropic_up_response(b, strlen(b), &out), ALLOT_ETOOBIG);
     }
     ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
@@ -907,13 +834,14 @@ TEST(anthropic_up_response_not_a_message)
 #define ASSERT_CHUNK(ev, i, s)                                                                     \
     do {                                                                                           \
         ASSERT(!(ev).done[i]);                                                                     \
-        ASSERT_STR_EQ(keys((ev).data[i]), cJSON_GetArraySize(at((ev).data[i], "choices"))          \
-                                              ? "id,object,created,model,choices"                  \
-                                              : "id,object,created,model,choices,usage");          \
-        ASSERT_STR_EQ(str((ev).data[i], "id"), (s).id);                                            \
-        ASSERT_STR_EQ(str((ev).data[i], "object"), "chat.completion.chunk");                       \
-        ASSERT_INT_EQ(num((ev).data[i], "created"), (s).created);                                  \
-        ASSERT_STR_EQ(str((ev).data[i], "model"), (s).model);                                      \
+        ASSERT_STR_EQ(json_keys((ev).data[i]),                                                     \
+                      cJSON_GetArraySize(json_at((ev).data[i], "choices"))                         \
+                          ? "id,object,created,model,choices"                                      \
+                          : "id,object,created,model,choices,usage");                              \
+        ASSERT_STR_EQ(json_str((ev).data[i], "id"), (s).id);                                       \
+        ASSERT_STR_EQ(json_str((ev).data[i], "object"), "chat.completion.chunk");                  \
+        ASSERT_INT_EQ(json_num((ev).data[i], "created"), (s).created);                             \
+        ASSERT_STR_EQ(json_str((ev).data[i], "model"), (s).model);                                 \
     } while (0)
 
 TEST(anthropic_up_stream_text)
@@ -966,27 +894,29 @@ TEST(anthropic_up_stream_text)
     for (i = 0; i < 5; i++)
         ASSERT_CHUNK(ev, i, s);
     /* the role chunk */
-    ASSERT_INT_EQ(size(ev.data[0], "choices"), 1);
-    ASSERT_STR_EQ(keys(at(ev.data[0], "choices.0")), "index,delta,logprobs,finish_reason");
-    ASSERT_INT_EQ(num(ev.data[0], "choices.0.index"), 0);
-    ASSERT_STR_EQ(keys(at(ev.data[0], "choices.0.delta")), "role,content");
-    ASSERT_STR_EQ(str(ev.data[0], "choices.0.delta.role"), "assistant");
-    ASSERT_STR_EQ(str(ev.data[0], "choices.0.delta.content"), "");
-    ASSERT(cJSON_IsNull(at(ev.data[0], "choices.0.finish_reason")));
+    ASSERT_INT_EQ(json_size(ev.data[0], "choices"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[0], "choices.0")),
+                  "index,delta,logprobs,finish_reason");
+    ASSERT_INT_EQ(json_num(ev.data[0], "choices.0.index"), 0);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[0], "choices.0.delta")), "role,content");
+    ASSERT_STR_EQ(json_str(ev.data[0], "choices.0.delta.role"), "assistant");
+    ASSERT_STR_EQ(json_str(ev.data[0], "choices.0.delta.content"), "");
+    ASSERT(cJSON_IsNull(json_at(ev.data[0], "choices.0.finish_reason")));
     /* text */
-    ASSERT_STR_EQ(keys(at(ev.data[1], "choices.0.delta")), "content");
-    ASSERT_STR_EQ(str(ev.data[1], "choices.0.delta.content"), "Hel");
-    ASSERT(cJSON_IsNull(at(ev.data[1], "choices.0.finish_reason")));
-    ASSERT_STR_EQ(str(ev.data[2], "choices.0.delta.content"), "lo \"you\"\n");
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[1], "choices.0.delta")), "content");
+    ASSERT_STR_EQ(json_str(ev.data[1], "choices.0.delta.content"), "Hel");
+    ASSERT(cJSON_IsNull(json_at(ev.data[1], "choices.0.finish_reason")));
+    ASSERT_STR_EQ(json_str(ev.data[2], "choices.0.delta.content"), "lo \"you\"\n");
     /* finish */
-    ASSERT_INT_EQ(size(ev.data[3], "choices.0.delta"), 0);
-    ASSERT_STR_EQ(str(ev.data[3], "choices.0.finish_reason"), "length");
+    ASSERT_INT_EQ(json_size(ev.data[3], "choices.0.delta"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[3], "choices.0.finish_reason"), "length");
     /* usage: cache reads and writes count as prompt tokens */
-    ASSERT_INT_EQ(size(ev.data[4], "choices"), 0);
-    ASSERT_STR_EQ(keys(at(ev.data[4], "usage")), "prompt_tokens,completion_tokens,total_tokens");
-    ASSERT_INT_EQ(num(ev.data[4], "usage.prompt_tokens"), 125);
-    ASSERT_INT_EQ(num(ev.data[4], "usage.completion_tokens"), 7);
-    ASSERT_INT_EQ(num(ev.data[4], "usage.total_tokens"), 132);
+    ASSERT_INT_EQ(json_size(ev.data[4], "choices"), 0);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[4], "usage")),
+                  "prompt_tokens,completion_tokens,total_tokens");
+    ASSERT_INT_EQ(json_num(ev.data[4], "usage.prompt_tokens"), 125);
+    ASSERT_INT_EQ(json_num(ev.data[4], "usage.completion_tokens"), 7);
+    ASSERT_INT_EQ(json_num(ev.data[4], "usage.total_tokens"), 132);
     ASSERT(ev.done[5]);
 
     /* everything after message_stop is ignored */
@@ -1055,36 +985,39 @@ TEST(anthropic_up_stream_tools)
     ASSERT_INT_EQ(ev.n, 10);
     for (k = 0; k < 9; k++)
         ASSERT_CHUNK(ev, k, s);
-    ASSERT_STR_EQ(str(ev.data[0], "id"), "chatcmpl-msg_t");
-    ASSERT_STR_EQ(str(ev.data[0], "choices.0.delta.role"), "assistant");
-    ASSERT_STR_EQ(str(ev.data[1], "choices.0.delta.content"), "On it.");
+    ASSERT_STR_EQ(json_str(ev.data[0], "id"), "chatcmpl-msg_t");
+    ASSERT_STR_EQ(json_str(ev.data[0], "choices.0.delta.role"), "assistant");
+    ASSERT_STR_EQ(json_str(ev.data[1], "choices.0.delta.content"), "On it.");
 
-    ASSERT_STR_EQ(keys(at(ev.data[2], "choices.0.delta")), "tool_calls");
-    ASSERT_INT_EQ(size(ev.data[2], "choices.0.delta.tool_calls"), 1);
-    ASSERT_STR_EQ(keys(at(ev.data[2], "choices.0.delta.tool_calls.0")), "index,id,type,function");
-    ASSERT_INT_EQ(num(ev.data[2], "choices.0.delta.tool_calls.0.index"), 0);
-    ASSERT_STR_EQ(str(ev.data[2], "choices.0.delta.tool_calls.0.id"), "toolu_a");
-    ASSERT_STR_EQ(str(ev.data[2], "choices.0.delta.tool_calls.0.type"), "function");
-    ASSERT_STR_EQ(str(ev.data[2], "choices.0.delta.tool_calls.0.function.name"), "weather");
-    ASSERT_STR_EQ(str(ev.data[2], "choices.0.delta.tool_calls.0.function.arguments"), "");
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[2], "choices.0.delta")), "tool_calls");
+    ASSERT_INT_EQ(json_size(ev.data[2], "choices.0.delta.tool_calls"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[2], "choices.0.delta.tool_calls.0")),
+                  "index,id,type,function");
+    ASSERT_INT_EQ(json_num(ev.data[2], "choices.0.delta.tool_calls.0.index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[2], "choices.0.delta.tool_calls.0.id"), "toolu_a");
+    ASSERT_STR_EQ(json_str(ev.data[2], "choices.0.delta.tool_calls.0.type"), "function");
+    ASSERT_STR_EQ(json_str(ev.data[2], "choices.0.delta.tool_calls.0.function.name"), "weather");
+    ASSERT_STR_EQ(json_str(ev.data[2], "choices.0.delta.tool_calls.0.function.arguments"), "");
 
-    ASSERT_STR_EQ(keys(at(ev.data[3], "choices.0.delta.tool_calls.0")), "index,function");
-    ASSERT_STR_EQ(keys(at(ev.data[3], "choices.0.delta.tool_calls.0.function")), "arguments");
-    ASSERT_INT_EQ(num(ev.data[3], "choices.0.delta.tool_calls.0.index"), 0);
-    ASSERT_STR_EQ(str(ev.data[3], "choices.0.delta.tool_calls.0.function.arguments"),
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[3], "choices.0.delta.tool_calls.0")), "index,function");
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[3], "choices.0.delta.tool_calls.0.function")),
+                  "arguments");
+    ASSERT_INT_EQ(json_num(ev.data[3], "choices.0.delta.tool_calls.0.index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[3], "choices.0.delta.tool_calls.0.function.arguments"),
                   "{\"city\": ");
-    ASSERT_STR_EQ(str(ev.data[4], "choices.0.delta.tool_calls.0.function.arguments"), "\"Paris\"}");
+    ASSERT_STR_EQ(json_str(ev.data[4], "choices.0.delta.tool_calls.0.function.arguments"),
+                  "\"Paris\"}");
 
-    ASSERT_INT_EQ(num(ev.data[5], "choices.0.delta.tool_calls.0.index"), 1);
-    ASSERT_STR_EQ(str(ev.data[5], "choices.0.delta.tool_calls.0.id"), "toolu_b");
-    ASSERT_STR_EQ(str(ev.data[5], "choices.0.delta.tool_calls.0.function.name"), "clock");
-    ASSERT_INT_EQ(num(ev.data[6], "choices.0.delta.tool_calls.0.index"), 1);
-    ASSERT_STR_EQ(str(ev.data[6], "choices.0.delta.tool_calls.0.function.arguments"), "{}");
+    ASSERT_INT_EQ(json_num(ev.data[5], "choices.0.delta.tool_calls.0.index"), 1);
+    ASSERT_STR_EQ(json_str(ev.data[5], "choices.0.delta.tool_calls.0.id"), "toolu_b");
+    ASSERT_STR_EQ(json_str(ev.data[5], "choices.0.delta.tool_calls.0.function.name"), "clock");
+    ASSERT_INT_EQ(json_num(ev.data[6], "choices.0.delta.tool_calls.0.index"), 1);
+    ASSERT_STR_EQ(json_str(ev.data[6], "choices.0.delta.tool_calls.0.function.arguments"), "{}");
 
-    ASSERT_STR_EQ(str(ev.data[7], "choices.0.finish_reason"), "tool_calls");
-    ASSERT_INT_EQ(num(ev.data[8], "usage.prompt_tokens"), 50);
-    ASSERT_INT_EQ(num(ev.data[8], "usage.completion_tokens"), 30);
-    ASSERT_INT_EQ(num(ev.data[8], "usage.total_tokens"), 80);
+    ASSERT_STR_EQ(json_str(ev.data[7], "choices.0.finish_reason"), "tool_calls");
+    ASSERT_INT_EQ(json_num(ev.data[8], "usage.prompt_tokens"), 50);
+    ASSERT_INT_EQ(json_num(ev.data[8], "usage.completion_tokens"), 30);
+    ASSERT_INT_EQ(json_num(ev.data[8], "usage.total_tokens"), 80);
     ASSERT(ev.done[9]);
     events_release(&ev);
     allot_anthropic_up_stream_release(&s);
@@ -1111,16 +1044,16 @@ TEST(anthropic_up_stream_error_and_junk)
                   0);
     ASSERT_INT_EQ(ev.n, 1);
     ASSERT_INT_EQ(ev.bad, 0);
-    ASSERT_STR_EQ(keys(ev.data[0]), "error");
-    ASSERT_STR_EQ(keys(at(ev.data[0], "error")), "message,type");
-    ASSERT_STR_EQ(str(ev.data[0], "error.message"), "Overloaded \"now\"");
-    ASSERT_STR_EQ(str(ev.data[0], "error.type"), "overloaded_error");
+    ASSERT_STR_EQ(json_keys(ev.data[0]), "error");
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[0], "error")), "message,type");
+    ASSERT_STR_EQ(json_str(ev.data[0], "error.message"), "Overloaded \"now\"");
+    ASSERT_STR_EQ(json_str(ev.data[0], "error.type"), "overloaded_error");
 
     /* an error without details still reads as one */
     ASSERT_INT_EQ(feed(&s, "{'type':'error'}", &ev), 0);
     ASSERT_INT_EQ(ev.n, 2);
-    ASSERT_STR_EQ(str(ev.data[1], "error.type"), "api_error");
-    ASSERT_STR_EQ(str(ev.data[1], "error.message"), "api_error");
+    ASSERT_STR_EQ(json_str(ev.data[1], "error.type"), "api_error");
+    ASSERT_STR_EQ(json_str(ev.data[1], "error.message"), "api_error");
     events_release(&ev);
     allot_anthropic_up_stream_release(&s);
 }
@@ -1134,8 +1067,8 @@ TEST(anthropic_up_stream_stop_without_message_delta)
     ASSERT_INT_EQ(feed(&s, "{'type':'message_start','message':{'id':'m1','model':'x'}}", &ev), 0);
     ASSERT_INT_EQ(feed(&s, "{'type':'message_stop'}", &ev), 0);
     ASSERT_INT_EQ(ev.n, 4);
-    ASSERT_STR_EQ(str(ev.data[1], "choices.0.finish_reason"), "stop");
-    ASSERT_INT_EQ(num(ev.data[2], "usage.total_tokens"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[1], "choices.0.finish_reason"), "stop");
+    ASSERT_INT_EQ(json_num(ev.data[2], "usage.total_tokens"), 0);
     ASSERT(ev.done[3]);
     events_release(&ev);
     allot_anthropic_up_stream_release(&s);
