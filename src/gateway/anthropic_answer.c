@@ -65,26 +65,10 @@ static void message_id(char *dst, size_t cap, const char *id)
 
 /* ---- answers: OpenAI chat.completion -> Anthropic message ---- */
 
-/* A tool call's arguments as the tool_use input: the JSON object they
- * hold, or {} when they hold anything else (a model's broken JSON). */
-static int add_tool_input(struct allot_buf *out, const cJSON *arguments)
-{
-    cJSON *parsed = NULL;
-    int rc;
-
-    if (cJSON_IsObject(arguments)) /* some servers send the object itself */
-        return allot__anth_add_json(out, arguments);
-    if (cJSON_IsString(arguments))
-        parsed = cJSON_Parse(arguments->valuestring);
-    rc = cJSON_IsObject(parsed) ? allot__anth_add_json(out, parsed) : allot_buf_adds(out, "{}");
-    cJSON_Delete(parsed);
-    return rc;
-}
-
 /* One tool_use content block. n: its position, for a made-up id. */
 static int add_tool_use(struct allot_buf *out, const cJSON *id, const cJSON *fn, int n)
 {
-    const cJSON *name = allot__anth_member(fn, "name");
+    const cJSON *name = allot_json_member(fn, "name");
     int rc;
 
     if ((rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
@@ -96,7 +80,7 @@ static int add_tool_use(struct allot_buf *out, const cJSON *id, const cJSON *fn,
     if (rc || (rc = allot_buf_adds(out, ",\"name\":")) ||
         (rc = allot__anth_add_str(out, cJSON_IsString(name) ? name->valuestring : "")) ||
         (rc = allot_buf_adds(out, ",\"input\":")) ||
-        (rc = add_tool_input(out, allot__anth_member(fn, "arguments"))) ||
+        (rc = allot__anth_add_tool_input(out, allot_json_member(fn, "arguments"))) ||
         (rc = allot_buf_add(out, "}", 1)))
         return rc;
     return 0;
@@ -106,9 +90,9 @@ static int add_tool_use(struct allot_buf *out, const cJSON *id, const cJSON *fn,
  * tool calls (or legacy function_call). */
 static int add_content(struct allot_buf *out, const cJSON *message)
 {
-    const cJSON *text = allot__anth_member(message, "content"),
-                *calls = allot__anth_member(message, "tool_calls");
-    const cJSON *refusal = allot__anth_member(message, "refusal"), *call, *fc;
+    const cJSON *text = allot_json_member(message, "content"),
+                *calls = allot_json_member(message, "tool_calls");
+    const cJSON *refusal = allot_json_member(message, "refusal"), *call, *fc;
     int rc, n = 0;
 
     if (!(cJSON_IsString(text) && *text->valuestring))
@@ -121,15 +105,15 @@ static int add_content(struct allot_buf *out, const cJSON *message)
         calls = NULL;
     cJSON_ArrayForEach(call, calls)
     {
-        if (!cJSON_IsObject(call) || !cJSON_IsObject(allot__anth_member(call, "function")))
+        if (!cJSON_IsObject(call) || !cJSON_IsObject(allot_json_member(call, "function")))
             continue;
         if (((text || n) && (rc = allot_buf_add(out, ",", 1))) ||
-            (rc = add_tool_use(out, allot__anth_member(call, "id"),
-                               allot__anth_member(call, "function"), n)))
+            (rc = add_tool_use(out, allot_json_member(call, "id"),
+                               allot_json_member(call, "function"), n)))
             return rc;
         n++;
     }
-    fc = allot__anth_member(message, "function_call");
+    fc = allot_json_member(message, "function_call");
     if (!n && cJSON_IsObject(fc) &&
         ((text && (rc = allot_buf_add(out, ",", 1))) || (rc = add_tool_use(out, NULL, fc, 0))))
         return rc;
@@ -143,27 +127,27 @@ int allot_anthropic_response_tree(const cJSON *root, const char *model, struct a
     size_t start = out->len;
     int rc;
 
-    choices = allot__anth_member(root, "choices");
+    choices = allot_json_member(root, "choices");
     choice = cJSON_IsArray(choices) ? choices->child : NULL;
     if (!cJSON_IsObject(choice)) {
         rc = ALLOT_EPARSE;
         goto out;
     }
-    id = allot__anth_member(root, "id");
+    id = allot_json_member(root, "id");
     message_id(msg_id, sizeof msg_id, cJSON_IsString(id) ? id->valuestring : NULL);
     if (!model)
-        model = cJSON_IsString(m = allot__anth_member(root, "model")) ? m->valuestring : "";
-    usage = allot__anth_member(root, "usage");
+        model = cJSON_IsString(m = allot_json_member(root, "model")) ? m->valuestring : "";
+    usage = allot_json_member(root, "usage");
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, msg_id)) ||
         (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
         (rc = allot__anth_add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
-        (rc = add_content(out, allot__anth_member(choice, "message"))) ||
+        (rc = add_content(out, allot_json_member(choice, "message"))) ||
         (rc = allot_buf_addf(out,
                              "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
                              "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
-                             stop_reason_of(allot__anth_member(choice, "finish_reason")),
-                             token_count(allot__anth_member(usage, "prompt_tokens")),
-                             token_count(allot__anth_member(usage, "completion_tokens")))))
+                             stop_reason_of(allot_json_member(choice, "finish_reason")),
+                             token_count(allot_json_member(usage, "prompt_tokens")),
+                             token_count(allot_json_member(usage, "completion_tokens")))))
         goto out;
 out:
     if (rc)
@@ -264,8 +248,8 @@ static int stream_text(struct allot_anthropic_stream *s, struct allot_buf *out, 
 static int stream_tool_call(struct allot_anthropic_stream *s, struct allot_buf *out,
                             const cJSON *call, int k)
 {
-    const cJSON *index = allot__anth_member(call, "index"), *id,
-                *fn = allot__anth_member(call, "function"), *name, *args;
+    const cJSON *index = allot_json_member(call, "index"), *id,
+                *fn = allot_json_member(call, "function"), *name, *args;
     int idx = k, rc;
 
     if (cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble <= INT_MAX)
@@ -274,8 +258,8 @@ static int stream_tool_call(struct allot_anthropic_stream *s, struct allot_buf *
         if ((rc = close_block(s, out)) || (rc = start_block(s, out)) ||
             (rc = allot_buf_adds(out, "{\"type\":\"tool_use\",\"id\":")))
             return rc;
-        id = allot__anth_member(call, "id");
-        name = allot__anth_member(fn, "name");
+        id = allot_json_member(call, "id");
+        name = allot_json_member(fn, "name");
         if (cJSON_IsString(id) && *id->valuestring)
             rc = allot__anth_add_str(out, id->valuestring);
         else
@@ -287,7 +271,7 @@ static int stream_tool_call(struct allot_anthropic_stream *s, struct allot_buf *
         s->block_is_tool = 1;
         s->tool_index = idx;
     }
-    args = allot__anth_member(fn, "arguments");
+    args = allot_json_member(fn, "arguments");
     if (cJSON_IsString(args) && *args->valuestring)
         return block_delta(s, out, "input_json_delta", "partial_json", args->valuestring);
     return 0;
@@ -314,9 +298,9 @@ static int stream_finish(struct allot_anthropic_stream *s, struct allot_buf *out
 static int stream_choice(struct allot_anthropic_stream *s, struct allot_buf *out,
                          const cJSON *choice)
 {
-    const cJSON *delta = allot__anth_member(choice, "delta"),
-                *text = allot__anth_member(delta, "content");
-    const cJSON *calls = allot__anth_member(delta, "tool_calls"), *call, *fr;
+    const cJSON *delta = allot_json_member(choice, "delta"),
+                *text = allot_json_member(delta, "content");
+    const cJSON *calls = allot_json_member(delta, "tool_calls"), *call, *fr;
     int rc, k = 0;
 
     if (cJSON_IsString(text) && *text->valuestring && (rc = stream_text(s, out, text->valuestring)))
@@ -329,7 +313,7 @@ static int stream_choice(struct allot_anthropic_stream *s, struct allot_buf *out
             return rc;
         k++;
     }
-    fr = allot__anth_member(choice, "finish_reason");
+    fr = allot_json_member(choice, "finish_reason");
     if (cJSON_IsString(fr))
         snprintf(s->stop_reason, sizeof s->stop_reason, "%s", stop_reason_of(fr));
     return 0;
@@ -362,16 +346,16 @@ int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_
         goto out; /* not a chunk: keep-alives, comments, junk */
     if (!s->started && (rc = message_start(s, out)))
         goto out;
-    choices = allot__anth_member(root, "choices");
+    choices = allot_json_member(root, "choices");
     if (cJSON_IsArray(choices) && cJSON_IsObject(choices->child) &&
         (rc = stream_choice(s, out, choices->child)))
         goto out;
-    usage = allot__anth_member(root, "usage");
+    usage = allot_json_member(root, "usage");
     if (cJSON_IsObject(usage)) {
-        if (cJSON_IsNumber(allot__anth_member(usage, "prompt_tokens")))
-            s->input_tokens = token_count(allot__anth_member(usage, "prompt_tokens"));
-        if (cJSON_IsNumber(allot__anth_member(usage, "completion_tokens")))
-            s->output_tokens = token_count(allot__anth_member(usage, "completion_tokens"));
+        if (cJSON_IsNumber(allot_json_member(usage, "prompt_tokens")))
+            s->input_tokens = token_count(allot_json_member(usage, "prompt_tokens"));
+        if (cJSON_IsNumber(allot_json_member(usage, "completion_tokens")))
+            s->output_tokens = token_count(allot_json_member(usage, "completion_tokens"));
     }
 out:
     if (rc) {

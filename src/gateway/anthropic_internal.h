@@ -1,17 +1,20 @@
 /* anthropic_internal.h: what the Anthropic dialect's files share
- * (anthropic_json.c, anthropic_request.c, anthropic_answer.c): JSON
- * writing straight into a capped allot_buf. Not a public API. */
+ * (anthropic_json.c; anthropic_request.c and anthropic_answer.c for
+ * clients, anthropic_up_request.c and anthropic_up_answer.c for providers):
+ * JSON writing straight into a capped allot_buf, tool-call arguments, and
+ * one-line reasons for refused requests. Not a public API. */
 #ifndef ALLOT_ANTHROPIC_INTERNAL_H
 #define ALLOT_ANTHROPIC_INTERNAL_H
 #include <cJSON.h>
 #include "allot/buf.h"
+#include "allot/json_member.h"
 
 /* Integers print as integers up to 2^53, the exactly representable range. */
 #define EXACT_INT_MAX 9007199254740992.0
+/* The longest piece of request text (a block, part or tool type) quoted in
+ * a reason. */
+#define QUOTE_MAX 64
 
-/* The last member of obj named name, or NULL (obj not an object, or no
- * such member). */
-const cJSON *allot__anth_member(const cJSON *obj, const char *name);
 /* Undo appends: cut b back to len bytes (len <= b->len). */
 void allot__anth_buf_cut(struct allot_buf *b, size_t len);
 /* Append s as a JSON string. Errors as allot_buf_add_json_str. */
@@ -20,5 +23,18 @@ int allot__anth_add_str(struct allot_buf *b, const char *s);
 int allot__anth_add_number(struct allot_buf *b, double d);
 /* Append v serialised as JSON. ALLOT_ENOMEM, ALLOT_ETOOBIG. */
 int allot__anth_add_json(struct allot_buf *b, const cJSON *v);
+
+/* A tool call's arguments as a tool_use input: the JSON object they hold
+ * (an object as it is, or a string holding one), or {} when they hold
+ * anything else (a model's broken JSON). ALLOT_ENOMEM, ALLOT_ETOOBIG. */
+int allot__anth_add_tool_input(struct allot_buf *b, const cJSON *arguments);
+/* Request text quoted in a reason: at most QUOTE_MAX bytes and "...",
+ * control bytes as '?', so the reason stays on one line. */
+void allot__anth_quote(char dst[QUOTE_MAX + 4], const char *s);
+/* Refuse a request: err (may be NULL: no reason wanted) gets one line;
+ * returns ALLOT_EINVAL. A reason that does not fit is lost, and the
+ * request is refused all the same. */
+int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

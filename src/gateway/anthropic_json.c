@@ -1,5 +1,6 @@
-/* anthropic_json.c: JSON writing for the Anthropic dialect
- * (anthropic_internal.h).
+/* anthropic_json.c: what the Anthropic dialect's translations share
+ * (anthropic_internal.h): JSON writing, tool-call arguments, and reasons
+ * for refused requests.
  *
  * All of the dialect's output is written straight into the caller's capped
  * buffer (and capped scratch buffers) rather than built as a cJSON tree
@@ -8,26 +9,12 @@
  * input held), and a failed translation is undone by cutting the buffer
  * back to where it started. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allot/error.h"
 #include "anthropic_internal.h"
-
-/* The last member of obj named name, or NULL (as chat_request.c: the last
- * duplicate counts, as in most upstreams' parsers). */
-const cJSON *allot__anth_member(const cJSON *obj, const char *name)
-{
-    const cJSON *c, *found = NULL;
-
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    cJSON_ArrayForEach(c, obj)
-    {
-        if (c->string && strcmp(c->string, name) == 0)
-            found = c;
-    }
-    return found;
-}
 
 /* Undo appends: cut b back to len bytes. */
 void allot__anth_buf_cut(struct allot_buf *b, size_t len)
@@ -89,4 +76,45 @@ int allot__anth_add_json(struct allot_buf *b, const cJSON *v)
             return rc;
     }
     return allot_buf_add(b, obj ? "}" : "]", 1);
+}
+
+int allot__anth_add_tool_input(struct allot_buf *b, const cJSON *arguments)
+{
+    cJSON *parsed = NULL;
+    int rc;
+
+    if (cJSON_IsObject(arguments)) /* some servers and clients send the object itself */
+        return allot__anth_add_json(b, arguments);
+    if (cJSON_IsString(arguments))
+        parsed = cJSON_Parse(arguments->valuestring);
+    rc = cJSON_IsObject(parsed) ? allot__anth_add_json(b, parsed) : allot_buf_adds(b, "{}");
+    cJSON_Delete(parsed);
+    return rc;
+}
+
+void allot__anth_quote(char dst[QUOTE_MAX + 4], const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n > QUOTE_MAX)
+        n = QUOTE_MAX;
+    for (i = 0; i < n; i++)
+        dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (strlen(s) > QUOTE_MAX) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+}
+
+int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err) {
+        va_start(ap, fmt);
+        (void)allot_buf_vaddf(err, fmt, ap); /* a lost reason still refuses the request */
+        va_end(ap);
+    }
+    return ALLOT_EINVAL;
 }

@@ -11,7 +11,6 @@
  * SDKs and the people reading their errors expect that shape. */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,9 @@
 #include "allot/json_check.h"
 #include "anthropic_internal.h"
 
-/* The longest piece of client text (a block or tool type) quoted in an error. */
-#define QUOTE_MAX 64
+/* Report a problem to the client: r->err gets one line, the caller gets
+ * ALLOT_EINVAL. */
+#define invalid(r, ...) allot__anth_invalid((r)->err, __VA_ARGS__)
 
 struct req {
     struct allot_buf *out;
@@ -47,37 +47,6 @@ struct turn {
     int n_calls;
 };
 
-static int invalid(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Report a problem to the client: err gets one line, the caller gets EINVAL. */
-static int invalid(struct req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (r->err) {
-        va_start(ap, fmt);
-        (void)allot_buf_vaddf(r->err, fmt, ap); /* a lost message still fails the request */
-        va_end(ap);
-    }
-    return ALLOT_EINVAL;
-}
-
-/* Client text quoted in an error: cut, and kept on one line. */
-static void quote(char dst[QUOTE_MAX + 4], const char *s)
-{
-    size_t n = strlen(s), i;
-
-    if (n > QUOTE_MAX)
-        n = QUOTE_MAX;
-    for (i = 0; i < n; i++)
-        dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (strlen(s) > QUOTE_MAX) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-}
-
 /* "path.name", or "name" at the top level. */
 static const char *dot(const char *path)
 {
@@ -88,7 +57,7 @@ static const char *dot(const char *path)
 static int need_string(struct req *r, const cJSON *obj, const char *path, const char *name,
                        const char **s)
 {
-    const cJSON *v = allot__anth_member(obj, name);
+    const cJSON *v = allot_json_member(obj, name);
 
     if (!v)
         return invalid(r, "%s%s%s: Field required", path, dot(path), name);
@@ -102,7 +71,7 @@ static int need_string(struct req *r, const cJSON *obj, const char *path, const 
 static int opt_string(struct req *r, const cJSON *obj, const char *path, const char *name,
                       const char **s)
 {
-    const cJSON *v = allot__anth_member(obj, name);
+    const cJSON *v = allot_json_member(obj, name);
 
     *s = NULL;
     if (!v || cJSON_IsNull(v))
@@ -117,7 +86,7 @@ static int opt_string(struct req *r, const cJSON *obj, const char *path, const c
 static int need_object(struct req *r, const cJSON *obj, const char *path, const char *name,
                        const cJSON **o)
 {
-    const cJSON *v = allot__anth_member(obj, name);
+    const cJSON *v = allot_json_member(obj, name);
 
     if (!v)
         return invalid(r, "%s%s%s: Field required", path, dot(path), name);
@@ -139,7 +108,7 @@ static int unsupported_block(struct req *r, const char *path, const char *type)
 {
     char q[QUOTE_MAX + 4];
 
-    quote(q, type);
+    allot__anth_quote(q, type);
     return invalid(r, "%s.type: content block type '%s' is not supported by allot", path, q);
 }
 
@@ -238,7 +207,7 @@ static int turn_add_image(struct req *r, struct turn *t, const cJSON *block, con
         if ((rc = need_string(r, source, spath, "url", &u)) || (rc = allot_buf_adds(url, u)))
             return rc;
     } else {
-        quote(q, type);
+        allot__anth_quote(q, type);
         return invalid(r, "%s.type: image source type '%s' is not supported by allot", spath, q);
     }
     if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
@@ -263,7 +232,7 @@ static int turn_add_document(struct req *r, struct turn *t, const cJSON *block, 
         (rc = need_string(r, source, spath, "type", &type)))
         return rc;
     if (strcmp(type, "text") != 0) {
-        quote(q, type);
+        allot__anth_quote(q, type);
         return invalid(r, "%s.type: document source type '%s' is not supported by allot", spath, q);
     }
     if ((rc = need_string(r, source, spath, "data", &data)))
@@ -306,7 +275,7 @@ static int turn_add_tool_use(struct req *r, struct turn *t, const cJSON *block, 
 static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, const char *path)
 {
     struct allot_buf *text = &r->scratch;
-    const cJSON *content = allot__anth_member(block, "content"), *part;
+    const cJSON *content = allot_json_member(block, "content"), *part;
     const char *id, *type, *s;
     char ppath[96];
     int rc, k = 0, n_text = 0;
@@ -316,7 +285,7 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
     if ((rc = need_string(r, block, path, "tool_use_id", &id)))
         return rc;
     allot_buf_reset(text);
-    if (cJSON_IsTrue(allot__anth_member(block, "is_error")) &&
+    if (cJSON_IsTrue(allot_json_member(block, "is_error")) &&
         (rc = allot_buf_adds(text, "Error: ")))
         return rc;
     if (cJSON_IsString(content)) {
@@ -411,7 +380,7 @@ static int write_message(struct req *r, int i, const cJSON *msg)
         goto out;
     }
     t.assistant = role[0] == 'a';
-    content = allot__anth_member(msg, "content");
+    content = allot_json_member(msg, "content");
     if (!content) {
         rc = invalid(r, "%s.content: Field required", path);
         goto out;
@@ -482,7 +451,7 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
         if ((rc = opt_string(r, tool, path, "type", &type)))
             return rc;
         if (type && strcmp(type, "custom") != 0) {
-            quote(q, type);
+            allot__anth_quote(q, type);
             return invalid(r, "%s: server tool type '%s' is not supported by allot", path, q);
         }
         if ((rc = need_string(r, tool, path, "name", &name)) ||
@@ -538,7 +507,7 @@ static int write_tool_choice(struct req *r, const cJSON *choice, int n_tools)
         return invalid(r, "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'");
     if (rc)
         return rc;
-    dp = allot__anth_member(choice, "disable_parallel_tool_use");
+    dp = allot_json_member(choice, "disable_parallel_tool_use");
     if (dp && !cJSON_IsBool(dp) && !cJSON_IsNull(dp))
         return invalid(r, "tool_choice.disable_parallel_tool_use: Input should be a valid boolean");
     if (!n_tools)
@@ -561,7 +530,7 @@ static int write_options(struct req *r, const cJSON *root)
     int rc, k = 0;
 
     for (i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        if (!(v = allot__anth_member(root, numbers[i])) || cJSON_IsNull(v))
+        if (!(v = allot_json_member(root, numbers[i])) || cJSON_IsNull(v))
             continue;
         if (!cJSON_IsNumber(v))
             return invalid(r, "%s: Input should be a valid number", numbers[i]);
@@ -569,7 +538,7 @@ static int write_options(struct req *r, const cJSON *root)
             (rc = allot__anth_add_number(r->out, v->valuedouble)))
             return rc;
     }
-    if ((v = allot__anth_member(root, "stop_sequences")) && !cJSON_IsNull(v)) {
+    if ((v = allot_json_member(root, "stop_sequences")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsArray(v))
             return invalid(r, "stop_sequences: Input should be a valid list");
         cJSON_ArrayForEach(s, v)
@@ -583,14 +552,14 @@ static int write_options(struct req *r, const cJSON *root)
         if (k && (rc = allot_buf_add(r->out, "]", 1)))
             return rc;
     }
-    if ((v = allot__anth_member(root, "stream")) && !cJSON_IsNull(v)) {
+    if ((v = allot_json_member(root, "stream")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v))
             return invalid(r, "stream: Input should be a valid boolean");
         if ((rc = allot_buf_adds(r->out,
                                  cJSON_IsTrue(v) ? ",\"stream\":true" : ",\"stream\":false")))
             return rc;
     }
-    if ((v = allot__anth_member(root, "metadata")) && !cJSON_IsNull(v)) {
+    if ((v = allot_json_member(root, "metadata")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsObject(v))
             return invalid(r, "metadata: Input should be a valid dictionary");
         if ((rc = opt_string(r, v, "metadata", "user_id", &user)))
@@ -630,9 +599,9 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
     }
 
     /* the required fields, before anything is written */
-    model = allot__anth_member(root, "model");
-    max_tokens = allot__anth_member(root, "max_tokens");
-    messages = allot__anth_member(root, "messages");
+    model = allot_json_member(root, "model");
+    max_tokens = allot_json_member(root, "max_tokens");
+    messages = allot_json_member(root, "messages");
     if (!model) {
         rc = invalid(&r, "model: Field required");
         goto out;
@@ -671,7 +640,7 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
         (rc = allot__anth_add_str(out, model->valuestring)) ||
         (rc = allot_buf_adds(out, ",\"messages\":[")))
         goto out;
-    if ((msg = allot__anth_member(root, "system")) && (rc = write_system(&r, msg)))
+    if ((msg = allot_json_member(root, "system")) && (rc = write_system(&r, msg)))
         goto out;
     cJSON_ArrayForEach(msg, messages)
     {
@@ -681,8 +650,8 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
     if ((rc = allot_buf_adds(out, "],\"max_tokens\":")) ||
         (rc = allot__anth_add_number(out, max_tokens->valuedouble)) ||
         (rc = write_options(&r, root)) ||
-        (rc = write_tools(&r, allot__anth_member(root, "tools"), &n_tools)) ||
-        (rc = write_tool_choice(&r, allot__anth_member(root, "tool_choice"), n_tools)) ||
+        (rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools)) ||
+        (rc = write_tool_choice(&r, allot_json_member(root, "tool_choice"), n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))
         goto out;
 out:

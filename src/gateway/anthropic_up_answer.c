@@ -37,9 +37,9 @@ static long long token_count(const cJSON *v)
  * what was neither read from nor written to the prompt cache. */
 static long long prompt_tokens(const cJSON *usage)
 {
-    return token_count(allot__anth_member(usage, "input_tokens")) +
-           token_count(allot__anth_member(usage, "cache_read_input_tokens")) +
-           token_count(allot__anth_member(usage, "cache_creation_input_tokens"));
+    return token_count(allot_json_member(usage, "input_tokens")) +
+           token_count(allot_json_member(usage, "cache_read_input_tokens")) +
+           token_count(allot_json_member(usage, "cache_creation_input_tokens"));
 }
 
 /* Anthropic stop_reason -> OpenAI finish_reason. */
@@ -76,8 +76,8 @@ static int add_text(struct allot_buf *out, struct allot_buf *text, const cJSON *
     allot_buf_reset(text);
     cJSON_ArrayForEach(block, content)
     {
-        const char *type = string_or(allot__anth_member(block, "type"), "");
-        const cJSON *t = allot__anth_member(block, "text");
+        const char *type = string_or(allot_json_member(block, "type"), "");
+        const cJSON *t = allot_json_member(block, "text");
 
         if (strcmp(type, "text") != 0 || !cJSON_IsString(t))
             continue;
@@ -99,11 +99,11 @@ static int add_tool_calls(struct allot_buf *out, struct allot_buf *args, const c
 
     cJSON_ArrayForEach(block, content)
     {
-        if (strcmp(string_or(allot__anth_member(block, "type"), ""), "tool_use") != 0)
+        if (strcmp(string_or(allot_json_member(block, "type"), ""), "tool_use") != 0)
             continue;
-        id = string_or(allot__anth_member(block, "id"), "");
-        name = string_or(allot__anth_member(block, "name"), "");
-        input = allot__anth_member(block, "input");
+        id = string_or(allot_json_member(block, "id"), "");
+        name = string_or(allot_json_member(block, "name"), "");
+        input = allot_json_member(block, "input");
         allot_buf_reset(args);
         if ((rc = cJSON_IsObject(input) ? allot__anth_add_json(args, input)
                                         : allot_buf_adds(args, "{}")))
@@ -137,30 +137,30 @@ int allot_anthropic_up_response(const char *body, size_t len, struct allot_buf *
 
     allot_buf_init(&scratch, out->max);
     root = body ? cJSON_ParseWithLength(body, len) : NULL;
-    content = allot__anth_member(root, "content");
-    type = allot__anth_member(root, "type");
+    content = allot_json_member(root, "content");
+    type = allot_json_member(root, "type");
     if (!cJSON_IsArray(content) || (type && strcmp(string_or(type, ""), "message") != 0)) {
         rc = ALLOT_EPARSE;
         goto out;
     }
-    usage = allot__anth_member(root, "usage");
+    usage = allot_json_member(root, "usage");
     p = prompt_tokens(usage);
-    c = token_count(allot__anth_member(usage, "output_tokens"));
+    c = token_count(allot_json_member(usage, "output_tokens"));
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot_buf_adds(&scratch, "chatcmpl-")) ||
-        (rc = allot_buf_adds(&scratch, string_or(allot__anth_member(root, "id"), "allot"))) ||
+        (rc = allot_buf_adds(&scratch, string_or(allot_json_member(root, "id"), "allot"))) ||
         (rc = allot_buf_add_json_str(out, scratch.ptr, scratch.len)) ||
         (rc = allot_buf_addf(out, ",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
                              (long long)time(NULL))) ||
-        (rc = allot__anth_add_str(out, string_or(allot__anth_member(root, "model"), ""))) ||
+        (rc = allot__anth_add_str(out, string_or(allot_json_member(root, "model"), ""))) ||
         (rc = allot_buf_adds(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                                   "\"content\":")) ||
         (rc = add_text(out, &scratch, content)) || (rc = add_tool_calls(out, &scratch, content)) ||
-        (rc = allot_buf_addf(out,
-                             ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
-                             "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                             "\"total_tokens\":%lld}}",
-                             finish_reason_of(allot__anth_member(root, "stop_reason")), p, c,
-                             p + c)))
+        (rc =
+             allot_buf_addf(out,
+                            ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                            "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                            "\"total_tokens\":%lld}}",
+                            finish_reason_of(allot_json_member(root, "stop_reason")), p, c, p + c)))
         goto out;
 out:
     if (rc)
@@ -266,15 +266,15 @@ static int send_finish(struct allot_anthropic_up_stream *s, allot_sse_event_cb c
 static int on_message_start(struct allot_anthropic_up_stream *s, const cJSON *root,
                             allot_sse_event_cb cb, void *ctx)
 {
-    const cJSON *msg = allot__anth_member(root, "message"), *v;
+    const cJSON *msg = allot_json_member(root, "message"), *v;
 
-    if (cJSON_IsString(v = allot__anth_member(msg, "id")))
+    if (cJSON_IsString(v = allot_json_member(msg, "id")))
         snprintf(s->id, sizeof s->id, "chatcmpl-%s", v->valuestring);
-    if (cJSON_IsString(v = allot__anth_member(msg, "model")))
+    if (cJSON_IsString(v = allot_json_member(msg, "model")))
         snprintf(s->model, sizeof s->model, "%s", v->valuestring);
-    v = allot__anth_member(msg, "usage");
+    v = allot_json_member(msg, "usage");
     s->input_tokens = prompt_tokens(v);
-    s->output_tokens = token_count(allot__anth_member(v, "output_tokens"));
+    s->output_tokens = token_count(allot_json_member(v, "output_tokens"));
     return send_role(s, cb, ctx);
 }
 
@@ -283,22 +283,22 @@ static int on_message_start(struct allot_anthropic_up_stream *s, const cJSON *ro
 static int on_block_start(struct allot_anthropic_up_stream *s, const cJSON *root,
                           allot_sse_event_cb cb, void *ctx)
 {
-    const cJSON *block = allot__anth_member(root, "content_block");
-    const char *type = string_or(allot__anth_member(block, "type"), "");
+    const cJSON *block = allot_json_member(root, "content_block");
+    const char *type = string_or(allot_json_member(block, "type"), "");
     struct allot_buf *b = &s->scratch;
     int rc;
 
     s->block_is_tool = 0;
     s->tool_index = -1;
     if (strcmp(type, "text") == 0)
-        return send_text(s, string_or(allot__anth_member(block, "text"), ""), cb, ctx);
+        return send_text(s, string_or(allot_json_member(block, "text"), ""), cb, ctx);
     if (strcmp(type, "tool_use") != 0)
         return 0; /* thinking, server tools and their results: OpenAI has no place */
     if ((rc = chunk_choice(s, NULL)) ||
         (rc = allot_buf_addf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":", s->n_tools)) ||
-        (rc = allot__anth_add_str(b, string_or(allot__anth_member(block, "id"), ""))) ||
+        (rc = allot__anth_add_str(b, string_or(allot_json_member(block, "id"), ""))) ||
         (rc = allot_buf_adds(b, ",\"type\":\"function\",\"function\":{\"name\":")) ||
-        (rc = allot__anth_add_str(b, string_or(allot__anth_member(block, "name"), ""))) ||
+        (rc = allot__anth_add_str(b, string_or(allot_json_member(block, "name"), ""))) ||
         (rc = allot_buf_adds(b, ",\"arguments\":\"\"}}]}")) || (rc = chunk_end(s, NULL)))
         return rc;
     s->block_is_tool = 1;
@@ -310,16 +310,16 @@ static int on_block_start(struct allot_anthropic_up_stream *s, const cJSON *root
 static int on_block_delta(struct allot_anthropic_up_stream *s, const cJSON *root,
                           allot_sse_event_cb cb, void *ctx)
 {
-    const cJSON *delta = allot__anth_member(root, "delta");
-    const char *type = string_or(allot__anth_member(delta, "type"), ""), *json;
+    const cJSON *delta = allot_json_member(root, "delta");
+    const char *type = string_or(allot_json_member(delta, "type"), ""), *json;
     struct allot_buf *b = &s->scratch;
     int rc;
 
     if (strcmp(type, "text_delta") == 0)
-        return send_text(s, string_or(allot__anth_member(delta, "text"), ""), cb, ctx);
+        return send_text(s, string_or(allot_json_member(delta, "text"), ""), cb, ctx);
     if (strcmp(type, "input_json_delta") != 0 || !s->block_is_tool)
         return 0; /* thinking, signatures, citations, server tools' input */
-    json = string_or(allot__anth_member(delta, "partial_json"), "");
+    json = string_or(allot_json_member(delta, "partial_json"), "");
     if (!*json)
         return 0;
     if ((rc = chunk_choice(s, NULL)) ||
@@ -335,15 +335,14 @@ static int on_block_delta(struct allot_anthropic_up_stream *s, const cJSON *root
 static int on_message_delta(struct allot_anthropic_up_stream *s, const cJSON *root,
                             allot_sse_event_cb cb, void *ctx)
 {
-    const cJSON *usage = allot__anth_member(root, "usage");
+    const cJSON *usage = allot_json_member(root, "usage");
 
-    snprintf(
-        s->finish, sizeof s->finish, "%s",
-        finish_reason_of(allot__anth_member(allot__anth_member(root, "delta"), "stop_reason")));
-    if (cJSON_IsNumber(allot__anth_member(usage, "output_tokens")))
-        s->output_tokens = token_count(allot__anth_member(usage, "output_tokens"));
+    snprintf(s->finish, sizeof s->finish, "%s",
+             finish_reason_of(allot_json_member(allot_json_member(root, "delta"), "stop_reason")));
+    if (cJSON_IsNumber(allot_json_member(usage, "output_tokens")))
+        s->output_tokens = token_count(allot_json_member(usage, "output_tokens"));
     /* newer API versions repeat the (cumulative) input counts here */
-    if (cJSON_IsNumber(allot__anth_member(usage, "input_tokens")))
+    if (cJSON_IsNumber(allot_json_member(usage, "input_tokens")))
         s->input_tokens = prompt_tokens(usage);
     return send_finish(s, cb, ctx);
 }
@@ -375,14 +374,14 @@ static int on_message_stop(struct allot_anthropic_up_stream *s, allot_sse_event_
 static int on_error(struct allot_anthropic_up_stream *s, const cJSON *root, allot_sse_event_cb cb,
                     void *ctx)
 {
-    const cJSON *e = allot__anth_member(root, "error");
-    const char *type = string_or(allot__anth_member(e, "type"), "api_error");
+    const cJSON *e = allot_json_member(root, "error");
+    const char *type = string_or(allot_json_member(e, "type"), "api_error");
     struct allot_buf *b = &s->scratch;
     int rc;
 
     allot_buf_reset(b);
     if ((rc = allot_buf_adds(b, "data: {\"error\":{\"message\":")) ||
-        (rc = allot__anth_add_str(b, string_or(allot__anth_member(e, "message"), type))) ||
+        (rc = allot__anth_add_str(b, string_or(allot_json_member(e, "message"), type))) ||
         (rc = allot_buf_adds(b, ",\"type\":")) || (rc = allot__anth_add_str(b, type)) ||
         (rc = allot_buf_adds(b, "}}\n\n")))
         return rc;
@@ -401,7 +400,7 @@ int allot_anthropic_up_stream_event(struct allot_anthropic_up_stream *s, struct 
     root = cJSON_ParseWithLength(data.ptr, data.len);
     if (!cJSON_IsObject(root))
         goto out; /* not an event: junk, or a keep-alive */
-    type = string_or(allot__anth_member(root, "type"), "");
+    type = string_or(allot_json_member(root, "type"), "");
     if (strcmp(type, "message_start") == 0)
         rc = on_message_start(s, root, cb, ctx);
     else if (strcmp(type, "content_block_start") == 0)

@@ -20,7 +20,6 @@
  * As in anthropic_request.c, JSON is written straight into the capped
  * output buffer and a failure cuts it back. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,8 @@
 #include "allot/error.h"
 #include "anthropic_internal.h"
 
-/* The longest piece of request text (a part or tool type) quoted in an error. */
-#define QUOTE_MAX 64
+/* Refuse the request: r->err gets one line, the caller gets ALLOT_EINVAL. */
+#define invalid(r, ...) allot__anth_invalid((r)->err, __VA_ARGS__)
 
 enum role { ROLE_NONE, ROLE_USER, ROLE_ASSISTANT };
 
@@ -56,41 +55,10 @@ struct req {
     int n_turns; /* Anthropic messages written */
 };
 
-static int invalid(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Refuse the request: err gets one line, the caller gets EINVAL. */
-static int invalid(struct req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (r->err) {
-        va_start(ap, fmt);
-        (void)allot_buf_vaddf(r->err, fmt, ap); /* a lost reason still fails the request */
-        va_end(ap);
-    }
-    return ALLOT_EINVAL;
-}
-
-/* Request text quoted in a reason: cut, and kept on one line. */
-static void quote(char dst[QUOTE_MAX + 4], const char *s)
-{
-    size_t n = strlen(s), i;
-
-    if (n > QUOTE_MAX)
-        n = QUOTE_MAX;
-    for (i = 0; i < n; i++)
-        dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (strlen(s) > QUOTE_MAX) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-}
-
 /* A member that is absent or JSON null counts as absent. */
 static const cJSON *present(const cJSON *obj, const char *name)
 {
-    const cJSON *v = allot__anth_member(obj, name);
+    const cJSON *v = allot_json_member(obj, name);
 
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
@@ -98,7 +66,7 @@ static const cJSON *present(const cJSON *obj, const char *name)
 /* A string member, or NULL (absent, null, or not a string). */
 static const char *string_of(const cJSON *obj, const char *name)
 {
-    const cJSON *v = allot__anth_member(obj, name);
+    const cJSON *v = allot_json_member(obj, name);
 
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
@@ -154,7 +122,7 @@ static int add_text(struct blocks *b, const char *text)
  * a url source from anything else. */
 static int add_image(struct req *r, struct blocks *b, const cJSON *part, const char *path)
 {
-    const cJSON *iu = allot__anth_member(part, "image_url");
+    const cJSON *iu = allot_json_member(part, "image_url");
     const char *url = cJSON_IsString(iu) ? iu->valuestring : string_of(iu, "url");
     const char *comma, *semi, *params;
     int rc;
@@ -209,7 +177,7 @@ static int text_only(struct req *r, const cJSON *content, const char *path)
         if (!(type = string_of(part, "type")))
             return invalid(r, "%s.content.%d.type: must be a string", path, k);
         if (strcmp(type, "text") != 0) {
-            quote(q, type);
+            allot__anth_quote(q, type);
             return invalid(r, "%s.content.%d.type: content part type '%s' is not allowed here",
                            path, k, q);
         }
@@ -254,7 +222,7 @@ static int read_content(struct req *r, const cJSON *content, int assistant, cons
         } else if (!assistant && strcmp(type, "image_url") == 0) {
             rc = add_image(r, &r->msg, part, ppath);
         } else {
-            quote(q, type);
+            allot__anth_quote(q, type);
             return invalid(r, "%s.type: content part type '%s' has no Anthropic equivalent", ppath,
                            q);
         }
@@ -262,22 +230,6 @@ static int read_content(struct req *r, const cJSON *content, int assistant, cons
             return rc;
     }
     return 0;
-}
-
-/* A tool call's arguments as tool_use input: the JSON object they hold, or
- * {} when they hold anything else (a model's broken JSON). */
-static int add_tool_input(struct allot_buf *b, const cJSON *arguments)
-{
-    cJSON *parsed = NULL;
-    int rc;
-
-    if (cJSON_IsObject(arguments)) /* some clients send the object itself */
-        return allot__anth_add_json(b, arguments);
-    if (cJSON_IsString(arguments))
-        parsed = cJSON_Parse(arguments->valuestring);
-    rc = cJSON_IsObject(parsed) ? allot__anth_add_json(b, parsed) : allot_buf_adds(b, "{}");
-    cJSON_Delete(parsed);
-    return rc;
 }
 
 /* An assistant message's tool_calls -> tool_use blocks of r->msg. */
@@ -296,13 +248,13 @@ static int read_tool_calls(struct req *r, const cJSON *calls, const char *path)
     cJSON_ArrayForEach(call, calls)
     {
         if ((type = string_of(call, "type")) && strcmp(type, "function") != 0) {
-            quote(q, type);
+            allot__anth_quote(q, type);
             return invalid(r,
                            "%s.tool_calls.%d.type: tool call type '%s' has no Anthropic "
                            "equivalent",
                            path, k, q);
         }
-        fn = allot__anth_member(call, "function");
+        fn = allot_json_member(call, "function");
         if (!(id = string_of(call, "id")))
             return invalid(r, "%s.tool_calls.%d.id: must be a string", path, k);
         if (!(name = string_of(fn, "name")))
@@ -312,7 +264,7 @@ static int read_tool_calls(struct req *r, const cJSON *calls, const char *path)
             (rc = allot_buf_adds(b, "{\"type\":\"tool_use\",\"id\":")) ||
             (rc = allot__anth_add_str(b, id)) || (rc = allot_buf_adds(b, ",\"name\":")) ||
             (rc = allot__anth_add_str(b, name)) || (rc = allot_buf_adds(b, ",\"input\":")) ||
-            (rc = add_tool_input(b, allot__anth_member(fn, "arguments"))) ||
+            (rc = allot__anth_add_tool_input(b, allot_json_member(fn, "arguments"))) ||
             (rc = allot_buf_add(b, "}", 1)))
             return rc;
         k++;
@@ -330,7 +282,7 @@ static int read_tool_result(struct req *r, const cJSON *msg, const char *path)
 
     if (!id)
         return invalid(r, "%s.tool_call_id: must be a string", path);
-    if ((rc = text_only(r, allot__anth_member(msg, "content"), path)))
+    if ((rc = text_only(r, allot_json_member(msg, "content"), path)))
         return rc;
     if ((rc = next_block(b, &r->msg.n_results)) ||
         (rc = allot_buf_adds(b, "{\"type\":\"tool_result\",\"tool_use_id\":")) ||
@@ -405,7 +357,7 @@ static int read_message(struct req *r, int i, const cJSON *msg, const char *role
     snprintf(path, sizeof path, "messages.%d", i);
     blocks_reset(&r->msg);
     if (strcmp(role, "user") == 0) {
-        if ((rc = read_content(r, allot__anth_member(msg, "content"), 0, path)))
+        if ((rc = read_content(r, allot_json_member(msg, "content"), 0, path)))
             return rc;
         return merge_message(r, ROLE_USER);
     }
@@ -415,8 +367,8 @@ static int read_message(struct req *r, int i, const cJSON *msg, const char *role
                            "%s.function_call: legacy function calls are not supported for "
                            "Anthropic providers; use tool_calls",
                            path);
-        if ((rc = read_content(r, allot__anth_member(msg, "content"), 1, path)) ||
-            (rc = read_tool_calls(r, allot__anth_member(msg, "tool_calls"), path)))
+        if ((rc = read_content(r, allot_json_member(msg, "content"), 1, path)) ||
+            (rc = read_tool_calls(r, allot_json_member(msg, "tool_calls"), path)))
             return rc;
         return merge_message(r, ROLE_ASSISTANT);
     }
@@ -425,7 +377,7 @@ static int read_message(struct req *r, int i, const cJSON *msg, const char *role
             return rc;
         return merge_message(r, ROLE_USER);
     }
-    quote(q, role);
+    allot__anth_quote(q, role);
     return invalid(r, "%s.role: role '%s' has no Anthropic equivalent", path, q);
 }
 
@@ -446,7 +398,7 @@ static int write_system(struct req *r, const cJSON *messages)
         role = string_of(msg, "role");
         if (!role || (strcmp(role, "system") != 0 && strcmp(role, "developer") != 0))
             continue;
-        if ((rc = text_only(r, allot__anth_member(msg, "content"), path)))
+        if ((rc = text_only(r, allot_json_member(msg, "content"), path)))
             goto out;
         if (r->scratch.len && ((system.len && (rc = allot_buf_adds(&system, "\n\n"))) ||
                                (rc = allot_buf_add(&system, r->scratch.ptr, r->scratch.len))))
@@ -570,7 +522,7 @@ static int write_schema(struct req *r, const cJSON *params)
 
     if (!cJSON_IsObject(params) || !params->child)
         return allot_buf_adds(r->out, "{\"type\":\"object\",\"properties\":{}}");
-    if (allot__anth_member(params, "type"))
+    if (allot_json_member(params, "type"))
         return allot__anth_add_json(r->out, params);
     if ((rc = allot_buf_adds(r->out, "{\"type\":\"object\"")))
         return rc;
@@ -602,10 +554,10 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
         if (!(type = string_of(tool, "type")))
             return invalid(r, "tools.%d.type: must be a string", i);
         if (strcmp(type, "function") != 0) {
-            quote(q, type);
+            allot__anth_quote(q, type);
             return invalid(r, "tools.%d.type: tool type '%s' has no Anthropic equivalent", i, q);
         }
-        fn = allot__anth_member(tool, "function");
+        fn = allot_json_member(tool, "function");
         if (!(name = string_of(fn, "name")))
             return invalid(r, "tools.%d.function.name: must be a string", i);
         description = string_of(fn, "description");
@@ -649,13 +601,13 @@ static int write_tool_choice(struct req *r, const cJSON *root, int n_tools)
         none = 1;
     } else if (cJSON_IsObject(choice)) {
         if (!(type = string_of(choice, "type")) || strcmp(type, "function") != 0) {
-            quote(q, type ? type : "");
+            allot__anth_quote(q, type ? type : "");
             return invalid(r,
                            "tool_choice.type: tool choice type '%s' has no Anthropic "
                            "equivalent",
                            q);
         }
-        if (!(name = string_of(allot__anth_member(choice, "function"), "name")))
+        if (!(name = string_of(allot_json_member(choice, "function"), "name")))
             return invalid(r, "tool_choice.function.name: must be a string");
         if (!(rc = allot_buf_adds(value, "{\"type\":\"tool\",\"name\":")))
             rc = allot__anth_add_str(value, name);
@@ -715,8 +667,8 @@ int allot_anthropic_up_request(const char *body, size_t len, long default_max_to
         rc = ALLOT_EPARSE;
         goto out;
     }
-    model = allot__anth_member(root, "model");
-    messages = allot__anth_member(root, "messages");
+    model = allot_json_member(root, "model");
+    messages = allot_json_member(root, "messages");
     if (!cJSON_IsString(model)) {
         rc = invalid(&r, "model: must be a string");
         goto out;

@@ -38,6 +38,7 @@
 #include "allot/chat_request.h"
 #include "allot/error.h"
 #include "allot/json_check.h"
+#include "allot/json_member.h"
 
 /* Instruction text copied or sliced per message: bounds classifier work and
  * scratch memory regardless of body size. */
@@ -89,21 +90,6 @@ static int check_json(const char *text, size_t n, struct member *m, size_t nm,
 
 /* ---- extraction ---- */
 
-/* The last member of obj named name, or NULL (see the top comment). */
-static cJSON *member(const cJSON *obj, const char *name)
-{
-    cJSON *c, *found = NULL;
-
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    cJSON_ArrayForEach(c, obj)
-    {
-        if (c->string && strcmp(c->string, name) == 0)
-            found = c;
-    }
-    return found;
-}
-
 /* A string value's length: its C string, as the validator refused \u0000. */
 static size_t str_len(const cJSON *v)
 {
@@ -137,7 +123,7 @@ static size_t content_bytes(const cJSON *content)
         return 0;
     cJSON_ArrayForEach(part, content)
     {
-        text = member(part, "text");
+        text = allot_json_member(part, "text");
         if (cJSON_IsString(text))
             total = add_sat(total, str_len(text));
     }
@@ -147,11 +133,11 @@ static size_t content_bytes(const cJSON *content)
 /* The text of a text part, or NULL. */
 static const cJSON *text_part(const cJSON *part)
 {
-    const cJSON *type = member(part, "type"), *text;
+    const cJSON *type = allot_json_member(part, "type"), *text;
 
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0)
         return NULL;
-    text = member(part, "text");
+    text = allot_json_member(part, "text");
     return cJSON_IsString(text) ? text : NULL;
 }
 
@@ -297,7 +283,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
         goto out;
     }
     t.stream = cJSON_IsTrue(top.stream);
-    t.include_usage = cJSON_IsTrue(member(top.stream_options, "include_usage"));
+    t.include_usage = cJSON_IsTrue(allot_json_member(top.stream_options, "include_usage"));
 
     i = 0;
     cJSON_ArrayForEach(msg, top.messages)
@@ -306,7 +292,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
             allot_buf_addf(err, "'messages[%zu]' must be an object", i);
             goto out;
         }
-        role = member(msg, "role");
+        role = allot_json_member(msg, "role");
         if (!cJSON_IsString(role)) {
             allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
             goto out;
@@ -327,7 +313,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
     i = 0;
     cJSON_ArrayForEach(msg, top.messages)
     {
-        cJSON *content = member(msg, "content");
+        cJSON *content = allot_json_member(msg, "content");
         int rc2 = 0;
         if (i == sys_idx)
             rc2 = instruction_text(content, &t.scratch, &t.system, &sys_off);
@@ -349,7 +335,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
 
     t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);
     if (top.response_format && !cJSON_IsNull(top.response_format)) {
-        cJSON *type = member(top.response_format, "type");
+        cJSON *type = allot_json_member(top.response_format, "type");
         t.has_response_format = !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
         if (t.has_response_format)
             t.response_format = top.response_format;
@@ -424,7 +410,7 @@ static int usage_options(const struct allot_chat_request *r, const char *body, s
 {
     size_t off = r->stream_options_off, end = off + r->stream_options_len;
     struct member iu = {"include_usage", 0, 0, 0};
-    const cJSON *v = member(r->root, "stream_options");
+    const cJSON *v = allot_json_member(r->root, "stream_options");
     int rc;
 
     *unchanged = 0;

@@ -38,6 +38,7 @@
 #include <time.h>
 #include "fake_upstream.h"
 #include "allot/clock.h"
+#include "allot/json_member.h"
 #include "allot/error.h"
 #include "allot/json_check.h"
 #include "allot/log.h"
@@ -865,14 +866,7 @@ cJSON *fake_json_parse(const char *text, size_t len, char *why, size_t why_size)
 
 cJSON *fake_json_member(const cJSON *obj, const char *key)
 {
-    cJSON *it, *found = NULL;
-
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    for (it = obj->child; it; it = it->next)
-        if (it->string && strcmp(it->string, key) == 0)
-            found = it;
-    return found;
+    return allot_json_member(obj, key); /* the last duplicate counts, as in allot */
 }
 
 /* ---- the answer ------------------------------------------------------ */
