@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval model
+.PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -115,6 +115,10 @@ bench-quality: all $(B)/bench_quality_checks
 
 asan:
 	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" all
+
+# The classifier benchmark under ASan+UBSan, for scripts/test.sh's --oof check.
+asan-bench-kinds:
+	$(MAKE) B=build/asan OPT="$(SAN_FLAGS)" build/asan/bench_kinds
 
 tsan:
 	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread" all

@@ -51,6 +51,26 @@ else
 fi
 rm -f "$tmp_model"
 
+echo "== bench_kinds --oof (ASan+UBSan): one out-of-fold line per example, in data order"
+# The label audit's list (bench/README.md). A small file, 2 folds: seconds.
+tmp_oof=$(mktemp /tmp/allot-oof-XXXXXX)
+oof_data=data/kinds/written_hardcases.jsonl
+if make -j"$(nproc)" asan-bench-kinds >build-asan.log 2>&1 &&
+   build/asan/bench_kinds --data "$oof_data" --folds 2 --no-speed --no-calibrate \
+     --oof "$tmp_oof" >/dev/null &&
+   [ "$(wc -l <"$tmp_oof")" = "$(grep -c . "$oof_data")" ] &&
+   [ "$(jq -r '.line' "$tmp_oof" | paste -sd, -)" = "$(seq -s, 1 "$(grep -c . "$oof_data")")" ] &&
+   [ "$(jq -r '.category' "$tmp_oof" | paste -sd, -)" = "$(jq -r '.category' "$oof_data" | paste -sd, -)" ] &&
+   [ -z "$(jq -c 'select(.file != "written_hardcases.jsonl" or (.predicted | type) != "string"
+                        or .confidence < 0 or .confidence > 1
+                        or (.predicted_tier | IN("judgment", "labour", "code") | not))' "$tmp_oof")" ]; then
+  rm -f build-asan.log
+  echo "ok   bench_kinds --oof: $(wc -l <"$tmp_oof") lines"; count 1 0
+else
+  cat build-asan.log 2>/dev/null; echo "FAIL bench_kinds --oof"; count 0 1
+fi
+rm -f "$tmp_oof"
+
 echo "== fake upstream smoke"
 if [ -f tests/fake_upstream/smoke.sh ]; then
   if bash tests/fake_upstream/smoke.sh build/asan/fake_upstream; then count 1 0; else count 0 1; fi
