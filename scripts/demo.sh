@@ -57,6 +57,10 @@ curl -s -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' \
   http://127.0.0.1:4000/v1/messages \
   -d '{"model":"auto","max_tokens":200,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}' | head -c 400
 echo; echo
+echo "== and through OpenAI's Responses API (POST /v1/responses, translated):"
+curl -s -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/responses \
+  -d '{"model":"auto","input":"Summarise: the meeting moved to Tuesday."}' | head -c 400
+echo; echo
 
 kill -TERM "$allot_pid"; wait "$allot_pid" || true
 echo "== allot report (simulated models; prices from the embedded defaults)"

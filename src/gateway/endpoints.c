@@ -1,5 +1,6 @@
 /* endpoints.c: the gateway's routes other than the chat exchange:
- * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, and the
+ * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, the 404 of
+ * stored-response routes (allot stores none), and the
  * error body every route uses: OpenAI's, or Anthropic's on the Messages
  * API's path. */
 #include <cJSON.h>
@@ -29,6 +30,21 @@ static int is_count_tokens_path(struct allot_slice path)
 int allot__is_anthropic_path(struct allot_slice path)
 {
     return allot__is_messages_path(path) || is_count_tokens_path(path);
+}
+
+int allot__is_responses_path(struct allot_slice path)
+{
+    return allot_slice_eq(path, "/v1/responses") || allot_slice_eq(path, "/responses");
+}
+
+/* /v1/responses/{id}, .../input_items, .../cancel: what works on stored
+ * responses, and allot stores none. */
+static int is_stored_response_path(struct allot_slice path)
+{
+    static const char v1[] = "/v1/responses/", bare[] = "/responses/";
+
+    return (path.len > sizeof v1 - 1 && memcmp(path.ptr, v1, sizeof v1 - 1) == 0) ||
+           (path.len > sizeof bare - 1 && memcmp(path.ptr, bare, sizeof bare - 1) == 0);
 }
 
 void allot__respond_error(struct allot_http_request *req, int status, const char *type,
@@ -268,7 +284,7 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
     char msg[256];
 
     if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions") ||
-        allot__is_messages_path(p)) {
+        allot__is_messages_path(p) || allot__is_responses_path(p)) {
         if (post)
             allot__exchange_start(w, req);
         else
@@ -290,6 +306,11 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
             route(w, req);
         else
             goto not_allowed;
+    } else if (is_stored_response_path(p)) {
+        allot__respond_error(req, 404, "invalid_request_error", "not_found",
+                             "allot stores no responses: each POST /v1/responses answer is "
+                             "complete in itself (docs/responses.md)",
+                             NULL, 0);
     } else if (allot_slice_eq(p, "/healthz")) {
         if (get)
             respond_json(req, 200, "{\"status\":\"ok\"}", 15);

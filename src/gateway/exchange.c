@@ -30,6 +30,7 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/anthropic_up.h"
+#include "allot/responses.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
@@ -105,6 +106,12 @@ struct allot__exchange {
     int anthropic;
     struct allot_buf abody, aout;
     struct allot_anthropic_stream astream;
+    /* The Responses dialect (POST /v1/responses, docs/responses.md), the
+     * same way: abody and aout hold its translations; rstream, the state
+     * of a streamed answer (it keeps the open item's text, bounded by
+     * limits.max_response_bytes, for the done events). */
+    int responses;
+    struct allot_responses_stream rstream;
     /* A provider of kind anthropic (docs/anthropic.md): the chat body is
      * translated to a Messages body (up_alt) for the attempt, and its
      * answer back to chat completions (up_alt again, once the transfer is
@@ -145,6 +152,7 @@ static void exchange_free(struct allot__exchange *x)
     allot_buf_release(&x->aout);
     allot_buf_release(&x->up_alt);
     allot_anthropic_up_stream_release(&x->ustream);
+    allot_responses_stream_release(&x->rstream);
     free(x);
 }
 
@@ -208,6 +216,7 @@ static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
     buf_trim(&x->aout);
     buf_trim(&x->up_alt);
     allot_anthropic_up_stream_release(&x->ustream);
+    allot_responses_stream_release(&x->rstream);
     buf_trim(&x->sse.pending);
     buf_trim(&x->sse.data);
     x->next = w->exchange_pool;
@@ -345,7 +354,9 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     memset(&e, 0, sizeof e);
     COPY_CSTR(e.id, x->id);
     e.ts_ms = x->ts_ms;
-    COPY_CSTR(e.endpoint, x->anthropic ? "/v1/messages" : "/v1/chat/completions");
+    COPY_CSTR(e.endpoint, x->anthropic   ? "/v1/messages"
+                          : x->responses ? "/v1/responses"
+                                         : "/v1/chat/completions");
     copy_str(e.requested_model, sizeof e.requested_model,
              x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
     if (x->decided) {
@@ -500,6 +511,11 @@ static void stream_fail(struct allot__exchange *x, const char *message)
         set_error(x, "%s", message);
     if (x->req && x->anthropic) {
         if (allot_anthropic_stream_error(502, message, &ev) == 0)
+            allot_http_chunk(x->req, ev.ptr, ev.len);
+        allot_http_chunked_end(x->req);
+        x->req = NULL;
+    } else if (x->req && x->responses) {
+        if (allot_responses_stream_error(&x->rstream, "stream_interrupted", message, &ev) == 0)
             allot_http_chunk(x->req, ev.ptr, ev.len);
         allot_http_chunked_end(x->req);
         x->req = NULL;
@@ -726,6 +742,12 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
             }
             if (x->anthropic)
                 allot_anthropic_stream_init(&x->astream, x->id, x->model->upstream_id);
+            if (x->responses) {
+                allot_responses_stream_release(&x->rstream);
+                allot_responses_stream_init(&x->rstream, x->id, x->model->upstream_id,
+                                            (long long)(x->ts_ms / 1000),
+                                            x->w->gw->cfg->limits.max_response_bytes);
+            }
             x->collect =
                 (x->checks && x->checks->active) ||
                 (x->serving_tier == ALLOT_TIER_LABOUR && x->w->gw->cfg->quality.audit_sample > 0);
@@ -851,7 +873,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         count_content(x, data);
         if (x->collect)
             collect_event(x, data);
-        if (inspect_event(x, data) && !x->anthropic)
+        if (inspect_event(x, data) && !x->anthropic && !x->responses)
             return 0;
     }
     if (!x->req)
@@ -860,6 +882,16 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         allot_buf_reset(&x->aout);
         if (allot_anthropic_stream_event(&x->astream, data, &x->aout) != 0) {
             set_error(x, "cannot translate upstream '%s' event for the Messages API",
+                      x->model->name);
+            return ALLOT_ETOOBIG;
+        }
+        if (x->aout.len == 0)
+            return 0;
+        raw = allot_slice_of(x->aout.ptr, x->aout.len);
+    } else if (x->responses) { /* the same in the Responses API's events */
+        allot_buf_reset(&x->aout);
+        if (allot_responses_stream_event(&x->rstream, data, &x->aout) != 0) {
+            set_error(x, "cannot translate upstream '%s' event for the Responses API",
                       x->model->name);
             return ALLOT_ETOOBIG;
         }
@@ -982,6 +1014,10 @@ static void deliver_buffered(struct allot__exchange *x)
     if (x->anthropic) { /* from the tree already parsed: no second parse */
         allot_buf_reset(&x->aout);
         translated = allot_anthropic_response_tree(root, x->model->upstream_id, &x->aout);
+    } else if (x->responses) {
+        allot_buf_reset(&x->aout);
+        translated = allot_responses_response_tree(root, x->model->upstream_id,
+                                                   (long long)(x->ts_ms / 1000), &x->aout);
     }
     cJSON_Delete(root);
     x->first_byte_us = allot_clock_mono_us();
@@ -993,10 +1029,10 @@ static void deliver_buffered(struct allot__exchange *x)
         allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd, 8, 0);
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
-    if (x->anthropic) {
+    if (x->anthropic || x->responses) {
         if (translated != 0) {
-            set_error(x, "cannot translate upstream '%s' answer for the Messages API",
-                      x->model->name);
+            set_error(x, "cannot translate upstream '%s' answer for the %s API", x->model->name,
+                      x->anthropic ? "Messages" : "Responses");
             reply_error(x, 502, "upstream_error", "upstream_error", x->error);
             finish(x, ALLOT_MSTATUS_FAILED);
             return;
@@ -1170,7 +1206,7 @@ static void try_next(struct allot__exchange *x)
         x->up_status = 0;
         allot_buf_reset(&x->up_body);
         allot_buf_reset(&x->sse.pending);
-        rc = x->anthropic
+        rc = x->anthropic || x->responses
                  ? allot_chat_request_rewrite(&x->chat, x->abody.ptr, x->abody.len,
                                               x->model->upstream_id, x->chat.stream, &x->up_body)
                  : allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
@@ -1248,10 +1284,13 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
 
     allot_buf_init(&err, 1024);
     x->anthropic = allot__is_messages_path(req->path);
-    if (x->anthropic) {
+    x->responses = !x->anthropic && allot__is_responses_path(req->path);
+    if (x->anthropic || x->responses) {
+        const char *body = req->body.ptr ? req->body.ptr : "";
+
         allot_buf_reset(&x->abody);
-        rc = allot_anthropic_request(req->body.ptr ? req->body.ptr : "", req->body.len, &x->abody,
-                                     &err);
+        rc = x->anthropic ? allot_anthropic_request(body, req->body.len, &x->abody, &err)
+                          : allot_responses_request(body, req->body.len, &x->abody, &err);
         if (rc) {
             set_error(x, "%s",
                       rc == ALLOT_ETOOBIG  ? "request too large to translate"

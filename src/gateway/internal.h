@@ -78,8 +78,11 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
 int allot__is_messages_path(struct allot_slice path);
 /* The same, or POST /v1/messages/count_tokens's path (endpoints.c). */
 int allot__is_anthropic_path(struct allot_slice path);
+/* Whether path is OpenAI's Responses API's (/v1/responses): its requests
+ * and answers are translated (responses.h), its errors are OpenAI's. */
+int allot__is_responses_path(struct allot_slice path);
 
-/* POST /v1/chat/completions and POST /v1/messages (exchange.c). */
+/* POST /v1/chat/completions, /v1/messages and /v1/responses (exchange.c). */
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req);
 /* The client went away (exchange.c). */
 void allot__exchange_abort(struct allot_http_request *req);

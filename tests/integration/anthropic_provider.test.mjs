@@ -119,6 +119,27 @@ describe('providers of kind anthropic', () => {
     assert.equal(sent.system, system);
   });
 
+  it('the Responses API through allot to a Messages upstream (both translations), plain and streamed', h.LIMIT, async () => {
+    const req = { model: 'claude-tool', instructions: system, input: user, tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }] };
+    const plain = await client.responses.create(req);
+    const sent = (await claude.stats()).last_request;
+    assert.equal(sent.path, '/v1/messages');
+    assert.equal(sent.body.system, system);
+    assert.deepEqual(sent.body.tools.map((t) => t.name), ['get_weather']);
+    assert.equal(plain.status, 'completed');
+    const call = plain.output.find((o) => o.type === 'function_call');
+    assert.ok(call, JSON.stringify(plain.output));
+    assert.equal(call.name, 'get_weather');
+    assert.ok(JSON.parse(call.arguments).answer.startsWith('[claude] answer to: Review this pull request'), call.arguments);
+    assert.ok(plain.usage.output_tokens > 0, JSON.stringify(plain.usage));
+
+    const final = await client.responses.stream(req).finalResponse();
+    const scall = final.output.find((o) => o.type === 'function_call');
+    assert.equal(final.status, 'completed');
+    assert.deepEqual(JSON.parse(scall.arguments), JSON.parse(call.arguments));
+    assert.equal(final.usage.output_tokens, plain.usage.output_tokens);
+  });
+
   it('529 overloaded from the Messages upstream falls back to the next model', h.LIMIT, async () => {
     const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
       providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],

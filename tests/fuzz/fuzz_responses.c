@@ -1,0 +1,150 @@
+/* fuzz_responses.c: libFuzzer target for the Responses dialect's
+ * translations (responses.h): a client's Responses request, and the
+ * chat-completions answer and stream for it. The same input goes through
+ * all three.
+ *
+ * - Request: a translation that succeeds must be a chat request that the
+ *   gateway's own parser accepts, with nothing in err; one that fails
+ *   must be ALLOT_EINVAL with a one-line message and nothing in out.
+ * - Answer: success gives JSON that cJSON reads; failure is ALLOT_EPARSE
+ *   with nothing in out.
+ * - Stream: each line of the input is fed as one event's data, then
+ *   [DONE]; no call may fail (out and the state's cap are large), every
+ *   event written must be "event: NAME\ndata: JSON\n\n" with consecutive
+ *   sequence numbers from 0, and the last one response.completed or
+ *   response.incomplete.
+ *
+ * Anything else aborts.
+ *
+ * Build and run: `make fuzz` (tests/fuzz/run.sh), or replayed as a plain
+ * test over tests/fuzz/corpus/responses/ by tests/fuzz/replay.sh. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+#include "allot/chat_request.h"
+#include "allot/error.h"
+#include "allot/responses.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok, const char *what, const struct allot_buf *b)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz_responses: %s\n%.*s\n", what, (int)(b ? b->len : 0),
+                b && b->ptr ? b->ptr : "");
+        abort();
+    }
+}
+
+static void request(const char *p, size_t size)
+{
+    struct allot_buf out, err, err2;
+    struct allot_chat_request chat;
+    int rc;
+
+    allot_buf_init(&out, 1u << 20);
+    allot_buf_init(&err, 4096);
+    allot_buf_init(&err2, 4096);
+    rc = allot_responses_request(p, size, &out, &err);
+    if (rc == 0) {
+        check(err.len == 0, "success with an error message", &err);
+        memset(&chat, 0, sizeof chat);
+        check(allot_chat_request_parse(&chat, out.ptr, out.len, &err2) == 0,
+              "the translation is not a chat request", &out);
+        allot_chat_request_release(&chat);
+    } else {
+        check(rc == ALLOT_EINVAL, "a failure other than EINVAL", &err);
+        check(err.len > 0 && !memchr(err.ptr, '\n', err.len), "not a one-line message", &err);
+        check(out.len == 0, "a failure left output", &out);
+    }
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    allot_buf_release(&err2);
+}
+
+static void answer(const char *p, size_t size)
+{
+    struct allot_buf out;
+    cJSON *v;
+    int rc;
+
+    allot_buf_init(&out, 1u << 20);
+    rc = allot_responses_response(p, size, "model", 1700000000, &out);
+    if (rc == 0) {
+        v = cJSON_ParseWithLength(out.ptr, out.len);
+        check(cJSON_IsObject(v), "the response is not a JSON object", &out);
+        cJSON_Delete(v);
+    } else {
+        check(rc == ALLOT_EPARSE, "a failure other than EPARSE", &out);
+        check(out.len == 0, "a failure left output", &out);
+    }
+    allot_buf_release(&out);
+}
+
+/* Every event in out is "event: NAME\ndata: JSON\n\n", its data's type is
+ * NAME and its sequence_number the next one; the last event's name is
+ * copied to last. */
+static void check_events(const struct allot_buf *out, char *last, size_t cap)
+{
+    const char *q = out->ptr, *end = out->ptr + out->len;
+    double seq = 0;
+
+    while (q < end) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q)), *stop;
+        const cJSON *type, *n;
+        cJSON *v;
+        check(strncmp(q, "event: ", 7) == 0 && nl, "an event without its name", out);
+        check(strncmp(nl + 1, "data: ", 6) == 0, "an event without data", out);
+        stop = strstr(nl + 7, "\n\n");
+        check(stop != NULL, "an event without its blank line", out);
+        v = cJSON_ParseWithLength(nl + 7, (size_t)(stop - (nl + 7)));
+        check(v != NULL, "an event's data is not JSON", out);
+        type = cJSON_GetObjectItemCaseSensitive(v, "type");
+        check(cJSON_IsString(type) && strlen(type->valuestring) == (size_t)(nl - q - 7) &&
+                  memcmp(type->valuestring, q + 7, (size_t)(nl - q - 7)) == 0,
+              "an event's data type is not its name", out);
+        n = cJSON_GetObjectItemCaseSensitive(v, "sequence_number");
+        check(cJSON_IsNumber(n) && n->valuedouble == seq, "a sequence number out of order", out);
+        seq++;
+        snprintf(last, cap, "%s", type->valuestring);
+        cJSON_Delete(v);
+        q = stop + 2;
+    }
+}
+
+static void stream(const char *p, size_t size)
+{
+    struct allot_responses_stream s;
+    struct allot_buf out;
+    size_t i, start = 0;
+    char last[64] = "";
+
+    allot_buf_init(&out, 16u << 20);
+    allot_responses_stream_init(&s, "chatcmpl-fuzz", "model", 1700000000, 4u << 20);
+    for (i = 0; i <= size; i++)
+        if (i == size || p[i] == '\n') {
+            check(allot_responses_stream_event(&s, allot_slice_of(p + start, i - start), &out) ==
+                      0,
+                  "a stream event failed", &out);
+            start = i + 1;
+        }
+    check(allot_responses_stream_event(&s, allot_slice_of("[DONE]", 6), &out) == 0,
+          "[DONE] failed", &out);
+    check(s.finished, "the stream did not finish at [DONE]", &out);
+    check_events(&out, last, sizeof last);
+    check(strcmp(last, "response.completed") == 0 || strcmp(last, "response.incomplete") == 0,
+          "the stream does not end with the whole response", &out);
+    allot_responses_stream_release(&s);
+    allot_buf_release(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data;
+    request(p, size);
+    answer(p, size);
+    stream(p, size);
+    return 0;
+}
