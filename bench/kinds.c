@@ -20,7 +20,7 @@
  * usage: bench_kinds [--data PATH] [--folds K] [--seed N] [--threshold X]
  *                    [--no-cv] [--no-speed] [--json]
  *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate] [--model FILE]
- *                    [--oof FILE]
+ *                    [--oof FILE] [--dropout P] [--tier-weight W]
  * --model FILE judges that model (from `allot train kinds`) on the data as
  * it is, without training: how a model does on traffic it never saw.
  * --oof FILE writes one JSON line per example, in data order, with its
@@ -423,6 +423,7 @@ int main(int argc, char **argv)
                                          {"model", required_argument, NULL, 'm'},
                                          {"oof", required_argument, NULL, 'o'},
                                          {"dropout", required_argument, NULL, 'D'},
+                                         {"tier-weight", required_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     const char *data = "data/kinds", *model_path = NULL, *oof_path = NULL;
     unsigned k = 5;
@@ -439,12 +440,14 @@ int main(int argc, char **argv)
     allot_buf_init(&err, 1u << 16);
     allot_kinds_trainset_init(&set, ALLOT_KINDS_HASH_BITS);
     allot_kinds_train_opts_default(&train_opts);
-    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:nm:o:D:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:k:s:t:CSje:r:l:nm:o:D:T:", opts, NULL)) != -1) {
         switch (c) {
         case 'D':
             train_opts.dropout = atof(optarg);
             break;
-
+        case 'T':
+            train_opts.tier_weight = atof(optarg);
+            break;
         case 'o':
             oof_path = optarg;
             break;
@@ -487,7 +490,8 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: bench_kinds [--data PATH] [--folds K] [--seed N] "
                             "[--threshold X] [--no-cv] [--no-speed] [--json] [--epochs N] "
-                            "[--lr X] [--l2 X] [--no-calibrate] [--model FILE] [--oof FILE]\n");
+                            "[--lr X] [--l2 X] [--no-calibrate] [--model FILE] [--oof FILE] "
+                            "[--dropout P] [--tier-weight W]\n");
             return 2;
         }
     }

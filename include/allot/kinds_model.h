@@ -130,6 +130,7 @@ struct allot_kinds_train_opts {
     int balance;          /* weight classes by inverse frequency; default 1 */
     unsigned calib_folds; /* folds for fitting the temperature; 0 = none (T = 1) */
     double dropout;       /* share of feature occurrences dropped per step; default 0.5 */
+    double tier_weight;   /* weight of the tier's log loss beside the category's; default 3 */
 };
 
 /* Defaults as documented above, calib_folds 5. */

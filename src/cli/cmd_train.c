@@ -49,15 +49,12 @@ static double train_accuracy(const struct allot_kinds_model *m,
 
 static int train_kinds(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"epochs", required_argument, NULL, 'e'},
-                                         {"seed", required_argument, NULL, 's'},
-                                         {"hash-bits", required_argument, NULL, 'b'},
-                                         {"no-calibrate", no_argument, NULL, 'n'},
-                                         {"dropout", required_argument, NULL, 'p'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},      {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'},    {"seed", required_argument, NULL, 's'},
+        {"hash-bits", required_argument, NULL, 'b'}, {"no-calibrate", no_argument, NULL, 'n'},
+        {"dropout", required_argument, NULL, 'p'},   {"tier-weight", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},           {NULL, 0, NULL, 0}};
     const char *data[MAX_DATA_PATHS], *out_path = NULL;
     size_t n_data = 0, i, per_cat[ALLOT_CAT__COUNT] = {0};
     struct allot_kinds_train_opts o;
@@ -71,7 +68,7 @@ static int train_kinds(int argc, char **argv)
     allot_kinds_train_opts_default(&o);
     allot_buf_init(&err, 64u << 10);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:o:e:s:b:p:nq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:o:e:s:b:p:t:nq", opts, NULL)) != -1) {
         switch (c) {
         case 'p': {
             char *end;
@@ -84,6 +81,19 @@ static int train_kinds(int argc, char **argv)
                 goto out;
             }
             o.dropout = d;
+            break;
+        }
+        case 't': {
+            char *end;
+            double d = strtod(optarg, &end);
+            if (end == optarg || *end || !(d >= 0 && d <= 100)) {
+                fprintf(stderr,
+                        "allot train kinds: bad value '%s' for --tier-weight: expected 0 to 100\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
+            o.tier_weight = d;
             break;
         }
         case 'd':
@@ -398,7 +408,7 @@ const struct allot_cli_cmd allot_cli_train = {
     "train", "train the kind-of-work classifier, or the acceptability model from outcomes",
     "usage: allot train kinds --data PATH [--data PATH ...] --out MODEL\n"
     "                         [--epochs N] [--seed N] [--hash-bits N] [--dropout P]\n"
-    "                         [--no-calibrate] [--quiet]\n\n"
+    "                         [--tier-weight W] [--no-calibrate] [--quiet]\n\n"
     "Train the kind-of-work model (softmax regression over hashed features of the\n"
     "instruction) and write it to MODEL (docs/classifier.md has the format).\n"
     "PATH is a JSON Lines file or a directory of them, one labelled request a line:\n"
@@ -407,6 +417,8 @@ const struct allot_cli_cmd allot_cli_train = {
     "--epochs (default 30) and --seed (default 1) set the training; the same data\n"
     "and seed give the same file. --dropout (default 0.5, 0 to 0.9) is the share of\n"
     "features hidden from each training step, so no single phrase is leaned on.\n"
+    "--tier-weight (default 3, 0 to 100) weighs the tier's log loss beside the\n"
+    "category's, so mistakes across tiers cost more than mistakes within one.\n"
     "--hash-bits (default 17: 131,072 buckets, a 2.6 MB model file). The\n"
     "temperature is fitted on 5-fold out-of-fold predictions unless\n"
     "--no-calibrate. Use the model with\n"

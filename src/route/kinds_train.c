@@ -102,6 +102,7 @@ void allot_kinds_train_opts_default(struct allot_kinds_train_opts *o)
     o->balance = 1;
     o->calib_folds = 5;
     o->dropout = 0.5;
+    o->tier_weight = 3.0;
 }
 
 void allot_kinds_trainset_logits(const struct allot_kinds_model *m,
@@ -133,7 +134,8 @@ struct sgd {
     size_t *order, n_rows, n_w;
     float *w, *g2, *keep; /* keep: one row's feature values after dropout */
     float bias[ALLOT_CAT__COUNT], gb2[ALLOT_CAT__COUNT];
-    double cw[ALLOT_CAT__COUNT]; /* class weights */
+    double cw[ALLOT_CAT__COUNT];            /* class weights */
+    enum allot_tier tier[ALLOT_CAT__COUNT]; /* each category's tier (KINDS.md) */
 };
 
 /* One row's step: dropout, scores, softmax gradient, AdaGrad updates. */
@@ -143,7 +145,7 @@ static void sgd_step(struct sgd *s, size_t row, uint64_t *drop_state, uint64_t d
     const struct allot_kinds_trainset *t = s->t;
     float z[ALLOT_CAT__COUNT], g[ALLOT_CAT__COUNT];
     float lr = (float)s->o->learning_rate, decay = (float)(1.0 - s->o->l2);
-    double p[ALLOT_CAT__COUNT];
+    double p[ALLOT_CAT__COUNT], p_tier = 0;
     size_t b0 = t->off[row], nf = t->off[row + 1] - b0, j;
     int c;
 
@@ -158,8 +160,19 @@ static void sgd_step(struct sgd *s, size_t row, uint64_t *drop_state, uint64_t d
                 z[c] += s->keep[j] * wb[c];
     }
     softmax(z, 1.0, p);
+    /* the loss: -log p(category) - tier_weight * log P(its tier), P(tier)
+     * the sum of its categories' p; d/dz_c of the second term is
+     * p_c - [c in the tier] p_c / P(tier) */
     for (c = 0; c < ALLOT_CAT__COUNT; c++)
-        g[c] = (float)((p[c] - (c == t->label[row])) * s->cw[t->label[row]]);
+        if (s->tier[c] == s->tier[t->label[row]])
+            p_tier += p[c];
+    if (p_tier < 1e-12)
+        p_tier = 1e-12;
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        g[c] = (float)((p[c] - (c == t->label[row]) +
+                        s->o->tier_weight *
+                            (p[c] - (s->tier[c] == s->tier[t->label[row]] ? p[c] / p_tier : 0))) *
+                       s->cw[t->label[row]]);
     for (c = 0; c < ALLOT_CAT__COUNT; c++) {
         s->gb2[c] += g[c] * g[c];
         s->bias[c] -= lr * g[c] / (sqrtf(s->gb2[c]) + ADAGRAD_EPS);
@@ -228,6 +241,8 @@ static int fit(const struct allot_kinds_trainset *t, const size_t *rows, size_t 
         rc = ALLOT_ENOMEM;
         goto out;
     }
+    for (c = 0; c < ALLOT_CAT__COUNT; c++)
+        s.tier[c] = allot_category_default_tier((enum allot_category)c);
     for (c = 0; c < ALLOT_CAT__COUNT; c++) /* mean weight 1 over examples */
         s.cw[c] = !o->balance    ? 1.0
                   : count[c] > 0 ? (double)n_rows / (ALLOT_CAT__COUNT * count[c])

@@ -282,6 +282,42 @@ TEST(kinds_model_dropout_changes_the_fit_deterministically)
     allot_kinds_model_free(again);
 }
 
+/* The tier's log loss (tier_weight, default 3) changes the fit, the same
+ * way twice, and the fit still learns the tiny set; tier_weight 0 trains
+ * on the category's loss alone, as earlier versions did. */
+TEST(kinds_model_tier_weight_changes_the_fit_deterministically)
+{
+    struct tiny t;
+    struct allot_kinds_trainset ts;
+    struct allot_kinds_train_opts o;
+    struct allot_kinds_model *cat_only = NULL, *tiered = NULL, *again = NULL;
+    size_t i, wrong = 0;
+
+    tiny_examples(&t, 0);
+    ASSERT_INT_EQ(tiny_trainset(&t, &ts), 0);
+    allot_kinds_train_opts_default(&o);
+    ASSERT_DBL_NEAR(o.tier_weight, 3, 0);
+    o.calib_folds = 0;
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &tiered), 0);
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &again), 0);
+    o.tier_weight = 0;
+    ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &cat_only), 0);
+    ASSERT(memcmp(tiered->q, again->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
+    ASSERT(memcmp(tiered->q, cat_only->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) != 0);
+    for (i = 0; i < N_TINY; i++) {
+        struct allot_instruction in;
+        struct allot_classification c;
+        instruction_of(t.text[i], &in);
+        allot_classify_with(tiered, &in, &c);
+        wrong += c.category != t.label[i];
+    }
+    ASSERT_INT_EQ(wrong, 0);
+    allot_kinds_trainset_release(&ts);
+    allot_kinds_model_free(cat_only);
+    allot_kinds_model_free(tiered);
+    allot_kinds_model_free(again);
+}
+
 TEST(kinds_model_train_refuses_no_rows)
 {
     struct allot_kinds_trainset ts;
