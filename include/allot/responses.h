@@ -22,14 +22,33 @@
 #include "allot/buf.h"
 #include "allot/slice.h"
 
+/* The custom tools of a request (type "custom": freeform text input, such
+ * as Codex's apply_patch). Upstream they are function tools taking one
+ * string argument, "input"; calls of them in the answer are translated
+ * back into custom_tool_call items. */
+#define ALLOT_RESPONSES_CUSTOM_MAX 16
+struct allot_responses_custom {
+    int n;
+    char name[ALLOT_RESPONSES_CUSTOM_MAX][64];
+};
+
 /* Translate a Responses request body into an OpenAI chat-completions body,
  * appended to out as JSON text (keys: model, messages, then max_tokens,
  * temperature, top_p, stream, user, tools, tool_choice,
  * parallel_tool_calls, response_format, reasoning_effort, verbosity when
  * the request has them). instructions becomes the first (system) message;
- * input (a string, or a list of message, function_call and
- * function_call_output items) the messages that follow; reasoning items
- * are dropped.
+ * input (a string, or a list of message, function_call,
+ * function_call_output, custom_tool_call and custom_tool_call_output
+ * items) the messages that follow; reasoning items are dropped.
+ *
+ * Custom tools become function tools with one required string parameter,
+ * "input" (a grammar given as the tool's format is appended to its
+ * description, cut to keep the two within 16 KB); a custom_tool_call item
+ * becomes a tool call whose arguments are {"input": the item's input}. At
+ * most ALLOT_RESPONSES_CUSTOM_MAX custom tools, each named in fewer than
+ * 64 bytes. custom (may be NULL: the names are not wanted) gets the names
+ * of the request's custom tools on success (n 0 when there are none), to
+ * be given to the answer's translation; on error its n is 0.
  *
  * The body must be strict JSON (RFC 8259). Returns 0; ALLOT_EINVAL when the
  * body is not valid JSON or not a valid Responses request, or uses what
@@ -42,7 +61,7 @@
  * invalid_request_error. ALLOT_ENOMEM; ALLOT_ETOOBIG when out's cap is hit.
  * out is unchanged on error, err on success. */
 int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
-                            struct allot_buf *err);
+                            struct allot_buf *err, struct allot_responses_custom *custom);
 
 struct cJSON;
 /* Translate an OpenAI chat.completion, already parsed (the gateway parses
@@ -56,15 +75,22 @@ struct cJSON;
  * call), usage (input_tokens, output_tokens, total_tokens and their
  * details), and the defaults the SDKs read (error null, tools [], ...).
  *
+ * custom: the request's custom tools (allot_responses_request), or NULL for
+ * none. A call of one becomes a custom_tool_call item ("ctc_" + its
+ * call_id) whose input is the string member "input" of the call's
+ * arguments, or the arguments text itself when they hold no such member
+ * (a model that ignored the schema still reaches the client).
+ *
  * Returns 0; ALLOT_EPARSE when root is NULL or not an object with a
  * non-empty "choices" array whose first entry is an object; ALLOT_ENOMEM;
  * ALLOT_ETOOBIG on out's cap. out is unchanged on error. */
 int allot_responses_response_tree(const struct cJSON *root, const char *model, long long created,
+                                  const struct allot_responses_custom *custom,
                                   struct allot_buf *out);
 
 /* The same from JSON text (tests, tools). */
 int allot_responses_response(const char *body, size_t len, const char *model, long long created,
-                             struct allot_buf *out);
+                             const struct allot_responses_custom *custom, struct allot_buf *out);
 
 /* Streaming: OpenAI chat.completion.chunk events in, Responses SSE events
  * out: response.created, response.in_progress, then per output item
@@ -74,6 +100,12 @@ int allot_responses_response(const char *body, size_t len, const char *model, lo
  * response.incomplete) carrying the whole Response with its usage. Every
  * event carries a sequence_number, counted from 0.
  *
+ * A call of a custom tool is a custom_tool_call item. Its input is found
+ * in the call's arguments, JSON that arrives in fragments, so nothing is
+ * sent while they arrive: when the item closes, its whole input goes in
+ * one response.custom_tool_call_input.delta, followed by
+ * response.custom_tool_call_input.done and response.output_item.done.
+ *
  * The done events and the final Response repeat what the deltas carried,
  * so the state keeps the text of the open item and the JSON of the items
  * already done, in buffers capped at the cap given to init (the gateway
@@ -81,36 +113,41 @@ int allot_responses_response(const char *body, size_t len, const char *model, lo
  * ALLOT_ETOOBIG instead of growing without bound. */
 struct allot_responses_stream {
     char id[72];      /* "resp_..." */
-    char item_id[80]; /* the open item's id ("msg_..." or "fc_...") */
+    char item_id[80]; /* the open item's id ("msg_...", "fc_..." or "ctc_...") */
     char model[128];
     char status[16]; /* "completed" or "incomplete" */
     char incomplete_reason[24];
     long long created;
     long long seq;       /* the next sequence_number */
     int started;         /* response.created and response.in_progress sent */
-    int item_open;       /* 0 none, 1 a message item, 2 a function_call item */
+    int item_open;       /* 0 none, 1 a message item, 2 a function_call item, 3 a
+                            custom_tool_call item */
     int part_is_refusal; /* the open message item's part is a refusal */
     int output_index;    /* index of the open item, or of the next one */
     int tool_index;      /* the OpenAI tool_calls index of the open call, -1 none */
     int finished;        /* response.completed (or .incomplete), or an error event, sent */
     long long input_tokens, output_tokens, cached_tokens, reasoning_tokens;
     struct allot_buf text;       /* from text_from: the open item's text or arguments so far */
-    struct allot_buf head;       /* from head_from: the open function_call's call_id and name,
-                                    as JSON members */
+    struct allot_buf head;       /* from head_from: the open call's call_id and name, as
+                                    JSON members */
     struct allot_buf items;      /* the done items, comma-separated JSON objects */
     size_t text_from, head_from; /* where the open item's starts: 0 between calls; within
                                     one, what lies before is a closed item's, kept until
                                     the call has gone through so that a failed call is
                                     undone by cutting the buffers back */
+    struct allot_responses_custom custom; /* the custom tools' names, copied at init */
 };
 
 /* Set up a stream. id: the OpenAI completion id or any id; "resp_" is put
  * in front unless it starts with it (a "chatcmpl-" prefix is dropped
  * first), and it is cut to fit. model: the model to report (NULL: ""), cut
  * to fit. created: the Response's created_at. cap: the most bytes the
- * text, head and items buffers may hold each. Allocates nothing until fed. */
+ * text, head and items buffers may hold each. custom: the request's custom
+ * tools (allot_responses_request), copied; NULL for none. Allocates
+ * nothing until fed. */
 void allot_responses_stream_init(struct allot_responses_stream *s, const char *id,
-                                 const char *model, long long created, size_t cap);
+                                 const char *model, long long created, size_t cap,
+                                 const struct allot_responses_custom *custom);
 
 /* Free what the stream holds; s may be reused after init again. */
 void allot_responses_stream_release(struct allot_responses_stream *s);
@@ -129,7 +166,8 @@ void allot_responses_stream_release(struct allot_responses_stream *s);
  * one at output index I > 0) holds one part, output_text or refusal; a
  * delta of the other kind closes it and opens another message item. A
  * function_call item's id is "fc_" + its call_id (made up as
- * "call_allot_I" when the upstream sends none).
+ * "call_allot_I" when the upstream sends none), a custom_tool_call item's
+ * "ctc_" + its call_id.
  *
  * Payloads that are not JSON objects, and everything after "[DONE]", are
  * ignored (0). Returns 0, ALLOT_ENOMEM or ALLOT_ETOOBIG (on out, or on the

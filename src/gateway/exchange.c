@@ -112,6 +112,7 @@ struct allot__exchange {
      * limits.max_response_bytes, for the done events). */
     int responses;
     struct allot_responses_stream rstream;
+    struct allot_responses_custom rcustom; /* the request's custom tools */
     /* A provider of kind anthropic (docs/anthropic.md): the chat body is
      * translated to a Messages body (up_alt) for the attempt, and its
      * answer back to chat completions (up_alt again, once the transfer is
@@ -746,7 +747,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
                 allot_responses_stream_release(&x->rstream);
                 allot_responses_stream_init(&x->rstream, x->id, x->model->upstream_id,
                                             (long long)(x->ts_ms / 1000),
-                                            x->w->gw->cfg->limits.max_response_bytes);
+                                            x->w->gw->cfg->limits.max_response_bytes, &x->rcustom);
             }
             x->collect =
                 (x->checks && x->checks->active) ||
@@ -1016,8 +1017,8 @@ static void deliver_buffered(struct allot__exchange *x)
         translated = allot_anthropic_response_tree(root, x->model->upstream_id, &x->aout);
     } else if (x->responses) {
         allot_buf_reset(&x->aout);
-        translated = allot_responses_response_tree(root, x->model->upstream_id,
-                                                   (long long)(x->ts_ms / 1000), &x->aout);
+        translated = allot_responses_response_tree(
+            root, x->model->upstream_id, (long long)(x->ts_ms / 1000), &x->rcustom, &x->aout);
     }
     cJSON_Delete(root);
     x->first_byte_us = allot_clock_mono_us();
@@ -1289,8 +1290,9 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         const char *body = req->body.ptr ? req->body.ptr : "";
 
         allot_buf_reset(&x->abody);
-        rc = x->anthropic ? allot_anthropic_request(body, req->body.len, &x->abody, &err)
-                          : allot_responses_request(body, req->body.len, &x->abody, &err);
+        rc = x->anthropic
+                 ? allot_anthropic_request(body, req->body.len, &x->abody, &err)
+                 : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
         if (rc) {
             set_error(x, "%s",
                       rc == ALLOT_ETOOBIG  ? "request too large to translate"

@@ -23,7 +23,14 @@
  * these buffers only grow: the open item's text starts at text_from, and
  * what a closed item left before it is dropped when the call has gone
  * through (commit()). On error the buffers are cut back to their lengths
- * at the start and the scalars restored. */
+ * at the start and the scalars restored.
+ *
+ * Calls of the request's custom tools (function tools upstream, taking
+ * their input as the string argument "input") become custom_tool_call
+ * items. In a stream their arguments arrive as fragments of JSON text,
+ * which cannot be cut into fragments of the input they hold; so a custom
+ * call's arguments are only kept while they arrive, and its input goes out
+ * whole, in one delta, when the item closes. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,56 +210,101 @@ static int add_call_head(struct allot_buf *out, const char *call_id, const char 
     return 0;
 }
 
-/* A function_call item up to and including "status":"STATUS",. */
-static int add_call_open(struct allot_buf *out, const char *id, const char *status)
+/* A function_call (or custom_tool_call) item up to and including
+ * "status":"STATUS",. */
+static int add_call_open(struct allot_buf *out, const char *id, int custom, const char *status)
 {
     int rc;
 
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, id)) ||
-        (rc = allot_buf_addf(out, ",\"type\":\"function_call\",\"status\":\"%s\",", status)))
+        (rc = allot_buf_addf(out, ",\"type\":\"%s\",\"status\":\"%s\",",
+                             custom ? "custom_tool_call" : "function_call", status)))
         return rc;
     return 0;
 }
 
+/* Whether name is one of the custom tools' (custom may be NULL). */
+static int is_custom(const struct allot_responses_custom *custom, const char *name)
+{
+    int i;
+
+    for (i = 0; custom && i < custom->n && i < ALLOT_RESPONSES_CUSTOM_MAX; i++)
+        if (strncmp(custom->name[i], name, sizeof custom->name[i]) == 0 &&
+            strlen(name) < sizeof custom->name[i])
+            return 1;
+    return 0;
+}
+
+/* A custom tool call's input, appended to out as a JSON string: the string
+ * member "input" of its arguments (len bytes of text) when they are a JSON
+ * object holding one, else the arguments text itself, so that what a model
+ * that ignored the schema sent still reaches the client. */
+static int add_custom_input(struct allot_buf *out, const char *args, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = len ? cJSON_ParseWithLengthOpts(args, len, &end, 0) : NULL;
+    const cJSON *input = NULL;
+    int rc;
+
+    while (root && end < args + len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (cJSON_IsObject(root) && end == args + len)
+        input = allot_json_member(root, "input"); /* else not one JSON object */
+    if (cJSON_IsString(input))
+        rc = allot__anth_add_str(out, input->valuestring);
+    else
+        rc = allot_buf_add_json_str(out, args, len);
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* ---- answers: OpenAI chat.completion -> Response ---- */
 
-/* One function_call item. n: its output index, for a made-up call_id. */
-static int add_call_item(struct allot_buf *out, const cJSON *id, const cJSON *fn, int n)
+/* One function_call item, or custom_tool_call item when the function is
+ * one of the custom tools. n: its output index, for a made-up call_id. */
+static int add_call_item(struct allot_buf *out, const cJSON *id, const cJSON *fn, int n,
+                         const struct allot_responses_custom *custom)
 {
     const cJSON *name = allot_json_member(fn, "name"), *args = allot_json_member(fn, "arguments");
+    const char *fn_name = cJSON_IsString(name) ? name->valuestring : "";
+    int is_ctc = is_custom(custom, fn_name), rc;
     char call_id[80], fc_id[80];
     struct allot_buf tmp;
-    int rc;
 
     if (cJSON_IsString(id) && *id->valuestring)
         snprintf(call_id, sizeof call_id, "%s", id->valuestring);
     else
         made_up_call_id(call_id, sizeof call_id, n);
-    item_id(fc_id, sizeof fc_id, "fc_", call_id, 0);
-    if ((rc = add_call_open(out, fc_id, "completed")) ||
-        (rc = add_call_head(out, call_id, cJSON_IsString(name) ? name->valuestring : "")) ||
-        (rc = allot_buf_adds(out, ",\"arguments\":")))
+    item_id(fc_id, sizeof fc_id, is_ctc ? "ctc_" : "fc_", call_id, 0);
+    if ((rc = add_call_open(out, fc_id, is_ctc, "completed")) ||
+        (rc = add_call_head(out, call_id, fn_name)) ||
+        (rc = allot_buf_adds(out, is_ctc ? ",\"input\":" : ",\"arguments\":")))
         return rc;
+    allot_buf_init(&tmp, out->max);
     if (cJSON_IsString(args)) {
-        rc = allot__anth_add_str(out, args->valuestring);
+        rc = is_ctc ? add_custom_input(out, args->valuestring, strlen(args->valuestring))
+                    : allot__anth_add_str(out, args->valuestring);
     } else if (cJSON_IsObject(args) || cJSON_IsArray(args)) {
         /* some servers send the arguments as the object itself */
-        allot_buf_init(&tmp, out->max);
         if ((rc = allot__anth_add_json(&tmp, args)) == 0)
-            rc = allot_buf_add_json_str(out, allot_buf_cstr(&tmp), tmp.len);
-        allot_buf_release(&tmp);
+            rc = is_ctc ? add_custom_input(out, allot_buf_cstr(&tmp), tmp.len)
+                        : allot_buf_add_json_str(out, allot_buf_cstr(&tmp), tmp.len);
     } else {
-        rc = allot_buf_adds(out, "\"{}\"");
+        rc = allot_buf_adds(out, is_ctc ? "\"\"" : "\"{}\"");
     }
+    allot_buf_release(&tmp);
     if (rc || (rc = allot_buf_add(out, "}", 1)))
         return rc;
     return 0;
 }
 
 /* The output items of an OpenAI message: a message item with its text
- * and/or refusal, then one function_call item per tool call (or the legacy
- * function_call). base: the response id without "resp_". */
-static int add_output(struct allot_buf *out, const char *base, const cJSON *message)
+ * and/or refusal, then one function_call (or custom_tool_call) item per
+ * tool call (or the legacy function_call). base: the response id without
+ * "resp_". */
+static int add_output(struct allot_buf *out, const char *base, const cJSON *message,
+                      const struct allot_responses_custom *custom)
 {
     const cJSON *content = allot_json_member(message, "content"),
                 *refusal = allot_json_member(message, "refusal"),
@@ -299,14 +351,15 @@ static int add_output(struct allot_buf *out, const char *base, const cJSON *mess
             continue;
         if ((n && (rc = allot_buf_add(out, ",", 1))) ||
             (rc = add_call_item(out, allot_json_member(call, "id"),
-                                allot_json_member(call, "function"), n)))
+                                allot_json_member(call, "function"), n, custom)))
             goto out;
         n++;
         had_call = 1;
     }
     fc = allot_json_member(message, "function_call");
     if (!had_call && cJSON_IsObject(fc) &&
-        ((n && (rc = allot_buf_add(out, ",", 1))) || (rc = add_call_item(out, NULL, fc, n))))
+        ((n && (rc = allot_buf_add(out, ",", 1))) ||
+         (rc = add_call_item(out, NULL, fc, n, custom))))
         goto out;
 out:
     allot_buf_release(&joined);
@@ -314,6 +367,7 @@ out:
 }
 
 int allot_responses_response_tree(const cJSON *root, const char *model, long long created,
+                                  const struct allot_responses_custom *custom,
                                   struct allot_buf *out)
 {
     const cJSON *choices, *choice, *id, *c, *m;
@@ -340,7 +394,7 @@ int allot_responses_response_tree(const cJSON *root, const char *model, long lon
     tokens_read(&t, allot_json_member(root, "usage"));
     if ((rc = add_response_open(out, resp_id, created, reason ? "incomplete" : "completed", reason,
                                 model)) ||
-        (rc = add_output(out, resp_id + 5, allot_json_member(choice, "message"))) ||
+        (rc = add_output(out, resp_id + 5, allot_json_member(choice, "message"), custom)) ||
         (rc = add_response_close(out, &t)))
         goto out;
 out:
@@ -350,10 +404,10 @@ out:
 }
 
 int allot_responses_response(const char *body, size_t len, const char *model, long long created,
-                             struct allot_buf *out)
+                             const struct allot_responses_custom *custom, struct allot_buf *out)
 {
     cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-    int rc = allot_responses_response_tree(root, model, created, out);
+    int rc = allot_responses_response_tree(root, model, created, custom, out);
     cJSON_Delete(root);
     return rc;
 }
@@ -361,7 +415,8 @@ int allot_responses_response(const char *body, size_t len, const char *model, lo
 /* ---- streams: chat.completion.chunk events -> Responses events ---- */
 
 void allot_responses_stream_init(struct allot_responses_stream *s, const char *id,
-                                 const char *model, long long created, size_t cap)
+                                 const char *model, long long created, size_t cap,
+                                 const struct allot_responses_custom *custom)
 {
     memset(s, 0, sizeof *s);
     response_id(s->id, sizeof s->id, id);
@@ -369,6 +424,11 @@ void allot_responses_stream_init(struct allot_responses_stream *s, const char *i
     snprintf(s->status, sizeof s->status, "completed");
     s->created = created;
     s->tool_index = -1;
+    if (custom) {
+        s->custom = *custom;
+        if (s->custom.n < 0 || s->custom.n > ALLOT_RESPONSES_CUSTOM_MAX)
+            s->custom.n = 0;
+    }
     allot_buf_init(&s->text, cap);
     allot_buf_init(&s->head, cap);
     allot_buf_init(&s->items, cap);
@@ -505,11 +565,32 @@ static int close_item(struct allot_responses_stream *s, struct allot_buf *out)
             (rc = add_part(&s->items, refusal, text, len)) ||
             (rc = allot_buf_adds(&s->items, "]}")))
             return rc;
+    } else if (s->item_open == 3) {
+        /* the input, extracted from the whole arguments: once into items,
+         * then copied from there into the delta and done events */
+        size_t input;
+
+        if ((rc = add_call_open(&s->items, s->item_id, 1, "completed")) ||
+            (rc = allot_buf_add(&s->items, allot_buf_cstr(&s->head) + s->head_from,
+                                s->head.len - s->head_from)) ||
+            (rc = allot_buf_adds(&s->items, ",\"input\":")))
+            return rc;
+        input = s->items.len;
+        if ((rc = add_custom_input(&s->items, text, len)) ||
+            (rc = event_open(out, "response.custom_tool_call_input.delta")) ||
+            (rc = add_item_ref(s, out)) || (rc = allot_buf_adds(out, ",\"delta\":")) ||
+            (rc = allot_buf_add(out, s->items.ptr + input, s->items.len - input)) ||
+            (rc = event_close(s, out)) ||
+            (rc = event_open(out, "response.custom_tool_call_input.done")) ||
+            (rc = add_item_ref(s, out)) || (rc = allot_buf_adds(out, ",\"input\":")) ||
+            (rc = allot_buf_add(out, s->items.ptr + input, s->items.len - input)) ||
+            (rc = event_close(s, out)) || (rc = allot_buf_add(&s->items, "}", 1)))
+            return rc;
     } else {
         if ((rc = event_open(out, "response.function_call_arguments.done")) ||
             (rc = add_item_ref(s, out)) || (rc = allot_buf_adds(out, ",\"arguments\":")) ||
             (rc = allot_buf_add_json_str(out, text, len)) || (rc = event_close(s, out)) ||
-            (rc = add_call_open(&s->items, s->item_id, "completed")) ||
+            (rc = add_call_open(&s->items, s->item_id, 0, "completed")) ||
             (rc = allot_buf_add(&s->items, allot_buf_cstr(&s->head) + s->head_from,
                                 s->head.len - s->head_from)) ||
             (rc = allot_buf_adds(&s->items, ",\"arguments\":")) ||
@@ -578,37 +659,42 @@ static int stream_tool_call(struct allot_responses_stream *s, struct allot_buf *
 {
     const cJSON *index = allot_json_member(call, "index"), *id,
                 *fn = allot_json_member(call, "function"), *name, *args;
+    const char *fn_name;
     char call_id[80];
-    int idx = k, rc;
+    int idx = k, rc, is_ctc;
 
     if (cJSON_IsNumber(index) && index->valuedouble >= 0 && index->valuedouble <= INT_MAX)
         idx = (int)index->valuedouble;
-    if (s->item_open != 2 || s->tool_index != idx) {
+    if ((s->item_open != 2 && s->item_open != 3) || s->tool_index != idx) {
         if ((rc = close_item(s, out)))
             return rc;
         id = allot_json_member(call, "id");
         name = allot_json_member(fn, "name");
+        fn_name = cJSON_IsString(name) ? name->valuestring : "";
+        is_ctc = is_custom(&s->custom, fn_name);
         if (cJSON_IsString(id) && *id->valuestring)
             snprintf(call_id, sizeof call_id, "%s", id->valuestring);
         else
             made_up_call_id(call_id, sizeof call_id, s->output_index);
-        item_id(s->item_id, sizeof s->item_id, "fc_", call_id, 0);
+        item_id(s->item_id, sizeof s->item_id, is_ctc ? "ctc_" : "fc_", call_id, 0);
         s->head_from = s->head.len;
-        if ((rc =
-                 add_call_head(&s->head, call_id, cJSON_IsString(name) ? name->valuestring : "")) ||
+        if ((rc = add_call_head(&s->head, call_id, fn_name)) ||
             (rc = event_open(out, "response.output_item.added")) ||
             (rc = allot_buf_addf(out, ",\"output_index\":%d,\"item\":", s->output_index)) ||
-            (rc = add_call_open(out, s->item_id, "in_progress")) ||
+            (rc = add_call_open(out, s->item_id, is_ctc, "in_progress")) ||
             (rc = allot_buf_add(out, s->head.ptr + s->head_from, s->head.len - s->head_from)) ||
-            (rc = allot_buf_adds(out, ",\"arguments\":\"\"}")) || (rc = event_close(s, out)))
+            (rc = allot_buf_adds(out, is_ctc ? ",\"input\":\"\"}" : ",\"arguments\":\"\"}")) ||
+            (rc = event_close(s, out)))
             return rc;
-        s->item_open = 2;
+        s->item_open = is_ctc ? 3 : 2;
         s->tool_index = idx;
         s->text_from = s->text.len;
     }
     args = allot_json_member(fn, "arguments");
     if (!cJSON_IsString(args) || !*args->valuestring)
         return 0;
+    if (s->item_open == 3) /* JSON fragments, not input: sent whole at close_item() */
+        return allot_buf_adds(&s->text, args->valuestring);
     if ((rc = allot_buf_adds(&s->text, args->valuestring)) ||
         (rc = event_open(out, "response.function_call_arguments.delta")) ||
         (rc = add_item_ref(s, out)) || (rc = allot_buf_adds(out, ",\"delta\":")) ||

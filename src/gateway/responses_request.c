@@ -13,6 +13,15 @@
  * expect that shape. What allot cannot translate (stored state, hosted
  * tools, files) is refused with the path and the reason.
  *
+ * Custom tools (freeform text input, such as Codex's apply_patch) have no
+ * chat-completions form, so each becomes a function tool taking one string
+ * argument, "input", with its grammar, if any, told in its description: a
+ * model cannot be held to a grammar through chat completions, but it can
+ * be shown one. Their calls in the conversation become tool calls whose
+ * arguments wrap the input the same way, and their names go back to the
+ * caller, which needs them to turn the answer's calls back into
+ * custom_tool_call items.
+ *
  * DESIGN: messages are written straight into out as the input items are
  * read. Chat completions wants an assistant turn as one message holding
  * its text and all its tool calls, followed by one tool message per call,
@@ -36,6 +45,10 @@
  * ALLOT_EINVAL. */
 #define invalid(r, ...) allot__anth_invalid((r)->err, __VA_ARGS__)
 
+/* A custom tool's description and grammar together: past this the grammar
+ * is cut, with a note that says so. */
+#define CUSTOM_DESCRIPTION_MAX 16384
+
 /* The assistant message left open at the end of out, if any. */
 enum open_message {
     OPEN_NONE,
@@ -50,6 +63,7 @@ struct req {
     struct allot_buf parts; /* the same message's parts as JSON; out's cap */
     int n_messages;         /* chat messages written */
     enum open_message open;
+    struct allot_responses_custom custom; /* the custom tools' names */
 };
 
 /* ---- reading the request ---- */
@@ -327,17 +341,14 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
     return allot_buf_add(r->out, "}", 1);
 }
 
-/* A function_call item -> an entry of the open assistant message's
- * tool_calls, opening one (with null content) when none is open. */
-static int write_function_call(struct req *r, const cJSON *item, const char *path)
+/* A tool call -> an entry of the open assistant message's tool_calls,
+ * opening one (with null content) when none is open. arguments: len bytes
+ * of JSON text, written as a JSON string. */
+static int add_tool_call(struct req *r, const char *call_id, const char *name,
+                         const char *arguments, size_t len)
 {
-    const char *call_id, *name, *arguments;
-    int rc;
+    int rc = 0;
 
-    if ((rc = need_string(r, item, path, "call_id", &call_id)) ||
-        (rc = need_string(r, item, path, "name", &name)) ||
-        (rc = need_string(r, item, path, "arguments", &arguments)))
-        return rc;
     if (r->open == OPEN_NONE)
         rc = begin_message(r, "assistant");
     if (rc)
@@ -353,14 +364,47 @@ static int write_function_call(struct req *r, const cJSON *item, const char *pat
         (rc = allot_buf_adds(r->out, ",\"type\":\"function\",\"function\":{\"name\":")) ||
         (rc = allot__anth_add_str(r->out, name)) ||
         (rc = allot_buf_adds(r->out, ",\"arguments\":")) ||
-        (rc = allot__anth_add_str(r->out, arguments)) || (rc = allot_buf_adds(r->out, "}}")))
+        (rc = allot_buf_add_json_str(r->out, arguments, len)) ||
+        (rc = allot_buf_adds(r->out, "}}")))
         return rc;
     r->open = OPEN_CALLS;
     return 0;
 }
 
-/* A function_call_output item -> a tool message; an output given as parts
- * must be text, joined by blank lines. */
+/* A function_call item -> a tool call of the open assistant message. */
+static int write_function_call(struct req *r, const cJSON *item, const char *path)
+{
+    const char *call_id, *name, *arguments;
+    int rc;
+
+    if ((rc = need_string(r, item, path, "call_id", &call_id)) ||
+        (rc = need_string(r, item, path, "name", &name)) ||
+        (rc = need_string(r, item, path, "arguments", &arguments)))
+        return rc;
+    return add_tool_call(r, call_id, name, arguments, strlen(arguments));
+}
+
+/* A custom_tool_call item -> a tool call of the open assistant message,
+ * its input wrapped as the function tool it became takes it:
+ * {"input":INPUT}. */
+static int write_custom_tool_call(struct req *r, const cJSON *item, const char *path)
+{
+    const char *call_id, *name, *input;
+    int rc;
+
+    if ((rc = need_string(r, item, path, "call_id", &call_id)) ||
+        (rc = need_string(r, item, path, "name", &name)) ||
+        (rc = need_string(r, item, path, "input", &input)))
+        return rc;
+    allot_buf_reset(&r->text);
+    if ((rc = allot_buf_adds(&r->text, "{\"input\":")) ||
+        (rc = allot__anth_add_str(&r->text, input)) || (rc = allot_buf_add(&r->text, "}", 1)))
+        return rc;
+    return add_tool_call(r, call_id, name, allot_buf_cstr(&r->text), r->text.len);
+}
+
+/* A function_call_output (or custom_tool_call_output) item -> a tool
+ * message; an output given as parts must be text, joined by blank lines. */
 static int write_function_call_output(struct req *r, const cJSON *item, const char *path)
 {
     const cJSON *output, *part;
@@ -420,8 +464,10 @@ static int write_item(struct req *r, int i, const cJSON *item)
         return write_message_item(r, item, path);
     if (strcmp(type, "function_call") == 0)
         return write_function_call(r, item, path);
-    if (strcmp(type, "function_call_output") == 0)
+    if (strcmp(type, "function_call_output") == 0 || strcmp(type, "custom_tool_call_output") == 0)
         return write_function_call_output(r, item, path);
+    if (strcmp(type, "custom_tool_call") == 0)
+        return write_custom_tool_call(r, item, path);
     if (strcmp(type, "reasoning") == 0)
         return 0; /* encrypted reasoning cannot pass through chat completions */
     if (strcmp(type, "item_reference") == 0)
@@ -433,6 +479,91 @@ static int write_item(struct req *r, int i, const cJSON *item)
 }
 
 /* ---- the other parameters ---- */
+
+/* A custom tool's description for the function tool it becomes: its own,
+ * then, when its format is a grammar, the grammar, cut when the two would
+ * pass CUSTOM_DESCRIPTION_MAX. Into r->text. */
+static int custom_description(struct req *r, const cJSON *tool, const char *path,
+                              const char *description)
+{
+    static const char cut[] = "\n(grammar cut here: allot sends at most 16 KB of a custom "
+                              "tool's description and grammar)";
+    const cJSON *format;
+    const char *type, *syntax, *definition;
+    char fpath[48], q[QUOTE_MAX + 4];
+    size_t head, room, len;
+    int rc;
+
+    allot_buf_reset(&r->text);
+    if (description && (rc = allot_buf_adds(&r->text, description)))
+        return rc;
+    snprintf(fpath, sizeof fpath, "%s.format", path);
+    if ((rc = opt_object(r, tool, path, "format", &format)) || !format)
+        return rc;
+    if ((rc = need_string(r, format, fpath, "type", &type)))
+        return rc;
+    if (strcmp(type, "text") == 0)
+        return 0;
+    if (strcmp(type, "grammar") != 0) {
+        allot__anth_quote(q, type);
+        return invalid(r,
+                       "Invalid value for '%s.type': '%s'. Supported values are: 'text' and "
+                       "'grammar'.",
+                       fpath, q);
+    }
+    if ((rc = need_string(r, format, fpath, "syntax", &syntax)) ||
+        (rc = need_string(r, format, fpath, "definition", &definition)))
+        return rc;
+    if ((r->text.len && (rc = allot_buf_adds(&r->text, "\n\n"))) ||
+        (rc = allot_buf_addf(&r->text, "Input: free text in this %s grammar:\n", syntax)))
+        return rc;
+    head = r->text.len;
+    len = strlen(definition);
+    if (head + len <= CUSTOM_DESCRIPTION_MAX)
+        return allot_buf_add(&r->text, definition, len);
+    room = head + sizeof cut - 1 < CUSTOM_DESCRIPTION_MAX
+               ? CUSTOM_DESCRIPTION_MAX - head - (sizeof cut - 1)
+               : 0;
+    while (room && ((unsigned char)definition[room] & 0xC0) == 0x80)
+        room--; /* not inside a UTF-8 sequence */
+    if ((rc = allot_buf_add(&r->text, definition, room)) || (rc = allot_buf_adds(&r->text, cut)))
+        return rc;
+    return 0;
+}
+
+/* A custom tool -> a function tool taking its input as one string
+ * argument; its name kept in r->custom. */
+static int write_custom_tool(struct req *r, const cJSON *tool, const char *path)
+{
+    const char *name, *description;
+    int rc;
+
+    if ((rc = need_string(r, tool, path, "name", &name)) ||
+        (rc = opt_string(r, tool, path, "description", &description)))
+        return rc;
+    if (strlen(name) >= sizeof r->custom.name[0])
+        return invalid(r, "%s.name: a custom tool's name must be shorter than %zu bytes", path,
+                       sizeof r->custom.name[0]);
+    if (r->custom.n == ALLOT_RESPONSES_CUSTOM_MAX)
+        return invalid(r, "tools: allot supports at most %d custom tools",
+                       ALLOT_RESPONSES_CUSTOM_MAX);
+    if ((rc = custom_description(r, tool, path, description)))
+        return rc;
+    if ((rc = allot_buf_adds(r->out, "{\"type\":\"function\",\"function\":{\"name\":")) ||
+        (rc = allot__anth_add_str(r->out, name)))
+        return rc;
+    if (r->text.len &&
+        ((rc = allot_buf_adds(r->out, ",\"description\":")) ||
+         (rc = allot_buf_add_json_str(r->out, allot_buf_cstr(&r->text), r->text.len))))
+        return rc;
+    if ((rc = allot_buf_adds(
+             r->out, ",\"parameters\":{\"type\":\"object\",\"properties\":{\"input\":"
+                     "{\"type\":\"string\",\"description\":\"The tool's input, as free "
+                     "text.\"}},\"required\":[\"input\"],\"additionalProperties\":false}}}")))
+        return rc;
+    snprintf(r->custom.name[r->custom.n++], sizeof r->custom.name[0], "%s", name);
+    return 0;
+}
 
 /* "tools" -> chat function tools. *n: how many. */
 static int write_tools(struct req *r, const cJSON *tools, int *n)
@@ -454,6 +585,13 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
             return wrong_type(r, path, "", "an object");
         if ((rc = need_string(r, tool, path, "type", &type)))
             return rc;
+        if (strcmp(type, "custom") == 0) {
+            if ((rc = allot_buf_adds(r->out, *n ? "," : ",\"tools\":[")) ||
+                (rc = write_custom_tool(r, tool, path)))
+                return rc;
+            (*n)++;
+            continue;
+        }
         if (strcmp(type, "function") != 0)
             return unsupported(r, path, "tool", type);
         if ((rc = need_string(r, tool, path, "name", &name)) ||
@@ -505,7 +643,7 @@ static int write_tool_choice(struct req *r, const cJSON *root, int n_tools)
     } else if (cJSON_IsObject(choice)) {
         if ((rc = need_string(r, choice, "tool_choice", "type", &type)))
             return rc;
-        if (strcmp(type, "function") != 0)
+        if (strcmp(type, "function") != 0 && strcmp(type, "custom") != 0)
             return unsupported(r, "tool_choice", "tool choice", type);
         if ((rc = need_string(r, choice, "tool_choice", "name", &name)))
             return rc;
@@ -639,7 +777,7 @@ static int write_options(struct req *r, const cJSON *root)
 }
 
 int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
-                            struct allot_buf *err)
+                            struct allot_buf *err, struct allot_responses_custom *custom)
 {
     struct req r;
     struct allot_json_check_error jerr;
@@ -650,6 +788,8 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     int rc, i = 0;
 
     memset(&r, 0, sizeof r);
+    if (custom)
+        custom->n = 0;
     r.out = out;
     r.err = err;
     allot_buf_init(&r.text, out->max);
@@ -724,6 +864,8 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
+    else if (custom)
+        *custom = r.custom;
     cJSON_Delete(root);
     allot_buf_release(&r.text);
     allot_buf_release(&r.parts);

@@ -1,11 +1,15 @@
 /* fuzz_responses.c: libFuzzer target for the Responses dialect's
  * translations (responses.h): a client's Responses request, and the
  * chat-completions answer and stream for it. The same input goes through
- * all three.
+ * all three; the answer and the stream are translated for the custom tools
+ * the request translation found, or, when it found none (the input is no
+ * request), for a fixed set whose names the corpus's answers call, so
+ * that custom_tool_call items are exercised too.
  *
  * - Request: a translation that succeeds must be a chat request that the
- *   gateway's own parser accepts, with nothing in err; one that fails
- *   must be ALLOT_EINVAL with a one-line message and nothing in out.
+ *   gateway's own parser accepts, with nothing in err, and custom tool
+ *   names that fit; one that fails must be ALLOT_EINVAL with a one-line
+ *   message, nothing in out and no custom tools.
  * - Answer: success gives JSON that cJSON reads; failure is ALLOT_EPARSE
  *   with nothing in out.
  * - Stream: each line of the input is fed as one event's data, then
@@ -38,18 +42,27 @@ static void check(int ok, const char *what, const struct allot_buf *b)
     }
 }
 
-static void request(const char *p, size_t size)
+/* The custom tools when the input is no request with any. */
+static const struct allot_responses_custom fixed_custom = {2, {"apply_patch", "g"}};
+
+static void request(const char *p, size_t size, struct allot_responses_custom *custom)
 {
     struct allot_buf out, err, err2;
     struct allot_chat_request chat;
-    int rc;
+    int rc, i;
 
     allot_buf_init(&out, 1u << 20);
     allot_buf_init(&err, 4096);
     allot_buf_init(&err2, 4096);
-    rc = allot_responses_request(p, size, &out, &err);
+    custom->n = -1;
+    rc = allot_responses_request(p, size, &out, &err, custom);
     if (rc == 0) {
         check(err.len == 0, "success with an error message", &err);
+        check(custom->n >= 0 && custom->n <= ALLOT_RESPONSES_CUSTOM_MAX,
+              "a custom tool count out of range", &out);
+        for (i = 0; i < custom->n; i++)
+            check(memchr(custom->name[i], '\0', sizeof custom->name[i]) != NULL,
+                  "a custom tool name that does not fit", &out);
         memset(&chat, 0, sizeof chat);
         check(allot_chat_request_parse(&chat, out.ptr, out.len, &err2) == 0,
               "the translation is not a chat request", &out);
@@ -58,20 +71,21 @@ static void request(const char *p, size_t size)
         check(rc == ALLOT_EINVAL, "a failure other than EINVAL", &err);
         check(err.len > 0 && !memchr(err.ptr, '\n', err.len), "not a one-line message", &err);
         check(out.len == 0, "a failure left output", &out);
+        check(custom->n == 0, "a failure left custom tools", &err);
     }
     allot_buf_release(&out);
     allot_buf_release(&err);
     allot_buf_release(&err2);
 }
 
-static void answer(const char *p, size_t size)
+static void answer(const char *p, size_t size, const struct allot_responses_custom *custom)
 {
     struct allot_buf out;
     cJSON *v;
     int rc;
 
     allot_buf_init(&out, 1u << 20);
-    rc = allot_responses_response(p, size, "model", 1700000000, &out);
+    rc = allot_responses_response(p, size, "model", 1700000000, custom, &out);
     if (rc == 0) {
         v = cJSON_ParseWithLength(out.ptr, out.len);
         check(cJSON_IsObject(v), "the response is not a JSON object", &out);
@@ -114,7 +128,7 @@ static void check_events(const struct allot_buf *out, char *last, size_t cap)
     }
 }
 
-static void stream(const char *p, size_t size)
+static void stream(const char *p, size_t size, const struct allot_responses_custom *custom)
 {
     struct allot_responses_stream s;
     struct allot_buf out;
@@ -122,16 +136,15 @@ static void stream(const char *p, size_t size)
     char last[64] = "";
 
     allot_buf_init(&out, 16u << 20);
-    allot_responses_stream_init(&s, "chatcmpl-fuzz", "model", 1700000000, 4u << 20);
+    allot_responses_stream_init(&s, "chatcmpl-fuzz", "model", 1700000000, 4u << 20, custom);
     for (i = 0; i <= size; i++)
         if (i == size || p[i] == '\n') {
-            check(allot_responses_stream_event(&s, allot_slice_of(p + start, i - start), &out) ==
-                      0,
+            check(allot_responses_stream_event(&s, allot_slice_of(p + start, i - start), &out) == 0,
                   "a stream event failed", &out);
             start = i + 1;
         }
-    check(allot_responses_stream_event(&s, allot_slice_of("[DONE]", 6), &out) == 0,
-          "[DONE] failed", &out);
+    check(allot_responses_stream_event(&s, allot_slice_of("[DONE]", 6), &out) == 0, "[DONE] failed",
+          &out);
     check(s.finished, "the stream did not finish at [DONE]", &out);
     check_events(&out, last, sizeof last);
     check(strcmp(last, "response.completed") == 0 || strcmp(last, "response.incomplete") == 0,
@@ -143,8 +156,10 @@ static void stream(const char *p, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data;
-    request(p, size);
-    answer(p, size);
-    stream(p, size);
+    struct allot_responses_custom custom;
+
+    request(p, size, &custom);
+    answer(p, size, custom.n ? &custom : &fixed_custom);
+    stream(p, size, custom.n ? &custom : &fixed_custom);
     return 0;
 }

@@ -25,6 +25,7 @@ describe('openai client.responses against /v1/responses', () => {
         { name: 'cut', provider: 'frontier', model: 'sim-cut4', price: { input: 1, output: 2 } },
         // the fake answers with a call of get_weather (docs/fake_upstream.md)
         { name: 'tooler', provider: 'frontier', model: 'tool-up?tool-call=get_weather', price: { input: 1, output: 2 } },
+        { name: 'patcher', provider: 'frontier', model: 'tool-up?tool-call=apply_patch', price: { input: 1, output: 2 } },
       ],
       limits: { max_body_bytes: 65536 },
     }), { env: h.ALLOT_ENV });
@@ -168,6 +169,49 @@ describe('openai client.responses against /v1/responses', () => {
     assert.equal(fcalls[0].name, 'get_weather');
     assert.deepEqual(JSON.parse(fcalls[0].arguments), args);
     assert.deepEqual(JSON.parse(partial), args);
+  });
+
+  it('custom tools (Codex\'s apply_patch): a function with one string argument upstream, custom_tool_call items both ways', h.LIMIT, async () => {
+    const patch = '*** Begin Patch\n*** Update File: src/a.c\n@@\n-int x = "old";\n+int x = "new"; // \\ done\n*** End Patch';
+    const tools = [{ type: 'custom', name: 'apply_patch', description: 'Apply a patch to files.', format: { type: 'grammar', syntax: 'lark', definition: 'start: begin_patch hunk+ end_patch' } }];
+    const req = {
+      model: 'patcher', tools, tool_choice: { type: 'custom', name: 'apply_patch' },
+      input: [
+        { role: 'user', content: 'Rename the variable in src/a.c.' },
+        { type: 'custom_tool_call', call_id: 'call_p1', name: 'apply_patch', input: patch },
+        { type: 'custom_tool_call_output', call_id: 'call_p1', output: 'Success. Updated src/a.c' },
+        { role: 'user', content: 'Now do the same in src/b.c.' },
+      ],
+    };
+    const plain = await client.responses.create(req);
+    const body = (await frontier.stats()).last_request.body;
+    assert.equal(body.tools.length, 1);
+    assert.equal(body.tools[0].type, 'function');
+    assert.equal(body.tools[0].function.name, 'apply_patch');
+    assert.deepEqual(body.tools[0].function.parameters.required, ['input']);
+    assert.match(body.tools[0].function.description, /start: begin_patch hunk\+ end_patch/);
+    assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'apply_patch' } });
+    assert.deepEqual(body.messages.map((m) => m.role), ['user', 'assistant', 'tool', 'user']);
+    assert.deepEqual(JSON.parse(body.messages[1].tool_calls[0].function.arguments), { input: patch });
+    assert.deepEqual(body.messages[2], { role: 'tool', tool_call_id: 'call_p1', content: 'Success. Updated src/a.c' });
+
+    // the fake's call of apply_patch carries {"ok":true,"answer":...}, not {"input":...}:
+    // the arguments reach the client whole, as the custom call's input
+    const call = plain.output.find((o) => o.type === 'custom_tool_call');
+    assert.ok(call, JSON.stringify(plain.output));
+    assert.equal(call.name, 'apply_patch');
+    assert.match(call.call_id, /^call_fake_/);
+    assert.equal(JSON.parse(call.input).ok, true);
+    assert.equal(plain.output.some((o) => o.type === 'function_call'), false);
+
+    const stream = client.responses.stream(req);
+    const types = [];
+    stream.on('event', (e) => types.push(e.type));
+    const final = await stream.finalResponse();
+    const scall = final.output.find((o) => o.type === 'custom_tool_call');
+    assert.ok(scall, JSON.stringify(final.output));
+    assert.equal(scall.input, call.input);
+    assert.ok(types.includes('response.custom_tool_call_input.done'), types.join(','));
   });
 
   it('a stream the upstream cuts raises an error in the client instead of ending quietly', h.LIMIT, async () => {

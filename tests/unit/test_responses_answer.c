@@ -9,19 +9,27 @@
 
 /* ---- helpers ---- */
 
-/* Translate a chat.completion (written with '); the Response parsed, or NULL. */
-static cJSON *response(const char *sq, const char *model, long long created, int *rc)
+/* Translate a chat.completion (written with ') for a request whose custom
+ * tools are custom (NULL: none); the Response parsed, or NULL. */
+static cJSON *response_custom(const char *sq, const char *model, long long created,
+                              const struct allot_responses_custom *custom, int *rc)
 {
     struct allot_buf out;
     const char *body = json_sq(sq);
     cJSON *root = NULL;
 
     allot_buf_init(&out, 1u << 20);
-    *rc = allot_responses_response(body, strlen(body), model, created, &out);
+    *rc = allot_responses_response(body, strlen(body), model, created, custom, &out);
     if (*rc == 0)
         root = cJSON_Parse(allot_buf_cstr(&out));
     allot_buf_release(&out);
     return root;
+}
+
+/* The same without custom tools. */
+static cJSON *response(const char *sq, const char *model, long long created, int *rc)
+{
+    return response_custom(sq, model, created, NULL, rc);
 }
 
 /* Responses SSE output split into events. */
@@ -263,6 +271,107 @@ TEST(responses_answer_tool_calls)
     cJSON_Delete(o);
 }
 
+/* The custom tools of the tests' requests. */
+static const struct allot_responses_custom patch_tools = {2, {"apply_patch", "note"}};
+
+TEST(responses_answer_custom_tool_call)
+{
+    int rc;
+    cJSON *o = response_custom(
+        "{'id':'chatcmpl-ct','choices':[{'message':{'role':'assistant','content':'Patching.',"
+        "'tool_calls':["
+        "{'id':'call_1','type':'function','function':{'name':'apply_patch',"
+        "'arguments':'{\\'input\\':\\'*** Begin Patch\\\\n+say(\\\\\\'hi\\\\\\') \\\\\\\\ x"
+        "\\\\n*** End Patch\\'}'}},"
+        "{'id':'call_2','type':'function','function':{'name':'weather','arguments':'{}'}},"
+        "{'id':'call_3','type':'function','function':{'name':'note','arguments':"
+        "{'input':'as an object'}}}]},"
+        "'finish_reason':'tool_calls'}]}",
+        "m", 0, &patch_tools, &rc);
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(json_size(o, "output"), 4);
+    ASSERT_STR_EQ(json_str(o, "output.0.content.0.text"), "Patching.");
+    /* the custom call: its input taken out of the arguments */
+    ASSERT_STR_EQ(json_keys(json_at(o, "output.1")), "id,type,status,call_id,name,input");
+    ASSERT_STR_EQ(json_str(o, "output.1.id"), "ctc_call_1");
+    ASSERT_STR_EQ(json_str(o, "output.1.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(o, "output.1.status"), "completed");
+    ASSERT_STR_EQ(json_str(o, "output.1.call_id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "output.1.name"), "apply_patch");
+    ASSERT_STR_EQ(json_str(o, "output.1.input"),
+                  "*** Begin Patch\n+say(\"hi\") \\ x\n*** End Patch");
+    /* a function tool's call is as before */
+    ASSERT_STR_EQ(json_keys(json_at(o, "output.2")), "id,type,status,call_id,name,arguments");
+    ASSERT_STR_EQ(json_str(o, "output.2.type"), "function_call");
+    ASSERT_STR_EQ(json_str(o, "output.2.id"), "fc_call_2");
+    /* arguments sent as an object */
+    ASSERT_STR_EQ(json_str(o, "output.3.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(o, "output.3.name"), "note");
+    ASSERT_STR_EQ(json_str(o, "output.3.input"), "as an object");
+    cJSON_Delete(o);
+
+    /* without the custom tools' names, the same calls are function calls */
+    o = response("{'id':'c','choices':[{'message':{'tool_calls':[{'id':'call_1','function':"
+                 "{'name':'apply_patch','arguments':'{\\'input\\':\\'x\\'}'}}]}}]}",
+                 "m", 0, &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_str(o, "output.0.type"), "function_call");
+    ASSERT_STR_EQ(json_str(o, "output.0.arguments"), "{\"input\":\"x\"}");
+    cJSON_Delete(o);
+}
+
+TEST(responses_answer_custom_tool_call_without_input)
+{
+    static const struct {
+        const char *arguments, *input;
+    } cases[] = {
+        /* a model that ignored the schema: its arguments text is the input */
+        {"'{\\'patch\\':\\'x\\'}'", "{\"patch\":\"x\"}"},
+        {"'{\\'input\\':5}'", "{\"input\":5}"},
+        {"'*** Begin Patch'", "*** Begin Patch"},
+        {"'{\\'input\\':\\'a\\'} trailing'", "{\"input\":\"a\"} trailing"},
+        {"'[\\'input\\']'", "[\"input\"]"},
+        {"''", ""},
+        {"{'other':1}", "{\"other\":1}"},
+        {"null", ""},
+    };
+    char body[512];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *o;
+        snprintf(body, sizeof body,
+                 "{'id':'c','choices':[{'message':{'tool_calls':[{'id':'k','function':"
+                 "{'name':'apply_patch','arguments':%s}}]}}]}",
+                 cases[i].arguments);
+        o = response_custom(body, "m", 0, &patch_tools, &rc);
+        ASSERT_INT_EQ(rc, 0);
+        ASSERT(o);
+        ASSERT_STR_EQ(json_str(o, "output.0.type"), "custom_tool_call");
+        ASSERT_STR_EQ(json_str(o, "output.0.input"), cases[i].input);
+        cJSON_Delete(o);
+    }
+
+    /* the legacy function_call, and a call without an id */
+    {
+        cJSON *o = response_custom("{'id':'c','choices':[{'message':{'content':'x',"
+                                   "'function_call':{'name':'note','arguments':"
+                                   "'{\\'input\\':\\'n\\'}'}}}]}",
+                                   "m", 0, &patch_tools, &rc);
+        ASSERT_INT_EQ(rc, 0);
+        ASSERT(o);
+        ASSERT_STR_EQ(json_str(o, "output.1.type"), "custom_tool_call");
+        ASSERT_STR_EQ(json_str(o, "output.1.call_id"), "call_allot_1");
+        ASSERT_STR_EQ(json_str(o, "output.1.id"), "ctc_call_allot_1");
+        ASSERT_STR_EQ(json_str(o, "output.1.input"), "n");
+        cJSON_Delete(o);
+    }
+}
+
 TEST(responses_answer_refusal_and_parts)
 {
     int rc;
@@ -393,11 +502,11 @@ TEST(responses_answer_not_a_completion)
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
     for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         const char *b = json_sq(bodies[i]);
-        ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, &out), ALLOT_EPARSE);
+        ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, NULL, &out), ALLOT_EPARSE);
         ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
     }
-    ASSERT_INT_EQ(allot_responses_response(NULL, 0, "m", 0, &out), ALLOT_EPARSE);
-    ASSERT_INT_EQ(allot_responses_response_tree(NULL, "m", 0, &out), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_responses_response(NULL, 0, "m", 0, NULL, &out), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_responses_response_tree(NULL, "m", 0, NULL, &out), ALLOT_EPARSE);
     ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
     allot_buf_release(&out);
 }
@@ -412,20 +521,20 @@ TEST(responses_answer_cap_leaves_out_unchanged)
 
     allot_buf_init(&out, 1u << 16);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
-    ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, &out), 0);
+    ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, NULL, &out), 0);
     need = out.len;
     allot_buf_release(&out);
     /* every cap short of the whole answer fails and leaves out as it was */
     for (cap = 4; cap < need; cap++) {
         allot_buf_init(&out, cap);
         ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
-        ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, &out), ALLOT_ETOOBIG);
+        ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, NULL, &out), ALLOT_ETOOBIG);
         ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
         allot_buf_release(&out);
     }
     allot_buf_init(&out, need);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
-    ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, &out), 0);
+    ASSERT_INT_EQ(allot_responses_response(b, strlen(b), "m", 0, NULL, &out), 0);
     allot_buf_release(&out);
 }
 
@@ -436,7 +545,7 @@ TEST(responses_answer_stream_init)
     struct allot_responses_stream s;
     char long_id[200];
 
-    allot_responses_stream_init(&s, "chatcmpl-abc", "mod", 42, 1000);
+    allot_responses_stream_init(&s, "chatcmpl-abc", "mod", 42, 1000, NULL);
     ASSERT_STR_EQ(s.id, "resp_abc");
     ASSERT_STR_EQ(s.model, "mod");
     ASSERT_INT_EQ(s.created, 42);
@@ -448,19 +557,35 @@ TEST(responses_answer_stream_init)
     /* nothing allocated */
     ASSERT(s.text.ptr == NULL && s.head.ptr == NULL && s.items.ptr == NULL);
     allot_responses_stream_release(&s);
-    allot_responses_stream_init(&s, "resp_kept", NULL, 0, 10);
+    allot_responses_stream_init(&s, "resp_kept", NULL, 0, 10, NULL);
     ASSERT_STR_EQ(s.id, "resp_kept");
     ASSERT_STR_EQ(s.model, "");
-    allot_responses_stream_init(&s, "other", "m", 0, 10);
+    allot_responses_stream_init(&s, "other", "m", 0, 10, NULL);
     ASSERT_STR_EQ(s.id, "resp_other");
-    allot_responses_stream_init(&s, NULL, "m", 0, 10);
+    allot_responses_stream_init(&s, NULL, "m", 0, 10, NULL);
     ASSERT_STR_EQ(s.id, "resp_allot");
     memset(long_id, 'x', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
-    allot_responses_stream_init(&s, long_id, long_id, 0, 10);
+    allot_responses_stream_init(&s, long_id, long_id, 0, 10, NULL);
     ASSERT_INT_EQ(strlen(s.id), sizeof s.id - 1);
     ASSERT(strncmp(s.id, "resp_xxx", 8) == 0);
     ASSERT_INT_EQ(strlen(s.model), sizeof s.model - 1);
+    ASSERT_INT_EQ(s.custom.n, 0);
+    /* the custom tools' names are copied; a count out of range is none */
+    {
+        struct allot_responses_custom c = {1, {"apply_patch"}};
+
+        allot_responses_stream_init(&s, "x", "m", 0, 10, &c);
+        c.name[0][0] = 'X';
+        ASSERT_INT_EQ(s.custom.n, 1);
+        ASSERT_STR_EQ(s.custom.name[0], "apply_patch");
+        c.n = ALLOT_RESPONSES_CUSTOM_MAX + 1;
+        allot_responses_stream_init(&s, "x", "m", 0, 10, &c);
+        ASSERT_INT_EQ(s.custom.n, 0);
+        c.n = -1;
+        allot_responses_stream_init(&s, "x", "m", 0, 10, &c);
+        ASSERT_INT_EQ(s.custom.n, 0);
+    }
 }
 
 TEST(responses_answer_stream_text)
@@ -472,7 +597,7 @@ TEST(responses_answer_stream_text)
     int i;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-s1", "gpt-small", 1234, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-s1", "gpt-small", 1234, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s,
                        "{'id':'chatcmpl-s1','object':'chat.completion.chunk','choices':[{'index':0,"
                        "'delta':{'role':'assistant','content':''},'finish_reason':null}]}",
@@ -582,7 +707,7 @@ TEST(responses_answer_stream_text_then_two_tool_calls)
     int i;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-t", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-t", "m", 0, 1u << 16, NULL);
     for (i = 0; i < (int)(sizeof text_and_tools / sizeof text_and_tools[0]); i++)
         ASSERT_INT_EQ(feed(&s, text_and_tools[i], &out), 0);
     ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
@@ -648,6 +773,177 @@ TEST(responses_answer_stream_text_then_two_tool_calls)
     allot_buf_release(&out);
 }
 
+/* A custom call whose arguments come in fragments that cut the input's
+ * escapes apart. */
+static const char *const custom_call[] = {
+    "{'choices':[{'delta':{'role':'assistant','tool_calls':[{'index':0,'id':'call_p',"
+    "'type':'function','function':{'name':'apply_patch','arguments':''}}]}}]}",
+    "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':'{\\'inp'}}]}}]}",
+    "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':"
+    "'ut\\': \\'*** Begin Patch\\\\'}}]}}]}",
+    "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':"
+    "'n+say(\\\\\\'hi\\\\\\') \\\\\\\\ \\\\u00e9\\\\n*** End Patch\\'}'}}]}}]}",
+    "{'choices':[{'delta':{},'finish_reason':'tool_calls'}]}",
+    "[DONE]",
+};
+
+TEST(responses_answer_stream_custom_tool_call)
+{
+    static const char input[] = "*** Begin Patch\n+say(\"hi\") \\ \xc3\xa9\n*** End Patch";
+    struct allot_responses_stream s;
+    struct allot_buf out;
+    struct events ev;
+    const cJSON *r;
+    size_t len;
+    int i;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-p", "m", 0, 1u << 16, &patch_tools);
+    ASSERT_INT_EQ(s.custom.n, 2);
+    ASSERT_STR_EQ(s.custom.name[0], "apply_patch");
+    ASSERT_INT_EQ(feed(&s, custom_call[0], &out), 0);
+    /* the fragments send nothing */
+    len = out.len;
+    for (i = 1; i < 4; i++)
+        ASSERT_INT_EQ(feed(&s, custom_call[i], &out), 0);
+    ASSERT_INT_EQ(out.len, len);
+    for (; i < (int)(sizeof custom_call / sizeof custom_call[0]); i++)
+        ASSERT_INT_EQ(feed(&s, custom_call[i], &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev),
+                  "response.created,response.in_progress,response.output_item.added,"
+                  "response.custom_tool_call_input.delta,response.custom_tool_call_input.done,"
+                  "response.output_item.done,response.completed");
+    /* opened */
+    ASSERT_INT_EQ(json_num(ev.data[2], "output_index"), 0);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[2], "item")), "id,type,status,call_id,name,input");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.id"), "ctc_call_p");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.status"), "in_progress");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.call_id"), "call_p");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.name"), "apply_patch");
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.input"), "");
+    /* the whole input in one delta, then done */
+    ASSERT_STR_EQ(json_keys(ev.data[3]), "type,item_id,output_index,delta,sequence_number");
+    ASSERT_STR_EQ(json_str(ev.data[3], "item_id"), "ctc_call_p");
+    ASSERT_INT_EQ(json_num(ev.data[3], "output_index"), 0);
+    ASSERT_STR_EQ(json_str(ev.data[3], "delta"), input);
+    ASSERT_STR_EQ(json_keys(ev.data[4]), "type,item_id,output_index,input,sequence_number");
+    ASSERT_STR_EQ(json_str(ev.data[4], "item_id"), "ctc_call_p");
+    ASSERT_STR_EQ(json_str(ev.data[4], "input"), input);
+    ASSERT_INT_EQ(json_num(ev.data[5], "output_index"), 0);
+    ASSERT_STR_EQ(json_keys(json_at(ev.data[5], "item")), "id,type,status,call_id,name,input");
+    ASSERT_STR_EQ(json_str(ev.data[5], "item.status"), "completed");
+    ASSERT_STR_EQ(json_str(ev.data[5], "item.input"), input);
+    /* the whole Response */
+    r = json_at(ev.data[6], "response");
+    ASSERT_STR_EQ(json_str(r, "status"), "completed");
+    ASSERT_INT_EQ(json_size(r, "output"), 1);
+    ASSERT_STR_EQ(json_keys(json_at(r, "output.0")), "id,type,status,call_id,name,input");
+    ASSERT_STR_EQ(json_str(r, "output.0.id"), "ctc_call_p");
+    ASSERT_STR_EQ(json_str(r, "output.0.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(r, "output.0.name"), "apply_patch");
+    ASSERT_STR_EQ(json_str(r, "output.0.input"), input);
+    events_release(&ev);
+    allot_responses_stream_release(&s);
+    allot_buf_release(&out);
+
+    /* arguments without an input: the arguments text is the input */
+    allot_buf_init(&out, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-q", "m", 0, 1u << 16, &patch_tools);
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'name':"
+                       "'note','arguments':'plain '}}]}}]}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':"
+                       "'text'}}]}}]}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(json_str(ev.data[2], "item.id"), "ctc_call_allot_0");
+    ASSERT_STR_EQ(json_str(ev.data[3], "delta"), "plain text");
+    ASSERT_STR_EQ(json_str(ev.data[4], "input"), "plain text");
+    ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "response.output.0.input"), "plain text");
+    events_release(&ev);
+    allot_responses_stream_release(&s);
+    allot_buf_release(&out);
+}
+
+TEST(responses_answer_stream_text_function_and_custom_calls)
+{
+    static const char *const chunks[] = {
+        "{'choices':[{'delta':{'role':'assistant','content':'Two steps.'}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'call_f','type':'function',"
+        "'function':{'name':'ls','arguments':'{\\'di'}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':"
+        "'r\\':\\'.\\'}'}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':1,'id':'call_c','type':'function',"
+        "'function':{'name':'apply_patch','arguments':'{\\'input\\''}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':1,'function':{'arguments':"
+        "':\\'*** Begin Patch\\\\n\\''}}]}}]}",
+        "{'choices':[{'delta':{'tool_calls':[{'index':1,'function':{'arguments':'}'}}]}}]}",
+        "{'choices':[{'delta':{'content':'Done.'},'finish_reason':'tool_calls'}],"
+        "'usage':{'prompt_tokens':5,'completion_tokens':6}}",
+        "[DONE]",
+    };
+    struct allot_responses_stream s;
+    struct allot_buf out;
+    struct events ev;
+    const cJSON *r;
+    int i;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-m", "m", 0, 1u << 16, &patch_tools);
+    for (i = 0; i < (int)(sizeof chunks / sizeof chunks[0]); i++)
+        ASSERT_INT_EQ(feed(&s, chunks[i], &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_STR_EQ(event_names(&ev),
+                  "response.created,response.in_progress,"
+                  /* 2..7: the message */
+                  "response.output_item.added,response.content_part.added,"
+                  "response.output_text.delta,response.output_text.done,"
+                  "response.content_part.done,response.output_item.done,"
+                  /* 8..12: the function call */
+                  "response.output_item.added,response.function_call_arguments.delta,"
+                  "response.function_call_arguments.delta,"
+                  "response.function_call_arguments.done,response.output_item.done,"
+                  /* 13..16: the custom call */
+                  "response.output_item.added,response.custom_tool_call_input.delta,"
+                  "response.custom_tool_call_input.done,response.output_item.done,"
+                  /* 17..22: text after it, a message of its own */
+                  "response.output_item.added,response.content_part.added,"
+                  "response.output_text.delta,response.output_text.done,"
+                  "response.content_part.done,response.output_item.done,"
+                  "response.completed");
+    ASSERT_STR_EQ(json_str(ev.data[8], "item.type"), "function_call");
+    ASSERT_STR_EQ(json_str(ev.data[11], "arguments"), "{\"dir\":\".\"}");
+    ASSERT_INT_EQ(json_num(ev.data[13], "output_index"), 2);
+    ASSERT_STR_EQ(json_str(ev.data[13], "item.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(ev.data[14], "item_id"), "ctc_call_c");
+    ASSERT_INT_EQ(json_num(ev.data[14], "output_index"), 2);
+    ASSERT_STR_EQ(json_str(ev.data[14], "delta"), "*** Begin Patch\n");
+    ASSERT_STR_EQ(json_str(ev.data[15], "input"), "*** Begin Patch\n");
+    ASSERT_INT_EQ(json_num(ev.data[16], "output_index"), 2);
+    ASSERT_INT_EQ(json_num(ev.data[17], "output_index"), 3);
+    ASSERT_STR_EQ(json_str(ev.data[17], "item.id"), "msg_m_3");
+    r = json_at(ev.data[23], "response");
+    ASSERT_INT_EQ(json_size(r, "output"), 4);
+    ASSERT_STR_EQ(json_str(r, "output.0.content.0.text"), "Two steps.");
+    ASSERT_STR_EQ(json_str(r, "output.1.type"), "function_call");
+    ASSERT_STR_EQ(json_str(r, "output.1.arguments"), "{\"dir\":\".\"}");
+    ASSERT_STR_EQ(json_str(r, "output.2.type"), "custom_tool_call");
+    ASSERT_STR_EQ(json_str(r, "output.2.call_id"), "call_c");
+    ASSERT_STR_EQ(json_str(r, "output.2.input"), "*** Begin Patch\n");
+    ASSERT_STR_EQ(json_str(r, "output.3.content.0.text"), "Done.");
+    ASSERT_INT_EQ(json_num(r, "usage.total_tokens"), 11);
+    events_release(&ev);
+    allot_responses_stream_release(&s);
+    allot_buf_release(&out);
+}
+
 TEST(responses_answer_stream_items_interleaved)
 {
     /* text after a call opens a second message item with its own id; two
@@ -658,7 +954,7 @@ TEST(responses_answer_stream_items_interleaved)
     const cJSON *r;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-i", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-i", "m", 0, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s,
                        "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'c0',"
                        "'function':{'name':'f','arguments':'{}'}},{'index':1,"
@@ -711,7 +1007,7 @@ TEST(responses_answer_stream_incomplete)
         const cJSON *r;
 
         allot_buf_init(&out, 1u << 16);
-        allot_responses_stream_init(&s, "chatcmpl-l", "m", 0, 1u << 16);
+        allot_responses_stream_init(&s, "chatcmpl-l", "m", 0, 1u << 16, NULL);
         ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'cut sh'}}]}", &out), 0);
         snprintf(chunk, sizeof chunk, "{'choices':[{'delta':{},'finish_reason':'%s'}]}",
                  cases[i].finish);
@@ -738,7 +1034,7 @@ TEST(responses_answer_stream_refusal)
     const cJSON *r;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-r", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-r", "m", 0, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'role':'assistant','refusal':'I can'}}]}", &out),
                   0);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'refusal':'not.'}}]}", &out), 0);
@@ -774,7 +1070,7 @@ TEST(responses_answer_stream_ignores_non_json_and_after_done)
     size_t len;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-n", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-n", "m", 0, 1u << 16, NULL);
     /* nothing is sent for payloads that are not JSON objects, not even response.created */
     ASSERT_INT_EQ(feed(&s, "not json", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[1,2]", &out), 0);
@@ -816,7 +1112,7 @@ TEST(responses_answer_stream_done_without_chunks)
     struct events ev;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-e", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-e", "m", 0, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
     ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
     ASSERT_STR_EQ(event_names(&ev), "response.created,response.in_progress,response.completed");
@@ -841,7 +1137,12 @@ static const char *const every_kind[] = {
 };
 #define EVERY_KIND_N (int)(sizeof every_kind / sizeof every_kind[0])
 
-TEST(responses_answer_stream_error_restores_state)
+/* Feed every_kind: each chunk first with every out cap too small for what
+ * it sends. Each try fails, and leaves out and the state as they were, so
+ * the next try (and at last the one with room) goes on from the same
+ * place; what comes out in the end is what a run with room gives. custom:
+ * the custom tools (NULL: none). */
+static void restores_state(int *allot_test_failed_, const struct allot_responses_custom *custom)
 {
     struct allot_responses_stream s, fresh, before;
     struct allot_buf out, want;
@@ -851,19 +1152,18 @@ TEST(responses_answer_stream_error_restores_state)
 
     /* the reference: a run with room */
     allot_buf_init(&want, 1u << 16);
-    allot_responses_stream_init(&fresh, "chatcmpl-x", "m", 0, 1u << 16);
+    allot_responses_stream_init(&fresh, "chatcmpl-x", "m", 0, 1u << 16, custom);
     for (i = 0; i < EVERY_KIND_N; i++)
         ASSERT_INT_EQ(feed(&fresh, every_kind[i], &want), 0);
     ASSERT_INT_EQ(events_parse(allot_buf_cstr(&want), &ev), 0);
     ASSERT_STR_EQ(ev.name[ev.n - 1], "response.incomplete");
     ASSERT_INT_EQ(json_size(ev.data[ev.n - 1], "response.output"), 5);
+    ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "response.output.2.type"),
+                  custom ? "custom_tool_call" : "function_call");
     events_release(&ev);
 
-    /* each chunk is fed first with every out cap too small for what it sends: each try
-     * fails, and leaves out and the state as they were, so the next try (and at last
-     * the one with room) goes on from the same place */
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 1u << 16, custom);
     for (i = 0; i < EVERY_KIND_N; i++) {
         start = out.len;
         for (cap = 0;; cap++) {
@@ -899,6 +1199,17 @@ TEST(responses_answer_stream_error_restores_state)
     allot_buf_release(&want);
 }
 
+TEST(responses_answer_stream_error_restores_state)
+{
+    /* the second call of every_kind, "v", as a custom tool */
+    static const struct allot_responses_custom v_custom = {1, {"v"}};
+
+    restores_state(allot_test_failed_, NULL);
+    if (*allot_test_failed_)
+        return;
+    restores_state(allot_test_failed_, &v_custom);
+}
+
 TEST(responses_answer_stream_cap)
 {
     struct allot_responses_stream s;
@@ -909,7 +1220,7 @@ TEST(responses_answer_stream_cap)
     long long seq;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-c", "m", 0, 16);
+    allot_responses_stream_init(&s, "chatcmpl-c", "m", 0, 16, NULL);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'0123456789'}}]}", &out), 0);
     len = out.len;
     seq = s.seq;
@@ -943,7 +1254,7 @@ TEST(responses_answer_stream_cap)
     /* a chunk that closes a call and fails on the next one's arguments leaves the
      * first call open and whole */
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-c", "m", 0, 256);
+    allot_responses_stream_init(&s, "chatcmpl-c", "m", 0, 256, NULL);
     ASSERT_INT_EQ(feed(&s,
                        "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'a','function':"
                        "{'name':'f','arguments':'{\\'k\\':1}'}}]}}]}",
@@ -990,7 +1301,7 @@ TEST(responses_answer_stream_error_event)
     long long seq;
 
     allot_buf_init(&out, 1u << 16);
-    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 1u << 16);
+    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'half'}}]}", &out), 0);
     seq = s.seq;
     ASSERT_INT_EQ(
@@ -1025,7 +1336,7 @@ TEST(responses_answer_stream_error_event)
 
     /* a cap that cannot hold it leaves out and the stream unchanged */
     allot_buf_init(&out, 30);
-    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 100);
+    allot_responses_stream_init(&s, "chatcmpl-x", "m", 0, 100, NULL);
     s.seq = 5;
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
     ASSERT_INT_EQ(allot_responses_stream_error(&s, "c", "boom", &out), ALLOT_ETOOBIG);

@@ -11,8 +11,9 @@
 
 /* ---- helpers ---- */
 
-/* Translate a request (written with '); the chat body parsed, or NULL. */
-static cJSON *request(const char *sq, int *rc)
+/* Translate a request (written with '); the chat body parsed, or NULL.
+ * custom (may be NULL) gets the custom tools' names. */
+static cJSON *request_custom(const char *sq, struct allot_responses_custom *custom, int *rc)
 {
     struct allot_buf out, err;
     const char *body = json_sq(sq);
@@ -20,7 +21,7 @@ static cJSON *request(const char *sq, int *rc)
 
     allot_buf_init(&out, 1u << 20);
     allot_buf_init(&err, 1024);
-    *rc = allot_responses_request(body, strlen(body), &out, &err);
+    *rc = allot_responses_request(body, strlen(body), &out, &err, custom);
     if (*rc == 0)
         root = cJSON_Parse(allot_buf_cstr(&out));
     allot_buf_release(&out);
@@ -28,13 +29,20 @@ static cJSON *request(const char *sq, int *rc)
     return root;
 }
 
+static cJSON *request(const char *sq, int *rc)
+{
+    return request_custom(sq, NULL, rc);
+}
+
 /* Translate a request that must be refused: the message for the client,
- * or a note of what went wrong instead ("(rc N)", "(out changed)"). out
- * starts with text of its own, which must survive. */
+ * or a note of what went wrong instead ("(rc N)", "(out changed)",
+ * "(custom not emptied)"). out starts with text of its own, which must
+ * survive. */
 static const char *request_error(const char *sq)
 {
     static char msg[512];
     struct allot_buf out, err;
+    struct allot_responses_custom custom = {.n = 3};
     const char *body = json_sq(sq);
     int rc;
 
@@ -43,11 +51,13 @@ static const char *request_error(const char *sq)
     if (allot_buf_adds(&out, "KEEP")) {
         snprintf(msg, sizeof msg, "(no memory)");
     } else {
-        rc = allot_responses_request(body, strlen(body), &out, &err);
+        rc = allot_responses_request(body, strlen(body), &out, &err, &custom);
         if (rc != ALLOT_EINVAL)
             snprintf(msg, sizeof msg, "(rc %d)", rc);
         else if (strcmp(allot_buf_cstr(&out), "KEEP") != 0)
             snprintf(msg, sizeof msg, "(out changed)");
+        else if (custom.n != 0)
+            snprintf(msg, sizeof msg, "(custom not emptied)");
         else if (strchr(allot_buf_cstr(&err), '\n'))
             snprintf(msg, sizeof msg, "(newline in message)");
         else
@@ -356,6 +366,396 @@ TEST(responses_request_tools_and_tool_choice)
                   "Invalid type for 'parallel_tool_calls': expected a boolean.");
 }
 
+/* ---- custom tools ---- */
+
+/* The parameters every custom tool's function takes. */
+#define CUSTOM_PARAMETERS                                                                          \
+    "{\"type\":\"object\",\"properties\":{\"input\":{\"type\":\"string\",\"description\":"         \
+    "\"The tool's input, as free text.\"}},\"required\":[\"input\"],"                              \
+    "\"additionalProperties\":false}"
+
+/* v serialised compactly (a static buffer), or "(none)". */
+static const char *json_text(const cJSON *v)
+{
+    static char text[4096];
+    char *p = v ? cJSON_PrintUnformatted(v) : NULL;
+
+    snprintf(text, sizeof text, "%s", p ? p : "(none)");
+    free(p);
+    return text;
+}
+
+TEST(responses_request_custom_tools)
+{
+    struct allot_responses_custom custom = {.n = 9};
+    int rc;
+    cJSON *o = request_custom(
+        "{'model':'m','input':'q','tools':["
+        "{'type':'custom','name':'apply_patch','description':'Edit files.','format':{'type':"
+        "'grammar','syntax':'lark','definition':'start: begin_patch hunk+ end_patch\\n"
+        "begin_patch: \\'*** Begin Patch\\''}},"
+        "{'type':'function','name':'weather','parameters':{'type':'object'}},"
+        "{'type':'custom','name':'note','description':'Write a note.','format':{'type':'text'}},"
+        "{'type':'custom','name':'raw'},"
+        "{'type':'custom','name':'bare','format':{'type':'grammar','syntax':'regex',"
+        "'definition':'[a-z]+'}}]}",
+        &custom, &rc);
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_keys(o), "model,messages,tools");
+    ASSERT_INT_EQ(json_size(o, "tools"), 5);
+    /* a grammar is appended to the description */
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.0")), "type,function");
+    ASSERT_STR_EQ(json_str(o, "tools.0.type"), "function");
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.0.function")), "name,description,parameters");
+    ASSERT_STR_EQ(json_str(o, "tools.0.function.name"), "apply_patch");
+    ASSERT_STR_EQ(json_str(o, "tools.0.function.description"),
+                  "Edit files.\n\nInput: free text in this lark grammar:\n"
+                  "start: begin_patch hunk+ end_patch\nbegin_patch: \"*** Begin Patch\"");
+    ASSERT_STR_EQ(json_text(json_at(o, "tools.0.function.parameters")), CUSTOM_PARAMETERS);
+    /* a function tool among them is as before */
+    ASSERT_STR_EQ(json_str(o, "tools.1.function.name"), "weather");
+    ASSERT_STR_EQ(json_text(json_at(o, "tools.1.function.parameters")), "{\"type\":\"object\"}");
+    /* text format, or none: the description as it is, or none */
+    ASSERT_STR_EQ(json_str(o, "tools.2.function.name"), "note");
+    ASSERT_STR_EQ(json_str(o, "tools.2.function.description"), "Write a note.");
+    ASSERT_STR_EQ(json_text(json_at(o, "tools.2.function.parameters")), CUSTOM_PARAMETERS);
+    ASSERT_STR_EQ(json_keys(json_at(o, "tools.3.function")), "name,parameters");
+    ASSERT_STR_EQ(json_str(o, "tools.3.function.name"), "raw");
+    ASSERT_STR_EQ(json_str(o, "tools.4.function.description"),
+                  "Input: free text in this regex grammar:\n[a-z]+");
+    cJSON_Delete(o);
+
+    /* the custom tools' names, in order, for the answer */
+    ASSERT_INT_EQ(custom.n, 4);
+    ASSERT_STR_EQ(custom.name[0], "apply_patch");
+    ASSERT_STR_EQ(custom.name[1], "note");
+    ASSERT_STR_EQ(custom.name[2], "raw");
+    ASSERT_STR_EQ(custom.name[3], "bare");
+
+    /* none: n 0 */
+    custom.n = 9;
+    o = request_custom("{'model':'m','input':'q','tools':[{'type':'function','name':'f'}]}",
+                       &custom, &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(custom.n, 0);
+    cJSON_Delete(o);
+}
+
+/* Translate a body given as plain JSON text (too long for json_sq). */
+static cJSON *request_raw(const char *body, int *rc)
+{
+    struct allot_buf out;
+    cJSON *root = NULL;
+
+    allot_buf_init(&out, 1u << 20);
+    *rc = allot_responses_request(body, strlen(body), &out, NULL, NULL);
+    if (*rc == 0)
+        root = cJSON_Parse(allot_buf_cstr(&out));
+    allot_buf_release(&out);
+    return root;
+}
+
+/* A custom tool of a description of n_desc 'd's and a grammar of n_def
+ * copies of unit, as a request body (malloc'd). */
+static char *custom_tool_body(size_t n_desc, const char *unit, size_t n_def)
+{
+    size_t i, cap = n_desc + n_def * strlen(unit) + 256, len;
+    char *b = malloc(cap);
+
+    if (!b)
+        return NULL;
+    len = (size_t)snprintf(b, cap,
+                           "{\"model\":\"m\",\"input\":\"q\",\"tools\":[{\"type\":\"custom\","
+                           "\"name\":\"t\",\"description\":\"");
+    memset(b + len, 'd', n_desc);
+    len += n_desc;
+    len += (size_t)snprintf(b + len, cap - len,
+                            "\",\"format\":{\"type\":\"grammar\",\"syntax\":\"lark\","
+                            "\"definition\":\"");
+    for (i = 0; i < n_def; i++)
+        len += (size_t)snprintf(b + len, cap - len, "%s", unit);
+    snprintf(b + len, cap - len, "\"}}]}");
+    return b;
+}
+
+TEST(responses_request_custom_tool_grammar_cut)
+{
+    static const char head[] = "\n\nInput: free text in this lark grammar:\n";
+    static const char note[] = "\n(grammar cut here: allot sends at most 16 KB of a custom "
+                               "tool's description and grammar)";
+    const size_t fits = 16384 - 1000 - (sizeof head - 1);
+    const char *d;
+    char *body;
+    int rc;
+    cJSON *o;
+
+    /* description and grammar of 16 KB exactly: whole */
+    body = custom_tool_body(1000, "g", fits);
+    ASSERT(body);
+    o = request_raw(body, &rc);
+    free(body);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    d = json_str(o, "tools.0.function.description");
+    ASSERT(d);
+    ASSERT_INT_EQ(strlen(d), 16384);
+    ASSERT(d[strlen(d) - 1] == 'g');
+    ASSERT(!strstr(d, "grammar cut"));
+    cJSON_Delete(o);
+
+    /* a byte more: the grammar is cut, and the cut said, within 16 KB */
+    body = custom_tool_body(1000, "g", fits + 1);
+    ASSERT(body);
+    o = request_raw(body, &rc);
+    free(body);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    d = json_str(o, "tools.0.function.description");
+    ASSERT(d);
+    ASSERT_INT_EQ(strlen(d), 16384);
+    ASSERT(strncmp(d, "ddd", 3) == 0);
+    ASSERT_STR_CONTAINS(d, head);
+    ASSERT_STR_EQ(d + strlen(d) - (sizeof note - 1), note);
+    ASSERT(d[strlen(d) - (sizeof note - 1) - 1] == 'g');
+    cJSON_Delete(o);
+
+    /* the cut never falls inside a UTF-8 sequence */
+    body = custom_tool_body(1001, "\xc3\xa9", 10000);
+    ASSERT(body);
+    o = request_raw(body, &rc);
+    free(body);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    d = json_str(o, "tools.0.function.description");
+    ASSERT(d);
+    ASSERT(strlen(d) <= 16384);
+    ASSERT(!strstr(d, "\xef\xbf\xbd")); /* no U+FFFD for a broken character */
+    ASSERT_STR_CONTAINS(d, "\xc3\xa9\n(grammar cut here");
+    cJSON_Delete(o);
+
+    /* a description of 16 KB alone: the grammar left out, and the cut said */
+    body = custom_tool_body(16384, "g", 10);
+    ASSERT(body);
+    o = request_raw(body, &rc);
+    free(body);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    d = json_str(o, "tools.0.function.description");
+    ASSERT(d);
+    ASSERT_INT_EQ(strlen(d), 16384 + (sizeof head - 1) + (sizeof note - 1));
+    ASSERT_STR_EQ(d + 16384, "\n\nInput: free text in this lark grammar:\n\n(grammar cut here: "
+                             "allot sends at most 16 KB of a custom tool's description and "
+                             "grammar)");
+    cJSON_Delete(o);
+}
+
+TEST(responses_request_custom_tool_limits)
+{
+    char body[4096], name[80];
+    size_t len;
+    int i, rc;
+    cJSON *o;
+
+    /* ALLOT_RESPONSES_CUSTOM_MAX custom tools are fine, one more is not */
+    len = (size_t)snprintf(body, sizeof body, "{'model':'m','input':'q','tools':[");
+    for (i = 0; i < ALLOT_RESPONSES_CUSTOM_MAX; i++)
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s{'type':'custom','name':'t%d'}",
+                                i ? "," : "", i);
+    snprintf(body + len, sizeof body - len, "]}");
+    o = request(body, &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(json_size(o, "tools"), ALLOT_RESPONSES_CUSTOM_MAX);
+    cJSON_Delete(o);
+    snprintf(body + len, sizeof body - len,
+             ",{'type':'function','name':'f'},{'type':'custom',"
+             "'name':'one_more'}]}");
+    ASSERT_STR_EQ(request_error(body), "tools: allot supports at most 16 custom tools");
+
+    /* a name of 63 bytes is fine, of 64 is not */
+    memset(name, 'n', 63);
+    name[63] = '\0';
+    snprintf(body, sizeof body, "{'model':'m','input':'q','tools':[{'type':'custom','name':'%s'}]}",
+             name);
+    o = request(body, &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_str(o, "tools.0.function.name"), name);
+    cJSON_Delete(o);
+    snprintf(body, sizeof body,
+             "{'model':'m','input':'q','tools':[{'type':'function','name':'f'},{'type':'custom',"
+             "'name':'%sn'}]}",
+             name);
+    ASSERT_STR_EQ(request_error(body),
+                  "tools[1].name: a custom tool's name must be shorter than 64 bytes");
+}
+
+TEST(responses_request_custom_tool_invalid)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{'model':'m','input':'q','tools':[{'type':'custom'}]}",
+         "Missing required parameter: 'tools[0].name'."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':7}]}",
+         "Invalid type for 'tools[0].name': expected a string."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','description':[]}]}",
+         "Invalid type for 'tools[0].description': expected a string."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','format':'text'}]}",
+         "Invalid type for 'tools[0].format': expected an object."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','format':{}}]}",
+         "Missing required parameter: 'tools[0].format.type'."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','format':{'type':"
+         "'json'}}]}",
+         "Invalid value for 'tools[0].format.type': 'json'. Supported values are: 'text' and "
+         "'grammar'."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','format':{'type':"
+         "'grammar','syntax':'lark'}}]}",
+         "Missing required parameter: 'tools[0].format.definition'."},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t','format':{'type':"
+         "'grammar','definition':'x'}}]}",
+         "Missing required parameter: 'tools[0].format.syntax'."},
+        {"{'model':'m','input':[{'type':'custom_tool_call','call_id':'c','name':'t'}]}",
+         "Missing required parameter: 'input[0].input'."},
+        {"{'model':'m','input':[{'type':'custom_tool_call','call_id':'c','name':'t','input':{}}]}",
+         "Invalid type for 'input[0].input': expected a string."},
+        {"{'model':'m','input':[{'type':'custom_tool_call','name':'t','input':'x'}]}",
+         "Missing required parameter: 'input[0].call_id'."},
+        {"{'model':'m','input':[{'type':'custom_tool_call_output','call_id':'c'}]}",
+         "Missing required parameter: 'input[0].output'."},
+        {"{'model':'m','input':[{'type':'custom_tool_call_output','call_id':'c','output':"
+         "[{'type':'input_image','image_url':'https://x/a.png'}]}]}",
+         "input[0].output[0].type: content type 'input_image' is not supported by allot"},
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t'}],'tool_choice':"
+         "{'type':'custom'}}",
+         "Missing required parameter: 'tool_choice.name'."},
+        /* the other hosted tools stay refused */
+        {"{'model':'m','input':'q','tools':[{'type':'custom','name':'t'},{'type':'local_shell'}]}",
+         "tools[1].type: tool type 'local_shell' is not supported by allot"},
+        {"{'model':'m','input':[{'type':'local_shell_call','call_id':'c'}]}",
+         "input[0].type: item type 'local_shell_call' is not supported by allot"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ASSERT_STR_EQ(request_error(cases[i].body), cases[i].want);
+}
+
+TEST(responses_request_custom_tool_call_round_trip)
+{
+    int rc;
+    cJSON *o = request(
+        "{'model':'m','input':["
+        "{'role':'user','content':'fix the bug'},"
+        "{'type':'message','role':'assistant','content':[{'type':'output_text','text':"
+        "'Patching.'}]},"
+        "{'type':'custom_tool_call','id':'ctc_1','status':'completed','call_id':'call_1',"
+        "'name':'apply_patch','input':'*** Begin Patch\\n+say(\\'hi\\') \\\\ done\\t\\u00e9\\n"
+        "*** End Patch'},"
+        "{'type':'function_call','call_id':'call_2','name':'ls','arguments':'{}'},"
+        "{'type':'custom_tool_call_output','call_id':'call_1','output':'Done'},"
+        "{'type':'function_call_output','call_id':'call_2','output':'a.c'},"
+        "{'type':'custom_tool_call','call_id':'call_3','name':'apply_patch','input':''},"
+        "{'type':'custom_tool_call_output','call_id':'call_3','output':[{'type':'input_text',"
+        "'text':'Failed'},{'type':'input_text','text':'no hunk'}]}]}",
+        &rc);
+    cJSON *args;
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(json_size(o, "messages"), 6);
+    /* the text, the custom call and the function call: one assistant message */
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.1")), "role,content,tool_calls");
+    ASSERT_STR_EQ(json_str(o, "messages.1.content"), "Patching.");
+    ASSERT_INT_EQ(json_size(o, "messages.1.tool_calls"), 2);
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.1.tool_calls.0")), "id,type,function");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.type"), "function");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.0.function.name"), "apply_patch");
+    /* the input wrapped as the function's one argument, escaped as JSON inside the
+     * arguments string */
+    args = cJSON_Parse(json_str(o, "messages.1.tool_calls.0.function.arguments"));
+    ASSERT(args);
+    ASSERT_STR_EQ(json_keys(args), "input");
+    ASSERT_STR_EQ(json_str(args, "input"),
+                  "*** Begin Patch\n+say(\"hi\") \\ done\t\xc3\xa9\n*** End Patch");
+    cJSON_Delete(args);
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.1.id"), "call_2");
+    ASSERT_STR_EQ(json_str(o, "messages.1.tool_calls.1.function.arguments"), "{}");
+    /* the outputs: tool messages */
+    ASSERT_STR_EQ(json_keys(json_at(o, "messages.2")), "role,tool_call_id,content");
+    ASSERT_STR_EQ(json_str(o, "messages.2.role"), "tool");
+    ASSERT_STR_EQ(json_str(o, "messages.2.tool_call_id"), "call_1");
+    ASSERT_STR_EQ(json_str(o, "messages.2.content"), "Done");
+    ASSERT_STR_EQ(json_str(o, "messages.3.tool_call_id"), "call_2");
+    /* a custom call after a tool message: an assistant message of its own */
+    ASSERT_STR_EQ(json_str(o, "messages.4.role"), "assistant");
+    ASSERT(cJSON_IsNull(json_at(o, "messages.4.content")));
+    ASSERT_STR_EQ(json_str(o, "messages.4.tool_calls.0.function.arguments"), "{\"input\":\"\"}");
+    ASSERT_STR_EQ(json_str(o, "messages.5.tool_call_id"), "call_3");
+    ASSERT_STR_EQ(json_str(o, "messages.5.content"), "Failed\n\nno hunk");
+    cJSON_Delete(o);
+}
+
+TEST(responses_request_custom_tool_choice)
+{
+    int rc;
+    cJSON *o = request("{'model':'m','input':'q','tools':[{'type':'custom','name':'apply_patch'}],"
+                       "'tool_choice':{'type':'custom','name':'apply_patch'}}",
+                       &rc);
+
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_keys(o), "model,messages,tools,tool_choice");
+    ASSERT_STR_EQ(json_text(json_at(o, "tool_choice")),
+                  "{\"type\":\"function\",\"function\":{\"name\":\"apply_patch\"}}");
+    cJSON_Delete(o);
+}
+
+TEST(responses_request_custom_errors_leave_out_unchanged)
+{
+    const char *ok = json_sq("{'model':'m','input':[{'type':'custom_tool_call','call_id':'c',"
+                             "'name':'p','input':'x\\'y'}],'tools':[{'type':'custom','name':'p',"
+                             "'description':'d','format':{'type':'grammar','syntax':'lark',"
+                             "'definition':'start: /.+/'}}]}");
+    struct allot_responses_custom custom;
+    struct allot_buf out;
+    size_t cap;
+    int rc = -1;
+
+    /* out's cap hit at every length short of the whole translation: out and
+     * custom as if nothing happened */
+    for (cap = 4; cap < 1000; cap++) {
+        allot_buf_init(&out, cap);
+        ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
+        custom.n = 7;
+        rc = allot_responses_request(ok, strlen(ok), &out, NULL, &custom);
+        if (rc == 0) {
+            cJSON *o = cJSON_Parse(allot_buf_cstr(&out) + 4);
+
+            ASSERT(o);
+            ASSERT_STR_EQ(json_str(o, "messages.0.tool_calls.0.function.arguments"),
+                          "{\"input\":\"x\\\"y\"}");
+            ASSERT_STR_EQ(json_str(o, "tools.0.function.description"),
+                          "d\n\nInput: free text in this lark grammar:\nstart: /.+/");
+            cJSON_Delete(o);
+            ASSERT_INT_EQ(custom.n, 1);
+            ASSERT_STR_EQ(custom.name[0], "p");
+            allot_buf_release(&out);
+            break;
+        }
+        ASSERT_INT_EQ(rc, ALLOT_ETOOBIG);
+        ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
+        ASSERT_INT_EQ(custom.n, 0);
+        allot_buf_release(&out);
+    }
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(cap > 200);
+}
+
 /* ---- what allot refuses ---- */
 
 TEST(responses_request_refuses_stored_state)
@@ -563,7 +963,7 @@ TEST(responses_request_integers_print_as_integers)
     const char *body = json_sq("{'model':'m','input':'q','max_output_tokens':1e3}");
 
     allot_buf_init(&out, 4096);
-    ASSERT_INT_EQ(allot_responses_request(body, strlen(body), &out, NULL), 0);
+    ASSERT_INT_EQ(allot_responses_request(body, strlen(body), &out, NULL, NULL), 0);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&out), "\"max_tokens\":1000}");
     allot_buf_release(&out);
 }
@@ -687,7 +1087,7 @@ TEST(responses_request_errors_leave_out_unchanged)
     allot_buf_init(&out, 1024);
     allot_buf_init(&err, 1024);
     ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
-    ASSERT_INT_EQ(allot_responses_request(late, strlen(late), &out, &err), ALLOT_EINVAL);
+    ASSERT_INT_EQ(allot_responses_request(late, strlen(late), &out, &err, NULL), ALLOT_EINVAL);
     ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
     ASSERT_STR_EQ(allot_buf_cstr(&err),
                   "tools[1].type: tool type 'file_search' is not supported by allot");
@@ -701,7 +1101,7 @@ TEST(responses_request_errors_leave_out_unchanged)
         allot_buf_init(&out, cap);
         allot_buf_init(&err, 1024);
         ASSERT_INT_EQ(allot_buf_adds(&out, "KEEP"), 0);
-        rc = allot_responses_request(ok, strlen(ok), &out, &err);
+        rc = allot_responses_request(ok, strlen(ok), &out, &err, NULL);
         if (rc == 0) {
             cJSON *o = cJSON_Parse(allot_buf_cstr(&out) + 4);
 
@@ -722,7 +1122,7 @@ TEST(responses_request_errors_leave_out_unchanged)
 
     /* err may be NULL */
     allot_buf_init(&out, 1024);
-    ASSERT_INT_EQ(allot_responses_request(late, strlen(late), &out, NULL), ALLOT_EINVAL);
+    ASSERT_INT_EQ(allot_responses_request(late, strlen(late), &out, NULL, NULL), ALLOT_EINVAL);
     ASSERT_INT_EQ(out.len, 0);
     allot_buf_release(&out);
 }
