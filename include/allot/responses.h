@@ -63,6 +63,12 @@ struct allot_responses_custom {
 int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err, struct allot_responses_custom *custom);
 
+/* Whether a request body is a Responses request rather than a chat
+ * completion: a JSON object with "input" and without "messages". For what
+ * sees a body without its path (POST /v1/route, allot route --file). 1 or
+ * 0. */
+int allot_responses_body_is(const char *body, size_t len);
+
 struct cJSON;
 /* Translate an OpenAI chat.completion, already parsed (the gateway parses
  * it once, for usage and the checks), into a Response object appended to

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allot/anthropic.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
 #include "allot/decision.h"
 #include "allot/error.h"
+#include "allot/responses.h"
 #include "cli.h"
 
 #define MAX_REQUEST (64u << 20)
@@ -78,23 +80,27 @@ static void print_text(const struct allot_decision *d)
 
 static int route_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"file", required_argument, NULL, 'f'},
-        {"work", required_argument, NULL, 'w'},   {"model", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *file = NULL, *work = NULL, *model = "auto";
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"work", required_argument, NULL, 'w'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"api", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *file = NULL, *work = NULL, *model = "auto", *api = NULL;
     struct allot_config *cfg = NULL;
     struct allot_chat_request chat;
     struct allot_instruction in;
     struct allot_decision d;
-    struct allot_buf body, err;
-    int c, json = 0, rc = 1;
+    struct allot_buf body, err, translated;
+    int c, json = 0, rc = 1, trc;
 
     memset(&chat, 0, sizeof chat);
     allot_buf_init(&body, MAX_REQUEST);
     allot_buf_init(&err, 4096);
+    allot_buf_init(&translated, 2 * MAX_REQUEST + 4096);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:w:m:j", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:w:m:ja:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config_path = optarg;
@@ -110,6 +116,18 @@ static int route_exec(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'a':
+            if (strcmp(optarg, "chat") && strcmp(optarg, "responses") &&
+                strcmp(optarg, "messages")) {
+                fprintf(stderr,
+                        "allot route: bad value '%s' for --api: expected chat, responses or "
+                        "messages\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
+            api = optarg;
             break;
         default:
             allot_cli_usage(&allot_cli_route);
@@ -137,7 +155,21 @@ static int route_exec(int argc, char **argv)
     }
     if (allot_cli_load_config(config_path, &cfg))
         goto out;
-    if (allot_chat_request_parse(&chat, body.ptr, body.len, &err)) {
+    /* a Responses or Messages body is routed as its translation would be */
+    if (!api)
+        api = file && allot_responses_body_is(body.ptr, body.len) ? "responses" : "chat";
+    if (strcmp(api, "responses") == 0)
+        trc = allot_responses_request(body.ptr ? body.ptr : "", body.len, &translated, &err, NULL);
+    else if (strcmp(api, "messages") == 0)
+        trc = allot_anthropic_request(body.ptr ? body.ptr : "", body.len, &translated, &err);
+    else
+        trc = allot_buf_add(&translated, body.ptr ? body.ptr : "", body.len);
+    if (trc) {
+        fprintf(stderr, "allot route: %s\n",
+                trc == ALLOT_EINVAL ? allot_buf_cstr(&err) : allot_strerror(trc));
+        goto out;
+    }
+    if (allot_chat_request_parse(&chat, translated.ptr, translated.len, &err)) {
         fprintf(stderr, "allot route: %s\n", allot_buf_cstr(&err));
         goto out;
     }
@@ -155,6 +187,7 @@ out:
     allot_chat_request_release(&chat);
     allot_buf_release(&body);
     allot_buf_release(&err);
+    allot_buf_release(&translated);
     allot_config_free(cfg);
     return rc;
 }
@@ -162,12 +195,15 @@ out:
 const struct allot_cli_cmd allot_cli_route = {
     "route", "show the routing decision for a request, without calling a model",
     "usage: allot route [--config FILE] [--work CATEGORY|TIER] [--model NAME] [--json] TEXT\n"
-    "       allot route [--config FILE] [--work CATEGORY|TIER] [--json] --file REQUEST.json\n\n"
+    "       allot route [--config FILE] [--work CATEGORY|TIER] [--json]\n"
+    "                   [--api chat|responses|messages] --file REQUEST.json\n\n"
     "Print the category, tier, confidence, models (first serves, the rest are fallbacks)\n"
     "and the reason for a request; when the classifier decided, also the runner-up, the\n"
     "features that pushed for and against the category, any rule that overrode the\n"
     "model, and which model file was used (routing.classifier_model, or built-in).\n"
     "TEXT is sent as one user message with model \"auto\" (or --model); --file reads a\n"
-    "whole chat-completions request body (- for stdin).\n"
+    "whole request body (- for stdin): chat completions, or OpenAI Responses (a body\n"
+    "with \"input\" and no \"messages\"), or with --api messages an Anthropic Messages\n"
+    "request; the latter two are routed as their translations are.\n"
     "--work sets what the X-Allot-Work header would. --json prints one JSON object.\n",
     route_exec};

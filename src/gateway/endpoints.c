@@ -14,6 +14,7 @@
 #include "allot/cost.h"
 #include "allot/decision.h"
 #include "allot/error.h"
+#include "allot/responses.h"
 #include "internal.h"
 
 int allot__is_messages_path(struct allot_slice path)
@@ -158,16 +159,33 @@ static void respond_json(struct allot_http_request *req, int status, const char 
 /* POST /v1/route: the decision for a chat request, without calling anyone. */
 static void route(struct allot__worker *w, struct allot_http_request *req)
 {
+    const char *body = req->body.ptr ? req->body.ptr : "";
     struct allot_chat_request chat;
     struct allot_instruction in;
     struct allot_decision d;
-    struct allot_buf err, out;
+    struct allot_buf err, out, translated;
     int rc;
 
     memset(&chat, 0, sizeof chat);
     allot_buf_init(&err, 1024);
     allot_buf_init(&out, 16384);
-    rc = allot_chat_request_parse(&chat, req->body.ptr ? req->body.ptr : "", req->body.len, &err);
+    allot_buf_init(&translated, 2 * req->body.len + 4096);
+    /* a Messages body (an Anthropic client: anthropic-version) or a
+     * Responses body is routed as its translation would be */
+    if (allot_http_request_header(req, "anthropic-version").ptr)
+        rc = allot_anthropic_request(body, req->body.len, &translated, &err);
+    else if (allot_responses_body_is(body, req->body.len))
+        rc = allot_responses_request(body, req->body.len, &translated, &err, NULL);
+    else
+        rc = allot_buf_add(&translated, body, req->body.len);
+    if (rc) {
+        allot__respond_error(
+            req, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error", "invalid_request",
+            rc == ALLOT_EINVAL ? allot_buf_cstr(&err) : allot_strerror(rc), NULL, 0);
+        goto out;
+    }
+    rc =
+        allot_chat_request_parse(&chat, translated.ptr ? translated.ptr : "", translated.len, &err);
     if (rc) {
         allot__respond_error(req, 400, "invalid_request_error",
                              rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request",
@@ -194,6 +212,7 @@ out:
     allot_chat_request_release(&chat);
     allot_buf_release(&err);
     allot_buf_release(&out);
+    allot_buf_release(&translated);
 }
 
 /* Bytes of the string values under v (texts, tool inputs and results,

@@ -871,3 +871,13 @@ out:
     allot_buf_release(&r.parts);
     return rc;
 }
+
+int allot_responses_body_is(const char *body, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
+    int is = cJSON_IsObject(root) && allot_json_member(root, "input") &&
+             !allot_json_member(root, "messages");
+
+    cJSON_Delete(root);
+    return is;
+}

@@ -5,6 +5,7 @@
 // `allot route` give the same decision without calling an upstream.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import * as h from './harness.mjs';
 
 const LABOUR_PROMPT = 'Summarise this article in five bullet points: The city council voted on Tuesday to extend ' +
@@ -156,6 +157,31 @@ describe('routing', () => {
       const res = await h.post(`${allot.base}/route`, { model: 'auto', messages: user(text) }, headers);
       assert.deepEqual(JSON.parse(cli.stdout), await res.json());
     }
+  });
+
+  it('POST /v1/route and `allot route --file` route a Responses body and a Messages body as their translations', h.LIMIT, async () => {
+    const chat = await (await h.post(`${allot.base}/route`, { model: 'auto', messages: [{ role: 'system', content: 'You are careful.' }, { role: 'user', content: JUDGMENT_PROMPT }] })).json();
+    const bodies = [
+      [{ model: 'auto', instructions: 'You are careful.', input: JUDGMENT_PROMPT }, {}, []],
+      [{ model: 'auto', max_tokens: 100, system: 'You are careful.', messages: [{ role: 'user', content: JUDGMENT_PROMPT }] },
+        { 'anthropic-version': '2023-06-01' }, ['--api', 'messages']],
+    ];
+    const dir = h.tempDir();
+    for (const [i, [body, headers, apiArgs]] of bodies.entries()) {
+      const res = await h.post(`${allot.base}/route`, body, headers);
+      const j = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(j));
+      assert.deepEqual(j, chat); // the same decision, explanation included, as the chat body's
+      const file = `${dir}/req${i}.json`;
+      fs.writeFileSync(file, JSON.stringify(body));
+      const cli = await h.runAllot(['route', '--json', '--config', allot.configPath, ...apiArgs, '--file', file], { env: h.ALLOT_ENV });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.deepEqual(JSON.parse(cli.stdout), chat);
+    }
+    // what the translation refuses is a 400 with its reason
+    const bad = await h.post(`${allot.base}/route`, { model: 'auto', input: 'hi', previous_response_id: 'resp_1' });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /previous_response_id/);
   });
 
   it('stops cleanly on SIGTERM', h.LIMIT, async () => {
