@@ -58,6 +58,7 @@ struct allot_upstream {
     struct sock_ctx **by_fd; /* the poll handle of each socket curl opened */
     size_t n_by_fd;
     uv_check_t check; /* harvests finished transfers after each poll phase */
+    int proxy_env;    /* a proxy is set in the environment (proxy_in_env) */
 };
 
 /* A socket curl opened, and its poll handle. The handle lives as long as
@@ -256,6 +257,25 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* Whether the environment names a proxy that libcurl would use. Without
+ * one, handles get CURLOPT_PROXY and CURLOPT_NOPROXY "": libcurl otherwise
+ * looks the variables up (no_proxy, NO_PROXY, http_proxy, all_proxy,
+ * ALL_PROXY: each getenv a scan of the environment) on every transfer. The
+ * environment does not change while allot runs. */
+static int proxy_in_env(void)
+{
+    static const char *const vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    size_t i;
+
+    for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return 1;
+    }
+    return 0;
+}
+
 int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct allot_upstream **out)
 {
     struct allot_upstream *up = NULL;
@@ -270,6 +290,7 @@ int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct a
         goto out;
     up->loop = loop;
     up->cfg = cfg;
+    up->proxy_env = proxy_in_env();
     up->multi = curl_multi_init();
     if (!up->multi)
         goto out;
@@ -426,6 +447,10 @@ static int setup_handle(struct allot_upstream_xfer *x)
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->up);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+    if (!x->up->proxy_env) { /* none to find: spare libcurl the lookups per transfer */
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return ALLOT_EUPSTREAM;
     return 0;

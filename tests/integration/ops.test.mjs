@@ -2,6 +2,7 @@
 // traffic, and `allot report` over the ledger that traffic wrote.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import * as h from './harness.mjs';
 
 const MODEL_NAMES = ['judge-a', 'judge-b', 'labour-a', 'labour-b', 'coder-a'];
@@ -139,5 +140,50 @@ describe('operations: models, health, metrics, report', () => {
 
   it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
+  });
+});
+
+// allot reads the proxy variables once at start; when they name a proxy,
+// upstream requests go through it as with curl, and no_proxy exempts hosts.
+describe('a proxy named in the environment', () => {
+  let frontier, local, proxy;
+  const seen = [];
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    // a forward HTTP proxy: absolute-form request line in, the same request out
+    proxy = http.createServer(async (req, res) => {
+      seen.push(req.url);
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const headers = { 'content-type': req.headers['content-type'] || 'application/json' };
+      if (req.headers.authorization) headers.authorization = req.headers.authorization;
+      const r = await fetch(req.url, { method: req.method, headers, body: Buffer.concat(chunks) });
+      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') || 'application/json' });
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    await h.cleanup();
+    await new Promise((resolve) => proxy.close(resolve));
+  });
+
+  it('upstream requests go through http_proxy, and no_proxy exempts a host', h.LIMIT, async () => {
+    const proxyUrl = `http://127.0.0.1:${proxy.address().port}`;
+    const via = await h.startAllot(h.baseConfig({ frontier, local }), { env: { ...h.ALLOT_ENV, http_proxy: proxyUrl, no_proxy: '', NO_PROXY: '' } });
+    const r = await h.chat(via.base, { model: 'allot:judgment', messages: [{ role: 'user', content: 'Review this plan.' }] });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(seen.length, 1, `the proxy saw ${JSON.stringify(seen)}`);
+    assert.match(seen[0], /^http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions$/);
+    await h.assertCleanStop(via);
+
+    const direct = await h.startAllot(h.baseConfig({ frontier, local }),
+      { env: { ...h.ALLOT_ENV, http_proxy: proxyUrl, no_proxy: '127.0.0.1' } });
+    const r2 = await h.chat(direct.base, { model: 'allot:judgment', messages: [{ role: 'user', content: 'Review this plan.' }] });
+    assert.equal(r2.status, 200, JSON.stringify(r2.json));
+    assert.equal(seen.length, 1, 'no_proxy did not exempt the host');
+    await h.assertCleanStop(direct);
   });
 });
