@@ -90,6 +90,13 @@ void allot_anthropic_stream_init(struct allot_anthropic_stream *s, const char *i
 int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_slice data,
                                  struct allot_buf *out);
 
+/* The same for a payload already parsed (the gateway parses each upstream
+ * chunk once, for all that reads it): chunk is the payload's JSON value
+ * (NULL, or not an object: ignored), done is 1 for "[DONE]" (chunk then
+ * unused). Results as allot_anthropic_stream_event. */
+int allot_anthropic_stream_feed(struct allot_anthropic_stream *s, const struct cJSON *chunk,
+                                int done, struct allot_buf *out);
+
 /* The Anthropic error type for an HTTP status: 400 invalid_request_error,
  * 401 authentication_error, 403 permission_error, 404 not_found_error, 413
  * request_too_large, 429 rate_limit_error, 503 and 529 overloaded_error,

@@ -182,6 +182,13 @@ void allot_responses_stream_release(struct allot_responses_stream *s);
 int allot_responses_stream_event(struct allot_responses_stream *s, struct allot_slice data,
                                  struct allot_buf *out);
 
+/* The same for a payload already parsed (the gateway parses each upstream
+ * chunk once, for all that reads it): chunk is the payload's JSON value
+ * (NULL, or not an object: ignored), done is 1 for "[DONE]" (chunk then
+ * unused). Results as allot_responses_stream_event. */
+int allot_responses_stream_feed(struct allot_responses_stream *s, const struct cJSON *chunk,
+                                int done, struct allot_buf *out);
+
 /* The stream failed after events went out: an "error" event
  * ({"type":"error","code":code,"message":M,"param":null,
  * "sequence_number":N}) appended to out, so that a client never mistakes a

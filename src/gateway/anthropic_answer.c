@@ -322,14 +322,11 @@ static int stream_choice(struct allot_anthropic_stream *s, struct allot_buf *out
 int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_slice data,
                                  struct allot_buf *out)
 {
-    struct allot_anthropic_stream saved = *s;
-    const cJSON *choices, *usage;
     cJSON *root = NULL;
-    size_t start = out->len;
-    int rc = 0;
+    int rc;
 
     if (s->finished || !data.ptr)
-        goto out;
+        return 0;
     while (data.len &&
            (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
         data.ptr++;
@@ -338,11 +335,30 @@ int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_
     while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
                         data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
         data.len--;
-    if (allot_slice_eq(data, "[DONE]")) {
+    if (allot_slice_eq(data, "[DONE]"))
+        return allot_anthropic_stream_feed(s, NULL, 1, out);
+    if (data.len)
+        root = cJSON_ParseWithLength(data.ptr, data.len);
+    rc = allot_anthropic_stream_feed(s, root, 0, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int allot_anthropic_stream_feed(struct allot_anthropic_stream *s, const cJSON *root, int done,
+                                struct allot_buf *out)
+{
+    struct allot_anthropic_stream saved = *s;
+    const cJSON *choices, *usage;
+    size_t start = out->len;
+    int rc = 0;
+
+    if (s->finished)
+        goto out;
+    if (done) {
         rc = stream_finish(s, out);
         goto out;
     }
-    if (!data.len || !cJSON_IsObject(root = cJSON_ParseWithLength(data.ptr, data.len)))
+    if (!cJSON_IsObject(root))
         goto out; /* not a chunk: keep-alives, comments, junk */
     if (!s->started && (rc = message_start(s, out)))
         goto out;
@@ -362,7 +378,6 @@ out:
         *s = saved;
         allot__anth_buf_cut(out, start);
     }
-    cJSON_Delete(root);
     return rc;
 }
 

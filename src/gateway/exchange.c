@@ -662,9 +662,8 @@ static void escalate(struct allot__exchange *x)
 /* A streamed chunk's share of the answer: the first choice's content,
  * tool calls and finish_reason. Parsed only when the answer is checked or
  * audited. */
-static void collect_event(struct allot__exchange *x, struct allot_slice d)
+static void collect_event(struct allot__exchange *x, const cJSON *root)
 {
-    cJSON *root = cJSON_ParseWithLength(d.ptr, d.len);
     const cJSON *c, *delta, *v;
 
     c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
@@ -678,7 +677,6 @@ static void collect_event(struct allot__exchange *x, struct allot_slice d)
     v = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
     if (cJSON_IsString(v))
         COPY_CSTR(x->finish_reason, v->valuestring);
-    cJSON_Delete(root);
 }
 
 /* What the floor says before the first attempt: a labour request of a
@@ -799,24 +797,41 @@ static int64_t json_int(const cJSON *n)
     return (int64_t)n->valuedouble;
 }
 
+/* One upstream event's payload, parsed at most once, when a reader first
+ * needs the tree (chunk_tree), and freed when the event is done. */
+struct chunk {
+    struct allot_slice data;
+    cJSON *root;
+    int parsed;
+};
+
+static const cJSON *chunk_tree(struct chunk *c)
+{
+    if (!c->parsed) {
+        c->parsed = 1;
+        c->root = c->data.len ? cJSON_ParseWithLength(c->data.ptr, c->data.len) : NULL;
+    }
+    return c->root;
+}
+
 /* Read usage or an error out of one event. Returns 1 when the event is the
  * usage chunk allot asked for on its own account (not relayed). Only
- * events that mention usage or error are parsed. */
-static int inspect_event(struct allot__exchange *x, struct allot_slice d)
+ * events that mention usage or error are read. */
+static int inspect_event(struct allot__exchange *x, struct chunk *ck)
 {
-    cJSON *root, *v;
+    const cJSON *root, *v;
     int skip = 0;
-    int has_usage = memmem(d.ptr, d.len, "\"usage\"", 7) != NULL;
-    int has_error = memmem(d.ptr, d.len, "\"error\"", 7) != NULL;
+    int has_usage = memmem(ck->data.ptr, ck->data.len, "\"usage\"", 7) != NULL;
+    int has_error = memmem(ck->data.ptr, ck->data.len, "\"error\"", 7) != NULL;
 
     if (!has_usage && !has_error)
         return 0;
-    root = cJSON_ParseWithLength(d.ptr, d.len);
+    root = chunk_tree(ck);
     if (!root)
         return 0;
     v = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(v)) {
-        cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+        const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
         x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "prompt_tokens"));
         x->completion_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "completion_tokens"));
         x->usage_seen = 1;
@@ -825,12 +840,11 @@ static int inspect_event(struct allot__exchange *x, struct allot_slice d)
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "error");
     if (v && !cJSON_IsNull(v)) {
-        cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "message");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "message");
         x->stream_error = 1;
         set_error(x, "upstream '%s' sent an error event: %s", x->model->name,
                   cJSON_IsString(m) ? m->valuestring : "(no message)");
     }
-    cJSON_Delete(root);
     return skip;
 }
 
@@ -859,62 +873,65 @@ static struct allot_slice strip_usage_null(struct allot__exchange *x, struct all
     return allot_slice_of(x->scratch.ptr, x->scratch.len);
 }
 
+/* An upstream event's payload: read (usage, errors, the checks' share) and
+ * relayed, translated for the Messages and Responses dialects. The payload
+ * is parsed once, and only when something reads it. */
 static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
 {
     struct allot__exchange *x = ctx;
-    int rc;
+    struct chunk ck = {data, NULL, 0};
+    int rc = 0, done = allot_slice_eq(data, "[DONE]");
 
     if (!data.ptr)
         return 0; /* comments and keep-alives carry nothing for the client */
     if (!x->first_byte_us)
         x->first_byte_us = allot_clock_mono_us();
-    if (allot_slice_eq(data, "[DONE]")) {
+    if (done) {
         x->done_seen = 1;
     } else {
         count_content(x, data);
         if (x->collect)
-            collect_event(x, data);
-        if (inspect_event(x, data) && !x->anthropic && !x->responses)
-            return 0;
+            collect_event(x, chunk_tree(&ck));
+        if (inspect_event(x, &ck) && !x->anthropic && !x->responses)
+            goto out;
     }
-    if (!x->req)
-        return ALLOT_EIO;
-    if (x->anthropic) { /* the same event in Anthropic's terms: zero or more events */
+    if (!x->req) {
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    if (x->anthropic || x->responses) { /* the same event in the client's API: zero or more */
         allot_buf_reset(&x->aout);
-        if (allot_anthropic_stream_event(&x->astream, data, &x->aout) != 0) {
-            set_error(x, "cannot translate upstream '%s' event for the Messages API",
-                      x->model->name);
-            return ALLOT_ETOOBIG;
+        rc = x->anthropic ? allot_anthropic_stream_feed(&x->astream, done ? NULL : chunk_tree(&ck),
+                                                        done, &x->aout)
+                          : allot_responses_stream_feed(&x->rstream, done ? NULL : chunk_tree(&ck),
+                                                        done, &x->aout);
+        if (rc != 0) {
+            set_error(x, "cannot translate upstream '%s' event for the %s API", x->model->name,
+                      x->anthropic ? "Messages" : "Responses");
+            rc = ALLOT_ETOOBIG;
+            goto out;
         }
         if (x->aout.len == 0)
-            return 0;
-        raw = allot_slice_of(x->aout.ptr, x->aout.len);
-    } else if (x->responses) { /* the same in the Responses API's events */
-        allot_buf_reset(&x->aout);
-        if (allot_responses_stream_event(&x->rstream, data, &x->aout) != 0) {
-            set_error(x, "cannot translate upstream '%s' event for the Responses API",
-                      x->model->name);
-            return ALLOT_ETOOBIG;
-        }
-        if (x->aout.len == 0)
-            return 0;
+            goto out;
         raw = allot_slice_of(x->aout.ptr, x->aout.len);
     } else if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12)) {
         raw = strip_usage_null(x, raw);
     }
     if (x->holding) {
-        if (allot_buf_add(&x->resp, raw.ptr, raw.len) == 0)
-            return 0;
-        set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
-                  x->model->name, x->resp.max);
-        return ALLOT_ETOOBIG;
+        if (allot_buf_add(&x->resp, raw.ptr, raw.len) != 0) {
+            set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
+                      x->model->name, x->resp.max);
+            rc = ALLOT_ETOOBIG;
+        }
+        goto out;
     }
     rc = allot_http_chunk(x->req, raw.ptr, raw.len);
     if (rc == 1)
         x->pause_wanted = 1;
-    else if (rc < 0)
-        return ALLOT_EIO;
-    return 0;
+    rc = rc < 0 ? ALLOT_EIO : 0;
+out:
+    cJSON_Delete(ck.root);
+    return rc;
 }
 
 /* An event of a kind: anthropic provider's stream: the chat-completions

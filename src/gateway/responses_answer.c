@@ -760,16 +760,11 @@ static int stream_choice(struct allot_responses_stream *s, struct allot_buf *out
 int allot_responses_stream_event(struct allot_responses_stream *s, struct allot_slice data,
                                  struct allot_buf *out)
 {
-    struct allot_responses_stream saved;
-    struct tokens t;
-    const cJSON *choices;
     cJSON *root = NULL;
-    size_t start = out->len;
-    int rc = 0;
+    int rc;
 
     if (s->finished || !data.ptr)
         return 0;
-    saved = *s;
     while (data.len &&
            (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
         data.ptr++;
@@ -778,11 +773,32 @@ int allot_responses_stream_event(struct allot_responses_stream *s, struct allot_
     while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
                         data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
         data.len--;
-    if (allot_slice_eq(data, "[DONE]")) {
+    if (allot_slice_eq(data, "[DONE]"))
+        return allot_responses_stream_feed(s, NULL, 1, out);
+    if (data.len)
+        root = cJSON_ParseWithLength(data.ptr, data.len);
+    rc = allot_responses_stream_feed(s, root, 0, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int allot_responses_stream_feed(struct allot_responses_stream *s, const cJSON *root, int done,
+                                struct allot_buf *out)
+{
+    struct allot_responses_stream saved;
+    struct tokens t;
+    const cJSON *choices;
+    size_t start = out->len;
+    int rc = 0;
+
+    if (s->finished)
+        return 0;
+    saved = *s;
+    if (done) {
         rc = stream_finish(s, out);
         goto out;
     }
-    if (!data.len || !cJSON_IsObject(root = cJSON_ParseWithLength(data.ptr, data.len)))
+    if (!cJSON_IsObject(root))
         goto out; /* not a chunk: keep-alives, comments, junk */
     if (!s->started && (rc = stream_start(s, out)))
         goto out;
@@ -803,7 +819,6 @@ out:
     } else {
         commit(s);
     }
-    cJSON_Delete(root);
     return rc;
 }
 

@@ -1110,3 +1110,42 @@ TEST(anthropic_error_stream_event)
     ASSERT_STR_EQ(allot_buf_cstr(&out), "KEEP");
     allot_buf_release(&out);
 }
+
+/* The gateway parses each chunk once and feeds the tree: the same events,
+ * byte for byte, as feeding the text; NULL and non-objects are ignored. */
+TEST(anthropic_stream_feed_tree_equals_text)
+{
+    static const char *const chunks[] = {
+        "{'choices':[{'index':0,'delta':{'role':'assistant','content':'Hi'}}]}",
+        "{'choices':[{'index':0,'delta':{'tool_calls':[{'index':0,'id':'call_1','type':'function',"
+        "'function':{'name':'f','arguments':'{\\'a\\':'}}]}}]}",
+        "{'choices':[{'index':0,'delta':{'tool_calls':[{'index':0,'function':{'arguments':'1}'}}]}}"
+        "]}",
+        "{'choices':[{'index':0,'delta':{},'finish_reason':'tool_calls'}]}",
+        "{'choices':[],'usage':{'prompt_tokens':3,'completion_tokens':4}}",
+    };
+    struct allot_anthropic_stream a, b;
+    struct allot_buf ta, tb;
+    size_t i;
+
+    allot_buf_init(&ta, 1u << 16);
+    allot_buf_init(&tb, 1u << 16);
+    allot_anthropic_stream_init(&a, "chatcmpl-f", "m");
+    allot_anthropic_stream_init(&b, "chatcmpl-f", "m");
+    for (i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        cJSON *tree = cJSON_Parse(json_sq(chunks[i]));
+        ASSERT(tree != NULL);
+        ASSERT_INT_EQ(feed(&a, chunks[i], &ta), 0);
+        ASSERT_INT_EQ(allot_anthropic_stream_feed(&b, tree, 0, &tb), 0);
+        cJSON_Delete(tree);
+    }
+    ASSERT_INT_EQ(allot_anthropic_stream_feed(&b, NULL, 0, &tb), 0); /* not JSON: nothing */
+    ASSERT_INT_EQ(allot_anthropic_stream_event(&a, ALLOT_SLICE_LIT("[DONE]"), &ta), 0);
+    ASSERT_INT_EQ(allot_anthropic_stream_feed(&b, NULL, 1, &tb), 0);
+    ASSERT(b.finished);
+    ASSERT(ta.len > 0);
+    ASSERT_INT_EQ(ta.len, tb.len);
+    ASSERT(memcmp(ta.ptr, tb.ptr, ta.len) == 0);
+    allot_buf_release(&ta);
+    allot_buf_release(&tb);
+}
