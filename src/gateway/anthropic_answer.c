@@ -25,14 +25,6 @@
 #include "allot/error.h"
 #include "anthropic_internal.h"
 
-/* A non-negative token count, 0 when absent or not a sane number. */
-static long long token_count(const cJSON *v)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
-        return 0;
-    return (long long)v->valuedouble;
-}
-
 /* OpenAI finish_reason -> Anthropic stop_reason. */
 static const char *stop_reason_of(const cJSON *finish_reason)
 {
@@ -142,12 +134,13 @@ int allot_anthropic_response_tree(const cJSON *root, const char *model, struct a
         (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
         (rc = allot__anth_add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
         (rc = add_content(out, allot_json_member(choice, "message"))) ||
-        (rc = allot_buf_addf(out,
-                             "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
-                             stop_reason_of(allot_json_member(choice, "finish_reason")),
-                             token_count(allot_json_member(usage, "prompt_tokens")),
-                             token_count(allot_json_member(usage, "completion_tokens")))))
+        (rc = allot_buf_addf(
+             out,
+             "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
+             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
+             stop_reason_of(allot_json_member(choice, "finish_reason")),
+             allot__anth_token_count(allot_json_member(usage, "prompt_tokens")),
+             allot__anth_token_count(allot_json_member(usage, "completion_tokens")))))
         goto out;
 out:
     if (rc)
@@ -327,18 +320,8 @@ int allot_anthropic_stream_event(struct allot_anthropic_stream *s, struct allot_
 
     if (s->finished || !data.ptr)
         return 0;
-    while (data.len &&
-           (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
-        data.ptr++;
-        data.len--;
-    }
-    while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
-                        data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
-        data.len--;
-    if (allot_slice_eq(data, "[DONE]"))
+    if (allot__anth_stream_payload(data, &root))
         return allot_anthropic_stream_feed(s, NULL, 1, out);
-    if (data.len)
-        root = cJSON_ParseWithLength(data.ptr, data.len);
     rc = allot_anthropic_stream_feed(s, root, 0, out);
     cJSON_Delete(root);
     return rc;
@@ -369,9 +352,10 @@ int allot_anthropic_stream_feed(struct allot_anthropic_stream *s, const cJSON *r
     usage = allot_json_member(root, "usage");
     if (cJSON_IsObject(usage)) {
         if (cJSON_IsNumber(allot_json_member(usage, "prompt_tokens")))
-            s->input_tokens = token_count(allot_json_member(usage, "prompt_tokens"));
+            s->input_tokens = allot__anth_token_count(allot_json_member(usage, "prompt_tokens"));
         if (cJSON_IsNumber(allot_json_member(usage, "completion_tokens")))
-            s->output_tokens = token_count(allot_json_member(usage, "completion_tokens"));
+            s->output_tokens =
+                allot__anth_token_count(allot_json_member(usage, "completion_tokens"));
     }
 out:
     if (rc) {

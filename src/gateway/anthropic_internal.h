@@ -8,6 +8,7 @@
 #include <cJSON.h>
 #include "allot/buf.h"
 #include "allot/json_member.h"
+#include "allot/slice.h"
 
 /* Integers print as integers up to 2^53, the exactly representable range. */
 #define EXACT_INT_MAX 9007199254740992.0
@@ -36,5 +37,20 @@ void allot__anth_quote(char dst[QUOTE_MAX + 4], const char *s);
  * request is refused all the same. */
 int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* A client's request body read strictly (json_check.h first, so nothing a
+ * strict parser would read differently gets through, then cJSON): the root
+ * object, which the caller frees; or NULL with *rc ALLOT_EINVAL and one
+ * line in err ("invalid JSON at line L column C: why", "request body must
+ * be a JSON object"), or ALLOT_ENOMEM. */
+cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc);
+
+/* A non-negative token count, 0 when absent or not a sane number. */
+long long allot__anth_token_count(const cJSON *v);
+
+/* One upstream SSE data payload for a stream translator: whitespace
+ * trimmed, then "[DONE]" (returns 1, *root NULL) or parsed (returns 0,
+ * *root the value, which the caller frees; NULL when empty or not JSON). */
+int allot__anth_stream_payload(struct allot_slice data, cJSON **root);
 
 #endif

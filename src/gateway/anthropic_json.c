@@ -1,6 +1,7 @@
-/* anthropic_json.c: what the Anthropic dialect's translations share
- * (anthropic_internal.h): JSON writing, tool-call arguments, and reasons
- * for refused requests.
+/* anthropic_json.c: what the Anthropic dialect's translations and the
+ * Responses API's share (anthropic_internal.h): JSON writing, tool-call
+ * arguments, reasons for refused requests, the strict reading of a client's
+ * body, token counts, and a stream payload's trimming and parsing.
  *
  * All of the dialect's output is written straight into the caller's capped
  * buffer (and capped scratch buffers) rather than built as a cJSON tree
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/error.h"
+#include "allot/json_check.h"
 #include "anthropic_internal.h"
 
 /* Undo appends: cut b back to len bytes. */
@@ -117,4 +119,57 @@ int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
         va_end(ap);
     }
     return ALLOT_EINVAL;
+}
+
+cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc)
+{
+    struct allot_json_check_error jerr;
+    cJSON *root = NULL;
+
+    if (!body)
+        len = 0;
+    if (allot_json_check(body, len, 0, NULL, NULL, &jerr)) {
+        *rc = allot__anth_invalid(err, "invalid JSON at line %zu column %zu: %s", jerr.line,
+                                  jerr.column, jerr.why);
+        return NULL;
+    }
+    if (!(root = cJSON_ParseWithLengthOpts(body, len, NULL, 0))) {
+        *rc = ALLOT_ENOMEM; /* the strict check passed: cJSON fails only for memory */
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        *rc = allot__anth_invalid(err, "request body must be a JSON object");
+        return NULL;
+    }
+    *rc = 0;
+    return root;
+}
+
+long long allot__anth_token_count(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
+        return 0;
+    return (long long)v->valuedouble;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int allot__anth_stream_payload(struct allot_slice data, cJSON **root)
+{
+    *root = NULL;
+    while (data.len && is_space(*data.ptr)) {
+        data.ptr++;
+        data.len--;
+    }
+    while (data.len && is_space(data.ptr[data.len - 1]))
+        data.len--;
+    if (allot_slice_eq(data, "[DONE]"))
+        return 1;
+    if (data.len)
+        *root = cJSON_ParseWithLength(data.ptr, data.len);
+    return 0;
 }

@@ -17,7 +17,6 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
-#include "allot/json_check.h"
 #include "anthropic_internal.h"
 
 /* Report a problem to the client: r->err gets one line, the caller gets
@@ -575,28 +574,14 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err)
 {
     struct req r = {out, err, {0}, 0};
-    struct allot_json_check_error jerr;
     const cJSON *model, *max_tokens, *messages, *msg;
-    cJSON *root = NULL;
+    cJSON *root;
     size_t start = out->len;
     int rc, i = 0, n_tools;
 
     allot_buf_init(&r.scratch, out->max);
-    if (!body)
-        len = 0;
-    if (allot_json_check(body, len, 0, NULL, NULL, &jerr)) {
-        rc = invalid(&r, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
-                     jerr.why);
+    if (!(root = allot__anth_parse_request(body, len, err, &rc)))
         goto out;
-    }
-    if (!(root = cJSON_ParseWithLengthOpts(body, len, NULL, 0))) {
-        rc = ALLOT_ENOMEM; /* the strict check passed: cJSON fails only for memory */
-        goto out;
-    }
-    if (!cJSON_IsObject(root)) {
-        rc = invalid(&r, "request body must be a JSON object");
-        goto out;
-    }
 
     /* the required fields, before anything is written */
     model = allot_json_member(root, "model");

@@ -25,21 +25,13 @@
 #include "allot/error.h"
 #include "anthropic_internal.h"
 
-/* A non-negative token count, 0 when absent or not a sane number. */
-static long long token_count(const cJSON *v)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
-        return 0;
-    return (long long)v->valuedouble;
-}
-
 /* The prompt tokens of an Anthropic usage object: input_tokens counts only
  * what was neither read from nor written to the prompt cache. */
 static long long prompt_tokens(const cJSON *usage)
 {
-    return token_count(allot_json_member(usage, "input_tokens")) +
-           token_count(allot_json_member(usage, "cache_read_input_tokens")) +
-           token_count(allot_json_member(usage, "cache_creation_input_tokens"));
+    return allot__anth_token_count(allot_json_member(usage, "input_tokens")) +
+           allot__anth_token_count(allot_json_member(usage, "cache_read_input_tokens")) +
+           allot__anth_token_count(allot_json_member(usage, "cache_creation_input_tokens"));
 }
 
 /* Anthropic stop_reason -> OpenAI finish_reason. */
@@ -145,7 +137,7 @@ int allot_anthropic_up_response(const char *body, size_t len, struct allot_buf *
     }
     usage = allot_json_member(root, "usage");
     p = prompt_tokens(usage);
-    c = token_count(allot_json_member(usage, "output_tokens"));
+    c = allot__anth_token_count(allot_json_member(usage, "output_tokens"));
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot_buf_adds(&scratch, "chatcmpl-")) ||
         (rc = allot_buf_adds(&scratch, string_or(allot_json_member(root, "id"), "allot"))) ||
         (rc = allot_buf_add_json_str(out, scratch.ptr, scratch.len)) ||
@@ -274,7 +266,7 @@ static int on_message_start(struct allot_anthropic_up_stream *s, const cJSON *ro
         snprintf(s->model, sizeof s->model, "%s", v->valuestring);
     v = allot_json_member(msg, "usage");
     s->input_tokens = prompt_tokens(v);
-    s->output_tokens = token_count(allot_json_member(v, "output_tokens"));
+    s->output_tokens = allot__anth_token_count(allot_json_member(v, "output_tokens"));
     return send_role(s, cb, ctx);
 }
 
@@ -340,7 +332,7 @@ static int on_message_delta(struct allot_anthropic_up_stream *s, const cJSON *ro
     snprintf(s->finish, sizeof s->finish, "%s",
              finish_reason_of(allot_json_member(allot_json_member(root, "delta"), "stop_reason")));
     if (cJSON_IsNumber(allot_json_member(usage, "output_tokens")))
-        s->output_tokens = token_count(allot_json_member(usage, "output_tokens"));
+        s->output_tokens = allot__anth_token_count(allot_json_member(usage, "output_tokens"));
     /* newer API versions repeat the (cumulative) input counts here */
     if (cJSON_IsNumber(allot_json_member(usage, "input_tokens")))
         s->input_tokens = prompt_tokens(usage);

@@ -45,14 +45,6 @@ struct tokens {
     long long input, output, cached, reasoning;
 };
 
-/* A non-negative token count, 0 when absent or not a sane number. */
-static long long token_count(const cJSON *v)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > EXACT_INT_MAX)
-        return 0;
-    return (long long)v->valuedouble;
-}
-
 /* Read an OpenAI usage object into t; counts it does not carry keep their
  * value (a stream's chunks may each carry part of it). */
 static void tokens_read(struct tokens *t, const cJSON *usage)
@@ -62,15 +54,15 @@ static void tokens_read(struct tokens *t, const cJSON *usage)
     if (!cJSON_IsObject(usage))
         return;
     if (cJSON_IsNumber(v = allot_json_member(usage, "prompt_tokens")))
-        t->input = token_count(v);
+        t->input = allot__anth_token_count(v);
     if (cJSON_IsNumber(v = allot_json_member(usage, "completion_tokens")))
-        t->output = token_count(v);
+        t->output = allot__anth_token_count(v);
     if (cJSON_IsNumber(v = allot_json_member(allot_json_member(usage, "prompt_tokens_details"),
                                              "cached_tokens")))
-        t->cached = token_count(v);
+        t->cached = allot__anth_token_count(v);
     if (cJSON_IsNumber(v = allot_json_member(allot_json_member(usage, "completion_tokens_details"),
                                              "reasoning_tokens")))
-        t->reasoning = token_count(v);
+        t->reasoning = allot__anth_token_count(v);
 }
 
 /* OpenAI finish_reason -> the Response's incomplete_details.reason, or NULL
@@ -765,18 +757,8 @@ int allot_responses_stream_event(struct allot_responses_stream *s, struct allot_
 
     if (s->finished || !data.ptr)
         return 0;
-    while (data.len &&
-           (*data.ptr == ' ' || *data.ptr == '\t' || *data.ptr == '\r' || *data.ptr == '\n')) {
-        data.ptr++;
-        data.len--;
-    }
-    while (data.len && (data.ptr[data.len - 1] == ' ' || data.ptr[data.len - 1] == '\t' ||
-                        data.ptr[data.len - 1] == '\r' || data.ptr[data.len - 1] == '\n'))
-        data.len--;
-    if (allot_slice_eq(data, "[DONE]"))
+    if (allot__anth_stream_payload(data, &root))
         return allot_responses_stream_feed(s, NULL, 1, out);
-    if (data.len)
-        root = cJSON_ParseWithLength(data.ptr, data.len);
     rc = allot_responses_stream_feed(s, root, 0, out);
     cJSON_Delete(root);
     return rc;

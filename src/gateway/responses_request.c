@@ -37,7 +37,6 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/error.h"
-#include "allot/json_check.h"
 #include "allot/responses.h"
 #include "anthropic_internal.h"
 
@@ -780,10 +779,9 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err, struct allot_responses_custom *custom)
 {
     struct req r;
-    struct allot_json_check_error jerr;
     const cJSON *model, *input, *item;
     const char *instructions;
-    cJSON *root = NULL;
+    cJSON *root;
     size_t start = out->len;
     int rc, i = 0;
 
@@ -794,21 +792,8 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     r.err = err;
     allot_buf_init(&r.text, out->max);
     allot_buf_init(&r.parts, out->max);
-    if (!body)
-        len = 0;
-    if (allot_json_check(body, len, 0, NULL, NULL, &jerr)) {
-        rc = invalid(&r, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
-                     jerr.why);
+    if (!(root = allot__anth_parse_request(body, len, err, &rc)))
         goto out;
-    }
-    if (!(root = cJSON_ParseWithLengthOpts(body, len, NULL, 0))) {
-        rc = ALLOT_ENOMEM; /* the strict check passed: cJSON fails only for memory */
-        goto out;
-    }
-    if (!cJSON_IsObject(root)) {
-        rc = invalid(&r, "request body must be a JSON object");
-        goto out;
-    }
 
     /* the required fields and what allot refuses, before anything is
      * written */

@@ -5,6 +5,7 @@
 #include "allot/anthropic.h"
 #include "allot/error.h"
 #include "json_path.h"
+#include "sse_events.h"
 #include "test.h"
 
 /* ---- helpers ---- */
@@ -62,67 +63,6 @@ static cJSON *response(const char *sq, const char *model, int *rc)
         root = cJSON_Parse(allot_buf_cstr(&out));
     allot_buf_release(&out);
     return root;
-}
-
-/* Anthropic SSE output split into events. */
-#define MAX_EVENTS 32
-struct events {
-    int n;
-    char name[MAX_EVENTS][32];
-    cJSON *data[MAX_EVENTS];
-};
-
-static void events_release(struct events *ev)
-{
-    int i;
-    for (i = 0; i < ev->n; i++)
-        cJSON_Delete(ev->data[i]);
-    ev->n = 0;
-}
-
-/* Parse "event: NAME\ndata: JSON\n\n"...; 0, or -1 when the text is not
- * exactly a series of such events each of whose data has type NAME. */
-static int events_parse(const char *s, struct events *ev)
-{
-    const char *end, *nl;
-
-    ev->n = 0;
-    while (*s) {
-        if (ev->n == MAX_EVENTS || strncmp(s, "event: ", 7) != 0)
-            return -1;
-        s += 7;
-        if (!(nl = strchr(s, '\n')) || (size_t)(nl - s) >= sizeof ev->name[0])
-            return -1;
-        memcpy(ev->name[ev->n], s, (size_t)(nl - s));
-        ev->name[ev->n][nl - s] = '\0';
-        s = nl + 1;
-        if (strncmp(s, "data: ", 6) != 0 || !(end = strstr(s, "\n\n")))
-            return -1;
-        s += 6;
-        if (memchr(s, '\n', (size_t)(end - s)))
-            return -1; /* data on one line */
-        if (!(ev->data[ev->n] = cJSON_ParseWithLength(s, (size_t)(end - s))))
-            return -1;
-        ev->n++;
-        if (!json_str(ev->data[ev->n - 1], "type") ||
-            strcmp(json_str(ev->data[ev->n - 1], "type"), ev->name[ev->n - 1]) != 0)
-            return -1;
-        s = end + 2;
-    }
-    return 0;
-}
-
-/* The event names, comma-separated. */
-static const char *event_names(const struct events *ev)
-{
-    static char k[1024];
-    size_t n = 0;
-    int i;
-
-    k[0] = '\0';
-    for (i = 0; i < ev->n && n < sizeof k; i++)
-        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", i ? "," : "", ev->name[i]);
-    return k;
 }
 
 /* Feed a payload (written with ') to the stream. */
@@ -831,7 +771,7 @@ TEST(anthropic_stream_text_full_sequence)
     ASSERT_INT_EQ(allot_anthropic_stream_event(&s, ALLOT_SLICE_LIT("[DONE]"), &out), 0);
     ASSERT_INT_EQ(s.finished, 1);
 
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
                                     "content_block_delta,content_block_stop,message_delta,"
                                     "message_stop");
@@ -883,7 +823,7 @@ TEST(anthropic_stream_text_then_two_tool_calls)
     allot_anthropic_stream_init(&s, "chatcmpl-t", "m");
     for (i = 0; i < (int)(sizeof chunks / sizeof chunks[0]); i++)
         ASSERT_INT_EQ(feed(&s, chunks[i], &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "message_start,"
                   "content_block_start,content_block_delta,content_block_stop,"
@@ -946,7 +886,7 @@ TEST(anthropic_stream_text_after_tool_opens_new_block)
                   0);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'after'}}]}", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
                                     "content_block_stop,content_block_start,content_block_delta,"
                                     "content_block_stop,message_delta,message_stop");
@@ -985,7 +925,7 @@ TEST(anthropic_stream_ignores_non_json_and_after_done)
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'late'}}]}", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
     ASSERT_INT_EQ(out.len, len);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev), "message_start,content_block_start,content_block_delta,"
                                     "content_block_stop,message_delta,message_stop");
     events_release(&ev);
@@ -1001,7 +941,7 @@ TEST(anthropic_stream_done_without_chunks)
     allot_buf_init(&out, 1u << 16);
     allot_anthropic_stream_init(&s, "chatcmpl-e", "m");
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev), "message_start,message_delta,message_stop");
     ASSERT_STR_EQ(json_str(ev.data[0], "message.id"), "msg_e");
     ASSERT_STR_EQ(json_str(ev.data[1], "delta.stop_reason"), "end_turn");
@@ -1096,7 +1036,7 @@ TEST(anthropic_error_stream_event)
     allot_buf_init(&out, 1024);
     ASSERT_INT_EQ(allot_anthropic_stream_error(529, "upstream overloaded", &out), 0);
     ASSERT(strncmp(allot_buf_cstr(&out), "event: error\ndata: {", 20) == 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
     ASSERT_STR_EQ(event_names(&ev), "error");
     ASSERT_STR_EQ(json_str(ev.data[0], "error.type"), "overloaded_error");
     ASSERT_STR_EQ(json_str(ev.data[0], "error.message"), "upstream overloaded");

@@ -5,6 +5,7 @@
 #include "allot/error.h"
 #include "allot/responses.h"
 #include "json_path.h"
+#include "sse_events.h"
 #include "test.h"
 
 /* ---- helpers ---- */
@@ -30,76 +31,6 @@ static cJSON *response_custom(const char *sq, const char *model, long long creat
 static cJSON *response(const char *sq, const char *model, long long created, int *rc)
 {
     return response_custom(sq, model, created, NULL, rc);
-}
-
-/* Responses SSE output split into events. */
-#define MAX_EVENTS 64
-struct events {
-    int n;
-    char name[MAX_EVENTS][48];
-    cJSON *data[MAX_EVENTS];
-};
-
-static void events_release(struct events *ev)
-{
-    int i;
-    for (i = 0; i < ev->n; i++)
-        cJSON_Delete(ev->data[i]);
-    ev->n = 0;
-}
-
-/* Parse "event: NAME\ndata: JSON\n\n"...; 0, or -1 when the text is not
- * exactly a series of such events each of whose data has type NAME and a
- * sequence_number, counting up by one from the first. */
-static int events_parse(const char *s, struct events *ev)
-{
-    const char *end, *nl;
-    double first = 0;
-
-    ev->n = 0;
-    while (*s) {
-        if (ev->n == MAX_EVENTS || strncmp(s, "event: ", 7) != 0)
-            goto fail;
-        s += 7;
-        if (!(nl = strchr(s, '\n')) || (size_t)(nl - s) >= sizeof ev->name[0])
-            goto fail;
-        memcpy(ev->name[ev->n], s, (size_t)(nl - s));
-        ev->name[ev->n][nl - s] = '\0';
-        s = nl + 1;
-        if (strncmp(s, "data: ", 6) != 0 || !(end = strstr(s, "\n\n")))
-            goto fail;
-        s += 6;
-        if (memchr(s, '\n', (size_t)(end - s)))
-            goto fail; /* data on one line */
-        if (!(ev->data[ev->n] = cJSON_ParseWithLength(s, (size_t)(end - s))))
-            goto fail;
-        ev->n++;
-        if (!json_str(ev->data[ev->n - 1], "type") ||
-            strcmp(json_str(ev->data[ev->n - 1], "type"), ev->name[ev->n - 1]) != 0)
-            goto fail;
-        if (ev->n == 1)
-            first = json_num(ev->data[0], "sequence_number");
-        if (first < 0 || json_num(ev->data[ev->n - 1], "sequence_number") != first + ev->n - 1)
-            goto fail;
-        s = end + 2;
-    }
-    return 0;
-fail:
-    events_release(ev);
-    return -1;
-}
-
-/* The event names, comma-separated. */
-static const char *event_names(const struct events *ev)
-{
-    static char k[4096];
-    size_t n = 0;
-    int i;
-
-    k[0] = '\0';
-    for (i = 0; i < ev->n && n < sizeof k; i++)
-        n += (size_t)snprintf(k + n, sizeof k - n, "%s%s", i ? "," : "", ev->name[i]);
-    return k;
 }
 
 /* Feed a payload (written with ') to the stream. */
@@ -618,7 +549,7 @@ TEST(responses_answer_stream_text)
     ASSERT_INT_EQ(allot_responses_stream_event(&s, ALLOT_SLICE_LIT("[DONE]"), &out), 0);
     ASSERT_INT_EQ(s.finished, 1);
 
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,response.output_item.added,"
                   "response.content_part.added,response.output_text.delta,"
@@ -710,7 +641,7 @@ TEST(responses_answer_stream_text_then_two_tool_calls)
     allot_responses_stream_init(&s, "chatcmpl-t", "m", 0, 1u << 16, NULL);
     for (i = 0; i < (int)(sizeof text_and_tools / sizeof text_and_tools[0]); i++)
         ASSERT_INT_EQ(feed(&s, text_and_tools[i], &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,"
                   /* 2..8: the message */
@@ -809,7 +740,7 @@ TEST(responses_answer_stream_custom_tool_call)
     ASSERT_INT_EQ(out.len, len);
     for (; i < (int)(sizeof custom_call / sizeof custom_call[0]); i++)
         ASSERT_INT_EQ(feed(&s, custom_call[i], &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,response.output_item.added,"
                   "response.custom_tool_call_input.delta,response.custom_tool_call_input.done,"
@@ -862,7 +793,7 @@ TEST(responses_answer_stream_custom_tool_call)
                        &out),
                   0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(json_str(ev.data[2], "item.id"), "ctc_call_allot_0");
     ASSERT_STR_EQ(json_str(ev.data[3], "delta"), "plain text");
     ASSERT_STR_EQ(json_str(ev.data[4], "input"), "plain text");
@@ -899,7 +830,7 @@ TEST(responses_answer_stream_text_function_and_custom_calls)
     allot_responses_stream_init(&s, "chatcmpl-m", "m", 0, 1u << 16, &patch_tools);
     for (i = 0; i < (int)(sizeof chunks / sizeof chunks[0]); i++)
         ASSERT_INT_EQ(feed(&s, chunks[i], &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,"
                   /* 2..7: the message */
@@ -963,7 +894,7 @@ TEST(responses_answer_stream_items_interleaved)
                   0);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'after'}}]}", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,"
                   "response.output_item.added,response.function_call_arguments.delta,"
@@ -1013,7 +944,7 @@ TEST(responses_answer_stream_incomplete)
                  cases[i].finish);
         ASSERT_INT_EQ(feed(&s, chunk, &out), 0);
         ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-        ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+        ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
         ASSERT_STR_EQ(ev.name[ev.n - 1], "response.incomplete");
         ASSERT(!strstr(event_names(&ev), "response.completed"));
         r = json_at(ev.data[ev.n - 1], "response");
@@ -1039,7 +970,7 @@ TEST(responses_answer_stream_refusal)
                   0);
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'refusal':'not.'}}]}", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,response.output_item.added,"
                   "response.content_part.added,response.refusal.delta,response.refusal.delta,"
@@ -1093,7 +1024,7 @@ TEST(responses_answer_stream_ignores_non_json_and_after_done)
     ASSERT_INT_EQ(feed(&s, "{'choices':[{'delta':{'content':'late'}}]}", &out), 0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
     ASSERT_INT_EQ(out.len, len);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,response.output_item.added,"
                   "response.content_part.added,response.output_text.delta,"
@@ -1114,7 +1045,7 @@ TEST(responses_answer_stream_done_without_chunks)
     allot_buf_init(&out, 1u << 16);
     allot_responses_stream_init(&s, "chatcmpl-e", "m", 0, 1u << 16, NULL);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev), "response.created,response.in_progress,response.completed");
     ASSERT_STR_EQ(json_str(ev.data[2], "response.id"), "resp_e");
     ASSERT_INT_EQ(json_size(ev.data[2], "response.output"), 0);
@@ -1155,7 +1086,7 @@ static void restores_state(int *allot_test_failed_, const struct allot_responses
     allot_responses_stream_init(&fresh, "chatcmpl-x", "m", 0, 1u << 16, custom);
     for (i = 0; i < EVERY_KIND_N; i++)
         ASSERT_INT_EQ(feed(&fresh, every_kind[i], &want), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&want), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&want), &ev, 1), 0);
     ASSERT_STR_EQ(ev.name[ev.n - 1], "response.incomplete");
     ASSERT_INT_EQ(json_size(ev.data[ev.n - 1], "response.output"), 5);
     ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "response.output.2.type"),
@@ -1240,7 +1171,7 @@ TEST(responses_answer_stream_cap)
     ASSERT_INT_EQ(out.len, len);
     ASSERT_INT_EQ(s.finished, 0);
     ASSERT_INT_EQ(s.item_open, 1);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(event_names(&ev),
                   "response.created,response.in_progress,response.output_item.added,"
                   "response.content_part.added,response.output_text.delta,"
@@ -1281,7 +1212,7 @@ TEST(responses_answer_stream_cap)
                        &out),
                   0);
     ASSERT_INT_EQ(feed(&s, "[DONE]", &out), 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_INT_EQ(json_size(ev.data[ev.n - 1], "response.output"), 2);
     ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "response.output.0.call_id"), "a");
     ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "response.output.0.name"), "f");
@@ -1307,7 +1238,7 @@ TEST(responses_answer_stream_error_event)
     ASSERT_INT_EQ(
         allot_responses_stream_error(&s, "upstream_error", "upstream \"x\" cut\nout", &out), 0);
     ASSERT_INT_EQ(s.seq, seq + 1);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_STR_EQ(ev.name[ev.n - 1], "error");
     ASSERT_STR_EQ(json_keys(ev.data[ev.n - 1]), "type,code,message,param,sequence_number");
     ASSERT_STR_EQ(json_str(ev.data[ev.n - 1], "code"), "upstream_error");
@@ -1326,7 +1257,7 @@ TEST(responses_answer_stream_error_event)
     allot_buf_init(&out, 1024);
     ASSERT_INT_EQ(allot_responses_stream_error(NULL, NULL, "boom", &out), 0);
     ASSERT(strncmp(allot_buf_cstr(&out), "event: error\ndata: {", 20) == 0);
-    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 1), 0);
     ASSERT_INT_EQ(ev.n, 1);
     ASSERT(cJSON_IsNull(json_at(ev.data[0], "code")));
     ASSERT_STR_EQ(json_str(ev.data[0], "message"), "boom");
