@@ -2,7 +2,7 @@
 # ASan+UBSan ones in build/asan/, `make test` runs the whole suite under the
 # sanitizer build (scripts/test.sh).
 CC      ?= cc
-PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8
+PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lcsv -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \

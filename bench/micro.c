@@ -1,11 +1,13 @@
 /* micro.c: per-stage cost of allot's request path, without sockets.
  * Times parse, classify+decide and rewrite of the benchmark's ~1 KB
- * request, and the parse of a typical upstream answer, in ns per call.
+ * request, the parse of a typical upstream answer, and (auth.keys) finding
+ * the client of a bearer key among 1,000, in us per call.
  * Usage: build/bench_micro [ITERATIONS]   (bench/run.sh prints it too) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include "allot/auth.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
 #include "allot/clock.h"
@@ -33,6 +35,48 @@ static const char answer[] =
     "\"[local] answer to: Summarise this article in five bullet points with some filler words "
     "that make it sixteen tokens long\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
     "250,\"completion_tokens\":16,\"total_tokens\":266}}";
+
+#define N_KEYS 1000
+
+/* Mean ns of allot_auth_identify() for a bearer key among N_KEYS client
+ * keys, or -1 when the config does not load. */
+static double time_auth(long n)
+{
+    struct allot_config *cfg = NULL;
+    struct allot_auth *a = NULL;
+    struct allot_buf y, err;
+    char h[64];
+    uint64_t t0, t = 0;
+    double ns = -1;
+    long i;
+    int c, ok = 1;
+
+    allot_buf_init(&y, 1 << 20);
+    allot_buf_init(&err, 4096);
+    allot_buf_adds(&y, "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
+                       "models: [{name: m, provider: p}]\n"
+                       "tiers: {judgment: [m], labour: [m], code: [m]}\nauth:\n  keys:\n");
+    for (i = 0; i < N_KEYS; i++)
+        allot_buf_addf(&y, "    - {name: c%ld, key: sk-allot-bench-client-key-%ld}\n", i, i);
+    if (allot_config_load_mem("bench", y.ptr, y.len, &cfg, &err) || allot_auth_new(cfg, &a))
+        goto out;
+    for (i = 0; i < n && ok; i++) {
+        snprintf(h, sizeof h, "Bearer sk-allot-bench-client-key-%ld", i % N_KEYS);
+        t0 = allot_clock_mono_us();
+        ok = allot_auth_identify(a, allot_slice_cstr(h), (struct allot_slice){NULL, 0}, &c) ==
+                 ALLOT_AUTH_OK &&
+             c == (int)(i % N_KEYS);
+        t += allot_clock_mono_us() - t0;
+    }
+    if (ok)
+        ns = (double)t * 1000.0 / (double)n;
+out:
+    allot_auth_free(a);
+    allot_config_free(cfg);
+    allot_buf_release(&y);
+    allot_buf_release(&err);
+    return ns;
+}
 
 int main(int argc, char **argv)
 {
@@ -77,6 +121,7 @@ int main(int argc, char **argv)
     printf("  classify + decide %8.2f us\n", (double)t_decide / (double)n);
     printf("  rewrite           %8.2f us\n", (double)t_rewrite / (double)n);
     printf("  parse answer      %8.2f us\n", (double)t_answer / (double)n);
+    printf("  client key (auth.keys, %d keys) %8.2f us\n", N_KEYS, time_auth(n) / 1000.0);
     allot_buf_release(&err);
     allot_buf_release(&out);
     allot_config_free(cfg);

@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential pkg-config clang   # compiler, sanitizers, libFuzzer
   libuv1-dev                         # event loop
   libcurl4-openssl-dev               # upstream HTTP
+  libssl-dev                         # SHA-256 of client keys (libcrypto)
   libsqlite3-dev sqlite3             # the ledger (sqlite3 CLI: tests, docs)
   libyaml-dev                        # allot.yaml
   libcjson-dev                       # JSON (cJSON)

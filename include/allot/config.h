@@ -39,6 +39,19 @@ struct allot_model {
     long context_window;             /* tokens; 0 = unknown */
 };
 
+/* A client key (auth.keys): who may call the gateway. Only the key's
+ * SHA-256 is kept: a key written in the file is hashed at load and its
+ * text zeroed and freed. */
+struct allot_client_key {
+    char *name;               /* shown in the ledger's client column, metrics and report */
+    char *key;                /* auth.keys[].key while loading; NULL after. SECRET: never log */
+    char *key_sha256;         /* auth.keys[].key_sha256 as written; NULL when key was given */
+    unsigned char digest[32]; /* SHA-256 of the key */
+};
+
+#define ALLOT_MAX_CLIENT_KEYS 4096
+#define ALLOT_MIN_CLIENT_KEY_LEN 16
+
 struct allot_tier_conf {
     struct allot_model *models[ALLOT_MAX_TIER_MODELS]; /* first serves */
     size_t n_models;
@@ -128,6 +141,8 @@ struct allot_config {
     struct allot_routing routing;
     struct allot_limits limits;
     struct allot_quality quality;
+    struct allot_client_key *client_keys; /* auth.keys; none: the gateway is open */
+    size_t n_client_keys;
 };
 
 /* Read and validate a YAML file. On success *out is a new config the caller

@@ -60,6 +60,9 @@ struct allot_ledger_entry {
      * (schema v4). Heap text the ledger owns once allot_ledger_append()
      * succeeded (it frees it after the write); NULL: none. */
     char *prompt;
+    /* The client key's name (auth.keys) the request came with; "" when
+     * auth is off (schema v5). */
+    char client[132];
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];

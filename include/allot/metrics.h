@@ -40,6 +40,8 @@ struct allot_metrics_sample {
     double ttft_s; /* < 0 when no byte of an answer was sent */
     int64_t prompt_tokens, completion_tokens;
     double cost_usd, counterfactual_usd;
+    int client;        /* index into cfg->client_keys, or -1 (auth off) */
+    double billed_usd; /* the whole request's cost, discarded answers included */
 };
 
 struct allot_metrics;
@@ -66,6 +68,9 @@ void allot_metrics_escalation(struct allot_metrics *m, int shard, int category);
 void allot_metrics_audit(struct allot_metrics *m, int shard, int category, int grade, int skipped);
 enum { ALLOT_MFLOOR_PROMOTE, ALLOT_MFLOOR_DEMOTE, ALLOT_MFLOOR_REPROMOTE };
 void allot_metrics_floor(struct allot_metrics *m, int category, int change);
+/* A request refused for want of a valid client key (auth.keys):
+ * missing 1 when it carried none, 0 when its key matched none. */
+void allot_metrics_auth_failure(struct allot_metrics *m, int shard, int missing);
 /* In-flight gauge of a shard, +1 / -1. */
 void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
 /* Append the text exposition format (version 0.0.4) of all shards, plus

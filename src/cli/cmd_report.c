@@ -106,10 +106,11 @@ out:
 }
 
 const struct allot_cli_cmd allot_cli_report = {
-    "report", "spend, tokens and savings by tier, category and model",
+    "report", "spend, tokens and savings by tier, category, model and client key",
     "usage: allot report [--store PATH | --config FILE] [--since WHEN] [--until WHEN] [--json]\n\n"
-    "Read the ledger and print requests, tokens and spend by tier, by category and by\n"
-    "model, with the saving against sending everything to the judgment tier.\n"
+    "Read the ledger and print requests, tokens and spend by tier, by category, by\n"
+    "model and (with auth.keys) by client, with the saving against sending everything\n"
+    "to the judgment tier.\n"
     "  --store PATH   ledger file (default: the config's 'store', ./allot.db)\n"
     "  --since WHEN   only requests at or after WHEN: 24h, 7d, 90m, 30s (ago), a Unix\n"
     "                 time in ms, or YYYY-MM-DD[THH:MM[:SS]] in UTC\n"

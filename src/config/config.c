@@ -30,6 +30,7 @@
 #include "allot/config.h"
 #include "allot/error.h"
 #include "allot/kinds.h"
+#include "allot/sha256.h"
 #include "config_table.h"
 #include "config_yaml.h"
 
@@ -54,8 +55,8 @@ struct load {
     int nomem;
     struct allot_config *cfg;
     struct allot__ynode *root;
-    struct allot__ynode *list[3];         /* the providers / models sequences */
-    struct allot__ynode **model_provider; /* per model, its provider: value */
+    struct allot__ynode *list[AK_SCOPE_CLIENT + 1]; /* the providers / models / keys lists */
+    struct allot__ynode **model_provider;           /* per model, its provider: value */
     struct allot__ynode *tier_model[ALLOT_TIER__COUNT][ALLOT_MAX_TIER_MODELS];
     size_t n_tier_model[ALLOT_TIER__COUNT];
     size_t tier_line[ALLOT_TIER__COUNT];
@@ -993,9 +994,11 @@ static void parse_list(struct load *L, const struct allot__config_key *k, struct
                        const char *dpath)
 {
     struct allot_config *c = L->cfg;
-    int providers = k->arg == AK_SCOPE_PROVIDER;
     size_t i, n;
     char tp[64], ip[288], g[224];
+    const char *wants = k->arg == AK_SCOPE_PROVIDER ? "name and base_url"
+                        : k->arg == AK_SCOPE_MODEL  ? "name and provider"
+                                                    : "name and key";
 
     if (v->type != ALLOT__YSEQ) {
         expected(L, k, v, dpath);
@@ -1010,29 +1013,37 @@ static void parse_list(struct load *L, const struct allot__config_key *k, struct
     if (n == 0)
         return;
     snprintf(tp, sizeof tp, "%s[]", k->path);
-    if (providers) {
+    if (k->arg == AK_SCOPE_PROVIDER) {
         if (!(c->providers = calloc(n, sizeof *c->providers))) {
             L->nomem = 1;
             return;
         }
         c->n_providers = n;
-    } else {
+    } else if (k->arg == AK_SCOPE_MODEL) {
         if (!(L->model_provider = calloc(n, sizeof *L->model_provider)) ||
             !(c->models = calloc(n, sizeof *c->models))) {
             L->nomem = 1;
             return;
         }
         c->n_models = n;
+    } else {
+        if (!(c->client_keys = calloc(n, sizeof *c->client_keys))) {
+            L->nomem = 1;
+            return;
+        }
+        c->n_client_keys = n;
     }
     for (i = 0; i < n; i++) {
         struct allot__ynode *item = v->kids[i];
-        void *ib = providers ? (void *)&c->providers[i] : (void *)&c->models[i];
+        void *ib = k->arg == AK_SCOPE_PROVIDER ? (void *)&c->providers[i]
+                   : k->arg == AK_SCOPE_MODEL  ? (void *)&c->models[i]
+                                               : (void *)&c->client_keys[i];
 
         path_fmt(ip, sizeof ip, "%s[%zu]", dpath, i);
         apply_defaults(L, (enum allot__key_scope)k->arg, ib);
         if (item->type != ALLOT__YMAP) {
-            report(L, item->line, ip, "expected a mapping with %s, got %s",
-                   providers ? "name and base_url" : "name and provider", got(item, g, sizeof g));
+            report(L, item->line, ip, "expected a mapping with %s, got %s", wants,
+                   got(item, g, sizeof g));
             continue;
         }
         parse_map(L, item, tp, ip, ib, i);
@@ -1109,6 +1120,15 @@ static size_t item_line(const struct load *L, int scope, size_t i, const char *k
     if (!allot__ynode_get(list->kids[i], key, &line))
         line = list->kids[i]->line;
     return line;
+}
+
+/* Whether item i of list `scope` has key `key` (with any value). */
+static int item_has(const struct load *L, int scope, size_t i, const char *key)
+{
+    const struct allot__ynode *list = L->list[scope];
+    size_t line = 0;
+
+    return list && i < list->n && allot__ynode_get(list->kids[i], key, &line) != NULL;
 }
 
 /* "a, b, c" of the provider or model names, for "... are: ". */
@@ -1324,11 +1344,76 @@ static void check_quality(struct load *L)
     }
 }
 
+/* auth.keys: one of key and key_sha256 each, long enough, names and keys
+ * unique. Every key is hashed here and its text zeroed and freed. A
+ * message never shows a key, only where it is. */
+static void check_auth(struct load *L)
+{
+    struct allot_config *c = L->cfg;
+    size_t i, j;
+    char p[96];
+
+    for (i = 0; i < c->n_client_keys; i++) {
+        struct allot_client_key *k = &c->client_keys[i];
+        size_t line = item_line(L, AK_SCOPE_CLIENT, i, "name");
+
+        path_fmt(p, sizeof p, "auth.keys[%zu]", i);
+        if (k->key && k->key_sha256) {
+            report(L, line, p, "give 'key' or 'key_sha256', not both");
+        } else if (k->key) {
+            size_t n = strlen(k->key);
+            if (n < ALLOT_MIN_CLIENT_KEY_LEN) {
+                path_fmt(p, sizeof p, "auth.keys[%zu].key", i);
+                report(L, item_line(L, AK_SCOPE_CLIENT, i, "key"), p,
+                       "expected a key of at least %d characters, got %zu (value not shown); "
+                       "`allot config new-key NAME` makes one",
+                       ALLOT_MIN_CLIENT_KEY_LEN, n);
+            }
+            allot_sha256(k->key, n, k->digest);
+        } else if (k->key_sha256) {
+            if (allot_sha256_parse_hex(k->key_sha256, strlen(k->key_sha256), k->digest)) {
+                char q[80];
+                path_fmt(p, sizeof p, "auth.keys[%zu].key_sha256", i);
+                quote(q, sizeof q, k->key_sha256, strlen(k->key_sha256));
+                report(L, item_line(L, AK_SCOPE_CLIENT, i, "key_sha256"), p,
+                       "expected 64 hex digits (a SHA-256), got \"%s\"", q);
+            }
+        } else if (!item_has(L, AK_SCOPE_CLIENT, i, "key") &&
+                   !item_has(L, AK_SCOPE_CLIENT, i, "key_sha256")) {
+            report(L, line, p, "missing 'key' or 'key_sha256'");
+        } /* else the value was refused, and said so */
+        free_secret(k->key);
+        k->key = NULL;
+    }
+    for (i = 0; i < c->n_client_keys; i++) {
+        const struct allot_client_key *k = &c->client_keys[i];
+        for (j = 0; j < i; j++) {
+            const struct allot_client_key *o = &c->client_keys[j];
+            if (k->name && o->name && !strcmp(k->name, o->name)) {
+                path_fmt(p, sizeof p, "auth.keys[%zu].name", i);
+                report(L, item_line(L, AK_SCOPE_CLIENT, i, "name"), p,
+                       "duplicate client name '%s' (first on line %zu)", k->name,
+                       item_line(L, AK_SCOPE_CLIENT, j, "name"));
+                break;
+            }
+            if (allot_sha256_equal(k->digest, o->digest) &&
+                !allot_sha256_equal(k->digest, (const unsigned char[32]){0})) {
+                path_fmt(p, sizeof p, "auth.keys[%zu]", i);
+                report(L, item_line(L, AK_SCOPE_CLIENT, i, "name"), p,
+                       "the same key as auth.keys[%zu] (line %zu); each client needs its own", j,
+                       item_line(L, AK_SCOPE_CLIENT, j, "name"));
+                break;
+            }
+        }
+    }
+}
+
 static void check_all(struct load *L)
 {
     size_t line = 0;
 
     check_providers(L);
+    check_auth(L);
     check_models(L);
     check_aliases(L);
     if (L->cfg->n_models == 0) {
@@ -1511,6 +1596,13 @@ void allot_config_free(struct allot_config *c)
         free(c->models[i].upstream_id);
     }
     free(c->models);
+    for (i = 0; i < c->n_client_keys; i++) {
+        free(c->client_keys[i].name);
+        free_secret(c->client_keys[i].key);
+        free(c->client_keys[i].key_sha256);
+        explicit_bzero(c->client_keys[i].digest, sizeof c->client_keys[i].digest);
+    }
+    free(c->client_keys);
     for (i = 0; i < c->routing.n_aliases; i++)
         free(c->routing.aliases[i]);
     for (i = 0; i < ALLOT_TIER__COUNT + ALLOT_CAT__COUNT; i++) {

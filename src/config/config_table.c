@@ -17,6 +17,7 @@
 #define PROV(f) offsetof(struct allot_provider, f)
 #define MODEL(f) offsetof(struct allot_model, f)
 #define CHECK(f) offsetof(struct allot_check_conf, f)
+#define CLIENT(f) offsetof(struct allot_client_key, f)
 
 const struct allot__config_key allot__config_keys[] = {
     /* the server */
@@ -62,6 +63,40 @@ const struct allot__config_key allot__config_keys[] = {
              "request whose answer the quality floor checked, in the ledger's prompt column, "
              "so `allot train outcomes --from-ledger` can learn from your own traffic. Off by "
              "default: prompts are your users' data."},
+
+    /* who may call the gateway */
+    {.path = "auth",
+     .type = AK_SECTION,
+     .help = "Client authentication. With keys listed, every request but GET /healthz must "
+             "carry one, as \"Authorization: Bearer KEY\" (OpenAI SDKs) or \"x-api-key: KEY\" "
+             "(Anthropic SDKs); others get 401. Without keys the gateway is open to whoever "
+             "reaches its address."},
+    {.path = "auth.keys",
+     .type = AK_LIST,
+     .arg = AK_SCOPE_CLIENT,
+     .max = ALLOT_MAX_CLIENT_KEYS,
+     .help = "Client keys. Each request is recorded with its key's name (ledger column "
+             "client, `allot report`, /metrics)."},
+    {.path = "auth.keys[].name",
+     .type = AK_NAME,
+     .scope = AK_SCOPE_CLIENT,
+     .flags = AK_REQUIRED,
+     .offset = CLIENT(name),
+     .help = "Unique name of the client (a team, an agent, a job); never the key."},
+    {.path = "auth.keys[].key",
+     .type = AK_SECRET,
+     .scope = AK_SCOPE_CLIENT,
+     .offset = CLIENT(key),
+     .def_doc = "none",
+     .help = "The key, at least 16 characters; write ${ENV_VAR}. Hashed at load; never "
+             "printed, logged or shown in errors. Give key or key_sha256, not both."},
+    {.path = "auth.keys[].key_sha256",
+     .type = AK_STRING,
+     .scope = AK_SCOPE_CLIENT,
+     .offset = CLIENT(key_sha256),
+     .def_doc = "none",
+     .help = "The key's SHA-256 as 64 hex digits, so the file holds no key at all "
+             "(`allot config new-key NAME` prints a key and this line)."},
 
     /* upstream servers */
     {.path = "providers",

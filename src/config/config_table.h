@@ -40,6 +40,7 @@ enum allot__key_scope {
     AK_SCOPE_PROVIDER, /* struct allot_provider, an item of providers */
     AK_SCOPE_MODEL,    /* struct allot_model, an item of models */
     AK_SCOPE_CHECK,    /* struct allot_check_conf, a value of quality.checks */
+    AK_SCOPE_CLIENT,   /* struct allot_client_key, an item of auth.keys */
 };
 
 #define AK_REQUIRED 1u             /* an item without it is an error */

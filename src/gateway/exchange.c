@@ -61,6 +61,7 @@ struct allot__exchange {
     int attempts;
     const struct allot_model *model; /* of the current or last attempt */
     int model_index;
+    int client; /* index in cfg->client_keys; -1: auth off */
     struct allot_upstream_xfer *xfer;
     struct allot_buf up_body; /* what the current attempt sends */
     struct allot_buf resp;    /* buffered non-stream body */
@@ -407,6 +408,8 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     e.grade = -1;
     if (cfg->store_keep_prompts && (x->check[0] || x->escalated[0]))
         e.prompt = instruction_text(&x->chat);
+    if (x->client >= 0)
+        COPY_CSTR(e.client, cfg->client_keys[x->client].name);
     e.latency_ms = (double)(now - x->start_us) / 1000.0;
     e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
     rc = allot_ledger_append(w->gw->ledger, &e);
@@ -428,14 +431,17 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     ms.completion_tokens = e.completion_tokens;
     ms.cost_usd = e.cost_usd - x->escalation_usd; /* the discarded answers: escalate() */
     ms.counterfactual_usd = e.counterfactual_usd;
+    ms.client = x->client;
+    ms.billed_usd = e.cost_usd;
     allot_metrics_request(w->gw->metrics, w->index, &ms);
     allot_metrics_inflight(w->gw->metrics, w->index, -1);
     if (!w->gw->quiet)
-        allot_log_info("%s %d %s %s %s model=%s tokens=%lld/%lld cost=$%.6f %.1fms%s%s", x->id,
+        allot_log_info("%s %d %s %s %s model=%s tokens=%lld/%lld cost=$%.6f %.1fms%s%s%s%s", x->id,
                        x->http_status, status, e.category[0] ? e.category : "-",
                        e.tier[0] ? e.tier : "-", e.model[0] ? e.model : "-",
                        (long long)e.prompt_tokens, (long long)e.completion_tokens, e.cost_usd,
-                       e.latency_ms, e.error[0] ? " error=" : "", e.error);
+                       e.latency_ms, e.client[0] ? " client=" : "", e.client,
+                       e.error[0] ? " error=" : "", e.error);
 
     if (outcome == ALLOT_MSTATUS_OK && x->audit)
         allot__audit_start(w, x->id, &x->chat, x->decision.has_category, x->decision.category,
@@ -1273,7 +1279,7 @@ static void try_next(struct allot__exchange *x)
 
 /* ---- entry points ----------------------------------------------------- */
 
-void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req)
+void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req, int client)
 {
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = exchange_get(w);
@@ -1291,6 +1297,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->ts_ms = allot_clock_wall_ms();
     x->model_index = -1;
     x->serving_tier = -1;
+    x->client = client;
     allot__gateway_request_id(w, x->id);
     req->user = x;
     x->next = w->exchange_list;

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include "allot/clock.h"
 #include "allot/anthropic.h"
+#include "allot/auth.h"
 #include "allot/check.h"
 #include "allot/classify.h"
 #include "allot/error.h"
@@ -193,6 +194,13 @@ static void reload_classifier(const struct allot_config *cfg)
 }
 
 /* Block until SIGTERM or SIGINT, handling SIGHUP meanwhile. */
+/* Whether host (as given to listen) is a loopback address: only local
+ * clients reach it. */
+static int loopback_host(const char *host)
+{
+    return !strcmp(host, "localhost") || !strcmp(host, "::1") || !strncmp(host, "127.", 4);
+}
+
 static int wait_for_signal(const struct allot_config *cfg)
 {
     sigset_t set;
@@ -271,6 +279,8 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         goto out;
     rc = allot_metrics_new(cfg, gw.n_workers, &gw.metrics);
     if (rc == 0)
+        rc = allot_auth_new(cfg, &gw.auth);
+    if (rc == 0)
         rc = allot__endpoint_models_init(&gw);
     if (rc == 0)
         rc = quality_init(&gw, err);
@@ -310,6 +320,13 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         printf("allot listening on %s:%d (%d worker%s, ledger %s)\n", gw.host, gw.port,
                gw.n_workers, gw.n_workers == 1 ? "" : "s", store);
         fflush(stdout);
+        if (cfg->n_client_keys)
+            allot_log_info("auth: %zu client key%s; requests without one get 401",
+                           cfg->n_client_keys, cfg->n_client_keys == 1 ? "" : "s");
+        else if (!loopback_host(gw.host))
+            allot_log_warn("auth: no auth.keys and listening on %s: anyone who reaches this "
+                           "address can spend your providers' credit (docs/config.md, Auth)",
+                           gw.host);
         sig = wait_for_signal(cfg);
         allot_log_info("%s: draining in-flight requests (deadline %ld ms)",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->limits.drain_timeout_ms);
@@ -337,6 +354,7 @@ out:
     allot__acceptability_free(&gw);
     allot_floor_free(gw.floor);
     allot_metrics_free(gw.metrics);
+    allot_auth_free(gw.auth);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

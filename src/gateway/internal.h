@@ -19,6 +19,7 @@ struct allot_floor;
 struct allot_chat_request;
 struct allot_accept_model;
 struct allot_instruction;
+struct allot_auth;
 
 struct allot__worker {
     int index;
@@ -57,6 +58,7 @@ struct allot__gateway {
     struct allot_checker *checker;     /* the answer checks; immutable */
     struct allot_floor *floor;         /* the adaptive floor; NULL when off */
     struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
+    struct allot_auth *auth;           /* auth.keys; admits all when none */
     char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
     char *models_anthropic_json; /* the same in Anthropic's format */
@@ -82,8 +84,9 @@ int allot__is_anthropic_path(struct allot_slice path);
  * and answers are translated (responses.h), its errors are OpenAI's. */
 int allot__is_responses_path(struct allot_slice path);
 
-/* POST /v1/chat/completions, /v1/messages and /v1/responses (exchange.c). */
-void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req);
+/* POST /v1/chat/completions, /v1/messages and /v1/responses (exchange.c).
+ * client: the caller's index in cfg->client_keys, -1 when auth is off. */
+void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req, int client);
 /* The client went away (exchange.c). */
 void allot__exchange_abort(struct allot_http_request *req);
 /* The client's write queue drained (exchange.c). */

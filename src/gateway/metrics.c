@@ -31,9 +31,17 @@ struct per_model { /* slot 0: no model */
     uint64_t attempts[ALLOT_MATTEMPT__COUNT];
 };
 
+struct per_client { /* auth.keys: what each client used */
+    uint64_t requests[ALLOT_MSTATUS__COUNT];
+    uint64_t prompt_tokens, completion_tokens;
+    uint64_t billed_nusd;
+};
+
 struct shard {
     uint64_t *requests; /* [N_TIERS][n_models + 1][status] */
     struct per_model *models;
+    struct per_client *clients;           /* [n_client_keys]; NULL when there are none */
+    uint64_t auth_failures[2];            /* [invalid, missing] */
     struct histogram latency[N_TIERS][2]; /* [tier][stream] */
     struct histogram ttft[N_TIERS];
     int64_t inflight;
@@ -76,6 +84,9 @@ int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot
         m->shards[i].models = calloc(m->n_slots, sizeof(struct per_model));
         if (!m->shards[i].requests || !m->shards[i].models)
             goto fail;
+        if (cfg->n_client_keys &&
+            !(m->shards[i].clients = calloc(cfg->n_client_keys, sizeof(struct per_client))))
+            goto fail;
     }
     *out = m;
     return 0;
@@ -92,6 +103,7 @@ void allot_metrics_free(struct allot_metrics *m)
     for (i = 0; m->shards && i < m->n_shards; i++) {
         free(m->shards[i].requests);
         free(m->shards[i].models);
+        free(m->shards[i].clients);
     }
     free(m->shards);
     free(m);
@@ -260,6 +272,19 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
     ADD(&pm->cost_nusd, nusd(s->cost_usd));
     ADD(&pm->counterfactual_nusd, nusd(s->counterfactual_usd));
+    if (s->client >= 0 && (size_t)s->client < m->cfg->n_client_keys) {
+        struct per_client *pc = &sh->clients[s->client];
+        ADD(&pc->requests[s->status], 1);
+        ADD(&pc->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
+        ADD(&pc->completion_tokens,
+            (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
+        ADD(&pc->billed_nusd, nusd(s->billed_usd));
+    }
+}
+
+void allot_metrics_auth_failure(struct allot_metrics *m, int shard, int missing)
+{
+    ADD(&m->shards[shard].auth_failures[missing ? 1 : 0], 1);
 }
 
 void allot_metrics_spend(struct allot_metrics *m, int shard, int model, int64_t prompt_tokens,
@@ -379,6 +404,81 @@ static int render_usd(struct allot_metrics *m, struct allot_buf *o, const char *
     return rc;
 }
 
+/* The sum over shards of the per_client counter at offset. */
+static uint64_t sum_client(struct allot_metrics *m, size_t c, size_t offset)
+{
+    uint64_t v = 0;
+    int s;
+    for (s = 0; s < m->n_shards; s++)
+        v += LOAD((uint64_t *)((char *)&m->shards[s].clients[c] + offset));
+    return v;
+}
+
+/* auth.keys: requests, tokens and spend by client, and the refusals. */
+static int render_clients(struct allot_metrics *m, struct allot_buf *o)
+{
+    static const char *const reasons[2] = {"invalid", "missing"};
+    size_t c, st, n = m->cfg->n_client_keys;
+    int s, r, rc;
+
+    if (n == 0)
+        return 0;
+    rc =
+        allot_buf_adds(o, "# HELP allot_client_requests_total Requests finished, by client key "
+                          "(auth.keys) and outcome.\n# TYPE allot_client_requests_total counter\n");
+    for (c = 0; c < n && !rc; c++) {
+        for (st = 0; st < ALLOT_MSTATUS__COUNT && !rc; st++) {
+            uint64_t v =
+                sum_client(m, c, offsetof(struct per_client, requests) + st * sizeof(uint64_t));
+            if (!v)
+                continue;
+            rc = allot_buf_adds(o, "allot_client_requests_total{");
+            rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc : add_label(o, "status", status_names[st], 0);
+            rc = rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)v);
+        }
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_client_tokens_total Tokens by client key and "
+                                "direction.\n# TYPE allot_client_tokens_total counter\n");
+    for (c = 0; c < n && !rc; c++) {
+        for (r = 0; r < 2 && !rc; r++) {
+            rc = allot_buf_adds(o, "allot_client_tokens_total{");
+            rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc
+                    : allot_buf_addf(o, ",direction=\"%s\"} %llu\n", r ? "completion" : "prompt",
+                                     (unsigned long long)sum_client(
+                                         m, c,
+                                         r ? offsetof(struct per_client, completion_tokens)
+                                           : offsetof(struct per_client, prompt_tokens)));
+        }
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_client_cost_usd_total Spend in USD by client key, "
+                                "discarded (escalated) answers included.\n# TYPE "
+                                "allot_client_cost_usd_total counter\n");
+    for (c = 0; c < n && !rc; c++) {
+        rc = allot_buf_adds(o, "allot_client_cost_usd_total{");
+        rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
+        rc = rc ? rc
+                : allot_buf_addf(
+                      o, "} %.9f\n",
+                      (double)sum_client(m, c, offsetof(struct per_client, billed_nusd)) / 1e9);
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_auth_failures_total Requests refused with 401: "
+                                "no client key, or one that matches none.\n# TYPE "
+                                "allot_auth_failures_total counter\n");
+    for (r = 0; r < 2 && !rc; r++) {
+        uint64_t v = 0;
+        for (s = 0; s < m->n_shards; s++)
+            v += LOAD(&m->shards[s].auth_failures[r]);
+        rc = allot_buf_addf(o, "allot_auth_failures_total{reason=\"%s\"} %llu\n", reasons[r],
+                            (unsigned long long)v);
+    }
+    return rc;
+}
+
 int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
                          struct allot_buf *o)
 {
@@ -462,6 +562,7 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
         }
     }
     rc = rc ? rc : render_quality(m, o);
+    rc = rc ? rc : render_clients(m, o);
     for (s = 0; s < m->n_shards; s++)
         inflight += LOAD(&m->shards[s].inflight);
     rc = rc ? rc

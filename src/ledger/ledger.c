@@ -42,12 +42,12 @@
 #define FREE_CHUNKS_MAX 8u    /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u        /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define SCHEMA_VERSION 4 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
-#define SET_VERSION_SQL "PRAGMA user_version = 4"
+#define SCHEMA_VERSION 5 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
+#define SET_VERSION_SQL "PRAGMA user_version = 5"
 /* An older store is brought up to date by adding every column of the
  * table below that it lacks (version 2 added explain, version 3 the quality
- * columns), so a store left half-way by an interrupted upgrade is finished
- * the same way. */
+ * columns, version 4 prompt, version 5 client), so a store left half-way by an interrupted upgrade
+ * is finished the same way. */
 
 struct chunk {
     struct chunk *next;
@@ -129,6 +129,7 @@ static const struct column columns[] = {
     TEXT_(audit_of),
     {"grade", COL_REAL, FIELD_(grade), "REAL NOT NULL DEFAULT -1"},
     {"prompt", COL_HEAP_TEXT, FIELD_(prompt), "TEXT NOT NULL DEFAULT ''"},
+    TEXT_(client),
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 

@@ -1,7 +1,7 @@
 /* report.c: `allot report`, spend and savings from the ledger (report.h).
  *
  * SQLite does the adding up: one GROUP BY query per dimension (totals, tier,
- * category, model) over the window [since, until), which the ts_ms index
+ * category, model, client) over the window [since, until), which the ts_ms index
  * serves, and one ordered scan of the ok rows' latencies per dimension for
  * the median. The store is opened read-only, so a report can run next to
  * a serving gateway (WAL readers do not block the writer).
@@ -286,6 +286,19 @@ static void qrow_add(struct qrow *t, const struct qrow *r)
     t->audit_fail += r->audit_fail;
     t->audit_usd += r->audit_usd;
     t->saving_usd += r->saving_usd; /* promotions: from the events, not the rows */
+}
+
+/* PRAGMA user_version of the ledger; 0 when it cannot be read. */
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = 0;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }
 
 static int load_quality(sqlite3 *db, const char *path, const struct allot_report_opts *o,
@@ -672,8 +685,13 @@ static void emit_table(struct writer *w, const char *path, int64_t since, int64_
             put(w, " (%.1f%%)", pct(saving - q->total.audit_usd, t->counterfactual_usd));
     }
     put(w, "\n");
-    for (i = 0; i < n_dims; i++)
+    for (i = 0; i < n_dims; i++) {
+        /* by client only when the ledger knows clients (auth.keys) */
+        if (!strcmp(dims[i].name, "client") &&
+            (dims[i].n == 0 || (dims[i].n == 1 && dims[i].groups[0].key[0] == '\0')))
+            continue;
         table_dimension(w, &dims[i], t->requests);
+    }
     table_quality(w, q);
 }
 
@@ -685,6 +703,7 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
         {"tier", "tier", "by_tier", "by tier", NULL, 0, 0},
         {"category", "category", "by_category", "by category", NULL, 0, 0},
         {"model", "model", "by_model", "by model", NULL, 0, 0},
+        {"client", "client", "by_client", "by client", NULL, 0, 0}, /* schema v5 */
     };
     const size_t n_dims = sizeof dims / sizeof dims[0];
     struct writer w = {out, 0};
@@ -729,6 +748,8 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
     }
     if ((rc = load_dimension(db, db_path, opts, until, &totals, err)))
         goto out;
+    if (schema_version(db) < 5) /* no client column: every row is "" */
+        dims[n_dims - 1].column = "''";
     for (i = 0; i < n_dims; i++)
         if ((rc = load_dimension(db, db_path, opts, until, &dims[i], err)))
             goto out;

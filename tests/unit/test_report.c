@@ -22,22 +22,24 @@ struct row {
     int64_t in, out;
     int estimated;
     double cost, counterfactual, latency;
+    const char *client; /* auth.keys name; "" without auth */
 };
 
 /* Window [T0, T0 + 2h): r1..r6. r7 is after it. r5 was rejected: it counts
  * as a request but its (bogus) tokens and cost must not count. */
 static const struct row rows[] = {
     {"r1", T0 + 1 * MIN_MS, "judgment", "plan", "frontier-a", "ok", 1000, 500, 0, 0.0125, 0.0125,
-     100},
+     100, "team-a"},
     {"r2", T0 + 2 * MIN_MS, "labour", "summarize", "local-b", "ok", 2000, 1000, 1, 0.0002, 0.025,
-     50},
-    {"r3", T0 + 3 * MIN_MS, "labour", "extract", "local-b", "failed", 300, 0, 0, 0, 0.0015, 30},
-    {"r4", T0 + 4 * MIN_MS, "code", "implement", "coder", "ok", 4000, 2000, 0, 0.006, 0.05, 200},
-    {"r5", T0 + 5 * MIN_MS, "", "", "", "rejected", 999, 999, 0, 1.0, 1.0, 1},
+     50, "team-a"},
+    {"r3", T0 + 3 * MIN_MS, "labour", "extract", "local-b", "failed", 300, 0, 0, 0, 0.0015, 30, ""},
+    {"r4", T0 + 4 * MIN_MS, "code", "implement", "coder", "ok", 4000, 2000, 0, 0.006, 0.05, 200,
+     "ci"},
+    {"r5", T0 + 5 * MIN_MS, "", "", "", "rejected", 999, 999, 0, 1.0, 1.0, 1, ""},
     {"r6", T0 + 6 * MIN_MS, "labour", "summarize", "local-b", "ok", 1000, 100, 0, 0.0001, 0.0065,
-     70},
+     70, ""},
     {"r7", T0 + 3 * HOUR_MS, "judgment", "risk", "frontier-a", "ok", 100000, 100000, 0, 5.0, 5.0,
-     900},
+     900, "ci"},
 };
 
 static int build_ledger(const char *path)
@@ -60,6 +62,7 @@ static int build_ledger(const char *path)
         snprintf(e.category, sizeof e.category, "%s", r->category);
         snprintf(e.model, sizeof e.model, "%s", r->model);
         snprintf(e.status, sizeof e.status, "%s", r->status);
+        snprintf(e.client, sizeof e.client, "%s", r->client);
         e.prompt_tokens = r->in;
         e.completion_tokens = r->out;
         e.tokens_estimated = r->estimated;
@@ -203,6 +206,20 @@ TEST(report_json_totals_and_groups_are_exact)
     ASSERT_DBL_NEAR(jnum(g, "cost_usd"), 0.0125, 1e-12);
     ASSERT_DBL_NEAR(jnum(g, "saving_usd"), 0, 1e-12);
     ASSERT_DBL_NEAR(jnum(g, "saving_pct"), 0, 1e-12);
+
+    /* by client key (auth.keys): most requests first, "" last */
+    arr = cJSON_GetObjectItemCaseSensitive(root, "by_client");
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(arr), 3);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "client")), "");
+    g = find_group(arr, "client", "team-a");
+    ASSERT(g != NULL);
+    ASSERT_INT_EQ(jint(g, "requests"), 2);
+    ASSERT_INT_EQ(jint(g, "prompt_tokens"), 3000);
+    ASSERT_DBL_NEAR(jnum(g, "cost_usd"), 0.0127, 1e-12);
+    g = find_group(arr, "client", "ci");
+    ASSERT(g != NULL);
+    ASSERT_INT_EQ(jint(g, "requests"), 1); /* r7 is outside the window */
+    ASSERT_DBL_NEAR(jnum(g, "cost_usd"), 0.006, 1e-12);
 
     cJSON_Delete(root);
     allot_buf_release(&out);

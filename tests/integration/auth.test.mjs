@@ -1,0 +1,203 @@
+// Client keys (auth.keys): with keys configured, only callers holding one
+// get through, in every API's own error format when they do not; each
+// request is ledgered, counted and reported under its key's name; the key
+// a client sends never reaches an upstream, a log or a response.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import * as h from './harness.mjs';
+
+const TEAM_KEY = 'sk-it-team-a-client-key-0123456789'; // given as ${ALLOT_IT_TEAM_KEY}
+const CI_KEY = 'sk-it-ci-client-key-abcdefghijklmnop'; // given as its SHA-256 only
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const messages = [{ role: 'user', content: 'Summarise this article in three bullet points: the council met on Tuesday and approved the budget.' }];
+
+describe('auth.keys: client keys', () => {
+  let frontier, local, allot;
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local });
+    cfg.auth = { keys: [
+      { name: 'team-a', key: '${ALLOT_IT_TEAM_KEY}' },
+      { name: 'ci', key_sha256: sha256(CI_KEY) },
+    ] };
+    allot = await h.startAllot(cfg, { env: { ...h.ALLOT_ENV, ALLOT_IT_TEAM_KEY: TEAM_KEY } });
+  });
+  after(h.cleanup);
+
+  it('openai SDK with a listed key: served, ledgered under its name, the provider key upstream', h.LIMIT, async () => {
+    const client = new OpenAI({ baseURL: allot.base, apiKey: TEAM_KEY, maxRetries: 0, timeout: 60000 });
+    const { data, response } = await client.chat.completions.create({ model: 'allot:judgment', messages }).withResponse();
+    assert.ok(data.choices[0].message.content.length > 0);
+    const stats = await frontier.stats();
+    assert.equal(stats.last_request.key_ok, true, 'the upstream got the provider key');
+    assert.doesNotMatch(JSON.stringify(stats.last_request), new RegExp(TEAM_KEY));
+    const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.equal(row.client, 'team-a');
+    assert.equal(row.status, 'ok');
+
+    // streamed, and through the Responses API: the same key works everywhere
+    const stream = await client.chat.completions.create({ model: 'allot:labour', messages, stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    assert.ok(text.startsWith('[local] '), text);
+    const r = await client.responses.create({ model: 'allot:labour', input: 'Fix the grammar: he go to school.' });
+    assert.equal(r.status, 'completed');
+  });
+
+  it('anthropic SDK (x-api-key) with a key given by its SHA-256 only: served as "ci"', h.LIMIT, async () => {
+    const client = new Anthropic({ baseURL: allot.origin, apiKey: CI_KEY, maxRetries: 0, timeout: 60000 });
+    const { data, response } = await client.messages.create({
+      model: 'allot:labour', max_tokens: 100, messages,
+    }).withResponse();
+    assert.equal(data.type, 'message');
+    const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.equal(row.client, 'ci');
+    assert.equal(row.endpoint, '/v1/messages');
+  });
+
+  it('a wrong key: 401 in each API\'s own format, the SDKs raise AuthenticationError, nothing ledgered', h.LIMIT, async () => {
+    const [{ n: before }] = await h.sql(allot.db, 'select count(*) as n from requests');
+    const WRONG = 'sk-it-wrong-key-ZZZZ-9999-never-echoed';
+    const oa = new OpenAI({ baseURL: allot.base, apiKey: WRONG, maxRetries: 0, timeout: 60000 });
+    await assert.rejects(oa.chat.completions.create({ model: 'auto', messages }), (e) => {
+      assert.ok(e instanceof OpenAI.AuthenticationError, e.constructor.name);
+      assert.equal(e.status, 401);
+      assert.equal(e.code, 'invalid_api_key');
+      assert.doesNotMatch(e.message, /ZZZZ/);
+      return true;
+    });
+    await assert.rejects(oa.responses.create({ model: 'auto', input: 'hi' }), OpenAI.AuthenticationError);
+    const an = new Anthropic({ baseURL: allot.origin, apiKey: WRONG, maxRetries: 0, timeout: 60000 });
+    await assert.rejects(an.messages.create({ model: 'auto', max_tokens: 10, messages }), (e) => {
+      assert.ok(e instanceof Anthropic.AuthenticationError, e.constructor.name);
+      assert.equal(e.status, 401);
+      assert.equal(e.error.type, 'error');
+      assert.equal(e.error.error.type, 'authentication_error');
+      return true;
+    });
+    // a key that is a listed key's SHA-256 (what the file holds) is no key
+    const res = await h.post(`${allot.base}/chat/completions`, { model: 'auto', messages },
+      { authorization: `Bearer ${sha256(CI_KEY)}` });
+    assert.equal(res.status, 401);
+    await h.sleep(300); // past the ledger's commit window
+    const [{ n: after }] = await h.sql(allot.db, 'select count(*) as n from requests');
+    assert.equal(after, before, 'refused requests are not ledgered');
+  });
+
+  it('no key: 401 missing_api_key with WWW-Authenticate on every route but /healthz', h.LIMIT, async () => {
+    const routes = [
+      ['POST', '/v1/chat/completions', JSON.stringify({ model: 'auto', messages })],
+      ['POST', '/v1/responses', JSON.stringify({ model: 'auto', input: 'hi' })],
+      ['POST', '/v1/route', JSON.stringify({ model: 'auto', messages })],
+      ['GET', '/v1/models'],
+      ['GET', '/metrics'],
+      ['GET', '/v1/no-such-route'],
+      ['DELETE', '/v1/chat/completions'],
+    ];
+    for (const [method, p, body] of routes) {
+      const res = await fetch(allot.origin + p, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
+      const json = await res.json();
+      assert.equal(res.status, 401, `${method} ${p}`);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="allot"');
+      const e = h.openaiError(json);
+      assert.ok(e, JSON.stringify(json));
+      assert.equal(e.code, 'missing_api_key', `${method} ${p}`);
+      assert.match(e.message, /Authorization: Bearer KEY/);
+    }
+    const m = await fetch(`${allot.origin}/v1/messages`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(m.status, 401);
+    assert.equal((await m.json()).error.type, 'authentication_error');
+    // a scheme other than Bearer carries no key
+    const basic = await fetch(`${allot.base}/models`, { headers: { authorization: `Basic ${Buffer.from(`x:${TEAM_KEY}`).toString('base64')}` } });
+    assert.equal(basic.status, 401);
+
+    const health = await fetch(`${allot.origin}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const models = await fetch(`${allot.base}/models`, { headers: { authorization: `Bearer ${TEAM_KEY}` } });
+    assert.equal(models.status, 200);
+    const route = await h.post(`${allot.base}/route`, { model: 'auto', messages }, { 'x-api-key': CI_KEY });
+    assert.equal(route.status, 200);
+    assert.equal((await route.json()).tier, 'labour');
+  });
+
+  it('/metrics counts requests, tokens and spend per client, and the refusals; the report has them by client', h.LIMIT, async () => {
+    const client = new OpenAI({ baseURL: allot.base, apiKey: CI_KEY, maxRetries: 0, timeout: 60000 });
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'allot:labour', messages });
+    const metricsOf = async () => h.parseMetrics(await (await fetch(`${allot.origin}/metrics`, { headers: { authorization: `Bearer ${TEAM_KEY}` } })).text());
+    const rows = await h.sql(allot.db, "select client, count(*) as n, sum(cost_usd) as cost, sum(prompt_tokens) as pt from requests group by client order by client");
+    await h.waitRowCount(allot.db, rows.reduce((a, r) => a + r.n, 0));
+    const m = await metricsOf();
+    const byClient = Object.fromEntries((await h.sql(allot.db,
+      "select client, count(*) as n, sum(cost_usd) as cost, sum(prompt_tokens) as pt from requests group by client")).map((r) => [r.client, r]));
+    assert.deepEqual(Object.keys(byClient).sort(), ['ci', 'team-a']);
+    for (const name of ['ci', 'team-a']) {
+      assert.equal(h.metricSum(m, 'allot_client_requests_total', { client: name }), byClient[name].n, name);
+      assert.equal(h.metricSum(m, 'allot_client_tokens_total', { client: name, direction: 'prompt' }), byClient[name].pt, name);
+      assert.ok(h.near(h.metricSum(m, 'allot_client_cost_usd_total', { client: name }), byClient[name].cost, 1e-8), name);
+    }
+    assert.ok(h.metricSum(m, 'allot_auth_failures_total', { reason: 'invalid' }) >= 4);
+    assert.ok(h.metricSum(m, 'allot_auth_failures_total', { reason: 'missing' }) >= 8);
+
+    const rep = await h.runAllot(['report', '--store', allot.db, '--json']);
+    assert.equal(rep.code, 0, rep.stderr);
+    const by = Object.fromEntries(JSON.parse(rep.stdout).by_client.map((g) => [g.client, g]));
+    for (const name of ['ci', 'team-a']) {
+      assert.equal(by[name].requests, byClient[name].n);
+      assert.ok(h.near(by[name].cost_usd, byClient[name].cost, 1e-9));
+    }
+    const table = await h.runAllot(['report', '--store', allot.db]);
+    assert.match(table.stdout, /\nby client +requests/);
+    assert.match(table.stdout, /\nci +\d+ /);
+  });
+
+  it('the keys appear in no log, no error and no config output', h.LIMIT, async () => {
+    const check = await h.runAllot(['config', 'check', '--config', allot.configPath], { env: { ALLOT_IT_TEAM_KEY: TEAM_KEY, ...h.ALLOT_ENV } });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /2 client keys/);
+    for (const text of [allot.logs(), allot.stdout(), check.stdout, check.stderr]) {
+      assert.doesNotMatch(text, /sk-it-team-a|sk-it-ci-client|sk-it-wrong/);
+    }
+    // a short key is refused at load, without being shown
+    const bad = await h.runAllot(['config', 'check', '--config', allot.configPath], { env: { ALLOT_IT_TEAM_KEY: 'short-SECRET', ...h.ALLOT_ENV } });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /key 'auth\.keys\[0\]\.key': expected a key of at least 16 characters, got 12 \(value not shown\)/);
+    assert.doesNotMatch(bad.stderr, /short-SECRET/);
+  });
+});
+
+describe('allot config new-key', () => {
+  after(h.cleanup);
+
+  it('prints a fresh 256-bit key and the auth.keys entry (its SHA-256) that admits it', h.LIMIT, async () => {
+    const a = await h.runAllot(['config', 'new-key', 'agent-7']);
+    const b = await h.runAllot(['config', 'new-key', 'agent-7']);
+    assert.equal(a.code, 0, a.stderr);
+    const key = a.stdout.match(/^(sk-allot-[A-Za-z0-9_-]{43})$/m)?.[1];
+    assert.ok(key, a.stdout);
+    assert.notEqual(b.stdout.match(/^(sk-allot-\S+)$/m)[1], key, 'a new key each time');
+    assert.match(a.stdout, /^ {4}- name: agent-7$/m);
+    const sha = a.stdout.match(/^ {6}key_sha256: ([0-9a-f]{64})$/m)?.[1];
+    assert.equal(sha, sha256(key));
+
+    // the printed entry, pasted into a config, admits the printed key
+    const frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    const local = await h.startFake({ name: 'local' });
+    const entry = a.stdout.split('\n').filter((l) => /^ {4}- name:| {6}key_sha256:/.test(l)).join('\n');
+    const yaml = h.toYaml(h.baseConfig({ frontier, local })).replace(/^\n/, '') + `\nauth:\n  keys:\n${entry}\n`;
+    const allot = await h.startAllot(yaml, { env: h.ALLOT_ENV });
+    const ok = await h.chat(allot.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${key}` });
+    assert.equal(ok.status, 200, ok.text);
+    const no = await h.chat(allot.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${key}x` });
+    assert.equal(no.status, 401);
+
+    const bad = await h.runAllot(['config', 'new-key', 'has space']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /NAME cannot have spaces/);
+  });
+});
