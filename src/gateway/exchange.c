@@ -16,8 +16,11 @@
  *              the client's behalf is dropped if the client did not ask).
  *              A failure now reaches the client as an error event, never
  *              as a clean [DONE].
- *   FINISHED   the response ended or the client went away: the ledger row
- *              is queued, metrics recorded, memory freed (finish()).
+ *   FINISHED   the response ended or the client went away: memory freed
+ *              (finish()). The ledger row is written, and metrics counted,
+ *              by record() just before the response's last bytes go out
+ *              (or at finish when none do), so a client never holds an
+ *              answer whose row a kill could lose (docs/ledger.md).
  *
  * Nothing is freed inside a curl callback: on_head/on_data only return
  * codes that make curl end the transfer, and the exchange finishes in
@@ -61,7 +64,9 @@ struct allot__exchange {
     int attempts;
     const struct allot_model *model; /* of the current or last attempt */
     int model_index;
-    int client; /* index in cfg->client_keys; -1: auth off */
+    int client;                        /* index in cfg->client_keys; -1: auth off */
+    int recorded;                      /* its ledger row is written (record()) */
+    enum allot_metrics_status outcome; /* what record() wrote */
     struct allot_upstream_xfer *xfer;
     struct allot_buf up_body; /* what the current attempt sends */
     struct allot_buf resp;    /* buffered non-stream body */
@@ -339,7 +344,11 @@ static const char *const status_names[ALLOT_MSTATUS__COUNT] = {
     [ALLOT_MSTATUS_REJECTED] = "rejected",
 };
 
-static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
+/* The request's ledger row, metrics and log line. Called before the last
+ * bytes of the response go to the client (the ledger keeps the row safe
+ * from a kill at once: docs/ledger.md), or by finish() when no response
+ * goes out. Once per request. */
+static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
 {
     const char *status = status_names[outcome];
     struct allot__worker *w = x->w;
@@ -352,7 +361,6 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
     uint64_t now = allot_clock_mono_us();
     int rc;
 
-    x->state = X_FINISHED;
     memset(&e, 0, sizeof e);
     COPY_CSTR(e.id, x->id);
     e.ts_ms = x->ts_ms;
@@ -443,7 +451,20 @@ static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
                        e.latency_ms, e.client[0] ? " client=" : "", e.client,
                        e.error[0] ? " error=" : "", e.error);
 
-    if (outcome == ALLOT_MSTATUS_OK && x->audit)
+    x->recorded = 1;
+    x->outcome = outcome;
+}
+
+/* The request is over: recorded (if it was not yet), its audit started,
+ * the exchange back in the pool. */
+static void finish(struct allot__exchange *x, enum allot_metrics_status outcome)
+{
+    struct allot__worker *w = x->w;
+
+    if (!x->recorded)
+        record(x, outcome);
+    x->state = X_FINISHED;
+    if (x->outcome == ALLOT_MSTATUS_OK && x->audit)
         allot__audit_start(w, x->id, &x->chat, x->decision.has_category, x->decision.category,
                            x->content.ptr, x->content.len,
                            x->floor_mark != NULL && !strcmp(x->floor_mark, "probe"));
@@ -498,12 +519,15 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
 }
 
 /* Send an error in the OpenAI format, with the decision headers. */
-static void reply_error(struct allot__exchange *x, int status, const char *type, const char *code,
-                        const char *message)
+/* Answer the client with an error and record the request as outcome. */
+static void reply_error(struct allot__exchange *x, enum allot_metrics_status outcome, int status,
+                        const char *type, const char *code, const char *message)
 {
     struct allot_http_header h[16];
     size_t n = decision_headers(x, h, NULL);
     x->http_status = status;
+    if (!x->recorded)
+        record(x, outcome);
     if (x->req)
         allot__respond_error(x->req, status, type, code, message, h, n);
     x->req = NULL; /* the request is ended */
@@ -516,6 +540,8 @@ static void stream_fail(struct allot__exchange *x, const char *message)
     allot_buf_init(&ev, 4096);
     if (!x->error[0])
         set_error(x, "%s", message);
+    if (!x->recorded)
+        record(x, ALLOT_MSTATUS_FAILED);
     if (x->req && x->anthropic) {
         if (allot_anthropic_stream_error(502, message, &ev) == 0)
             allot_http_chunk(x->req, ev.ptr, ev.len);
@@ -1057,12 +1083,14 @@ static void deliver_buffered(struct allot__exchange *x)
         if (translated != 0) {
             set_error(x, "cannot translate upstream '%s' answer for the %s API", x->model->name,
                       x->anthropic ? "Messages" : "Responses");
-            reply_error(x, 502, "upstream_error", "upstream_error", x->error);
+            reply_error(x, ALLOT_MSTATUS_FAILED, 502, "upstream_error", "upstream_error", x->error);
             finish(x, ALLOT_MSTATUS_FAILED);
             return;
         }
+        record(x, ALLOT_MSTATUS_OK);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->aout.ptr, x->aout.len);
     } else {
+        record(x, ALLOT_MSTATUS_OK);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
     }
     x->req = NULL;
@@ -1084,12 +1112,13 @@ static void deliver_upstream_error(struct allot__exchange *x)
     x->http_status = (int)x->up_status;
     if (cJSON_IsObject(root) && !x->anthropic && !x->up_anthropic) { /* relayed as it is */
         n = decision_headers(x, h, "application/json");
+        record(x, ALLOT_MSTATUS_FAILED);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
         x->req = NULL;
     } else {
         /* not JSON, or one API's error for the other's client: our error, in the
          * client's format, with the upstream's message */
-        reply_error(x, (int)x->up_status, "upstream_error", "upstream_error",
+        reply_error(x, ALLOT_MSTATUS_FAILED, (int)x->up_status, "upstream_error", "upstream_error",
                     cJSON_IsString(msg) ? msg->valuestring : x->error);
     }
     cJSON_Delete(root);
@@ -1142,6 +1171,7 @@ static void on_done(void *ctx, int err, const char *message)
             }
             record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
             x->audit = audit_wanted(x);
+            record(x, ALLOT_MSTATUS_OK);
             if (x->holding)
                 release_held(x);
             allot_http_chunked_end(x->req);
@@ -1207,7 +1237,7 @@ static void fail_no_answer(struct allot__exchange *x)
                                                            : 502;
     snprintf(msg, sizeof msg, "no upstream answered after %d attempt%s (%s): %s", x->attempts,
              x->attempts == 1 ? "" : "s", x->attempt_log, x->error);
-    reply_error(x, status, "upstream_error",
+    reply_error(x, ALLOT_MSTATUS_FAILED, status, "upstream_error",
                 status == 504   ? "upstream_timeout"
                 : status == 429 ? "rate_limited"
                                 : "upstream_unavailable",
@@ -1322,8 +1352,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
                       rc == ALLOT_ETOOBIG  ? "request too large to translate"
                       : rc == ALLOT_ENOMEM ? "out of memory"
                                            : allot_buf_cstr(&err));
-            reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",
-                        "invalid_request", x->error);
+            reply_error(x, ALLOT_MSTATUS_REJECTED, rc == ALLOT_ENOMEM ? 500 : 400,
+                        "invalid_request_error", "invalid_request", x->error);
             finish(x, ALLOT_MSTATUS_REJECTED);
             goto out;
         }
@@ -1334,7 +1364,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     }
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
-        reply_error(x, rc == ALLOT_ENOMEM ? 500 : 400, "invalid_request_error",
+        reply_error(x, ALLOT_MSTATUS_REJECTED, rc == ALLOT_ENOMEM ? 500 : 400,
+                    "invalid_request_error",
                     rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request", x->error);
         finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
@@ -1344,7 +1375,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
                       &x->decision, &err);
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
-        reply_error(x, rc == ALLOT_ENOTFOUND ? 404 : 400, "invalid_request_error",
+        reply_error(x, ALLOT_MSTATUS_REJECTED, rc == ALLOT_ENOTFOUND ? 404 : 400,
+                    "invalid_request_error",
                     rc == ALLOT_ENOTFOUND ? "model_not_found" : "invalid_request", x->error);
         finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
@@ -1401,7 +1433,7 @@ void allot__exchange_fail_all(struct allot__worker *w)
         if (x->state == X_STREAMING && !x->holding) {
             stream_fail(x, x->error);
         } else {
-            reply_error(x, 503, "server_error", "shutting_down", x->error);
+            reply_error(x, ALLOT_MSTATUS_FAILED, 503, "server_error", "shutting_down", x->error);
             finish(x, ALLOT_MSTATUS_FAILED);
         }
     }
