@@ -116,6 +116,8 @@ const struct allot_cli_cmd allot_cli_serve = {
     "routed by kind of work; \"allot:judgment\", \"allot:labour\" and \"allot:code\"\n"
     "pick a tier; a configured model name picks that model. The header\n"
     "X-Allot-Work: CATEGORY|TIER overrides the classifier.\n"
+    "With auth.keys in the config, every route but GET /healthz needs one of the\n"
+    "client keys (Authorization: Bearer KEY, or x-api-key: KEY); others get 401.\n"
     "SIGTERM/SIGINT: stop accepting, finish in-flight requests\n"
     "(limits.drain_timeout_ms), write every ledger row, exit 0. SIGHUP: reload\n"
     "routing.classifier_model (a bad file is logged and the model in use kept).\n",
