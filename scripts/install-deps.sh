@@ -9,6 +9,8 @@ PACKAGES=(
   libuv1-dev                         # event loop
   libcurl4-openssl-dev               # upstream HTTP
   libsqlite3-dev sqlite3             # the ledger (sqlite3 CLI: tests, docs)
+  libpq-dev                          # the ledger in PostgreSQL (store: postgresql://...)
+  postgresql                         # tests: initdb, postgres and psql for postgres.test.mjs
   libyaml-dev                        # allot.yaml
   libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing
