@@ -2,7 +2,7 @@
 # ASan+UBSan ones in build/asan/, `make test` runs the whole suite under the
 # sanitizer build (scripts/test.sh).
 CC      ?= cc
-PKGS    := libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8 libcrypto
+PKGS    := libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lcsv -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -80,6 +80,11 @@ $(B)/unit_tests: $(UNIT_OBJ) $(B)/obj/kinds_blob.o $(B)/liballot.a
 
 # Per-stage cost of the request path (bench/micro.c), no sockets.
 $(B)/bench_micro: $(B)/obj/bench/micro.o $(B)/obj/kinds_blob.o $(B)/liballot.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# The ledger's writer measured: rows/s into a SQLite file or PostgreSQL
+# (bench/ledger_store.c; docs/ledger.md).
+$(B)/bench_ledger_store: $(B)/obj/bench/ledger_store.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # The classifier measured: cross-validation and speed (bench/kinds.c).

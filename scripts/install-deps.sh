@@ -10,6 +10,8 @@ PACKAGES=(
   libcurl4-openssl-dev               # upstream HTTP
   libssl-dev                         # SHA-256 of client keys (libcrypto)
   libsqlite3-dev sqlite3             # the ledger (sqlite3 CLI: tests, docs)
+  libpq-dev                          # the ledger in PostgreSQL (store: postgresql://...)
+  postgresql                         # tests: initdb, postgres and psql for postgres.test.mjs
   libyaml-dev                        # allot.yaml
   libcjson-dev                       # JSON (cJSON)
   libhttp-parser-dev                 # HTTP/1.1 parsing

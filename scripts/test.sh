@@ -6,7 +6,8 @@
 #  3. fake upstream self-check (tests/fake_upstream/smoke.sh)
 #  4. integration tests (tests/integration)        node --test, real binaries,
 #     the official `openai` and `@anthropic-ai/sdk` npm clients, a real
-#     SQLite file; run against the ASan+UBSan build, against a
+#     SQLite file, a real PostgreSQL server (postgres.test.mjs starts its
+#     own); run against the ASan+UBSan build, against a
 #     ThreadSanitizer build, and (the files that assert no timing) with
 #     allot under valgrind memcheck
 # Ends with one line "N passed, N failed" over all of them.

@@ -131,6 +131,7 @@ struct allot_config {
     int listen_port;        /* default 4000 */
     int workers;            /* event-loop threads; default 1 */
     char *store_path;       /* SQLite file; default "./allot.db" */
+    char *store_url;        /* PostgreSQL URI (store.url); NULL: the file */
     long store_commit_ms;   /* ledger commit window; default 100, max 200 */
     int store_keep_prompts; /* keep checked requests' instructions; default 0 */
     struct allot_provider *providers;
@@ -171,5 +172,9 @@ const struct allot_provider *allot_config_find_provider(const struct allot_confi
 int allot_config_describe_keys(struct allot_buf *out);
 
 void allot_config_free(struct allot_config *c);
+
+/* The ledger store the config names: store.url when set, else store.path
+ * (ledger.h takes either). Owned by c. */
+const char *allot_config_store(const struct allot_config *c);
 
 #endif

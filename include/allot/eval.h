@@ -60,15 +60,15 @@ int allot_eval_cross_predict(const struct allot_eval_data *d, unsigned k, uint64
                              const struct allot_accept_opts *o, double *pred, unsigned *fold,
                              int weak, int strong, double **ins, size_t *n_ins);
 
-/* Write the ledger at db_path as outcome data (JSONL, docs/outcomes.md)
- * to out_path: one row per request whose instruction was kept
+/* Write the ledger store (a SQLite path or a PostgreSQL URI) as outcome data (JSONL,
+ * docs/outcomes.md) to out_path: one row per request whose instruction was kept
  * (store.keep_prompts) and whose first answer came from labour and was
  * checked, with models "labour" (right when it passed its checks and was
  * not escalated, or as its audit graded it) and "judgment" (taken to be
  * right). *n_rows gets the rows written. Errors: ALLOT_ESTORE (cannot
  * read the ledger), ALLOT_EINVAL (a ledger older than schema v4, or no
  * such request), ALLOT_EIO (cannot write). */
-int allot_eval_export_ledger(const char *db_path, const char *out_path, size_t *n_rows,
+int allot_eval_export_ledger(const char *store, const char *out_path, size_t *n_rows,
                              struct allot_buf *err);
 
 #endif

@@ -1,12 +1,17 @@
-/* ledger.h: the request ledger, one SQLite row per request.
+/* ledger.h: the request ledger, one row per request, in a SQLite file or
+ * a PostgreSQL database.
  *
- * DESIGN: the event loops never touch SQLite. allot_ledger_append() copies
- * the entry into a bounded in-memory queue (mutex + condition variable) and
- * returns; one writer thread takes everything queued, writes it in one
- * transaction, and commits at least every commit_ms (<= 200 ms), so after
- * a SIGKILL at most the rows of the last commit window are missing. The
- * database runs in WAL mode with synchronous=NORMAL. allot_ledger_close()
- * writes every queued row before it returns: a graceful stop loses none.
+ * DESIGN: the event loops never touch the store. allot_ledger_append()
+ * copies the entry into a bounded in-memory queue (mutex + condition
+ * variable) and returns; one writer thread owns the store's connection,
+ * takes everything queued, writes it in one transaction, and commits at
+ * least every commit_ms (<= 200 ms), so after a SIGKILL at most the rows of
+ * the last commit window are missing. SQLite runs in WAL mode with
+ * synchronous=NORMAL. PostgreSQL rows survive a lost connection or a server
+ * restart: the writer reconnects and writes the batch again, the queue
+ * holding what arrives meanwhile. allot_ledger_close() writes every queued
+ * row before it returns: a graceful stop loses none, unless the store stays
+ * unreachable for 5 s (docs/ledger.md).
  *
  * Schema (table "requests"; see docs/ledger.md): one column per field of
  * struct allot_ledger_entry, same names. */
@@ -68,9 +73,13 @@ struct allot_ledger_entry {
     char event[16];
 };
 
-/* Open or create the store at path, create the schema, start the writer.
+/* Open the store, create or upgrade the schema, start the writer. path is
+ * a SQLite file (created if missing) or a PostgreSQL URI, "postgresql://"
+ * or "postgres://" (store_url.h), connected to before this returns.
  * commit_ms is clamped to [1, 200]. Errors: ALLOT_ESTORE with "ledger
- * 'PATH': sqlite error text" in err, ALLOT_ENOMEM. */
+ * 'NAME': why" in err, NAME being the path or the URI without its
+ * password (an unreachable server is an error here, not later);
+ * ALLOT_ENOMEM. */
 int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **out,
                       struct allot_buf *err);
 
@@ -90,7 +99,10 @@ int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, 
 uint64_t allot_ledger_rows_written(struct allot_ledger *l);
 uint64_t allot_ledger_rows_failed(struct allot_ledger *l);
 
-/* Write everything queued, commit, stop the writer and close the store. */
-void allot_ledger_close(struct allot_ledger *l);
+/* Write everything queued, commit, stop the writer and close the store.
+ * A store that cannot be written is retried (PostgreSQL) for at most 5 s
+ * after close began; the rows left are then counted as failed and logged.
+ * Returns the rows that failed to write since open (0 for NULL). */
+uint64_t allot_ledger_close(struct allot_ledger *l);
 
 #endif

@@ -10,12 +10,14 @@ struct allot_report_opts {
     int json;         /* 1: JSON, else a readable table */
 };
 
-/* Read the ledger at db_path (read-only) and write the report to out:
+/* Read the ledger store (a SQLite path or a PostgreSQL URI, read-only, in
+ * one snapshot) and write the report to out:
  * requests, tokens and spend by tier, by category and by model, totals, and
  * the saving against sending everything to the judgment tier (counterfactual
- * minus actual, and as a percentage). Errors: ALLOT_ESTORE with "ledger
- * 'PATH': why" in err (a missing file says so). */
-int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
-                     struct allot_buf *out, struct allot_buf *err);
+ * minus actual, and as a percentage). The report names the store without
+ * its password. Errors: ALLOT_ESTORE with "ledger 'NAME': why" in err (a
+ * missing file says so). */
+int allot_report_run(const char *store, const struct allot_report_opts *opts, struct allot_buf *out,
+                     struct allot_buf *err);
 
 #endif

@@ -90,7 +90,7 @@ static int report_exec(int argc, char **argv)
     if (!store) {
         if (allot_cli_load_config(config_path, &cfg))
             goto out;
-        store = cfg->store_path;
+        store = allot_config_store(cfg);
     }
     if (allot_report_run(store, &ro, &out, &err)) {
         fprintf(stderr, "allot report: %s\n", allot_buf_cstr(&err));
@@ -107,11 +107,13 @@ out:
 
 const struct allot_cli_cmd allot_cli_report = {
     "report", "spend, tokens and savings by tier, category, model and client key",
-    "usage: allot report [--store PATH | --config FILE] [--since WHEN] [--until WHEN] [--json]\n\n"
+    "usage: allot report [--store STORE | --config FILE] [--since WHEN] [--until WHEN] [--json]\n\n"
     "Read the ledger and print requests, tokens and spend by tier, by category, by\n"
     "model and (with auth.keys) by client, with the saving against sending everything\n"
     "to the judgment tier.\n"
-    "  --store PATH   ledger file (default: the config's 'store', ./allot.db)\n"
+    "  --store STORE  ledger file, or PostgreSQL as a URL postgresql://USER@HOST:PORT/DB\n"
+    "                 (a password is better left to PGPASSWORD or ~/.pgpass; it is never\n"
+    "                 printed) (default: the config's 'store', ./allot.db)\n"
     "  --since WHEN   only requests at or after WHEN: 24h, 7d, 90m, 30s (ago), a Unix\n"
     "                 time in ms, or YYYY-MM-DD[THH:MM[:SS]] in UTC\n"
     "  --until WHEN   only requests before WHEN\n"

@@ -96,7 +96,7 @@ static int serve_exec(int argc, char **argv)
 
 const struct allot_cli_cmd allot_cli_serve = {
     "serve", "run the gateway (OpenAI- and Anthropic-compatible HTTP APIs)",
-    "usage: allot serve [--config FILE] [--listen HOST:PORT] [--workers N] [--store PATH]\n"
+    "usage: allot serve [--config FILE] [--listen HOST:PORT] [--workers N] [--store STORE]\n"
     "                   [--quiet] [--verbose]\n\n"
     "Serve the OpenAI chat-completions and Responses APIs and the Anthropic\n"
     "Messages API, and route each request by its kind of work.\n\n"
@@ -105,7 +105,11 @@ const struct allot_cli_cmd allot_cli_serve = {
     "  --listen HOST:PORT  address to listen on (default: config 'listen', 127.0.0.1:4000);\n"
     "                      port 0 picks a free port\n"
     "  --workers N         event-loop threads, one per core (default: config 'workers', 1)\n"
-    "  --store PATH        SQLite ledger file (default: config 'store', ./allot.db)\n"
+    "  --store STORE       ledger: a SQLite file, or PostgreSQL as a URL\n"
+    "                      postgresql://USER@HOST:PORT/DB[?sslmode=...] (password from\n"
+    "                      PGPASSWORD or ~/.pgpass, or in the URL; never printed); an\n"
+    "                      unreachable server stops the start (default: config 'store',\n"
+    "                      ./allot.db)\n"
     "  --quiet             no log line per request\n"
     "  --verbose           debug logging\n\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/responses (OpenAI's Responses\n"
@@ -119,6 +123,7 @@ const struct allot_cli_cmd allot_cli_serve = {
     "With auth.keys in the config, every route but GET /healthz needs one of the\n"
     "client keys (Authorization: Bearer KEY, or x-api-key: KEY); others get 401.\n"
     "SIGTERM/SIGINT: stop accepting, finish in-flight requests\n"
-    "(limits.drain_timeout_ms), write every ledger row, exit 0. SIGHUP: reload\n"
+    "(limits.drain_timeout_ms), write every ledger row (PostgreSQL: retried for 5 s\n"
+    "if the server is gone), exit 0. SIGHUP: reload\n"
     "routing.classifier_model (a bad file is logged and the model in use kept).\n",
     serve_exec};

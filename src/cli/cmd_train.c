@@ -15,6 +15,7 @@
 #include "allot/error.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
+#include "allot/store_url.h"
 #include "cli.h"
 
 #define MAX_DATA_PATHS 16
@@ -210,7 +211,7 @@ static int train_outcomes(int argc, char **argv)
                                          {"from-ledger", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
     const char *data = NULL, *out_path = NULL, *names[2] = {NULL, NULL}, *ledger = NULL;
-    char tmp[64] = "";
+    char tmp[64] = "", shown[ALLOT_STORE_NAME_MAX];
     struct allot_outcomes *oc = NULL;
     struct allot_eval_data d;
     struct allot_accept_opts o;
@@ -294,7 +295,8 @@ static int train_outcomes(int argc, char **argv)
             goto out;
         }
         if (!quiet)
-            printf("from the ledger %s: %zu checked labour requests\n", ledger, rows);
+            printf("from the ledger %s: %zu checked labour requests\n",
+                   allot_store_redact(ledger, shown, sizeof shown), rows);
         data = tmp;
         names[0] = "labour";
         names[1] = "judgment";
@@ -426,7 +428,7 @@ const struct allot_cli_cmd allot_cli_train = {
     "The built-in model is `make model`'s.\n"
     "\n"
     "usage: allot train outcomes --data PATH --weak M --strong M --out FILE\n"
-    "       allot train outcomes --from-ledger DB --out FILE\n"
+    "       allot train outcomes --from-ledger STORE --out FILE\n"
     "                            [--strong-share S | --quality Q] [--kfold K] [--epochs N]\n"
     "                            [--seed N] [--hash-bits N] [--quiet]\n\n"
     "Learn the acceptability model from recorded outcomes (docs/eval.md): per model, its\n"
@@ -434,8 +436,9 @@ const struct allot_cli_cmd allot_cli_train = {
     "for routing is set for the target: --strong-share S (default 0.3) of requests to the\n"
     "strong model, or --quality Q (a fraction of the strong model's quality), calibrated\n"
     "on K-fold (default 5) out-of-fold scores. PATH: outcome data (docs/outcomes.md).\n"
-    "Measure it on other data with `allot eval --model FILE`. --from-ledger DB learns from\n"
-    "your own traffic instead: the checked labour requests whose prompts the ledger kept\n"
+    "Measure it on other data with `allot eval --model FILE`. --from-ledger STORE (a ledger\n"
+    "file or a postgresql:// URL) learns from your own traffic instead: the checked labour\n"
+    "requests whose prompts the ledger kept\n"
     "(store.keep_prompts: true), labour right when its answer passed and was not\n"
     "escalated (or as its audit graded it), judgment taken to be right.\n",
     train_exec};

@@ -31,6 +31,7 @@
 #include "allot/error.h"
 #include "allot/kinds.h"
 #include "allot/sha256.h"
+#include "allot/store_url.h"
 #include "config_table.h"
 #include "config_yaml.h"
 
@@ -436,6 +437,29 @@ static void set_url(struct load *L, const struct allot__config_key *k, struct al
     while (n > host && s[n - 1] == '/')
         n--;
     set_str(L, slot, s, n, 0);
+}
+
+/* A ledger store: a PostgreSQL URI to offset2 (its password, if any, is
+ * never shown: the value is left out of the message), a path to offset. */
+static void set_store(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                      const char *path, void *base, const char *s, size_t n)
+{
+    int pg = allot_store_is_postgres(s);
+
+    if (!pg && !(k->flags & AK_URL_ONLY) && strstr(s, "://") == NULL) {
+        if (n == 0 || n > MAX_VALUE || !clean(s, n, 0))
+            expected(L, k, v, path);
+        else
+            set_str(L, (char **)(void *)((char *)base + k->offset), s, n, 0);
+        return;
+    }
+    if (!pg || n > MAX_VALUE || !clean(s, n, 1)) {
+        report(L, v->line, path,
+               "expected a postgresql:// or postgres:// URL without spaces or control "
+               "characters (value not shown: it may hold a password)");
+        return;
+    }
+    set_str(L, (char **)(void *)((char *)base + k->offset2), s, n, 1);
 }
 
 static void set_listen(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
@@ -865,6 +889,9 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         break;
     case AK_URL:
         set_url(L, k, v, path, (char **)(void *)at, s, n);
+        break;
+    case AK_STORE:
+        set_store(L, k, v, path, base, s, n);
         break;
     case AK_ENUM:
         set_enum(L, k, v, path, (char **)(void *)at, s, n);
@@ -1408,10 +1435,24 @@ static void check_auth(struct load *L)
     }
 }
 
+/* store.path and store.url name two stores: which one is meant? */
+static void check_store(struct load *L)
+{
+    const struct allot__ynode *store = allot__ynode_get(L->root, "store", NULL);
+    size_t line = 0;
+
+    if (store && store->type == ALLOT__YMAP && allot__ynode_get(store, "path", NULL) &&
+        allot__ynode_get(store, "url", &line))
+        report(L, line, "store.url",
+               "give store.path (a SQLite file) or store.url "
+               "(PostgreSQL), not both");
+}
+
 static void check_all(struct load *L)
 {
     size_t line = 0;
 
+    check_store(L);
     check_providers(L);
     check_auth(L);
     check_models(L);
@@ -1573,6 +1614,11 @@ const struct allot_provider *allot_config_find_provider(const struct allot_confi
     return NULL;
 }
 
+const char *allot_config_store(const struct allot_config *c)
+{
+    return c->store_url ? c->store_url : c->store_path;
+}
+
 void allot_config_free(struct allot_config *c)
 {
     size_t i;
@@ -1582,6 +1628,7 @@ void allot_config_free(struct allot_config *c)
     free(c->path);
     free(c->listen_host);
     free(c->store_path);
+    free_secret(c->store_url);
     free(c->routing.classifier_model);
     free(c->routing.accept_model);
     for (i = 0; i < c->n_providers; i++) {

@@ -38,13 +38,28 @@ const struct allot__config_key allot__config_keys[] = {
     {.path = "store",
      .type = AK_SECTION,
      .choices = "path",
-     .help = "The ledger store. `store: FILE` is short for `store: {path: FILE}`."},
+     .help = "The ledger store. `store: FILE` is short for `store: {path: FILE}`, and "
+             "`store: postgresql://...` for `store: {url: postgresql://...}`."},
     {.path = "store.path",
-     .type = AK_STRING,
+     .type = AK_STORE,
      .offset = CFG(store_path),
+     .offset2 = CFG(store_url),
      .def = "./allot.db",
      .help = "SQLite file holding one ledger row per request; created if missing. A "
-             "relative path is relative to the working directory."},
+             "relative path is relative to the working directory. A postgresql:// or "
+             "postgres:// URL here means store.url."},
+    {.path = "store.url",
+     .type = AK_STORE,
+     .flags = AK_URL_ONLY,
+     .offset = CFG(store_url),
+     .offset2 = CFG(store_url),
+     .def_doc = "none",
+     .help = "PostgreSQL instead of a SQLite file, for several allot instances sharing one "
+             "ledger: a libpq connection URL, postgresql://USER@HOST:PORT/DB?sslmode=require "
+             "(postgres:// too). The password is best left to PGPASSWORD or ~/.pgpass; "
+             "written in the URL (or as ${PGPASSWORD}) it is never shown in messages. The "
+             "server must be reachable when allot serve starts; tables are created if "
+             "missing (docs/ledger.md). Give store.path or store.url, not both."},
     {.path = "store.commit_ms",
      .type = AK_LONG,
      .offset = CFG(store_commit_ms),
@@ -580,6 +595,11 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         break;
     case AK_URL:
         snprintf(dst, cap, "an http:// or https:// URL");
+        break;
+    case AK_STORE:
+        snprintf(dst, cap, "%s",
+                 k->flags & AK_URL_ONLY ? "a postgresql:// or postgres:// URL without spaces"
+                                        : "a file path, or a postgresql:// URL");
         break;
     case AK_ENUM:
         snprintf(dst, cap, "one of: %s", k->choices);

@@ -32,6 +32,9 @@ enum allot__key_type {
     AK_STRING_LIST,  /* quality.refusals: a list of PCRE2 patterns */
     AK_CHECK_MAP,    /* quality.checks: tier or category -> check set */
     AK_CATEGORY_SET, /* a list of categories: a bit each, unsigned at offset */
+    AK_STORE,        /* a ledger store: a PostgreSQL URI goes to offset2, anything
+                      * else (a SQLite path) to offset; with AK_URL_ONLY, only a
+                      * URI. A URI's value is never shown in a message. */
 };
 
 /* Which struct offset is relative to. */
@@ -44,6 +47,7 @@ enum allot__key_scope {
 };
 
 #define AK_REQUIRED 1u             /* an item without it is an error */
+#define AK_URL_ONLY 2u             /* AK_STORE: a PostgreSQL URI, nothing else */
 #define ALLOT__CONFIG_MAX_KEYS 128 /* rows in the table, at most */
 
 struct allot__config_key {

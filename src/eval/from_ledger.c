@@ -1,9 +1,10 @@
-/* from_ledger.c: the ledger as outcome data (eval.h). */
-#include <sqlite3.h>
+/* from_ledger.c: the ledger as outcome data (eval.h), from a SQLite file
+ * or PostgreSQL alike (ledger_reader.h). */
 #include <stdio.h>
 #include <string.h>
 #include "allot/error.h"
 #include "allot/eval.h"
+#include "allot/ledger_reader.h"
 
 /* A request counts when its instruction was kept and its first answer came
  * from labour and was checked: the labour answer was good (1) when it
@@ -37,58 +38,45 @@ static int put_str(FILE *f, const char *s)
     return fputc('"', f) == EOF ? -1 : 0;
 }
 
-int allot_eval_export_ledger(const char *db_path, const char *out_path, size_t *n_rows,
+int allot_eval_export_ledger(const char *store, const char *out_path, size_t *n_rows,
                              struct allot_buf *err)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
+    struct allot_ledger_reader *rd = NULL;
     FILE *f = NULL;
     int rc = 0, step, version = 0;
 
     *n_rows = 0;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        allot_buf_addf(err, "ledger '%s': %s", db_path, sqlite3_errmsg(db));
-        rc = ALLOT_ESTORE;
+    if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
+        (rc = allot_ledger_reader_version(rd, &version, err)))
         goto out;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
     if (version < 4) {
         allot_buf_addf(err,
                        "ledger '%s': schema version %d keeps no prompts (allot keeps them from "
                        "version 4, with store.keep_prompts: true)",
-                       db_path, version);
+                       allot_ledger_reader_name(rd), version);
         rc = ALLOT_EINVAL;
         goto out;
     }
-    if (sqlite3_prepare_v2(db, export_sql, -1, &st, NULL) != SQLITE_OK) {
-        allot_buf_addf(err, "ledger '%s': %s", db_path, sqlite3_errmsg(db));
-        rc = ALLOT_ESTORE;
+    if ((rc = allot_ledger_reader_query(rd, export_sql, err)))
         goto out;
-    }
     if (!(f = fopen(out_path, "w"))) {
         allot_buf_addf(err, "'%s': cannot write", out_path);
         rc = ALLOT_EIO;
         goto out;
     }
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *prompt = (const char *)sqlite3_column_text(st, 1);
-        const char *cat = (const char *)sqlite3_column_text(st, 2);
-        const char *check = (const char *)sqlite3_column_text(st, 3);
-        const char *esc = (const char *)sqlite3_column_text(st, 4);
-        int graded = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        int good = graded ? sqlite3_column_double(st, 5) >= 0.5
-                          : (!esc || !*esc) && check && !strcmp(check, "pass");
-        if (!prompt || !*prompt)
+    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
+        const char *id = allot_ledger_reader_text(rd, 0);
+        const char *prompt = allot_ledger_reader_text(rd, 1);
+        const char *cat = allot_ledger_reader_text(rd, 2);
+        const char *check = allot_ledger_reader_text(rd, 3);
+        const char *esc = allot_ledger_reader_text(rd, 4);
+        int graded = !allot_ledger_reader_is_null(rd, 5);
+        int good =
+            graded ? allot_ledger_reader_double(rd, 5) >= 0.5 : !*esc && !strcmp(check, "pass");
+        if (!*prompt)
             continue;
-        if (fputs("{\"id\":", f) == EOF || put_str(f, id ? id : "") ||
-            fputs(",\"prompt\":", f) == EOF || put_str(f, prompt) ||
-            fputs(",\"category\":", f) == EOF || put_str(f, cat ? cat : "") ||
+        if (fputs("{\"id\":", f) == EOF || put_str(f, id) || fputs(",\"prompt\":", f) == EOF ||
+            put_str(f, prompt) || fputs(",\"category\":", f) == EOF || put_str(f, cat) ||
             fprintf(
                 f, ",\"outcomes\":{\"labour\":{\"correct\":%s},\"judgment\":{\"correct\":true}}}\n",
                 good ? "true" : "false") < 0) {
@@ -98,16 +86,15 @@ int allot_eval_export_ledger(const char *db_path, const char *out_path, size_t *
         }
         (*n_rows)++;
     }
-    if (step != SQLITE_DONE) {
-        allot_buf_addf(err, "ledger '%s': %s", db_path, sqlite3_errmsg(db));
-        rc = ALLOT_ESTORE;
+    if (step < 0) {
+        rc = step;
         goto out;
     }
     if (*n_rows == 0) {
         allot_buf_addf(err,
                        "ledger '%s' has no checked labour request with its prompt kept "
                        "(store.keep_prompts: true keeps them)",
-                       db_path);
+                       allot_ledger_reader_name(rd));
         rc = ALLOT_EINVAL;
     }
 out:
@@ -115,7 +102,6 @@ out:
         allot_buf_addf(err, "'%s': cannot write", out_path);
         rc = ALLOT_EIO;
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    allot_ledger_reader_close(rd);
     return rc;
 }

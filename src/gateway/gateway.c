@@ -23,6 +23,7 @@
 #include "allot/floor.h"
 #include "allot/gateway.h"
 #include "allot/log.h"
+#include "allot/store_url.h"
 #include "internal.h"
 
 void allot__gateway_request_id(struct allot__worker *w, char out[40])
@@ -260,7 +261,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     gw.host = opts->listen_host ? opts->listen_host : cfg->listen_host;
     gw.port = opts->listen_port >= 0 ? opts->listen_port : cfg->listen_port;
     gw.quiet = opts->quiet;
-    store = opts->store_path ? opts->store_path : cfg->store_path;
+    store = opts->store_path ? opts->store_path : allot_config_store(cfg);
     if (getrandom(&gw.id_seed, sizeof gw.id_seed, 0) != (ssize_t)sizeof gw.id_seed)
         gw.id_seed = (uint32_t)allot_clock_mono_us() ^ (uint32_t)getpid();
 
@@ -317,8 +318,10 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     }
     if (rc == 0) {
         int sig;
+        char name[ALLOT_STORE_NAME_MAX];
         printf("allot listening on %s:%d (%d worker%s, ledger %s)\n", gw.host, gw.port,
-               gw.n_workers, gw.n_workers == 1 ? "" : "s", store);
+               gw.n_workers, gw.n_workers == 1 ? "" : "s",
+               allot_store_redact(store, name, sizeof name));
         fflush(stdout);
         if (cfg->n_client_keys)
             allot_log_info("auth: %zu client key%s; requests without one get 401",
@@ -340,8 +343,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         uv_sem_destroy(&gw.ready);
 out:
     if (gw.ledger) {
-        uint64_t failed = allot_ledger_rows_failed(gw.ledger);
-        allot_ledger_close(gw.ledger);
+        uint64_t failed = allot_ledger_close(gw.ledger); /* close's own failures too */
         if (failed)
             allot_log_error("ledger: %llu row(s) could not be written", (unsigned long long)failed);
     }

@@ -1,31 +1,36 @@
-/* ledger.c: the request ledger, one SQLite row per request (see ledger.h).
+/* ledger.c: the request ledger, one row per request (see ledger.h).
  *
- * DESIGN: the event loops must never wait on the disk, so appending is a
+ * DESIGN: the event loops must never wait on the store, so appending is a
  * memcpy into an in-memory queue under a mutex, and one writer thread owns
- * the SQLite connection (redis bio.c). The queue is a list of fixed-size
- * chunks, allocated as rows arrive and recycled through a short free list:
- * an idle gateway holds a few kilobytes, a burst may grow the queue to its
- * cap of 65,536 rows, and no append ever copies the whole queue the way a
- * growing array would.
+ * the store's connection from open to close (redis bio.c): a SQLite file
+ * (ledger_sqlite.c) or a PostgreSQL database (ledger_pg.c), chosen by the
+ * store's name (store_url.h). The queue is a list of fixed-size chunks,
+ * allocated as rows arrive and recycled through a short free list: an idle
+ * gateway holds a few kilobytes, a burst may grow the queue to its cap of
+ * 65,536 rows, and no append ever copies the whole queue the way a growing
+ * array would.
+ *
+ * Opening happens on the writer thread too, while allot_ledger_open()
+ * waits for its verdict: a store that cannot be opened fails the open, and
+ * libpq never runs on the caller's thread.
  *
  * The writer sleeps until a row arrives, then lets rows gather until the
  * oldest queued row is commit_ms old (or BATCH_NOW rows are queued, or
  * close began), takes the whole list in one pointer swap so the lock is
- * held for microseconds, and writes it in one transaction with one prepared
- * INSERT. A row therefore reaches a commit at most commit_ms plus the time
- * of the batch write in progress plus its own batch write after it was
- * appended (docs/ledger.md). WAL with synchronous=NORMAL makes a commit a
- * write without an fsync: a SIGKILL of allot loses nothing committed, a
- * power cut may lose the last commits.
+ * held for microseconds, and hands it to the store, which writes it in one
+ * transaction. A row therefore reaches a commit at most commit_ms plus the
+ * time of the batch write in progress plus its own batch write after it
+ * was appended (docs/ledger.md).
  *
- * A failed write (disk full, a lock held past busy_timeout, a constraint)
- * drops the rows concerned, counts them in rows_failed and logs once per
- * burst of failures; the writer keeps going, so the gateway never stops
- * serving because its ledger cannot be written. */
+ * A store that cannot write drops the rows concerned (SQLite: disk full, a
+ * lock held past busy_timeout) or keeps retrying them while the queue
+ * fills (PostgreSQL: the connection is gone); either way the gateway never
+ * stops serving because its ledger cannot be written, and a close gives a
+ * store that is gone ALLOT__LEDGER_CLOSE_GRACE_MS before the rows left are
+ * counted as failed. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,53 +41,38 @@
 #include "allot/error.h"
 #include "allot/ledger.h"
 #include "allot/log.h"
+#include "allot/store_url.h"
+#include "internal.h"
 
 #define QUEUE_MAX_ROWS 65536u /* the cap documented in ledger.h */
-#define CHUNK_ROWS 128u       /* ~160 KB a chunk */
-#define FREE_CHUNKS_MAX 8u    /* chunks kept for reuse after a burst */
-#define BATCH_NOW 512u        /* this many queued rows: write without waiting */
+#define CHUNK_ROWS ALLOT__LEDGER_CHUNK_ROWS
+#define FREE_CHUNKS_MAX 8u /* chunks kept for reuse after a burst */
+#define BATCH_NOW 512u     /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define SCHEMA_VERSION 5 /* PRAGMA user_version; keep SET_VERSION_SQL in step */
-#define SET_VERSION_SQL "PRAGMA user_version = 5"
-/* An older store is brought up to date by adding every column of the
- * table below that it lacks (version 2 added explain, version 3 the quality
- * columns, version 4 prompt, version 5 client), so a store left half-way by an interrupted upgrade
- * is finished the same way. */
-
-struct chunk {
-    struct chunk *next;
-    size_t n;
-    struct allot_ledger_entry rows[CHUNK_ROWS];
-};
 
 struct allot_ledger {
-    char *path;           /* for messages */
-    sqlite3 *db;          /* writer thread only, after open */
-    sqlite3_stmt *insert; /* writer thread only, after open */
-    sqlite3_stmt *insert_event;
+    char *target;                    /* the path or URI as given */
+    char name[ALLOT_STORE_NAME_MAX]; /* for messages: no password */
+    const struct allot__ledger_backend *backend;
+    struct allot__ledger_store *store; /* writer thread only */
     long commit_ms;
     pthread_t thread;
+    int failing;   /* writer thread only: in a burst of write failures */
+    uint64_t lost; /* rows lost in that burst */
 
     pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t cv;  /* rows arrived, BATCH_NOW reached, or closing */
-    struct chunk *head, *tail;
+    pthread_cond_t cv;  /* rows arrived, BATCH_NOW reached, closing, opened */
+    struct allot__ledger_chunk *head, *tail;
     size_t queued;      /* rows in head..tail */
     uint64_t oldest_us; /* monotonic time the oldest queued row came */
-    struct chunk *free_list;
+    struct allot__ledger_chunk *free_list;
     size_t n_free;
+    int opened;                 /* 0 opening, 1 open, -1 the open failed */
+    int open_rc;                /* the store's open result */
+    struct allot_buf *open_err; /* the opener's err, until opened != 0 */
     int closing;
+    uint64_t close_us; /* monotonic time close began */
     uint64_t rows_written, rows_failed;
-};
-
-/* The requests table, one column per entry field. It drives CREATE TABLE,
- * the INSERT and the binding, so the three cannot disagree. */
-enum col_type { COL_TEXT, COL_INT64, COL_INT, COL_REAL, COL_HEAP_TEXT };
-
-struct column {
-    const char *name;
-    enum col_type type;
-    size_t off, size;
-    const char *decl; /* SQL type and constraints */
 };
 
 /* clang-format off */
@@ -93,7 +83,7 @@ struct column {
 #define REAL_(f) {#f, COL_REAL, FIELD_(f), "REAL NOT NULL DEFAULT 0"}
 /* clang-format on */
 
-static const struct column columns[] = {
+const struct allot__ledger_column allot__ledger_columns[] = {
     {"id", COL_TEXT, FIELD_(id), "TEXT PRIMARY KEY NOT NULL"},
     INT64_(ts_ms),
     TEXT_(endpoint),
@@ -131,326 +121,88 @@ static const struct column columns[] = {
     {"prompt", COL_HEAP_TEXT, FIELD_(prompt), "TEXT NOT NULL DEFAULT ''"},
     TEXT_(client),
 };
-#define N_COLUMNS (sizeof columns / sizeof columns[0])
+const size_t allot__ledger_n_columns =
+    sizeof allot__ledger_columns / sizeof allot__ledger_columns[0];
 
-static const char schema_tail[] = "CREATE INDEX IF NOT EXISTS requests_ts_ms ON requests(ts_ms);\n"
-                                  "CREATE TABLE IF NOT EXISTS events (\n"
-                                  "  id INTEGER PRIMARY KEY,\n"
-                                  "  ts_ms INTEGER NOT NULL DEFAULT 0,\n"
-                                  "  kind TEXT NOT NULL DEFAULT '',\n"
-                                  "  subject TEXT NOT NULL DEFAULT '',\n"
-                                  "  detail TEXT NOT NULL DEFAULT ''\n"
-                                  ");\n"
-                                  "CREATE INDEX IF NOT EXISTS events_ts_ms ON events(ts_ms);\n";
-/* After an upgrade has added the column. */
-static const char schema_indexes[] = "CREATE INDEX IF NOT EXISTS requests_audit_of ON "
-                                     "requests(audit_of) WHERE audit_of != ''";
+int allot__ledger_columns_check(void)
+{
+    size_t i;
+    for (i = 0; i < allot__ledger_n_columns; i++) {
+        const struct allot__ledger_column *c = &allot__ledger_columns[i];
+        if ((c->type == COL_INT64 && c->size != sizeof(int64_t)) ||
+            (c->type == COL_INT && c->size != sizeof(int)) ||
+            (c->type == COL_REAL && c->size != sizeof(double)))
+            return ALLOT_EINVAL;
+    }
+    return 0;
+}
+
+const char *allot__ledger_text(const struct allot_ledger_entry *e,
+                               const struct allot__ledger_column *c, size_t *len)
+{
+    const char *p = (const char *)e + c->off;
+    const char *t;
+
+    if (c->type == COL_HEAP_TEXT) {
+        memcpy(&t, p, sizeof t);
+        t = t ? t : "";
+        *len = strlen(t);
+        return t;
+    }
+    /* strnlen: a field the caller filled to the brim is still safe */
+    *len = strnlen(p, c->size);
+    return p;
+}
 
 /* For the tests: start closing without waiting, so that an append racing
  * with allot_ledger_close() can be shown to get ALLOT_ECLOSED. */
 void allot__ledger_begin_close(struct allot_ledger *l);
 
-static int store_error(struct allot_buf *err, const char *path, const char *what)
+const char *allot__ledger_name(const struct allot_ledger *l)
 {
-    if (err)
-        allot_buf_addf(err, "ledger '%s': %s", path, what);
-    return ALLOT_ESTORE;
+    return l->name;
 }
 
-static int exec_sql(struct allot_ledger *l, const char *sql, struct allot_buf *err)
+void allot__ledger_failed(struct allot_ledger *l, uint64_t rows, const char *why)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(l->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        store_error(err, l->path, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return ALLOT_ESTORE;
-    }
-    return 0;
-}
-
-static int build_sql(struct allot_buf *create, struct allot_buf *insert)
-{
-    size_t i;
-    int rc = 0;
-
-    rc |= allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
-    rc |= allot_buf_adds(insert, "INSERT INTO requests (");
-    for (i = 0; i < N_COLUMNS; i++) {
-        const char *sep = i + 1 < N_COLUMNS ? "," : "";
-        /* a field whose type changed in ledger.h must change here too */
-        if ((columns[i].type == COL_INT64 && columns[i].size != sizeof(int64_t)) ||
-            (columns[i].type == COL_INT && columns[i].size != sizeof(int)) ||
-            (columns[i].type == COL_REAL && columns[i].size != sizeof(double)))
-            return ALLOT_EINVAL;
-        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl, sep);
-        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, sep);
-    }
-    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
-    rc |= allot_buf_adds(insert, ") VALUES (");
-    for (i = 0; i < N_COLUMNS; i++)
-        rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
-    return rc ? ALLOT_ENOMEM : 0;
-}
-
-/* ALTER TABLE ADD COLUMN for each column of the table the store lacks. */
-static int add_missing_columns(struct allot_ledger *l, struct allot_buf *err)
-{
-    sqlite3_stmt *st = NULL;
-    unsigned char have[sizeof columns / sizeof columns[0]] = {0};
-    char sql[256];
-    size_t i;
-    int rc = 0;
-
-    if (sqlite3_prepare_v2(l->db, "SELECT name FROM pragma_table_info('requests')", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_error(err, l->path, sqlite3_errmsg(l->db));
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        for (i = 0; name && i < N_COLUMNS; i++) {
-            const char *c = columns[i].name;
-            size_t n = strlen(c);
-            if (c[0] == '"' ? (strlen(name) == n - 2 && !strncmp(name, c + 1, n - 2))
-                            : !strcmp(name, c))
-                have[i] = 1;
-        }
-    }
-    sqlite3_finalize(st);
-    for (i = 0; i < N_COLUMNS && !rc; i++) {
-        if (have[i])
-            continue;
-        snprintf(sql, sizeof sql, "ALTER TABLE requests ADD COLUMN %s %s", columns[i].name,
-                 columns[i].decl);
-        rc = exec_sql(l, sql, err);
-    }
-    return rc;
-}
-
-/* Pragmas, schema and the INSERT statement. The schema is created inside
- * one IMMEDIATE transaction so two processes opening a new file at once do
- * not both try to create it half-way. */
-static int setup_store(struct allot_ledger *l, struct allot_buf *err)
-{
-    struct allot_buf create, insert;
-    sqlite3_stmt *st = NULL;
-    int rc, version;
-
-    allot_buf_init(&create, 64 * 1024);
-    allot_buf_init(&insert, 64 * 1024);
-    sqlite3_busy_timeout(l->db, 5000);
-    /* journal_mode=WAL answers with the mode in force; a file system
-     * without shared memory keeps the old one, which is slower but safe. */
-    if ((rc = exec_sql(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
-        goto out;
-    if ((rc = build_sql(&create, &insert))) {
-        store_error(err, l->path,
-                    rc == ALLOT_ENOMEM ? "out of memory"
-                                       : "internal error: the column table does not match "
-                                         "struct allot_ledger_entry");
-        goto out;
-    }
-    if ((rc = exec_sql(l, "BEGIN IMMEDIATE", err)))
-        goto out;
-    if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        rc = store_error(err, l->path, sqlite3_errmsg(l->db));
-        goto rollback;
-    }
-    version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (version > SCHEMA_VERSION) {
-        if (err)
-            allot_buf_addf(err,
-                           "ledger '%s': schema version %d is newer than this allot "
-                           "understands (%d)",
-                           l->path, version, SCHEMA_VERSION);
-        rc = ALLOT_ESTORE;
-        goto rollback;
-    }
-    if ((rc = exec_sql(l, allot_buf_cstr(&create), err)))
-        goto rollback;
-    if (version >= 1 && version < SCHEMA_VERSION && (rc = add_missing_columns(l, err)))
-        goto rollback;
-    if ((rc = exec_sql(l, schema_indexes, err)))
-        goto rollback;
-    if ((rc = exec_sql(l, SET_VERSION_SQL, err)))
-        goto rollback;
-    if ((rc = exec_sql(l, "COMMIT", err)))
-        goto rollback;
-    if (sqlite3_prepare_v3(l->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
-                           &l->insert, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(l->db,
-                           "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
-                           SQLITE_PREPARE_PERSISTENT, &l->insert_event, NULL) != SQLITE_OK) {
-        rc = store_error(err, l->path, sqlite3_errmsg(l->db));
-        goto out;
-    }
-    rc = 0;
-    goto out;
-rollback:
-    if (!sqlite3_get_autocommit(l->db))
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    sqlite3_finalize(st);
-    allot_buf_release(&create);
-    allot_buf_release(&insert);
-    return rc;
-}
-
-static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
-{
-    const char *base = (const char *)e;
-    size_t i;
-    int rc = SQLITE_OK;
-
-    for (i = 0; i < N_COLUMNS && rc == SQLITE_OK; i++) {
-        const struct column *c = &columns[i];
-        const void *p = base + c->off;
-        int idx = (int)i + 1;
-        int v;
-        int64_t v64;
-        double d;
-
-        switch (c->type) {
-        case COL_HEAP_TEXT: {
-            const char *t;
-            memcpy(&t, p, sizeof t);
-            rc = sqlite3_bind_text(st, idx, t ? t : "", -1, SQLITE_STATIC);
-            break;
-        }
-        case COL_TEXT:
-            /* strnlen: a field the caller filled to the brim is still safe */
-            rc = sqlite3_bind_text(st, idx, p, (int)strnlen(p, c->size), SQLITE_STATIC);
-            break;
-        case COL_INT64:
-            memcpy(&v64, p, sizeof v64);
-            rc = sqlite3_bind_int64(st, idx, v64);
-            break;
-        case COL_INT:
-            memcpy(&v, p, sizeof v);
-            rc = sqlite3_bind_int(st, idx, v);
-            break;
-        case COL_REAL:
-            memcpy(&d, p, sizeof d);
-            rc = sqlite3_bind_double(st, idx, d);
-            break;
-        }
-    }
-    return rc;
-}
-
-/* An event entry: kind in event, subject in category, detail in explain,
- * time in ts_ms (allot_ledger_event()). */
-static int bind_event(sqlite3_stmt *st, const struct allot_ledger_entry *e)
-{
-    int rc = sqlite3_bind_int64(st, 1, e->ts_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, e->event, (int)strnlen(e->event, sizeof e->event),
-                               SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 3, e->category, (int)strnlen(e->category, sizeof e->category),
-                               SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 4, e->explain, (int)strnlen(e->explain, sizeof e->explain),
-                               SQLITE_STATIC);
-    return rc;
-}
-
-/* Writer-thread state for logging once per burst of failures. */
-struct burst {
-    int failing;
-    uint64_t lost;
-};
-
-static void note_failure(struct allot_ledger *l, struct burst *b, uint64_t rows, const char *why)
-{
-    if (!b->failing)
+    if (!l->failing)
         allot_log_error("ledger '%s': cannot write request rows: %s (rows are dropped until "
                         "writing works again)",
-                        l->path, why);
-    b->failing = 1;
-    b->lost += rows;
+                        l->name, why);
+    l->failing = 1;
+    l->lost += rows;
 }
 
-static int begin_txn(struct allot_ledger *l)
+static void deadline_ts(uint64_t mono_us, struct timespec *ts)
 {
-    return sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    ts->tv_sec = (time_t)(mono_us / 1000000u);
+    ts->tv_nsec = (long)(mono_us % 1000000u) * 1000;
 }
 
-/* Write rows in one transaction. Returns through *written and *failed. A
- * statement error that ends the transaction (SQLite rolls back on some
- * errors, such as SQLITE_FULL) loses the rows inserted before it too; the
- * remaining rows go into a new transaction. When a transaction cannot even
- * begin (the lock is held past busy_timeout), the rest of the batch is
- * dropped at once rather than waiting busy_timeout again for every row. */
-static void write_batch(struct allot_ledger *l, struct chunk *list, struct burst *b,
-                        uint64_t *written, uint64_t *failed)
+int allot__ledger_pause(struct allot_ledger *l, long ms)
 {
-    uint64_t pending = 0, ok = 0, bad = 0, skipped = 0;
-    int in_txn = 0, give_up = 0, rc;
-    sqlite3_stmt *st;
-    struct chunk *c;
-    size_t i;
+    uint64_t until = allot_clock_mono_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u, end, now;
+    const uint64_t grace = (uint64_t)ALLOT__LEDGER_CLOSE_GRACE_MS * 1000u;
+    struct timespec ts;
+    int give_up;
 
-    for (c = list; c; c = c->next) {
-        for (i = 0; i < c->n; i++) {
-            if (give_up) {
-                skipped++;
-                continue;
-            }
-            if (!in_txn && !(in_txn = begin_txn(l))) {
-                give_up = 1;
-                skipped++;
-                continue;
-            }
-            st = c->rows[i].event[0] ? l->insert_event : l->insert;
-            rc = st == l->insert ? bind_row(st, &c->rows[i]) : bind_event(st, &c->rows[i]);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-            if (rc == SQLITE_DONE) {
-                pending++;
-            } else {
-                bad++;
-                note_failure(l, b, 1, sqlite3_errmsg(l->db));
-            }
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            if (sqlite3_get_autocommit(l->db)) { /* the error ended the transaction */
-                if (pending)
-                    note_failure(l, b, pending, "transaction rolled back");
-                bad += pending;
-                pending = 0;
-                in_txn = 0;
-            }
-        }
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        end = until;
+        if (l->closing && l->close_us + grace < end)
+            end = l->close_us + grace; /* a close shortens the wait */
+        if ((now = allot_clock_mono_us()) >= end)
+            break;
+        deadline_ts(end, &ts);
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
     }
-    if (skipped) {
-        note_failure(l, b, skipped, sqlite3_errmsg(l->db));
-        bad += skipped;
-    }
-    if (in_txn) {
-        if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-            ok += pending;
-        } else {
-            note_failure(l, b, pending, sqlite3_errmsg(l->db));
-            if (!sqlite3_get_autocommit(l->db))
-                sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-            bad += pending;
-        }
-    }
-    if (b->failing && bad == 0 && ok > 0) {
-        allot_log_warn("ledger '%s': writing again; %llu rows were lost", l->path,
-                       (unsigned long long)b->lost);
-        b->failing = 0;
-        b->lost = 0;
-    }
-    *written = ok;
-    *failed = bad;
+    give_up = l->closing && now >= l->close_us + grace;
+    pthread_mutex_unlock(&l->mu);
+    return give_up;
 }
 
 /* The heap texts of a chunk's rows, written or dropped. */
-static void free_prompts(struct chunk *c)
+static void free_prompts(struct allot__ledger_chunk *c)
 {
     size_t i;
     for (i = 0; i < c->n; i++) {
@@ -460,21 +212,32 @@ static void free_prompts(struct chunk *c)
     c->n = 0;
 }
 
-static void deadline_ts(uint64_t mono_us, struct timespec *ts)
+static size_t count_rows(const struct allot__ledger_chunk *c)
 {
-    ts->tv_sec = (time_t)(mono_us / 1000000u);
-    ts->tv_nsec = (long)(mono_us % 1000000u) * 1000;
+    size_t n = 0;
+    for (; c; c = c->next)
+        n += c->n;
+    return n;
 }
 
 static void *writer_main(void *arg)
 {
     struct allot_ledger *l = arg;
-    struct burst b = {0, 0};
-    struct chunk *batch, *c, *next;
+    struct allot__ledger_chunk *batch, *c, *next;
     uint64_t written, failed, deadline;
     struct timespec ts;
+    int rc;
 
+    rc = l->backend->open(l, l->target, &l->store, l->open_err);
     pthread_mutex_lock(&l->mu);
+    l->open_rc = rc;
+    l->opened = rc ? -1 : 1;
+    l->open_err = NULL;
+    pthread_cond_broadcast(&l->cv);
+    if (rc) {
+        pthread_mutex_unlock(&l->mu);
+        return NULL;
+    }
     for (;;) {
         while (l->queued == 0 && !l->closing)
             pthread_cond_wait(&l->cv, &l->mu);
@@ -491,7 +254,19 @@ static void *writer_main(void *arg)
         l->queued = 0;
         pthread_mutex_unlock(&l->mu);
 
-        write_batch(l, batch, &b, &written, &failed);
+        written = failed = 0;
+        l->backend->write(l->store, batch, &written, &failed);
+        if (written + failed != count_rows(batch)) { /* a store's bug must not hide rows */
+            allot_log_error("ledger '%s': internal error: a batch of %zu rows reported as %llu",
+                            l->name, count_rows(batch), (unsigned long long)(written + failed));
+            failed = count_rows(batch) - written;
+        }
+        if (l->failing && failed == 0 && written > 0) {
+            allot_log_warn("ledger '%s': writing again; %llu rows were lost", l->name,
+                           (unsigned long long)l->lost);
+            l->failing = 0;
+            l->lost = 0;
+        }
 
         pthread_mutex_lock(&l->mu);
         l->rows_written += written;
@@ -509,13 +284,15 @@ static void *writer_main(void *arg)
         }
     }
     pthread_mutex_unlock(&l->mu);
+    l->backend->close(l->store);
+    l->store = NULL;
     return NULL;
 }
 
-static void free_chunks(struct chunk *c)
+static void free_chunks(struct allot__ledger_chunk *c)
 {
     while (c) {
-        struct chunk *next = c->next;
+        struct allot__ledger_chunk *next = c->next;
         free_prompts(c);
         free(c);
         c = next;
@@ -528,64 +305,96 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
     struct allot_ledger *l;
     pthread_condattr_t ca;
     sigset_t all, old;
-    int rc, mu_ok = 0, cv_ok = 0;
+    char name[ALLOT_STORE_NAME_MAX];
+    int rc, mu_ok = 0, cv_ok = 0, thread_ok = 0;
 
     l = calloc(1, sizeof *l);
-    if (!l || !(l->path = strdup(path))) {
+    if (!l || !(l->target = strdup(path))) {
         rc = ALLOT_ENOMEM;
         if (err)
-            allot_buf_addf(err, "ledger '%s': out of memory", path);
+            allot_buf_addf(err, "ledger '%s': out of memory",
+                           allot_store_redact(path, name, sizeof name));
         goto fail;
     }
+    allot_store_redact(path, l->name, sizeof l->name);
+    l->backend = allot_store_is_postgres(path) ? &allot__ledger_pg : &allot__ledger_sqlite;
     l->commit_ms = commit_ms < 1 ? 1 : commit_ms > COMMIT_MS_MAX ? COMMIT_MS_MAX : commit_ms;
-    rc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_error(err, path, l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+    if (allot__ledger_columns_check()) {
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err,
+                           "ledger '%s': internal error: the column table does not match "
+                           "struct allot_ledger_entry",
+                           l->name);
         goto fail;
     }
-    if ((rc = setup_store(l, err)))
-        goto fail;
 
     if (pthread_mutex_init(&l->mu, NULL) != 0) {
-        rc = store_error(err, path, "cannot create a mutex");
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
         goto fail;
     }
     mu_ok = 1;
     /* Deadlines are monotonic: a wall-clock step must not stall commits. */
     if (pthread_condattr_init(&ca) != 0) {
-        rc = store_error(err, path, "cannot create a condition variable");
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err, "ledger '%s': cannot create a condition variable", l->name);
         goto fail;
     }
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     cv_ok = pthread_cond_init(&l->cv, &ca) == 0;
     pthread_condattr_destroy(&ca);
     if (!cv_ok) {
-        rc = store_error(err, path, "cannot create a condition variable");
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err, "ledger '%s': cannot create a condition variable", l->name);
         goto fail;
     }
-    /* The writer takes no signals: they belong to the event loops. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&l->thread, NULL, writer_main, l);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        rc = store_error(err, path, "cannot start the writer thread");
-        goto fail;
+    /* The writer opens the store and reports into a buffer of its own, so
+     * err is only touched here. */
+    {
+        struct allot_buf open_err;
+        allot_buf_init(&open_err, 4096);
+        l->open_err = &open_err;
+        /* The writer takes no signals: they belong to the event loops. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = pthread_create(&l->thread, NULL, writer_main, l);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
+            allot_buf_release(&open_err);
+            rc = ALLOT_ESTORE;
+            if (err)
+                allot_buf_addf(err, "ledger '%s': cannot start the writer thread", l->name);
+            goto fail;
+        }
+        thread_ok = 1;
+        pthread_setname_np(l->thread, "allot-ledger");
+        pthread_mutex_lock(&l->mu);
+        while (l->opened == 0)
+            pthread_cond_wait(&l->cv, &l->mu);
+        rc = l->open_rc;
+        pthread_mutex_unlock(&l->mu);
+        if (rc && err)
+            allot_buf_add(err, open_err.ptr ? open_err.ptr : "", open_err.len);
+        allot_buf_release(&open_err);
     }
-    pthread_setname_np(l->thread, "allot-ledger");
+    if (rc)
+        goto fail;
     *out = l;
     return 0;
 
 fail:
     if (l) {
+        if (thread_ok)
+            pthread_join(l->thread, NULL); /* it returned after a failed open */
         if (cv_ok)
             pthread_cond_destroy(&l->cv);
         if (mu_ok)
             pthread_mutex_destroy(&l->mu);
-        sqlite3_finalize(l->insert);
-        sqlite3_finalize(l->insert_event);
-        sqlite3_close(l->db);
-        free(l->path);
+        free(l->target);
         free(l);
     }
     return rc;
@@ -610,7 +419,7 @@ int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, 
 
 int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry *e)
 {
-    struct chunk *c;
+    struct allot__ledger_chunk *c;
     int rc = 0;
 
     pthread_mutex_lock(&l->mu);
@@ -674,25 +483,28 @@ uint64_t allot_ledger_rows_failed(struct allot_ledger *l)
 void allot__ledger_begin_close(struct allot_ledger *l)
 {
     pthread_mutex_lock(&l->mu);
-    l->closing = 1;
+    if (!l->closing) {
+        l->closing = 1;
+        l->close_us = allot_clock_mono_us();
+    }
     pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&l->mu);
 }
 
-void allot_ledger_close(struct allot_ledger *l)
+uint64_t allot_ledger_close(struct allot_ledger *l)
 {
+    uint64_t failed;
+
     if (!l)
-        return;
+        return 0;
     allot__ledger_begin_close(l);
-    pthread_join(l->thread, NULL); /* the writer drains the queue first */
-    sqlite3_finalize(l->insert);
-    sqlite3_finalize(l->insert_event);
-    if (sqlite3_close(l->db) != SQLITE_OK)
-        allot_log_error("ledger '%s': closing: %s", l->path, sqlite3_errmsg(l->db));
+    pthread_join(l->thread, NULL); /* the writer drains the queue, then closes the store */
+    failed = l->rows_failed;
     free_chunks(l->head);
     free_chunks(l->free_list);
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
-    free(l->path);
+    free(l->target);
     free(l);
+    return failed;
 }

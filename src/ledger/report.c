@@ -1,10 +1,15 @@
 /* report.c: `allot report`, spend and savings from the ledger (report.h).
  *
- * SQLite does the adding up: one GROUP BY query per dimension (totals, tier,
- * category, model, client) over the window [since, until), which the ts_ms index
- * serves, and one ordered scan of the ok rows' latencies per dimension for
- * the median. The store is opened read-only, so a report can run next to
- * a serving gateway (WAL readers do not block the writer).
+ * The store does the adding up: one GROUP BY query per dimension (totals,
+ * tier, category, model, client) over the window [since, until), which the ts_ms
+ * index serves, and one ordered scan of the ok rows' latencies per
+ * dimension for the median. The queries are written once for both stores,
+ * SQLite and PostgreSQL (ledger_reader.h): a count is SUM(CASE ... THEN 1
+ * ELSE 0 END) rather than SQLite's SUM(boolean), a sum that must be 0 over
+ * no rows is COALESCE(SUM(x), 0) rather than SQLite's TOTAL(x), and any
+ * order shown to the user is made here, in C, not by a collation. The
+ * store is read in one read-only snapshot, so a report can run next to a
+ * serving gateway.
  *
  * What counts: every row counts in the request numbers, by status; tokens,
  * spend and the judgment-tier counterfactual leave out rows with status
@@ -17,20 +22,18 @@
  * cost is taken off the saving, as is the cost of escalated answers, which
  * cost_usd already includes: a saving that ignores rework is not one. A
  * ledger older than schema v3 has no quality columns; its report says so. */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include "allot/buf.h"
 #include "allot/clock.h"
 #include "allot/error.h"
+#include "allot/ledger_reader.h"
 #include "allot/report.h"
 
 struct group {
@@ -82,42 +85,59 @@ static void put_json_num(struct writer *w, double v)
         put(w, "null");
 }
 
+/* SQL both stores read alike: a count of the rows where cond holds, a sum
+ * that is 0 (not NULL) over no rows. */
+#define COUNT_IF(cond) " SUM(CASE WHEN " cond " THEN 1 ELSE 0 END)"
+#define TOTAL_OF(expr) " COALESCE(SUM(" expr "), 0)"
+/* The window, with the two numbers formatted in (never text from input). */
+#define WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64
+
 /* The select lists follow "SELECT COALESCE(column, '')". */
+/* clang-format off */
 static const char agg_sql[] =
     ", COUNT(*),"
-    " SUM(status = 'ok'), SUM(status = 'failed'),"
-    " SUM(status = 'client_closed'), SUM(status = 'rejected'),"
+    COUNT_IF("status = 'ok'") ","
+    COUNT_IF("status = 'failed'") ","
+    COUNT_IF("status = 'client_closed'") ","
+    COUNT_IF("status = 'rejected'") ","
     " SUM(CASE WHEN status <> 'rejected' THEN prompt_tokens ELSE 0 END),"
     " SUM(CASE WHEN status <> 'rejected' THEN completion_tokens ELSE 0 END),"
-    " SUM(status <> 'rejected' AND tokens_estimated <> 0),"
-    " TOTAL(CASE WHEN status <> 'rejected' THEN cost_usd END),"
-    " TOTAL(CASE WHEN status <> 'rejected' THEN counterfactual_usd END)"
-    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 AND endpoint <> 'audit'";
+    COUNT_IF("status <> 'rejected' AND tokens_estimated <> 0") ","
+    TOTAL_OF("CASE WHEN status <> 'rejected' THEN cost_usd END") ","
+    TOTAL_OF("CASE WHEN status <> 'rejected' THEN counterfactual_usd END")
+    " FROM requests WHERE " WINDOW " AND endpoint <> 'audit'";
+/* clang-format on */
 
 static const char latency_sql[] = ", latency_ms FROM requests"
-                                  " WHERE ts_ms >= ?1 AND ts_ms < ?2 AND status = 'ok'"
+                                  " WHERE " WINDOW " AND status = 'ok'"
                                   " AND endpoint <> 'audit' ORDER BY 1, 2";
 
 /* The quality figures per category (schema v3). A request counts as
  * checked when any of its answers was; it passed when the answer it got
  * was its first and passed. */
+/* clang-format off */
 static const char quality_sql[] =
-    "SELECT category, SUM(endpoint <> 'audit' AND (\"check\" <> '' OR escalated <> '')),"
-    " SUM(endpoint <> 'audit' AND \"check\" = 'pass' AND escalated = ''),"
-    " SUM(endpoint <> 'audit' AND escalated <> ''),"
-    " TOTAL(CASE WHEN endpoint <> 'audit' THEN escalation_usd END),"
-    " SUM(endpoint <> 'audit' AND floor = 'promoted'),"
-    " SUM(endpoint <> 'audit' AND floor = 'probe'),"
-    " SUM(endpoint = 'audit'), SUM(endpoint = 'audit' AND grade = 1),"
-    " SUM(endpoint = 'audit' AND grade = 0),"
-    " TOTAL(CASE WHEN endpoint = 'audit' THEN cost_usd END),"
-    " TOTAL(CASE WHEN endpoint <> 'audit' AND status <> 'rejected'"
-    "  THEN counterfactual_usd - cost_usd END)"
-    " FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1 ORDER BY 1";
+    "SELECT category,"
+    COUNT_IF("endpoint <> 'audit' AND (\"check\" <> '' OR escalated <> '')") ","
+    COUNT_IF("endpoint <> 'audit' AND \"check\" = 'pass' AND escalated = ''") ","
+    COUNT_IF("endpoint <> 'audit' AND escalated <> ''") ","
+    TOTAL_OF("CASE WHEN endpoint <> 'audit' THEN escalation_usd END") ","
+    COUNT_IF("endpoint <> 'audit' AND floor = 'promoted'") ","
+    COUNT_IF("endpoint <> 'audit' AND floor = 'probe'") ","
+    COUNT_IF("endpoint = 'audit'") ","
+    COUNT_IF("endpoint = 'audit' AND grade = 1") ","
+    COUNT_IF("endpoint = 'audit' AND grade = 0") ","
+    TOTAL_OF("CASE WHEN endpoint = 'audit' THEN cost_usd END") ","
+    TOTAL_OF("CASE WHEN endpoint <> 'audit' AND status <> 'rejected'"
+             " THEN counterfactual_usd - cost_usd END")
+    " FROM requests WHERE " WINDOW " GROUP BY 1 ORDER BY 1";
 
-static const char events_sql[] = "SELECT subject, SUM(kind = 'promote' OR kind = 'repromote'),"
-                                 " SUM(kind = 'demote') FROM events"
-                                 " WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1";
+static const char events_sql[] =
+    "SELECT subject,"
+    COUNT_IF("kind = 'promote' OR kind = 'repromote'") ","
+    COUNT_IF("kind = 'demote'")
+    " FROM events WHERE " WINDOW " GROUP BY 1";
+/* clang-format on */
 
 struct qrow {
     char key[24];
@@ -137,26 +157,41 @@ struct quality {
     struct qrow total;
 };
 
-static int query_error(sqlite3 *db, const char *path, struct allot_buf *err)
+/* Start sql, a format with the two numbers of the window (WINDOW): one of
+ * this file's constant queries, never text from input. */
+static int query_window(struct allot_ledger_reader *rd, const char *fmt, char *sql, size_t cap,
+                        const struct allot_report_opts *o, int64_t until, struct allot_buf *err)
 {
-    if (err)
-        allot_buf_addf(err, "ledger '%s': %s", path, sqlite3_errmsg(db));
-    return ALLOT_ESTORE;
+    int n;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    n = snprintf(sql, cap, fmt, o->since_ms, until);
+#pragma GCC diagnostic pop
+    if (n < 0 || (size_t)n >= cap) {
+        if (err)
+            allot_buf_addf(err, "ledger '%s': internal error: a query too long",
+                           allot_ledger_reader_name(rd));
+        return ALLOT_ESTORE;
+    }
+    return allot_ledger_reader_query(rd, sql, err);
 }
 
-/* column comes from the fixed dimension table, never from input. */
-static int prepare(sqlite3 *db, const char *column, const char *body, const char *tail,
-                   const struct allot_report_opts *o, int64_t until, sqlite3_stmt **st)
+/* Start body (a select list's tail) for column, with the window formatted
+ * in; column comes from the fixed dimension table, never from input. */
+static int query(struct allot_ledger_reader *rd, const char *column, const char *body,
+                 const char *tail, const struct allot_report_opts *o, int64_t until,
+                 struct allot_buf *err)
 {
-    char sql[1024];
-    int n = snprintf(sql, sizeof sql, "SELECT COALESCE(%s, '')%s%s", column, body, tail);
-    if (n < 0 || (size_t)n >= sizeof sql)
-        return SQLITE_TOOBIG;
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(*st, 1, o->since_ms);
-    sqlite3_bind_int64(*st, 2, until);
-    return SQLITE_OK;
+    char sql[2048], fmt[2048];
+    int n = snprintf(fmt, sizeof fmt, "SELECT COALESCE(%s, '')%s%s", column, body, tail);
+    if (n < 0 || (size_t)n >= sizeof fmt)
+        goto too_long;
+    return query_window(rd, fmt, sql, sizeof sql, o, until, err);
+too_long:
+    if (err)
+        allot_buf_addf(err, "ledger '%s': internal error: a query too long",
+                       allot_ledger_reader_name(rd));
+    return ALLOT_ESTORE;
 }
 
 static struct group *add_group(struct dimension *d, const char *key)
@@ -200,75 +235,57 @@ static void release_dimension(struct dimension *d)
     d->n = d->cap = 0;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : "";
-}
-
 /* Fill d with one group per distinct value of d->column in the window. */
-static int load_dimension(sqlite3 *db, const char *path, const struct allot_report_opts *o,
+static int load_dimension(struct allot_ledger_reader *rd, const struct allot_report_opts *o,
                           int64_t until, struct dimension *d, struct allot_buf *err)
 {
-    sqlite3_stmt *st = NULL;
     struct group *g = NULL;
     int64_t rank = 0;
     int rc, step;
 
     /* totals: one row even when the window is empty, so no GROUP BY */
-    if (prepare(db, d->column, agg_sql, d->name ? " GROUP BY 1" : "", o, until, &st)) {
-        rc = query_error(db, path, err);
+    if ((rc = query(rd, d->column, agg_sql, d->name ? " GROUP BY 1" : "", o, until, err)))
         goto out;
-    }
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!(g = add_group(d, col_text(st, 0)))) {
+    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
+        if (!(g = add_group(d, allot_ledger_reader_text(rd, 0)))) {
             rc = ALLOT_ENOMEM;
             goto oom;
         }
-        g->requests = sqlite3_column_int64(st, 1);
-        g->ok = sqlite3_column_int64(st, 2);
-        g->failed = sqlite3_column_int64(st, 3);
-        g->client_closed = sqlite3_column_int64(st, 4);
-        g->rejected = sqlite3_column_int64(st, 5);
-        g->prompt_tokens = sqlite3_column_int64(st, 6);
-        g->completion_tokens = sqlite3_column_int64(st, 7);
-        g->estimated_rows = sqlite3_column_int64(st, 8);
-        g->cost_usd = sqlite3_column_double(st, 9);
-        g->counterfactual_usd = sqlite3_column_double(st, 10);
+        g->requests = allot_ledger_reader_int64(rd, 1);
+        g->ok = allot_ledger_reader_int64(rd, 2);
+        g->failed = allot_ledger_reader_int64(rd, 3);
+        g->client_closed = allot_ledger_reader_int64(rd, 4);
+        g->rejected = allot_ledger_reader_int64(rd, 5);
+        g->prompt_tokens = allot_ledger_reader_int64(rd, 6);
+        g->completion_tokens = allot_ledger_reader_int64(rd, 7);
+        g->estimated_rows = allot_ledger_reader_int64(rd, 8);
+        g->cost_usd = allot_ledger_reader_double(rd, 9);
+        g->counterfactual_usd = allot_ledger_reader_double(rd, 10);
     }
-    if (step != SQLITE_DONE) {
-        rc = query_error(db, path, err);
+    if (step < 0) {
+        rc = step;
         goto out;
     }
-    sqlite3_finalize(st);
-    st = NULL;
 
     /* The median by nearest rank: the ceil(n/2)-th smallest ok latency. */
-    if (prepare(db, d->column, latency_sql, "", o, until, &st)) {
-        rc = query_error(db, path, err);
+    if ((rc = query(rd, d->column, latency_sql, "", o, until, err)))
         goto out;
-    }
     g = NULL;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *key = col_text(st, 0);
+    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
+        const char *key = allot_ledger_reader_text(rd, 0);
         if (!g || strcmp(g->key, key) != 0) {
             g = find_group(d, key);
             rank = 0;
         }
         if (g && ++rank == (g->ok + 1) / 2)
-            g->p50_latency_ms = sqlite3_column_double(st, 1);
+            g->p50_latency_ms = allot_ledger_reader_double(rd, 1);
     }
-    if (step != SQLITE_DONE) {
-        rc = query_error(db, path, err);
-        goto out;
-    }
-    rc = 0;
+    rc = step < 0 ? step : 0;
     goto out;
 oom:
     if (err)
-        allot_buf_addf(err, "ledger '%s': out of memory", path);
+        allot_buf_addf(err, "ledger '%s': out of memory", allot_ledger_reader_name(rd));
 out:
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -288,90 +305,69 @@ static void qrow_add(struct qrow *t, const struct qrow *r)
     t->saving_usd += r->saving_usd; /* promotions: from the events, not the rows */
 }
 
-/* PRAGMA user_version of the ledger; 0 when it cannot be read. */
-static int schema_version(sqlite3 *db)
+static int by_key(const void *a, const void *b)
 {
-    sqlite3_stmt *st = NULL;
-    int v = 0;
-
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return strcmp(((const struct qrow *)a)->key, ((const struct qrow *)b)->key);
 }
 
-static int load_quality(sqlite3 *db, const char *path, const struct allot_report_opts *o,
+static int load_quality(struct allot_ledger_reader *rd, const struct allot_report_opts *o,
                         int64_t until, struct quality *q, struct allot_buf *err)
 {
-    sqlite3_stmt *st = NULL;
+    char sql[4096];
     int rc = 0, step;
     size_t i;
 
-    memset(q, 0, sizeof *q);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        rc = query_error(db, path, err);
-        goto out;
-    }
-    q->version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (q->version < 3)
+    if (q->version < 3) /* q->version: read first, by allot_report_run() */
         goto out;
     q->present = 1;
-    if (sqlite3_prepare_v2(db, quality_sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = query_error(db, path, err);
+    if ((rc = query_window(rd, quality_sql, sql, sizeof sql, o, until, err)))
+        goto out;
+    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
+        struct qrow *r;
+        if (q->n == sizeof q->rows / sizeof q->rows[0])
+            continue; /* read to the end: a query left half-way is no error */
+        r = &q->rows[q->n++];
+        snprintf(r->key, sizeof r->key, "%s", allot_ledger_reader_text(rd, 0));
+        r->checked = allot_ledger_reader_int64(rd, 1);
+        r->passed = allot_ledger_reader_int64(rd, 2);
+        r->escalated = allot_ledger_reader_int64(rd, 3);
+        r->escalation_usd = allot_ledger_reader_double(rd, 4);
+        r->promoted = allot_ledger_reader_int64(rd, 5);
+        r->probes = allot_ledger_reader_int64(rd, 6);
+        r->audits = allot_ledger_reader_int64(rd, 7);
+        r->audit_pass = allot_ledger_reader_int64(rd, 8);
+        r->audit_fail = allot_ledger_reader_int64(rd, 9);
+        r->audit_usd = allot_ledger_reader_double(rd, 10);
+        r->saving_usd = allot_ledger_reader_double(rd, 11);
+    }
+    if (step < 0) {
+        rc = step;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, o->since_ms);
-    sqlite3_bind_int64(st, 2, until);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && q->n < sizeof q->rows / sizeof q->rows[0]) {
-        struct qrow *r = &q->rows[q->n++];
-        snprintf(r->key, sizeof r->key, "%s", col_text(st, 0));
-        r->checked = sqlite3_column_int64(st, 1);
-        r->passed = sqlite3_column_int64(st, 2);
-        r->escalated = sqlite3_column_int64(st, 3);
-        r->escalation_usd = sqlite3_column_double(st, 4);
-        r->promoted = sqlite3_column_int64(st, 5);
-        r->probes = sqlite3_column_int64(st, 6);
-        r->audits = sqlite3_column_int64(st, 7);
-        r->audit_pass = sqlite3_column_int64(st, 8);
-        r->audit_fail = sqlite3_column_int64(st, 9);
-        r->audit_usd = sqlite3_column_double(st, 10);
-        r->saving_usd = sqlite3_column_double(st, 11);
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        rc = query_error(db, path, err);
+    /* the same order from either store, whatever its collation */
+    if (q->n > 1)
+        qsort(q->rows, q->n, sizeof q->rows[0], by_key);
+    if ((rc = query_window(rd, events_sql, sql, sizeof sql, o, until, err)))
         goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(db, events_sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = query_error(db, path, err);
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, o->since_ms);
-    sqlite3_bind_int64(st, 2, until);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
+        const char *subject = allot_ledger_reader_text(rd, 0);
         /* a category may be promoted on verdicts from before the window */
-        q->total.promotions += sqlite3_column_int64(st, 1);
-        q->total.demotions += sqlite3_column_int64(st, 2);
-        for (i = 0; i < q->n && strcmp(q->rows[i].key, col_text(st, 0)); i++)
+        q->total.promotions += allot_ledger_reader_int64(rd, 1);
+        q->total.demotions += allot_ledger_reader_int64(rd, 2);
+        for (i = 0; i < q->n && strcmp(q->rows[i].key, subject); i++)
             ;
         if (i == q->n)
             continue;
-        q->rows[i].promotions = sqlite3_column_int64(st, 1);
-        q->rows[i].demotions = sqlite3_column_int64(st, 2);
+        q->rows[i].promotions = allot_ledger_reader_int64(rd, 1);
+        q->rows[i].demotions = allot_ledger_reader_int64(rd, 2);
     }
-    if (step != SQLITE_DONE) {
-        rc = query_error(db, path, err);
+    if (step < 0) {
+        rc = step;
         goto out;
     }
     for (i = 0; i < q->n; i++)
         qrow_add(&q->total, &q->rows[i]);
 out:
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -695,8 +691,8 @@ static void emit_table(struct writer *w, const char *path, int64_t since, int64_
     table_quality(w, q);
 }
 
-int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
-                     struct allot_buf *out, struct allot_buf *err)
+int allot_report_run(const char *store, const struct allot_report_opts *opts, struct allot_buf *out,
+                     struct allot_buf *err)
 {
     struct dimension totals = {"''", NULL, NULL, NULL, NULL, 0, 0};
     struct dimension dims[] = {
@@ -708,8 +704,7 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
     const size_t n_dims = sizeof dims / sizeof dims[0];
     struct writer w = {out, 0};
     struct quality *q = calloc(1, sizeof *q);
-    sqlite3 *db = NULL;
-    struct stat sb;
+    struct allot_ledger_reader *rd = NULL;
     int64_t until;
     size_t i, mark = out->len;
     int rc;
@@ -727,33 +722,19 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
         rc = ALLOT_EINVAL;
         goto out;
     }
-    if (stat(db_path, &sb) != 0) {
-        if (err && errno == ENOENT)
-            allot_buf_addf(err, "ledger '%s' does not exist (run `allot serve` first)", db_path);
-        else if (err)
-            allot_buf_addf(err, "ledger '%s': %s", db_path, strerror(errno));
-        rc = ALLOT_ESTORE;
+    /* One snapshot: the totals agree with the groups while the gateway
+     * keeps writing. */
+    if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
+        (rc = allot_ledger_reader_version(rd, &q->version, err)))
         goto out;
-    }
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        rc = query_error(db, db_path, err);
+    if ((rc = load_dimension(rd, opts, until, &totals, err)))
         goto out;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    /* One read transaction: every query sees the same snapshot, so the
-     * totals agree with the groups while the gateway keeps writing. */
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = query_error(db, db_path, err);
-        goto out;
-    }
-    if ((rc = load_dimension(db, db_path, opts, until, &totals, err)))
-        goto out;
-    if (schema_version(db) < 5) /* no client column: every row is "" */
+    if (q->version < 5) /* no client column: every row is "" */
         dims[n_dims - 1].column = "''";
     for (i = 0; i < n_dims; i++)
-        if ((rc = load_dimension(db, db_path, opts, until, &dims[i], err)))
+        if ((rc = load_dimension(rd, opts, until, &dims[i], err)))
             goto out;
-    if ((rc = load_quality(db, db_path, opts, until, q, err)))
+    if ((rc = load_quality(rd, opts, until, q, err)))
         goto out;
     for (i = 0; i < n_dims; i++)
         if (dims[i].n > 1) /* qsort may not be given NULL */
@@ -761,19 +742,22 @@ int allot_report_run(const char *db_path, const struct allot_report_opts *opts,
                   i == 0 ? by_tier : by_requests);
 
     if (opts->json)
-        emit_json(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims, q);
+        emit_json(&w, allot_ledger_reader_name(rd), opts->since_ms, until, &totals.groups[0], dims,
+                  n_dims, q);
     else
-        emit_table(&w, db_path, opts->since_ms, until, &totals.groups[0], dims, n_dims, q);
+        emit_table(&w, allot_ledger_reader_name(rd), opts->since_ms, until, &totals.groups[0], dims,
+                   n_dims, q);
     if ((rc = w.rc)) {
         if (err)
-            allot_buf_addf(err, "report of ledger '%s': output: %s", db_path, allot_strerror(rc));
+            allot_buf_addf(err, "report of ledger '%s': output: %s", allot_ledger_reader_name(rd),
+                           allot_strerror(rc));
         /* no half report */
         out->len = mark;
         if (out->ptr)
             out->ptr[mark] = '\0';
     }
 out:
-    sqlite3_close(db); /* ends the read transaction; NULL is a no-op */
+    allot_ledger_reader_close(rd);
     release_dimension(&totals);
     for (i = 0; i < n_dims; i++)
         release_dimension(&dims[i]);

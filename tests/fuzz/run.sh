@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-PKGS="libuv libcurl sqlite3 yaml-0.1 libcjson libpcre2-8 libcrypto"
+PKGS="libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto"
 CFLAGS="-std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -include src/util/banned.h $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lcsv -lpthread -lm"
 LIB_SRC=$(ls src/util/*.c src/config/*.c src/http/*.c src/upstream/*.c src/route/*.c src/ledger/*.c src/gateway/anthropic_*.c src/gateway/responses_*.c)

@@ -302,17 +302,20 @@ export async function startFake({ name = 'fake', expectKey, args = [] } = {}) {
 /**
  * Write config (an object, serialised to YAML, or a YAML string) to a temp
  * dir and start `allot serve` on 127.0.0.1:0 with a fresh ledger.
- * opts: workers, env (extra environment), args (extra flags).
+ * opts: workers, env (extra environment), args (extra flags), store (the
+ * --store argument; default a fresh SQLite file, null: none, so the
+ * config's store is used).
  * Returns {port, origin, base ('.../v1'), db, configPath, dir, proc,
  * stop(sig) -> {code, signal}, exited, logs()}.
  */
-export async function startAllot(config, { workers, env = {}, args = [] } = {}) {
+export async function startAllot(config, { workers, env = {}, args = [], store } = {}) {
   needBinary(ALLOT_BIN, 'ALLOT_BIN');
   const dir = tempDir();
   const configPath = path.join(dir, 'allot.yaml');
-  const db = path.join(dir, 'ledger.db');
+  const db = store === undefined ? path.join(dir, 'ledger.db') : store;
   fs.writeFileSync(configPath, typeof config === 'string' ? config : toYaml(config).replace(/^\n/, '') + '\n');
-  const argv = ['serve', '--config', configPath, '--listen', '127.0.0.1:0', '--store', db, '--quiet', ...args];
+  const argv = ['serve', '--config', configPath, '--listen', '127.0.0.1:0',
+    ...(db === null ? [] : ['--store', db]), '--quiet', ...args];
   if (workers) argv.push('--workers', String(workers));
   const proc = spawn(ALLOT_BIN, argv, {
     env: { ...CHILD_ENV, ...env },

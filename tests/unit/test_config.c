@@ -841,3 +841,65 @@ TEST(config_describe_keys_and_docs_cover_every_key)
     allot_buf_release(&keys);
     ASSERT(n_keys >= 30);
 }
+
+TEST(config_store_is_a_file_or_a_postgres_url)
+{
+    struct allot_config *c = NULL;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(load(MINIMAL, &c, &err), 0);
+    ASSERT_STR_EQ(allot_config_store(c), "./allot.db");
+    ASSERT(c->store_url == NULL);
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL "store: /var/lib/allot/ledger.db\n", &c, &err), 0);
+    ASSERT_STR_EQ(allot_config_store(c), "/var/lib/allot/ledger.db");
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    /* the short form picks the store by what it is */
+    ASSERT_INT_EQ(load(MINIMAL "store: postgresql://allot@db:5432/allot\n", &c, &err), 0);
+    ASSERT_STR_EQ(allot_config_store(c), "postgresql://allot@db:5432/allot");
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL "store:\n  url: postgres://allot@db/allot?sslmode=require\n"
+                               "  commit_ms: 50\n",
+                       &c, &err),
+                  0);
+    ASSERT_STR_EQ(allot_config_store(c), "postgres://allot@db/allot?sslmode=require");
+    ASSERT_INT_EQ(c->store_commit_ms, 50);
+    allot_config_free(c);
+    allot_buf_release(&err);
+}
+
+TEST(config_store_errors_never_show_a_password)
+{
+    struct allot_config *c = NULL;
+    struct allot_buf err;
+
+    /* store.url must be PostgreSQL's */
+    ASSERT_INT_EQ(load(MINIMAL "store:\n  url: mysql://u:hunter2@db/allot\n", &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err),
+                        "t.yaml:12: key 'store.url': expected a postgresql://");
+    ASSERT(strstr(allot_buf_cstr(&err), "hunter2") == NULL);
+    allot_buf_release(&err);
+
+    /* a mistyped scheme is not taken for a file name */
+    ASSERT_INT_EQ(load(MINIMAL "store: postgre://u:hunter2@db/allot\n", &c, &err), ALLOT_ECONFIG);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "key 'store': expected a postgresql://");
+    ASSERT(strstr(allot_buf_cstr(&err), "hunter2") == NULL);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL "store: \"postgresql://u:hunter2@db/al lot\"\n", &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT(strstr(allot_buf_cstr(&err), "hunter2") == NULL);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL "store:\n  path: ./a.db\n  url: postgresql://db/allot\n", &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "store.url': give store.path");
+    allot_buf_release(&err);
+}

@@ -1,0 +1,357 @@
+/* ledger_sqlite.c: the ledger's SQLite store (internal.h), a file.
+ *
+ * One prepared INSERT per table, each batch in one BEGIN IMMEDIATE ...
+ * COMMIT. WAL with synchronous=NORMAL makes a commit a write without an
+ * fsync: a SIGKILL of allot loses nothing committed, a power cut may lose
+ * the last commits.
+ *
+ * A failed write (disk full, a lock held past busy_timeout, a constraint)
+ * drops the rows concerned and reports them (allot__ledger_failed); the
+ * writer keeps going. Rows are written one statement at a time so that a
+ * refused row costs only itself. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/buf.h"
+#include "allot/error.h"
+#include "allot/ledger.h"
+#include "allot/log.h"
+#include "internal.h"
+
+struct allot__ledger_store {
+    struct allot_ledger *l;
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    sqlite3_stmt *insert_event;
+};
+
+#define N_COLUMNS allot__ledger_n_columns
+#define columns allot__ledger_columns
+
+static const char schema_tail[] = ALLOT__LEDGER_INDEX_TS ";\n"
+                                                         "CREATE TABLE IF NOT EXISTS events (\n"
+                                                         "  id INTEGER PRIMARY KEY,\n"
+                                                         "  ts_ms INTEGER NOT NULL DEFAULT 0,\n"
+                                                         "  kind TEXT NOT NULL DEFAULT '',\n"
+                                                         "  subject TEXT NOT NULL DEFAULT '',\n"
+                                                         "  detail TEXT NOT NULL DEFAULT ''\n"
+                                                         ");\n" ALLOT__LEDGER_INDEX_EVENTS ";\n";
+
+static const char *name_of(const struct allot__ledger_store *s)
+{
+    return allot__ledger_name(s->l);
+}
+
+static int store_error(struct allot_buf *err, const char *name, const char *what)
+{
+    if (err)
+        allot_buf_addf(err, "ledger '%s': %s", name, what);
+    return ALLOT_ESTORE;
+}
+
+static int exec_sql(struct allot__ledger_store *s, const char *sql, struct allot_buf *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        store_error(err, name_of(s), msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return ALLOT_ESTORE;
+    }
+    return 0;
+}
+
+static int build_sql(struct allot_buf *create, struct allot_buf *insert)
+{
+    size_t i;
+    int rc = 0;
+
+    rc |= allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
+    rc |= allot_buf_adds(insert, "INSERT INTO requests (");
+    for (i = 0; i < N_COLUMNS; i++) {
+        const char *sep = i + 1 < N_COLUMNS ? "," : "";
+        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl, sep);
+        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, sep);
+    }
+    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
+    rc |= allot_buf_adds(insert, ") VALUES (");
+    for (i = 0; i < N_COLUMNS; i++)
+        rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
+    return rc ? ALLOT_ENOMEM : 0;
+}
+
+/* ALTER TABLE ADD COLUMN for each column of the table the store lacks. */
+static int add_missing_columns(struct allot__ledger_store *s, struct allot_buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    unsigned char *have = calloc(N_COLUMNS, 1);
+    char sql[256];
+    size_t i;
+    int rc = 0;
+
+    if (!have)
+        return store_error(err, name_of(s), "out of memory");
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info('requests')", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (i = 0; name && i < N_COLUMNS; i++) {
+            const char *c = columns[i].name;
+            size_t n = strlen(c);
+            if (c[0] == '"' ? (strlen(name) == n - 2 && !strncmp(name, c + 1, n - 2))
+                            : !strcmp(name, c))
+                have[i] = 1;
+        }
+    }
+    for (i = 0; i < N_COLUMNS && !rc; i++) {
+        if (have[i])
+            continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE requests ADD COLUMN %s %s", columns[i].name,
+                 columns[i].decl);
+        rc = exec_sql(s, sql, err);
+    }
+out:
+    sqlite3_finalize(st);
+    free(have);
+    return rc;
+}
+
+/* Pragmas, schema and the INSERT statement. The schema is created inside
+ * one IMMEDIATE transaction so two processes opening a new file at once do
+ * not both try to create it half-way. */
+static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
+{
+    struct allot_buf create, insert;
+    sqlite3_stmt *st = NULL;
+    char set_version[64];
+    int rc, version;
+
+    allot_buf_init(&create, 64 * 1024);
+    allot_buf_init(&insert, 64 * 1024);
+    sqlite3_busy_timeout(s->db, 5000);
+    /* journal_mode=WAL answers with the mode in force; a file system
+     * without shared memory keeps the old one, which is slower but safe. */
+    if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
+        goto out;
+    if ((rc = build_sql(&create, &insert))) {
+        store_error(err, name_of(s), "out of memory");
+        goto out;
+    }
+    if ((rc = exec_sql(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
+        goto rollback;
+    }
+    version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (version > ALLOT__LEDGER_SCHEMA_VERSION) {
+        if (err)
+            allot_buf_addf(err,
+                           "ledger '%s': schema version %d is newer than this allot "
+                           "understands (%d)",
+                           name_of(s), version, ALLOT__LEDGER_SCHEMA_VERSION);
+        rc = ALLOT_ESTORE;
+        goto rollback;
+    }
+    if ((rc = exec_sql(s, allot_buf_cstr(&create), err)))
+        goto rollback;
+    if (version >= 1 && version < ALLOT__LEDGER_SCHEMA_VERSION &&
+        (rc = add_missing_columns(s, err)))
+        goto rollback;
+    if ((rc = exec_sql(s, ALLOT__LEDGER_INDEX_AUDIT, err)))
+        goto rollback;
+    snprintf(set_version, sizeof set_version, "PRAGMA user_version = %d",
+             ALLOT__LEDGER_SCHEMA_VERSION);
+    if ((rc = exec_sql(s, set_version, err)))
+        goto rollback;
+    if ((rc = exec_sql(s, "COMMIT", err)))
+        goto rollback;
+    if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->insert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db,
+                           "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK) {
+        rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
+        goto out;
+    }
+    rc = 0;
+    goto out;
+rollback:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    allot_buf_release(&create);
+    allot_buf_release(&insert);
+    return rc;
+}
+
+static void sqlite_close(struct allot__ledger_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->insert_event);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        allot_log_error("ledger '%s': closing: %s", name_of(s), sqlite3_errmsg(s->db));
+    free(s);
+}
+
+static int sqlite_open(struct allot_ledger *l, const char *path, struct allot__ledger_store **out,
+                       struct allot_buf *err)
+{
+    struct allot__ledger_store *s = calloc(1, sizeof *s);
+    int rc;
+
+    if (!s)
+        return store_error(err, allot__ledger_name(l), "out of memory");
+    s->l = l;
+    rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_error(err, name_of(s), s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    if ((rc = setup_store(s, err)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    sqlite_close(s);
+    return rc;
+}
+
+static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
+{
+    const char *base = (const char *)e;
+    size_t i, n;
+    int rc = SQLITE_OK;
+
+    for (i = 0; i < N_COLUMNS && rc == SQLITE_OK; i++) {
+        const struct allot__ledger_column *c = &columns[i];
+        const void *p = base + c->off;
+        const char *t;
+        int idx = (int)i + 1;
+        int v;
+        int64_t v64;
+        double d;
+
+        switch (c->type) {
+        case COL_HEAP_TEXT:
+        case COL_TEXT:
+            t = allot__ledger_text(e, c, &n);
+            rc = sqlite3_bind_text(st, idx, t, (int)n, SQLITE_STATIC);
+            break;
+        case COL_INT64:
+            memcpy(&v64, p, sizeof v64);
+            rc = sqlite3_bind_int64(st, idx, v64);
+            break;
+        case COL_INT:
+            memcpy(&v, p, sizeof v);
+            rc = sqlite3_bind_int(st, idx, v);
+            break;
+        case COL_REAL:
+            memcpy(&d, p, sizeof d);
+            rc = sqlite3_bind_double(st, idx, d);
+            break;
+        }
+    }
+    return rc;
+}
+
+/* An event entry: kind in event, subject in category, detail in explain,
+ * time in ts_ms (allot_ledger_event()). */
+static int bind_event(sqlite3_stmt *st, const struct allot_ledger_entry *e)
+{
+    int rc = sqlite3_bind_int64(st, 1, e->ts_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, e->event, (int)strnlen(e->event, sizeof e->event),
+                               SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, e->category, (int)strnlen(e->category, sizeof e->category),
+                               SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 4, e->explain, (int)strnlen(e->explain, sizeof e->explain),
+                               SQLITE_STATIC);
+    return rc;
+}
+
+static int begin_txn(struct allot__ledger_store *s)
+{
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* Write rows in one transaction. A statement error that ends the
+ * transaction (SQLite rolls back on some errors, such as SQLITE_FULL)
+ * loses the rows inserted before it too; the remaining rows go into a new
+ * transaction. When a transaction cannot even begin (the lock is held past
+ * busy_timeout), the rest of the batch is dropped at once rather than
+ * waiting busy_timeout again for every row. */
+static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledger_chunk *list,
+                         uint64_t *written, uint64_t *failed)
+{
+    uint64_t pending = 0, ok = 0, bad = 0, skipped = 0;
+    int in_txn = 0, give_up = 0, rc;
+    struct allot_ledger *l = s->l;
+    sqlite3_stmt *st;
+    const struct allot__ledger_chunk *c;
+    size_t i;
+
+    for (c = list; c; c = c->next) {
+        for (i = 0; i < c->n; i++) {
+            if (give_up) {
+                skipped++;
+                continue;
+            }
+            if (!in_txn && !(in_txn = begin_txn(s))) {
+                give_up = 1;
+                skipped++;
+                continue;
+            }
+            st = c->rows[i].event[0] ? s->insert_event : s->insert;
+            rc = st == s->insert ? bind_row(st, &c->rows[i]) : bind_event(st, &c->rows[i]);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE) {
+                pending++;
+            } else {
+                bad++;
+                allot__ledger_failed(l, 1, sqlite3_errmsg(s->db));
+            }
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            if (sqlite3_get_autocommit(s->db)) { /* the error ended the transaction */
+                if (pending)
+                    allot__ledger_failed(l, pending, "transaction rolled back");
+                bad += pending;
+                pending = 0;
+                in_txn = 0;
+            }
+        }
+    }
+    if (skipped) {
+        allot__ledger_failed(l, skipped, sqlite3_errmsg(s->db));
+        bad += skipped;
+    }
+    if (in_txn) {
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+            ok += pending;
+        } else {
+            allot__ledger_failed(l, pending, sqlite3_errmsg(s->db));
+            if (!sqlite3_get_autocommit(s->db))
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            bad += pending;
+        }
+    }
+    *written = ok;
+    *failed = bad;
+}
+
+const struct allot__ledger_backend allot__ledger_sqlite = {"SQLite", sqlite_open, sqlite_write,
+                                                           sqlite_close};
