@@ -19,6 +19,7 @@ enum allot_error {
     ALLOT_ETIMEDOUT = -9, /* a deadline passed */
     ALLOT_ESTORE = -10,   /* the ledger store failed */
     ALLOT_ECLOSED = -11,  /* the object is shutting down */
+    ALLOT_EBUSY = -12,    /* in use by another process */
 };
 
 /* A static, human-readable name of an error code. Never NULL. */

@@ -5,8 +5,11 @@
  * copies the entry into a bounded in-memory queue (mutex + condition
  * variable) and returns; one writer thread owns the store's connection,
  * takes everything queued, writes it in one transaction, and commits at
- * least every commit_ms (<= 200 ms), so after a SIGKILL at most the rows of
- * the last commit window are missing. SQLite runs in WAL mode with
+ * least every commit_ms (<= 200 ms). Each request row is also copied, at
+ * append, into the pending file (pending.h, a shared file mapping) until
+ * its batch commits, so a SIGKILL loses none: the next open of the store
+ * (allot serve, allot report) commits what a killed run left. SQLite runs
+ * in WAL mode with
  * synchronous=NORMAL. PostgreSQL rows survive a lost connection or a server
  * restart: the writer reconnects and writes the batch again, the queue
  * holding what arrives meanwhile. allot_ledger_close() writes every queued
@@ -82,6 +85,24 @@ struct allot_ledger_entry {
  * ALLOT_ENOMEM. */
 int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **out,
                       struct allot_buf *err);
+
+/* The same, with the pending file named: NULL for the default (a SQLite
+ * store's PATH.pending, else ./allot-ledger.pending; when another live
+ * process holds it, PATH.pending.1 to .7 in turn), "none" for no pending
+ * file (a kill then loses the last commit window), or a path (used as it
+ * is; ALLOT_EBUSY when another process holds it). Rows a killed run left
+ * in it are committed before this returns. Errors also: ALLOT_EIO naming
+ * the pending file. */
+int allot_ledger_open_with(const char *path, long commit_ms, const char *pending,
+                           struct allot_ledger **out, struct allot_buf *err);
+
+/* Commit the rows a killed run left in the pending files of the store at
+ * path (pending as above; every slot when NULL), if no live process holds
+ * them; *recovered gets how many (may be NULL). A store without pending
+ * files is left untouched. For `allot report`, before it reads. Errors as
+ * allot_ledger_open_with(). */
+int allot_ledger_recover(const char *path, const char *pending, size_t *recovered,
+                         struct allot_buf *err);
 
 /* Queue a copy of e. Thread-safe, never blocks on I/O. ALLOT_ETOOBIG when
  * the queue (65,536 rows) is full; ALLOT_ECLOSED after close began. On

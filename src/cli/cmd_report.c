@@ -6,6 +6,7 @@
 #include <time.h>
 #include "allot/clock.h"
 #include "allot/error.h"
+#include "allot/ledger.h"
 #include "allot/report.h"
 #include "cli.h"
 
@@ -91,6 +92,11 @@ static int report_exec(int argc, char **argv)
         if (allot_cli_load_config(config_path, &cfg))
             goto out;
         store = allot_config_store(cfg);
+    }
+    /* Rows a killed gateway left uncommitted go in first (docs/ledger.md). */
+    if (allot_ledger_recover(store, cfg ? cfg->store_pending : NULL, NULL, &err)) {
+        fprintf(stderr, "allot report: %s\n", allot_buf_cstr(&err));
+        goto out;
     }
     if (allot_report_run(store, &ro, &out, &err)) {
         fprintf(stderr, "allot report: %s\n", allot_buf_cstr(&err));

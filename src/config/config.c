@@ -1628,6 +1628,7 @@ void allot_config_free(struct allot_config *c)
     free(c->path);
     free(c->listen_host);
     free(c->store_path);
+    free(c->store_pending);
     free_secret(c->store_url);
     free(c->routing.classifier_model);
     free(c->routing.accept_model);

@@ -70,6 +70,16 @@ const struct allot__config_key allot__config_keys[] = {
              "loses at most this much of the ledger. Smaller windows mean smaller write "
              "bursts on the writer thread, which a busy machine's tail latency feels."},
 
+    {.path = "store.pending",
+     .type = AK_STRING,
+     .offset = CFG(store_pending),
+     .def_doc = "PATH.pending",
+     .help = "File that holds each request's row from before its answer is sent until its "
+             "batch commits, so a kill right after an answer loses no row; the next allot "
+             "serve or allot report commits what it holds. Default: the SQLite file's path "
+             "+ .pending (.pending.1 to .7 when another live allot holds it), "
+             "./allot-ledger.pending for PostgreSQL. \"none\": no such file (a kill then "
+             "loses up to commit_ms of rows)."},
     {.path = "store.keep_prompts",
      .type = AK_BOOL,
      .offset = CFG(store_keep_prompts),

@@ -275,7 +275,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = allot_ledger_open(store, cfg->store_commit_ms, &gw.ledger, err);
+    rc = allot_ledger_open_with(store, cfg->store_commit_ms, cfg->store_pending, &gw.ledger, err);
     if (rc)
         goto out;
     rc = allot_metrics_new(cfg, gw.n_workers, &gw.metrics);

@@ -29,6 +29,8 @@ struct allot__ledger_chunk {
     struct allot__ledger_chunk *next;
     size_t n;
     struct allot_ledger_entry rows[ALLOT__LEDGER_CHUNK_ROWS];
+    uint64_t pending[ALLOT__LEDGER_CHUNK_ROWS]; /* each row's record in the
+                                                 * pending file (pending.h); 0: none */
 };
 
 /* The requests table, one column per entry field. It drives both stores'

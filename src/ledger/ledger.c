@@ -36,11 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "allot/buf.h"
 #include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/ledger.h"
 #include "allot/log.h"
+#include "allot/pending.h"
 #include "allot/store_url.h"
 #include "internal.h"
 
@@ -49,6 +51,9 @@
 #define FREE_CHUNKS_MAX 8u /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u     /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
+#define PENDING_RING_BYTES (16u << 20) /* ~7,500 rows of ~2.2 KB */
+#define PENDING_SLOTS 8                /* PATH.pending, PATH.pending.1 .. .7 */
+#define PENDING_DEFAULT_PG "./allot-ledger.pending"
 
 struct allot_ledger {
     char *target;                    /* the path or URI as given */
@@ -73,6 +78,13 @@ struct allot_ledger {
     int closing;
     uint64_t close_us; /* monotonic time close began */
     uint64_t rows_written, rows_failed;
+    /* The pending file (pending.h), written under mu: a request row's copy
+     * until its batch commits. NULL: none. */
+    struct allot_pending *pending;
+    char *pending_arg;    /* as given to allot_ledger_open_with(); NULL: default */
+    char *pending_path;   /* the file in use */
+    uint64_t unprotected; /* rows the pending file had no room for, this burst */
+    size_t recovered;     /* rows of a killed run committed at open */
 };
 
 /* clang-format off */
@@ -220,6 +232,83 @@ static size_t count_rows(const struct allot__ledger_chunk *c)
     return n;
 }
 
+/* The record number of the last row of list that has one; 0: none. */
+static uint64_t last_pending(const struct allot__ledger_chunk *list)
+{
+    uint64_t last = 0;
+    size_t i;
+
+    for (; list; list = list->next)
+        for (i = 0; i < list->n; i++)
+            if (list->pending[i])
+                last = list->pending[i];
+    return last;
+}
+
+struct replay {
+    struct allot__ledger_chunk *head, *tail;
+    uint64_t last;
+    size_t n;
+};
+
+static int replay_row(void *ctx, const struct allot_pending_record *r)
+{
+    struct replay *rp = ctx;
+    struct allot__ledger_chunk *c = rp->tail;
+    struct allot_ledger_entry *e;
+
+    if (!c || c->n == CHUNK_ROWS) {
+        if (!(c = calloc(1, sizeof *c)))
+            return ALLOT_ENOMEM;
+        if (rp->tail)
+            rp->tail->next = c;
+        else
+            rp->head = c;
+        rp->tail = c;
+    }
+    e = &c->rows[c->n];
+    memcpy(e, r->entry, sizeof *e);
+    e->prompt = NULL; /* the pointer of the run that wrote it */
+    if (r->extra_len && !(e->prompt = strndup(r->extra, r->extra_len)))
+        return ALLOT_ENOMEM;
+    e->event[0] = '\0'; /* only request rows are kept there */
+    c->pending[c->n++] = r->seq;
+    rp->last = r->seq;
+    rp->n++;
+    return 0;
+}
+
+static void free_chunks(struct allot__ledger_chunk *c);
+static int open_pending(struct allot_ledger *l, const char *pending, struct allot_buf *err);
+
+/* On the writer thread, at open: commit the rows a killed run left in the
+ * pending file. A row it did commit is skipped by the store (its id). */
+static int replay_pending(struct allot_ledger *l)
+{
+    struct replay rp = {NULL, NULL, 0, 0};
+    uint64_t written = 0, failed = 0;
+    size_t n = 0;
+    int rc;
+
+    rc = allot_pending_replay(l->pending, replay_row, &rp, &n);
+    if (rc == 0 && rp.n) {
+        l->backend->write(l->store, rp.head, &written, &failed);
+        allot_pending_committed(l->pending, rp.last);
+        l->recovered = rp.n;
+        l->rows_written += written;
+        l->rows_failed += failed;
+        allot_log_warn("ledger '%s': recovered %zu row%s of an earlier run that stopped before "
+                       "committing them (from '%s')%s",
+                       l->name, rp.n, rp.n == 1 ? "" : "s", l->pending_path,
+                       failed ? "; some could not be written" : "");
+    }
+    free_chunks(rp.head);
+    if (rc && l->open_err)
+        allot_buf_addf(l->open_err, "ledger '%s': cannot recover the rows in '%s': %s", l->name,
+                       l->pending_path, allot_strerror(rc));
+    return rc;
+}
+
 static void *writer_main(void *arg)
 {
     struct allot_ledger *l = arg;
@@ -229,6 +318,14 @@ static void *writer_main(void *arg)
     int rc;
 
     rc = l->backend->open(l, l->target, &l->store, l->open_err);
+    if (rc == 0)
+        rc = open_pending(l, l->pending_arg, l->open_err);
+    if (rc == 0 && l->pending)
+        rc = replay_pending(l);
+    if (rc && l->store) {
+        l->backend->close(l->store);
+        l->store = NULL;
+    }
     pthread_mutex_lock(&l->mu);
     l->open_rc = rc;
     l->opened = rc ? -1 : 1;
@@ -271,6 +368,10 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&l->mu);
         l->rows_written += written;
         l->rows_failed += failed;
+        /* The batch is in the store (or counted lost): its rows' copies
+         * may go. Rows are queued in the order of their records. */
+        if (l->pending)
+            allot_pending_committed(l->pending, last_pending(batch));
         for (c = batch; c; c = next) {
             next = c->next;
             free_prompts(c);
@@ -299,8 +400,99 @@ static void free_chunks(struct allot__ledger_chunk *c)
     }
 }
 
+/* The layout of a pending record: the entry's size and the schema. */
+#define PENDING_LAYOUT ((uint32_t)ALLOT__LEDGER_SCHEMA_VERSION)
+
+/* Open l's pending file: the one named, or the first free default slot. */
+static int open_pending(struct allot_ledger *l, const char *pending, struct allot_buf *err)
+{
+    char base[4096], path[4200];
+    int i, rc = ALLOT_EIO;
+
+    if (pending && !strcmp(pending, "none"))
+        return 0;
+    if (pending)
+        snprintf(base, sizeof base, "%s", pending);
+    else if (allot_store_is_postgres(l->target))
+        snprintf(base, sizeof base, "%s", PENDING_DEFAULT_PG);
+    else
+        snprintf(base, sizeof base, "%s.pending", l->target);
+    for (i = 0; i < (pending ? 1 : PENDING_SLOTS); i++) {
+        struct allot_buf e;
+        if (i)
+            snprintf(path, sizeof path, "%s.%d", base, i);
+        else
+            snprintf(path, sizeof path, "%s", base);
+        allot_buf_init(&e, 1024);
+        rc = allot_pending_open(path, sizeof(struct allot_ledger_entry), PENDING_LAYOUT,
+                                PENDING_RING_BYTES, &l->pending, &e);
+        if (rc == 0 && !(l->pending_path = strdup(path))) {
+            allot_pending_close(l->pending);
+            l->pending = NULL;
+            rc = ALLOT_ENOMEM;
+        }
+        if (rc != ALLOT_EBUSY || pending || i + 1 == PENDING_SLOTS) {
+            if (rc && err)
+                allot_buf_addf(err, "ledger '%s': %s", l->name,
+                               e.len ? allot_buf_cstr(&e) : allot_strerror(rc));
+            allot_buf_release(&e);
+            break;
+        }
+        allot_buf_release(&e);
+    }
+    return rc;
+}
+
 int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **out,
                       struct allot_buf *err)
+{
+    return allot_ledger_open_with(path, commit_ms, NULL, out, err);
+}
+
+int allot_ledger_recover(const char *path, const char *pending, size_t *recovered,
+                         struct allot_buf *err)
+{
+    char base[4096], slot[4200];
+    size_t total = 0;
+    int i, rc = 0;
+
+    if (pending && !strcmp(pending, "none"))
+        goto out;
+    if (pending)
+        snprintf(base, sizeof base, "%s", pending);
+    else if (allot_store_is_postgres(path))
+        snprintf(base, sizeof base, "%s", PENDING_DEFAULT_PG);
+    else
+        snprintf(base, sizeof base, "%s.pending", path);
+    for (i = 0; i < (pending ? 1 : PENDING_SLOTS) && rc == 0; i++) {
+        struct allot_ledger *l = NULL;
+        if (i)
+            snprintf(slot, sizeof slot, "%s.%d", base, i);
+        else
+            snprintf(slot, sizeof slot, "%s", base);
+        if (access(slot, F_OK) != 0)
+            continue;
+        struct allot_buf e;
+        allot_buf_init(&e, 4096);
+        rc = allot_ledger_open_with(path, 1, slot, &l, &e);
+        if (rc == ALLOT_EBUSY) /* a live gateway holds it and will commit them */
+            rc = 0;
+        else if (rc && err)
+            allot_buf_add(err, e.ptr ? e.ptr : "", e.len);
+        allot_buf_release(&e);
+        if (l) {
+            total += l->recovered;
+            allot_ledger_close(l);
+        }
+    }
+out:
+    if (recovered)
+        *recovered = total;
+    return rc;
+}
+
+int allot_ledger_open_with(const char *path, long commit_ms, const char *pending,
+                           struct allot_ledger **out, struct allot_buf *err)
 {
     struct allot_ledger *l;
     pthread_condattr_t ca;
@@ -352,6 +544,10 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
             allot_buf_addf(err, "ledger '%s': cannot create a condition variable", l->name);
         goto fail;
     }
+    if (pending && !(l->pending_arg = strdup(pending))) {
+        rc = ALLOT_ENOMEM;
+        goto fail;
+    }
     /* The writer opens the store and reports into a buffer of its own, so
      * err is only touched here. */
     {
@@ -394,6 +590,9 @@ fail:
             pthread_cond_destroy(&l->cv);
         if (mu_ok)
             pthread_mutex_destroy(&l->mu);
+        allot_pending_close(l->pending);
+        free(l->pending_path);
+        free(l->pending_arg);
         free(l->target);
         free(l);
     }
@@ -449,6 +648,17 @@ int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry 
             l->head = c;
         l->tail = c;
     }
+    c->pending[c->n] = 0;
+    if (l->pending && !e->event[0]) { /* a request row: safe from a kill from now on */
+        c->pending[c->n] =
+            allot_pending_put(l->pending, e, e->prompt, e->prompt ? strlen(e->prompt) : 0);
+        if (c->pending[c->n] == 0 && l->unprotected++ == 0)
+            allot_log_warn("ledger '%s': the pending file '%s' is full (the store is behind): "
+                           "rows are queued but a kill would lose them until it catches up",
+                           l->name, l->pending_path);
+        else if (c->pending[c->n] != 0 && l->unprotected)
+            l->unprotected = 0;
+    }
     c->rows[c->n++] = *e;
     /* The writer waits for the first row, then for BATCH_NOW rows. */
     if (++l->queued == 1) {
@@ -500,6 +710,9 @@ uint64_t allot_ledger_close(struct allot_ledger *l)
     allot__ledger_begin_close(l);
     pthread_join(l->thread, NULL); /* the writer drains the queue, then closes the store */
     failed = l->rows_failed;
+    allot_pending_close(l->pending);
+    free(l->pending_path);
+    free(l->pending_arg);
     free_chunks(l->head);
     free_chunks(l->free_list);
     pthread_cond_destroy(&l->cv);

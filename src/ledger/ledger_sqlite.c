@@ -78,6 +78,9 @@ static int build_sql(struct allot_buf *create, struct allot_buf *insert)
     rc |= allot_buf_adds(insert, ") VALUES (");
     for (i = 0; i < N_COLUMNS; i++)
         rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
+    /* A row already there (replayed from the pending file after a kill that
+     * came just after its commit) is left as it is. */
+    rc |= allot_buf_adds(insert, " ON CONFLICT(id) DO NOTHING");
     return rc ? ALLOT_ENOMEM : 0;
 }
 

@@ -28,6 +28,8 @@ const char *allot_strerror(int err)
         return "ledger store failed";
     case ALLOT_ECLOSED:
         return "shutting down";
+    case ALLOT_EBUSY:
+        return "in use by another process";
     }
     return "unknown error";
 }

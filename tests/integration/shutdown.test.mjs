@@ -100,3 +100,58 @@ describe('SIGKILL after answers', () => {
     assert.equal(rows[0].n, N_KILL);
   });
 });
+
+// Durability without a margin: a row is in the pending-rows file
+// (STORE.pending, a shared file mapping) before the last byte of its
+// answer is sent, so a SIGKILL at once after the answers loses none of
+// them, even with the longest commit window. The next `allot report` (or
+// `allot serve`) on the store commits what the killed process had not.
+describe('SIGKILL at once after answers', () => {
+  let frontier, local, allot;
+  const N = 12;
+  const ids = [];
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local });
+    allot = await h.startAllot({ ...cfg, store: { commit_ms: 200 } }, { env: h.ALLOT_ENV });
+  });
+  after(h.cleanup);
+
+  it('keeps the row of every answered request, plain and streamed', h.LIMIT, async (t) => {
+    for (let i = 0; i < N; i++) {
+      const stream = i % 4 === 3;
+      const res = await h.post(`${allot.base}/chat/completions`, {
+        model: 'allot:labour', stream, messages: [{ role: 'user', content: `kill at once ${i}` }],
+      });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      if (stream) assert.match(text, /data: \[DONE\]/);
+      ids.push(res.headers.get('x-allot-request-id'));
+    }
+    allot.proc.kill('SIGKILL'); // no wait: the last rows are not committed yet
+    const exit = await allot.exited;
+    assert.equal(exit.signal, 'SIGKILL');
+    const [{ n: committed }] = await h.sql(allot.db, 'select count(*) as n from requests');
+    t.diagnostic(`${committed} of ${N} rows were committed when allot was killed`);
+    assert.ok(committed <= N);
+
+    // allot report commits the rows the killed process left pending, then reports
+    const rep = await h.runAllot(['report', '--store', allot.db, '--json']);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.equal(JSON.parse(rep.stdout).totals.requests, N);
+    if (committed < N) assert.match(rep.stderr, new RegExp(`recovered ${N - committed} rows? `));
+    const rows = await h.sql(allot.db, "select id, status, tokens_estimated, cost_usd from requests order by ts_ms");
+    assert.deepEqual(rows.map((r) => r.id).sort(), [...ids].sort());
+    for (const r of rows) {
+      assert.equal(r.status, 'ok');
+      assert.ok(r.cost_usd > 0, JSON.stringify(r));
+    }
+
+    // a second report, and a new gateway on the same store, add nothing
+    const again = await h.runAllot(['report', '--store', allot.db, '--json']);
+    assert.equal(JSON.parse(again.stdout).totals.requests, N);
+    assert.doesNotMatch(again.stderr, /recovered/);
+  });
+});
