@@ -47,6 +47,8 @@ struct allot_client_key {
     char *key;                /* auth.keys[].key while loading; NULL after. SECRET: never log */
     char *key_sha256;         /* auth.keys[].key_sha256 as written; NULL when key was given */
     unsigned char digest[32]; /* SHA-256 of the key */
+    double daily_budget_usd;  /* spend allowed per UTC day, when has_budget */
+    int has_budget;           /* daily_budget_usd was given */
 };
 
 #define ALLOT_MAX_CLIENT_KEYS 4096

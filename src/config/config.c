@@ -1411,6 +1411,7 @@ static void check_auth(struct load *L)
         } /* else the value was refused, and said so */
         free_secret(k->key);
         k->key = NULL;
+        k->has_budget = item_has(L, AK_SCOPE_CLIENT, i, "daily_budget_usd");
     }
     for (i = 0; i < c->n_client_keys; i++) {
         const struct allot_client_key *k = &c->client_keys[i];

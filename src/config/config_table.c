@@ -122,6 +122,16 @@ const struct allot__config_key allot__config_keys[] = {
      .def_doc = "none",
      .help = "The key's SHA-256 as 64 hex digits, so the file holds no key at all "
              "(`allot config new-key NAME` prints a key and this line)."},
+    {.path = "auth.keys[].daily_budget_usd",
+     .type = AK_NUMBER,
+     .scope = AK_SCOPE_CLIENT,
+     .offset = CLIENT(daily_budget_usd),
+     .dmin = 0,
+     .dmax = 1e9,
+     .def_doc = "none (no limit)",
+     .help = "Spend allowed per UTC day, in USD: once the client's requests of the day cost "
+             "this much, its next ones get 429 until 00:00 UTC. Requests in flight finish, so "
+             "it can be overshot by them. Counted from the ledger at start."},
 
     /* upstream servers */
     {.path = "providers",

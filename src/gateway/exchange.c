@@ -33,6 +33,7 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/anthropic_up.h"
+#include "allot/budget.h"
 #include "allot/responses.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
@@ -89,6 +90,7 @@ struct allot__exchange {
     int tokens_estimated;
     char conf_str[16];
     char attempts_str[16];
+    char budget_str[32];
     char cost_str[32];
     /* The quality floor (docs/quality.md). */
     int serving_tier;                     /* tier of decision.models now; -1: a named model */
@@ -416,8 +418,11 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     e.grade = -1;
     if (cfg->store_keep_prompts && (x->check[0] || x->escalated[0]))
         e.prompt = instruction_text(&x->chat);
-    if (x->client >= 0)
+    if (x->client >= 0) {
         COPY_CSTR(e.client, cfg->client_keys[x->client].name);
+        if (outcome != ALLOT_MSTATUS_REJECTED)
+            allot_budgets_add(w->gw->budgets, x->client, x->ts_ms, e.cost_usd);
+    }
     e.latency_ms = (double)(now - x->start_us) / 1000.0;
     e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
     rc = allot_ledger_append(w->gw->ledger, &e);
@@ -514,12 +519,21 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         HDR("x-allot-escalated", x->escalated);
     else if (x->check[0] && strcmp(x->check, "pass"))
         HDR("x-allot-check-failed", x->check);
+    if (x->client >= 0) {
+        double spent, limit;
+        allot_budgets_allows(x->w->gw->budgets, x->client, allot_clock_wall_ms(), &spent, &limit);
+        if (limit >= 0) { /* what is left of today's budget, before this request's cost */
+            allot_fmt_fixed(x->budget_str, sizeof x->budget_str, limit > spent ? limit - spent : 0,
+                            6, 0);
+            HDR("x-allot-budget-remaining-usd", x->budget_str);
+        }
+    }
 #undef HDR
     return n;
 }
 
-/* Send an error in the OpenAI format, with the decision headers. */
-/* Answer the client with an error and record the request as outcome. */
+/* Answer the client with an error in its API's format, with the decision
+ * headers, and record the request as outcome. */
 static void reply_error(struct allot__exchange *x, enum allot_metrics_status outcome, int status,
                         const char *type, const char *code, const char *message)
 {
@@ -1315,6 +1329,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     struct allot__exchange *x = exchange_get(w);
     struct allot_instruction in;
     struct allot_buf err;
+    double spent, limit;
     int rc;
 
     if (!x) {
@@ -1340,6 +1355,17 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_buf_init(&err, 1024);
     x->anthropic = allot__is_messages_path(req->path);
     x->responses = !x->anthropic && allot__is_responses_path(req->path);
+    if (!allot_budgets_allows(w->gw->budgets, client, x->ts_ms, &spent, &limit)) {
+        set_error(x,
+                  "client '%s' has spent $%.*f of its daily budget of $%.*f "
+                  "(auth.keys[].daily_budget_usd); it starts again at 00:00 UTC",
+                  cfg->client_keys[client].name, spent < 1 ? 6 : 2, spent, limit < 1 ? 6 : 2,
+                  limit);
+        reply_error(x, ALLOT_MSTATUS_REJECTED, 429, "insufficient_quota", "budget_exceeded",
+                    x->error);
+        finish(x, ALLOT_MSTATUS_REJECTED);
+        goto out;
+    }
     if (x->anthropic || x->responses) {
         const char *body = req->body.ptr ? req->body.ptr : "";
 

@@ -17,6 +17,7 @@
 #include "allot/clock.h"
 #include "allot/anthropic.h"
 #include "allot/auth.h"
+#include "allot/budget.h"
 #include "allot/check.h"
 #include "allot/classify.h"
 #include "allot/error.h"
@@ -282,6 +283,10 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     if (rc == 0)
         rc = allot_auth_new(cfg, &gw.auth);
     if (rc == 0)
+        rc = allot_budgets_new(cfg, &gw.budgets);
+    if (rc == 0) /* after the ledger's open: it commits what a killed run left */
+        rc = allot_budgets_seed(gw.budgets, store, allot_clock_wall_ms(), err);
+    if (rc == 0)
         rc = allot__endpoint_models_init(&gw);
     if (rc == 0)
         rc = quality_init(&gw, err);
@@ -357,6 +362,7 @@ out:
     allot_floor_free(gw.floor);
     allot_metrics_free(gw.metrics);
     allot_auth_free(gw.auth);
+    allot_budgets_free(gw.budgets);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

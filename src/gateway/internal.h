@@ -59,6 +59,7 @@ struct allot__gateway {
     struct allot_floor *floor;         /* the adaptive floor; NULL when off */
     struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
     struct allot_auth *auth;           /* auth.keys; admits all when none */
+    struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
     char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
     char *models_anthropic_json; /* the same in Anthropic's format */

@@ -171,6 +171,56 @@ describe('auth.keys: client keys', () => {
   });
 });
 
+describe('auth.keys[].daily_budget_usd', () => {
+  after(h.cleanup);
+  const KEY = 'sk-it-budget-client-key-0123456789';
+  let frontier, local, cfg;
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    cfg = h.baseConfig({ frontier, local });
+    // one labour answer costs about $0.00002: the first fits, then it is spent
+    cfg.auth = { keys: [{ name: 'capped', key: KEY, daily_budget_usd: 0.00001 }, { name: 'free', key: TEAM_KEY }] };
+  });
+
+  it('serves until the day\'s spend reaches the budget, then 429 budget_exceeded, also after a restart', h.LIMIT, async () => {
+    const allot = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const client = new OpenAI({ baseURL: allot.base, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+    const { response } = await client.chat.completions.create({ model: 'allot:labour', messages }).withResponse();
+    assert.equal(response.headers.get('x-allot-budget-remaining-usd'), '0.000010');
+    const first = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.ok(first.cost_usd > 0.00001, `cost ${first.cost_usd}`);
+
+    const refused = async (base) => {
+      await assert.rejects(new OpenAI({ baseURL: base, apiKey: KEY, maxRetries: 0 }).chat.completions.create({ model: 'allot:labour', messages }), (e) => {
+        assert.ok(e instanceof OpenAI.RateLimitError, e.constructor.name);
+        assert.equal(e.status, 429);
+        assert.equal(e.code, 'budget_exceeded');
+        assert.match(e.message, /client 'capped' has spent \$0\.0000\d\d of its daily budget of \$0\.000010 .*00:00 UTC/);
+        return true;
+      });
+    };
+    const upstreamBefore = (await local.stats()).requests;
+    await refused(allot.base);
+    assert.equal((await local.stats()).requests, upstreamBefore, 'a refused request reaches no upstream');
+    // Anthropic's clients get their own format
+    const an = new Anthropic({ baseURL: allot.origin, apiKey: KEY, maxRetries: 0 });
+    await assert.rejects(an.messages.create({ model: 'allot:labour', max_tokens: 10, messages }), (e) => e.status === 429 && e instanceof Anthropic.RateLimitError);
+    // the other key is not affected, and has no budget header
+    const other = await h.chat(allot.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${TEAM_KEY}` });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('x-allot-budget-remaining-usd'), null);
+    const rows = await h.waitRowCount(allot.db, 2, "client = 'capped' AND status = 'rejected' AND http_status = 429");
+    assert.equal(rows, 2);
+
+    // a restart counts today's spend from the ledger: still refused
+    await allot.stop('SIGTERM');
+    const again = await h.startAllot(cfg, { env: h.ALLOT_ENV, args: ['--store', allot.db] });
+    await refused(again.base);
+  });
+});
+
 describe('allot config new-key', () => {
   after(h.cleanup);
 

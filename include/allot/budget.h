@@ -1,0 +1,42 @@
+/* budget.h: daily spending limits of client keys (auth.keys[].daily_budget_usd).
+ *
+ * DESIGN: one counter of today's spend per client key, in nano-USD, shared
+ * by every worker (relaxed atomic adds: no lock on the request path). A
+ * request is refused before any upstream call once its key's spend has
+ * reached its budget; the spend of what is already in flight is added when
+ * it finishes, so a budget can be overshot by the requests in flight when
+ * it is reached. "Today" is the UTC day: at midnight every counter starts
+ * again from 0. At start the counters are seeded with today's spend in the
+ * ledger, so a restart does not reset a budget; instances sharing one
+ * PostgreSQL ledger each count their own spend after their start.
+ *
+ * Ownership: borrows the config (keys), which must outlive it. Any thread
+ * may call every function but new/seed/free. */
+#ifndef ALLOT_BUDGET_H
+#define ALLOT_BUDGET_H
+#include <stdint.h>
+#include "allot/buf.h"
+#include "allot/config.h"
+
+struct allot_budgets;
+
+/* ALLOT_ENOMEM. Keys without a budget are never refused. */
+int allot_budgets_new(const struct allot_config *cfg, struct allot_budgets **out);
+void allot_budgets_free(struct allot_budgets *b);
+
+/* Add today's spend per client key (the ledger's cost_usd since 00:00 UTC
+ * of now_ms) from the store: at start, before serving. Errors as
+ * allot_ledger_reader_open() and its queries. */
+int allot_budgets_seed(struct allot_budgets *b, const char *store, int64_t now_ms,
+                       struct allot_buf *err);
+
+/* Whether client (an index of cfg->client_keys, or -1) may start a request
+ * at now_ms: 1 yes, 0 its budget is spent. *spent and *limit (USD) are set
+ * when the key has a budget; *limit is -1 when it has none. */
+int allot_budgets_allows(struct allot_budgets *b, int client, int64_t now_ms, double *spent,
+                         double *limit);
+
+/* A finished request of client cost usd at now_ms. */
+void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, double usd);
+
+#endif
