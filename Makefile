@@ -150,4 +150,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build $(B) -name '*.d' 2>/dev/null | sort -u)

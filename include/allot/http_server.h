@@ -67,6 +67,15 @@ struct allot_http_request {
                             * handler may set 0 before answering to close after */
     uint64_t start_us;     /* allot_clock_mono_us() when the head began */
     void *user;            /* free for the handler */
+    int tag;               /* free for the handler: on_head may set it; 0 at each head */
+};
+
+/* What on_head fills in to refuse a request before its body is read. */
+struct allot_http_refusal {
+    int status;                     /* 0: go on */
+    const char *code;               /* the error's code (static text); NULL: by status */
+    struct allot_http_header extra; /* one more response header (static text); NULL: none */
+    char message[256];
 };
 
 /* A field left 0 takes a default: 32 KiB head, 16 MiB body, 10 s head
@@ -102,6 +111,13 @@ struct allot_http_handler {
     void (*format_error)(struct allot_slice path, int status, const char *message,
                          struct allot_buf *out, void *ctx);
     void *ctx;
+    /* A request's head (method, path, headers) has arrived, its body not
+     * yet read. Setting refuse->status refuses it: the server answers as
+     * for its own errors (format_error, else an OpenAI-style body with
+     * refuse->code), adds refuse->extra, reads none of the body and closes
+     * the connection. So a caller the handler turns away (no credentials)
+     * never makes the server hold a body. May be NULL. */
+    void (*on_head)(struct allot_http_request *req, void *ctx, struct allot_http_refusal *refuse);
 };
 
 /* Bind host:port with SO_REUSEPORT and listen on loop. port 0 picks a free

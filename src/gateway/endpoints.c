@@ -296,31 +296,40 @@ static void metrics(struct allot__worker *w, struct allot_http_request *req)
     allot_buf_release(&out);
 }
 
-/* Who is calling (auth.keys): 1 with *client set when the request may go
- * on, 0 after answering 401. The key itself is never echoed or logged. */
-static int authorized(struct allot__worker *w, struct allot_http_request *req, int *client)
+/* Who is calling (auth.keys), from the head alone: a request without a
+ * valid key is refused before its body is read (so an unauthenticated
+ * caller never makes the gateway hold a body), in its API's error format
+ * with WWW-Authenticate. The key is never echoed or logged. The caller's
+ * index in cfg->client_keys goes on in req->tag, plus one. */
+void allot__endpoint_head(struct allot__worker *w, struct allot_http_request *req,
+                          struct allot_http_refusal *refuse)
 {
-    static const struct allot_http_header challenge = {ALLOT_SLICE_LIT("WWW-Authenticate"),
-                                                       ALLOT_SLICE_LIT("Bearer realm=\"allot\"")};
     enum allot_auth_result r;
+    int client = -1;
 
+    if (!allot_auth_required(w->gw->auth) || allot_slice_eq(req->path, "/healthz"))
+        return;
     r = allot_auth_identify(w->gw->auth, allot_http_request_header(req, "authorization"),
-                            allot_http_request_header(req, "x-api-key"), client);
-    if (r == ALLOT_AUTH_OK)
-        return 1;
+                            allot_http_request_header(req, "x-api-key"), &client);
+    if (r == ALLOT_AUTH_OK) {
+        req->tag = client + 1;
+        return;
+    }
     allot_metrics_auth_failure(w->gw->metrics, w->index, r == ALLOT_AUTH_MISSING);
-    if (r == ALLOT_AUTH_MISSING)
-        allot__respond_error(req, 401, "invalid_request_error", "missing_api_key",
-                             "no API key: send one of this gateway's client keys (auth.keys) as "
-                             "\"Authorization: Bearer KEY\" or \"x-api-key: KEY\"",
-                             &challenge, 1);
-    else
-        allot__respond_error(req, 401, "invalid_request_error", "invalid_api_key",
-                             "invalid API key: it is none of this gateway's client keys "
-                             "(auth.keys); the key of the model provider belongs in allot.yaml, "
-                             "not in the client",
-                             &challenge, 1);
-    return 0;
+    refuse->status = 401;
+    refuse->extra.name = ALLOT_SLICE_LIT("WWW-Authenticate");
+    refuse->extra.value = ALLOT_SLICE_LIT("Bearer realm=\"allot\"");
+    if (r == ALLOT_AUTH_MISSING) {
+        refuse->code = "missing_api_key";
+        snprintf(refuse->message, sizeof refuse->message, "%s",
+                 "no API key: send one of this gateway's client keys (auth.keys) as "
+                 "\"Authorization: Bearer KEY\" or \"x-api-key: KEY\"");
+    } else {
+        refuse->code = "invalid_api_key";
+        snprintf(refuse->message, sizeof refuse->message, "%s",
+                 "invalid API key: it is none of this gateway's client keys (auth.keys); the "
+                 "key of the model provider belongs in allot.yaml, not in the client");
+    }
 }
 
 void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request *req)
@@ -328,14 +337,9 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
     struct allot_slice p = req->path;
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
     int post = req->method == HTTP_POST;
-    int client = -1;
+    int client = req->tag - 1; /* allot__endpoint_head() admitted it */
     char msg[256];
 
-    /* Everything but the health check needs a client key, when there are
-     * any: also the routes that answer 404 or 405, so an unauthenticated
-     * caller learns nothing about the gateway. */
-    if (!allot_slice_eq(p, "/healthz") && !authorized(w, req, &client))
-        return;
     if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions") ||
         allot__is_messages_path(p) || allot__is_responses_path(p)) {
         if (post)

@@ -51,6 +51,11 @@ static void on_request(struct allot_http_request *req, void *ctx)
     allot__endpoint_dispatch(w, req);
 }
 
+static void on_head(struct allot_http_request *req, void *ctx, struct allot_http_refusal *refuse)
+{
+    allot__endpoint_head(ctx, req, refuse);
+}
+
 static void on_abort(struct allot_http_request *req, void *ctx)
 {
     (void)ctx;
@@ -130,6 +135,7 @@ static void worker_main(void *arg)
     handler.on_abort = on_abort;
     handler.on_drain = on_drain;
     handler.format_error = format_error;
+    handler.on_head = on_head;
     handler.ctx = w;
     limits.max_header_bytes = cfg->limits.max_header_bytes;
     limits.max_body_bytes = cfg->limits.max_body_bytes;

@@ -85,6 +85,12 @@ int allot__is_anthropic_path(struct allot_slice path);
  * and answers are translated (responses.h), its errors are OpenAI's. */
 int allot__is_responses_path(struct allot_slice path);
 
+/* Every request's head, before its body is read (endpoints.c): with
+ * auth.keys, everything but GET /healthz needs a client key; the caller
+ * goes on in req->tag (its index in cfg->client_keys plus one). */
+void allot__endpoint_head(struct allot__worker *w, struct allot_http_request *req,
+                          struct allot_http_refusal *refuse);
+
 /* POST /v1/chat/completions, /v1/messages and /v1/responses (exchange.c).
  * client: the caller's index in cfg->client_keys, -1 when auth is off. */
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req, int client);

@@ -138,6 +138,9 @@ static int on_message_begin(http_parser *p)
     struct allot_http_conn *c = p->data;
     c->state = CONN_READING_HEAD;
     c->req.start_us = allot_clock_mono_us();
+    c->req.tag = 0;
+    c->fail_code = NULL;
+    c->fail_extra.name.ptr = NULL;
     allot__http_conn_timer_set(c, c->server->limits.header_timeout_ms);
     return 0;
 }
@@ -215,6 +218,18 @@ static int on_headers_complete(http_parser *p)
     c->req.keep_alive = http_should_keep_alive(p);
     c->is_head = p->method == HTTP_HEAD;
     c->http10 = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);
+    if (s->handler.on_head) {
+        struct allot_http_refusal r;
+        memset(&r, 0, sizeof r);
+        request_fix_slices(c);
+        s->handler.on_head(&c->req, s->handler.ctx, &r);
+        if (r.status) { /* before the body, before any 413 or 100 Continue */
+            fail_set(c, r.status, "%s", r.message);
+            c->fail_code = r.code;
+            c->fail_extra = r.extra;
+            return -1;
+        }
+    }
     if (has_length && p->content_length > s->limits.max_body_bytes) {
         fail_set(c, 413, "request body of %llu bytes exceeds the limit of %zu bytes",
                  (unsigned long long)p->content_length, s->limits.max_body_bytes);

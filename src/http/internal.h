@@ -72,20 +72,22 @@ struct allot_http_conn {
     uint64_t sent_mark; /* wq_added minus queued bytes when the send deadline was armed */
     int handles_open;   /* tcp and timer until both are closed */
     int fail_status;    /* set by a parser callback that refused */
-    char fail_msg[160];
-    unsigned req_live : 1;      /* handed to the handler, not yet ended */
-    unsigned in_dispatch : 1;   /* inside on_request */
-    unsigned reading : 1;       /* uv_read_start is in effect */
-    unsigned resume_queued : 1; /* on server->resume_head */
-    unsigned http10 : 1;        /* the request was HTTP/1.0 */
-    unsigned is_head : 1;       /* HEAD request */
-    unsigned no_body : 1;       /* the response must carry no body */
-    unsigned chunked_resp : 1;  /* allot_http_chunked_start was called */
-    unsigned raw_resp : 1;      /* chunked for HTTP/1.0: unframed, ends with close */
-    unsigned want_drain : 1;    /* allot_http_chunk returned 1 */
-    unsigned peer_eof : 1;      /* the client half-closed while we wrote */
-    unsigned cut : 1;           /* allot_http_abort: flush briefly, then close */
-    unsigned refused : 1;       /* over max_connections: a 503, then close */
+    char fail_msg[256];
+    const char *fail_code;               /* the refusal's error code (on_head); NULL: none */
+    struct allot_http_header fail_extra; /* the refusal's extra header; name.ptr NULL: none */
+    unsigned req_live : 1;               /* handed to the handler, not yet ended */
+    unsigned in_dispatch : 1;            /* inside on_request */
+    unsigned reading : 1;                /* uv_read_start is in effect */
+    unsigned resume_queued : 1;          /* on server->resume_head */
+    unsigned http10 : 1;                 /* the request was HTTP/1.0 */
+    unsigned is_head : 1;                /* HEAD request */
+    unsigned no_body : 1;                /* the response must carry no body */
+    unsigned chunked_resp : 1;           /* allot_http_chunked_start was called */
+    unsigned raw_resp : 1;               /* chunked for HTTP/1.0: unframed, ends with close */
+    unsigned want_drain : 1;             /* allot_http_chunk returned 1 */
+    unsigned peer_eof : 1;               /* the client half-closed while we wrote */
+    unsigned cut : 1;                    /* allot_http_abort: flush briefly, then close */
+    unsigned refused : 1;                /* over max_connections: a 503, then close */
     unsigned closing : 1;
 };
 

@@ -509,8 +509,10 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
     if (s->handler.format_error)
         s->handler.format_error(path, status, message, &body, s->handler.ctx);
     if (body.len == 0)
-        default_error_body(status, message, c->refused ? "too_many_connections" : NULL, &body);
-    rc = head_build(s, &s->scratch, status, NULL, 0, "application/json", FRAME_LENGTH, body.len, 0);
+        default_error_body(status, message, c->refused ? "too_many_connections" : c->fail_code,
+                           &body);
+    rc = head_build(s, &s->scratch, status, c->fail_extra.name.ptr ? &c->fail_extra : NULL,
+                    c->fail_extra.name.ptr ? 1 : 0, "application/json", FRAME_LENGTH, body.len, 0);
     if (rc) {
         allot__http_conn_close(c);
         goto out;

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .header_timeout_ms = 1000,
         .idle_timeout_ms = 1000,
     };
-    struct allot_http_handler h = {on_request, on_abort, NULL, NULL, NULL};
+    struct allot_http_handler h = {on_request, on_abort, NULL, NULL, NULL, NULL};
     struct fuzz f;
     size_t off = 1, seg;
     int sv[2], spins;

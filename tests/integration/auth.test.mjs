@@ -126,6 +126,24 @@ describe('auth.keys: client keys', () => {
     assert.equal((await route.json()).tier, 'labour');
   });
 
+  it('a request without a key is refused on its head: its body is never waited for or read', h.LIMIT, async () => {
+    // A head announcing a 3 MB body (under limits.max_body_bytes), and no body:
+    // the 401 must come at once, not after the body (which never comes).
+    const net = await import('node:net');
+    const sock = net.connect(allot.port, '127.0.0.1');
+    await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    let got = '';
+    sock.on('data', (d) => { got += d.toString('latin1'); });
+    const closed = new Promise((resolve) => sock.once('close', resolve));
+    sock.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 3000000\r\n\r\n{"model":"auto",');
+    await Promise.race([closed, h.sleep(5000)]);
+    sock.destroy();
+    assert.match(got, /^HTTP\/1\.1 401 /, JSON.stringify(got.slice(0, 200)));
+    assert.match(got, /\r\nWWW-Authenticate: Bearer realm="allot"\r\n/i);
+    assert.match(got, /"code":"missing_api_key"/);
+  });
+
   it('/metrics counts requests, tokens and spend per client, and the refusals; the report has them by client', h.LIMIT, async () => {
     const client = new OpenAI({ baseURL: allot.base, apiKey: CI_KEY, maxRetries: 0, timeout: 60000 });
     for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'allot:labour', messages });

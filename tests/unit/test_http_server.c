@@ -7,7 +7,9 @@
  * /chunked streams three chunks, /defer answers after ?ms=N milliseconds
  * (or never, until aborted), /stream?n=N streams N bytes honouring
  * backpressure (allot_http_chunk returning 1, then on_drain), /big?n=N
- * answers N bytes at once, /cut and /drop end with allot_http_abort. */
+ * answers N bytes at once, /cut and /drop end with allot_http_abort;
+ * anything else is a 404 showing the tag on_head set. on_head refuses
+ * /locked before its body. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -175,7 +177,9 @@ static void on_request(struct allot_http_request *req, void *ctx)
         allot_http_respond(req, 200, NULL, 0, p, n);
         free(p);
     } else {
-        allot_http_respond(req, 404, NULL, 0, "not found", 9);
+        char nf[32];
+        int n = snprintf(nf, sizeof nf, "not found tag=%d", req->tag);
+        allot_http_respond(req, 404, NULL, 0, nf, (size_t)n);
     }
 }
 
@@ -222,15 +226,33 @@ static void tsrv_main(void *arg)
     uv_run(&t->loop, UV_RUN_DEFAULT);
 }
 
+/* Refuses /locked on its head (as the gateway refuses a request without a
+ * client key); the rest goes on, with a tag that on_request must see. */
+static void on_head(struct allot_http_request *req, void *ctx, struct allot_http_refusal *refuse)
+{
+    (void)ctx;
+    if (allot_slice_eq(req->path, "/locked")) {
+        refuse->status = 401;
+        refuse->code = "no_key";
+        refuse->extra.name = ALLOT_SLICE_LIT("WWW-Authenticate");
+        refuse->extra.value = ALLOT_SLICE_LIT("Bearer");
+        snprintf(refuse->message, sizeof refuse->message, "no key for %s",
+                 allot_http_request_header(req, "x-who").ptr ? "you" : "anyone");
+    } else if (allot_slice_eq(req->path, "/tagged")) {
+        req->tag = 42;
+    }
+}
+
 static int tsrv_start(struct tsrv *t, const struct allot_http_limits *limits)
 {
-    struct allot_http_handler h = {on_request, on_abort, on_drain, NULL, NULL};
+    struct allot_http_handler h = {on_request, on_abort, on_drain, NULL, NULL, NULL};
     struct allot_buf err;
     int rc;
 
     memset(t, 0, sizeof *t);
     fill_pattern();
     h.ctx = t;
+    h.on_head = on_head;
     allot_buf_init(&err, 256);
     if (uv_loop_init(&t->loop))
         return -1;
@@ -738,6 +760,40 @@ TEST(http_server_413_for_large_content_length)
     ASSERT_INT_EQ(tsrv_stop(&t), 0);
 }
 
+TEST(http_server_on_head_refuses_before_the_body)
+{
+    struct tsrv t;
+    struct tconn tc;
+    struct tresp r;
+
+    ASSERT_INT_EQ(tsrv_start(&t, NULL), 0);
+    ASSERT_INT_EQ(tconnect(&tc, t.port), 0);
+    /* a body announced and never sent: the answer comes anyway */
+    ASSERT_INT_EQ(tsend(&tc, "POST /locked HTTP/1.1\r\nHost: a\r\nX-Who: me\r\n"
+                             "Content-Length: 1000000\r\n\r\n{\"partial\":"),
+                  0);
+    ASSERT_INT_EQ(tread(&tc, &r, 0), 0);
+    ASSERT_INT_EQ(r.status, 401);
+    ASSERT_STR_CONTAINS(r.head, "\r\nWWW-Authenticate: Bearer\r\n");
+    ASSERT_STR_CONTAINS(r.head, "\r\nConnection: close\r\n");
+    ASSERT_STR_EQ(r.body, "{\"error\":{\"message\":\"no key for you\",\"type\":"
+                          "\"invalid_request_error\",\"param\":null,\"code\":\"no_key\"}}");
+    tresp_free(&r);
+    ASSERT(tclosed(&tc));
+    tclose(&tc);
+    ASSERT_INT_EQ(atomic_load(&t.requests), 0);
+
+    /* the next connection is not refused, and a tag set on the head is kept:
+     * "/tagged" is no route of the test handler, which answers 404 with it */
+    ASSERT_INT_EQ(tconnect(&tc, t.port), 0);
+    ASSERT_INT_EQ(tsend(&tc, "GET /tagged HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    ASSERT_INT_EQ(tread(&tc, &r, 0), 0);
+    ASSERT_STR_CONTAINS(r.body, "tag=42");
+    tresp_free(&r);
+    tclose(&tc);
+    ASSERT_INT_EQ(tsrv_stop(&t), 0);
+}
+
 TEST(http_server_413_for_chunked_body_past_limit)
 {
     struct tsrv t;
@@ -968,7 +1024,7 @@ static void noop_request(struct allot_http_request *req, void *ctx)
 
 TEST(http_server_listen_errors_and_hosts)
 {
-    struct allot_http_handler h = {noop_request, NULL, NULL, NULL, NULL};
+    struct allot_http_handler h = {noop_request, NULL, NULL, NULL, NULL, NULL};
     struct allot_http_server *a = NULL, *b = NULL;
     struct allot_buf err;
     uv_loop_t loop;
