@@ -32,6 +32,23 @@ static void put(char *dst, size_t cap, size_t *o, const char *s, size_t n)
     *o += n;
 }
 
+/* The parts of URL store (it has "://"): *auth where the user info (or
+ * host) starts, *query the '?' or the end; returns the last '@' before
+ * *query, which ends the user info, or NULL when there is none. */
+static const char *url_parts(const char *store, const char **auth, const char **query)
+{
+    const char *p, *at = NULL;
+
+    *auth = strstr(store, "://") + 3;
+    *query = strchr(*auth, '?');
+    if (!*query)
+        *query = *auth + strlen(*auth);
+    for (p = *auth; p < *query; p++)
+        if (*p == '@')
+            at = p;
+    return at;
+}
+
 const char *allot_store_redact(const char *store, char *dst, size_t cap)
 {
     const char *p, *auth, *query, *at = NULL, *colon;
@@ -46,13 +63,7 @@ const char *allot_store_redact(const char *store, char *dst, size_t cap)
         put(dst, cap, &o, store, strlen(store));
         goto out;
     }
-    auth = strstr(store, "://") + 3;
-    query = strchr(auth, '?');
-    if (!query)
-        query = auth + strlen(auth);
-    for (p = auth; p < query; p++)
-        if (*p == '@')
-            at = p;
+    at = url_parts(store, &auth, &query);
     put(dst, cap, &o, store, (size_t)(auth - store));
     if (at) {
         colon = memchr(auth, ':', (size_t)(at - auth));
@@ -100,13 +111,7 @@ static size_t password_spans(const char *store, struct span *out, size_t max)
 
     if (!strstr(store, "://"))
         return 0;
-    auth = strstr(store, "://") + 3;
-    query = strchr(auth, '?');
-    if (!query)
-        query = auth + strlen(auth);
-    for (p = auth; p < query; p++)
-        if (*p == '@')
-            at = p;
+    at = url_parts(store, &auth, &query);
     if (at && (colon = memchr(auth, ':', (size_t)(at - auth))) && at > colon + 1 && k < max)
         out[k++] = (struct span){colon + 1, (size_t)(at - colon - 1)};
     for (p = query; *p && k < max;) {

@@ -1,6 +1,7 @@
 /* sha256.c: SHA-256 through libcrypto's one-shot SHA256() (sha256.h). */
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include "allot/json_check.h"
 #include "allot/sha256.h"
 
 void allot_sha256(const void *p, size_t n, unsigned char out[ALLOT_SHA256_LEN])
@@ -20,17 +21,6 @@ void allot_sha256_hex(const unsigned char d[ALLOT_SHA256_LEN], char out[2 * ALLO
     out[2 * ALLOT_SHA256_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int allot_sha256_parse_hex(const char *s, size_t n, unsigned char out[ALLOT_SHA256_LEN])
 {
     size_t i;
@@ -38,7 +28,7 @@ int allot_sha256_parse_hex(const char *s, size_t n, unsigned char out[ALLOT_SHA2
     if (n != 2 * ALLOT_SHA256_LEN)
         return -1;
     for (i = 0; i < ALLOT_SHA256_LEN; i++) {
-        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+        int hi = allot_json_check_hex(s[2 * i]), lo = allot_json_check_hex(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);
