@@ -391,3 +391,31 @@ TEST(ledger_committed_rows_are_not_replayed)
     allot_buf_release(&err);
     tmpdir_remove(&t);
 }
+
+/* A live ledger's pending file is its own: a recovery next to it (allot
+ * report while allot serve runs) leaves it alone and duplicates nothing. */
+TEST(ledger_recover_leaves_a_live_ledgers_rows_alone)
+{
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct allot_buf err;
+    size_t recovered = 99;
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "pending"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 200, &l, &err), 0);
+    for (i = 0; i < 5; i++) {
+        memset(&e, 0, sizeof e);
+        snprintf(e.id, sizeof e.id, "req_live_%d", i);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    ASSERT_INT_EQ(allot_ledger_recover(t.path, NULL, &recovered, &err), 0);
+    ASSERT_STR_EQ(allot_buf_cstr(&err), "");
+    ASSERT_INT_EQ(recovered, 0);
+    ASSERT_INT_EQ(allot_ledger_close(l), 0);
+    ASSERT_INT_EQ(count_rows(t.path, "1"), 5);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
