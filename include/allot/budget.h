@@ -39,4 +39,9 @@ int allot_budgets_allows(struct allot_budgets *b, int client, int64_t now_ms, do
 /* A finished request of client cost usd at now_ms. */
 void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, double usd);
 
+/* Append, for Prometheus, each budgeted key's budget and today's spend at
+ * now_ms (gauges allot_client_budget_usd and allot_client_budget_spent_usd,
+ * by client). Nothing when no key has a budget. ALLOT_ETOOBIG past out's cap. */
+int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_buf *out);
+
 #endif

@@ -132,3 +132,47 @@ void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, doub
     roll(b, now_ms);
     __atomic_fetch_add(&b->spent[client], nusd(usd), __ATOMIC_RELAXED);
 }
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static int add_label(struct allot_buf *o, const char *v)
+{
+    int rc = 0;
+    for (; !rc && *v; v++) {
+        if (*v == '"' || *v == '\\')
+            rc = allot_buf_addf(o, "\\%c", *v);
+        else if (*v == '\n')
+            rc = allot_buf_adds(o, "\\n");
+        else
+            rc = allot_buf_add(o, v, 1);
+    }
+    return rc;
+}
+
+int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_buf *out)
+{
+    static const char *const names[2] = {"allot_client_budget_usd",
+                                         "allot_client_budget_spent_usd"};
+    static const char *const help[2] = {
+        "Daily budget of a client key (auth.keys[].daily_budget_usd).",
+        "What a client key has spent of its budget today (UTC)."};
+    size_t i, n = b ? b->cfg->n_client_keys : 0;
+    int rc = 0, any = 0, g;
+
+    for (i = 0; i < n; i++)
+        any |= b->limit[i] != UINT64_MAX;
+    if (!any)
+        return 0;
+    roll(b, now_ms);
+    for (g = 0; g < 2 && !rc; g++) {
+        rc = allot_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[g], help[g], names[g]);
+        for (i = 0; i < n && !rc; i++) {
+            uint64_t v = g ? LOAD(&b->spent[i]) : b->limit[i];
+            if (b->limit[i] == UINT64_MAX)
+                continue;
+            rc = allot_buf_addf(out, "%s{client=\"", names[g]);
+            rc = rc ? rc : add_label(out, b->cfg->client_keys[i].name);
+            rc = rc ? rc : allot_buf_addf(out, "\"} %.9f\n", (double)v / 1e9);
+        }
+    }
+    return rc;
+}

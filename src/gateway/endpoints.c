@@ -10,8 +10,10 @@
 #include <string.h>
 #include "allot/anthropic.h"
 #include "allot/auth.h"
+#include "allot/budget.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
+#include "allot/clock.h"
 #include "allot/cost.h"
 #include "allot/decision.h"
 #include "allot/error.h"
@@ -289,7 +291,8 @@ static void metrics(struct allot__worker *w, struct allot_http_request *req)
                                   ALLOT_SLICE_LIT("text/plain; version=0.0.4; charset=utf-8")};
     allot_buf_init(&out, 16u << 20);
     if (allot_metrics_render(w->gw->metrics, allot_ledger_rows_written(w->gw->ledger),
-                             allot_ledger_rows_failed(w->gw->ledger), &out) == 0)
+                             allot_ledger_rows_failed(w->gw->ledger), &out) == 0 &&
+        allot_budgets_render(w->gw->budgets, allot_clock_wall_ms(), &out) == 0)
         allot_http_respond(req, 200, &h, 1, out.ptr, out.len);
     else
         allot__respond_error(req, 500, "server_error", "internal", "metrics too large", NULL, 0);

@@ -237,6 +237,10 @@ describe('auth.keys[].daily_budget_usd', () => {
     assert.equal(other.headers.get('x-allot-budget-remaining-usd'), null);
     const rows = await h.waitRowCount(allot.db, 2, "client = 'capped' AND status = 'rejected' AND http_status = 429");
     assert.equal(rows, 2);
+    const m = h.parseMetrics(await (await fetch(`${allot.origin}/metrics`, { headers: { authorization: `Bearer ${TEAM_KEY}` } })).text());
+    assert.equal(h.metricSum(m, 'allot_client_budget_usd', { client: 'capped' }), 0.00001);
+    assert.ok(h.near(h.metricSum(m, 'allot_client_budget_spent_usd', { client: 'capped' }), first.cost_usd, 1e-9));
+    assert.equal(m.filter((x) => x.name === 'allot_client_budget_usd' && x.labels.client === 'free').length, 0);
 
     // a restart counts today's spend from the ledger: still refused
     await allot.stop('SIGTERM');

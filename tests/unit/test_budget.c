@@ -80,6 +80,22 @@ TEST(budget_refuses_once_spent_and_starts_again_the_next_day)
     ASSERT_INT_EQ(allot_budgets_allows(b, -1, T0, &spent, &limit), 1);
     ASSERT_INT_EQ(allot_budgets_allows(b, 99, T0, &spent, &limit), 1);
     ASSERT_INT_EQ(allot_budgets_allows(NULL, 0, T0, &spent, &limit), 1);
+    {
+        /* /metrics: the budgeted keys only, today's spend */
+        struct allot_buf m;
+        allot_buf_init(&m, 1 << 16);
+        allot_budgets_add(b, 0, T0 + DAY, 0.125);
+        ASSERT_INT_EQ(allot_budgets_render(b, T0 + DAY, &m), 0);
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "# TYPE allot_client_budget_usd gauge\n"
+                                                "allot_client_budget_usd{client=\"capped\"} "
+                                                "0.500000000\n"
+                                                "allot_client_budget_usd{client=\"zero\"} "
+                                                "0.000000000\n");
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&m),
+                            "allot_client_budget_spent_usd{client=\"capped\"} 0.125000000\n");
+        ASSERT(!strstr(allot_buf_cstr(&m), "free"));
+        allot_buf_release(&m);
+    }
     allot_budgets_free(b);
     allot_config_free(c);
     tmpdir_remove(&t);
