@@ -49,6 +49,7 @@ struct allot_client_key {
     unsigned char digest[32]; /* SHA-256 of the key */
     double daily_budget_usd;  /* spend allowed per UTC day, when has_budget */
     int has_budget;           /* daily_budget_usd was given */
+    long requests_per_minute; /* 0: no limit */
 };
 
 #define ALLOT_MAX_CLIENT_KEYS 4096

@@ -132,6 +132,16 @@ const struct allot__config_key allot__config_keys[] = {
      .help = "Spend allowed per UTC day, in USD: once the client's requests of the day cost "
              "this much, its next ones get 429 until 00:00 UTC. Requests in flight finish, so "
              "it can be overshot by them. Counted from the ledger at start."},
+    {.path = "auth.keys[].requests_per_minute",
+     .type = AK_LONG,
+     .scope = AK_SCOPE_CLIENT,
+     .offset = CLIENT(requests_per_minute),
+     .min = 1,
+     .max = 100000000,
+     .def_doc = "none (no limit)",
+     .help = "Requests the client may start per minute: that many at once, then one every "
+             "60/N s (GCRA). Beyond it a request gets 429 with Retry-After, which the OpenAI "
+             "and Anthropic SDKs wait for before they retry. Counted per allot process."},
 
     /* upstream servers */
     {.path = "providers",

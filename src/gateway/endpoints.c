@@ -55,7 +55,7 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
                           const char *code, const char *message,
                           const struct allot_http_header *extra, size_t n_extra)
 {
-    struct allot_http_header h[16];
+    struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS + 1];
     struct allot_buf body;
     size_t n = 0, i;
 
@@ -77,7 +77,7 @@ void allot__respond_error(struct allot_http_request *req, int status, const char
     }
     h[n].name = ALLOT_SLICE_LIT("Content-Type");
     h[n++].value = ALLOT_SLICE_LIT("application/json");
-    for (i = 0; i < n_extra && n < 16; i++)
+    for (i = 0; i < n_extra && n < ALLOT__MAX_RESPONSE_HEADERS + 1; i++)
         h[n++] = extra[i];
     allot_http_respond(req, status, h, n, body.ptr, body.len);
     allot_buf_release(&body);

@@ -34,6 +34,7 @@
 #include "allot/anthropic.h"
 #include "allot/anthropic_up.h"
 #include "allot/budget.h"
+#include "allot/ratelimit.h"
 #include "allot/responses.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
@@ -91,6 +92,8 @@ struct allot__exchange {
     char conf_str[16];
     char attempts_str[16];
     char budget_str[32];
+    char retry_str[24];   /* Retry-After of a request over its key's rate */
+    char rate_str[2][24]; /* x-ratelimit-limit / -remaining-requests */
     char cost_str[32];
     /* The quality floor (docs/quality.md). */
     int serving_tier;                     /* tier of decision.models now; -1: a named model */
@@ -519,6 +522,12 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         HDR("x-allot-escalated", x->escalated);
     else if (x->check[0] && strcmp(x->check, "pass"))
         HDR("x-allot-check-failed", x->check);
+    if (x->retry_str[0])
+        HDR("Retry-After", x->retry_str);
+    if (x->rate_str[0][0]) {
+        HDR("x-ratelimit-limit-requests", x->rate_str[0]);
+        HDR("x-ratelimit-remaining-requests", x->rate_str[1]);
+    }
     if (x->client >= 0) {
         double spent, limit;
         allot_budgets_allows(x->w->gw->budgets, x->client, allot_clock_wall_ms(), &spent, &limit);
@@ -537,7 +546,7 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
 static void reply_error(struct allot__exchange *x, enum allot_metrics_status outcome, int status,
                         const char *type, const char *code, const char *message)
 {
-    struct allot_http_header h[16];
+    struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     size_t n = decision_headers(x, h, NULL);
     x->http_status = status;
     if (!x->recorded)
@@ -777,7 +786,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct)
         rc = -1;
     } else if (status >= 200 && status < 300) {
         if (x->chat.stream && ct.len >= 17 && strncasecmp(ct.ptr, "text/event-stream", 17) == 0) {
-            struct allot_http_header h[16];
+            struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
             size_t n;
 
             x->state = X_STREAMING;
@@ -1025,7 +1034,7 @@ static int on_data(void *ctx, const char *p, size_t n)
 static void deliver_buffered(struct allot__exchange *x)
 {
     cJSON *root, *usage, *choices, *c;
-    struct allot_http_header h[16];
+    struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     struct allot_answer a;
     size_t n;
     int translated = 0;
@@ -1117,7 +1126,7 @@ static void deliver_upstream_error(struct allot__exchange *x)
     cJSON *root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
     cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "error"),
                                                   "message");
-    struct allot_http_header h[16];
+    struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     size_t n;
 
     set_error(x, "upstream '%s' answered %ld: %.180s", x->model->name, x->up_status,
@@ -1142,7 +1151,7 @@ static void deliver_upstream_error(struct allot__exchange *x)
 /* A held stream passed its checks: the SSE head, then every event held. */
 static void release_held(struct allot__exchange *x)
 {
-    struct allot_http_header h[16];
+    struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     size_t n = decision_headers(x, h, "text/event-stream");
 
     h[n].name = ALLOT_SLICE_LIT("Cache-Control");
@@ -1330,6 +1339,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     struct allot_instruction in;
     struct allot_buf err;
     double spent, limit;
+    uint64_t retry_us;
+    long rate_limit, rate_left;
     int rc;
 
     if (!x) {
@@ -1355,6 +1366,24 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_buf_init(&err, 1024);
     x->anthropic = allot__is_messages_path(req->path);
     x->responses = !x->anthropic && allot__is_responses_path(req->path);
+    if (!allot_ratelimits_take(w->gw->rates, client, x->start_us, &retry_us, &rate_limit,
+                               &rate_left)) {
+        snprintf(x->retry_str, sizeof x->retry_str, "%llu",
+                 (unsigned long long)((retry_us + 999999u) / 1000000u));
+        snprintf(x->rate_str[0], sizeof x->rate_str[0], "%ld", rate_limit);
+        snprintf(x->rate_str[1], sizeof x->rate_str[1], "0");
+        set_error(x,
+                  "client '%s' is over its %ld requests per minute "
+                  "(auth.keys[].requests_per_minute); retry in %s s",
+                  cfg->client_keys[client].name, rate_limit, x->retry_str);
+        reply_error(x, ALLOT_MSTATUS_REJECTED, 429, "requests", "rate_limit_exceeded", x->error);
+        finish(x, ALLOT_MSTATUS_REJECTED);
+        goto out;
+    }
+    if (rate_limit) {
+        snprintf(x->rate_str[0], sizeof x->rate_str[0], "%ld", rate_limit);
+        snprintf(x->rate_str[1], sizeof x->rate_str[1], "%ld", rate_left);
+    }
     if (!allot_budgets_allows(w->gw->budgets, client, x->ts_ms, &spent, &limit)) {
         set_error(x,
                   "client '%s' has spent $%.*f of its daily budget of $%.*f "

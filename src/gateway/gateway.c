@@ -18,6 +18,7 @@
 #include "allot/anthropic.h"
 #include "allot/auth.h"
 #include "allot/budget.h"
+#include "allot/ratelimit.h"
 #include "allot/check.h"
 #include "allot/classify.h"
 #include "allot/error.h"
@@ -290,6 +291,8 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         rc = allot_auth_new(cfg, &gw.auth);
     if (rc == 0)
         rc = allot_budgets_new(cfg, &gw.budgets);
+    if (rc == 0)
+        rc = allot_ratelimits_new(cfg, &gw.rates);
     if (rc == 0) /* after the ledger's open: it commits what a killed run left */
         rc = allot_budgets_seed(gw.budgets, store, allot_clock_wall_ms(), err);
     if (rc == 0)
@@ -369,6 +372,7 @@ out:
     allot_metrics_free(gw.metrics);
     allot_auth_free(gw.auth);
     allot_budgets_free(gw.budgets);
+    allot_ratelimits_free(gw.rates);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

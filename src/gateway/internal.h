@@ -60,12 +60,18 @@ struct allot__gateway {
     struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
     struct allot_auth *auth;           /* auth.keys; admits all when none */
     struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
+    struct allot_ratelimits *rates;    /* auth.keys[].requests_per_minute */
     char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
     char *models_anthropic_json; /* the same in Anthropic's format */
     size_t models_anthropic_json_len;
     uv_sem_t ready;
 };
+
+/* Headers of one response, at most: the decision's x-allot-* and rate and
+ * budget headers (decision_headers() in exchange.c: 15) and the ones its
+ * callers add. */
+#define ALLOT__MAX_RESPONSE_HEADERS 24
 
 /* A request id "req_" + 20 hex digits, unique per process run. */
 void allot__gateway_request_id(struct allot__worker *w, char out[40]);

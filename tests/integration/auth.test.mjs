@@ -249,6 +249,39 @@ describe('auth.keys[].daily_budget_usd', () => {
   });
 });
 
+describe('auth.keys[].requests_per_minute', () => {
+  after(h.cleanup);
+  const KEY = 'sk-it-paced-client-key-0123456789';
+
+  it('that many requests at once, then 429 rate_limit_exceeded with Retry-After, before any upstream call', h.LIMIT, async () => {
+    const frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    const local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local });
+    cfg.auth = { keys: [{ name: 'paced', key: KEY, requests_per_minute: 2 }, { name: 'free', key: TEAM_KEY }] };
+    const allot = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const client = new OpenAI({ baseURL: allot.base, apiKey: KEY, maxRetries: 0, timeout: 60000 });
+    for (const left of ['1', '0']) {
+      const { response } = await client.chat.completions.create({ model: 'allot:labour', messages }).withResponse();
+      assert.equal(response.headers.get('x-ratelimit-limit-requests'), '2');
+      assert.equal(response.headers.get('x-ratelimit-remaining-requests'), left);
+    }
+    const upstreamBefore = (await local.stats()).requests;
+    await assert.rejects(client.chat.completions.create({ model: 'allot:labour', messages }), (e) => {
+      assert.ok(e instanceof OpenAI.RateLimitError, e.constructor.name);
+      assert.equal(e.code, 'rate_limit_exceeded');
+      const wait = Number(e.headers.get('retry-after'));
+      assert.ok(wait >= 1 && wait <= 30, `Retry-After ${wait}`);
+      assert.match(e.message, /client 'paced' is over its 2 requests per minute .*retry in \d+ s/);
+      return true;
+    });
+    assert.equal((await local.stats()).requests, upstreamBefore, 'a refused request reaches no upstream');
+    const other = await h.chat(allot.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${TEAM_KEY}` });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('x-ratelimit-limit-requests'), null);
+    assert.equal(await h.waitRowCount(allot.db, 1, "client = 'paced' AND status = 'rejected' AND http_status = 429"), 1);
+  });
+});
+
 describe('allot config new-key', () => {
   after(h.cleanup);
 
