@@ -155,3 +155,42 @@ describe('SIGKILL at once after answers', () => {
     assert.doesNotMatch(again.stderr, /recovered/);
   });
 });
+
+// The same with two workers and 40 requests at once (a quarter streamed):
+// both workers' rows go through the one pending file, and a SIGKILL as soon
+// as the last answer is in loses none of them.
+describe('SIGKILL at once after 40 concurrent answers on 2 workers', () => {
+  let frontier, local, allot;
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local });
+    allot = await h.startAllot({ ...cfg, store: { commit_ms: 200 } }, { env: h.ALLOT_ENV, workers: 2 });
+  });
+  after(h.cleanup);
+
+  it('keeps the row of every answered request', h.LIMIT, async (t) => {
+    const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const stream = i % 4 === 0;
+      const res = await h.post(`${allot.base}/chat/completions`, {
+        model: i % 2 ? 'allot:labour' : 'allot:judgment', stream,
+        messages: [{ role: 'user', content: `concurrent kill ${i}` }],
+      });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      if (stream) assert.match(text, /data: \[DONE\]/);
+      return res.headers.get('x-allot-request-id');
+    }));
+    allot.proc.kill('SIGKILL');
+    assert.equal((await allot.exited).signal, 'SIGKILL');
+    const [{ n: committed }] = await h.sql(allot.db, 'select count(*) as n from requests');
+    t.diagnostic(`${committed} of 40 rows were committed when allot was killed`);
+
+    const rep = await h.runAllot(['report', '--store', allot.db, '--json']);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.equal(JSON.parse(rep.stdout).totals.requests, 40);
+    const rows = await h.sql(allot.db, "select id from requests where status = 'ok'");
+    assert.deepEqual(rows.map((r) => r.id).sort(), [...answers].sort());
+  });
+});
