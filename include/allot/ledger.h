@@ -87,7 +87,8 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
                       struct allot_buf *err);
 
 /* The same, with the pending file named: NULL for the default (a SQLite
- * store's PATH.pending, else ./allot-ledger.pending; when another live
+ * store's PATH.pending, else ./allot-ledger-HASH.pending (HASH: a CRC-32
+ * of the URL without password); when another live
  * process holds it, PATH.pending.1 to .7 in turn), "none" for no pending
  * file (a kill then loses the last commit window), or a path (used as it
  * is; ALLOT_EBUSY when another process holds it). Rows a killed run left

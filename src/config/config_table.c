@@ -78,7 +78,8 @@ const struct allot__config_key allot__config_keys[] = {
              "batch commits, so a kill right after an answer loses no row; the next allot "
              "serve or allot report commits what it holds. Default: the SQLite file's path "
              "+ .pending (.pending.1 to .7 when another live allot holds it), "
-             "./allot-ledger.pending for PostgreSQL. \"none\": no such file (a kill then "
+             "./allot-ledger-HASH.pending for PostgreSQL (HASH: of the URL without password). "
+             "\"none\": no such file (a kill then "
              "loses up to commit_ms of rows)."},
     {.path = "store.keep_prompts",
      .type = AK_BOOL,

@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include "allot/buf.h"
 #include "allot/clock.h"
+#include "allot/crc32.h"
 #include "allot/error.h"
 #include "allot/ledger.h"
 #include "allot/log.h"
@@ -53,7 +54,10 @@
 #define COMMIT_MS_MAX 200
 #define PENDING_RING_BYTES (16u << 20) /* ~7,500 rows of ~2.2 KB */
 #define PENDING_SLOTS 8                /* PATH.pending, PATH.pending.1 .. .7 */
-#define PENDING_DEFAULT_PG "./allot-ledger.pending"
+/* PostgreSQL: one file per database (by its URL without password), in the
+ * working directory, so instances beside each other for different
+ * databases never replay each other's rows. */
+#define PENDING_DEFAULT_PG "./allot-ledger-%08x.pending"
 
 struct allot_ledger {
     char *target;                    /* the path or URI as given */
@@ -403,6 +407,16 @@ static void free_chunks(struct allot__ledger_chunk *c)
 /* The layout of a pending record: the entry's size and the schema. */
 #define PENDING_LAYOUT ((uint32_t)ALLOT__LEDGER_SCHEMA_VERSION)
 
+/* The default pending file of PostgreSQL store url. */
+static void pg_pending_path(const char *url, char *dst, size_t cap)
+{
+    char name[ALLOT_STORE_NAME_MAX];
+
+    allot_store_redact(url, name, sizeof name);
+    snprintf(dst, cap, PENDING_DEFAULT_PG,
+             (unsigned)allot_crc32((const unsigned char *)name, strlen(name)));
+}
+
 /* Open l's pending file: the one named, or the first free default slot. */
 static int open_pending(struct allot_ledger *l, const char *pending, struct allot_buf *err)
 {
@@ -414,7 +428,7 @@ static int open_pending(struct allot_ledger *l, const char *pending, struct allo
     if (pending)
         snprintf(base, sizeof base, "%s", pending);
     else if (allot_store_is_postgres(l->target))
-        snprintf(base, sizeof base, "%s", PENDING_DEFAULT_PG);
+        pg_pending_path(l->target, base, sizeof base);
     else
         snprintf(base, sizeof base, "%s.pending", l->target);
     for (i = 0; i < (pending ? 1 : PENDING_SLOTS); i++) {
@@ -461,7 +475,7 @@ int allot_ledger_recover(const char *path, const char *pending, size_t *recovere
     if (pending)
         snprintf(base, sizeof base, "%s", pending);
     else if (allot_store_is_postgres(path))
-        snprintf(base, sizeof base, "%s", PENDING_DEFAULT_PG);
+        pg_pending_path(path, base, sizeof base);
     else
         snprintf(base, sizeof base, "%s.pending", path);
     for (i = 0; i < (pending ? 1 : PENDING_SLOTS) && rc == 0; i++) {

@@ -277,6 +277,30 @@ describe('the ledger in PostgreSQL', () => {
     assert.equal(await psql(pg, 'ledger_term', "select count(*) from requests where status = 'ok'"), String(N));
   });
 
+  it('SIGKILL at once after answers: the pending file keeps the rows, and allot report commits them to PostgreSQL', h.LIMIT, async () => {
+    await psql(pg, 'postgres', 'create database ledger_kill');
+    const N = 10;
+    const cfg = h.baseConfig({ frontier, local });
+    const dir = h.tempDir();
+    cfg.store = { url: url(pg, 'ledger_kill'), commit_ms: 200, pending: `${dir}/kill.pending` };
+    const allot = await h.startAllot(cfg, { env: h.ALLOT_ENV, store: null });
+    const ids = [];
+    for (let i = 0; i < N; i++) {
+      const res = await h.post(`${allot.base}/chat/completions`,
+        { model: 'allot:labour', messages: [{ role: 'user', content: `kill ${i}` }] });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      ids.push(res.headers.get('x-allot-request-id'));
+    }
+    allot.proc.kill('SIGKILL');
+    assert.equal((await allot.exited).signal, 'SIGKILL');
+    const rep = await h.runAllot(['report', '--config', allot.configPath, '--json'], { env: h.ALLOT_ENV });
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.equal(JSON.parse(rep.stdout).totals.requests, N);
+    const have = (await psql(pg, 'ledger_kill', 'select id from requests')).split('\n').filter(Boolean).sort();
+    assert.deepEqual(have, [...ids].sort());
+  });
+
   it('PostgreSQL restarted while allot serves: requests before, during and after all get their rows', h.LIMIT, async () => {
     await psql(pg, 'postgres', 'create database ledger_restart');
     const cfg = h.baseConfig({ frontier, local });
