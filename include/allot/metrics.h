@@ -73,6 +73,10 @@ void allot_metrics_floor(struct allot_metrics *m, int category, int change);
 void allot_metrics_auth_failure(struct allot_metrics *m, int shard, int missing);
 /* In-flight gauge of a shard, +1 / -1. */
 void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
+/* Append a label NAME="VALUE" (after a ',' unless first), the value
+ * escaped per the exposition format. ALLOT_ETOOBIG past o's cap. */
+int allot_metrics_add_label(struct allot_buf *o, const char *name, const char *v, int first);
+
 /* Append the text exposition format (version 0.0.4) of all shards, plus
  * the ledger counters given. */
 int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,

@@ -7,6 +7,7 @@
 #include "allot/budget.h"
 #include "allot/error.h"
 #include "allot/ledger_reader.h"
+#include "allot/metrics.h"
 
 #define DAY_MS 86400000LL
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -133,21 +134,6 @@ void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, doub
     __atomic_fetch_add(&b->spent[client], nusd(usd), __ATOMIC_RELAXED);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static int add_label(struct allot_buf *o, const char *v)
-{
-    int rc = 0;
-    for (; !rc && *v; v++) {
-        if (*v == '"' || *v == '\\')
-            rc = allot_buf_addf(o, "\\%c", *v);
-        else if (*v == '\n')
-            rc = allot_buf_adds(o, "\\n");
-        else
-            rc = allot_buf_add(o, v, 1);
-    }
-    return rc;
-}
-
 int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_buf *out)
 {
     static const char *const names[2] = {"allot_client_budget_usd",
@@ -169,9 +155,9 @@ int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_b
             uint64_t v = g ? LOAD(&b->spent[i]) : b->limit[i];
             if (b->limit[i] == UINT64_MAX)
                 continue;
-            rc = allot_buf_addf(out, "%s{client=\"", names[g]);
-            rc = rc ? rc : add_label(out, b->cfg->client_keys[i].name);
-            rc = rc ? rc : allot_buf_addf(out, "\"} %.9f\n", (double)v / 1e9);
+            rc = allot_buf_addf(out, "%s{", names[g]);
+            rc = rc ? rc : allot_metrics_add_label(out, "client", b->cfg->client_keys[i].name, 1);
+            rc = rc ? rc : allot_buf_addf(out, "} %.9f\n", (double)v / 1e9);
         }
     }
     return rc;

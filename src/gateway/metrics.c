@@ -327,7 +327,7 @@ static const char *tier_label(size_t tier)
 }
 
 /* Label values come from the config; escape them per the exposition format. */
-static int add_label(struct allot_buf *o, const char *name, const char *v, int first)
+int allot_metrics_add_label(struct allot_buf *o, const char *name, const char *v, int first)
 {
     int rc = allot_buf_addf(o, "%s%s=\"", first ? "" : ",", name);
     for (; !rc && *v; v++) {
@@ -361,9 +361,9 @@ static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const 
     for (i = 0; i <= N_BOUNDS && !rc; i++) {
         cum += b[i];
         rc = allot_buf_addf(o, "%s_bucket{", name);
-        rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+        rc = rc ? rc : allot_metrics_add_label(o, "tier", tier_label(tier), 1);
         if (!rc && stream_label)
-            rc = add_label(o, "stream", stream ? "true" : "false", 0);
+            rc = allot_metrics_add_label(o, "stream", stream ? "true" : "false", 0);
         if (!rc && i < N_BOUNDS)
             rc =
                 allot_buf_addf(o, ",le=\"%g\"} %llu\n", latency_bounds[i], (unsigned long long)cum);
@@ -371,13 +371,13 @@ static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const 
             rc = allot_buf_addf(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
     rc = rc ? rc : allot_buf_addf(o, "%s_sum{", name);
-    rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+    rc = rc ? rc : allot_metrics_add_label(o, "tier", tier_label(tier), 1);
     if (!rc && stream_label)
-        rc = add_label(o, "stream", stream ? "true" : "false", 0);
+        rc = allot_metrics_add_label(o, "stream", stream ? "true" : "false", 0);
     rc = rc ? rc : allot_buf_addf(o, "} %.6f\n%s_count{", (double)sum_us / 1e6, name);
-    rc = rc ? rc : add_label(o, "tier", tier_label(tier), 1);
+    rc = rc ? rc : allot_metrics_add_label(o, "tier", tier_label(tier), 1);
     if (!rc && stream_label)
-        rc = add_label(o, "stream", stream ? "true" : "false", 0);
+        rc = allot_metrics_add_label(o, "stream", stream ? "true" : "false", 0);
     return rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)count);
 }
 
@@ -398,7 +398,7 @@ static int render_usd(struct allot_metrics *m, struct allot_buf *o, const char *
     int rc = allot_buf_addf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (slot = 1; slot < m->n_slots && !rc; slot++) {
         rc = allot_buf_addf(o, "%s{", name);
-        rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+        rc = rc ? rc : allot_metrics_add_label(o, "model", model_name(m, slot), 1);
         rc = rc ? rc : allot_buf_addf(o, "} %.9f\n", (double)sum_model(m, slot, offset) / 1e9);
     }
     return rc;
@@ -433,8 +433,8 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
             if (!v)
                 continue;
             rc = allot_buf_adds(o, "allot_client_requests_total{");
-            rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
-            rc = rc ? rc : add_label(o, "status", status_names[st], 0);
+            rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc : allot_metrics_add_label(o, "status", status_names[st], 0);
             rc = rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)v);
         }
     }
@@ -444,7 +444,7 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
     for (c = 0; c < n && !rc; c++) {
         for (r = 0; r < 2 && !rc; r++) {
             rc = allot_buf_adds(o, "allot_client_tokens_total{");
-            rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
             rc = rc ? rc
                     : allot_buf_addf(o, ",direction=\"%s\"} %llu\n", r ? "completion" : "prompt",
                                      (unsigned long long)sum_client(
@@ -459,7 +459,7 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
                                 "allot_client_cost_usd_total counter\n");
     for (c = 0; c < n && !rc; c++) {
         rc = allot_buf_adds(o, "allot_client_cost_usd_total{");
-        rc = rc ? rc : add_label(o, "client", m->cfg->client_keys[c].name, 1);
+        rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
         rc = rc ? rc
                 : allot_buf_addf(
                       o, "} %.9f\n",
@@ -498,9 +498,9 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
                 if (!v)
                     continue;
                 rc = allot_buf_adds(o, "allot_requests_total{");
-                rc = rc ? rc : add_label(o, "tier", tier_label(t), 1);
-                rc = rc ? rc : add_label(o, "model", model_name(m, slot), 0);
-                rc = rc ? rc : add_label(o, "status", status_names[st], 0);
+                rc = rc ? rc : allot_metrics_add_label(o, "tier", tier_label(t), 1);
+                rc = rc ? rc : allot_metrics_add_label(o, "model", model_name(m, slot), 0);
+                rc = rc ? rc : allot_metrics_add_label(o, "status", status_names[st], 0);
                 rc = rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)v);
             }
         }
@@ -525,12 +525,12 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
     for (slot = 1; slot < m->n_slots && !rc; slot++) {
         const char *mn = model_name(m, slot);
         rc = allot_buf_adds(o, "allot_tokens_total{");
-        rc = rc ? rc : add_label(o, "model", mn, 1);
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
         rc = rc ? rc
                 : allot_buf_addf(o, ",direction=\"prompt\"} %llu\nallot_tokens_total{",
                                  (unsigned long long)sum_model(
                                      m, slot, offsetof(struct per_model, prompt_tokens)));
-        rc = rc ? rc : add_label(o, "model", mn, 1);
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
         rc = rc ? rc
                 : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
                                  (unsigned long long)sum_model(
@@ -555,7 +555,7 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
             if (!v)
                 continue;
             rc = allot_buf_adds(o, "allot_upstream_attempts_total{");
-            rc = rc ? rc : add_label(o, "model", model_name(m, slot), 1);
+            rc = rc ? rc : allot_metrics_add_label(o, "model", model_name(m, slot), 1);
             rc = rc ? rc
                     : allot_buf_addf(o, ",result=\"%s\"} %llu\n", attempt_names[a],
                                      (unsigned long long)v);
