@@ -5,9 +5,10 @@
 #include "allot/buf.h"
 
 struct allot_report_opts {
-    int64_t since_ms; /* rows with ts_ms >= since_ms; 0 = from the start */
-    int64_t until_ms; /* rows with ts_ms < until_ms; 0 = up to now */
-    int json;         /* 1: JSON, else a readable table */
+    int64_t since_ms;   /* rows with ts_ms >= since_ms; 0 = from the start */
+    int64_t until_ms;   /* rows with ts_ms < until_ms; 0 = up to now */
+    int json;           /* 1: JSON, else a readable table */
+    const char *client; /* only the requests of this client key (auth.keys name); NULL: all */
 };
 
 /* Read the ledger store (a SQLite path or a PostgreSQL URI, read-only, in

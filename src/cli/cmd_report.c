@@ -41,11 +41,14 @@ static int64_t parse_time(const char *s)
 
 static int report_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"store", required_argument, NULL, 's'},
-        {"since", required_argument, NULL, 'S'},  {"until", required_argument, NULL, 'U'},
-        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
-    struct allot_report_opts ro = {0, 0, 0};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"store", required_argument, NULL, 's'},
+                                         {"since", required_argument, NULL, 'S'},
+                                         {"until", required_argument, NULL, 'U'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"client", required_argument, NULL, 'k'},
+                                         {NULL, 0, NULL, 0}};
+    struct allot_report_opts ro = {0, 0, 0, NULL};
     struct allot_config *cfg = NULL;
     const char *config_path = NULL, *store = NULL;
     struct allot_buf out, err;
@@ -54,7 +57,7 @@ static int report_exec(int argc, char **argv)
     allot_buf_init(&out, 64u << 20);
     allot_buf_init(&err, 4096);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:S:U:j", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:s:S:U:jk:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config_path = optarg;
@@ -81,6 +84,9 @@ static int report_exec(int argc, char **argv)
         }
         case 'j':
             ro.json = 1;
+            break;
+        case 'k':
+            ro.client = optarg;
             break;
         default:
             allot_cli_usage(&allot_cli_report);
@@ -113,7 +119,8 @@ out:
 
 const struct allot_cli_cmd allot_cli_report = {
     "report", "spend, tokens and savings by tier, category, model and client key",
-    "usage: allot report [--store STORE | --config FILE] [--since WHEN] [--until WHEN] [--json]\n\n"
+    "usage: allot report [--store STORE | --config FILE] [--since WHEN] [--until WHEN]\n"
+    "                    [--client NAME] [--json]\n\n"
     "Read the ledger and print requests, tokens and spend by tier, by category, by\n"
     "model and (with auth.keys) by client, with the saving against sending everything\n"
     "to the judgment tier.\n"
@@ -123,5 +130,7 @@ const struct allot_cli_cmd allot_cli_report = {
     "  --since WHEN   only requests at or after WHEN: 24h, 7d, 90m, 30s (ago), a Unix\n"
     "                 time in ms, or YYYY-MM-DD[THH:MM[:SS]] in UTC\n"
     "  --until WHEN   only requests before WHEN\n"
+    "  --client NAME  only the requests of that client key (auth.keys[].name): its spend\n"
+    "                 by tier, category and model\n"
     "  --json         one JSON object (keys in docs/ledger.md)\n",
     report_exec};

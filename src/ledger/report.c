@@ -89,8 +89,10 @@ static void put_json_num(struct writer *w, double v)
  * that is 0 (not NULL) over no rows. */
 #define COUNT_IF(cond) " SUM(CASE WHEN " cond " THEN 1 ELSE 0 END)"
 #define TOTAL_OF(expr) " COALESCE(SUM(" expr "), 0)"
-/* The window, with the two numbers formatted in (never text from input). */
-#define WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64
+/* The window, with the two numbers formatted in, then the client filter
+ * (client_clause(): a checked name, quotes doubled). Events have no client. */
+#define WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64 "%s"
+#define EVENTS_WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64
 
 /* The select lists follow "SELECT COALESCE(column, '')". */
 /* clang-format off */
@@ -136,7 +138,7 @@ static const char events_sql[] =
     "SELECT subject,"
     COUNT_IF("kind = 'promote' OR kind = 'repromote'") ","
     COUNT_IF("kind = 'demote'")
-    " FROM events WHERE " WINDOW " GROUP BY 1";
+    " FROM events WHERE " EVENTS_WINDOW " GROUP BY 1";
 /* clang-format on */
 
 struct qrow {
@@ -157,15 +159,51 @@ struct quality {
     struct qrow total;
 };
 
-/* Start sql, a format with the two numbers of the window (WINDOW): one of
- * this file's constant queries, never text from input. */
+/* A client key's name as allot.yaml allows it: 1 to 128 bytes, no space
+ * or control character. */
+static int client_name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] <= ' ' || s[n] == 0x7f)
+            return 0;
+    return n > 0 && n <= 128;
+}
+
+/* " AND client = 'NAME'" for o's client filter, its quotes doubled; "" for
+ * none. The name was checked by client_name_ok(). */
+static void client_clause(const struct allot_report_opts *o, char *dst, size_t cap)
+{
+    size_t j = 0;
+    const char *p;
+
+    dst[0] = '\0';
+    if (!o->client)
+        return;
+    j = (size_t)snprintf(dst, cap, " AND client = '");
+    for (p = o->client; *p && j + 4 < cap; p++) {
+        if (*p == '\'')
+            dst[j++] = '\'';
+        dst[j++] = *p;
+    }
+    dst[j++] = '\'';
+    dst[j] = '\0';
+}
+
+/* Start sql, a format with the two numbers of the window and the client
+ * filter (WINDOW): one of this file's constant queries, never text from
+ * input. */
 static int query_window(struct allot_ledger_reader *rd, const char *fmt, char *sql, size_t cap,
                         const struct allot_report_opts *o, int64_t until, struct allot_buf *err)
 {
+    char clause[300];
     int n;
+
+    client_clause(o, clause, sizeof clause);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    n = snprintf(sql, cap, fmt, o->since_ms, until);
+#pragma GCC diagnostic ignored "-Wformat-extra-args"
+    n = snprintf(sql, cap, fmt, o->since_ms, until, clause);
 #pragma GCC diagnostic pop
     if (n < 0 || (size_t)n >= cap) {
         if (err)
@@ -477,14 +515,19 @@ static void json_qrow(struct writer *w, const struct qrow *r, int with_key)
     put(w, "}");
 }
 
-static void emit_json(struct writer *w, const char *path, int64_t since, int64_t until,
-                      const struct group *t, const struct dimension *dims, size_t n_dims,
-                      const struct quality *q)
+static void emit_json(struct writer *w, const char *path, const char *client, int64_t since,
+                      int64_t until, const struct group *t, const struct dimension *dims,
+                      size_t n_dims, const struct quality *q)
 {
     size_t i, j;
 
     put(w, "{\"ledger\":");
     put_json_str(w, path);
+    put(w, ",\"client\":");
+    if (client)
+        put_json_str(w, client);
+    else
+        put(w, "null");
     put(w, ",\"window\":{\"since_ms\":%" PRId64 ",\"until_ms\":%" PRId64 "},\"totals\":", since,
         until);
     json_group(w, t, NULL, t->requests);
@@ -643,16 +686,17 @@ static void table_quality(struct writer *w, const struct quality *q)
     }
 }
 
-static void emit_table(struct writer *w, const char *path, int64_t since, int64_t until,
-                       const struct group *t, const struct dimension *dims, size_t n_dims,
-                       const struct quality *q)
+static void emit_table(struct writer *w, const char *path, const char *client, int64_t since,
+                       int64_t until, const struct group *t, const struct dimension *dims,
+                       size_t n_dims, const struct quality *q)
 {
     char a[64], b[64], c[32];
     double saving = t->counterfactual_usd - t->cost_usd;
     size_t i;
 
-    put(w, "allot report \xE2\x80\x94 %s to %s UTC (ledger %s)\n",
-        since ? fmt_time(a, sizeof a, since) : "the beginning", fmt_time(b, sizeof b, until), path);
+    put(w, "allot report \xE2\x80\x94 %s to %s UTC (ledger %s%s%s)\n",
+        since ? fmt_time(a, sizeof a, since) : "the beginning", fmt_time(b, sizeof b, until), path,
+        client ? ", client " : "", client ? client : "");
     if (t->requests == 0) {
         put(w, "no requests in this window\n");
         return;
@@ -722,11 +766,27 @@ int allot_report_run(const char *store, const struct allot_report_opts *opts, st
         rc = ALLOT_EINVAL;
         goto out;
     }
+    if (opts->client && !client_name_ok(opts->client)) {
+        if (err)
+            allot_buf_addf(err, "report: client: expected the name of a client key (auth.keys), "
+                                "1 to 128 bytes without spaces");
+        rc = ALLOT_EINVAL;
+        goto out;
+    }
     /* One snapshot: the totals agree with the groups while the gateway
      * keeps writing. */
     if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
         (rc = allot_ledger_reader_version(rd, &q->version, err)))
         goto out;
+    if (opts->client && q->version < 5) {
+        if (err)
+            allot_buf_addf(err,
+                           "ledger '%s': no client column (schema version %d; allot records "
+                           "clients from version 5)",
+                           allot_ledger_reader_name(rd), q->version);
+        rc = ALLOT_EINVAL;
+        goto out;
+    }
     if ((rc = load_dimension(rd, opts, until, &totals, err)))
         goto out;
     if (q->version < 5) /* no client column: every row is "" */
@@ -742,11 +802,11 @@ int allot_report_run(const char *store, const struct allot_report_opts *opts, st
                   i == 0 ? by_tier : by_requests);
 
     if (opts->json)
-        emit_json(&w, allot_ledger_reader_name(rd), opts->since_ms, until, &totals.groups[0], dims,
-                  n_dims, q);
+        emit_json(&w, allot_ledger_reader_name(rd), opts->client, opts->since_ms, until,
+                  &totals.groups[0], dims, n_dims, q);
     else
-        emit_table(&w, allot_ledger_reader_name(rd), opts->since_ms, until, &totals.groups[0], dims,
-                   n_dims, q);
+        emit_table(&w, allot_ledger_reader_name(rd), opts->client, opts->since_ms, until,
+                   &totals.groups[0], dims, n_dims, q);
     if ((rc = w.rc)) {
         if (err)
             allot_buf_addf(err, "report of ledger '%s': output: %s", allot_ledger_reader_name(rd),

@@ -175,6 +175,12 @@ describe('auth.keys: client keys', () => {
       assert.equal(by[name].requests, byClient[name].n);
       assert.ok(h.near(by[name].cost_usd, byClient[name].cost, 1e-9));
     }
+    const one = await h.runAllot(['report', '--store', allot.db, '--json', '--client', 'ci']);
+    assert.equal(one.code, 0, one.stderr);
+    const bill = JSON.parse(one.stdout);
+    assert.equal(bill.client, 'ci');
+    assert.equal(bill.totals.requests, byClient.ci.n);
+    assert.ok(h.near(bill.totals.cost_usd, byClient.ci.cost, 1e-9));
     const table = await h.runAllot(['report', '--store', allot.db]);
     assert.match(table.stdout, /\nby client +requests/);
     assert.match(table.stdout, /\nci +\d+ /);

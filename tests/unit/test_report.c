@@ -81,7 +81,7 @@ out:
 static int run(const char *path, int64_t since, int64_t until, int json, struct allot_buf *out,
                struct allot_buf *err)
 {
-    struct allot_report_opts o = {since, until, json};
+    struct allot_report_opts o = {since, until, json, NULL};
     allot_buf_reset(out);
     allot_buf_reset(err);
     return allot_report_run(path, &o, out, err);
@@ -382,6 +382,55 @@ TEST(report_reads_a_ledger_that_is_being_written)
     ASSERT_DBL_NEAR(jnum(cJSON_GetObjectItemCaseSensitive(root, "totals"), "cost_usd"), 1.0, 1e-12);
     cJSON_Delete(root);
     allot_ledger_close(l);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+/* --client: the report of one client key's requests; a name is checked and
+ * its quotes escaped, never pasted into SQL as it is. */
+TEST(report_of_one_client)
+{
+    struct tmpdir t;
+    struct allot_buf out, err;
+    struct allot_report_opts o = {T0, T0 + 2 * HOUR_MS, 1, "team-a"};
+    cJSON *root, *tot;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "report"), 0);
+    ASSERT_INT_EQ(build_ledger(t.path), 0);
+    allot_buf_init(&out, 1 << 20);
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_report_run(t.path, &o, &out, &err), 0);
+    root = cJSON_Parse(allot_buf_cstr(&out));
+    ASSERT(root != NULL);
+    ASSERT_STR_EQ(jstr(cJSON_GetObjectItemCaseSensitive(root, "client")), "team-a");
+    tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    ASSERT_INT_EQ(jint(tot, "requests"), 2);
+    ASSERT_DBL_NEAR(jnum(tot, "cost_usd"), 0.0127, 1e-12);
+    ASSERT_INT_EQ((size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "by_client")),
+                  1);
+    cJSON_Delete(root);
+
+    /* a quote in a name is data, not SQL */
+    allot_buf_reset(&out);
+    o.client = "o'brien";
+    ASSERT_INT_EQ(allot_report_run(t.path, &o, &out, &err), 0);
+    root = cJSON_Parse(allot_buf_cstr(&out));
+    ASSERT(root != NULL);
+    ASSERT_INT_EQ(jint(cJSON_GetObjectItemCaseSensitive(root, "totals"), "requests"), 0);
+    cJSON_Delete(root);
+
+    /* the table says whose report it is */
+    allot_buf_reset(&out);
+    o.client = "ci";
+    o.json = 0;
+    ASSERT_INT_EQ(allot_report_run(t.path, &o, &out, &err), 0);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&out), ", client ci)\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&out), "requests 1 (1 ok");
+
+    o.client = "two words";
+    ASSERT_INT_EQ(allot_report_run(t.path, &o, &out, &err), ALLOT_EINVAL);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "expected the name of a client key");
     allot_buf_release(&out);
     allot_buf_release(&err);
     tmpdir_remove(&t);

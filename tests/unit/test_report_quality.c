@@ -131,7 +131,7 @@ out:
 
 static int run(const char *path, int json, struct allot_buf *out, struct allot_buf *err)
 {
-    struct allot_report_opts o = {T0, T0 + 2 * HOUR_MS, json};
+    struct allot_report_opts o = {T0, T0 + 2 * HOUR_MS, json, NULL};
     allot_buf_reset(out);
     allot_buf_reset(err);
     return allot_report_run(path, &o, out, err);
