@@ -1,10 +1,10 @@
 /* budget.c: today's spend per client key against its daily budget
  * (budget.h). Amounts are nano-USD integers, so concurrent adds are exact. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "allot/budget.h"
+#include "allot/cost.h"
 #include "allot/error.h"
 #include "allot/ledger_reader.h"
 #include "allot/metrics.h"
@@ -18,15 +18,6 @@ struct allot_budgets {
     uint64_t *spent; /* [n_client_keys], nano-USD today */
     uint64_t *limit; /* [n_client_keys], nano-USD; UINT64_MAX: none */
 };
-
-static uint64_t nusd(double usd)
-{
-    if (!(usd > 0)) /* also NaN */
-        return 0;
-    if (usd >= 1.8e10)
-        return UINT64_MAX / 2;
-    return (uint64_t)llround(usd * 1e9);
-}
 
 int allot_budgets_new(const struct allot_config *cfg, struct allot_budgets **out)
 {
@@ -44,8 +35,9 @@ int allot_budgets_new(const struct allot_config *cfg, struct allot_budgets **out
         return ALLOT_ENOMEM;
     }
     for (i = 0; i < n; i++)
-        b->limit[i] = cfg->client_keys[i].has_budget ? nusd(cfg->client_keys[i].daily_budget_usd)
-                                                     : UINT64_MAX;
+        b->limit[i] = cfg->client_keys[i].has_budget
+                          ? allot_cost_nusd(cfg->client_keys[i].daily_budget_usd)
+                          : UINT64_MAX;
     *out = b;
     return 0;
 }
@@ -101,7 +93,7 @@ int allot_budgets_seed(struct allot_budgets *b, const char *store, int64_t now_m
         const char *name = allot_ledger_reader_text(rd, 0);
         for (i = 0; i < b->cfg->n_client_keys; i++)
             if (!strcmp(b->cfg->client_keys[i].name, name))
-                b->spent[i] += nusd(allot_ledger_reader_double(rd, 1));
+                b->spent[i] += allot_cost_nusd(allot_ledger_reader_double(rd, 1));
     }
     rc = r < 0 ? r : 0;
 out:
@@ -131,7 +123,7 @@ void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, doub
     if (!b || client < 0 || (size_t)client >= b->cfg->n_client_keys)
         return;
     roll(b, now_ms);
-    __atomic_fetch_add(&b->spent[client], nusd(usd), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&b->spent[client], allot_cost_nusd(usd), __ATOMIC_RELAXED);
 }
 
 int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_buf *out)

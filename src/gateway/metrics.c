@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/check.h"
+#include "allot/cost.h"
 #include "allot/error.h"
 #include "allot/kinds.h"
 #include "allot/metrics.h"
@@ -249,11 +250,6 @@ static void observe(struct histogram *h, double seconds)
     ADD(&h->sum_us, (uint64_t)(seconds * 1e6));
 }
 
-static uint64_t nusd(double usd)
-{
-    return usd > 0 ? (uint64_t)(usd * 1e9 + 0.5) : 0;
-}
-
 void allot_metrics_request(struct allot_metrics *m, int shard, const struct allot_metrics_sample *s)
 {
     struct shard *sh = &m->shards[shard];
@@ -270,15 +266,15 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
         observe(&sh->ttft[tier], s->ttft_s);
     ADD(&pm->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
-    ADD(&pm->cost_nusd, nusd(s->cost_usd));
-    ADD(&pm->counterfactual_nusd, nusd(s->counterfactual_usd));
+    ADD(&pm->cost_nusd, allot_cost_nusd(s->cost_usd));
+    ADD(&pm->counterfactual_nusd, allot_cost_nusd(s->counterfactual_usd));
     if (s->client >= 0 && (size_t)s->client < m->cfg->n_client_keys) {
         struct per_client *pc = &sh->clients[s->client];
         ADD(&pc->requests[s->status], 1);
         ADD(&pc->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
         ADD(&pc->completion_tokens,
             (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
-        ADD(&pc->billed_nusd, nusd(s->billed_usd));
+        ADD(&pc->billed_nusd, allot_cost_nusd(s->billed_usd));
     }
 }
 
@@ -298,8 +294,8 @@ void allot_metrics_spend(struct allot_metrics *m, int shard, int model, int64_t 
     pm = &m->shards[shard].models[slot];
     ADD(&pm->prompt_tokens, (uint64_t)(prompt_tokens > 0 ? prompt_tokens : 0));
     ADD(&pm->completion_tokens, (uint64_t)(completion_tokens > 0 ? completion_tokens : 0));
-    ADD(&pm->cost_nusd, nusd(cost_usd));
-    ADD(&pm->counterfactual_nusd, nusd(counterfactual_usd));
+    ADD(&pm->cost_nusd, allot_cost_nusd(cost_usd));
+    ADD(&pm->counterfactual_nusd, allot_cost_nusd(counterfactual_usd));
 }
 
 void allot_metrics_attempt(struct allot_metrics *m, int shard, int model,

@@ -22,6 +22,15 @@ double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens, int64_
     return (in * m->price_in + out * m->price_out) / 1e6;
 }
 
+uint64_t allot_cost_nusd(double usd)
+{
+    if (!(usd > 0)) /* also NaN */
+        return 0;
+    if (usd >= 9.2e9) /* past 2^63 nano-USD: a bug upstream, not money */
+        return (uint64_t)INT64_MAX;
+    return (uint64_t)(usd * 1e9 + 0.5);
+}
+
 int64_t allot_tokens_estimate(size_t n_bytes)
 {
     /* ceil(n / 4) without the n + 3 that could wrap */

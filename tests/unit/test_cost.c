@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdint.h>
 #include "allot/config.h"
 #include "allot/cost.h"
@@ -55,4 +56,16 @@ TEST(cost_estimate_rounds_up)
     ASSERT_INT_EQ(allot_tokens_estimate(8), 2);
     ASSERT_INT_EQ(allot_tokens_estimate(4001), 1001);
     ASSERT_INT_EQ(allot_tokens_estimate(SIZE_MAX), (int64_t)(SIZE_MAX / 4 + 1));
+}
+
+TEST(cost_nusd_rounds_and_saturates)
+{
+    ASSERT_INT_EQ(allot_cost_nusd(0), 0);
+    ASSERT_INT_EQ(allot_cost_nusd(-1), 0);
+    ASSERT_INT_EQ(allot_cost_nusd(NAN), 0);
+    ASSERT_INT_EQ(allot_cost_nusd(0.0125), 12500000);
+    ASSERT_INT_EQ(allot_cost_nusd(1.6e-5), 16000);
+    ASSERT_INT_EQ(allot_cost_nusd(4.9e-10), 0);
+    ASSERT_INT_EQ(allot_cost_nusd(5.1e-10), 1);
+    ASSERT(allot_cost_nusd(1e300) == (uint64_t)INT64_MAX);
 }
