@@ -407,36 +407,47 @@ static void free_chunks(struct allot__ledger_chunk *c)
 /* The layout of a pending record: the entry's size and the schema. */
 #define PENDING_LAYOUT ((uint32_t)ALLOT__LEDGER_SCHEMA_VERSION)
 
-/* The default pending file of PostgreSQL store url. */
-static void pg_pending_path(const char *url, char *dst, size_t cap)
+/* Slot i of the pending files of store (pending as given to
+ * allot_ledger_open_with(); NULL: the default) into dst: the file named,
+ * or the default's slot i (STORE.pending, then STORE.pending.1 ...; for
+ * PostgreSQL one file per database, by a CRC of its URL without password).
+ * Returns how many slots there are: 1 for a named file, PENDING_SLOTS for
+ * the default, 0 for "none". */
+static int pending_slot(const char *store, const char *pending, int i, char *dst, size_t cap)
 {
-    char name[ALLOT_STORE_NAME_MAX];
+    char base[4096];
 
-    allot_store_redact(url, name, sizeof name);
-    snprintf(dst, cap, PENDING_DEFAULT_PG,
-             (unsigned)allot_crc32((const unsigned char *)name, strlen(name)));
+    if (pending && !strcmp(pending, "none"))
+        return 0;
+    if (pending) {
+        snprintf(dst, cap, "%s", pending);
+        return 1;
+    }
+    if (allot_store_is_postgres(store)) {
+        char name[ALLOT_STORE_NAME_MAX];
+        allot_store_redact(store, name, sizeof name);
+        snprintf(base, sizeof base, PENDING_DEFAULT_PG,
+                 (unsigned)allot_crc32((const unsigned char *)name, strlen(name)));
+    } else {
+        snprintf(base, sizeof base, "%s.pending", store);
+    }
+    if (i)
+        snprintf(dst, cap, "%s.%d", base, i);
+    else
+        snprintf(dst, cap, "%s", base);
+    return PENDING_SLOTS;
 }
 
 /* Open l's pending file: the one named, or the first free default slot. */
 static int open_pending(struct allot_ledger *l, const char *pending, struct allot_buf *err)
 {
-    char base[4096], path[4200];
-    int i, rc = ALLOT_EIO;
+    char path[4200];
+    int i, n, rc = 0;
 
-    if (pending && !strcmp(pending, "none"))
-        return 0;
-    if (pending)
-        snprintf(base, sizeof base, "%s", pending);
-    else if (allot_store_is_postgres(l->target))
-        pg_pending_path(l->target, base, sizeof base);
-    else
-        snprintf(base, sizeof base, "%s.pending", l->target);
-    for (i = 0; i < (pending ? 1 : PENDING_SLOTS); i++) {
+    for (i = 0, n = 1; i < n; i++) {
         struct allot_buf e;
-        if (i)
-            snprintf(path, sizeof path, "%s.%d", base, i);
-        else
-            snprintf(path, sizeof path, "%s", base);
+        if ((n = pending_slot(l->target, pending, i, path, sizeof path)) == 0)
+            break; /* "none" */
         allot_buf_init(&e, 1024);
         rc = allot_pending_open(path, sizeof(struct allot_ledger_entry), PENDING_LAYOUT,
                                 PENDING_RING_BYTES, &l->pending, &e);
@@ -445,7 +456,7 @@ static int open_pending(struct allot_ledger *l, const char *pending, struct allo
             l->pending = NULL;
             rc = ALLOT_ENOMEM;
         }
-        if (rc != ALLOT_EBUSY || pending || i + 1 == PENDING_SLOTS) {
+        if (rc != ALLOT_EBUSY || i + 1 == n) {
             if (rc && err)
                 allot_buf_addf(err, "ledger '%s': %s", l->name,
                                e.len ? allot_buf_cstr(&e) : allot_strerror(rc));
@@ -466,27 +477,17 @@ int allot_ledger_open(const char *path, long commit_ms, struct allot_ledger **ou
 int allot_ledger_recover(const char *path, const char *pending, size_t *recovered,
                          struct allot_buf *err)
 {
-    char base[4096], slot[4200];
+    char slot[4200];
     size_t total = 0;
-    int i, rc = 0;
+    int i, n, rc = 0;
 
-    if (pending && !strcmp(pending, "none"))
-        goto out;
-    if (pending)
-        snprintf(base, sizeof base, "%s", pending);
-    else if (allot_store_is_postgres(path))
-        pg_pending_path(path, base, sizeof base);
-    else
-        snprintf(base, sizeof base, "%s.pending", path);
-    for (i = 0; i < (pending ? 1 : PENDING_SLOTS) && rc == 0; i++) {
+    for (i = 0, n = 1; i < n && rc == 0; i++) {
         struct allot_ledger *l = NULL;
-        if (i)
-            snprintf(slot, sizeof slot, "%s.%d", base, i);
-        else
-            snprintf(slot, sizeof slot, "%s", base);
+        struct allot_buf e;
+        if ((n = pending_slot(path, pending, i, slot, sizeof slot)) == 0)
+            break; /* "none" */
         if (access(slot, F_OK) != 0)
             continue;
-        struct allot_buf e;
         allot_buf_init(&e, 4096);
         rc = allot_ledger_open_with(path, 1, slot, &l, &e);
         if (rc == ALLOT_EBUSY) /* a live gateway holds it and will commit them */
@@ -499,7 +500,6 @@ int allot_ledger_recover(const char *path, const char *pending, size_t *recovere
             allot_ledger_close(l);
         }
     }
-out:
     if (recovered)
         *recovered = total;
     return rc;
