@@ -114,21 +114,17 @@ static int add_content(struct allot_buf *out, const cJSON *message)
 
 int allot_anthropic_response_tree(const cJSON *root, const char *model, struct allot_buf *out)
 {
-    const cJSON *choices, *choice, *id, *usage, *m;
+    const cJSON *choice, *usage;
+    const char *id;
     char msg_id[160];
     size_t start = out->len;
     int rc;
 
-    choices = allot_json_member(root, "choices");
-    choice = cJSON_IsArray(choices) ? choices->child : NULL;
-    if (!cJSON_IsObject(choice)) {
+    if (!(choice = allot__anth_first_choice(root, &id, &model))) {
         rc = ALLOT_EPARSE;
         goto out;
     }
-    id = allot_json_member(root, "id");
-    message_id(msg_id, sizeof msg_id, cJSON_IsString(id) ? id->valuestring : NULL);
-    if (!model)
-        model = cJSON_IsString(m = allot_json_member(root, "model")) ? m->valuestring : "";
+    message_id(msg_id, sizeof msg_id, id);
     usage = allot_json_member(root, "usage");
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, msg_id)) ||
         (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||

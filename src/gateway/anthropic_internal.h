@@ -53,4 +53,10 @@ long long allot__anth_token_count(const cJSON *v);
  * *root the value, which the caller frees; NULL when empty or not JSON). */
 int allot__anth_stream_payload(struct allot_slice data, cJSON **root);
 
+/* What both answer translators read first from a chat completion root: its
+ * first choice (returned; NULL when there is none, which is ALLOT_EPARSE to
+ * them), its "id" (NULL when not a string) and, when *model is NULL, its
+ * "model" ("" when absent). */
+const cJSON *allot__anth_first_choice(const cJSON *root, const char **id, const char **model);
+
 #endif

@@ -173,3 +173,15 @@ int allot__anth_stream_payload(struct allot_slice data, cJSON **root)
         *root = cJSON_ParseWithLength(data.ptr, data.len);
     return 0;
 }
+
+const cJSON *allot__anth_first_choice(const cJSON *root, const char **id, const char **model)
+{
+    const cJSON *choices = allot_json_member(root, "choices"), *v;
+    const cJSON *choice = cJSON_IsArray(choices) ? choices->child : NULL;
+
+    v = allot_json_member(root, "id");
+    *id = cJSON_IsString(v) ? v->valuestring : NULL;
+    if (!*model)
+        *model = cJSON_IsString(v = allot_json_member(root, "model")) ? v->valuestring : "";
+    return cJSON_IsObject(choice) ? choice : NULL;
+}

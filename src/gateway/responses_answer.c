@@ -362,23 +362,18 @@ int allot_responses_response_tree(const cJSON *root, const char *model, long lon
                                   const struct allot_responses_custom *custom,
                                   struct allot_buf *out)
 {
-    const cJSON *choices, *choice, *id, *c, *m;
-    const char *reason;
+    const cJSON *choice, *c;
+    const char *reason, *id;
     struct tokens t = {0, 0, 0, 0};
     char resp_id[72];
     size_t start = out->len;
     int rc;
 
-    choices = allot_json_member(root, "choices");
-    choice = cJSON_IsArray(choices) ? choices->child : NULL;
-    if (!cJSON_IsObject(choice)) {
+    if (!(choice = allot__anth_first_choice(root, &id, &model))) {
         rc = ALLOT_EPARSE;
         goto out;
     }
-    id = allot_json_member(root, "id");
-    response_id(resp_id, sizeof resp_id, cJSON_IsString(id) ? id->valuestring : NULL);
-    if (!model)
-        model = cJSON_IsString(m = allot_json_member(root, "model")) ? m->valuestring : "";
+    response_id(resp_id, sizeof resp_id, id);
     c = allot_json_member(root, "created");
     if (cJSON_IsNumber(c) && c->valuedouble >= -EXACT_INT_MAX && c->valuedouble <= EXACT_INT_MAX)
         created = (long long)c->valuedouble;
