@@ -58,7 +58,7 @@ static double time_auth(long n)
                        "tiers: {judgment: [m], labour: [m], code: [m]}\nauth:\n  keys:\n");
     for (i = 0; i < N_KEYS; i++)
         allot_buf_addf(&y, "    - {name: c%ld, key: sk-allot-bench-client-key-%ld}\n", i, i);
-    if (allot_config_load_mem("bench", y.ptr, y.len, &cfg, &err) || allot_auth_new(cfg, &a))
+    if (allot_config_load_mem("bench", y.ptr, y.len, &cfg, &err) || allot_auth_new(cfg, NULL, &a))
         goto out;
     for (i = 0; i < n && ok; i++) {
         snprintf(h, sizeof h, "Bearer sk-allot-bench-client-key-%ld", i % N_KEYS);

@@ -16,9 +16,10 @@
 
 struct allot_auth;
 
-/* Index the config's client keys. ALLOT_ENOMEM. With no keys configured
- * the result admits every request. */
-int allot_auth_new(const struct allot_config *cfg, struct allot_auth **out);
+/* Index the config's client keys. A key found is reported as ids[i] for
+ * cfg->client_keys[i] (ids NULL: as i). ALLOT_ENOMEM. With no keys
+ * configured the result admits every request. */
+int allot_auth_new(const struct allot_config *cfg, const int *ids, struct allot_auth **out);
 void allot_auth_free(struct allot_auth *a);
 
 /* 1 when keys are configured, i.e. requests must carry one. */
@@ -34,7 +35,7 @@ enum allot_auth_result {
  * Authorization header ("Bearer KEY"; the scheme in any case), api_key
  * the x-api-key header; either may be absent ({NULL, 0}). A request is
  * admitted when either carries a configured key. On ALLOT_AUTH_OK *client
- * is the key's index in cfg->client_keys, or -1 when none are configured. */
+ * is the key's id (see allot_auth_new), or -1 when none are configured. */
 enum allot_auth_result allot_auth_identify(const struct allot_auth *a,
                                            struct allot_slice authorization,
                                            struct allot_slice api_key, int *client);

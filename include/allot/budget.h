@@ -8,29 +8,33 @@
  * it is reached. "Today" is the UTC day: at midnight every counter starts
  * again from 0. At start the counters are seeded with today's spend in the
  * ledger, so a restart does not reset a budget; instances sharing one
- * PostgreSQL ledger each count their own spend after their start.
+ * PostgreSQL ledger each count their own spend after their start. Clients
+ * are slots of struct allot_clients (clients.h), whose budgets a reload may
+ * change: a slot's spend is counted whether it has a budget or not.
  *
- * Ownership: borrows the config (keys), which must outlive it. Any thread
+ * Ownership: borrows the clients, which must outlive it. Any thread
  * may call every function but new/seed/free. */
 #ifndef ALLOT_BUDGET_H
 #define ALLOT_BUDGET_H
 #include <stdint.h>
+#include <stddef.h>
 #include "allot/buf.h"
-#include "allot/config.h"
+#include "allot/clients.h"
 
 struct allot_budgets;
 
 /* ALLOT_ENOMEM. Keys without a budget are never refused. */
-int allot_budgets_new(const struct allot_config *cfg, struct allot_budgets **out);
+int allot_budgets_new(const struct allot_clients *clients, struct allot_budgets **out);
 void allot_budgets_free(struct allot_budgets *b);
 
-/* Add today's spend per client key (the ledger's cost_usd since 00:00 UTC
- * of now_ms) from the store: at start, before serving. Errors as
+/* Add today's spend of the slots from first on (the ledger's cost_usd
+ * since 00:00 UTC of now_ms, by client name) from the store: at start,
+ * before serving, and for the slots a reload created. Errors as
  * allot_ledger_reader_open() and its queries. */
-int allot_budgets_seed(struct allot_budgets *b, const char *store, int64_t now_ms,
+int allot_budgets_seed(struct allot_budgets *b, const char *store, size_t first, int64_t now_ms,
                        struct allot_buf *err);
 
-/* Whether client (an index of cfg->client_keys, or -1) may start a request
+/* Whether client (a slot, or -1) may start a request
  * at now_ms: 1 yes, 0 its budget is spent. *spent and *limit (USD) are set
  * when the key has a budget; *limit is -1 when it has none. */
 int allot_budgets_allows(struct allot_budgets *b, int client, int64_t now_ms, double *spent,

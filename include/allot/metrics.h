@@ -3,12 +3,14 @@
  * DESIGN: one shard per worker thread; a worker only writes its own shard
  * (relaxed atomic adds, no locks, no false sharing between shards), and a
  * scrape sums all shards. Label sets are fixed at start from the config
- * (tiers x models x statuses), so recording never allocates. */
+ * (tiers x models x statuses) and the client slots' room (clients.h), so
+ * recording never allocates. */
 #ifndef ALLOT_METRICS_H
 #define ALLOT_METRICS_H
 #include <stddef.h>
 #include <stdint.h>
 #include "allot/buf.h"
+#include "allot/clients.h"
 #include "allot/config.h"
 
 enum allot_metrics_status {
@@ -40,14 +42,15 @@ struct allot_metrics_sample {
     double ttft_s; /* < 0 when no byte of an answer was sent */
     int64_t prompt_tokens, completion_tokens;
     double cost_usd, counterfactual_usd;
-    int client;        /* index into cfg->client_keys, or -1 (auth off) */
+    int client;        /* client slot (clients.h), or -1 (auth off) */
     double billed_usd; /* the whole request's cost, discarded answers included */
 };
 
 struct allot_metrics;
 
-/* cfg must outlive the metrics. ALLOT_ENOMEM. */
-int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot_metrics **out);
+/* cfg and clients must outlive the metrics. ALLOT_ENOMEM. */
+int allot_metrics_new(const struct allot_config *cfg, const struct allot_clients *clients,
+                      int n_shards, struct allot_metrics **out);
 void allot_metrics_free(struct allot_metrics *m);
 /* Record a finished request / one upstream attempt. Shard = worker index. */
 void allot_metrics_request(struct allot_metrics *m, int shard,

@@ -8,19 +8,23 @@
  * every 60/N s; a request beyond that is refused with the time after which
  * it would be admitted (for Retry-After). Counts are per process.
  *
- * Ownership: borrows the config, which must outlive it. Thread-safe. */
+ * Each key's rate is read at every take, so a reload that changes it
+ * applies at once.
+ *
+ * Ownership: borrows the clients (clients.h), which must outlive it.
+ * Thread-safe. */
 #ifndef ALLOT_RATELIMIT_H
 #define ALLOT_RATELIMIT_H
 #include <stdint.h>
-#include "allot/config.h"
+#include "allot/clients.h"
 
 struct allot_ratelimits;
 
 /* ALLOT_ENOMEM. */
-int allot_ratelimits_new(const struct allot_config *cfg, struct allot_ratelimits **out);
+int allot_ratelimits_new(const struct allot_clients *clients, struct allot_ratelimits **out);
 void allot_ratelimits_free(struct allot_ratelimits *r);
 
-/* Take one request of client (index in cfg->client_keys, or -1) at now_us
+/* Take one request of client (a slot, or -1) at now_us
  * (monotonic). 1: admitted; 0: over its rate, *retry_us set to the wait.
  * *limit gets the key's requests per minute (0: no limit) and *remaining
  * how many it could still send at once after this one. */

@@ -124,6 +124,8 @@ const struct allot_cli_cmd allot_cli_serve = {
     "client keys (Authorization: Bearer KEY, or x-api-key: KEY); others get 401.\n"
     "SIGTERM/SIGINT: stop accepting, finish in-flight requests\n"
     "(limits.drain_timeout_ms), write every ledger row (PostgreSQL: retried for 5 s\n"
-    "if the server is gone), exit 0. SIGHUP: reload\n"
-    "routing.classifier_model (a bad file is logged and the model in use kept).\n",
+    "if the server is gone), exit 0. SIGHUP: read the config file again and serve\n"
+    "its auth.keys (added, revoked, new limits: from the next request on) and reload\n"
+    "routing.classifier_model; a file that fails to load is logged and what is in\n"
+    "use kept. Other changes need a restart.\n",
     serve_exec};

@@ -9,7 +9,7 @@
 
 struct entry {
     unsigned char digest[ALLOT_SHA256_LEN];
-    int client; /* index in cfg->client_keys */
+    int client; /* ids[i] of allot_auth_new(), or the index in cfg->client_keys */
 };
 
 struct allot_auth {
@@ -23,7 +23,7 @@ static int by_digest(const void *a, const void *b)
                   ALLOT_SHA256_LEN);
 }
 
-int allot_auth_new(const struct allot_config *cfg, struct allot_auth **out)
+int allot_auth_new(const struct allot_config *cfg, const int *ids, struct allot_auth **out)
 {
     struct allot_auth *a;
     size_t i;
@@ -34,7 +34,7 @@ int allot_auth_new(const struct allot_config *cfg, struct allot_auth **out)
     a->n = cfg->n_client_keys;
     for (i = 0; i < a->n; i++) {
         memcpy(a->entries[i].digest, cfg->client_keys[i].digest, ALLOT_SHA256_LEN);
-        a->entries[i].client = (int)i;
+        a->entries[i].client = ids ? ids[i] : (int)i;
     }
     if (a->n > 1)
         qsort(a->entries, a->n, sizeof a->entries[0], by_digest);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/budget.h"
+#include "allot/clients.h"
 #include "allot/cost.h"
 #include "allot/error.h"
 #include "allot/ledger_reader.h"
@@ -13,41 +14,24 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 struct allot_budgets {
-    const struct allot_config *cfg;
-    int64_t day;     /* UTC day (ms / DAY_MS) the counters are for */
-    uint64_t *spent; /* [n_client_keys], nano-USD today */
-    uint64_t *limit; /* [n_client_keys], nano-USD; UINT64_MAX: none */
+    const struct allot_clients *clients;    /* the limits, by slot */
+    int64_t day;                            /* UTC day (ms / DAY_MS) the counters are for */
+    uint64_t spent[ALLOT_MAX_CLIENT_SLOTS]; /* by slot, nano-USD today */
 };
 
-int allot_budgets_new(const struct allot_config *cfg, struct allot_budgets **out)
+int allot_budgets_new(const struct allot_clients *clients, struct allot_budgets **out)
 {
     struct allot_budgets *b = calloc(1, sizeof *b);
-    size_t i, n = cfg->n_client_keys;
 
-    *out = NULL;
+    *out = b;
     if (!b)
         return ALLOT_ENOMEM;
-    b->cfg = cfg;
-    b->spent = calloc(n ? n : 1, sizeof *b->spent);
-    b->limit = calloc(n ? n : 1, sizeof *b->limit);
-    if (!b->spent || !b->limit) {
-        allot_budgets_free(b);
-        return ALLOT_ENOMEM;
-    }
-    for (i = 0; i < n; i++)
-        b->limit[i] = cfg->client_keys[i].has_budget
-                          ? allot_cost_nusd(cfg->client_keys[i].daily_budget_usd)
-                          : UINT64_MAX;
-    *out = b;
+    b->clients = clients;
     return 0;
 }
 
 void allot_budgets_free(struct allot_budgets *b)
 {
-    if (!b)
-        return;
-    free(b->spent);
-    free(b->limit);
     free(b);
 }
 
@@ -60,24 +44,22 @@ static void roll(struct allot_budgets *b, int64_t now_ms)
 
     if (day != old &&
         __atomic_compare_exchange_n(&b->day, &old, day, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        for (i = 0; i < b->cfg->n_client_keys; i++)
+        for (i = 0; i < ALLOT_MAX_CLIENT_SLOTS; i++)
             __atomic_store_n(&b->spent[i], 0, __ATOMIC_RELAXED);
 }
 
-int allot_budgets_seed(struct allot_budgets *b, const char *store, int64_t now_ms,
+int allot_budgets_seed(struct allot_budgets *b, const char *store, size_t first, int64_t now_ms,
                        struct allot_buf *err)
 {
     struct allot_ledger_reader *rd = NULL;
     char sql[256];
     int64_t start = now_ms / DAY_MS * DAY_MS;
-    int rc, version = 0, any = 0, r;
-    size_t i;
+    int rc, version = 0, r;
+    size_t i, n = allot_clients_count(b->clients);
 
-    b->day = now_ms / DAY_MS;
-    for (i = 0; i < b->cfg->n_client_keys; i++)
-        any |= b->limit[i] != UINT64_MAX;
-    if (!any)
-        return 0; /* nothing to enforce: no need to read */
+    roll(b, now_ms);
+    if (first >= n)
+        return 0; /* no slot to seed: no need to read */
     if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
         (rc = allot_ledger_reader_version(rd, &version, err)))
         goto out;
@@ -91,9 +73,10 @@ int allot_budgets_seed(struct allot_budgets *b, const char *store, int64_t now_m
         goto out;
     while ((r = allot_ledger_reader_next(rd, err)) == 1) {
         const char *name = allot_ledger_reader_text(rd, 0);
-        for (i = 0; i < b->cfg->n_client_keys; i++)
-            if (!strcmp(b->cfg->client_keys[i].name, name))
-                b->spent[i] += allot_cost_nusd(allot_ledger_reader_double(rd, 1));
+        for (i = first; i < n; i++)
+            if (!strcmp(allot_clients_name(b->clients, (int)i), name))
+                __atomic_fetch_add(&b->spent[i], allot_cost_nusd(allot_ledger_reader_double(rd, 1)),
+                                   __ATOMIC_RELAXED);
     }
     rc = r < 0 ? r : 0;
 out:
@@ -104,23 +87,22 @@ out:
 int allot_budgets_allows(struct allot_budgets *b, int client, int64_t now_ms, double *spent,
                          double *limit)
 {
-    uint64_t s;
+    uint64_t s, l;
 
     *spent = 0;
     *limit = -1;
-    if (!b || client < 0 || (size_t)client >= b->cfg->n_client_keys ||
-        b->limit[client] == UINT64_MAX)
+    if (!b || (l = allot_clients_budget_nusd(b->clients, client)) == UINT64_MAX)
         return 1;
     roll(b, now_ms);
     s = LOAD(&b->spent[client]);
     *spent = (double)s / 1e9;
-    *limit = (double)b->limit[client] / 1e9;
-    return s < b->limit[client];
+    *limit = (double)l / 1e9;
+    return s < l;
 }
 
 void allot_budgets_add(struct allot_budgets *b, int client, int64_t now_ms, double usd)
 {
-    if (!b || client < 0 || (size_t)client >= b->cfg->n_client_keys)
+    if (!b || client < 0 || (size_t)client >= allot_clients_count(b->clients))
         return;
     roll(b, now_ms);
     __atomic_fetch_add(&b->spent[client], allot_cost_nusd(usd), __ATOMIC_RELAXED);
@@ -133,22 +115,25 @@ int allot_budgets_render(struct allot_budgets *b, int64_t now_ms, struct allot_b
     static const char *const help[2] = {
         "Daily budget of a client key (auth.keys[].daily_budget_usd).",
         "What a client key has spent of its budget today (UTC)."};
-    size_t i, n = b ? b->cfg->n_client_keys : 0;
+    size_t i, n = b ? allot_clients_count(b->clients) : 0;
     int rc = 0, any = 0, g;
 
     for (i = 0; i < n; i++)
-        any |= b->limit[i] != UINT64_MAX;
+        any |= allot_clients_budget_nusd(b->clients, (int)i) != UINT64_MAX;
     if (!any)
         return 0;
     roll(b, now_ms);
     for (g = 0; g < 2 && !rc; g++) {
         rc = allot_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[g], help[g], names[g]);
         for (i = 0; i < n && !rc; i++) {
-            uint64_t v = g ? LOAD(&b->spent[i]) : b->limit[i];
-            if (b->limit[i] == UINT64_MAX)
+            uint64_t l = allot_clients_budget_nusd(b->clients, (int)i);
+            uint64_t v = g ? LOAD(&b->spent[i]) : l;
+            if (l == UINT64_MAX)
                 continue;
             rc = allot_buf_addf(out, "%s{", names[g]);
-            rc = rc ? rc : allot_metrics_add_label(out, "client", b->cfg->client_keys[i].name, 1);
+            rc = rc ? rc
+                    : allot_metrics_add_label(out, "client", allot_clients_name(b->clients, (int)i),
+                                              1);
             rc = rc ? rc : allot_buf_addf(out, "} %.9f\n", (double)v / 1e9);
         }
     }

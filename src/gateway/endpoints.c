@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/anthropic.h"
-#include "allot/auth.h"
+#include "allot/clients.h"
 #include "allot/budget.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
@@ -303,17 +303,17 @@ static void metrics(struct allot__worker *w, struct allot_http_request *req)
  * valid key is refused before its body is read (so an unauthenticated
  * caller never makes the gateway hold a body), in its API's error format
  * with WWW-Authenticate. The key is never echoed or logged. The caller's
- * index in cfg->client_keys goes on in req->tag, plus one. */
+ * client slot goes on in req->tag, plus one. */
 void allot__endpoint_head(struct allot__worker *w, struct allot_http_request *req,
                           struct allot_http_refusal *refuse)
 {
     enum allot_auth_result r;
     int client = -1;
 
-    if (!allot_auth_required(w->gw->auth) || allot_slice_eq(req->path, "/healthz"))
+    if (!allot_clients_required(w->gw->clients) || allot_slice_eq(req->path, "/healthz"))
         return;
-    r = allot_auth_identify(w->gw->auth, allot_http_request_header(req, "authorization"),
-                            allot_http_request_header(req, "x-api-key"), &client);
+    r = allot_clients_identify(w->gw->clients, allot_http_request_header(req, "authorization"),
+                               allot_http_request_header(req, "x-api-key"), &client);
     if (r == ALLOT_AUTH_OK) {
         req->tag = client + 1;
         return;

@@ -66,7 +66,7 @@ struct allot__exchange {
     int attempts;
     const struct allot_model *model; /* of the current or last attempt */
     int model_index;
-    int client;                        /* index in cfg->client_keys; -1: auth off */
+    int client;                        /* client slot (clients.h); -1: auth off */
     int recorded;                      /* its ledger row is written (record()) */
     enum allot_metrics_status outcome; /* what record() wrote */
     struct allot_upstream_xfer *xfer;
@@ -422,7 +422,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     if (cfg->store_keep_prompts && (x->check[0] || x->escalated[0]))
         e.prompt = instruction_text(&x->chat);
     if (x->client >= 0) {
-        COPY_CSTR(e.client, cfg->client_keys[x->client].name);
+        COPY_CSTR(e.client, allot_clients_name(w->gw->clients, x->client));
         if (outcome != ALLOT_MSTATUS_REJECTED)
             allot_budgets_add(w->gw->budgets, x->client, x->ts_ms, e.cost_usd);
     }
@@ -1375,7 +1375,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         set_error(x,
                   "client '%s' is over its %ld requests per minute "
                   "(auth.keys[].requests_per_minute); retry in %s s",
-                  cfg->client_keys[client].name, rate_limit, x->retry_str);
+                  allot_clients_name(w->gw->clients, client), rate_limit, x->retry_str);
         reply_error(x, ALLOT_MSTATUS_REJECTED, 429, "requests", "rate_limit_exceeded", x->error);
         finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
@@ -1388,8 +1388,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         set_error(x,
                   "client '%s' has spent $%.*f of its daily budget of $%.*f "
                   "(auth.keys[].daily_budget_usd); it starts again at 00:00 UTC",
-                  cfg->client_keys[client].name, spent < 1 ? 6 : 2, spent, limit < 1 ? 6 : 2,
-                  limit);
+                  allot_clients_name(w->gw->clients, client), spent < 1 ? 6 : 2, spent,
+                  limit < 1 ? 6 : 2, limit);
         reply_error(x, ALLOT_MSTATUS_REJECTED, 429, "insufficient_quota", "budget_exceeded",
                     x->error);
         finish(x, ALLOT_MSTATUS_REJECTED);

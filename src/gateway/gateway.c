@@ -16,7 +16,7 @@
 #include <sys/random.h>
 #include "allot/clock.h"
 #include "allot/anthropic.h"
-#include "allot/auth.h"
+#include "allot/clients.h"
 #include "allot/budget.h"
 #include "allot/ratelimit.h"
 #include "allot/check.h"
@@ -182,27 +182,71 @@ static void worker_main(void *arg)
 
 /* SIGHUP: load routing.classifier_model again. The file is read on this
  * (main) thread, never on an event loop; a file that fails to load leaves
- * the model in use as it was. */
-static void reload_classifier(const struct allot_config *cfg)
+ * the model in use as it was. path: the model file named by the config
+ * just read, else by the one served. */
+static void reload_classifier(const char *path)
 {
     struct allot_buf err;
     char src[256];
 
-    if (!cfg->routing.classifier_model) {
+    if (!path) {
         allot_log_info("SIGHUP: no routing.classifier_model configured; the %s model stays",
                        allot_classifier_source(src, sizeof src));
         return;
     }
     allot_buf_init(&err, 4096);
-    if (allot_classifier_use_file(cfg->routing.classifier_model, &err) == 0)
-        allot_log_info("SIGHUP: classifier model reloaded from %s", cfg->routing.classifier_model);
+    if (allot_classifier_use_file(path, &err) == 0)
+        allot_log_info("SIGHUP: classifier model reloaded from %s", path);
     else
         allot_log_error("SIGHUP: %s; keeping the model in use (%s)", allot_buf_cstr(&err),
                         allot_classifier_source(src, sizeof src));
     allot_buf_release(&err);
 }
 
-/* Block until SIGTERM or SIGINT, handling SIGHUP meanwhile. */
+/* SIGHUP: read the config file again and serve its auth.keys: keys added,
+ * revoked or given other limits take effect from the next request head.
+ * The rest of the file is not applied (docs/config.md). A file that fails
+ * to load, or names more clients than a process can hold, changes
+ * nothing. *fresh gets the config read (the caller frees it), or NULL. */
+static void reload_keys(struct allot__gateway *gw, struct allot_config **fresh)
+{
+    const char *path = gw->cfg->path;
+    struct allot_clients_change chg;
+    struct allot_buf err;
+    size_t first;
+    int rc;
+
+    *fresh = NULL;
+    if (!path) /* the built-in defaults: no file, no keys */
+        return;
+    allot_buf_init(&err, 64u << 10);
+    if ((rc = allot_config_load(path, fresh, &err))) {
+        size_t n = err.len;
+        while (n && err.ptr[n - 1] == '\n')
+            err.ptr[--n] = '\0';
+        allot_log_error("SIGHUP: %s; auth.keys unchanged", n ? err.ptr : allot_strerror(rc));
+        goto out;
+    }
+    if ((rc = allot_clients_update(gw->clients, *fresh, &chg, &first))) {
+        allot_log_error("SIGHUP: %s: auth.keys unchanged (a process holds at most %d client "
+                        "names since its start; restart allot to go beyond)",
+                        path, ALLOT_MAX_CLIENT_SLOTS);
+        goto out;
+    }
+    allot_buf_reset(&err);
+    if (allot_budgets_seed(gw->budgets, gw->store, first, allot_clock_wall_ms(), &err))
+        allot_log_warn("SIGHUP: the new keys' spend today could not be read from the "
+                       "ledger (%s); their budgets count from now",
+                       allot_buf_cstr(&err));
+    if (chg.listed || chg.removed) /* silent where keys are not used */
+        allot_log_info("SIGHUP: auth.keys reloaded from %s: %zu listed (%zu added, %zu removed, "
+                       "%zu changed)%s",
+                       path, chg.listed, chg.added, chg.removed, chg.changed,
+                       chg.listed ? "" : "; no keys: every request is admitted");
+out:
+    allot_buf_release(&err);
+}
+
 /* Whether host (as given to listen) is a loopback address: only local
  * clients reach it. */
 static int loopback_host(const char *host)
@@ -210,7 +254,8 @@ static int loopback_host(const char *host)
     return !strcmp(host, "localhost") || !strcmp(host, "::1") || !strncmp(host, "127.", 4);
 }
 
-static int wait_for_signal(const struct allot_config *cfg)
+/* Block until SIGTERM or SIGINT, handling SIGHUP meanwhile. */
+static int wait_for_signal(struct allot__gateway *gw)
 {
     sigset_t set;
     int sig = 0;
@@ -219,11 +264,15 @@ static int wait_for_signal(const struct allot_config *cfg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     for (;;) {
+        struct allot_config *fresh = NULL;
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig != SIGHUP)
             return sig;
-        reload_classifier(cfg);
+        reload_keys(gw, &fresh);
+        reload_classifier(fresh ? fresh->routing.classifier_model
+                                : gw->cfg->routing.classifier_model);
+        allot_config_free(fresh);
     }
 }
 
@@ -270,6 +319,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     gw.port = opts->listen_port >= 0 ? opts->listen_port : cfg->listen_port;
     gw.quiet = opts->quiet;
     store = opts->store_path ? opts->store_path : allot_config_store(cfg);
+    gw.store = store;
     if (getrandom(&gw.id_seed, sizeof gw.id_seed, 0) != (ssize_t)sizeof gw.id_seed)
         gw.id_seed = (uint32_t)allot_clock_mono_us() ^ (uint32_t)getpid();
 
@@ -286,15 +336,15 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     rc = allot_ledger_open_with(store, cfg->store_commit_ms, cfg->store_pending, &gw.ledger, err);
     if (rc)
         goto out;
-    rc = allot_metrics_new(cfg, gw.n_workers, &gw.metrics);
+    rc = allot_clients_new(cfg, &gw.clients);
     if (rc == 0)
-        rc = allot_auth_new(cfg, &gw.auth);
+        rc = allot_metrics_new(cfg, gw.clients, gw.n_workers, &gw.metrics);
     if (rc == 0)
-        rc = allot_budgets_new(cfg, &gw.budgets);
+        rc = allot_budgets_new(gw.clients, &gw.budgets);
     if (rc == 0)
-        rc = allot_ratelimits_new(cfg, &gw.rates);
+        rc = allot_ratelimits_new(gw.clients, &gw.rates);
     if (rc == 0) /* after the ledger's open: it commits what a killed run left */
-        rc = allot_budgets_seed(gw.budgets, store, allot_clock_wall_ms(), err);
+        rc = allot_budgets_seed(gw.budgets, store, 0, allot_clock_wall_ms(), err);
     if (rc == 0)
         rc = allot__endpoint_models_init(&gw);
     if (rc == 0)
@@ -344,7 +394,7 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
             allot_log_warn("auth: no auth.keys and listening on %s: anyone who reaches this "
                            "address can spend your providers' credit (docs/config.md, Auth)",
                            gw.host);
-        sig = wait_for_signal(cfg);
+        sig = wait_for_signal(&gw);
         allot_log_info("%s: draining in-flight requests (deadline %ld ms)",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->limits.drain_timeout_ms);
     }
@@ -370,9 +420,9 @@ out:
     allot__acceptability_free(&gw);
     allot_floor_free(gw.floor);
     allot_metrics_free(gw.metrics);
-    allot_auth_free(gw.auth);
     allot_budgets_free(gw.budgets);
     allot_ratelimits_free(gw.rates);
+    allot_clients_free(gw.clients); /* after the metrics, budgets and rates that read it */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

@@ -19,7 +19,7 @@ struct allot_floor;
 struct allot_chat_request;
 struct allot_accept_model;
 struct allot_instruction;
-struct allot_auth;
+struct allot_clients;
 
 struct allot__worker {
     int index;
@@ -58,7 +58,8 @@ struct allot__gateway {
     struct allot_checker *checker;     /* the answer checks; immutable */
     struct allot_floor *floor;         /* the adaptive floor; NULL when off */
     struct allot_accept_model *accept; /* routing.acceptability; NULL when off */
-    struct allot_auth *auth;           /* auth.keys; admits all when none */
+    struct allot_clients *clients;     /* auth.keys, replaced on SIGHUP; admits all when none */
+    const char *store;                 /* the ledger's store, for seeding new budgets */
     struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
     struct allot_ratelimits *rates;    /* auth.keys[].requests_per_minute */
     char *models_json;                 /* GET /v1/models body, built once */
@@ -93,12 +94,12 @@ int allot__is_responses_path(struct allot_slice path);
 
 /* Every request's head, before its body is read (endpoints.c): with
  * auth.keys, everything but GET /healthz needs a client key; the caller
- * goes on in req->tag (its index in cfg->client_keys plus one). */
+ * goes on in req->tag (its client slot, clients.h, plus one). */
 void allot__endpoint_head(struct allot__worker *w, struct allot_http_request *req,
                           struct allot_http_refusal *refuse);
 
 /* POST /v1/chat/completions, /v1/messages and /v1/responses (exchange.c).
- * client: the caller's index in cfg->client_keys, -1 when auth is off. */
+ * client: the caller's client slot (clients.h), -1 when auth is off. */
 void allot__exchange_start(struct allot__worker *w, struct allot_http_request *req, int client);
 /* The client went away (exchange.c). */
 void allot__exchange_abort(struct allot_http_request *req);

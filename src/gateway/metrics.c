@@ -41,7 +41,7 @@ struct per_client { /* auth.keys: what each client used */
 struct shard {
     uint64_t *requests; /* [N_TIERS][n_models + 1][status] */
     struct per_model *models;
-    struct per_client *clients;           /* [n_client_keys]; NULL when there are none */
+    struct per_client *clients;           /* [ALLOT_MAX_CLIENT_SLOTS], by client slot */
     uint64_t auth_failures[2];            /* [invalid, missing] */
     struct histogram latency[N_TIERS][2]; /* [tier][stream] */
     struct histogram ttft[N_TIERS];
@@ -55,6 +55,7 @@ struct shard {
 
 struct allot_metrics {
     const struct allot_config *cfg;
+    const struct allot_clients *clients;
     int n_shards;
     size_t n_slots; /* n_models + 1 */
     struct shard *shards;
@@ -66,7 +67,8 @@ struct allot_metrics {
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot_metrics **out)
+int allot_metrics_new(const struct allot_config *cfg, const struct allot_clients *clients,
+                      int n_shards, struct allot_metrics **out)
 {
     struct allot_metrics *m = calloc(1, sizeof *m);
     int i;
@@ -74,6 +76,7 @@ int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot
     if (!m)
         return ALLOT_ENOMEM;
     m->cfg = cfg;
+    m->clients = clients;
     m->n_shards = n_shards;
     m->n_slots = cfg->n_models + 1;
     m->shards = calloc((size_t)n_shards, sizeof *m->shards);
@@ -85,8 +88,8 @@ int allot_metrics_new(const struct allot_config *cfg, int n_shards, struct allot
         m->shards[i].models = calloc(m->n_slots, sizeof(struct per_model));
         if (!m->shards[i].requests || !m->shards[i].models)
             goto fail;
-        if (cfg->n_client_keys &&
-            !(m->shards[i].clients = calloc(cfg->n_client_keys, sizeof(struct per_client))))
+        /* Untouched pages of it cost no memory: calloc maps zero pages. */
+        if (!(m->shards[i].clients = calloc(ALLOT_MAX_CLIENT_SLOTS, sizeof(struct per_client))))
             goto fail;
     }
     *out = m;
@@ -268,7 +271,7 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
     ADD(&pm->cost_nusd, allot_cost_nusd(s->cost_usd));
     ADD(&pm->counterfactual_nusd, allot_cost_nusd(s->counterfactual_usd));
-    if (s->client >= 0 && (size_t)s->client < m->cfg->n_client_keys) {
+    if (s->client >= 0 && s->client < ALLOT_MAX_CLIENT_SLOTS) {
         struct per_client *pc = &sh->clients[s->client];
         ADD(&pc->requests[s->status], 1);
         ADD(&pc->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
@@ -414,7 +417,7 @@ static uint64_t sum_client(struct allot_metrics *m, size_t c, size_t offset)
 static int render_clients(struct allot_metrics *m, struct allot_buf *o)
 {
     static const char *const reasons[2] = {"invalid", "missing"};
-    size_t c, st, n = m->cfg->n_client_keys;
+    size_t c, st, n = allot_clients_count(m->clients);
     int s, r, rc;
 
     if (n == 0)
@@ -429,7 +432,9 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
             if (!v)
                 continue;
             rc = allot_buf_adds(o, "allot_client_requests_total{");
-            rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc
+                    : allot_metrics_add_label(o, "client", allot_clients_name(m->clients, (int)c),
+                                              1);
             rc = rc ? rc : allot_metrics_add_label(o, "status", status_names[st], 0);
             rc = rc ? rc : allot_buf_addf(o, "} %llu\n", (unsigned long long)v);
         }
@@ -440,7 +445,9 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
     for (c = 0; c < n && !rc; c++) {
         for (r = 0; r < 2 && !rc; r++) {
             rc = allot_buf_adds(o, "allot_client_tokens_total{");
-            rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
+            rc = rc ? rc
+                    : allot_metrics_add_label(o, "client", allot_clients_name(m->clients, (int)c),
+                                              1);
             rc = rc ? rc
                     : allot_buf_addf(o, ",direction=\"%s\"} %llu\n", r ? "completion" : "prompt",
                                      (unsigned long long)sum_client(
@@ -455,7 +462,8 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
                                 "allot_client_cost_usd_total counter\n");
     for (c = 0; c < n && !rc; c++) {
         rc = allot_buf_adds(o, "allot_client_cost_usd_total{");
-        rc = rc ? rc : allot_metrics_add_label(o, "client", m->cfg->client_keys[c].name, 1);
+        rc = rc ? rc
+                : allot_metrics_add_label(o, "client", allot_clients_name(m->clients, (int)c), 1);
         rc = rc ? rc
                 : allot_buf_addf(
                       o, "} %.9f\n",

@@ -1,35 +1,30 @@
 /* ratelimit.c: GCRA per client key (ratelimit.h). */
 #include <stdlib.h>
+#include "allot/clients.h"
 #include "allot/error.h"
 #include "allot/ratelimit.h"
 
 #define MINUTE_US 60000000ull
 
 struct allot_ratelimits {
-    const struct allot_config *cfg;
-    uint64_t *tat; /* [n_client_keys] theoretical arrival time, us; 0: never */
+    const struct allot_clients *clients;  /* the rates, by slot */
+    uint64_t tat[ALLOT_MAX_CLIENT_SLOTS]; /* by slot: theoretical arrival time, us; 0: never */
 };
 
-int allot_ratelimits_new(const struct allot_config *cfg, struct allot_ratelimits **out)
+int allot_ratelimits_new(const struct allot_clients *clients, struct allot_ratelimits **out)
 {
     struct allot_ratelimits *r = calloc(1, sizeof *r);
 
-    *out = NULL;
-    if (!r || !(r->tat = calloc(cfg->n_client_keys ? cfg->n_client_keys : 1, sizeof *r->tat))) {
-        free(r);
-        return ALLOT_ENOMEM;
-    }
-    r->cfg = cfg;
     *out = r;
+    if (!r)
+        return ALLOT_ENOMEM;
+    r->clients = clients;
     return 0;
 }
 
 void allot_ratelimits_free(struct allot_ratelimits *r)
 {
-    if (r) {
-        free(r->tat);
-        free(r);
-    }
+    free(r);
 }
 
 int allot_ratelimits_take(struct allot_ratelimits *r, int client, uint64_t now_us,
@@ -40,8 +35,7 @@ int allot_ratelimits_take(struct allot_ratelimits *r, int client, uint64_t now_u
 
     *retry_us = 0;
     *limit = *remaining = 0;
-    if (!r || client < 0 || (size_t)client >= r->cfg->n_client_keys ||
-        (n = r->cfg->client_keys[client].requests_per_minute) <= 0)
+    if (!r || (n = allot_clients_rpm(r->clients, client)) <= 0)
         return 1;
     *limit = n;
     t = MINUTE_US / (uint64_t)n; /* one request's share of the minute */

@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import * as h from './harness.mjs';
@@ -285,6 +286,79 @@ describe('auth.keys[].requests_per_minute', () => {
     assert.equal(other.status, 200);
     assert.equal(other.headers.get('x-ratelimit-limit-requests'), null);
     assert.equal(await h.waitRowCount(allot.db, 1, "client = 'paced' AND status = 'rejected' AND http_status = 429"), 1);
+  });
+});
+
+describe('auth.keys reloaded on SIGHUP', () => {
+  after(h.cleanup);
+  const ALICE = 'sk-it-reload-alice-0123456789';
+  const BOB = 'sk-it-reload-bob-00123456789';
+  const CAROL = 'sk-it-reload-carol-0123456789'; // added live: by its SHA-256, no env needed
+
+  it('a revoked key is refused at once, an added one admitted, limits changed, a stream in flight finishes; a bad file changes nothing', h.LIMIT, async () => {
+    const frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    const local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local }, {
+      models: [{ name: 'slow', provider: 'local', model: 'sim?tokens-per-sec=10&tokens=12', price: { input: 0.2, output: 0.6 } }],
+    });
+    cfg.auth = { keys: [{ name: 'alice', key: ALICE }, { name: 'bob', key: '${ALLOT_IT_BOB_KEY}' }] };
+    const allot = await h.startAllot(cfg, { env: { ...h.ALLOT_ENV, ALLOT_IT_BOB_KEY: BOB } });
+    const as = (key) => new OpenAI({ baseURL: allot.base, apiKey: key, maxRetries: 0, timeout: 60000 });
+    const reloaded = async (what) => {
+      const from = allot.logs().length;
+      allot.proc.kill('SIGHUP');
+      return h.waitFor(() => allot.logs().slice(from).split('\n').find((l) => l.includes('SIGHUP: ')),
+        { what: `the SIGHUP log line (${what})` });
+    };
+    await as(BOB).chat.completions.create({ model: 'allot:labour', messages });
+
+    // bob starts a slow stream (about 1.2 s), then loses his key mid-way
+    const stream = await as(BOB).chat.completions.create({ model: 'slow', messages, stream: true });
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.done, false);
+    cfg.auth = { keys: [
+      { name: 'alice', key: ALICE, requests_per_minute: 1 },
+      { name: 'carol', key_sha256: sha256(CAROL), daily_budget_usd: 5 },
+    ] };
+    fs.writeFileSync(allot.configPath, h.toYaml(cfg).replace(/^\n/, '') + '\n');
+    const line = await reloaded('keys changed');
+    assert.match(line, /auth\.keys reloaded from .*allot\.yaml: 2 listed \(1 added, 1 removed, 1 changed\)/);
+    let text = first.value.choices[0]?.delta?.content ?? '', finish = null;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      text += r.value.choices[0]?.delta?.content ?? '';
+      finish = r.value.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(finish, 'stop', `the stream in flight finished: ${text}`);
+    assert.match(text, /^\[local\] answer to: /);
+
+    await assert.rejects(as(BOB).chat.completions.create({ model: 'allot:labour', messages }), OpenAI.AuthenticationError);
+    const { response } = await as(CAROL).chat.completions.create({ model: 'allot:labour', messages }).withResponse();
+    assert.ok(response.headers.get('x-allot-budget-remaining-usd'), 'carol has her budget');
+    const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.equal(row.client, 'carol');
+    // alice's new rate: one a minute
+    await as(ALICE).chat.completions.create({ model: 'allot:labour', messages });
+    await assert.rejects(as(ALICE).chat.completions.create({ model: 'allot:labour', messages }), OpenAI.RateLimitError);
+    // bob's figures stay in /metrics, his stream ledgered under his name
+    const m = h.parseMetrics(await (await fetch(`${allot.origin}/metrics`, { headers: { authorization: `Bearer ${CAROL}` } })).text());
+    assert.equal(h.metricSum(m, 'allot_client_requests_total', { client: 'bob', status: 'ok' }), 2);
+    assert.equal(await h.waitRowCount(allot.db, 2, "client = 'bob' AND status = 'ok'"), 2);
+
+    // a file that does not load: logged, and the keys in use stay
+    fs.writeFileSync(allot.configPath, fs.readFileSync(allot.configPath, 'utf8') + 'no_such_key: 1\n');
+    const bad = await reloaded('a bad file');
+    assert.match(bad, /error: SIGHUP: .*allot\.yaml:\d+: .*no_such_key.*; auth\.keys unchanged$/);
+    const ok = await h.chat(allot.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${CAROL}` });
+    assert.equal(ok.status, 200);
+    assert.doesNotMatch(allot.logs(), new RegExp(`${ALICE}|${BOB}|${CAROL}`), 'no key in the log');
+
+    // every key removed: the gateway admits everyone again, and says so
+    delete cfg.auth;
+    fs.writeFileSync(allot.configPath, h.toYaml(cfg).replace(/^\n/, '') + '\n');
+    assert.match(await reloaded('no keys'), /0 listed \(0 added, 2 removed, 0 changed\); no keys: every request is admitted/);
+    assert.equal((await h.chat(allot.base, { model: 'allot:labour', messages })).status, 200);
+    assert.equal(allot.proc.exitCode, null);
   });
 });
 

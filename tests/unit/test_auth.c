@@ -181,7 +181,7 @@ TEST(auth_identifies_the_client_by_bearer_or_x_api_key)
     size_t i;
 
     ASSERT_INT_EQ(load_n(300, &c), 0);
-    ASSERT_INT_EQ(allot_auth_new(c, &a), 0);
+    ASSERT_INT_EQ(allot_auth_new(c, NULL, &a), 0);
     ASSERT(allot_auth_required(a));
     for (i = 0; i < 300; i += 37) {
         char h[80];
@@ -245,7 +245,7 @@ TEST(auth_without_keys_admits_everyone)
 
     ASSERT_INT_EQ(load(BASE, &c, &err), 0);
     allot_buf_release(&err);
-    ASSERT_INT_EQ(allot_auth_new(c, &a), 0);
+    ASSERT_INT_EQ(allot_auth_new(c, NULL, &a), 0);
     ASSERT(!allot_auth_required(a));
     ASSERT_INT_EQ(allot_auth_identify(a, none, none, &client), ALLOT_AUTH_OK);
     ASSERT_INT_EQ(client, -1);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "allot/budget.h"
 #include "allot/buf.h"
+#include "allot/clients.h"
 #include "allot/config.h"
 #include "allot/error.h"
 #include "allot/ledger.h"
@@ -44,6 +45,7 @@ TEST(budget_refuses_once_spent_and_starts_again_the_next_day)
 {
     struct allot_config *c;
     struct allot_budgets *b;
+    struct allot_clients *k;
     double spent, limit;
 
     struct tmpdir t;
@@ -55,8 +57,9 @@ TEST(budget_refuses_once_spent_and_starts_again_the_next_day)
     ASSERT_INT_EQ(load(keys, &c), 0);
     ASSERT(c->client_keys[0].has_budget && !c->client_keys[1].has_budget);
     ASSERT(c->client_keys[2].has_budget);
-    ASSERT_INT_EQ(allot_budgets_new(c, &b), 0);
-    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, T0, NULL), 0);
+    ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
+    ASSERT_INT_EQ(allot_budgets_new(k, &b), 0);
+    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, 0, T0, NULL), 0);
 
     ASSERT_INT_EQ(allot_budgets_allows(b, 0, T0, &spent, &limit), 1);
     ASSERT_DBL_NEAR(limit, 0.5, 1e-12);
@@ -97,6 +100,7 @@ TEST(budget_refuses_once_spent_and_starts_again_the_next_day)
         allot_buf_release(&m);
     }
     allot_budgets_free(b);
+    allot_clients_free(k);
     allot_config_free(c);
     tmpdir_remove(&t);
 }
@@ -124,6 +128,7 @@ TEST(budget_seeded_from_the_ledger)
     struct tmpdir t;
     struct allot_config *c;
     struct allot_budgets *b;
+    struct allot_clients *k;
     struct allot_ledger *l = NULL;
     struct allot_ledger_entry e;
     struct allot_buf err;
@@ -153,13 +158,15 @@ TEST(budget_seeded_from_the_ledger)
     ASSERT_INT_EQ(allot_ledger_close(l), 0);
 
     ASSERT_INT_EQ(load(keys, &c), 0);
-    ASSERT_INT_EQ(allot_budgets_new(c, &b), 0);
-    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, T0 + 10000, &err), 0);
+    ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
+    ASSERT_INT_EQ(allot_budgets_new(k, &b), 0);
+    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, 0, T0 + 10000, &err), 0);
     ASSERT_INT_EQ(allot_budgets_allows(b, 0, T0 + 10000, &spent, &limit), 1);
     ASSERT_DBL_NEAR(spent, 0.45, 1e-9);
     allot_budgets_add(b, 0, T0 + 20000, 0.05);
     ASSERT_INT_EQ(allot_budgets_allows(b, 0, T0 + 30000, &spent, &limit), 0);
     allot_budgets_free(b);
+    allot_clients_free(k);
     allot_config_free(c);
     allot_buf_release(&err);
     tmpdir_remove(&t);

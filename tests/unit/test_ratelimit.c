@@ -7,6 +7,7 @@
 #include <string.h>
 #include "allot/buf.h"
 #include "allot/config.h"
+#include "allot/clients.h"
 #include "allot/ratelimit.h"
 #include "test.h"
 
@@ -36,12 +37,14 @@ TEST(ratelimit_burst_then_steady_rate)
 {
     struct allot_config *c;
     struct allot_ratelimits *r;
+    struct allot_clients *k;
     uint64_t retry;
     long limit, left;
     int i;
 
     ASSERT_INT_EQ(load(&c), 0);
-    ASSERT_INT_EQ(allot_ratelimits_new(c, &r), 0);
+    ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
+    ASSERT_INT_EQ(allot_ratelimits_new(k, &r), 0);
     /* 60 at once */
     for (i = 0; i < 60; i++) {
         ASSERT_INT_EQ(allot_ratelimits_take(r, 0, T0, &retry, &limit, &left), 1);
@@ -68,6 +71,7 @@ TEST(ratelimit_burst_then_steady_rate)
     ASSERT_INT_EQ(allot_ratelimits_take(r, -1, T0, &retry, &limit, &left), 1);
     ASSERT_INT_EQ(allot_ratelimits_take(NULL, 0, T0, &retry, &limit, &left), 1);
     allot_ratelimits_free(r);
+    allot_clients_free(k);
     allot_config_free(c);
 }
 
@@ -93,13 +97,15 @@ static void *race(void *arg)
 TEST(ratelimit_is_exact_across_threads)
 {
     struct allot_config *c;
+    struct allot_clients *cl;
     struct racer k[4];
     pthread_t th[4];
     int i, total = 0;
 
     ASSERT_INT_EQ(load(&c), 0);
     memset(k, 0, sizeof k);
-    ASSERT_INT_EQ(allot_ratelimits_new(c, &k[0].r), 0);
+    ASSERT_INT_EQ(allot_clients_new(c, &cl), 0);
+    ASSERT_INT_EQ(allot_ratelimits_new(cl, &k[0].r), 0);
     for (i = 0; i < 4; i++) {
         k[i].r = k[0].r;
         ASSERT_INT_EQ(pthread_create(&th[i], NULL, race, &k[i]), 0);
@@ -110,5 +116,6 @@ TEST(ratelimit_is_exact_across_threads)
     }
     ASSERT_INT_EQ(total, 1000);
     allot_ratelimits_free(k[0].r);
+    allot_clients_free(cl);
     allot_config_free(c);
 }

@@ -1,0 +1,187 @@
+/* test_clients.c: client slots and their reload (clients.h): a name keeps
+ * its slot and its counters across reloads, a removed key is refused at
+ * once, a new one admitted, limits change in place, and a refused reload
+ * changes nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allot/budget.h"
+#include "allot/buf.h"
+#include "allot/clients.h"
+#include "allot/config.h"
+#include "allot/error.h"
+#include "allot/ledger.h"
+#include "allot/ratelimit.h"
+#include "test.h"
+#include "tmpdir.h"
+
+#define DAY 86400000LL
+#define T0 (20000 * DAY + 3600000LL)
+
+static int load(const char *auth, struct allot_config **c)
+{
+    struct allot_buf y, err;
+    int rc;
+
+    allot_buf_init(&y, 1 << 22);
+    allot_buf_init(&err, 1 << 16);
+    allot_buf_addf(&y,
+                   "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
+                   "models: [{name: m, provider: p}]\n"
+                   "tiers: {judgment: [m], labour: [m], code: [m]}\n%s",
+                   auth);
+    rc = allot_config_load_mem("t.yaml", y.ptr, y.len, c, &err);
+    if (rc)
+        fprintf(stderr, "%s", allot_buf_cstr(&err));
+    allot_buf_release(&y);
+    allot_buf_release(&err);
+    return rc;
+}
+
+static int who(struct allot_clients *c, const char *key)
+{
+    char h[128];
+    int slot = -2;
+    snprintf(h, sizeof h, "Bearer %s", key);
+    if (allot_clients_identify(c, allot_slice_cstr(h), (struct allot_slice){NULL, 0}, &slot) !=
+        ALLOT_AUTH_OK)
+        return -2;
+    return slot;
+}
+
+TEST(clients_reload_keeps_slots_revokes_and_admits)
+{
+    struct allot_config *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    struct allot_clients *k = NULL;
+    struct allot_budgets *b = NULL;
+    struct allot_ratelimits *r = NULL;
+    struct allot_clients_change chg;
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    double spent, limit;
+    uint64_t retry;
+    long rl, left;
+    size_t first;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "clients"), 0);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 5, &l, NULL), 0);
+    memset(&e, 0, sizeof e); /* "carol" spent today before she was listed */
+    snprintf(e.id, sizeof e.id, "req_c_1");
+    snprintf(e.client, sizeof e.client, "carol");
+    e.ts_ms = T0 - 1000;
+    e.cost_usd = 0.75;
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(allot_ledger_close(l), 0);
+
+    ASSERT_INT_EQ(load("auth:\n  keys:\n"
+                       "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 1}\n"
+                       "    - {name: bob, key: sk-test-bob-0000001, requests_per_minute: 60}\n",
+                       &c1),
+                  0);
+    ASSERT_INT_EQ(allot_clients_new(c1, &k), 0);
+    ASSERT_INT_EQ(allot_budgets_new(k, &b), 0);
+    ASSERT_INT_EQ(allot_ratelimits_new(k, &r), 0);
+    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, 0, T0, NULL), 0);
+    allot_config_free(c1); /* the registry keeps what it needs */
+    ASSERT(allot_clients_required(k));
+    ASSERT_INT_EQ(allot_clients_count(k), 2);
+    ASSERT_INT_EQ(who(k, "sk-test-alice-00001"), 0);
+    ASSERT_INT_EQ(who(k, "sk-test-bob-0000001"), 1);
+    ASSERT_INT_EQ(who(k, "sk-test-carol-00001"), -2);
+    ASSERT_STR_EQ(allot_clients_name(k, 1), "bob");
+    allot_budgets_add(b, 0, T0, 0.6);
+    ASSERT_INT_EQ(allot_ratelimits_take(r, 1, 1000000, &retry, &rl, &left), 1);
+    ASSERT_INT_EQ(rl, 60);
+
+    /* bob is revoked, carol added, alice's budget lowered */
+    ASSERT_INT_EQ(load("auth:\n  keys:\n"
+                       "    - {name: carol, key: sk-test-carol-00001, daily_budget_usd: 1}\n"
+                       "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 0.5}\n",
+                       &c2),
+                  0);
+    ASSERT_INT_EQ(allot_clients_update(k, c2, &chg, &first), 0);
+    ASSERT_INT_EQ(first, 2);
+    ASSERT_INT_EQ(chg.added, 1);
+    ASSERT_INT_EQ(chg.removed, 1);
+    ASSERT_INT_EQ(chg.changed, 1);
+    ASSERT_INT_EQ(chg.listed, 2);
+    ASSERT_INT_EQ(allot_budgets_seed(b, t.path, first, T0, NULL), 0);
+    allot_config_free(c2);
+    ASSERT_INT_EQ(allot_clients_count(k), 3);
+    ASSERT_INT_EQ(who(k, "sk-test-alice-00001"), 0); /* the same slot */
+    ASSERT_INT_EQ(who(k, "sk-test-bob-0000001"), -2);
+    ASSERT_INT_EQ(who(k, "sk-test-carol-00001"), 2);
+    ASSERT_STR_EQ(allot_clients_name(k, 1), "bob"); /* kept for its figures */
+    ASSERT_STR_EQ(allot_clients_name(k, 2), "carol");
+    ASSERT_STR_EQ(allot_clients_name(k, 3), "");
+    /* alice's spend carried over, against the new budget */
+    ASSERT_INT_EQ(allot_budgets_allows(b, 0, T0, &spent, &limit), 0);
+    ASSERT_DBL_NEAR(spent, 0.6, 1e-9);
+    ASSERT_DBL_NEAR(limit, 0.5, 1e-12);
+    /* carol's spend today came from the ledger */
+    ASSERT_INT_EQ(allot_budgets_allows(b, 2, T0, &spent, &limit), 1);
+    ASSERT_DBL_NEAR(spent, 0.75, 1e-9);
+    /* bob has no limits any more (and no key to use them) */
+    ASSERT_INT_EQ(allot_ratelimits_take(r, 1, 1000000, &retry, &rl, &left), 1);
+    ASSERT_INT_EQ(rl, 0);
+
+    /* bob again, with a new key: his old slot, listed again */
+    ASSERT_INT_EQ(load("auth:\n  keys:\n"
+                       "    - {name: bob, key: sk-test-bob-0000002}\n",
+                       &c3),
+                  0);
+    ASSERT_INT_EQ(allot_clients_update(k, c3, &chg, &first), 0);
+    allot_config_free(c3);
+    ASSERT_INT_EQ(first, 3);
+    ASSERT_INT_EQ(chg.added, 1);
+    ASSERT_INT_EQ(chg.removed, 2);
+    ASSERT_INT_EQ(who(k, "sk-test-bob-0000002"), 1);
+    ASSERT_INT_EQ(who(k, "sk-test-bob-0000001"), -2);
+    ASSERT_INT_EQ(who(k, "sk-test-alice-00001"), -2);
+    ASSERT_INT_EQ(allot_clients_count(k), 3);
+
+    /* no keys at all: auth off, every request admitted as no client */
+    ASSERT_INT_EQ(load("", &c3), 0);
+    ASSERT_INT_EQ(allot_clients_update(k, c3, &chg, &first), 0);
+    allot_config_free(c3);
+    ASSERT(!allot_clients_required(k));
+    ASSERT_INT_EQ(who(k, "anything-at-all-000"), -1);
+
+    allot_ratelimits_free(r);
+    allot_budgets_free(b);
+    allot_clients_free(k);
+    tmpdir_remove(&t);
+}
+
+/* A process holds ALLOT_MAX_CLIENT_SLOTS names since start: a reload past
+ * that is refused whole, and the keys served stay as they were. */
+TEST(clients_reload_past_the_slots_changes_nothing)
+{
+    struct allot_config *c = NULL;
+    struct allot_clients *k = NULL;
+    struct allot_clients_change chg;
+    struct allot_buf y;
+    size_t first, i;
+
+    allot_buf_init(&y, 1 << 22);
+    allot_buf_adds(&y, "auth:\n  keys:\n");
+    for (i = 0; i < ALLOT_MAX_CLIENT_SLOTS; i++)
+        allot_buf_addf(&y, "    - {name: a%zu, key_sha256: %064zx}\n", i, i + 1);
+    i = (size_t)load(allot_buf_cstr(&y), &c);
+    allot_buf_release(&y);
+    ASSERT_INT_EQ(i, 0);
+    ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
+    allot_config_free(c);
+    ASSERT_INT_EQ(allot_clients_count(k), ALLOT_MAX_CLIENT_SLOTS);
+
+    ASSERT_INT_EQ(load("auth:\n  keys:\n    - {name: newcomer, key: sk-test-newcomer-01}\n", &c),
+                  0);
+    ASSERT_INT_EQ(allot_clients_update(k, c, &chg, &first), ALLOT_ETOOBIG);
+    allot_config_free(c);
+    ASSERT_INT_EQ(allot_clients_count(k), ALLOT_MAX_CLIENT_SLOTS);
+    ASSERT(allot_clients_required(k));
+    ASSERT_INT_EQ(who(k, "sk-test-newcomer-01"), -2);
+    ASSERT_STR_EQ(allot_clients_name(k, 7), "a7");
+    allot_clients_free(k);
+}
