@@ -16,8 +16,8 @@
  * and replaced whole under a read-write lock: a lookup holds the read side
  * for its binary search (readers never wait for each other), a reload takes
  * the write side only to swap the pointer, and frees the old table after.
- * Each slot's limits (daily budget, requests per minute) are atomics that a
- * reload overwrites.
+ * Each slot's limits (daily budget, requests per minute, tiers) are atomics
+ * that a reload overwrites.
  *
  * Ownership: copies what it needs from a config (names, digests, limits);
  * the config may be freed after allot_clients_new/update return. Thread
@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include "allot/auth.h"
 #include "allot/config.h"
+#include "allot/decision.h"
 #include "allot/slice.h"
 
 /* Client names a process can have seen since start. */
@@ -75,5 +76,19 @@ const char *allot_clients_name(const struct allot_clients *c, int slot);
  * longer listed), and its requests per minute, 0 for no limit. */
 uint64_t allot_clients_budget_nusd(const struct allot_clients *c, int slot);
 long allot_clients_rpm(const struct allot_clients *c, int slot);
+
+/* A slot's tiers (auth.keys[].tiers, allot_tier_list_* in config.h); 0
+ * when it may use every tier. */
+unsigned allot_clients_tiers(const struct allot_clients *c, int slot);
+
+/* Keep decision d within tiers (a slot's allot_clients_tiers) for the
+ * client named name. What the client chose itself, a model (ALLOT_SRC_MODEL)
+ * or allot:<tier> (ALLOT_SRC_TIER), outside them is refused: ALLOT_EPERM,
+ * msg says why. Routed work (auto, an alias, X-Allot-Work, the default
+ * tier, the acceptability model) sent to a tier not listed moves to the
+ * first tier listed, with d->reason saying so: returns 1. Else 0, d
+ * unchanged. */
+int allot_clients_keep_tiers(const struct allot_config *cfg, unsigned tiers, const char *name,
+                             struct allot_decision *d, char *msg, size_t cap);
 
 #endif

@@ -50,7 +50,15 @@ struct allot_client_key {
     double daily_budget_usd;  /* spend allowed per UTC day, when has_budget */
     int has_budget;           /* daily_budget_usd was given */
     long requests_per_minute; /* 0: no limit */
+    unsigned tiers;           /* auth.keys[].tiers: see allot_tier_list_*; 0: every tier */
 };
+
+/* A client's tiers (auth.keys[].tiers), in its order of preference: tier
+ * + 1 in each 4 bits from the lowest; 0 when the key may use every tier. */
+int allot_tier_list_has(unsigned list, enum allot_tier t); /* 1 for list 0 */
+enum allot_tier allot_tier_list_first(unsigned list);      /* list != 0 */
+/* "labour, code"; "" for 0. Always NUL-terminates dst. */
+void allot_tier_list_format(unsigned list, char *dst, size_t cap);
 
 #define ALLOT_MAX_CLIENT_KEYS 4096
 #define ALLOT_MIN_CLIENT_KEY_LEN 16

@@ -20,6 +20,7 @@ enum allot_error {
     ALLOT_ESTORE = -10,   /* the ledger store failed */
     ALLOT_ECLOSED = -11,  /* the object is shutting down */
     ALLOT_EBUSY = -12,    /* in use by another process */
+    ALLOT_EPERM = -13,    /* not allowed to whoever asked */
 };
 
 /* A static, human-readable name of an error code. Never NULL. */

@@ -824,6 +824,69 @@ static void set_category_set(struct load *L, const struct allot__config_key *k,
     }
 }
 
+/* A list of tiers, each at most once, in order: allot_tier_list_*. */
+static void set_tier_list(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                          const char *path, unsigned *list)
+{
+    char ip[288], g[224];
+    unsigned seen = 0;
+    size_t i;
+    int n = 0;
+
+    if (v->type != ALLOT__YSEQ || v->n == 0) {
+        expected(L, k, v, path);
+        return;
+    }
+    *list = 0;
+    for (i = 0; i < v->n; i++) {
+        struct allot__ynode *item = v->kids[i];
+        enum allot_tier t;
+        path_fmt(ip, sizeof ip, "%s[%zu]", path, i);
+        if (item->type != ALLOT__YSCALAR ||
+            allot_tier_parse(allot_slice_of(item->raw, item->raw_len), &t)) {
+            report(L, item->line, ip, "expected a tier (judgment, labour, code), got %s",
+                   got(item, g, sizeof g));
+            continue;
+        }
+        if (seen & 1u << t) {
+            report(L, item->line, ip, "tier '%s' is listed twice", allot_tier_name(t));
+            continue;
+        }
+        seen |= 1u << t;
+        *list |= ((unsigned)t + 1) << (4 * n++);
+    }
+}
+
+int allot_tier_list_has(unsigned list, enum allot_tier t)
+{
+    if (!list)
+        return 1;
+    for (; list; list >>= 4)
+        if ((list & 15u) == (unsigned)t + 1)
+            return 1;
+    return 0;
+}
+
+enum allot_tier allot_tier_list_first(unsigned list)
+{
+    return (enum allot_tier)((list & 15u) - 1);
+}
+
+void allot_tier_list_format(unsigned list, char *dst, size_t cap)
+{
+    size_t n = 0;
+
+    if (cap)
+        dst[0] = '\0';
+    for (; list && n < cap; list >>= 4) {
+        int w = snprintf(dst + n, cap - n, "%s%s", n ? ", " : "",
+                         allot_tier_name((enum allot_tier)((list & 15u) - 1)));
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
 /* Store value v of key k (path as shown in messages) into base. */
 static void set_value(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
                       const char *path, void *base, size_t item)
@@ -852,6 +915,9 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         return;
     case AK_CATEGORY_SET:
         set_category_set(L, k, v, path, (unsigned *)(void *)((char *)base + k->offset));
+        return;
+    case AK_TIER_LIST:
+        set_tier_list(L, k, v, path, (unsigned *)(void *)((char *)base + k->offset));
         return;
     default:
         break;
@@ -1449,6 +1515,26 @@ static void check_store(struct load *L)
                "(PostgreSQL), not both");
 }
 
+/* auth.keys[].tiers: each tier listed serves (after check_tiers). */
+static void check_client_tiers(struct load *L)
+{
+    const struct allot_config *c = L->cfg;
+    unsigned list;
+    char p[96];
+    size_t i;
+
+    for (i = 0; i < c->n_client_keys; i++)
+        for (list = c->client_keys[i].tiers; list; list >>= 4) {
+            enum allot_tier t = (enum allot_tier)((list & 15u) - 1);
+            if (c->tiers[t].n_models == 0) {
+                path_fmt(p, sizeof p, "auth.keys[%zu].tiers", i);
+                report(L, item_line(L, AK_SCOPE_CLIENT, i, "tiers"), p,
+                       "tier '%s' lists no models (tiers.%s)", allot_tier_name(t),
+                       allot_tier_name(t));
+            }
+        }
+}
+
 static void check_all(struct load *L)
 {
     size_t line = 0;
@@ -1466,6 +1552,7 @@ static void check_all(struct load *L)
         return;
     }
     check_tiers(L);
+    check_client_tiers(L);
     check_quality(L);
 }
 

@@ -143,6 +143,17 @@ const struct allot__config_key allot__config_keys[] = {
      .help = "Requests the client may start per minute: that many at once, then one every "
              "60/N s (GCRA). Beyond it a request gets 429 with Retry-After, which the OpenAI "
              "and Anthropic SDKs wait for before they retry. Counted per allot process."},
+    {.path = "auth.keys[].tiers",
+     .type = AK_TIER_LIST,
+     .scope = AK_SCOPE_CLIENT,
+     .offset = CLIENT(tiers),
+     .def_doc = "every tier",
+     .help = "The tiers the client may be served by, in order of preference, e.g. [labour] "
+             "for a batch job that must stay on cheap models. Work routed to a tier not "
+             "listed (by the classifier, X-Allot-Work or the quality floor) goes to the first "
+             "one listed; a failed check does not escalate to a tier not listed; naming a "
+             "tier or a model outside them (allot:judgment, a model in no listed tier) gets "
+             "403 model_not_allowed."},
 
     /* upstream servers */
     {.path = "providers",
@@ -675,6 +686,9 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         break;
     case AK_CATEGORY_SET:
         snprintf(dst, cap, "a list of categories");
+        break;
+    case AK_TIER_LIST:
+        snprintf(dst, cap, "a list of tiers (judgment, labour, code)");
         break;
     default:
         snprintf(dst, cap, "a value");

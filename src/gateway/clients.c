@@ -1,6 +1,7 @@
 /* clients.c: client slots and the key lookup, replaceable while serving
  * (clients.h). */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "allot/clients.h"
@@ -11,6 +12,7 @@ struct slot {
     char *name;               /* set once, before the slot is published; never changed */
     uint64_t budget;          /* nano-USD per day; UINT64_MAX: none. Atomic */
     long rpm;                 /* 0: no limit. Atomic */
+    unsigned tiers;           /* auth.keys[].tiers (allot_tier_list_*); 0: all. Atomic */
     int listed;               /* in the lookup now. Atomic */
     unsigned char digest[32]; /* its key's SHA-256 now: allot_clients_update's alone */
 };
@@ -134,11 +136,12 @@ int allot_clients_update(struct allot_clients *c, const struct allot_config *cfg
         if ((size_t)ids[i] >= n || !was[ids[i]])
             chg->added++;
         else if (LOAD(&s->budget) != budget_of(k) || LOAD(&s->rpm) != k->requests_per_minute ||
-                 memcmp(s->digest, k->digest, sizeof s->digest))
+                 LOAD(&s->tiers) != k->tiers || memcmp(s->digest, k->digest, sizeof s->digest))
             chg->changed++;
         memcpy(s->digest, k->digest, sizeof s->digest);
         STORE(&s->budget, budget_of(k));
         STORE(&s->rpm, k->requests_per_minute);
+        STORE(&s->tiers, k->tiers);
         STORE(&s->listed, 1);
     }
     for (i = 0; i < n; i++)
@@ -147,6 +150,7 @@ int allot_clients_update(struct allot_clients *c, const struct allot_config *cfg
             explicit_bzero(c->slots[i].digest, sizeof c->slots[i].digest);
             STORE(&c->slots[i].budget, UINT64_MAX);
             STORE(&c->slots[i].rpm, 0);
+            STORE(&c->slots[i].tiers, 0);
         }
     chg->listed = cfg->n_client_keys;
     __atomic_store_n(&c->n_slots, n + fresh, __ATOMIC_RELEASE);
@@ -200,4 +204,60 @@ uint64_t allot_clients_budget_nusd(const struct allot_clients *c, int slot)
 long allot_clients_rpm(const struct allot_clients *c, int slot)
 {
     return slot >= 0 && (size_t)slot < allot_clients_count(c) ? LOAD(&c->slots[slot].rpm) : 0;
+}
+
+unsigned allot_clients_tiers(const struct allot_clients *c, int slot)
+{
+    return slot >= 0 && (size_t)slot < allot_clients_count(c) ? LOAD(&c->slots[slot].tiers) : 0;
+}
+
+/* Whether model m serves one of tiers. */
+static int model_in(const struct allot_config *cfg, unsigned tiers, const struct allot_model *m)
+{
+    int t;
+    size_t i;
+    for (t = 0; t < ALLOT_TIER__COUNT; t++)
+        if (allot_tier_list_has(tiers, (enum allot_tier)t))
+            for (i = 0; i < cfg->tiers[t].n_models; i++)
+                if (cfg->tiers[t].models[i] == m)
+                    return 1;
+    return 0;
+}
+
+int allot_clients_keep_tiers(const struct allot_config *cfg, unsigned tiers, const char *name,
+                             struct allot_decision *d, char *msg, size_t cap)
+{
+    char list[64], was[sizeof d->reason];
+    int n;
+    enum allot_tier to;
+
+    if (!tiers)
+        return 0;
+    allot_tier_list_format(tiers, list, sizeof list);
+    if (d->source == ALLOT_SRC_MODEL) {
+        if (d->n_models && model_in(cfg, tiers, d->models[0]))
+            return 0;
+        snprintf(msg, cap,
+                 "client '%s' may not use model '%s': it may use the models of the tiers %s "
+                 "(auth.keys[].tiers); send \"auto\" or one of those",
+                 name, d->n_models ? d->models[0]->name : "?", list);
+        return ALLOT_EPERM;
+    }
+    if (!d->has_tier || allot_tier_list_has(tiers, d->tier))
+        return 0;
+    if (d->source == ALLOT_SRC_TIER) {
+        snprintf(msg, cap,
+                 "client '%s' may not use the tier '%s': it may use %s (auth.keys[].tiers)", name,
+                 allot_tier_name(d->tier), list);
+        return ALLOT_EPERM;
+    }
+    to = allot_tier_list_first(tiers);
+    memcpy(was, d->reason, sizeof was);
+    n = snprintf(d->reason, sizeof d->reason, "client '%.64s' is limited to %.40s, not %s: %s",
+                 name, list, allot_tier_name(d->tier), was);
+    if (n >= (int)sizeof d->reason) /* the old reason was cut: the reason is bounded */
+        memcpy(d->reason + sizeof d->reason - 4, "...", 4);
+    if (allot_decision_use_tier(cfg, to, d, NULL)) /* config.c checks the tiers have models */
+        return 0;
+    return 1;
 }

@@ -206,6 +206,17 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
     }
     allot__acceptability_route(w, &d, &in);
     allot__quality_preview(w, &d);
+    {
+        int client = req->tag - 1;
+        char msg[256];
+        if (allot_clients_keep_tiers(w->gw->cfg, allot_clients_tiers(w->gw->clients, client),
+                                     allot_clients_name(w->gw->clients, client), &d, msg,
+                                     sizeof msg) < 0) {
+            allot__respond_error(req, 403, "invalid_request_error", "model_not_allowed", msg, NULL,
+                                 0);
+            goto out;
+        }
+    }
     rc = allot_decision_to_json(&d, &out);
     if (rc)
         allot__respond_error(req, 500, "server_error", "internal", allot_strerror(rc), NULL, 0);

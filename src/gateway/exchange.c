@@ -67,6 +67,7 @@ struct allot__exchange {
     const struct allot_model *model; /* of the current or last attempt */
     int model_index;
     int client;                        /* client slot (clients.h); -1: auth off */
+    unsigned tiers;                    /* the client's tiers (allot_tier_list_*); 0: all */
     int recorded;                      /* its ledger row is written (record()) */
     enum allot_metrics_status outcome; /* what record() wrote */
     struct allot_upstream_xfer *xfer;
@@ -648,8 +649,9 @@ static int judge(struct allot__exchange *x, const struct allot_answer *a)
                                x->floor_mark && !strcmp(x->floor_mark, "probe"), "check");
     if (pass)
         return 0;
-    if (!x->checks->escalate || x->checks->escalate_to < 0)
-        return 0;
+    if (!x->checks->escalate || x->checks->escalate_to < 0 ||
+        !allot_tier_list_has(x->tiers, (enum allot_tier)x->checks->escalate_to))
+        return 0; /* no escalation, or not to a tier this client may use */
     if (x->state == X_STREAMING && !x->holding)
         return 0; /* "after": the client has it already */
     return 1;
@@ -745,8 +747,9 @@ static void floor_route(struct allot__exchange *x)
 
     if (x->serving_tier != ALLOT_TIER_LABOUR || !x->decision.has_category ||
         x->decision.source == ALLOT_SRC_MODEL || x->decision.source == ALLOT_SRC_TIER ||
-        cfg->tiers[ALLOT_TIER_JUDGMENT].n_models == 0)
-        return;
+        cfg->tiers[ALLOT_TIER_JUDGMENT].n_models == 0 ||
+        !allot_tier_list_has(x->tiers, ALLOT_TIER_JUDGMENT))
+        return; /* the floor moves labour work to judgment: not for a client kept off it */
     r = allot__quality_route(x->w, x->decision.category, reason, sizeof reason);
     if (r == ALLOT__FLOOR_PROMOTED) {
         (void)allot_decision_use_tier(cfg, ALLOT_TIER_JUDGMENT, &x->decision, NULL);
@@ -1438,6 +1441,14 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     }
     x->decided = 1;
     allot__acceptability_route(w, &x->decision, &in);
+    x->tiers = allot_clients_tiers(w->gw->clients, client);
+    if (allot_clients_keep_tiers(cfg, x->tiers, allot_clients_name(w->gw->clients, client),
+                                 &x->decision, x->error, sizeof x->error) < 0) {
+        reply_error(x, ALLOT_MSTATUS_REJECTED, 403, "invalid_request_error", "model_not_allowed",
+                    x->error);
+        finish(x, ALLOT_MSTATUS_REJECTED);
+        goto out;
+    }
     set_serving_tier(x, x->decision.has_tier && x->decision.source != ALLOT_SRC_MODEL
                             ? (int)x->decision.tier
                             : -1);

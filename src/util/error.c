@@ -30,6 +30,8 @@ const char *allot_strerror(int err)
         return "shutting down";
     case ALLOT_EBUSY:
         return "in use by another process";
+    case ALLOT_EPERM:
+        return "not allowed";
     }
     return "unknown error";
 }

@@ -362,6 +362,95 @@ describe('auth.keys reloaded on SIGHUP', () => {
   });
 });
 
+describe('auth.keys[].tiers', () => {
+  after(h.cleanup);
+  const BATCH = 'sk-it-tiers-batch-0123456789'; // tiers: [labour]
+  const FULL = 'sk-it-tiers-full-00123456789';  // every tier
+  const JUDGE = 'Should we migrate the billing system to the new provider this quarter? Weigh the risks and decide.';
+
+  it('routed work stays on the listed tiers, a tier or model outside them is 403, no escalation beyond them', h.LIMIT, async () => {
+    const frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    const local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local }, {
+      models: [{ name: 'cheap-empty', provider: 'local', model: 'sim?bad=empty', price: { input: 0.1, output: 0.1 } }],
+    });
+    cfg.auth = { keys: [{ name: 'batch', key: BATCH, tiers: ['labour'] }, { name: 'full', key: FULL }] };
+    const allot = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const batch = new OpenAI({ baseURL: allot.base, apiKey: BATCH, maxRetries: 0, timeout: 60000 });
+    const full = new OpenAI({ baseURL: allot.base, apiKey: FULL, maxRetries: 0, timeout: 60000 });
+    const judged = [{ role: 'user', content: JUDGE }];
+
+    // the same judgment work: judgment for "full", labour for "batch", and the reason says why
+    const f = await full.chat.completions.create({ model: 'auto', messages: judged }).withResponse();
+    assert.equal(f.response.headers.get('x-allot-tier'), 'judgment');
+    const b = await batch.chat.completions.create({ model: 'auto', messages: judged }).withResponse();
+    assert.equal(b.response.headers.get('x-allot-tier'), 'labour');
+    assert.equal(b.data.model, 'labour-a-up');
+    assert.match(b.response.headers.get('x-allot-reason'), /^client 'batch' is limited to labour, not judgment: /);
+    const row = await h.ledgerRow(allot.db, b.response.headers.get('x-allot-request-id'));
+    assert.equal(row.tier, 'labour');
+    assert.match(row.reason, /limited to labour/);
+    // X-Allot-Work names a tier of work, not a choice of model: capped too
+    const hdr = await h.chat(allot.base, { model: 'auto', messages }, { authorization: `Bearer ${BATCH}`, 'x-allot-work': 'judgment' });
+    assert.equal(hdr.status, 200);
+    assert.equal(hdr.headers.get('x-allot-tier'), 'labour');
+
+    // choosing what is not listed: 403 in each API's format, before any upstream call
+    const upstream = (await frontier.stats()).requests;
+    for (const model of ['allot:judgment', 'judge-a', 'coder-a']) {
+      await assert.rejects(batch.chat.completions.create({ model, messages }), (e) => {
+        assert.ok(e instanceof OpenAI.PermissionDeniedError, e.constructor.name);
+        assert.equal(e.status, 403);
+        assert.equal(e.code, 'model_not_allowed');
+        assert.match(e.message, /client 'batch' may not use (the tier 'judgment'|model '(judge-a|coder-a)').*labour/);
+        return true;
+      });
+    }
+    const an = new Anthropic({ baseURL: allot.origin, apiKey: BATCH, maxRetries: 0 });
+    await assert.rejects(an.messages.create({ model: 'allot:judgment', max_tokens: 10, messages }),
+      (e) => e instanceof Anthropic.PermissionDeniedError && e.error.error.type === 'permission_error');
+    assert.equal((await frontier.stats()).requests, upstream, 'refused requests reach no upstream');
+    assert.equal(await h.waitRowCount(allot.db, 4, "client = 'batch' AND status = 'rejected' AND http_status = 403"), 4);
+    // a labour model by name is fine; POST /v1/route shows the capped decision
+    assert.equal((await batch.chat.completions.create({ model: 'labour-b', messages })).model, 'labour-b-up');
+    const route = await h.post(`${allot.base}/route`, { model: 'auto', messages: judged }, { authorization: `Bearer ${BATCH}` });
+    assert.equal(route.status, 200);
+    assert.equal((await route.json()).tier, 'labour');
+
+    // a failed check escalates to judgment, except for a client kept off it
+    cfg.tiers.labour = ['cheap-empty'];
+    cfg.quality = { checks: { labour: { not_empty: true, escalate: true } } };
+    const q = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const fq = await h.chat(q.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${FULL}` });
+    assert.equal(fq.headers.get('x-allot-escalated'), 'empty');
+    assert.equal(fq.headers.get('x-allot-tier'), 'judgment');
+    const bq = await h.chat(q.base, { model: 'allot:labour', messages }, { authorization: `Bearer ${BATCH}` });
+    assert.equal(bq.status, 200);
+    assert.equal(bq.headers.get('x-allot-escalated'), null);
+    assert.equal(bq.headers.get('x-allot-tier'), 'labour');
+    const brow = await h.ledgerRow(q.db, bq.headers.get('x-allot-request-id'));
+    assert.equal(brow.check, 'empty', 'the failed check is recorded, the answer served as it is');
+    assert.equal(brow.escalated, '');
+  });
+
+  it('config errors: an unknown or repeated tier, an empty list', h.LIMIT, async () => {
+    const frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    const local = await h.startFake({ name: 'local' });
+    const base = h.toYaml(h.baseConfig({ frontier, local })).replace(/^\n/, '');
+    const check = async (tiers, msg) => {
+      const dir = h.tempDir();
+      const file = `${dir}/allot.yaml`;
+      fs.writeFileSync(file, `${base}\nauth:\n  keys:\n    - {name: a, key: sk-it-tiers-cfg-0123456789, tiers: ${tiers}}\n`);
+      const r = await h.runAllot(['config', 'check', '--config', file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, msg);
+    };
+    await check('[labour, premium]', /auth\.keys\[0\]\.tiers\[1\]': expected a tier \(judgment, labour, code\), got "premium"/);
+    await check('[labour, labour]', /auth\.keys\[0\]\.tiers\[1\]': tier 'labour' is listed twice/);
+    await check('[]', /auth\.keys\[0\]\.tiers': expected a list of tiers/);
+  });
+});
+
 describe('allot config new-key', () => {
   after(h.cleanup);
 

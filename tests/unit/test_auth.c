@@ -136,7 +136,7 @@ TEST(auth_config_errors_name_the_key_and_never_show_it)
                         "spaces or control characters (value not shown)\n");
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:16: unknown key 'auth.keys[9].kee'; known "
                                               "keys: name, key, key_sha256, daily_budget_usd, "
-                                              "requests_per_minute\n"
+                                              "requests_per_minute, tiers\n"
                                               "t.yaml:16: key 'auth.keys[9]': missing 'key' or "
                                               "'key_sha256'\n");
     /* a refused value is not also reported missing */

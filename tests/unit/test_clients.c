@@ -185,3 +185,111 @@ TEST(clients_reload_past_the_slots_changes_nothing)
     ASSERT_STR_EQ(allot_clients_name(k, 7), "a7");
     allot_clients_free(k);
 }
+
+/* auth.keys[].tiers: kept in order; routed work moves to the first tier
+ * listed, a chosen tier or model outside them is refused. */
+TEST(clients_keep_tiers)
+{
+    struct allot_config *c = NULL;
+    struct allot_decision d;
+    struct allot_buf y, err;
+    char msg[256], list[64];
+    unsigned t;
+
+    allot_buf_init(&y, 1 << 16);
+    allot_buf_init(&err, 1 << 16);
+    allot_buf_adds(&y, "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
+                       "models: [{name: j, provider: p}, {name: l, provider: p}, "
+                       "{name: k, provider: p}]\n"
+                       "tiers: {judgment: [j], labour: [l], code: [k, j]}\n"
+                       "auth:\n  keys:\n"
+                       "    - {name: batch, key: sk-test-batch-00001, tiers: [code, labour]}\n");
+    ASSERT_INT_EQ(allot_config_load_mem("t.yaml", y.ptr, y.len, &c, &err), 0);
+    allot_buf_release(&y);
+    allot_buf_release(&err);
+    t = c->client_keys[0].tiers;
+    ASSERT(allot_tier_list_has(t, ALLOT_TIER_CODE) && allot_tier_list_has(t, ALLOT_TIER_LABOUR));
+    ASSERT(!allot_tier_list_has(t, ALLOT_TIER_JUDGMENT));
+    ASSERT(allot_tier_list_has(0, ALLOT_TIER_JUDGMENT));
+    ASSERT_INT_EQ(allot_tier_list_first(t), ALLOT_TIER_CODE);
+    allot_tier_list_format(t, list, sizeof list);
+    ASSERT_STR_EQ(list, "code, labour");
+
+    /* routed to judgment: moved to code, the first listed */
+    memset(&d, 0, sizeof d);
+    d.source = ALLOT_SRC_CLASSIFIER;
+    snprintf(d.reason, sizeof d.reason, "risk (0.91)");
+    ASSERT_INT_EQ(allot_decision_use_tier(c, ALLOT_TIER_JUDGMENT, &d, NULL), 0);
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, t, "batch", &d, msg, sizeof msg), 1);
+    ASSERT_INT_EQ(d.tier, ALLOT_TIER_CODE);
+    ASSERT_INT_EQ(d.n_models, 2);
+    ASSERT_STR_EQ(d.reason, "client 'batch' is limited to code, labour, not judgment: risk (0.91)");
+    /* a listed tier, or no limit: unchanged */
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, t, "batch", &d, msg, sizeof msg), 0);
+    ASSERT_INT_EQ(allot_decision_use_tier(c, ALLOT_TIER_JUDGMENT, &d, NULL), 0);
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, 0, "batch", &d, msg, sizeof msg), 0);
+    ASSERT_INT_EQ(d.tier, ALLOT_TIER_JUDGMENT);
+    /* a long reason is cut, never overrun */
+    memset(d.reason, 'r', sizeof d.reason - 1);
+    d.reason[sizeof d.reason - 1] = '\0';
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, t, "batch", &d, msg, sizeof msg), 1);
+    ASSERT_INT_EQ(strlen(d.reason), sizeof d.reason - 1);
+    ASSERT(!strcmp(d.reason + sizeof d.reason - 4, "..."));
+
+    /* chosen: allot:judgment refused; model j is in code, so allowed; l too */
+    ASSERT_INT_EQ(allot_decision_use_tier(c, ALLOT_TIER_JUDGMENT, &d, NULL), 0);
+    d.source = ALLOT_SRC_TIER;
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, t, "batch", &d, msg, sizeof msg), ALLOT_EPERM);
+    ASSERT_STR_EQ(msg, "client 'batch' may not use the tier 'judgment': it may use code, labour "
+                       "(auth.keys[].tiers)");
+    d.source = ALLOT_SRC_MODEL;
+    d.models[0] = &c->models[0]; /* j */
+    d.n_models = 1;
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, t, "batch", &d, msg, sizeof msg), 0);
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, 1u << 0 /* judgment+1 = 1: judgment only */, "b", &d,
+                                           msg, sizeof msg),
+                  0);
+    d.models[0] = &c->models[1]; /* l */
+    ASSERT_INT_EQ(allot_clients_keep_tiers(c, 1u, "b", &d, msg, sizeof msg), ALLOT_EPERM);
+    ASSERT_STR_CONTAINS(msg, "client 'b' may not use model 'l'");
+    allot_config_free(c);
+}
+
+TEST(clients_tiers_config_errors)
+{
+    static const struct {
+        const char *tiers, *msg;
+    } cases[] = {
+        {"[labour, premium]", "t.yaml:6: key 'auth.keys[0].tiers[1]': expected a tier (judgment, "
+                              "labour, code), got \"premium\""},
+        {"[code, code]", "key 'auth.keys[0].tiers[1]': tier 'code' is listed twice"},
+        {"[]", "key 'auth.keys[0].tiers': expected a list of tiers (judgment, labour, code)"},
+        {"labour", "key 'auth.keys[0].tiers': expected a list of tiers"},
+        {"[code]", "key 'auth.keys[0].tiers': tier 'code' lists no models (tiers.code)"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_config *c = NULL;
+        struct allot_buf y, err;
+        int rc, found;
+        allot_buf_init(&y, 1 << 16);
+        allot_buf_init(&err, 1 << 16);
+        allot_buf_addf(&y,
+                       "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
+                       "models: [{name: m, provider: p}]\n"
+                       "tiers: {judgment: [m], labour: [m], code: []}\n"
+                       "auth:\n  keys:\n    - {name: a, key: sk-test-aaaaaaaaaa, tiers: %s}\n"
+                       "routing: {categories: {implement: judgment}}\n",
+                       cases[i].tiers);
+        rc = allot_config_load_mem("t.yaml", y.ptr, y.len, &c, &err);
+        allot_buf_release(&y);
+        found = strstr(allot_buf_cstr(&err), cases[i].msg) != NULL;
+        if (rc != ALLOT_ECONFIG || !found)
+            fprintf(stderr, "  case %zu: rc %d, %s\n", i, rc, allot_buf_cstr(&err));
+        allot_buf_release(&err);
+        allot_config_free(c);
+        ASSERT_INT_EQ(rc, ALLOT_ECONFIG);
+        ASSERT(found);
+    }
+}
