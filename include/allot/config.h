@@ -90,6 +90,8 @@ struct allot_limits {
     long drain_timeout_ms;     /* graceful stop deadline; default 10 s */
     size_t max_connections;    /* open client connections per worker; 4096 */
     long send_timeout_ms;      /* client taking no response bytes; 60 s */
+    int cooldown_after;        /* failures in a row before a model rests; 3; 0: never */
+    long cooldown_ms;          /* its first rest; 5 s (cooldown.h) */
 };
 
 /* One set of answer checks, as written under quality.checks.<tier or

@@ -426,6 +426,24 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "60000",
      .help = "A client that takes no response bytes for this long is disconnected (its "
              "upstream call is cancelled)."},
+    {.path = "limits.cooldown_after",
+     .type = AK_INT,
+     .offset = CFG(limits.cooldown_after),
+     .min = 0,
+     .max = 1000,
+     .def = "3",
+     .help = "Failures in a row (connect error, timeout, 429, 5xx) after which a model rests: "
+             "requests skip it for the next model of their tier while another can serve. 0: "
+             "never."},
+    {.path = "limits.cooldown_ms",
+     .type = AK_LONG,
+     .offset = CFG(limits.cooldown_ms),
+     .min = 100,
+     .max = 3600000,
+     .def = "5000",
+     .help = "How long a model rests after limits.cooldown_after failures in a row. A rest "
+             "that follows another (its first request after resting failed again) lasts twice "
+             "as long, up to 16 times this; an answer ends the series."},
 
     /* the quality floor */
     {.path = "quality",

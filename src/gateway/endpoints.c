@@ -10,6 +10,7 @@
 #include <string.h>
 #include "allot/anthropic.h"
 #include "allot/clients.h"
+#include "allot/cooldown.h"
 #include "allot/budget.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
@@ -303,7 +304,8 @@ static void metrics(struct allot__worker *w, struct allot_http_request *req)
     allot_buf_init(&out, 16u << 20);
     if (allot_metrics_render(w->gw->metrics, allot_ledger_rows_written(w->gw->ledger),
                              allot_ledger_rows_failed(w->gw->ledger), &out) == 0 &&
-        allot_budgets_render(w->gw->budgets, allot_clock_wall_ms(), &out) == 0)
+        allot_budgets_render(w->gw->budgets, allot_clock_wall_ms(), &out) == 0 &&
+        allot_cooldowns_render(w->gw->cooldowns, allot_clock_mono_us(), &out) == 0)
         allot_http_respond(req, 200, &h, 1, out.ptr, out.len);
     else
         allot__respond_error(req, 500, "server_error", "internal", "metrics too large", NULL, 0);

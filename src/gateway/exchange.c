@@ -39,6 +39,7 @@
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
+#include "allot/cooldown.h"
 #include "allot/cost.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
@@ -262,6 +263,33 @@ static void log_attempt(struct allot__exchange *x, const char *what)
                  x->model ? x->model->name : "?", what);
 }
 
+/* Whether the model now answering is well (ok) or failed in a way that
+ * moves requests on (cooldown.h); a failure that starts a rest is logged. */
+static void note_health(struct allot__exchange *x, int ok, const char *what)
+{
+    const struct allot_config *cfg = x->w->gw->cfg;
+    uint64_t rest = allot_cooldowns_record(x->w->gw->cooldowns, x->model_index, ok,
+                                           ok ? 0 : allot_clock_mono_us());
+    if (rest)
+        allot_log_warn("upstream: model '%s' rests for %.1f s after %d or more failures in a "
+                       "row (last: %s); requests go to the next model of their tier meanwhile",
+                       x->model ? x->model->name : "?", (double)rest / 1e6,
+                       cfg->limits.cooldown_after, what);
+}
+
+/* Whether a model after the current one in the request's list is not
+ * resting: then a resting one is skipped (cooldown.h). */
+static int another_awake(const struct allot__exchange *x, uint64_t now_us)
+{
+    const struct allot_config *cfg = x->w->gw->cfg;
+    size_t i;
+    for (i = x->next_model; i < x->decision.n_models; i++)
+        if (!allot_cooldowns_resting(x->w->gw->cooldowns,
+                                     model_index_of(cfg, x->decision.models[i]), now_us))
+            return 1;
+    return 0;
+}
+
 /* One attempt's outcome: counted in the metrics and written to the attempt
  * log as "model:what" (what NULL: the upstream's HTTP status). A failure
  * also becomes last_fail, which picks the status of fail_no_answer(). */
@@ -277,6 +305,10 @@ static void record_attempt(struct allot__exchange *x, enum allot_metrics_attempt
     log_attempt(x, what);
     if (kind != ALLOT_MATTEMPT_OK)
         x->last_fail = kind;
+    if (kind == ALLOT_MATTEMPT_OK || kind == ALLOT_MATTEMPT_HTTP_429 ||
+        kind == ALLOT_MATTEMPT_HTTP_5XX || kind == ALLOT_MATTEMPT_TIMEOUT ||
+        kind == ALLOT_MATTEMPT_CONNECT)
+        note_health(x, kind == ALLOT_MATTEMPT_OK, what);
 }
 
 static void set_error(struct allot__exchange *x, const char *fmt, ...)
@@ -1216,6 +1248,7 @@ static void on_done(void *ctx, int err, const char *message)
             return;
         }
         log_attempt(x, "cut");
+        note_health(x, 0, "cut");
         if (x->error[0])
             stream_fail(x, x->error);
         else if (err)
@@ -1282,6 +1315,14 @@ static void try_next(struct allot__exchange *x)
 
         x->model = x->decision.models[x->next_model++];
         x->model_index = model_index_of(cfg, x->model);
+        if (x->w->gw->cooldowns && cfg->limits.cooldown_after) {
+            uint64_t now = allot_clock_mono_us();
+            if (allot_cooldowns_resting(x->w->gw->cooldowns, x->model_index, now) &&
+                another_awake(x, now)) {
+                log_attempt(x, "resting"); /* not an attempt: nothing was sent */
+                continue;
+            }
+        }
         x->attempts++;
         x->up_status = 0;
         allot_buf_reset(&x->up_body);
@@ -1329,6 +1370,7 @@ static void try_next(struct allot__exchange *x)
         allot_buf_release(&err);
         log_attempt(x, "start");
         x->last_fail = ALLOT_MATTEMPT_CONNECT;
+        note_health(x, 0, "start");
     }
     fail_no_answer(x);
 }

@@ -17,6 +17,7 @@
 #include "allot/clock.h"
 #include "allot/anthropic.h"
 #include "allot/clients.h"
+#include "allot/cooldown.h"
 #include "allot/budget.h"
 #include "allot/ratelimit.h"
 #include "allot/check.h"
@@ -343,6 +344,8 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         rc = allot_budgets_new(gw.clients, &gw.budgets);
     if (rc == 0)
         rc = allot_ratelimits_new(gw.clients, &gw.rates);
+    if (rc == 0)
+        rc = allot_cooldowns_new(cfg, &gw.cooldowns);
     if (rc == 0) /* after the ledger's open: it commits what a killed run left */
         rc = allot_budgets_seed(gw.budgets, store, 0, allot_clock_wall_ms(), err);
     if (rc == 0)
@@ -422,6 +425,7 @@ out:
     allot_metrics_free(gw.metrics);
     allot_budgets_free(gw.budgets);
     allot_ratelimits_free(gw.rates);
+    allot_cooldowns_free(gw.cooldowns);
     allot_clients_free(gw.clients); /* after the metrics, budgets and rates that read it */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

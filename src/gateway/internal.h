@@ -20,6 +20,7 @@ struct allot_chat_request;
 struct allot_accept_model;
 struct allot_instruction;
 struct allot_clients;
+struct allot_cooldowns;
 
 struct allot__worker {
     int index;
@@ -62,6 +63,7 @@ struct allot__gateway {
     const char *store;                 /* the ledger's store, for seeding new budgets */
     struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
     struct allot_ratelimits *rates;    /* auth.keys[].requests_per_minute */
+    struct allot_cooldowns *cooldowns; /* models resting after failures in a row */
     char *models_json;                 /* GET /v1/models body, built once */
     size_t models_json_len;
     char *models_anthropic_json; /* the same in Anthropic's format */

@@ -139,3 +139,78 @@ describe('fallback to the next model of the tier', () => {
     for (const k of ['a', 'b', 'c']) await h.assertCleanStop(gw[k], `allot ${k}`);
   });
 });
+
+// A model that keeps failing rests (limits.cooldown_after failures in a
+// row, for limits.cooldown_ms): requests skip it for the next model while
+// it rests, so an outage costs a few requests their detour, not all of
+// them; after the rest it is tried again, and failing again it rests twice
+// as long. A rest never refuses a request by itself.
+describe('a failing model rests (limits.cooldown_after, cooldown_ms)', () => {
+  let frontier, local, allot;
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    const cfg = h.baseConfig({ frontier, local }, {
+      models: [
+        { name: 'flaky', provider: 'frontier', model: 'sim-fail503', price: { input: 5, output: 20 } },
+        { name: 'backup', provider: 'local', model: 'backup-up', price: { input: 0.5, output: 1.5 } },
+      ],
+      tiers: { judgment: ['flaky', 'backup'] },
+      limits: { cooldown_after: 2, cooldown_ms: 3000 }, // long enough for valgrind's pace
+    });
+    allot = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+  });
+  after(h.cleanup);
+
+  const judged = async () => {
+    const res = await h.post(`${allot.base}/chat/completions`, ask('allot:judgment'));
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(res.headers.get('x-allot-model'), 'backup');
+    const row = await h.ledgerRow(allot.db, res.headers.get('x-allot-request-id'));
+    return { attempts: Number(res.headers.get('x-allot-attempts')), log: row.attempt_log, row };
+  };
+  const flakyCalls = async () => (await frontier.stats()).requests;
+  const metric = async (name) => h.metricSum(h.parseMetrics(await (await fetch(`${allot.origin}/metrics`)).text()), name, { model: 'flaky' });
+
+  it('skips the model while it rests, tries it again after, and rests longer when it fails again', h.LIMIT, async () => {
+    const logFrom = allot.logs().length;
+    // two failures in a row: each request still falls back, the second starts the rest
+    for (let i = 0; i < 2; i++) {
+      const r = await judged();
+      assert.equal(r.attempts, 2);
+      assert.equal(r.log, 'flaky:503,backup:ok');
+    }
+    const rested = await h.waitFor(() => allot.logs().slice(logFrom).split('\n').find((l) => l.includes('rests for')),
+      { what: 'the rest in the log' });
+    assert.match(rested, /warn: upstream: model 'flaky' rests for 3\.0 s after 2 or more failures in a row \(last: 503\)/);
+    assert.ok(await metric('allot_model_resting_seconds') > 0);
+    assert.equal(await metric('allot_model_rests_total'), 1);
+
+    // while it rests: skipped, nothing sent to it, one attempt
+    const before = await flakyCalls();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) {
+      const r = await judged();
+      assert.equal(r.attempts, 1);
+      assert.equal(r.log, 'flaky:resting,backup:ok');
+      assert.equal(r.row.status, 'ok');
+    }
+    assert.equal(await flakyCalls(), before, 'a resting model gets no request');
+    assert.ok(performance.now() - t0 < 3000, 'the rest outlasted the check: make cooldown_ms longer');
+
+    // every model it could use is resting: tried anyway, never refused by the rest
+    const only = await h.post(`${allot.base}/chat/completions`, ask('flaky'));
+    assert.equal(only.status, 502, await only.text());
+    assert.equal(await flakyCalls(), before + 1);
+
+    // after the rest: tried again; failing again, it rests twice as long
+    await h.waitFor(async () => (await metric('allot_model_resting_seconds')) === 0, { timeoutMs: 10000, what: 'the rest to end' });
+    const again = await judged();
+    assert.equal(again.log, 'flaky:503,backup:ok');
+    await h.waitFor(() => /rests for 6\.0 s/.test(allot.logs().slice(logFrom)), { what: 'the second, doubled rest' });
+    assert.equal((await judged()).log, 'flaky:resting,backup:ok');
+    assert.equal(await metric('allot_model_rests_total'), 2);
+  });
+});

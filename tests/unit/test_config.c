@@ -236,7 +236,8 @@ TEST(config_unknown_key_lists_known_keys)
     ASSERT_STR_EQ(allot_buf_cstr(&err),
                   "t.yaml:12: unknown key 'limits.max_bodyy'; known keys: max_body_bytes, "
                   "max_header_bytes, header_timeout_ms, idle_timeout_ms, max_response_bytes, "
-                  "max_attempts, drain_timeout_ms, max_connections, send_timeout_ms\n");
+                  "max_attempts, drain_timeout_ms, max_connections, send_timeout_ms, "
+                  "cooldown_after, cooldown_ms\n");
     allot_buf_release(&err);
 
     ASSERT_INT_EQ(load(MINIMAL "listn: 1\n", &c, &err), ALLOT_ECONFIG);

@@ -1,0 +1,122 @@
+/* cooldown.c: models resting after failures in a row (cooldown.h). */
+#include <stdlib.h>
+#include "allot/cooldown.h"
+#include "allot/error.h"
+#include "allot/metrics.h"
+
+#define MAX_DOUBLINGS 4 /* a rest is at most 16 times the first */
+
+struct model_state {
+    uint32_t failures; /* in a row */
+    uint32_t rests;    /* rests in a row (each doubles the next) */
+    uint64_t until_us; /* resting until then; 0: not resting */
+    uint64_t total;    /* rests since start */
+    char pad[40];      /* a cache line each: workers write them */
+};
+
+struct allot_cooldowns {
+    const struct allot_config *cfg;
+    uint32_t after;
+    uint64_t first_us;
+    size_t n;
+    struct model_state *m;
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+int allot_cooldowns_new(const struct allot_config *cfg, struct allot_cooldowns **out)
+{
+    struct allot_cooldowns *c = calloc(1, sizeof *c);
+
+    *out = NULL;
+    if (!c || !(c->m = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *c->m))) {
+        free(c);
+        return ALLOT_ENOMEM;
+    }
+    c->cfg = cfg;
+    c->after = (uint32_t)cfg->limits.cooldown_after;
+    c->first_us = (uint64_t)cfg->limits.cooldown_ms * 1000u;
+    c->n = cfg->n_models;
+    *out = c;
+    return 0;
+}
+
+void allot_cooldowns_free(struct allot_cooldowns *c)
+{
+    if (c) {
+        free(c->m);
+        free(c);
+    }
+}
+
+uint64_t allot_cooldowns_resting(const struct allot_cooldowns *c, int model, uint64_t now_us)
+{
+    uint64_t until;
+
+    if (!c || !c->after || model < 0 || (size_t)model >= c->n)
+        return 0;
+    until = LOAD(&c->m[model].until_us);
+    return until > now_us ? until - now_us : 0;
+}
+
+uint64_t allot_cooldowns_record(struct allot_cooldowns *c, int model, int ok, uint64_t now_us)
+{
+    struct model_state *s;
+    uint32_t failures, rests;
+    uint64_t len, until;
+
+    if (!c || !c->after || model < 0 || (size_t)model >= c->n)
+        return 0;
+    s = &c->m[model];
+    if (ok) {
+        if (LOAD(&s->failures)) /* no write on the common path */
+            STORE(&s->failures, 0);
+        if (LOAD(&s->rests))
+            STORE(&s->rests, 0);
+        return 0;
+    }
+    failures = __atomic_add_fetch(&s->failures, 1, __ATOMIC_RELAXED);
+    until = LOAD(&s->until_us);
+    if (failures < c->after || until > now_us)
+        return 0; /* not yet, or already resting (a request that started before) */
+    /* The failure that reaches `after` starts a rest; so does the first
+     * failure after a rest ended (failures stays at or above after until a
+     * success). Of failures at the same moment, one starts it. */
+    rests = LOAD(&s->rests);
+    len = c->first_us << (rests < MAX_DOUBLINGS ? rests : MAX_DOUBLINGS);
+    if (!__atomic_compare_exchange_n(&s->until_us, &until, now_us + len, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return 0;
+    STORE(&s->rests, rests + 1);
+    __atomic_fetch_add(&s->total, 1, __ATOMIC_RELAXED);
+    return len;
+}
+
+int allot_cooldowns_render(const struct allot_cooldowns *c, uint64_t now_us, struct allot_buf *out)
+{
+    size_t i;
+    int rc;
+
+    if (!c || !c->after || !c->n)
+        return 0;
+    rc = allot_buf_adds(out, "# HELP allot_model_resting_seconds What is left of a model's rest "
+                             "after failures in a row (limits.cooldown_after); 0: in use.\n"
+                             "# TYPE allot_model_resting_seconds gauge\n");
+    for (i = 0; i < c->n && !rc; i++) {
+        uint64_t left = allot_cooldowns_resting(c, (int)i, now_us);
+        rc = allot_buf_adds(out, "allot_model_resting_seconds{");
+        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
+        rc = rc ? rc : allot_buf_addf(out, "} %.3f\n", (double)left / 1e6);
+    }
+    rc = rc ? rc
+            : allot_buf_adds(out, "# HELP allot_model_rests_total Rests a model was sent to "
+                                  "after failures in a row.\n"
+                                  "# TYPE allot_model_rests_total counter\n");
+    for (i = 0; i < c->n && !rc; i++) {
+        rc = allot_buf_adds(out, "allot_model_rests_total{");
+        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
+        rc = rc ? rc : allot_buf_addf(out, "} %llu\n", (unsigned long long)LOAD(&c->m[i].total));
+    }
+    return rc;
+}
