@@ -48,6 +48,15 @@ struct allot_chat_request {
 int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
                              struct allot_buf *err);
 
+/* Parse an embeddings request body (POST /v1/embeddings) into r: "model"
+ * (a string) and "input" (a string, or a non-empty array of strings or of
+ * token arrays, or one token array) are required. Sets model, model_off and
+ * model_len (for the rewrite), and material_bytes (the input's text bytes,
+ * 4 a token) for a token estimate; the rest stays empty. Errors as
+ * allot_chat_request_parse(). */
+int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char *body, size_t len,
+                                        struct allot_buf *err);
+
 /* Write body to out with the model value replaced by upstream_model (a JSON
  * string) and, when force_include_usage is set, stream_options set so that
  * include_usage is true (the value replaced, or the key added after the

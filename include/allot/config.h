@@ -153,6 +153,7 @@ struct allot_config {
     struct allot_model *models;
     size_t n_models;
     struct allot_tier_conf tiers[ALLOT_TIER__COUNT];
+    struct allot_tier_conf embeddings; /* POST /v1/embeddings: first serves, then fallbacks */
     struct allot_routing routing;
     struct allot_limits limits;
     struct allot_quality quality;

@@ -58,6 +58,15 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
                  struct allot_slice work_header, const struct allot_instruction *in,
                  struct allot_decision *out, struct allot_buf *err);
 
+/* The models for an embeddings request (POST /v1/embeddings): a
+ * configured model named in the request (ALLOT_SRC_MODEL), or for "auto",
+ * an alias or "allot:embeddings" the config's embeddings list, first to
+ * last (ALLOT_SRC_TIER). No tier, no category: has_tier 0. Errors:
+ * ALLOT_ENOTFOUND (an unknown name, or no embeddings list), ALLOT_EINVAL
+ * (a model of a kind anthropic provider); err says which. */
+int allot_decide_embeddings(const struct allot_config *cfg, struct allot_slice requested_model,
+                            struct allot_decision *out, struct allot_buf *err);
+
 /* Append the decision as one JSON object: {"category", "tier", "model",
  * "models", "confidence", "source", "reason", "classifier"} (category and
  * tier null when absent; classifier the explanation of

@@ -58,9 +58,11 @@ struct load {
     struct allot__ynode *root;
     struct allot__ynode *list[AK_SCOPE_CLIENT + 1]; /* the providers / models / keys lists */
     struct allot__ynode **model_provider;           /* per model, its provider: value */
-    struct allot__ynode *tier_model[ALLOT_TIER__COUNT][ALLOT_MAX_TIER_MODELS];
-    size_t n_tier_model[ALLOT_TIER__COUNT];
-    size_t tier_line[ALLOT_TIER__COUNT];
+    /* the tiers' model lists as written, and at EMBED the embeddings list */
+#define EMBED ALLOT_TIER__COUNT
+    struct allot__ynode *tier_model[ALLOT_TIER__COUNT + 1][ALLOT_MAX_TIER_MODELS];
+    size_t n_tier_model[ALLOT_TIER__COUNT + 1];
+    size_t tier_line[ALLOT_TIER__COUNT + 1];
     size_t aliases_line;
 };
 
@@ -1318,40 +1320,73 @@ static void check_models(struct load *L)
     }
 }
 
+/* The model names listed at L->tier_model[t] (written under path) into
+ * tc, each known and at most once; in_what names the list in messages. */
+static void resolve_list(struct load *L, size_t t, const char *path, const char *in_what,
+                         struct allot_tier_conf *tc)
+{
+    const struct allot_config *c = L->cfg;
+    char p[96], names[512], q[96];
+    size_t j, k;
+
+    for (j = 0; j < L->n_tier_model[t]; j++) {
+        struct allot__ynode *nn = L->tier_model[t][j];
+        const struct allot_model *m;
+        const char *s;
+        size_t n;
+
+        path_fmt(p, sizeof p, "%s[%zu]", path, j);
+        if (!(s = text(L, nn, p, &n)))
+            continue;
+        quote(q, sizeof q, nn->raw, nn->raw_len);
+        m = allot_config_find_model(c, s, n);
+        if (!m) {
+            name_list(c, 1, names, sizeof names);
+            report(L, nn->line, p, "unknown model '%s'; models are: %s", q, names);
+            continue;
+        }
+        for (k = 0; k < tc->n_models && tc->models[k] != m; k++)
+            ;
+        if (k < tc->n_models) {
+            report(L, nn->line, p, "model '%s' is listed twice in %s", q, in_what);
+            continue;
+        }
+        tc->models[tc->n_models++] = (struct allot_model *)m;
+    }
+}
+
+/* embeddings: known models, each of a provider with an embeddings API. */
+static void check_embeddings(struct load *L)
+{
+    struct allot_tier_conf *e = &L->cfg->embeddings;
+    char p[64];
+    size_t i;
+
+    resolve_list(L, EMBED, "embeddings", "embeddings", e);
+    for (i = 0; i < e->n_models; i++)
+        if (allot_provider_is_anthropic(e->models[i]->provider)) {
+            path_fmt(p, sizeof p, "embeddings[%zu]", i);
+            report(L, L->tier_model[EMBED][i]->line, p,
+                   "model '%s' is served by provider '%s' of kind anthropic, which has no "
+                   "embeddings API; list models of kind openai providers",
+                   e->models[i]->name, e->models[i]->provider->name);
+        }
+}
+
 static void check_tiers(struct load *L)
 {
     struct allot_config *c = L->cfg;
-    size_t t, j, k, line;
-    char p[64], names[512], q[96], why[256];
+    size_t t, k, line;
+    char p[64], why[256];
 
     for (t = 0; t < ALLOT_TIER__COUNT; t++) {
         struct allot_tier_conf *tc = &c->tiers[t];
         const char *tname = allot_tier_name((enum allot_tier)t);
 
-        for (j = 0; j < L->n_tier_model[t]; j++) {
-            struct allot__ynode *nn = L->tier_model[t][j];
-            const struct allot_model *m;
-            const char *s;
-            size_t n;
-
-            path_fmt(p, sizeof p, "tiers.%s[%zu]", tname, j);
-            if (!(s = text(L, nn, p, &n)))
-                continue;
-            quote(q, sizeof q, nn->raw, nn->raw_len);
-            m = allot_config_find_model(c, s, n);
-            if (!m) {
-                name_list(c, 1, names, sizeof names);
-                report(L, nn->line, p, "unknown model '%s'; models are: %s", q, names);
-                continue;
-            }
-            for (k = 0; k < tc->n_models && tc->models[k] != m; k++)
-                ;
-            if (k < tc->n_models) {
-                report(L, nn->line, p, "model '%s' is listed twice in tier %s", q, tname);
-                continue;
-            }
-            tc->models[tc->n_models++] = (struct allot_model *)m;
-        }
+        char at[32], in_what[32];
+        path_fmt(at, sizeof at, "tiers.%s", tname);
+        snprintf(in_what, sizeof in_what, "tier %s", tname);
+        resolve_list(L, (size_t)t, at, in_what, tc);
 
         /* An empty tier is fine as long as nothing routes to it. */
         if (L->n_tier_model[t])
@@ -1552,6 +1587,7 @@ static void check_all(struct load *L)
         return;
     }
     check_tiers(L);
+    check_embeddings(L);
     check_client_tiers(L);
     check_quality(L);
 }

@@ -296,6 +296,14 @@ const struct allot__config_key allot__config_keys[] = {
      .help = "Models for implementation work: implement."},
 
     /* routing */
+    {.path = "embeddings",
+     .type = AK_MODEL_LIST,
+     .arg = ALLOT_TIER__COUNT,
+     .def_doc = "none",
+     .help = "Models that serve POST /v1/embeddings for \"auto\" (and the aliases): the first "
+             "serves, the rest are fallbacks. A request naming a configured model gets that "
+             "model. Models of kind openai providers only. Without it, /v1/embeddings answers "
+             "404."},
     {.path = "routing",
      .type = AK_SECTION,
      .help = "How a request for \"auto\" is sent to a tier."},

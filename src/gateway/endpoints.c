@@ -348,6 +348,11 @@ void allot__endpoint_head(struct allot__worker *w, struct allot_http_request *re
     }
 }
 
+int allot__is_embeddings_path(struct allot_slice path)
+{
+    return allot_slice_eq(path, "/v1/embeddings") || allot_slice_eq(path, "/embeddings");
+}
+
 void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request *req)
 {
     struct allot_slice p = req->path;
@@ -357,7 +362,7 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
     char msg[256];
 
     if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions") ||
-        allot__is_messages_path(p) || allot__is_responses_path(p)) {
+        allot__is_messages_path(p) || allot__is_responses_path(p) || allot__is_embeddings_path(p)) {
         if (post)
             allot__exchange_start(w, req, client);
         else

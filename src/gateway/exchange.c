@@ -124,6 +124,7 @@ struct allot__exchange {
      * of a streamed answer (it keeps the open item's text, bounded by
      * limits.max_response_bytes, for the done events). */
     int responses;
+    int embeddings; /* POST /v1/embeddings: no routing by kind, no checks */
     struct allot_responses_stream rstream;
     struct allot_responses_custom rcustom; /* the request's custom tools */
     /* A provider of kind anthropic (docs/anthropic.md): the chat body is
@@ -402,9 +403,10 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     memset(&e, 0, sizeof e);
     COPY_CSTR(e.id, x->id);
     e.ts_ms = x->ts_ms;
-    COPY_CSTR(e.endpoint, x->anthropic   ? "/v1/messages"
-                          : x->responses ? "/v1/responses"
-                                         : "/v1/chat/completions");
+    COPY_CSTR(e.endpoint, x->anthropic    ? "/v1/messages"
+                          : x->responses  ? "/v1/responses"
+                          : x->embeddings ? "/v1/embeddings"
+                                          : "/v1/chat/completions");
     copy_str(e.requested_model, sizeof e.requested_model,
              x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
     if (x->decided) {
@@ -440,7 +442,10 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     e.tokens_estimated = x->tokens_estimated;
     if (x->model) {
         e.cost_usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
-        e.counterfactual_usd = allot_cost_usd(judge, x->prompt_tokens, x->completion_tokens);
+        /* embeddings have no judgment-tier equivalent: no saving claimed */
+        e.counterfactual_usd = x->embeddings
+                                   ? e.cost_usd
+                                   : allot_cost_usd(judge, x->prompt_tokens, x->completion_tokens);
     }
     e.cost_usd += x->escalation_usd;
     COPY_CSTR(e.check, x->check);
@@ -1339,7 +1344,7 @@ static void try_next(struct allot__exchange *x)
             continue;
         }
         ur.model = x->model;
-        ur.path = "/chat/completions";
+        ur.path = x->embeddings ? "/embeddings" : "/chat/completions";
         ur.body = x->up_body.ptr;
         ur.body_len = x->up_body.len;
         x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
@@ -1411,6 +1416,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     allot_buf_init(&err, 1024);
     x->anthropic = allot__is_messages_path(req->path);
     x->responses = !x->anthropic && allot__is_responses_path(req->path);
+    x->embeddings = allot__is_embeddings_path(req->path);
     if (!allot_ratelimits_take(w->gw->rates, client, x->start_us, &retry_us, &rate_limit,
                                &rate_left)) {
         snprintf(x->retry_str, sizeof x->retry_str, "%llu",
@@ -1458,6 +1464,9 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
             goto out;
         }
         rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
+    } else if (x->embeddings) {
+        rc = allot_chat_request_parse_embeddings(&x->chat, req->body.ptr ? req->body.ptr : "",
+                                                 req->body.len, &err);
     } else {
         rc = allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len,
                                       &err);
@@ -1470,9 +1479,19 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         finish(x, ALLOT_MSTATUS_REJECTED);
         goto out;
     }
-    allot_instruction_from_request(&x->chat, &in);
-    rc = allot_decide(cfg, x->chat.model, allot_http_request_header(req, "x-allot-work"), &in,
-                      &x->decision, &err);
+    if (x->embeddings) { /* no kind of work to route by: the named model or the list */
+        rc = allot_decide_embeddings(cfg, x->chat.model, &x->decision, &err);
+        if (rc == 0) {
+            x->decided = 1;
+            set_serving_tier(x, -1);
+            try_next(x);
+            goto out;
+        }
+    } else {
+        allot_instruction_from_request(&x->chat, &in);
+        rc = allot_decide(cfg, x->chat.model, allot_http_request_header(req, "x-allot-work"), &in,
+                          &x->decision, &err);
+    }
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, ALLOT_MSTATUS_REJECTED, rc == ALLOT_ENOTFOUND ? 404 : 400,

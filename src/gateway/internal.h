@@ -94,6 +94,10 @@ int allot__is_anthropic_path(struct allot_slice path);
  * and answers are translated (responses.h), its errors are OpenAI's. */
 int allot__is_responses_path(struct allot_slice path);
 
+/* Whether path is /v1/embeddings (or /embeddings): its requests go to the
+ * embeddings models (decision.h), unchecked, and are ledgered as such. */
+int allot__is_embeddings_path(struct allot_slice path);
+
 /* Every request's head, before its body is read (endpoints.c): with
  * auth.keys, everything but GET /healthz needs a client key; the caller
  * goes on in req->tag (its client slot, clients.h, plus one). */

@@ -366,6 +366,91 @@ out:
     return 0;
 }
 
+/* Bytes an embeddings input is estimated from: its text, or 4 a token. */
+static size_t input_bytes(const cJSON *in)
+{
+    const cJSON *t;
+    size_t n = 0;
+
+    if (cJSON_IsString(in))
+        return str_len(in);
+    cJSON_ArrayForEach(t, in) n = add_sat(n, cJSON_IsNumber(t) ? 4 : 0);
+    return n;
+}
+
+int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char *body, size_t len,
+                                        struct allot_buf *err)
+{
+    struct allot_chat_request t;
+    struct member spans[1] = {{"model", 0, 0, 0}};
+    struct allot_json_check_error jerr;
+    const cJSON *model, *input, *it;
+    const char *parse_end = NULL;
+    int rc;
+
+    memset(&t, 0, sizeof t);
+    allot_buf_init(&t.scratch, SCRATCH_MAX);
+    if (!body) {
+        body = "";
+        len = 0;
+    }
+    if ((rc = check_json(body, len, spans, 1, &jerr))) {
+        allot_buf_addf(err, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
+                       jerr.why);
+        goto out;
+    }
+    if (!(t.root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0))) {
+        rc = ALLOT_ENOMEM;
+        goto out;
+    }
+    rc = ALLOT_EINVAL;
+    if (!cJSON_IsObject(t.root)) {
+        allot_buf_adds(err, "the request body must be a JSON object");
+        goto out;
+    }
+    model = allot_json_member(t.root, "model");
+    input = allot_json_member(t.root, "input");
+    if (!cJSON_IsString(model)) {
+        allot_buf_adds(err, "'model' is required and must be a string");
+        goto out;
+    }
+    t.model = allot_slice_of(model->valuestring, str_len(model));
+    if (cJSON_IsString(input) || (nonempty_array(input) && cJSON_IsNumber(input->child))) {
+        t.material_bytes = input_bytes(input); /* one text, or one token array */
+    } else if (nonempty_array(input)) {
+        cJSON_ArrayForEach(it, input)
+        {
+            if (!cJSON_IsString(it) && !cJSON_IsArray(it)) {
+                allot_buf_adds(err, "'input' must be a string, an array of strings or an array "
+                                    "of token arrays");
+                goto out;
+            }
+            t.material_bytes = add_sat(t.material_bytes, input_bytes(it));
+        }
+    } else {
+        allot_buf_adds(err, "'input' is required: a string or a non-empty array");
+        goto out;
+    }
+    if (spans[0].count > 1) {
+        allot_buf_adds(err, "duplicate top-level key 'model'");
+        goto out;
+    }
+    t.model_off = spans[0].off;
+    t.model_len = spans[0].len;
+    t.system = t.last_user = allot_slice_of("", 0);
+    rc = 0;
+out:
+    if (rc) {
+        cJSON_Delete(t.root);
+        allot_buf_release(&t.scratch);
+        memset(r, 0, sizeof *r);
+        allot_buf_init(&r->scratch, SCRATCH_MAX);
+        return rc;
+    }
+    *r = t;
+    return 0;
+}
+
 /* ---- rewrite ---- */
 
 static int is_empty_object(const char *s, size_t n, size_t brace)

@@ -158,6 +158,52 @@ int allot_decision_use_tier(const struct allot_config *cfg, enum allot_tier tier
     return 0;
 }
 
+int allot_decide_embeddings(const struct allot_config *cfg, struct allot_slice requested_model,
+                            struct allot_decision *out, struct allot_buf *err)
+{
+    const struct allot_tier_conf *e = &cfg->embeddings;
+    const struct allot_model *m;
+    char q[QUOTE_MAX + 1];
+    size_t i;
+
+    memset(out, 0, sizeof *out);
+    out->confidence = out->tier_confidence = 1.0;
+    if (!requested_model.ptr)
+        requested_model = allot_slice_of("", 0);
+    if ((m = find_model(cfg, requested_model))) {
+        if (allot_provider_is_anthropic(m->provider)) {
+            allot_buf_addf(err,
+                           "model '%s' is served by provider '%s' of kind anthropic, which has "
+                           "no embeddings API",
+                           m->name, m->provider->name);
+            return ALLOT_EINVAL;
+        }
+        out->source = ALLOT_SRC_MODEL;
+        out->models[0] = m;
+        out->n_models = 1;
+        snprintf(out->reason, sizeof out->reason, "model %s named in request", m->name);
+        return 0;
+    }
+    if (is_alias(cfg, requested_model) || allot_slice_ieq(requested_model, "allot:embeddings")) {
+        if (e->n_models == 0) {
+            allot_buf_adds(err, "no embeddings models are configured: list them under "
+                                "'embeddings' in allot.yaml, or name a configured model");
+            return ALLOT_ENOTFOUND;
+        }
+        for (i = 0; i < e->n_models; i++)
+            out->models[out->n_models++] = e->models[i];
+        out->source = ALLOT_SRC_TIER;
+        snprintf(out->reason, sizeof out->reason, "embeddings: the configured list");
+        return 0;
+    }
+    sanitize(requested_model, q, sizeof q);
+    allot_buf_addf(err,
+                   "model '%s' does not exist: use \"auto\", \"allot:embeddings\" or a "
+                   "configured model",
+                   q);
+    return ALLOT_ENOTFOUND;
+}
+
 int allot_decide(const struct allot_config *cfg, struct allot_slice requested_model,
                  struct allot_slice work_header, const struct allot_instruction *in,
                  struct allot_decision *out, struct allot_buf *err)

@@ -1138,6 +1138,8 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     ex->a.created = (long long)time(NULL);
     ex->stream = v.stream;
     ex->a.include_usage = v.include_usage;
+    ex->a.inputs = v.inputs;
+    ex->a.base64 = v.base64;
     ex->a.usage = !k.no_usage;
     ex->malformed = k.malformed;
     ex->cut_after = k.cut_after;
@@ -1197,6 +1199,9 @@ static void on_request(struct allot_http_request *req, void *ctx)
     } else if (req->method == HTTP_POST &&
                (allot_slice_eq(p, "/v1/messages") || allot_slice_eq(p, "/messages"))) {
         handle_answer(w, req, &fake_anthropic);
+    } else if (req->method == HTTP_POST &&
+               (allot_slice_eq(p, "/v1/embeddings") || allot_slice_eq(p, "/embeddings"))) {
+        handle_answer(w, req, &fake_embeddings);
     } else if (req->method == HTTP_GET && allot_slice_eq(p, "/healthz")) {
         (void)allot_buf_adds(&w->scratch, "ok\n");
         respond_now(w, req, 200, "text/plain");

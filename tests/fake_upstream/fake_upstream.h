@@ -184,6 +184,8 @@ struct fake_request_view {
     size_t content_bytes;   /* text of every message, the system prompt's included */
     const cJSON *last_user; /* content of the last user message: a string, or
                              * an array of parts whose `text` counts */
+    long inputs;            /* embeddings: how many inputs (vectors to answer) */
+    int base64;             /* embeddings: encoding_format "base64" */
 };
 
 /* One planned answer, whatever the API. Owned by the exchange. */
@@ -200,6 +202,8 @@ struct fake_answer {
                                * or the finish knob's text; plain text */
     struct allot_buf tool;    /* tool-call: the tool's name, a JSON string literal; empty: none */
     struct allot_buf prefix;  /* the dialect's own, for a stream: bytes every event starts with */
+    long inputs;              /* embeddings: vectors to answer */
+    int base64;               /* ... as base64 float32s, not JSON numbers */
 };
 
 struct fake_dialect {
@@ -229,6 +233,7 @@ struct fake_dialect {
 
 extern const struct fake_dialect fake_openai;    /* POST /v1/chat/completions */
 extern const struct fake_dialect fake_anthropic; /* POST /v1/messages */
+extern const struct fake_dialect fake_embeddings; /* POST /v1/embeddings */
 
 /* Whether the header value `key` carries exactly expect_key: as
  * "Bearer KEY" when bearer, else as KEY alone. 0 when key is absent. */

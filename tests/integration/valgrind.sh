@@ -22,7 +22,7 @@ chmod +x "$WORK/allot"
 ALLOT_BIN=$WORK/allot FAKE_BIN=$ROOT/$BUILD/fake_upstream node --test --test-concurrency=1 \
   --test-reporter=spec chat.test.mjs errors.test.mjs fallback.test.mjs routing.test.mjs \
   ops.test.mjs shutdown.test.mjs quality.test.mjs anthropic.test.mjs anthropic_provider.test.mjs responses.test.mjs \
-  postgres.test.mjs auth.test.mjs; rc=$?
+  postgres.test.mjs auth.test.mjs embeddings.test.mjs; rc=$?
 reports=$(cat "$WORK"/log.* 2>/dev/null)
 if [ -n "$reports" ]; then
   printf '%s\n' "$reports" | head -100

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
@@ -599,4 +600,55 @@ TEST(chat_request_error_column_counts_characters)
                   "invalid JSON at line 2 column 6: unexpected character 'x'");
     allot_chat_request_release(&r);
     allot_buf_release(&err);
+}
+
+/* POST /v1/embeddings bodies: model and input, the model's span for the
+ * rewrite, the input's bytes for a token estimate. */
+TEST(chat_request_embeddings)
+{
+    static const struct {
+        const char *body;
+        int rc;
+        size_t bytes;
+        const char *err;
+    } cases[] = {
+        {"{\"model\":\"auto\",\"input\":\"hello world\"}", 0, 11, NULL},
+        {"{\"input\":[\"ab\",\"cde\"],\"model\":\"e\",\"encoding_format\":\"base64\"}", 0, 5, NULL},
+        {"{\"model\":\"e\",\"input\":[1,2,3]}", 0, 12, NULL},
+        {"{\"model\":\"e\",\"input\":[[1,2],[3]]}", 0, 12, NULL},
+        {"{\"model\":\"e\",\"input\":\"x\",\"stream\":true}", 0, 1, NULL},
+        {"{\"model\":\"e\"}", ALLOT_EINVAL, 0, "'input' is required"},
+        {"{\"model\":\"e\",\"input\":[]}", ALLOT_EINVAL, 0, "'input' is required"},
+        {"{\"model\":\"e\",\"input\":[\"a\",{}]}", ALLOT_EINVAL, 0, "'input' must be a string"},
+        {"{\"input\":\"x\"}", ALLOT_EINVAL, 0, "'model' is required"},
+        {"{\"model\":\"e\",\"model\":\"f\",\"input\":\"x\"}", ALLOT_EINVAL, 0, "duplicate"},
+        {"[1]", ALLOT_EINVAL, 0, "must be a JSON object"},
+        {"{\"model\":", ALLOT_EPARSE, 0, "invalid JSON at line 1"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_chat_request r;
+        struct allot_buf err, out;
+        int rc, ok;
+        allot_buf_init(&err, 4096);
+        rc = allot_chat_request_parse_embeddings(&r, cases[i].body, strlen(cases[i].body), &err);
+        ok = rc == cases[i].rc &&
+             (rc ? strstr(allot_buf_cstr(&err), cases[i].err) != NULL
+                 : r.material_bytes == cases[i].bytes && r.stream == 0 && r.n_messages == 0);
+        if (!ok)
+            fprintf(stderr, "  case %zu: rc %d, bytes %zu, %s\n", i, rc, r.material_bytes,
+                    allot_buf_cstr(&err));
+        allot_buf_init(&out, 4096);
+        if (ok && rc == 0) { /* the rewrite replaces the model and nothing else */
+            ok = allot_chat_request_rewrite(&r, cases[i].body, strlen(cases[i].body), "up", 0,
+                                            &out) == 0 &&
+                 strstr(allot_buf_cstr(&out), "\"model\":\"up\"") != NULL &&
+                 out.len == strlen(cases[i].body) - r.model_len + 4;
+        }
+        allot_buf_release(&out);
+        allot_chat_request_release(&r);
+        allot_buf_release(&err);
+        ASSERT(ok);
+    }
 }

@@ -243,7 +243,7 @@ TEST(config_unknown_key_lists_known_keys)
     ASSERT_INT_EQ(load(MINIMAL "listn: 1\n", &c, &err), ALLOT_ECONFIG);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:11: unknown key 'listn'; known keys: "
                                               "listen, workers, store, auth, providers, models, "
-                                              "tiers, "
+                                              "tiers, embeddings, "
                                               "routing, limits, quality\n");
     allot_buf_release(&err);
 

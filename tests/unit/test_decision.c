@@ -334,3 +334,52 @@ TEST(decision_prefix_alias_routes_names_it_begins)
     ASSERT_INT_EQ(d.source, ALLOT_SRC_HEADER);
     allot_buf_release(&err);
 }
+
+TEST(decision_embeddings)
+{
+    struct fixture f;
+    struct allot_decision d;
+    struct allot_buf err;
+    static char anth[] = "anthropic", claude[] = "claude";
+    struct allot_provider pa;
+
+    fixture_init(&f);
+    allot_buf_init(&err, 4096);
+    /* no list: auto is not found, a model by name is fine */
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("auto"), &d, &err),
+                  ALLOT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "no embeddings models are configured");
+    allot_buf_reset(&err);
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("orphan"), &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_MODEL);
+    ASSERT_INT_EQ(d.n_models, 1);
+    ASSERT_INT_EQ(d.has_tier, 0);
+    ASSERT_INT_EQ(d.has_category, 0);
+    /* with a list: auto, the aliases and allot:embeddings take it in order */
+    f.cfg.embeddings.models[0] = &f.models[3];
+    f.cfg.embeddings.models[1] = &f.models[1];
+    f.cfg.embeddings.n_models = 2;
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("router"), &d, &err), 0);
+    ASSERT_INT_EQ(d.source, ALLOT_SRC_TIER);
+    ASSERT_INT_EQ(d.n_models, 2);
+    ASSERT(d.models[0] == &f.models[3] && d.models[1] == &f.models[1]);
+    ASSERT_INT_EQ(d.has_tier, 0);
+    ASSERT_STR_EQ(d.reason, "embeddings: the configured list");
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("allot:Embeddings"), &d, &err),
+                  0);
+    ASSERT_INT_EQ(d.n_models, 2);
+    /* unknown names, and models of an Anthropic provider */
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("ada"), &d, &err),
+                  ALLOT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "model 'ada' does not exist: use \"auto\", "
+                                              "\"allot:embeddings\" or a configured model");
+    allot_buf_reset(&err);
+    memset(&pa, 0, sizeof pa);
+    pa.name = claude;
+    pa.kind = anth;
+    f.models[2].provider = &pa;
+    ASSERT_INT_EQ(allot_decide_embeddings(&f.cfg, allot_slice_cstr("coder"), &d, &err),
+                  ALLOT_EINVAL);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "provider 'claude' of kind anthropic");
+    allot_buf_release(&err);
+}
