@@ -9,7 +9,9 @@
 #     SQLite file, a real PostgreSQL server (postgres.test.mjs starts its
 #     own); run against the ASan+UBSan build, against a
 #     ThreadSanitizer build, and (the files that assert no timing) with
-#     allot under valgrind memcheck
+#     allot under valgrind memcheck; and a subset (chat, stream, fallback,
+#     errors, ops) again with every provider forced to libcurl
+#     (ALLOT_IT_HTTP_CLIENT=curl), so both upstream clients stay tested
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -77,17 +79,19 @@ if [ -f tests/fake_upstream/smoke.sh ]; then
   if bash tests/fake_upstream/smoke.sh build/asan/fake_upstream; then count 1 0; else count 0 1; fi
 fi
 
-# integration SUITE_NAME BUILD_DIR: the node suite against that build.
+# integration SUITE_NAME BUILD_DIR [FILE...]: the node suite (or those
+# files of it) against that build.
 integration() {
-  local out rc p f c
-  out=$(cd tests/integration && ALLOT_BIN=$ROOT/$2/allot FAKE_BIN=$ROOT/$2/fake_upstream \
-        ALLOT_SANITIZER=$1 node --test --test-concurrency=1 --test-reporter=spec 2>&1); rc=$?
+  local out rc p f c name=$1 dir=$2
+  shift 2
+  out=$(cd tests/integration && ALLOT_BIN=$ROOT/$dir/allot FAKE_BIN=$ROOT/$dir/fake_upstream \
+        ALLOT_SANITIZER=$name node --test --test-concurrency=1 --test-reporter=spec "$@" 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 200
   p=$(printf '%s\n' "$out" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
   f=$(printf '%s\n' "$out" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)
   c=$(printf '%s\n' "$out" | grep -E '^ℹ cancelled [0-9]+' | awk '{print $3}' | tail -1)
   f=$(( ${f:-0} + ${c:-0} ))  # a failed before() hook cancels its file's tests
-  if [ -z "$p" ]; then echo "$1: the runner gave no summary (exit $rc)"; count 0 1
+  if [ -z "$p" ]; then echo "$name: the runner gave no summary (exit $rc)"; count 0 1
   else count "$p" "$f"; [ $rc -ne 0 ] && [ "$f" = 0 ] && count 0 1; fi
 }
 
@@ -97,6 +101,9 @@ if ! (cd tests/integration && { { [ -d node_modules/openai ] && [ -d node_module
   echo "npm ci failed"; count 0 1
 else
   integration asan build/asan
+  echo "== integration tests, every provider forced to libcurl (http_client: curl), ASan+UBSan"
+  ALLOT_IT_HTTP_CLIENT=curl integration asan build/asan \
+    chat.test.mjs stream.test.mjs fallback.test.mjs errors.test.mjs ops.test.mjs
   echo "== integration tests again under ThreadSanitizer (workers, ledger writer, metrics)"
   if make -j"$(nproc)" tsan >build-tsan.log 2>&1; then
     rm -f build-tsan.log

@@ -23,9 +23,14 @@ struct allot_provider {
     char *base_url; /* e.g. "https://api.openai.com/v1", no trailing slash */
     char *api_key;  /* resolved from ${ENV}; NULL when none. SECRET: never log */
     long connect_timeout_ms;
-    long timeout_ms; /* total time for one upstream attempt */
-    long max_tokens; /* kind anthropic: max_tokens when the request has none */
+    long timeout_ms;   /* total time for one upstream attempt */
+    long max_tokens;   /* kind anthropic: max_tokens when the request has none */
+    char *http_client; /* "auto": the native HTTP/1.1 client for http:// URLs
+                        * (libcurl otherwise); "curl": always libcurl */
 };
+
+/* Whether p must be called through libcurl (http_client: curl). */
+int allot_provider_forces_curl(const struct allot_provider *p);
 
 /* Whether p speaks Anthropic's Messages API (kind: anthropic). */
 int allot_provider_is_anthropic(const struct allot_provider *p);

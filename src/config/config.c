@@ -1759,6 +1759,7 @@ void allot_config_free(struct allot_config *c)
     for (i = 0; i < c->n_providers; i++) {
         free(c->providers[i].name);
         free(c->providers[i].kind);
+        free(c->providers[i].http_client);
         free(c->providers[i].base_url);
         free_secret(c->providers[i].api_key);
     }
@@ -1794,4 +1795,9 @@ void allot_config_free(struct allot_config *c)
 int allot_provider_is_anthropic(const struct allot_provider *p)
 {
     return p && p->kind && strcmp(p->kind, "anthropic") == 0;
+}
+
+int allot_provider_forces_curl(const struct allot_provider *p)
+{
+    return p && p->http_client && strcmp(p->http_client, "curl") == 0;
 }

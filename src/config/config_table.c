@@ -218,6 +218,16 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "8192",
      .help = "kind anthropic: max_tokens sent when the request sets neither max_tokens nor "
              "max_completion_tokens (Anthropic's API requires one). Ignored for kind openai."},
+    {.path = "providers[].http_client",
+     .type = AK_ENUM,
+     .scope = AK_SCOPE_PROVIDER,
+     .offset = PROV(http_client),
+     .choices = "auto curl",
+     .def = "auto",
+     .help = "Which HTTP client calls the provider. \"auto\": allot's own HTTP/1.1 client "
+             "for an http:// base_url (local servers: Ollama, vLLM, llama.cpp) unless a "
+             "proxy from the environment applies to its host, libcurl for https:// and "
+             "through proxies. \"curl\": always libcurl."},
 
     /* models */
     {.path = "models",

@@ -1,4 +1,7 @@
-/* client.c: provider calls through libcurl multi inside a libuv loop.
+/* client.c: provider calls through libcurl multi inside a libuv loop,
+ * and the public API of upstream.h, which sends a provider's transfers to
+ * the native HTTP/1.1 client (h1.c) when that client serves it: an
+ * http:// base_url, no proxy from the environment, http_client not curl.
  *
  * DESIGN: curl tells us which sockets to watch (socket callback) and when
  * to wake it (timer callback); libuv polls and times; we hand readiness
@@ -16,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "allot/error.h"
 #include "allot/log.h"
 #include "allot/upstream.h"
+#include "internal.h"
 
 struct provider_headers {
     const struct allot_provider *provider;
@@ -29,6 +34,7 @@ struct provider_headers {
 };
 
 struct allot_upstream_xfer {
+    enum allot__xfer_kind kind; /* first (internal.h): ALLOT__XFER_CURL */
     struct allot_upstream *up;
     CURL *easy;
     const struct allot_upstream_callbacks *cb;
@@ -57,8 +63,9 @@ struct allot_upstream {
     struct sock_ctx *socks;
     struct sock_ctx **by_fd; /* the poll handle of each socket curl opened */
     size_t n_by_fd;
-    uv_check_t check; /* harvests finished transfers after each poll phase */
-    int proxy_env;    /* a proxy is set in the environment (proxy_in_env) */
+    uv_check_t check;     /* harvests finished transfers after each poll phase */
+    int proxy_env;        /* a proxy is set in the environment (proxy_in_env) */
+    struct allot__h1 *h1; /* the native client, for the providers it serves */
 };
 
 /* A socket curl opened, and its poll handle. The handle lives as long as
@@ -276,6 +283,54 @@ static int proxy_in_env(void)
     return 0;
 }
 
+/* Whether host (lower- or upper-case) is host_entry or in its domain. */
+static int no_proxy_entry_matches(const char *host, const char *e, size_t n)
+{
+    size_t hl = strlen(host);
+    while (n && (*e == ' ' || *e == '\t'))
+        e++, n--;
+    while (n && (e[n - 1] == ' ' || e[n - 1] == '\t'))
+        n--;
+    if (n && *e == '.')
+        e++, n--;
+    if (n >= 2 && e[0] == '[' && e[n - 1] == ']')
+        e++, n -= 2;
+    if (n == 0)
+        return 0;
+    if (n == 1 && *e == '*')
+        return 1;
+    if (hl == n && strncasecmp(host, e, n) == 0)
+        return 1;
+    return hl > n && host[hl - n - 1] == '.' && strncasecmp(host + hl - n, e, n) == 0;
+}
+
+int allot__proxy_applies(const char *host)
+{
+    static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
+    const char *np;
+    size_t i;
+    int set = 0;
+
+    for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            set = 1;
+    }
+    if (!set)
+        return 0;
+    np = getenv("no_proxy");
+    if (!np || !*np)
+        np = getenv("NO_PROXY");
+    while (np && *np) {
+        const char *comma = strchr(np, ',');
+        size_t n = comma ? (size_t)(comma - np) : strlen(np);
+        if (no_proxy_entry_matches(host, np, n))
+            return 0;
+        np = comma ? comma + 1 : NULL;
+    }
+    return 1;
+}
+
 int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct allot_upstream **out)
 {
     struct allot_upstream *up = NULL;
@@ -291,6 +346,9 @@ int allot_upstream_new(uv_loop_t *loop, const struct allot_config *cfg, struct a
     up->loop = loop;
     up->cfg = cfg;
     up->proxy_env = proxy_in_env();
+    if ((rc = allot__h1_new(loop, cfg, &up->h1)))
+        goto out;
+    rc = ALLOT_ENOMEM;
     up->multi = curl_multi_init();
     if (!up->multi)
         goto out;
@@ -356,6 +414,7 @@ out:
         free(up->headers);
         if (up->multi)
             curl_multi_cleanup(up->multi);
+        allot__h1_free(up->h1);
         free(up);
     }
     return rc;
@@ -468,6 +527,8 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
 
     if (up->closing)
         return ALLOT_ECLOSED;
+    if (allot__h1_serves(up->h1, p))
+        return allot__h1_start(up->h1, req, cb, ctx, out, err);
     if (!ph) {
         allot_buf_addf(err, "upstream '%s': provider not configured", p->name);
         return ALLOT_EUPSTREAM;
@@ -479,6 +540,7 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
         x = calloc(1, sizeof *x);
         if (!x)
             return ALLOT_ENOMEM;
+        x->kind = ALLOT__XFER_CURL;
         x->easy = curl_easy_init();
         x->up = up;
         x->ph = ph;
@@ -568,6 +630,10 @@ static void check_multi_info(struct allot_upstream *up)
 
 void allot_upstream_cancel(struct allot_upstream_xfer *x)
 {
+    if (x && allot__xfer_kind_of(x) == ALLOT__XFER_H1) {
+        allot__h1_cancel(x);
+        return;
+    }
     if (!x || !x->running)
         return;
     curl_multi_remove_handle(x->up->multi, x->easy);
@@ -576,13 +642,17 @@ void allot_upstream_cancel(struct allot_upstream_xfer *x)
 
 void allot_upstream_resume(struct allot_upstream_xfer *x)
 {
+    if (x && allot__xfer_kind_of(x) == ALLOT__XFER_H1) {
+        allot__h1_resume(x);
+        return;
+    }
     if (x && x->running)
         curl_easy_pause(x->easy, CURLPAUSE_CONT);
 }
 
 size_t allot_upstream_active(const struct allot_upstream *up)
 {
-    return up->active;
+    return up->active + allot__h1_active(up->h1);
 }
 
 static void free_upstream(uv_handle_t *h)
@@ -614,6 +684,8 @@ void allot_upstream_free(struct allot_upstream *up)
     if (!up)
         return;
     up->closing = 1;
+    allot__h1_free(up->h1);
+    up->h1 = NULL;
     /* Transfers still running belong to requests that are being torn down;
      * their owners cancel them. What remains here is the pool. Cleaning up
      * the multi handle closes cached connections through on_close_socket. */

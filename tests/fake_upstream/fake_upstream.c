@@ -61,6 +61,8 @@ static const struct opt_spec opt_table[] = {
     {"--expect-key", OPT_STR, 0, 0, OFF(expect_key), "KEY",
      "/stats reports key_ok: whether Authorization was exactly 'Bearer KEY' (chat), or "
      "x-api-key exactly KEY (Messages, which refuses other keys with 401)"},
+    {"--idle-timeout-ms", OPT_LONG, 1, FAKE_MAX_DELAY_MS, OFF(idle_timeout_ms), "N",
+     "close a keep-alive connection idle this long, without a word (120000)"},
     {"--quiet", OPT_FLAG, 0, 0, OFF(quiet), NULL, "no log line per request"},
 };
 #undef OFF
@@ -152,6 +154,7 @@ static int parse_args(int argc, char **argv, struct fake_options *opt)
     opt->workers = 1;
     opt->tokens = 16;
     opt->fail_rate = -1;
+    opt->idle_timeout_ms = 120000;
     for (i = 1; i < argc; i++) {
         const struct opt_spec *o = NULL;
         const char *arg = argv[i], *val = NULL, *eq;
@@ -240,11 +243,11 @@ static void *worker_main(void *arg)
 static int worker_open(struct fake_worker *w, const struct fake_options *opt, int port,
                        struct allot_http_handler *handler)
 {
-    static const struct allot_http_limits limits = {
+    struct allot_http_limits limits = {
         .max_header_bytes = 64 * 1024,
         .max_body_bytes = 32u << 20,
         .header_timeout_ms = 30000,
-        .idle_timeout_ms = 120000,
+        .idle_timeout_ms = opt->idle_timeout_ms,
     };
     struct allot_buf err;
     int rc;

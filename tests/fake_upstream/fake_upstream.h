@@ -47,6 +47,7 @@ struct fake_options {
     double fail_rate;    /* share of chat requests given `status`; <0 unset */
     long seed;
     long quiet;
+    long idle_timeout_ms; /* keep-alive connections idle this long are closed */
     const char *expect_key; /* NULL: key_ok is null in /stats, no request refused */
 };
 

@@ -11,7 +11,11 @@
 // machines, under ASan). The ledger is read with the sqlite3 CLI, as an
 // operator would.
 //
-// Environment: ALLOT_BIN and FAKE_BIN (default: build/asan/ in the tree).
+// Environment: ALLOT_BIN and FAKE_BIN (default: build/asan/ in the tree);
+// ALLOT_IT_HTTP_CLIENT=curl writes `http_client: curl` into every provider
+// of every config startAllot writes (one that sets http_client itself
+// keeps its own), so the same tests drive the libcurl path instead of the
+// native HTTP/1.1 client (scripts/test.sh runs a subset that way).
 
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
@@ -313,7 +317,8 @@ export async function startAllot(config, { workers, env = {}, args = [], store }
   const dir = tempDir();
   const configPath = path.join(dir, 'allot.yaml');
   const db = store === undefined ? path.join(dir, 'ledger.db') : store;
-  fs.writeFileSync(configPath, typeof config === 'string' ? config : toYaml(config).replace(/^\n/, '') + '\n');
+  const cfg = forceHttpClient(config);
+  fs.writeFileSync(configPath, typeof cfg === 'string' ? cfg : toYaml(cfg).replace(/^\n/, '') + '\n');
   const argv = ['serve', '--config', configPath, '--listen', '127.0.0.1:0',
     ...(db === null ? [] : ['--store', db]), '--quiet', ...args];
   if (workers) argv.push('--workers', String(workers));
@@ -339,6 +344,24 @@ export async function startAllot(config, { workers, env = {}, args = [], store }
     logs: () => entry.err,
     stdout: () => entry.out,
   };
+}
+
+/** The HTTP client every provider is forced to (ALLOT_IT_HTTP_CLIENT), or null. */
+export const FORCED_HTTP_CLIENT = process.env.ALLOT_IT_HTTP_CLIENT || null;
+
+/** config with `http_client: FORCED_HTTP_CLIENT` in each provider. An
+ *  object config: every provider without http_client of its own. A YAML
+ *  string: a line after each base_url, at its indentation, unless the text
+ *  sets http_client anywhere (then it is left as written). */
+function forceHttpClient(config) {
+  if (!FORCED_HTTP_CLIENT) return config;
+  if (typeof config !== 'string') {
+    const providers = (config.providers || []).map((p) => ('http_client' in p ? p : { ...p, http_client: FORCED_HTTP_CLIENT }));
+    return { ...config, providers };
+  }
+  if (/^\s*(- )?http_client:/m.test(config)) return config;
+  return config.replace(/^(\s*)(- )?(base_url:.*)$/gm,
+    (line, sp, dash) => `${line}\n${' '.repeat(sp.length + (dash ? 2 : 0))}http_client: ${FORCED_HTTP_CLIENT}`);
 }
 
 let cliDir = null;

@@ -262,7 +262,8 @@ TEST(config_unknown_key_lists_known_keys)
                   ALLOT_ECONFIG);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err),
                         "t.yaml:4: unknown key 'providers[0].apikey'; known keys: name, kind, "
-                        "base_url, api_key, connect_timeout_ms, timeout_ms, max_tokens\n");
+                        "base_url, api_key, connect_timeout_ms, timeout_ms, max_tokens, "
+                        "http_client\n");
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:6: unknown key 'tiers.gold'; known keys: "
                                               "judgment, labour, code\n");
     allot_buf_release(&err);
@@ -620,6 +621,7 @@ TEST(config_round_trip_of_values)
                     "    base_url: https://api.openai.com/v1\n"
                     "    connect_timeout_ms: 1500\n"
                     "    timeout_ms: 90000\n"
+                    "    http_client: curl\n"
                     "  - name: box\n"
                     "    base_url: http://10.0.0.2:8000/v1\n"
                     "models:\n"
@@ -662,6 +664,10 @@ TEST(config_round_trip_of_values)
     ASSERT_INT_EQ(c->providers[1].connect_timeout_ms, 2000); /* defaults per item */
     ASSERT_INT_EQ(c->providers[1].timeout_ms, 120000);
     ASSERT_STR_EQ(c->providers[1].kind, "openai");
+    ASSERT_STR_EQ(c->providers[0].http_client, "curl");
+    ASSERT(allot_provider_forces_curl(&c->providers[0]));
+    ASSERT_STR_EQ(c->providers[1].http_client, "auto"); /* the default */
+    ASSERT(!allot_provider_forces_curl(&c->providers[1]));
     ASSERT_DBL_NEAR(c->models[0].price_in, 2.50, 1e-12);
     ASSERT_DBL_NEAR(c->models[0].price_out, 10.00, 1e-12);
     ASSERT_INT_EQ(c->models[0].context_window, 128000);
