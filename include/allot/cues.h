@@ -35,5 +35,8 @@ int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_
 
 /* Number of phrases in the lexicon (for tests and docs). */
 size_t allot_cues_count(void);
+/* Phrase i (< allot_cues_count()) as written in the lexicon ("pros and
+ * cons"; a stem ends in '*'), its category in *category (for tests). */
+const char *allot_cues_entry(size_t i, int *category);
 
 #endif

@@ -39,15 +39,23 @@
 #define ALLOT_KINDS_MODEL_VERSION 2
 #define ALLOT_KINDS_HASH_BITS 17 /* 131,072 buckets: 2.6 MB, in the file and loaded */
 
-/* The weight of category c in bucket b is q[b * 16 + c] * scale[b], as in
- * the file: a model in memory is the model on disk. */
+/* One bucket of a model in memory: its scale and its 16 weights as int8
+ * multiples of it, the numbers of the file side by side, so that scoring a
+ * feature reads one place (the file keeps all scales, then all weights). */
+struct allot_kinds_bucket {
+    float scale; /* 0 or a power of two */
+    int8_t q[ALLOT_CAT__COUNT];
+};
+
+/* The weight of category c in bucket b is buckets[b].q[c] *
+ * buckets[b].scale, as in the file: a saved and reloaded model is the same
+ * model. */
 struct allot_kinds_model {
     uint32_t hash_bits;
     uint32_t n_examples; /* it was trained on */
     float temperature;
     float bias[ALLOT_CAT__COUNT];
-    float *scale; /* [2^hash_bits]: 0 or a power of two; owned, one block with q */
-    int8_t *q;    /* [2^hash_bits][ALLOT_CAT__COUNT] */
+    struct allot_kinds_bucket *buckets; /* [2^hash_bits]; owned */
 };
 
 /* A new zero model (every category equally likely). ALLOT_EINVAL when
@@ -73,7 +81,7 @@ void allot_kinds_model_set_weights(struct allot_kinds_model *m, const float *w);
 /* The weight of category c in bucket b. */
 static inline float allot_kinds_model_weight(const struct allot_kinds_model *m, size_t b, int c)
 {
-    return (float)m->q[b * ALLOT_CAT__COUNT + (size_t)c] * m->scale[b];
+    return (float)m->buckets[b].q[c] * m->buckets[b].scale;
 }
 
 /* acc[c] += value * the weight of category c in bucket b, for all 16: the
@@ -82,11 +90,11 @@ static inline float allot_kinds_model_weight(const struct allot_kinds_model *m, 
 static inline void allot_kinds_model_add(const struct allot_kinds_model *m, size_t b, float value,
                                          float acc[ALLOT_CAT__COUNT])
 {
-    const int8_t *q = m->q + b * ALLOT_CAT__COUNT;
-    float v = value * m->scale[b];
+    const struct allot_kinds_bucket *k = &m->buckets[b];
+    float v = value * k->scale;
     int c;
     for (c = 0; c < ALLOT_CAT__COUNT; c++)
-        acc[c] += v * (float)q[c];
+        acc[c] += v * (float)k->q[c];
 }
 
 /* Serialise into out (appended), as the current version. ALLOT_ETOOBIG /

@@ -129,80 +129,88 @@ void allot_classifier_shutdown(void)
 
 /* --- classification --- */
 
-static int cmp_desc(const void *a, const void *b)
+/* The explanation: of the units (features.h) whose summed push is over
+ * EXPLAIN_FLOOR, the CANDIDATES strongest for and against are named, units
+ * of the same name merged (a word seen twice is one reason), and the
+ * ALLOT_EXPLAIN_TOP strongest of those shown. It runs on every classified
+ * request, so it touches little: one pass over the units for both lists,
+ * names rendered only for the candidates, no sort call, no allocation. */
+#define CANDIDATES (2 * ALLOT_EXPLAIN_TOP) /* room for names that merge */
+#define EXPLAIN_FLOOR 0.005f               /* a unit must beat this to enter */
+
+/* The strongest units in one direction, in the order they entered. */
+struct pick {
+    size_t n, weakest;
+    float floor;
+    size_t unit[CANDIDATES];
+    float weight[CANDIDATES];
+};
+
+static void pick_offer(struct pick *p, size_t unit, float w)
 {
-    float x = ((const struct allot_contribution *)a)->weight,
-          y = ((const struct allot_contribution *)b)->weight;
-    return (x < y) - (x > y);
+    size_t slot = p->n, j;
+    if (!(w > p->floor))
+        return;
+    if (p->n == CANDIDATES)
+        slot = p->weakest; /* full: replace the weakest */
+    else
+        p->n++;
+    p->unit[slot] = unit;
+    p->weight[slot] = w;
+    if (p->n == CANDIDATES) {
+        for (p->weakest = 0, j = 1; j < p->n; j++)
+            if (p->weight[j] < p->weight[p->weakest])
+                p->weakest = j;
+        p->floor = p->weight[p->weakest];
+    }
 }
 
-/* "[tools defined]", "'summarise'", "starts 'which'": a unit as shown. */
-static void name_unit(const struct allot_unit *un, float weight, struct allot_contribution *c)
+/* "[tools defined]", "'summarise'", "starts 'which'": a unit as shown, its
+ * text cut to ALLOT_FEATURE_NAME_MAX - 10 bytes. Returns the length. */
+static size_t name_unit(const struct allot_unit *un, char name[ALLOT_FEATURE_NAME_MAX])
 {
-    char text[ALLOT_FEATURE_NAME_MAX - 10];
-    const char *open = un->kind == ALLOT_UNIT_SIGNAL ? "["
-                       : un->kind == ALLOT_UNIT_LEAD ? "starts '"
-                                                     : "'";
-    const char *close = un->kind == ALLOT_UNIT_SIGNAL ? "]" : "'";
-    size_t o = strlen(open), t, k = strlen(close);
+    size_t o = un->kind == ALLOT_UNIT_SIGNAL ? 1 : un->kind == ALLOT_UNIT_LEAD ? 8 : 1, t;
 
-    allot_unit_name(un, text, sizeof text);
-    t = strlen(text);
-    memcpy(c->name, open, o);
-    memcpy(c->name + o, text, t);
-    memcpy(c->name + o + t, close, k + 1);
-    c->weight = weight;
+    memcpy(name,
+           un->kind == ALLOT_UNIT_SIGNAL ? "["
+           : un->kind == ALLOT_UNIT_LEAD ? "starts '"
+                                         : "'",
+           o);
+    allot_unit_name(un, name + o, ALLOT_FEATURE_NAME_MAX - 10);
+    t = o + strlen(name + o);
+    name[t++] = un->kind == ALLOT_UNIT_SIGNAL ? ']' : '\'';
+    name[t] = '\0';
+    return t;
 }
 
-/* Fill dst (n_dst slots) with the units of strongest push in direction
- * sign (+1 for, -1 against), rendered and merged by name. */
-static size_t top_units(const struct allot_features *f, const float *push, int sign,
+/* Name p's units, merge equal names into the first, and put the strongest
+ * n_dst in dst, strongest first (equal weights in the order they entered),
+ * weights signed by sign. Returns how many. */
+static size_t pick_emit(const struct allot_features *f, const struct pick *p, float sign,
                         struct allot_contribution *dst, size_t n_dst)
 {
-    struct {
-        size_t unit;
-        float weight;
-    } best[2 * ALLOT_EXPLAIN_TOP]; /* room for names that merge */
-    struct allot_contribution cand[2 * ALLOT_EXPLAIN_TOP];
-    size_t n = 0, i, j, out = 0;
+    char name[CANDIDATES][ALLOT_FEATURE_NAME_MAX];
+    size_t len[CANDIDATES], order[CANDIDATES], i, j, out = 0;
+    float w[CANDIDATES];
 
-    size_t weakest = 0;
-    float floor = 0.005f; /* a unit must beat this to enter */
-
-    for (i = 0; i < f->n_units; i++) {
-        float w = push[i] * (float)sign;
-        size_t slot = n;
-        if (!(w > floor))
-            continue;
-        if (n == sizeof best / sizeof best[0])
-            slot = weakest; /* full: replace the weakest */
-        else
-            n++;
-        best[slot].unit = i;
-        best[slot].weight = w;
-        if (n == sizeof best / sizeof best[0]) {
-            for (weakest = 0, j = 1; j < n; j++)
-                if (best[j].weight < best[weakest].weight)
-                    weakest = j;
-            floor = best[weakest].weight;
-        }
+    for (i = 0; i < p->n; i++) {
+        len[i] = name_unit(&f->units[p->unit[i]], name[i]);
+        w[i] = p->weight[i];
     }
-    for (i = 0; i < n; i++)
-        name_unit(&f->units[best[i].unit], best[i].weight, &cand[i]);
-    /* merge equal names (a word seen twice is one reason) */
-    for (i = 0; i < n; i++) {
-        for (j = i + 1; j < n; j++) {
-            if (cand[j].weight > 0 && strcmp(cand[i].name, cand[j].name) == 0) {
-                cand[i].weight += cand[j].weight;
-                cand[j].weight = 0;
+    for (i = 0; i < p->n; i++)
+        for (j = i + 1; j < p->n; j++)
+            if (w[j] > 0 && len[i] == len[j] && memcmp(name[i], name[j], len[i]) == 0) {
+                w[i] += w[j];
+                w[j] = 0;
             }
-        }
+    for (i = 0; i < p->n; i++) { /* stable insertion sort, strongest first */
+        for (j = i; j > 0 && w[order[j - 1]] < w[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
     }
-    qsort(cand, n, sizeof cand[0], cmp_desc);
-    for (i = 0; i < n && out < n_dst && cand[i].weight > 0; i++) {
-        dst[out] = cand[i];
-        dst[out].weight *= (float)sign;
-        out++;
+    for (i = 0; i < p->n && out < n_dst && w[order[i]] > 0; i++, out++) {
+        memcpy(dst[out].name, name[order[i]], len[order[i]] + 1);
+        dst[out].weight = w[order[i]] * sign;
     }
     return out;
 }
@@ -211,6 +219,7 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
                     struct allot_classification *out)
 {
     float push[ALLOT_UNITS_MAX];
+    struct pick pro = {0, 0, EXPLAIN_FLOOR, {0}, {0}}, con = {0, 0, EXPLAIN_FLOOR, {0}, {0}};
     size_t i;
     int a = out->category, b = out->runner_up;
 
@@ -223,8 +232,12 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
                 (allot_kinds_model_weight(m, k, a) - allot_kinds_model_weight(m, k, b)) /
                 m->temperature;
     }
-    out->n_pro = top_units(f, push, +1, out->pro, ALLOT_EXPLAIN_TOP);
-    out->n_con = top_units(f, push, -1, out->con, ALLOT_EXPLAIN_TOP);
+    for (i = 0; i < f->n_units; i++) {
+        pick_offer(&pro, i, push[i]);
+        pick_offer(&con, i, -push[i]);
+    }
+    out->n_pro = pick_emit(f, &pro, 1.0f, out->pro, ALLOT_EXPLAIN_TOP);
+    out->n_con = pick_emit(f, &con, -1.0f, out->con, ALLOT_EXPLAIN_TOP);
 }
 
 /* Text pieces appended to a bounded string: once one does not fit, the

@@ -7,17 +7,19 @@
  * in the request, so a phrase may appear in material or in a question
  * about something else without harm.
  *
- * The index: open-addressed tables of 2^INDEX_BITS slots keyed by a 64-bit
- * hash of the phrase, combined from the FNV-1a hashes of its words, so
- * matching never joins strings: features.c hashes each word once. Built on
- * first use. */
+ * The index: open-addressed tables keyed by a 64-bit hash of the phrase,
+ * combined from the FNV-1a hashes of its words, so matching never joins
+ * strings: features.c hashes each word once. Built on first use. The
+ * tables are small (17 KB in all) because they are read for every word of
+ * every request, and a gateway between two requests runs enough other code
+ * to push a large table out of the cache. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include "allot/cues.h"
 #include "allot/kinds.h"
 
-#define INDEX_BITS 11
 #define STEM_MIN 4
 #define STEM_MAX 10
 
@@ -256,16 +258,34 @@ static const struct cue cues[] = {
 /* clang-format on */
 #define N_CUES (sizeof cues / sizeof cues[0])
 
-struct slot {
-    uint64_t hash; /* 0 = empty */
-    int8_t category;
+/* An index: 2^bits slots, linear probing; a key is a 64-bit hash (never
+ * 0, the empty slot) with its category beside it, in arrays of their own
+ * so that a probe, which mostly misses, reads 8 bytes a slot. */
+struct index {
+    uint64_t *hash;
+    int8_t *category;
+    size_t mask;
 };
 
-static struct slot phrase_ix[1u << INDEX_BITS], stem_ix[1u << INDEX_BITS];
-/* the last words of all phrases: a word that ends none needs one probe */
-static struct slot last_ix[1u << INDEX_BITS];
+/* Sized for the lexicon, under half full: 423 phrases, 313 distinct last
+ * words, 19 stems (tests/unit/test_features.c checks that every stem
+ * still matches). */
+#define PHRASE_BITS 10
+#define LAST_BITS 10
+#define STEM_BITS 6
+_Static_assert(N_CUES <= 1u << (PHRASE_BITS - 1), "the phrase index must stay under half full");
+static uint64_t phrase_hash_ix[1u << PHRASE_BITS], last_hash_ix[1u << LAST_BITS],
+    stem_hash_ix[1u << STEM_BITS];
+static int8_t phrase_cat_ix[1u << PHRASE_BITS], last_cat_ix[1u << LAST_BITS],
+    stem_cat_ix[1u << STEM_BITS];
+static const struct index phrase_ix = {phrase_hash_ix, phrase_cat_ix, (1u << PHRASE_BITS) - 1};
+/* the last words of all phrases, with the lengths of the phrases they end:
+ * a word that ends none needs one probe */
+static const struct index last_ix = {last_hash_ix, last_cat_ix, (1u << LAST_BITS) - 1};
+static const struct index stem_ix = {stem_hash_ix, stem_cat_ix, (1u << STEM_BITS) - 1};
 static uint64_t stem_filter[4]; /* bit (first byte ^ second byte) & 255 of every stem */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static atomic_int built; /* set once build() is done: no pthread_once call per word */
 
 #define FNV64_BASIS 0xcbf29ce484222325ull
 #define FNV64_PRIME 0x100000001b3ull
@@ -291,27 +311,38 @@ static uint64_t phrase_hash(const uint64_t *h, size_t n)
     return p | 1;
 }
 
-static void insert(struct slot *ix, uint64_t h, enum allot_category cat)
+static void insert(const struct index *ix, uint64_t h, enum allot_category cat)
 {
-    size_t mask = (1u << INDEX_BITS) - 1, i = (size_t)(h >> 20) & mask;
-    while (ix[i].hash != 0) {
-        if (ix[i].hash == h)
-            return; /* a duplicate phrase: the first entry stands */
-        i = (i + 1) & mask;
+    size_t i = (size_t)(h >> 20) & ix->mask, probes = 0;
+    while (ix->hash[i] != 0) {
+        if (ix->hash[i] == h || ++probes > ix->mask)
+            return; /* a duplicate phrase: the first entry stands (full: see the sizes) */
+        i = (i + 1) & ix->mask;
     }
-    ix[i].hash = h;
-    ix[i].category = (int8_t)cat;
+    ix->hash[i] = h;
+    ix->category[i] = (int8_t)cat;
 }
 
-static int lookup(const struct slot *ix, uint64_t h)
+static int lookup(const struct index *ix, uint64_t h)
 {
-    size_t mask = (1u << INDEX_BITS) - 1, i = (size_t)(h >> 20) & mask;
-    while (ix[i].hash != 0) {
-        if (ix[i].hash == h)
-            return ix[i].category;
-        i = (i + 1) & mask;
+    size_t i = (size_t)(h >> 20) & ix->mask;
+    while (ix->hash[i] != 0) {
+        if (ix->hash[i] == h)
+            return ix->category[i];
+        i = (i + 1) & ix->mask;
     }
     return -1;
+}
+
+/* A last word's entry holds, instead of a category, the lengths of the
+ * phrases it ends: bit k - 1 for k words. */
+static void insert_last(uint64_t h, size_t k)
+{
+    size_t i = (size_t)(h >> 20) & last_ix.mask;
+    while (last_ix.hash[i] != 0 && last_ix.hash[i] != h)
+        i = (i + 1) & last_ix.mask; /* never full: see the sizes */
+    last_ix.hash[i] = h;
+    last_ix.category[i] = (int8_t)(last_ix.category[i] | 1 << (k - 1));
 }
 
 static unsigned filter_bit(const char *w)
@@ -328,7 +359,7 @@ static void build(void)
         size_t n = strlen(t), k = 0, start = 0, j;
         uint64_t h[ALLOT_CUE_WORDS];
         if (n > 0 && t[n - 1] == '*') {
-            insert(stem_ix, allot_cues_word_hash(t, n - 1), cues[i].category);
+            insert(&stem_ix, allot_cues_word_hash(t, n - 1), cues[i].category);
             stem_filter[filter_bit(t) >> 6] |= 1ull << (filter_bit(t) & 63);
             continue;
         }
@@ -338,32 +369,47 @@ static void build(void)
                 start = j + 1;
             }
         }
-        insert(phrase_ix, phrase_hash(h, k), cues[i].category);
-        insert(last_ix, h[k - 1], cues[i].category);
+        insert(&phrase_ix, phrase_hash(h, k), cues[i].category);
+        insert_last(h[k - 1], k);
     }
+    atomic_store_explicit(&built, 1, memory_order_release);
 }
 
 int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_t newest_len,
                      size_t *used)
 {
-    size_t k, p;
-    int cat;
+    uint64_t prefix[STEM_MAX + 1], h = FNV64_BASIS;
+    size_t k, p, lim;
+    int cat, lengths;
 
-    pthread_once(&once, build);
+    if (!atomic_load_explicit(&built, memory_order_acquire))
+        pthread_once(&once, build);
     if (n > ALLOT_CUE_WORDS)
         n = ALLOT_CUE_WORDS;
-    for (k = lookup(last_ix, hashes[n - 1]) >= 0 ? n : 0; k >= 1; k--) { /* longest first */
-        if ((cat = lookup(phrase_ix, phrase_hash(hashes + (n - k), k))) >= 0) {
+    /* the phrases that end with the newest word, longest first; only the
+     * lengths some phrase has are looked up */
+    lengths = lookup(&last_ix, hashes[n - 1]);
+    for (k = lengths > 0 ? n : 0; k >= 1; k--) {
+        if (!(lengths >> (k - 1) & 1))
+            continue;
+        if ((cat = lookup(&phrase_ix, phrase_hash(hashes + (n - k), k))) >= 0) {
             *used = k;
             return cat;
         }
     }
-    /* stems: the newest word's prefixes, longest first */
+    /* stems: the newest word's prefixes, longest first, their hashes
+     * (allot_cues_word_hash of each prefix) taken in one pass */
     if (newest_len < STEM_MIN ||
         !(stem_filter[filter_bit(newest) >> 6] >> (filter_bit(newest) & 63) & 1))
         return -1;
-    for (p = newest_len < STEM_MAX ? newest_len : STEM_MAX; p >= STEM_MIN; p--) {
-        if ((cat = lookup(stem_ix, allot_cues_word_hash(newest, p))) >= 0) {
+    lim = newest_len < STEM_MAX ? newest_len : STEM_MAX;
+    for (p = 0; p < lim; p++) {
+        h ^= (unsigned char)newest[p];
+        h *= FNV64_PRIME;
+        prefix[p + 1] = h | 1;
+    }
+    for (p = lim; p >= STEM_MIN; p--) {
+        if ((cat = lookup(&stem_ix, prefix[p])) >= 0) {
             *used = 1;
             return cat;
         }
@@ -374,4 +420,10 @@ int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_
 size_t allot_cues_count(void)
 {
     return N_CUES;
+}
+
+const char *allot_cues_entry(size_t i, int *category)
+{
+    *category = (int)cues[i].category;
+    return cues[i].text;
 }

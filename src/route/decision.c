@@ -204,6 +204,18 @@ int allot_decide_embeddings(const struct allot_config *cfg, struct allot_slice r
     return ALLOT_ENOTFOUND;
 }
 
+/* Append s to dst (cap bytes, a string of *len bytes), cut where snprintf
+ * would cut it. */
+static void append(char *dst, size_t cap, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1 - *len)
+        n = cap - 1 - *len;
+    memcpy(dst + *len, s, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
 int allot_decide(const struct allot_config *cfg, struct allot_slice requested_model,
                  struct allot_slice work_header, const struct allot_instruction *in,
                  struct allot_decision *out, struct allot_buf *err)
@@ -211,7 +223,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     struct allot_decision d;
     const struct allot_model *m;
     struct allot_slice rest;
-    struct allot_classification c;
+    struct allot_classification *c = &d.classification;
     enum allot_category cat;
     enum allot_tier tier;
     char q[QUOTE_MAX + 1];
@@ -290,43 +302,46 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     }
 
     if (in) {
-        allot_classify(in, &c);
+        allot_classify(in, c);
     } else {
         struct allot_instruction empty;
         memset(&empty, 0, sizeof empty);
-        allot_classify(&empty, &c);
+        allot_classify(&empty, c);
     }
     d.classified = 1;
-    d.classification = c;
     d.has_category = 1;
     /* the tier with the most probability, then its likeliest category:
      * "answer 0.30, solve 0.25, review 0.25" is judgment work */
     for (k = 0; k < ALLOT_CAT__COUNT; k++)
-        mass[cfg->routing.category_tier[k]] += c.p[k];
+        mass[cfg->routing.category_tier[k]] += c->p[k];
     tier = ALLOT_TIER_JUDGMENT;
     for (k = 1; k < ALLOT_TIER__COUNT; k++)
         if (mass[k] > mass[tier])
             tier = (enum allot_tier)k;
-    cat = c.category;
+    cat = c->category;
     for (k = 0; k < ALLOT_CAT__COUNT; k++)
         if (cfg->routing.category_tier[k] == tier &&
-            (cfg->routing.category_tier[cat] != tier || c.p[k] > c.p[cat]))
+            (cfg->routing.category_tier[cat] != tier || c->p[k] > c->p[cat]))
             cat = (enum allot_category)k;
     d.category = cat;
-    d.confidence = c.override ? c.confidence : c.p[cat];
-    d.tier_confidence = c.override ? 0 : mass[tier];
+    d.confidence = c->override ? c->confidence : c->p[cat];
+    d.tier_confidence = c->override ? 0 : mass[tier];
     if (d.tier_confidence >= cfg->routing.confidence_threshold) {
         d.source = ALLOT_SRC_CLASSIFIER;
-        char num[24]; /* snprintf's float printer is slow for the request path */
+        char num[24]; /* snprintf is slow for the request path, its float printer most */
+        size_t len = 0;
         allot_fmt_fixed(num, sizeof num, d.tier_confidence, 2, 0);
-        snprintf(d.reason, sizeof d.reason, "%s -> %s tier %s", c.reason, allot_tier_name(tier),
-                 num);
+        append(d.reason, sizeof d.reason, &len, c->reason); /* "%s -> %s tier %s" */
+        append(d.reason, sizeof d.reason, &len, " -> ");
+        append(d.reason, sizeof d.reason, &len, allot_tier_name(tier));
+        append(d.reason, sizeof d.reason, &len, " tier ");
+        append(d.reason, sizeof d.reason, &len, num);
     } else {
         d.source = ALLOT_SRC_DEFAULT;
         snprintf(d.reason, sizeof d.reason,
                  "unsure (%s tier %.2f < %.2f): default tier %s; best guess %s",
                  allot_tier_name(tier), d.tier_confidence, cfg->routing.confidence_threshold,
-                 allot_tier_name(cfg->routing.default_tier), c.reason);
+                 allot_tier_name(cfg->routing.default_tier), c->reason);
         tier = cfg->routing.default_tier;
     }
     rc = allot_decision_use_tier(cfg, tier, &d, err);

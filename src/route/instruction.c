@@ -18,6 +18,7 @@
 #include <string.h>
 #include "allot/chat_request.h"
 #include "allot/instruction.h"
+#include "util/byte_table.h"
 
 #define EDGE_PARAS 3   /* leading/trailing short paragraphs read */
 #define EDGE_SHORT 300 /* a paragraph this short is read in full at an edge */
@@ -186,16 +187,18 @@ static int is_list_item(const char *s, size_t n)
     return i > 0 && i + 1 < n && (s[i] == '.' || s[i] == ')') && s[i + 1] == ' ';
 }
 
+/* Commas, tabs and pipes, counted in one add a byte: a byte's count in
+ * its own 8 bits (a line's start is fewer than 256 bytes). */
+#define TABULAR_COUNT(c) ((c) == ',' ? 1u : (c) == '\t' ? 1u << 8 : (c) == '|' ? 1u << 16 : 0u)
+static const uint32_t tabular_count[256] = {ALLOT_BYTE_TABLE(TABULAR_COUNT)};
+
 static int is_tabular(const char *s, size_t n)
 {
-    unsigned commas = 0, tabs = 0, pipes = 0;
+    uint32_t counts = 0;
     size_t i, lim = n < 96 ? n : 96; /* a line's start tells */
-    for (i = 0; i < lim; i++) {
-        commas += s[i] == ',';
-        tabs += s[i] == '\t';
-        pipes += s[i] == '|';
-    }
-    return commas >= 3 || tabs >= 2 || pipes >= 3;
+    for (i = 0; i < lim; i++)
+        counts += tabular_count[(unsigned char)s[i]];
+    return (counts & 0xff) >= 3 || (counts >> 8 & 0xff) >= 2 || (counts >> 16) >= 3;
 }
 
 static void close_para(struct scan *sc)

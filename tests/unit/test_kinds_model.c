@@ -170,8 +170,7 @@ static int same_model(const struct allot_kinds_model *a, const struct allot_kind
     return a->hash_bits == b->hash_bits && a->n_examples == b->n_examples &&
            memcmp(&a->temperature, &b->temperature, sizeof a->temperature) == 0 &&
            memcmp(a->bias, b->bias, sizeof a->bias) == 0 &&
-           memcmp(a->scale, b->scale, ((size_t)1 << a->hash_bits) * sizeof *a->scale) == 0 &&
-           memcmp(a->q, b->q, (size_t)ALLOT_CAT__COUNT << a->hash_bits) == 0;
+           memcmp(a->buckets, b->buckets, ((size_t)1 << a->hash_bits) * sizeof *a->buckets) == 0;
 }
 
 /* --- training --- */
@@ -215,8 +214,7 @@ TEST(kinds_model_calibration_changes_only_the_temperature)
     ASSERT(cal->temperature != 1.0f);
     /* the final fit is the same: same weights, same predicted categories */
     ASSERT(memcmp(plain->bias, cal->bias, sizeof plain->bias) == 0);
-    ASSERT(memcmp(plain->scale, cal->scale, ((size_t)1 << TINY_BITS) * sizeof *plain->scale) == 0);
-    ASSERT(memcmp(plain->q, cal->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
+    ASSERT(memcmp(plain->buckets, cal->buckets, sizeof *plain->buckets << TINY_BITS) == 0);
     ASSERT_INT_EQ(cal->n_examples, N_TINY);
     allot_kinds_model_free(plain);
     allot_kinds_model_free(cal);
@@ -266,8 +264,8 @@ TEST(kinds_model_dropout_changes_the_fit_deterministically)
     ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &again), 0);
     o.dropout = 0;
     ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &plain), 0);
-    ASSERT(memcmp(drop->q, again->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
-    ASSERT(memcmp(drop->q, plain->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) != 0);
+    ASSERT(memcmp(drop->buckets, again->buckets, sizeof *drop->buckets << TINY_BITS) == 0);
+    ASSERT(memcmp(drop->buckets, plain->buckets, sizeof *drop->buckets << TINY_BITS) != 0);
     for (i = 0; i < N_TINY; i++) {
         struct allot_instruction in;
         struct allot_classification c;
@@ -302,8 +300,8 @@ TEST(kinds_model_tier_weight_changes_the_fit_deterministically)
     ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &again), 0);
     o.tier_weight = 0;
     ASSERT_INT_EQ(allot_kinds_train(&ts, NULL, 0, &o, &cat_only), 0);
-    ASSERT(memcmp(tiered->q, again->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) == 0);
-    ASSERT(memcmp(tiered->q, cat_only->q, (size_t)ALLOT_CAT__COUNT << TINY_BITS) != 0);
+    ASSERT(memcmp(tiered->buckets, again->buckets, sizeof *tiered->buckets << TINY_BITS) == 0);
+    ASSERT(memcmp(tiered->buckets, cat_only->buckets, sizeof *tiered->buckets << TINY_BITS) != 0);
     for (i = 0; i < N_TINY; i++) {
         struct allot_instruction in;
         struct allot_classification c;
@@ -471,11 +469,10 @@ TEST(kinds_model_version_1_files_still_load)
     ASSERT_INT_EQ(back->hash_bits, TINY_BITS);
     ASSERT(memcmp(back->bias, m->bias, sizeof m->bias) == 0);
     ASSERT(memcmp(&back->temperature, &m->temperature, 4) == 0);
-    ASSERT(memcmp(back->scale, want->scale, ((size_t)1 << TINY_BITS) * sizeof *want->scale) == 0);
-    ASSERT(memcmp(back->q, want->q, n_w) == 0);
+    ASSERT(memcmp(back->buckets, want->buckets, sizeof *want->buckets << TINY_BITS) == 0);
     for (i = 0; i < n_w; i++) /* rounding to 7 bits: within 1% of the bucket's largest */
         ASSERT(fabsf(allot_kinds_model_weight(back, i / 16, (int)(i % 16)) - w[i]) <=
-               back->scale[i / 16] * 0.5f);
+               back->buckets[i / 16].scale * 0.5f);
     free(w);
     free(p);
     allot_buf_release(&v2);
@@ -503,16 +500,16 @@ TEST(kinds_model_set_weights_rounds_to_int8_with_power_of_two_scales)
     w[17] = -0.5f;
     w[32] = 3.0f; /* bucket 2: 3 = 0.75 * 2^2, scale 2^-5: 96 */
     allot_kinds_model_set_weights(m, w);
-    ASSERT(m->scale[0] == 1.0f / 128);
-    ASSERT_INT_EQ(m->q[0], 64);
-    ASSERT_INT_EQ(m->q[1], -32);
-    ASSERT_INT_EQ(m->q[2], 0);
-    ASSERT(m->scale[1] == 1.0f / 64);
-    ASSERT_INT_EQ(m->q[16], 64);
-    ASSERT_INT_EQ(m->q[17], -32);
-    ASSERT(m->scale[2] == 1.0f / 32);
-    ASSERT_INT_EQ(m->q[32], 96);
-    ASSERT(m->scale[3] == 0.0f); /* an empty bucket */
+    ASSERT(m->buckets[0].scale == 1.0f / 128);
+    ASSERT_INT_EQ(m->buckets[0].q[0], 64);
+    ASSERT_INT_EQ(m->buckets[0].q[1], -32);
+    ASSERT_INT_EQ(m->buckets[0].q[2], 0);
+    ASSERT(m->buckets[1].scale == 1.0f / 64);
+    ASSERT_INT_EQ(m->buckets[1].q[0], 64);
+    ASSERT_INT_EQ(m->buckets[1].q[1], -32);
+    ASSERT(m->buckets[2].scale == 1.0f / 32);
+    ASSERT_INT_EQ(m->buckets[2].q[0], 96);
+    ASSERT(m->buckets[3].scale == 0.0f); /* an empty bucket */
     ASSERT(allot_kinds_model_weight(m, 2, 0) == 3.0f);
     free(w);
     allot_kinds_model_free(m);
@@ -826,8 +823,8 @@ TEST(kinds_model_largest_hash_bits_saves_and_loads)
     snprintf(path, sizeof path, "%s/big.model", td.dir);
     allot_buf_init(&err, 4096);
     ASSERT_INT_EQ(allot_kinds_model_new(ALLOT_HASH_BITS_MAX, &m), 0);
-    m->scale[771] = 1.0f / 128; /* bucket 771, category 9: 64 * 2^-7 = 0.5 */
-    m->q[12345] = 64;
+    m->buckets[771].scale = 1.0f / 128; /* bucket 771, category 9: 64 * 2^-7 = 0.5 */
+    m->buckets[771].q[9] = 64;
     rc = allot_kinds_model_save(m, path, &err);
     if (rc == 0)
         rc = allot_kinds_model_load(path, &back, &err);
