@@ -94,6 +94,8 @@ static int config_exec(int argc, char **argv)
                cfg->n_models == 1 ? "" : "s");
         for (t = 0; t < ALLOT_TIER__COUNT; t++)
             printf(", %s: %zu", allot_tier_name((enum allot_tier)t), cfg->tiers[t].n_models);
+        if (cfg->embeddings.n_models)
+            printf(", embeddings: %zu", cfg->embeddings.n_models);
         printf(")");
         if (cfg->n_client_keys)
             printf(", %zu client key%s", cfg->n_client_keys, cfg->n_client_keys == 1 ? "" : "s");

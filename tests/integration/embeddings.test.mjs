@@ -83,7 +83,10 @@ describe('POST /v1/embeddings', () => {
     assert.equal(nokey.status, 401);
   });
 
-  it('allot config check refuses an embeddings model of a kind anthropic provider', h.LIMIT, async () => {
+  it('allot config check counts the embeddings models, and refuses one of a kind anthropic provider', h.LIMIT, async () => {
+    const ok = await h.runAllot(['config', 'check', '--config', allot.configPath], { env: h.ALLOT_ENV });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /: ok \(.*, code: 2, embeddings: 2\)/);
     const yaml = h.toYaml(h.baseConfig({ frontier, local }, {
       providers: [{ name: 'claude', kind: 'anthropic', base_url: frontier.baseUrl }],
       models: [{ name: 'claude-x', provider: 'claude', model: 'claude-x-up' }],
