@@ -103,7 +103,26 @@ static int add_model_entry(struct allot_buf *b, const char *id, const char *owne
 
 /* The model list in one of the two formats: "auto", the aliases, the
  * tiers, the configured models. */
-static int models_list(const struct allot_config *cfg, int anthropic, struct allot_buf *b)
+/* Whether model m serves one of the tiers in mask, or embeddings. */
+static int model_listed(const struct allot_config *cfg, unsigned mask, const struct allot_model *m)
+{
+    size_t t, i;
+    if (mask == (1u << ALLOT_TIER__COUNT) - 1)
+        return 1;
+    for (i = 0; i < cfg->embeddings.n_models; i++)
+        if (cfg->embeddings.models[i] == m)
+            return 1;
+    for (t = 0; t < ALLOT_TIER__COUNT; t++)
+        if (mask & 1u << t)
+            for (i = 0; i < cfg->tiers[t].n_models; i++)
+                if (cfg->tiers[t].models[i] == m)
+                    return 1;
+    return 0;
+}
+
+/* The listing for a client that may use the tiers in mask. */
+static int models_list(const struct allot_config *cfg, int anthropic, unsigned mask,
+                       struct allot_buf *b)
 {
     const char *last = "auto";
     char id[32];
@@ -117,16 +136,17 @@ static int models_list(const struct allot_config *cfg, int anthropic, struct all
             rc = add_model_entry(b, last = a, "allot", 0, anthropic);
     }
     for (i = 0; !rc && i < ALLOT_TIER__COUNT; i++) {
+        if (!(mask & 1u << i))
+            continue;
         snprintf(id, sizeof id, "allot:%s", allot_tier_name((enum allot_tier)i));
-        rc = add_model_entry(b, id, "allot", 0, anthropic);
+        rc = add_model_entry(b, last = id, "allot", 0, anthropic);
     }
     for (i = 0; !rc && i < cfg->n_models; i++)
-        rc = add_model_entry(b, last = cfg->models[i].name, cfg->models[i].provider->name, 0,
-                             anthropic);
+        if (model_listed(cfg, mask, &cfg->models[i]))
+            rc = add_model_entry(b, last = cfg->models[i].name, cfg->models[i].provider->name, 0,
+                                 anthropic);
     if (!anthropic)
         return rc ? rc : allot_buf_adds(b, "]}");
-    if (strcmp(last, "auto") == 0) /* nothing listed after the tiers */
-        last = id;
     rc = rc ? rc : allot_buf_adds(b, "],\"has_more\":false,\"first_id\":\"auto\",\"last_id\":");
     rc = rc ? rc : allot_buf_add_json_str(b, last, strlen(last));
     return rc ? rc : allot_buf_adds(b, "}");
@@ -134,23 +154,32 @@ static int models_list(const struct allot_config *cfg, int anthropic, struct all
 
 int allot__endpoint_models_init(struct allot__gateway *gw)
 {
-    struct allot_buf b, a;
-    int rc;
+    unsigned f, mask;
+    int rc = 0;
 
-    allot_buf_init(&b, 1u << 20);
-    allot_buf_init(&a, 1u << 20);
-    rc = models_list(gw->cfg, 0, &b);
-    rc = rc ? rc : models_list(gw->cfg, 1, &a);
-    if (rc) {
-        allot_buf_release(&b);
-        allot_buf_release(&a);
-        return rc;
-    }
-    gw->models_json_len = b.len;
-    gw->models_json = allot_buf_detach(&b);
-    gw->models_anthropic_json_len = a.len;
-    gw->models_anthropic_json = allot_buf_detach(&a);
-    return gw->models_json && gw->models_anthropic_json ? 0 : ALLOT_ENOMEM;
+    for (f = 0; f < 2 && !rc; f++)
+        for (mask = 1; mask < 1u << ALLOT_TIER__COUNT && !rc; mask++) {
+            struct allot_buf b;
+            allot_buf_init(&b, 1u << 20);
+            rc = models_list(gw->cfg, (int)f, mask, &b);
+            gw->models_json_len[f][mask] = b.len;
+            if (rc || !(gw->models_json[f][mask] = allot_buf_detach(&b))) {
+                allot_buf_release(&b);
+                rc = rc ? rc : ALLOT_ENOMEM;
+            }
+        }
+    return rc;
+}
+
+/* The tiers a client may use, a bit each (7: all). */
+static unsigned tier_mask(unsigned list)
+{
+    unsigned m = 0;
+    int t;
+    for (t = 0; t < ALLOT_TIER__COUNT; t++)
+        if (allot_tier_list_has(list, (enum allot_tier)t))
+            m |= 1u << t;
+    return m;
 }
 
 static void respond_json(struct allot_http_request *req, int status, const char *body, size_t len)
@@ -373,10 +402,11 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
         else
             goto not_allowed;
     } else if (allot_slice_eq(p, "/v1/models") || allot_slice_eq(p, "/models")) {
-        if (get && allot_http_request_header(req, "anthropic-version").ptr) /* an Anthropic SDK */
-            respond_json(req, 200, w->gw->models_anthropic_json, w->gw->models_anthropic_json_len);
-        else if (get)
-            respond_json(req, 200, w->gw->models_json, w->gw->models_json_len);
+        unsigned mask = tier_mask(allot_clients_tiers(w->gw->clients, client));
+        int f =
+            allot_http_request_header(req, "anthropic-version").ptr != NULL; /* an Anthropic SDK */
+        if (get)
+            respond_json(req, 200, w->gw->models_json[f][mask], w->gw->models_json_len[f][mask]);
         else
             goto not_allowed;
     } else if (allot_slice_eq(p, "/v1/route")) {

@@ -417,8 +417,8 @@ out:
     for (i = 0; gw.workers && i < gw.n_workers; i++)
         allot_buf_release(&gw.workers[i].start_err);
     free(gw.workers);
-    free(gw.models_json);
-    free(gw.models_anthropic_json);
+    for (i = 0; i < 2 * (1 << ALLOT_TIER__COUNT); i++)
+        free(gw.models_json[i / (1 << ALLOT_TIER__COUNT)][i % (1 << ALLOT_TIER__COUNT)]);
     allot_checker_free(gw.checker);
     allot__acceptability_free(&gw);
     allot_floor_free(gw.floor);

@@ -64,10 +64,11 @@ struct allot__gateway {
     struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
     struct allot_ratelimits *rates;    /* auth.keys[].requests_per_minute */
     struct allot_cooldowns *cooldowns; /* models resting after failures in a row */
-    char *models_json;                 /* GET /v1/models body, built once */
-    size_t models_json_len;
-    char *models_anthropic_json; /* the same in Anthropic's format */
-    size_t models_anthropic_json_len;
+    /* GET /v1/models bodies, built once: [format][tiers], format 0 OpenAI's,
+     * 1 Anthropic's; tiers a bit per tier a client key may use (auth.keys[].
+     * tiers; 7: every tier): what that key's listing shows. */
+    char *models_json[2][1u << ALLOT_TIER__COUNT];
+    size_t models_json_len[2][1u << ALLOT_TIER__COUNT];
     uv_sem_t ready;
 };
 

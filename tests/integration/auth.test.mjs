@@ -411,6 +411,14 @@ describe('auth.keys[].tiers', () => {
       (e) => e instanceof Anthropic.PermissionDeniedError && e.error.error.type === 'permission_error');
     assert.equal((await frontier.stats()).requests, upstream, 'refused requests reach no upstream');
     assert.equal(await h.waitRowCount(allot.db, 4, "client = 'batch' AND status = 'rejected' AND http_status = 403"), 4);
+    // GET /v1/models lists what the key may use
+    const ids = async (key, headers = {}) => (await (await fetch(`${allot.base}/models`, { headers: { authorization: `Bearer ${key}`, ...headers } })).json()).data.map((m) => m.id);
+    const mine = await ids(BATCH);
+    assert.deepEqual(mine.filter((id) => id.startsWith('allot:')), ['allot:labour']);
+    assert.ok(mine.includes('auto') && mine.includes('labour-a') && mine.includes('labour-b'), mine.join());
+    assert.ok(!mine.includes('judge-a') && !mine.includes('coder-a'), mine.join());
+    assert.ok((await ids(FULL)).includes('judge-a'));
+    assert.ok(!(await ids(BATCH, { 'anthropic-version': '2023-06-01' })).includes('allot:judgment'));
     // a labour model by name is fine; POST /v1/route shows the capped decision
     assert.equal((await batch.chat.completions.create({ model: 'labour-b', messages })).model, 'labour-b-up');
     const route = await h.post(`${allot.base}/route`, { model: 'auto', messages: judged }, { authorization: `Bearer ${BATCH}` });
