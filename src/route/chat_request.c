@@ -226,48 +226,77 @@ static void top_members(const cJSON *root, struct top *t)
     }
 }
 
-int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
-                             struct allot_buf *err)
+/* The start both parses share: *t empty with its scratch buffer, then
+ * body strictly validated (the spans of the top-level values in spans),
+ * parsed into t->root, and an object. Errors: ALLOT_EPARSE (err: "invalid
+ * JSON at line L column C: why"), ALLOT_ENOMEM, ALLOT_EINVAL (not an
+ * object); then parse_finish() releases what t holds. */
+static int parse_begin(struct allot_chat_request *t, const char *body, size_t len,
+                       struct member *spans, size_t n_spans, struct allot_buf *err)
 {
-    struct allot_chat_request t;
-    struct member spans[2] = {{"model", 0, 0, 0}, {"stream_options", 0, 0, 0}};
     struct allot_json_check_error jerr;
-    struct top top;
-    cJSON *msg, *role;
-    size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
     const char *parse_end = NULL;
     int rc;
 
-    memset(&t, 0, sizeof t);
-    allot_buf_init(&t.scratch, SCRATCH_MAX);
+    memset(t, 0, sizeof *t);
+    allot_buf_init(&t->scratch, SCRATCH_MAX);
     if (!body) {
         body = "";
         len = 0;
     }
 
     /* 1. strict validation, and the spans of the top-level values */
-    if ((rc = check_json(body, len, spans, 2, &jerr))) {
+    if ((rc = check_json(body, len, spans, n_spans, &jerr))) {
         allot_buf_addf(err, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
                        jerr.why);
-        goto out;
+        return rc;
     }
 
     /* 2. the tree: cJSON accepts all the validator does, so a failure here
      * is an allocation failure (cJSON does not say which). The end comes
      * back through parse_end, not the global cJSON_GetErrorPtr(); the
      * validator has already checked that only whitespace follows. */
-    t.root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
-    if (!t.root) {
-        rc = ALLOT_ENOMEM;
-        goto out;
+    t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+    if (!t->root)
+        return ALLOT_ENOMEM;
+    if (!cJSON_IsObject(t->root)) {
+        allot_buf_adds(err, "the request body must be a JSON object");
+        return ALLOT_EINVAL;
     }
+    return 0;
+}
+
+/* The end both parses share: on success *r takes t; on error t's tree
+ * and buffer go and *r is left holding nothing to release. Returns rc. */
+static int parse_finish(struct allot_chat_request *r, struct allot_chat_request *t, int rc)
+{
+    if (rc) {
+        cJSON_Delete(t->root);
+        allot_buf_release(&t->scratch);
+        memset(r, 0, sizeof *r);
+        allot_buf_init(&r->scratch, SCRATCH_MAX);
+        return rc;
+    }
+    *r = *t;
+    return 0;
+}
+
+int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
+                             struct allot_buf *err)
+{
+    struct allot_chat_request t;
+    struct member spans[2] = {{"model", 0, 0, 0}, {"stream_options", 0, 0, 0}};
+    struct top top;
+    cJSON *msg, *role;
+    size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
+    int rc;
+
+    /* 1-2. validated, parsed, an object */
+    if ((rc = parse_begin(&t, body, len, spans, 2, err)))
+        goto out;
 
     /* 3. the fields */
     rc = ALLOT_EINVAL;
-    if (!cJSON_IsObject(t.root)) {
-        allot_buf_adds(err, "the request body must be a JSON object");
-        goto out;
-    }
     top_members(t.root, &top);
     if (!cJSON_IsString(top.model)) {
         allot_buf_adds(err, "'model' is required and must be a string");
@@ -355,15 +384,7 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
     rc = 0;
 
 out:
-    if (rc) {
-        cJSON_Delete(t.root);
-        allot_buf_release(&t.scratch);
-        memset(r, 0, sizeof *r);
-        allot_buf_init(&r->scratch, SCRATCH_MAX);
-        return rc;
-    }
-    *r = t;
-    return 0;
+    return parse_finish(r, &t, rc);
 }
 
 /* Bytes an embeddings input is estimated from: its text, or 4 a token. */
@@ -383,31 +404,12 @@ int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char
 {
     struct allot_chat_request t;
     struct member spans[1] = {{"model", 0, 0, 0}};
-    struct allot_json_check_error jerr;
     const cJSON *model, *input, *it;
-    const char *parse_end = NULL;
     int rc;
 
-    memset(&t, 0, sizeof t);
-    allot_buf_init(&t.scratch, SCRATCH_MAX);
-    if (!body) {
-        body = "";
-        len = 0;
-    }
-    if ((rc = check_json(body, len, spans, 1, &jerr))) {
-        allot_buf_addf(err, "invalid JSON at line %zu column %zu: %s", jerr.line, jerr.column,
-                       jerr.why);
+    if ((rc = parse_begin(&t, body, len, spans, 1, err)))
         goto out;
-    }
-    if (!(t.root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0))) {
-        rc = ALLOT_ENOMEM;
-        goto out;
-    }
     rc = ALLOT_EINVAL;
-    if (!cJSON_IsObject(t.root)) {
-        allot_buf_adds(err, "the request body must be a JSON object");
-        goto out;
-    }
     model = allot_json_member(t.root, "model");
     input = allot_json_member(t.root, "input");
     if (!cJSON_IsString(model)) {
@@ -440,15 +442,7 @@ int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char
     t.system = t.last_user = allot_slice_of("", 0);
     rc = 0;
 out:
-    if (rc) {
-        cJSON_Delete(t.root);
-        allot_buf_release(&t.scratch);
-        memset(r, 0, sizeof *r);
-        allot_buf_init(&r->scratch, SCRATCH_MAX);
-        return rc;
-    }
-    *r = t;
-    return 0;
+    return parse_finish(r, &t, rc);
 }
 
 /* ---- rewrite ---- */
