@@ -9,31 +9,12 @@
 #include "allot/config.h"
 #include "allot/error.h"
 #include "allot/ledger.h"
+#include "min_config.h"
 #include "test.h"
 #include "tmpdir.h"
 
 #define DAY 86400000LL
 #define T0 (20000 * DAY + 3600000LL) /* 01:00 UTC of a day */
-
-static int load(const char *auth, struct allot_config **c)
-{
-    struct allot_buf y, err;
-    int rc;
-
-    allot_buf_init(&y, 1 << 16);
-    allot_buf_init(&err, 1 << 16);
-    allot_buf_addf(&y,
-                   "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
-                   "models: [{name: m, provider: p}]\n"
-                   "tiers: {judgment: [m], labour: [m], code: [m]}\n%s",
-                   auth);
-    rc = allot_config_load_mem("t.yaml", y.ptr, y.len, c, &err);
-    if (rc)
-        fprintf(stderr, "%s", allot_buf_cstr(&err));
-    allot_buf_release(&y);
-    allot_buf_release(&err);
-    return rc;
-}
 
 static const char keys[] = "auth:\n"
                            "  keys:\n"
@@ -54,7 +35,7 @@ TEST(budget_refuses_once_spent_and_starts_again_the_next_day)
     ASSERT_INT_EQ(tmpdir_make(&t, "budget"), 0);
     ASSERT_INT_EQ(allot_ledger_open(t.path, 5, &l, NULL), 0); /* an empty ledger */
     allot_ledger_close(l);
-    ASSERT_INT_EQ(load(keys, &c), 0);
+    ASSERT_INT_EQ(min_config_load(keys, &c), 0);
     ASSERT(c->client_keys[0].has_budget && !c->client_keys[1].has_budget);
     ASSERT(c->client_keys[2].has_budget);
     ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
@@ -157,7 +138,7 @@ TEST(budget_seeded_from_the_ledger)
     }
     ASSERT_INT_EQ(allot_ledger_close(l), 0);
 
-    ASSERT_INT_EQ(load(keys, &c), 0);
+    ASSERT_INT_EQ(min_config_load(keys, &c), 0);
     ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
     ASSERT_INT_EQ(allot_budgets_new(k, &b), 0);
     ASSERT_INT_EQ(allot_budgets_seed(b, t.path, 0, T0 + 10000, &err), 0);

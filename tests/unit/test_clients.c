@@ -12,31 +12,12 @@
 #include "allot/error.h"
 #include "allot/ledger.h"
 #include "allot/ratelimit.h"
+#include "min_config.h"
 #include "test.h"
 #include "tmpdir.h"
 
 #define DAY 86400000LL
 #define T0 (20000 * DAY + 3600000LL)
-
-static int load(const char *auth, struct allot_config **c)
-{
-    struct allot_buf y, err;
-    int rc;
-
-    allot_buf_init(&y, 1 << 22);
-    allot_buf_init(&err, 1 << 16);
-    allot_buf_addf(&y,
-                   "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
-                   "models: [{name: m, provider: p}]\n"
-                   "tiers: {judgment: [m], labour: [m], code: [m]}\n%s",
-                   auth);
-    rc = allot_config_load_mem("t.yaml", y.ptr, y.len, c, &err);
-    if (rc)
-        fprintf(stderr, "%s", allot_buf_cstr(&err));
-    allot_buf_release(&y);
-    allot_buf_release(&err);
-    return rc;
-}
 
 static int who(struct allot_clients *c, const char *key)
 {
@@ -74,11 +55,12 @@ TEST(clients_reload_keeps_slots_revokes_and_admits)
     ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
     ASSERT_INT_EQ(allot_ledger_close(l), 0);
 
-    ASSERT_INT_EQ(load("auth:\n  keys:\n"
-                       "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 1}\n"
-                       "    - {name: bob, key: sk-test-bob-0000001, requests_per_minute: 60}\n",
-                       &c1),
-                  0);
+    ASSERT_INT_EQ(
+        min_config_load("auth:\n  keys:\n"
+                        "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 1}\n"
+                        "    - {name: bob, key: sk-test-bob-0000001, requests_per_minute: 60}\n",
+                        &c1),
+        0);
     ASSERT_INT_EQ(allot_clients_new(c1, &k), 0);
     ASSERT_INT_EQ(allot_budgets_new(k, &b), 0);
     ASSERT_INT_EQ(allot_ratelimits_new(k, &r), 0);
@@ -95,11 +77,12 @@ TEST(clients_reload_keeps_slots_revokes_and_admits)
     ASSERT_INT_EQ(rl, 60);
 
     /* bob is revoked, carol added, alice's budget lowered */
-    ASSERT_INT_EQ(load("auth:\n  keys:\n"
-                       "    - {name: carol, key: sk-test-carol-00001, daily_budget_usd: 1}\n"
-                       "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 0.5}\n",
-                       &c2),
-                  0);
+    ASSERT_INT_EQ(
+        min_config_load("auth:\n  keys:\n"
+                        "    - {name: carol, key: sk-test-carol-00001, daily_budget_usd: 1}\n"
+                        "    - {name: alice, key: sk-test-alice-00001, daily_budget_usd: 0.5}\n",
+                        &c2),
+        0);
     ASSERT_INT_EQ(allot_clients_update(k, c2, &chg, &first), 0);
     ASSERT_INT_EQ(first, 2);
     ASSERT_INT_EQ(chg.added, 1);
@@ -127,9 +110,9 @@ TEST(clients_reload_keeps_slots_revokes_and_admits)
     ASSERT_INT_EQ(rl, 0);
 
     /* bob again, with a new key: his old slot, listed again */
-    ASSERT_INT_EQ(load("auth:\n  keys:\n"
-                       "    - {name: bob, key: sk-test-bob-0000002}\n",
-                       &c3),
+    ASSERT_INT_EQ(min_config_load("auth:\n  keys:\n"
+                                  "    - {name: bob, key: sk-test-bob-0000002}\n",
+                                  &c3),
                   0);
     ASSERT_INT_EQ(allot_clients_update(k, c3, &chg, &first), 0);
     allot_config_free(c3);
@@ -142,7 +125,7 @@ TEST(clients_reload_keeps_slots_revokes_and_admits)
     ASSERT_INT_EQ(allot_clients_count(k), 3);
 
     /* no keys at all: auth off, every request admitted as no client */
-    ASSERT_INT_EQ(load("", &c3), 0);
+    ASSERT_INT_EQ(min_config_load("", &c3), 0);
     ASSERT_INT_EQ(allot_clients_update(k, c3, &chg, &first), 0);
     allot_config_free(c3);
     ASSERT(!allot_clients_required(k));
@@ -168,15 +151,16 @@ TEST(clients_reload_past_the_slots_changes_nothing)
     allot_buf_adds(&y, "auth:\n  keys:\n");
     for (i = 0; i < ALLOT_MAX_CLIENT_SLOTS; i++)
         allot_buf_addf(&y, "    - {name: a%zu, key_sha256: %064zx}\n", i, i + 1);
-    i = (size_t)load(allot_buf_cstr(&y), &c);
+    i = (size_t)min_config_load(allot_buf_cstr(&y), &c);
     allot_buf_release(&y);
     ASSERT_INT_EQ(i, 0);
     ASSERT_INT_EQ(allot_clients_new(c, &k), 0);
     allot_config_free(c);
     ASSERT_INT_EQ(allot_clients_count(k), ALLOT_MAX_CLIENT_SLOTS);
 
-    ASSERT_INT_EQ(load("auth:\n  keys:\n    - {name: newcomer, key: sk-test-newcomer-01}\n", &c),
-                  0);
+    ASSERT_INT_EQ(
+        min_config_load("auth:\n  keys:\n    - {name: newcomer, key: sk-test-newcomer-01}\n", &c),
+        0);
     ASSERT_INT_EQ(allot_clients_update(k, c, &chg, &first), ALLOT_ETOOBIG);
     allot_config_free(c);
     ASSERT_INT_EQ(allot_clients_count(k), ALLOT_MAX_CLIENT_SLOTS);

@@ -5,32 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "allot/buf.h"
 #include "allot/config.h"
 #include "allot/clients.h"
 #include "allot/ratelimit.h"
+#include "min_config.h"
 #include "test.h"
 
 #define T0 1000000000ull /* us: any monotonic time */
 
 static int load(struct allot_config **c)
 {
-    static const char y[] =
-        "providers: [{name: p, base_url: http://127.0.0.1:9/v1}]\n"
-        "models: [{name: m, provider: p}]\n"
-        "tiers: {judgment: [m], labour: [m], code: [m]}\n"
+    return min_config_load(
         "auth:\n"
         "  keys:\n"
         "    - {name: slow, key: sk-test-slow-000001, requests_per_minute: 60}\n"
         "    - {name: open, key: sk-test-open-000001}\n"
-        "    - {name: busy, key: sk-test-busy-000001, requests_per_minute: 1000}\n";
-    struct allot_buf err;
-    int rc;
-
-    allot_buf_init(&err, 4096);
-    rc = allot_config_load_mem("t.yaml", y, sizeof y - 1, c, &err);
-    allot_buf_release(&err);
-    return rc;
+        "    - {name: busy, key: sk-test-busy-000001, requests_per_minute: 1000}\n",
+        c);
 }
 
 TEST(ratelimit_burst_then_steady_rate)
