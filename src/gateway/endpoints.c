@@ -193,6 +193,9 @@ static void respond_json(struct allot_http_request *req, int status, const char 
 static void route(struct allot__worker *w, struct allot_http_request *req)
 {
     const char *body = req->body.ptr ? req->body.ptr : "";
+    int client = req->tag - 1; /* allot__endpoint_head() admitted it */
+    unsigned tiers = allot_clients_tiers(w->gw->clients, client);
+    char msg[256];
     struct allot_chat_request chat;
     struct allot_instruction in;
     struct allot_decision d;
@@ -235,18 +238,15 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
         goto out;
     }
     allot__acceptability_route(w, &d, &in);
-    allot__quality_preview(w, &d);
-    {
-        int client = req->tag - 1;
-        char msg[256];
-        if (allot_clients_keep_tiers(w->gw->cfg, allot_clients_tiers(w->gw->clients, client),
-                                     allot_clients_name(w->gw->clients, client), &d, msg,
-                                     sizeof msg) < 0) {
-            allot__respond_error(req, 403, "invalid_request_error", "model_not_allowed", msg, NULL,
-                                 0);
-            goto out;
-        }
+    /* In the exchange's order: the key's tiers, then the floor, which does
+     * not promote a key's work to a tier it may not use. */
+    if (allot_clients_keep_tiers(w->gw->cfg, tiers, allot_clients_name(w->gw->clients, client), &d,
+                                 msg, sizeof msg) < 0) {
+        allot__respond_error(req, 403, "invalid_request_error", "model_not_allowed", msg, NULL, 0);
+        goto out;
     }
+    if (allot_tier_list_has(tiers, ALLOT_TIER_JUDGMENT))
+        allot__quality_preview(w, &d);
     rc = allot_decision_to_json(&d, &out);
     if (rc)
         allot__respond_error(req, 500, "server_error", "internal", allot_strerror(rc), NULL, 0);
