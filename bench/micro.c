@@ -13,6 +13,7 @@
 #include "allot/clock.h"
 #include "allot/config.h"
 #include "allot/decision.h"
+#include "allot/json_arena.h"
 
 static const char body[] =
     "{\"model\":\"auto\",\"stream\":false,\"temperature\":0.2,\"max_tokens\":300,\"messages\":[{"
@@ -83,8 +84,12 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 20000, i;
     struct allot_config *cfg;
     struct allot_buf err, out;
+    struct allot_json_arena arena, *prev;
     uint64_t t0, t_parse = 0, t_decide = 0, t_rewrite = 0, t_answer = 0;
 
+    /* as allot serve: the trees of a request and its answer in an arena */
+    allot_json_arena_install();
+    allot_json_arena_init(&arena);
     allot_buf_init(&err, 4096);
     allot_buf_init(&out, 1 << 20);
     if (allot_config_default(&cfg, &err)) {
@@ -98,8 +103,10 @@ int main(int argc, char **argv)
         cJSON *root;
 
         t0 = allot_clock_mono_us();
+        prev = allot_json_arena_enter(&arena);
         if (allot_chat_request_parse(&r, body, sizeof body - 1, &err))
             return 1;
+        allot_json_arena_leave(prev);
         t_parse += allot_clock_mono_us() - t0;
         t0 = allot_clock_mono_us();
         allot_instruction_from_request(&r, &in);
@@ -110,11 +117,14 @@ int main(int argc, char **argv)
         allot_buf_reset(&out);
         allot_chat_request_rewrite(&r, body, sizeof body - 1, "sim-local-8b", 0, &out);
         t_rewrite += allot_clock_mono_us() - t0;
-        allot_chat_request_release(&r);
         t0 = allot_clock_mono_us();
+        prev = allot_json_arena_enter(&arena);
         root = cJSON_ParseWithLength(answer, sizeof answer - 1);
+        allot_json_arena_leave(prev);
         cJSON_Delete(root);
         t_answer += allot_clock_mono_us() - t0;
+        allot_chat_request_release(&r);
+        allot_json_arena_reset(&arena);
     }
     printf("per call, %ld iterations, %zu-byte request:\n", n, sizeof body - 1);
     printf("  parse request     %8.2f us\n", (double)t_parse / (double)n);
@@ -125,5 +135,6 @@ int main(int argc, char **argv)
     allot_buf_release(&err);
     allot_buf_release(&out);
     allot_config_free(cfg);
+    allot_json_arena_release(&arena);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "allot/classify.h"
 #include "allot/error.h"
+#include "allot/json_arena.h"
 #include "cli.h"
 
 #define ALLOT_VERSION "0.1.0"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 {
     size_t i;
 
+    allot_json_arena_install(); /* before any cJSON call */
     if (argc < 2) {
         main_usage(stderr);
         return 2;

@@ -43,6 +43,7 @@
 #include "allot/cost.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
+#include "allot/json_arena.h"
 #include "allot/log.h"
 #include "allot/sse.h"
 #include "internal.h"
@@ -60,7 +61,8 @@ struct allot__exchange {
     char id[40];
     int64_t ts_ms;
     uint64_t start_us, first_byte_us;
-    struct allot_chat_request chat;
+    struct allot_chat_request chat; /* its tree is in arena */
+    struct allot_json_arena arena;  /* the trees of the request and its answers */
     struct allot_decision decision;
     int decided;
     size_t next_model; /* index in decision.models of the next attempt */
@@ -168,6 +170,7 @@ static void exchange_free(struct allot__exchange *x)
     allot_buf_release(&x->up_alt);
     allot_anthropic_up_stream_release(&x->ustream);
     allot_responses_stream_release(&x->rstream);
+    allot_json_arena_release(&x->arena);
     free(x);
 }
 
@@ -176,6 +179,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = w->exchange_pool;
     struct allot_buf up_body, resp, scratch, content, abody, aout, up_alt;
+    struct allot_json_arena arena;
     struct allot_sse sse;
 
     if (x) {
@@ -189,7 +193,9 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
         aout = x->aout;
         up_alt = x->up_alt;
         sse = x->sse;
+        arena = x->arena;
         memset(x, 0, sizeof *x);
+        x->arena = arena;
         x->abody = abody;
         x->aout = aout;
         x->up_alt = up_alt;
@@ -232,6 +238,7 @@ static void exchange_put(struct allot__worker *w, struct allot__exchange *x)
     buf_trim(&x->up_alt);
     allot_anthropic_up_stream_release(&x->ustream);
     allot_responses_stream_release(&x->rstream);
+    allot_json_arena_reset(&x->arena); /* the request's trees are gone (finish()) */
     buf_trim(&x->sse.pending);
     buf_trim(&x->sse.data);
     x->next = w->exchange_pool;
@@ -1075,6 +1082,7 @@ static void deliver_buffered(struct allot__exchange *x)
 {
     cJSON *root, *usage, *choices, *c;
     struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
+    struct allot_json_arena *arena;
     struct allot_answer a;
     size_t n;
     int translated = 0;
@@ -1090,7 +1098,9 @@ static void deliver_buffered(struct allot__exchange *x)
             allot_buf_reset(&x->resp); /* not a message: judged invalid below */
         }
     }
+    arena = allot_json_arena_enter(&x->arena); /* root is deleted before this returns */
     root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
+    allot_json_arena_leave(arena);
 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -1386,6 +1396,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
 {
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = exchange_get(w);
+    struct allot_json_arena *arena;
     struct allot_instruction in;
     struct allot_buf err;
     double spent, limit;
@@ -1463,14 +1474,18 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
             finish(x, ALLOT_MSTATUS_REJECTED);
             goto out;
         }
+    }
+    /* the tree lives in the exchange's arena until finish() releases it */
+    arena = allot_json_arena_enter(&x->arena);
+    if (x->anthropic || x->responses)
         rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
-    } else if (x->embeddings) {
+    else if (x->embeddings)
         rc = allot_chat_request_parse_embeddings(&x->chat, req->body.ptr ? req->body.ptr : "",
                                                  req->body.len, &err);
-    } else {
+    else
         rc = allot_chat_request_parse(&x->chat, req->body.ptr ? req->body.ptr : "", req->body.len,
                                       &err);
-    }
+    allot_json_arena_leave(arena);
     if (rc) {
         set_error(x, "%s", allot_buf_cstr(&err));
         reply_error(x, ALLOT_MSTATUS_REJECTED, rc == ALLOT_ENOMEM ? 500 : 400,

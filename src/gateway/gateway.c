@@ -31,9 +31,23 @@
 
 void allot__gateway_request_id(struct allot__worker *w, char out[40])
 {
+    static const char hex[] = "0123456789abcdef";
+    uint64_t v;
+    int i, n;
+
+    /* "req_%08x%02x%010llx" of seed, worker and counter, without printf
+     * (once per request on the loop thread) */
     w->id_counter++;
-    snprintf(out, 40, "req_%08x%02x%010llx", w->gw->id_seed, (unsigned)(w->index & 0xff),
-             (unsigned long long)w->id_counter);
+    memcpy(out, "req_", 4);
+    for (i = 0, v = w->gw->id_seed; i < 8; i++, v >>= 4)
+        out[4 + 7 - i] = hex[v & 15];
+    for (i = 0, v = (unsigned)w->index & 0xff; i < 2; i++, v >>= 4)
+        out[12 + 1 - i] = hex[v & 15];
+    for (n = 10; n < 16 && w->id_counter >> (4 * n); n++) /* %010llx: 10 digits or more */
+        ;
+    for (i = 0, v = w->id_counter; i < n; i++, v >>= 4)
+        out[14 + n - 1 - i] = hex[v & 15];
+    out[14 + n] = '\0';
 }
 
 /* Errors the HTTP server answers itself (413, 400, 408, 431, 503) on the

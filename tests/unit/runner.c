@@ -1,6 +1,7 @@
 /* runner.c: runs the registered unit tests; ends with "N passed, N failed".
  * Usage: unit_tests [SUBSTRING]  (run only tests whose name contains it) */
 #include <stdlib.h>
+#include "allot/json_arena.h"
 #include "test.h"
 
 #define MAX_TESTS 1024
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     int passed = 0, failed = 0, i;
     const char *filter = argc > 1 ? argv[1] : NULL;
 
+    allot_json_arena_install(); /* as allot's main: every test runs with the cJSON hooks */
     qsort(tests, (size_t)n_tests, sizeof tests[0], by_file_then_name);
     for (i = 0; i < n_tests; i++) {
         int f = 0;

@@ -327,7 +327,7 @@ TEST(anthropic_request_tools_and_tool_choice)
         choice = cJSON_PrintUnformatted(json_at(o, "tool_choice"));
         ASSERT(choice);
         ASSERT_STR_EQ(choice, cases[i].want);
-        free(choice);
+        cJSON_free(choice);
         if (cases[i].parallel_false)
             ASSERT(cJSON_IsFalse(json_at(o, "parallel_tool_calls")));
         cJSON_Delete(o);

@@ -546,10 +546,10 @@ TEST(anthropic_up_request_tool_choice_forms)
         ASSERT(printed);
         if (strcmp(printed, cases[i].want) != 0) {
             fprintf(stderr, "  case %zu: %s != %s\n", i, printed, cases[i].want);
-            free(printed);
+            cJSON_free(printed);
             ASSERT(0);
         }
-        free(printed);
+        cJSON_free(printed);
     }
 
     /* no tools: tool_choice is dropped (Anthropic refuses it) */

@@ -381,7 +381,7 @@ static const char *json_text(const cJSON *v)
     char *p = v ? cJSON_PrintUnformatted(v) : NULL;
 
     snprintf(text, sizeof text, "%s", p ? p : "(none)");
-    free(p);
+    cJSON_free(p);
     return text;
 }
 
