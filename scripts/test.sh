@@ -10,7 +10,7 @@
 #     own); run against the ASan+UBSan build, against a
 #     ThreadSanitizer build, and (the files that assert no timing) with
 #     allot under valgrind memcheck; and a subset (chat, stream, fallback,
-#     errors, ops) again with every provider forced to libcurl
+#     retry_after, errors, ops) again with every provider forced to libcurl
 #     (ALLOT_IT_HTTP_CLIENT=curl), so both upstream clients stay tested
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
@@ -103,7 +103,7 @@ else
   integration asan build/asan
   echo "== integration tests, every provider forced to libcurl (http_client: curl), ASan+UBSan"
   ALLOT_IT_HTTP_CLIENT=curl integration asan build/asan \
-    chat.test.mjs stream.test.mjs fallback.test.mjs errors.test.mjs ops.test.mjs
+    chat.test.mjs stream.test.mjs fallback.test.mjs retry_after.test.mjs errors.test.mjs ops.test.mjs
   echo "== integration tests again under ThreadSanitizer (workers, ledger writer, metrics)"
   if make -j"$(nproc)" tsan >build-tsan.log 2>&1; then
     rm -f build-tsan.log

@@ -10,6 +10,7 @@
 #ifndef ALLOT_UPSTREAM_H
 #define ALLOT_UPSTREAM_H
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 #include "allot/buf.h"
 #include "allot/config.h"
@@ -24,10 +25,20 @@ struct allot_upstream_xfer;
 /* Returned by on_data to pause the transfer until allot_upstream_resume. */
 #define ALLOT_UPSTREAM_PAUSE 1
 
+/* on_head's retry_ms when the response carries no usable retry hint. */
+#define ALLOT_UPSTREAM_NO_HINT (-1)
+/* The longest retry hint reported (one day): a larger value is cut to it. */
+#define ALLOT_UPSTREAM_HINT_MAX_MS (24LL * 3600 * 1000)
+
 struct allot_upstream_callbacks {
-    /* The final response head arrived. Return 0 to go on, non-zero to
-     * abort the transfer (on_done follows with ALLOT_ECLOSED). */
-    int (*on_head)(void *ctx, long status, struct allot_slice content_type);
+    /* The final response head arrived. retry_ms is the provider's retry
+     * hint, in milliseconds (0..ALLOT_UPSTREAM_HINT_MAX_MS), from its
+     * retry-after-ms header, else its Retry-After (allot_upstream_retry_hint;
+     * of a repeated header the last counts), whatever the status; or
+     * ALLOT_UPSTREAM_NO_HINT when it sent neither or neither could be read.
+     * Return 0 to go on, non-zero to abort the transfer (on_done follows
+     * with ALLOT_ECLOSED). */
+    int (*on_head)(void *ctx, long status, struct allot_slice content_type, int64_t retry_ms);
     /* Body bytes, as they arrive. Return 0, ALLOT_UPSTREAM_PAUSE, or
      * non-zero negative to abort (on_done follows with ALLOT_ECLOSED). */
     int (*on_data)(void *ctx, const char *p, size_t n);
@@ -70,6 +81,18 @@ void allot_upstream_cancel(struct allot_upstream_xfer *x);
 
 /* Resume a transfer paused by ALLOT_UPSTREAM_PAUSE. */
 void allot_upstream_resume(struct allot_upstream_xfer *x);
+
+/* A provider's retry hint: the value of a retry-after-ms header (unit_ms
+ * 1: milliseconds, a fraction allowed: "1500", "20.5"), or of a
+ * Retry-After header (unit_ms 0: delay-seconds, a fraction tolerated, or
+ * an HTTP-date of RFC 9110 in any of its three forms, measured from now_ms,
+ * the wall clock in milliseconds since the epoch). Blanks around the value
+ * are allowed. Returns the milliseconds to wait, rounded up, 0 for a date
+ * in the past, at most ALLOT_UPSTREAM_HINT_MAX_MS (a larger value, however
+ * many digits, is cut to it); or ALLOT_UPSTREAM_NO_HINT for anything else
+ * (empty, negative, garbage, an impossible date, over 63 bytes). Pure: no
+ * allocation, no clock, no locale. */
+int64_t allot_upstream_retry_hint(struct allot_slice value, int unit_ms, int64_t now_ms);
 
 /* Transfers in flight. */
 size_t allot_upstream_active(const struct allot_upstream *up);

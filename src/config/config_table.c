@@ -452,7 +452,7 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "3",
      .help = "Failures in a row (connect error, timeout, 429, 5xx) after which a model rests: "
              "requests skip it for the next model of their tier while another can serve. 0: "
-             "never."},
+             "never (a provider's retry hint on a 429 or 503 still rests it)."},
     {.path = "limits.cooldown_ms",
      .type = AK_LONG,
      .offset = CFG(limits.cooldown_ms),
@@ -461,7 +461,9 @@ const struct allot__config_key allot__config_keys[] = {
      .def = "5000",
      .help = "How long a model rests after limits.cooldown_after failures in a row. A rest "
              "that follows another (its first request after resting failed again) lasts twice "
-             "as long, up to 16 times this; an answer ends the series."},
+             "as long, up to 16 times this; an answer ends the series. A 429 or 503 with a "
+             "retry hint (retry-after-ms, Retry-After) rests the model at once for the hinted "
+             "time, also at most 16 times this."},
 
     /* the quality floor */
     {.path = "quality",

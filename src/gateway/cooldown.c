@@ -1,4 +1,5 @@
-/* cooldown.c: models resting after failures in a row (cooldown.h). */
+/* cooldown.c: models resting after failures in a row, or for as long as
+ * their provider's retry hint says (cooldown.h). */
 #include <stdlib.h>
 #include "allot/cooldown.h"
 #include "allot/error.h"
@@ -11,7 +12,8 @@ struct model_state {
     uint32_t rests;    /* rests in a row (each doubles the next) */
     uint64_t until_us; /* resting until then; 0: not resting */
     uint64_t total;    /* rests since start */
-    char pad[40];      /* a cache line each: workers write them */
+    uint64_t hinted;   /* ... of them started by a provider's retry hint */
+    char pad[32];      /* a cache line each: workers write them */
 };
 
 struct allot_cooldowns {
@@ -54,8 +56,8 @@ uint64_t allot_cooldowns_resting(const struct allot_cooldowns *c, int model, uin
 {
     uint64_t until;
 
-    if (!c || !c->after || model < 0 || (size_t)model >= c->n)
-        return 0;
+    if (!c || model < 0 || (size_t)model >= c->n)
+        return 0; /* with after 0 only a hint sets until_us */
     until = LOAD(&c->m[model].until_us);
     return until > now_us ? until - now_us : 0;
 }
@@ -93,15 +95,47 @@ uint64_t allot_cooldowns_record(struct allot_cooldowns *c, int model, int ok, ui
     return len;
 }
 
+uint64_t allot_cooldowns_max_us(const struct allot_cooldowns *c)
+{
+    return c ? c->first_us << MAX_DOUBLINGS : 0;
+}
+
+uint64_t allot_cooldowns_told(struct allot_cooldowns *c, int model, uint64_t hint_us,
+                              uint64_t now_us)
+{
+    struct model_state *s;
+    uint64_t len, until, want;
+
+    if (!c || !hint_us || model < 0 || (size_t)model >= c->n)
+        return 0;
+    s = &c->m[model];
+    len = hint_us < allot_cooldowns_max_us(c) ? hint_us : allot_cooldowns_max_us(c);
+    want = now_us + len;
+    if (c->after) /* a failure in a row all the same: the count goes on after the rest */
+        __atomic_add_fetch(&s->failures, 1, __ATOMIC_RELAXED);
+    until = LOAD(&s->until_us);
+    do {
+        if (until >= want)
+            return 0; /* already resting as long (another request was told so) */
+    } while (!__atomic_compare_exchange_n(&s->until_us, &until, want, 0, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    if (until <= now_us) { /* a new rest, not a longer one */
+        __atomic_fetch_add(&s->total, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->hinted, 1, __ATOMIC_RELAXED);
+    }
+    return len;
+}
+
 int allot_cooldowns_render(const struct allot_cooldowns *c, uint64_t now_us, struct allot_buf *out)
 {
     size_t i;
     int rc;
 
-    if (!c || !c->after || !c->n)
+    if (!c || !c->n)
         return 0;
     rc = allot_buf_adds(out, "# HELP allot_model_resting_seconds What is left of a model's rest "
-                             "after failures in a row (limits.cooldown_after); 0: in use.\n"
+                             "(after limits.cooldown_after failures in a row, or a provider's "
+                             "retry hint); 0: in use.\n"
                              "# TYPE allot_model_resting_seconds gauge\n");
     for (i = 0; i < c->n && !rc; i++) {
         uint64_t left = allot_cooldowns_resting(c, (int)i, now_us);
@@ -110,13 +144,23 @@ int allot_cooldowns_render(const struct allot_cooldowns *c, uint64_t now_us, str
         rc = rc ? rc : allot_buf_addf(out, "} %.3f\n", (double)left / 1e6);
     }
     rc = rc ? rc
-            : allot_buf_adds(out, "# HELP allot_model_rests_total Rests a model was sent to "
-                                  "after failures in a row.\n"
+            : allot_buf_adds(out, "# HELP allot_model_rests_total Rests a model was sent to, "
+                                  "after failures in a row or by a provider's retry hint.\n"
                                   "# TYPE allot_model_rests_total counter\n");
     for (i = 0; i < c->n && !rc; i++) {
         rc = allot_buf_adds(out, "allot_model_rests_total{");
         rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
         rc = rc ? rc : allot_buf_addf(out, "} %llu\n", (unsigned long long)LOAD(&c->m[i].total));
+    }
+    rc = rc ? rc
+            : allot_buf_adds(out, "# HELP allot_model_hinted_rests_total Rests a provider's retry "
+                                  "hint (retry-after-ms, Retry-After on a 429 or 503) started; "
+                                  "also in allot_model_rests_total.\n"
+                                  "# TYPE allot_model_hinted_rests_total counter\n");
+    for (i = 0; i < c->n && !rc; i++) {
+        rc = allot_buf_adds(out, "allot_model_hinted_rests_total{");
+        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
+        rc = rc ? rc : allot_buf_addf(out, "} %llu\n", (unsigned long long)LOAD(&c->m[i].hinted));
     }
     return rc;
 }

@@ -79,9 +79,12 @@ struct allot__exchange {
     struct allot_sse sse;
     struct allot_buf scratch; /* an event being edited */
     long up_status;
-    int retry;        /* the attempt failed in a way that allows the next */
-    int retry_kind;   /* enum allot_metrics_attempt of that failure */
-    int pause_wanted; /* the client's write queue is full */
+    int64_t up_hint_ms; /* the current attempt's retry hint (upstream.h); -1: none */
+    int64_t hint_ms;    /* the shortest hint of a failed attempt (429 or 503); -1: none */
+    int last_hinted;    /* the last failed attempt carried it */
+    int retry;          /* the attempt failed in a way that allows the next */
+    int retry_kind;     /* enum allot_metrics_attempt of that failure */
+    int pause_wanted;   /* the client's write queue is full */
     int paused;
     int done_seen, usage_seen, stream_error;
     int in_upstream_cb;
@@ -96,8 +99,9 @@ struct allot__exchange {
     char conf_str[16];
     char attempts_str[16];
     char budget_str[32];
-    char retry_str[24];   /* Retry-After of a request over its key's rate */
-    char rate_str[2][24]; /* x-ratelimit-limit / -remaining-requests */
+    char retry_str[24];    /* Retry-After: a request over its key's rate, or a provider's hint */
+    char retry_ms_str[24]; /* retry-after-ms: a provider's hint */
+    char rate_str[2][24];  /* x-ratelimit-limit / -remaining-requests */
     char cost_str[32];
     /* The quality floor (docs/quality.md). */
     int serving_tier;                     /* tier of decision.models now; -1: a named model */
@@ -272,17 +276,31 @@ static void log_attempt(struct allot__exchange *x, const char *what)
 }
 
 /* Whether the model now answering is well (ok) or failed in a way that
- * moves requests on (cooldown.h); a failure that starts a rest is logged. */
-static void note_health(struct allot__exchange *x, int ok, const char *what)
+ * moves requests on (cooldown.h); hint_ms > 0: its provider asked for that
+ * much quiet. A failure that starts a rest is logged. */
+static void note_health(struct allot__exchange *x, int ok, const char *what, int64_t hint_ms)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
-    uint64_t rest = allot_cooldowns_record(x->w->gw->cooldowns, x->model_index, ok,
-                                           ok ? 0 : allot_clock_mono_us());
+    const char *name = x->model ? x->model->name : "?";
+    uint64_t rest;
+
+    if (!ok && hint_ms > 0) {
+        rest = allot_cooldowns_told(x->w->gw->cooldowns, x->model_index, (uint64_t)hint_ms * 1000u,
+                                    allot_clock_mono_us());
+        if (rest)
+            allot_log_warn("upstream: model '%s' rests for %.1f s: its provider answered %ld with "
+                           "a retry hint of %.3f s%s; requests go to the next model of their "
+                           "tier meanwhile",
+                           name, (double)rest / 1e6, x->up_status, (double)hint_ms / 1e3,
+                           (uint64_t)hint_ms * 1000u > rest ? " (capped at 16 x cooldown_ms)" : "");
+        return;
+    }
+    rest = allot_cooldowns_record(x->w->gw->cooldowns, x->model_index, ok,
+                                  ok ? 0 : allot_clock_mono_us());
     if (rest)
         allot_log_warn("upstream: model '%s' rests for %.1f s after %d or more failures in a "
                        "row (last: %s); requests go to the next model of their tier meanwhile",
-                       x->model ? x->model->name : "?", (double)rest / 1e6,
-                       cfg->limits.cooldown_after, what);
+                       name, (double)rest / 1e6, cfg->limits.cooldown_after, what);
 }
 
 /* Whether a model after the current one in the request's list is not
@@ -304,19 +322,33 @@ static int another_awake(const struct allot__exchange *x, uint64_t now_us)
 static void record_attempt(struct allot__exchange *x, enum allot_metrics_attempt kind,
                            const char *what)
 {
-    char status[24];
+    char status[48];
+    /* A retry hint counts on a 429 or 503 (RFC 9110, RFC 6585), and only
+     * for a failure that moves the request on. */
+    int64_t hint = (kind == ALLOT_MATTEMPT_HTTP_429 || kind == ALLOT_MATTEMPT_HTTP_5XX) &&
+                           (x->up_status == 429 || x->up_status == 503)
+                       ? x->up_hint_ms
+                       : -1;
     if (!what) {
-        snprintf(status, sizeof status, "%ld", x->up_status);
+        if (hint >= 0) /* the attempt log says the provider asked for a pause */
+            snprintf(status, sizeof status, "%ld(retry-after=%lldms)", x->up_status,
+                     (long long)hint);
+        else
+            snprintf(status, sizeof status, "%ld", x->up_status);
         what = status;
     }
     allot_metrics_attempt(x->w->gw->metrics, x->w->index, x->model_index, kind);
     log_attempt(x, what);
-    if (kind != ALLOT_MATTEMPT_OK)
+    if (kind != ALLOT_MATTEMPT_OK) {
         x->last_fail = kind;
+        x->last_hinted = hint >= 0;
+        if (hint >= 0 && (x->hint_ms < 0 || hint < x->hint_ms))
+            x->hint_ms = hint;
+    }
     if (kind == ALLOT_MATTEMPT_OK || kind == ALLOT_MATTEMPT_HTTP_429 ||
         kind == ALLOT_MATTEMPT_HTTP_5XX || kind == ALLOT_MATTEMPT_TIMEOUT ||
         kind == ALLOT_MATTEMPT_CONNECT)
-        note_health(x, kind == ALLOT_MATTEMPT_OK, what);
+        note_health(x, kind == ALLOT_MATTEMPT_OK, what, hint);
 }
 
 static void set_error(struct allot__exchange *x, const char *fmt, ...)
@@ -569,6 +601,8 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         HDR("x-allot-check-failed", x->check);
     if (x->retry_str[0])
         HDR("Retry-After", x->retry_str);
+    if (x->retry_ms_str[0])
+        HDR("retry-after-ms", x->retry_ms_str);
     if (x->rate_str[0][0]) {
         HDR("x-ratelimit-limit-requests", x->rate_str[0]);
         HDR("x-ratelimit-remaining-requests", x->rate_str[1]);
@@ -821,13 +855,14 @@ static int more_attempts(const struct allot__exchange *x)
            x->attempts - x->attempt_base < x->w->gw->cfg->limits.max_attempts;
 }
 
-static int on_head(void *ctx, long status, struct allot_slice ct)
+static int on_head(void *ctx, long status, struct allot_slice ct, int64_t retry_ms)
 {
     struct allot__exchange *x = ctx;
     int rc = 0;
 
     x->in_upstream_cb = 1;
     x->up_status = status;
+    x->up_hint_ms = retry_ms;
     allot_buf_reset(&x->resp);
     if (x->client_gone) {
         rc = -1;
@@ -1263,7 +1298,7 @@ static void on_done(void *ctx, int err, const char *message)
             return;
         }
         log_attempt(x, "cut");
-        note_health(x, 0, "cut");
+        note_health(x, 0, "cut", -1);
         if (x->error[0])
             stream_fail(x, x->error);
         else if (err)
@@ -1309,6 +1344,14 @@ static void fail_no_answer(struct allot__exchange *x)
     int status = x->last_fail == ALLOT_MATTEMPT_TIMEOUT    ? 504
                  : x->last_fail == ALLOT_MATTEMPT_HTTP_429 ? 429
                                                            : 502;
+    /* The last model answered 429 or 503 with a retry hint: the client is
+     * told when to come back (the shortest hint of this request's models,
+     * when the first of them should be back), so the SDKs' retries wait
+     * that long rather than their own back-off. */
+    if (x->last_hinted && x->hint_ms >= 0) {
+        snprintf(x->retry_str, sizeof x->retry_str, "%lld", (long long)((x->hint_ms + 999) / 1000));
+        snprintf(x->retry_ms_str, sizeof x->retry_ms_str, "%lld", (long long)x->hint_ms);
+    }
     snprintf(msg, sizeof msg, "no upstream answered after %d attempt%s (%s): %s", x->attempts,
              x->attempts == 1 ? "" : "s", x->attempt_log, x->error);
     reply_error(x, ALLOT_MSTATUS_FAILED, status, "upstream_error",
@@ -1330,7 +1373,7 @@ static void try_next(struct allot__exchange *x)
 
         x->model = x->decision.models[x->next_model++];
         x->model_index = model_index_of(cfg, x->model);
-        if (x->w->gw->cooldowns && cfg->limits.cooldown_after) {
+        if (x->w->gw->cooldowns) { /* rests by count (cooldown_after) or by hint */
             uint64_t now = allot_clock_mono_us();
             if (allot_cooldowns_resting(x->w->gw->cooldowns, x->model_index, now) &&
                 another_awake(x, now)) {
@@ -1340,6 +1383,7 @@ static void try_next(struct allot__exchange *x)
         }
         x->attempts++;
         x->up_status = 0;
+        x->up_hint_ms = ALLOT_UPSTREAM_NO_HINT;
         allot_buf_reset(&x->up_body);
         allot_buf_reset(&x->sse.pending);
         rc = x->anthropic || x->responses
@@ -1385,7 +1429,8 @@ static void try_next(struct allot__exchange *x)
         allot_buf_release(&err);
         log_attempt(x, "start");
         x->last_fail = ALLOT_MATTEMPT_CONNECT;
-        note_health(x, 0, "start");
+        x->last_hinted = 0;
+        note_health(x, 0, "start", -1);
     }
     fail_no_answer(x);
 }
@@ -1415,6 +1460,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->model_index = -1;
     x->serving_tier = -1;
     x->client = client;
+    x->up_hint_ms = x->hint_ms = ALLOT_UPSTREAM_NO_HINT;
     allot__gateway_request_id(w, x->id);
     req->user = x;
     x->next = w->exchange_list;

@@ -308,10 +308,11 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
     free(a);
 }
 
-static int audit_on_head(void *ctx, long status, struct allot_slice ct)
+static int audit_on_head(void *ctx, long status, struct allot_slice ct, int64_t retry_ms)
 {
     struct allot__audit *a = ctx;
     (void)ct;
+    (void)retry_ms; /* an audit is not retried later: the next grader is asked */
     a->status = status;
     allot_buf_reset(&a->resp);
     return 0;

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/log.h"
 #include "allot/upstream.h"
@@ -43,6 +44,8 @@ struct allot_upstream_xfer {
     struct provider_headers *ph; /* the provider this handle is set up for */
     const char *path;            /* the path its URL was set for */
     long status;
+    int64_t hint_ms;   /* retry-after-ms of the head being read; ALLOT_UPSTREAM_NO_HINT */
+    int64_t hint_s_ms; /* its Retry-After, in ms */
     int head_done;
     int aborted; /* a callback asked to stop */
     int running;
@@ -430,6 +433,38 @@ static struct provider_headers *headers_for(struct allot_upstream *up,
     return NULL;
 }
 
+/* A header line of a head: a retry hint is read at once (the line is
+ * whole); a status line starts a head, interim or final, afresh. Only a
+ * line that starts with 'r' or "HTTP/" is looked at further. */
+static void on_header_line(struct allot_upstream_xfer *x, const char *p, size_t len)
+{
+    static const char name[] = "retry-after";
+    const size_t nl = sizeof name - 1;
+    const char *v;
+    int ms;
+
+    if ((p[0] | 0x20) != 'r') {
+        if (len > 5 && memcmp(p, "HTTP/", 5) == 0)
+            x->hint_ms = x->hint_s_ms = ALLOT_UPSTREAM_NO_HINT;
+        return;
+    }
+    if (len <= nl || strncasecmp(p, name, nl) != 0)
+        return;
+    ms = len > nl + 3 && strncasecmp(p + nl, "-ms", 3) == 0;
+    v = p + nl + (ms ? 3 : 0);
+    if (*v != ':')
+        return; /* another header: "retry-after-foo" */
+    v++;
+    len -= (size_t)(v - p);
+    while (len && (v[len - 1] == '\n' || v[len - 1] == '\r'))
+        len--;
+    /* repeated: the last one counts */
+    if (ms)
+        x->hint_ms = allot_upstream_retry_hint(allot_slice_of(v, len), 1, 0);
+    else
+        x->hint_s_ms = allot_upstream_retry_hint(allot_slice_of(v, len), 0, allot_clock_wall_ms());
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *userp)
 {
     struct allot_upstream_xfer *x = userp;
@@ -439,8 +474,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
 
     if (x->head_done || x->aborted)
         return len;
-    if (len > 2 || (len >= 1 && p[0] != '\r' && p[0] != '\n'))
+    if (len > 2 || (len >= 1 && p[0] != '\r' && p[0] != '\n')) {
+        on_header_line(x, p, len);
         return len;
+    }
     /* End of a head. Skip interim 1xx responses. */
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200)
@@ -448,7 +485,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
     x->head_done = 1;
     x->status = status;
     curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
-    if (x->cb->on_head(x->ctx, status, allot_slice_cstr(ct)) != 0) {
+    if (x->cb->on_head(x->ctx, status, allot_slice_cstr(ct),
+                       x->hint_ms >= 0 ? x->hint_ms : x->hint_s_ms) != 0) {
         x->aborted = 1;
         return 0;
     }
@@ -557,6 +595,7 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
     x->ctx = ctx;
     x->model = req->model;
     x->status = 0;
+    x->hint_ms = x->hint_s_ms = ALLOT_UPSTREAM_NO_HINT;
     x->head_done = 0;
     x->aborted = 0;
     x->errbuf[0] = '\0';

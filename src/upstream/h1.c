@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/upstream.h"
 #include "internal.h"
@@ -65,9 +66,11 @@
 #define H1_IDLE_MAX_AGE_MS 118000 /* libcurl's CURLOPT_MAXAGE_CONN default */
 #define H1_SPARE_CONNS 64         /* closed connection structs kept for reuse */
 #define H1_CT_MAX 256             /* Content-Type kept for on_head */
+#define H1_HINT_MAX 64            /* a retry hint's value kept (retry_hint.c reads up to 63) */
 #define H1_MSG_MAX 512
 
 enum xfer_state { X_FREE, X_RESOLVING, X_CONNECTING, X_EXCHANGING, X_FAILED };
+enum { HINT_S, HINT_MS }; /* Retry-After, retry-after-ms */
 enum conn_state { CONN_CONNECTING, CONN_BUSY, CONN_IDLE };
 enum feed_result { FEED_MORE, FEED_PAUSED, FEED_DONE };
 
@@ -142,11 +145,18 @@ struct h1_xfer {
     int paused;       /* on_data returned ALLOT_UPSTREAM_PAUSE */
     int in_value;     /* http_parser: the last header callback was a value */
     int field_is_ct;  /* the header being read is Content-Type */
-    size_t field_len; /* of the header name being read, up to 13 */
-    char field[13];   /* its first bytes, lower-cased */
+    int field_hint;   /* ... is Retry-After (HINT_S) or retry-after-ms (HINT_MS); else -1 */
+    size_t field_len; /* of the header name being read, up to 15 */
+    char field[15];   /* its first bytes, lower-cased: one more than the longest name sought */
     char ct[H1_CT_MAX];
     size_t ct_len;
     int have_ct;
+    /* Retry hints of the head being read: values kept as they come (in
+     * pieces, maybe), read once the head is complete; len SIZE_MAX: too
+     * long to be one. have_hint: either header was seen. */
+    char hint[2][H1_HINT_MAX];
+    size_t hint_len[2];
+    int have_hint;
     int deferred_err; /* X_FAILED: for on_done */
     int queued;       /* in h1's deferred queue */
     int resume_wanted;
@@ -745,8 +755,11 @@ static int on_message_begin(http_parser *hp)
     x->in_value = 0;
     x->field_len = 0;
     x->field_is_ct = 0;
+    x->field_hint = -1;
     x->ct_len = 0;
     x->have_ct = 0;
+    x->have_hint = 0;
+    x->hint_len[HINT_S] = x->hint_len[HINT_MS] = 0;
     return 0;
 }
 
@@ -781,6 +794,14 @@ static int on_header_value(http_parser *hp, const char *p, size_t n)
             x->ct_len = 0;
             x->have_ct = 1;
         }
+        x->field_hint = x->field_len == 11 && memcmp(x->field, "retry-after", 11) == 0 ? HINT_S
+                        : x->field_len == 14 && memcmp(x->field, "retry-after-ms", 14) == 0
+                            ? HINT_MS
+                            : -1;
+        if (x->field_hint >= 0) { /* repeated: the last one counts */
+            x->hint_len[x->field_hint] = 0;
+            x->have_hint = 1;
+        }
     }
     if (x->field_is_ct) {
         size_t room = sizeof x->ct - x->ct_len;
@@ -788,8 +809,35 @@ static int on_header_value(http_parser *hp, const char *p, size_t n)
             n = room;
         memcpy(x->ct + x->ct_len, p, n);
         x->ct_len += n;
+    } else if (x->field_hint >= 0) {
+        size_t *len = &x->hint_len[x->field_hint];
+        if (*len != SIZE_MAX && n <= H1_HINT_MAX - *len) {
+            memcpy(x->hint[x->field_hint] + *len, p, n);
+            *len += n;
+        } else {
+            *len = SIZE_MAX; /* too long: no hint */
+        }
     }
     return 0;
+}
+
+/* The retry hint of a complete head: retry-after-ms, else Retry-After. */
+static int64_t head_hint(const struct h1_xfer *x)
+{
+    int64_t ms = ALLOT_UPSTREAM_NO_HINT, now = 0;
+    int i;
+
+    if (!x->have_hint)
+        return ms;
+    for (i = HINT_MS; i >= HINT_S && ms < 0; i--) {
+        if (x->hint_len[i] == 0 || x->hint_len[i] == SIZE_MAX)
+            continue;
+        if (i == HINT_S && !now)
+            now = allot_clock_wall_ms(); /* for an HTTP-date */
+        ms = allot_upstream_retry_hint(allot_slice_of(x->hint[i], x->hint_len[i]), i == HINT_MS,
+                                       now);
+    }
+    return ms;
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -802,7 +850,8 @@ static int on_headers_complete(http_parser *hp)
         return 0; /* an interim head: skipped, the final one follows */
     x->head_done = 1;
     if (x->cb->on_head(x->ctx, status,
-                       x->have_ct ? allot_slice_of(x->ct, x->ct_len) : allot_slice_of(NULL, 0))) {
+                       x->have_ct ? allot_slice_of(x->ct, x->ct_len) : allot_slice_of(NULL, 0),
+                       head_hint(x))) {
         x->aborted = 1;
         return -1;
     }

@@ -52,6 +52,7 @@
 /* An exchange keeps buffer allocations up to this between requests. */
 #define KEEP_BYTES (256u << 10)
 #define SNIPPET_CHARS 40
+#define HINT_MAX 64 /* a retry-after or retry-after-ms knob's value, NUL included */
 
 enum exchange_state {
     EX_IDLE,   /* in the worker's free list */
@@ -82,6 +83,10 @@ struct fake_exchange {
     long ttft_ms;
     long tps;
     int bad_header; /* x-fake-bad: -1 none, else 0 or 1 */
+    /* Retry hints of an error answer (the retry-after and retry-after-ms
+     * knobs), copied: the knobs' text does not outlive handle_answer. */
+    char retry_after[HINT_MAX];    /* "": 429's default "1"; "none"; "date+N"; else as is */
+    char retry_after_ms[HINT_MAX]; /* "": none */
 
     /* Stream progress. */
     size_t pos;     /* next byte of content to send */
@@ -116,12 +121,14 @@ struct knobs {
     int no_usage;
     int empty;
     int content_json;
-    struct allot_slice content;     /* ptr NULL: generate */
-    struct allot_slice finish;      /* ptr NULL: "stop" */
-    struct allot_slice tool_call;   /* ptr NULL: answer with content */
-    long bad_every;                 /* 0: off */
-    int bad;                        /* enum bad_kind; -1: not given */
-    struct allot_slice bad_content; /* ptr NULL: not given */
+    struct allot_slice content;        /* ptr NULL: generate */
+    struct allot_slice finish;         /* ptr NULL: "stop" */
+    struct allot_slice tool_call;      /* ptr NULL: answer with content */
+    long bad_every;                    /* 0: off */
+    int bad;                           /* enum bad_kind; -1: not given */
+    struct allot_slice bad_content;    /* ptr NULL: not given */
+    struct allot_slice retry_after;    /* ptr NULL: 429's default */
+    struct allot_slice retry_after_ms; /* ptr NULL: none */
 };
 
 static int is_space(unsigned char c)
@@ -276,14 +283,80 @@ static void exchange_wait(struct fake_exchange *ex, enum exchange_state state, u
     uv_timer_start(&ex->timer, on_timer, ms, 0);
 }
 
-/* Send a whole response and end the exchange. */
+static int parse_long(const char *p, size_t n, long min, long max, long *out);
+
+/* The HTTP-date (IMF-fixdate, RFC 9110) of now + secs, by hand: strftime's
+ * day and month names follow the locale. */
+static void http_date(char *out, size_t size, long secs)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = time(NULL) + secs;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Check a retry-after / retry-after-ms knob's value and copy it into out:
+ * at most HINT_MAX - 1 printable ASCII bytes; for retry-after, "date+N"
+ * and "date-N" need N from 0 to 86400000. A message and ALLOT_EINVAL
+ * otherwise. */
+static int hint_knob(const char *knob, struct allot_slice v, int dated, char *out, char *msg,
+                     size_t msz)
+{
+    size_t i;
+    long n;
+
+    out[0] = '\0';
+    if (!v.ptr)
+        return 0;
+    for (i = 0; i < v.len && v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f; i++)
+        ;
+    if (i < v.len || v.len >= HINT_MAX) {
+        snprintf(msg, msz, "knob %s: at most %d printable ASCII bytes", knob, HINT_MAX - 1);
+        return ALLOT_EINVAL;
+    }
+    if (dated && v.len >= 5 && memcmp(v.ptr, "date", 4) == 0 &&
+        (v.ptr[4] == '+' || v.ptr[4] == '-') &&
+        parse_long(v.ptr + 5, v.len - 5, 0, 86400000L, &n) != 0) {
+        snprintf(msg, msz, "knob %s: '%.*s': date+N or date-N needs N from 0 to 86400000 seconds",
+                 knob, (int)v.len, v.ptr);
+        return ALLOT_EINVAL;
+    }
+    memcpy(out, v.ptr, v.len);
+    out[v.len] = '\0';
+    return 0;
+}
+
+/* Send a whole response and end the exchange. An error answer carries the
+ * retry hints the knobs asked for; a 429 carries Retry-After: 1 unless
+ * they say otherwise. */
 static void exchange_respond(struct fake_exchange *ex, int status, const char *body, size_t len)
 {
-    struct allot_http_header h[3] = {json_headers[0]};
+    struct allot_http_header h[4] = {json_headers[0]};
+    char date[40];
     size_t nh = 1;
 
-    if (status == 429)
-        h[nh++] = json_headers[1];
+    if (status < 200 || status > 299) {
+        const char *ra = ex->retry_after;
+        if (!strncmp(ra, "date+", 5) || !strncmp(ra, "date-", 5)) {
+            http_date(date, sizeof date, (ra[4] == '-' ? -1 : 1) * strtol(ra + 5, NULL, 10));
+            h[nh].name = json_headers[1].name;
+            h[nh++].value = allot_slice_cstr(date);
+        } else if (ra[0] && strcmp(ra, "none") != 0) {
+            h[nh].name = json_headers[1].name;
+            h[nh++].value = allot_slice_cstr(ra);
+        } else if (!ra[0] && status == 429) {
+            h[nh++] = json_headers[1];
+        }
+        if (ex->retry_after_ms[0]) {
+            h[nh].name = ALLOT_SLICE_LIT("retry-after-ms");
+            h[nh++].value = allot_slice_cstr(ex->retry_after_ms);
+        }
+    }
     if (ex->bad_header >= 0)
         h[nh++] = bad_headers[ex->bad_header > 0];
     ex->busy = 1;
@@ -511,11 +584,14 @@ static const struct knob_spec knob_table[] = {
     {"bad-every", "x-fake-bad-every", KNOB_NUM, 0, FAKE_MAX_BAD_EVERY, KOFF(bad_every), NULL},
     {"bad", "x-fake-bad", KNOB_ENUM, 0, 0, KOFF(bad), bad_names},
     {"bad-content", "x-fake-bad-content", KNOB_TEXT, 0, 0, KOFF(bad_content), NULL},
+    {"retry-after", "x-fake-retry-after", KNOB_TEXT, 0, 0, KOFF(retry_after), NULL},
+    {"retry-after-ms", "x-fake-retry-after-ms", KNOB_TEXT, 0, 0, KOFF(retry_after_ms), NULL},
 };
 #define N_KNOBS (sizeof knob_table / sizeof knob_table[0])
 #define KNOB_NAMES                                                                                 \
     "latency-ms, ttft-ms, tokens-per-sec, tokens, status, cut-after, malformed, hang, no-usage, "  \
-    "empty, content, content-json, finish, tool-call, bad-every, bad, bad-content"
+    "empty, content, content-json, finish, tool-call, bad-every, bad, bad-content, retry-after, "  \
+    "retry-after-ms"
 
 /* Parse a decimal in [min, max]. */
 static int parse_long(const char *p, size_t n, long min, long max, long *out)
@@ -1070,6 +1146,7 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     cJSON *root;
     char msg[256], why[200];
     char decoded[MODEL_MAX]; /* text knobs from the model id */
+    char hint[2][HINT_MAX];  /* the retry-after and retry-after-ms knobs */
     uint64_t delay_ms;
     int rc, is_bad = 0, refused;
 
@@ -1111,6 +1188,11 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     }
     if (k.content.ptr)
         k.empty = 0; /* content overrides empty, whichever came first */
+    if ((rc = hint_knob("retry-after", k.retry_after, 1, hint[0], msg, sizeof msg)) ||
+        (rc = hint_knob("retry-after-ms", k.retry_after_ms, 0, hint[1], msg, sizeof msg))) {
+        respond_error_now(w, req, d, 400, msg, "invalid_request_error");
+        goto out;
+    }
     if (k.bad == BAD_TEXT && !k.bad_content.ptr) {
         respond_error_now(w, req, d, 400,
                           "knob bad=text needs bad-content (x-fake-bad-content, or bad-content= "
@@ -1149,6 +1231,8 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     ex->pos = 0;
     ex->sent = 0;
     ex->bad_header = k.bad_every > 0 || k.bad >= 0 ? is_bad : -1;
+    memcpy(ex->retry_after, hint[0], sizeof ex->retry_after);
+    memcpy(ex->retry_after_ms, hint[1], sizeof ex->retry_after_ms);
     ex->a.prompt_tokens = (long)((v.content_bytes + 3) / 4);
     rc = build_answer(ex, opt->name, &v, &k, is_bad, &tmp);
     if (!rc)

@@ -192,6 +192,27 @@ expect "query status body" "$(jq -c '[.error.message, .error.code]' "$TMP/body")
 expect "query status stream" "$(post "$(mreq 'sim?status=429' "$S")")" 429
 expect "query 429 retry-after" "$(grep -i '^retry-after:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)" 1
 expect "query status 2xx" "$(post "$(mreq 'sim?status=203')")" 203
+# retry hints on error answers: retry-after and retry-after-ms knobs
+rhdr() { grep -i "^$1:" "$TMP/head" | tr -d '\r' | cut -d' ' -f2-; }
+post "$(mreq 'sim?status=429&retry-after-ms=1500.5&retry-after=none')" >/dev/null
+expect "retry-after-ms knob" "$(rhdr retry-after-ms)" 1500.5
+expect "retry-after none" "$(rhdr retry-after)" ""
+post "$(mreq 'sim?status=503&retry-after=120')" >/dev/null
+expect "retry-after on 503" "$(rhdr retry-after)" 120
+post "$REQ" -H 'x-fake-status: 503' >/dev/null
+expect "503 no retry-after by default" "$(rhdr retry-after)" ""
+post "$REQ" -H 'x-fake-status: 429' -H 'x-fake-retry-after: date+30' >/dev/null
+ra=$(rhdr retry-after)
+expect "retry-after date form" "$(echo "$ra" | grep -cE '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$')" 1
+ahead=$(( $(date -u -d "$ra" +%s) - $(date -u +%s) ))
+if [ "$ahead" -ge 28 ] && [ "$ahead" -le 30 ]; then ok; else bad "retry-after date+30 is $ahead s ahead"; fi
+post "$REQ" -H 'x-fake-status: 429' -H 'x-fake-retry-after: date-30' >/dev/null
+behind=$(( $(date -u +%s) - $(date -u -d "$(rhdr retry-after)" +%s) ))
+if [ "$behind" -ge 29 ] && [ "$behind" -le 31 ]; then ok; else bad "retry-after date-30 is $behind s behind"; fi
+post "$REQ" -H 'x-fake-retry-after-ms: 10' >/dev/null
+expect "no retry hint on a 200" "$(rhdr retry-after-ms)" ""
+expect "retry-after date+x" "$(post "$REQ" -H 'x-fake-retry-after: date+x')" 400
+expect "retry-after too long" "$(post "$(mreq "sim?retry-after-ms=$(printf '1%.0s' {1..64})")")" 400
 post "$(mreq 'sim?tokens=3')" >/dev/null
 expect "query tokens" "$(content)" '[smoke] answer to: '
 expect "query model echoed whole" "$(jq -r .model "$TMP/body")" 'sim?tokens=3'

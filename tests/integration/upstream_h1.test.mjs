@@ -126,6 +126,22 @@ async function behave(mode, sock, req) {
     case 'garbage':
       sock.write('HTTP/1.1 2x0 What\r\n\r\n');
       return;
+    case 'hinted': {
+      // A 429 with retry hints in every awkward way, three bytes at a
+      // time: an interim head's hint (not this response's), a longer name,
+      // both headers (retry-after-ms counts), a repeated one (the last
+      // counts), odd case and blanks.
+      const err = '{"error":{"message":"slow down","type":"rate_limit_error"}}';
+      const wire = 'HTTP/1.1 100 Continue\r\nRetry-After-Ms: 99999\r\n\r\n' +
+        'HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n' +
+        'Retry-After-Ms-Extra: 5\r\nX-Retry-After-Ms: 6\r\nRetry-After: 7\r\nretry-after-ms: 100\r\n' +
+        `ReTrY-AfTeR-mS:  1234.5 \r\nContent-Length: ${err.length}\r\n\r\n${err}`;
+      for (let i = 0; i < wire.length; i += 3) {
+        sock.write(wire.slice(i, i + 3));
+        await delay(1);
+      }
+      return;
+    }
     default:
       throw new Error(`mode ${mode}`);
   }
@@ -146,11 +162,13 @@ describe('the native HTTP/1.1 upstream client', () => {
         { name: 'raw', base_url: rawUrl, api_key: '${ALLOT_IT_FRONTIER_KEY}', connect_timeout_ms: 2000, timeout_ms: 5000 },
         { name: 'rawlocal', base_url: `http://localhost:${raw.server.address().port}/v1`, connect_timeout_ms: 2000, timeout_ms: 5000 },
         { name: 'dead', base_url: `http://127.0.0.1:${deadPort}/v1`, connect_timeout_ms: 2000, timeout_ms: 5000 },
+        { name: 'rawcurl', base_url: rawUrl, http_client: 'curl', connect_timeout_ms: 2000, timeout_ms: 5000 },
       ],
       models: [
         { name: 'r', provider: 'raw', model: 'raw-up', price: { input: 1, output: 2 } },
         { name: 'rl', provider: 'rawlocal', model: 'raw-up', price: { input: 1, output: 2 } },
         { name: 'd', provider: 'dead', model: 'x', price: { input: 1, output: 2 } },
+        { name: 'rc', provider: 'rawcurl', model: 'raw-up', price: { input: 1, output: 2 } },
       ],
       tiers: { judgment: ['r'], labour: ['rl'], code: ['d'] },
       routing: { default_tier: 'judgment', confidence_threshold: 0.5, aliases: ['auto'] },
@@ -243,6 +261,18 @@ describe('the native HTTP/1.1 upstream client', () => {
       const r = await run(mode);
       assert.equal(r.status, 200, `${mode}: ${r.text}`);
       assert.equal(r.json.choices[0].message.content, 'raw answer');
+    }
+  });
+
+  it('reads a retry hint from a head in pieces, as libcurl does', h.LIMIT, async () => {
+    // 'r' goes through the native client, 'rc' through libcurl: the same bytes, the same hint
+    for (const model of ['r', 'rc']) {
+      const r = await run('hinted', model);
+      assert.equal(r.status, 429, `${model}: ${r.text}`);
+      assert.equal(r.headers.get('retry-after-ms'), '1235', model);
+      assert.equal(r.headers.get('retry-after'), '2', model);
+      const row = await h.ledgerRow(allot.db, r.headers.get('x-allot-request-id'));
+      assert.equal(row.attempt_log, `${model}:429(retry-after=1235ms)`);
     }
   });
 

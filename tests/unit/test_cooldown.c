@@ -92,13 +92,77 @@ TEST(cooldown_off)
     ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, S), 0);
     allot_buf_init(&m, 1 << 16);
     ASSERT_INT_EQ(allot_cooldowns_render(cd, S, &m), 0);
-    ASSERT_INT_EQ(m.len, 0); /* no metrics when off */
+    /* the gauges are there (a provider's hint still rests a model), all 0 */
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_resting_seconds{model=\"a\"} 0.000\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_rests_total{model=\"a\"} 0\n");
     allot_buf_release(&m);
+    /* counted rests are off, but a provider's hint is its word: it rests */
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 0, 3 * S, S), 3 * S);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, 2 * S), 2 * S);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, 4 * S), 0);
+    for (i = 0; i < 100; i++) /* and failures after it still start nothing */
+        ASSERT_INT_EQ(allot_cooldowns_record(cd, 0, 0, 5 * S), 0);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, 5 * S), 0);
     allot_cooldowns_free(cd);
     allot_config_free(c);
     /* the defaults: 3 failures, 5 s */
     ASSERT_INT_EQ(load("", &c), 0);
     ASSERT_INT_EQ(c->limits.cooldown_after, 3);
     ASSERT_INT_EQ(c->limits.cooldown_ms, 5000);
+    allot_config_free(c);
+}
+
+TEST(cooldown_hint_rests_at_once_capped_and_never_shorter)
+{
+    struct allot_config *c = NULL;
+    struct allot_cooldowns *cd = NULL;
+    uint64_t t = 1000 * S;
+    struct allot_buf m;
+
+    ASSERT_INT_EQ(load("limits: {cooldown_after: 3, cooldown_ms: 1000}\n", &c), 0);
+    ASSERT_INT_EQ(allot_cooldowns_new(c, &cd), 0);
+    ASSERT_INT_EQ(allot_cooldowns_max_us(cd), 16 * S);
+    /* the first failure, with a hint of 2.5 s: resting at once, for that */
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 0, 2500000, t), 2500000);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t), 2500000);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t + 2 * S), S / 2);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 1, t), 0); /* the other model is not touched */
+    /* a shorter hint meanwhile does not cut it short; a longer one lengthens it */
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 0, S, t + S), 0);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t + S), 3 * S / 2);
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 0, 4 * S, t + S), 4 * S);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t + S), 4 * S);
+    /* a counted failure during it starts nothing */
+    ASSERT_INT_EQ(allot_cooldowns_record(cd, 0, 0, t + 2 * S), 0);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t + 2 * S), 3 * S);
+    /* one rest in the counters, however often it was lengthened */
+    allot_buf_init(&m, 1 << 16);
+    ASSERT_INT_EQ(allot_cooldowns_render(cd, t + 2 * S, &m), 0);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_resting_seconds{model=\"a\"} 3.000\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_rests_total{model=\"a\"} 1\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_hinted_rests_total{model=\"a\"} 1\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_hinted_rests_total{model=\"b\"} 0\n");
+    allot_buf_release(&m);
+    /* over: the failures in a row went on counting (hinted 3, counted 1),
+     * so the next failure without a hint starts a counted rest of 1 s */
+    t += 5 * S;
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 0, t), 0);
+    ASSERT_INT_EQ(allot_cooldowns_record(cd, 0, 0, t), S);
+    /* an absurd hint is capped at 16 x cooldown_ms */
+    t += S;
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 1, 3600 * S, t), 16 * S);
+    ASSERT_INT_EQ(allot_cooldowns_resting(cd, 1, t), 16 * S);
+    /* a hint of 0, a model out of range, no object: nothing */
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 0, 0, t), 0);
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, 7, S, t), 0);
+    ASSERT_INT_EQ(allot_cooldowns_told(cd, -1, S, t), 0);
+    ASSERT_INT_EQ(allot_cooldowns_told(NULL, 0, S, t), 0);
+    allot_buf_init(&m, 1 << 16);
+    ASSERT_INT_EQ(allot_cooldowns_render(cd, t, &m), 0);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_rests_total{model=\"a\"} 2\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_hinted_rests_total{model=\"a\"} 1\n");
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&m), "allot_model_hinted_rests_total{model=\"b\"} 1\n");
+    allot_buf_release(&m);
+    allot_cooldowns_free(cd);
     allot_config_free(c);
 }
