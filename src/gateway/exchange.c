@@ -1463,7 +1463,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
             finish(x, ALLOT_MSTATUS_REJECTED);
             goto out;
         }
-        rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
+        /* our own text: read without the strict check the client's had */
+        rc = allot_chat_request_parse_own(&x->chat, x->abody.ptr, x->abody.len, &err);
     } else if (x->embeddings) {
         rc = allot_chat_request_parse_embeddings(&x->chat, req->body.ptr ? req->body.ptr : "",
                                                  req->body.len, &err);
