@@ -1,12 +1,16 @@
 /* micro.c: per-stage cost of allot's request path, without sockets.
  * Times parse, classify+decide and rewrite of the benchmark's ~1 KB
  * request, the parse of a typical upstream answer, and (auth.keys) finding
- * the client of a bearer key among 1,000, in us per call.
+ * the client of a bearer key among 1,000, in us per call; then the same
+ * request's routing on the translated paths, a ~1 KB Anthropic Messages
+ * request (POST /v1/messages) and a ~1 KB OpenAI Responses request (POST
+ * /v1/responses): translate, read the translation, classify+decide.
  * Usage: build/bench_micro [ITERATIONS]   (bench/run.sh prints it too) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include "allot/anthropic.h"
 #include "allot/auth.h"
 #include "allot/chat_request.h"
 #include "allot/classify.h"
@@ -14,6 +18,7 @@
 #include "allot/config.h"
 #include "allot/decision.h"
 #include "allot/json_arena.h"
+#include "allot/responses.h"
 
 static const char body[] =
     "{\"model\":\"auto\",\"stream\":false,\"temperature\":0.2,\"max_tokens\":300,\"messages\":[{"
@@ -36,6 +41,41 @@ static const char answer[] =
     "\"[local] answer to: Summarise this article in five bullet points with some filler words "
     "that make it sixteen tokens long\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
     "250,\"completion_tokens\":16,\"total_tokens\":266}}";
+
+/* a Messages request as Claude Code sends one: system blocks, a tool, a
+ * user turn of text blocks */
+static const char messages_body[] =
+    "{\"model\":\"auto\",\"max_tokens\":300,\"stream\":true,\"temperature\":0.2,\"system\":[{"
+    "\"type\":\"text\",\"text\":\"You are a careful assistant for a newsroom. Answer in plain "
+    "English and keep to the facts given.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+    "\"tools\":[{\"name\":\"lookup\",\"description\":\"Look a name up in the archive\","
+    "\"input_schema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},"
+    "\"required\":[\"name\"]}}],\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"Summarise this article in five bullet points:\\n\\nThe city library on Harbour "
+    "Street reopened on Monday after eighteen months of renovation work. The building, which "
+    "dates from 1911, now has a new roof, step-free access at both entrances and a reading room "
+    "on the top floor with views over the old port. The children's section has doubled in size "
+    "and moved to the ground floor, next to a small cafe run by a local bakery. More than four "
+    "hundred people queued outside before the doors opened, and the head librarian said that "
+    "about two thousand books were borrowed on the first day alone.\"}]}],\"metadata\":{"
+    "\"user_id\":\"user_1234\"}}";
+
+/* a Responses request as the OpenAI SDK sends one: instructions, input
+ * items, a function tool */
+static const char responses_body[] =
+    "{\"model\":\"auto\",\"stream\":true,\"temperature\":0.2,\"max_output_tokens\":300,"
+    "\"instructions\":\"You are a careful assistant for a newsroom. Answer in plain English and "
+    "keep to the facts given.\",\"tools\":[{\"type\":\"function\",\"name\":\"lookup\","
+    "\"description\":\"Look a name up in the archive\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}}],\"input\":[{"
+    "\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":"
+    "\"Summarise this article in five bullet points:\\n\\nThe city library on Harbour Street "
+    "reopened on Monday after eighteen months of renovation work. The building, which dates "
+    "from 1911, now has a new roof, step-free access at both entrances and a reading room on "
+    "the top floor with views over the old port. The children's section has doubled in size "
+    "and moved to the ground floor, next to a small cafe run by a local bakery. More than four "
+    "hundred people queued outside before the doors opened, and the head librarian said that "
+    "about two thousand books were borrowed on the first day alone.\"}]}]}";
 
 #define N_KEYS 1000
 
@@ -77,6 +117,55 @@ out:
     allot_buf_release(&y);
     allot_buf_release(&err);
     return ns;
+}
+
+/* Print the stages of n routings of a translated request: body in the
+ * dialect named by what, translated by the dialect's translator. */
+static int time_translated(const char *what, const char *in, size_t in_len, int responses,
+                           const struct allot_config *cfg, long n)
+{
+    struct allot_buf err, chat_body;
+    uint64_t t0, t_translate = 0, t_read = 0, t_decide = 0;
+    long i;
+    int rc = 1;
+
+    allot_buf_init(&err, 4096);
+    allot_buf_init(&chat_body, 1 << 20);
+    for (i = 0; i < n; i++) {
+        struct allot_chat_request r;
+        struct allot_instruction ins;
+        struct allot_decision d;
+
+        allot_buf_reset(&chat_body);
+        t0 = allot_clock_mono_us();
+        if (responses ? allot_responses_request(in, in_len, &chat_body, &err, NULL)
+                      : allot_anthropic_request(in, in_len, &chat_body, &err))
+            goto out;
+        t_translate += allot_clock_mono_us() - t0;
+        t0 = allot_clock_mono_us();
+        if (allot_chat_request_parse_own(&r, chat_body.ptr, chat_body.len, &err))
+            goto out;
+        t_read += allot_clock_mono_us() - t0;
+        t0 = allot_clock_mono_us();
+        allot_instruction_from_request(&r, &ins);
+        if (allot_decide(cfg, r.model, (struct allot_slice){NULL, 0}, &ins, &d, &err))
+            goto out;
+        t_decide += allot_clock_mono_us() - t0;
+        allot_chat_request_release(&r);
+    }
+    printf("%s, %zu-byte request (%zu bytes translated):\n", what, in_len, chat_body.len);
+    printf("  translate         %8.2f us\n", (double)t_translate / (double)n);
+    printf("  read translation  %8.2f us\n", (double)t_read / (double)n);
+    printf("  classify + decide %8.2f us\n", (double)t_decide / (double)n);
+    printf("  total             %8.2f us\n",
+           (double)(t_translate + t_read + t_decide) / (double)n);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "%s: %s\n", what, allot_buf_cstr(&err));
+    allot_buf_release(&err);
+    allot_buf_release(&chat_body);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -132,6 +221,9 @@ int main(int argc, char **argv)
     printf("  rewrite           %8.2f us\n", (double)t_rewrite / (double)n);
     printf("  parse answer      %8.2f us\n", (double)t_answer / (double)n);
     printf("  client key (auth.keys, %d keys) %8.2f us\n", N_KEYS, time_auth(n) / 1000.0);
+    if (time_translated("POST /v1/messages", messages_body, sizeof messages_body - 1, 0, cfg, n) ||
+        time_translated("POST /v1/responses", responses_body, sizeof responses_body - 1, 1, cfg, n))
+        return 1;
     allot_buf_release(&err);
     allot_buf_release(&out);
     allot_config_free(cfg);

@@ -87,6 +87,24 @@ int allot_json_check(const char *text, size_t len, unsigned flags,
                      allot_json_check_member_cb on_member, void *ctx,
                      struct allot_json_check_error *err);
 
+/* Called by allot_json_check_members() for each member: 0 to go on to
+ * the next, non-zero to stop there. */
+typedef int (*allot_json_check_scan_cb)(void *ctx, const struct allot_json_check_member *m);
+
+/* For a text already known to be valid JSON (one allot wrote itself, or
+ * one allot_json_check() passed): call on_member with ctx for each member
+ * of its top-level object in text order, with the spans allot_json_check()
+ * would give, until it says stop, checking nothing on the way. The text
+ * after the last member looked at is not read at all. Not for a peer's
+ * text: it does not see what is wrong with one, only stays inside
+ * text[0..len).
+ *
+ * Returns 0 (the object's end reached, or on_member stopped the scan);
+ * ALLOT_EPARSE when the text is not an object, or its shape is broken
+ * where the scan had to look (members may have been reported before). */
+int allot_json_check_members(const char *text, size_t len, allot_json_check_scan_cb on_member,
+                             void *ctx);
+
 /* Does the key of member m (in the text it was found in) decode to name, a
  * NUL-terminated ASCII string? Escapes are decoded; an escape that stands
  * for a code point past ASCII never matches. */

@@ -33,8 +33,9 @@ struct req {
 /* One Anthropic message being translated. */
 struct turn {
     int assistant;
-    /* user: content parts (JSON, comma-separated); a lone text part is
-     * sent as a plain string, so its text is kept too */
+    /* user: content parts (JSON, comma-separated); a first part that is
+     * text is kept aside as first_text, and written to parts only when a
+     * second part comes (a lone text part is sent as a plain string) */
     struct allot_buf parts;
     int n_parts;
     const char *first_text;
@@ -161,6 +162,28 @@ static int write_system(struct req *r, const cJSON *system)
     return 0;
 }
 
+static int add_text_part(struct allot_buf *parts, const char *s)
+{
+    int rc;
+
+    if ((rc = allot_buf_adds(parts, "{\"type\":\"text\",\"text\":")) ||
+        (rc = allot__anth_add_str(parts, s)) || (rc = allot_buf_add(parts, "}", 1)))
+        return rc;
+    return 0;
+}
+
+/* Before a user content part other than the first: the first, when it is
+ * a text kept aside (a lone text is sent as a plain string, so it is
+ * written as a part only once a second part comes), then the comma. */
+static int next_part(struct turn *t)
+{
+    int rc;
+
+    if (t->n_parts == 1 && t->first_text && (rc = add_text_part(&t->parts, t->first_text)))
+        return rc;
+    return t->n_parts ? allot_buf_add(&t->parts, ",", 1) : 0;
+}
+
 /* A user content part, or assistant text. */
 static int turn_add_text(struct turn *t, const char *s)
 {
@@ -170,12 +193,14 @@ static int turn_add_text(struct turn *t, const char *s)
         t->has_text = 1;
         return allot_buf_adds(&t->text, s); /* one string: blocks were one answer */
     }
-    if (!t->n_parts)
-        t->first_text = s;
-    if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
-        (rc = allot_buf_adds(&t->parts, "{\"type\":\"text\",\"text\":")) ||
-        (rc = allot__anth_add_str(&t->parts, s)) || (rc = allot_buf_add(&t->parts, "}", 1)))
+    if (!t->n_parts) {
+        t->first_text = s; /* kept aside: next_part() */
+        t->n_parts = 1;
+        return 0;
+    }
+    if ((rc = next_part(t)) || (rc = add_text_part(&t->parts, s)))
         return rc;
+    t->n_parts++;
     return 0;
 }
 
@@ -209,11 +234,12 @@ static int turn_add_image(struct req *r, struct turn *t, const cJSON *block, con
         allot__anth_quote(q, type);
         return invalid(r, "%s.type: image source type '%s' is not supported by allot", spath, q);
     }
-    if ((t->n_parts++ && (rc = allot_buf_add(&t->parts, ",", 1))) ||
+    if ((rc = next_part(t)) ||
         (rc = allot_buf_adds(&t->parts, "{\"type\":\"image_url\",\"image_url\":{\"url\":")) ||
         (rc = allot_buf_add_json_str(&t->parts, url->ptr ? url->ptr : "", url->len)) ||
         (rc = allot_buf_adds(&t->parts, "}}")))
         return rc;
+    t->n_parts++;
     return 0;
 }
 

@@ -219,14 +219,16 @@ static int write_instructions(struct req *r, const char *instructions)
     return 0;
 }
 
-/* A text part: into the joined text (blank lines between parts) and the
- * part list. */
-static int add_text_part(struct req *r, const char *s, int n_text, int n_parts)
+/* A text part: into the joined text (blank lines between parts) and,
+ * when the message has an image (the parts will be sent), the part list. */
+static int add_text_part(struct req *r, const char *s, int n_text, int n_parts, int with_parts)
 {
     int rc;
 
     if ((n_text && (rc = allot_buf_adds(&r->text, "\n\n"))) || (rc = allot_buf_adds(&r->text, s)))
         return rc;
+    if (!with_parts)
+        return 0;
     if ((n_parts && (rc = allot_buf_add(&r->parts, ",", 1))) ||
         (rc = allot_buf_adds(&r->parts, "{\"type\":\"text\",\"text\":")) ||
         (rc = allot__anth_add_str(&r->parts, s)) || (rc = allot_buf_add(&r->parts, "}", 1)))
@@ -259,6 +261,22 @@ static int add_image_part(struct req *r, const cJSON *part, const char *path, in
     return allot_buf_adds(&r->parts, "}}");
 }
 
+/* Does content, a message's parts, hold an image? Looked at before they
+ * are read, so that the part list is written only for a message that
+ * needs it; reading them still checks each part. */
+static int has_image_part(const cJSON *content)
+{
+    const cJSON *part, *type;
+
+    cJSON_ArrayForEach(part, content)
+    {
+        type = allot_json_member(part, "type");
+        if (cJSON_IsString(type) && strcmp(type->valuestring, "input_image") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* A message item: a string, or parts -> one chat message. All-text
  * content is sent as one string; with an image, as a list of parts. An
  * assistant message is left open for the function_call items that may
@@ -268,7 +286,7 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
     const cJSON *content, *part;
     const char *role, *type, *s;
     char ppath[80];
-    int rc, k = 0, n_text = 0, n_parts = 0, has_image = 0, assistant;
+    int rc, k = 0, n_text = 0, n_parts = 0, has_image = 0, with_parts = 0, assistant;
 
     if ((rc = need_string(r, item, path, "role", &role)))
         return rc;
@@ -291,6 +309,7 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
         if ((rc = allot_buf_adds(&r->text, content->valuestring)))
             return rc;
     } else if (cJSON_IsArray(content)) {
+        with_parts = has_image_part(content);
         cJSON_ArrayForEach(part, content)
         {
             snprintf(ppath, sizeof ppath, "%s.content[%d]", path, k++);
@@ -300,11 +319,11 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
                 return rc;
             if (strcmp(type, "input_text") == 0 || strcmp(type, "output_text") == 0) {
                 if ((rc = need_string(r, part, ppath, "text", &s)) ||
-                    (rc = add_text_part(r, s, n_text++, n_parts++)))
+                    (rc = add_text_part(r, s, n_text++, n_parts++, with_parts)))
                     return rc;
             } else if (strcmp(type, "refusal") == 0) {
                 if ((rc = need_string(r, part, ppath, "refusal", &s)) ||
-                    (rc = add_text_part(r, s, n_text++, n_parts++)))
+                    (rc = add_text_part(r, s, n_text++, n_parts++, with_parts)))
                     return rc;
             } else if (strcmp(type, "input_image") == 0) {
                 if (strcmp(role, "user") != 0)

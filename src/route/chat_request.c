@@ -22,6 +22,13 @@
  * the spans, the checks cost little. The check accepts a subset of what
  * cJSON accepts, so after it cJSON can only fail for want of memory.
  *
+ * A body allot wrote itself (the translation of a Messages or Responses
+ * request) is read by allot_chat_request_parse_own() without the check,
+ * the spans taken by a plain scan of the top-level object: the translators
+ * write strict JSON whatever the client sent (their fuzz targets hold them
+ * to it, and to this reading giving what the strict one gives), so the
+ * check could only pass.
+ *
  * The body the upstream gets is not a re-serialization of the tree: the
  * gateway must change the model (and sometimes stream_options) and leave
  * every other byte as the client sent it, because a round trip would change
@@ -56,6 +63,7 @@ struct member {
     const char *name; /* key to look for, ASCII */
     size_t off, len;  /* value span; len 0 when absent */
     int count;        /* occurrences */
+    int wanted;       /* occurrences in the tree (our own text only) */
 };
 
 /* What on_member needs: the text and the members looked for. */
@@ -77,6 +85,20 @@ static void on_member(void *ctx, const struct allot_json_check_member *jm)
             ss->m[k].count++;
         }
     }
+}
+
+/* The same for allot_json_check_members(), which stops once each member
+ * looked for has been seen as often as wanted (the tree says how often). */
+static int on_own_member(void *ctx, const struct allot_json_check_member *jm)
+{
+    struct span_search *ss = ctx;
+    size_t k;
+
+    on_member(ctx, jm);
+    for (k = 0; k < ss->nm; k++)
+        if (ss->m[k].count < ss->m[k].wanted)
+            return 0;
+    return 1;
 }
 
 /* Check text[0..n) strictly, and find the value spans of the members of
@@ -226,13 +248,59 @@ static void top_members(const cJSON *root, struct top *t)
     }
 }
 
-/* The start both parses share: *t empty with its scratch buffer, then
+/* What parse_begin() reads its text as. */
+enum reading {
+    CLIENT_TEXT, /* a peer's: checked strictly */
+    OWN_TEXT,    /* allot's own, known valid: not checked */
+};
+
+/* parse_begin() on OWN_TEXT: the text is not what it should be (or cJSON
+ * ran out of memory); read it as CLIENT_TEXT to say why. */
+#define READ_AGAIN 1
+
+/* parse_begin() for OWN_TEXT: the tree first, which tells how often each
+ * member looked for is there; then the text's top-level members are
+ * scanned only as far as it takes to see them all (the model, first in
+ * what our translators write, at once). */
+static int parse_own_text(struct allot_chat_request *t, const char *body, size_t len,
+                          struct member *spans, size_t n_spans)
+{
+    struct span_search ss = {body, spans, n_spans};
+    const char *parse_end = NULL;
+    const cJSON *c;
+    size_t k;
+
+    t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+    if (!cJSON_IsObject(t->root) ||
+        allot_json_check_skip_ws(body, len, (size_t)(parse_end - body)) != len)
+        return READ_AGAIN;
+    cJSON_ArrayForEach(c, t->root)
+    {
+        for (k = 0; k < n_spans; k++)
+            spans[k].wanted += c->string && strcmp(c->string, spans[k].name) == 0;
+    }
+    for (k = 0; k < n_spans && spans[k].wanted == 0; k++)
+        ;
+    if (k == n_spans)
+        return 0; /* none there: nothing to scan for */
+    if (allot_json_check_members(body, len, on_own_member, &ss))
+        return READ_AGAIN;
+    for (k = 0; k < n_spans; k++)
+        if (spans[k].count != spans[k].wanted)
+            return READ_AGAIN;
+    return 0;
+}
+
+/* The start all parses share: *t empty with its scratch buffer, then
  * body strictly validated (the spans of the top-level values in spans),
  * parsed into t->root, and an object. Errors: ALLOT_EPARSE (err: "invalid
  * JSON at line L column C: why"), ALLOT_ENOMEM, ALLOT_EINVAL (not an
- * object); then parse_finish() releases what t holds. */
+ * object); then parse_finish() releases what t holds. As OWN_TEXT,
+ * parse_own_text() instead: anything amiss there is READ_AGAIN, with
+ * nothing in err. */
 static int parse_begin(struct allot_chat_request *t, const char *body, size_t len,
-                       struct member *spans, size_t n_spans, struct allot_buf *err)
+                       enum reading reading, struct member *spans, size_t n_spans,
+                       struct allot_buf *err)
 {
     struct allot_json_check_error jerr;
     const char *parse_end = NULL;
@@ -244,6 +312,9 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
         body = "";
         len = 0;
     }
+
+    if (reading == OWN_TEXT)
+        return parse_own_text(t, body, len, spans, n_spans);
 
     /* 1. strict validation, and the spans of the top-level values */
     if ((rc = check_json(body, len, spans, n_spans, &jerr))) {
@@ -281,18 +352,19 @@ static int parse_finish(struct allot_chat_request *r, struct allot_chat_request 
     return 0;
 }
 
-int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
-                             struct allot_buf *err)
+/* A chat request read as reading says; READ_AGAIN as parse_begin(). */
+static int parse_chat(struct allot_chat_request *r, const char *body, size_t len,
+                      enum reading reading, struct allot_buf *err)
 {
     struct allot_chat_request t;
-    struct member spans[2] = {{"model", 0, 0, 0}, {"stream_options", 0, 0, 0}};
+    struct member spans[2] = {{"model", 0, 0, 0, 0}, {"stream_options", 0, 0, 0, 0}};
     struct top top;
     cJSON *msg, *role;
     size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
     int rc;
 
     /* 1-2. validated, parsed, an object */
-    if ((rc = parse_begin(&t, body, len, spans, 2, err)))
+    if ((rc = parse_begin(&t, body, len, reading, spans, 2, err)))
         goto out;
 
     /* 3. the fields */
@@ -387,6 +459,22 @@ out:
     return parse_finish(r, &t, rc);
 }
 
+int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
+                             struct allot_buf *err)
+{
+    return parse_chat(r, body, len, CLIENT_TEXT, err);
+}
+
+int allot_chat_request_parse_own(struct allot_chat_request *r, const char *body, size_t len,
+                                 struct allot_buf *err)
+{
+    int rc = parse_chat(r, body, len, OWN_TEXT, err);
+
+    /* not what our translators write: the strict reading, for the reason
+     * a client would be given */
+    return rc == READ_AGAIN ? parse_chat(r, body, len, CLIENT_TEXT, err) : rc;
+}
+
 /* Bytes an embeddings input is estimated from: its text, or 4 a token. */
 static size_t input_bytes(const cJSON *in)
 {
@@ -403,11 +491,11 @@ int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char
                                         struct allot_buf *err)
 {
     struct allot_chat_request t;
-    struct member spans[1] = {{"model", 0, 0, 0}};
+    struct member spans[1] = {{"model", 0, 0, 0, 0}};
     const cJSON *model, *input, *it;
     int rc;
 
-    if ((rc = parse_begin(&t, body, len, spans, 1, err)))
+    if ((rc = parse_begin(&t, body, len, CLIENT_TEXT, spans, 1, err)))
         goto out;
     rc = ALLOT_EINVAL;
     model = allot_json_member(t.root, "model");
@@ -488,7 +576,7 @@ static int usage_options(const struct allot_chat_request *r, const char *body, s
                          int *unchanged)
 {
     size_t off = r->stream_options_off, end = off + r->stream_options_len;
-    struct member iu = {"include_usage", 0, 0, 0};
+    struct member iu = {"include_usage", 0, 0, 0, 0};
     const cJSON *v = allot_json_member(r->root, "stream_options");
     int rc;
 

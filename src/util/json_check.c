@@ -420,3 +420,89 @@ int allot_json_check_key_is(const char *text, const struct allot_json_check_memb
     }
     return o == nl;
 }
+
+/* ---- members of a text known to be valid ---- */
+
+/* Just past the closing quote of the string whose opening quote is at
+ * s[i], or 0 when it has none. A quote closes the string unless an odd
+ * run of backslashes comes right before it. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+    size_t start = i + 1, q, b;
+    const char *p;
+
+    for (i = start; i < n; i = q + 1) {
+        if (!(p = memchr(s + i, '"', n - i)))
+            return 0;
+        q = (size_t)(p - s);
+        for (b = q; b > start && s[b - 1] == '\\';)
+            b--;
+        if ((q - b) % 2 == 0)
+            return q + 1;
+    }
+    return 0;
+}
+
+/* Just past the value that starts at s[i], or 0 when the text ends first. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    size_t depth = 0;
+
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            if (!(i = skip_string(s, n, i)))
+                return 0;
+            if (!depth)
+                return i;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (!depth)
+                return i; /* the end of a scalar */
+            if (!--depth)
+                return i + 1;
+        } else if (!depth && (c == ',' || is_ws(c))) {
+            return i;
+        }
+        i++;
+    }
+    return depth ? 0 : i;
+}
+
+int allot_json_check_members(const char *s, size_t n, allot_json_check_scan_cb on_member, void *ctx)
+{
+    struct allot_json_check_member m;
+    size_t i = allot_json_check_skip_ws(s, n, 0), end;
+
+    if (i >= n || s[i] != '{')
+        return ALLOT_EPARSE;
+    i = allot_json_check_skip_ws(s, n, i + 1);
+    if (i < n && s[i] == '}')
+        return 0;
+    while (i < n && s[i] == '"') {
+        if (!(end = skip_string(s, n, i)))
+            return ALLOT_EPARSE;
+        m.key_off = i + 1;
+        m.key_len = end - 1 - m.key_off;
+        m.key_escaped = memchr(s + m.key_off, '\\', m.key_len) != NULL;
+        i = allot_json_check_skip_ws(s, n, end);
+        if (i >= n || s[i] != ':')
+            return ALLOT_EPARSE;
+        m.value_off = i = allot_json_check_skip_ws(s, n, i + 1);
+        if (!(end = skip_value(s, n, i)) || end == i)
+            return ALLOT_EPARSE;
+        m.value_len = end - i;
+        if (on_member(ctx, &m))
+            return 0;
+        i = allot_json_check_skip_ws(s, n, end);
+        if (i < n && s[i] == '}')
+            return 0;
+        if (i >= n || s[i] != ',')
+            return ALLOT_EPARSE;
+        i = allot_json_check_skip_ws(s, n, i + 1);
+    }
+    return ALLOT_EPARSE;
+}

@@ -6,8 +6,10 @@
  * through all six.
  *
  * - Request: a translation that succeeds must be a chat request that the
- *   gateway's own parser accepts, with nothing in err; one that fails
- *   must be ALLOT_EINVAL with a one-line message and nothing in out.
+ *   gateway's own parser accepts, read the same without the strict check
+ *   (allot_chat_request_parse_own, as the gateway reads it), with
+ *   nothing in err; one that fails must be ALLOT_EINVAL with a one-line
+ *   message and nothing in out.
  * - Answer: success gives JSON that cJSON reads; failure is ALLOT_EPARSE
  *   with nothing in out.
  * - Stream: each line of the input is fed as one event's data, then
@@ -41,6 +43,30 @@ static void check(int ok, const char *what, const struct allot_buf *b)
     }
 }
 
+/* The translation read as the gateway reads it (our own text, no strict
+ * check) must give what the strict reading gives. */
+static void same_as_strict(const struct allot_chat_request *a, const struct allot_buf *out)
+{
+    struct allot_chat_request b;
+    struct allot_buf err;
+
+    allot_buf_init(&err, 4096);
+    check(allot_chat_request_parse_own(&b, out->ptr, out->len, &err) == 0,
+          "the translation is not read as its own text", out);
+    check(a->model.len == b.model.len && a->system.len == b.system.len &&
+              a->last_user.len == b.last_user.len && a->n_messages == b.n_messages &&
+              a->n_tool_results == b.n_tool_results && a->last_is_tool == b.last_is_tool &&
+              a->material_bytes == b.material_bytes && a->has_tools == b.has_tools &&
+              a->has_response_format == b.has_response_format && a->stream == b.stream &&
+              a->model_off == b.model_off && a->model_len == b.model_len &&
+              a->stream_options_len == b.stream_options_len &&
+              (!a->system.len || !memcmp(a->system.ptr, b.system.ptr, a->system.len)) &&
+              (!a->last_user.len || !memcmp(a->last_user.ptr, b.last_user.ptr, a->last_user.len)),
+          "the translation read as its own text differs from the strict reading", out);
+    allot_chat_request_release(&b);
+    allot_buf_release(&err);
+}
+
 static void request(const char *p, size_t size)
 {
     struct allot_buf out, err, err2;
@@ -56,6 +82,7 @@ static void request(const char *p, size_t size)
         memset(&chat, 0, sizeof chat);
         check(allot_chat_request_parse(&chat, out.ptr, out.len, &err2) == 0,
               "the translation is not a chat request", &out);
+        same_as_strict(&chat, &out);
         allot_chat_request_release(&chat);
     } else {
         check(rc == ALLOT_EINVAL, "a failure other than EINVAL", &err);

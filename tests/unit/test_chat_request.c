@@ -2,8 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include "allot/anthropic.h"
 #include "allot/chat_request.h"
 #include "allot/error.h"
+#include "allot/responses.h"
 #include "test.h"
 
 #define LIT(s) (s), (sizeof(s) - 1)
@@ -651,4 +653,190 @@ TEST(chat_request_embeddings)
         allot_buf_release(&err);
         ASSERT(ok);
     }
+}
+
+/* ---- allot_chat_request_parse_own: our own text, read without the check ---- */
+
+/* Slices equal, text and all (either may be empty with a NULL ptr). */
+static int slice_same(struct allot_slice a, struct allot_slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* body read both ways gives the same rc, err, fields, spans and rewrites
+ * (a failed assert returns early, leaving what it held: the test fails). */
+static void same_both_ways(int *allot_test_failed_, const char *body, size_t len)
+{
+    struct allot_chat_request a, b;
+    struct allot_buf ea, eb, ra, rb;
+    int rca, rcb, force;
+
+    allot_buf_init(&ea, 4096);
+    allot_buf_init(&eb, 4096);
+    allot_buf_init(&ra, 1 << 20);
+    allot_buf_init(&rb, 1 << 20);
+    rca = allot_chat_request_parse(&a, body, len, &ea);
+    rcb = allot_chat_request_parse_own(&b, body, len, &eb);
+    ASSERT_INT_EQ(rcb, rca);
+    ASSERT_STR_EQ(allot_buf_cstr(&eb), allot_buf_cstr(&ea));
+    ASSERT(slice_same(b.model, a.model));
+    ASSERT_INT_EQ(b.stream, a.stream);
+    ASSERT_INT_EQ(b.include_usage, a.include_usage);
+    ASSERT(slice_same(b.system, a.system));
+    ASSERT(slice_same(b.last_user, a.last_user));
+    ASSERT_INT_EQ(b.n_messages, a.n_messages);
+    ASSERT_INT_EQ(b.n_tool_results, a.n_tool_results);
+    ASSERT_INT_EQ(b.last_is_tool, a.last_is_tool);
+    ASSERT_INT_EQ(b.material_bytes, a.material_bytes);
+    ASSERT_INT_EQ(b.has_tools, a.has_tools);
+    ASSERT_INT_EQ(b.has_response_format, a.has_response_format);
+    ASSERT_INT_EQ(b.response_format != NULL, a.response_format != NULL);
+    if (a.response_format)
+        ASSERT(cJSON_Compare(b.response_format, a.response_format, 1));
+    ASSERT_INT_EQ(b.model_off, a.model_off);
+    ASSERT_INT_EQ(b.model_len, a.model_len);
+    ASSERT_INT_EQ(b.stream_options_off, a.stream_options_off);
+    ASSERT_INT_EQ(b.stream_options_len, a.stream_options_len);
+    for (force = 0; rca == 0 && force < 2; force++) {
+        allot_buf_reset(&ra);
+        allot_buf_reset(&rb);
+        ASSERT_INT_EQ(allot_chat_request_rewrite(&a, body, len, "up-model", force, &ra), 0);
+        ASSERT_INT_EQ(allot_chat_request_rewrite(&b, body, len, "up-model", force, &rb), 0);
+        ASSERT_STR_EQ(allot_buf_cstr(&rb), allot_buf_cstr(&ra));
+    }
+    allot_chat_request_release(&a);
+    allot_chat_request_release(&b);
+    allot_buf_release(&ea);
+    allot_buf_release(&eb);
+    allot_buf_release(&ra);
+    allot_buf_release(&rb);
+}
+
+#define SAME_BOTH_WAYS(body, len)                                                                  \
+    do {                                                                                           \
+        same_both_ways(allot_test_failed_, (body), (len));                                         \
+        if (*allot_test_failed_)                                                                   \
+            return;                                                                                \
+    } while (0)
+
+TEST(chat_request_own_text_reads_as_the_strict_parse)
+{
+    static const char *const messages[] = {
+        /* system as blocks, text blocks, a tool, stream, metadata */
+        "{\"model\":\"auto\",\"max_tokens\":300,\"stream\":true,\"system\":[{\"type\":\"text\","
+        "\"text\":\"Be brief.\"},{\"type\":\"text\",\"text\":\"Cite.\",\"cache_control\":{"
+        "\"type\":\"ephemeral\"}}],\"tools\":[{\"name\":\"lookup\",\"input_schema\":{\"type\":"
+        "\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}}],\"tool_choice\":{\"type\":"
+        "\"auto\"},\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"Find \\\"x\\\"\\n\\u00e9\"}]}],\"metadata\":{\"user_id\":\"u1\"}}",
+        /* images, two text parts, a tool call and its result, a document */
+        "{\"model\":\"claude-x\",\"max_tokens\":10,\"system\":\"You are terse.\",\"messages\":["
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},{\"type\":"
+        "\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/"
+        "png\",\"data\":\"iVBO\"}},"
+        "{\"type\":\"text\",\"text\":\"And this?\"}]},{\"role\":\"assistant\",\"content\":[{"
+        "\"type\":\"text\",\"text\":\"Let me "
+        "look.\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":"
+        "\"lookup\",\"input\":{\"q\":\"cat\"}}]},{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"a cat\"},{\"type\":\"document\","
+        "\"source\":{\"type\":\"text\",\"data\":\"notes\"}}]}],\"temperature\":0.5}",
+        /* an image first, then text; a conversation ending with tool results only */
+        "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x/y.png\"}},{\"type\":\"text\","
+        "\"text\":\"hi\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":"
+        "\"t\",\"name\":\"f\",\"input\":{}}]},{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":\"text\",\"text\":\"r\"}]}]}]"
+        ",\"stream\":false}",
+    };
+    static const char *const responses[] = {
+        "{\"model\":\"auto\",\"stream\":true,\"instructions\":\"Be brief.\",\"input\":\"hi\"}",
+        /* parts with an image, a developer message, a function call and output, text.format */
+        "{\"model\":\"gpt-x\",\"input\":[{\"role\":\"developer\",\"content\":\"Rules.\"},{\"type\":"
+        "\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Look:\"},"
+        "{\"type\":\"input_image\",\"image_url\":\"https://x/i.png\",\"detail\":\"low\"},{\"type\":"
+        "\"input_text\",\"text\":\"what?\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":"
+        "\"output_text\",\"text\":\"Checking.\"}]},{\"type\":\"function_call\",\"call_id\":\"c1\","
+        "\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"},{\"type\":\"function_call_output\","
+        "\"call_id\":\"c1\",\"output\":\"done\"}],\"tools\":[{\"type\":\"function\",\"name\":\"f\","
+        "\"parameters\":{\"type\":\"object\"}},{\"type\":\"custom\",\"name\":\"apply_patch\"}],"
+        "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":"
+        "\"object\"},\"strict\":true}},\"max_output_tokens\":50,\"reasoning\":{\"effort\":\"low\"}"
+        "}",
+        /* text parts only, joined; json_object */
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+        "\"text\":\"one\"},{\"type\":\"input_text\",\"text\":\"two\"}]}],\"text\":{\"format\":{"
+        "\"type\":\"json_object\"}}}",
+    };
+    struct allot_buf out, err;
+    size_t i;
+
+    allot_buf_init(&out, 1 << 20);
+    allot_buf_init(&err, 4096);
+    for (i = 0; i < sizeof messages / sizeof messages[0]; i++) {
+        allot_buf_reset(&out);
+        ASSERT_INT_EQ(allot_anthropic_request(messages[i], strlen(messages[i]), &out, &err), 0);
+        SAME_BOTH_WAYS(out.ptr, out.len);
+    }
+    for (i = 0; i < sizeof responses / sizeof responses[0]; i++) {
+        allot_buf_reset(&out);
+        ASSERT_INT_EQ(allot_responses_request(responses[i], strlen(responses[i]), &out, &err, NULL),
+                      0);
+        SAME_BOTH_WAYS(out.ptr, out.len);
+    }
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+}
+
+TEST(chat_request_own_text_spans_wherever_the_members_are)
+{
+    /* what the translators do not write, but the reading must get right */
+    static const char *const bodies[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"a \\\"}\\\" b\\\\\"}],\"stream\":true,"
+        "\"stream_options\":{\"include_usage\":false},\"model\":\"m\"}",
+        " { \"stream_options\" : { \"include_usage\" : true } , \"model\" : \"m\" , "
+        "\"messages\" : [ { \"role\" : \"user\" , \"content\" : [ ] } ] } ",
+        "{\"mod\\u0065l\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
+        /* refused alike: duplicates, not a chat request, not an object */
+        "{\"model\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"b\"}",
+        "{\"model\":\"a\",\"messages\":[],\"stream_options\":{},\"stream_options\":{}}",
+        "{\"model\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "[1,2]",
+        "",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        SAME_BOTH_WAYS(bodies[i], strlen(bodies[i]));
+}
+
+TEST(chat_request_own_text_that_is_not_valid_gets_the_strict_error)
+{
+    /* truncated, trailing bytes, a trailing comma; then too deep for cJSON */
+    static const char *const bodies[] = {
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} x",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],}",
+    };
+    struct allot_buf deep, err;
+    struct allot_chat_request r;
+    size_t i;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        SAME_BOTH_WAYS(bodies[i], strlen(bodies[i]));
+    allot_buf_init(&deep, 1 << 20);
+    allot_buf_adds(&deep, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                          "\"tools\":[{\"p\":");
+    for (i = 0; i < 1000; i++)
+        allot_buf_add(&deep, "[", 1);
+    for (i = 0; i < 1000; i++)
+        allot_buf_add(&deep, "]", 1);
+    allot_buf_adds(&deep, "}]}");
+    SAME_BOTH_WAYS(deep.ptr, deep.len);
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_chat_request_parse_own(&r, deep.ptr, deep.len, &err), ALLOT_EPARSE);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 1 column");
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+    allot_buf_release(&deep);
 }

@@ -365,3 +365,51 @@ TEST(json_check_hex_and_whitespace)
     ASSERT_INT_EQ(allot_json_check_skip_ws("  ", 2, 0), 2);
     ASSERT_INT_EQ(allot_json_check_skip_ws("a ", 2, 1), 2);
 }
+
+/* What allot_json_check_members() was told, member by member. */
+struct scanned {
+    size_t key_off[8], key_len[8];
+    size_t off[8], len[8];
+    int n, stop_after;
+};
+
+static int note_member(void *ctx, const struct allot_json_check_member *m)
+{
+    struct scanned *s = ctx;
+
+    s->key_off[s->n] = m->key_off;
+    s->key_len[s->n] = m->key_len;
+    s->off[s->n] = m->value_off;
+    s->len[s->n] = m->value_len;
+    s->n++;
+    return s->n == s->stop_after;
+}
+
+TEST(json_check_members_gives_the_spans_the_check_gives)
+{
+    const char *t = " {\"a\" : \"x\\\\\\\"}\" ,\"b\":[1,{\"c\":\"]\"}] ,\"c\":-1.5e3,\"d\":{}}";
+    struct scanned s;
+
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check_members(t, strlen(t), note_member, &s), 0);
+    ASSERT_INT_EQ(s.n, 4);
+    ASSERT_MEM_EQ(t + s.key_off[0], s.key_len[0], "a");
+    ASSERT_MEM_EQ(t + s.key_off[3], s.key_len[3], "d");
+    ASSERT_MEM_EQ(t + s.off[0], s.len[0], "\"x\\\\\\\"}\"");
+    ASSERT_MEM_EQ(t + s.off[1], s.len[1], "[1,{\"c\":\"]\"}]");
+    ASSERT_MEM_EQ(t + s.off[2], s.len[2], "-1.5e3");
+    ASSERT_MEM_EQ(t + s.off[3], s.len[3], "{}");
+
+    /* stopped after the first: the rest, broken here, is not read */
+    memset(&s, 0, sizeof s);
+    s.stop_after = 1;
+    ASSERT_INT_EQ(allot_json_check_members("{\"a\":1,\"b\":[", 12, note_member, &s), 0);
+    ASSERT_INT_EQ(s.n, 1);
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check_members("{\"a\":1,\"b\":[", 12, note_member, &s), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_json_check_members("[1]", 3, note_member, &s), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_json_check_members("{\"a\":\"x", 7, note_member, &s), ALLOT_EPARSE);
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(allot_json_check_members(" {} ", 4, note_member, &s), 0);
+    ASSERT_INT_EQ(s.n, 0);
+}
