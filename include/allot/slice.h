@@ -23,6 +23,14 @@ static inline struct allot_slice allot_slice_cstr(const char *s)
     return r;
 }
 
+/* The first occurrence of needle (m bytes, m >= 2) in hay (n bytes), or
+ * NULL: memmem for the short literals the gateway looks for in every
+ * stream event. glibc's memmem builds a shift table on each call, more
+ * work than the search itself in a 300-byte event; this filters 16
+ * positions at a time on the needle's first two bytes (SSE2) and compares
+ * the rest only where both match. */
+const char *allot_find(const char *hay, size_t n, const char *needle, size_t m);
+
 /* Exact byte equality with a NUL-terminated string. */
 static inline int allot_slice_eq(struct allot_slice s, const char *lit)
 {

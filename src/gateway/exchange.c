@@ -63,6 +63,7 @@ struct allot__exchange {
     uint64_t start_us, first_byte_us;
     struct allot_chat_request chat; /* its tree is in arena */
     struct allot_json_arena arena;  /* the trees of the request and its answers */
+    struct allot_json_arena events; /* the tree of the stream event being read */
     struct allot_decision decision;
     int decided;
     size_t next_model; /* index in decision.models of the next attempt */
@@ -175,6 +176,7 @@ static void exchange_free(struct allot__exchange *x)
     allot_anthropic_up_stream_release(&x->ustream);
     allot_responses_stream_release(&x->rstream);
     allot_json_arena_release(&x->arena);
+    allot_json_arena_release(&x->events);
     free(x);
 }
 
@@ -183,7 +185,7 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
     const struct allot_config *cfg = w->gw->cfg;
     struct allot__exchange *x = w->exchange_pool;
     struct allot_buf up_body, resp, scratch, content, abody, aout, up_alt;
-    struct allot_json_arena arena;
+    struct allot_json_arena arena, events;
     struct allot_sse sse;
 
     if (x) {
@@ -198,8 +200,10 @@ static struct allot__exchange *exchange_get(struct allot__worker *w)
         up_alt = x->up_alt;
         sse = x->sse;
         arena = x->arena;
+        events = x->events;
         memset(x, 0, sizeof *x);
         x->arena = arena;
+        x->events = events;
         x->abody = abody;
         x->aout = aout;
         x->up_alt = up_alt;
@@ -914,7 +918,7 @@ static void count_content(struct allot__exchange *x, struct allot_slice d)
 {
     static const char key[] = "\"content\":\"";
     const char *p = d.ptr, *end = d.ptr + d.len;
-    while ((p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+    while ((p = allot_find(p, (size_t)(end - p), key, sizeof key - 1))) {
         const char *q = p + sizeof key - 1;
         while (q < end && *q != '"') {
             if (*q == '\\' && q + 1 < end)
@@ -935,31 +939,58 @@ static int64_t json_int(const cJSON *n)
 }
 
 /* One upstream event's payload, parsed at most once, when a reader first
- * needs the tree (chunk_tree), and freed when the event is done. */
+ * needs the tree (chunk_tree), into the exchange's event arena, which is
+ * emptied when the event is done: no malloc per event of a long stream. */
 struct chunk {
     struct allot_slice data;
     cJSON *root;
     int parsed;
+    struct allot_json_arena *arena;
 };
 
 static const cJSON *chunk_tree(struct chunk *c)
 {
     if (!c->parsed) {
+        struct allot_json_arena *previous = allot_json_arena_enter(c->arena);
         c->parsed = 1;
         c->root = c->data.len ? cJSON_ParseWithLength(c->data.ptr, c->data.len) : NULL;
+        allot_json_arena_leave(previous);
     }
     return c->root;
 }
 
+/* Whether member key (quoted) of an event has a value other than null.
+ * Quotes inside JSON strings are escaped, so a quoted key followed by a
+ * colon is a member; the only JSON value that starts with 'n' is null. An
+ * OpenAI-style server asked for usage sends "usage":null in every chunk:
+ * this keeps those chunks from being parsed only to find that out. */
+static int has_value(struct allot_slice d, const char *key, size_t key_len)
+{
+    const char *p = d.ptr, *end = d.ptr + d.len;
+
+    while ((p = allot_find(p, (size_t)(end - p), key, key_len))) {
+        p += key_len;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p == end || *p != ':')
+            continue;
+        for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
+            ;
+        if (p < end && *p != 'n')
+            return 1;
+    }
+    return 0;
+}
+
 /* Read usage or an error out of one event. Returns 1 when the event is the
  * usage chunk allot asked for on its own account (not relayed). Only
- * events that mention usage or error are read. */
+ * events with a usage or an error that is not null are read. */
 static int inspect_event(struct allot__exchange *x, struct chunk *ck)
 {
     const cJSON *root, *v;
     int skip = 0;
-    int has_usage = memmem(ck->data.ptr, ck->data.len, "\"usage\"", 7) != NULL;
-    int has_error = memmem(ck->data.ptr, ck->data.len, "\"error\"", 7) != NULL;
+    int has_usage = has_value(ck->data, "\"usage\"", 7);
+    int has_error = has_value(ck->data, "\"error\"", 7);
 
     if (!has_usage && !has_error)
         return 0;
@@ -998,9 +1029,9 @@ static struct allot_slice strip_usage_null(struct allot__exchange *x, struct all
     size_t cut;
 
     allot_buf_reset(&x->scratch);
-    if ((hit = memmem(raw.ptr, raw.len, with_comma, sizeof with_comma - 1)))
+    if ((hit = allot_find(raw.ptr, raw.len, with_comma, sizeof with_comma - 1)))
         cut = sizeof with_comma - 1;
-    else if ((hit = memmem(raw.ptr, raw.len, comma_after, sizeof comma_after - 1)))
+    else if ((hit = allot_find(raw.ptr, raw.len, comma_after, sizeof comma_after - 1)))
         cut = sizeof comma_after - 1;
     else
         return raw;
@@ -1016,7 +1047,7 @@ static struct allot_slice strip_usage_null(struct allot__exchange *x, struct all
 static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
 {
     struct allot__exchange *x = ctx;
-    struct chunk ck = {data, NULL, 0};
+    struct chunk ck = {data, NULL, 0, &x->events};
     int rc = 0, done = allot_slice_eq(data, "[DONE]");
 
     if (!data.ptr)
@@ -1051,7 +1082,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         if (x->aout.len == 0)
             goto out;
         raw = allot_slice_of(x->aout.ptr, x->aout.len);
-    } else if (!x->chat.include_usage && memmem(raw.ptr, raw.len, "\"usage\":null", 12)) {
+    } else if (!x->chat.include_usage && allot_find(raw.ptr, raw.len, "\"usage\":null", 12)) {
         raw = strip_usage_null(x, raw);
     }
     if (x->holding) {
@@ -1068,6 +1099,8 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     rc = rc < 0 ? ALLOT_EIO : 0;
 out:
     cJSON_Delete(ck.root);
+    if (ck.parsed)
+        allot_json_arena_reset(&x->events);
     return rc;
 }
 

@@ -25,14 +25,16 @@ void allot_sse_release(struct allot_sse *s)
  * A blank line is "\n\n", "\r\n\r\n" or "\n\r\n" (mixed endings). */
 static size_t event_end(const char *p, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (p[i] != '\n')
-            continue;
+    const char *q = p, *end = p + n;
+
+    /* memchr, not a byte loop: an event is a few hundred bytes, one line */
+    while ((q = memchr(q, '\n', (size_t)(end - q)))) {
+        size_t i = (size_t)(q - p);
         if (i + 1 < n && p[i + 1] == '\n')
             return i + 2;
         if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
             return i + 3;
+        q++;
     }
     return 0;
 }

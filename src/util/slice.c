@@ -1,5 +1,8 @@
 /* slice.c: slice helpers that are too big to inline. */
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "allot/slice.h"
 
 int allot_slice_ieq(struct allot_slice s, const char *lit)
@@ -13,4 +16,36 @@ void allot_str_header_safe(char *s)
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
             *s = '?';
+}
+
+const char *allot_find(const char *hay, size_t n, const char *needle, size_t m)
+{
+    size_t i = 0, last;
+
+    if (m < 2 || n < m)
+        return m == 1 && n ? memchr(hay, needle[0], n) : m == 0 ? hay : NULL;
+    last = n - m; /* the last position a match may start at */
+#if defined(__SSE2__)
+    {
+        const __m128i a = _mm_set1_epi8(needle[0]), b = _mm_set1_epi8(needle[1]);
+        /* positions i..i+15 read bytes i..i+16: stay inside hay */
+        for (; i + 16 <= last + 1 && i + 17 <= n; i += 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(hay + i));
+            __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(hay + i + 1));
+            unsigned bits = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(y, b)));
+            while (bits) {
+                size_t at = i + (size_t)__builtin_ctz(bits);
+                if (memcmp(hay + at + 2, needle + 2, m - 2) == 0)
+                    return hay + at;
+                bits &= bits - 1;
+            }
+        }
+    }
+#endif
+    for (; i <= last; i++)
+        if (hay[i] == needle[0] && hay[i + 1] == needle[1] &&
+            memcmp(hay + i + 2, needle + 2, m - 2) == 0)
+            return hay + i;
+    return NULL;
 }
