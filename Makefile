@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval model
+.PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval bench-instructions model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -113,6 +113,11 @@ bench-eval: all
 	    --cascade mistralai/Mistral-7B-Instruct-v0.1,mistralai/Mixtral-8x7B-Instruct-v0.1,gpt-3.5-turbo-1106,gpt-4-1106-preview \
 	    --price mistralai/Mistral-7B-Instruct-v0.1=0.2,0.2 --price mistralai/Mixtral-8x7B-Instruct-v0.1=0.6,0.6 \
 	    --price gpt-3.5-turbo-1106=1,2 --price gpt-4-1106-preview=10,30
+
+# User-space instructions per request of allot serve, by callgrind: steady
+# where timings on a shared machine are not (bench/instructions.sh).
+bench-instructions: all
+	bash bench/instructions.sh
 
 bench-quality: all $(B)/bench_quality_checks
 	$(B)/bench_quality_checks

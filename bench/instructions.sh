@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# instructions.sh: user-space instructions per request of `allot serve`,
+# counted by valgrind's callgrind (bench/README.md, "Instructions per
+# request"). `make bench-instructions` runs it after building the release
+# binaries.
+#
+# Timing on a shared 2-core machine moves by 10-20% from run to run;
+# instruction counts do not (they move by well under 1%), so a change of a
+# few percent in the request path's own work shows here when it is lost in
+# the noise of bench/run.sh. What it does not see: the kernel (sockets,
+# epoll, the ledger's writes), cache misses, and waiting.
+#
+# allot runs under callgrind with instrumentation off; after a warm-up of
+# the same requests, instrumentation is switched on for exactly N requests
+# (wrk stops itself after N answers; 4 connections), then off, and the
+# count over all of allot's threads (event loop and ledger writer) is
+# divided by N. Cases: the benchmark's ~1 KB chat completion plain and
+# streamed (16 tokens, 18 events), streamed with the quality floor off
+# (quality.enabled: false: no per-event read of the content), and the same
+# request as an Anthropic Messages request (/v1/messages).
+#
+# Environment: B=build (where allot and fake_upstream are), N=2000
+# (requests per plain case; streamed cases use N/2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+B=${B:-build}
+N=${N:-2000}
+OUT=bench/results/instructions.txt
+
+die() { echo "bench-instructions: $*" >&2; exit 1; }
+[[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 100 ] || die "N must be a whole number >= 100"
+command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
+command -v callgrind_control >/dev/null || die "callgrind_control is not installed (valgrind)"
+command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
+for f in "$B/allot" "$B/fake_upstream"; do
+  [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench-instructions')"
+done
+
+TMP=$(mktemp -d /tmp/allot-instr.XXXXXX)
+pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_listen() { # LOG PID WHAT: the port of a server started on port 0
+  local i
+  for i in $(seq 1 300); do
+    if grep -q 'listening on ' "$1" 2>/dev/null; then
+      sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1
+      return 0
+    fi
+    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited before listening"; }
+    sleep 0.1
+  done
+  cat "$1" >&2
+  die "$3 did not report listening within 30 s"
+}
+
+"$B/fake_upstream" --listen 127.0.0.1:0 --workers 1 --tokens 16 --quiet >"$TMP/fake.log" 2>&1 &
+pids+=($!)
+FAKE_PORT=$(wait_listen "$TMP/fake.log" "${pids[0]}" fake_upstream)
+
+cp bench/allot-bench.yaml "$TMP/checks.yaml"
+{ cat bench/allot-bench.yaml; echo "quality: {enabled: false}"; } >"$TMP/nochecks.yaml"
+
+# make_lua NAME PATH BODY-TRANSFORM: a wrk script sending chat.lua's body
+# (changed by the Lua expression BODY-TRANSFORM of `body`) to PATH, which
+# stops its thread after COUNT answers and counts non-2xx ones.
+make_lua() {
+  cat >"$TMP/$1.lua" <<EOF
+dofile("bench/chat.lua")
+local body = wrk.body
+wrk.body = $3
+wrk.path = "$2"
+if "$2" == "/v1/messages" then wrk.headers["anthropic-version"] = "2023-06-01" end
+local n, bad = 0, 0
+request = nil
+response = function(status, headers, b)
+  n = n + 1
+  if status > 299 then bad = bad + 1 end
+  if n == tonumber(os.getenv("COUNT")) then -- tell instructions.sh, which stops wrk
+    local f = io.open(os.getenv("MARK"), "w"); f:write("done\n"); f:close()
+    wrk.thread:stop()
+  end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("DONE requests=%d errors=%d\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read))
+end
+EOF
+}
+make_lua plain /v1/chat/completions 'body'
+make_lua stream /v1/chat/completions 'body:gsub("\"stream\":false", "\"stream\":true")'
+# the same request in the Messages API: system apart, max_tokens required
+make_lua messages /v1/messages \
+  'body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":[")'
+
+# run_wrk LUA COUNT PORT OUT: COUNT answers on 4 connections. wrk runs
+# until its -d however early its thread stops, so the script leaves a mark
+# after COUNT answers and wrk is interrupted then (it still prints done()).
+run_wrk() {
+  local w i
+  rm -f "$TMP/mark"
+  MARK=$TMP/mark COUNT=$2 wrk -t1 -c4 -d300s -s "$TMP/$1.lua" "http://127.0.0.1:$3" >"$4" 2>&1 &
+  w=$!
+  for i in $(seq 1 3000); do
+    [ -f "$TMP/mark" ] && break
+    kill -0 "$w" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$w" 2>/dev/null || true
+  wait "$w" || true
+}
+
+# measure NAME CONFIG LUA COUNT: instructions per request of one case
+measure() {
+  local name=$1 cfg=$2 lua=$3 count=$4 port pid n total
+  ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$TMP/$name.cg" "$B/allot" serve --config "$cfg" --listen 127.0.0.1:0 \
+    --workers 1 --store "$TMP/$name.db" --quiet >"$TMP/$name.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  port=$(wait_listen "$TMP/$name.log" "$pid" "allot serve")
+  run_wrk "$lua" $((count / 4)) "$port" "$TMP/$name.warm"
+  callgrind_control -i on "$pid" >/dev/null 2>&1
+  run_wrk "$lua" "$count" "$port" "$TMP/$name.wrk"
+  callgrind_control -i off "$pid" >/dev/null 2>&1
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  grep -q 'DONE .*errors=0' "$TMP/$name.wrk" || { cat "$TMP/$name.wrk" >&2; die "$name: wrk failed"; }
+  n=$(sed -n 's/.*DONE requests=\([0-9]*\).*/\1/p' "$TMP/$name.wrk")
+  [ "${n:-0}" -ge "$count" ] || { cat "$TMP/$name.wrk" >&2; die "$name: only ${n:-0} requests"; }
+  total=$(cat "$TMP/$name.cg"* | awk '/^totals:/ {s += $2} END {print s + 0}')
+  [ "$total" -gt 0 ] || die "$name: callgrind counted nothing"
+  printf '%-28s %8d %12d\n' "$name" "$n" $((total / n))
+}
+
+{
+  echo "allot instructions per request (callgrind), $(date -u '+%Y-%m-%d %H:%M') UTC, allot $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "user space, every allot thread (event loop and ledger writer); 4 connections"
+  echo
+  printf '%-28s %8s %12s\n' case requests instr/req
+  measure "chat, plain" "$TMP/checks.yaml" plain "$N"
+  measure "chat, streamed" "$TMP/checks.yaml" stream $((N / 2))
+  measure "chat, streamed, no checks" "$TMP/nochecks.yaml" stream $((N / 2))
+  measure "messages, plain" "$TMP/checks.yaml" messages "$N"
+} | tee "$TMP/table.txt"
+mkdir -p bench/results
+cp "$TMP/table.txt" "$OUT"
+echo "bench-instructions: wrote $OUT" >&2
