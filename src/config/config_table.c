@@ -141,8 +141,9 @@ const struct allot__config_key allot__config_keys[] = {
      .max = 100000000,
      .def_doc = "none (no limit)",
      .help = "Requests the client may start per minute: that many at once, then one every "
-             "60/N s (GCRA). Beyond it a request gets 429 with Retry-After, which the OpenAI "
-             "and Anthropic SDKs wait for before they retry. Counted per allot process."},
+             "60/N s (GCRA). Beyond it a request gets 429 with Retry-After and retry-after-ms, "
+             "which the OpenAI and Anthropic SDKs wait for before they retry. Counted per allot "
+             "process."},
     {.path = "auth.keys[].tiers",
      .type = AK_TIER_LIST,
      .scope = AK_SCOPE_CLIENT,

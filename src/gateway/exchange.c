@@ -101,7 +101,7 @@ struct allot__exchange {
     char attempts_str[16];
     char budget_str[32];
     char retry_str[24];    /* Retry-After: a request over its key's rate, or a provider's hint */
-    char retry_ms_str[24]; /* retry-after-ms: a provider's hint */
+    char retry_ms_str[24]; /* retry-after-ms: the same, in milliseconds */
     char rate_str[2][24];  /* x-ratelimit-limit / -remaining-requests */
     char cost_str[32];
     /* The quality floor (docs/quality.md). */
@@ -1511,6 +1511,9 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
                                &rate_left)) {
         snprintf(x->retry_str, sizeof x->retry_str, "%llu",
                  (unsigned long long)((retry_us + 999999u) / 1000000u));
+        /* the SDKs read retry-after-ms first: the exact wait, not whole seconds */
+        snprintf(x->retry_ms_str, sizeof x->retry_ms_str, "%llu",
+                 (unsigned long long)((retry_us + 999u) / 1000u));
         snprintf(x->rate_str[0], sizeof x->rate_str[0], "%ld", rate_limit);
         snprintf(x->rate_str[1], sizeof x->rate_str[1], "0");
         set_error(x,

@@ -278,6 +278,8 @@ describe('auth.keys[].requests_per_minute', () => {
       assert.equal(e.code, 'rate_limit_exceeded');
       const wait = Number(e.headers.get('retry-after'));
       assert.ok(wait >= 1 && wait <= 30, `Retry-After ${wait}`);
+      const waitMs = Number(e.headers.get('retry-after-ms'));
+      assert.ok(waitMs > (wait - 1) * 1000 && waitMs <= wait * 1000, `retry-after-ms ${waitMs} for Retry-After ${wait}`);
       assert.match(e.message, /client 'paced' is over its 2 requests per minute .*retry in \d+ s/);
       return true;
     });
