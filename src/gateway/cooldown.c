@@ -126,41 +126,65 @@ uint64_t allot_cooldowns_told(struct allot_cooldowns *c, int model, uint64_t hin
     return len;
 }
 
-int allot_cooldowns_render(const struct allot_cooldowns *c, uint64_t now_us, struct allot_buf *out)
+/* One per-model series for Prometheus: the head (HELP and TYPE lines),
+ * then a sample per model: what value() gives, with that many decimals. */
+static int render_series(const struct allot_cooldowns *c, const char *name, const char *head,
+                         int decimals,
+                         double (*value)(const struct allot_cooldowns *, size_t, uint64_t),
+                         uint64_t now_us, struct allot_buf *out)
 {
     size_t i;
+    int rc = allot_buf_adds(out, head);
+
+    for (i = 0; i < c->n && !rc; i++) {
+        rc = allot_buf_addf(out, "%s{", name);
+        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
+        rc = rc ? rc : allot_buf_addf(out, "} %.*f\n", decimals, value(c, i, now_us));
+    }
+    return rc;
+}
+
+static double resting_seconds(const struct allot_cooldowns *c, size_t i, uint64_t now_us)
+{
+    return (double)allot_cooldowns_resting(c, (int)i, now_us) / 1e6;
+}
+
+static double rests(const struct allot_cooldowns *c, size_t i, uint64_t now_us)
+{
+    (void)now_us;
+    return (double)LOAD(&c->m[i].total);
+}
+
+static double hinted_rests(const struct allot_cooldowns *c, size_t i, uint64_t now_us)
+{
+    (void)now_us;
+    return (double)LOAD(&c->m[i].hinted);
+}
+
+int allot_cooldowns_render(const struct allot_cooldowns *c, uint64_t now_us, struct allot_buf *out)
+{
     int rc;
 
     if (!c || !c->n)
         return 0;
-    rc = allot_buf_adds(out, "# HELP allot_model_resting_seconds What is left of a model's rest "
-                             "(after limits.cooldown_after failures in a row, or a provider's "
-                             "retry hint); 0: in use.\n"
-                             "# TYPE allot_model_resting_seconds gauge\n");
-    for (i = 0; i < c->n && !rc; i++) {
-        uint64_t left = allot_cooldowns_resting(c, (int)i, now_us);
-        rc = allot_buf_adds(out, "allot_model_resting_seconds{");
-        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
-        rc = rc ? rc : allot_buf_addf(out, "} %.3f\n", (double)left / 1e6);
-    }
+    rc = render_series(c, "allot_model_resting_seconds",
+                       "# HELP allot_model_resting_seconds What is left of a model's rest "
+                       "(after limits.cooldown_after failures in a row, or a provider's "
+                       "retry hint); 0: in use.\n"
+                       "# TYPE allot_model_resting_seconds gauge\n",
+                       3, resting_seconds, now_us, out);
     rc = rc ? rc
-            : allot_buf_adds(out, "# HELP allot_model_rests_total Rests a model was sent to, "
-                                  "after failures in a row or by a provider's retry hint.\n"
-                                  "# TYPE allot_model_rests_total counter\n");
-    for (i = 0; i < c->n && !rc; i++) {
-        rc = allot_buf_adds(out, "allot_model_rests_total{");
-        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
-        rc = rc ? rc : allot_buf_addf(out, "} %llu\n", (unsigned long long)LOAD(&c->m[i].total));
-    }
+            : render_series(c, "allot_model_rests_total",
+                            "# HELP allot_model_rests_total Rests a model was sent to, "
+                            "after failures in a row or by a provider's retry hint.\n"
+                            "# TYPE allot_model_rests_total counter\n",
+                            0, rests, now_us, out);
     rc = rc ? rc
-            : allot_buf_adds(out, "# HELP allot_model_hinted_rests_total Rests a provider's retry "
-                                  "hint (retry-after-ms, Retry-After on a 429 or 503) started; "
-                                  "also in allot_model_rests_total.\n"
-                                  "# TYPE allot_model_hinted_rests_total counter\n");
-    for (i = 0; i < c->n && !rc; i++) {
-        rc = allot_buf_adds(out, "allot_model_hinted_rests_total{");
-        rc = rc ? rc : allot_metrics_add_label(out, "model", c->cfg->models[i].name, 1);
-        rc = rc ? rc : allot_buf_addf(out, "} %llu\n", (unsigned long long)LOAD(&c->m[i].hinted));
-    }
+            : render_series(c, "allot_model_hinted_rests_total",
+                            "# HELP allot_model_hinted_rests_total Rests a provider's retry "
+                            "hint (retry-after-ms, Retry-After on a 429 or 503) started; "
+                            "also in allot_model_rests_total.\n"
+                            "# TYPE allot_model_hinted_rests_total counter\n",
+                            0, hinted_rests, now_us, out);
     return rc;
 }
