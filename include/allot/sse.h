@@ -19,7 +19,8 @@ struct allot_sse {
  * non-zero return stops allot_sse_feed, which returns that value. */
 typedef int (*allot_sse_event_cb)(void *ctx, struct allot_slice raw, struct allot_slice data);
 
-/* An event may be up to max_event bytes; past that feed returns ALLOT_ETOOBIG. */
+/* An event may be up to max_event bytes; past that feed returns ALLOT_ETOOBIG,
+ * however the stream is split (in one piece too). */
 void allot_sse_init(struct allot_sse *s, size_t max_event);
 void allot_sse_release(struct allot_sse *s);
 int allot_sse_feed(struct allot_sse *s, const char *p, size_t n, allot_sse_event_cb cb, void *ctx);

@@ -219,5 +219,7 @@ int64_t allot_upstream_retry_hint(struct allot_slice value, int unit_ms, int64_t
         return parse_number(p, n, unit_ms ? 1 : 1000);
     if (parse_date(p, n, &at))
         return ALLOT_UPSTREAM_NO_HINT;
-    return at <= now_ms ? 0 : cap((uint64_t)(at - now_ms));
+    /* at > now_ms, so the difference fits in uint64_t whatever now_ms is;
+     * at - now_ms in int64_t would overflow for a now_ms far in the past */
+    return at <= now_ms ? 0 : cap((uint64_t)at - (uint64_t)now_ms);
 }

@@ -139,6 +139,11 @@ int allot_sse_feed(struct allot_sse *s, const char *p, size_t n, allot_sse_event
         n -= end;
     }
     while (n && (end = event_end(p, n)) != 0) {
+        /* the cap holds for an event that arrived in one piece too, as it
+         * does for one pieced together in pending: the same stream must
+         * give the same events however it is split */
+        if (end > s->pending.max)
+            return ALLOT_ETOOBIG;
         if ((rc = emit(s, p, end, cb, ctx)))
             return rc;
         p += end;

@@ -114,4 +114,7 @@ TEST(retry_hint_http_dates)
     ASSERT_INT_EQ(secs("Sun,", now), NONE);
     ASSERT_INT_EQ(secs("Sun", now), NONE);
     ASSERT_INT_EQ(secs("GMT", now), NONE);
+    /* any now, however far off, without overflow */
+    ASSERT_INT_EQ(secs("Sun, 06 Nov 1994 08:49:37 GMT", INT64_MIN), HINT_MAX);
+    ASSERT_INT_EQ(secs("Sun, 06 Nov 1994 08:49:37 GMT", INT64_MAX), 0);
 }

@@ -63,3 +63,30 @@ TEST(sse_cut_stream_leaves_pending_and_cap_holds)
     allot_buf_release(&c.raw);
     allot_buf_release(&c.data);
 }
+
+TEST(sse_cap_holds_for_an_event_fed_whole)
+{
+    /* 19 bytes, cap 16: refused whether it comes in one piece or two */
+    static const char big[] = "data: 0123456789a\n\n";
+    struct allot_sse s;
+    struct collected c = {0};
+    allot_buf_init(&c.raw, 4096);
+    allot_buf_init(&c.data, 4096);
+    allot_sse_init(&s, 16);
+    ASSERT_INT_EQ(allot_sse_feed(&s, "data: ok\n\n", 10, collect, &c), 0);
+    ASSERT_INT_EQ(allot_sse_feed(&s, big, sizeof big - 1, collect, &c), ALLOT_ETOOBIG);
+    ASSERT_INT_EQ(c.n, 1);
+    allot_sse_release(&s);
+    allot_sse_init(&s, 16);
+    ASSERT_INT_EQ(allot_sse_feed(&s, big, 5, collect, &c), 0);
+    ASSERT_INT_EQ(allot_sse_feed(&s, big + 5, sizeof big - 6, collect, &c), ALLOT_ETOOBIG);
+    ASSERT_INT_EQ(c.n, 1);
+    /* exactly the cap is fine */
+    allot_sse_release(&s);
+    allot_sse_init(&s, 19);
+    ASSERT_INT_EQ(allot_sse_feed(&s, big, sizeof big - 1, collect, &c), 0);
+    ASSERT_INT_EQ(c.n, 2);
+    allot_sse_release(&s);
+    allot_buf_release(&c.raw);
+    allot_buf_release(&c.data);
+}
