@@ -31,6 +31,7 @@
 #include <cJSON.h>
 #include "allot/chat_request.h"
 #include "allot/error.h"
+#include "own_text.h"
 #include "allot/responses.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,28 +48,12 @@ static void check(int ok, const char *what, const struct allot_buf *b)
 /* The custom tools when the input is no request with any. */
 static const struct allot_responses_custom fixed_custom = {2, {"apply_patch", "g"}};
 
-/* The translation read as the gateway reads it (our own text, no strict
- * check) must give what the strict reading gives. */
+/* The translation read as the gateway reads it must give what the strict
+ * reading gives (own_text.h). */
 static void same_as_strict(const struct allot_chat_request *a, const struct allot_buf *out)
 {
-    struct allot_chat_request b;
-    struct allot_buf err;
-
-    allot_buf_init(&err, 4096);
-    check(allot_chat_request_parse_own(&b, out->ptr, out->len, &err) == 0,
-          "the translation is not read as its own text", out);
-    check(a->model.len == b.model.len && a->system.len == b.system.len &&
-              a->last_user.len == b.last_user.len && a->n_messages == b.n_messages &&
-              a->n_tool_results == b.n_tool_results && a->last_is_tool == b.last_is_tool &&
-              a->material_bytes == b.material_bytes && a->has_tools == b.has_tools &&
-              a->has_response_format == b.has_response_format && a->stream == b.stream &&
-              a->model_off == b.model_off && a->model_len == b.model_len &&
-              a->stream_options_len == b.stream_options_len &&
-              (!a->system.len || !memcmp(a->system.ptr, b.system.ptr, a->system.len)) &&
-              (!a->last_user.len || !memcmp(a->last_user.ptr, b.last_user.ptr, a->last_user.len)),
-          "the translation read as its own text differs from the strict reading", out);
-    allot_chat_request_release(&b);
-    allot_buf_release(&err);
+    const char *why = own_text_differs(a, out);
+    check(why == NULL, why ? why : "", out);
 }
 
 static void request(const char *p, size_t size, struct allot_responses_custom *custom)
