@@ -29,7 +29,7 @@ N=${N:-2000}
 OUT=bench/results/instructions.txt
 
 die() { echo "bench-instructions: $*" >&2; exit 1; }
-[[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 100 ] || die "N must be a whole number >= 100"
+if ! [[ $N =~ ^[0-9]+$ ]] || [ "$N" -lt 100 ]; then die "N must be a whole number >= 100"; fi
 command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
 command -v callgrind_control >/dev/null || die "callgrind_control is not installed (valgrind)"
 command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
@@ -49,19 +49,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_listen() { # LOG PID WHAT: the port of a server started on port 0
-  local i
-  for i in $(seq 1 300); do
-    if grep -q 'listening on ' "$1" 2>/dev/null; then
-      sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1
-      return 0
-    fi
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited before listening"; }
-    sleep 0.1
-  done
-  cat "$1" >&2
-  die "$3 did not report listening within 30 s"
-}
+# wait_listen LOG PID WHAT [SECONDS]: the port a server started on port 0 reports.
+# shellcheck source=bench/listen.sh
+source bench/listen.sh
 
 "$B/fake_upstream" --listen 127.0.0.1:0 --workers 1 --tokens 16 --quiet >"$TMP/fake.log" 2>&1 &
 pids+=($!)
@@ -106,11 +96,11 @@ make_lua messages /v1/messages \
 # until its -d however early its thread stops, so the script leaves a mark
 # after COUNT answers and wrk is interrupted then (it still prints done()).
 run_wrk() {
-  local w i
+  local w _
   rm -f "$TMP/mark"
   MARK=$TMP/mark COUNT=$2 wrk -t1 -c4 -d300s -s "$TMP/$1.lua" "http://127.0.0.1:$3" >"$4" 2>&1 &
   w=$!
-  for i in $(seq 1 3000); do
+  for _ in $(seq 1 3000); do
     [ -f "$TMP/mark" ] && break
     kill -0 "$w" 2>/dev/null || break
     sleep 0.1
@@ -127,7 +117,7 @@ measure() {
     --workers 1 --store "$TMP/$name.db" --quiet >"$TMP/$name.log" 2>&1 &
   pid=$!
   pids+=("$pid")
-  port=$(wait_listen "$TMP/$name.log" "$pid" "allot serve")
+  port=$(wait_listen "$TMP/$name.log" "$pid" "allot serve" 30) # slow under callgrind
   run_wrk "$lua" $((count / 4)) "$port" "$TMP/$name.warm"
   callgrind_control -i on "$pid" >/dev/null 2>&1
   run_wrk "$lua" "$count" "$port" "$TMP/$name.wrk"

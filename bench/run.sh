@@ -91,21 +91,9 @@ BODY_BYTES=$(wc -c <"$TMP/body.json")
 
 # --- the servers -----------------------------------------------------------
 
-# wait_listen LOG PID WHAT: wait for the "listening on HOST:PORT" line of a
-# server started with port 0, print PORT.
-wait_listen() {
-  local i
-  for i in $(seq 1 200); do
-    if grep -q 'listening on ' "$1" 2>/dev/null; then
-      sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1
-      return 0
-    fi
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited before listening"; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  die "$3 did not report listening within 10 s"
-}
+# wait_listen LOG PID WHAT: the port a server started on port 0 reports.
+# shellcheck source=bench/listen.sh
+source bench/listen.sh
 
 # A port nothing listens on, for nginx (which cannot report a port 0 pick).
 free_port() {
