@@ -44,6 +44,7 @@
 #include "allot/error.h"
 #include "allot/fmt.h"
 #include "allot/json_arena.h"
+#include "allot/json_check.h"
 #include "allot/log.h"
 #include "allot/sse.h"
 #include "internal.h"
@@ -353,6 +354,14 @@ static void record_attempt(struct allot__exchange *x, enum allot_metrics_attempt
         kind == ALLOT_MATTEMPT_HTTP_5XX || kind == ALLOT_MATTEMPT_TIMEOUT ||
         kind == ALLOT_MATTEMPT_CONNECT)
         note_health(x, kind == ALLOT_MATTEMPT_OK, what, hint);
+}
+
+/* Retry-After (whole seconds, rounded up) and retry-after-ms for a client
+ * told to come back in ms milliseconds. */
+static void set_retry_after(struct allot__exchange *x, uint64_t ms)
+{
+    snprintf(x->retry_str, sizeof x->retry_str, "%llu", (unsigned long long)((ms + 999u) / 1000u));
+    snprintf(x->retry_ms_str, sizeof x->retry_ms_str, "%llu", (unsigned long long)ms);
 }
 
 static void set_error(struct allot__exchange *x, const char *fmt, ...)
@@ -938,6 +947,16 @@ static int64_t json_int(const cJSON *n)
     return (int64_t)n->valuedouble;
 }
 
+/* cJSON's tree of p[0..n) with its memory from arena (json_arena.h). */
+static cJSON *parse_in(struct allot_json_arena *arena, const char *p, size_t n)
+{
+    struct allot_json_arena *previous = allot_json_arena_enter(arena);
+    cJSON *root = cJSON_ParseWithLength(p, n);
+
+    allot_json_arena_leave(previous);
+    return root;
+}
+
 /* One upstream event's payload, parsed at most once, when a reader first
  * needs the tree (chunk_tree), into the exchange's event arena, which is
  * emptied when the event is done: no malloc per event of a long stream. */
@@ -951,10 +970,8 @@ struct chunk {
 static const cJSON *chunk_tree(struct chunk *c)
 {
     if (!c->parsed) {
-        struct allot_json_arena *previous = allot_json_arena_enter(c->arena);
         c->parsed = 1;
-        c->root = c->data.len ? cJSON_ParseWithLength(c->data.ptr, c->data.len) : NULL;
-        allot_json_arena_leave(previous);
+        c->root = c->data.len ? parse_in(c->arena, c->data.ptr, c->data.len) : NULL;
     }
     return c->root;
 }
@@ -966,17 +983,15 @@ static const cJSON *chunk_tree(struct chunk *c)
  * this keeps those chunks from being parsed only to find that out. */
 static int has_value(struct allot_slice d, const char *key, size_t key_len)
 {
-    const char *p = d.ptr, *end = d.ptr + d.len;
+    const char *hit;
+    size_t i = 0;
 
-    while ((p = allot_find(p, (size_t)(end - p), key, key_len))) {
-        p += key_len;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-            p++;
-        if (p == end || *p != ':')
+    while ((hit = allot_find(d.ptr + i, d.len - i, key, key_len))) {
+        i = allot_json_check_skip_ws(d.ptr, d.len, (size_t)(hit - d.ptr) + key_len);
+        if (i == d.len || d.ptr[i] != ':')
             continue;
-        for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
-            ;
-        if (p < end && *p != 'n')
+        i = allot_json_check_skip_ws(d.ptr, d.len, i + 1);
+        if (i < d.len && d.ptr[i] != 'n')
             return 1;
     }
     return 0;
@@ -1150,7 +1165,6 @@ static void deliver_buffered(struct allot__exchange *x)
 {
     cJSON *root, *usage, *choices, *c;
     struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
-    struct allot_json_arena *arena;
     struct allot_answer a;
     size_t n;
     int translated = 0;
@@ -1166,9 +1180,8 @@ static void deliver_buffered(struct allot__exchange *x)
             allot_buf_reset(&x->resp); /* not a message: judged invalid below */
         }
     }
-    arena = allot_json_arena_enter(&x->arena); /* root is deleted before this returns */
-    root = cJSON_ParseWithLength(x->resp.ptr ? x->resp.ptr : "", x->resp.len);
-    allot_json_arena_leave(arena);
+    /* in the exchange's arena: root is deleted before this returns */
+    root = parse_in(&x->arena, x->resp.ptr ? x->resp.ptr : "", x->resp.len);
 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -1381,10 +1394,8 @@ static void fail_no_answer(struct allot__exchange *x)
      * told when to come back (the shortest hint of this request's models,
      * when the first of them should be back), so the SDKs' retries wait
      * that long rather than their own back-off. */
-    if (x->last_hinted && x->hint_ms >= 0) {
-        snprintf(x->retry_str, sizeof x->retry_str, "%lld", (long long)((x->hint_ms + 999) / 1000));
-        snprintf(x->retry_ms_str, sizeof x->retry_ms_str, "%lld", (long long)x->hint_ms);
-    }
+    if (x->last_hinted && x->hint_ms >= 0)
+        set_retry_after(x, (uint64_t)x->hint_ms);
     snprintf(msg, sizeof msg, "no upstream answered after %d attempt%s (%s): %s", x->attempts,
              x->attempts == 1 ? "" : "s", x->attempt_log, x->error);
     reply_error(x, ALLOT_MSTATUS_FAILED, status, "upstream_error",
@@ -1509,11 +1520,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->embeddings = allot__is_embeddings_path(req->path);
     if (!allot_ratelimits_take(w->gw->rates, client, x->start_us, &retry_us, &rate_limit,
                                &rate_left)) {
-        snprintf(x->retry_str, sizeof x->retry_str, "%llu",
-                 (unsigned long long)((retry_us + 999999u) / 1000000u));
-        /* the SDKs read retry-after-ms first: the exact wait, not whole seconds */
-        snprintf(x->retry_ms_str, sizeof x->retry_ms_str, "%llu",
-                 (unsigned long long)((retry_us + 999u) / 1000u));
+        /* ceil(ceil(us / 1000) / 1000) = ceil(us / 1e6): the same seconds as before */
+        set_retry_after(x, (retry_us + 999u) / 1000u);
         snprintf(x->rate_str[0], sizeof x->rate_str[0], "%ld", rate_limit);
         snprintf(x->rate_str[1], sizeof x->rate_str[1], "0");
         set_error(x,

@@ -22,8 +22,12 @@ const char *allot_find(const char *hay, size_t n, const char *needle, size_t m)
 {
     size_t i = 0, last;
 
-    if (m < 2 || n < m)
-        return m == 1 && n ? memchr(hay, needle[0], n) : m == 0 ? hay : NULL;
+    if (m == 0)
+        return hay;
+    if (n < m)
+        return NULL;
+    if (m == 1)
+        return memchr(hay, needle[0], n);
     last = n - m; /* the last position a match may start at */
 #if defined(__SSE2__)
     {
