@@ -47,6 +47,9 @@ int allot_decision_use_tier(const struct allot_config *cfg, enum allot_tier tier
 
 /* "model", "tier", "header", "classifier", "default". */
 const char *allot_decision_source_name(enum allot_decision_source s);
+/* Whether name is routed by kind of work: "auto" (any case), an alias, or a
+ * name a prefix alias ("claude-*") matches. */
+int allot_decision_is_alias(const struct allot_config *cfg, struct allot_slice name);
 
 /* Decide. requested_model is the request's "model"; work_header the value
  * of X-Allot-Work ({NULL,0} when absent); in the request's instruction.

@@ -1,6 +1,6 @@
 /* endpoints.c: the gateway's routes other than the chat exchange:
- * GET /v1/models, POST /v1/route, GET /healthz, GET /metrics, the 404 of
- * stored-response routes (allot stores none), and the
+ * GET /v1/models and /v1/models/{id}, POST /v1/route, GET /healthz,
+ * GET /metrics, the 404 of stored-response routes (allot stores none), and the
  * error body every route uses: OpenAI's, or Anthropic's on the Messages
  * API's path. */
 #include <cJSON.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "allot/anthropic.h"
 #include "allot/clients.h"
 #include "allot/cooldown.h"
@@ -150,6 +151,113 @@ static int models_list(const struct allot_config *cfg, int anthropic, unsigned m
     rc = rc ? rc : allot_buf_adds(b, "],\"has_more\":false,\"first_id\":\"auto\",\"last_id\":");
     rc = rc ? rc : allot_buf_add_json_str(b, last, strlen(last));
     return rc ? rc : allot_buf_adds(b, "}");
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* GET /v1/models/{id} and /models/{id}: the id, percent-decoded into
+ * out[cap] (an SDK may encode a '/' or ':' of the name). Returns 0 when path
+ * is no such route, -1 when the id is empty, too long or badly encoded,
+ * else 1. */
+static int model_path_id(struct allot_slice path, char *out, size_t cap)
+{
+    static const char v1[] = "/v1/models/", bare[] = "/models/";
+    size_t i, o = 0, skip;
+
+    if (path.len >= sizeof v1 - 1 && memcmp(path.ptr, v1, sizeof v1 - 1) == 0)
+        skip = sizeof v1 - 1;
+    else if (path.len >= sizeof bare - 1 && memcmp(path.ptr, bare, sizeof bare - 1) == 0)
+        skip = sizeof bare - 1;
+    else
+        return 0;
+    for (i = skip; i < path.len; i++) {
+        unsigned char c = (unsigned char)path.ptr[i];
+        if (c == '%') {
+            int hi = i + 2 < path.len ? hex_value(path.ptr[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_value(path.ptr[i + 2]) : -1;
+            if (lo < 0)
+                return -1;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (c == '\0' || o + 1 >= cap)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o ? 1 : -1;
+}
+
+/* Whether a client that may use the tiers in mask may name id as a
+ * request's model (as allot_decide reads it), and the owner the listing
+ * gives it: a name requests can use is a name retrieve finds. */
+static const char *model_visible(const struct allot_config *cfg, unsigned mask, const char *id)
+{
+    struct allot_slice name = allot_slice_of(id, strlen(id));
+    enum allot_tier t;
+    size_t i;
+
+    for (i = 0; i < cfg->n_models; i++)
+        if (strcmp(cfg->models[i].name, id) == 0)
+            return model_listed(cfg, mask, &cfg->models[i]) ? cfg->models[i].provider->name : NULL;
+    if (strncasecmp(id, "allot:", 6) == 0) { /* "allot:labor" too */
+        if (strcasecmp(id + 6, "embeddings") == 0)
+            return cfg->embeddings.n_models ? "allot" : NULL;
+        return allot_tier_parse(allot_slice_of(id + 6, name.len - 6), &t) == 0 && (mask & 1u << t)
+                   ? "allot"
+                   : NULL;
+    }
+    return allot_decision_is_alias(cfg, name) ? "allot" : NULL;
+}
+
+/* GET /v1/models/{id}: the entry the listing has for id, in the caller's
+ * format (Anthropic's when it sends anthropic-version); 404 in that
+ * format for a name the client cannot use. */
+static void model_retrieve(struct allot_http_request *req, const struct allot_config *cfg,
+                           unsigned mask, int anthropic, int have, const char *id)
+{
+    const char *owner = have > 0 ? model_visible(cfg, mask, id) : NULL;
+    struct allot_http_header h[1] = {
+        {ALLOT_SLICE_LIT("Content-Type"), ALLOT_SLICE_LIT("application/json")}};
+    struct allot_buf b;
+    char msg[320];
+    int status = 200, rc;
+
+    allot_buf_init(&b, 16384);
+    if (owner) {
+        rc = add_model_entry(&b, id, owner, 1, anthropic);
+    } else {
+        status = 404;
+        if (have > 0)
+            snprintf(msg, sizeof msg,
+                     "The model '%.200s' does not exist or you do not have access to it", id);
+        else
+            snprintf(msg, sizeof msg, "the model name in the path is empty or badly encoded");
+        if (anthropic) {
+            rc = allot_anthropic_error_body(404, msg, &b);
+        } else {
+            allot_buf_release(&b);
+            allot__respond_error(req, 404, "invalid_request_error", "model_not_found", msg, NULL,
+                                 0);
+            return;
+        }
+    }
+    if (rc) {
+        allot_buf_release(&b);
+        allot__respond_error(req, 500, "server_error", "internal_error", "out of memory", NULL, 0);
+        return;
+    }
+    allot_http_respond(req, status, h, 1, b.ptr, b.len);
+    allot_buf_release(&b);
 }
 
 int allot__endpoint_models_init(struct allot__gateway *gw)
@@ -390,7 +498,8 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
     int post = req->method == HTTP_POST;
     int client = req->tag - 1; /* allot__endpoint_head() admitted it */
-    char msg[256];
+    char msg[256], id[256];
+    int have_id;
 
     if (allot_slice_eq(p, "/v1/chat/completions") || allot_slice_eq(p, "/chat/completions") ||
         allot__is_messages_path(p) || allot__is_responses_path(p) || allot__is_embeddings_path(p)) {
@@ -409,6 +518,13 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
             allot_http_request_header(req, "anthropic-version").ptr != NULL; /* an Anthropic SDK */
         if (get)
             respond_json(req, 200, w->gw->models_json[f][mask], w->gw->models_json_len[f][mask]);
+        else
+            goto not_allowed;
+    } else if ((have_id = model_path_id(p, id, sizeof id)) != 0) {
+        if (get)
+            model_retrieve(req, w->gw->cfg, tier_mask(allot_clients_tiers(w->gw->clients, client)),
+                           allot_http_request_header(req, "anthropic-version").ptr != NULL, have_id,
+                           id);
         else
             goto not_allowed;
     } else if (allot_slice_eq(p, "/v1/route")) {

@@ -76,7 +76,7 @@ static int tier_has(const struct allot_tier_conf *t, const struct allot_model *m
 
 /* "auto", an alias, or a name an alias ending in '*' is a prefix of
  * ("claude-*": the names a client such as a coding tool sends on its own). */
-static int is_alias(const struct allot_config *cfg, struct allot_slice name)
+int allot_decision_is_alias(const struct allot_config *cfg, struct allot_slice name)
 {
     size_t i;
     if (allot_slice_ieq(name, "auto"))
@@ -184,7 +184,8 @@ int allot_decide_embeddings(const struct allot_config *cfg, struct allot_slice r
         snprintf(out->reason, sizeof out->reason, "model %s named in request", m->name);
         return 0;
     }
-    if (is_alias(cfg, requested_model) || allot_slice_ieq(requested_model, "allot:embeddings")) {
+    if (allot_decision_is_alias(cfg, requested_model) ||
+        allot_slice_ieq(requested_model, "allot:embeddings")) {
         if (e->n_models == 0) {
             allot_buf_adds(err, "no embeddings models are configured: list them under "
                                 "'embeddings' in allot.yaml, or name a configured model");
@@ -270,7 +271,7 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     }
 
     /* 3. "auto" and aliases: by kind of work */
-    if (!is_alias(cfg, requested_model)) {
+    if (!allot_decision_is_alias(cfg, requested_model)) {
         unknown_model(cfg, requested_model, err);
         rc = ALLOT_ENOTFOUND;
         goto out;

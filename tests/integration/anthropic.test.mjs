@@ -235,6 +235,25 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     assert.equal(openai.data[0].object, 'model');
   });
 
+  it('models.retrieve(): Anthropic\'s form, and its not_found_error for an unknown name', h.LIMIT, async () => {
+    const m = await client.models.retrieve('labour-a');
+    assert.equal(m.type, 'model');
+    assert.equal(m.id, 'labour-a');
+    assert.equal(m.display_name, 'labour-a');
+    assert.equal(typeof m.created_at, 'string');
+    await assert.rejects(client.models.retrieve('gpt-nope') /* claude-* would match */, (e) => {
+      assert.ok(e instanceof Anthropic.NotFoundError, String(e));
+      assert.equal(e.error.type, 'error');
+      assert.equal(e.error.error.type, 'not_found_error');
+      return true;
+    });
+    // a name the prefix alias claude-* routes is found, as a request could use it
+    const claude = await client.models.retrieve('claude-sonnet-4-5');
+    assert.equal(claude.id, 'claude-sonnet-4-5');
+    const openai = await (await fetch(`${allot.base}/models/labour-a`)).json();
+    assert.equal(openai.object, 'model');
+  });
+
   it('the chat-completions API is unchanged beside it', h.LIMIT, async () => {
     const r = await h.chat(allot.base, { model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(r.status, 404);

@@ -101,6 +101,7 @@ describe('auth.keys: client keys', () => {
       ['POST', '/v1/responses', JSON.stringify({ model: 'auto', input: 'hi' })],
       ['POST', '/v1/route', JSON.stringify({ model: 'auto', messages })],
       ['GET', '/v1/models'],
+      ['GET', '/v1/models/auto'],
       ['GET', '/metrics'],
       ['GET', '/v1/no-such-route'],
       ['DELETE', '/v1/chat/completions'],
@@ -421,6 +422,13 @@ describe('auth.keys[].tiers', () => {
     assert.ok(!mine.includes('judge-a') && !mine.includes('coder-a'), mine.join());
     assert.ok((await ids(FULL)).includes('judge-a'));
     assert.ok(!(await ids(BATCH, { 'anthropic-version': '2023-06-01' })).includes('allot:judgment'));
+    // GET /v1/models/{id} agrees with the listing: what the key may not use is not found
+    const get = async (key, id) => (await fetch(`${allot.base}/models/${id}`, { headers: { authorization: `Bearer ${key}` } })).status;
+    assert.equal(await get(BATCH, 'labour-a'), 200);
+    assert.equal(await get(BATCH, 'allot:labour'), 200);
+    assert.equal(await get(BATCH, 'judge-a'), 404);
+    assert.equal(await get(BATCH, 'allot:judgment'), 404);
+    assert.equal(await get(FULL, 'judge-a'), 200);
     // a labour model by name is fine; POST /v1/route shows the capped decision
     assert.equal((await batch.chat.completions.create({ model: 'labour-b', messages })).model, 'labour-b-up');
     const route = await h.post(`${allot.base}/route`, { model: 'auto', messages: judged }, { authorization: `Bearer ${BATCH}` });

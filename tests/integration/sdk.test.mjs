@@ -110,6 +110,33 @@ describe('openai SDK', () => {
     }
   });
 
+  it('models.retrieve(): the listing\'s entry for a routing name or a model, 404 for any other name', h.LIMIT, async () => {
+    const auto = await client.models.retrieve('auto');
+    assert.deepEqual(auto, { id: 'auto', object: 'model', created: 0, owned_by: 'allot' });
+    assert.equal((await client.models.retrieve('AUTO')).id, 'AUTO'); // requests may say it in any case
+    const tier = await client.models.retrieve('allot:labour');
+    assert.equal(tier.id, 'allot:labour');
+    const judge = await client.models.retrieve('judge-a');
+    assert.deepEqual(judge, { id: 'judge-a', object: 'model', created: 0, owned_by: 'frontier' });
+    // the SDK percent-encodes what it puts in the path; a raw ':' works too
+    const raw = await (await fetch(`${allot.base}/models/allot:code`)).json();
+    assert.equal(raw.id, 'allot:code');
+    assert.equal((await client.models.retrieve('allot:labor')).id, 'allot:labor'); // as requests may name it
+    for (const missing of ['nope', 'allot:nope', 'judge-a-up']) { // judge-a-up is an upstream id, not a name
+      await assert.rejects(client.models.retrieve(missing), (e) => {
+        assert.ok(e instanceof OpenAI.NotFoundError, `${missing}: ${e}`);
+        assert.equal(e.code, 'model_not_found');
+        assert.match(e.message, new RegExp(`'${missing}' does not exist`));
+        return true;
+      });
+    }
+    const bad = await fetch(`${allot.base}/models/%zz`);
+    assert.equal(bad.status, 404);
+    assert.equal((await bad.json()).error.code, 'model_not_found');
+    const post = await fetch(`${allot.base}/models/auto`, { method: 'POST', body: '{}' });
+    assert.equal(post.status, 405);
+  });
+
   it('stops cleanly on SIGTERM', h.LIMIT, async () => {
     await h.assertCleanStop(allot);
   });
