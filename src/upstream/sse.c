@@ -55,9 +55,12 @@ static int event_data(struct allot_sse *s, const char *p, size_t n, struct allot
 
         if (len && line[len - 1] == '\r')
             len--;
-        if (len >= 5 && memcmp(line, "data:", 5) == 0) {
-            const char *v = line + 5;
-            size_t vl = len - 5;
+        /* "data" alone is the field with an empty value (a line without a
+         * colon is all name, per the SSE spec); "data:x" needs no space */
+        if ((len >= 5 && memcmp(line, "data:", 5) == 0) ||
+            (len == 4 && memcmp(line, "data", 4) == 0)) {
+            const char *v = line + (len == 4 ? 4 : 5);
+            size_t vl = len == 4 ? 0 : len - 5;
             if (vl && *v == ' ') {
                 v++;
                 vl--;

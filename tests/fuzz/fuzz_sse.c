@@ -83,8 +83,10 @@ static void check_data(struct allot_slice raw, struct allot_slice got)
         len = end - i;
         if (len && raw.ptr[i + len - 1] == '\r')
             len--;
-        if (len >= 5 && memcmp(raw.ptr + i, "data:", 5) == 0) {
-            size_t v = i + 5, vl = len - 5;
+        /* "data" alone: the field with an empty value (no colon) */
+        if ((len >= 5 && memcmp(raw.ptr + i, "data:", 5) == 0) ||
+            (len == 4 && memcmp(raw.ptr + i, "data", 4) == 0)) {
+            size_t v = i + (len == 4 ? 4 : 5), vl = len == 4 ? 0 : len - 5;
             if (vl && raw.ptr[v] == ' ')
                 v++, vl--;
             if (lines++)

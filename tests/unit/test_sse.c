@@ -48,6 +48,29 @@ TEST(sse_every_split_gives_the_same_events)
     }
 }
 
+/* SSE spec: a line without a colon is a field name with an empty value, so
+ * "data" alone is an empty data line; "data:x" needs no space; "datax: y"
+ * is another field. */
+TEST(sse_data_without_colon_or_space)
+{
+    static const char in[] = "data\n\n"
+                             "data\r\ndata:x\r\n\r\n"
+                             "datax: y\ndata:  two\n\n"
+                             "datax: y\n\n";
+    struct allot_sse s;
+    struct collected c = {0};
+    allot_buf_init(&c.raw, 4096);
+    allot_buf_init(&c.data, 4096);
+    allot_sse_init(&s, 1024);
+    ASSERT_INT_EQ(allot_sse_feed(&s, in, sizeof in - 1, collect, &c), 0);
+    ASSERT_INT_EQ(c.n, 4);
+    /* empty; "" + "\n" + "x"; " two" (one space dropped); no data at all */
+    ASSERT_STR_EQ(allot_buf_cstr(&c.data), "|\nx| two||");
+    allot_sse_release(&s);
+    allot_buf_release(&c.raw);
+    allot_buf_release(&c.data);
+}
+
 TEST(sse_cut_stream_leaves_pending_and_cap_holds)
 {
     struct allot_sse s;
