@@ -71,6 +71,10 @@ struct allot_ledger_entry {
     /* The client key's name (auth.keys) the request came with; "" when
      * auth is off (schema v5). */
     char client[132];
+    /* allot's own time on the request (parse, routing, checks, translation,
+     * the row; not the waits for the upstream or the client), ms; -1 for
+     * rows without it (schema v6). */
+    double overhead_ms;
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];

@@ -39,7 +39,8 @@ struct allot_metrics_sample {
     enum allot_metrics_status status;
     int stream;
     double latency_s;
-    double ttft_s; /* < 0 when no byte of an answer was sent */
+    double ttft_s;     /* < 0 when no byte of an answer was sent */
+    double overhead_s; /* allot's own time on the request; < 0: not measured */
     int64_t prompt_tokens, completion_tokens;
     double cost_usd, counterfactual_usd;
     int client;        /* client slot (clients.h), or -1 (auth off) */

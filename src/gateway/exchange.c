@@ -62,6 +62,10 @@ struct allot__exchange {
     char id[40];
     int64_t ts_ms;
     uint64_t start_us, first_byte_us;
+    /* allot's own time on this request: the sum of the spans its handlers
+     * ran (own_begin .. own_end), not the waits for the upstream or the
+     * client; own_since: the open span's start, 0 when none is open */
+    uint64_t own_us, own_since;
     struct allot_chat_request chat; /* its tree is in arena */
     struct allot_json_arena arena;  /* the trees of the request and its answers */
     struct allot_json_arena events; /* the tree of the stream event being read */
@@ -99,6 +103,7 @@ struct allot__exchange {
     char error[256];
     int tokens_estimated;
     char conf_str[16];
+    char own_str[24];
     char attempts_str[16];
     char budget_str[32];
     char retry_str[24];    /* Retry-After: a request over its key's rate, or a provider's hint */
@@ -435,6 +440,29 @@ static const char *const status_names[ALLOT_MSTATUS__COUNT] = {
     [ALLOT_MSTATUS_REJECTED] = "rejected",
 };
 
+/* ---- allot's own time ------------------------------------------------- */
+
+/* A handler of this exchange starts / returns to the loop with the
+ * exchange still waiting (for the upstream or the client). A span that ends
+ * the exchange is read by record() while open. */
+static void own_begin(struct allot__exchange *x)
+{
+    x->own_since = allot_clock_mono_us();
+}
+
+static void own_end(struct allot__exchange *x)
+{
+    if (x->own_since) {
+        x->own_us += allot_clock_mono_us() - x->own_since;
+        x->own_since = 0;
+    }
+}
+
+static uint64_t own_now(const struct allot__exchange *x, uint64_t now_us)
+{
+    return x->own_us + (x->own_since && now_us > x->own_since ? now_us - x->own_since : 0);
+}
+
 /* The request's ledger row, metrics and log line. Called before the last
  * bytes of the response go to the client (the ledger keeps the row safe
  * from a kill at once: docs/ledger.md), or by finish() when no response
@@ -518,6 +546,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     }
     e.latency_ms = (double)(now - x->start_us) / 1000.0;
     e.ttft_ms = x->first_byte_us ? (double)(x->first_byte_us - x->start_us) / 1000.0 : -1;
+    e.overhead_ms = (double)own_now(x, now) / 1000.0;
     rc = allot_ledger_append(w->gw->ledger, &e);
     if (rc) {
         allot_log_error("ledger: row for %s not queued: %s", x->id, allot_strerror(rc));
@@ -533,6 +562,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     ms.stream = x->chat.stream;
     ms.latency_s = e.latency_ms / 1000.0;
     ms.ttft_s = e.ttft_ms >= 0 ? e.ttft_ms / 1000.0 : -1;
+    ms.overhead_s = e.overhead_ms / 1000.0;
     ms.prompt_tokens = e.prompt_tokens;
     ms.completion_tokens = e.completion_tokens;
     ms.cost_usd = e.cost_usd - x->escalation_usd; /* the discarded answers: escalate() */
@@ -600,6 +630,10 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
         HDR("x-allot-reason", x->decision.reason);
         HDR("x-allot-source", allot_decision_source_name(x->decision.source));
     }
+    /* allot's own time so far: the span that sends this head is open */
+    allot_fmt_fixed(x->own_str, sizeof x->own_str,
+                    (double)own_now(x, allot_clock_mono_us()) / 1000.0, 3, 0);
+    HDR("x-allot-overhead-ms", x->own_str);
     if (x->model)
         HDR("x-allot-model", x->model->name);
     if (x->attempts) {
@@ -873,6 +907,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct, int64_t retry_
     struct allot__exchange *x = ctx;
     int rc = 0;
 
+    own_begin(x);
     x->in_upstream_cb = 1;
     x->up_status = status;
     x->up_hint_ms = retry_ms;
@@ -918,6 +953,7 @@ static int on_head(void *ctx, long status, struct allot_slice ct, int64_t retry_
     }
 done:
     x->in_upstream_cb = 0;
+    own_end(x);
     return rc;
 }
 
@@ -1135,6 +1171,7 @@ static int on_data(void *ctx, const char *p, size_t n)
     struct allot__exchange *x = ctx;
     int rc = 0;
 
+    own_begin(x);
     x->in_upstream_cb = 1;
     if (x->client_gone) {
         rc = -1;
@@ -1157,6 +1194,7 @@ static int on_data(void *ctx, const char *p, size_t n)
         rc = -1;
     }
     x->in_upstream_cb = 0;
+    own_end(x);
     return rc;
 }
 
@@ -1298,6 +1336,7 @@ static void on_done(void *ctx, int err, const char *message)
 {
     struct allot__exchange *x = ctx;
 
+    own_begin(x); /* ended by the next attempt's start, or read by record() */
     x->xfer = NULL;
     if (x->client_gone) {
         set_error(x, "client closed the connection");
@@ -1467,6 +1506,7 @@ static void try_next(struct allot__exchange *x)
         rc = allot_upstream_start(x->w->up, &ur, &upstream_cb, x, &x->xfer, &err);
         if (rc == 0) {
             allot_buf_release(&err);
+            own_end(x); /* now the upstream's time */
             return;
         }
         set_error(x, "%s", err.len ? err.ptr : allot_strerror(rc));
@@ -1500,6 +1540,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     x->w = w;
     x->req = req;
     x->start_us = req->start_us;
+    own_begin(x);
     x->ts_ms = allot_clock_wall_ms();
     x->model_index = -1;
     x->serving_tier = -1;

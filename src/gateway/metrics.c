@@ -12,6 +12,10 @@
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                         0.5,   1,      2.5,   5,    10,    30,   60,  120};
 #define N_BOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+/* allot's own time on a request: tens of microseconds to milliseconds */
+static const double overhead_bounds[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                         0.001,   0.0025,   0.005,   0.01,   0.025,   0.1};
+#define N_OVERHEAD_BOUNDS (sizeof overhead_bounds / sizeof overhead_bounds[0])
 #define N_TIERS (ALLOT_TIER__COUNT + 1) /* slot 0: no tier */
 
 static const char *const status_names[ALLOT_MSTATUS__COUNT] = {"ok", "failed", "client_closed",
@@ -45,6 +49,7 @@ struct shard {
     uint64_t auth_failures[2];            /* [invalid, missing] */
     struct histogram latency[N_TIERS][2]; /* [tier][stream] */
     struct histogram ttft[N_TIERS];
+    struct histogram overhead[N_TIERS]; /* its first N_OVERHEAD_BOUNDS + 1 buckets */
     int64_t inflight;
     uint64_t checks[N_TIERS][ALLOT_CHECK__COUNT];
     uint64_t escalations[ALLOT_CAT__COUNT + 1]; /* slot 0: no category */
@@ -243,14 +248,19 @@ static int render_quality(struct allot_metrics *m, struct allot_buf *o)
     return rc;
 }
 
-static void observe(struct histogram *h, double seconds)
+static void observe_in(struct histogram *h, const double *bounds, size_t n_bounds, double seconds)
 {
     size_t i = 0;
-    while (i < N_BOUNDS && seconds > latency_bounds[i])
+    while (i < n_bounds && seconds > bounds[i])
         i++;
     ADD(&h->buckets[i], 1);
     ADD(&h->count, 1);
     ADD(&h->sum_us, (uint64_t)(seconds * 1e6));
+}
+
+static void observe(struct histogram *h, double seconds)
+{
+    observe_in(h, latency_bounds, N_BOUNDS, seconds);
 }
 
 void allot_metrics_request(struct allot_metrics *m, int shard, const struct allot_metrics_sample *s)
@@ -267,6 +277,8 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
     observe(&sh->latency[tier][s->stream ? 1 : 0], s->latency_s);
     if (s->ttft_s >= 0)
         observe(&sh->ttft[tier], s->ttft_s);
+    if (s->overhead_s >= 0)
+        observe_in(&sh->overhead[tier], overhead_bounds, N_OVERHEAD_BOUNDS, s->overhead_s);
     ADD(&pm->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
     ADD(&pm->cost_nusd, allot_cost_nusd(s->cost_usd));
@@ -340,32 +352,35 @@ int allot_metrics_add_label(struct allot_buf *o, const char *name, const char *v
     return rc ? rc : allot_buf_add(o, "\"", 1);
 }
 
+enum hist_kind { H_LATENCY, H_TTFT, H_OVERHEAD }; /* H_LATENCY: with the stream label */
+
 static int render_histogram(struct allot_metrics *m, struct allot_buf *o, const char *name,
-                            size_t tier, int stream_label, int stream)
+                            enum hist_kind kind, size_t tier, int stream)
 {
     uint64_t cum = 0, count = 0, sum_us = 0, b[N_BOUNDS + 1] = {0};
-    size_t i;
-    int s, rc = 0;
+    const double *bounds = kind == H_OVERHEAD ? overhead_bounds : latency_bounds;
+    size_t i, n_bounds = kind == H_OVERHEAD ? N_OVERHEAD_BOUNDS : N_BOUNDS;
+    int s, rc = 0, stream_label = kind == H_LATENCY;
 
     for (s = 0; s < m->n_shards; s++) {
-        const struct histogram *h =
-            stream_label ? &m->shards[s].latency[tier][stream] : &m->shards[s].ttft[tier];
-        for (i = 0; i <= N_BOUNDS; i++)
+        const struct histogram *h = kind == H_LATENCY ? &m->shards[s].latency[tier][stream]
+                                    : kind == H_TTFT  ? &m->shards[s].ttft[tier]
+                                                      : &m->shards[s].overhead[tier];
+        for (i = 0; i <= n_bounds; i++)
             b[i] += LOAD(&h->buckets[i]);
         count += LOAD(&h->count);
         sum_us += LOAD(&h->sum_us);
     }
     if (!count)
         return 0;
-    for (i = 0; i <= N_BOUNDS && !rc; i++) {
+    for (i = 0; i <= n_bounds && !rc; i++) {
         cum += b[i];
         rc = allot_buf_addf(o, "%s_bucket{", name);
         rc = rc ? rc : allot_metrics_add_label(o, "tier", tier_label(tier), 1);
         if (!rc && stream_label)
             rc = allot_metrics_add_label(o, "stream", stream ? "true" : "false", 0);
-        if (!rc && i < N_BOUNDS)
-            rc =
-                allot_buf_addf(o, ",le=\"%g\"} %llu\n", latency_bounds[i], (unsigned long long)cum);
+        if (!rc && i < n_bounds)
+            rc = allot_buf_addf(o, ",le=\"%g\"} %llu\n", bounds[i], (unsigned long long)cum);
         else if (!rc)
             rc = allot_buf_addf(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
@@ -515,13 +530,20 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
                                 "allot_request_duration_seconds histogram\n");
     for (t = 0; t < N_TIERS && !rc; t++)
         for (s = 0; s < 2 && !rc; s++)
-            rc = render_histogram(m, o, "allot_request_duration_seconds", t, 1, s);
+            rc = render_histogram(m, o, "allot_request_duration_seconds", H_LATENCY, t, s);
     rc = rc ? rc
             : allot_buf_adds(o, "# HELP allot_time_to_first_token_seconds Time from request "
                                 "arrival to the first answer byte sent.\n# TYPE "
                                 "allot_time_to_first_token_seconds histogram\n");
     for (t = 0; t < N_TIERS && !rc; t++)
-        rc = render_histogram(m, o, "allot_time_to_first_token_seconds", t, 0, 0);
+        rc = render_histogram(m, o, "allot_time_to_first_token_seconds", H_TTFT, t, 0);
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_overhead_seconds allot's own time on a request "
+                                "(routing, parsing, checks, the ledger row), without the "
+                                "upstream's and the client's.\n# TYPE "
+                                "allot_overhead_seconds histogram\n");
+    for (t = 0; t < N_TIERS && !rc; t++)
+        rc = render_histogram(m, o, "allot_overhead_seconds", H_OVERHEAD, t, 0);
 
     rc = rc ? rc
             : allot_buf_adds(o, "# HELP allot_tokens_total Tokens by model and direction.\n"

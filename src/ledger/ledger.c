@@ -136,6 +136,7 @@ const struct allot__ledger_column allot__ledger_columns[] = {
     {"grade", COL_REAL, FIELD_(grade), "REAL NOT NULL DEFAULT -1"},
     {"prompt", COL_HEAP_TEXT, FIELD_(prompt), "TEXT NOT NULL DEFAULT ''"},
     TEXT_(client),
+    {"overhead_ms", COL_REAL, FIELD_(overhead_ms), "REAL NOT NULL DEFAULT -1"},
 };
 const size_t allot__ledger_n_columns =
     sizeof allot__ledger_columns / sizeof allot__ledger_columns[0];

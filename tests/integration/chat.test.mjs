@@ -12,7 +12,11 @@ describe('plain chat completion', () => {
     frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
     local = await h.startFake({ name: 'local' });
     allot = await h.startAllot(h.baseConfig({ frontier, local }, {
-      models: [{ name: 'mute', provider: 'frontier', model: 'sim-nousage', price: { input: 1, output: 2 } }],
+      models: [
+        { name: 'mute', provider: 'frontier', model: 'sim-nousage', price: { input: 1, output: 2 } },
+        { name: 'slow', provider: 'local', model: 'sim?latency-ms=400', price: { input: 0.1, output: 0.2 } },
+        { name: 'slow-stream', provider: 'local', model: 'sim?latency-ms=200&ttft-ms=200', price: { input: 0.1, output: 0.2 } },
+      ],
     }), { env: h.ALLOT_ENV });
   });
   after(h.cleanup);
@@ -85,6 +89,25 @@ describe('plain chat completion', () => {
     assert.ok(row.ts_ms >= before - 1000 && row.ts_ms <= after + 1000, `ts_ms ${row.ts_ms} not in [${before}, ${after}]`);
     assert.ok(row.latency_ms > 0 && row.latency_ms < after - before + 1000, `latency_ms ${row.latency_ms}`);
     assert.ok(row.ttft_ms >= 0 && row.ttft_ms <= row.latency_ms, `ttft_ms ${row.ttft_ms}`);
+    // allot's own time: in the header as far as the head, all of it in the row
+    const own = Number(r.headers.get('x-allot-overhead-ms'));
+    assert.ok(own > 0 && own <= row.overhead_ms, `x-allot-overhead-ms ${own}, row ${row.overhead_ms}`);
+    assert.ok(row.overhead_ms < row.latency_ms, `overhead_ms ${row.overhead_ms} of ${row.latency_ms}`);
+  });
+
+  it('overhead_ms is allot\'s own time, not the time the upstream took, plain or streamed', h.LIMIT, async () => {
+    const messages = [{ role: 'user', content: 'Summarise this in one line: the build is green.' }];
+    const plain = await h.chat(allot.base, { model: 'slow', messages });
+    assert.equal(plain.status, 200, plain.text);
+    const streamed = await h.chat(allot.base, { model: 'slow-stream', messages, stream: true });
+    assert.equal(streamed.status, 200, streamed.text);
+    for (const r of [plain, streamed]) {
+      const row = await h.ledgerRow(allot.db, r.headers.get('x-allot-request-id'));
+      assert.ok(row.latency_ms >= 395, `latency_ms ${row.latency_ms}`);
+      // ASan builds are slow, yet nowhere near the 400 ms the upstream took
+      assert.ok(row.overhead_ms > 0 && row.overhead_ms < 150, `overhead_ms ${row.overhead_ms} of ${row.latency_ms}`);
+      assert.ok(Number(r.headers.get('x-allot-overhead-ms')) <= row.overhead_ms);
+    }
   });
 
   it('prices a labour answer at the labour model and the counterfactual at the first judgment model', h.LIMIT, async () => {

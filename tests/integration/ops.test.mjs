@@ -85,6 +85,15 @@ describe('operations: models, health, metrics, report', () => {
       assert.ok(sum && sum.value > 0, `no positive _sum for ${key}`);
     }
     assert.equal(h.metricSum(m, 'allot_request_duration_seconds_count', { tier: 'labour', stream: 'true' }), 1);
+    // allot's own time per request: one histogram per tier, every request in it
+    assert.match(text, /^# TYPE allot_overhead_seconds histogram$/m);
+    assert.equal(h.metricSum(m, 'allot_overhead_seconds_count'), ids.length);
+    const fast = m.filter((s) => s.name === 'allot_overhead_seconds_bucket' && s.labels.le === '0.1');
+    assert.equal(fast.reduce((a, s) => a + s.value, 0), ids.length, 'a request spent over 100 ms in allot itself');
+    const own = await h.sql(allot.db, 'select sum(overhead_ms) s, min(overhead_ms) lo from requests');
+    assert.ok(own[0].lo > 0, `overhead_ms ${own[0].lo}`);
+    assert.ok(Math.abs(h.metricSum(m, 'allot_overhead_seconds_sum') - own[0].s / 1000) < 1e-3 * ids.length,
+      `metrics ${h.metricSum(m, 'allot_overhead_seconds_sum')} s, ledger ${own[0].s} ms`);
 
     // Tokens and cost per model match the ledger.
     const rows = await h.sql(allot.db, 'select model, sum(prompt_tokens) p, sum(completion_tokens) c, sum(cost_usd) cost from requests group by model');
