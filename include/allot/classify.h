@@ -66,6 +66,10 @@ int allot_classification_to_json(const struct allot_classification *c, struct al
 int allot_classifier_use_file(const char *path, struct allot_buf *err);
 /* Use the built-in model (the default). */
 void allot_classifier_use_builtin(void);
+/* Make the model in use ready now. The built-in one is otherwise decoded
+ * (checked and laid out for scoring, ~6 ms) by the first classification:
+ * a server calls this before it serves, so no request waits for it. */
+void allot_classifier_preload(void);
 /* Where the model in use came from: "built-in" or its path, into buf. */
 const char *allot_classifier_source(char *buf, size_t cap);
 /* Free the model in use (at exit, for leak checkers). */

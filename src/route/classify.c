@@ -114,6 +114,11 @@ void allot_classifier_use_builtin(void)
         install(s);
 }
 
+void allot_classifier_preload(void)
+{
+    release(acquire());
+}
+
 const char *allot_classifier_source(char *buf, size_t cap)
 {
     struct slot *s = acquire();
