@@ -313,6 +313,17 @@ mkdir -p "$OUT_DIR"
       if (nc > 0) printf "cpu per request at 1 conn: allot / nginx = %.2f\n", ac / nc
       exit missed
     }' && MISSED=0 || MISSED=1
+  if command -v sqlite3 >/dev/null; then
+    # allot's own time per request (x-allot-overhead-ms, the ledger's
+    # overhead_ms): its handlers' spans, without the hop's sockets and waits
+    # (the k-th smallest: the largest of the k first in order)
+    { sqlite3 -separator ' ' "$TMP/bench.db" \
+        "WITH o AS (SELECT overhead_ms v, row_number() OVER (ORDER BY overhead_ms) r,
+                           count(*) OVER () c FROM requests WHERE overhead_ms >= 0)
+         SELECT max(c), max(CASE WHEN r <= (c + 1) / 2 THEN v END),
+                max(CASE WHEN r <= (c * 99 + 99) / 100 THEN v END) FROM o" 2>/dev/null || true; } |
+      awk 'NF == 3 && $1 > 0 {printf "allot own time a request (ledger overhead_ms, all %d of its requests): p50 %.0f us, p99 %.0f us\n", $1, $2 * 1000, $3 * 1000}'
+  fi
   echo
   echo "every run checked: curl 200 + JSON completion (allot: x-allot-tier labour), 0 socket errors,"
   echo "0 non-2xx answers, fake upstream saw every request wrk counted."
