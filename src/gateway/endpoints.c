@@ -19,6 +19,7 @@
 #include "allot/cost.h"
 #include "allot/decision.h"
 #include "allot/error.h"
+#include "allot/json_check.h"
 #include "allot/responses.h"
 #include "internal.h"
 
@@ -153,17 +154,6 @@ static int models_list(const struct allot_config *cfg, int anthropic, unsigned m
     return rc ? rc : allot_buf_adds(b, "}");
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* GET /v1/models/{id} and /models/{id}: the id, percent-decoded into
  * out[cap] (an SDK may encode a '/' or ':' of the name). Returns 0 when path
  * is no such route, -1 when the id is empty, too long or badly encoded,
@@ -182,8 +172,8 @@ static int model_path_id(struct allot_slice path, char *out, size_t cap)
     for (i = skip; i < path.len; i++) {
         unsigned char c = (unsigned char)path.ptr[i];
         if (c == '%') {
-            int hi = i + 2 < path.len ? hex_value(path.ptr[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(path.ptr[i + 2]) : -1;
+            int hi = i + 2 < path.len ? allot_json_check_hex(path.ptr[i + 1]) : -1;
+            int lo = hi >= 0 ? allot_json_check_hex(path.ptr[i + 2]) : -1;
             if (lo < 0)
                 return -1;
             c = (unsigned char)(hi << 4 | lo);
