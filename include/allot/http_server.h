@@ -131,10 +131,19 @@ int allot_http_server_new(uv_loop_t *loop, const char *host, int port,
 /* The port actually bound. */
 int allot_http_server_port(const struct allot_http_server *s);
 
-/* Stop accepting and close idle connections now; connections with a
- * request in flight close when their response ends (keep-alive is turned
- * off for them). */
+/* Stop accepting: the connections the kernel has already queued on the
+ * listener are accepted first (closing it would reset them), then it
+ * closes. From now on every response ends its connection (keep-alive is
+ * off), so a client busy on a connection gets its answer with
+ * "Connection: close" and opens its next connection elsewhere (another
+ * process on the same port: a rolling restart). Idle connections stay
+ * open until allot_http_server_close_idle(): closing one while its client
+ * is sending would fail that request. */
 void allot_http_server_stop_accepting(struct allot_http_server *s);
+
+/* Close the connections that have no request in progress (after
+ * stop_accepting, once clients have had a moment to use them). */
+void allot_http_server_close_idle(struct allot_http_server *s);
 
 /* Requests received and not yet finished or aborted. */
 size_t allot_http_server_inflight(const struct allot_http_server *s);

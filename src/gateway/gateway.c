@@ -111,10 +111,24 @@ static void worker_shutdown(struct allot__worker *w)
     uv_close((uv_handle_t *)&w->wake, NULL);
 }
 
+/* After SIGTERM, how long a keep-alive connection with no request in
+ * progress stays open. A client that sends on it meanwhile is served (with
+ * "Connection: close"); one that was about to send when it was closed
+ * would see its request fail. A busy client sends within microseconds; an
+ * idle one is unlikely to send in the instant the connection closes. */
+#define DRAIN_IDLE_MS 250
+
 static void on_drain_tick(uv_timer_t *t)
 {
     struct allot__worker *w = t->data;
-    if ((w->exchanges == 0 && w->audits == 0) || allot_clock_mono_us() >= w->drain_deadline_us) {
+    uint64_t now = allot_clock_mono_us();
+
+    if (!w->idle_closed && now >= w->drain_idle_us) {
+        w->idle_closed = 1;
+        if (w->http)
+            allot_http_server_close_idle(w->http);
+    }
+    if ((w->exchanges == 0 && w->audits == 0 && w->idle_closed) || now >= w->drain_deadline_us) {
         if (w->exchanges || w->audits)
             allot_log_warn("worker %d: drain deadline passed with %zu request(s) and %zu "
                            "audit(s) in flight",
@@ -131,6 +145,7 @@ static void on_wake(uv_async_t *a)
     w->stopping = 1;
     w->drain_deadline_us =
         allot_clock_mono_us() + (uint64_t)w->gw->cfg->limits.drain_timeout_ms * 1000u;
+    w->drain_idle_us = allot_clock_mono_us() + DRAIN_IDLE_MS * 1000u;
     if (w->http)
         allot_http_server_stop_accepting(w->http);
     uv_timer_start(&w->drain, on_drain_tick, 0, 10);

@@ -32,6 +32,8 @@ struct allot__worker {
     struct allot_upstream *up;
     uv_thread_t thread;
     uint64_t drain_deadline_us;
+    uint64_t drain_idle_us; /* when idle keep-alive connections close (DRAIN_IDLE_MS) */
+    int idle_closed;
     uint64_t id_counter;
     size_t exchanges;                      /* chat exchanges alive on this worker */
     struct allot__exchange *exchange_list; /* the same, linked */

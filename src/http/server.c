@@ -59,7 +59,9 @@
  * next request is not parsed until the previous response's writes end. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,15 +327,45 @@ int allot_http_server_port(const struct allot_http_server *s)
     return s->port;
 }
 
+/* Take every connection the kernel has completed on the listener: they
+ * would be reset when it closes. libuv accepts in a loop until EAGAIN when
+ * the listener is readable, so none is held between loop iterations. */
+static void accept_backlog(struct allot_http_server *s)
+{
+    uv_os_fd_t lfd;
+    int one = 1;
+
+    if (uv_fileno((uv_handle_t *)&s->listener, &lfd) != 0)
+        return;
+    /* libuv keeps it non-blocking; a blocking accept here would hang the loop */
+    if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) != 0)
+        return;
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && errno == EINTR)
+            continue;
+        if (fd < 0)
+            return; /* EAGAIN: none left (or an error the close makes moot) */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (allot__http_server_adopt(s, fd) != 0)
+            return;
+    }
+}
+
 void allot_http_server_stop_accepting(struct allot_http_server *s)
 {
-    struct allot_http_conn *c;
-
     s->stopping = 1;
     if (s->listening) {
+        accept_backlog(s);
         s->listening = 0;
         uv_close((uv_handle_t *)&s->listener, server_handle_closed);
     }
+}
+
+void allot_http_server_close_idle(struct allot_http_server *s)
+{
+    struct allot_http_conn *c;
+
     /* allot__http_conn_close frees nothing now, so walking the list is safe. */
     for (c = s->conns; c; c = c->next)
         if (c->state == CONN_IDLE && c->rbuf.len == 0)

@@ -2,6 +2,7 @@
 // them finish with its answer, writes every ledger row, and exits 0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import * as h from './harness.mjs';
 
 const N = 40;
@@ -66,6 +67,92 @@ describe('SIGTERM under load', () => {
     assert.equal(rows.length, N, `ledger rows after exit`);
     assert.deepEqual(rows.filter((r) => r.status !== 'ok' || r.http_status !== 200), []);
     assert.equal(rows.filter((r) => r.stream === 1).length, N_STREAM);
+  });
+});
+
+// A rolling restart: a second allot starts on the same port (SO_REUSEPORT)
+// and the first gets SIGTERM while clients keep sending on keep-alive
+// connections. The first accepts what the kernel had queued for it before
+// it closes its listener, answers the requests its connections still bring
+// with "Connection: close", and closes idle connections only after a moment:
+// no client sees a failed request, and every answer has its row in one of
+// the two ledgers.
+describe('rolling restart under load', () => {
+  let frontier, local, a, b;
+  const cfg = () => h.baseConfig({ frontier, local });
+
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+    a = await h.startAllot(cfg(), { env: h.ALLOT_ENV });
+  });
+  after(h.cleanup);
+
+  it('no request fails while a new allot takes over the port', h.LIMIT, async () => {
+    const ids = [], failures = [];
+    let stop = false;
+    // A client as strict as a load generator: keep-alive, and the next
+    // request written the moment an answer is complete, so some connection
+    // is always between two requests when the signal comes. It does not
+    // retry: a request on a connection that closes before its answer is a
+    // failure. After "Connection: close" it opens a new connection.
+    const client = (c) => new Promise((resolve) => {
+      let sock, buf = Buffer.alloc(0), i = 0;
+      const send = () => {
+        const body = JSON.stringify({ model: 'allot:labour', messages: [{ role: 'user', content: `client ${c} request ${i++}` }] });
+        sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      };
+      const open = () => {
+        buf = Buffer.alloc(0);
+        sock = net.connect(a.port, '127.0.0.1', send);
+        let answered = false; // the request written on this connection got its answer
+        sock.on('data', (d) => {
+          buf = Buffer.concat([buf, d]);
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.subarray(0, end).toString();
+          const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? -1);
+          if (len < 0 || buf.length < end + 4 + len) return;
+          buf = buf.subarray(end + 4 + len);
+          const status = Number(head.split(' ')[1]);
+          if (status !== 200) failures.push(`client ${c}: ${head.split('\r\n')[0]}`);
+          else ids.push(/x-allot-request-id: *(\S+)/i.exec(head)?.[1]);
+          answered = true;
+          if (stop) sock.end();
+          else if (/connection: *close/i.test(head)) sock.end();
+          else { answered = false; send(); }
+        });
+        sock.on('error', () => {});
+        sock.on('close', () => {
+          if (!answered) failures.push(`client ${c}: connection closed before its answer (request ${i - 1})`);
+          if (stop) resolve();
+          else open();
+        });
+      };
+      open();
+    });
+    const clients = Array.from({ length: 16 }, (_, c) => client(c));
+    await h.sleep(300);
+    b = await h.startAllot(cfg(), { env: h.ALLOT_ENV, args: ['--listen', `127.0.0.1:${a.port}`] });
+    assert.equal(b.port, a.port);
+    await h.sleep(300);
+    const before = ids.length;
+    a.proc.kill('SIGTERM');
+    const exit = await a.exited;
+    await h.sleep(300); // the clients go on with the new allot alone
+    stop = true;
+    await Promise.all(clients);
+
+    assert.deepEqual(failures, [], `requests that failed at the client (${ids.length} answered)`);
+    assert.deepEqual(exit, { code: 0, signal: null }, a.logs());
+    assert.equal(h.sanitizerReport(a.logs()), null, a.logs());
+    assert.ok(before > 0 && ids.length > before, `answers: ${before} before SIGTERM, ${ids.length} in all`);
+    await h.assertCleanStop(b);
+    const rowsA = await h.sql(a.db, 'select id from requests');
+    const rowsB = await h.sql(b.db, 'select id from requests');
+    assert.ok(rowsA.length > 0 && rowsB.length > 0, `rows: first ${rowsA.length}, second ${rowsB.length}`);
+    const ledgered = new Set([...rowsA, ...rowsB].map((r) => r.id));
+    assert.deepEqual(ids.filter((id) => !ledgered.has(id)), [], 'answers without a ledger row');
   });
 });
 
