@@ -44,6 +44,7 @@
 #include "allot/error.h"
 #include "allot/fmt.h"
 #include "allot/json_arena.h"
+#include "allot/json_member.h"
 #include "allot/json_check.h"
 #include "allot/log.h"
 #include "allot/sse.h"
@@ -842,13 +843,13 @@ static void escalate(struct allot__exchange *x)
 }
 
 /* A streamed chunk's share of the answer: the first choice's content,
- * tool calls and finish_reason. Parsed only when the answer is checked or
- * audited. */
-static void collect_event(struct allot__exchange *x, const cJSON *root)
+ * tool calls and finish_reason, from the chunk's choices array. Read only
+ * when the answer is checked or audited. */
+static void collect_event(struct allot__exchange *x, const cJSON *choices)
 {
     const cJSON *c, *delta, *v;
 
-    c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    c = cJSON_GetArrayItem(choices, 0);
     delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
     v = cJSON_GetObjectItemCaseSensitive(delta, "content");
     if (cJSON_IsString(v)) /* past max_response_bytes the checks see the start only */
@@ -1001,6 +1002,8 @@ struct chunk {
     cJSON *root;
     int parsed;
     struct allot_json_arena *arena;
+    cJSON *choices;   /* its choices read alone (chunk_choices), or NULL */
+    int read_choices; /* that was tried: the arena holds what it built */
 };
 
 static const cJSON *chunk_tree(struct chunk *c)
@@ -1010,6 +1013,27 @@ static const cJSON *chunk_tree(struct chunk *c)
         c->root = c->data.len ? parse_in(c->arena, c->data.ptr, c->data.len) : NULL;
     }
     return c->root;
+}
+
+/* The event's choices array, for the checks. When nothing else reads the
+ * event (whole 0: no usage or error in it, no translation), the array is
+ * read alone: the event is checked (allot_json_check) and only the array
+ * is built into a tree, not the id, object, model and fingerprint strings
+ * and the created number every chunk repeats, about half the work of a
+ * chunk's parse. An event the strict check refuses is parsed whole, as
+ * before. The last "choices" member counts either way (json_member.h). */
+static const cJSON *chunk_choices(struct chunk *c, int whole)
+{
+    if (!whole && !c->parsed && !c->read_choices && c->data.len) {
+        struct allot_json_arena *previous = allot_json_arena_enter(c->arena);
+
+        c->read_choices = 1;
+        c->choices = allot_json_parse_member(c->data.ptr, c->data.len, "choices");
+        allot_json_arena_leave(previous);
+        if (c->choices)
+            return c->choices;
+    }
+    return c->choices ? c->choices : allot_json_member(chunk_tree(c), "choices");
 }
 
 /* Whether member key (quoted) of an event has a value other than null.
@@ -1036,12 +1060,10 @@ static int has_value(struct allot_slice d, const char *key, size_t key_len)
 /* Read usage or an error out of one event. Returns 1 when the event is the
  * usage chunk allot asked for on its own account (not relayed). Only
  * events with a usage or an error that is not null are read. */
-static int inspect_event(struct allot__exchange *x, struct chunk *ck)
+static int inspect_event(struct allot__exchange *x, struct chunk *ck, int has_usage, int has_error)
 {
     const cJSON *root, *v;
     int skip = 0;
-    int has_usage = has_value(ck->data, "\"usage\"", 7);
-    int has_error = has_value(ck->data, "\"error\"", 7);
 
     if (!has_usage && !has_error)
         return 0;
@@ -1098,7 +1120,7 @@ static struct allot_slice strip_usage_null(struct allot__exchange *x, struct all
 static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
 {
     struct allot__exchange *x = ctx;
-    struct chunk ck = {data, NULL, 0, &x->events};
+    struct chunk ck = {data, NULL, 0, &x->events, NULL, 0};
     int rc = 0, done = allot_slice_eq(data, "[DONE]");
 
     if (!data.ptr)
@@ -1108,10 +1130,14 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     if (done) {
         x->done_seen = 1;
     } else {
+        int has_usage = has_value(data, "\"usage\"", 7);
+        int has_error = has_value(data, "\"error\"", 7);
+
         count_content(x, data);
         if (x->collect)
-            collect_event(x, chunk_tree(&ck));
-        if (inspect_event(x, &ck) && !x->anthropic && !x->responses)
+            collect_event(
+                x, chunk_choices(&ck, x->anthropic || x->responses || has_usage || has_error));
+        if (inspect_event(x, &ck, has_usage, has_error) && !x->anthropic && !x->responses)
             goto out;
     }
     if (!x->req) {
@@ -1150,7 +1176,8 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     rc = rc < 0 ? ALLOT_EIO : 0;
 out:
     cJSON_Delete(ck.root);
-    if (ck.parsed)
+    cJSON_Delete(ck.choices);
+    if (ck.parsed || ck.read_choices)
         allot_json_arena_reset(&x->events);
     return rc;
 }

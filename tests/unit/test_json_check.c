@@ -5,6 +5,7 @@
 #include "allot/buf.h"
 #include "allot/error.h"
 #include "allot/json_check.h"
+#include "allot/json_member.h"
 #include "allot/utf8.h"
 #include "test.h"
 
@@ -412,4 +413,45 @@ TEST(json_check_members_gives_the_spans_the_check_gives)
     memset(&s, 0, sizeof s);
     ASSERT_INT_EQ(allot_json_check_members(" {} ", 4, note_member, &s), 0);
     ASSERT_INT_EQ(s.n, 0);
+}
+
+/* allot_json_parse_member() builds the same tree for the member as a full
+ * parse and allot_json_member() (the last duplicate), or NULL. */
+TEST(json_parse_member_equals_the_full_parse)
+{
+    static const char *const texts[] = {
+        "{\"id\":\"c-1\",\"created\":1716,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"
+        "\"finish_reason\":null}],\"usage\":null}",
+        "{\"choices\":[1],\"x\":{\"choices\":[2]},\"choices\":[3]}", /* the last top-level one */
+        "{\"cho\\u0069ces\":\"escaped key\"}",
+        " \t{ \"choices\" : {\"a\":[true,false,null,-1.5e3,\"\\u00e9\\n\"]} }\r\n",
+        "{\"x\":{\"choices\":[2]}}", /* only a nested one: none */
+        "{}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cJSON *whole = cJSON_Parse(texts[i]);
+        cJSON *want = allot_json_member(whole, "choices");
+        cJSON *got = allot_json_parse_member(texts[i], strlen(texts[i]), "choices");
+        char *a, *b;
+
+        ASSERT(whole != NULL);
+        ASSERT_INT_EQ(got != NULL, want != NULL);
+        if (want) {
+            a = cJSON_PrintUnformatted(want);
+            b = cJSON_PrintUnformatted(got);
+            ASSERT_STR_EQ(b, a);
+            cJSON_free(a);
+            cJSON_free(b);
+        }
+        cJSON_Delete(got);
+        cJSON_Delete(whole);
+    }
+    /* what the strict check refuses (cJSON would take the first) is NULL:
+     * the caller parses it whole */
+    ASSERT(allot_json_parse_member("{\"choices\":[01]}", 16, "choices") == NULL);
+    ASSERT(allot_json_parse_member("{\"choices\":[1]} x", 17, "choices") == NULL);
+    ASSERT(allot_json_parse_member("[{\"choices\":1}]", 15, "choices") == NULL);
+    ASSERT(allot_json_parse_member("", 0, "choices") == NULL);
 }
