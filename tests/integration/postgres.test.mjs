@@ -178,12 +178,12 @@ describe('the ledger in PostgreSQL', () => {
       assert.ok(h.near(row.counterfactual_usd, (s.usage.prompt_tokens * 3.0 + s.usage.completion_tokens * 15.0) / 1e6));
     }
     // the schema as docs/ledger.md describes it
-    assert.equal(await psql(pg, 'ledger_sdk', 'select version from allot_meta'), '5');
+    assert.equal(await psql(pg, 'ledger_sdk', 'select version from allot_meta'), '6');
     const types = Object.fromEntries((await rows(pg, 'ledger_sdk',
       "select column_name as name, data_type as type from information_schema.columns where table_name = 'requests'"))
       .map((r) => [r.name, r.type]));
-    assert.deepEqual([types.id, types.ts_ms, types.http_status, types.cost_usd, types.check],
-      ['text', 'bigint', 'integer', 'double precision', 'text']);
+    assert.deepEqual([types.id, types.ts_ms, types.http_status, types.cost_usd, types.check, types.overhead_ms],
+      ['text', 'bigint', 'integer', 'double precision', 'text', 'double precision']);
     await h.assertCleanStop(allot);
     assertNoPassword(allot.logs(), 'allot serve');
   });
