@@ -96,7 +96,7 @@ describe('plain chat completion', () => {
     assert.ok(row.overhead_ms < row.latency_ms, `overhead_ms ${row.overhead_ms} of ${row.latency_ms}`);
   });
 
-  it('overhead_ms is allot\'s own time, not the time the upstream took, plain or streamed', h.LIMIT, async () => {
+  it('overhead_ms is allot\'s own time, not the time the upstream took, plain or streamed', { ...h.LIMIT, skip: h.UNDER_VALGRIND }, async () => {
     const messages = [{ role: 'user', content: 'Summarise this in one line: the build is green.' }];
     const plain = await h.chat(allot.base, { model: 'slow', messages });
     assert.equal(plain.status, 200, plain.text);

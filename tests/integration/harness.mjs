@@ -612,3 +612,7 @@ export function metricSum(samples, name, match = {}) {
 /** Per-test options: a test that hangs fails after this instead of
  *  stalling the suite (the after hooks still kill its servers). */
 export const LIMIT = { timeout: 120000 };
+/** allot runs under valgrind (tests/integration/valgrind.sh): a test that
+ *  bounds allot's own time skips itself ({...LIMIT, skip: UNDER_VALGRIND}). */
+export const UNDER_VALGRIND = process.env.ALLOT_IT_VALGRIND === '1'
+  ? 'times are not measured under valgrind' : false;

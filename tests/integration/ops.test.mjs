@@ -88,8 +88,10 @@ describe('operations: models, health, metrics, report', () => {
     // allot's own time per request: one histogram per tier, every request in it
     assert.match(text, /^# TYPE allot_overhead_seconds histogram$/m);
     assert.equal(h.metricSum(m, 'allot_overhead_seconds_count'), ids.length);
-    const fast = m.filter((s) => s.name === 'allot_overhead_seconds_bucket' && s.labels.le === '0.1');
-    assert.equal(fast.reduce((a, s) => a + s.value, 0), ids.length, 'a request spent over 100 ms in allot itself');
+    if (!h.UNDER_VALGRIND) {
+      const fast = m.filter((s) => s.name === 'allot_overhead_seconds_bucket' && s.labels.le === '0.1');
+      assert.equal(fast.reduce((a, s) => a + s.value, 0), ids.length, 'a request spent over 100 ms in allot itself');
+    }
     const own = await h.sql(allot.db, 'select sum(overhead_ms) s, min(overhead_ms) lo from requests');
     assert.ok(own[0].lo > 0, `overhead_ms ${own[0].lo}`);
     assert.ok(Math.abs(h.metricSum(m, 'allot_overhead_seconds_sum') - own[0].s / 1000) < 1e-3 * ids.length,

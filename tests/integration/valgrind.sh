@@ -19,7 +19,7 @@ exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \\
   --errors-for-leak-kinds=definite,indirect --log-file=$WORK/log.%p $ROOT/$BUILD/allot "\$@"
 WRAP
 chmod +x "$WORK/allot"
-ALLOT_BIN=$WORK/allot FAKE_BIN=$ROOT/$BUILD/fake_upstream node --test --test-concurrency=1 \
+ALLOT_IT_VALGRIND=1 ALLOT_BIN=$WORK/allot FAKE_BIN=$ROOT/$BUILD/fake_upstream node --test --test-concurrency=1 \
   --test-reporter=spec chat.test.mjs errors.test.mjs fallback.test.mjs routing.test.mjs \
   ops.test.mjs shutdown.test.mjs quality.test.mjs anthropic.test.mjs anthropic_provider.test.mjs responses.test.mjs \
   postgres.test.mjs auth.test.mjs embeddings.test.mjs; rc=$?
