@@ -20,6 +20,7 @@ PACKAGES=(
   json-schema-test-suite             # the official JSON Schema test suite (unit tests)
   curl ca-certificates jq            # demo and tests (jq: the fake upstream smoke test)
   valgrind                           # memcheck over the integration tests
+  chromium                           # a real browser for the CORS test (cors.test.mjs)
 )
 if [ "${1:-}" = "--with-bench" ]; then
   PACKAGES+=(wrk nginx-light)

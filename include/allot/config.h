@@ -143,6 +143,8 @@ struct allot_quality {
     int floor_probe_samples;  /* default 20 */
 };
 
+#define ALLOT_MAX_CORS_ORIGINS 32
+
 struct allot_config {
     char *path;             /* file it was read from; NULL for defaults */
     char *listen_host;      /* default "127.0.0.1" */
@@ -164,6 +166,10 @@ struct allot_config {
     struct allot_quality quality;
     struct allot_client_key *client_keys; /* auth.keys; none: the gateway is open */
     size_t n_client_keys;
+    /* cors.allow_origins: browser origins ("https://app.example.com", or
+     * "*" for any) whose pages may call the gateway; none: no CORS */
+    char *cors_origins[ALLOT_MAX_CORS_ORIGINS];
+    size_t n_cors_origins;
 };
 
 /* Read and validate a YAML file. On success *out is a new config the caller

@@ -88,6 +88,15 @@ struct allot_http_limits {
     long idle_timeout_ms;
     size_t max_connections; /* open connections per server; 0 = unlimited */
     long send_timeout_ms;   /* queued response bytes making no progress */
+    /* CORS: the origins (a page's "scheme://host[:port]", or "*" for any
+     * but the opaque "null") whose requests get Access-Control-Allow-Origin (echoed),
+     * Vary: Origin and Access-Control-Expose-Headers: *, and whose
+     * preflights (OPTIONS with Access-Control-Request-Method) the server
+     * answers itself, before on_head: 204 with the methods and the headers
+     * asked for, or 403 for an origin not listed. None: no CORS at all.
+     * The strings must outlive the server. */
+    char *const *cors_origins;
+    size_t n_cors_origins;
 };
 
 struct allot_http_handler {

@@ -611,6 +611,77 @@ static void set_aliases(struct load *L, const struct allot__config_key *k, struc
     }
 }
 
+/* An origin as a browser sends it: scheme "://" host [":" port], with no
+ * path, query or spaces. Returns NULL when s[0..len) is one, else why not. */
+static const char *origin_problem(const char *s, size_t len)
+{
+    size_t i = 0, host;
+
+    while (i < len &&
+           ((s[i] >= 'a' && s[i] <= 'z') ||
+            (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' || s[i] == '.'))))
+        i++;
+    if (i == 0 || len - i < 3 || memcmp(s + i, "://", 3) != 0)
+        return "expected scheme://host[:port] (lower case), e.g. https://app.example.com";
+    host = i += 3;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '/' || c == '?' || c == '#')
+            return "an origin has no path: drop what follows the host (a trailing '/' too)";
+        if (c <= ' ' || c >= 0x7f || (c >= 'A' && c <= 'Z'))
+            return "expected scheme://host[:port] in lower case ASCII without spaces";
+    }
+    return i > host ? NULL : "expected a host after \"://\"";
+}
+
+/* cors.allow_origins: a list of origins, or "*". */
+static void set_origins(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                        const char *path)
+{
+    struct allot_config *c = L->cfg;
+    struct allot__ynode *one[1] = {v}, **items = one;
+    size_t n = 1, i, j;
+    char ip[288], g[224];
+
+    if (v->type == ALLOT__YSEQ) {
+        items = v->kids;
+        n = v->n;
+    } else if (v->type != ALLOT__YSCALAR) {
+        expected(L, k, v, path);
+        return;
+    }
+    if (n > ALLOT_MAX_CORS_ORIGINS) {
+        report(L, v->line, path, "expected at most %d origins, got %zu", ALLOT_MAX_CORS_ORIGINS, n);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        struct allot__ynode *item = items[i];
+        const char *s, *why;
+        size_t len;
+
+        path_fmt(ip, sizeof ip, v->type == ALLOT__YSEQ ? "%s[%zu]" : "%s", path, i);
+        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
+            report(L, item->line, ip, "expected an origin, got %s", got(item, g, sizeof g));
+            continue;
+        }
+        if (!(s = text(L, item, ip, &len)))
+            continue;
+        if (!(len == 1 && s[0] == '*') && (why = origin_problem(s, len))) {
+            report(L, item->line, ip, "%s, got %s", why, got(item, g, sizeof g));
+            continue;
+        }
+        for (j = 0; j < c->n_cors_origins && strcmp(c->cors_origins[j], s); j++)
+            ;
+        if (j < c->n_cors_origins) {
+            report(L, item->line, ip, "origin %s is listed twice", got(item, g, sizeof g));
+            continue;
+        }
+        set_str(L, &c->cors_origins[c->n_cors_origins], s, len, 0);
+        if (c->cors_origins[c->n_cors_origins])
+            c->n_cors_origins++;
+    }
+}
+
 static void category_names(char *dst, size_t cap)
 {
     size_t o = 0;
@@ -905,6 +976,9 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         return;
     case AK_ALIASES:
         set_aliases(L, k, v, path);
+        return;
+    case AK_ORIGINS:
+        set_origins(L, k, v, path);
         return;
     case AK_CATEGORY_MAP:
         set_categories(L, k, v, path);
@@ -1788,6 +1862,8 @@ void allot_config_free(struct allot_config *c)
     }
     for (i = 0; i < c->quality.n_refusals; i++)
         free(c->quality.refusals[i]);
+    for (i = 0; i < c->n_cors_origins; i++)
+        free(c->cors_origins[i]);
     free(c->quality.code_escalates_to);
     free(c);
 }

@@ -648,6 +648,19 @@ const struct allot__config_key allot__config_keys[] = {
      .help = "Probes in a round: when at least min_pass of them pass the category is demoted "
              "back to labour; otherwise it stays promoted and the cool-down doubles (at most "
              "1 h)."},
+    /* browsers */
+    {.path = "cors",
+     .type = AK_SECTION,
+     .help = "Cross-origin calls from web pages (CORS). Off by default: a browser lets a page "
+             "of another origin call the gateway only when it is listed here."},
+    {.path = "cors.allow_origins",
+     .type = AK_ORIGINS,
+     .def_doc = "none",
+     .help = "Origins whose pages may call the gateway, as the browser sends them "
+             "(\"https://app.example.com\", \"http://localhost:3000\"), or \"*\" for any "
+             "page. A listed origin's requests get Access-Control-Allow-Origin and every "
+             "response header exposed; its preflight (OPTIONS) is answered without a client "
+             "key. Client keys (auth.keys) still apply to the requests themselves."},
 };
 
 const size_t allot__config_n_keys = sizeof allot__config_keys / sizeof allot__config_keys[0];
@@ -728,6 +741,10 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         break;
     case AK_TIER_LIST:
         snprintf(dst, cap, "a list of tiers (judgment, labour, code)");
+        break;
+    case AK_ORIGINS:
+        snprintf(dst, cap, "a list of at most %d origins (scheme://host[:port]) or \"*\"",
+                 ALLOT_MAX_CORS_ORIGINS);
         break;
     default:
         snprintf(dst, cap, "a value");

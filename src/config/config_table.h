@@ -33,6 +33,7 @@ enum allot__key_type {
     AK_CHECK_MAP,    /* quality.checks: tier or category -> check set */
     AK_CATEGORY_SET, /* a list of categories: a bit each, unsigned at offset */
     AK_TIER_LIST,    /* a list of tiers, in order: allot_tier_list_*, unsigned at offset */
+    AK_ORIGINS,      /* cors.allow_origins: "*" or scheme://host[:port], each once */
     AK_STORE,        /* a ledger store: a PostgreSQL URI goes to offset2, anything
                       * else (a SQLite path) to offset; with AK_URL_ONLY, only a
                       * URI. A URI's value is never shown in a message. */

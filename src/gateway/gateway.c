@@ -174,6 +174,8 @@ static void worker_main(void *arg)
     limits.idle_timeout_ms = cfg->limits.idle_timeout_ms;
     limits.max_connections = cfg->limits.max_connections;
     limits.send_timeout_ms = cfg->limits.send_timeout_ms;
+    limits.cors_origins = cfg->cors_origins;
+    limits.n_cors_origins = cfg->n_cors_origins;
 
     rc = uv_loop_init(&w->loop);
     if (rc) {

@@ -90,6 +90,25 @@ static struct allot_slice span_header(const struct allot_http_conn *c, const cha
     return allot_slice_of(NULL, 0);
 }
 
+struct allot_slice allot__http_cors_origin(const struct allot_http_conn *c)
+{
+    const struct allot_http_limits *l = &c->server->limits;
+    struct allot_slice o;
+    size_t i;
+
+    if (!l->n_cors_origins || !c->head_done)
+        return allot_slice_of(NULL, 0);
+    o = span_header(c, "origin");
+    for (i = 0; o.len && i < l->n_cors_origins; i++) {
+        const char *a = l->cors_origins[i];
+        /* "*" is any page, but not the opaque origin "null" (a local
+         * file, a sandboxed frame): config refuses to list it */
+        if (allot_slice_eq(o, a) || (!strcmp(a, "*") && !allot_slice_eq(o, "null")))
+            return o;
+    }
+    return allot_slice_of(NULL, 0);
+}
+
 /* Point path, query and the header slices into the head buffer, which no
  * longer moves: it is not appended to until the request ends. */
 static void request_fix_slices(struct allot_http_conn *c)
@@ -137,6 +156,7 @@ static int on_message_begin(http_parser *p)
 {
     struct allot_http_conn *c = p->data;
     c->state = CONN_READING_HEAD;
+    c->head_done = 0;
     c->req.start_us = allot_clock_mono_us();
     c->req.tag = 0;
     c->fail_code = NULL;
@@ -214,11 +234,18 @@ static int on_headers_complete(http_parser *p)
     int has_body = (p->flags & F_CHUNKED) || (has_length && p->content_length > 0);
 
     c->state = CONN_READING_BODY;
+    c->head_done = 1;
     c->req.method = (int)p->method;
     c->req.keep_alive = http_should_keep_alive(p);
     c->is_head = p->method == HTTP_HEAD;
     c->http10 = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);
-    if (s->handler.on_head) {
+    /* a browser's CORS preflight carries no credentials: answered here,
+     * before on_head could refuse it for want of a client key */
+    c->preflight = 0;
+    if (s->limits.n_cors_origins && p->method == HTTP_OPTIONS && span_header(c, "origin").ptr &&
+        span_header(c, "access-control-request-method").ptr)
+        c->preflight = 1;
+    if (s->handler.on_head && !c->preflight) {
         struct allot_http_refusal r;
         memset(&r, 0, sizeof r);
         request_fix_slices(c);
@@ -291,7 +318,10 @@ static void dispatch(struct allot_http_conn *c)
     else
         uv_timer_stop(&c->timer);
     c->in_dispatch = 1;
-    s->handler.on_request(&c->req, s->handler.ctx);
+    if (c->preflight)
+        allot__http_preflight(c);
+    else
+        s->handler.on_request(&c->req, s->handler.ctx);
     c->in_dispatch = 0;
 }
 

@@ -88,6 +88,8 @@ struct allot_http_conn {
     unsigned peer_eof : 1;               /* the client half-closed while we wrote */
     unsigned cut : 1;                    /* allot_http_abort: flush briefly, then close */
     unsigned refused : 1;                /* over max_connections: a 503, then close */
+    unsigned preflight : 1;              /* a CORS preflight: answered by the server */
+    unsigned head_done : 1;              /* the request's head is parsed */
     unsigned closing : 1;
 };
 
@@ -116,6 +118,14 @@ struct allot_http_server {
     void *done_arg;
     char read_buf[READ_BUF_SIZE];
 };
+
+/* ---- respond.c: CORS ---- */
+
+/* The request's Origin when limits.cors_origins admits it, else {NULL, 0}.
+ * Only after its head was parsed. */
+struct allot_slice allot__http_cors_origin(const struct allot_http_conn *c);
+/* Answer a CORS preflight (c->preflight) in place of the handler. */
+void allot__http_preflight(struct allot_http_conn *c);
 
 /* ---- server.c ---- */
 

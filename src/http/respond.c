@@ -238,9 +238,11 @@ static int has_crlf(struct allot_slice v)
 }
 
 /* Build a response head into out (reset first). */
+/* origin: the request's admitted CORS origin (allot__http_cors_origin), or
+ * empty for none. */
 static int head_build(struct allot_http_server *s, struct allot_buf *out, int status,
                       const struct allot_http_header *hs, size_t n, const char *content_type,
-                      enum framing framing, size_t len, int keep_alive)
+                      enum framing framing, size_t len, int keep_alive, struct allot_slice origin)
 {
     const char *reason;
     char num[24];
@@ -271,6 +273,11 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
             (rc = allot_buf_add(out, "\r\n", 2)))
             return rc;
     }
+    if (origin.len && !has_crlf(origin) &&
+        ((rc = allot_buf_add(out, "Access-Control-Allow-Origin: ", 29)) ||
+         (rc = allot_buf_add(out, origin.ptr, origin.len)) ||
+         (rc = allot_buf_adds(out, "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: *\r\n"))))
+        return rc;
     if (content_type &&
         ((rc = allot_buf_add(out, "Content-Type: ", 14)) ||
          (rc = allot_buf_adds(out, content_type)) || (rc = allot_buf_add(out, "\r\n", 2))))
@@ -334,7 +341,8 @@ int allot_http_respond(struct allot_http_request *req, int status,
     rc = body_len > RESPONSE_MAX ? ALLOT_ETOOBIG : 0;
     if (rc == 0)
         rc = head_build(s, &s->scratch, status, headers, n_headers, NULL,
-                        no_body ? FRAME_NONE : FRAME_LENGTH, body_len, c->req.keep_alive);
+                        no_body ? FRAME_NONE : FRAME_LENGTH, body_len, c->req.keep_alive,
+                        allot__http_cors_origin(c));
     if (rc) {
         allot__http_conn_close(c);
         goto out;
@@ -368,8 +376,8 @@ int allot_http_chunked_start(struct allot_http_request *req, int status,
     c->raw_resp = c->http10 && !c->no_body;
     c->req.keep_alive = conn_keep_alive(c) && !c->raw_resp;
     framing = c->http10 || (c->no_body && !c->is_head) ? FRAME_NONE : FRAME_CHUNKED;
-    rc =
-        head_build(s, &s->scratch, status, headers, n_headers, NULL, framing, 0, c->req.keep_alive);
+    rc = head_build(s, &s->scratch, status, headers, n_headers, NULL, framing, 0, c->req.keep_alive,
+                    allot__http_cors_origin(c));
     if (rc) {
         allot__http_conn_close(c);
         return rc;
@@ -492,6 +500,7 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
     struct allot_http_server *s = c->server;
     const char *u = allot_buf_cstr(&c->head), *q;
     struct allot_slice path = allot_slice_of(u, c->url_len);
+    struct allot_slice origin = allot__http_cors_origin(c); /* a page may read the error */
     struct allot_buf body;
     uv_buf_t b[2];
     int rc;
@@ -512,7 +521,8 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
         default_error_body(status, message, c->refused ? "too_many_connections" : c->fail_code,
                            &body);
     rc = head_build(s, &s->scratch, status, c->fail_extra.name.ptr ? &c->fail_extra : NULL,
-                    c->fail_extra.name.ptr ? 1 : 0, "application/json", FRAME_LENGTH, body.len, 0);
+                    c->fail_extra.name.ptr ? 1 : 0, "application/json", FRAME_LENGTH, body.len, 0,
+                    origin);
     if (rc) {
         allot__http_conn_close(c);
         goto out;
@@ -529,4 +539,44 @@ void allot__http_conn_fail(struct allot_http_conn *c, int status, const char *me
     allot__http_conn_read_start(c);
 out:
     allot_buf_release(&body);
+}
+
+/* ---- CORS preflight ---------------------------------------------------- */
+
+void allot__http_preflight(struct allot_http_conn *c)
+{
+    struct allot_http_server *s = c->server;
+    struct allot_slice origin = allot__http_cors_origin(c);
+    struct allot_slice want = allot_http_request_header(&c->req, "access-control-request-headers");
+    struct allot_http_header h[3];
+    struct allot_buf body;
+    char msg[320];
+    size_t n = 0;
+
+    if (!origin.ptr) {
+        struct allot_slice o = allot_http_request_header(&c->req, "origin");
+        snprintf(msg, sizeof msg,
+                 "origin '%.*s' may not call this gateway from a browser: it is not in "
+                 "cors.allow_origins",
+                 (int)(o.len > 200 ? 200 : o.len), o.ptr ? o.ptr : "");
+        allot_buf_init(&body, ERROR_BODY_MAX);
+        if (s->handler.format_error)
+            s->handler.format_error(c->req.path, 403, msg, &body, s->handler.ctx);
+        if (body.len == 0)
+            default_error_body(403, msg, "cors_origin_not_allowed", &body);
+        h[0].name = ALLOT_SLICE_LIT("Content-Type");
+        h[0].value = ALLOT_SLICE_LIT("application/json");
+        allot_http_respond(&c->req, 403, h, 1, body.ptr, body.len);
+        allot_buf_release(&body);
+        return;
+    }
+    h[n].name = ALLOT_SLICE_LIT("Access-Control-Allow-Methods");
+    h[n++].value = ALLOT_SLICE_LIT("GET, POST, OPTIONS");
+    if (want.len) { /* whatever the page's client sends: keys, SDK headers */
+        h[n].name = ALLOT_SLICE_LIT("Access-Control-Allow-Headers");
+        h[n++].value = want;
+    }
+    h[n].name = ALLOT_SLICE_LIT("Access-Control-Max-Age");
+    h[n++].value = ALLOT_SLICE_LIT("600");
+    allot_http_respond(&c->req, 204, h, n, NULL, 0);
 }

@@ -6,7 +6,9 @@
  * segments whose size the first byte picks, with the loop run between
  * segments; then the write side is shut. The handler answers by the first
  * letter of the path: /c chunked, /d after a timer, /s a chunked stream
- * ended by a timer, /a allot_http_abort, anything else an echo. Oracles:
+ * ended by a timer, /a allot_http_abort, anything else an echo. Bit 6 of
+ * the first byte turns CORS on (origins https://a.example and "*"), so
+ * preflights are answered by the server itself. Oracles:
  * ASan/UBSan, no leak, the connection always ends, nothing stays in
  * flight, and everything the server wrote parses as HTTP responses.
  *
@@ -175,12 +177,23 @@ static void check_output(const struct fuzz *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct allot_http_limits limits = {
+    static char *const origins[] = {"https://a.example", "*"};
+    static const struct allot_http_limits plain = {
         .max_header_bytes = 512,
         .max_body_bytes = 2048,
         .header_timeout_ms = 1000,
         .idle_timeout_ms = 1000,
     };
+    static const struct allot_http_limits cors = {
+        .max_header_bytes = 512,
+        .max_body_bytes = 2048,
+        .header_timeout_ms = 1000,
+        .idle_timeout_ms = 1000,
+        .cors_origins = origins,
+        .n_cors_origins = 2,
+    };
+    /* bit 6 of byte 0: CORS on (preflights answered by the server) */
+    const struct allot_http_limits *limits = data[0] & 0x40 ? &cors : &plain;
     struct allot_http_handler h = {on_request, on_abort, NULL, NULL, NULL, NULL};
     struct fuzz f;
     size_t off = 1, seg;
@@ -195,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seg = (data[0] & 15) ? (size_t)(data[0] & 15) * 7 : size;
     if (uv_loop_init(&f.loop))
         abort();
-    if (allot_http_server_new(&f.loop, "127.0.0.1", 0, &limits, &h, &f.srv, NULL))
+    if (allot_http_server_new(&f.loop, "127.0.0.1", 0, limits, &h, &f.srv, NULL))
         abort();
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
         abort();

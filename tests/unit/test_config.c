@@ -244,7 +244,7 @@ TEST(config_unknown_key_lists_known_keys)
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:11: unknown key 'listn'; known keys: "
                                               "listen, workers, store, auth, providers, models, "
                                               "tiers, embeddings, "
-                                              "routing, limits, quality\n");
+                                              "routing, limits, quality, cors\n");
     allot_buf_release(&err);
 
     /* dotted keys are not shortcuts into sections or list items */
@@ -908,5 +908,61 @@ TEST(config_store_errors_never_show_a_password)
     ASSERT_INT_EQ(load(MINIMAL "store:\n  path: ./a.db\n  url: postgresql://db/allot\n", &c, &err),
                   ALLOT_ECONFIG);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "store.url': give store.path");
+    allot_buf_release(&err);
+}
+
+TEST(config_cors_allow_origins)
+{
+    struct allot_config *c = NULL;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(load(MINIMAL, &c, &err), 0);
+    ASSERT_INT_EQ(c->n_cors_origins, 0); /* off by default */
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL
+                       "cors:\n"
+                       "  allow_origins: [https://app.example.com, 'http://localhost:3000',\n"
+                       "                  chrome-extension://abcdef, '*']\n",
+                       &c, &err),
+                  0);
+    ASSERT_INT_EQ(c->n_cors_origins, 4);
+    ASSERT_STR_EQ(c->cors_origins[0], "https://app.example.com");
+    ASSERT_STR_EQ(c->cors_origins[1], "http://localhost:3000");
+    ASSERT_STR_EQ(c->cors_origins[2], "chrome-extension://abcdef");
+    ASSERT_STR_EQ(c->cors_origins[3], "*");
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    /* one origin may be written without the list */
+    ASSERT_INT_EQ(load(MINIMAL "cors: {allow_origins: https://a.example}\n", &c, &err), 0);
+    ASSERT_INT_EQ(c->n_cors_origins, 1);
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load(MINIMAL "cors:\n"
+                               "  allow_origins:\n"
+                               "    - https://app.example.com/\n"
+                               "    - app.example.com\n"
+                               "    - https://App.example.com\n"
+                               "    - https://a.example\n"
+                               "    - https://a.example\n"
+                               "    - {x: 1}\n"
+                               "    - 'https://'\n",
+                       &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "t.yaml:13: key 'cors.allow_origins[0]': an origin has no path: drop what "
+                  "follows the host (a trailing '/' too), got \"https://app.example.com/\"\n"
+                  "t.yaml:14: key 'cors.allow_origins[1]': expected scheme://host[:port] (lower "
+                  "case), e.g. https://app.example.com, got \"app.example.com\"\n"
+                  "t.yaml:15: key 'cors.allow_origins[2]': expected scheme://host[:port] in lower "
+                  "case ASCII without spaces, got \"https://App.example.com\"\n"
+                  "t.yaml:17: key 'cors.allow_origins[4]': origin \"https://a.example\" is listed "
+                  "twice\n"
+                  "t.yaml:18: key 'cors.allow_origins[5]': expected an origin, got a mapping\n"
+                  "t.yaml:19: key 'cors.allow_origins[6]': expected a host after \"://\", got "
+                  "\"https://\"\n");
     allot_buf_release(&err);
 }
