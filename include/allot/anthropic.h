@@ -38,7 +38,11 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
  * JSON object appended to out: id "msg_" + the completion id (without a
  * "chatcmpl-" prefix), model (NULL: the completion's own "model"), content
  * (a text block, then one tool_use block per tool call), stop_reason
- * mapped from choices[0].finish_reason, usage.
+ * mapped from choices[0].finish_reason, usage. Cached prompt tokens
+ * (usage.prompt_tokens_details.cached_tokens, and cache_write_tokens) are
+ * reported as Anthropic does: cache_read_input_tokens and
+ * cache_creation_input_tokens, with input_tokens the rest of the prompt;
+ * both are left out when there are none.
  *
  * Returns 0; ALLOT_EPARSE when body is not a JSON object with a non-empty
  * "choices" array whose first entry is an object; ALLOT_ENOMEM;
@@ -65,8 +69,9 @@ struct allot_anthropic_stream {
     int block_is_tool; /* the open block is a tool_use block */
     int tool_index;    /* the OpenAI tool_calls index of the open tool block, -1 none */
     char stop_reason[24];
-    long long input_tokens, output_tokens;
-    int finished; /* message_stop sent */
+    long long input_tokens, output_tokens;           /* input: the whole prompt, as OpenAI counts */
+    long long cache_read_tokens, cache_write_tokens; /* of input_tokens */
+    int finished;                                    /* message_stop sent */
 };
 
 /* Set up a stream. id: the OpenAI completion id or any id; "msg_" is put in
@@ -80,7 +85,8 @@ void allot_anthropic_stream_init(struct allot_anthropic_stream *s, const char *i
  * and append zero or more complete Anthropic events
  * ("event: NAME\ndata: {...}\n\n") to out. The first JSON object fed sends
  * message_start; "[DONE]" closes the open block and sends message_delta
- * (stop_reason, usage) and message_stop. A stream the upstream cuts without
+ * (stop_reason, usage as allot_anthropic_response gives it) and
+ * message_stop. A stream the upstream cuts without
  * "[DONE]" is not finished: the caller decides whether to feed "[DONE]" or
  * to send allot_anthropic_stream_error().
  *

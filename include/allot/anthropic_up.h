@@ -62,7 +62,10 @@ int allot_anthropic_up_request(const char *body, size_t len, long default_max_to
  * pause_turn, null and unknown: stop; max_tokens and
  * model_context_window_exceeded: length; tool_use: tool_calls; refusal:
  * content_filter), and usage with prompt_tokens counting cache reads and
- * writes. Thinking blocks and blocks OpenAI has no place for are skipped.
+ * writes; when there were any, usage.prompt_tokens_details gives them as
+ * cached_tokens (OpenAI's name for reads) and cache_write_tokens
+ * (OpenRouter's name for writes), which allot prices apart. Thinking blocks and blocks OpenAI has
+ * no place for are skipped.
  *
  * Returns 0; ALLOT_EPARSE when body is not a JSON object with a "content"
  * array (and a "type" of "message" if it has one); ALLOT_ENOMEM;
@@ -81,6 +84,7 @@ struct allot_anthropic_up_stream {
     char model[128];
     long long created; /* unix seconds, set by init */
     long long input_tokens, output_tokens;
+    long long cache_read_tokens, cache_write_tokens; /* of input_tokens */
     int tool_index;           /* OpenAI tool_calls index of the open tool_use block, -1 none */
     int n_tools;              /* tool_use blocks seen */
     int block_is_tool;        /* the open content block is a tool_use */
@@ -109,7 +113,9 @@ void allot_anthropic_up_stream_release(struct allot_anthropic_up_stream *s);
  * input_json_delta: {"tool_calls":[{"index":K,"function":{"arguments"}}]}.
  * message_delta: a chunk with delta {} and the finish_reason (mapped as
  * allot_anthropic_up_response does). message_stop: a usage chunk (choices
- * [], usage prompt/completion/total tokens), then "data: [DONE]\n\n" (data
+ * [], usage prompt/completion/total tokens and, when the prompt cache was
+ * used, prompt_tokens_details as allot_anthropic_up_response gives it),
+ * then "data: [DONE]\n\n" (data
  * "[DONE]"), and the stream is done; a message_stop without a message_delta
  * before it sends the finish chunk (stop) first. error: data
  * {"error":{"message","type"}}. ping, content_block_stop, thinking and

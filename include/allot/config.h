@@ -41,6 +41,8 @@ struct allot_model {
     char *upstream_id;               /* model id sent upstream */
     double price_in;                 /* USD per million input tokens */
     double price_out;                /* USD per million output tokens */
+    double price_cached_in;          /* USD per million prompt tokens read from a cache */
+    double price_cache_write;        /* USD per million prompt tokens written to a cache */
     long context_window;             /* tokens; 0 = unknown */
 };
 

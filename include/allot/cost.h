@@ -5,7 +5,19 @@
 #include <stdint.h>
 #include "allot/config.h"
 
-/* prompt * price_in / 1e6 + completion * price_out / 1e6. */
+/* The cost of an answer whose prompt_tokens include cached_tokens read
+ * from the provider's prompt cache and cache_write_tokens written to it:
+ * (prompt - cached - write) * price_in + cached * price_cached_in +
+ * write * price_cache_write + completion * price_out, per million. Negative
+ * counts count as 0; cached is capped at prompt and write at what is left,
+ * so a provider's inconsistent usage never bills more than all its prompt
+ * tokens at one of the prices. 0 when m is NULL. */
+double allot_cost_cached_usd(const struct allot_model *m, int64_t prompt_tokens,
+                             int64_t cached_tokens, int64_t cache_write_tokens,
+                             int64_t completion_tokens);
+
+/* allot_cost_cached_usd() with nothing cached: for callers that have no
+ * cache counts (token estimates, usage without details). */
 double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens,
                       int64_t completion_tokens);
 

@@ -75,6 +75,13 @@ struct allot_ledger_entry {
      * the row; not the waits for the upstream or the client), ms; -1 for
      * rows without it (schema v6). */
     double overhead_ms;
+    /* Of prompt_tokens, those the provider read from its prompt cache
+     * (OpenAI's cached_tokens, Anthropic's cache_read_input_tokens) and
+     * those it wrote to it (Anthropic's cache_creation_input_tokens), each
+     * billed at the model's price.cached_input and price.cache_write; 0 when
+     * the upstream reported none (schema v6). */
+    int64_t cached_tokens;
+    int64_t cache_write_tokens;
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];

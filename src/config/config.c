@@ -1210,6 +1210,10 @@ static void parse_list(struct load *L, const struct allot__config_key *k, struct
 
         path_fmt(ip, sizeof ip, "%s[%zu]", dpath, i);
         apply_defaults(L, (enum allot__key_scope)k->arg, ib);
+        /* the cache prices default to price.input, which the item may set
+         * after them: -1 marks them unset until check_models */
+        if (k->arg == AK_SCOPE_MODEL)
+            c->models[i].price_cached_in = c->models[i].price_cache_write = -1;
         if (item->type != ALLOT__YMAP) {
             report(L, item->line, ip, "expected a mapping with %s, got %s", wants,
                    got(item, g, sizeof g));
@@ -1353,6 +1357,10 @@ static void check_models(struct load *L)
         struct allot_model *m = &c->models[i];
         struct allot__ynode *pn = L->model_provider ? L->model_provider[i] : NULL;
 
+        if (m->price_cached_in < 0) /* not given (parse_list): no discount */
+            m->price_cached_in = m->price_in;
+        if (m->price_cache_write < 0)
+            m->price_cache_write = m->price_in;
         if (m->name) {
             if (!m->upstream_id)
                 set_str(L, &m->upstream_id, m->name, strlen(m->name), 0);

@@ -112,6 +112,35 @@ static int add_content(struct allot_buf *out, const cJSON *message)
     return 0;
 }
 
+/* An Anthropic usage object for prompt tokens p, of which cached were read
+ * from and written were written to the prompt cache, and completion
+ * tokens c: input_tokens counts only the rest of the prompt, as
+ * Anthropic's does; the cache members only when there are some. */
+static int add_usage(struct allot_buf *out, long long p, long long cached, long long written,
+                     long long c)
+{
+    int rc;
+
+    /* OpenAI-style counts need not add up: never a negative input */
+    cached = cached < p ? cached : p;
+    written = written < p - cached ? written : p - cached;
+    if ((rc = allot_buf_addf(out, "{\"input_tokens\":%lld", p - cached - written)))
+        return rc;
+    if ((cached || written) && (rc = allot_buf_addf(out,
+                                                    ",\"cache_creation_input_tokens\":%lld,"
+                                                    "\"cache_read_input_tokens\":%lld",
+                                                    written, cached)))
+        return rc;
+    return allot_buf_addf(out, ",\"output_tokens\":%lld}", c);
+}
+
+/* The cached and cache-written counts of an OpenAI-style usage object. */
+static long long cached_of(const cJSON *usage, const char *name)
+{
+    return allot__anth_token_count(
+        allot_json_member(allot_json_member(usage, "prompt_tokens_details"), name));
+}
+
 int allot_anthropic_response_tree(const cJSON *root, const char *model, struct allot_buf *out)
 {
     const cJSON *choice, *usage;
@@ -130,13 +159,12 @@ int allot_anthropic_response_tree(const cJSON *root, const char *model, struct a
         (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
         (rc = allot__anth_add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
         (rc = add_content(out, allot_json_member(choice, "message"))) ||
-        (rc = allot_buf_addf(
-             out,
-             "],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}",
-             stop_reason_of(allot_json_member(choice, "finish_reason")),
-             allot__anth_token_count(allot_json_member(usage, "prompt_tokens")),
-             allot__anth_token_count(allot_json_member(usage, "completion_tokens")))))
+        (rc = allot_buf_addf(out, "],\"stop_reason\":\"%s\",\"stop_sequence\":null,\"usage\":",
+                             stop_reason_of(allot_json_member(choice, "finish_reason")))) ||
+        (rc = add_usage(out, allot__anth_token_count(allot_json_member(usage, "prompt_tokens")),
+                        cached_of(usage, "cached_tokens"), cached_of(usage, "cache_write_tokens"),
+                        allot__anth_token_count(allot_json_member(usage, "completion_tokens")))) ||
+        (rc = allot_buf_add(out, "}", 1)))
         goto out;
 out:
     if (rc)
@@ -274,10 +302,12 @@ static int stream_finish(struct allot_anthropic_stream *s, struct allot_buf *out
         (rc = allot_buf_addf(out,
                              "event: message_delta\ndata: {\"type\":\"message_delta\","
                              "\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
-                             "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}}\n\n"
-                             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-                             s->stop_reason[0] ? s->stop_reason : "end_turn", s->input_tokens,
-                             s->output_tokens)))
+                             "\"usage\":",
+                             s->stop_reason[0] ? s->stop_reason : "end_turn")) ||
+        (rc = add_usage(out, s->input_tokens, s->cache_read_tokens, s->cache_write_tokens,
+                        s->output_tokens)) ||
+        (rc = allot_buf_adds(out,
+                             "}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")))
         return rc;
     s->finished = 1;
     return 0;
@@ -347,8 +377,11 @@ int allot_anthropic_stream_feed(struct allot_anthropic_stream *s, const cJSON *r
         goto out;
     usage = allot_json_member(root, "usage");
     if (cJSON_IsObject(usage)) {
-        if (cJSON_IsNumber(allot_json_member(usage, "prompt_tokens")))
+        if (cJSON_IsNumber(allot_json_member(usage, "prompt_tokens"))) {
             s->input_tokens = allot__anth_token_count(allot_json_member(usage, "prompt_tokens"));
+            s->cache_read_tokens = cached_of(usage, "cached_tokens");
+            s->cache_write_tokens = cached_of(usage, "cache_write_tokens");
+        }
         if (cJSON_IsNumber(allot_json_member(usage, "completion_tokens")))
             s->output_tokens =
                 allot__anth_token_count(allot_json_member(usage, "completion_tokens"));

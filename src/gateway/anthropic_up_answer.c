@@ -26,12 +26,46 @@
 #include "anthropic_internal.h"
 
 /* The prompt tokens of an Anthropic usage object: input_tokens counts only
- * what was neither read from nor written to the prompt cache. */
-static long long prompt_tokens(const cJSON *usage)
+ * what was neither read from nor written to the prompt cache, so the
+ * prompt is the sum and the cache counts are parts of it. */
+struct prompt_usage {
+    long long prompt, cache_read, cache_write;
+};
+
+static struct prompt_usage prompt_usage_of(const cJSON *usage)
 {
-    return allot__anth_token_count(allot_json_member(usage, "input_tokens")) +
-           allot__anth_token_count(allot_json_member(usage, "cache_read_input_tokens")) +
-           allot__anth_token_count(allot_json_member(usage, "cache_creation_input_tokens"));
+    struct prompt_usage u;
+
+    u.cache_read = allot__anth_token_count(allot_json_member(usage, "cache_read_input_tokens"));
+    u.cache_write =
+        allot__anth_token_count(allot_json_member(usage, "cache_creation_input_tokens"));
+    u.prompt = allot__anth_token_count(allot_json_member(usage, "input_tokens")) + u.cache_read +
+               u.cache_write;
+    return u;
+}
+
+/* OpenAI-style usage members for u and completion tokens c, from
+ * "prompt_tokens" to the end of the usage object. The cache counts go in
+ * prompt_tokens_details only when there are some, as cached_tokens
+ * (OpenAI's name) and cache_write_tokens (OpenRouter's; OpenAI has no
+ * write count), which is where the exchange reads them to bill them at
+ * the model's cache prices. */
+static int add_usage(struct allot_buf *out, struct prompt_usage u, long long c)
+{
+    int rc;
+
+    if ((rc = allot_buf_addf(out,
+                             "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                             "\"total_tokens\":%lld",
+                             u.prompt, c, u.prompt + c)))
+        return rc;
+    if ((u.cache_read || u.cache_write) &&
+        (rc = allot_buf_addf(out,
+                             ",\"prompt_tokens_details\":{\"cached_tokens\":%lld,"
+                             "\"cache_write_tokens\":%lld}",
+                             u.cache_read, u.cache_write)))
+        return rc;
+    return allot_buf_add(out, "}", 1);
 }
 
 /* Anthropic stop_reason -> OpenAI finish_reason. */
@@ -123,8 +157,9 @@ int allot_anthropic_up_response(const char *body, size_t len, struct allot_buf *
     struct allot_buf scratch;
     cJSON *root = NULL;
     const cJSON *content, *type, *usage;
+    struct prompt_usage u;
     size_t start = out->len;
-    long long p, c;
+    long long c;
     int rc;
 
     allot_buf_init(&scratch, out->max);
@@ -136,7 +171,7 @@ int allot_anthropic_up_response(const char *body, size_t len, struct allot_buf *
         goto out;
     }
     usage = allot_json_member(root, "usage");
-    p = prompt_tokens(usage);
+    u = prompt_usage_of(usage);
     c = allot__anth_token_count(allot_json_member(usage, "output_tokens"));
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot_buf_adds(&scratch, "chatcmpl-")) ||
         (rc = allot_buf_adds(&scratch, string_or(allot_json_member(root, "id"), "allot"))) ||
@@ -147,12 +182,11 @@ int allot_anthropic_up_response(const char *body, size_t len, struct allot_buf *
         (rc = allot_buf_adds(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                                   "\"content\":")) ||
         (rc = add_text(out, &scratch, content)) || (rc = add_tool_calls(out, &scratch, content)) ||
-        (rc =
-             allot_buf_addf(out,
-                            ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
-                            "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                            "\"total_tokens\":%lld}}",
-                            finish_reason_of(allot_json_member(root, "stop_reason")), p, c, p + c)))
+        (rc = allot_buf_addf(out,
+                             ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                             "\"usage\":{",
+                             finish_reason_of(allot_json_member(root, "stop_reason")))) ||
+        (rc = add_usage(out, u, c)) || (rc = allot_buf_add(out, "}", 1)))
         goto out;
 out:
     if (rc)
@@ -254,6 +288,15 @@ static int send_finish(struct allot_anthropic_up_stream *s, allot_sse_event_cb c
     return emit(s, cb, ctx);
 }
 
+static void set_prompt_usage(struct allot_anthropic_up_stream *s, const cJSON *usage)
+{
+    struct prompt_usage u = prompt_usage_of(usage);
+
+    s->input_tokens = u.prompt;
+    s->cache_read_tokens = u.cache_read;
+    s->cache_write_tokens = u.cache_write;
+}
+
 /* message_start: the id, model and prompt tokens, and the role chunk. */
 static int on_message_start(struct allot_anthropic_up_stream *s, const cJSON *root,
                             allot_sse_event_cb cb, void *ctx)
@@ -265,7 +308,7 @@ static int on_message_start(struct allot_anthropic_up_stream *s, const cJSON *ro
     if (cJSON_IsString(v = allot_json_member(msg, "model")))
         snprintf(s->model, sizeof s->model, "%s", v->valuestring);
     v = allot_json_member(msg, "usage");
-    s->input_tokens = prompt_tokens(v);
+    set_prompt_usage(s, v);
     s->output_tokens = allot__anth_token_count(allot_json_member(v, "output_tokens"));
     return send_role(s, cb, ctx);
 }
@@ -335,7 +378,7 @@ static int on_message_delta(struct allot_anthropic_up_stream *s, const cJSON *ro
         s->output_tokens = allot__anth_token_count(allot_json_member(usage, "output_tokens"));
     /* newer API versions repeat the (cumulative) input counts here */
     if (cJSON_IsNumber(allot_json_member(usage, "input_tokens")))
-        s->input_tokens = prompt_tokens(usage);
+        set_prompt_usage(s, usage);
     return send_finish(s, cb, ctx);
 }
 
@@ -343,6 +386,7 @@ static int on_message_delta(struct allot_anthropic_up_stream *s, const cJSON *ro
 static int on_message_stop(struct allot_anthropic_up_stream *s, allot_sse_event_cb cb, void *ctx)
 {
     static const char done[] = "data: [DONE]\n\n";
+    struct prompt_usage u;
     int rc;
 
     if (!s->finish[0]) { /* no message_delta: the client still gets a finish_reason */
@@ -350,13 +394,13 @@ static int on_message_stop(struct allot_anthropic_up_stream *s, allot_sse_event_
         if ((rc = send_finish(s, cb, ctx)))
             return rc;
     }
+    u.prompt = s->input_tokens;
+    u.cache_read = s->cache_read_tokens;
+    u.cache_write = s->cache_write_tokens;
     if ((rc = chunk_begin(s)) ||
-        (rc = allot_buf_addf(&s->scratch,
-                             ",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,"
-                             "\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n",
-                             s->input_tokens, s->output_tokens,
-                             s->input_tokens + s->output_tokens)) ||
-        (rc = emit(s, cb, ctx)))
+        (rc = allot_buf_adds(&s->scratch, ",\"choices\":[],\"usage\":{")) ||
+        (rc = add_usage(&s->scratch, u, s->output_tokens)) ||
+        (rc = allot_buf_adds(&s->scratch, "}\n\n")) || (rc = emit(s, cb, ctx)))
         return rc;
     s->done = 1;
     return cb(ctx, allot_slice_of(done, sizeof done - 1), allot_slice_of(done + 6, 6));

@@ -97,6 +97,7 @@ struct allot__exchange {
     int in_upstream_cb;
     int client_gone;
     int64_t prompt_tokens, completion_tokens;
+    int64_t cached_tokens, cache_write_tokens; /* of prompt_tokens (read_usage) */
     size_t content_bytes;
     int http_status; /* sent to the client */
     int last_fail;   /* enum allot_metrics_attempt of the last failed attempt */
@@ -390,6 +391,14 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n)
 
 #define COPY_CSTR(field, src) copy_str((field), sizeof(field), (src), strlen(src))
 
+/* The current answer's cost at model m's prices (the answering model, or
+ * the judgment tier's for the counterfactual). */
+static double answer_cost(const struct allot__exchange *x, const struct allot_model *m)
+{
+    return allot_cost_cached_usd(m, x->prompt_tokens, x->cached_tokens, x->cache_write_tokens,
+                                 x->completion_tokens);
+}
+
 /* Final token counts: the upstream's usage, or an estimate marked so. */
 static void settle_tokens(struct allot__exchange *x)
 {
@@ -520,13 +529,15 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     settle_tokens(x);
     e.prompt_tokens = x->prompt_tokens;
     e.completion_tokens = x->completion_tokens;
+    e.cached_tokens = x->cached_tokens;
+    e.cache_write_tokens = x->cache_write_tokens;
     e.tokens_estimated = x->tokens_estimated;
     if (x->model) {
-        e.cost_usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
-        /* embeddings have no judgment-tier equivalent: no saving claimed */
-        e.counterfactual_usd = x->embeddings
-                                   ? e.cost_usd
-                                   : allot_cost_usd(judge, x->prompt_tokens, x->completion_tokens);
+        e.cost_usd = answer_cost(x, x->model);
+        /* embeddings have no judgment-tier equivalent: no saving claimed.
+         * The judgment model would have hit the same cache: its cache
+         * prices, not its full input price, for the cached share. */
+        e.counterfactual_usd = x->embeddings ? e.cost_usd : answer_cost(x, judge);
     }
     e.cost_usd += x->escalation_usd;
     COPY_CSTR(e.check, x->check);
@@ -799,6 +810,7 @@ static void set_serving_tier(struct allot__exchange *x, int tier)
 static void reset_answer(struct allot__exchange *x)
 {
     x->prompt_tokens = x->completion_tokens = 0;
+    x->cached_tokens = x->cache_write_tokens = 0;
     x->usage_seen = x->tokens_estimated = 0;
     x->content_bytes = 0;
     x->done_seen = x->stream_error = 0;
@@ -821,7 +833,7 @@ static void escalate(struct allot__exchange *x)
     double usd;
 
     settle_tokens(x);
-    usd = allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens);
+    usd = answer_cost(x, x->model);
     allot_metrics_spend(x->w->gw->metrics, x->w->index, x->model_index, x->prompt_tokens,
                         x->completion_tokens, usd, 0);
     x->escalation_usd += usd;
@@ -984,6 +996,25 @@ static int64_t json_int(const cJSON *n)
     return (int64_t)n->valuedouble;
 }
 
+/* An OpenAI-style usage object's counts: prompt_tokens_details.cached_tokens
+ * (OpenAI), and .cache_write_tokens, OpenRouter's name, which allot's
+ * translation of Anthropic answers uses for cache_creation_input_tokens
+ * (anthropic_up.h). Both are parts of prompt_tokens: capped so that
+ * together they never exceed it, whatever the upstream says. */
+static void read_usage(struct allot__exchange *x, const cJSON *usage)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+    int64_t cached = json_int(cJSON_GetObjectItemCaseSensitive(d, "cached_tokens"));
+    int64_t write = json_int(cJSON_GetObjectItemCaseSensitive(d, "cache_write_tokens"));
+
+    x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
+    x->completion_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"));
+    x->cached_tokens = cached < x->prompt_tokens ? cached : x->prompt_tokens;
+    x->cache_write_tokens =
+        write < x->prompt_tokens - x->cached_tokens ? write : x->prompt_tokens - x->cached_tokens;
+    x->usage_seen = 1;
+}
+
 /* cJSON's tree of p[0..n) with its memory from arena (json_arena.h). */
 static cJSON *parse_in(struct allot_json_arena *arena, const char *p, size_t n)
 {
@@ -1073,9 +1104,7 @@ static int inspect_event(struct allot__exchange *x, struct chunk *ck, int has_us
     v = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(v)) {
         const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-        x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "prompt_tokens"));
-        x->completion_tokens = json_int(cJSON_GetObjectItemCaseSensitive(v, "completion_tokens"));
-        x->usage_seen = 1;
+        read_usage(x, v);
         if (!x->chat.include_usage && (!choices || cJSON_GetArraySize(choices) == 0))
             skip = 1;
     }
@@ -1258,10 +1287,7 @@ static void deliver_buffered(struct allot__exchange *x)
     }
     usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (cJSON_IsObject(usage)) {
-        x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
-        x->completion_tokens =
-            json_int(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"));
-        x->usage_seen = 1;
+        read_usage(x, usage);
     }
     choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
     cJSON_ArrayForEach(c, choices)
@@ -1293,9 +1319,8 @@ static void deliver_buffered(struct allot__exchange *x)
     x->http_status = (int)x->up_status;
     n = decision_headers(x, h, "application/json");
     settle_tokens(x);
-    allot_fmt_fixed(
-        x->cost_str, sizeof x->cost_str,
-        allot_cost_usd(x->model, x->prompt_tokens, x->completion_tokens) + x->escalation_usd, 8, 0);
+    allot_fmt_fixed(x->cost_str, sizeof x->cost_str, answer_cost(x, x->model) + x->escalation_usd,
+                    8, 0);
     h[n].name = ALLOT_SLICE_LIT("x-allot-cost-usd");
     h[n++].value = allot_slice_cstr(x->cost_str);
     if (x->anthropic || x->responses) {

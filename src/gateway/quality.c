@@ -240,8 +240,10 @@ static int read_grade(const char *text, char *why, size_t cap)
 
 static void audit_try_next(struct allot__audit *a);
 
+/* pt, ct: the grader's prompt and completion tokens; cached, written: the
+ * parts of pt read from and written to its prompt cache. */
 static void audit_finish(struct allot__audit *a, int ok, int grade, const char *why, int64_t pt,
-                         int64_t ct, int estimated)
+                         int64_t cached, int64_t written, int64_t ct, int estimated)
 {
     struct allot__worker *w = a->w;
     struct allot_ledger_entry *e = calloc(1, sizeof *e);
@@ -257,7 +259,7 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
         if (a->model) {
             snprintf(e->model, sizeof e->model, "%s", a->model->name);
             snprintf(e->provider, sizeof e->provider, "%s", a->model->provider->name);
-            e->cost_usd = allot_cost_usd(a->model, pt, ct);
+            e->cost_usd = allot_cost_cached_usd(a->model, pt, cached, written, ct);
             /* no audit in an all-judgment world: it is all extra */
             e->counterfactual_usd = 0;
         }
@@ -269,6 +271,8 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
         snprintf(e->error, sizeof e->error, "%s", ok ? "" : a->error);
         e->prompt_tokens = pt;
         e->completion_tokens = ct;
+        e->cached_tokens = cached;
+        e->cache_write_tokens = written;
         e->tokens_estimated = estimated;
         e->latency_ms = (double)(allot_clock_mono_us() - a->start_us) / 1000.0;
         e->ttft_ms = -1;
@@ -333,13 +337,22 @@ static void log_attempt(struct allot__audit *a, const char *what)
                  a->model->name, what);
 }
 
+/* A token count from a JSON number; 0 when absent, not a number or not
+ * positive. */
+static int64_t token_count(const cJSON *n)
+{
+    return cJSON_IsNumber(n) && n->valuedouble > 0 && n->valuedouble < 9.0e15
+               ? (int64_t)n->valuedouble
+               : 0;
+}
+
 static void audit_on_done(void *ctx, int err, const char *message)
 {
     struct allot__audit *a = ctx;
     cJSON *root = NULL;
     const cJSON *usage, *content;
     char why[192], st[24];
-    int64_t pt = 0, ct = 0;
+    int64_t pt = 0, ct = 0, cached = 0, written = 0;
     int grade, estimated = 0;
 
     a->xfer = NULL;
@@ -362,8 +375,14 @@ static void audit_on_done(void *ctx, int err, const char *message)
     if (cJSON_IsObject(usage)) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-        pt = cJSON_IsNumber(p) && p->valuedouble > 0 ? (int64_t)p->valuedouble : 0;
-        ct = cJSON_IsNumber(c) && c->valuedouble > 0 ? (int64_t)c->valuedouble : 0;
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+        pt = token_count(p);
+        ct = token_count(c);
+        /* as the exchange reads them (read_usage): parts of pt, capped */
+        cached = token_count(cJSON_GetObjectItemCaseSensitive(d, "cached_tokens"));
+        cached = cached < pt ? cached : pt;
+        written = token_count(cJSON_GetObjectItemCaseSensitive(d, "cache_write_tokens"));
+        written = written < pt - cached ? written : pt - cached;
     } else {
         pt = allot_tokens_estimate(a->body.len);
         ct = allot_tokens_estimate(cJSON_IsString(content) ? strlen(content->valuestring) : 0);
@@ -373,7 +392,7 @@ static void audit_on_done(void *ctx, int err, const char *message)
     if (grade < 0)
         snprintf(why, sizeof why, "the grader gave no VERDICT line");
     cJSON_Delete(root);
-    audit_finish(a, 1, grade, why, pt, ct, estimated);
+    audit_finish(a, 1, grade, why, pt, cached, written, ct, estimated);
 }
 
 static const struct allot_upstream_callbacks audit_cb = {audit_on_head, audit_on_data,
@@ -409,7 +428,7 @@ static void audit_try_next(struct allot__audit *a)
         allot_buf_release(&err);
         log_attempt(a, "start");
     }
-    audit_finish(a, 0, -1, NULL, 0, 0, 0);
+    audit_finish(a, 0, -1, NULL, 0, 0, 0, 0, 0);
 }
 
 void allot__audit_start(struct allot__worker *w, const char *request_id,
@@ -445,7 +464,7 @@ void allot__audit_start(struct allot__worker *w, const char *request_id,
     w->audits++;
     if (build_prompt(a, chat, answer, answer_len)) {
         snprintf(a->error, sizeof a->error, "out of memory");
-        audit_finish(a, 0, -1, NULL, 0, 0, 0);
+        audit_finish(a, 0, -1, NULL, 0, 0, 0, 0, 0);
         return;
     }
     audit_try_next(a);
@@ -461,6 +480,6 @@ void allot__audit_fail_all(struct allot__worker *w)
         }
         snprintf(a->error, sizeof a->error,
                  "allot was stopped before the grader answered (drain deadline)");
-        audit_finish(a, 0, -1, NULL, 0, 0, 0);
+        audit_finish(a, 0, -1, NULL, 0, 0, 0, 0, 0);
     }
 }

@@ -4,22 +4,45 @@
  * divided by 1e6 once: for whole-cent prices the numerator is an exact
  * integer-valued double, so the result is the correctly rounded decimal
  * (1000 tokens at $5/M plus 500 at $15/M is exactly the double 0.0125).
- * Counts convert to double exactly up to 2^53 tokens. */
+ * Counts convert to double exactly up to 2^53 tokens.
+ *
+ * Cached prompt tokens are part of the prompt count in both providers'
+ * bills once allot has read them (OpenAI's prompt_tokens includes
+ * cached_tokens; Anthropic's three input counts are summed), so the
+ * uncached rest is what is left after the cache reads and writes. */
 #include <stddef.h>
 #include <stdint.h>
 #include "allot/config.h"
 #include "allot/cost.h"
 
-double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens, int64_t completion_tokens)
+static int64_t at_least_zero(int64_t n)
 {
-    double in, out;
+    /* a negative count is a bug upstream of here; it must not earn money */
+    return n > 0 ? n : 0;
+}
+
+double allot_cost_cached_usd(const struct allot_model *m, int64_t prompt_tokens,
+                             int64_t cached_tokens, int64_t cache_write_tokens,
+                             int64_t completion_tokens)
+{
+    int64_t prompt = at_least_zero(prompt_tokens), cached = at_least_zero(cached_tokens);
+    int64_t write = at_least_zero(cache_write_tokens);
 
     if (!m)
         return 0.0;
-    /* a negative count is a bug upstream of here; it must not earn money */
-    in = prompt_tokens > 0 ? (double)prompt_tokens : 0.0;
-    out = completion_tokens > 0 ? (double)completion_tokens : 0.0;
-    return (in * m->price_in + out * m->price_out) / 1e6;
+    if (cached > prompt)
+        cached = prompt;
+    if (write > prompt - cached)
+        write = prompt - cached;
+    return ((double)(prompt - cached - write) * m->price_in + (double)cached * m->price_cached_in +
+            (double)write * m->price_cache_write +
+            (double)at_least_zero(completion_tokens) * m->price_out) /
+           1e6;
+}
+
+double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens, int64_t completion_tokens)
+{
+    return allot_cost_cached_usd(m, prompt_tokens, 0, 0, completion_tokens);
 }
 
 uint64_t allot_cost_nusd(double usd)

@@ -137,6 +137,8 @@ const struct allot__ledger_column allot__ledger_columns[] = {
     {"prompt", COL_HEAP_TEXT, FIELD_(prompt), "TEXT NOT NULL DEFAULT ''"},
     TEXT_(client),
     {"overhead_ms", COL_REAL, FIELD_(overhead_ms), "REAL NOT NULL DEFAULT -1"},
+    INT64_(cached_tokens),
+    INT64_(cache_write_tokens),
 };
 const size_t allot__ledger_n_columns =
     sizeof allot__ledger_columns / sizeof allot__ledger_columns[0];

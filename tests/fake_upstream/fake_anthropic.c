@@ -168,6 +168,17 @@ static void emit_tool_head(struct fake_out *o, const struct fake_answer *a)
     fake_emits(o, ",\"input\":");
 }
 
+/* Anthropic's input counts: input_tokens is what was neither read from
+ * nor written to the cache; the cache members only with the knobs. */
+static void emit_input_usage(struct fake_out *o, const struct fake_answer *a)
+{
+    fake_emitf(o, "\"input_tokens\":%ld",
+               a->prompt_tokens - a->cached_tokens - a->cache_write_tokens);
+    if (a->cached_tokens || a->cache_write_tokens)
+        fake_emitf(o, ",\"cache_creation_input_tokens\":%ld,\"cache_read_input_tokens\":%ld",
+                   a->cache_write_tokens, a->cached_tokens);
+}
+
 static void answer(struct fake_out *o, const struct fake_answer *a)
 {
     fake_emits(o, "{");
@@ -185,9 +196,11 @@ static void answer(struct fake_out *o, const struct fake_answer *a)
     fake_emits(o, "],\"stop_reason\":");
     emit_stop_reason(o, a);
     fake_emits(o, ",\"stop_sequence\":null");
-    if (a->usage)
-        fake_emitf(o, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld}", a->prompt_tokens,
-                   a->completion_tokens);
+    if (a->usage) {
+        fake_emits(o, ",\"usage\":{");
+        emit_input_usage(o, a);
+        fake_emitf(o, ",\"output_tokens\":%ld}", a->completion_tokens);
+    }
     fake_emits(o, "}");
 }
 
@@ -204,8 +217,11 @@ static void stream_open(struct fake_out *o, struct fake_answer *a)
     fake_emits(o, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{");
     emit_message_head(o, a);
     fake_emits(o, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null");
-    if (a->usage)
-        fake_emitf(o, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":1}", a->prompt_tokens);
+    if (a->usage) {
+        fake_emits(o, ",\"usage\":{");
+        emit_input_usage(o, a);
+        fake_emits(o, ",\"output_tokens\":1}");
+    }
     fake_emits(o, "}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\","
                   "\"index\":0,\"content_block\":");
     if (a->tool.len) {

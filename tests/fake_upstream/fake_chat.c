@@ -119,6 +119,8 @@ struct knobs {
     int malformed;
     int hang;
     int no_usage;
+    long cached_tokens;      /* of the prompt tokens, reported as cached */
+    long cache_write_tokens; /* ... as written to the cache */
     int empty;
     int content_json;
     struct allot_slice content;        /* ptr NULL: generate */
@@ -576,6 +578,10 @@ static const struct knob_spec knob_table[] = {
     {"malformed", "x-fake-malformed", KNOB_FLAG, 0, 1, KOFF(malformed), NULL},
     {"hang", "x-fake-hang", KNOB_FLAG, 0, 1, KOFF(hang), NULL},
     {"no-usage", "x-fake-no-usage", KNOB_FLAG, 0, 1, KOFF(no_usage), NULL},
+    {"cached-tokens", "x-fake-cached-tokens", KNOB_NUM, 0, FAKE_MAX_TOKENS, KOFF(cached_tokens),
+     NULL},
+    {"cache-write-tokens", "x-fake-cache-write-tokens", KNOB_NUM, 0, FAKE_MAX_TOKENS,
+     KOFF(cache_write_tokens), NULL},
     {"empty", "x-fake-empty", KNOB_FLAG, 0, 1, KOFF(empty), NULL},
     {"content", "x-fake-content", KNOB_TEXT, 0, 0, KOFF(content), NULL},
     {"content-json", "x-fake-content-json", KNOB_FLAG, 0, 1, KOFF(content_json), NULL},
@@ -590,7 +596,8 @@ static const struct knob_spec knob_table[] = {
 #define N_KNOBS (sizeof knob_table / sizeof knob_table[0])
 #define KNOB_NAMES                                                                                 \
     "latency-ms, ttft-ms, tokens-per-sec, tokens, status, cut-after, malformed, hang, no-usage, "  \
-    "empty, content, content-json, finish, tool-call, bad-every, bad, bad-content, retry-after, "  \
+    "cached-tokens, cache-write-tokens, empty, content, content-json, finish, tool-call, "         \
+    "bad-every, bad, bad-content, retry-after, "                                                   \
     "retry-after-ms"
 
 /* Parse a decimal in [min, max]. */
@@ -1144,7 +1151,7 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     struct fake_exchange *ex = NULL;
     struct allot_buf tmp;
     cJSON *root;
-    char msg[256], why[200];
+    char msg[512], why[200]; /* msg: an unknown knob lists every knob */
     char decoded[MODEL_MAX]; /* text knobs from the model id */
     char hint[2][HINT_MAX];  /* the retry-after and retry-after-ms knobs */
     uint64_t delay_ms;
@@ -1234,6 +1241,12 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     memcpy(ex->retry_after, hint[0], sizeof ex->retry_after);
     memcpy(ex->retry_after_ms, hint[1], sizeof ex->retry_after_ms);
     ex->a.prompt_tokens = (long)((v.content_bytes + 3) / 4);
+    /* parts of the prompt: capped by it, reads first */
+    ex->a.cached_tokens =
+        k.cached_tokens < ex->a.prompt_tokens ? k.cached_tokens : ex->a.prompt_tokens;
+    ex->a.cache_write_tokens = k.cache_write_tokens < ex->a.prompt_tokens - ex->a.cached_tokens
+                                   ? k.cache_write_tokens
+                                   : ex->a.prompt_tokens - ex->a.cached_tokens;
     rc = build_answer(ex, opt->name, &v, &k, is_bad, &tmp);
     if (!rc)
         rc = allot_buf_add_json_str(&ex->a.model, v.model, v.model_len);

@@ -57,11 +57,20 @@ static int error_body(struct allot_buf *b, int status, const char *message, cons
     return o.rc;
 }
 
+/* With the cache knobs, prompt_tokens_details as OpenAI gives it
+ * (cached_tokens, a part of prompt_tokens) and, for writes, as OpenRouter
+ * does (cache_write_tokens); without them, no details. */
 static void emit_usage(struct fake_out *o, const struct fake_answer *a)
 {
-    fake_emitf(o,
-               "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
+    fake_emitf(o, "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld",
                a->prompt_tokens, a->completion_tokens, a->prompt_tokens + a->completion_tokens);
+    if (a->cached_tokens || a->cache_write_tokens) {
+        fake_emitf(o, ",\"prompt_tokens_details\":{\"cached_tokens\":%ld", a->cached_tokens);
+        if (a->cache_write_tokens)
+            fake_emitf(o, ",\"cache_write_tokens\":%ld", a->cache_write_tokens);
+        fake_emits(o, "}");
+    }
+    fake_emits(o, "}");
 }
 
 static void answer(struct fake_out *o, const struct fake_answer *a)

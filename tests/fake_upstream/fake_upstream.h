@@ -47,7 +47,7 @@ struct fake_options {
     double fail_rate;    /* share of chat requests given `status`; <0 unset */
     long seed;
     long quiet;
-    long idle_timeout_ms; /* keep-alive connections idle this long are closed */
+    long idle_timeout_ms;   /* keep-alive connections idle this long are closed */
     const char *expect_key; /* NULL: key_ok is null in /stats, no request refused */
 };
 
@@ -196,6 +196,8 @@ struct fake_answer {
     int include_usage; /* OpenAI stream: the usage chunk was asked for */
     int usage;         /* usage is reported (not x-fake-no-usage) */
     long prompt_tokens;
+    long cached_tokens;      /* of prompt_tokens: read from the prompt cache (cached-tokens) */
+    long cache_write_tokens; /* of prompt_tokens: written to it (cache-write-tokens) */
     long completion_tokens;
     struct allot_buf model;   /* JSON string literal, quotes included */
     struct allot_buf content; /* the answer text; with a tool call, its arguments (JSON text) */
@@ -232,8 +234,8 @@ struct fake_dialect {
     void (*stream_close)(struct fake_out *o, const struct fake_answer *a);
 };
 
-extern const struct fake_dialect fake_openai;    /* POST /v1/chat/completions */
-extern const struct fake_dialect fake_anthropic; /* POST /v1/messages */
+extern const struct fake_dialect fake_openai;     /* POST /v1/chat/completions */
+extern const struct fake_dialect fake_anthropic;  /* POST /v1/messages */
 extern const struct fake_dialect fake_embeddings; /* POST /v1/embeddings */
 
 /* Whether the header value `key` carries exactly expect_key: as

@@ -182,8 +182,9 @@ describe('the ledger in PostgreSQL', () => {
     const types = Object.fromEntries((await rows(pg, 'ledger_sdk',
       "select column_name as name, data_type as type from information_schema.columns where table_name = 'requests'"))
       .map((r) => [r.name, r.type]));
-    assert.deepEqual([types.id, types.ts_ms, types.http_status, types.cost_usd, types.check, types.overhead_ms],
-      ['text', 'bigint', 'integer', 'double precision', 'text', 'double precision']);
+    assert.deepEqual([types.id, types.ts_ms, types.http_status, types.cost_usd, types.check, types.overhead_ms,
+      types.cached_tokens, types.cache_write_tokens],
+      ['text', 'bigint', 'integer', 'double precision', 'text', 'double precision', 'bigint', 'bigint']);
     await h.assertCleanStop(allot);
     assertNoPassword(allot.logs(), 'allot serve');
   });

@@ -744,6 +744,70 @@ TEST(anthropic_stream_init_ids)
     ASSERT_INT_EQ(strlen(s.id), sizeof s.id - 1);
 }
 
+TEST(anthropic_response_cached_tokens)
+{
+    int rc;
+    /* OpenAI counts cached tokens in prompt_tokens, Anthropic apart */
+    cJSON *o = response("{'id':'c','choices':[{'message':{'content':'a'},'finish_reason':'stop'}],"
+                        "'usage':{'prompt_tokens':1000,'completion_tokens':3,"
+                        "'prompt_tokens_details':{'cached_tokens':800,'cache_write_tokens':150}}}",
+                        "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_keys(json_at(o, "usage")),
+                  "input_tokens,cache_creation_input_tokens,cache_read_input_tokens,output_tokens");
+    ASSERT_INT_EQ(json_num(o, "usage.input_tokens"), 50);
+    ASSERT_INT_EQ(json_num(o, "usage.cache_read_input_tokens"), 800);
+    ASSERT_INT_EQ(json_num(o, "usage.cache_creation_input_tokens"), 150);
+    ASSERT_INT_EQ(json_num(o, "usage.output_tokens"), 3);
+    cJSON_Delete(o);
+
+    /* more cached than prompt: never a negative input */
+    o = response("{'id':'c','choices':[{'message':{'content':'a'}}],'usage':{'prompt_tokens':10,"
+                 "'completion_tokens':1,'prompt_tokens_details':{'cached_tokens':99}}}",
+                 "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_INT_EQ(json_num(o, "usage.input_tokens"), 0);
+    ASSERT_INT_EQ(json_num(o, "usage.cache_read_input_tokens"), 10);
+    ASSERT_INT_EQ(json_num(o, "usage.cache_creation_input_tokens"), 0);
+    cJSON_Delete(o);
+
+    /* zero cached: no cache members, as before */
+    o = response("{'id':'c','choices':[{'message':{'content':'a'}}],'usage':{'prompt_tokens':10,"
+                 "'completion_tokens':1,'prompt_tokens_details':{'cached_tokens':0}}}",
+                 "m", &rc);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT(o);
+    ASSERT_STR_EQ(json_keys(json_at(o, "usage")), "input_tokens,output_tokens");
+    cJSON_Delete(o);
+}
+
+TEST(anthropic_stream_cached_tokens)
+{
+    struct allot_anthropic_stream s;
+    struct allot_buf out;
+    struct events ev;
+
+    allot_buf_init(&out, 1u << 16);
+    allot_anthropic_stream_init(&s, "chatcmpl-s2", "m");
+    ASSERT_INT_EQ(feed(&s, "{'choices':[{'index':0,'delta':{'content':'Hi'}}]}", &out), 0);
+    ASSERT_INT_EQ(feed(&s,
+                       "{'choices':[],'usage':{'prompt_tokens':2000,'completion_tokens':5,"
+                       "'prompt_tokens_details':{'cached_tokens':1536}}}",
+                       &out),
+                  0);
+    ASSERT_INT_EQ(allot_anthropic_stream_event(&s, ALLOT_SLICE_LIT("[DONE]"), &out), 0);
+    ASSERT_INT_EQ(events_parse(allot_buf_cstr(&out), &ev, 0), 0);
+    ASSERT_STR_EQ(ev.name[ev.n - 2], "message_delta");
+    ASSERT_INT_EQ(json_num(ev.data[ev.n - 2], "usage.input_tokens"), 464);
+    ASSERT_INT_EQ(json_num(ev.data[ev.n - 2], "usage.cache_read_input_tokens"), 1536);
+    ASSERT_INT_EQ(json_num(ev.data[ev.n - 2], "usage.cache_creation_input_tokens"), 0);
+    ASSERT_INT_EQ(json_num(ev.data[ev.n - 2], "usage.output_tokens"), 5);
+    events_release(&ev);
+    allot_buf_release(&out);
+}
+
 TEST(anthropic_stream_text_full_sequence)
 {
     struct allot_anthropic_stream s;

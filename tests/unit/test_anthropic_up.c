@@ -789,6 +789,8 @@ TEST(anthropic_up_response_cache_usage)
     ASSERT_INT_EQ(json_num(o, "usage.prompt_tokens"), 3210);
     ASSERT_INT_EQ(json_num(o, "usage.completion_tokens"), 40);
     ASSERT_INT_EQ(json_num(o, "usage.total_tokens"), 3250);
+    ASSERT_INT_EQ(json_num(o, "usage.prompt_tokens_details.cached_tokens"), 3000);
+    ASSERT_INT_EQ(json_num(o, "usage.prompt_tokens_details.cache_write_tokens"), 200);
     cJSON_Delete(o);
 }
 
@@ -910,13 +912,16 @@ TEST(anthropic_up_stream_text)
     /* finish */
     ASSERT_INT_EQ(json_size(ev.data[3], "choices.0.delta"), 0);
     ASSERT_STR_EQ(json_str(ev.data[3], "choices.0.finish_reason"), "length");
-    /* usage: cache reads and writes count as prompt tokens */
+    /* usage: cache reads and writes count as prompt tokens, and are given
+     * apart in prompt_tokens_details for their prices */
     ASSERT_INT_EQ(json_size(ev.data[4], "choices"), 0);
     ASSERT_STR_EQ(json_keys(json_at(ev.data[4], "usage")),
-                  "prompt_tokens,completion_tokens,total_tokens");
+                  "prompt_tokens,completion_tokens,total_tokens,prompt_tokens_details");
     ASSERT_INT_EQ(json_num(ev.data[4], "usage.prompt_tokens"), 125);
     ASSERT_INT_EQ(json_num(ev.data[4], "usage.completion_tokens"), 7);
     ASSERT_INT_EQ(json_num(ev.data[4], "usage.total_tokens"), 132);
+    ASSERT_INT_EQ(json_num(ev.data[4], "usage.prompt_tokens_details.cached_tokens"), 100);
+    ASSERT_INT_EQ(json_num(ev.data[4], "usage.prompt_tokens_details.cache_write_tokens"), 4);
     ASSERT(ev.done[5]);
 
     /* everything after message_stop is ignored */

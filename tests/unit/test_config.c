@@ -165,10 +165,13 @@ TEST(config_example_loads_with_key_from_env)
     ASSERT(m != NULL);
     ASSERT_DBL_NEAR(m->price_in, 2.50, 1e-12);
     ASSERT_DBL_NEAR(m->price_out, 10.00, 1e-12);
+    ASSERT_DBL_NEAR(m->price_cached_in, 1.25, 1e-12);
+    ASSERT_DBL_NEAR(m->price_cache_write, 2.50, 1e-12); /* unset: input */
     m = allot_config_find_model(c, "gpt-4o-mini", 11);
     ASSERT(m != NULL);
     ASSERT_DBL_NEAR(m->price_in, 0.15, 1e-12);
     ASSERT_DBL_NEAR(m->price_out, 0.60, 1e-12);
+    ASSERT_DBL_NEAR(m->price_cached_in, 0.075, 1e-12);
     m = allot_config_find_model(c, "llama3.1-8b", 11);
     ASSERT(m != NULL);
     ASSERT_STR_EQ(m->upstream_id, "llama3.1:8b");
@@ -545,6 +548,53 @@ TEST(config_yaml_syntax_errors_have_lines)
 
     ASSERT_INT_EQ(load("- a\n- b\n", &c, &err), ALLOT_ECONFIG);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "t.yaml:1: expected a mapping of keys");
+    allot_buf_release(&err);
+}
+
+TEST(config_cache_prices_default_to_input)
+{
+    struct allot_config *c;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(load("providers: [{name: p, base_url: \"http://127.0.0.1:9/v1\"}]\n"
+                       "models:\n"
+                       /* cache prices before input: still input's value */
+                       "  - {name: a, provider: p, price: {output: 8, input: 2}}\n"
+                       "  - {name: b, provider: p, price: {cached_input: 0.5, input: 2, "
+                       "cache_write: 2.5, output: 8}}\n"
+                       "  - {name: c, provider: p, price: {input: 3, cached_input: 0}}\n"
+                       "  - {name: d, provider: p}\n"
+                       "tiers: {judgment: [a], labour: [b], code: [c]}\n",
+                       &c, &err),
+                  0);
+    ASSERT_DBL_NEAR(c->models[0].price_cached_in, 2.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[0].price_cache_write, 2.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[1].price_in, 2.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[1].price_cached_in, 0.5, 0.0);
+    ASSERT_DBL_NEAR(c->models[1].price_cache_write, 2.5, 0.0);
+    /* an explicit 0 is free, not unset */
+    ASSERT_DBL_NEAR(c->models[2].price_cached_in, 0.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[2].price_cache_write, 3.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[3].price_cached_in, 0.0, 0.0);
+    ASSERT_DBL_NEAR(c->models[3].price_cache_write, 0.0, 0.0);
+    allot_config_free(c);
+    allot_buf_release(&err);
+
+    ASSERT_INT_EQ(load("providers: [{name: p, base_url: \"http://127.0.0.1:9/v1\"}]\n"
+                       "models:\n"
+                       "  - {name: m, provider: p, price: {input: 1, cached_input: -0.1,\n"
+                       "     cache_write: 1e7}}\n"
+                       "  - {name: n, provider: p, price: {cached_input: cheap}}\n"
+                       "tiers: {judgment: [m], labour: [m], code: [m]}\n",
+                       &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "t.yaml:3: key 'models[0].price.cached_input': expected a number between 0 "
+                  "and 1000000, got \"-0.1\"\n"
+                  "t.yaml:4: key 'models[0].price.cache_write': expected a number between 0 "
+                  "and 1000000, got \"1e7\"\n"
+                  "t.yaml:5: key 'models[1].price.cached_input': expected a number between 0 "
+                  "and 1000000, got \"cheap\"\n");
     allot_buf_release(&err);
 }
 

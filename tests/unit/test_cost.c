@@ -46,6 +46,38 @@ TEST(cost_negative_counts_count_as_zero)
     ASSERT(allot_cost_usd(&m, 1000, INT64_MIN) == 0.005);
 }
 
+TEST(cost_cached_tokens_at_their_prices)
+{
+    /* gpt-4.1: input 2.00, cached 0.50, output 8.00; writes at 2.50 */
+    struct allot_model m = {
+        .price_in = 2.0, .price_cached_in = 0.5, .price_cache_write = 2.5, .price_out = 8.0};
+    /* 10000 prompt of which 8000 cached: 2000 * 2 + 8000 * 0.5 + 100 * 8 */
+    ASSERT(allot_cost_cached_usd(&m, 10000, 8000, 0, 100) == 0.0088);
+    /* 1000 written, 8000 read, 1000 plain */
+    ASSERT(allot_cost_cached_usd(&m, 10000, 8000, 1000, 100) == 0.0093);
+    /* nothing cached: the same as allot_cost_usd */
+    ASSERT(allot_cost_cached_usd(&m, 10000, 0, 0, 100) == allot_cost_usd(&m, 10000, 100));
+    ASSERT(allot_cost_usd(&m, 10000, 100) == 0.0208);
+    ASSERT(allot_cost_cached_usd(NULL, 10000, 8000, 1000, 100) == 0.0);
+}
+
+TEST(cost_cached_counts_are_capped_by_the_prompt)
+{
+    struct allot_model m = {
+        .price_in = 3.0, .price_cached_in = 0.3, .price_cache_write = 3.75, .price_out = 15.0};
+    /* more cached than prompt: all the prompt at the cached price */
+    ASSERT(allot_cost_cached_usd(&m, 1000, 5000, 0, 0) ==
+           allot_cost_cached_usd(&m, 1000, 1000, 0, 0));
+    ASSERT_DBL_NEAR(allot_cost_cached_usd(&m, 1000, 5000, 0, 0), 0.0003, 1e-18);
+    /* writes take what reads left */
+    ASSERT_DBL_NEAR(allot_cost_cached_usd(&m, 1000, 600, 900, 0), (600 * 0.3 + 400 * 3.75) / 1e6,
+                    1e-18);
+    /* negative counts count as 0 */
+    ASSERT(allot_cost_cached_usd(&m, 1000, -5, -5, 0) == 0.003);
+    ASSERT(allot_cost_cached_usd(&m, -1000, 500, 500, 0) == 0.0);
+    ASSERT(allot_cost_cached_usd(&m, 1000, INT64_MIN, INT64_MIN, INT64_MIN) == 0.003);
+}
+
 TEST(cost_estimate_rounds_up)
 {
     ASSERT_INT_EQ(allot_tokens_estimate(0), 0);

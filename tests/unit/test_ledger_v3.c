@@ -208,7 +208,7 @@ static void check_new_store(sqlite3 *db, int *allot_test_failed_)
     for (i = 0; i < sizeof v3_columns / sizeof v3_columns[0]; i++)
         if (!has_column(db, "requests", v3_columns[i]))
             TEST_FAIL_("no column %s", v3_columns[i]);
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 37);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
     ASSERT_STR_EQ(query_text(db,
                              "SELECT dflt_value FROM pragma_table_info('requests') WHERE "
                              "name = 'grade'",
@@ -357,7 +357,7 @@ static void check_upgraded(sqlite3 *db, const char *old_id, int had_explain,
         if (!has_column(db, "requests", v3_columns[i]))
             TEST_FAIL_("no column %s", v3_columns[i]);
     ASSERT(has_column(db, "requests", "explain"));
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 37);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('events')"), 5);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_audit_of'"),
