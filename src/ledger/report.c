@@ -40,6 +40,7 @@ struct group {
     char *key; /* "" for rows without one */
     int64_t requests, ok, failed, client_closed, rejected;
     int64_t prompt_tokens, completion_tokens, estimated_rows;
+    int64_t cached_tokens, cache_write_tokens; /* of prompt_tokens (schema v6) */
     double cost_usd, counterfactual_usd;
     double p50_latency_ms; /* < 0: no ok rows */
 };
@@ -94,20 +95,26 @@ static void put_json_num(struct writer *w, double v)
 #define WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64 "%s"
 #define EVENTS_WINDOW "ts_ms >= %" PRId64 " AND ts_ms < %" PRId64
 
-/* The select lists follow "SELECT COALESCE(column, '')". */
+/* The select lists follow "SELECT COALESCE(column, '')". A ledger before
+ * schema v6 has no cache columns: its cached counts are 0. */
 /* clang-format off */
+#define AGG_SQL(CACHE_COLUMNS) \
+    ", COUNT(*)," \
+    COUNT_IF("status = 'ok'") "," \
+    COUNT_IF("status = 'failed'") "," \
+    COUNT_IF("status = 'client_closed'") "," \
+    COUNT_IF("status = 'rejected'") "," \
+    " SUM(CASE WHEN status <> 'rejected' THEN prompt_tokens ELSE 0 END)," \
+    " SUM(CASE WHEN status <> 'rejected' THEN completion_tokens ELSE 0 END)," \
+    COUNT_IF("status <> 'rejected' AND tokens_estimated <> 0") "," \
+    TOTAL_OF("CASE WHEN status <> 'rejected' THEN cost_usd END") "," \
+    TOTAL_OF("CASE WHEN status <> 'rejected' THEN counterfactual_usd END") "," \
+    CACHE_COLUMNS \
+    " FROM requests WHERE " WINDOW " AND endpoint <> 'audit'"
 static const char agg_sql[] =
-    ", COUNT(*),"
-    COUNT_IF("status = 'ok'") ","
-    COUNT_IF("status = 'failed'") ","
-    COUNT_IF("status = 'client_closed'") ","
-    COUNT_IF("status = 'rejected'") ","
-    " SUM(CASE WHEN status <> 'rejected' THEN prompt_tokens ELSE 0 END),"
-    " SUM(CASE WHEN status <> 'rejected' THEN completion_tokens ELSE 0 END),"
-    COUNT_IF("status <> 'rejected' AND tokens_estimated <> 0") ","
-    TOTAL_OF("CASE WHEN status <> 'rejected' THEN cost_usd END") ","
-    TOTAL_OF("CASE WHEN status <> 'rejected' THEN counterfactual_usd END")
-    " FROM requests WHERE " WINDOW " AND endpoint <> 'audit'";
+    AGG_SQL(TOTAL_OF("CASE WHEN status <> 'rejected' THEN cached_tokens END") ","
+            TOTAL_OF("CASE WHEN status <> 'rejected' THEN cache_write_tokens END"));
+static const char agg_sql_v5[] = AGG_SQL(" 0, 0");
 /* clang-format on */
 
 static const char latency_sql[] = ", latency_ms FROM requests"
@@ -273,16 +280,18 @@ static void release_dimension(struct dimension *d)
     d->n = d->cap = 0;
 }
 
-/* Fill d with one group per distinct value of d->column in the window. */
+/* Fill d with one group per distinct value of d->column in the window;
+ * version: the ledger's schema version. */
 static int load_dimension(struct allot_ledger_reader *rd, const struct allot_report_opts *o,
-                          int64_t until, struct dimension *d, struct allot_buf *err)
+                          int64_t until, int version, struct dimension *d, struct allot_buf *err)
 {
     struct group *g = NULL;
     int64_t rank = 0;
     int rc, step;
 
     /* totals: one row even when the window is empty, so no GROUP BY */
-    if ((rc = query(rd, d->column, agg_sql, d->name ? " GROUP BY 1" : "", o, until, err)))
+    if ((rc = query(rd, d->column, version >= 6 ? agg_sql : agg_sql_v5,
+                    d->name ? " GROUP BY 1" : "", o, until, err)))
         goto out;
     while ((step = allot_ledger_reader_next(rd, err)) == 1) {
         if (!(g = add_group(d, allot_ledger_reader_text(rd, 0)))) {
@@ -299,6 +308,8 @@ static int load_dimension(struct allot_ledger_reader *rd, const struct allot_rep
         g->estimated_rows = allot_ledger_reader_int64(rd, 8);
         g->cost_usd = allot_ledger_reader_double(rd, 9);
         g->counterfactual_usd = allot_ledger_reader_double(rd, 10);
+        g->cached_tokens = allot_ledger_reader_int64(rd, 11);
+        g->cache_write_tokens = allot_ledger_reader_int64(rd, 12);
     }
     if (step < 0) {
         rc = step;
@@ -466,9 +477,11 @@ static void json_group(struct writer *w, const struct group *g, const char *name
         put(w, ",");
     }
     put(w,
-        "\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
+        "\"prompt_tokens\":%" PRId64 ",\"cached_tokens\":%" PRId64
+        ",\"cache_write_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
         ",\"estimated_rows\":%" PRId64 ",\"cost_usd\":",
-        g->prompt_tokens, g->completion_tokens, g->estimated_rows);
+        g->prompt_tokens, g->cached_tokens, g->cache_write_tokens, g->completion_tokens,
+        g->estimated_rows);
     put_json_num(w, g->cost_usd);
     put(w, ",\"counterfactual_usd\":");
     put_json_num(w, g->counterfactual_usd);
@@ -707,8 +720,11 @@ static void emit_table(struct writer *w, const char *path, const char *client, i
         put(w, ", %" PRId64 " client closed", t->client_closed);
     if (t->rejected)
         put(w, ", %" PRId64 " rejected", t->rejected);
-    put(w, ")   tokens %s in / %s out", fmt_count(a, sizeof a, t->prompt_tokens),
-        fmt_count(b, sizeof b, t->completion_tokens));
+    put(w, ")   tokens %s in", fmt_count(a, sizeof a, t->prompt_tokens));
+    if (t->cached_tokens || t->cache_write_tokens) /* prompt caching: billed apart */
+        put(w, " (%s from cache, %s written to it)", fmt_count(a, sizeof a, t->cached_tokens),
+            fmt_count(b, sizeof b, t->cache_write_tokens));
+    put(w, " / %s out", fmt_count(b, sizeof b, t->completion_tokens));
     if (t->estimated_rows)
         put(w, " (%" PRId64 " request%s estimated)", t->estimated_rows,
             t->estimated_rows == 1 ? "" : "s");
@@ -787,12 +803,12 @@ int allot_report_run(const char *store, const struct allot_report_opts *opts, st
         rc = ALLOT_EINVAL;
         goto out;
     }
-    if ((rc = load_dimension(rd, opts, until, &totals, err)))
+    if ((rc = load_dimension(rd, opts, until, q->version, &totals, err)))
         goto out;
     if (q->version < 5) /* no client column: every row is "" */
         dims[n_dims - 1].column = "''";
     for (i = 0; i < n_dims; i++)
-        if ((rc = load_dimension(rd, opts, until, &dims[i], err)))
+        if ((rc = load_dimension(rd, opts, until, q->version, &dims[i], err)))
             goto out;
     if ((rc = load_quality(rd, opts, until, q, err)))
         goto out;

@@ -435,3 +435,54 @@ TEST(report_of_one_client)
     allot_buf_release(&err);
     tmpdir_remove(&t);
 }
+
+/* Prompt caching: the cached and cache-written shares of the prompt tokens
+ * are summed like the other counts, in JSON and in the text's header. */
+TEST(report_counts_cached_prompt_tokens)
+{
+    struct tmpdir t;
+    struct allot_buf out, err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    cJSON *root, *tot, *g;
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "report-cache"), 0);
+    allot_buf_init(&out, 1 << 20);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 10, &l, &err), 0);
+    for (i = 0; i < 3; i++) {
+        memset(&e, 0, sizeof e);
+        snprintf(e.id, sizeof e.id, "c%d", i);
+        e.ts_ms = T0 + i;
+        snprintf(e.tier, sizeof e.tier, "%s", i < 2 ? "judgment" : "labour");
+        snprintf(e.model, sizeof e.model, "%s", i < 2 ? "frontier-a" : "local-b");
+        snprintf(e.status, sizeof e.status, "%s", i < 2 ? "ok" : "rejected");
+        e.prompt_tokens = 10000;
+        e.cached_tokens = 8000; /* counted for ok rows, not the rejected one */
+        e.cache_write_tokens = i ? 0 : 1500;
+        e.completion_tokens = 100;
+        e.ttft_ms = -1;
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    allot_ledger_close(l);
+
+    ASSERT_INT_EQ(run(t.path, T0, T0 + HOUR_MS, 1, &out, &err), 0);
+    root = cJSON_Parse(allot_buf_cstr(&out));
+    ASSERT(root != NULL);
+    tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    ASSERT_INT_EQ(jint(tot, "prompt_tokens"), 20000);
+    ASSERT_INT_EQ(jint(tot, "cached_tokens"), 16000);
+    ASSERT_INT_EQ(jint(tot, "cache_write_tokens"), 1500);
+    g = find_group(cJSON_GetObjectItemCaseSensitive(root, "by_tier"), "tier", "judgment");
+    ASSERT(g != NULL);
+    ASSERT_INT_EQ(jint(g, "cached_tokens"), 16000);
+    cJSON_Delete(root);
+
+    ASSERT_INT_EQ(run(t.path, T0, T0 + HOUR_MS, 0, &out, &err), 0);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&out),
+                        "tokens 20,000 in (16,000 from cache, 1,500 written to it) / 200 out");
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
