@@ -553,26 +553,41 @@ static void set_tier_models(struct load *L, const struct allot__config_key *k,
     }
 }
 
+/* v as a list: a sequence, or one scalar standing for a list of one (in
+ * one[0]). Sets *items; returns how many, or 0 after reporting a value
+ * that is neither or a list of more than max (nouns). */
+static size_t list_items(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
+                         const char *path, size_t max, const char *nouns, struct allot__ynode **one,
+                         struct allot__ynode ***items)
+{
+    size_t n = 1;
+
+    one[0] = v;
+    *items = one;
+    if (v->type == ALLOT__YSEQ) {
+        *items = v->kids;
+        n = v->n;
+    } else if (v->type != ALLOT__YSCALAR) {
+        expected(L, k, v, path);
+        return 0;
+    }
+    if (n > max) {
+        report(L, v->line, path, "expected at most %zu %s, got %zu", max, nouns, n);
+        return 0;
+    }
+    return n;
+}
+
 static void set_aliases(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
                         const char *path)
 {
     struct allot_routing *r = &L->cfg->routing;
-    struct allot__ynode *one[1] = {v}, **items = one;
-    size_t n = 1, i, j;
+    struct allot__ynode *one[1], **items;
+    size_t n, i, j;
     char ip[288], g[224];
 
     L->aliases_line = v->line;
-    if (v->type == ALLOT__YSEQ) {
-        items = v->kids;
-        n = v->n;
-    } else if (v->type != ALLOT__YSCALAR) {
-        expected(L, k, v, path);
-        return;
-    }
-    if (n > ALLOT_MAX_ALIASES) {
-        report(L, v->line, path, "expected at most %d names, got %zu", ALLOT_MAX_ALIASES, n);
-        return;
-    }
+    n = list_items(L, k, v, path, ALLOT_MAX_ALIASES, "names", one, &items);
     for (i = 0; i < n; i++) {
         struct allot__ynode *item = items[i];
         const char *s;
@@ -639,21 +654,11 @@ static void set_origins(struct load *L, const struct allot__config_key *k, struc
                         const char *path)
 {
     struct allot_config *c = L->cfg;
-    struct allot__ynode *one[1] = {v}, **items = one;
-    size_t n = 1, i, j;
+    struct allot__ynode *one[1], **items;
+    size_t n, i, j;
     char ip[288], g[224];
 
-    if (v->type == ALLOT__YSEQ) {
-        items = v->kids;
-        n = v->n;
-    } else if (v->type != ALLOT__YSCALAR) {
-        expected(L, k, v, path);
-        return;
-    }
-    if (n > ALLOT_MAX_CORS_ORIGINS) {
-        report(L, v->line, path, "expected at most %d origins, got %zu", ALLOT_MAX_CORS_ORIGINS, n);
-        return;
-    }
+    n = list_items(L, k, v, path, ALLOT_MAX_CORS_ORIGINS, "origins", one, &items);
     for (i = 0; i < n; i++) {
         struct allot__ynode *item = items[i];
         const char *s, *why;
