@@ -118,7 +118,8 @@ void allot_kinds_model_probs(const struct allot_kinds_model *m,
 struct allot_kinds_trainset {
     uint32_t *idx;
     float *val;
-    size_t *off; /* n + 1 entries */
+    uint16_t *unit; /* each feature's unit (features.h), for dropout by unit */
+    size_t *off;    /* n + 1 entries */
     uint8_t *label;
     size_t n, cap, n_feat, cap_feat;
     unsigned hash_bits;

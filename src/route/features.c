@@ -2,13 +2,19 @@
  *
  * Tokens: runs of ASCII letters and digits and of non-ASCII bytes (UTF-8
  * letters of any script), lower-cased, digits folded to '0', apostrophes
- * inside a word dropped ("don't" = "dont"), at most WORD_MAX bytes hashed.
- * '?' is a token of its own: it marks questions wherever it stands.
+ * inside a word dropped ("don't" = "dont"), at most WORD_MAX bytes hashed;
+ * Cyrillic is lower-cased too, and each Chinese or Japanese character is a
+ * token (those scripts have no spaces). '?' is a token of its own: it marks
+ * questions wherever it stands.
  *
  * Weights: a feature from the instruction counts 1, from the long edge of
  * a pasted block EDGE_WEIGHT, from the system prompt SYSTEM_WEIGHT; each
  * character n-gram CHAR_WEIGHT of its word's. The text features are then
  * scaled to unit length.
+ *
+ * Signed hashing: a text or cue feature's value takes the sign of a hash
+ * bit the bucket does not use, so that features sharing a bucket cancel in
+ * expectation instead of adding up (Weinberger et al., 2009).
  *
  * DESIGN: nothing allocates; a request's features fit the fixed arrays of
  * struct allot_features. Hashing is FNV-1a per family seed, then MurmurHash3's
@@ -26,6 +32,7 @@
 #define WORD_MAX 32
 #define CHAR_WEIGHT 0.35f
 #define LEAD_WEIGHT 1.0f
+#define LEAD2_WEIGHT 0.7f
 
 /* The length of each zone's text features after scaling (instruction.h):
  * the opening and closing of the user turn and the system prompt weigh
@@ -50,6 +57,7 @@ enum family {
     FAM_CUE = 0x3c6ef372u,
     FAM_FIRST_CUE = 0xa54ff53au,
     FAM_SIGNAL = 0xd3a2646cu,
+    FAM_LEAD2 = 0x1f83d9abu,
 };
 
 struct word {
@@ -74,6 +82,7 @@ struct extractor {
     /* cue features wait here until the text features are scaled */
     struct allot_feature cues[CUE_PENDING_MAX];
     size_t n_cues;
+    size_t n_numbers, n_sentences; /* in the text read, for counts() */
     /* while text is read: the sum of squares of its zone's features, the
      * same sums in the same order as over the finished list, taken as the
      * features are made so that they cost no pass of their own */
@@ -126,10 +135,12 @@ static inline __attribute__((always_inline)) void add(struct extractor *x, uint3
                                                       uint16_t unit)
 {
     struct allot_features *f = x->out;
+    uint32_t m;
     if (f->n >= x->limit)
         return;
-    f->f[f->n].idx = fmix32(h) & x->mask;
-    f->f[f->n].value = value;
+    m = fmix32(h);
+    f->f[f->n].idx = m & x->mask;
+    f->f[f->n].value = (m >> 31) ? -value : value;
     f->f[f->n].unit = unit;
     f->n++;
     if (x->sum_sq)
@@ -188,30 +199,94 @@ static char fold(unsigned char c)
 /* The next token of s[*i..n) into w, with its hash (cues.h: FNV-1a over
  * the folded bytes kept, taken as they are kept); 0 at the end. *boundary
  * is set when a sentence ended between the previous token and this one. */
+/* Scripts written without spaces (Chinese, Japanese): each character of
+ * U+3040..U+9FFF is a token of its own, so its words and bigrams are
+ * characters and character pairs, not a whole sentence in one token.
+ * Their punctuation (U+3000..U+303F, the full-width ASCII forms) separates
+ * tokens: CJK_END ends a sentence, CJK_QUESTION is '?'. */
+enum { CJK_NONE, CJK_CHAR, CJK_SEP, CJK_END, CJK_QUESTION };
+static int cjk_at(const char *s, size_t n, size_t k)
+{
+    unsigned char a = (unsigned char)s[k], b, c;
+    if (a < 0xe3 || a > 0xef || k + 3 > n)
+        return CJK_NONE;
+    b = (unsigned char)s[k + 1];
+    c = (unsigned char)s[k + 2];
+    if ((b & 0xc0) != 0x80 || (c & 0xc0) != 0x80)
+        return CJK_NONE;
+    if (a == 0xe3 && b == 0x80) /* U+3000..U+303F */
+        return c == 0x82 ? CJK_END : CJK_SEP;
+    if (a >= 0xe3 && a <= 0xe9) /* U+3040..U+9FFF */
+        return CJK_CHAR;
+    if (a == 0xef && b == 0xbc) { /* U+FF00..U+FF3F */
+        if (c == 0x9f)
+            return CJK_QUESTION;
+        if (c == 0x81 || c == 0x9a || c == 0x9b)
+            return CJK_END;
+        if (c == 0x8c || c == 0x88 || c == 0x89)
+            return CJK_SEP;
+    }
+    return CJK_NONE;
+}
+
 static int next_word(const char *s, size_t n, size_t *i, struct word *w, int *boundary)
 {
     size_t k = *i;
     uint64_t h = FNV64_BASIS;
+    int cjk = CJK_NONE;
     *boundary = 0;
-    while (k < n && !(byte_class[(unsigned char)s[k]] & (B_WORD | B_QUESTION))) {
-        if (byte_class[(unsigned char)s[k]] & B_END)
+    for (;;) {
+        while (k < n && !(byte_class[(unsigned char)s[k]] & (B_WORD | B_QUESTION))) {
+            if (byte_class[(unsigned char)s[k]] & B_END)
+                *boundary = 1;
+            k++;
+        }
+        if (k >= n) {
+            *i = k;
+            return 0;
+        }
+        cjk = cjk_at(s, n, k);
+        if (cjk != CJK_SEP && cjk != CJK_END)
+            break;
+        if (cjk == CJK_END)
             *boundary = 1;
-        k++;
-    }
-    if (k >= n) {
-        *i = k;
-        return 0;
+        k += 3;
     }
     w->at = s + k;
     w->len = 0;
-    if (s[k] == '?') {
+    if (cjk == CJK_CHAR) {
+        size_t e;
+        for (e = k + 3; k < e; k++) {
+            w->text[w->len++] = s[k];
+            h = (h ^ (unsigned char)s[k]) * FNV64_PRIME;
+        }
+    } else if (s[k] == '?' || cjk == CJK_QUESTION) {
         w->text[w->len++] = '?';
         h = (h ^ '?') * FNV64_PRIME;
-        k++;
+        k += cjk == CJK_QUESTION ? 3 : 1;
     } else {
-        while (k < n && (is_word_byte((unsigned char)s[k]) ||
-                         (s[k] == '\'' && k + 1 < n && is_word_byte((unsigned char)s[k + 1]) &&
-                          k > 0 && is_word_byte((unsigned char)s[k - 1])))) {
+        while (k < n && !((unsigned char)s[k] >= 0xe3 && cjk_at(s, n, k) != CJK_NONE) &&
+               (is_word_byte((unsigned char)s[k]) ||
+                (s[k] == '\'' && k + 1 < n && is_word_byte((unsigned char)s[k + 1]) && k > 0 &&
+                 is_word_byte((unsigned char)s[k - 1])))) {
+            if ((unsigned char)s[k] == 0xd0 && k + 1 < n &&
+                (((unsigned char)s[k + 1] >= 0x90 && (unsigned char)s[k + 1] <= 0xaf) ||
+                 (unsigned char)s[k + 1] == 0x81)) {
+                /* Cyrillic capitals (U+0401, U+0410..U+042F) to small */
+                unsigned char b = (unsigned char)s[k + 1], lo[2];
+                lo[0] = b == 0x81 || b >= 0xa0 ? 0xd1 : 0xd0;
+                lo[1] = b == 0x81   ? 0x91
+                        : b >= 0xa0 ? (unsigned char)(b - 0x20)
+                                    : (unsigned char)(b + 0x20);
+                if (w->len + 2 <= WORD_MAX) {
+                    w->text[w->len++] = (char)lo[0];
+                    w->text[w->len++] = (char)lo[1];
+                    h = (h ^ lo[0]) * FNV64_PRIME;
+                    h = (h ^ lo[1]) * FNV64_PRIME;
+                }
+                k += 2;
+                continue;
+            }
             if (s[k] != '\'' && w->len < WORD_MAX) {
                 char c = fold((unsigned char)s[k]);
                 w->text[w->len++] = c;
@@ -247,8 +322,9 @@ static void pend(struct extractor *x, uint32_t h, float value, uint16_t unit)
 {
     if (x->n_cues >= CUE_PENDING_MAX)
         return;
-    x->cues[x->n_cues].idx = fmix32(h) & x->mask;
-    x->cues[x->n_cues].value = value;
+    uint32_t m = fmix32(h);
+    x->cues[x->n_cues].idx = m & x->mask;
+    x->cues[x->n_cues].value = (m >> 31) ? -value : value;
     x->cues[x->n_cues].unit = unit;
     x->n_cues++;
 }
@@ -294,6 +370,10 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
     while (next_word(sp->ptr, sp->len, &i, &w[cur], &boundary)) {
         struct word *wd = &w[cur], *prev = &w[(cur + ALLOT_CUE_WORDS - 1) % ALLOT_CUE_WORDS];
         wd->unit = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_WORD);
+        if (wd->text[0] == '0' && sp->zone != ALLOT_ZONE_SYSTEM)
+            x->n_numbers++;
+        if ((sentence_start || boundary) && sp->zone != ALLOT_ZONE_SYSTEM)
+            x->n_sentences++;
         add(x, word_in(FAM_WORD, wd->cue_hash), 1.0f, wd->unit);
         if (sp->zone == ALLOT_ZONE_HEAD || sp->zone == ALLOT_ZONE_TAIL)
             char_grams(x, wd, 1.0f); /* where the instruction is */
@@ -303,6 +383,16 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
             add(x, word_in(FAM_BIGRAM, prev->cue_hash * 0x9e3779b97f4a7c15ull + wd->cue_hash), 1.0f,
                 u);
         }
+        /* the instruction's first two words, as a pair: "how many", "write a" */
+        if (have_prev && !boundary && in_ring == 1 && *lead_done == 1 &&
+            sp->zone != ALLOT_ZONE_SYSTEM) {
+            uint16_t u =
+                new_unit(x, prev->at, (size_t)(wd->at + wd->src_len - prev->at), ALLOT_UNIT_BIGRAM);
+            add(x, word_in(FAM_LEAD2, prev->cue_hash * 0x9e3779b97f4a7c15ull + wd->cue_hash),
+                LEAD2_WEIGHT, u);
+        }
+        if (*lead_done == 1)
+            *lead_done = 2;
         if (sentence_start || boundary) {
             if (sp->zone != ALLOT_ZONE_SYSTEM && !*lead_done) {
                 uint16_t u = new_unit(x, wd->at, wd->src_len, ALLOT_UNIT_LEAD);
@@ -327,7 +417,13 @@ static void signal(struct extractor *x, const char *name)
 {
     size_t n = strlen(name);
     uint16_t u = new_unit(x, name, n, ALLOT_UNIT_SIGNAL);
-    add(x, fnv1a(FAM_SIGNAL, name, n, FNV_BASIS), 1.0f, u);
+    struct allot_features *f = x->out;
+    if (f->n >= x->limit)
+        return;
+    f->f[f->n].idx = fmix32(fnv1a(FAM_SIGNAL, name, n, FNV_BASIS)) & x->mask;
+    f->f[f->n].value = 1.0f;
+    f->f[f->n].unit = u;
+    f->n++;
 }
 
 static const char *bucket(size_t v, const size_t *limits, const char *const *names, size_t n)
@@ -416,6 +512,20 @@ static void structure(struct extractor *x, const struct allot_instruction *in,
             signal(x, mats[i].name);
 }
 
+/* How many numbers and sentences the instruction holds (the system prompt
+ * aside): a sum to work out has numbers, a brief has sentences. */
+static void counts(struct extractor *x)
+{
+    static const size_t num_lim[] = {1, 2, 4, 8};
+    static const char *const num_names[] = {"numbers 0", "numbers 1", "numbers 2-3", "numbers 4-7",
+                                            "numbers 8+"};
+    static const size_t sen_lim[] = {2, 3, 5, 9};
+    static const char *const sen_names[] = {"sentences 1", "sentences 2", "sentences 3-4",
+                                            "sentences 5-8", "sentences 9+"};
+    signal(x, bucket(x->n_numbers, num_lim, num_names, 5));
+    signal(x, bucket(x->n_sentences, sen_lim, sen_names, 5));
+}
+
 void allot_features_extract(const struct allot_instruction *in,
                             const struct allot_instruction_view *v, unsigned hash_bits,
                             struct allot_features *out)
@@ -435,6 +545,8 @@ void allot_features_extract(const struct allot_instruction *in,
     memset(x.cue_hits, 0, sizeof x.cue_hits);
     x.first_cue = -1;
     x.n_cues = 0;
+    x.n_numbers = 0;
+    x.n_sentences = 0;
     x.sum_sq = NULL;
     memset(&last_lead, 0, sizeof last_lead);
     x.limit = ALLOT_FEATURES_MAX - CUE_PENDING_MAX - SIGNALS_MAX;
@@ -467,6 +579,7 @@ void allot_features_extract(const struct allot_instruction *in,
     }
     structure(&x, in, v);
     text_shape(&x, v);
+    counts(&x);
 }
 
 const char *allot_unit_name(const struct allot_unit *u, char *buf, size_t cap)

@@ -37,6 +37,7 @@ void allot_kinds_trainset_release(struct allot_kinds_trainset *t)
 {
     free(t->idx);
     free(t->val);
+    free(t->unit);
     free(t->off);
     free(t->label);
     allot_kinds_trainset_init(t, t->hash_bits);
@@ -69,6 +70,10 @@ int allot_kinds_trainset_add(struct allot_kinds_trainset *t, const struct allot_
         cap_feat = t->cap_feat;
         rc = grow((void **)&t->val, &cap_feat, t->n_feat + f->n, sizeof *t->val);
     }
+    if (!rc) {
+        cap_feat = t->cap_feat;
+        rc = grow((void **)&t->unit, &cap_feat, t->n_feat + f->n, sizeof *t->unit);
+    }
     if (rc)
         return rc;
     t->cap_feat = cap_feat;
@@ -85,6 +90,7 @@ int allot_kinds_trainset_add(struct allot_kinds_trainset *t, const struct allot_
     for (i = 0; i < f->n; i++) {
         t->idx[t->n_feat + i] = f->f[i].idx;
         t->val[t->n_feat + i] = f->f[i].value;
+        t->unit[t->n_feat + i] = f->f[i].unit;
     }
     t->n_feat += f->n;
     t->label[t->n] = (uint8_t)label;
@@ -136,6 +142,10 @@ struct sgd {
     float bias[ALLOT_CAT__COUNT], gb2[ALLOT_CAT__COUNT];
     double cw[ALLOT_CAT__COUNT];            /* class weights */
     enum allot_tier tier[ALLOT_CAT__COUNT]; /* each category's tier (KINDS.md) */
+    /* dropout's draw per unit of the row: unit_kept[u] is valid when
+     * unit_stamp[u] is the row's stamp */
+    uint32_t stamp, unit_stamp[ALLOT_UNITS_MAX];
+    unsigned char unit_kept[ALLOT_UNITS_MAX];
 };
 
 /* One row's step: dropout, scores, softmax gradient, AdaGrad updates. */
@@ -149,9 +159,29 @@ static void sgd_step(struct sgd *s, size_t row, uint64_t *drop_state, uint64_t d
     size_t b0 = t->off[row], nf = t->off[row + 1] - b0, j;
     int c;
 
-    for (j = 0; j < nf; j++)
-        s->keep[j] =
-            drop_cut && allot_rand_next(drop_state) < drop_cut ? 0.0f : t->val[b0 + j] * drop_scale;
+    /* dropout hides whole units (features.h): a word with its character
+     * n-grams, a bigram, a cue, so a hidden word does not show through its
+     * n-grams */
+    if (drop_cut) {
+        s->stamp++;
+        for (j = 0; j < nf; j++) {
+            uint16_t u = t->unit[b0 + j];
+            int kept;
+            if (u == ALLOT_NO_UNIT || u >= ALLOT_UNITS_MAX) {
+                kept = allot_rand_next(drop_state) >= drop_cut;
+            } else {
+                if (s->unit_stamp[u] != s->stamp) {
+                    s->unit_stamp[u] = s->stamp;
+                    s->unit_kept[u] = allot_rand_next(drop_state) >= drop_cut;
+                }
+                kept = s->unit_kept[u];
+            }
+            s->keep[j] = kept ? t->val[b0 + j] * drop_scale : 0.0f;
+        }
+    } else {
+        for (j = 0; j < nf; j++)
+            s->keep[j] = t->val[b0 + j] * drop_scale;
+    }
     memcpy(z, s->bias, sizeof z);
     for (j = 0; j < nf; j++) {
         const float *wb = s->w + (size_t)t->idx[b0 + j] * ALLOT_CAT__COUNT;

@@ -404,6 +404,78 @@ TEST(features_bigrams_stay_within_sentences)
     free(f);
 }
 
+/* Chinese and Japanese have no spaces: each character is a word, pairs
+ * are bigrams, their punctuation separates words and ends sentences. */
+TEST(features_cjk_characters_are_words)
+{
+    struct req q, q2;
+    struct allot_features *f, *g;
+
+    req_init(&q, NULL,
+             "\xe5\xa6\x82\xe4\xbd\x95\xe8\xaf\x81\xe6\x98\x8e"   /* 如何证明 */
+             "\xef\xbc\x9f\xe8\xaf\xb7\xe5\x9b\x9e\xe7\xad\x94"); /* ？请回答 */
+    f = extract(&q, 15);
+    ASSERT(has_unit(f, ALLOT_UNIT_WORD, "\xe5\xa6\x82"));               /* 如 */
+    ASSERT(has_unit(f, ALLOT_UNIT_WORD, "\xe6\x98\x8e"));               /* 明 */
+    ASSERT(has_unit(f, ALLOT_UNIT_BIGRAM, "\xe5\xa6\x82\xe4\xbd\x95")); /* 如何 */
+    ASSERT(has_unit(f, ALLOT_UNIT_LEAD, "\xe5\xa6\x82"));
+    ASSERT(has_unit(f, ALLOT_UNIT_BIGRAM, "\xe8\xaf\xb7\xe5\x9b\x9e")); /* 请回 */
+    ASSERT(!has_unit(f, ALLOT_UNIT_WORD, "\xe5\xa6\x82\xe4\xbd\x95"));
+    /* the full-width question mark is the token '?' */
+    req_init(&q2, NULL,
+             "\xe5\xa6\x82\xe4\xbd\x95\xe8\xaf\x81\xe6\x98\x8e"
+             "?\xe8\xaf\xb7\xe5\x9b\x9e\xe7\xad\x94");
+    g = extract(&q2, 15);
+    ASSERT(same_text_buckets(f, g));
+    free(f);
+    free(g);
+}
+
+TEST(features_cyrillic_capitals_fold)
+{
+    struct req q1, q2;
+    struct allot_features *a, *b;
+
+    req_init(&q1, NULL, "\xd0\x9a\xd0\xb0\xd0\xba\xd0\xb0\xd1\x8f \xd0\x81\xd0\x96"); /* Какая ЁЖ */
+    req_init(&q2, NULL, "\xd0\xba\xd0\xb0\xd0\xba\xd0\xb0\xd1\x8f \xd1\x91\xd0\xb6"); /* какая ёж */
+    a = extract(&q1, 15);
+    b = extract(&q2, 15);
+    ASSERT(same_features(a, b));
+    free(a);
+    free(b);
+}
+
+/* The instruction's first two words are a unit of their own, beside the
+ * bigram they also make; numbers and sentences are counted. */
+static size_t count_units(const struct allot_features *f, enum allot_unit_kind k, const char *name)
+{
+    char buf[64];
+    size_t i, n = 0;
+    for (i = 0; i < f->n_units; i++)
+        n += f->units[i].kind == k &&
+             strcmp(allot_unit_name(&f->units[i], buf, sizeof buf), name) == 0;
+    return n;
+}
+
+TEST(features_lead_pair_and_counts)
+{
+    struct req q1, q2;
+    struct allot_features *a, *b;
+
+    req_init(&q1, "Be brief.", "How many legs do 12 spiders and 7 ants have. Say it");
+    req_init(&q2, "Be brief.", "So how many legs do 12 spiders and 7 ants have. Say it");
+    a = extract(&q1, 15);
+    b = extract(&q2, 15);
+    /* the bigram (and its cue) in both, the lead pair in the first only */
+    ASSERT_INT_EQ(count_units(a, ALLOT_UNIT_BIGRAM, "how many"),
+                  count_units(b, ALLOT_UNIT_BIGRAM, "how many") + 1);
+    ASSERT_INT_EQ(count_units(b, ALLOT_UNIT_BIGRAM, "so how"), 2);
+    ASSERT(has_signal(a, "numbers 2-3"));
+    ASSERT(has_signal(a, "sentences 2")); /* not the system prompt's */
+    free(a);
+    free(b);
+}
+
 TEST(features_unit_name_renders_normalised_text)
 {
     struct allot_unit u;
