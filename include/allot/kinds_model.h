@@ -36,7 +36,10 @@
 #include "allot/features.h"
 #include "allot/kinds.h"
 
-#define ALLOT_KINDS_MODEL_VERSION 2
+/* 3: version 2's layout for the features of signed hashing, CJK characters
+ * as words, the lead pair and the counts: a model trained on the features
+ * before them (versions 1 and 2) scores them wrongly and is refused. */
+#define ALLOT_KINDS_MODEL_VERSION 3
 #define ALLOT_KINDS_HASH_BITS 17 /* 131,072 buckets: 2.6 MB, in the file and loaded */
 
 /* One bucket of a model in memory: its scale and its 16 weights as int8

@@ -5,11 +5,14 @@
  * says so), then magic, version, category count and names (a model trained
  * for another taxonomy is refused, not silently misread), then the CRC.
  * Floats are stored as IEEE-754 little-endian; this file converts, so a
- * model file is the same bytes on any host. Version 2 stores each weight
- * as an int8 multiple of its bucket's scale (a quarter of version 1's
- * size), and so does a model in memory: a saved and reloaded model scores
- * exactly as the trained one did. Version 1 files (f32 weights) are still
- * read, rounded to that form. In memory a bucket's scale sits beside its
+ * model file is the same bytes on any host. Each weight is stored as an
+ * int8 multiple of its bucket's scale, and so is a model in memory: a
+ * saved and reloaded model scores exactly as the trained one did. The
+ * version also names the features (features.c) the weights belong to: a
+ * file of an earlier version (1: f32 weights; 2: these weights for the
+ * features before signed hashing) is refused with the advice to retrain,
+ * never scored with features it was not trained on. In memory a bucket's
+ * scale sits beside its
  * weights (struct allot_kinds_bucket): scoring a feature reads one place,
  * where the file's layout (all scales, then all weights) would read two. */
 #include <errno.h>
@@ -34,12 +37,11 @@
 #define QMAX 127
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* Version 1: f32 weights. Version 2: a f32 scale per bucket, then the
- * weights as int8 multiples of their bucket's scale. */
-static size_t file_bytes(uint32_t version, unsigned hash_bits)
+/* A f32 scale per bucket, then the weights as int8 multiples of their
+ * bucket's scale. */
+static size_t file_bytes(unsigned hash_bits)
 {
-    size_t per_bucket = version == 1 ? 4 * ALLOT_CAT__COUNT : 4 + ALLOT_CAT__COUNT;
-    return WEIGHTS_OFF + (per_bucket << hash_bits) + 4;
+    return WEIGHTS_OFF + ((size_t)(4 + ALLOT_CAT__COUNT) << hash_bits) + 4;
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -156,7 +158,7 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
     const unsigned char *p = bytes;
     struct allot_kinds_model *m = NULL;
     uint32_t version, n_cat, bits;
-    size_t want, i, n_w;
+    size_t want, i;
     char why[160];
     int rc;
 
@@ -170,8 +172,15 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
     version = get_u32(p + 8);
     n_cat = get_u32(p + 12);
     bits = get_u32(p + 16);
-    if (version != 1 && version != ALLOT_KINDS_MODEL_VERSION) {
-        snprintf(why, sizeof why, "format version %u, this allot reads 1 to %d", version,
+    if (version == 1 || version == 2) {
+        snprintf(why, sizeof why,
+                 "format version %u was trained on an earlier allot's features; retrain it "
+                 "with `allot train kinds` (this allot reads version %d)",
+                 version, ALLOT_KINDS_MODEL_VERSION);
+        return bad(err, name, why);
+    }
+    if (version != ALLOT_KINDS_MODEL_VERSION) {
+        snprintf(why, sizeof why, "format version %u, this allot reads version %d", version,
                  ALLOT_KINDS_MODEL_VERSION);
         return bad(err, name, why);
     }
@@ -184,7 +193,7 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
                  ALLOT_HASH_BITS_MAX);
         return bad(err, name, why);
     }
-    want = file_bytes(version, bits);
+    want = file_bytes(bits);
     if (n != want) {
         snprintf(why, sizeof why, "%s: %zu of %zu bytes", n < want ? "truncated" : "trailing bytes",
                  n, want);
@@ -214,23 +223,10 @@ int allot_kinds_model_from_bytes(const void *bytes, size_t n, const char *name,
     }
     for (i = 0; i < ALLOT_CAT__COUNT; i++)
         m->bias[i] = get_f32(p + BIAS_OFF + 4 * i);
-    n_w = (size_t)ALLOT_CAT__COUNT << bits;
-    if (version == 1) { /* f32 weights: rounded to the int8 form */
-        float *w = malloc(n_w * sizeof *w);
-        if (!w) {
-            allot_kinds_model_free(m);
-            return ALLOT_ENOMEM;
-        }
-        for (i = 0; i < n_w; i++)
-            w[i] = get_f32(p + WEIGHTS_OFF + 4 * i);
-        allot_kinds_model_set_weights(m, w);
-        free(w);
-    } else {
-        for (i = 0; i < (size_t)1 << bits; i++) {
-            m->buckets[i].scale = get_f32(p + WEIGHTS_OFF + 4 * i);
-            memcpy(m->buckets[i].q, p + WEIGHTS_OFF + ((size_t)4 << bits) + i * ALLOT_CAT__COUNT,
-                   ALLOT_CAT__COUNT);
-        }
+    for (i = 0; i < (size_t)1 << bits; i++) {
+        m->buckets[i].scale = get_f32(p + WEIGHTS_OFF + 4 * i);
+        memcpy(m->buckets[i].q, p + WEIGHTS_OFF + ((size_t)4 << bits) + i * ALLOT_CAT__COUNT,
+               ALLOT_CAT__COUNT);
     }
     *out = m;
     return 0;
@@ -273,7 +269,7 @@ out:
 
 int allot_kinds_model_write(const struct allot_kinds_model *m, struct allot_buf *out)
 {
-    size_t n = file_bytes(ALLOT_KINDS_MODEL_VERSION, m->hash_bits), i, b;
+    size_t n = file_bytes(m->hash_bits), i, b;
     size_t n_b = (size_t)1 << m->hash_bits, start = out->len;
     unsigned char *p, *qp;
     int rc = allot_buf_reserve(out, n);

@@ -392,7 +392,7 @@ TEST(kinds_model_file_layout_matches_the_documented_format)
     p = (const unsigned char *)b.ptr;
     ASSERT_INT_EQ(b.len, WEIGHTS_AT + 4 * n_b + n_w + 4);
     ASSERT(memcmp(p, "ALLOTKND", 8) == 0);
-    ASSERT_INT_EQ(le32(p + 8), 2);
+    ASSERT_INT_EQ(le32(p + 8), 3);
     ASSERT_INT_EQ(le32(p + 12), ALLOT_CAT__COUNT);
     ASSERT_INT_EQ(le32(p + 16), TINY_BITS);
     ASSERT_INT_EQ(le32(p + 20), N_TINY);
@@ -436,50 +436,41 @@ TEST(kinds_model_file_layout_matches_the_documented_format)
     allot_kinds_model_free(m);
 }
 
-/* Models saved by an earlier allot (format version 1: f32 weights) still
- * load, each weight rounded to the int8 form as training rounds it. */
-TEST(kinds_model_version_1_files_still_load)
+/* Models saved by an earlier allot (format version 1: f32 weights; 2: the
+ * weights of the features before signed hashing) are refused with the
+ * advice to retrain, however whole they are: scored with today's features
+ * they would route quietly worse. */
+TEST(kinds_model_earlier_versions_are_refused_with_retrain_advice)
 {
-    struct allot_kinds_model *m = NULL, *back = NULL, *want = NULL;
-    struct allot_buf v2, err;
+    struct allot_kinds_model *m = NULL, *back = NULL;
+    struct allot_buf v3, err;
     unsigned char *p;
-    float *w;
-    size_t i, n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS, n = WEIGHTS_AT + 4 * n_w + 4;
+    size_t n_w = (size_t)ALLOT_CAT__COUNT << TINY_BITS, n1 = WEIGHTS_AT + 4 * n_w + 4;
+    uint32_t version;
 
     ASSERT_INT_EQ(train_tiny(0, 1, 3, &m), 0);
-    ASSERT_INT_EQ(write_bytes(m, &v2), 0);
-    /* f32 weights as an old trainer left them: not int8 multiples */
-    w = malloc(n_w * sizeof *w);
-    p = calloc(1, n);
-    ASSERT(w != NULL && p != NULL);
-    for (i = 0; i < n_w; i++)
-        w[i] = allot_kinds_model_weight(m, i / 16, (int)(i % 16)) * 1.01f + (i % 7 ? 0 : 0.003f);
-    memcpy(p, v2.ptr, WEIGHTS_AT);
-    put_le32(p + 8, 1);
-    for (i = 0; i < n_w; i++) {
-        uint32_t u;
-        memcpy(&u, &w[i], 4);
-        put_le32(p + WEIGHTS_AT + 4 * i, u);
-    }
-    fix_crc(p, n);
+    ASSERT_INT_EQ(write_bytes(m, &v3), 0);
+    ASSERT_INT_EQ(le32((const unsigned char *)v3.ptr + 8), 3);
     allot_buf_init(&err, 4096);
-    ASSERT_INT_EQ(allot_kinds_model_from_bytes(p, n, "v1", &back, &err), 0);
-    ASSERT_INT_EQ(allot_kinds_model_new(TINY_BITS, &want), 0);
-    allot_kinds_model_set_weights(want, w);
-    ASSERT_INT_EQ(back->hash_bits, TINY_BITS);
-    ASSERT(memcmp(back->bias, m->bias, sizeof m->bias) == 0);
-    ASSERT(memcmp(&back->temperature, &m->temperature, 4) == 0);
-    ASSERT(memcmp(back->buckets, want->buckets, sizeof *want->buckets << TINY_BITS) == 0);
-    for (i = 0; i < n_w; i++) /* rounding to 7 bits: within 1% of the bucket's largest */
-        ASSERT(fabsf(allot_kinds_model_weight(back, i / 16, (int)(i % 16)) - w[i]) <=
-               back->buckets[i / 16].scale * 0.5f);
-    free(w);
-    free(p);
-    allot_buf_release(&v2);
+    for (version = 1; version <= 2; version++) {
+        /* a whole file of that version: its length, its checksum */
+        size_t n = version == 1 ? n1 : v3.len;
+        p = calloc(1, n);
+        ASSERT(p != NULL);
+        memcpy(p, v3.ptr, version == 1 ? WEIGHTS_AT : n);
+        put_le32(p + 8, version);
+        fix_crc(p, n);
+        allot_buf_reset(&err);
+        ASSERT_INT_EQ(allot_kinds_model_from_bytes(p, n, "old.model", &back, &err), ALLOT_EPARSE);
+        ASSERT(back == NULL);
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "old.model");
+        ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "was trained on an earlier allot's features; "
+                                                  "retrain it with `allot train kinds`");
+        free(p);
+    }
+    allot_buf_release(&v3);
     allot_buf_release(&err);
     allot_kinds_model_free(m);
-    allot_kinds_model_free(back);
-    allot_kinds_model_free(want);
 }
 
 /* The rounding of set_weights, by hand: the largest weight of a bucket
@@ -653,16 +644,11 @@ TEST(kinds_model_refuses_damaged_files)
     ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "not an allot kinds model"));
     ASSERT(refused(td.dir, "hello, world\n", 13, ALLOT_EPARSE, "not an allot kinds model"));
     ASSERT(refused(td.dir, "", 0, ALLOT_EPARSE, "not an allot kinds model"));
-    /* version 3, even with a valid checksum */
+    /* a later version, even with a valid checksum */
     memcpy(p, good.ptr, n);
-    put_le32(p + 8, 3);
+    put_le32(p + 8, 4);
     fix_crc(p, n);
-    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "format version 3"));
-    /* version 1 with version 2's length: the size check catches it */
-    memcpy(p, good.ptr, n);
-    put_le32(p + 8, 1);
-    fix_crc(p, n);
-    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "truncated"));
+    ASSERT(refused(td.dir, p, n, ALLOT_EPARSE, "format version 4, this allot reads version 3"));
     /* another number of categories */
     memcpy(p, good.ptr, n);
     put_le32(p + 12, 17);
