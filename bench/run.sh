@@ -28,6 +28,13 @@
 #   BENCH_STRICT=0          1: also exit 3 when a target ratio is missed
 #   BENCH_KEEP=0            1: keep the temporary directory (logs, ledger)
 #   BENCH_FAKE_ARGS=        extra fake_upstream flags, e.g. "--latency-ms 1"
+#   BENCH_PIN=              CPUs as WRK/SERVERS for taskset, e.g. "0/0" (all on
+#                           CPU 0) or "0/1": wrk on the first list, the fake
+#                           upstream and both proxies on the second, the same
+#                           for nginx and allot. Unset: the scheduler places
+#                           them (bench/README.md: on this 2-core VM a wakeup
+#                           across CPUs costs ~40 us, so placement moves the
+#                           1-connection figures more than either proxy does)
 #   B=build                 where allot and fake_upstream are
 #   NGINX=/usr/sbin/nginx   the nginx binary
 set -euo pipefail
@@ -48,6 +55,17 @@ OUT=$OUT_DIR/latest.txt
 LUA=bench/chat.lua
 
 die() { echo "bench: $*" >&2; exit 1; }
+
+# PIN_WRK / PIN_SRV: "taskset -c LIST" prefixes, or nothing (BENCH_PIN).
+PIN_WRK=(); PIN_SRV=()
+if [ -n "${BENCH_PIN:-}" ]; then
+  [[ $BENCH_PIN =~ ^[0-9,-]+/[0-9,-]+$ ]] || die "BENCH_PIN='$BENCH_PIN': expected WRK_CPUS/SERVER_CPUS, e.g. 0/1"
+  command -v taskset >/dev/null || die "BENCH_PIN needs taskset (util-linux)"
+  PIN_WRK=(taskset -c "${BENCH_PIN%%/*}"); PIN_SRV=(taskset -c "${BENCH_PIN#*/}")
+  PLACEMENT="wrk on CPU ${BENCH_PIN%%/*}, fake upstream and proxies on CPU ${BENCH_PIN#*/} (BENCH_PIN)"
+else
+  PLACEMENT="the scheduler's (BENCH_PIN unset)"
+fi
 
 for v in SECS:BENCH_SECONDS WARM:BENCH_WARMUP W:BENCH_WORKERS AW:BENCH_ALLOT_WORKERS \
          CONNS:BENCH_CONNS ROUNDS:BENCH_ROUNDS; do
@@ -106,7 +124,7 @@ free_port() {
 }
 
 # shellcheck disable=SC2086 # BENCH_FAKE_ARGS is a list of flags
-"$B/fake_upstream" --listen 127.0.0.1:0 --workers "$W" --tokens 16 --quiet ${BENCH_FAKE_ARGS:-} \
+"${PIN_SRV[@]}" "$B/fake_upstream" --listen 127.0.0.1:0 --workers "$W" --tokens 16 --quiet ${BENCH_FAKE_ARGS:-} \
   >"$TMP/fake.log" 2>&1 &
 FAKE_PID=$!; pids+=("$FAKE_PID")
 FAKE_PORT=$(wait_listen "$TMP/fake.log" "$FAKE_PID" fake_upstream)
@@ -116,7 +134,7 @@ mkdir -p "$NGINX_DIR"
 NGINX_PORT=$(free_port)
 sed -e "s|@PREFIX@|$NGINX_DIR|g" -e "s|@WORKERS@|$W|g" -e "s|@PORT@|$NGINX_PORT|g" \
     -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" bench/nginx.conf.in >"$NGINX_DIR/nginx.conf"
-"$NGINX" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" \
+"${PIN_SRV[@]}" "$NGINX" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" \
   >"$NGINX_DIR/stdout.log" 2>&1 &
 NGINX_PID=$!; pids+=("$NGINX_PID")
 for i in $(seq 1 200); do
@@ -126,7 +144,7 @@ for i in $(seq 1 200); do
   sleep 0.05
 done
 
-ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "$B/allot" serve --config bench/allot-bench.yaml \
+ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "${PIN_SRV[@]}" "$B/allot" serve --config bench/allot-bench.yaml \
   --listen 127.0.0.1:0 --workers "$AW" --store "$TMP/bench.db" --quiet >"$TMP/allot.log" 2>&1 &
 ALLOT_PID=$!; pids+=("$ALLOT_PID")
 ALLOT_PORT=$(wait_listen "$TMP/allot.log" "$ALLOT_PID" "allot serve")
@@ -206,14 +224,14 @@ measure() {
   pid=$(pid_of "$name")
   threads=1; [ "$conns" -gt 1 ] && threads=2
   if [ "$WARM" -gt 0 ]; then
-    wrk -t"$threads" -c"$conns" -d"${WARM}s" --timeout 5s -s "$LUA" "$url" >"$TMP/warm.out" 2>&1 ||
+    "${PIN_WRK[@]}" wrk -t"$threads" -c"$conns" -d"${WARM}s" --timeout 5s -s "$LUA" "$url" >"$TMP/warm.out" 2>&1 ||
       { cat "$TMP/warm.out" >&2; die "$name: wrk warm-up failed"; }
   fi
   check_path "$name"
   curl -sS --max-time 5 -X POST -o /dev/null "$STATS/reset" || die "fake_upstream: /stats/reset failed"
   c0=$(cpu_us "$pid")
   out=$TMP/wrk-$name-$conns-$round.out
-  wrk -t"$threads" -c"$conns" -d"${SECS}s" --timeout 5s --latency -s "$LUA" "$url" >"$out" 2>&1 ||
+  "${PIN_WRK[@]}" wrk -t"$threads" -c"$conns" -d"${SECS}s" --timeout 5s --latency -s "$LUA" "$url" >"$out" 2>&1 ||
     { cat "$out" >&2; die "$name: wrk failed"; }
   c1=$(cpu_us "$pid")
   line=$(grep '^BENCH ' "$out" || true)
@@ -270,6 +288,7 @@ mkdir -p "$OUT_DIR"
   echo "workers: $W each (fake_upstream, nginx, allot$([ "$AW" != "$W" ] && echo "; allot overridden to $AW"))"
   echo "runs: ${SECS}s measured after ${WARM}s warm-up, $ROUNDS round(s) (median shown);" \
        "1 conn = wrk -t1 -c1, $CONNS conns = wrk -t2 -c$CONNS"
+  echo "placement: $PLACEMENT"
   echo "request: POST /v1/chat/completions, $BODY_BYTES-byte body, model auto -> tier labour, non-stream;" \
        "fake answers 16 tokens at once"
   echo "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
