@@ -17,10 +17,12 @@
  * ~100 KB request with material, timed one call at a time on one thread:
  * calls per second, p50 and p99 in microseconds.
  *
- * usage: bench_kinds [--data PATH] [--folds K] [--seed N] [--threshold X]
+ * usage: bench_kinds [--data PATH]... [--folds K] [--seed N] [--threshold X]
  *                    [--no-cv] [--no-speed] [--json]
  *                    [--epochs N] [--lr X] [--l2 X] [--no-calibrate] [--model FILE]
  *                    [--oof FILE] [--dropout P] [--tier-weight W]
+ * --data may be given up to MAX_DATA times (files or directories, read in
+ * turn, as `allot train kinds` reads them); default data/kinds.
  * --model FILE judges that model (from `allot train kinds`) on the data as
  * it is, without training: how a model does on traffic it never saw.
  * --oof FILE writes one JSON line per example, in data order, with its
@@ -38,6 +40,8 @@
 #include "allot/error.h"
 #include "allot/kinds_data.h"
 #include "allot/kinds_model.h"
+
+#define MAX_DATA 16 /* --data paths, as allot train kinds takes */
 
 #define N_CAT ALLOT_CAT__COUNT
 #define N_TIER ALLOT_TIER__COUNT
@@ -425,7 +429,8 @@ int main(int argc, char **argv)
                                          {"dropout", required_argument, NULL, 'D'},
                                          {"tier-weight", required_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
-    const char *data = "data/kinds", *model_path = NULL, *oof_path = NULL;
+    const char *data[MAX_DATA] = {"data/kinds"}, *model_path = NULL, *oof_path = NULL;
+    size_t n_data = 0, d;
     unsigned k = 5;
     uint64_t seed = 1;
     double threshold = 0.8; /* the shipped routing.confidence_threshold */
@@ -467,7 +472,11 @@ int main(int argc, char **argv)
             train_opts.calib_folds = 0;
             break;
         case 'd':
-            data = optarg;
+            if (n_data == MAX_DATA) {
+                fprintf(stderr, "bench_kinds: at most %d --data paths\n", MAX_DATA);
+                goto out;
+            }
+            data[n_data++] = optarg;
             break;
         case 'k':
             k = (unsigned)atoi(optarg);
@@ -488,7 +497,7 @@ int main(int argc, char **argv)
             json = 1;
             break;
         default:
-            fprintf(stderr, "usage: bench_kinds [--data PATH] [--folds K] [--seed N] "
+            fprintf(stderr, "usage: bench_kinds [--data PATH]... [--folds K] [--seed N] "
                             "[--threshold X] [--no-cv] [--no-speed] [--json] [--epochs N] "
                             "[--lr X] [--l2 X] [--no-calibrate] [--model FILE] [--oof FILE] "
                             "[--dropout P] [--tier-weight W]\n");
@@ -498,10 +507,11 @@ int main(int argc, char **argv)
     if (!r || k < 2)
         goto out;
     if (do_cv) {
-        if (load(data, &set, &err) != 0) {
-            fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
-            goto out;
-        }
+        for (d = 0; d < (n_data ? n_data : 1); d++)
+            if (load(data[d], &set, &err) != 0) {
+                fprintf(stderr, "bench_kinds: %s\n", allot_buf_cstr(&err));
+                goto out;
+            }
         if (oof_path && !(row_pred = calloc(set.n, sizeof *row_pred)))
             goto out;
         if (model_path) { /* a fixed model judged on all of the data: no training */
@@ -572,13 +582,19 @@ int main(int argc, char **argv)
         printf("}\n");
     } else {
         if (do_cv) {
+            char from[1024];
+            size_t o = 0;
+            for (d = 0; d < (n_data ? n_data : 1) && o < sizeof from; d++) {
+                int w = snprintf(from + o, sizeof from - o, "%s%s", d ? ", " : "", data[d]);
+                o += w > 0 ? (size_t)w : 0;
+            }
             if (model_path)
                 printf("model %s judged on %zu examples from %s (%.1f s)\n\n", model_path, r->n,
-                       data, r->seconds);
+                       from, r->seconds);
             else
                 printf("cross-validation: %zu examples from %s, %u stratified folds, seed %llu "
                        "(%.1f s)\n\n",
-                       r->n, data, k, (unsigned long long)seed, r->seconds);
+                       r->n, from, k, (unsigned long long)seed, r->seconds);
             printf("  category accuracy   %5.1f%%\n", 100.0 * (double)r->right_cat / (double)r->n);
             printf("  tier accuracy       %5.1f%%   (target >= 92%%; the tier with the most "
                    "probability)\n",
