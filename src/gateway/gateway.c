@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include "allot/clock.h"
 #include "allot/anthropic.h"
@@ -381,8 +382,10 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
         rc = allot_budgets_seed(gw.budgets, store, 0, allot_clock_wall_ms(), err);
     if (rc == 0)
         rc = allot__endpoint_models_init(&gw);
-    if (rc == 0) /* not by the first request, on a loop thread */
+    if (rc == 0) { /* not by the first request, on a loop thread */
         allot_classifier_preload();
+        tzset(); /* glibc reads /etc/localtime on the first gmtime_r (the Date header) */
+    }
     if (rc == 0)
         rc = quality_init(&gw, err);
     if (rc == 0)
