@@ -42,6 +42,7 @@ struct allot_metrics_sample {
     double ttft_s;     /* < 0 when no byte of an answer was sent */
     double overhead_s; /* allot's own time on the request; < 0: not measured */
     int64_t prompt_tokens, completion_tokens;
+    int64_t cached_tokens, cache_write_tokens; /* of prompt_tokens: the provider's prompt cache */
     double cost_usd, counterfactual_usd;
     int client;        /* client slot (clients.h), or -1 (auth off) */
     double billed_usd; /* the whole request's cost, discarded answers included */

@@ -577,6 +577,8 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     ms.overhead_s = e.overhead_ms / 1000.0;
     ms.prompt_tokens = e.prompt_tokens;
     ms.completion_tokens = e.completion_tokens;
+    ms.cached_tokens = e.cached_tokens;
+    ms.cache_write_tokens = e.cache_write_tokens;
     ms.cost_usd = e.cost_usd - x->escalation_usd; /* the discarded answers: escalate() */
     ms.counterfactual_usd = e.counterfactual_usd;
     ms.client = x->client;

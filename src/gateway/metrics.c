@@ -32,6 +32,7 @@ struct histogram {
 
 struct per_model { /* slot 0: no model */
     uint64_t prompt_tokens, completion_tokens;
+    uint64_t cached_tokens, cache_write_tokens; /* of prompt_tokens */
     uint64_t cost_nusd, counterfactual_nusd;
     uint64_t attempts[ALLOT_MATTEMPT__COUNT];
 };
@@ -281,6 +282,8 @@ void allot_metrics_request(struct allot_metrics *m, int shard, const struct allo
         observe_in(&sh->overhead[tier], overhead_bounds, N_OVERHEAD_BOUNDS, s->overhead_s);
     ADD(&pm->prompt_tokens, (uint64_t)(s->prompt_tokens > 0 ? s->prompt_tokens : 0));
     ADD(&pm->completion_tokens, (uint64_t)(s->completion_tokens > 0 ? s->completion_tokens : 0));
+    ADD(&pm->cached_tokens, (uint64_t)(s->cached_tokens > 0 ? s->cached_tokens : 0));
+    ADD(&pm->cache_write_tokens, (uint64_t)(s->cache_write_tokens > 0 ? s->cache_write_tokens : 0));
     ADD(&pm->cost_nusd, allot_cost_nusd(s->cost_usd));
     ADD(&pm->counterfactual_nusd, allot_cost_nusd(s->counterfactual_usd));
     if (s->client >= 0 && s->client < ALLOT_MAX_CLIENT_SLOTS) {
@@ -561,6 +564,26 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
                 : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
                                  (unsigned long long)sum_model(
                                      m, slot, offsetof(struct per_model, completion_tokens)));
+    }
+    rc = rc ? rc
+            : allot_buf_adds(o, "# HELP allot_cached_prompt_tokens_total Prompt tokens the "
+                                "provider read from its prompt cache (kind=\"read\") or wrote "
+                                "to it (kind=\"write\"), by model: part of allot_tokens_total's "
+                                "prompt, priced apart.\n"
+                                "# TYPE allot_cached_prompt_tokens_total counter\n");
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        const char *mn = model_name(m, slot);
+        rc = allot_buf_adds(o, "allot_cached_prompt_tokens_total{");
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
+        rc = rc ? rc
+                : allot_buf_addf(o, ",kind=\"read\"} %llu\nallot_cached_prompt_tokens_total{",
+                                 (unsigned long long)sum_model(
+                                     m, slot, offsetof(struct per_model, cached_tokens)));
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
+        rc = rc ? rc
+                : allot_buf_addf(o, ",kind=\"write\"} %llu\n",
+                                 (unsigned long long)sum_model(
+                                     m, slot, offsetof(struct per_model, cache_write_tokens)));
     }
     rc = rc ? rc
             : render_usd(m, o, "allot_cost_usd_total", "Spend in USD by model.",

@@ -161,4 +161,20 @@ describe('prompt-cache pricing', () => {
     assert.equal(rj.usage.input_tokens, P);
     assert.equal(rj.usage.input_tokens_details.cached_tokens, 600);
   });
+
+  it('/metrics counts cached prompt tokens by model, as the ledger does', h.LIMIT, async () => {
+    const m = h.parseMetrics(await (await fetch(`${allot.origin}/metrics`)).text());
+    // every request the metrics counted has its row committed
+    await h.waitRowCount(allot.db, h.metricSum(m, 'allot_requests_total'));
+    const rows = await h.sql(allot.db,
+      'select model, sum(cached_tokens) r, sum(cache_write_tokens) w from requests group by model');
+    let some = 0;
+    for (const r of rows.filter((x) => x.model)) {
+      assert.equal(h.metricSum(m, 'allot_cached_prompt_tokens_total', { model: r.model, kind: 'read' }), r.r, `read of ${r.model}`);
+      assert.equal(h.metricSum(m, 'allot_cached_prompt_tokens_total', { model: r.model, kind: 'write' }), r.w, `write of ${r.model}`);
+      some += r.r + r.w;
+    }
+    assert.ok(some > 0, 'no cached tokens counted');
+    assert.equal(h.metricSum(m, 'allot_cached_prompt_tokens_total', { model: 'claude-c', kind: 'write' }) % 200, 0);
+  });
 });
