@@ -408,6 +408,30 @@ static uint64_t sum_model(struct allot_metrics *m, size_t slot, size_t offset)
 }
 
 /* A per-model USD counter kept in nano-USD at offset in struct per_model. */
+/* A counter of two series a model: name{model, label="v1"} and ...="v2"},
+ * the per_model fields at off1 and off2 summed over the shards. */
+static int render_token_pair(struct allot_metrics *m, struct allot_buf *o, const char *name,
+                             const char *help, const char *label, const char *v1, size_t off1,
+                             const char *v2, size_t off2)
+{
+    size_t slot;
+    int rc = allot_buf_addf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+
+    for (slot = 1; slot < m->n_slots && !rc; slot++) {
+        const char *mn = model_name(m, slot);
+        rc = allot_buf_addf(o, "%s{", name);
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
+        rc = rc ? rc
+                : allot_buf_addf(o, ",%s=\"%s\"} %llu\n%s{", label, v1,
+                                 (unsigned long long)sum_model(m, slot, off1), name);
+        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
+        rc = rc ? rc
+                : allot_buf_addf(o, ",%s=\"%s\"} %llu\n", label, v2,
+                                 (unsigned long long)sum_model(m, slot, off2));
+    }
+    return rc;
+}
+
 static int render_usd(struct allot_metrics *m, struct allot_buf *o, const char *name,
                       const char *help, size_t offset)
 {
@@ -549,42 +573,16 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
         rc = render_histogram(m, o, "allot_overhead_seconds", H_OVERHEAD, t, 0);
 
     rc = rc ? rc
-            : allot_buf_adds(o, "# HELP allot_tokens_total Tokens by model and direction.\n"
-                                "# TYPE allot_tokens_total counter\n");
-    for (slot = 1; slot < m->n_slots && !rc; slot++) {
-        const char *mn = model_name(m, slot);
-        rc = allot_buf_adds(o, "allot_tokens_total{");
-        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
-        rc = rc ? rc
-                : allot_buf_addf(o, ",direction=\"prompt\"} %llu\nallot_tokens_total{",
-                                 (unsigned long long)sum_model(
-                                     m, slot, offsetof(struct per_model, prompt_tokens)));
-        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
-        rc = rc ? rc
-                : allot_buf_addf(o, ",direction=\"completion\"} %llu\n",
-                                 (unsigned long long)sum_model(
-                                     m, slot, offsetof(struct per_model, completion_tokens)));
-    }
+            : render_token_pair(m, o, "allot_tokens_total", "Tokens by model and direction.",
+                                "direction", "prompt", offsetof(struct per_model, prompt_tokens),
+                                "completion", offsetof(struct per_model, completion_tokens));
     rc = rc ? rc
-            : allot_buf_adds(o, "# HELP allot_cached_prompt_tokens_total Prompt tokens the "
-                                "provider read from its prompt cache (kind=\"read\") or wrote "
-                                "to it (kind=\"write\"), by model: part of allot_tokens_total's "
-                                "prompt, priced apart.\n"
-                                "# TYPE allot_cached_prompt_tokens_total counter\n");
-    for (slot = 1; slot < m->n_slots && !rc; slot++) {
-        const char *mn = model_name(m, slot);
-        rc = allot_buf_adds(o, "allot_cached_prompt_tokens_total{");
-        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
-        rc = rc ? rc
-                : allot_buf_addf(o, ",kind=\"read\"} %llu\nallot_cached_prompt_tokens_total{",
-                                 (unsigned long long)sum_model(
-                                     m, slot, offsetof(struct per_model, cached_tokens)));
-        rc = rc ? rc : allot_metrics_add_label(o, "model", mn, 1);
-        rc = rc ? rc
-                : allot_buf_addf(o, ",kind=\"write\"} %llu\n",
-                                 (unsigned long long)sum_model(
-                                     m, slot, offsetof(struct per_model, cache_write_tokens)));
-    }
+            : render_token_pair(m, o, "allot_cached_prompt_tokens_total",
+                                "Prompt tokens the provider read from its prompt cache "
+                                "(kind=\"read\") or wrote to it (kind=\"write\"), by model: "
+                                "part of allot_tokens_total's prompt, priced apart.",
+                                "kind", "read", offsetof(struct per_model, cached_tokens), "write",
+                                offsetof(struct per_model, cache_write_tokens));
     rc = rc ? rc
             : render_usd(m, o, "allot_cost_usd_total", "Spend in USD by model.",
                          offsetof(struct per_model, cost_nusd));
