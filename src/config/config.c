@@ -578,12 +578,48 @@ static size_t list_items(struct load *L, const struct allot__config_key *k, stru
     return n;
 }
 
+/* Item i of the list v at path (items from list_items()): its text, with
+ * its path in ip[288]; NULL after reporting an item that is not text
+ * ("expected WHAT, got ..."). */
+static const char *list_item_text(struct load *L, struct allot__ynode *v, struct allot__ynode *item,
+                                  const char *path, size_t i, const char *what, char ip[288],
+                                  size_t *len)
+{
+    char g[224];
+
+    path_fmt(ip, 288, v->type == ALLOT__YSEQ ? "%s[%zu]" : "%s", path, i);
+    if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
+        report(L, item->line, ip, "expected %s, got %s", what, got(item, g, sizeof g));
+        return NULL;
+    }
+    return text(L, item, ip, len);
+}
+
+/* Append a copy of s[0..len) to list (*n entries) unless it is in it
+ * already ("NOUN "s" is listed twice"). */
+static void append_unique(struct load *L, struct allot__ynode *item, const char *ip, char **list,
+                          size_t *n, const char *s, size_t len, const char *noun)
+{
+    char g[224];
+    size_t j;
+
+    for (j = 0; j < *n && strcmp(list[j], s); j++)
+        ;
+    if (j < *n) {
+        report(L, item->line, ip, "%s %s is listed twice", noun, got(item, g, sizeof g));
+        return;
+    }
+    set_str(L, &list[*n], s, len, 0);
+    if (list[*n])
+        (*n)++;
+}
+
 static void set_aliases(struct load *L, const struct allot__config_key *k, struct allot__ynode *v,
                         const char *path)
 {
     struct allot_routing *r = &L->cfg->routing;
     struct allot__ynode *one[1], **items;
-    size_t n, i, j;
+    size_t n, i;
     char ip[288], g[224];
 
     L->aliases_line = v->line;
@@ -593,12 +629,7 @@ static void set_aliases(struct load *L, const struct allot__config_key *k, struc
         const char *s;
         size_t len;
 
-        path_fmt(ip, sizeof ip, v->type == ALLOT__YSEQ ? "%s[%zu]" : "%s", path, i);
-        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
-            report(L, item->line, ip, "expected a name, got %s", got(item, g, sizeof g));
-            continue;
-        }
-        if (!(s = text(L, item, ip, &len)))
+        if (!(s = list_item_text(L, v, item, path, i, "a name", ip, &len)))
             continue;
         if (len == 0 || len > MAX_NAME || !clean(s, len, 1)) {
             report(L, item->line, ip, "expected a name without spaces, got %s",
@@ -614,15 +645,7 @@ static void set_aliases(struct load *L, const struct allot__config_key *k, struc
                    got(item, g, sizeof g));
             continue;
         }
-        for (j = 0; j < r->n_aliases && strcmp(r->aliases[j], s); j++)
-            ;
-        if (j < r->n_aliases) {
-            report(L, item->line, ip, "alias %s is listed twice", got(item, g, sizeof g));
-            continue;
-        }
-        set_str(L, &r->aliases[r->n_aliases], s, len, 0);
-        if (r->aliases[r->n_aliases])
-            r->n_aliases++;
+        append_unique(L, item, ip, r->aliases, &r->n_aliases, s, len, "alias");
     }
 }
 
@@ -655,7 +678,7 @@ static void set_origins(struct load *L, const struct allot__config_key *k, struc
 {
     struct allot_config *c = L->cfg;
     struct allot__ynode *one[1], **items;
-    size_t n, i, j;
+    size_t n, i;
     char ip[288], g[224];
 
     n = list_items(L, k, v, path, ALLOT_MAX_CORS_ORIGINS, "origins", one, &items);
@@ -664,26 +687,13 @@ static void set_origins(struct load *L, const struct allot__config_key *k, struc
         const char *s, *why;
         size_t len;
 
-        path_fmt(ip, sizeof ip, v->type == ALLOT__YSEQ ? "%s[%zu]" : "%s", path, i);
-        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
-            report(L, item->line, ip, "expected an origin, got %s", got(item, g, sizeof g));
-            continue;
-        }
-        if (!(s = text(L, item, ip, &len)))
+        if (!(s = list_item_text(L, v, item, path, i, "an origin", ip, &len)))
             continue;
         if (!(len == 1 && s[0] == '*') && (why = origin_problem(s, len))) {
             report(L, item->line, ip, "%s, got %s", why, got(item, g, sizeof g));
             continue;
         }
-        for (j = 0; j < c->n_cors_origins && strcmp(c->cors_origins[j], s); j++)
-            ;
-        if (j < c->n_cors_origins) {
-            report(L, item->line, ip, "origin %s is listed twice", got(item, g, sizeof g));
-            continue;
-        }
-        set_str(L, &c->cors_origins[c->n_cors_origins], s, len, 0);
-        if (c->cors_origins[c->n_cors_origins])
-            c->n_cors_origins++;
+        append_unique(L, item, ip, c->cors_origins, &c->n_cors_origins, s, len, "origin");
     }
 }
 
@@ -786,7 +796,7 @@ static void set_refusals(struct load *L, const struct allot__config_key *k, stru
 {
     struct allot_quality *q = &L->cfg->quality;
     size_t i;
-    char ip[288], g[224];
+    char ip[288];
 
     if (v->type != ALLOT__YSEQ) {
         expected(L, k, v, path);
@@ -801,13 +811,7 @@ static void set_refusals(struct load *L, const struct allot__config_key *k, stru
         const char *s;
         size_t len;
 
-        path_fmt(ip, sizeof ip, "%s[%zu]", path, i);
-        if (item->type != ALLOT__YSCALAR || allot__ynode_is_null(item)) {
-            report(L, item->line, ip, "expected a regular expression, got %s",
-                   got(item, g, sizeof g));
-            continue;
-        }
-        if (!(s = text(L, item, ip, &len)))
+        if (!(s = list_item_text(L, v, item, path, i, "a regular expression", ip, &len)))
             continue;
         set_regex(L, item, ip, &q->refusals[q->n_refusals], s, len);
         if (q->refusals[q->n_refusals])

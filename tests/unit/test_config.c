@@ -1016,3 +1016,25 @@ TEST(config_cors_allow_origins)
                   "\"https://\"\n");
     allot_buf_release(&err);
 }
+
+/* The list keys share their item checks (list_item_text, append_unique):
+ * each still names its own kind of item. */
+TEST(config_list_items_name_their_kind)
+{
+    struct allot_config *c = NULL;
+    struct allot_buf err;
+
+    ASSERT_INT_EQ(load(MINIMAL "routing: {aliases: [x, x, {a: 1}]}\n"
+                               "quality: {refusals: ['^no', {a: 1}]}\n"
+                               "cors: {allow_origins: ['https://a.b', 'https://a.b']}\n",
+                       &c, &err),
+                  ALLOT_ECONFIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&err),
+                  "t.yaml:11: key 'routing.aliases[1]': alias \"x\" is listed twice\n"
+                  "t.yaml:11: key 'routing.aliases[2]': expected a name, got a mapping\n"
+                  "t.yaml:12: key 'quality.refusals[1]': expected a regular expression, got a "
+                  "mapping\n"
+                  "t.yaml:13: key 'cors.allow_origins[1]': origin \"https://a.b\" is listed "
+                  "twice\n");
+    allot_buf_release(&err);
+}
