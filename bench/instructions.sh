@@ -17,7 +17,9 @@
 # divided by N. Cases: the benchmark's ~1 KB chat completion plain and
 # streamed (16 tokens, 18 events), streamed with the quality floor off
 # (quality.enabled: false: no per-event read of the content), and the same
-# request as an Anthropic Messages request (/v1/messages).
+# request as an Anthropic Messages request (/v1/messages), and as an
+# agent's request: the same messages after 24 tool definitions (~13 KB of
+# JSON schemas, which routing only looks at).
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).
@@ -88,6 +90,9 @@ EOF
 }
 make_lua plain /v1/chat/completions 'body'
 make_lua stream /v1/chat/completions 'body:gsub("\"stream\":false", "\"stream\":true")'
+# an agent's: 24 tools with their schemas before the messages
+make_lua agent /v1/chat/completions \
+  '(function() local t = {} for i = 1, 24 do t[i] = string.format([[{"type":"function","function":{"name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","parameters":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}}]], i) end return "{\"tools\":[" .. table.concat(t, ",") .. "]," .. body:sub(2) end)()'
 # the same request in the Messages API: system apart, max_tokens required
 make_lua messages /v1/messages \
   'body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":[")'
@@ -142,6 +147,7 @@ measure() {
   measure "chat, streamed" "$TMP/checks.yaml" stream $((N / 2))
   measure "chat, streamed, no checks" "$TMP/nochecks.yaml" stream $((N / 2))
   measure "messages, plain" "$TMP/checks.yaml" messages "$N"
+  measure "chat, agent (24 tools)" "$TMP/checks.yaml" agent "$N"
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"

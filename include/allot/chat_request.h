@@ -7,6 +7,12 @@
  * allot_chat_request_rewrite() can splice the upstream model id in and leave
  * every other byte as the client sent it.
  *
+ * For a client's body the tree holds only the top-level members routing
+ * reads ("model", "messages", "stream", "stream_options",
+ * "response_format"; the last of each name): the rest, the tools' schemas
+ * above all, is checked but never built. "tools" and "functions" are only
+ * looked at, in the text, for has_tools.
+ *
  * Ownership: the struct owns the cJSON tree and a scratch buffer; slices
  * point into them and live until allot_chat_request_release(). */
 #ifndef ALLOT_CHAT_REQUEST_H

@@ -64,6 +64,7 @@ struct member {
     size_t off, len;  /* value span; len 0 when absent */
     int count;        /* occurrences */
     int wanted;       /* occurrences in the tree (our own text only) */
+    int tree;         /* a peer's text: the last one goes into the tree */
 };
 
 /* What on_member needs: the text and the members looked for. */
@@ -216,6 +217,18 @@ static int nonempty_array(const cJSON *v)
     return cJSON_IsArray(v) && v->child != NULL;
 }
 
+/* Whether the checked value at m's span (the last of its name) is an
+ * array with something in it, as nonempty_array() says of its tree. */
+static int span_nonempty_array(const char *body, const struct member *m)
+{
+    size_t i;
+
+    if (m->count == 0 || body[m->off] != '[')
+        return 0;
+    i = allot_json_check_skip_ws(body, m->off + m->len, m->off + 1);
+    return i < m->off + m->len && body[i] != ']';
+}
+
 /* The top-level members routing reads, the last of each name. */
 struct top {
     cJSON *model, *messages, *stream, *stream_options, *tools, *functions, *response_format;
@@ -291,15 +304,44 @@ static int parse_own_text(struct allot_chat_request *t, const char *body, size_t
     return 0;
 }
 
+/* The tree of a checked object text holding only the members of spans
+ * marked tree, the last of each name: members routing never reads (the
+ * tools' schemas, sampling settings, metadata) are not built at all. Each
+ * value was checked with the text, so cJSON can fail on one only for want
+ * of memory. */
+static int selected_tree(struct allot_chat_request *t, const char *body, const struct member *spans,
+                         size_t n_spans)
+{
+    const char *end = NULL;
+    cJSON *v;
+    size_t k;
+
+    if (!(t->root = cJSON_CreateObject()))
+        return ALLOT_ENOMEM;
+    for (k = 0; k < n_spans; k++) {
+        if (!spans[k].tree || spans[k].count == 0)
+            continue;
+        v = cJSON_ParseWithLengthOpts(body + spans[k].off, spans[k].len, &end, 0);
+        if (!v)
+            return ALLOT_ENOMEM;
+        if (!cJSON_AddItemToObjectCS(t->root, spans[k].name, v)) { /* names are literals */
+            cJSON_Delete(v);
+            return ALLOT_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* The start all parses share: *t empty with its scratch buffer, then
  * body strictly validated (the spans of the top-level values in spans),
- * parsed into t->root, and an object. Errors: ALLOT_EPARSE (err: "invalid
+ * parsed into t->root (selective: only the members of spans marked tree,
+ * see selected_tree()), and an object. Errors: ALLOT_EPARSE (err: "invalid
  * JSON at line L column C: why"), ALLOT_ENOMEM, ALLOT_EINVAL (not an
  * object); then parse_finish() releases what t holds. As OWN_TEXT,
  * parse_own_text() instead: anything amiss there is READ_AGAIN, with
  * nothing in err. */
 static int parse_begin(struct allot_chat_request *t, const char *body, size_t len,
-                       enum reading reading, struct member *spans, size_t n_spans,
+                       enum reading reading, struct member *spans, size_t n_spans, int selective,
                        struct allot_buf *err)
 {
     struct allot_json_check_error jerr;
@@ -327,9 +369,15 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
      * is an allocation failure (cJSON does not say which). The end comes
      * back through parse_end, not the global cJSON_GetErrorPtr(); the
      * validator has already checked that only whitespace follows. */
-    t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
-    if (!t->root)
-        return ALLOT_ENOMEM;
+    if (!selective) {
+        t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+        if (!t->root)
+            return ALLOT_ENOMEM;
+    } else if (allot_json_check_skip_ws(body, len, 0) < len &&
+               body[allot_json_check_skip_ws(body, len, 0)] == '{') {
+        if ((rc = selected_tree(t, body, spans, n_spans)))
+            return rc;
+    }
     if (!cJSON_IsObject(t->root)) {
         allot_buf_adds(err, "the request body must be a JSON object");
         return ALLOT_EINVAL;
@@ -357,14 +405,25 @@ static int parse_chat(struct allot_chat_request *r, const char *body, size_t len
                       enum reading reading, struct allot_buf *err)
 {
     struct allot_chat_request t;
-    struct member spans[2] = {{"model", 0, 0, 0, 0}, {"stream_options", 0, 0, 0, 0}};
+    /* the first two are spliced by the rewrite; the rest are what routing
+     * reads, built into the tree of a peer's text (tools only looked at) */
+    struct member spans[] = {
+        {"model", 0, 0, 0, 0, 1},           {"stream_options", 0, 0, 0, 0, 1},
+        {"messages", 0, 0, 0, 0, 1},        {"stream", 0, 0, 0, 0, 1},
+        {"response_format", 0, 0, 0, 0, 1}, {"tools", 0, 0, 0, 0, 0},
+        {"functions", 0, 0, 0, 0, 0},
+    };
     struct top top;
     cJSON *msg, *role;
     size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
     int rc;
 
     /* 1-2. validated, parsed, an object */
-    if ((rc = parse_begin(&t, body, len, reading, spans, 2, err)))
+    /* our own text is scanned only as far as the two spans (the whole
+     * tree is built): a peer's is walked in full by the check anyway */
+    if ((rc = parse_begin(&t, body, len, reading, spans,
+                          reading == OWN_TEXT ? 2 : sizeof spans / sizeof spans[0],
+                          reading == CLIENT_TEXT, err)))
         goto out;
 
     /* 3. the fields */
@@ -434,7 +493,10 @@ static int parse_chat(struct allot_chat_request *r, const char *body, size_t len
     if (user_off != NO_INDEX)
         t.last_user.ptr = t.scratch.ptr + user_off;
 
-    t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);
+    if (reading == OWN_TEXT)
+        t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);
+    else
+        t.has_tools = span_nonempty_array(body, &spans[5]) || span_nonempty_array(body, &spans[6]);
     if (top.response_format && !cJSON_IsNull(top.response_format)) {
         cJSON *type = allot_json_member(top.response_format, "type");
         t.has_response_format = !(cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0);
@@ -491,11 +553,11 @@ int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char
                                         struct allot_buf *err)
 {
     struct allot_chat_request t;
-    struct member spans[1] = {{"model", 0, 0, 0, 0}};
+    struct member spans[1] = {{"model", 0, 0, 0, 0, 0}};
     const cJSON *model, *input, *it;
     int rc;
 
-    if ((rc = parse_begin(&t, body, len, CLIENT_TEXT, spans, 1, err)))
+    if ((rc = parse_begin(&t, body, len, CLIENT_TEXT, spans, 1, 0, err)))
         goto out;
     rc = ALLOT_EINVAL;
     model = allot_json_member(t.root, "model");
@@ -576,7 +638,7 @@ static int usage_options(const struct allot_chat_request *r, const char *body, s
                          int *unchanged)
 {
     size_t off = r->stream_options_off, end = off + r->stream_options_len;
-    struct member iu = {"include_usage", 0, 0, 0, 0};
+    struct member iu = {"include_usage", 0, 0, 0, 0, 0};
     const cJSON *v = allot_json_member(r->root, "stream_options");
     int rc;
 

@@ -6,8 +6,11 @@
  * whatever it accepts cJSON must read whole; whatever it refuses it must
  * place within the text, with a line, a column and a reason.
  *
- * Whenever the parser accepts a body, each rewrite (with and without
- * forcing include_usage, with a model name that needs escaping) must be a
+ * Whenever the parser accepts a body, the reading of the whole tree
+ * (allot_chat_request_parse_own) must give the same fields and spans as
+ * the parser's tree of only the members routing reads, and each rewrite
+ * (with and without forcing include_usage, with a model name that needs
+ * escaping) must be a
  * chat request again, carry the new model, and, when forced, include_usage
  * true, and cJSON on its own must read it whole with exactly one "model".
  * The parser must never report ALLOT_ENOMEM here: inputs are small, so
@@ -120,6 +123,36 @@ static void check_json_check(const char *text, size_t size, unsigned flags)
           "refusal placed outside the text", NULL);
 }
 
+static int same_slice(struct allot_slice a, struct allot_slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* A client's body r was read from a tree of only the members routing
+ * reads; the whole tree (the own-text reading) must give the same. */
+static void same_as_whole_tree(const struct allot_chat_request *a, const char *body, size_t size)
+{
+    struct allot_chat_request b;
+    struct allot_buf err;
+
+    allot_buf_init(&err, 4096);
+    check(allot_chat_request_parse_own(&b, body, size, &err) == 0, "whole tree refused it", &err);
+    check(same_slice(a->model, b.model) && a->stream == b.stream &&
+              a->include_usage == b.include_usage && same_slice(a->system, b.system) &&
+              same_slice(a->last_user, b.last_user) && a->n_messages == b.n_messages &&
+              a->n_tool_results == b.n_tool_results && a->last_is_tool == b.last_is_tool &&
+              a->material_bytes == b.material_bytes && a->has_tools == b.has_tools &&
+              a->has_response_format == b.has_response_format &&
+              (a->response_format == NULL) == (b.response_format == NULL) &&
+              (!a->response_format || cJSON_Compare(a->response_format, b.response_format, 1)) &&
+              a->model_off == b.model_off && a->model_len == b.model_len &&
+              a->stream_options_off == b.stream_options_off &&
+              a->stream_options_len == b.stream_options_len,
+          "the selected tree reads differently from the whole one", NULL);
+    allot_chat_request_release(&b);
+    allot_buf_release(&err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct allot_json_arena arena; /* zeroed: an empty arena */
@@ -150,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = allot_chat_request_parse(&r, body, size, &err);
     if (rc == 0) {
         check(allot_json_arena_used(&arena) > 0, "parsed tree not from the arena", NULL);
+        same_as_whole_tree(&r, body, size);
         rewrite_and_check(&r, body, size, "m", 0);
         rewrite_and_check(&r, body, size, "up\"str\\eam/\xc3\xa9\n", 1);
         allot_instruction_from_request(&r, &in);

@@ -810,6 +810,65 @@ TEST(chat_request_own_text_spans_wherever_the_members_are)
         SAME_BOTH_WAYS(bodies[i], strlen(bodies[i]));
 }
 
+/* A client's body is built into a tree of only what routing reads; it must
+ * read as the whole tree (the own-text reading) does, whatever else the
+ * body holds and wherever, duplicates and escaped keys included. */
+TEST(chat_request_client_tree_holds_only_what_routing_reads)
+{
+    static const char *const bodies[] = {
+        /* tools: present, empty, blank, duplicated (the last counts), functions */
+        "{\"model\":\"m\",\"temperature\":0.2,\"tools\":[{\"type\":\"function\",\"function\":{"
+        "\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"q\":{\"type\":"
+        "\"string\"}}}}}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":9}",
+        "{\"model\":\"m\",\"tools\":[],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"tools\":[ \n\t ],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "{\"model\":\"m\",\"tools\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"tools\":[]}",
+        "{\"model\":\"m\",\"tools\":[],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"tools\":[ {} ]}",
+        "{\"model\":\"m\",\"tools\":{},\"functions\":[{\"name\":\"f\"}],\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"x\"}]}",
+        "{\"model\":\"m\",\"tools\":null,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        /* duplicated messages, stream and response_format; escaped keys */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"first\"}],\"stream\":"
+        "true,\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":"
+        "\"second\"}],\"stream\":false}",
+        "{\"model\":\"m\",\"response_format\":{\"type\":\"json_object\"},\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"text\"}}",
+        "{\"m\\u006fdel\":\"m\",\"m\\u0065ssages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"t\\u006fols\":[{}],\"r\\u0065sponse_format\":{\"type\":\"json_schema\",\"json_schema\":"
+        "{\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        /* refused alike: no messages, messages not an array, stream not a
+         * boolean, not an object */
+        "{\"model\":\"m\",\"tools\":[{}]}",
+        "{\"model\":\"m\",\"messages\":{\"role\":\"user\"}}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":1}",
+        "  \n[{\"model\":\"m\"}]",
+        "\"model\"",
+    };
+    struct allot_chat_request r;
+    struct allot_buf err;
+    size_t i;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        SAME_BOTH_WAYS(bodies[i], strlen(bodies[i]));
+
+    /* what is not read is not built */
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(allot_chat_request_parse(&r, bodies[0], strlen(bodies[0]), &err), 0);
+    ASSERT(r.has_tools);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "messages") != NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "model") != NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "tools") == NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "temperature") == NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "max_tokens") == NULL);
+    allot_chat_request_release(&r);
+    ASSERT_INT_EQ(allot_chat_request_parse(&r, bodies[3], strlen(bodies[3]), &err), 0);
+    ASSERT(!r.has_tools);
+    allot_chat_request_release(&r);
+    allot_buf_release(&err);
+}
+
 TEST(chat_request_own_text_that_is_not_valid_gets_the_strict_error)
 {
     /* truncated, trailing bytes, a trailing comma; then too deep for cJSON */
