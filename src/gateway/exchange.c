@@ -280,12 +280,46 @@ static int model_index_of(const struct allot_config *cfg, const struct allot_mod
     return m ? (int)(m - cfg->models) : -1;
 }
 
+/* Append s to the attempt log at *len, as much as fits (as snprintf would
+ * cut it). */
+static void log_put(struct allot__exchange *x, size_t *len, const char *s)
+{
+    size_t room = sizeof x->attempt_log - 1 - *len, n = strlen(s);
+
+    if (n > room)
+        n = room;
+    memcpy(x->attempt_log + *len, s, n);
+    *len += n;
+    x->attempt_log[*len] = '\0';
+}
+
 static void log_attempt(struct allot__exchange *x, const char *what)
 {
     size_t len = strlen(x->attempt_log);
-    if (len < sizeof x->attempt_log - 1)
-        snprintf(x->attempt_log + len, sizeof x->attempt_log - len, "%s%s:%s", len ? "," : "",
-                 x->model ? x->model->name : "?", what);
+
+    if (len < sizeof x->attempt_log - 1) {
+        if (len)
+            log_put(x, &len, ",");
+        log_put(x, &len, x->model ? x->model->name : "?");
+        log_put(x, &len, ":");
+        log_put(x, &len, what);
+    }
+}
+
+/* n in decimal ("%d") into out (room for any int); returns out. */
+static char *int_str(char *out, int n)
+{
+    char tmp[12], *p = tmp + sizeof tmp;
+    unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
+
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        *--p = '-';
+    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
+    return out;
 }
 
 /* Whether the model now answering is well (ok) or failed in a way that
@@ -515,7 +549,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
         COPY_CSTR(e.source, src);
         COPY_CSTR(e.reason, x->decision.reason);
         if (x->decision.classified)
-            allot_classification_explain(&x->decision.classification, e.explain, sizeof e.explain);
+            allot_ledger_entry_explain(&e, &x->decision.classification);
     }
     if (x->model) {
         COPY_CSTR(e.model, x->model->name);
@@ -652,8 +686,7 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
     if (x->model)
         HDR("x-allot-model", x->model->name);
     if (x->attempts) {
-        snprintf(x->attempts_str, sizeof x->attempts_str, "%d", x->attempts);
-        HDR("x-allot-attempts", x->attempts_str);
+        HDR("x-allot-attempts", int_str(x->attempts_str, x->attempts));
     }
     if (x->check[0])
         HDR("x-allot-check", x->check);
