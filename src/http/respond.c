@@ -241,15 +241,8 @@ static int has_crlf(struct allot_slice v)
  * response with it, nor when it could split the head. */
 static int header_ok(const struct allot_http_header *h)
 {
-    size_t i;
-
-    if (!h->name.len || header_reserved(h->name))
-        return 0;
-    /* names are short: one pass for CR, LF and ':' */
-    for (i = 0; i < h->name.len; i++)
-        if (h->name.ptr[i] == '\r' || h->name.ptr[i] == '\n' || h->name.ptr[i] == ':')
-            return 0;
-    return !has_crlf(h->value);
+    return h->name.len && !header_reserved(h->name) && !has_crlf(h->name) && !has_crlf(h->value) &&
+           !memchr(h->name.ptr, ':', h->name.len);
 }
 
 static char *put(char *p, const void *src, size_t n)
