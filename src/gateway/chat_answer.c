@@ -65,6 +65,8 @@ struct lookup {
     size_t n;
     struct allot_slice found[MAX_NAMES]; /* value spans; ptr NULL: absent */
     size_t n_found;
+    int whole;       /* walk every member (for last_end), not stop at the last name */
+    size_t last_end; /* just past the last member's value; 0: none seen */
 };
 
 /* Returns 1 (stop) once every name is found: only the first counts. */
@@ -86,7 +88,8 @@ static int note_member(void *ctx, const struct allot_json_check_member *m)
             break;
         }
     }
-    return l->n_found == l->n;
+    l->last_end = m->value_off + m->value_len;
+    return !l->whole && l->n_found == l->n;
 }
 
 /* The same for the top-level object, told its members by the check. */
@@ -191,13 +194,26 @@ static const char *const details_names[] = {"cached_tokens", "cache_write_tokens
 static const char *const choice_names[] = {"message", "finish_reason"};
 static const char *const message_names[] = {"content", "tool_calls", "function_call"};
 
-/* One element of choices; first: it is choices[0]. */
-static void read_choice(struct allot_slice c, int first, struct allot_chat_answer *a)
+/* The element of choices that starts at rest.ptr (the array's text from
+ * there on); first: it is choices[0]. Returns the element's length: an
+ * object's is known once its members are walked, so it is not scanned
+ * twice. */
+static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_answer *a)
 {
     struct lookup lc, lm;
     struct allot_slice content;
+    size_t end;
 
-    lookup(c, choice_names, 2, &lc);
+    if (rest.ptr[0] != '{') /* no members: nothing of it is read */
+        return value_end(rest.ptr, rest.len, 0);
+    memset(&lc, 0, sizeof lc);
+    lc.text = rest.ptr;
+    lc.names = choice_names;
+    lc.n = 2;
+    lc.whole = 1;
+    allot_json_check_members(rest.ptr, rest.len, note_member, &lc);
+    /* the closing brace follows the last member, or the opening one */
+    end = allot_json_check_skip_ws(rest.ptr, rest.len, lc.last_end ? lc.last_end : 1) + 1;
     lookup(lc.found[0], message_names, 3, &lm);
     content = string_body(lm.found[0]);
     if (content.ptr) {
@@ -213,6 +229,7 @@ static void read_choice(struct allot_slice c, int first, struct allot_chat_answe
                             (lm.found[2].ptr && lm.found[2].len && lm.found[2].ptr[0] == '{');
         a->finish_reason = string_body(lc.found[1]);
     }
+    return end;
 }
 
 int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answer *out)
@@ -237,8 +254,8 @@ int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answe
         int first = 1;
         i = allot_json_check_skip_ws(choices.ptr, choices.len, 1);
         while (i < choices.len && choices.ptr[i] != ']') {
-            size_t end = value_end(choices.ptr, choices.len, i);
-            read_choice((struct allot_slice){choices.ptr + i, end - i}, first, &a);
+            size_t end =
+                i + read_choice((struct allot_slice){choices.ptr + i, choices.len - i}, first, &a);
             first = 0;
             i = allot_json_check_skip_ws(choices.ptr, choices.len, end);
             if (i < choices.len && choices.ptr[i] == ',')
