@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "allot/buf.h"
+#include "allot/classify.h"
 
 struct allot_ledger;
 
@@ -85,7 +86,19 @@ struct allot_ledger_entry {
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];
+    /* Set by allot_ledger_entry_explain(): explain is to be formatted from
+     * these by the ledger's writer thread; 0 (zeroed entry): explain is
+     * stored as it is. */
+    int explain_later;                       /* 1; 2: with explain_override */
+    struct allot_classification explained;   /* its override pointer is not used */
+    char explain_override[ALLOT_REASON_MAX]; /* the override rule's text */
 };
+
+/* Have the ledger's writer thread fill e->explain with
+ * allot_classification_explain(c) when it stores the row, instead of the
+ * caller now: the same text, formatted off the caller's (the event
+ * loop's) thread. c is copied. */
+void allot_ledger_entry_explain(struct allot_ledger_entry *e, const struct allot_classification *c);
 
 /* Open the store, create or upgrade the schema, start the writer. path is
  * a SQLite file (created if missing) or a PostgreSQL URI, "postgresql://"

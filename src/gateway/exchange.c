@@ -36,6 +36,7 @@
 #include "allot/budget.h"
 #include "allot/ratelimit.h"
 #include "allot/responses.h"
+#include "allot/chat_answer.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
@@ -279,12 +280,46 @@ static int model_index_of(const struct allot_config *cfg, const struct allot_mod
     return m ? (int)(m - cfg->models) : -1;
 }
 
+/* Append s to the attempt log at *len, as much as fits (as snprintf would
+ * cut it). */
+static void log_put(struct allot__exchange *x, size_t *len, const char *s)
+{
+    size_t room = sizeof x->attempt_log - 1 - *len, n = strlen(s);
+
+    if (n > room)
+        n = room;
+    memcpy(x->attempt_log + *len, s, n);
+    *len += n;
+    x->attempt_log[*len] = '\0';
+}
+
 static void log_attempt(struct allot__exchange *x, const char *what)
 {
     size_t len = strlen(x->attempt_log);
-    if (len < sizeof x->attempt_log - 1)
-        snprintf(x->attempt_log + len, sizeof x->attempt_log - len, "%s%s:%s", len ? "," : "",
-                 x->model ? x->model->name : "?", what);
+
+    if (len < sizeof x->attempt_log - 1) {
+        if (len)
+            log_put(x, &len, ",");
+        log_put(x, &len, x->model ? x->model->name : "?");
+        log_put(x, &len, ":");
+        log_put(x, &len, what);
+    }
+}
+
+/* n in decimal ("%d") into out (room for any int); returns out. */
+static char *int_str(char *out, int n)
+{
+    char tmp[12], *p = tmp + sizeof tmp;
+    unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
+
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        *--p = '-';
+    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
+    return out;
 }
 
 /* Whether the model now answering is well (ok) or failed in a way that
@@ -514,7 +549,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
         COPY_CSTR(e.source, src);
         COPY_CSTR(e.reason, x->decision.reason);
         if (x->decision.classified)
-            allot_classification_explain(&x->decision.classification, e.explain, sizeof e.explain);
+            allot_ledger_entry_explain(&e, &x->decision.classification);
     }
     if (x->model) {
         COPY_CSTR(e.model, x->model->name);
@@ -651,8 +686,7 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
     if (x->model)
         HDR("x-allot-model", x->model->name);
     if (x->attempts) {
-        snprintf(x->attempts_str, sizeof x->attempts_str, "%d", x->attempts);
-        HDR("x-allot-attempts", x->attempts_str);
+        HDR("x-allot-attempts", int_str(x->attempts_str, x->attempts));
     }
     if (x->check[0])
         HDR("x-allot-check", x->check);
@@ -730,10 +764,11 @@ static void stream_fail(struct allot__exchange *x, const char *message)
 
 /* ---- the quality floor ------------------------------------------------ */
 
-/* The first choice of a non-streamed answer, as the checks see it. */
-static void answer_of(const cJSON *root, struct allot_answer *a)
+/* The first choice of a non-streamed answer (of its choices array), as
+ * the checks see it. */
+static void answer_of(const cJSON *choices, struct allot_answer *a)
 {
-    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    const cJSON *c = cJSON_GetArrayItem(choices, 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c, "message");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
@@ -1003,18 +1038,25 @@ static int64_t json_int(const cJSON *n)
  * translation of Anthropic answers uses for cache_creation_input_tokens
  * (anthropic_up.h). Both are parts of prompt_tokens: capped so that
  * together they never exceed it, whatever the upstream says. */
-static void read_usage(struct allot__exchange *x, const cJSON *usage)
+static void set_usage(struct allot__exchange *x, int64_t prompt, int64_t completion, int64_t cached,
+                      int64_t write)
 {
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
-    int64_t cached = json_int(cJSON_GetObjectItemCaseSensitive(d, "cached_tokens"));
-    int64_t write = json_int(cJSON_GetObjectItemCaseSensitive(d, "cache_write_tokens"));
-
-    x->prompt_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"));
-    x->completion_tokens = json_int(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"));
+    x->prompt_tokens = prompt;
+    x->completion_tokens = completion;
     x->cached_tokens = cached < x->prompt_tokens ? cached : x->prompt_tokens;
     x->cache_write_tokens =
         write < x->prompt_tokens - x->cached_tokens ? write : x->prompt_tokens - x->cached_tokens;
     x->usage_seen = 1;
+}
+
+static void read_usage(struct allot__exchange *x, const cJSON *usage)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+
+    set_usage(x, json_int(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens")),
+              json_int(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens")),
+              json_int(cJSON_GetObjectItemCaseSensitive(d, "cached_tokens")),
+              json_int(cJSON_GetObjectItemCaseSensitive(d, "cache_write_tokens")));
 }
 
 /* cJSON's tree of p[0..n) with its memory from arena (json_arena.h). */
@@ -1256,10 +1298,48 @@ static int on_data(void *ctx, const char *p, size_t n)
     return rc;
 }
 
+/* A decoded copy of a string body read by allot_chat_answer_read(), in
+ * the exchange's arena (gone with it); NULL when out of memory. */
+static char *answer_string(struct allot__exchange *x, struct allot_slice raw, size_t *len)
+{
+    struct allot_json_arena *previous = allot_json_arena_enter(&x->arena);
+    char *s = cJSON_malloc(raw.len + 1);
+
+    allot_json_arena_leave(previous);
+    if (s)
+        *len = allot_chat_answer_unescape(raw.ptr, raw.len, s);
+    return s;
+}
+
+/* An answer relayed as it is (no translation needs its tree): usage, the
+ * content's size and the first choice for the checks, read off the text
+ * (chat_answer.h) instead of a cJSON tree of it all. Returns -1, having
+ * changed nothing, when the text is to be parsed whole: what is wrong
+ * with it, if anything, is then decided as before. */
+static int read_plain(struct allot__exchange *x, struct allot_answer *a)
+{
+    struct allot_chat_answer ca;
+    size_t n = 0;
+
+    if (x->anthropic || x->responses || allot_chat_answer_read(x->resp.ptr, x->resp.len, &ca))
+        return -1;
+    memset(a, 0, sizeof *a);
+    if (ca.content.ptr && !(a->content = answer_string(x, ca.content, &a->content_len)))
+        return -1;
+    if (ca.finish_reason.ptr && !(a->finish_reason = answer_string(x, ca.finish_reason, &n)))
+        return -1;
+    a->has_tool_calls = ca.has_tool_calls;
+    if (ca.has_usage)
+        set_usage(x, ca.prompt_tokens, ca.completion_tokens, ca.cached_tokens,
+                  ca.cache_write_tokens);
+    x->content_bytes += ca.content_bytes;
+    return 0;
+}
+
 /* A buffered 2xx answer: read usage, relay it unchanged. */
 static void deliver_buffered(struct allot__exchange *x)
 {
-    cJSON *root, *usage, *choices, *c;
+    cJSON *root = NULL, *usage, *choices, *c;
     struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     struct allot_answer a;
     size_t n;
@@ -1276,30 +1356,31 @@ static void deliver_buffered(struct allot__exchange *x)
             allot_buf_reset(&x->resp); /* not a message: judged invalid below */
         }
     }
-    /* in the exchange's arena: root is deleted before this returns */
-    root = parse_in(&x->arena, x->resp.ptr ? x->resp.ptr : "", x->resp.len);
-
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        record_attempt(x, ALLOT_MATTEMPT_INVALID, "invalid");
-        set_error(x, "upstream '%s' answered %ld with a body that is not a JSON object",
-                  x->model->name, x->up_status);
-        try_next(x);
-        return;
+    if (read_plain(x, &a) != 0) {
+        /* in the exchange's arena: root is deleted before this returns */
+        root = parse_in(&x->arena, x->resp.ptr ? x->resp.ptr : "", x->resp.len);
+        if (!cJSON_IsObject(root)) {
+            cJSON_Delete(root);
+            record_attempt(x, ALLOT_MATTEMPT_INVALID, "invalid");
+            set_error(x, "upstream '%s' answered %ld with a body that is not a JSON object",
+                      x->model->name, x->up_status);
+            try_next(x);
+            return;
+        }
+        usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+        if (cJSON_IsObject(usage)) {
+            read_usage(x, usage);
+        }
+        choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+        cJSON_ArrayForEach(c, choices)
+        {
+            cJSON *msg = cJSON_GetObjectItemCaseSensitive(c, "message");
+            cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+            if (cJSON_IsString(content))
+                x->content_bytes += strlen(content->valuestring);
+        }
+        answer_of(choices, &a);
     }
-    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    if (cJSON_IsObject(usage)) {
-        read_usage(x, usage);
-    }
-    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-    cJSON_ArrayForEach(c, choices)
-    {
-        cJSON *msg = cJSON_GetObjectItemCaseSensitive(c, "message");
-        cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
-        if (cJSON_IsString(content))
-            x->content_bytes += strlen(content->valuestring);
-    }
-    answer_of(root, &a);
     if (judge(x, &a)) {
         cJSON_Delete(root);
         escalate(x);

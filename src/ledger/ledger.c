@@ -52,7 +52,7 @@
 #define FREE_CHUNKS_MAX 8u /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u     /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define PENDING_RING_BYTES (16u << 20) /* ~7,500 rows of ~2.2 KB */
+#define PENDING_RING_BYTES (16u << 20) /* ~5,200 rows of ~3.2 KB */
 #define PENDING_SLOTS 8                /* PATH.pending, PATH.pending.1 .. .7 */
 /* PostgreSQL: one file per database (by its URL without password), in the
  * working directory, so instances beside each other for different
@@ -285,6 +285,25 @@ static int replay_row(void *ctx, const struct allot_pending_record *r)
     return 0;
 }
 
+/* On the writer thread, before a batch is stored: the explain text of
+ * every row that left it to the writer (allot_ledger_entry_explain()). */
+static void fill_explains(struct allot__ledger_chunk *list)
+{
+    size_t i;
+
+    for (; list; list = list->next) {
+        for (i = 0; i < list->n; i++) {
+            struct allot_ledger_entry *e = &list->rows[i];
+            if (!e->explain_later)
+                continue;
+            e->explained.override = e->explain_later == 2 ? e->explain_override : NULL;
+            allot_classification_explain(&e->explained, e->explain, sizeof e->explain);
+            e->explained.override = NULL;
+            e->explain_later = 0;
+        }
+    }
+}
+
 static void free_chunks(struct allot__ledger_chunk *c);
 static int open_pending(struct allot_ledger *l, const char *pending, struct allot_buf *err);
 
@@ -299,6 +318,7 @@ static int replay_pending(struct allot_ledger *l)
 
     rc = allot_pending_replay(l->pending, replay_row, &rp, &n);
     if (rc == 0 && rp.n) {
+        fill_explains(rp.head);
         l->backend->write(l->store, rp.head, &written, &failed);
         allot_pending_committed(l->pending, rp.last);
         l->recovered = rp.n;
@@ -359,6 +379,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&l->mu);
 
         written = failed = 0;
+        fill_explains(batch);
         l->backend->write(l->store, batch, &written, &failed);
         if (written + failed != count_rows(batch)) { /* a store's bug must not hide rows */
             allot_log_error("ledger '%s': internal error: a batch of %zu rows reported as %llu",
@@ -614,6 +635,21 @@ fail:
         free(l);
     }
     return rc;
+}
+
+void allot_ledger_entry_explain(struct allot_ledger_entry *e, const struct allot_classification *c)
+{
+    size_t n = c->override ? strlen(c->override) : 0;
+
+    if (n >= sizeof e->explain_override) { /* not kept whole: formatted now */
+        allot_classification_explain(c, e->explain, sizeof e->explain);
+        return;
+    }
+    e->explained = *c;
+    e->explained.override = NULL; /* a pointer means nothing in the pending file */
+    e->explain_later = c->override ? 2 : 1;
+    if (c->override)
+        memcpy(e->explain_override, c->override, n + 1);
 }
 
 int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, const char *subject,

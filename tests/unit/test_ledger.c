@@ -505,3 +505,61 @@ TEST(ledger_keeps_a_prompt_and_frees_it)
     allot_buf_release(&err);
     tmpdir_remove(&t);
 }
+
+/* allot_ledger_entry_explain(): the writer stores the text
+ * allot_classification_explain() gives, override and all. */
+TEST(ledger_formats_explain_on_the_writer)
+{
+    static const char *const ids[] = {"req_plain", "req_override", "req_long"};
+    char long_rule[200], want[3][512];
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct allot_classification c;
+    struct allot_buf err;
+    sqlite3 *db = NULL;
+    size_t i;
+
+    memset(&c, 0, sizeof c);
+    c.category = ALLOT_CAT_SUMMARIZE;
+    c.confidence = 0.875;
+    c.runner_up = ALLOT_CAT_SYNTHESIZE;
+    c.runner_up_confidence = 0.0625;
+    snprintf(c.pro[0].name, sizeof c.pro[0].name, "summarise");
+    c.pro[0].weight = 2.125f;
+    snprintf(c.pro[1].name, sizeof c.pro[1].name, "signal: tools defined");
+    c.pro[1].weight = 0.5f;
+    c.n_pro = 2;
+    snprintf(c.con[0].name, sizeof c.con[0].name, "which of");
+    c.con[0].weight = -1.25f;
+    c.n_con = 1;
+    memset(long_rule, 'r', sizeof long_rule - 1);
+    long_rule[sizeof long_rule - 1] = '\0';
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger-explain"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    for (i = 0; i < 3; i++) {
+        c.override = i == 0 ? NULL : i == 1 ? "no instruction text" : long_rule;
+        allot_classification_explain(&c, want[i], sizeof want[i]);
+        fill(&e, ids[i], (int64_t)i + 1);
+        allot_ledger_entry_explain(&e, &c);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    allot_ledger_close(l);
+    ASSERT(strstr(want[1], "; override: no instruction text") != NULL);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    for (i = 0; i < 3; i++) {
+        sqlite3_stmt *st = NULL;
+        ASSERT_INT_EQ(
+            sqlite3_prepare_v2(db, "SELECT explain FROM requests WHERE id = ?", -1, &st, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        ASSERT_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+        ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), want[i]);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}

@@ -1,0 +1,361 @@
+/* chat_answer.c: a plain chat completion's counts, content and finish
+ * reason, read off the checked text (chat_answer.h).
+ *
+ * The text passes allot_json_check() first, so the walks below can trust
+ * its shape: every string is closed and valid, every bracket matched. The
+ * lookups mirror cJSON's for the tree exchange.c used to build: a member
+ * of an object is its first of that name; a member looked up in anything
+ * but an object is absent; the size of tool_calls counts an object's
+ * members as cJSON_GetArraySize() does. */
+#include <string.h>
+#include "allot/chat_answer.h"
+#include "allot/json_check.h"
+
+/* The index just past the string that opens at t[i]: the first quote
+ * after an even run of backslashes. */
+static size_t string_end(const char *t, size_t n, size_t i)
+{
+    size_t start = i + 1, q, b;
+    const char *p;
+
+    for (i = start; i < n; i = q + 1) {
+        if (!(p = memchr(t + i, '"', n - i)))
+            return n;
+        q = (size_t)(p - t);
+        for (b = q; b > start && t[b - 1] == '\\';)
+            b--;
+        if ((q - b) % 2 == 0)
+            return q + 1;
+    }
+    return n;
+}
+
+/* The index just past the value that starts at t[i]. */
+static size_t value_end(const char *t, size_t n, size_t i)
+{
+    size_t depth = 0;
+
+    if (t[i] == '"')
+        return string_end(t, n, i);
+    if (t[i] != '{' && t[i] != '[') {
+        while (i < n && t[i] != ',' && t[i] != ']' && t[i] != '}' && t[i] != ' ' && t[i] != '\t' &&
+               t[i] != '\n' && t[i] != '\r')
+            i++;
+        return i;
+    }
+    while (i < n) {
+        if (t[i] == '"') {
+            i = string_end(t, n, i);
+            continue;
+        }
+        if (t[i] == '{' || t[i] == '[')
+            depth++;
+        else if ((t[i] == '}' || t[i] == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return n;
+}
+
+/* The first members of an object named in names[0..n) (ASCII). */
+#define MAX_NAMES 3
+struct lookup {
+    const char *text;
+    const char *const *names;
+    size_t n;
+    struct allot_slice found[MAX_NAMES]; /* value spans; ptr NULL: absent */
+    size_t n_found;
+    int whole;       /* walk every member (for last_end), not stop at the last name */
+    size_t last_end; /* just past the last member's value; 0: none seen */
+};
+
+/* Returns 1 (stop) once every name is found: only the first counts. */
+static int note_member(void *ctx, const struct allot_json_check_member *m)
+{
+    struct lookup *l = ctx;
+    size_t k;
+
+    for (k = 0; k < l->n; k++) {
+        const char *name = l->names[k];
+        size_t name_len = strlen(name);
+        if (!l->found[k].ptr &&
+            (m->key_escaped
+                 ? allot_json_check_key_is(l->text, m, name)
+                 : m->key_len == name_len && memcmp(l->text + m->key_off, name, name_len) == 0)) {
+            l->found[k].ptr = l->text + m->value_off;
+            l->found[k].len = m->value_len;
+            l->n_found++;
+            break;
+        }
+    }
+    l->last_end = m->value_off + m->value_len;
+    return !l->whole && l->n_found == l->n;
+}
+
+/* The same for the top-level object, told its members by the check. */
+static void note_top_member(void *ctx, const struct allot_json_check_member *m)
+{
+    note_member(ctx, m);
+}
+
+/* Look names up in the value v, if it is an object (else all absent). */
+static void lookup(struct allot_slice v, const char *const *names, size_t n, struct lookup *l)
+{
+    memset(l, 0, sizeof *l);
+    l->text = v.ptr;
+    l->names = names;
+    l->n = n;
+    if (v.ptr && v.len && v.ptr[0] == '{')
+        allot_json_check_members(v.ptr, v.len, note_member, l);
+}
+
+/* A token count as exchange.c's json_int() reads cJSON's number: 0 when
+ * absent, not a number, or negative; -1 when only strtod() would say. */
+static int64_t count_of(struct allot_slice v)
+{
+    int64_t c = 0;
+    size_t i;
+
+    if (!v.ptr || !v.len || !(v.ptr[0] == '-' || (v.ptr[0] >= '0' && v.ptr[0] <= '9')))
+        return 0;
+    if (v.ptr[0] == '-') /* below zero, or -0: json_int() gives 0 */
+        return 0;
+    if (v.len > 15) /* a double holds every integer of 15 digits exactly */
+        return -1;
+    for (i = 0; i < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9')
+            return -1; /* a fraction or an exponent */
+        c = c * 10 + (v.ptr[i] - '0');
+    }
+    return c;
+}
+
+/* The length of a JSON string body once decoded, as cJSON writes it:
+ * \uXXXX as UTF-8, a surrogate pair as one 4-byte sequence. */
+static size_t decoded_len(const char *s, size_t n)
+{
+    size_t i, len = 0;
+    const char *bs;
+
+    for (i = 0; i < n; i++) {
+        if (!(bs = memchr(s + i, '\\', n - i)))
+            return len + (n - i);
+        len += (size_t)(bs - s) - i;
+        i = (size_t)(bs - s) + 1;
+        if (s[i] != 'u') {
+            len++;
+            continue;
+        }
+        {
+            unsigned cp = 0;
+            size_t k;
+            for (k = 1; k <= 4; k++)
+                cp = cp << 4 | (unsigned)allot_json_check_hex(s[i + k]);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* the low half follows: \uDCxx */
+                i += 6;
+                len += 4;
+            } else {
+                len += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+            }
+        }
+    }
+    return len;
+}
+
+/* The body of a string value (without its quotes); ptr NULL when v is
+ * not a string. */
+static struct allot_slice string_body(struct allot_slice v)
+{
+    struct allot_slice s = {NULL, 0};
+
+    if (v.ptr && v.len >= 2 && v.ptr[0] == '"') {
+        s.ptr = v.ptr + 1;
+        s.len = v.len - 2;
+    }
+    return s;
+}
+
+/* Has the value v elements (an array) or members (an object)? */
+static int has_children(struct allot_slice v)
+{
+    size_t i;
+
+    if (!v.ptr || !v.len || (v.ptr[0] != '[' && v.ptr[0] != '{'))
+        return 0;
+    i = allot_json_check_skip_ws(v.ptr, v.len, 1);
+    return i < v.len && v.ptr[i] != ']' && v.ptr[i] != '}';
+}
+
+static const char *const top_names[] = {"choices", "usage"};
+static const char *const usage_names[] = {"prompt_tokens", "completion_tokens",
+                                          "prompt_tokens_details"};
+static const char *const details_names[] = {"cached_tokens", "cache_write_tokens"};
+static const char *const choice_names[] = {"message", "finish_reason"};
+static const char *const message_names[] = {"content", "tool_calls", "function_call"};
+
+/* The element of choices that starts at rest.ptr (the array's text from
+ * there on); first: it is choices[0]. Returns the element's length: an
+ * object's is known once its members are walked, so it is not scanned
+ * twice. */
+static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_answer *a)
+{
+    struct lookup lc, lm;
+    struct allot_slice content;
+    size_t end;
+
+    if (rest.ptr[0] != '{') /* no members: nothing of it is read */
+        return value_end(rest.ptr, rest.len, 0);
+    memset(&lc, 0, sizeof lc);
+    lc.text = rest.ptr;
+    lc.names = choice_names;
+    lc.n = 2;
+    lc.whole = 1;
+    allot_json_check_members(rest.ptr, rest.len, note_member, &lc);
+    /* the closing brace follows the last member, or the opening one */
+    end = allot_json_check_skip_ws(rest.ptr, rest.len, lc.last_end ? lc.last_end : 1) + 1;
+    lookup(lc.found[0], message_names, 3, &lm);
+    content = string_body(lm.found[0]);
+    if (content.ptr) {
+        size_t len = decoded_len(content.ptr, content.len);
+        a->content_bytes += len;
+        if (first) {
+            a->content = content;
+            a->content_len = len;
+        }
+    }
+    if (first) {
+        a->has_tool_calls = has_children(lm.found[1]) ||
+                            (lm.found[2].ptr && lm.found[2].len && lm.found[2].ptr[0] == '{');
+        a->finish_reason = string_body(lc.found[1]);
+    }
+    return end;
+}
+
+int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answer *out)
+{
+    struct allot_chat_answer a;
+    struct lookup top, usage, details;
+    struct allot_slice choices;
+    size_t i;
+
+    memset(&top, 0, sizeof top);
+    top.text = text;
+    top.names = top_names;
+    top.n = 2;
+    if (!len || allot_json_check(text, len, 0, note_top_member, &top, NULL) != 0 ||
+        text[allot_json_check_skip_ws(text, len, 0)] != '{')
+        return -1;
+    memset(&a, 0, sizeof a);
+    choices = top.found[0];
+    if (choices.ptr && choices.ptr[0] == '{')
+        return -1; /* cJSON would walk its members as elements */
+    if (choices.ptr && choices.ptr[0] == '[') {
+        int first = 1;
+        i = allot_json_check_skip_ws(choices.ptr, choices.len, 1);
+        while (i < choices.len && choices.ptr[i] != ']') {
+            size_t end =
+                i + read_choice((struct allot_slice){choices.ptr + i, choices.len - i}, first, &a);
+            first = 0;
+            i = allot_json_check_skip_ws(choices.ptr, choices.len, end);
+            if (i < choices.len && choices.ptr[i] == ',')
+                i = allot_json_check_skip_ws(choices.ptr, choices.len, i + 1);
+        }
+    }
+    if (top.found[1].ptr && top.found[1].ptr[0] == '{') {
+        a.has_usage = 1;
+        lookup(top.found[1], usage_names, 3, &usage);
+        lookup(usage.found[2], details_names, 2, &details);
+        if ((a.prompt_tokens = count_of(usage.found[0])) < 0 ||
+            (a.completion_tokens = count_of(usage.found[1])) < 0 ||
+            (a.cached_tokens = count_of(details.found[0])) < 0 ||
+            (a.cache_write_tokens = count_of(details.found[1])) < 0)
+            return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+/* A code point as UTF-8 into out; returns its length. */
+static size_t put_utf8(unsigned cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static unsigned hex4(const char *s)
+{
+    unsigned cp = 0;
+    int k;
+
+    for (k = 0; k < 4; k++)
+        cp = cp << 4 | (unsigned)allot_json_check_hex(s[k]);
+    return cp;
+}
+
+size_t allot_chat_answer_unescape(const char *raw, size_t n, char *out)
+{
+    size_t i, o = 0;
+    const char *bs;
+
+    for (i = 0; i < n; i++) {
+        if (!(bs = memchr(raw + i, '\\', n - i))) {
+            memcpy(out + o, raw + i, n - i);
+            o += n - i;
+            break;
+        }
+        memcpy(out + o, raw + i, (size_t)(bs - raw) - i);
+        o += (size_t)(bs - raw) - i;
+        i = (size_t)(bs - raw) + 1;
+        switch (raw[i]) {
+        case 'b':
+            out[o++] = '\b';
+            break;
+        case 'f':
+            out[o++] = '\f';
+            break;
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case 't':
+            out[o++] = '\t';
+            break;
+        case 'u': {
+            unsigned cp = hex4(raw + i + 1);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* \uD8xx\uDCxx: one code point */
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(raw + i + 3) - 0xDC00);
+                i += 6;
+            }
+            o += put_utf8(cp, out + o);
+            break;
+        }
+        default:
+            out[o++] = raw[i];
+            break; /* \" \\ \/ */
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
