@@ -28,6 +28,16 @@
 struct allot_ledger;
 
 /* Every string field is NUL-terminated and truncated to fit. "" = none. */
+/* What allot_classification_explain() reads of a classification without
+ * an override, kept in the room of the explain text it becomes (so a row
+ * costs the pending ring no more): pro then con, n_pro and n_con of each. */
+struct allot_ledger_explained {
+    double confidence, runner_up_confidence;
+    float weight[2 * ALLOT_EXPLAIN_TOP];
+    unsigned char category, runner_up, n_pro, n_con;
+    char name[2 * ALLOT_EXPLAIN_TOP][ALLOT_FEATURE_NAME_MAX];
+};
+
 struct allot_ledger_entry {
     char id[40];              /* request id, "req_..." */
     int64_t ts_ms;            /* when the request arrived, Unix ms */
@@ -53,7 +63,11 @@ struct allot_ledger_entry {
     double latency_ms;         /* request arrival to response end */
     double ttft_ms;            /* to the first byte of the answer; -1 if none */
     char reason[256];
-    char explain[512]; /* the classifier's full explanation; "" when it did not run */
+    union {
+        char explain[512]; /* the classifier's full explanation; "" when it did not run */
+        /* while explain_later: what the writer formats explain from */
+        struct allot_ledger_explained explained;
+    };
     /* The quality floor (schema v3). */
     char check[16];         /* verdict on the answer returned: "pass", a check name, "" unchecked */
     char check_detail[192]; /* why the first failing check failed; "" when none failed */
@@ -87,17 +101,17 @@ struct allot_ledger_entry {
      * table (see allot_ledger_event()), not a row of requests. */
     char event[16];
     /* Set by allot_ledger_entry_explain(): explain is to be formatted from
-     * these by the ledger's writer thread; 0 (zeroed entry): explain is
-     * stored as it is. */
-    int explain_later;                       /* 1; 2: with explain_override */
-    struct allot_classification explained;   /* its override pointer is not used */
-    char explain_override[ALLOT_REASON_MAX]; /* the override rule's text */
+     * explained by the ledger's writer thread; 0 (zeroed entry): explain
+     * is stored as it is. */
+    int explain_later;
 };
 
 /* Have the ledger's writer thread fill e->explain with
  * allot_classification_explain(c) when it stores the row, instead of the
  * caller now: the same text, formatted off the caller's (the event
- * loop's) thread. c is copied. */
+ * loop's) thread. What the text needs of c is copied into e->explained; a
+ * classification with an override (a rule's name, rare) is formatted
+ * now. */
 void allot_ledger_entry_explain(struct allot_ledger_entry *e, const struct allot_classification *c);
 
 /* Open the store, create or upgrade the schema, start the writer. path is

@@ -22,7 +22,7 @@
  * a store left half-way by an interrupted upgrade is finished the same way. */
 #define ALLOT__LEDGER_SCHEMA_VERSION 6
 
-#define ALLOT__LEDGER_CHUNK_ROWS 128u /* ~400 KB a chunk */
+#define ALLOT__LEDGER_CHUNK_ROWS 128u /* ~160 KB a chunk */
 
 /* A piece of the queue: rows in arrival order. */
 struct allot__ledger_chunk {

@@ -52,7 +52,7 @@
 #define FREE_CHUNKS_MAX 8u /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u     /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
-#define PENDING_RING_BYTES (16u << 20) /* ~5,200 rows of ~3.2 KB */
+#define PENDING_RING_BYTES (16u << 20) /* ~7,500 rows of ~2.2 KB */
 #define PENDING_SLOTS 8                /* PATH.pending, PATH.pending.1 .. .7 */
 /* PostgreSQL: one file per database (by its URL without password), in the
  * working directory, so instances beside each other for different
@@ -294,12 +294,28 @@ static void fill_explains(struct allot__ledger_chunk *list)
     for (; list; list = list->next) {
         for (i = 0; i < list->n; i++) {
             struct allot_ledger_entry *e = &list->rows[i];
+            struct allot_classification c;
+            const struct allot_ledger_explained *x = &e->explained;
+            size_t k;
+
             if (!e->explain_later)
                 continue;
-            e->explained.override = e->explain_later == 2 ? e->explain_override : NULL;
-            allot_classification_explain(&e->explained, e->explain, sizeof e->explain);
-            e->explained.override = NULL;
+            /* out of the union first: the text overwrites it */
+            memset(&c, 0, sizeof c);
+            c.category = (enum allot_category)x->category;
+            c.runner_up = (enum allot_category)x->runner_up;
+            c.confidence = x->confidence;
+            c.runner_up_confidence = x->runner_up_confidence;
+            c.n_pro = x->n_pro;
+            c.n_con = x->n_con;
+            for (k = 0; k < ALLOT_EXPLAIN_TOP; k++) {
+                memcpy(c.pro[k].name, x->name[k], ALLOT_FEATURE_NAME_MAX);
+                c.pro[k].weight = x->weight[k];
+                memcpy(c.con[k].name, x->name[ALLOT_EXPLAIN_TOP + k], ALLOT_FEATURE_NAME_MAX);
+                c.con[k].weight = x->weight[ALLOT_EXPLAIN_TOP + k];
+            }
             e->explain_later = 0;
+            allot_classification_explain(&c, e->explain, sizeof e->explain);
         }
     }
 }
@@ -637,19 +653,33 @@ fail:
     return rc;
 }
 
+_Static_assert(sizeof(struct allot_ledger_explained) <=
+                   sizeof(((struct allot_ledger_entry *)0)->explain),
+               "what explain is formatted from must fit in its room");
+_Static_assert(ALLOT_CAT__COUNT <= 255, "a category fits in a byte");
+
 void allot_ledger_entry_explain(struct allot_ledger_entry *e, const struct allot_classification *c)
 {
-    size_t n = c->override ? strlen(c->override) : 0;
+    struct allot_ledger_explained *x = &e->explained;
+    size_t k;
 
-    if (n >= sizeof e->explain_override) { /* not kept whole: formatted now */
+    if (c->override || c->n_pro > ALLOT_EXPLAIN_TOP || c->n_con > ALLOT_EXPLAIN_TOP) {
         allot_classification_explain(c, e->explain, sizeof e->explain);
         return;
     }
-    e->explained = *c;
-    e->explained.override = NULL; /* a pointer means nothing in the pending file */
-    e->explain_later = c->override ? 2 : 1;
-    if (c->override)
-        memcpy(e->explain_override, c->override, n + 1);
+    x->category = (unsigned char)c->category;
+    x->runner_up = (unsigned char)c->runner_up;
+    x->confidence = c->confidence;
+    x->runner_up_confidence = c->runner_up_confidence;
+    x->n_pro = (unsigned char)c->n_pro;
+    x->n_con = (unsigned char)c->n_con;
+    for (k = 0; k < ALLOT_EXPLAIN_TOP; k++) {
+        memcpy(x->name[k], c->pro[k].name, ALLOT_FEATURE_NAME_MAX);
+        x->weight[k] = c->pro[k].weight;
+        memcpy(x->name[ALLOT_EXPLAIN_TOP + k], c->con[k].name, ALLOT_FEATURE_NAME_MAX);
+        x->weight[ALLOT_EXPLAIN_TOP + k] = c->con[k].weight;
+    }
+    e->explain_later = 1;
 }
 
 int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, const char *subject,
