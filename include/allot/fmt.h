@@ -3,9 +3,10 @@
  * snprintf("%.2f") goes through glibc's multi-precision float printer, a
  * few hundred nanoseconds a call; the gateway formats a dozen numbers a
  * request (confidence, cost, the explanation's weights). This one prints
- * exactly what "%.*f" prints: below 1e12 after scaling and away from a
- * rounding tie it does integer arithmetic; otherwise (ties, huge values,
- * NaN, infinities, decimals outside 0..9) it calls snprintf.
+ * exactly what "%.*f" prints: below 1e12 after scaling it does integer
+ * arithmetic, near a rounding tie on the exact binary value (up to 3
+ * decimals); otherwise (near ties with more decimals, huge values, NaN,
+ * infinities, decimals outside 0..9) it calls snprintf.
  *
  * Errors: none. Output is always NUL-terminated when cap > 0, cut at
  * cap - 1 like snprintf; the return value is the length the full text

@@ -110,6 +110,13 @@ int allot_kinds_model_save(const struct allot_kinds_model *m, const char *path,
 /* Raw scores (before temperature) of the 16 categories for f. */
 void allot_kinds_model_logits(const struct allot_kinds_model *m, const struct allot_features *f,
                               float logits[ALLOT_CAT__COUNT]);
+/* Each feature's push toward category a over category b, for the
+ * explanation: out[i] = f->f[i].value * (w[a] - w[b]) / temperature, w
+ * the weights of its bucket, w[a] - w[b] taken as (q[a] - q[b]) * scale
+ * (exact, the scale a power of two) and the rest in float left to right.
+ * out has room for f->n floats. */
+void allot_kinds_model_pushes(const struct allot_kinds_model *m, const struct allot_features *f,
+                              int a, int b, float *out);
 /* Calibrated probabilities from logits: softmax(logits / temperature). */
 void allot_kinds_model_probs(const struct allot_kinds_model *m,
                              const float logits[ALLOT_CAT__COUNT], double p[ALLOT_CAT__COUNT]);

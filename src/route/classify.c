@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "allot/classify.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
@@ -162,27 +165,81 @@ static void pick_offer(struct pick *p, size_t unit, float w)
         p->n++;
     p->unit[slot] = unit;
     p->weight[slot] = w;
-    if (p->n == CANDIDATES) {
-        for (p->weakest = 0, j = 1; j < p->n; j++)
-            if (p->weight[j] < p->weight[p->weakest])
-                p->weakest = j;
-        p->floor = p->weight[p->weakest];
+    if (p->n == CANDIDATES) { /* the first of the weakest */
+        size_t weakest = 0;
+        float floor = p->weight[0];
+        for (j = 1; j < CANDIDATES; j++)
+            if (p->weight[j] < floor) {
+                floor = p->weight[j];
+                weakest = j;
+            }
+        p->weakest = weakest;
+        p->floor = floor;
     }
 }
 
+#define NAME_CAP (ALLOT_FEATURE_NAME_MAX - 10) /* for the text of a name */
+
+#ifdef __SSE2__
+/* Most units are plain: ASCII letters, digits, '?' and single spaces,
+ * starting and ending with no space, and short enough to be shown whole.
+ * allot_unit_name() names such a unit by its text lower-cased, which SSE2
+ * (part of every x86-64) does sixteen bytes at a time; the explanation
+ * names twenty units a request. Writes 32 bytes at dst (the name, its NUL
+ * and scratch). Returns the length, or 0 when the unit is not plain. */
+static size_t name_plain(const struct allot_unit *un, char dst[32])
+{
+    char text[32] = {0};
+    uint32_t ok = 0, spaces = 0, all;
+    int h;
+
+    if (un->kind == ALLOT_UNIT_SIGNAL || un->len == 0 || un->len + 2 > NAME_CAP)
+        return 0;
+    memcpy(text, un->ptr, un->len);
+    for (h = 0; h < 2; h++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + 16 * h));
+        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+                                      _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+        __m128i mark = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
+        ok |= (uint32_t)_mm_movemask_epi8(
+                  _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(space, mark)))
+              << (16 * h);
+        spaces |= (uint32_t)_mm_movemask_epi8(space) << (16 * h);
+        _mm_storeu_si128((__m128i *)(void *)(dst + 16 * h),
+                         _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+    }
+    all = (1u << un->len) - 1;
+    spaces &= all;
+    if ((ok & all) != all || (spaces & 1) || (spaces >> (un->len - 1)) || (spaces & spaces >> 1))
+        return 0;
+    dst[un->len] = '\0';
+    return un->len;
+}
+#endif
+
 /* "[tools defined]", "'summarise'", "starts 'which'": a unit as shown, its
- * text cut to ALLOT_FEATURE_NAME_MAX - 10 bytes. Returns the length. */
+ * text cut to NAME_CAP bytes. Returns the length. */
 static size_t name_unit(const struct allot_unit *un, char name[ALLOT_FEATURE_NAME_MAX])
 {
-    size_t o = un->kind == ALLOT_UNIT_SIGNAL ? 1 : un->kind == ALLOT_UNIT_LEAD ? 8 : 1, t;
+    size_t o = 1, t = 0;
 
-    memcpy(name,
-           un->kind == ALLOT_UNIT_SIGNAL ? "["
-           : un->kind == ALLOT_UNIT_LEAD ? "starts '"
-                                         : "'",
-           o);
-    allot_unit_name(un, name + o, ALLOT_FEATURE_NAME_MAX - 10);
-    t = o + strlen(name + o);
+    if (un->kind == ALLOT_UNIT_LEAD) {
+        memcpy(name, "starts '", 8);
+        o = 8;
+    } else {
+        name[0] = un->kind == ALLOT_UNIT_SIGNAL ? '[' : '\'';
+    }
+#ifdef __SSE2__
+    _Static_assert(8 + 32 <= ALLOT_FEATURE_NAME_MAX, "name_plain writes 32 bytes");
+    t = name_plain(un, name + o);
+#endif
+    if (t == 0)
+        t = strlen(allot_unit_name(un, name + o, NAME_CAP));
+    t += o;
     name[t++] = un->kind == ALLOT_UNIT_SIGNAL ? ']' : '\'';
     name[t] = '\0';
     return t;
@@ -204,7 +261,7 @@ static size_t pick_emit(const struct allot_features *f, const struct pick *p, fl
     }
     for (i = 0; i < p->n; i++)
         for (j = i + 1; j < p->n; j++)
-            if (w[j] > 0 && len[i] == len[j] && memcmp(name[i], name[j], len[i]) == 0) {
+            if (len[j] == len[i] && w[j] > 0 && memcmp(name[i], name[j], len[i]) == 0) {
                 w[i] += w[j];
                 w[j] = 0;
             }
@@ -223,20 +280,16 @@ static size_t pick_emit(const struct allot_features *f, const struct pick *p, fl
 static void explain(const struct allot_kinds_model *m, const struct allot_features *f,
                     struct allot_classification *out)
 {
-    float push[ALLOT_UNITS_MAX];
+    float push[ALLOT_UNITS_MAX], each[ALLOT_FEATURES_MAX];
     struct pick pro = {0, 0, EXPLAIN_FLOOR, {0}, {0}}, con = {0, 0, EXPLAIN_FLOOR, {0}, {0}};
     size_t i;
-    int a = out->category, b = out->runner_up;
 
     memset(push, 0, f->n_units * sizeof push[0]);
-    for (i = 0; i < f->n; i++) {
-        size_t k = f->f[i].idx;
+    /* the features' pushes, summed per unit in feature order */
+    allot_kinds_model_pushes(m, f, out->category, out->runner_up, each);
+    for (i = 0; i < f->n; i++)
         if (f->f[i].unit != ALLOT_NO_UNIT)
-            push[f->f[i].unit] +=
-                f->f[i].value *
-                (allot_kinds_model_weight(m, k, a) - allot_kinds_model_weight(m, k, b)) /
-                m->temperature;
-    }
+            push[f->f[i].unit] += each[i];
     for (i = 0; i < f->n_units; i++) {
         pick_offer(&pro, i, push[i]);
         pick_offer(&con, i, -push[i]);
@@ -248,16 +301,15 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
 /* Text pieces appended to a bounded string: once one does not fit, the
  * string is cut back to before it and *full stops the rest. snprintf's
  * float printer is slow for the request path, so numbers go through
- * allot_fmt_fixed. */
+ * allot_fmt_fixed; fixed pieces come with their length (PUT_LIT). */
 struct piece_out {
     char *out;
     size_t cap, len;
     int full;
 };
 
-static void put_str(struct piece_out *o, const char *s)
+static void put_mem(struct piece_out *o, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (o->full)
         return;
     if (n >= o->cap - o->len) {
@@ -265,8 +317,16 @@ static void put_str(struct piece_out *o, const char *s)
         o->full = 1;
         return;
     }
-    memcpy(o->out + o->len, s, n + 1);
+    memcpy(o->out + o->len, s, n);
     o->len += n;
+    o->out[o->len] = '\0';
+}
+
+#define PUT_LIT(o, lit) put_mem((o), (lit), sizeof(lit) - 1)
+
+static void put_str(struct piece_out *o, const char *s)
+{
+    put_mem(o, s, strlen(s));
 }
 
 static void put_num(struct piece_out *o, double v, int decimals, int plus)
@@ -284,16 +344,29 @@ static void put_num(struct piece_out *o, double v, int decimals, int plus)
 }
 
 /* "FIRSTname +w, name -w, ...": each contribution's name and signed
- * weight; an item cut off by the end of the buffer is dropped whole. */
+ * weight; an item cut off by the end of the buffer is dropped whole. With
+ * header_safe, bytes of the names outside printable ASCII become '?'
+ * (allot_str_header_safe; the rest of an item is ASCII already). */
 static void put_items(struct piece_out *o, const struct allot_contribution *list, size_t n,
-                      const char *first, int decimals)
+                      const char *first, size_t first_len, int decimals, int header_safe)
 {
     size_t i;
     for (i = 0; i < n && !o->full; i++) {
-        size_t mark = o->len;
-        put_str(o, i ? ", " : first);
-        put_str(o, list[i].name);
-        put_str(o, " ");
+        size_t mark = o->len, lead = i ? 2 : first_len, name = strlen(list[i].name);
+        /* the lead, the name and a space, whole or not at all (as put_mem
+         * piece by piece: it fits when the last piece does) */
+        if (lead + name + 1 < o->cap - o->len) {
+            char *d = o->out + o->len;
+            memcpy(d, i ? ", " : first, lead);
+            memcpy(d + lead, list[i].name, name);
+            d[lead + name] = ' ';
+            d[lead + name + 1] = '\0';
+            if (header_safe)
+                allot_str_header_safe(d + lead);
+            o->len += lead + name + 1;
+        } else {
+            o->full = 1;
+        }
         put_num(o, list[i].weight, decimals, 1);
         if (o->full) {
             o->out[mark] = '\0';
@@ -302,20 +375,21 @@ static void put_items(struct piece_out *o, const struct allot_contribution *list
     }
 }
 
+/* The reason travels in a header: its category name, numbers and fixed
+ * words are printable ASCII, and so is an override (a fixed string), so
+ * only the names are made header-safe. */
 static void short_reason(struct allot_classification *out)
 {
     struct piece_out o = {out->reason, sizeof out->reason, 0, 0};
     put_str(&o, allot_category_name(out->category));
-    put_str(&o, " ");
+    PUT_LIT(&o, " ");
     put_num(&o, out->confidence, 2, 0);
     if (out->override) {
-        put_str(&o, ": ");
+        PUT_LIT(&o, ": ");
         put_str(&o, out->override);
-        allot_str_header_safe(out->reason); /* it travels in a header */
         return;
     }
-    put_items(&o, out->pro, out->n_pro < 3 ? out->n_pro : 3, ": ", 1);
-    allot_str_header_safe(out->reason); /* it travels in a header */
+    put_items(&o, out->pro, out->n_pro < 3 ? out->n_pro : 3, ": ", sizeof ": " - 1, 1, 1);
 }
 
 void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,
@@ -373,19 +447,19 @@ size_t allot_classification_explain(const struct allot_classification *c, char *
 
     out[0] = '\0';
     put_str(&o, allot_category_name(c->category));
-    put_str(&o, " ");
+    PUT_LIT(&o, " ");
     put_num(&o, c->confidence, 2, 0);
-    put_str(&o, " (next ");
+    PUT_LIT(&o, " (next ");
     put_str(&o, allot_category_name(c->runner_up));
-    put_str(&o, " ");
+    PUT_LIT(&o, " ");
     put_num(&o, c->runner_up_confidence, 2, 0);
-    put_str(&o, ")");
+    PUT_LIT(&o, ")");
     if (c->override) {
-        put_str(&o, "; override: ");
+        PUT_LIT(&o, "; override: ");
         put_str(&o, c->override);
     }
-    put_items(&o, c->pro, c->n_pro, "; for: ", 2);
-    put_items(&o, c->con, c->n_con, "; against: ", 2);
+    put_items(&o, c->pro, c->n_pro, "; for: ", sizeof "; for: " - 1, 2, 0);
+    put_items(&o, c->con, c->n_con, "; against: ", sizeof "; against: " - 1, 2, 0);
     return o.len;
 }
 

@@ -23,6 +23,8 @@
  * it is), which hashes a word as it reads it; the per-zone lengths are
  * summed as features are made. This runs on every routed request. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "allot/cues.h"
 #include "allot/features.h"
@@ -128,6 +130,17 @@ static uint32_t fmix32(uint32_t h)
 #define FNV64_BASIS 0xcbf29ce484222325ull /* allot_cues_word_hash's */
 #define FNV64_PRIME 0x100000001b3ull
 
+/* value, negated when the top bit of m is set (signed hashing): the sign
+ * bit flipped, which is what -value is, without a branch */
+static inline float signed_by(float value, uint32_t m)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    bits ^= m & 0x80000000u;
+    memcpy(&value, &bits, sizeof bits);
+    return value;
+}
+
 /* Every feature goes through here, from seven places: inlined into each,
  * the list's count and end stay in registers (a twentieth of a 1 KB
  * request's classification, measured). */
@@ -140,7 +153,7 @@ static inline __attribute__((always_inline)) void add(struct extractor *x, uint3
         return;
     m = fmix32(h);
     f->f[f->n].idx = m & x->mask;
-    f->f[f->n].value = (m >> 31) ? -value : value;
+    f->f[f->n].value = signed_by(value, m);
     f->f[f->n].unit = unit;
     f->n++;
     if (x->sum_sq)
@@ -180,6 +193,14 @@ enum { B_WORD = 1, B_END = 2, B_QUESTION = 4 };
  * in the high one */
 #define SHAPE(c) ((uint64_t)(IS_CODE(c) ? 1 : 0) | (uint64_t)(IS_MATH(c) ? 1 : 0) << 32)
 static const unsigned char byte_class[256] = {ALLOT_BYTE_TABLE(CLASS)};
+/* An ASCII letter or digit as a word keeps it (fold()); 0 for any other
+ * byte: the tokenizer's fast path, one load a byte for most text */
+#define ASCII_FOLD(c)                                                                              \
+    (unsigned char)(((c) >= 'a' && (c) <= 'z')   ? (c)                                             \
+                    : ((c) >= 'A' && (c) <= 'Z') ? (c) + 32                                        \
+                    : ((c) >= '0' && (c) <= '9') ? '0'                                             \
+                                                 : 0)
+static const unsigned char ascii_fold[256] = {ALLOT_BYTE_TABLE(ASCII_FOLD)};
 static const uint64_t shape_count[256] = {ALLOT_BYTE_TABLE(SHAPE)};
 
 static int is_word_byte(unsigned char c)
@@ -229,7 +250,51 @@ static int cjk_at(const char *s, size_t n, size_t k)
     return CJK_NONE;
 }
 
-static int next_word(const char *s, size_t n, size_t *i, struct word *w, int *boundary)
+/* One step of a word past next_word()'s ASCII fast path, at s[*k]: a
+ * UTF-8 byte kept as it is, a Cyrillic capital lower-cased (two bytes), an
+ * apostrophe between word bytes dropped; *h takes what is kept. Returns 0
+ * where the word ends instead (a Chinese or Japanese character starts a
+ * token of its own). */
+static int next_byte(const char *s, size_t n, size_t *kp, struct word *w, uint64_t *h)
+{
+    size_t k = *kp;
+    if (!(k < n && !((unsigned char)s[k] >= 0xe3 && cjk_at(s, n, k) != CJK_NONE) &&
+          (is_word_byte((unsigned char)s[k]) ||
+           (s[k] == '\'' && k + 1 < n && is_word_byte((unsigned char)s[k + 1]) && k > 0 &&
+            is_word_byte((unsigned char)s[k - 1])))))
+        return 0;
+    if ((unsigned char)s[k] == 0xd0 && k + 1 < n &&
+        (((unsigned char)s[k + 1] >= 0x90 && (unsigned char)s[k + 1] <= 0xaf) ||
+         (unsigned char)s[k + 1] == 0x81)) {
+        /* Cyrillic capitals (U+0401, U+0410..U+042F) to small */
+        unsigned char b = (unsigned char)s[k + 1], lo[2];
+        lo[0] = b == 0x81 || b >= 0xa0 ? 0xd1 : 0xd0;
+        lo[1] = b == 0x81   ? 0x91
+                : b >= 0xa0 ? (unsigned char)(b - 0x20)
+                            : (unsigned char)(b + 0x20);
+        if (w->len + 2 <= WORD_MAX) {
+            w->text[w->len++] = (char)lo[0];
+            w->text[w->len++] = (char)lo[1];
+            *h = (*h ^ lo[0]) * FNV64_PRIME;
+            *h = (*h ^ lo[1]) * FNV64_PRIME;
+        }
+        *kp = k + 2;
+        return 1;
+    }
+    if (s[k] != '\'' && w->len < WORD_MAX) {
+        char c = fold((unsigned char)s[k]);
+        w->text[w->len++] = c;
+        *h = (*h ^ (unsigned char)c) * FNV64_PRIME;
+    }
+    *kp = k + 1;
+    return 1;
+}
+
+/* Not inlined: span_features() keeps more of its own state in registers
+ * when the tokenizer is a call (measured: 280 instructions fewer a 1 KB
+ * request). */
+static __attribute__((noinline)) int next_word(const char *s, size_t n, size_t *i, struct word *w,
+                                               int *boundary)
 {
     size_t k = *i;
     uint64_t h = FNV64_BASIS;
@@ -245,7 +310,7 @@ static int next_word(const char *s, size_t n, size_t *i, struct word *w, int *bo
             *i = k;
             return 0;
         }
-        cjk = cjk_at(s, n, k);
+        cjk = (unsigned char)s[k] >= 0xe3 ? cjk_at(s, n, k) : CJK_NONE; /* most bytes: no call */
         if (cjk != CJK_SEP && cjk != CJK_END)
             break;
         if (cjk == CJK_END)
@@ -265,35 +330,26 @@ static int next_word(const char *s, size_t n, size_t *i, struct word *w, int *bo
         h = (h ^ '?') * FNV64_PRIME;
         k += cjk == CJK_QUESTION ? 3 : 1;
     } else {
-        while (k < n && !((unsigned char)s[k] >= 0xe3 && cjk_at(s, n, k) != CJK_NONE) &&
-               (is_word_byte((unsigned char)s[k]) ||
-                (s[k] == '\'' && k + 1 < n && is_word_byte((unsigned char)s[k + 1]) && k > 0 &&
-                 is_word_byte((unsigned char)s[k - 1])))) {
-            if ((unsigned char)s[k] == 0xd0 && k + 1 < n &&
-                (((unsigned char)s[k + 1] >= 0x90 && (unsigned char)s[k + 1] <= 0xaf) ||
-                 (unsigned char)s[k + 1] == 0x81)) {
-                /* Cyrillic capitals (U+0401, U+0410..U+042F) to small */
-                unsigned char b = (unsigned char)s[k + 1], lo[2];
-                lo[0] = b == 0x81 || b >= 0xa0 ? 0xd1 : 0xd0;
-                lo[1] = b == 0x81   ? 0x91
-                        : b >= 0xa0 ? (unsigned char)(b - 0x20)
-                                    : (unsigned char)(b + 0x20);
-                if (w->len + 2 <= WORD_MAX) {
-                    w->text[w->len++] = (char)lo[0];
-                    w->text[w->len++] = (char)lo[1];
-                    h = (h ^ lo[0]) * FNV64_PRIME;
-                    h = (h ^ lo[1]) * FNV64_PRIME;
-                }
-                k += 2;
-                continue;
+        size_t len = 0;
+        for (;;) { /* ASCII letters and digits: kept while there is room */
+            size_t stop = n - k > WORD_MAX - len ? k + (WORD_MAX - len) : n;
+            unsigned char c;
+            while (k < stop && (c = ascii_fold[(unsigned char)s[k]]) != 0) {
+                w->text[len++] = (char)c;
+                h = (h ^ c) * FNV64_PRIME;
+                k++;
             }
-            if (s[k] != '\'' && w->len < WORD_MAX) {
-                char c = fold((unsigned char)s[k]);
-                w->text[w->len++] = c;
-                h = (h ^ (unsigned char)c) * FNV64_PRIME;
-            }
-            k++;
+            while (k < n && ascii_fold[(unsigned char)s[k]] != 0)
+                k++; /* past WORD_MAX: read, not kept */
+            if (k >= n || ((unsigned char)s[k] < 0x80 && s[k] != '\''))
+                break; /* the word ends at any other ASCII byte */
+            /* an apostrophe or a UTF-8 byte: the general step below, once */
+            w->len = len;
+            if (!next_byte(s, n, &k, w, &h))
+                break;
+            len = w->len;
         }
+        w->len = len;
     }
     w->cue_hash = h | 1; /* = allot_cues_word_hash(w->text, w->len) */
     w->src_len = (size_t)(s + k - w->at);
@@ -324,23 +380,22 @@ static void pend(struct extractor *x, uint32_t h, float value, uint16_t unit)
         return;
     uint32_t m = fmix32(h);
     x->cues[x->n_cues].idx = m & x->mask;
-    x->cues[x->n_cues].value = (m >> 31) ? -value : value;
+    x->cues[x->n_cues].value = signed_by(value, m);
     x->cues[x->n_cues].unit = unit;
     x->n_cues++;
 }
 
-/* A cue (cues.h) ending at ring[cur], the newest of the n last words. */
-static void cue(struct extractor *x, int zone, const struct word *ring, size_t cur, size_t n)
+/* A cue (cues.h) ending at ring[cur], the newest of the n last words,
+ * whose hashes are hashes[0..n), the newest last. */
+static void cue(struct extractor *x, int zone, const struct word *ring, size_t cur, size_t n,
+                const uint64_t *hashes)
 {
-    uint64_t hashes[ALLOT_CUE_WORDS];
-    size_t i, used;
+    size_t used;
     const struct word *first;
     unsigned char key[2];
     uint16_t u;
     int cat;
 
-    for (i = 0; i < n; i++)
-        hashes[i] = ring[(cur + ALLOT_CUE_WORDS - (n - 1 - i)) % ALLOT_CUE_WORDS].cue_hash;
     cat = allot_cues_match(hashes, n, ring[cur].text, ring[cur].len, &used);
     if (cat < 0 || x->cue_hits[cat][zone] >= CUE_HITS_MAX)
         return;
@@ -364,6 +419,9 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
                           struct word *last_lead)
 {
     struct word w[ALLOT_CUE_WORDS];
+    /* the words' hashes, each kept at [cur] and [cur + ALLOT_CUE_WORDS], so
+     * that the last n are in order (the newest last) at any cur */
+    uint64_t recent[2 * ALLOT_CUE_WORDS];
     size_t i = 0, cur = 0, in_ring = 0;
     int have_prev = 0, boundary, sentence_start = 1;
 
@@ -406,32 +464,130 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
         if (boundary)
             in_ring = 0; /* cues do not span sentences */
         in_ring = in_ring < ALLOT_CUE_WORDS ? in_ring + 1 : ALLOT_CUE_WORDS;
-        cue(x, sp->zone, w, cur, in_ring);
+        recent[cur] = recent[cur + ALLOT_CUE_WORDS] = wd->cue_hash;
+        cue(x, sp->zone, w, cur, in_ring, recent + cur + ALLOT_CUE_WORDS + 1 - in_ring);
         sentence_start = 0;
         have_prev = 1;
         cur = (cur + 1) % ALLOT_CUE_WORDS;
     }
 }
 
-static void signal(struct extractor *x, const char *name)
+/* The structural signals (structure(), text_shape(), counts()) in one
+ * table, so that each name is hashed once per process, not per request;
+ * a count's buckets are consecutive, the first named. */
+enum signal_id {
+    SIG_TOOLS,
+    SIG_RESPONSE_FORMAT,
+    SIG_TOOL_LAST,
+    SIG_TOOL_RESULTS,
+    SIG_SYSTEM,
+    SIG_QUESTION,
+    SIG_MESSAGES,                       /* 4 buckets */
+    SIG_INSTRUCTION = SIG_MESSAGES + 4, /* 6 */
+    SIG_MATERIAL = SIG_INSTRUCTION + 6, /* 5 */
+    SIG_DOCUMENTS = SIG_MATERIAL + 5,   /* 4 */
+    SIG_OUTWEIGHS = SIG_DOCUMENTS + 4,
+    SIG_FENCE,
+    SIG_TAGGED,
+    SIG_QUOTED,
+    SIG_PASTED,
+    SIG_DIFF,
+    SIG_TABLE,
+    SIG_JSON,
+    SIG_LIST,
+    SIG_CODE,
+    SIG_SOME_CODE,
+    SIG_MATH,
+    SIG_SOME_MATH,
+    SIG_NUMBERS,                     /* 5 */
+    SIG_SENTENCES = SIG_NUMBERS + 5, /* 5 */
+    SIG__COUNT = SIG_SENTENCES + 5
+};
+static const char *const signal_names[SIG__COUNT] = {
+    [SIG_TOOLS] = "tools defined",
+    [SIG_RESPONSE_FORMAT] = "response_format",
+    [SIG_TOOL_LAST] = "tool result last",
+    [SIG_TOOL_RESULTS] = "tool results",
+    [SIG_SYSTEM] = "system prompt",
+    [SIG_QUESTION] = "question",
+    [SIG_MESSAGES] = "messages 1",
+    "messages 2-3",
+    "messages 4-9",
+    "messages 10+",
+    [SIG_INSTRUCTION] = "instruction none",
+    "instruction <64 B",
+    "instruction <256 B",
+    "instruction <1 KB",
+    "instruction <4 KB",
+    "instruction 4 KB+",
+    [SIG_MATERIAL] = "material none",
+    "material <1 KB",
+    "material <8 KB",
+    "material <64 KB",
+    "material 64 KB+",
+    [SIG_DOCUMENTS] = "documents 0",
+    "documents 1",
+    "documents 2-4",
+    "documents 5+",
+    [SIG_OUTWEIGHS] = "material outweighs instruction",
+    [SIG_FENCE] = "code fence",
+    [SIG_TAGGED] = "tagged block",
+    [SIG_QUOTED] = "quoted block",
+    [SIG_PASTED] = "pasted block",
+    [SIG_DIFF] = "diff",
+    [SIG_TABLE] = "table",
+    [SIG_JSON] = "json material",
+    [SIG_LIST] = "list of items",
+    [SIG_CODE] = "code-like text",
+    [SIG_SOME_CODE] = "some code-like text",
+    [SIG_MATH] = "math-like text",
+    [SIG_SOME_MATH] = "some math-like text",
+    [SIG_NUMBERS] = "numbers 0",
+    "numbers 1",
+    "numbers 2-3",
+    "numbers 4-7",
+    "numbers 8+",
+    [SIG_SENTENCES] = "sentences 1",
+    "sentences 2",
+    "sentences 3-4",
+    "sentences 5-8",
+    "sentences 9+",
+};
+static uint32_t signal_hash[SIG__COUNT]; /* fmix32(fnv1a(FAM_SIGNAL, name)) */
+static uint8_t signal_len[SIG__COUNT];
+static pthread_once_t signals_once = PTHREAD_ONCE_INIT;
+static atomic_int signals_hashed; /* set once hash_signals() is done */
+
+static void hash_signals(void)
 {
-    size_t n = strlen(name);
-    uint16_t u = new_unit(x, name, n, ALLOT_UNIT_SIGNAL);
+    size_t i;
+    for (i = 0; i < SIG__COUNT; i++) {
+        size_t n = strlen(signal_names[i]);
+        signal_len[i] = (uint8_t)n;
+        signal_hash[i] = fmix32(fnv1a(FAM_SIGNAL, signal_names[i], n, FNV_BASIS));
+    }
+    atomic_store_explicit(&signals_hashed, 1, memory_order_release);
+}
+
+static void signal(struct extractor *x, enum signal_id id)
+{
+    uint16_t u = new_unit(x, signal_names[id], signal_len[id], ALLOT_UNIT_SIGNAL);
     struct allot_features *f = x->out;
     if (f->n >= x->limit)
         return;
-    f->f[f->n].idx = fmix32(fnv1a(FAM_SIGNAL, name, n, FNV_BASIS)) & x->mask;
+    f->f[f->n].idx = signal_hash[id] & x->mask;
     f->f[f->n].value = 1.0f;
     f->f[f->n].unit = u;
     f->n++;
 }
 
-static const char *bucket(size_t v, const size_t *limits, const char *const *names, size_t n)
+/* The bucket of v: first + how many of limits[0..n-1) v reaches. */
+static enum signal_id bucket(size_t v, const size_t *limits, enum signal_id first, size_t n)
 {
     size_t i;
     for (i = 0; i < n - 1 && v >= limits[i]; i++)
         ;
-    return names[i];
+    return (enum signal_id)(first + i);
 }
 
 /* What the text read looks like: code (braces, semicolons, operators,
@@ -455,61 +611,52 @@ static void text_shape(struct extractor *x, const struct allot_instruction_view 
     if (bytes < 16)
         return;
     if (code * 100 >= bytes * 6)
-        signal(x, "code-like text");
+        signal(x, SIG_CODE);
     else if (code * 100 >= bytes * 2)
-        signal(x, "some code-like text");
+        signal(x, SIG_SOME_CODE);
     if (math * 100 >= bytes * 12)
-        signal(x, "math-like text");
+        signal(x, SIG_MATH);
     else if (math * 100 >= bytes * 4)
-        signal(x, "some math-like text");
+        signal(x, SIG_SOME_MATH);
 }
 
 static void structure(struct extractor *x, const struct allot_instruction *in,
                       const struct allot_instruction_view *v)
 {
     static const size_t msg_lim[] = {2, 4, 10};
-    static const char *const msg_names[] = {"messages 1", "messages 2-3", "messages 4-9",
-                                            "messages 10+"};
     static const size_t ins_lim[] = {1, 64, 256, 1024, 4096};
-    static const char *const ins_names[] = {"instruction none",   "instruction <64 B",
-                                            "instruction <256 B", "instruction <1 KB",
-                                            "instruction <4 KB",  "instruction 4 KB+"};
     static const size_t mat_lim[] = {1, 1024, 8192, 65536};
-    static const char *const mat_names[] = {"material none", "material <1 KB", "material <8 KB",
-                                            "material <64 KB", "material 64 KB+"};
     static const size_t doc_lim[] = {1, 2, 5};
-    static const char *const doc_names[] = {"documents 0", "documents 1", "documents 2-4",
-                                            "documents 5+"};
     static const struct {
         unsigned flag;
-        const char *name;
-    } mats[] = {{ALLOT_MAT_FENCE, "code fence"},    {ALLOT_MAT_TAGGED, "tagged block"},
-                {ALLOT_MAT_QUOTED, "quoted block"}, {ALLOT_MAT_PASTED, "pasted block"},
-                {ALLOT_MAT_DIFF, "diff"},           {ALLOT_MAT_TABULAR, "table"},
-                {ALLOT_MAT_JSON, "json material"},  {ALLOT_MAT_LIST, "list of items"}};
+        enum signal_id id;
+    } mats[] = {{ALLOT_MAT_FENCE, SIG_FENCE},   {ALLOT_MAT_TAGGED, SIG_TAGGED},
+                {ALLOT_MAT_QUOTED, SIG_QUOTED}, {ALLOT_MAT_PASTED, SIG_PASTED},
+                {ALLOT_MAT_DIFF, SIG_DIFF},     {ALLOT_MAT_TABULAR, SIG_TABLE},
+                {ALLOT_MAT_JSON, SIG_JSON},     {ALLOT_MAT_LIST, SIG_LIST}};
     size_t material = v->turn_bytes - v->instruction_bytes + in->material_bytes, i;
 
     if (in->has_tools)
-        signal(x, "tools defined");
+        signal(x, SIG_TOOLS);
     if (in->has_response_format)
-        signal(x, "response_format");
+        signal(x, SIG_RESPONSE_FORMAT);
     if (in->last_is_tool)
-        signal(x, "tool result last");
+        signal(x, SIG_TOOL_LAST);
     if (in->n_tool_results > 0)
-        signal(x, "tool results");
+        signal(x, SIG_TOOL_RESULTS);
     if (in->system.len > 0)
-        signal(x, "system prompt");
+        signal(x, SIG_SYSTEM);
     if (v->question)
-        signal(x, "question");
-    signal(x, bucket(in->n_messages, msg_lim, msg_names, 4));
-    signal(x, bucket(v->instruction_bytes, ins_lim, ins_names, 6));
-    signal(x, bucket(material, mat_lim, mat_names, 5));
-    signal(x, bucket(v->n_documents, doc_lim, doc_names, 4));
+        signal(x, SIG_QUESTION);
+    signal(x, bucket(in->n_messages, msg_lim, SIG_MESSAGES, 4));
+    signal(x, bucket(v->instruction_bytes, ins_lim, SIG_INSTRUCTION, 6));
+    signal(x, bucket(material, mat_lim, SIG_MATERIAL, 5));
+    signal(x, bucket(v->n_documents, doc_lim, SIG_DOCUMENTS, 4));
     if (material > 4 * v->instruction_bytes + 256)
-        signal(x, "material outweighs instruction");
+        signal(x, SIG_OUTWEIGHS);
     for (i = 0; i < sizeof mats / sizeof mats[0]; i++)
         if (v->material_flags & mats[i].flag)
-            signal(x, mats[i].name);
+            signal(x, mats[i].id);
 }
 
 /* How many numbers and sentences the instruction holds (the system prompt
@@ -517,13 +664,9 @@ static void structure(struct extractor *x, const struct allot_instruction *in,
 static void counts(struct extractor *x)
 {
     static const size_t num_lim[] = {1, 2, 4, 8};
-    static const char *const num_names[] = {"numbers 0", "numbers 1", "numbers 2-3", "numbers 4-7",
-                                            "numbers 8+"};
     static const size_t sen_lim[] = {2, 3, 5, 9};
-    static const char *const sen_names[] = {"sentences 1", "sentences 2", "sentences 3-4",
-                                            "sentences 5-8", "sentences 9+"};
-    signal(x, bucket(x->n_numbers, num_lim, num_names, 5));
-    signal(x, bucket(x->n_sentences, sen_lim, sen_names, 5));
+    signal(x, bucket(x->n_numbers, num_lim, SIG_NUMBERS, 5));
+    signal(x, bucket(x->n_sentences, sen_lim, SIG_SENTENCES, 5));
 }
 
 void allot_features_extract(const struct allot_instruction *in,
@@ -538,6 +681,8 @@ void allot_features_extract(const struct allot_instruction *in,
     double ss[4] = {0};
     int lead_done = 0;
 
+    if (!atomic_load_explicit(&signals_hashed, memory_order_acquire))
+        pthread_once(&signals_once, hash_signals);
     out->n = 0;
     out->n_units = 0;
     x.out = out;

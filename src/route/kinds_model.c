@@ -18,11 +18,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_LOGITS 1
+#endif
 #include "allot/crc32.h"
 #include "allot/error.h"
 #include "allot/kinds_model.h"
@@ -342,24 +347,120 @@ out:
     return rc;
 }
 
+/* A request's buckets are scattered over the 2.6 MB of weights, and
+ * between two requests the gateway runs enough other code to push most of
+ * them out of the cache: ask for all the rows first, so that their misses
+ * overlap instead of following one another. */
+static void prefetch_rows(const struct allot_kinds_model *m, const struct allot_features *f)
+{
+    size_t i;
+    for (i = 0; i < f->n; i++) { /* a bucket may straddle two lines */
+        __builtin_prefetch((const char *)&m->buckets[f->f[i].idx]);
+        __builtin_prefetch((const char *)&m->buckets[f->f[i].idx] + sizeof m->buckets[0] - 1);
+    }
+}
+
+#ifdef HAVE_AVX2_LOGITS
+/* The same sums with AVX2, eight categories a step: a bucket's int8
+ * weights widen to floats in one instruction per eight (the plain loop
+ * takes five), about half the instructions of a request's scoring. Per
+ * category it is the same float multiply and add in the same order as
+ * allot_kinds_model_add(), so the logits are the same bits. */
+__attribute__((target("avx2"))) static void logits_avx2(const struct allot_kinds_model *m,
+                                                        const struct allot_features *f,
+                                                        float logits[ALLOT_CAT__COUNT])
+{
+    __m256 lo = _mm256_loadu_ps(m->bias), hi = _mm256_loadu_ps(m->bias + 8);
+    size_t i;
+    _Static_assert(ALLOT_CAT__COUNT == 16, "two vectors of eight categories");
+
+    for (i = 0; i < f->n; i++) {
+        const struct allot_kinds_bucket *k = &m->buckets[f->f[i].idx];
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)k->q);
+        __m256 v = _mm256_set1_ps(f->f[i].value * k->scale);
+        __m256 wlo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+        __m256 whi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)));
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(v, wlo));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(v, whi));
+    }
+    _mm256_storeu_ps(logits, lo);
+    _mm256_storeu_ps(logits + 8, hi);
+}
+#endif
+
 void allot_kinds_model_logits(const struct allot_kinds_model *m, const struct allot_features *f,
                               float logits[ALLOT_CAT__COUNT])
 {
     size_t i;
     float acc[ALLOT_CAT__COUNT];
 
-    /* A request's buckets are scattered over the 2.6 MB of weights, and
-     * between two requests the gateway runs enough other code to push most
-     * of them out of the cache: ask for all the rows first, so that their
-     * misses overlap instead of following one another. */
-    for (i = 0; i < f->n; i++) { /* a bucket may straddle two lines */
-        __builtin_prefetch((const char *)&m->buckets[f->f[i].idx]);
-        __builtin_prefetch((const char *)&m->buckets[f->f[i].idx] + sizeof m->buckets[0] - 1);
+    prefetch_rows(m, f);
+#ifdef HAVE_AVX2_LOGITS
+    if (__builtin_cpu_supports("avx2")) {
+        logits_avx2(m, f, logits);
+        return;
     }
+#endif
     memcpy(acc, m->bias, sizeof acc);
     for (i = 0; i < f->n; i++)
         allot_kinds_model_add(m, f->f[i].idx, f->f[i].value, acc);
     memcpy(logits, acc, sizeof acc);
+}
+
+/* The plain loop of allot_kinds_model_pushes(), for features [from, n). */
+static void pushes_from(const struct allot_kinds_model *m, const struct allot_features *f, int a,
+                        int b, size_t from, float *out)
+{
+    size_t i;
+    for (i = from; i < f->n; i++) {
+        const struct allot_kinds_bucket *k = &m->buckets[f->f[i].idx];
+        out[i] = f->f[i].value * ((float)(k->q[a] - k->q[b]) * k->scale) / m->temperature;
+    }
+}
+
+#ifdef HAVE_AVX2_LOGITS
+/* Eight features a step: their buckets, values and the two weights read
+ * by gathers, then the same float operations in the same order per lane.
+ * A weight is read as the top byte of the four ending at it, which stay
+ * inside its bucket (the scale comes first) whatever the category. */
+__attribute__((target("avx2"))) static void pushes_avx2(const struct allot_kinds_model *m,
+                                                        const struct allot_features *f, int a,
+                                                        int b, float *out)
+{
+    const int *bk = (const int *)(const void *)m->buckets;
+    const __m256i field = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21); /* ints a feature */
+    const __m256 t = _mm256_set1_ps(m->temperature);
+    const __m256i qa = _mm256_set1_epi32(1 + a), qb = _mm256_set1_epi32(1 + b);
+    size_t i;
+    _Static_assert(sizeof(struct allot_feature) == 12, "a feature is three ints");
+    _Static_assert(sizeof(struct allot_kinds_bucket) == 20, "a bucket is 20 bytes");
+    _Static_assert(offsetof(struct allot_kinds_bucket, q) == 4, "the weights after the scale");
+
+    for (i = 0; i + 8 <= f->n; i += 8) {
+        const int *fi = (const int *)(const void *)&f->f[i];
+        __m256i idx = _mm256_i32gather_epi32(fi, field, 4);
+        __m256 value = _mm256_i32gather_ps((const float *)fi + 1, field, 4);
+        __m256i at = _mm256_add_epi32(_mm256_slli_epi32(idx, 4), _mm256_slli_epi32(idx, 2));
+        __m256 scale = _mm256_i32gather_ps((const float *)(const void *)bk, at, 1);
+        __m256i wa = _mm256_srai_epi32(_mm256_i32gather_epi32(bk, _mm256_add_epi32(at, qa), 1), 24);
+        __m256i wb = _mm256_srai_epi32(_mm256_i32gather_epi32(bk, _mm256_add_epi32(at, qb), 1), 24);
+        __m256 d = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(wa, wb)), scale);
+        _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_mul_ps(value, d), t));
+    }
+    pushes_from(m, f, a, b, i, out);
+}
+#endif
+
+void allot_kinds_model_pushes(const struct allot_kinds_model *m, const struct allot_features *f,
+                              int a, int b, float *out)
+{
+#ifdef HAVE_AVX2_LOGITS
+    if (__builtin_cpu_supports("avx2")) {
+        pushes_avx2(m, f, a, b, out);
+        return;
+    }
+#endif
+    pushes_from(m, f, a, b, 0, out);
 }
 
 void allot_kinds_model_probs(const struct allot_kinds_model *m,
