@@ -10,52 +10,7 @@
 #include <string.h>
 #include "allot/chat_answer.h"
 #include "allot/json_check.h"
-
-/* The index just past the string that opens at t[i]: the first quote
- * after an even run of backslashes. */
-static size_t string_end(const char *t, size_t n, size_t i)
-{
-    size_t start = i + 1, q, b;
-    const char *p;
-
-    for (i = start; i < n; i = q + 1) {
-        if (!(p = memchr(t + i, '"', n - i)))
-            return n;
-        q = (size_t)(p - t);
-        for (b = q; b > start && t[b - 1] == '\\';)
-            b--;
-        if ((q - b) % 2 == 0)
-            return q + 1;
-    }
-    return n;
-}
-
-/* The index just past the value that starts at t[i]. */
-static size_t value_end(const char *t, size_t n, size_t i)
-{
-    size_t depth = 0;
-
-    if (t[i] == '"')
-        return string_end(t, n, i);
-    if (t[i] != '{' && t[i] != '[') {
-        while (i < n && t[i] != ',' && t[i] != ']' && t[i] != '}' && t[i] != ' ' && t[i] != '\t' &&
-               t[i] != '\n' && t[i] != '\r')
-            i++;
-        return i;
-    }
-    while (i < n) {
-        if (t[i] == '"') {
-            i = string_end(t, n, i);
-            continue;
-        }
-        if (t[i] == '{' || t[i] == '[')
-            depth++;
-        else if ((t[i] == '}' || t[i] == ']') && --depth == 0)
-            return i + 1;
-        i++;
-    }
-    return n;
-}
+#include "allot/json_text.h"
 
 /* The first members of an object named in names[0..n) (ASCII). */
 #define MAX_NAMES 3
@@ -130,52 +85,6 @@ static int64_t count_of(struct allot_slice v)
     return c;
 }
 
-/* The length of a JSON string body once decoded, as cJSON writes it:
- * \uXXXX as UTF-8, a surrogate pair as one 4-byte sequence. */
-static size_t decoded_len(const char *s, size_t n)
-{
-    size_t i, len = 0;
-    const char *bs;
-
-    for (i = 0; i < n; i++) {
-        if (!(bs = memchr(s + i, '\\', n - i)))
-            return len + (n - i);
-        len += (size_t)(bs - s) - i;
-        i = (size_t)(bs - s) + 1;
-        if (s[i] != 'u') {
-            len++;
-            continue;
-        }
-        {
-            unsigned cp = 0;
-            size_t k;
-            for (k = 1; k <= 4; k++)
-                cp = cp << 4 | (unsigned)allot_json_check_hex(s[i + k]);
-            i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) { /* the low half follows: \uDCxx */
-                i += 6;
-                len += 4;
-            } else {
-                len += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
-            }
-        }
-    }
-    return len;
-}
-
-/* The body of a string value (without its quotes); ptr NULL when v is
- * not a string. */
-static struct allot_slice string_body(struct allot_slice v)
-{
-    struct allot_slice s = {NULL, 0};
-
-    if (v.ptr && v.len >= 2 && v.ptr[0] == '"') {
-        s.ptr = v.ptr + 1;
-        s.len = v.len - 2;
-    }
-    return s;
-}
-
 /* Has the value v elements (an array) or members (an object)? */
 static int has_children(struct allot_slice v)
 {
@@ -205,7 +114,7 @@ static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_
     size_t end;
 
     if (rest.ptr[0] != '{') /* no members: nothing of it is read */
-        return value_end(rest.ptr, rest.len, 0);
+        return allot_json_text_value_end(rest.ptr, rest.len, 0);
     memset(&lc, 0, sizeof lc);
     lc.text = rest.ptr;
     lc.names = choice_names;
@@ -215,9 +124,9 @@ static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_
     /* the closing brace follows the last member, or the opening one */
     end = allot_json_check_skip_ws(rest.ptr, rest.len, lc.last_end ? lc.last_end : 1) + 1;
     lookup(lc.found[0], message_names, 3, &lm);
-    content = string_body(lm.found[0]);
+    content = allot_json_text_string_body(lm.found[0]);
     if (content.ptr) {
-        size_t len = decoded_len(content.ptr, content.len);
+        size_t len = allot_json_text_decoded_len(content.ptr, content.len);
         a->content_bytes += len;
         if (first) {
             a->content = content;
@@ -227,7 +136,7 @@ static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_
     if (first) {
         a->has_tool_calls = has_children(lm.found[1]) ||
                             (lm.found[2].ptr && lm.found[2].len && lm.found[2].ptr[0] == '{');
-        a->finish_reason = string_body(lc.found[1]);
+        a->finish_reason = allot_json_text_string_body(lc.found[1]);
     }
     return end;
 }
@@ -276,86 +185,10 @@ int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answe
     return 0;
 }
 
-/* A code point as UTF-8 into out; returns its length. */
-static size_t put_utf8(unsigned cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-static unsigned hex4(const char *s)
-{
-    unsigned cp = 0;
-    int k;
-
-    for (k = 0; k < 4; k++)
-        cp = cp << 4 | (unsigned)allot_json_check_hex(s[k]);
-    return cp;
-}
-
 size_t allot_chat_answer_unescape(const char *raw, size_t n, char *out)
 {
-    size_t i, o = 0;
-    const char *bs;
+    size_t o = allot_json_text_unescape(raw, n, out, n); /* decoding never lengthens */
 
-    for (i = 0; i < n; i++) {
-        if (!(bs = memchr(raw + i, '\\', n - i))) {
-            memcpy(out + o, raw + i, n - i);
-            o += n - i;
-            break;
-        }
-        memcpy(out + o, raw + i, (size_t)(bs - raw) - i);
-        o += (size_t)(bs - raw) - i;
-        i = (size_t)(bs - raw) + 1;
-        switch (raw[i]) {
-        case 'b':
-            out[o++] = '\b';
-            break;
-        case 'f':
-            out[o++] = '\f';
-            break;
-        case 'n':
-            out[o++] = '\n';
-            break;
-        case 'r':
-            out[o++] = '\r';
-            break;
-        case 't':
-            out[o++] = '\t';
-            break;
-        case 'u': {
-            unsigned cp = hex4(raw + i + 1);
-            i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) { /* \uD8xx\uDCxx: one code point */
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(raw + i + 3) - 0xDC00);
-                i += 6;
-            }
-            o += put_utf8(cp, out + o);
-            break;
-        }
-        default:
-            out[o++] = raw[i];
-            break; /* \" \\ \/ */
-        }
-    }
     out[o] = '\0';
     return o;
 }

@@ -46,6 +46,7 @@
 #include "allot/error.h"
 #include "allot/json_check.h"
 #include "allot/json_member.h"
+#include "allot/json_text.h"
 
 /* Instruction text copied or sliced per message: bounds classifier work and
  * scratch memory regardless of body size. */
@@ -215,6 +216,201 @@ static int role_is(const cJSON *role, const char *name)
 static int nonempty_array(const cJSON *v)
 {
     return cJSON_IsArray(v) && v->child != NULL;
+}
+
+/* ---- the messages of a peer's text, read off the text ---- */
+
+/* Is the key of member m (of the object text) name? */
+static int key_is(const char *text, const struct allot_json_check_member *m, const char *name,
+                  size_t name_len)
+{
+    if (m->key_escaped)
+        return allot_json_check_key_is(text, m, name);
+    return m->key_len == name_len && memcmp(text + m->key_off, name, name_len) == 0;
+}
+
+/* The last members of an object named a and b: what allot_json_member()
+ * finds in its tree. */
+struct two_members {
+    const char *text, *a, *b;
+    size_t a_len, b_len;
+    struct allot_slice va, vb; /* value spans; ptr NULL: absent */
+};
+
+static int note_two(void *ctx, const struct allot_json_check_member *m)
+{
+    struct two_members *tm = ctx;
+
+    if (key_is(tm->text, m, tm->a, tm->a_len))
+        tm->va = allot_slice_of(tm->text + m->value_off, m->value_len);
+    else if (key_is(tm->text, m, tm->b, tm->b_len))
+        tm->vb = allot_slice_of(tm->text + m->value_off, m->value_len);
+    return 0; /* on to the end: the last one counts */
+}
+
+/* Members a and b of the value obj, when it is an object. */
+static void two_members(struct allot_slice obj, const char *a, const char *b,
+                        struct two_members *tm)
+{
+    memset(tm, 0, sizeof *tm);
+    tm->text = obj.ptr;
+    tm->a = a;
+    tm->b = b;
+    tm->a_len = strlen(a);
+    tm->b_len = strlen(b);
+    if (obj.len && obj.ptr[0] == '{')
+        allot_json_check_members(obj.ptr, obj.len, note_two, tm);
+}
+
+/* Does the string value v decode to name (NUL-terminated, short)? */
+static int string_is(struct allot_slice v, const char *name)
+{
+    struct allot_slice body = allot_json_text_string_body(v);
+    char buf[16];
+    size_t n = strlen(name);
+
+    if (!body.ptr || n >= sizeof buf)
+        return 0;
+    if (!memchr(body.ptr, '\\', body.len))
+        return body.len == n && memcmp(body.ptr, name, n) == 0;
+    return allot_json_text_decoded_len(body.ptr, body.len) == n &&
+           allot_json_text_unescape(body.ptr, body.len, buf, n) == n && memcmp(buf, name, n) == 0;
+}
+
+/* Decoded text bytes of a message content: a string, or the text members
+ * of an array's objects (content_bytes() on the tree). */
+static size_t content_bytes_text(struct allot_slice content)
+{
+    struct allot_slice body = allot_json_text_string_body(content), part;
+    struct two_members tm;
+    size_t total = 0, at = 0;
+
+    if (body.ptr)
+        return allot_json_text_decoded_len(body.ptr, body.len);
+    if (!content.len || content.ptr[0] != '[')
+        return 0;
+    while (allot_json_text_next_element(content.ptr, content.len, &at, &part)) {
+        two_members(part, "text", "", &tm);
+        body = allot_json_text_string_body(tm.va);
+        if (body.ptr)
+            total = add_sat(total, allot_json_text_decoded_len(body.ptr, body.len));
+    }
+    return total;
+}
+
+/* Append string body s decoded to scratch, at most room bytes and cut as
+ * utf8_cut(whole decoding, room) cuts: decoding stops a byte past room,
+ * never inside an escape, and an escape is one UTF-8 sequence, so the cut
+ * lands where the whole decoding's would. *n gets the bytes added. */
+static int add_decoded(struct allot_buf *scratch, struct allot_slice s, size_t room, size_t *n)
+{
+    size_t want = s.len < room + 1 ? s.len : room + 1, w;
+    int rc;
+
+    if ((rc = allot_buf_reserve(scratch, want)))
+        return rc;
+    w = allot_json_text_unescape(s.ptr, s.len, scratch->ptr + scratch->len, want);
+    *n = utf8_cut(scratch->ptr + scratch->len, w, room);
+    scratch->len += *n;
+    scratch->ptr[scratch->len] = '\0';
+    return 0;
+}
+
+/* instruction_text() for a content value in the text: a string or the
+ * text parts of an array, decoded (and joined with "\n") into scratch at
+ * *scratch_off. */
+static int instruction_text_of(struct allot_slice content, struct allot_buf *scratch,
+                               struct allot_slice *slice, size_t *scratch_off)
+{
+    struct allot_slice body = allot_json_text_string_body(content), part;
+    struct two_members tm;
+    size_t start = scratch->len, room = INSTRUCTION_MAX, n, at = 0;
+    int rc, first = 1;
+
+    *scratch_off = NO_INDEX;
+    *slice = allot_slice_of("", 0);
+    if (body.ptr) {
+        if ((rc = add_decoded(scratch, body, INSTRUCTION_MAX, &n)))
+            return rc;
+        *scratch_off = start;
+        slice->len = n;
+        return 0;
+    }
+    if (!content.len || content.ptr[0] != '[')
+        return 0;
+    while (allot_json_text_next_element(content.ptr, content.len, &at, &part)) {
+        two_members(part, "type", "text", &tm);
+        body = allot_json_text_string_body(tm.vb);
+        if (!string_is(tm.va, "text") || !body.ptr)
+            continue;
+        if (!first) {
+            if (room < 1)
+                break;
+            if ((rc = allot_buf_add(scratch, "\n", 1)))
+                return rc;
+            room--;
+        }
+        first = 0;
+        if ((rc = add_decoded(scratch, body, room, &n)))
+            return rc;
+        room -= n;
+    }
+    if (!first) {
+        *scratch_off = start;
+        slice->len = scratch->len - start;
+    }
+    return 0;
+}
+
+/* The messages of a peer's checked text (the array at msgs), read as
+ * read_messages_tree() reads the tree, in one pass: the first system or
+ * developer message and the last user message are the instruction, every
+ * other message's text is material. */
+static int read_messages_text(struct allot_chat_request *t, struct allot_slice msgs,
+                              struct allot_buf *err)
+{
+    struct allot_slice msg, sys = {NULL, 0}, user = {NULL, 0};
+    struct two_members tm;
+    size_t i = 0, at = 0, sys_off = NO_INDEX, user_off = NO_INDEX;
+    int have_sys = 0, have_user = 0, rc = 0;
+
+    while (allot_json_text_next_element(msgs.ptr, msgs.len, &at, &msg)) {
+        if (msg.ptr[0] != '{') {
+            allot_buf_addf(err, "'messages[%zu]' must be an object", i);
+            return ALLOT_EINVAL;
+        }
+        two_members(msg, "role", "content", &tm);
+        if (!tm.va.ptr || tm.va.ptr[0] != '"') {
+            allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
+            return ALLOT_EINVAL;
+        }
+        t->last_is_tool = string_is(tm.va, "tool") || string_is(tm.va, "function");
+        if (t->last_is_tool)
+            t->n_tool_results++;
+        if (!have_sys && (string_is(tm.va, "system") || string_is(tm.va, "developer"))) {
+            have_sys = 1;
+            sys = tm.vb;
+        } else if (string_is(tm.va, "user")) {
+            if (have_user) /* an earlier user turn is material */
+                t->material_bytes = add_sat(t->material_bytes, content_bytes_text(user));
+            have_user = 1;
+            user = tm.vb;
+        } else {
+            t->material_bytes = add_sat(t->material_bytes, content_bytes_text(tm.vb));
+        }
+        i++;
+    }
+    t->n_messages = i;
+    t->system = t->last_user = allot_slice_of("", 0);
+    if ((have_sys && (rc = instruction_text_of(sys, &t->scratch, &t->system, &sys_off))) ||
+        (have_user && (rc = instruction_text_of(user, &t->scratch, &t->last_user, &user_off))))
+        return rc;
+    /* scratch has stopped moving: point the texts into it */
+    if (sys_off != NO_INDEX)
+        t->system.ptr = t->scratch.ptr + sys_off;
+    if (user_off != NO_INDEX)
+        t->last_user.ptr = t->scratch.ptr + user_off;
+    return 0;
 }
 
 /* Whether the checked value at m's span (the last of its name) is an
@@ -400,22 +596,80 @@ static int parse_finish(struct allot_chat_request *r, struct allot_chat_request 
     return 0;
 }
 
+/* The messages of a tree (our own text's), read into *t: the first system
+ * or developer message and the last user message are the instruction,
+ * every other message's text is material. Errors: ALLOT_EINVAL (err says
+ * which message), ALLOT_ENOMEM. */
+static int read_messages_tree(struct allot_chat_request *t, const cJSON *messages,
+                              struct allot_buf *err)
+{
+    const cJSON *msg, *role;
+    size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
+
+    i = 0;
+    cJSON_ArrayForEach(msg, messages)
+    {
+        if (!cJSON_IsObject(msg)) {
+            allot_buf_addf(err, "'messages[%zu]' must be an object", i);
+            return ALLOT_EINVAL;
+        }
+        role = allot_json_member(msg, "role");
+        if (!cJSON_IsString(role)) {
+            allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
+            return ALLOT_EINVAL;
+        }
+        if (sys_idx == NO_INDEX && (role_is(role, "system") || role_is(role, "developer")))
+            sys_idx = i;
+        if (role_is(role, "user"))
+            user_idx = i;
+        t->last_is_tool = role_is(role, "tool") || role_is(role, "function");
+        if (t->last_is_tool)
+            t->n_tool_results++;
+        i++;
+    }
+    t->n_messages = i;
+
+    t->system = t->last_user = allot_slice_of("", 0);
+    sys_off = user_off = NO_INDEX;
+    i = 0;
+    cJSON_ArrayForEach(msg, messages)
+    {
+        cJSON *content = allot_json_member(msg, "content");
+        int rc2 = 0;
+        if (i == sys_idx)
+            rc2 = instruction_text(content, &t->scratch, &t->system, &sys_off);
+        else if (i == user_idx)
+            rc2 = instruction_text(content, &t->scratch, &t->last_user, &user_off);
+        else
+            t->material_bytes = add_sat(t->material_bytes, content_bytes(content));
+        if (rc2)
+            return rc2;
+        i++;
+    }
+    /* scratch has stopped moving: point the joined texts into it */
+    if (sys_off != NO_INDEX)
+        t->system.ptr = t->scratch.ptr + sys_off;
+    if (user_off != NO_INDEX)
+        t->last_user.ptr = t->scratch.ptr + user_off;
+    return 0;
+}
+
 /* A chat request read as reading says; READ_AGAIN as parse_begin(). */
 static int parse_chat(struct allot_chat_request *r, const char *body, size_t len,
                       enum reading reading, struct allot_buf *err)
 {
     struct allot_chat_request t;
     /* the first two are spliced by the rewrite; the rest are what routing
-     * reads, built into the tree of a peer's text (tools only looked at) */
+     * reads: in a peer's text the messages are read off the text and the
+     * tools only looked at, the others built into the tree */
     struct member spans[] = {
         {"model", 0, 0, 0, 0, 1},           {"stream_options", 0, 0, 0, 0, 1},
-        {"messages", 0, 0, 0, 0, 1},        {"stream", 0, 0, 0, 0, 1},
+        {"messages", 0, 0, 0, 0, 0},        {"stream", 0, 0, 0, 0, 1},
         {"response_format", 0, 0, 0, 0, 1}, {"tools", 0, 0, 0, 0, 0},
         {"functions", 0, 0, 0, 0, 0},
     };
     struct top top;
-    cJSON *msg, *role;
-    size_t i, sys_idx = NO_INDEX, user_idx = NO_INDEX, sys_off, user_off;
+    size_t i;
     int rc;
 
     /* 1-2. validated, parsed, an object */
@@ -434,7 +688,8 @@ static int parse_chat(struct allot_chat_request *r, const char *body, size_t len
         goto out;
     }
     t.model = allot_slice_of(top.model->valuestring, str_len(top.model));
-    if (!nonempty_array(top.messages)) {
+    if (reading == OWN_TEXT ? !nonempty_array(top.messages)
+                            : !span_nonempty_array(body, &spans[2])) {
         allot_buf_adds(err, "'messages' must be a non-empty array");
         goto out;
     }
@@ -445,53 +700,12 @@ static int parse_chat(struct allot_chat_request *r, const char *body, size_t len
     t.stream = cJSON_IsTrue(top.stream);
     t.include_usage = cJSON_IsTrue(allot_json_member(top.stream_options, "include_usage"));
 
-    i = 0;
-    cJSON_ArrayForEach(msg, top.messages)
-    {
-        if (!cJSON_IsObject(msg)) {
-            allot_buf_addf(err, "'messages[%zu]' must be an object", i);
-            goto out;
-        }
-        role = allot_json_member(msg, "role");
-        if (!cJSON_IsString(role)) {
-            allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
-            goto out;
-        }
-        if (sys_idx == NO_INDEX && (role_is(role, "system") || role_is(role, "developer")))
-            sys_idx = i;
-        if (role_is(role, "user"))
-            user_idx = i;
-        t.last_is_tool = role_is(role, "tool") || role_is(role, "function");
-        if (t.last_is_tool)
-            t.n_tool_results++;
-        i++;
-    }
-    t.n_messages = i;
-
-    t.system = t.last_user = allot_slice_of("", 0);
-    sys_off = user_off = NO_INDEX;
-    i = 0;
-    cJSON_ArrayForEach(msg, top.messages)
-    {
-        cJSON *content = allot_json_member(msg, "content");
-        int rc2 = 0;
-        if (i == sys_idx)
-            rc2 = instruction_text(content, &t.scratch, &t.system, &sys_off);
-        else if (i == user_idx)
-            rc2 = instruction_text(content, &t.scratch, &t.last_user, &user_off);
-        else
-            t.material_bytes = add_sat(t.material_bytes, content_bytes(content));
-        if (rc2) {
-            rc = rc2;
-            goto out;
-        }
-        i++;
-    }
-    /* scratch has stopped moving: point the joined texts into it */
-    if (sys_off != NO_INDEX)
-        t.system.ptr = t.scratch.ptr + sys_off;
-    if (user_off != NO_INDEX)
-        t.last_user.ptr = t.scratch.ptr + user_off;
+    rc = reading == OWN_TEXT
+             ? read_messages_tree(&t, top.messages, err)
+             : read_messages_text(&t, allot_slice_of(body + spans[2].off, spans[2].len), err);
+    if (rc)
+        goto out;
+    rc = ALLOT_EINVAL;
 
     if (reading == OWN_TEXT)
         t.has_tools = nonempty_array(top.tools) || nonempty_array(top.functions);

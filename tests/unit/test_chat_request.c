@@ -857,8 +857,8 @@ TEST(chat_request_client_tree_holds_only_what_routing_reads)
     allot_buf_init(&err, 4096);
     ASSERT_INT_EQ(allot_chat_request_parse(&r, bodies[0], strlen(bodies[0]), &err), 0);
     ASSERT(r.has_tools);
-    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "messages") != NULL);
     ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "model") != NULL);
+    ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "messages") == NULL); /* read off the text */
     ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "tools") == NULL);
     ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "temperature") == NULL);
     ASSERT(cJSON_GetObjectItemCaseSensitive(r.root, "max_tokens") == NULL);
@@ -867,6 +867,73 @@ TEST(chat_request_client_tree_holds_only_what_routing_reads)
     ASSERT(!r.has_tools);
     allot_chat_request_release(&r);
     allot_buf_release(&err);
+}
+
+/* The messages of a client's body are read off its text: the same fields
+ * as the tree gives, for every shape of content and role, escapes
+ * decoded, and the 64 KB cut of an instruction in the same place. */
+TEST(chat_request_client_messages_read_off_the_text)
+{
+    static const char *const bodies[] = {
+        /* parts: text, image, escaped type, non-object parts, text not a string */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"Be \\\"brief\\\"\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"},"
+        "\"text\":\"alt\"},{\"type\":\"t\\u0065xt\",\"text\":\"two\\n\"},1,\"s\",[],{\"type\":"
+        "\"text\",\"text\":5},{\"type\":\"text\"}]},{\"role\":\"user\",\"content\":[{\"text\":"
+        "\"no type\"},{\"type\":\"text\",\"text\":\"\\u00e9\\ud83d\\ude00\\u20ac\"}]}]}",
+        /* several users and systems, tools, escaped roles, odd contents */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"first\"},{\"role\":"
+        "\"system\",\"content\":\"second system\"},{\"role\":\"us\\u0065r\",\"content\":\"u1\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\","
+        "\"tool_call_id\":\"c\",\"content\":\"result \\u00e9\"},{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"text\",\"text\":\"u2\"}]},{\"role\":\"function\",\"name\":\"f\",\"content\":"
+        "7},{\"role\":\"user\",\"content\":\"\"},{\"role\":\"assistant\",\"content\":{\"text\":"
+        "\"x\"}},{\"role\":\"tool\",\"content\":[{\"type\":\"text\",\"text\":\"r2\"}]}]}",
+        /* duplicate role and content keys: the last counts */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"role\":\"system\","
+        "\"content\":\"b\"},{\"content\":\"c\",\"role\":\"assistant\",\"role\":\"user\"}]}",
+        /* no content at all; a role that only starts like one */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},{\"role\":\"users\",\"content\":\"x\"},"
+        "{\"role\":\"s\\u0079stems\",\"content\":\"y\"}]}",
+        /* refused alike: not an object, no role, a role not a string */
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},[1]]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"content\":\"y\"}]"
+        "}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":[\"user\"],\"content\":\"x\"}]}",
+    };
+    /* before the 64 KB cut: n plain bytes, then a character of 1-4 bytes
+     * written raw or as an escape, then more */
+    static const char *const tails[] = {
+        "\\u00e9", "\\u20ac", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac", "\\n", "x",
+    };
+    struct allot_buf b;
+    size_t i, k, n, pad;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        SAME_BOTH_WAYS(bodies[i], strlen(bodies[i]));
+    allot_buf_init(&b, 1 << 20);
+    for (k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+        for (pad = 65530; pad <= 65537; pad++) {
+            for (n = 0; n < 2; n++) { /* a string, then the same as the second of two parts */
+                allot_buf_reset(&b);
+                allot_buf_adds(&b,
+                               n ? "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+                                   "[{\"type\":\"text\",\"text\":\"ab\"},{\"type\":\"text\","
+                                   "\"text\":\""
+                                 : "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                                   "\"content\":\"");
+                for (i = 0; i < pad - (n ? 3 : 0); i++)
+                    allot_buf_add(&b, "a", 1);
+                allot_buf_adds(&b, tails[k]);
+                allot_buf_adds(&b, tails[k]);
+                allot_buf_adds(&b, "tail");
+                allot_buf_adds(&b, n ? "\"}]}]}" : "\"}]}");
+                SAME_BOTH_WAYS(b.ptr, b.len);
+            }
+        }
+    }
+    allot_buf_release(&b);
 }
 
 TEST(chat_request_own_text_that_is_not_valid_gets_the_strict_error)
