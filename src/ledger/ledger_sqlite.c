@@ -23,8 +23,14 @@ struct allot__ledger_store {
     struct allot_ledger *l;
     sqlite3 *db;
     sqlite3_stmt *insert;
+    sqlite3_stmt *insert_many; /* MANY_ROWS rows in one statement */
     sqlite3_stmt *insert_event;
 };
+
+/* Request rows a batch inserts with one statement: SQLite's per-statement
+ * work (running the program, ending the statement) is then paid once for
+ * them. 16 rows of ~40 columns stay far below SQLite's 32,766 parameters. */
+#define MANY_ROWS 16
 
 #define N_COLUMNS allot__ledger_n_columns
 #define columns allot__ledger_columns
@@ -62,9 +68,10 @@ static int exec_sql(struct allot__ledger_store *s, const char *sql, struct allot
     return 0;
 }
 
-static int build_sql(struct allot_buf *create, struct allot_buf *insert)
+static int build_sql(struct allot_buf *create, struct allot_buf *insert,
+                     struct allot_buf *insert_many)
 {
-    size_t i;
+    size_t i, r;
     int rc = 0;
 
     rc |= allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
@@ -75,12 +82,20 @@ static int build_sql(struct allot_buf *create, struct allot_buf *insert)
         rc |= allot_buf_addf(insert, "%s%s", columns[i].name, sep);
     }
     rc |= allot_buf_addf(create, ");\n%s", schema_tail);
-    rc |= allot_buf_adds(insert, ") VALUES (");
+    rc |= allot_buf_adds(insert, ") VALUES ");
+    rc |= allot_buf_add(insert_many, insert->ptr, insert->len);
+    rc |= allot_buf_adds(insert, "(");
     for (i = 0; i < N_COLUMNS; i++)
         rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
+    for (r = 0; r < MANY_ROWS; r++) {
+        rc |= allot_buf_adds(insert_many, r ? ",(" : "(");
+        for (i = 0; i < N_COLUMNS; i++)
+            rc |= allot_buf_adds(insert_many, i + 1 < N_COLUMNS ? "?," : "?)");
+    }
     /* A row already there (replayed from the pending file after a kill that
      * came just after its commit) is left as it is. */
     rc |= allot_buf_adds(insert, " ON CONFLICT(id) DO NOTHING");
+    rc |= allot_buf_adds(insert_many, " ON CONFLICT(id) DO NOTHING");
     return rc ? ALLOT_ENOMEM : 0;
 }
 
@@ -128,19 +143,20 @@ out:
  * not both try to create it half-way. */
 static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
 {
-    struct allot_buf create, insert;
+    struct allot_buf create, insert, insert_many;
     sqlite3_stmt *st = NULL;
     char set_version[64];
     int rc, version;
 
     allot_buf_init(&create, 64 * 1024);
     allot_buf_init(&insert, 64 * 1024);
+    allot_buf_init(&insert_many, 256 * 1024);
     sqlite3_busy_timeout(s->db, 5000);
     /* journal_mode=WAL answers with the mode in force; a file system
      * without shared memory keeps the old one, which is slower but safe. */
     if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
         goto out;
-    if ((rc = build_sql(&create, &insert))) {
+    if ((rc = build_sql(&create, &insert, &insert_many))) {
         store_error(err, name_of(s), "out of memory");
         goto out;
     }
@@ -178,6 +194,8 @@ static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
         goto rollback;
     if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
                            &s->insert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert_many), -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->insert_many, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(s->db,
                            "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK) {
@@ -193,6 +211,7 @@ out:
     sqlite3_finalize(st);
     allot_buf_release(&create);
     allot_buf_release(&insert);
+    allot_buf_release(&insert_many);
     return rc;
 }
 
@@ -201,6 +220,7 @@ static void sqlite_close(struct allot__ledger_store *s)
     if (!s)
         return;
     sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->insert_many);
     sqlite3_finalize(s->insert_event);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         allot_log_error("ledger '%s': closing: %s", name_of(s), sqlite3_errmsg(s->db));
@@ -234,7 +254,8 @@ fail:
     return rc;
 }
 
-static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
+/* Bind e's columns to the parameters of st from first + 1 on. */
+static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e, int first)
 {
     const char *base = (const char *)e;
     size_t i, n;
@@ -244,7 +265,7 @@ static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e)
         const struct allot__ledger_column *c = &columns[i];
         const void *p = base + c->off;
         const char *t;
-        int idx = (int)i + 1;
+        int idx = first + (int)i + 1;
         int v;
         int64_t v64;
         double d;
@@ -294,70 +315,132 @@ static int begin_txn(struct allot__ledger_store *s)
     return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 }
 
-/* Write rows in one transaction. A statement error that ends the
- * transaction (SQLite rolls back on some errors, such as SQLITE_FULL)
- * loses the rows inserted before it too; the remaining rows go into a new
- * transaction. When a transaction cannot even begin (the lock is held past
- * busy_timeout), the rest of the batch is dropped at once rather than
- * waiting busy_timeout again for every row. */
+/* One batch's write in progress (sqlite_write()). */
+struct batch {
+    struct allot__ledger_store *s;
+    uint64_t pending, ok, bad, skipped;
+    int in_txn, give_up;
+};
+
+/* After a statement that failed: if the error ended the transaction
+ * (SQLite rolls back on some, such as SQLITE_FULL), the rows it held are
+ * lost too, and the next row begins a new one. */
+static void after_failure(struct batch *b)
+{
+    if (!sqlite3_get_autocommit(b->s->db))
+        return;
+    if (b->pending)
+        allot__ledger_failed(b->s->l, b->pending, "transaction rolled back");
+    b->bad += b->pending;
+    b->pending = 0;
+    b->in_txn = 0;
+}
+
+/* Is a transaction open, beginning one if need be? When one cannot even
+ * begin (the lock is held past busy_timeout), the rest of the batch is
+ * dropped at once rather than waiting busy_timeout again for every row. */
+static int in_txn(struct batch *b, uint64_t rows)
+{
+    if (!b->give_up && !b->in_txn && !(b->in_txn = begin_txn(b->s)))
+        b->give_up = 1;
+    if (b->give_up)
+        b->skipped += rows;
+    return !b->give_up;
+}
+
+/* Write one row (a request or an event) with its own statement. */
+static void put_one(struct batch *b, const struct allot_ledger_entry *e)
+{
+    sqlite3_stmt *st = e->event[0] ? b->s->insert_event : b->s->insert;
+    int rc;
+
+    if (!in_txn(b, 1))
+        return;
+    rc = st == b->s->insert ? bind_row(st, e, 0) : bind_event(st, e);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        b->pending++;
+        return;
+    }
+    b->bad++;
+    allot__ledger_failed(b->s->l, 1, sqlite3_errmsg(b->s->db));
+    after_failure(b);
+}
+
+/* Write MANY_ROWS request rows with one statement; when it fails, each
+ * row again on its own, so only the rows at fault are lost. */
+static void put_many(struct batch *b, const struct allot_ledger_entry *const *rows)
+{
+    sqlite3_stmt *st = b->s->insert_many;
+    size_t r;
+    int rc = SQLITE_OK;
+
+    if (!in_txn(b, MANY_ROWS))
+        return;
+    for (r = 0; r < MANY_ROWS && rc == SQLITE_OK; r++)
+        rc = bind_row(st, rows[r], (int)(r * N_COLUMNS));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        b->pending += MANY_ROWS;
+        return;
+    }
+    after_failure(b);
+    for (r = 0; r < MANY_ROWS; r++)
+        put_one(b, rows[r]);
+}
+
+/* Write rows in one transaction: request rows MANY_ROWS to a statement
+ * where they come in a run, the rest one by one. A statement error that
+ * ends the transaction loses the rows inserted before it too; the
+ * remaining rows go into a new transaction. */
 static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledger_chunk *list,
                          uint64_t *written, uint64_t *failed)
 {
-    uint64_t pending = 0, ok = 0, bad = 0, skipped = 0;
-    int in_txn = 0, give_up = 0, rc;
-    struct allot_ledger *l = s->l;
-    sqlite3_stmt *st;
+    struct batch b = {s, 0, 0, 0, 0, 0, 0};
+    const struct allot_ledger_entry *run[MANY_ROWS];
     const struct allot__ledger_chunk *c;
-    size_t i;
+    struct allot_ledger *l = s->l;
+    size_t i, n_run = 0, k;
 
     for (c = list; c; c = c->next) {
         for (i = 0; i < c->n; i++) {
-            if (give_up) {
-                skipped++;
+            const struct allot_ledger_entry *e = &c->rows[i];
+            if (e->event[0]) { /* a run ends here: its rows first, in order */
+                for (k = 0; k < n_run; k++)
+                    put_one(&b, run[k]);
+                n_run = 0;
+                put_one(&b, e);
                 continue;
             }
-            if (!in_txn && !(in_txn = begin_txn(s))) {
-                give_up = 1;
-                skipped++;
-                continue;
-            }
-            st = c->rows[i].event[0] ? s->insert_event : s->insert;
-            rc = st == s->insert ? bind_row(st, &c->rows[i]) : bind_event(st, &c->rows[i]);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-            if (rc == SQLITE_DONE) {
-                pending++;
-            } else {
-                bad++;
-                allot__ledger_failed(l, 1, sqlite3_errmsg(s->db));
-            }
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            if (sqlite3_get_autocommit(s->db)) { /* the error ended the transaction */
-                if (pending)
-                    allot__ledger_failed(l, pending, "transaction rolled back");
-                bad += pending;
-                pending = 0;
-                in_txn = 0;
+            run[n_run++] = e;
+            if (n_run == MANY_ROWS) {
+                put_many(&b, run);
+                n_run = 0;
             }
         }
     }
-    if (skipped) {
-        allot__ledger_failed(l, skipped, sqlite3_errmsg(s->db));
-        bad += skipped;
+    for (k = 0; k < n_run; k++)
+        put_one(&b, run[k]);
+    if (b.skipped) {
+        allot__ledger_failed(l, b.skipped, sqlite3_errmsg(s->db));
+        b.bad += b.skipped;
     }
-    if (in_txn) {
+    if (b.in_txn) {
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-            ok += pending;
+            b.ok += b.pending;
         } else {
-            allot__ledger_failed(l, pending, sqlite3_errmsg(s->db));
+            allot__ledger_failed(l, b.pending, sqlite3_errmsg(s->db));
             if (!sqlite3_get_autocommit(s->db))
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            bad += pending;
+            b.bad += b.pending;
         }
     }
-    *written = ok;
-    *failed = bad;
+    *written = b.ok;
+    *failed = b.bad;
 }
 
 const struct allot__ledger_backend allot__ledger_sqlite = {"SQLite", sqlite_open, sqlite_write,

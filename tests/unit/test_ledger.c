@@ -384,6 +384,49 @@ TEST(ledger_write_errors_are_counted_and_writing_goes_on)
     tmpdir_remove(&t);
 }
 
+/* Rows go in MANY_ROWS to a statement (ledger_sqlite.c): a row the store
+ * refuses inside such a run still loses only itself, an event in a run
+ * keeps its place, and a run of rows is counted as rows. */
+TEST(ledger_rows_written_many_to_a_statement_fail_one_by_one)
+{
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    sqlite3 *db;
+    char id[32];
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(sqlite3_exec(db,
+                               "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN "
+                               "NEW.id = 'run_37' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                               NULL, NULL, NULL),
+                  SQLITE_OK);
+    for (i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "run_%d", i);
+        fill(&e, id, 1000 + i);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+        if (i == 50)
+            ASSERT_INT_EQ(allot_ledger_event(l, 1050, "promotion", "extract", "to judgment"), 0);
+    }
+    ASSERT_INT_EQ(wait_done(l, 101), 0);
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 100); /* the event is a row too */
+    ASSERT_INT_EQ(allot_ledger_rows_failed(l), 1);
+    ASSERT_INT_EQ(count_id(db, "run_37"), 0);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id LIKE 'run_%'"), 99);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT ts_ms) FROM requests"), 99);
+    ASSERT_INT_EQ(query_int(db, "SELECT sum(prompt_tokens) FROM requests"), 99 * 1234);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM events WHERE kind = 'promotion'"), 1);
+    sqlite3_close(db);
+    allot_ledger_close(l);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
 TEST(ledger_queue_is_capped_while_the_store_is_locked)
 {
     struct tmpdir t;
