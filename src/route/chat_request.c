@@ -165,6 +165,25 @@ static const cJSON *text_part(const cJSON *part)
     return cJSON_IsString(text) ? text : NULL;
 }
 
+/* Before a text part of an instruction: "\n" after the one before, if
+ * room is left for it (room and first updated). Returns 0 to go on, 1 when
+ * the instruction is full, or the error of appending. */
+static int join_next(struct allot_buf *scratch, size_t *room, int *first)
+{
+    int rc;
+
+    if (*first) {
+        *first = 0;
+        return 0;
+    }
+    if (*room < 1)
+        return 1;
+    if ((rc = allot_buf_add(scratch, "\n", 1)))
+        return rc;
+    (*room)--;
+    return 0;
+}
+
 /* Set *slice to the instruction text of content: a string is sliced in
  * place, text parts are joined with "\n" into scratch (*scratch_off tells
  * where, as scratch may move while the other text is appended). */
@@ -188,14 +207,10 @@ static int instruction_text(const cJSON *content, struct allot_buf *scratch,
     {
         if (!(text = text_part(part)))
             continue;
-        if (!first) {
-            if (room < 1)
-                break;
-            if ((rc = allot_buf_add(scratch, "\n", 1)))
-                return rc;
-            room--;
-        }
-        first = 0;
+        if ((rc = join_next(scratch, &room, &first)) > 0)
+            break;
+        if (rc)
+            return rc;
         n = utf8_cut(text->valuestring, str_len(text), room);
         if ((rc = allot_buf_add(scratch, text->valuestring, n)))
             return rc;
@@ -343,14 +358,10 @@ static int instruction_text_of(struct allot_slice content, struct allot_buf *scr
         body = allot_json_text_string_body(tm.vb);
         if (!string_is(tm.va, "text") || !body.ptr)
             continue;
-        if (!first) {
-            if (room < 1)
-                break;
-            if ((rc = allot_buf_add(scratch, "\n", 1)))
-                return rc;
-            room--;
-        }
-        first = 0;
+        if ((rc = join_next(scratch, &room, &first)) > 0)
+            break;
+        if (rc)
+            return rc;
         if ((rc = add_decoded(scratch, body, room, &n)))
             return rc;
         room -= n;

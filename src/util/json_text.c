@@ -128,6 +128,26 @@ static size_t put_utf8(unsigned cp, char *out)
     return 4;
 }
 
+/* The byte a one-letter escape stands for: \b \f \n \r \t, and
+ * \" \\ \/ for themselves. */
+static char simple_escape(char c)
+{
+    switch (c) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return c;
+    }
+}
+
 size_t allot_json_text_unescape(const char *raw, size_t n, char *out, size_t cap)
 {
     size_t i, o = 0, run;
@@ -147,28 +167,7 @@ size_t allot_json_text_unescape(const char *raw, size_t n, char *out, size_t cap
         i = (size_t)(bs - raw) + 1;
         if (i >= n)
             break;
-        switch (raw[i]) {
-        case 'b':
-            one[0] = '\b';
-            k = 1;
-            break;
-        case 'f':
-            one[0] = '\f';
-            k = 1;
-            break;
-        case 'n':
-            one[0] = '\n';
-            k = 1;
-            break;
-        case 'r':
-            one[0] = '\r';
-            k = 1;
-            break;
-        case 't':
-            one[0] = '\t';
-            k = 1;
-            break;
-        case 'u': {
+        if (raw[i] == 'u') {
             unsigned cp;
             if (i + 4 >= n)
                 return o;
@@ -181,12 +180,9 @@ size_t allot_json_text_unescape(const char *raw, size_t n, char *out, size_t cap
                 i += 6;
             }
             k = put_utf8(cp, one);
-            break;
-        }
-        default:
-            one[0] = raw[i]; /* \" \\ \/ */
+        } else {
+            one[0] = simple_escape(raw[i]);
             k = 1;
-            break;
         }
         if (k > cap - o)
             break; /* not all of it fits: none of it */
