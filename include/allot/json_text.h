@@ -21,6 +21,9 @@ size_t allot_json_text_value_end(const char *t, size_t n, size_t i);
  * when v is not a string. */
 struct allot_slice allot_json_text_string_body(struct allot_slice v);
 
+/* Has the value v elements (an array) or members (an object)? */
+int allot_json_text_has_children(struct allot_slice v);
+
 /* The length in bytes of the string body s[0..n) once decoded: \uXXXX as
  * UTF-8, a surrogate pair as one 4-byte sequence. */
 size_t allot_json_text_decoded_len(const char *s, size_t n);

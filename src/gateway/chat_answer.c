@@ -31,12 +31,7 @@ static int note_member(void *ctx, const struct allot_json_check_member *m)
     size_t k;
 
     for (k = 0; k < l->n; k++) {
-        const char *name = l->names[k];
-        size_t name_len = strlen(name);
-        if (!l->found[k].ptr &&
-            (m->key_escaped
-                 ? allot_json_check_key_is(l->text, m, name)
-                 : m->key_len == name_len && memcmp(l->text + m->key_off, name, name_len) == 0)) {
+        if (!l->found[k].ptr && allot_json_check_key_is(l->text, m, l->names[k])) {
             l->found[k].ptr = l->text + m->value_off;
             l->found[k].len = m->value_len;
             l->n_found++;
@@ -85,17 +80,6 @@ static int64_t count_of(struct allot_slice v)
     return c;
 }
 
-/* Has the value v elements (an array) or members (an object)? */
-static int has_children(struct allot_slice v)
-{
-    size_t i;
-
-    if (!v.ptr || !v.len || (v.ptr[0] != '[' && v.ptr[0] != '{'))
-        return 0;
-    i = allot_json_check_skip_ws(v.ptr, v.len, 1);
-    return i < v.len && v.ptr[i] != ']' && v.ptr[i] != '}';
-}
-
 static const char *const top_names[] = {"choices", "usage"};
 static const char *const usage_names[] = {"prompt_tokens", "completion_tokens",
                                           "prompt_tokens_details"};
@@ -134,7 +118,7 @@ static size_t read_choice(struct allot_slice rest, int first, struct allot_chat_
         }
     }
     if (first) {
-        a->has_tool_calls = has_children(lm.found[1]) ||
+        a->has_tool_calls = allot_json_text_has_children(lm.found[1]) ||
                             (lm.found[2].ptr && lm.found[2].len && lm.found[2].ptr[0] == '{');
         a->finish_reason = allot_json_text_string_body(lc.found[1]);
     }

@@ -235,20 +235,10 @@ static int nonempty_array(const cJSON *v)
 
 /* ---- the messages of a peer's text, read off the text ---- */
 
-/* Is the key of member m (of the object text) name? */
-static int key_is(const char *text, const struct allot_json_check_member *m, const char *name,
-                  size_t name_len)
-{
-    if (m->key_escaped)
-        return allot_json_check_key_is(text, m, name);
-    return m->key_len == name_len && memcmp(text + m->key_off, name, name_len) == 0;
-}
-
-/* The last members of an object named a and b: what allot_json_member()
- * finds in its tree. */
+/* The last members of an object named a and b (b may be NULL): what
+ * allot_json_member() finds in its tree. */
 struct two_members {
     const char *text, *a, *b;
-    size_t a_len, b_len;
     struct allot_slice va, vb; /* value spans; ptr NULL: absent */
 };
 
@@ -256,9 +246,9 @@ static int note_two(void *ctx, const struct allot_json_check_member *m)
 {
     struct two_members *tm = ctx;
 
-    if (key_is(tm->text, m, tm->a, tm->a_len))
+    if (allot_json_check_key_is(tm->text, m, tm->a))
         tm->va = allot_slice_of(tm->text + m->value_off, m->value_len);
-    else if (key_is(tm->text, m, tm->b, tm->b_len))
+    else if (tm->b && allot_json_check_key_is(tm->text, m, tm->b))
         tm->vb = allot_slice_of(tm->text + m->value_off, m->value_len);
     return 0; /* on to the end: the last one counts */
 }
@@ -271,8 +261,6 @@ static void two_members(struct allot_slice obj, const char *a, const char *b,
     tm->text = obj.ptr;
     tm->a = a;
     tm->b = b;
-    tm->a_len = strlen(a);
-    tm->b_len = strlen(b);
     if (obj.len && obj.ptr[0] == '{')
         allot_json_check_members(obj.ptr, obj.len, note_two, tm);
 }
@@ -305,7 +293,7 @@ static size_t content_bytes_text(struct allot_slice content)
     if (!content.len || content.ptr[0] != '[')
         return 0;
     while (allot_json_text_next_element(content.ptr, content.len, &at, &part)) {
-        two_members(part, "text", "", &tm);
+        two_members(part, "text", NULL, &tm);
         body = allot_json_text_string_body(tm.va);
         if (body.ptr)
             total = add_sat(total, allot_json_text_decoded_len(body.ptr, body.len));
@@ -428,12 +416,8 @@ static int read_messages_text(struct allot_chat_request *t, struct allot_slice m
  * array with something in it, as nonempty_array() says of its tree. */
 static int span_nonempty_array(const char *body, const struct member *m)
 {
-    size_t i;
-
-    if (m->count == 0 || body[m->off] != '[')
-        return 0;
-    i = allot_json_check_skip_ws(body, m->off + m->len, m->off + 1);
-    return i < m->off + m->len && body[i] != ']';
+    return m->count && body[m->off] == '[' &&
+           allot_json_text_has_children(allot_slice_of(body + m->off, m->len));
 }
 
 /* The top-level members routing reads, the last of each name. */
@@ -541,19 +525,20 @@ static int selected_tree(struct allot_chat_request *t, const char *body, const s
 
 /* The start all parses share: *t empty with its scratch buffer, then
  * body strictly validated (the spans of the top-level values in spans),
- * parsed into t->root (selective: only the members of spans marked tree,
- * see selected_tree()), and an object. Errors: ALLOT_EPARSE (err: "invalid
+ * parsed into t->root (only the members of spans marked tree when any
+ * is, see selected_tree()), and an object. Errors: ALLOT_EPARSE (err: "invalid
  * JSON at line L column C: why"), ALLOT_ENOMEM, ALLOT_EINVAL (not an
  * object); then parse_finish() releases what t holds. As OWN_TEXT,
  * parse_own_text() instead: anything amiss there is READ_AGAIN, with
  * nothing in err. */
 static int parse_begin(struct allot_chat_request *t, const char *body, size_t len,
-                       enum reading reading, struct member *spans, size_t n_spans, int selective,
+                       enum reading reading, struct member *spans, size_t n_spans,
                        struct allot_buf *err)
 {
     struct allot_json_check_error jerr;
     const char *parse_end = NULL;
-    int rc;
+    size_t k, first;
+    int rc, selective = 0;
 
     memset(t, 0, sizeof *t);
     allot_buf_init(&t->scratch, SCRATCH_MAX);
@@ -576,12 +561,14 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
      * is an allocation failure (cJSON does not say which). The end comes
      * back through parse_end, not the global cJSON_GetErrorPtr(); the
      * validator has already checked that only whitespace follows. */
+    for (k = 0; k < n_spans; k++)
+        selective |= spans[k].tree;
+    first = allot_json_check_skip_ws(body, len, 0);
     if (!selective) {
         t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
         if (!t->root)
             return ALLOT_ENOMEM;
-    } else if (allot_json_check_skip_ws(body, len, 0) < len &&
-               body[allot_json_check_skip_ws(body, len, 0)] == '{') {
+    } else if (first < len && body[first] == '{') {
         if ((rc = selected_tree(t, body, spans, n_spans)))
             return rc;
     }
@@ -687,8 +674,7 @@ static int parse_chat(struct allot_chat_request *r, const char *body, size_t len
     /* our own text is scanned only as far as the two spans (the whole
      * tree is built): a peer's is walked in full by the check anyway */
     if ((rc = parse_begin(&t, body, len, reading, spans,
-                          reading == OWN_TEXT ? 2 : sizeof spans / sizeof spans[0],
-                          reading == CLIENT_TEXT, err)))
+                          reading == OWN_TEXT ? 2 : sizeof spans / sizeof spans[0], err)))
         goto out;
 
     /* 3. the fields */
@@ -782,7 +768,7 @@ int allot_chat_request_parse_embeddings(struct allot_chat_request *r, const char
     const cJSON *model, *input, *it;
     int rc;
 
-    if ((rc = parse_begin(&t, body, len, CLIENT_TEXT, spans, 1, 0, err)))
+    if ((rc = parse_begin(&t, body, len, CLIENT_TEXT, spans, 1, err)))
         goto out;
     rc = ALLOT_EINVAL;
     model = allot_json_member(t.root, "model");

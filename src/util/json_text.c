@@ -61,6 +61,16 @@ struct allot_slice allot_json_text_string_body(struct allot_slice v)
     return s;
 }
 
+int allot_json_text_has_children(struct allot_slice v)
+{
+    size_t i;
+
+    if (!v.ptr || !v.len || (v.ptr[0] != '[' && v.ptr[0] != '{'))
+        return 0;
+    i = allot_json_check_skip_ws(v.ptr, v.len, 1);
+    return i < v.len && v.ptr[i] != ']' && v.ptr[i] != '}';
+}
+
 static unsigned hex4(const char *s)
 {
     unsigned cp = 0;
