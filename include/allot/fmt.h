@@ -14,9 +14,13 @@
 #ifndef ALLOT_FMT_H
 #define ALLOT_FMT_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Write v with `decimals` digits after the point ("%.*f"); with plus set,
  * a '+' before non-negative values ("%+.*f"). */
 size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus);
+/* Write v in decimal ("%llu") into out, which has room for 20 bytes; not
+ * NUL-terminated. Returns the length. */
+size_t allot_fmt_u64(char *out, uint64_t v);
 
 #endif

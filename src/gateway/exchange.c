@@ -107,7 +107,7 @@ struct allot__exchange {
     int tokens_estimated;
     char conf_str[16];
     char own_str[24];
-    char attempts_str[16];
+    char attempts_str[24];
     char budget_str[32];
     char retry_str[24];    /* Retry-After: a request over its key's rate, or a provider's hint */
     char retry_ms_str[24]; /* retry-after-ms: the same, in milliseconds */
@@ -304,22 +304,6 @@ static void log_attempt(struct allot__exchange *x, const char *what)
         log_put(x, &len, ":");
         log_put(x, &len, what);
     }
-}
-
-/* n in decimal ("%d") into out (room for any int); returns out. */
-static char *int_str(char *out, int n)
-{
-    char tmp[12], *p = tmp + sizeof tmp;
-    unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
-
-    *--p = '\0';
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (n < 0)
-        *--p = '-';
-    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
-    return out;
 }
 
 /* Whether the model now answering is well (ok) or failed in a way that
@@ -686,7 +670,8 @@ static size_t decision_headers(struct allot__exchange *x, struct allot_http_head
     if (x->model)
         HDR("x-allot-model", x->model->name);
     if (x->attempts) {
-        HDR("x-allot-attempts", int_str(x->attempts_str, x->attempts));
+        x->attempts_str[allot_fmt_u64(x->attempts_str, (uint64_t)x->attempts)] = '\0';
+        HDR("x-allot-attempts", x->attempts_str);
     }
     if (x->check[0])
         HDR("x-allot-check", x->check);

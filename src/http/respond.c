@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "allot/log.h"
 #include "http/internal.h"
 
@@ -31,20 +32,6 @@ static const char *server_date(struct allot_http_server *s)
         s->date_sec = now;
     }
     return s->date;
-}
-
-/* Decimal digits of v into out (at least 21 bytes); returns the length. */
-static size_t fmt_u64(char *out, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0, i;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
 }
 
 /* ---- write requests ---------------------------------------------------- */
@@ -257,10 +244,9 @@ static char *put(char *p, const void *src, size_t n)
 #define KEEP_ALIVE_END "Connection: keep-alive\r\n\r\n"
 #define CLOSE_END "Connection: close\r\n\r\n"
 
-/* Build a response head into out (reset first). */
-/* origin: the request's admitted CORS origin (allot__http_cors_origin), or
- * empty for none. The head's exact size is added up first and reserved in
- * one go, then the pieces are copied in: one reservation instead of one
+/* Build a response head into out (reset first). origin: the request's
+ * admitted CORS origin (allot__http_cors_origin), or empty for none. The head's exact size is added
+ * up first and reserved in one go, then the pieces are copied in: one reservation instead of one
  * per piece (about 50 for a gateway answer's head). */
 static int head_build(struct allot_http_server *s, struct allot_buf *out, int status,
                       const struct allot_http_header *hs, size_t n, const char *content_type,
@@ -301,7 +287,7 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
         total += 14 + type_len + 2;
     total += 6 + date_len + 2;
     if (framing == FRAME_LENGTH) {
-        nl = fmt_u64(num, len);
+        nl = allot_fmt_u64(num, len);
         total += 16 + nl + 2;
     } else if (framing == FRAME_CHUNKED) {
         total += sizeof CHUNKED_LINE - 1;

@@ -134,3 +134,23 @@ size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus)
     }
     return n;
 }
+
+size_t allot_fmt_u64(char *out, uint64_t v)
+{
+    char tmp[20], *p = tmp + sizeof tmp;
+    size_t n;
+
+    for (; v >= 100; v /= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    return n;
+}

@@ -67,3 +67,25 @@ TEST(fmt_fixed_matches_printf_on_random_values)
     }
     ASSERT_INT_EQ(bad, 0);
 }
+
+/* allot_fmt_u64 must print what snprintf("%llu") prints, every length. */
+TEST(fmt_u64_matches_printf)
+{
+    static const uint64_t known[] = {0, 9, 10, 99, 100, 101, 999, 1000, 1081, UINT64_MAX};
+    char got[24], want[24];
+    uint64_t v;
+    size_t i, n;
+
+    for (i = 0; i < sizeof known / sizeof known[0]; i++) {
+        n = allot_fmt_u64(got, known[i]);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%llu", (unsigned long long)known[i]);
+        ASSERT_STR_EQ(got, want);
+    }
+    for (v = 1; v < UINT64_MAX / 7; v = v * 7 + 3) { /* every length from 1 to 20 */
+        n = allot_fmt_u64(got, v);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        ASSERT_STR_EQ(got, want);
+    }
+}
