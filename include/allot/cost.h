@@ -16,11 +16,6 @@ double allot_cost_cached_usd(const struct allot_model *m, int64_t prompt_tokens,
                              int64_t cached_tokens, int64_t cache_write_tokens,
                              int64_t completion_tokens);
 
-/* allot_cost_cached_usd() with nothing cached: for callers that have no
- * cache counts (token estimates, usage without details). */
-double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens,
-                      int64_t completion_tokens);
-
 /* usd in whole nano-USD, rounded, for sums that must be exact (metrics,
  * budgets): 0 for no cost (and NaN), at most 2^63 - 1. */
 uint64_t allot_cost_nusd(double usd);

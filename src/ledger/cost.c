@@ -40,11 +40,6 @@ double allot_cost_cached_usd(const struct allot_model *m, int64_t prompt_tokens,
            1e6;
 }
 
-double allot_cost_usd(const struct allot_model *m, int64_t prompt_tokens, int64_t completion_tokens)
-{
-    return allot_cost_cached_usd(m, prompt_tokens, 0, 0, completion_tokens);
-}
-
 uint64_t allot_cost_nusd(double usd)
 {
     if (!(usd > 0)) /* also NaN */

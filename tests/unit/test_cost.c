@@ -8,42 +8,43 @@ TEST(cost_exact_for_whole_cent_prices)
 {
     struct allot_model m = {.price_in = 5.0, .price_out = 15.0};
     /* 1000 * 5/M + 500 * 15/M = 0.005 + 0.0075 */
-    ASSERT(allot_cost_usd(&m, 1000, 500) == 0.0125);
-    ASSERT(allot_cost_usd(&m, 1, 0) == 0.000005);
-    ASSERT(allot_cost_usd(&m, 0, 0) == 0.0);
+    ASSERT(allot_cost_cached_usd(&m, 1000, 0, 0, 500) == 0.0125);
+    ASSERT(allot_cost_cached_usd(&m, 1, 0, 0, 0) == 0.000005);
+    ASSERT(allot_cost_cached_usd(&m, 0, 0, 0, 0) == 0.0);
 }
 
 TEST(cost_zero_price_and_no_model_cost_nothing)
 {
     struct allot_model local = {.price_in = 0.0, .price_out = 0.0};
-    ASSERT(allot_cost_usd(&local, 123456, 7890) == 0.0);
-    ASSERT(allot_cost_usd(NULL, 1000, 1000) == 0.0);
+    ASSERT(allot_cost_cached_usd(&local, 123456, 0, 0, 7890) == 0.0);
+    ASSERT(allot_cost_cached_usd(NULL, 1000, 0, 0, 1000) == 0.0);
 }
 
 TEST(cost_fractional_prices)
 {
     struct allot_model m = {.price_in = 0.15, .price_out = 0.6};
-    ASSERT_DBL_NEAR(allot_cost_usd(&m, 1000000, 1000000), 0.75, 1e-15);
-    ASSERT_DBL_NEAR(allot_cost_usd(&m, 2500, 400), 0.000615, 1e-18);
+    ASSERT_DBL_NEAR(allot_cost_cached_usd(&m, 1000000, 0, 0, 1000000), 0.75, 1e-15);
+    ASSERT_DBL_NEAR(allot_cost_cached_usd(&m, 2500, 0, 0, 400), 0.000615, 1e-18);
 }
 
 TEST(cost_large_counts_keep_precision)
 {
     struct allot_model m = {.price_in = 2.5, .price_out = 15.0};
     /* past 2^31 and 2^32: no int overflow on the way */
-    ASSERT(allot_cost_usd(&m, 3000000000LL, 0) == 7500.0);
-    ASSERT(allot_cost_usd(&m, 0, 1000000000000LL) == 15000000.0);
+    ASSERT(allot_cost_cached_usd(&m, 3000000000LL, 0, 0, 0) == 7500.0);
+    ASSERT(allot_cost_cached_usd(&m, 0, 0, 0, 1000000000000LL) == 15000000.0);
     /* 2^53 tokens is still exact in a double */
-    ASSERT(allot_cost_usd(&m, 9007199254740992LL, 0) == 9007199254740992.0 * 2.5 / 1e6);
+    ASSERT(allot_cost_cached_usd(&m, 9007199254740992LL, 0, 0, 0) ==
+           9007199254740992.0 * 2.5 / 1e6);
     /* a tiny count next to a huge one is not lost */
-    ASSERT(allot_cost_usd(&m, 4000000000LL, 1) == (4000000000.0 * 2.5 + 15.0) / 1e6);
+    ASSERT(allot_cost_cached_usd(&m, 4000000000LL, 0, 0, 1) == (4000000000.0 * 2.5 + 15.0) / 1e6);
 }
 
 TEST(cost_negative_counts_count_as_zero)
 {
     struct allot_model m = {.price_in = 5.0, .price_out = 15.0};
-    ASSERT(allot_cost_usd(&m, -1000, 500) == 0.0075);
-    ASSERT(allot_cost_usd(&m, 1000, INT64_MIN) == 0.005);
+    ASSERT(allot_cost_cached_usd(&m, -1000, 0, 0, 500) == 0.0075);
+    ASSERT(allot_cost_cached_usd(&m, 1000, 0, 0, INT64_MIN) == 0.005);
 }
 
 TEST(cost_cached_tokens_at_their_prices)
@@ -55,9 +56,8 @@ TEST(cost_cached_tokens_at_their_prices)
     ASSERT(allot_cost_cached_usd(&m, 10000, 8000, 0, 100) == 0.0088);
     /* 1000 written, 8000 read, 1000 plain */
     ASSERT(allot_cost_cached_usd(&m, 10000, 8000, 1000, 100) == 0.0093);
-    /* nothing cached: the same as allot_cost_usd */
-    ASSERT(allot_cost_cached_usd(&m, 10000, 0, 0, 100) == allot_cost_usd(&m, 10000, 100));
-    ASSERT(allot_cost_usd(&m, 10000, 100) == 0.0208);
+    /* nothing cached: every prompt token at the input price */
+    ASSERT(allot_cost_cached_usd(&m, 10000, 0, 0, 100) == 0.0208);
     ASSERT(allot_cost_cached_usd(NULL, 10000, 8000, 1000, 100) == 0.0);
 }
 
