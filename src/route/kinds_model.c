@@ -12,9 +12,9 @@
  * file of an earlier version (1: f32 weights; 2: these weights for the
  * features before signed hashing) is refused with the advice to retrain,
  * never scored with features it was not trained on. In memory a bucket's
- * scale sits beside its
- * weights (struct allot_kinds_bucket): scoring a feature reads one place,
- * where the file's layout (all scales, then all weights) would read two. */
+ * scale sits beside its weights (struct allot_kinds_bucket): scoring a
+ * feature reads one place, where the file's layout (all scales, then all
+ * weights) would read two. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
