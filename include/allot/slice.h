@@ -45,4 +45,9 @@ int allot_slice_ieq(struct allot_slice s, const char *lit);
  * every byte outside printable ASCII (0x20..0x7E) becomes '?'. */
 void allot_str_header_safe(char *s);
 
+/* The same for the n bytes at s (NULs among them become '?' too),
+ * sixteen bytes at a time (SSE2): the gateway's reason header and the
+ * classifier's names go through it on every routed request. */
+void allot_mem_header_safe(char *s, size_t n);
+
 #endif

@@ -362,7 +362,7 @@ static void put_items(struct piece_out *o, const struct allot_contribution *list
             d[lead + name] = ' ';
             d[lead + name + 1] = '\0';
             if (header_safe)
-                allot_str_header_safe(d + lead);
+                allot_mem_header_safe(d + lead, name);
             o->len += lead + name + 1;
         } else {
             o->full = 1;

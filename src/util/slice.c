@@ -1,4 +1,5 @@
 /* slice.c: slice helpers that are too big to inline. */
+#include <string.h>
 #include <strings.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -11,11 +12,33 @@ int allot_slice_ieq(struct allot_slice s, const char *lit)
     return s.len == n && (n == 0 || strncasecmp(s.ptr, lit, n) == 0);
 }
 
+static int header_unsafe(unsigned char c)
+{
+    return c < 0x20 || c > 0x7E;
+}
+
+void allot_mem_header_safe(char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* signed, bytes below 0x20 and from 0x80 up are both less than 0x20 */
+    const __m128i low = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F), mark = _mm_set1_epi8('?');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_cmpeq_epi8(v, del));
+        if (_mm_movemask_epi8(bad))
+            _mm_storeu_si128((__m128i *)(void *)(s + i),
+                             _mm_or_si128(_mm_andnot_si128(bad, v), _mm_and_si128(bad, mark)));
+    }
+#endif
+    for (; i < n; i++)
+        if (header_unsafe((unsigned char)s[i]))
+            s[i] = '?';
+}
+
 void allot_str_header_safe(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
-            *s = '?';
+    allot_mem_header_safe(s, strlen(s));
 }
 
 const char *allot_find(const char *hay, size_t n, const char *needle, size_t m)
