@@ -16,6 +16,7 @@
 #ifndef ALLOT_JSON_CHECK_H
 #define ALLOT_JSON_CHECK_H
 #include <stddef.h>
+#include <string.h>
 
 /* Nesting deeper than this is refused: cJSON's CJSON_NESTING_LIMIT, so the
  * two agree on what is too deep. */
@@ -107,9 +108,19 @@ int allot_json_check_members(const char *text, size_t len, allot_json_check_scan
 
 /* Does the key of member m (in the text it was found in) decode to name, a
  * NUL-terminated ASCII string? Escapes are decoded; an escape that stands
- * for a code point past ASCII never matches. */
-int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
-                            const char *name);
+ * for a code point past ASCII never matches. Keys without escapes (nearly
+ * all) are compared inline: the readers call this for every member against
+ * literal names, whose length the compiler then knows. */
+int allot_json_check_escaped_key_is(const char *text, const struct allot_json_check_member *m,
+                                    const char *name);
+static inline int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
+                                          const char *name)
+{
+    size_t nl = strlen(name);
+    if (!m->key_escaped)
+        return m->key_len == nl && memcmp(text + m->key_off, name, nl) == 0;
+    return allot_json_check_escaped_key_is(text, m, name);
+}
 
 /* The index of the first byte at or after i in text[0..len) that is not
  * JSON whitespace (space, tab, LF, CR); len when there is none. */

@@ -385,8 +385,8 @@ int allot_json_check(const char *text, size_t len, unsigned flags,
     return rc;
 }
 
-int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
-                            const char *name)
+int allot_json_check_escaped_key_is(const char *text, const struct allot_json_check_member *m,
+                                    const char *name)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     const char *k = text + m->key_off, *e;
