@@ -337,12 +337,33 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
         append(d.reason, sizeof d.reason, &len, allot_tier_name(tier));
         append(d.reason, sizeof d.reason, &len, " tier ");
         append(d.reason, sizeof d.reason, &len, num);
+        if (cat != c->category) { /* the reason names the classifier's top category */
+            allot_fmt_fixed(num, sizeof num, d.confidence, 2, 0);
+            append(d.reason, sizeof d.reason, &len, "; category ");
+            append(d.reason, sizeof d.reason, &len, allot_category_name(cat));
+            append(d.reason, sizeof d.reason, &len, " ");
+            append(d.reason, sizeof d.reason, &len, num);
+            append(d.reason, sizeof d.reason, &len, ", the tier's likeliest");
+        }
     } else {
         d.source = ALLOT_SRC_DEFAULT;
-        snprintf(d.reason, sizeof d.reason,
-                 "unsure (%s tier %.2f < %.2f): default tier %s; best guess %s",
-                 allot_tier_name(tier), d.tier_confidence, cfg->routing.confidence_threshold,
-                 allot_tier_name(cfg->routing.default_tier), c->reason);
+        /* "unsure (labour tier 0.62 < 0.80): default tier judgment; best guess " */
+        int n = snprintf(
+            d.reason, sizeof d.reason, "unsure (%s tier %.2f < %.2f): default tier %s; best guess ",
+            allot_tier_name(tier), d.tier_confidence, cfg->routing.confidence_threshold,
+            allot_tier_name(cfg->routing.default_tier));
+        size_t len = n > 0 && (size_t)n < sizeof d.reason ? (size_t)n : strlen(d.reason);
+        if (cat != c->category) { /* the classifier's top category is in another tier */
+            char num[24];
+            allot_fmt_fixed(num, sizeof num, d.confidence, 2, 0);
+            append(d.reason, sizeof d.reason, &len, allot_category_name(cat));
+            append(d.reason, sizeof d.reason, &len, " ");
+            append(d.reason, sizeof d.reason, &len, num);
+            append(d.reason, sizeof d.reason, &len, " (the ");
+            append(d.reason, sizeof d.reason, &len, allot_tier_name(tier));
+            append(d.reason, sizeof d.reason, &len, " tier's likeliest); classifier: ");
+        }
+        append(d.reason, sizeof d.reason, &len, c->reason);
         tier = cfg->routing.default_tier;
     }
     rc = allot_decision_use_tier(cfg, tier, &d, err);

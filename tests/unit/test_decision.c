@@ -285,6 +285,67 @@ TEST(decision_reason_is_header_safe)
     allot_buf_release(&err);
 }
 
+/* The decision's category is the likeliest of the likeliest tier, which
+ * need not be the classifier's top category ("answer 0.30, solve 0.25,
+ * review 0.25" is judgment work, category solve). The reason starts with
+ * the classifier's top category; when the two differ it must name the
+ * decision's too, or x-allot-category and x-allot-reason disagree. Short
+ * and foreign prompts are where the shipped model splits them. */
+TEST(decision_reason_names_the_category_it_chose)
+{
+    static const char *prompts[] = {
+        "\xe8\xaf\xb7\xe6\x80\xbb\xe7\xbb\x93\xe8\xbf\x99\xe7\xaf\x87\xe6\x96\x87\xe7\xab\xa0"
+        "\xe7\x9a\x84\xe8\xa6\x81\xe7\x82\xb9", /* "summarise the points of this article" */
+        "no",
+        "risk",
+        "ok",
+        "hmm",
+        "fix",
+        "this",
+        "Data.",
+        "more",
+        "maybe",
+        "x = 3",
+        "???",
+        "review",
+        "why",
+        "and then?",
+        "idk what to do here",
+        "compare",
+        "list",
+        "\xe6\xaf\x94\xe8\xbe\x83\xe4\xb8\xa4\xe7\xa7\x8d\xe6\x96\xb9\xe6\xa1\x88", /* compare */
+    };
+    struct fixture f;
+    struct allot_decision d;
+    struct allot_buf err;
+    size_t i, split = 0;
+    double thresholds[2] = {0.5, 0.99};
+
+    fixture_init(&f);
+    for (i = 0; i < 2 * (sizeof prompts / sizeof prompts[0]); i++) {
+        const char *p = prompts[i / 2];
+        char want[64];
+        f.cfg.routing.confidence_threshold = thresholds[i % 2];
+        ASSERT_INT_EQ(decide(&f, "auto", NULL, p, &d, &err), 0);
+        allot_buf_release(&err);
+        ASSERT_INT_EQ(d.classified, 1);
+        ASSERT_INT_EQ(d.has_category, 1);
+        if (d.category == d.classification.category) {
+            ASSERT(strstr(d.reason, "likeliest") == NULL);
+            continue;
+        }
+        split++;
+        if (d.source == ALLOT_SRC_CLASSIFIER)
+            snprintf(want, sizeof want, "; category %s ", allot_category_name(d.category));
+        else
+            snprintf(want, sizeof want, "best guess %s ", allot_category_name(d.category));
+        ASSERT_STR_CONTAINS(d.reason, want);
+        ASSERT_STR_CONTAINS(d.reason, "likeliest");
+        ASSERT(header_safe(d.reason));
+    }
+    ASSERT(split > 0); /* the list must keep a prompt the model splits */
+}
+
 TEST(decision_to_json_is_the_route_answer)
 {
     struct fixture f;
