@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval bench-instructions model
+.PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval bench-instructions bench-cpu model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
 
 $(B)/obj/%.o: %.c
@@ -118,6 +118,11 @@ bench-eval: all
 # where timings on a shared machine are not (bench/instructions.sh).
 bench-instructions: all
 	bash bench/instructions.sh
+
+# Where nginx's and allot's CPU goes per request: user and kernel time per
+# thread, context switches, system calls (bench/cpu.sh).
+bench-cpu: all
+	bash bench/cpu.sh
 
 bench-quality: all $(B)/bench_quality_checks
 	$(B)/bench_quality_checks

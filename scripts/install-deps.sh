@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what allot needs on Debian 12, as root (or through sudo).
 # Idempotent: packages already present are not fetched again.
-#   --with-bench   also install wrk and nginx (bench/)
+#   --with-bench   also install wrk, nginx and strace (bench/)
 set -euo pipefail
 
 PACKAGES=(
@@ -23,7 +23,7 @@ PACKAGES=(
   chromium                           # a real browser for the CORS test (cors.test.mjs)
 )
 if [ "${1:-}" = "--with-bench" ]; then
-  PACKAGES+=(wrk nginx-light)
+  PACKAGES+=(wrk nginx-light strace)
 fi
 # The integration tests drive allot with the official npm SDKs.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
