@@ -124,14 +124,17 @@ static int add_usage(struct allot_buf *out, long long p, long long cached, long 
     /* OpenAI-style counts need not add up: never a negative input */
     cached = cached < p ? cached : p;
     written = written < p - cached ? written : p - cached;
-    if ((rc = allot_buf_addf(out, "{\"input_tokens\":%lld", p - cached - written)))
+    if ((rc = allot_buf_adds(out, "{\"input_tokens\":")) ||
+        (rc = allot__anth_add_count(out, p - cached - written)))
         return rc;
-    if ((cached || written) && (rc = allot_buf_addf(out,
-                                                    ",\"cache_creation_input_tokens\":%lld,"
-                                                    "\"cache_read_input_tokens\":%lld",
-                                                    written, cached)))
+    if ((cached || written) && ((rc = allot_buf_adds(out, ",\"cache_creation_input_tokens\":")) ||
+                                (rc = allot__anth_add_count(out, written)) ||
+                                (rc = allot_buf_adds(out, ",\"cache_read_input_tokens\":")) ||
+                                (rc = allot__anth_add_count(out, cached))))
         return rc;
-    return allot_buf_addf(out, ",\"output_tokens\":%lld}", c);
+    if ((rc = allot_buf_adds(out, ",\"output_tokens\":")) || (rc = allot__anth_add_count(out, c)))
+        return rc;
+    return allot_buf_add(out, "}", 1);
 }
 
 /* The cached and cache-written counts of an OpenAI-style usage object. */
@@ -159,8 +162,9 @@ int allot_anthropic_response_tree(const cJSON *root, const char *model, struct a
         (rc = allot_buf_adds(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":")) ||
         (rc = allot__anth_add_str(out, model)) || (rc = allot_buf_adds(out, ",\"content\":[")) ||
         (rc = add_content(out, allot_json_member(choice, "message"))) ||
-        (rc = allot_buf_addf(out, "],\"stop_reason\":\"%s\",\"stop_sequence\":null,\"usage\":",
-                             stop_reason_of(allot_json_member(choice, "finish_reason")))) ||
+        (rc = allot_buf_adds(out, "],\"stop_reason\":\"")) ||
+        (rc = allot_buf_adds(out, stop_reason_of(allot_json_member(choice, "finish_reason")))) ||
+        (rc = allot_buf_adds(out, "\",\"stop_sequence\":null,\"usage\":")) ||
         (rc = add_usage(out, allot__anth_token_count(allot_json_member(usage, "prompt_tokens")),
                         cached_of(usage, "cached_tokens"), cached_of(usage, "cache_write_tokens"),
                         allot__anth_token_count(allot_json_member(usage, "completion_tokens")))) ||

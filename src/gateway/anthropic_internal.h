@@ -22,6 +22,11 @@ void allot__anth_buf_cut(struct allot_buf *b, size_t len);
 int allot__anth_add_str(struct allot_buf *b, const char *s);
 /* Append d as a JSON number (null when not finite). */
 int allot__anth_add_number(struct allot_buf *b, double d);
+/* An integer, sign (-1 or 1) and magnitude apart so that "-0" can be
+ * written; allot__anth_add_count the same for a count. Without printf:
+ * the translations write several a request. */
+int allot__anth_add_int(struct allot_buf *b, int sign, unsigned long long magnitude);
+int allot__anth_add_count(struct allot_buf *b, long long v);
 /* Append v serialised as JSON. ALLOT_ENOMEM, ALLOT_ETOOBIG. */
 int allot__anth_add_json(struct allot_buf *b, const cJSON *v);
 

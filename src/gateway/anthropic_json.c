@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "allot/json_check.h"
 #include "anthropic_internal.h"
 
@@ -31,6 +32,22 @@ int allot__anth_add_str(struct allot_buf *b, const char *s)
     return allot_buf_add_json_str(b, s, strlen(s));
 }
 
+int allot__anth_add_int(struct allot_buf *b, int sign, unsigned long long magnitude)
+{
+    char tmp[24];
+    size_t n = 0;
+    if (sign < 0)
+        tmp[n++] = '-';
+    n += allot_fmt_u64(tmp + n, magnitude);
+    return allot_buf_add(b, tmp, n);
+}
+
+int allot__anth_add_count(struct allot_buf *b, long long v)
+{
+    return v < 0 ? allot__anth_add_int(b, -1, 0ull - (unsigned long long)v)
+                 : allot__anth_add_int(b, 1, (unsigned long long)v);
+}
+
 /* A JSON number as cJSON would print it: integers exactly, others in the
  * shortest of %.15g / %.17g that reads back the same. */
 int allot__anth_add_number(struct allot_buf *b, double d)
@@ -39,8 +56,9 @@ int allot__anth_add_number(struct allot_buf *b, double d)
 
     if (!isfinite(d))
         return allot_buf_adds(b, "null");
-    if (d == floor(d) && fabs(d) <= EXACT_INT_MAX)
-        return allot_buf_addf(b, "%.0f", d);
+    if (d == floor(d) && fabs(d) <= EXACT_INT_MAX) /* as "%.0f" prints it, "-0" too */
+        return d < 0 || (d == 0 && signbit(d)) ? allot__anth_add_int(b, -1, (unsigned long long)-d)
+                                               : allot__anth_add_int(b, 1, (unsigned long long)d);
     snprintf(tmp, sizeof tmp, "%.15g", d);
     if (strtod(tmp, NULL) != d)
         snprintf(tmp, sizeof tmp, "%.17g", d);

@@ -119,7 +119,9 @@ static int begin_message(struct req *r, const char *role)
 
     if (r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1)))
         return rc;
-    return allot_buf_addf(r->out, "{\"role\":\"%s\",\"content\":", role);
+    if ((rc = allot_buf_adds(r->out, "{\"role\":\"")) || (rc = allot_buf_adds(r->out, role)))
+        return rc;
+    return allot_buf_adds(r->out, "\",\"content\":");
 }
 
 /* "system": a string, or text blocks joined by blank lines. An empty
@@ -559,7 +561,8 @@ static int write_options(struct req *r, const cJSON *root)
             continue;
         if (!cJSON_IsNumber(v))
             return invalid(r, "%s: Input should be a valid number", numbers[i]);
-        if ((rc = allot_buf_addf(r->out, ",\"%s\":", numbers[i])) ||
+        if ((rc = allot_buf_adds(r->out, ",\"")) || (rc = allot_buf_adds(r->out, numbers[i])) ||
+            (rc = allot_buf_adds(r->out, "\":")) ||
             (rc = allot__anth_add_number(r->out, v->valuedouble)))
             return rc;
     }

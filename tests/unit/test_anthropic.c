@@ -1,9 +1,11 @@
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
+#include "gateway/anthropic_internal.h"
 #include "json_path.h"
 #include "sse_events.h"
 #include "test.h"
@@ -1152,4 +1154,36 @@ TEST(anthropic_stream_feed_tree_equals_text)
     ASSERT(memcmp(ta.ptr, tb.ptr, ta.len) == 0);
     allot_buf_release(&ta);
     allot_buf_release(&tb);
+}
+
+/* Numbers and counts are written without printf: they must read as
+ * "%.0f" / "%lld" print them, "-0", 2^53 and the extremes included. */
+TEST(anthropic_numbers_print_as_printf_would)
+{
+    static const double ds[] = {
+        0.0,   -0.0,        1.0, -1.0,  42.0, 1e15, -1e15, 9007199254740992.0, -9007199254740992.0,
+        300.0, 123456789.0, 0.5, -2.25, 1e300};
+    static const long long ls[] = {
+        0, 1, -1, 16, 1234567890123LL, -9223372036854775807LL - 1, 9223372036854775807LL};
+    struct allot_buf b;
+    char want[64];
+    size_t i;
+
+    allot_buf_init(&b, 4096);
+    for (i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        allot_buf_reset(&b);
+        ASSERT_INT_EQ(allot__anth_add_number(&b, ds[i]), 0);
+        if (ds[i] == floor(ds[i]) && fabs(ds[i]) <= 9007199254740992.0)
+            snprintf(want, sizeof want, "%.0f", ds[i]);
+        else
+            snprintf(want, sizeof want, "%.15g", ds[i]);
+        ASSERT_STR_EQ(allot_buf_cstr(&b), want);
+    }
+    for (i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+        allot_buf_reset(&b);
+        ASSERT_INT_EQ(allot__anth_add_count(&b, ls[i]), 0);
+        snprintf(want, sizeof want, "%lld", ls[i]);
+        ASSERT_STR_EQ(allot_buf_cstr(&b), want);
+    }
+    allot_buf_release(&b);
 }
