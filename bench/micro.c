@@ -143,7 +143,7 @@ static int time_translated(const char *what, const char *in, size_t in_len, int 
             goto out;
         t_translate += allot_clock_mono_us() - t0;
         t0 = allot_clock_mono_us();
-        if (allot_chat_request_parse_own(&r, chat_body.ptr, chat_body.len, &err))
+        if (allot_chat_request_parse(&r, chat_body.ptr, chat_body.len, &err))
             goto out;
         t_read += allot_clock_mono_us() - t0;
         t0 = allot_clock_mono_us();

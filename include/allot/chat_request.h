@@ -54,18 +54,19 @@ struct allot_chat_request {
 int allot_chat_request_parse(struct allot_chat_request *r, const char *body, size_t len,
                              struct allot_buf *err);
 
-/* The same for a body allot wrote itself: the chat-completions
- * translation of a Messages or Responses request (allot_anthropic_request,
- * allot_responses_request), valid by construction. The strict check is
- * left out (the spans are found by a plain scan); the fields, spans and
- * errors are those allot_chat_request_parse() gives for any text that
- * passes the check. A text that cJSON or the scan cannot read (too deep,
- * out of memory) is read again by allot_chat_request_parse(), so the error
- * is the one it would give. Never for a peer's text: what is skipped is
- * what refuses a text cJSON reads differently from the upstreams (invalid
- * UTF-8, raw control characters, "01", ...). */
-int allot_chat_request_parse_own(struct allot_chat_request *r, const char *body, size_t len,
-                                 struct allot_buf *err);
+/* The same fields read off the whole cJSON tree of body, without the
+ * strict check (the spans found by a plain scan): the reading allot gave
+ * its own translations (of Messages and Responses requests) until the
+ * reading of allot_chat_request_parse(), which builds only what routing
+ * reads, was held to it. The request path no longer calls it; the unit
+ * tests and the fuzz targets (chat_request, anthropic, responses) hold
+ * allot_chat_request_parse() to it, field by field. A text cJSON or the
+ * scan cannot read (too deep, out of memory) is read again by
+ * allot_chat_request_parse(), so the error is the one it gives. Only for
+ * text known to be strict JSON: what is skipped is what refuses a text
+ * cJSON reads differently from the upstreams. */
+int allot_chat_request_parse_tree(struct allot_chat_request *r, const char *body, size_t len,
+                                  struct allot_buf *err);
 
 /* Parse an embeddings request body (POST /v1/embeddings) into r: "model"
  * (a string) and "input" (a string, or a non-empty array of strings or of

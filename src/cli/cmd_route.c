@@ -169,10 +169,8 @@ static int route_exec(int argc, char **argv)
                 trc == ALLOT_EINVAL ? allot_buf_cstr(&err) : allot_strerror(trc));
         goto out;
     }
-    /* a translation is our own text, read as the gateway reads it */
-    if (strcmp(api, "chat") == 0
-            ? allot_chat_request_parse(&chat, translated.ptr, translated.len, &err)
-            : allot_chat_request_parse_own(&chat, translated.ptr, translated.len, &err)) {
+    /* read as the gateway reads it, a translation like a client's body */
+    if (allot_chat_request_parse(&chat, translated.ptr, translated.len, &err)) {
         fprintf(stderr, "allot route: %s\n", allot_buf_cstr(&err));
         goto out;
     }

@@ -298,7 +298,7 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
     struct allot_instruction in;
     struct allot_decision d;
     struct allot_buf err, out, translated;
-    int rc, own; /* the body read is a translation, allot's own text */
+    int rc;
 
     memset(&chat, 0, sizeof chat);
     allot_buf_init(&err, 1024);
@@ -306,9 +306,9 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
     allot_buf_init(&translated, 2 * req->body.len + 4096);
     /* a Messages body (an Anthropic client: anthropic-version) or a
      * Responses body is routed as its translation would be */
-    if ((own = allot_http_request_header(req, "anthropic-version").ptr != NULL))
+    if (allot_http_request_header(req, "anthropic-version").ptr != NULL)
         rc = allot_anthropic_request(body, req->body.len, &translated, &err);
-    else if ((own = allot_responses_body_is(body, req->body.len)))
+    else if (allot_responses_body_is(body, req->body.len))
         rc = allot_responses_request(body, req->body.len, &translated, &err, NULL);
     else
         rc = allot_buf_add(&translated, body, req->body.len);
@@ -318,10 +318,9 @@ static void route(struct allot__worker *w, struct allot_http_request *req)
             rc == ALLOT_EINVAL ? allot_buf_cstr(&err) : allot_strerror(rc), NULL, 0);
         goto out;
     }
-    /* a translation is our own text, read as the exchange reads it */
-    rc = own ? allot_chat_request_parse_own(&chat, translated.ptr, translated.len, &err)
-             : allot_chat_request_parse(&chat, translated.ptr ? translated.ptr : "", translated.len,
-                                        &err);
+    /* read as the exchange reads it, a translation like a client's body */
+    rc =
+        allot_chat_request_parse(&chat, translated.ptr ? translated.ptr : "", translated.len, &err);
     if (rc) {
         allot__respond_error(req, 400, "invalid_request_error",
                              rc == ALLOT_EPARSE ? "invalid_json" : "invalid_request",

@@ -1728,8 +1728,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     }
     /* the tree lives in the exchange's arena until finish() releases it */
     arena = allot_json_arena_enter(&x->arena);
-    if (x->anthropic || x->responses) /* our own text: no strict re-check */
-        rc = allot_chat_request_parse_own(&x->chat, x->abody.ptr, x->abody.len, &err);
+    if (x->anthropic || x->responses) /* the translation, read like a client's body */
+        rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
     else if (x->embeddings)
         rc = allot_chat_request_parse_embeddings(&x->chat, req->body.ptr ? req->body.ptr : "",
                                                  req->body.len, &err);

@@ -8,8 +8,10 @@
  * gives the client a precise "invalid JSON at line L column C: why", and
  * on the way hands over the members of the top-level object, from which
  * the byte spans of the "model" and "stream_options" values are kept. The
- * second pass is cJSON, which builds the tree routing reads (model, stream
- * flags, the instruction and a few structural signals).
+ * second pass reads what routing needs: cJSON builds a tree of only the
+ * small members (model, stream flags, response_format), and the messages
+ * (the instruction, the material's size, a few structural signals) are
+ * read off the checked text (json_text.h).
  *
  * Why check strictly first: cJSON is lenient where the upstreams we
  * forward to are not (it accepts control characters and invalid UTF-8 in
@@ -23,11 +25,11 @@
  * cJSON accepts, so after it cJSON can only fail for want of memory.
  *
  * A body allot wrote itself (the translation of a Messages or Responses
- * request) is read by allot_chat_request_parse_own() without the check,
- * the spans taken by a plain scan of the top-level object: the translators
- * write strict JSON whatever the client sent (their fuzz targets hold them
- * to it, and to this reading giving what the strict one gives), so the
- * check could only pass.
+ * request) is read the same way: the check costs less than a whole tree,
+ * and the translators write strict JSON whatever the client sent (their
+ * fuzz targets hold them to it), so it passes. allot_chat_request_parse_tree()
+ * keeps the older reading of such a text, the whole tree without the
+ * check, as the reference the tests hold this one to.
  *
  * The body the upstream gets is not a re-serialization of the tree: the
  * gateway must change the model (and sometimes stream_options) and leave
@@ -454,8 +456,8 @@ static void top_members(const cJSON *root, struct top *t)
 
 /* What parse_begin() reads its text as. */
 enum reading {
-    CLIENT_TEXT, /* a peer's: checked strictly */
-    OWN_TEXT,    /* allot's own, known valid: not checked */
+    CLIENT_TEXT, /* checked strictly, then only what routing reads */
+    OWN_TEXT,    /* known valid: not checked, the whole tree (parse_tree) */
 };
 
 /* parse_begin() on OWN_TEXT: the text is not what it should be (or cJSON
@@ -738,8 +740,8 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
     return parse_chat(r, body, len, CLIENT_TEXT, err);
 }
 
-int allot_chat_request_parse_own(struct allot_chat_request *r, const char *body, size_t len,
-                                 struct allot_buf *err)
+int allot_chat_request_parse_tree(struct allot_chat_request *r, const char *body, size_t len,
+                                  struct allot_buf *err)
 {
     int rc = parse_chat(r, body, len, OWN_TEXT, err);
 

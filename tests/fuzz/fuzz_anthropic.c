@@ -6,8 +6,9 @@
  * through all six.
  *
  * - Request: a translation that succeeds must be a chat request that the
- *   gateway's own parser accepts, read the same without the strict check
- *   (allot_chat_request_parse_own, as the gateway reads it), with
+ *   gateway's parser accepts (allot_chat_request_parse, as the gateway
+ *   reads it), read the same off its whole tree without the strict check
+ *   (allot_chat_request_parse_tree), with
  *   nothing in err; one that fails must be ALLOT_EINVAL with a one-line
  *   message and nothing in out.
  * - Answer: success gives JSON that cJSON reads; failure is ALLOT_EPARSE

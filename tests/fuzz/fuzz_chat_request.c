@@ -7,7 +7,7 @@
  * place within the text, with a line, a column and a reason.
  *
  * Whenever the parser accepts a body, the reading of the whole tree
- * (allot_chat_request_parse_own) must give the same fields and spans as
+ * (allot_chat_request_parse_tree) must give the same fields and spans as
  * the parser's tree of only the members routing reads, and each rewrite
  * (with and without forcing include_usage, with a model name that needs
  * escaping) must be a
@@ -136,7 +136,7 @@ static void same_as_whole_tree(const struct allot_chat_request *a, const char *b
     struct allot_buf err;
 
     allot_buf_init(&err, 4096);
-    check(allot_chat_request_parse_own(&b, body, size, &err) == 0, "whole tree refused it", &err);
+    check(allot_chat_request_parse_tree(&b, body, size, &err) == 0, "whole tree refused it", &err);
     check(same_slice(a->model, b.model) && a->stream == b.stream &&
               a->include_usage == b.include_usage && same_slice(a->system, b.system) &&
               same_slice(a->last_user, b.last_user) && a->n_messages == b.n_messages &&

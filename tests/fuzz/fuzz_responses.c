@@ -7,8 +7,9 @@
  * that custom_tool_call items are exercised too.
  *
  * - Request: a translation that succeeds must be a chat request that the
- *   gateway's own parser accepts, read the same without the strict check
- *   (allot_chat_request_parse_own, as the gateway reads it), with
+ *   gateway's parser accepts (allot_chat_request_parse, as the gateway
+ *   reads it), read the same off its whole tree without the strict check
+ *   (allot_chat_request_parse_tree), with
  *   nothing in err, and custom tool names that fit; one that fails must
  *   be ALLOT_EINVAL with a one-line message, nothing in out and no
  *   custom tools.

@@ -655,7 +655,7 @@ TEST(chat_request_embeddings)
     }
 }
 
-/* ---- allot_chat_request_parse_own: our own text, read without the check ---- */
+/* ---- allot_chat_request_parse_tree: the whole tree, read without the check ---- */
 
 /* Slices equal, text and all (either may be empty with a NULL ptr). */
 static int slice_same(struct allot_slice a, struct allot_slice b)
@@ -676,7 +676,7 @@ static void same_both_ways(int *allot_test_failed_, const char *body, size_t len
     allot_buf_init(&ra, 1 << 20);
     allot_buf_init(&rb, 1 << 20);
     rca = allot_chat_request_parse(&a, body, len, &ea);
-    rcb = allot_chat_request_parse_own(&b, body, len, &eb);
+    rcb = allot_chat_request_parse_tree(&b, body, len, &eb);
     ASSERT_INT_EQ(rcb, rca);
     ASSERT_STR_EQ(allot_buf_cstr(&eb), allot_buf_cstr(&ea));
     ASSERT(slice_same(b.model, a.model));
@@ -960,7 +960,7 @@ TEST(chat_request_own_text_that_is_not_valid_gets_the_strict_error)
     allot_buf_adds(&deep, "}]}");
     SAME_BOTH_WAYS(deep.ptr, deep.len);
     allot_buf_init(&err, 4096);
-    ASSERT_INT_EQ(allot_chat_request_parse_own(&r, deep.ptr, deep.len, &err), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_chat_request_parse_tree(&r, deep.ptr, deep.len, &err), ALLOT_EPARSE);
     ASSERT_STR_CONTAINS(allot_buf_cstr(&err), "invalid JSON at line 1 column");
     allot_chat_request_release(&r);
     allot_buf_release(&err);
