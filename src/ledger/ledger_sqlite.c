@@ -10,6 +10,7 @@
  * writer keeps going. Rows are written one statement at a time so that a
  * refused row costs only itself. */
 #include <sqlite3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,12 +228,23 @@ static void sqlite_close(struct allot__ledger_store *s)
     free(s);
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation and
+ * free (several a row); allot reads none of them. Only possible before
+ * SQLite initializes: when something in the process opened a database
+ * first, the call is refused and the statistics stay on. */
+static void memstatus_off(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(struct allot_ledger *l, const char *path, struct allot__ledger_store **out,
                        struct allot_buf *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct allot__ledger_store *s = calloc(1, sizeof *s);
     int rc;
 
+    pthread_once(&once, memstatus_off);
     if (!s)
         return store_error(err, allot__ledger_name(l), "out of memory");
     s->l = l;
