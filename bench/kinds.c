@@ -27,7 +27,8 @@
  * it is, without training: how a model does on traffic it never saw.
  * --oof FILE writes one JSON line per example, in data order, with its
  * out-of-fold prediction (file, line, label, predicted category, tiers,
- * confidence): the list to audit labels from.
+ * confidence, the 16 probabilities): the list to audit labels from, and
+ * to try ensembles or a second stage on.
  * (the training options default to those of `allot train kinds`) */
 #include <getopt.h>
 #include <math.h>
@@ -78,7 +79,7 @@ static size_t n_row_file;
 /* Each example's prediction, kept for --oof. */
 struct row_pred {
     unsigned char cat, tier, mass_tier;
-    float conf, tier_conf;
+    float conf, tier_conf, p[N_CAT];
 };
 static struct row_pred *row_pred;
 
@@ -123,6 +124,8 @@ static void score(const struct allot_kinds_model *m, const struct allot_kinds_tr
         row_pred[i].mass_tier = (unsigned char)mt;
         row_pred[i].conf = (float)conf;
         row_pred[i].tier_conf = (float)mass[mt];
+        for (c = 0; c < N_CAT; c++)
+            row_pred[i].p[c] = (float)p[c];
     }
     r->n++;
     r->right_cat += pred == truth;
@@ -324,14 +327,18 @@ static int write_oof(const char *path, const struct allot_kinds_trainset *t)
     for (i = 0; i < t->n && i < n_row_file; i++) {
         const struct row_pred *p = &row_pred[i];
         enum allot_category truth = (enum allot_category)t->label[i];
+        int c;
         fprintf(f,
                 "{\"file\":\"%s\",\"line\":%u,\"category\":\"%s\",\"tier\":\"%s\","
                 "\"predicted\":\"%s\",\"confidence\":%.3f,\"predicted_tier\":\"%s\","
-                "\"tier_confidence\":%.3f}\n",
+                "\"tier_confidence\":%.3f,\"p\":[",
                 files[row_file[i]].name, row_line[i], allot_category_name(truth),
                 allot_tier_name(allot_category_default_tier(truth)),
                 allot_category_name((enum allot_category)p->cat), p->conf,
                 allot_tier_name((enum allot_tier)p->mass_tier), p->tier_conf);
+        for (c = 0; c < N_CAT; c++)
+            fprintf(f, "%s%.4f", c ? "," : "", p->p[c]);
+        fprintf(f, "]}\n");
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "bench_kinds: cannot write %s\n", path);
