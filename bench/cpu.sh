@@ -50,25 +50,11 @@ for f in "$B/allot" "$B/fake_upstream"; do
   [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench-cpu')"
 done
 
-TMP=$(mktemp -d /tmp/allot-cpu.XXXXXX)
-chmod 755 "$TMP" # nginx workers may run as another user when we are root
-pids=()
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+# wait_listen, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT)
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
-
-"$B/fake_upstream" --listen 127.0.0.1:0 --workers 1 --tokens 16 --quiet >"$TMP/fake.log" 2>&1 &
-pids+=($!)
-FAKE_PORT=$(wait_listen "$TMP/fake.log" "${pids[-1]}" fake_upstream)
+bench_setup allot-cpu
+start_fake
 
 NGINX_PORT=
 for _ in $(seq 1 50); do

@@ -39,25 +39,11 @@ for f in "$B/allot" "$B/fake_upstream"; do
   [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench-instructions')"
 done
 
-TMP=$(mktemp -d /tmp/allot-instr.XXXXXX)
-pids=()
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_listen LOG PID WHAT [SECONDS]: the port a server started on port 0 reports.
+# wait_listen, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT)
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
-
-"$B/fake_upstream" --listen 127.0.0.1:0 --workers 1 --tokens 16 --quiet >"$TMP/fake.log" 2>&1 &
-pids+=($!)
-FAKE_PORT=$(wait_listen "$TMP/fake.log" "${pids[0]}" fake_upstream)
+bench_setup allot-instr
+start_fake
 
 cp bench/allot-bench.yaml "$TMP/checks.yaml"
 { cat bench/allot-bench.yaml; echo "quality: {enabled: false}"; } >"$TMP/nochecks.yaml"
