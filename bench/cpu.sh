@@ -46,34 +46,15 @@ command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-dep
 if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null; then
   die "strace is not installed (apt-get install strace), or set BENCH_STRACE=0"
 fi
-for f in "$B/allot" "$B/fake_upstream"; do
-  [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench-cpu')"
-done
 
-# wait_listen, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT)
+# wait_listen, need_built, bench_setup (TMP, pids, the EXIT trap),
+# start_fake (FAKE_PORT), start_nginx (NGINX_PORT, NGINX_PID)
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
+need_built bench-cpu
 bench_setup allot-cpu
 start_fake
-
-NGINX_PORT=
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then NGINX_PORT=$p; break; fi
-done
-[ -n "$NGINX_PORT" ] || die "no free port found"
-mkdir -p "$TMP/nginx"
-sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@WORKERS@|1|g" -e "s|@PORT@|$NGINX_PORT|g" \
-    -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" bench/nginx.conf.in >"$TMP/nginx/nginx.conf"
-"$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
-  >"$TMP/nginx/stdout.log" 2>&1 &
-pids+=($!)
-NGINX_PID=${pids[-1]}
-for i in $(seq 1 200); do
-  curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/healthz" && break
-  [ "$i" -lt 200 ] || { cat "$TMP/nginx/"*.log >&2; die "nginx did not answer within 10 s"; }
-  sleep 0.05
-done
+start_nginx 1
 
 ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "$B/allot" serve --config bench/allot-bench.yaml \
   --listen 127.0.0.1:0 --workers 1 --store "$TMP/bench.db" --quiet >"$TMP/allot.log" 2>&1 &

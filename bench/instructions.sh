@@ -35,13 +35,11 @@ if ! [[ $N =~ ^[0-9]+$ ]] || [ "$N" -lt 100 ]; then die "N must be a whole numbe
 command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
 command -v callgrind_control >/dev/null || die "callgrind_control is not installed (valgrind)"
 command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
-for f in "$B/allot" "$B/fake_upstream"; do
-  [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench-instructions')"
-done
 
-# wait_listen, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT)
+# wait_listen, need_built, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT)
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
+need_built bench-instructions
 bench_setup allot-instr
 start_fake
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # listen.sh: sourced by bench/run.sh, bench/instructions.sh and
-# bench/cpu.sh (each defines die and B). wait_listen LOG PID WHAT [SECONDS]: wait up to SECONDS
+# bench/cpu.sh (each defines die and B; start_nginx also NGINX). wait_listen LOG PID WHAT [SECONDS]: wait up to SECONDS
 # (default 10) for the "listening on HOST:PORT" line of a server started
 # with port 0, print PORT; die if the server exits first or never says so.
 wait_listen() {
@@ -42,4 +42,47 @@ start_fake() {
   "$B/fake_upstream" --listen 127.0.0.1:0 --workers 1 --tokens 16 --quiet >"$TMP/fake.log" 2>&1 &
   pids+=($!)
   FAKE_PORT=$(wait_listen "$TMP/fake.log" "${pids[-1]}" fake_upstream)
+}
+
+# need_built TARGET: die unless allot and fake_upstream are built in B
+# (TARGET: the make target that builds and runs the script).
+need_built() {
+  local f
+  for f in "$B/allot" "$B/fake_upstream"; do
+    [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make $1')"
+  done
+}
+
+# A port nothing listens on, for nginx (which cannot report a port 0 pick).
+free_port() {
+  local p _
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# start_nginx WORKERS [PREFIX...]: nginx as bench/nginx.conf.in's plain
+# reverse proxy in front of the fake upstream (FAKE_PORT), with WORKERS
+# worker processes, run under PREFIX (e.g. taskset -c 1), on a free port:
+# NGINX_PORT, NGINX_PID (which joins pids). Dies when nginx exits or does
+# not answer within 10 s, with its logs.
+start_nginx() {
+  local workers=$1 dir=$TMP/nginx _
+  shift
+  mkdir -p "$dir"
+  NGINX_PORT=$(free_port)
+  sed -e "s|@PREFIX@|$dir|g" -e "s|@WORKERS@|$workers|g" -e "s|@PORT@|$NGINX_PORT|g" \
+      -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" bench/nginx.conf.in >"$dir/nginx.conf"
+  "$@" "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  pids+=("$NGINX_PID")
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/healthz" && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$dir"/*.log >&2; die "nginx exited"; }
+    sleep 0.05
+  done
+  cat "$dir"/*.log >&2
+  die "nginx did not answer within 10 s"
 }

@@ -81,19 +81,21 @@ if [ "$AW" -lt 1 ] || [ "$AW" -gt 64 ]; then die "BENCH_ALLOT_WORKERS must be 1 
 bash scripts/install-deps.sh --with-bench
 command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
 [ -x "$NGINX" ] || die "$NGINX: no nginx binary (bash scripts/install-deps.sh --with-bench)"
-for f in "$B/allot" "$B/fake_upstream"; do
-  [ -x "$f" ] || die "$f: not built; run 'make' first (or 'make bench')"
-done
+
+# wait_listen, need_built, free_port, start_nginx
+# shellcheck source=bench/listen.sh
+source bench/listen.sh
+need_built bench
 
 TMP=$(mktemp -d /tmp/allot-bench.XXXXXX)
 chmod 755 "$TMP" # nginx workers may run as another user when we are root
 pids=()
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-  local p i
+  local p _
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
-    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
@@ -109,40 +111,13 @@ BODY_BYTES=$(wc -c <"$TMP/body.json")
 
 # --- the servers -----------------------------------------------------------
 
-# wait_listen LOG PID WHAT: the port a server started on port 0 reports.
-# shellcheck source=bench/listen.sh
-source bench/listen.sh
-
-# A port nothing listens on, for nginx (which cannot report a port 0 pick).
-free_port() {
-  local p i
-  for i in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
-
 # shellcheck disable=SC2086 # BENCH_FAKE_ARGS is a list of flags
 "${PIN_SRV[@]}" "$B/fake_upstream" --listen 127.0.0.1:0 --workers "$W" --tokens 16 --quiet ${BENCH_FAKE_ARGS:-} \
   >"$TMP/fake.log" 2>&1 &
 FAKE_PID=$!; pids+=("$FAKE_PID")
 FAKE_PORT=$(wait_listen "$TMP/fake.log" "$FAKE_PID" fake_upstream)
 
-NGINX_DIR=$TMP/nginx
-mkdir -p "$NGINX_DIR"
-NGINX_PORT=$(free_port)
-sed -e "s|@PREFIX@|$NGINX_DIR|g" -e "s|@WORKERS@|$W|g" -e "s|@PORT@|$NGINX_PORT|g" \
-    -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" bench/nginx.conf.in >"$NGINX_DIR/nginx.conf"
-"${PIN_SRV[@]}" "$NGINX" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" \
-  >"$NGINX_DIR/stdout.log" 2>&1 &
-NGINX_PID=$!; pids+=("$NGINX_PID")
-for i in $(seq 1 200); do
-  curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/healthz" && break
-  kill -0 "$NGINX_PID" 2>/dev/null || { cat "$NGINX_DIR"/*.log >&2; die "nginx exited"; }
-  [ "$i" -lt 200 ] || { cat "$NGINX_DIR"/*.log >&2; die "nginx did not answer within 10 s"; }
-  sleep 0.05
-done
+start_nginx "$W" "${PIN_SRV[@]}"
 
 ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "${PIN_SRV[@]}" "$B/allot" serve --config bench/allot-bench.yaml \
   --listen 127.0.0.1:0 --workers "$AW" --store "$TMP/bench.db" --quiet >"$TMP/allot.log" 2>&1 &
