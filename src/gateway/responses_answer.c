@@ -122,15 +122,15 @@ static int add_response_open(struct allot_buf *out, const char *id, long long cr
     int rc;
 
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, id)) ||
-        (rc = allot_buf_addf(out,
-                             ",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
-                             "\"error\":null,\"incomplete_details\":",
-                             created, status)))
+        (rc = allot_buf_adds(out, ",\"object\":\"response\",\"created_at\":")) ||
+        (rc = allot__anth_add_count(out, created)) ||
+        (rc = allot_buf_adds(out, ",\"status\":\"")) || (rc = allot_buf_adds(out, status)) ||
+        (rc = allot_buf_adds(out, "\",\"error\":null,\"incomplete_details\":")))
         return rc;
-    if (reason)
-        rc = allot_buf_addf(out, "{\"reason\":\"%s\"}", reason);
-    else
+    if (!reason)
         rc = allot_buf_adds(out, "null");
+    else if (!(rc = allot_buf_adds(out, "{\"reason\":\"")) && !(rc = allot_buf_adds(out, reason)))
+        rc = allot_buf_adds(out, "\"}");
     if (rc ||
         (rc =
              allot_buf_adds(out, ",\"instructions\":null,\"max_output_tokens\":null,\"model\":")) ||
@@ -151,13 +151,20 @@ static int add_response_close(struct allot_buf *out, const struct tokens *t)
                                   "\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":null,"
                                   "\"truncation\":\"disabled\",\"usage\":")))
         return rc;
-    if (t)
-        rc = allot_buf_addf(out,
-                            "{\"input_tokens\":%lld,\"input_tokens_details\":{\"cached_tokens\":"
-                            "%lld},\"output_tokens\":%lld,\"output_tokens_details\":"
-                            "{\"reasoning_tokens\":%lld},\"total_tokens\":%lld}",
-                            t->input, t->cached, t->output, t->reasoning, t->input + t->output);
-    else
+    if (t) {
+        if ((rc = allot_buf_adds(out, "{\"input_tokens\":")) ||
+            (rc = allot__anth_add_count(out, t->input)) ||
+            (rc = allot_buf_adds(out, ",\"input_tokens_details\":{\"cached_tokens\":")) ||
+            (rc = allot__anth_add_count(out, t->cached)) ||
+            (rc = allot_buf_adds(out, "},\"output_tokens\":")) ||
+            (rc = allot__anth_add_count(out, t->output)) ||
+            (rc = allot_buf_adds(out, ",\"output_tokens_details\":{\"reasoning_tokens\":")) ||
+            (rc = allot__anth_add_count(out, t->reasoning)) ||
+            (rc = allot_buf_adds(out, "},\"total_tokens\":")) ||
+            (rc = allot__anth_add_count(out, t->input + t->output)))
+            return rc;
+        rc = allot_buf_add(out, "}", 1);
+    } else
         rc = allot_buf_adds(out, "null");
     if (rc || (rc = allot_buf_adds(out, ",\"metadata\":{}}")))
         return rc;
@@ -183,10 +190,9 @@ static int add_message_open(struct allot_buf *out, const char *id, const char *s
     int rc;
 
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, id)) ||
-        (rc = allot_buf_addf(out,
-                             ",\"type\":\"message\",\"status\":\"%s\",\"role\":\"assistant\","
-                             "\"content\":[",
-                             status)))
+        (rc = allot_buf_adds(out, ",\"type\":\"message\",\"status\":\"")) ||
+        (rc = allot_buf_adds(out, status)) ||
+        (rc = allot_buf_adds(out, "\",\"role\":\"assistant\",\"content\":[")))
         return rc;
     return 0;
 }
@@ -209,8 +215,9 @@ static int add_call_open(struct allot_buf *out, const char *id, int custom, cons
     int rc;
 
     if ((rc = allot_buf_adds(out, "{\"id\":")) || (rc = allot__anth_add_str(out, id)) ||
-        (rc = allot_buf_addf(out, ",\"type\":\"%s\",\"status\":\"%s\",",
-                             custom ? "custom_tool_call" : "function_call", status)))
+        (rc = allot_buf_adds(out, custom ? ",\"type\":\"custom_tool_call\",\"status\":\""
+                                         : ",\"type\":\"function_call\",\"status\":\"")) ||
+        (rc = allot_buf_adds(out, status)) || (rc = allot_buf_adds(out, "\",")))
         return rc;
     return 0;
 }

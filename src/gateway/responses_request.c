@@ -203,7 +203,9 @@ static int begin_message(struct req *r, const char *role)
         return rc;
     if (r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1)))
         return rc;
-    return allot_buf_addf(r->out, "{\"role\":\"%s\"", role);
+    if ((rc = allot_buf_adds(r->out, "{\"role\":\"")) || (rc = allot_buf_adds(r->out, role)))
+        return rc;
+    return allot_buf_add(r->out, "\"", 1);
 }
 
 /* instructions -> the first (system) message; none when empty. */
@@ -762,7 +764,8 @@ static int write_options(struct req *r, const cJSON *root)
             continue;
         if (!cJSON_IsNumber(v))
             return wrong_type(r, "", numbers[i], "a number");
-        if ((rc = allot_buf_addf(r->out, ",\"%s\":", numbers[i])) ||
+        if ((rc = allot_buf_adds(r->out, ",\"")) || (rc = allot_buf_adds(r->out, numbers[i])) ||
+            (rc = allot_buf_adds(r->out, "\":")) ||
             (rc = allot__anth_add_number(r->out, v->valuedouble)))
             return rc;
     }
