@@ -76,6 +76,23 @@ static void copy_short(char *dst, const char *src, size_t n)
     }
 }
 
+/* v's decimal digits written to end just before p, two at a time from the
+ * table; returns where they start. */
+static char *digits_before(char *p, uint64_t v)
+{
+    for (; v >= 100; v /= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
 size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus)
 {
     char tmp[40], *p = tmp + sizeof tmp;
@@ -112,16 +129,7 @@ size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus)
         *--p = (char)('0' + frac % 10);
     if (decimals > 0)
         *--p = '.';
-    for (; whole >= 100; whole /= 100) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (whole % 100), 2);
-    }
-    if (whole >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * whole, 2);
-    } else {
-        *--p = (char)('0' + whole);
-    }
+    p = digits_before(p, whole);
     if (neg) /* printf keeps the sign of -0.001 at %.2f: "-0.00" */
         *--p = '-';
     else if (plus)
@@ -140,16 +148,7 @@ size_t allot_fmt_u64(char *out, uint64_t v)
     char tmp[20], *p = tmp + sizeof tmp;
     size_t n;
 
-    for (; v >= 100; v /= 100) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (v % 100), 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
+    p = digits_before(p, v);
     n = (size_t)(tmp + sizeof tmp - p);
     memcpy(out, p, n);
     return n;
