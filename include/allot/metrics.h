@@ -1,10 +1,11 @@
 /* metrics.h: Prometheus metrics of the gateway.
  *
  * DESIGN: one shard per worker thread; a worker only writes its own shard
- * (relaxed atomic adds, no locks, no false sharing between shards), and a
- * scrape sums all shards. Label sets are fixed at start from the config
- * (tiers x models x statuses) and the client slots' room (clients.h), so
- * recording never allocates. */
+ * (relaxed atomic loads and stores, no locked adds, no locks, no false
+ * sharing between shards), and a scrape sums all shards; the few counters
+ * of no shard (the quality floor's promotions) take atomic adds. Label sets are fixed at start from
+ * the config (tiers x models x statuses) and the client slots' room (clients.h), so recording never
+ * allocates. */
 #ifndef ALLOT_METRICS_H
 #define ALLOT_METRICS_H
 #include <stddef.h>
