@@ -34,13 +34,25 @@ static void buf_recycle(struct allot_buf *b)
 
 static void timer_cb(uv_timer_t *t);
 
-/* Arm the connection's single timer; ms <= 0 disarms it. */
+/* Set the connection's deadline ms from now; ms <= 0: no deadline. The
+ * timer is armed lazily: a deadline later than the one armed, or none,
+ * leaves the timer as it is; it then fires early, and timer_cb arms it
+ * again for the rest. Only a deadline earlier than the armed one re-arms
+ * at once. A keep-alive request moves the deadline three times (header
+ * timeout, none while handled, idle timeout), each later than the armed
+ * one, so the request path makes no timer call (the timer heap's inserts
+ * and removals touch other connections' timers: cache misses). */
 void allot__http_conn_timer_set(struct allot_http_conn *c, long ms)
 {
-    if (ms > 0)
-        uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
-    else
-        uv_timer_stop(&c->timer);
+    if (ms <= 0) {
+        c->due_ms = 0;
+        return;
+    }
+    c->due_ms = uv_now(c->server->loop) + (uint64_t)ms;
+    if (c->armed_ms && c->armed_ms <= c->due_ms)
+        return;
+    uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
+    c->armed_ms = c->due_ms;
 }
 
 static void fail_set(struct allot_http_conn *c, int status, const char *fmt, ...)
@@ -316,7 +328,7 @@ static void dispatch(struct allot_http_conn *c)
     if (c->n_writes) /* a 100 Continue still queued */
         allot__http_send_deadline(c);
     else
-        uv_timer_stop(&c->timer);
+        allot__http_conn_timer_set(c, 0);
     c->in_dispatch = 1;
     if (c->preflight)
         allot__http_preflight(c);
@@ -470,7 +482,18 @@ static void timer_cb(uv_timer_t *t)
 {
     struct allot_http_conn *c = t->data;
     const struct allot_http_limits *l = &c->server->limits;
+    uint64_t now = uv_now(c->server->loop);
     char msg[120];
+
+    c->armed_ms = 0;
+    if (c->due_ms == 0) /* the deadline went while the timer was armed */
+        return;
+    if (now < c->due_ms) { /* it moved later: fire then */
+        uv_timer_start(&c->timer, timer_cb, c->due_ms - now, 0);
+        c->armed_ms = c->due_ms;
+        return;
+    }
+    c->due_ms = 0;
 
     switch (c->state) {
     case CONN_READING_HEAD:

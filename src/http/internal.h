@@ -53,8 +53,10 @@ struct wreq {
 };
 
 struct allot_http_conn {
-    uv_tcp_t tcp;     /* first: the handle's address is the connection's */
-    uv_timer_t timer; /* the deadline of the current state */
+    uv_tcp_t tcp;      /* first: the handle's address is the connection's */
+    uv_timer_t timer;  /* the deadline of the current state */
+    uint64_t due_ms;   /* that deadline, loop time (uv_now); 0: none */
+    uint64_t armed_ms; /* when timer fires; 0: not armed (allot__http_conn_timer_set) */
     uv_shutdown_t shutdown;
     struct allot_http_server *server;
     struct allot_http_conn *prev, *next; /* server->conns */

@@ -116,7 +116,7 @@ static void write_cb(uv_write_t *req, int status)
     if (c->n_writes && send_deadline_applies(c))
         allot__http_send_deadline(c);
     else if (c->n_writes == 0 && c->state == CONN_HANDLING)
-        uv_timer_stop(&c->timer);
+        allot__http_conn_timer_set(c, 0);
     if (c->want_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WRITE_LOW_WATER) {
         c->want_drain = 0;
         if (c->req_live && s->handler.on_drain)

@@ -129,7 +129,9 @@ struct h1_xfer {
     const char *body;
     size_t body_len;
     struct h1_conn *conn;
-    uv_timer_t timer; /* the attempt's deadlines; initialised once */
+    uv_timer_t timer;  /* the attempt's deadlines; initialised once */
+    uint64_t due_ms;   /* the deadline in force (loop time); 0: none (arm_timer) */
+    uint64_t armed_ms; /* when timer fires; 0: not armed */
     uint64_t start_ms, deadline_ms, connect_deadline_ms;
     uint64_t received; /* body bytes */
     size_t addr_i;     /* the address being connected to */
@@ -374,7 +376,7 @@ static void recycle(struct h1_xfer *x)
     struct h1_provider *pv = x->pv;
     struct allot__h1 *h1 = pv->h1;
 
-    uv_timer_stop(&x->timer);
+    x->due_ms = 0; /* the timer, if armed, fires to no effect (arm_timer) */
     if (x->state == X_RESOLVING)
         wait_unlink(pv, x);
     queue_unlink(h1, x);
@@ -435,7 +437,7 @@ static void fail(struct h1_xfer *x, int err, const char *fmt, ...)
         snprintf(msg, sizeof msg, "upstream '%s' at %s: %s", p->name, p->base_url, reason);
     drop_conn(x);
     if (x->in_start) {
-        uv_timer_stop(&x->timer);
+        x->due_ms = 0;
         if (x->state == X_RESOLVING)
             wait_unlink(x->pv, x);
         x->state = X_FAILED;
@@ -464,8 +466,19 @@ static int retry_fresh(struct h1_xfer *x)
 static void on_timer(uv_timer_t *t)
 {
     struct h1_xfer *x = t->data;
-    uint64_t now = now_ms(x->pv->h1);
-    unsigned long long took = (unsigned long long)(now - x->start_ms);
+    uint64_t now = uv_now(t->loop);
+    unsigned long long took;
+
+    x->armed_ms = 0;
+    if (x->due_ms == 0) /* the transfer ended (or was recycled) since */
+        return;
+    if (now < x->due_ms) { /* the deadline moved later: fire then */
+        uv_timer_start(&x->timer, on_timer, x->due_ms - now, 0);
+        x->armed_ms = x->due_ms;
+        return;
+    }
+    x->due_ms = 0;
+    took = (unsigned long long)(now - x->start_ms);
 
     if ((x->state == X_RESOLVING || x->state == X_CONNECTING) && now >= x->connect_deadline_ms &&
         x->connect_deadline_ms < x->deadline_ms) {
@@ -479,6 +492,12 @@ static void on_timer(uv_timer_t *t)
          took, (unsigned long long)x->received);
 }
 
+/* Arm the attempt's next deadline, lazily: a deadline at or after the
+ * one armed leaves the timer as it is; it fires early and on_timer arms
+ * it again for the rest. A pooled transfer's timer is still armed from its
+ * last attempt, due before this one's deadline: an attempt on a kept-alive
+ * connection makes no timer call (the timer heap's inserts and removals
+ * touch other transfers' timers: cache misses). */
 static void arm_timer(struct h1_xfer *x)
 {
     uint64_t now = now_ms(x->pv->h1);
@@ -486,7 +505,13 @@ static void arm_timer(struct h1_xfer *x)
 
     if ((x->state == X_RESOLVING || x->state == X_CONNECTING) && x->connect_deadline_ms < due)
         due = x->connect_deadline_ms;
-    uv_timer_start(&x->timer, on_timer, due > now ? due - now : 0, 0);
+    if (due < now)
+        due = now;
+    x->due_ms = due;
+    if (x->armed_ms && x->armed_ms <= due)
+        return;
+    uv_timer_start(&x->timer, on_timer, due - now, 0);
+    x->armed_ms = due;
 }
 
 /* ---- sending ------------------------------------------------------------- */

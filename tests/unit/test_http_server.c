@@ -25,6 +25,7 @@
 #include <uv.h>
 #include <http_parser.h>
 #include "allot/buf.h"
+#include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/http_server.h"
 #include "test.h"
@@ -927,6 +928,38 @@ TEST(http_server_408_and_idle_close)
     ASSERT_INT_EQ(r.status, 200);
     tresp_free(&r);
     ASSERT(tclosed(&tc)); /* within the 3 s receive timeout; idle is 300 ms */
+    tclose(&tc);
+    ASSERT_INT_EQ(tsrv_stop(&t), 0);
+}
+
+/* The connection's deadline is armed lazily (conn.c): a request moves it
+ * later without touching the timer, which then fires early and is armed
+ * again for the rest. Neither timeout may come early or be lost: with a
+ * 200 ms header timeout and a 300 ms idle one, requests 250 ms apart (past
+ * the first armed time) are served on one connection, and the idle close
+ * still comes, no sooner than 300 ms after the last answer. */
+TEST(http_server_deadlines_moved_later_fire_on_time)
+{
+    struct tsrv t;
+    struct tconn tc;
+    struct tresp r;
+    uint64_t answered, closed;
+    int i;
+
+    ASSERT_INT_EQ(tsrv_start(&t, &small_limits), 0);
+    ASSERT_INT_EQ(tconnect(&tc, t.port), 0);
+    for (i = 0; i < 3; i++) {
+        if (i)
+            sleep_ms(250);
+        ASSERT_INT_EQ(tsend(&tc, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        ASSERT_INT_EQ(tread(&tc, &r, 0), 0);
+        ASSERT_INT_EQ(r.status, 200);
+        tresp_free(&r);
+    }
+    answered = allot_clock_mono_us();
+    ASSERT(tclosed(&tc)); /* within the 3 s receive timeout */
+    closed = allot_clock_mono_us();
+    ASSERT(closed - answered >= 280 * 1000); /* idle is 300 ms (a little slack for the clocks) */
     tclose(&tc);
     ASSERT_INT_EQ(tsrv_stop(&t), 0);
 }
