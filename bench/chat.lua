@@ -30,6 +30,12 @@ wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
+-- BENCH_WORK=CATEGORY (run.sh, cpu.sh): also send "X-Allot-Work: CATEGORY",
+-- so that allot routes by the client's word and never runs the classifier:
+-- a diagnostic of how much of allot's cost the classifier is. nginx and the
+-- fake upstream ignore the header.
+local work = os.getenv("BENCH_WORK")
+if work and work ~= "" then wrk.headers["X-Allot-Work"] = work end
 
 function done(summary, latency, requests)
     local e = summary.errors

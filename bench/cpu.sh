@@ -23,6 +23,8 @@
 #   BENCH_SECONDS=5        measured duration of each wrk run
 #   BENCH_CONNS=64         connections (wrk -t2)
 #   BENCH_STRACE=1         0: skip the system call counts (no strace needed)
+#   BENCH_WORK=            a category sent as X-Allot-Work: the classifier does
+#                          not run (as in run.sh)
 #   B=build                where allot and fake_upstream are
 #   NGINX=/usr/sbin/nginx  the nginx binary
 set -euo pipefail
@@ -99,6 +101,8 @@ TICK=$(getconf CLK_TCK)
 {
   echo "allot CPU per request by thread, $(date -u '+%Y-%m-%d %H:%M UTC'), allot $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "$(nproc) cores; wrk -t2 -c$CONNS for ${SECS}s after a 2 s warm-up, the request of run.sh"
+  [ -z "${BENCH_WORK:-}" ] ||
+    echo "BENCH_WORK: every request says X-Allot-Work: $BENCH_WORK; allot's classifier does not run"
   echo
   printf '%-6s %-14s %9s %8s %8s %8s %8s\n' path thread requests user_us sys_us vcsw ivcsw
   for name in nginx allot; do

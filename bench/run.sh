@@ -28,6 +28,10 @@
 #   BENCH_STRICT=0          1: also exit 3 when a target ratio is missed
 #   BENCH_KEEP=0            1: keep the temporary directory (logs, ledger)
 #   BENCH_FAKE_ARGS=        extra fake_upstream flags, e.g. "--latency-ms 1"
+#   BENCH_WORK=             a category: requests also carry "X-Allot-Work: CATEGORY",
+#                           so allot never runs the classifier (a diagnostic:
+#                           the classifier's share of allot's cost). Must be a
+#                           labour category (the check expects tier labour)
 #   BENCH_PIN=              CPUs as WRK/SERVERS for taskset, e.g. "0/0" (all on
 #                           CPU 0) or "0/1": wrk on the first list, the fake
 #                           upstream and both proxies on the second, the same
@@ -163,7 +167,8 @@ check_path() {
   local name=$1 url code content tier
   url=$(url_of "$name")
   code=$(curl -sS -o "$TMP/check.body" -D "$TMP/check.head" -w '%{http_code}' --max-time 10 \
-         -H 'Content-Type: application/json' --data-binary @"$TMP/body.json" "$url") ||
+         -H 'Content-Type: application/json' ${BENCH_WORK:+-H "X-Allot-Work: $BENCH_WORK"} \
+         --data-binary @"$TMP/body.json" "$url") ||
     die "$name: curl to $url failed"
   [ "$code" = 200 ] || { cat "$TMP/check.body" >&2; echo >&2; die "$name: HTTP $code from $url"; }
   if command -v jq >/dev/null; then
@@ -266,6 +271,8 @@ mkdir -p "$OUT_DIR"
   echo "placement: $PLACEMENT"
   echo "request: POST /v1/chat/completions, $BODY_BYTES-byte body, model auto -> tier labour, non-stream;" \
        "fake answers 16 tokens at once"
+  [ -z "${BENCH_WORK:-}" ] ||
+    echo "BENCH_WORK: every request says X-Allot-Work: $BENCH_WORK; allot's classifier does not run"
   echo "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
   echo
   printf '%-7s %5s %10s %9s %9s %9s %10s %9s\n' path conns req/s p50_us p99_us +p50_us cpu_us/req requests
