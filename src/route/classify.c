@@ -156,7 +156,7 @@ struct pick {
 
 static void pick_offer(struct pick *p, size_t unit, float w)
 {
-    size_t slot = p->n, j;
+    size_t slot = p->n;
     if (!(w > p->floor))
         return;
     if (p->n == CANDIDATES)
@@ -166,7 +166,24 @@ static void pick_offer(struct pick *p, size_t unit, float w)
     p->unit[slot] = unit;
     p->weight[slot] = w;
     if (p->n == CANDIDATES) { /* the first of the weakest */
-        size_t weakest = 0;
+#ifdef __SSE2__
+        /* the same in a few vector steps (a 1 KB request replaces about
+         * twenty candidates): the least weight, then the first slot
+         * holding it. The weights are over the floor, so no NaN. */
+        _Static_assert(CANDIDATES == 10, "three vectors of four weights, two in the last");
+        __m128 a = _mm_loadu_ps(p->weight), b = _mm_loadu_ps(p->weight + 4);
+        __m128 c = _mm_setr_ps(p->weight[8], p->weight[9], INFINITY, INFINITY);
+        __m128 m = _mm_min_ps(_mm_min_ps(a, b), c);
+        unsigned at;
+        m = _mm_min_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+        m = _mm_min_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+        at = (unsigned)_mm_movemask_ps(_mm_cmpeq_ps(a, m)) |
+             (unsigned)_mm_movemask_ps(_mm_cmpeq_ps(b, m)) << 4 |
+             (unsigned)_mm_movemask_ps(_mm_cmpeq_ps(c, m)) << 8;
+        p->weakest = (size_t)__builtin_ctz(at);
+        p->floor = _mm_cvtss_f32(m);
+#else
+        size_t weakest = 0, j;
         float floor = p->weight[0];
         for (j = 1; j < CANDIDATES; j++)
             if (p->weight[j] < floor) {
@@ -175,6 +192,7 @@ static void pick_offer(struct pick *p, size_t unit, float w)
             }
         p->weakest = weakest;
         p->floor = floor;
+#endif
     }
 }
 
