@@ -203,18 +203,34 @@ static void pick_offer(struct pick *p, size_t unit, float w)
  * starting and ending with no space, and short enough to be shown whole.
  * allot_unit_name() names such a unit by its text lower-cased, which SSE2
  * (part of every x86-64) does sixteen bytes at a time; the explanation
- * names twenty units a request. Writes 32 bytes at dst (the name, its NUL
- * and scratch). Returns the length, or 0 when the unit is not plain. */
+ * names twenty units a request, most of them sixteen bytes or less: one
+ * vector then. Writes up to 32 bytes at dst (the name, its NUL and
+ * scratch). Returns the length, or 0 when the unit is not plain. */
 static size_t name_plain(const struct allot_unit *un, char dst[32])
 {
     char text[32] = {0};
     uint32_t ok = 0, spaces = 0, all;
-    int h;
+    size_t n = un->len;
+    int h, halves = n > 16 ? 2 : 1;
 
-    if (un->kind == ALLOT_UNIT_SIGNAL || un->len == 0 || un->len + 2 > NAME_CAP)
+    if (un->kind == ALLOT_UNIT_SIGNAL || n == 0 || n + 2 > NAME_CAP)
         return 0;
-    memcpy(text, un->ptr, un->len);
-    for (h = 0; h < 2; h++) {
+    /* the text, in two copies of a fixed size that overlap (no call) */
+    if (n >= 16) {
+        memcpy(text, un->ptr, 16);
+        memcpy(text + n - 16, un->ptr + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(text, un->ptr, 8);
+        memcpy(text + n - 8, un->ptr + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(text, un->ptr, 4);
+        memcpy(text + n - 4, un->ptr + n - 4, 4);
+    } else {
+        text[0] = un->ptr[0];
+        text[n / 2] = un->ptr[n / 2];
+        text[n - 1] = un->ptr[n - 1];
+    }
+    for (h = 0; h < halves; h++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + 16 * h));
         __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
         __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
@@ -230,12 +246,12 @@ static size_t name_plain(const struct allot_unit *un, char dst[32])
         _mm_storeu_si128((__m128i *)(void *)(dst + 16 * h),
                          _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
     }
-    all = (1u << un->len) - 1;
+    all = (1u << n) - 1;
     spaces &= all;
-    if ((ok & all) != all || (spaces & 1) || (spaces >> (un->len - 1)) || (spaces & spaces >> 1))
+    if ((ok & all) != all || (spaces & 1) || (spaces >> (n - 1)) || (spaces & spaces >> 1))
         return 0;
-    dst[un->len] = '\0';
-    return un->len;
+    dst[n] = '\0';
+    return n;
 }
 #endif
 
