@@ -10,7 +10,8 @@
  * The index: open-addressed tables keyed by a 64-bit hash of the phrase,
  * combined from the FNV-1a hashes of its words, so matching never joins
  * strings: features.c hashes each word once. Built on first use. The
- * tables are small (17 KB in all) because they are read for every word of
+ * tables are small (19 KB in all, with two bit filters that let most
+ * words skip them) because they are read for every word of
  * every request, and a gateway between two requests runs enough other code
  * to push a large table out of the cache. */
 #include <pthread.h>
@@ -283,7 +284,15 @@ static const struct index phrase_ix = {phrase_hash_ix, phrase_cat_ix, (1u << PHR
  * a word that ends none needs one probe */
 static const struct index last_ix = {last_hash_ix, last_cat_ix, (1u << LAST_BITS) - 1};
 static const struct index stem_ix = {stem_hash_ix, stem_cat_ix, (1u << STEM_BITS) - 1};
-static uint64_t stem_filter[4]; /* bit (first byte ^ second byte) & 255 of every stem */
+/* Filters that let most words skip the tables (a bit clear: no entry can
+ * match; a bit set: look it up): one bit per pair of last two words of
+ * the phrases of two words or more, and per four-byte start of the stems
+ * of 4 to 10 bytes (a stem matches only a word that starts the same).
+ * (Most words of any text end some phrase, "the" and "a" among them: a
+ * filter of last words measured no better.) */
+#define PAIR_BITS 12
+#define STEM_START_BITS 9
+static uint64_t pair_filter[(1u << PAIR_BITS) / 64], stem_filter[(1u << STEM_START_BITS) / 64];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_int built; /* set once build() is done: no pthread_once call per word */
 
@@ -345,9 +354,26 @@ static void insert_last(uint64_t h, size_t k)
     last_ix.category[i] = (int8_t)(last_ix.category[i] | 1 << (k - 1));
 }
 
-static unsigned filter_bit(const char *w)
+static unsigned pair_bit(uint64_t before, uint64_t last)
 {
-    return ((unsigned char)w[0] ^ (unsigned)((unsigned char)w[1] << 1)) & 255u;
+    return (unsigned)(((before ^ (before >> 29)) * PHRASE_MUL + last) >> (64 - PAIR_BITS));
+}
+
+static unsigned stem_bit(const char *w)
+{
+    uint32_t start;
+    memcpy(&start, w, 4);
+    return (start * 0x9e3779b1u) >> (32 - STEM_START_BITS);
+}
+
+static int has_bit(const uint64_t *filter, unsigned bit)
+{
+    return (int)(filter[bit >> 6] >> (bit & 63) & 1);
+}
+
+static void set_bit(uint64_t *filter, unsigned bit)
+{
+    filter[bit >> 6] |= 1ull << (bit & 63);
 }
 
 /* Split a phrase into words and hash it as features.c's words will be. */
@@ -360,7 +386,8 @@ static void build(void)
         uint64_t h[ALLOT_CUE_WORDS];
         if (n > 0 && t[n - 1] == '*') {
             insert(&stem_ix, allot_cues_word_hash(t, n - 1), cues[i].category);
-            stem_filter[filter_bit(t) >> 6] |= 1ull << (filter_bit(t) & 63);
+            if (n - 1 >= STEM_MIN && n - 1 <= STEM_MAX) /* the others match nothing */
+                set_bit(stem_filter, stem_bit(t));
             continue;
         }
         for (j = 0; j <= n && k < ALLOT_CUE_WORDS; j++) {
@@ -371,40 +398,24 @@ static void build(void)
         }
         insert(&phrase_ix, phrase_hash(h, k), cues[i].category);
         insert_last(h[k - 1], k);
+        if (k >= 2)
+            set_bit(pair_filter, pair_bit(h[k - 2], h[k - 1]));
     }
     atomic_store_explicit(&built, 1, memory_order_release);
 }
 
-int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_t newest_len,
-                     size_t *used)
+/* The stem that begins word (newest_len >= STEM_MIN), longest first: the
+ * hashes of its prefixes (allot_cues_word_hash of each) taken in one
+ * pass. Apart from allot_cues_match(), which most words leave before
+ * this, so that its own entry stays light. */
+static __attribute__((noinline)) int stem_match(const char *word, size_t len, size_t *used)
 {
     uint64_t prefix[STEM_MAX + 1], h = FNV64_BASIS;
-    size_t k, p, lim;
-    int cat, lengths;
+    size_t p, lim = len < STEM_MAX ? len : STEM_MAX;
+    int cat;
 
-    if (!atomic_load_explicit(&built, memory_order_acquire))
-        pthread_once(&once, build);
-    if (n > ALLOT_CUE_WORDS)
-        n = ALLOT_CUE_WORDS;
-    /* the phrases that end with the newest word, longest first; only the
-     * lengths some phrase has are looked up */
-    lengths = lookup(&last_ix, hashes[n - 1]);
-    for (k = lengths > 0 ? n : 0; k >= 1; k--) {
-        if (!(lengths >> (k - 1) & 1))
-            continue;
-        if ((cat = lookup(&phrase_ix, phrase_hash(hashes + (n - k), k))) >= 0) {
-            *used = k;
-            return cat;
-        }
-    }
-    /* stems: the newest word's prefixes, longest first, their hashes
-     * (allot_cues_word_hash of each prefix) taken in one pass */
-    if (newest_len < STEM_MIN ||
-        !(stem_filter[filter_bit(newest) >> 6] >> (filter_bit(newest) & 63) & 1))
-        return -1;
-    lim = newest_len < STEM_MAX ? newest_len : STEM_MAX;
     for (p = 0; p < lim; p++) {
-        h ^= (unsigned char)newest[p];
+        h ^= (unsigned char)word[p];
         h *= FNV64_PRIME;
         prefix[p + 1] = h | 1;
     }
@@ -415,6 +426,37 @@ int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_
         }
     }
     return -1;
+}
+
+int allot_cues_match(const uint64_t *hashes, size_t n, const char *newest, size_t newest_len,
+                     size_t *used)
+{
+    int cat, lengths;
+
+    if (!atomic_load_explicit(&built, memory_order_acquire))
+        pthread_once(&once, build);
+    if (n > ALLOT_CUE_WORDS)
+        n = ALLOT_CUE_WORDS;
+    /* the phrases that end with the newest word, longest first; only the
+     * lengths some phrase has are looked up, and those of two words or
+     * more only when some phrase ends with the last two words */
+    lengths = lookup(&last_ix, hashes[n - 1]);
+    if (lengths < 0)
+        lengths = 0;
+    lengths &= (1 << n) - 1;
+    if (lengths > 1 && !has_bit(pair_filter, pair_bit(hashes[n - 2], hashes[n - 1])))
+        lengths &= 1;
+    while (lengths) {
+        size_t k = (size_t)(32 - __builtin_clz((unsigned)lengths));
+        lengths &= ~(1 << (k - 1));
+        if ((cat = lookup(&phrase_ix, phrase_hash(hashes + (n - k), k))) >= 0) {
+            *used = k;
+            return cat;
+        }
+    }
+    if (newest_len < STEM_MIN || !has_bit(stem_filter, stem_bit(newest)))
+        return -1;
+    return stem_match(newest, newest_len, used);
 }
 
 size_t allot_cues_count(void)

@@ -365,7 +365,7 @@ static void char_grams(struct extractor *x, const struct word *w, float weight)
     if (w->len < 2 || w->text[0] == '?' || w->text[0] == '0')
         return;
     pad[0] = '<';
-    memcpy(pad + 1, w->text, w->len);
+    memcpy(pad + 1, w->text, WORD_MAX); /* a fixed size: no call; what lies past len is not read */
     pad[n - 1] = '>';
     for (i = 0; i + 4 <= n; i++) { /* four bytes are their own hash key */
         uint32_t k;
