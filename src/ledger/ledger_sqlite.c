@@ -1,14 +1,14 @@
 /* ledger_sqlite.c: the ledger's SQLite store (internal.h), a file.
  *
- * One prepared INSERT per table, each batch in one BEGIN IMMEDIATE ...
- * COMMIT. WAL with synchronous=NORMAL makes a commit a write without an
- * fsync: a SIGKILL of allot loses nothing committed, a power cut may lose
- * the last commits.
+ * Prepared INSERTs (requests: of 1, 2, 4, 8 and 16 rows; events: of
+ * one), each batch in one BEGIN IMMEDIATE ... COMMIT. WAL with synchronous=NORMAL makes a commit a
+ * write without an fsync: a SIGKILL of allot loses nothing committed, a power cut may lose the last
+ * commits.
  *
  * A failed write (disk full, a lock held past busy_timeout, a constraint)
  * drops the rows concerned and reports them (allot__ledger_failed); the
- * writer keeps going. Rows are written one statement at a time so that a
- * refused row costs only itself. */
+ * writer keeps going. A statement of several rows that fails is written
+ * again one row to a statement, so that a refused row costs only itself. */
 #include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,18 +20,21 @@
 #include "allot/log.h"
 #include "internal.h"
 
+/* Request rows a batch inserts with one statement: SQLite's per-statement
+ * work (running the program, ending the statement, ~6k instructions) is
+ * then paid once for them. 16 rows of ~40 columns stay far below SQLite's
+ * 32,766 parameters. A run of fewer rows (the end of a batch, or rows
+ * before an event) goes to the statements of 8, 4, 2 and 1 rows its
+ * binary digits name: at most four statements, not up to fifteen. */
+#define MANY_ROWS 16
+#define N_SIZES 5 /* statements of 1, 2, 4, 8 and MANY_ROWS rows */
+
 struct allot__ledger_store {
     struct allot_ledger *l;
     sqlite3 *db;
-    sqlite3_stmt *insert;
-    sqlite3_stmt *insert_many; /* MANY_ROWS rows in one statement */
+    sqlite3_stmt *insert[N_SIZES]; /* insert[k]: 2^k rows */
     sqlite3_stmt *insert_event;
 };
-
-/* Request rows a batch inserts with one statement: SQLite's per-statement
- * work (running the program, ending the statement) is then paid once for
- * them. 16 rows of ~40 columns stay far below SQLite's 32,766 parameters. */
-#define MANY_ROWS 16
 
 #define N_COLUMNS allot__ledger_n_columns
 #define columns allot__ledger_columns
@@ -69,35 +72,56 @@ static int exec_sql(struct allot__ledger_store *s, const char *sql, struct allot
     return 0;
 }
 
-static int build_sql(struct allot_buf *create, struct allot_buf *insert,
-                     struct allot_buf *insert_many)
+static int build_create(struct allot_buf *create)
+{
+    size_t i;
+    int rc = allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
+
+    for (i = 0; i < N_COLUMNS; i++)
+        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl,
+                             i + 1 < N_COLUMNS ? "," : "");
+    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
+    return rc ? ALLOT_ENOMEM : 0;
+}
+
+/* The INSERT of rows rows, their parameters row after row. */
+static int build_insert(struct allot_buf *insert, size_t rows)
 {
     size_t i, r;
-    int rc = 0;
+    int rc = allot_buf_adds(insert, "INSERT INTO requests (");
 
-    rc |= allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
-    rc |= allot_buf_adds(insert, "INSERT INTO requests (");
-    for (i = 0; i < N_COLUMNS; i++) {
-        const char *sep = i + 1 < N_COLUMNS ? "," : "";
-        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl, sep);
-        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, sep);
-    }
-    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
-    rc |= allot_buf_adds(insert, ") VALUES ");
-    rc |= allot_buf_add(insert_many, insert->ptr, insert->len);
-    rc |= allot_buf_adds(insert, "(");
     for (i = 0; i < N_COLUMNS; i++)
-        rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
-    for (r = 0; r < MANY_ROWS; r++) {
-        rc |= allot_buf_adds(insert_many, r ? ",(" : "(");
+        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, i + 1 < N_COLUMNS ? "," : "");
+    rc |= allot_buf_adds(insert, ") VALUES ");
+    for (r = 0; r < rows; r++) {
+        rc |= allot_buf_adds(insert, r ? ",(" : "(");
         for (i = 0; i < N_COLUMNS; i++)
-            rc |= allot_buf_adds(insert_many, i + 1 < N_COLUMNS ? "?," : "?)");
+            rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
     }
     /* A row already there (replayed from the pending file after a kill that
      * came just after its commit) is left as it is. */
     rc |= allot_buf_adds(insert, " ON CONFLICT(id) DO NOTHING");
-    rc |= allot_buf_adds(insert_many, " ON CONFLICT(id) DO NOTHING");
     return rc ? ALLOT_ENOMEM : 0;
+}
+
+/* The INSERT statements of 1, 2, 4 ... MANY_ROWS rows. */
+static int prepare_inserts(struct allot__ledger_store *s, struct allot_buf *err)
+{
+    struct allot_buf sql;
+    size_t k;
+    int rc = 0;
+
+    allot_buf_init(&sql, 256 * 1024);
+    for (k = 0; k < N_SIZES && !rc; k++) {
+        allot_buf_reset(&sql);
+        if ((rc = build_insert(&sql, (size_t)1 << k)))
+            store_error(err, name_of(s), "out of memory");
+        else if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&sql), -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->insert[k], NULL) != SQLITE_OK)
+            rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
+    }
+    allot_buf_release(&sql);
+    return rc;
 }
 
 /* ALTER TABLE ADD COLUMN for each column of the table the store lacks. */
@@ -144,20 +168,18 @@ out:
  * not both try to create it half-way. */
 static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
 {
-    struct allot_buf create, insert, insert_many;
+    struct allot_buf create;
     sqlite3_stmt *st = NULL;
     char set_version[64];
     int rc, version;
 
     allot_buf_init(&create, 64 * 1024);
-    allot_buf_init(&insert, 64 * 1024);
-    allot_buf_init(&insert_many, 256 * 1024);
     sqlite3_busy_timeout(s->db, 5000);
     /* journal_mode=WAL answers with the mode in force; a file system
      * without shared memory keeps the old one, which is slower but safe. */
     if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
         goto out;
-    if ((rc = build_sql(&create, &insert, &insert_many))) {
+    if ((rc = build_create(&create))) {
         store_error(err, name_of(s), "out of memory");
         goto out;
     }
@@ -193,11 +215,9 @@ static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
         goto rollback;
     if ((rc = exec_sql(s, "COMMIT", err)))
         goto rollback;
-    if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
-                           &s->insert, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert_many), -1, SQLITE_PREPARE_PERSISTENT,
-                           &s->insert_many, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(s->db,
+    if ((rc = prepare_inserts(s, err)))
+        goto out;
+    if (sqlite3_prepare_v3(s->db,
                            "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK) {
         rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
@@ -211,17 +231,17 @@ rollback:
 out:
     sqlite3_finalize(st);
     allot_buf_release(&create);
-    allot_buf_release(&insert);
-    allot_buf_release(&insert_many);
     return rc;
 }
 
 static void sqlite_close(struct allot__ledger_store *s)
 {
+    size_t k;
+
     if (!s)
         return;
-    sqlite3_finalize(s->insert);
-    sqlite3_finalize(s->insert_many);
+    for (k = 0; k < N_SIZES; k++)
+        sqlite3_finalize(s->insert[k]);
     sqlite3_finalize(s->insert_event);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         allot_log_error("ledger '%s': closing: %s", name_of(s), sqlite3_errmsg(s->db));
@@ -360,15 +380,15 @@ static int in_txn(struct batch *b, uint64_t rows)
     return !b->give_up;
 }
 
-/* Write one row (a request or an event) with its own statement. */
-static void put_one(struct batch *b, const struct allot_ledger_entry *e)
+/* Write an event with its own statement. */
+static void put_event(struct batch *b, const struct allot_ledger_entry *e)
 {
-    sqlite3_stmt *st = e->event[0] ? b->s->insert_event : b->s->insert;
+    sqlite3_stmt *st = b->s->insert_event;
     int rc;
 
     if (!in_txn(b, 1))
         return;
-    rc = st == b->s->insert ? bind_row(st, e, 0) : bind_event(st, e);
+    rc = bind_event(st, e);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -381,34 +401,56 @@ static void put_one(struct batch *b, const struct allot_ledger_entry *e)
     after_failure(b);
 }
 
-/* Write MANY_ROWS request rows with one statement; when it fails, each
- * row again on its own, so only the rows at fault are lost. */
-static void put_many(struct batch *b, const struct allot_ledger_entry *const *rows)
+/* Write the 2^k request rows of rows with one statement; when it fails
+ * and they are several, each row again on its own, so only the rows at
+ * fault are lost. */
+static void put_rows(struct batch *b, const struct allot_ledger_entry *const *rows, size_t k)
 {
-    sqlite3_stmt *st = b->s->insert_many;
-    size_t r;
+    sqlite3_stmt *st = b->s->insert[k];
+    size_t r, n = (size_t)1 << k;
     int rc = SQLITE_OK;
 
-    if (!in_txn(b, MANY_ROWS))
+    if (!in_txn(b, n))
         return;
-    for (r = 0; r < MANY_ROWS && rc == SQLITE_OK; r++)
+    for (r = 0; r < n && rc == SQLITE_OK; r++)
         rc = bind_row(st, rows[r], (int)(r * N_COLUMNS));
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        b->pending += MANY_ROWS;
+        b->pending += n;
+        return;
+    }
+    if (n == 1) {
+        b->bad++;
+        allot__ledger_failed(b->s->l, 1, sqlite3_errmsg(b->s->db));
+        after_failure(b);
         return;
     }
     after_failure(b);
-    for (r = 0; r < MANY_ROWS; r++)
-        put_one(b, rows[r]);
+    for (r = 0; r < n; r++)
+        put_rows(b, rows + r, 0);
+}
+
+/* Write a run of n <= MANY_ROWS request rows: a statement for each
+ * binary digit of n, the largest first, so the rows keep their order. */
+static void put_run(struct batch *b, const struct allot_ledger_entry *const *rows, size_t n)
+{
+    size_t k = N_SIZES;
+
+    while (k-- > 0) {
+        if (n & ((size_t)1 << k)) {
+            put_rows(b, rows, k);
+            rows += (size_t)1 << k;
+        }
+    }
 }
 
 /* Write rows in one transaction: request rows MANY_ROWS to a statement
- * where they come in a run, the rest one by one. A statement error that
- * ends the transaction loses the rows inserted before it too; the
- * remaining rows go into a new transaction. */
+ * where they come in a run, the rest of a run in fewer (put_run()),
+ * events one by one. A statement error that ends the transaction loses
+ * the rows inserted before it too; the remaining rows go into a new
+ * transaction. */
 static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledger_chunk *list,
                          uint64_t *written, uint64_t *failed)
 {
@@ -416,27 +458,25 @@ static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledg
     const struct allot_ledger_entry *run[MANY_ROWS];
     const struct allot__ledger_chunk *c;
     struct allot_ledger *l = s->l;
-    size_t i, n_run = 0, k;
+    size_t i, n_run = 0;
 
     for (c = list; c; c = c->next) {
         for (i = 0; i < c->n; i++) {
             const struct allot_ledger_entry *e = &c->rows[i];
             if (e->event[0]) { /* a run ends here: its rows first, in order */
-                for (k = 0; k < n_run; k++)
-                    put_one(&b, run[k]);
+                put_run(&b, run, n_run);
                 n_run = 0;
-                put_one(&b, e);
+                put_event(&b, e);
                 continue;
             }
             run[n_run++] = e;
             if (n_run == MANY_ROWS) {
-                put_many(&b, run);
+                put_run(&b, run, n_run);
                 n_run = 0;
             }
         }
     }
-    for (k = 0; k < n_run; k++)
-        put_one(&b, run[k]);
+    put_run(&b, run, n_run);
     if (b.skipped) {
         allot__ledger_failed(l, b.skipped, sqlite3_errmsg(s->db));
         b.bad += b.skipped;
