@@ -1,8 +1,9 @@
 /* ledger_sqlite.c: the ledger's SQLite store (internal.h), a file.
  *
  * Prepared INSERTs (requests: of 1, 2, 4, 8 and 16 rows; events: of
- * one), each batch in one BEGIN IMMEDIATE ... COMMIT. WAL with synchronous=NORMAL makes a commit a
- * write without an fsync: a SIGKILL of allot loses nothing committed, a power cut may lose the last
+ * one), each batch in one BEGIN IMMEDIATE ... COMMIT, prepared too. WAL
+ * with synchronous=NORMAL makes a commit a write without an fsync: a
+ * SIGKILL of allot loses nothing committed, a power cut may lose the last
  * commits.
  *
  * A failed write (disk full, a lock held past busy_timeout, a constraint)
@@ -54,6 +55,7 @@ struct allot__ledger_store {
     sqlite3 *db;
     struct insert insert[N_SIZES]; /* insert[k]: 2^k rows */
     sqlite3_stmt *insert_event;
+    sqlite3_stmt *begin, *commit; /* BEGIN IMMEDIATE, COMMIT: not parsed again a batch */
 };
 
 static const char empty_text[1] = "";
@@ -242,7 +244,11 @@ static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
         goto out;
     if (sqlite3_prepare_v3(s->db,
                            "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
-                           SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK) {
+                           SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit, NULL) !=
+            SQLITE_OK) {
         rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
         goto out;
     }
@@ -268,6 +274,8 @@ static void sqlite_close(struct allot__ledger_store *s)
         free(s->insert[k].bound);
     }
     sqlite3_finalize(s->insert_event);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         allot_log_error("ledger '%s': closing: %s", name_of(s), sqlite3_errmsg(s->db));
     free(s);
@@ -404,9 +412,18 @@ static int bind_event(sqlite3_stmt *st, const struct allot_ledger_entry *e)
     return rc;
 }
 
+/* Run a statement without results (BEGIN, COMMIT): SQLITE_OK or the
+ * error, which sqlite3_errmsg() then describes. */
+static int run_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int reset = sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : reset != SQLITE_OK ? reset : rc;
+}
+
 static int begin_txn(struct allot__ledger_store *s)
 {
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    return run_stmt(s->begin) == SQLITE_OK;
 }
 
 /* One batch's write in progress (sqlite_write()). */
@@ -545,7 +562,7 @@ static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledg
         b.bad += b.skipped;
     }
     if (b.in_txn) {
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        if (run_stmt(s->commit) == SQLITE_OK) {
             b.ok += b.pending;
         } else {
             allot__ledger_failed(l, b.pending, sqlite3_errmsg(s->db));
