@@ -319,13 +319,6 @@ fail:
     return rc;
 }
 
-/* Is the text src[0..n) (n = strnlen(src, size)) what the field at
- * bound, of size bytes, holds? */
-static int same_text(const char *bound, const char *src, size_t n, size_t size)
-{
-    return (n == size || bound[n] == '\0') && memcmp(bound, src, n) == 0;
-}
-
 /* Bind e's columns to the parameters of st from first + 1 on, those whose
  * value differs from what bd says they hold (struct bound). */
 static int bind_row(sqlite3_stmt *st, struct bound *bd, const struct allot_ledger_entry *e,
@@ -349,13 +342,13 @@ static int bind_row(sqlite3_stmt *st, struct bound *bd, const struct allot_ledge
 
         switch (c->type) {
         case COL_TEXT:
-            /* strnlen: a field the caller filled to the brim is still safe */
-            n = strnlen(src, c->size);
-            if (known && same_text(dst, src, n, c->size))
+            /* the whole field, bytes after the NUL too: one comparison,
+             * no strnlen for a field that did not change */
+            if (known && !memcmp(dst, src, c->size))
                 break;
-            memcpy(dst, src, n);
-            if (n < c->size)
-                dst[n] = '\0';
+            memcpy(dst, src, c->size);
+            /* strnlen: a field the caller filled to the brim is still safe */
+            n = strnlen(dst, c->size);
             rc = sqlite3_bind_text(st, idx, dst, (int)n, SQLITE_STATIC);
             break;
         case COL_HEAP_TEXT:
