@@ -1,6 +1,6 @@
 /* ledger_sqlite.c: the ledger's SQLite store (internal.h), a file.
  *
- * Prepared INSERTs (requests: of 1, 2, 4, 8 and 16 rows; events: of
+ * Prepared INSERTs (requests: of 1, 2, 4, 8, 16 and 32 rows; events: of
  * one), each batch in one BEGIN IMMEDIATE ... COMMIT, prepared too. WAL
  * with synchronous=NORMAL makes a commit a write without an fsync: a
  * SIGKILL of allot loses nothing committed, a power cut may lose the last
@@ -23,12 +23,13 @@
 
 /* Request rows a batch inserts with one statement: SQLite's per-statement
  * work (running the program, ending the statement, ~6k instructions) is
- * then paid once for them. 16 rows of ~40 columns stay far below SQLite's
- * 32,766 parameters. A run of fewer rows (the end of a batch, or rows
- * before an event) goes to the statements of 8, 4, 2 and 1 rows its
- * binary digits name: at most four statements, not up to fifteen. */
-#define MANY_ROWS 16
-#define N_SIZES 5 /* statements of 1, 2, 4, 8 and MANY_ROWS rows */
+ * then paid once for them. 32 rows of ~40 columns stay far below SQLite's
+ * 32,766 parameters; the statement and what its parameters hold (struct
+ * bound) take ~200 KB. A run of fewer rows (the end of a batch, or rows
+ * before an event) goes to the statements of 16, 8, 4, 2 and 1 rows its
+ * binary digits name: at most five statements, not up to thirty-one. */
+#define MANY_ROWS 32
+#define N_SIZES 6 /* statements of 1, 2, 4, 8, 16 and MANY_ROWS rows */
 
 /* What the parameters of one row of an INSERT are bound to. Text is bound
  * SQLITE_STATIC to the copy in v, numbers from v's fields, so a value the

@@ -656,7 +656,7 @@ static void vary_column(struct allot_ledger_entry *e, const struct allot__ledger
  * binding all of them would store it (same type, same value), whatever the
  * rows before it in the same statement or batch held: rows change a
  * random half of their columns from the row before, in batches of 1 to
- * 40 rows with events among them, so every INSERT statement (of 1 to 16
+ * 40 rows with events among them, so every INSERT statement (of 1 to 32
  * rows) is used again and again with values kept and changed. */
 TEST(ledger_stores_every_value_as_given)
 {
