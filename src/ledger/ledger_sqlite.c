@@ -376,7 +376,7 @@ static int bind_row(sqlite3_stmt *st, struct bound *bd, const struct allot_ledge
             rc = sqlite3_bind_int(st, idx, v);
             break;
         case COL_REAL:
-            /* the bits, not ==: -0.0 and 0.0 are different values to keep */
+            /* the bits, not ==, so no value passes for another (-0.0 == 0.0) */
             if (known && !memcmp(dst, src, sizeof d))
                 break;
             memcpy(dst, src, sizeof d);
