@@ -657,7 +657,8 @@ static void vary_column(struct allot_ledger_entry *e, const struct allot__ledger
  * rows before it in the same statement or batch held: rows change a
  * random half of their columns from the row before, in batches of 1 to
  * 40 rows with events among them, so every INSERT statement (of 1 to 32
- * rows) is used again and again with values kept and changed. */
+ * rows) is used again and again with values kept and changed, before and
+ * after a change of the schema makes SQLite prepare them again. */
 TEST(ledger_stores_every_value_as_given)
 {
     enum { N = 600 };
@@ -673,13 +674,16 @@ TEST(ledger_stores_every_value_as_given)
     uint32_t seed = 7;
     uint64_t appended = 0;
     size_t i = 0, k;
+    int schema_changed = 0;
 
     ASSERT(rows != NULL);
     ASSERT_INT_EQ(tmpdir_make(&t, "ledger-values"), 0);
     allot_buf_init(&err, 1024);
-    ASSERT_INT_EQ(allot_ledger_open(t.path, 1, &l, &err), 0);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 20, &l, &err), 0);
     while (i < N) {
-        size_t group = 1 + next_rand(&seed) % 40, g;
+        /* the first batch and the first after the schema changes use the
+         * 32-row INSERT for sure: 40 rows and no event to cut the run */
+        size_t group = i == 0 || schema_changed == 1 ? 40 : 1 + next_rand(&seed) % 40, g;
         for (g = 0; g < group && i < N; g++, i++) {
             struct allot_ledger_entry *e = &rows[i], q;
             if (i)
@@ -696,12 +700,28 @@ TEST(ledger_stores_every_value_as_given)
             ASSERT(!prompts[i] || q.prompt);
             ASSERT_INT_EQ(allot_ledger_append(l, &q), 0);
             appended++;
-            if (next_rand(&seed) % 16 == 0) {
+            if (group < 40 && next_rand(&seed) % 16 == 0) {
                 ASSERT_INT_EQ(allot_ledger_event(l, 1, "promotion", "extract", "to judgment"), 0);
                 appended++;
             }
         }
-        ASSERT_INT_EQ(wait_done(l, appended), 0); /* the group is one batch */
+        /* the group is one batch (appending it takes far less than the
+         * 20 ms the writer lets rows gather; a split batch only tests
+         * less) */
+        ASSERT_INT_EQ(wait_done(l, appended), 0);
+        if (!schema_changed && i >= N / 2) {
+            /* another connection changes the schema: SQLite prepares the
+             * INSERTs again, and their bindings must come through */
+            sqlite3 *other = open_reader(t.path);
+            ASSERT(other != NULL);
+            ASSERT_INT_EQ(sqlite3_exec(other, "CREATE INDEX test_reprepare ON requests(model)",
+                                       NULL, NULL, NULL),
+                          SQLITE_OK);
+            sqlite3_close(other);
+            schema_changed = 1;
+        } else if (schema_changed == 1) {
+            schema_changed = 2;
+        }
     }
     ASSERT_INT_EQ(allot_ledger_close(l), 0);
 
