@@ -84,7 +84,7 @@ $(B)/bench_micro: $(B)/obj/bench/micro.o $(B)/obj/kinds_blob.o $(B)/liballot.a
 
 # The ledger's writer measured: rows/s into a SQLite file or PostgreSQL
 # (bench/ledger_store.c; docs/ledger.md).
-$(B)/bench_ledger_store: $(B)/obj/bench/ledger_store.o $(B)/liballot.a
+$(B)/bench_ledger_store: $(B)/obj/bench/ledger_store.o $(B)/obj/kinds_blob_empty.o $(B)/liballot.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # The classifier measured: cross-validation and speed (bench/kinds.c).

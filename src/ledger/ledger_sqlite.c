@@ -1,14 +1,15 @@
 /* ledger_sqlite.c: the ledger's SQLite store (internal.h), a file.
  *
- * One prepared INSERT per table, each batch in one BEGIN IMMEDIATE ...
- * COMMIT. WAL with synchronous=NORMAL makes a commit a write without an
- * fsync: a SIGKILL of allot loses nothing committed, a power cut may lose
- * the last commits.
+ * Prepared INSERTs (requests: of 1, 2, 4, 8, 16 and 32 rows; events: of
+ * one), each batch in one BEGIN IMMEDIATE ... COMMIT, prepared too. WAL
+ * with synchronous=NORMAL makes a commit a write without an fsync: a
+ * SIGKILL of allot loses nothing committed, a power cut may lose the last
+ * commits.
  *
  * A failed write (disk full, a lock held past busy_timeout, a constraint)
  * drops the rows concerned and reports them (allot__ledger_failed); the
- * writer keeps going. Rows are written one statement at a time so that a
- * refused row costs only itself. */
+ * writer keeps going. A statement of several rows that fails is written
+ * again one row to a statement, so that a refused row costs only itself. */
 #include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,18 +21,45 @@
 #include "allot/log.h"
 #include "internal.h"
 
+/* Request rows a batch inserts with one statement: SQLite's per-statement
+ * work (running the program, ending the statement, ~6k instructions) is
+ * then paid once for them. 32 rows of ~40 columns stay far below SQLite's
+ * 32,766 parameters; the statement and what its parameters hold (struct
+ * bound) take ~200 KB. A run of fewer rows (the end of a batch, or rows
+ * before an event) goes to the statements of 16, 8, 4, 2 and 1 rows its
+ * binary digits name: at most five statements, not up to thirty-one. */
+#define MANY_ROWS 32
+#define N_SIZES 6 /* statements of 1, 2, 4, 8, 16 and MANY_ROWS rows */
+
+/* What the parameters of one row of an INSERT are bound to. Text is bound
+ * SQLITE_STATIC to the copy in v, numbers from v's fields, so a value the
+ * next row written through the same parameters repeats (most of them: the
+ * endpoint, model, provider, status, the empty texts and zero counts)
+ * needs no new bind: SQLite keeps bindings across sqlite3_reset(), and v
+ * keeps the bytes they point to (a bind costs ~100-200 instructions, the
+ * comparison a few dozen). v.prompt holds the pointer the heap text is
+ * bound to: empty_text, or the row's own text (bound again for every row,
+ * as the row is freed after its batch). */
+struct bound {
+    struct allot_ledger_entry v;
+    int valid; /* every parameter of the row is bound from v */
+};
+
+/* An INSERT of 2^k request rows and what its parameters hold. */
+struct insert {
+    sqlite3_stmt *st;
+    struct bound *bound; /* one a row */
+};
+
 struct allot__ledger_store {
     struct allot_ledger *l;
     sqlite3 *db;
-    sqlite3_stmt *insert;
-    sqlite3_stmt *insert_many; /* MANY_ROWS rows in one statement */
+    struct insert insert[N_SIZES]; /* insert[k]: 2^k rows */
     sqlite3_stmt *insert_event;
+    sqlite3_stmt *begin, *commit; /* BEGIN IMMEDIATE, COMMIT: not parsed again a batch */
 };
 
-/* Request rows a batch inserts with one statement: SQLite's per-statement
- * work (running the program, ending the statement) is then paid once for
- * them. 16 rows of ~40 columns stay far below SQLite's 32,766 parameters. */
-#define MANY_ROWS 16
+static const char empty_text[1] = "";
 
 #define N_COLUMNS allot__ledger_n_columns
 #define columns allot__ledger_columns
@@ -69,35 +97,57 @@ static int exec_sql(struct allot__ledger_store *s, const char *sql, struct allot
     return 0;
 }
 
-static int build_sql(struct allot_buf *create, struct allot_buf *insert,
-                     struct allot_buf *insert_many)
+static int build_create(struct allot_buf *create)
+{
+    size_t i;
+    int rc = allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
+
+    for (i = 0; i < N_COLUMNS; i++)
+        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl,
+                             i + 1 < N_COLUMNS ? "," : "");
+    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
+    return rc ? ALLOT_ENOMEM : 0;
+}
+
+/* The INSERT of rows rows, their parameters row after row. */
+static int build_insert(struct allot_buf *insert, size_t rows)
 {
     size_t i, r;
-    int rc = 0;
+    int rc = allot_buf_adds(insert, "INSERT INTO requests (");
 
-    rc |= allot_buf_adds(create, "CREATE TABLE IF NOT EXISTS requests (\n");
-    rc |= allot_buf_adds(insert, "INSERT INTO requests (");
-    for (i = 0; i < N_COLUMNS; i++) {
-        const char *sep = i + 1 < N_COLUMNS ? "," : "";
-        rc |= allot_buf_addf(create, "  %s %s%s\n", columns[i].name, columns[i].decl, sep);
-        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, sep);
-    }
-    rc |= allot_buf_addf(create, ");\n%s", schema_tail);
-    rc |= allot_buf_adds(insert, ") VALUES ");
-    rc |= allot_buf_add(insert_many, insert->ptr, insert->len);
-    rc |= allot_buf_adds(insert, "(");
     for (i = 0; i < N_COLUMNS; i++)
-        rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
-    for (r = 0; r < MANY_ROWS; r++) {
-        rc |= allot_buf_adds(insert_many, r ? ",(" : "(");
+        rc |= allot_buf_addf(insert, "%s%s", columns[i].name, i + 1 < N_COLUMNS ? "," : "");
+    rc |= allot_buf_adds(insert, ") VALUES ");
+    for (r = 0; r < rows; r++) {
+        rc |= allot_buf_adds(insert, r ? ",(" : "(");
         for (i = 0; i < N_COLUMNS; i++)
-            rc |= allot_buf_adds(insert_many, i + 1 < N_COLUMNS ? "?," : "?)");
+            rc |= allot_buf_adds(insert, i + 1 < N_COLUMNS ? "?," : "?)");
     }
     /* A row already there (replayed from the pending file after a kill that
      * came just after its commit) is left as it is. */
     rc |= allot_buf_adds(insert, " ON CONFLICT(id) DO NOTHING");
-    rc |= allot_buf_adds(insert_many, " ON CONFLICT(id) DO NOTHING");
     return rc ? ALLOT_ENOMEM : 0;
+}
+
+/* The INSERT statements of 1, 2, 4 ... MANY_ROWS rows. */
+static int prepare_inserts(struct allot__ledger_store *s, struct allot_buf *err)
+{
+    struct allot_buf sql;
+    size_t k;
+    int rc = 0;
+
+    allot_buf_init(&sql, 256 * 1024);
+    for (k = 0; k < N_SIZES && !rc; k++) {
+        allot_buf_reset(&sql);
+        if ((rc = build_insert(&sql, (size_t)1 << k)) ||
+            !(s->insert[k].bound = calloc((size_t)1 << k, sizeof(struct bound))))
+            rc = store_error(err, name_of(s), "out of memory");
+        else if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&sql), -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->insert[k].st, NULL) != SQLITE_OK)
+            rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
+    }
+    allot_buf_release(&sql);
+    return rc;
 }
 
 /* ALTER TABLE ADD COLUMN for each column of the table the store lacks. */
@@ -144,20 +194,18 @@ out:
  * not both try to create it half-way. */
 static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
 {
-    struct allot_buf create, insert, insert_many;
+    struct allot_buf create;
     sqlite3_stmt *st = NULL;
     char set_version[64];
     int rc, version;
 
     allot_buf_init(&create, 64 * 1024);
-    allot_buf_init(&insert, 64 * 1024);
-    allot_buf_init(&insert_many, 256 * 1024);
     sqlite3_busy_timeout(s->db, 5000);
     /* journal_mode=WAL answers with the mode in force; a file system
      * without shared memory keeps the old one, which is slower but safe. */
     if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
         goto out;
-    if ((rc = build_sql(&create, &insert, &insert_many))) {
+    if ((rc = build_create(&create))) {
         store_error(err, name_of(s), "out of memory");
         goto out;
     }
@@ -193,13 +241,15 @@ static int setup_store(struct allot__ledger_store *s, struct allot_buf *err)
         goto rollback;
     if ((rc = exec_sql(s, "COMMIT", err)))
         goto rollback;
-    if (sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert), -1, SQLITE_PREPARE_PERSISTENT,
-                           &s->insert, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(s->db, allot_buf_cstr(&insert_many), -1, SQLITE_PREPARE_PERSISTENT,
-                           &s->insert_many, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(s->db,
+    if ((rc = prepare_inserts(s, err)))
+        goto out;
+    if (sqlite3_prepare_v3(s->db,
                            "INSERT INTO events (ts_ms, kind, subject, detail) VALUES (?,?,?,?)", -1,
-                           SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK) {
+                           SQLITE_PREPARE_PERSISTENT, &s->insert_event, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit, NULL) !=
+            SQLITE_OK) {
         rc = store_error(err, name_of(s), sqlite3_errmsg(s->db));
         goto out;
     }
@@ -211,18 +261,22 @@ rollback:
 out:
     sqlite3_finalize(st);
     allot_buf_release(&create);
-    allot_buf_release(&insert);
-    allot_buf_release(&insert_many);
     return rc;
 }
 
 static void sqlite_close(struct allot__ledger_store *s)
 {
+    size_t k;
+
     if (!s)
         return;
-    sqlite3_finalize(s->insert);
-    sqlite3_finalize(s->insert_many);
+    for (k = 0; k < N_SIZES; k++) {
+        sqlite3_finalize(s->insert[k].st);
+        free(s->insert[k].bound);
+    }
     sqlite3_finalize(s->insert_event);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         allot_log_error("ledger '%s': closing: %s", name_of(s), sqlite3_errmsg(s->db));
     free(s);
@@ -266,42 +320,72 @@ fail:
     return rc;
 }
 
-/* Bind e's columns to the parameters of st from first + 1 on. */
-static int bind_row(sqlite3_stmt *st, const struct allot_ledger_entry *e, int first)
+/* Bind e's columns to the parameters of st from first + 1 on, those whose
+ * value differs from what bd says they hold (struct bound). */
+static int bind_row(sqlite3_stmt *st, struct bound *bd, const struct allot_ledger_entry *e,
+                    int first)
 {
-    const char *base = (const char *)e;
+    const char *src_base = (const char *)e;
+    char *dst_base = (char *)&bd->v;
+    int known = bd->valid;
     size_t i, n;
     int rc = SQLITE_OK;
 
+    bd->valid = 0; /* until every parameter is bound again */
     for (i = 0; i < N_COLUMNS && rc == SQLITE_OK; i++) {
         const struct allot__ledger_column *c = &columns[i];
-        const void *p = base + c->off;
-        const char *t;
+        const char *src = src_base + c->off, *t;
+        char *dst = dst_base + c->off;
         int idx = first + (int)i + 1;
         int v;
         int64_t v64;
         double d;
 
         switch (c->type) {
-        case COL_HEAP_TEXT:
         case COL_TEXT:
+            /* the whole field, bytes after the NUL too: one comparison,
+             * no strnlen for a field that did not change */
+            if (known && !memcmp(dst, src, c->size))
+                break;
+            memcpy(dst, src, c->size);
+            /* strnlen: a field the caller filled to the brim is still safe */
+            n = strnlen(dst, c->size);
+            rc = sqlite3_bind_text(st, idx, dst, (int)n, SQLITE_STATIC);
+            break;
+        case COL_HEAP_TEXT:
             t = allot__ledger_text(e, c, &n);
+            if (n == 0)
+                t = empty_text;
+            if (known && t == empty_text && !memcmp(dst, &t, sizeof t))
+                break;
+            memcpy(dst, &t, sizeof t);
             rc = sqlite3_bind_text(st, idx, t, (int)n, SQLITE_STATIC);
             break;
         case COL_INT64:
-            memcpy(&v64, p, sizeof v64);
+            if (known && !memcmp(dst, src, sizeof v64))
+                break;
+            memcpy(dst, src, sizeof v64);
+            memcpy(&v64, src, sizeof v64);
             rc = sqlite3_bind_int64(st, idx, v64);
             break;
         case COL_INT:
-            memcpy(&v, p, sizeof v);
+            if (known && !memcmp(dst, src, sizeof v))
+                break;
+            memcpy(dst, src, sizeof v);
+            memcpy(&v, src, sizeof v);
             rc = sqlite3_bind_int(st, idx, v);
             break;
         case COL_REAL:
-            memcpy(&d, p, sizeof d);
+            /* the bits, not ==, so no value passes for another (-0.0 == 0.0) */
+            if (known && !memcmp(dst, src, sizeof d))
+                break;
+            memcpy(dst, src, sizeof d);
+            memcpy(&d, src, sizeof d);
             rc = sqlite3_bind_double(st, idx, d);
             break;
         }
     }
+    bd->valid = rc == SQLITE_OK;
     return rc;
 }
 
@@ -322,9 +406,18 @@ static int bind_event(sqlite3_stmt *st, const struct allot_ledger_entry *e)
     return rc;
 }
 
+/* Run a statement without results (BEGIN, COMMIT): SQLITE_OK or the
+ * error, which sqlite3_errmsg() then describes. */
+static int run_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int reset = sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : reset != SQLITE_OK ? reset : rc;
+}
+
 static int begin_txn(struct allot__ledger_store *s)
 {
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    return run_stmt(s->begin) == SQLITE_OK;
 }
 
 /* One batch's write in progress (sqlite_write()). */
@@ -360,15 +453,15 @@ static int in_txn(struct batch *b, uint64_t rows)
     return !b->give_up;
 }
 
-/* Write one row (a request or an event) with its own statement. */
-static void put_one(struct batch *b, const struct allot_ledger_entry *e)
+/* Write an event with its own statement. */
+static void put_event(struct batch *b, const struct allot_ledger_entry *e)
 {
-    sqlite3_stmt *st = e->event[0] ? b->s->insert_event : b->s->insert;
+    sqlite3_stmt *st = b->s->insert_event;
     int rc;
 
     if (!in_txn(b, 1))
         return;
-    rc = st == b->s->insert ? bind_row(st, e, 0) : bind_event(st, e);
+    rc = bind_event(st, e);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -381,34 +474,57 @@ static void put_one(struct batch *b, const struct allot_ledger_entry *e)
     after_failure(b);
 }
 
-/* Write MANY_ROWS request rows with one statement; when it fails, each
- * row again on its own, so only the rows at fault are lost. */
-static void put_many(struct batch *b, const struct allot_ledger_entry *const *rows)
+/* Write the 2^k request rows of rows with one statement; when it fails
+ * and they are several, each row again on its own, so only the rows at
+ * fault are lost. */
+static void put_rows(struct batch *b, const struct allot_ledger_entry *const *rows, size_t k)
 {
-    sqlite3_stmt *st = b->s->insert_many;
-    size_t r;
+    struct insert *ins = &b->s->insert[k];
+    sqlite3_stmt *st = ins->st;
+    size_t r, n = (size_t)1 << k;
     int rc = SQLITE_OK;
 
-    if (!in_txn(b, MANY_ROWS))
+    if (!in_txn(b, n))
         return;
-    for (r = 0; r < MANY_ROWS && rc == SQLITE_OK; r++)
-        rc = bind_row(st, rows[r], (int)(r * N_COLUMNS));
+    for (r = 0; r < n && rc == SQLITE_OK; r++)
+        rc = bind_row(st, &ins->bound[r], rows[r], (int)(r * N_COLUMNS));
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        b->pending += MANY_ROWS;
+        b->pending += n;
+        return;
+    }
+    if (n == 1) {
+        b->bad++;
+        allot__ledger_failed(b->s->l, 1, sqlite3_errmsg(b->s->db));
+        after_failure(b);
         return;
     }
     after_failure(b);
-    for (r = 0; r < MANY_ROWS; r++)
-        put_one(b, rows[r]);
+    for (r = 0; r < n; r++)
+        put_rows(b, rows + r, 0);
+}
+
+/* Write a run of n <= MANY_ROWS request rows: a statement for each
+ * binary digit of n, the largest first, so the rows keep their order. */
+static void put_run(struct batch *b, const struct allot_ledger_entry *const *rows, size_t n)
+{
+    size_t k = N_SIZES;
+
+    while (k-- > 0) {
+        if (n & ((size_t)1 << k)) {
+            put_rows(b, rows, k);
+            rows += (size_t)1 << k;
+        }
+    }
 }
 
 /* Write rows in one transaction: request rows MANY_ROWS to a statement
- * where they come in a run, the rest one by one. A statement error that
- * ends the transaction loses the rows inserted before it too; the
- * remaining rows go into a new transaction. */
+ * where they come in a run, the rest of a run in fewer (put_run()),
+ * events one by one. A statement error that ends the transaction loses
+ * the rows inserted before it too; the remaining rows go into a new
+ * transaction. */
 static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledger_chunk *list,
                          uint64_t *written, uint64_t *failed)
 {
@@ -416,33 +532,31 @@ static void sqlite_write(struct allot__ledger_store *s, const struct allot__ledg
     const struct allot_ledger_entry *run[MANY_ROWS];
     const struct allot__ledger_chunk *c;
     struct allot_ledger *l = s->l;
-    size_t i, n_run = 0, k;
+    size_t i, n_run = 0;
 
     for (c = list; c; c = c->next) {
         for (i = 0; i < c->n; i++) {
             const struct allot_ledger_entry *e = &c->rows[i];
             if (e->event[0]) { /* a run ends here: its rows first, in order */
-                for (k = 0; k < n_run; k++)
-                    put_one(&b, run[k]);
+                put_run(&b, run, n_run);
                 n_run = 0;
-                put_one(&b, e);
+                put_event(&b, e);
                 continue;
             }
             run[n_run++] = e;
             if (n_run == MANY_ROWS) {
-                put_many(&b, run);
+                put_run(&b, run, n_run);
                 n_run = 0;
             }
         }
     }
-    for (k = 0; k < n_run; k++)
-        put_one(&b, run[k]);
+    put_run(&b, run, n_run);
     if (b.skipped) {
         allot__ledger_failed(l, b.skipped, sqlite3_errmsg(s->db));
         b.bad += b.skipped;
     }
     if (b.in_txn) {
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        if (run_stmt(s->commit) == SQLITE_OK) {
             b.ok += b.pending;
         } else {
             allot__ledger_failed(l, b.pending, sqlite3_errmsg(s->db));

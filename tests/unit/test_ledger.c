@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/ledger.h"
+#include "ledger/internal.h"
 #include "test.h"
 #include "tmpdir.h"
 
@@ -603,6 +605,210 @@ TEST(ledger_formats_explain_on_the_writer)
         sqlite3_finalize(st);
     }
     sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+/* The same sequence of pseudo-random numbers every run. */
+static uint32_t next_rand(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 16;
+}
+
+/* Column c of e set to one of a few values that differ in what a store
+ * could get wrong: text empty, short, non-ASCII or filled to the brim
+ * without a NUL; numbers zero, negative, extreme; reals fractional,
+ * integral, -0.0. */
+static void vary_column(struct allot_ledger_entry *e, const struct allot__ledger_column *c,
+                        uint32_t pick)
+{
+    static const char *const texts[] = {"", "a", "ok", "local-small", "caf\xc3\xa9 \"q\"'"};
+    static const int ints[] = {0, 1, -1, 200, INT_MAX, INT_MIN};
+    static const int64_t ints64[] = {0, 1, -1, 1234, INT64_MAX, INT64_MIN};
+    static const double reals[] = {0.0, -0.0, -1.0, 0.875, 3.0, 1e300, 0.1};
+    char *p = (char *)e + c->off;
+
+    switch (c->type) {
+    case COL_TEXT:
+        if (pick % 6 == 5) {
+            memset(p, 'x', c->size); /* no NUL */
+            p[pick % c->size] = 'y';
+        } else {
+            snprintf(p, c->size, "%s", texts[pick % 5]);
+        }
+        break;
+    case COL_INT:
+        memcpy(p, &ints[pick % 6], sizeof(int));
+        break;
+    case COL_INT64:
+        memcpy(p, &ints64[pick % 6], sizeof(int64_t));
+        break;
+    case COL_REAL:
+        memcpy(p, &reals[pick % 7], sizeof(double));
+        break;
+    case COL_HEAP_TEXT:
+        break; /* the prompt: the caller's */
+    }
+}
+
+/* Every value of every column of every row is stored as a plain INSERT
+ * binding all of them would store it (same type, same value), whatever the
+ * rows before it in the same statement or batch held: rows change a
+ * random half of their columns from the row before, in batches of 1 to
+ * 40 rows with events among them, so every INSERT statement (of 1 to 32
+ * rows) is used again and again with values kept and changed, before and
+ * after a change of the schema makes SQLite prepare them again. */
+TEST(ledger_stores_every_value_as_given)
+{
+    enum { N = 600 };
+    static const char *const prompt_texts[] = {NULL, "", "Be brief.\n\nSummarise the notes."};
+    struct allot_ledger_entry *rows = calloc(N, sizeof *rows);
+    const char *prompts[N];
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    sqlite3 *db = NULL, *ref = NULL;
+    sqlite3_stmt *st = NULL;
+    char ref_path[160], sql[512];
+    uint32_t seed = 7;
+    uint64_t appended = 0;
+    size_t i = 0, k;
+    int schema_changed = 0;
+
+    ASSERT(rows != NULL);
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger-values"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 20, &l, &err), 0);
+    while (i < N) {
+        /* the first batch and the first after the schema changes use the
+         * 32-row INSERT for sure: 40 rows and no event to cut the run */
+        size_t group = i == 0 || schema_changed == 1 ? 40 : 1 + next_rand(&seed) % 40, g;
+        for (g = 0; g < group && i < N; g++, i++) {
+            struct allot_ledger_entry *e = &rows[i], q;
+            if (i)
+                *e = rows[i - 1];
+            for (k = 0; k < allot__ledger_n_columns; k++)
+                if (i == 0 || next_rand(&seed) % 2)
+                    vary_column(e, &allot__ledger_columns[k], next_rand(&seed));
+            snprintf(e->id, sizeof e->id, "vary_%zu", i);
+            memset(e->event, 0, sizeof e->event);
+            e->explain_later = 0;
+            prompts[i] = prompt_texts[next_rand(&seed) % 3];
+            q = *e;
+            q.prompt = prompts[i] ? strdup(prompts[i]) : NULL;
+            ASSERT(!prompts[i] || q.prompt);
+            ASSERT_INT_EQ(allot_ledger_append(l, &q), 0);
+            appended++;
+            if (group < 40 && next_rand(&seed) % 16 == 0) {
+                ASSERT_INT_EQ(allot_ledger_event(l, 1, "promotion", "extract", "to judgment"), 0);
+                appended++;
+            }
+        }
+        /* the group is one batch (appending it takes far less than the
+         * 20 ms the writer lets rows gather; a split batch only tests
+         * less) */
+        ASSERT_INT_EQ(wait_done(l, appended), 0);
+        if (!schema_changed && i >= N / 2) {
+            /* another connection changes the schema: SQLite prepares the
+             * INSERTs again, and their bindings must come through */
+            sqlite3 *other = open_reader(t.path);
+            ASSERT(other != NULL);
+            ASSERT_INT_EQ(sqlite3_exec(other, "CREATE INDEX test_reprepare ON requests(model)",
+                                       NULL, NULL, NULL),
+                          SQLITE_OK);
+            sqlite3_close(other);
+            schema_changed = 1;
+        } else if (schema_changed == 1) {
+            schema_changed = 2;
+        }
+    }
+    ASSERT_INT_EQ(allot_ledger_close(l), 0);
+
+    /* the reference: the same rows, each with every column bound */
+    ASSERT((db = open_reader(t.path)) != NULL);
+    snprintf(ref_path, sizeof ref_path, "%s.ref", t.path);
+    ASSERT_INT_EQ(sqlite3_open(ref_path, &ref), SQLITE_OK);
+    ASSERT_INT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'requests'",
+                                     -1, &st, NULL),
+                  SQLITE_OK);
+    ASSERT_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_INT_EQ(sqlite3_exec(ref, (const char *)sqlite3_column_text(st, 0), NULL, NULL, NULL),
+                  SQLITE_OK);
+    sqlite3_finalize(st);
+    st = NULL;
+    ASSERT_INT_EQ(sqlite3_exec(ref, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    {
+        struct allot_buf ins;
+        allot_buf_init(&ins, 4096);
+        allot_buf_adds(&ins, "INSERT INTO requests VALUES (");
+        for (k = 0; k < allot__ledger_n_columns; k++)
+            allot_buf_adds(&ins, k ? ",?" : "?");
+        allot_buf_adds(&ins, ")");
+        ASSERT_INT_EQ(sqlite3_prepare_v2(ref, allot_buf_cstr(&ins), -1, &st, NULL), SQLITE_OK);
+        allot_buf_release(&ins);
+    }
+    for (i = 0; i < N; i++) {
+        for (k = 0; k < allot__ledger_n_columns; k++) {
+            const struct allot__ledger_column *c = &allot__ledger_columns[k];
+            const char *p = (const char *)&rows[i] + c->off;
+            int idx = (int)k + 1, v;
+            int64_t v64;
+            double d;
+            switch (c->type) {
+            case COL_TEXT:
+                sqlite3_bind_text(st, idx, p, (int)strnlen(p, c->size), SQLITE_TRANSIENT);
+                break;
+            case COL_HEAP_TEXT:
+                sqlite3_bind_text(st, idx, prompts[i] ? prompts[i] : "", -1, SQLITE_TRANSIENT);
+                break;
+            case COL_INT:
+                memcpy(&v, p, sizeof v);
+                sqlite3_bind_int(st, idx, v);
+                break;
+            case COL_INT64:
+                memcpy(&v64, p, sizeof v64);
+                sqlite3_bind_int64(st, idx, v64);
+                break;
+            case COL_REAL:
+                memcpy(&d, p, sizeof d);
+                sqlite3_bind_double(st, idx, d);
+                break;
+            }
+        }
+        ASSERT_INT_EQ(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sqlite3_finalize(st);
+    ASSERT_INT_EQ(sqlite3_exec(ref, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(ref);
+
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS ref", ref_path);
+    ASSERT_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM main.requests"), N);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM main.events"), (int64_t)appended - N);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM main.requests x JOIN ref.requests y "
+                                "ON x.id = y.id"),
+                  N);
+    for (k = 0; k < allot__ledger_n_columns; k++) {
+        const char *name = allot__ledger_columns[k].name;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM main.requests x JOIN ref.requests y ON x.id = y.id WHERE "
+                 "typeof(x.%s) IS NOT typeof(y.%s) OR quote(x.%s) IS NOT quote(y.%s)",
+                 name, name, name, name);
+        if (query_int(db, sql) != 0)
+            fprintf(stderr, "column %s differs\n", name);
+        ASSERT_INT_EQ(query_int(db, sql), 0);
+    }
+    /* the values did vary: brim-full texts, both kinds of prompt, -1s */
+    ASSERT(query_int(db, "SELECT count(*) FROM requests WHERE length(error) = 256") > 10);
+    ASSERT(query_int(db, "SELECT count(*) FROM requests WHERE prompt = ''") > 10);
+    ASSERT(query_int(db, "SELECT count(*) FROM requests WHERE prompt LIKE 'Be brief.%'") > 10);
+    ASSERT(query_int(db, "SELECT count(DISTINCT http_status) FROM requests") == 6);
+    sqlite3_close(db);
+    free(rows);
+    remove(ref_path);
     allot_buf_release(&err);
     tmpdir_remove(&t);
 }
