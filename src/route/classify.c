@@ -23,6 +23,7 @@
 #include <emmintrin.h>
 #endif
 #include "allot/classify.h"
+#include "allot/copy.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
 
@@ -198,30 +199,6 @@ static void pick_offer(struct pick *p, size_t unit, float w)
 
 #define NAME_CAP (ALLOT_FEATURE_NAME_MAX - 10) /* for the text of a name */
 
-/* dst[0..n) = src[0..n) for n <= 64, in fixed-size copies that may
- * overlap: a name is copied a few dozen times a request, and a library
- * call costs more than the copy */
-static void copy_small(char *dst, const char *src, size_t n)
-{
-    if (n >= 32) {
-        memcpy(dst, src, 32);
-        memcpy(dst + n - 32, src + n - 32, 32);
-    } else if (n >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n > 0) {
-        dst[0] = src[0];
-        dst[n / 2] = src[n / 2];
-        dst[n - 1] = src[n - 1];
-    }
-}
-
 #ifdef __SSE2__
 /* Most units are plain: ASCII letters, digits, '?' and single spaces,
  * starting and ending with no space, and short enough to be shown whole.
@@ -239,7 +216,7 @@ static size_t name_plain(const struct allot_unit *un, char dst[32])
 
     if (un->kind == ALLOT_UNIT_SIGNAL || n == 0 || n + 2 > NAME_CAP)
         return 0;
-    copy_small(text, un->ptr, n);
+    allot_copy_small(text, un->ptr, n);
     for (h = 0; h < halves; h++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + 16 * h));
         __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
@@ -315,7 +292,7 @@ static size_t pick_emit(const struct allot_features *f, const struct pick *p, fl
         order[j] = i;
     }
     for (i = 0; i < p->n && out < n_dst && w[order[i]] > 0; i++, out++) {
-        copy_small(dst[out].name, name[order[i]], len[order[i]] + 1);
+        allot_copy_small(dst[out].name, name[order[i]], len[order[i]] + 1);
         dst[out].weight = w[order[i]] * sign;
     }
     return out;

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "allot/copy.h"
 #include "allot/fmt.h"
 
 static const double pow10_tab[10] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
@@ -54,26 +55,6 @@ static int exact_round(double v, int decimals, uint64_t *scaled)
     half = 1ull << (shift - 1);
     *scaled = whole + (rest > half || (rest == half && (whole & 1)));
     return 1;
-}
-
-/* dst[0..n) = src[0..n) for n < 32 in fixed-size moves that may overlap
- * (a library call costs more than the copy of a number) */
-static void copy_short(char *dst, const char *src, size_t n)
-{
-    if (n >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n > 0) {
-        dst[0] = src[0];
-        dst[n / 2] = src[n / 2];
-        dst[n - 1] = src[n - 1];
-    }
 }
 
 /* v's decimal digits written to end just before p, two at a time from the
@@ -137,7 +118,7 @@ size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus)
     n = (size_t)(tmp + sizeof tmp - p);
     if (cap > 0) {
         size_t m = n < cap - 1 ? n : cap - 1;
-        copy_short(out, p, m);
+        allot_copy_small(out, p, m); /* a library call costs more than the copy */
         out[m] = '\0';
     }
     return n;
