@@ -47,19 +47,28 @@ while IFS= read -r body; do
     "$(h x-allot-model)" "$(h x-allot-confidence)" "\$$(h x-allot-cost-usd)" "${check:--}" "$text..."
 done < examples/demo-requests.jsonl
 
+# first N CURL-ARGS...: the first N bytes of what curl receives. head may
+# close the pipe while curl still writes (a stream is longer than N): curl
+# then exits 23 (write error), which is not a failure; any other is.
+first() {
+  local n=$1
+  shift
+  curl "$@" | head -c "$n" || [ "${PIPESTATUS[0]}" = 23 ]
+}
+
 echo
 echo "== one streamed answer (stream: true), as it arrives:"
-curl -sN -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/chat/completions \
-  -d '{"model":"auto","stream":true,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}' | head -c 600
+first 600 -sN -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/chat/completions \
+  -d '{"model":"auto","stream":true,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}'
 echo; echo
 echo "== the same through Anthropic's Messages API (POST /v1/messages, translated):"
-curl -s -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' \
+first 400 -s -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' \
   http://127.0.0.1:4000/v1/messages \
-  -d '{"model":"auto","max_tokens":200,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}' | head -c 400
+  -d '{"model":"auto","max_tokens":200,"messages":[{"role":"user","content":"Summarise: the meeting moved to Tuesday."}]}'
 echo; echo
 echo "== and through OpenAI's Responses API (POST /v1/responses, translated):"
-curl -s -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/responses \
-  -d '{"model":"auto","input":"Summarise: the meeting moved to Tuesday."}' | head -c 400
+first 400 -s -H 'Content-Type: application/json' http://127.0.0.1:4000/v1/responses \
+  -d '{"model":"auto","input":"Summarise: the meeting moved to Tuesday."}'
 echo; echo
 
 kill -TERM "$allot_pid"; wait "$allot_pid" || true
