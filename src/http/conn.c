@@ -34,25 +34,15 @@ static void buf_recycle(struct allot_buf *b)
 
 static void timer_cb(uv_timer_t *t);
 
-/* Set the connection's deadline ms from now; ms <= 0: no deadline. The
- * timer is armed lazily: a deadline later than the one armed, or none,
- * leaves the timer as it is; it then fires early, and timer_cb arms it
- * again for the rest. Only a deadline earlier than the armed one re-arms
- * at once. A keep-alive request moves the deadline three times (header
- * timeout, none while handled, idle timeout), each later than the armed
- * one, so the request path makes no timer call (the timer heap's inserts
- * and removals touch other connections' timers: cache misses). */
+/* Set the connection's deadline ms from now; ms <= 0: no deadline. Armed
+ * lazily (deadline.h): a keep-alive request makes no timer call. */
 void allot__http_conn_timer_set(struct allot_http_conn *c, long ms)
 {
-    if (ms <= 0) {
-        c->due_ms = 0;
-        return;
-    }
-    c->due_ms = uv_now(c->server->loop) + (uint64_t)ms;
-    if (c->armed_ms && c->armed_ms <= c->due_ms)
-        return;
-    uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
-    c->armed_ms = c->due_ms;
+    if (ms <= 0)
+        allot_deadline_clear(&c->deadline);
+    else
+        allot_deadline_set(&c->deadline, &c->timer, timer_cb,
+                           uv_now(c->server->loop) + (uint64_t)ms);
 }
 
 static void fail_set(struct allot_http_conn *c, int status, const char *fmt, ...)
@@ -482,18 +472,10 @@ static void timer_cb(uv_timer_t *t)
 {
     struct allot_http_conn *c = t->data;
     const struct allot_http_limits *l = &c->server->limits;
-    uint64_t now = uv_now(c->server->loop);
     char msg[120];
 
-    c->armed_ms = 0;
-    if (c->due_ms == 0) /* the deadline went while the timer was armed */
+    if (!allot_deadline_due(&c->deadline, t, timer_cb)) /* none, or moved later */
         return;
-    if (now < c->due_ms) { /* it moved later: fire then */
-        uv_timer_start(&c->timer, timer_cb, c->due_ms - now, 0);
-        c->armed_ms = c->due_ms;
-        return;
-    }
-    c->due_ms = 0;
 
     switch (c->state) {
     case CONN_READING_HEAD:

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <uv.h>
+#include "allot/deadline.h"
 #include "allot/buf.h"
 #include "allot/http_server.h"
 
@@ -53,10 +54,9 @@ struct wreq {
 };
 
 struct allot_http_conn {
-    uv_tcp_t tcp;      /* first: the handle's address is the connection's */
-    uv_timer_t timer;  /* the deadline of the current state */
-    uint64_t due_ms;   /* that deadline, loop time (uv_now); 0: none */
-    uint64_t armed_ms; /* when timer fires; 0: not armed (allot__http_conn_timer_set) */
+    uv_tcp_t tcp;                   /* first: the handle's address is the connection's */
+    uv_timer_t timer;               /* fires for the deadline of the current state */
+    struct allot_deadline deadline; /* that deadline (deadline.h) */
     uv_shutdown_t shutdown;
     struct allot_http_server *server;
     struct allot_http_conn *prev, *next; /* server->conns */

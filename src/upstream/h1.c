@@ -54,6 +54,7 @@
 #include <string.h>
 #include <strings.h>
 #include "allot/clock.h"
+#include "allot/deadline.h"
 #include "allot/error.h"
 #include "allot/upstream.h"
 #include "internal.h"
@@ -129,9 +130,8 @@ struct h1_xfer {
     const char *body;
     size_t body_len;
     struct h1_conn *conn;
-    uv_timer_t timer;  /* the attempt's deadlines; initialised once */
-    uint64_t due_ms;   /* the deadline in force (loop time); 0: none (arm_timer) */
-    uint64_t armed_ms; /* when timer fires; 0: not armed */
+    uv_timer_t timer;               /* fires for the attempt's deadlines; initialised once */
+    struct allot_deadline deadline; /* the one in force (deadline.h) */
     uint64_t start_ms, deadline_ms, connect_deadline_ms;
     uint64_t received; /* body bytes */
     size_t addr_i;     /* the address being connected to */
@@ -376,7 +376,7 @@ static void recycle(struct h1_xfer *x)
     struct h1_provider *pv = x->pv;
     struct allot__h1 *h1 = pv->h1;
 
-    x->due_ms = 0; /* the timer, if armed, fires to no effect (arm_timer) */
+    allot_deadline_clear(&x->deadline); /* an armed timer fires to no effect */
     if (x->state == X_RESOLVING)
         wait_unlink(pv, x);
     queue_unlink(h1, x);
@@ -437,7 +437,7 @@ static void fail(struct h1_xfer *x, int err, const char *fmt, ...)
         snprintf(msg, sizeof msg, "upstream '%s' at %s: %s", p->name, p->base_url, reason);
     drop_conn(x);
     if (x->in_start) {
-        x->due_ms = 0;
+        allot_deadline_clear(&x->deadline);
         if (x->state == X_RESOLVING)
             wait_unlink(x->pv, x);
         x->state = X_FAILED;
@@ -467,18 +467,11 @@ static void on_timer(uv_timer_t *t)
 {
     struct h1_xfer *x = t->data;
     uint64_t now = uv_now(t->loop);
-    unsigned long long took;
+    unsigned long long took = (unsigned long long)(now - x->start_ms);
 
-    x->armed_ms = 0;
-    if (x->due_ms == 0) /* the transfer ended (or was recycled) since */
+    /* none (the transfer ended or was recycled since), or moved later */
+    if (!allot_deadline_due(&x->deadline, t, on_timer))
         return;
-    if (now < x->due_ms) { /* the deadline moved later: fire then */
-        uv_timer_start(&x->timer, on_timer, x->due_ms - now, 0);
-        x->armed_ms = x->due_ms;
-        return;
-    }
-    x->due_ms = 0;
-    took = (unsigned long long)(now - x->start_ms);
 
     if ((x->state == X_RESOLVING || x->state == X_CONNECTING) && now >= x->connect_deadline_ms &&
         x->connect_deadline_ms < x->deadline_ms) {
@@ -492,26 +485,16 @@ static void on_timer(uv_timer_t *t)
          took, (unsigned long long)x->received);
 }
 
-/* Arm the attempt's next deadline, lazily: a deadline at or after the
- * one armed leaves the timer as it is; it fires early and on_timer arms
- * it again for the rest. A pooled transfer's timer is still armed from its
- * last attempt, due before this one's deadline: an attempt on a kept-alive
- * connection makes no timer call (the timer heap's inserts and removals
- * touch other transfers' timers: cache misses). */
+/* Set the attempt's next deadline, armed lazily (deadline.h): an attempt
+ * on a pooled transfer, whose timer is still armed from its last one, due
+ * before this one's deadline, makes no timer call. */
 static void arm_timer(struct h1_xfer *x)
 {
-    uint64_t now = now_ms(x->pv->h1);
     uint64_t due = x->deadline_ms;
 
     if ((x->state == X_RESOLVING || x->state == X_CONNECTING) && x->connect_deadline_ms < due)
         due = x->connect_deadline_ms;
-    if (due < now)
-        due = now;
-    x->due_ms = due;
-    if (x->armed_ms && x->armed_ms <= due)
-        return;
-    uv_timer_start(&x->timer, on_timer, due - now, 0);
-    x->armed_ms = due;
+    allot_deadline_set(&x->deadline, &x->timer, on_timer, due);
 }
 
 /* ---- sending ------------------------------------------------------------- */
