@@ -42,8 +42,8 @@ bash scripts/install-deps.sh --with-bench
 command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
 [ -x "$NGINX" ] || die "$NGINX: no nginx binary (bash scripts/install-deps.sh --with-bench)"
 
-# wait_listen, bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT),
-# start_nginx (NGINX_PORT)
+# bench_setup (TMP, pids, the EXIT trap), start_fake (FAKE_PORT), start_nginx
+# (NGINX_PORT), start_allot (ALLOT_PORT, ALLOT_PID), median
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
 bench_setup allot-ab
@@ -69,15 +69,11 @@ for round in $(seq 1 "$ROUNDS"); do
   for b in "$@"; do
     i=$((i + 1))
     rm -f "$TMP"/ab.db*
-    ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "$b/allot" serve --config bench/allot-bench.yaml \
-      --listen 127.0.0.1:0 --workers 1 --store "$TMP/ab.db" --quiet >"$TMP/allot.log" 2>&1 &
-    apid=$!
-    pids+=("$apid")
-    port=$(wait_listen "$TMP/allot.log" "$apid" "$b/allot serve")
-    wrk -t2 -c"$CONNS" -d1s --timeout 5s -s "$LUA" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null 2>&1 || true
-    a=$(rps "http://127.0.0.1:$port/v1/chat/completions" "$TMP/allot.out")
-    kill -TERM "$apid"
-    wait "$apid" 2>/dev/null || true
+    start_allot "$b/allot" 1 "$TMP/ab.db"
+    wrk -t2 -c"$CONNS" -d1s --timeout 5s -s "$LUA" "http://127.0.0.1:$ALLOT_PORT/v1/chat/completions" >/dev/null 2>&1 || true
+    a=$(rps "http://127.0.0.1:$ALLOT_PORT/v1/chat/completions" "$TMP/allot.out")
+    kill -TERM "$ALLOT_PID"
+    wait "$ALLOT_PID" 2>/dev/null || true
     r=$(awk -v a="$a" -v n="$n" 'BEGIN {printf "%.3f", a / n}')
     echo "$i $r" >>"$TMP/ratios"
     line="$line, $b $a ($r)"
@@ -87,7 +83,6 @@ done
 i=0
 for b in "$@"; do
   i=$((i + 1))
-  med=$(awk -v k="$i" '$1 == k {print $2}' "$TMP/ratios" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+  med=$(awk -v k="$i" '$1 == k {print $2}' "$TMP/ratios" | median)
   echo "median throughput ratio to nginx: $b $med"
 done

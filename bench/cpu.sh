@@ -50,7 +50,7 @@ if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null; then
 fi
 
 # wait_listen, need_built, bench_setup (TMP, pids, the EXIT trap),
-# start_fake (FAKE_PORT), start_nginx (NGINX_PORT, NGINX_PID)
+# start_fake (FAKE_PORT), start_nginx (NGINX_PORT, NGINX_PID), start_allot
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
 need_built bench-cpu
@@ -58,11 +58,7 @@ bench_setup allot-cpu
 start_fake
 start_nginx 1
 
-ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "$B/allot" serve --config bench/allot-bench.yaml \
-  --listen 127.0.0.1:0 --workers 1 --store "$TMP/bench.db" --quiet >"$TMP/allot.log" 2>&1 &
-pids+=($!)
-ALLOT_PID=${pids[-1]}
-ALLOT_PORT=$(wait_listen "$TMP/allot.log" "$ALLOT_PID" "allot serve")
+start_allot "$B/allot" 1 "$TMP/bench.db"
 
 # threads NAME: "STATDIR COMM" of every thread of the path's server: nginx's
 # workers (single-threaded processes, not the master), allot's threads.

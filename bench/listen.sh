@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# listen.sh: sourced by bench/run.sh, bench/instructions.sh and
-# bench/cpu.sh (each defines die and B; start_nginx also NGINX). wait_listen LOG PID WHAT [SECONDS]: wait up to SECONDS
+# listen.sh: sourced by bench/run.sh, bench/instructions.sh, bench/cpu.sh
+# and bench/ab.sh (each defines die and B; start_nginx also NGINX). wait_listen LOG PID WHAT [SECONDS]: wait up to SECONDS
 # (default 10) for the "listening on HOST:PORT" line of a server started
 # with port 0, print PORT; die if the server exits first or never says so.
 wait_listen() {
@@ -85,4 +85,24 @@ start_nginx() {
   done
   cat "$dir"/*.log >&2
   die "nginx did not answer within 10 s"
+}
+
+# start_allot BIN WORKERS STORE [PREFIX...]: BIN serve on bench/allot-bench.yaml
+# in front of the fake upstream (FAKE_PORT), with WORKERS workers and its
+# ledger in STORE, run under PREFIX (e.g. taskset -c 1), on a free port:
+# ALLOT_PORT, ALLOT_PID (which joins pids). Its log is $TMP/allot.log.
+start_allot() {
+  local bin=$1 workers=$2 store=$3
+  shift 3
+  ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "$@" "$bin" serve --config bench/allot-bench.yaml \
+    --listen 127.0.0.1:0 --workers "$workers" --store "$store" --quiet >"$TMP/allot.log" 2>&1 &
+  ALLOT_PID=$!
+  pids+=("$ALLOT_PID")
+  ALLOT_PORT=$(wait_listen "$TMP/allot.log" "$ALLOT_PID" "$bin serve")
+}
+
+# median: the median of the numbers on stdin, one a line (the mean of the
+# middle two when they are even in number).
+median() {
+  sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }

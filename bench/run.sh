@@ -86,7 +86,7 @@ bash scripts/install-deps.sh --with-bench
 command -v wrk >/dev/null || die "wrk is not installed (bash scripts/install-deps.sh --with-bench)"
 [ -x "$NGINX" ] || die "$NGINX: no nginx binary (bash scripts/install-deps.sh --with-bench)"
 
-# wait_listen, need_built, free_port, start_nginx
+# wait_listen, need_built, free_port, start_nginx, start_allot, median
 # shellcheck source=bench/listen.sh
 source bench/listen.sh
 need_built bench
@@ -123,10 +123,7 @@ FAKE_PORT=$(wait_listen "$TMP/fake.log" "$FAKE_PID" fake_upstream)
 
 start_nginx "$W" "${PIN_SRV[@]}"
 
-ALLOT_BENCH_UPSTREAM=127.0.0.1:$FAKE_PORT "${PIN_SRV[@]}" "$B/allot" serve --config bench/allot-bench.yaml \
-  --listen 127.0.0.1:0 --workers "$AW" --store "$TMP/bench.db" --quiet >"$TMP/allot.log" 2>&1 &
-ALLOT_PID=$!; pids+=("$ALLOT_PID")
-ALLOT_PORT=$(wait_listen "$TMP/allot.log" "$ALLOT_PID" "allot serve")
+start_allot "$B/allot" "$AW" "$TMP/bench.db" "${PIN_SRV[@]}"
 
 STATS=http://127.0.0.1:$FAKE_PORT/stats
 
@@ -255,8 +252,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # med NAME CONNS COLUMN: the median over the rounds (column 4 rps, 5 p50,
 # 6 p99, 7 requests, 8 cpu µs/request).
 med() {
-  awk -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c {print $k}' "$TMP/raw.txt" | sort -g |
-    awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+  awk -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c {print $k}' "$TMP/raw.txt" | median
 }
 
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
