@@ -66,10 +66,20 @@ struct allot_features {
 
 /* Extract the features of a request. in gives the structural counts, v the
  * instruction spans. Never more than ALLOT_FEATURES_MAX (text is cut
- * first, see above). Never fails; does not allocate. */
+ * first, see above). Never fails; does not allocate (the remembered
+ * system prompts are thread-local storage). */
 void allot_features_extract(const struct allot_instruction *in,
                             const struct allot_instruction_view *v, unsigned hash_bits,
                             struct allot_features *out);
+
+/* The system prompt's features are remembered per thread (the last few
+ * prompts: agents send the same one with every request) and copied, not
+ * read again; the result is the same either way. This drops the calling
+ * thread's, so that the next extraction reads every span (tests). */
+void allot_features_forget(void);
+
+/* How many system prompts the calling thread has copied instead of read. */
+size_t allot_features_replayed(void);
 
 /* Write a unit's name, normalised ("summarise", "which of", "signal
  * tools"), NUL-terminated, into buf (cap bytes, > 0). Returns buf. */

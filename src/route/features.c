@@ -472,6 +472,155 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
     }
 }
 
+/* The system prompt's features, remembered per thread.
+ *
+ * An agent or an application sends the same system prompt with every
+ * request (providers cache it for the same reason), and up to
+ * ALLOT_VIEW_SYSTEM_READ bytes of it are read: for the benchmark's request
+ * (bench/chat.lua) its 151 bytes were two thirds of the features' cost.
+ * Its features depend on its text and the hash bits alone: cue hits are
+ * counted per zone and the system prompt is its zone's one span (so the
+ * count starts at 0 and nothing reads it after), and it never makes a
+ * lead, a count or the first cue. So the features, units and cue features
+ * one span made are kept, and a later span of the same bytes gets copies
+ * of them, with the units pointing into its own request: the same list, in
+ * the same place, as reading it again would give (tests/unit/test_features.c
+ * compares the two). A span whose reading hit a cap (features, units,
+ * cues) is not kept, and one is replayed only where it would not hit one.
+ * SYS_ENTRIES prompts per thread, the oldest replaced; in thread-local
+ * storage (about 14 KB each), so nothing is allocated or locked. */
+#define SYS_ENTRIES 4
+#define SYS_FEATURES 640 /* words, bigrams and sentence starts of 1200 bytes fit */
+#define SYS_UNITS 512
+#define SYS_CUES (ALLOT_CAT__COUNT * CUE_HITS_MAX)
+
+struct sys_unit {
+    uint16_t off, len; /* in the span */
+    uint8_t kind;
+};
+
+struct sys_entry {
+    uint32_t len; /* bytes of text; 0: an empty slot */
+    uint32_t mask;
+    double sum_sq;
+    uint16_t n_f, n_units, n_cues;
+    unsigned char any_word;
+    char text[ALLOT_VIEW_SYSTEM_READ];
+    struct allot_feature f[SYS_FEATURES]; /* units counted from the span's first */
+    struct allot_feature cues[SYS_CUES];
+    struct sys_unit units[SYS_UNITS];
+};
+
+static _Thread_local struct sys_entry sys_cache[SYS_ENTRIES];
+static _Thread_local unsigned sys_next; /* the slot the next new prompt takes */
+static _Thread_local size_t sys_replays;
+
+size_t allot_features_replayed(void)
+{
+    return sys_replays;
+}
+
+void allot_features_forget(void)
+{
+    size_t i;
+    for (i = 0; i < SYS_ENTRIES; i++)
+        sys_cache[i].len = 0;
+    sys_next = 0;
+}
+
+/* Copies of a kept span's features in place of reading sp. 0 when sp is
+ * not kept, or its copies would not all fit where reading would cut. */
+static int sys_replay(struct extractor *x, const struct allot_span *sp, int *lead_done)
+{
+    struct allot_features *f = x->out;
+    const struct sys_entry *e = NULL;
+    size_t i, base;
+
+    for (i = 0; i < SYS_ENTRIES; i++)
+        if (sys_cache[i].len == sp->len && sys_cache[i].mask == x->mask &&
+            memcmp(sys_cache[i].text, sp->ptr, sp->len) == 0) {
+            e = &sys_cache[i];
+            break;
+        }
+    if (!e || f->n + e->n_f >= x->limit || f->n_units + e->n_units >= ALLOT_UNITS_MAX ||
+        x->n_cues + e->n_cues >= CUE_PENDING_MAX)
+        return 0;
+    base = f->n_units;
+    for (i = 0; i < e->n_units; i++) {
+        f->units[base + i].ptr = sp->ptr + e->units[i].off;
+        f->units[base + i].len = e->units[i].len;
+        f->units[base + i].kind = e->units[i].kind;
+    }
+    f->n_units += e->n_units;
+    for (i = 0; i < e->n_f; i++) {
+        f->f[f->n + i] = e->f[i];
+        f->f[f->n + i].unit = (uint16_t)(e->f[i].unit + base);
+    }
+    f->n += e->n_f;
+    for (i = 0; i < e->n_cues; i++) {
+        x->cues[x->n_cues + i] = e->cues[i];
+        x->cues[x->n_cues + i].unit = (uint16_t)(e->cues[i].unit + base);
+    }
+    x->n_cues += e->n_cues;
+    *x->sum_sq += e->sum_sq; /* onto 0: the one span of its zone */
+    if (e->any_word && *lead_done == 1)
+        *lead_done = 2; /* as its first word would have (unseen: a later span's
+                         * first word would set it before reading it) */
+    sys_replays++;
+    return 1;
+}
+
+/* Keep what reading sp made: the features from n0, units from u0 and cue
+ * features from c0 on, unless a cap cut any of them. */
+static void sys_keep(const struct extractor *x, const struct allot_span *sp, size_t n0, size_t u0,
+                     size_t c0)
+{
+    const struct allot_features *f = x->out;
+    struct sys_entry *e = &sys_cache[sys_next];
+    size_t i;
+
+    if (f->n >= x->limit || f->n_units >= ALLOT_UNITS_MAX || x->n_cues >= CUE_PENDING_MAX ||
+        f->n - n0 > SYS_FEATURES || f->n_units - u0 > SYS_UNITS || x->n_cues - c0 > SYS_CUES ||
+        sp->len > sizeof e->text)
+        return;
+    for (i = u0; i < f->n_units; i++)
+        if (f->units[i].ptr < sp->ptr || f->units[i].ptr + f->units[i].len > sp->ptr + sp->len)
+            return; /* cannot happen: every unit of a span is in it */
+    for (i = u0; i < f->n_units; i++) {
+        e->units[i - u0].off = (uint16_t)(f->units[i].ptr - sp->ptr);
+        e->units[i - u0].len = (uint16_t)f->units[i].len;
+        e->units[i - u0].kind = f->units[i].kind;
+    }
+    for (i = n0; i < f->n; i++) {
+        e->f[i - n0] = f->f[i];
+        e->f[i - n0].unit = (uint16_t)(f->f[i].unit - u0); /* every one has a unit: no cap hit */
+    }
+    for (i = c0; i < x->n_cues; i++) {
+        e->cues[i - c0] = x->cues[i];
+        e->cues[i - c0].unit = (uint16_t)(x->cues[i].unit - u0);
+    }
+    memcpy(e->text, sp->ptr, sp->len);
+    e->len = sp->len;
+    e->mask = x->mask;
+    e->sum_sq = *x->sum_sq;
+    e->n_f = (uint16_t)(f->n - n0);
+    e->n_units = (uint16_t)(f->n_units - u0);
+    e->n_cues = (uint16_t)(x->n_cues - c0);
+    e->any_word = f->n_units > u0;
+    sys_next = (sys_next + 1) % SYS_ENTRIES;
+}
+
+/* The system prompt's span: its copies when kept, else read and kept. */
+static void system_features(struct extractor *x, const struct allot_span *sp, int *lead_done,
+                            struct word *last_lead)
+{
+    size_t n0 = x->out->n, u0 = x->out->n_units, c0 = x->n_cues;
+    if (sp->len == 0 || sys_replay(x, sp, lead_done))
+        return;
+    span_features(x, sp, lead_done, last_lead);
+    sys_keep(x, sp, n0, u0, c0);
+}
+
 /* The structural signals (structure(), text_shape(), counts()) in one
  * table, so that each name is hashed once per process, not per request;
  * a count's buckets are consecutive, the first named. */
@@ -702,7 +851,10 @@ void allot_features_extract(const struct allot_instruction *in,
                 continue;
             start[i] = out->n;
             x.sum_sq = &ss[v->spans[i].zone];
-            span_features(&x, &v->spans[i], &lead_done, &last_lead);
+            if (v->spans[i].zone == ALLOT_ZONE_SYSTEM)
+                system_features(&x, &v->spans[i], &lead_done, &last_lead);
+            else
+                span_features(&x, &v->spans[i], &lead_done, &last_lead);
             end[i] = out->n;
         }
     }

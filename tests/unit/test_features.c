@@ -561,3 +561,152 @@ TEST(features_unit_name_keeps_a_final_multibyte_letter)
     u.len = (uint32_t)strlen(u.ptr);
     ASSERT_STR_EQ(allot_unit_name(&u, buf, sizeof buf), "\xe6\x9d\xb1\xe4\xba\xac");
 }
+
+/* Every feature (bucket, value bits, unit) and every unit (kind, text)
+ * the same, and each unit pointing into its own request's text. */
+static int identical(const struct allot_features *a, const struct allot_features *b,
+                     const struct req *qb)
+{
+    size_t i;
+    if (!same_features(a, b) || a->n_units != b->n_units)
+        return 0;
+    for (i = 0; i < a->n; i++)
+        if (a->f[i].unit != b->f[i].unit)
+            return 0;
+    for (i = 0; i < a->n_units; i++) {
+        const struct allot_unit *x = &a->units[i], *y = &b->units[i];
+        if (x->kind != y->kind || x->len != y->len || memcmp(x->ptr, y->ptr, x->len) != 0)
+            return 0;
+        if (y->kind != ALLOT_UNIT_SIGNAL &&
+            !(y->ptr >= qb->in.system.ptr &&
+              y->ptr + y->len <= qb->in.system.ptr + qb->in.system.len) &&
+            !(y->ptr >= qb->in.last_user.ptr &&
+              y->ptr + y->len <= qb->in.last_user.ptr + qb->in.last_user.len))
+            return 0;
+    }
+    return 1;
+}
+
+/* q's features read afresh, and then with its system prompt remembered
+ * from a request with another user turn (primer): identical, and the
+ * second time copied, not read. */
+static int same_remembered(struct req *q, const char *primer, unsigned bits)
+{
+    struct req p;
+    struct allot_features *fresh, *primed, *again;
+    size_t before;
+    int ok;
+
+    allot_features_forget();
+    fresh = extract(q, bits);
+    allot_features_forget();
+    req_init(&p, q->in.system.ptr, primer);
+    free(extract(&p, bits));
+    before = allot_features_replayed();
+    primed = extract(q, bits);
+    again = extract(q, bits);
+    ok = identical(fresh, primed, q) && identical(fresh, again, q) &&
+         allot_features_replayed() == before + 2;
+    free(fresh);
+    free(primed);
+    free(again);
+    return ok;
+}
+
+TEST(features_system_prompt_remembered_gives_the_same_features)
+{
+    static const char *const users[] = {
+        "Summarise this article in five bullet points:\n\n" PARA400,
+        "Which is better for a small team, Postgres or MySQL? Weigh the tradeoffs.",
+        "Go",
+        "",
+        "\xe8\xaf\xb7\xe6\x80\xbb\xe7\xbb\x93\xe8\xbf\x99\xe7\xaf\x87\xe6\x96\x87\xe7\xab\xa0",
+        "Extract every date.\n\n" PARA400 "\n\n" PARA400 "\n\nReturn them as JSON.",
+    };
+    /* cues over their per-zone cap, numbers, '?', an apostrophe, CJK */
+    static const char *const systems[] = {
+        "You are a careful assistant for a newsroom. Answer in plain English.",
+        "Review the code. Review the code. Review the code. Is it safe? Don't guess: "
+        "check 3 things, then 12 more. \xe4\xbd\xa0\xe5\xa5\xbd.",
+        ENGLISH,
+    };
+    struct req q;
+    size_t i, j;
+
+    for (i = 0; i < sizeof systems / sizeof systems[0]; i++)
+        for (j = 0; j < sizeof users / sizeof users[0]; j++) {
+            req_init(&q, systems[i], users[j]);
+            ASSERT(same_remembered(&q, "Write a haiku about rain.", 17));
+            ASSERT(same_remembered(&q, users[(j + 1) % (sizeof users / sizeof users[0])], 12));
+        }
+}
+
+/* A system prompt that fits what is kept (about 500 units), after a user
+ * turn dense enough that the two together pass ALLOT_UNITS_MAX: copying it
+ * would not fit, so it is read again (and cut) as if never seen. */
+TEST(features_system_prompt_remembered_not_copied_past_the_caps)
+{
+    char sys[501], user[1401];
+    struct req q;
+    struct allot_features *fresh, *got;
+    size_t i, before;
+
+    for (i = 0; i + 1 < sizeof sys; i += 2) {
+        sys[i] = (char)('a' + i / 2 % 26);
+        sys[i + 1] = ' ';
+    }
+    sys[sizeof sys - 1] = '\0';
+    for (i = 0; i + 1 < sizeof user; i += 2) {
+        user[i] = (char)('a' + i / 2 % 26);
+        user[i + 1] = ' ';
+    }
+    user[sizeof user - 1] = '\0';
+    allot_features_forget();
+    req_init(&q, sys, "Go");
+    free(extract(&q, 17)); /* kept */
+    req_init(&q, sys, "Go on");
+    before = allot_features_replayed();
+    free(extract(&q, 17));
+    ASSERT_INT_EQ(allot_features_replayed(), before + 1);
+
+    req_init(&q, sys, user);
+    got = extract(&q, 17);
+    ASSERT_INT_EQ(allot_features_replayed(), before + 1); /* read, not copied */
+    ASSERT_INT_EQ(got->n_units, ALLOT_UNITS_MAX);
+    allot_features_forget();
+    fresh = extract(&q, 17);
+    ASSERT(identical(fresh, got, &q));
+    free(fresh);
+    free(got);
+}
+
+/* More system prompts than are kept, in turn; hash bits changed; one too
+ * dense to keep (1200 bytes of one-letter words): always as if read. */
+TEST(features_system_prompts_replaced_and_uncacheable_read_again)
+{
+    char names[6][48], dense[1300];
+    struct req q;
+    struct allot_features *fresh, *got;
+    size_t i, round;
+
+    for (i = 0; i + 2 < sizeof dense; i += 2) {
+        dense[i] = (char)('a' + i % 26);
+        dense[i + 1] = ' ';
+    }
+    dense[sizeof dense - 1] = '\0';
+    for (i = 0; i < 6; i++)
+        snprintf(names[i], sizeof names[i], "You are assistant number %zu of six.", i);
+    allot_features_forget();
+    for (round = 0; round < 3; round++)
+        for (i = 0; i < 7; i++) {
+            const char *s = i < 6 ? names[i] : dense;
+            unsigned bits = round == 1 ? 14 : 17;
+            req_init(&q, s, "Summarise the meeting notes below:\n\n" PARA400);
+            got = extract(&q, bits);
+            allot_features_forget();
+            fresh = extract(&q, bits);
+            ASSERT(identical(fresh, got, &q));
+            free(fresh);
+            free(got);
+        }
+}
