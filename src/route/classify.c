@@ -202,38 +202,47 @@ static void pick_offer(struct pick *p, size_t unit, float w)
 #define NAME_CAP (ALLOT_FEATURE_NAME_MAX - 10) /* for the text of a name */
 
 #ifdef __SSE2__
+/* Sixteen bytes of name_plain(): bits of the plain bytes and of the
+ * spaces, and the bytes lower-cased to dst. */
+static inline __attribute__((always_inline)) void plain16(const char *text, char *dst, uint32_t *ok,
+                                                          uint32_t *spaces)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)text);
+    __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    __m128i mark = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
+    *ok = (uint32_t)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(space, mark)));
+    *spaces = (uint32_t)_mm_movemask_epi8(space);
+    _mm_storeu_si128((__m128i *)(void *)dst,
+                     _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+}
+
 /* Most units are plain: ASCII letters, digits, '?' and single spaces,
  * starting and ending with no space, and short enough to be shown whole.
  * allot_unit_name() names such a unit by its text lower-cased, which SSE2
  * (part of every x86-64) does sixteen bytes at a time; the explanation
- * names twenty units a request, most of them sixteen bytes or less: one
+ * names ten units a request, most of them sixteen bytes or less: one
  * vector then. Writes up to 32 bytes at dst (the name, its NUL and
  * scratch). Returns the length, or 0 when the unit is not plain. */
 static size_t name_plain(const struct allot_unit *un, char dst[32])
 {
     char text[32] = {0};
-    uint32_t ok = 0, spaces = 0, all;
+    uint32_t ok, spaces, ok2, spaces2, all;
     size_t n = un->len;
-    int h, halves = n > 16 ? 2 : 1;
 
     if (un->kind == ALLOT_UNIT_SIGNAL || n == 0 || n + 2 > NAME_CAP)
         return 0;
     allot_copy_small(text, un->ptr, n);
-    for (h = 0; h < halves; h++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + 16 * h));
-        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
-                                      _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-        __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
-        __m128i mark = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
-        ok |= (uint32_t)_mm_movemask_epi8(
-                  _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(space, mark)))
-              << (16 * h);
-        spaces |= (uint32_t)_mm_movemask_epi8(space) << (16 * h);
-        _mm_storeu_si128((__m128i *)(void *)(dst + 16 * h),
-                         _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+    plain16(text, dst, &ok, &spaces);
+    if (n > 16) { /* the second half only when there is one */
+        plain16(text + 16, dst + 16, &ok2, &spaces2);
+        ok |= ok2 << 16;
+        spaces |= spaces2 << 16;
     }
     all = (1u << n) - 1;
     spaces &= all;
@@ -391,24 +400,27 @@ static size_t pick_emit(const struct allot_features *f, const struct pick *p, fl
                         struct allot_contribution *dst, size_t n_dst)
 {
     uint16_t by_key[NAME_KEYS]; /* only the candidates' entries are written, then read */
-    unsigned key[CANDIDATES], later[CANDIDATES], unknown = 0; /* a key that tells nothing */
+    unsigned key[CANDIDATES], later[CANDIDATES];
     uint64_t rank[CANDIDATES];
     size_t i, j, out = 0;
     float w[CANDIDATES];
 
     if (n_dst == 0)
         return 0;
+    memcpy(w, p->weight, sizeof w);                    /* those past p->n are not read */
+    by_key[0] = by_key[1u << 8] = by_key[2u << 8] = 0; /* the keys that tell nothing */
     for (i = 0; i < p->n; i++) {
         key[i] = name_key(&f->units[p->unit[i]]);
         by_key[key[i]] = 0;
-        unknown |= (key[i] & 0xffu) == 0;
-        w[i] = p->weight[i];
     }
     /* later[i]: the candidates after i with i's key, as bits */
     for (i = p->n; i-- > 0;) {
-        later[i] = unknown ? ~0u << (i + 1) & ((1u << p->n) - 1) : by_key[key[i]];
+        later[i] = by_key[key[i]];
         by_key[key[i]] = (uint16_t)(by_key[key[i]] | 1u << i);
     }
+    if (by_key[0] | by_key[1u << 8] | by_key[2u << 8]) /* not so for units of features.c */
+        for (i = 0; i < p->n; i++)
+            later[i] = ~0u << (i + 1) & ((1u << p->n) - 1);
     for (i = 0; i < p->n; i++)
         for (; later[i]; later[i] &= later[i] - 1) {
             const struct allot_unit *a = &f->units[p->unit[i]], *b;
