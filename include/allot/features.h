@@ -37,7 +37,7 @@
 struct allot_feature {
     uint32_t idx; /* bucket, < 2^hash_bits */
     float value;
-    uint16_t unit; /* index into units, or ALLOT_NO_UNIT */
+    uint16_t unit; /* index into units, or ALLOT_NO_UNIT once units are full */
 };
 #define ALLOT_NO_UNIT 0xffffu
 

@@ -26,6 +26,7 @@
 #include "allot/copy.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
+#include "util/byte_table.h"
 
 struct slot {
     struct allot_kinds_model *model; /* NULL: no model (bootstrap build) */
@@ -139,11 +140,12 @@ void allot_classifier_shutdown(void)
 /* --- classification --- */
 
 /* The explanation: of the units (features.h) whose summed push is over
- * EXPLAIN_FLOOR, the CANDIDATES strongest for and against are named, units
+ * EXPLAIN_FLOOR, the CANDIDATES strongest for and against are taken, units
  * of the same name merged (a word seen twice is one reason), and the
  * ALLOT_EXPLAIN_TOP strongest of those shown. It runs on every classified
  * request, so it touches little: one pass over the units for both lists,
- * names rendered only for the candidates, no sort call, no allocation. */
+ * names compared mostly without rendering them (see same_name()) and
+ * rendered only for the units shown, no sort call, no allocation. */
 #define CANDIDATES (2 * ALLOT_EXPLAIN_TOP) /* room for names that merge */
 #define EXPLAIN_FLOOR 0.005f               /* a unit must beat this to enter */
 
@@ -200,38 +202,47 @@ static void pick_offer(struct pick *p, size_t unit, float w)
 #define NAME_CAP (ALLOT_FEATURE_NAME_MAX - 10) /* for the text of a name */
 
 #ifdef __SSE2__
+/* Sixteen bytes of name_plain(): bits of the plain bytes and of the
+ * spaces, and the bytes lower-cased to dst. */
+static inline __attribute__((always_inline)) void plain16(const char *text, char *dst, uint32_t *ok,
+                                                          uint32_t *spaces)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)text);
+    __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    __m128i mark = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
+    *ok = (uint32_t)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(space, mark)));
+    *spaces = (uint32_t)_mm_movemask_epi8(space);
+    _mm_storeu_si128((__m128i *)(void *)dst,
+                     _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+}
+
 /* Most units are plain: ASCII letters, digits, '?' and single spaces,
  * starting and ending with no space, and short enough to be shown whole.
  * allot_unit_name() names such a unit by its text lower-cased, which SSE2
  * (part of every x86-64) does sixteen bytes at a time; the explanation
- * names twenty units a request, most of them sixteen bytes or less: one
+ * names ten units a request, most of them sixteen bytes or less: one
  * vector then. Writes up to 32 bytes at dst (the name, its NUL and
  * scratch). Returns the length, or 0 when the unit is not plain. */
 static size_t name_plain(const struct allot_unit *un, char dst[32])
 {
     char text[32] = {0};
-    uint32_t ok = 0, spaces = 0, all;
+    uint32_t ok, spaces, ok2, spaces2, all;
     size_t n = un->len;
-    int h, halves = n > 16 ? 2 : 1;
 
     if (un->kind == ALLOT_UNIT_SIGNAL || n == 0 || n + 2 > NAME_CAP)
         return 0;
     allot_copy_small(text, un->ptr, n);
-    for (h = 0; h < halves; h++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + 16 * h));
-        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters to small */
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
-                                      _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-        __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
-        __m128i mark = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
-        ok |= (uint32_t)_mm_movemask_epi8(
-                  _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(space, mark)))
-              << (16 * h);
-        spaces |= (uint32_t)_mm_movemask_epi8(space) << (16 * h);
-        _mm_storeu_si128((__m128i *)(void *)(dst + 16 * h),
-                         _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20))));
+    plain16(text, dst, &ok, &spaces);
+    if (n > 16) { /* the second half only when there is one */
+        plain16(text + 16, dst + 16, &ok2, &spaces2);
+        ok |= ok2 << 16;
+        spaces |= spaces2 << 16;
     }
     all = (1u << n) - 1;
     spaces &= all;
@@ -244,7 +255,8 @@ static size_t name_plain(const struct allot_unit *un, char dst[32])
 
 /* "[tools defined]", "'summarise'", "starts 'which'": a unit as shown, its
  * text cut to NAME_CAP bytes. Returns the length. */
-static size_t name_unit(const struct allot_unit *un, char name[ALLOT_FEATURE_NAME_MAX])
+static inline __attribute__((always_inline)) size_t name_unit(const struct allot_unit *un,
+                                                              char name[ALLOT_FEATURE_NAME_MAX])
 {
     size_t o = 1, t = 0;
 
@@ -254,6 +266,15 @@ static size_t name_unit(const struct allot_unit *un, char name[ALLOT_FEATURE_NAM
     } else {
         name[0] = un->kind == ALLOT_UNIT_SIGNAL ? '[' : '\'';
     }
+    if (un->kind == ALLOT_UNIT_SIGNAL) {
+        /* allot_unit_name()'s copy of the static name, without its call
+         * and the strlen after it: the length is known */
+        t = un->len < NAME_CAP - 1 ? un->len : NAME_CAP - 1;
+        allot_copy_small(name + 1, un->ptr, t);
+        name[1 + t] = ']';
+        name[2 + t] = '\0';
+        return t + 2;
+    }
 #ifdef __SSE2__
     _Static_assert(8 + 32 <= ALLOT_FEATURE_NAME_MAX, "name_plain writes 32 bytes");
     t = name_plain(un, name + o);
@@ -261,39 +282,181 @@ static size_t name_unit(const struct allot_unit *un, char name[ALLOT_FEATURE_NAM
     if (t == 0)
         t = strlen(allot_unit_name(un, name + o, NAME_CAP));
     t += o;
-    name[t++] = un->kind == ALLOT_UNIT_SIGNAL ? ']' : '\'';
+    name[t++] = '\'';
     name[t] = '\0';
     return t;
 }
 
-/* Name p's units, merge equal names into the first, and put the strongest
+/* Merging by name without rendering every name (twenty a request, where
+ * ten are shown). allot_unit_name() (and name_plain(), its equal) reads a
+ * unit's text byte by byte, its state after a byte a function of the
+ * bytes so far with ASCII letters lower-cased: it keeps ASCII letters,
+ * digits and '?' (B_KEPT) and UTF-8 bytes, drops apostrophes, turns a run
+ * of other bytes (B_SEP) before a kept one into one space, stops short of
+ * NAME_CAP and drops an incomplete UTF-8 sequence at the end (never an
+ * ASCII byte). Its output never runs ahead of its input, so a byte at
+ * index k <= KEEP_SURE of the text is always read with room to keep it.
+ * Hence, for two units of the same frame (kind of name):
+ *   - texts equal but for ASCII case have the same name;
+ *   - texts equal but for case up to index k <= KEEP_SURE, where each has a
+ *     different kept ASCII byte, have different names;
+ *   - a text that goes on past the other's end (at most KEEP_SURE) with a
+ *     kept ASCII byte, or with a separator and then a kept ASCII byte,
+ *     names more;
+ *   - texts read whole (up to KEEP_SURE + 1 bytes) ending in different
+ *     kept ASCII bytes have names ending so;
+ * and a name starts with its text's first byte lower-cased when that is a
+ * kept ASCII byte, with a UTF-8 byte or nothing otherwise. Anything else
+ * (an apostrophe or a UTF-8 byte where the texts part, spaces against
+ * punctuation, long texts) is told by rendering both names. A throwaway
+ * check of every pair of units of the kinds data and variants of it
+ * (case, apostrophes, CJK, spacing, long words) found no pair these rules
+ * decide otherwise than the rendered names. */
+#define KEEP_SURE (NAME_CAP - 3)
+enum { B_UNSURE = 0, B_KEPT = 1, B_SEP = 2 }; /* B_UNSURE: UTF-8, the apostrophe */
+#define NAME_BYTE(c)                                                                               \
+    (unsigned char)(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') ||                    \
+                            ((c) >= '0' && (c) <= '9') || (c) == '?'                               \
+                        ? B_KEPT                                                                   \
+                    : (c) >= 0x80 || (c) == '\'' ? B_UNSURE                                        \
+                                                 : B_SEP)
+static const unsigned char name_byte[256] = {ALLOT_BYTE_TABLE(NAME_BYTE)};
+#define LOWER(c) (unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+static const unsigned char ascii_lower[256] = {ALLOT_BYTE_TABLE(LOWER)};
+
+/* The first byte of a name whose text starts with c: c lower-cased for a
+ * kept ASCII byte, 0x80 for a UTF-8 byte (the name starts with it or is
+ * empty), 0 when it cannot be told (a separator: not so in any unit
+ * features.c makes, whose texts start with a word or '?'). */
+#define FIRST(c) (unsigned char)((c) >= 0x80 ? 0x80 : NAME_BYTE(c) == B_KEPT ? LOWER(c) : 0)
+static const unsigned char name_first[256] = {ALLOT_BYTE_TABLE(FIRST)};
+
+/* The frame of a unit's name in bits 8-9 (a word or a bigram, a LEAD, a
+ * SIGNAL: each framed its own way, so two of different frames never share
+ * a name) and the first byte of the name in bits 0-7 (name_first; a
+ * signal's text is its name). */
+static unsigned name_key(const struct allot_unit *un)
+{
+    static const unsigned frame[4] = {
+        [ALLOT_UNIT_WORD] = 0,
+        [ALLOT_UNIT_BIGRAM] = 0,
+        [ALLOT_UNIT_LEAD] = 1u << 8,
+        [ALLOT_UNIT_SIGNAL] = 2u << 8,
+    };
+    return frame[un->kind & 3] | name_first[un->len ? (unsigned char)un->ptr[0] : 0x80u];
+}
+#define NAME_KEYS (3u << 8) /* keys are below this */
+
+/* Whether units a and b of the same frame have the same name: 1, 0, or
+ * -1 when only rendering both can tell (see above). */
+static int same_name(const struct allot_unit *a, const struct allot_unit *b)
+{
+    const unsigned char *x = (const unsigned char *)a->ptr, *y = (const unsigned char *)b->ptr;
+    size_t n = a->len < b->len ? a->len : b->len, k = 0;
+
+    /* a kept last byte, read whole: the name's last; most pairs of one
+     * first byte, a word and the bigram it opens, part here */
+    if (a->kind != ALLOT_UNIT_SIGNAL && n > 0 && a->len <= KEEP_SURE + 1 &&
+        b->len <= KEEP_SURE + 1 && name_byte[x[a->len - 1]] == B_KEPT &&
+        name_byte[y[b->len - 1]] == B_KEPT &&
+        ascii_lower[x[a->len - 1]] != ascii_lower[y[b->len - 1]])
+        return 0;
+    if (a->kind == ALLOT_UNIT_SIGNAL) { /* names: the texts cut to NAME_CAP - 1 */
+        while (k < n && x[k] == y[k])
+            k++;
+        return (k == n && a->len == b->len) || k >= NAME_CAP - 1;
+    }
+    while (k < n && (x[k] == y[k] || ascii_lower[x[k]] == ascii_lower[y[k]]))
+        k++;
+    if (k == n) {
+        const unsigned char *z = a->len > b->len ? x : y; /* the longer */
+        size_t zn = a->len > b->len ? a->len : b->len;
+        if (a->len == b->len)
+            return 1;
+        if (k <= KEEP_SURE &&
+            (name_byte[z[k]] == B_KEPT ||
+             (name_byte[z[k]] == B_SEP && k + 1 < zn && name_byte[z[k + 1]] == B_KEPT)))
+            return 0;
+        return -1;
+    }
+    return k <= KEEP_SURE && name_byte[x[k]] == B_KEPT && name_byte[y[k]] == B_KEPT ? 0 : -1;
+}
+
+/* The rare case same_name() cannot tell: both names rendered. Not inlined:
+ * pick_emit() keeps its one name_unit() inline for the names it shows. */
+static __attribute__((noinline)) int names_equal(const struct allot_unit *a,
+                                                 const struct allot_unit *b)
+{
+    char x[ALLOT_FEATURE_NAME_MAX], y[ALLOT_FEATURE_NAME_MAX];
+    size_t n = name_unit(a, x);
+    return n == name_unit(b, y) && memcmp(x, y, n) == 0;
+}
+
+/* Merge p's units of equal names into the first, and put the strongest
  * n_dst in dst, strongest first (equal weights in the order they entered),
- * weights signed by sign. Returns how many. */
+ * named, weights signed by sign. Returns how many. Only the names shown
+ * are rendered: two units are told apart by their keys and texts. */
 static size_t pick_emit(const struct allot_features *f, const struct pick *p, float sign,
                         struct allot_contribution *dst, size_t n_dst)
 {
-    char name[CANDIDATES][ALLOT_FEATURE_NAME_MAX];
-    size_t len[CANDIDATES], order[CANDIDATES], i, j, out = 0;
+    uint16_t by_key[NAME_KEYS]; /* only the candidates' entries are written, then read */
+    unsigned key[CANDIDATES], later[CANDIDATES];
+    uint64_t rank[CANDIDATES];
+    size_t i, j, out = 0;
     float w[CANDIDATES];
 
+    if (n_dst == 0)
+        return 0;
+    memcpy(w, p->weight, sizeof w);                    /* those past p->n are not read */
+    by_key[0] = by_key[1u << 8] = by_key[2u << 8] = 0; /* the keys that tell nothing */
     for (i = 0; i < p->n; i++) {
-        len[i] = name_unit(&f->units[p->unit[i]], name[i]);
-        w[i] = p->weight[i];
+        key[i] = name_key(&f->units[p->unit[i]]);
+        by_key[key[i]] = 0;
     }
+    /* later[i]: the candidates after i with i's key, as bits */
+    for (i = p->n; i-- > 0;) {
+        later[i] = by_key[key[i]];
+        by_key[key[i]] = (uint16_t)(by_key[key[i]] | 1u << i);
+    }
+    if (by_key[0] | by_key[1u << 8] | by_key[2u << 8]) /* not so for units of features.c */
+        for (i = 0; i < p->n; i++)
+            later[i] = ~0u << (i + 1) & ((1u << p->n) - 1);
     for (i = 0; i < p->n; i++)
-        for (j = i + 1; j < p->n; j++)
-            if (len[j] == len[i] && w[j] > 0 && memcmp(name[i], name[j], len[i]) == 0) {
+        for (; later[i]; later[i] &= later[i] - 1) {
+            const struct allot_unit *a = &f->units[p->unit[i]], *b;
+            int same;
+            j = (size_t)__builtin_ctz(later[i]);
+            b = &f->units[p->unit[j]];
+            if (!(w[j] > 0) || key[i] >> 8 != key[j] >> 8)
+                continue;
+            same = same_name(a, b);
+            if (same < 0)
+                same = names_equal(a, b);
+            if (same) {
                 w[i] += w[j];
                 w[j] = 0;
             }
-    for (i = 0; i < p->n; i++) { /* stable insertion sort, strongest first */
-        for (j = i; j > 0 && w[order[j - 1]] < w[i]; j--)
-            order[j] = order[j - 1];
-        order[j] = i;
+        }
+    /* the strongest n_dst by insertion, strongest first: a weight is 0 or
+     * positive (no NaN: pick_offer() took only weights over its floor), so
+     * its bits order as it does, and the low 32 bits put the first entered
+     * first among equal weights; a merged candidate (0) is never shown */
+    for (i = 0; i < p->n; i++) {
+        uint32_t bits;
+        uint64_t r;
+        memcpy(&bits, &w[i], sizeof bits);
+        r = (uint64_t)bits << 32 | (uint32_t)(CANDIDATES - i);
+        if (bits == 0 || (out == n_dst && r < rank[out - 1]))
+            continue;
+        j = out < n_dst ? out++ : out - 1;
+        for (; j > 0 && rank[j - 1] < r; j--)
+            rank[j] = rank[j - 1];
+        rank[j] = r;
     }
-    for (i = 0; i < p->n && out < n_dst && w[order[i]] > 0; i++, out++) {
-        allot_copy_small(dst[out].name, name[order[i]], len[order[i]] + 1);
-        dst[out].weight = w[order[i]] * sign;
+    for (i = 0; i < out; i++) {
+        size_t k = CANDIDATES - (uint32_t)rank[i];
+        name_unit(&f->units[p->unit[k]], dst[i].name);
+        dst[i].weight = w[k] * sign;
     }
     return out;
 }
@@ -311,9 +474,13 @@ static void explain(const struct allot_kinds_model *m, const struct allot_featur
     memset(push, 0, f->n_units * sizeof push[0]);
     /* the features' pushes, summed per unit in feature order */
     allot_kinds_model_pushes(m, f, out->category, out->runner_up, each);
-    for (i = 0; i < f->n; i++)
-        if (f->f[i].unit != ALLOT_NO_UNIT)
+    if (f->n_units < ALLOT_UNITS_MAX) /* then every feature has its unit (features.h) */
+        for (i = 0; i < f->n; i++)
             push[f->f[i].unit] += each[i];
+    else
+        for (i = 0; i < f->n; i++)
+            if (f->f[i].unit != ALLOT_NO_UNIT)
+                push[f->f[i].unit] += each[i];
     for (i = 0; i < f->n_units; i++) {
         pick_offer(&pro, i, push[i]);
         pick_offer(&con, i, -push[i]);
@@ -358,6 +525,12 @@ static void put_num(struct piece_out *o, double v, int decimals, int plus)
     size_t n;
     if (o->full)
         return;
+    if (o->cap - o->len > ALLOT_FMT_SMALL_MAX &&
+        (n = allot_fmt_fixed_small(o->out + o->len, v, decimals, plus)) != 0) {
+        o->len += n;
+        o->out[o->len] = '\0';
+        return;
+    }
     n = allot_fmt_fixed(o->out + o->len, o->cap - o->len, v, decimals, plus);
     if (n >= o->cap - o->len) {
         o->out[o->len] = '\0';
@@ -365,6 +538,34 @@ static void put_num(struct piece_out *o, double v, int decimals, int plus)
         return;
     }
     o->len += n;
+}
+
+/* dst[0..n) = name[0..n) made header-safe (allot_mem_header_safe(): a
+ * byte outside printable ASCII becomes '?'), n < ALLOT_FEATURE_NAME_MAX.
+ * The reason's names are short: SSE2 does a name in three overlapping
+ * vectors of the name's array, where allot_mem_header_safe() would go
+ * byte by byte (it takes sixteen at a time). */
+static void copy_header_safe(char *dst, const char name[ALLOT_FEATURE_NAME_MAX], size_t n)
+{
+#ifdef __SSE2__
+    _Static_assert(ALLOT_FEATURE_NAME_MAX >= 32 && ALLOT_FEATURE_NAME_MAX <= 48,
+                   "three vectors cover a name");
+    char safe[ALLOT_FEATURE_NAME_MAX];
+    const __m128i low = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F), mark = _mm_set1_epi8('?');
+    static const size_t at[3] = {0, 16, ALLOT_FEATURE_NAME_MAX - 16};
+    size_t k;
+    for (k = 0; k < 3; k++) {
+        /* signed, bytes below 0x20 and from 0x80 up are both less than 0x20 */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(name + at[k]));
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_cmpeq_epi8(v, del));
+        _mm_storeu_si128((__m128i *)(void *)(safe + at[k]),
+                         _mm_or_si128(_mm_andnot_si128(bad, v), _mm_and_si128(bad, mark)));
+    }
+    allot_copy_small(dst, safe, n);
+#else
+    memcpy(dst, name, n);
+    allot_mem_header_safe(dst, n);
+#endif
 }
 
 /* "FIRSTname +w, name -w, ...": each contribution's name and signed
@@ -381,12 +582,13 @@ static void put_items(struct piece_out *o, const struct allot_contribution *list
          * piece by piece: it fits when the last piece does) */
         if (lead + name + 1 < o->cap - o->len) {
             char *d = o->out + o->len;
-            memcpy(d, i ? ", " : first, lead);
-            memcpy(d + lead, list[i].name, name);
+            allot_copy_small(d, i ? ", " : first, lead);
+            if (header_safe)
+                copy_header_safe(d + lead, list[i].name, name);
+            else
+                allot_copy_small(d + lead, list[i].name, name);
             d[lead + name] = ' ';
             d[lead + name + 1] = '\0';
-            if (header_safe)
-                allot_mem_header_safe(d + lead, name);
             o->len += lead + name + 1;
         } else {
             o->full = 1;

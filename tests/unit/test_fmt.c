@@ -68,6 +68,57 @@ TEST(fmt_fixed_matches_printf_on_random_values)
     ASSERT_INT_EQ(bad, 0);
 }
 
+/* allot_fmt_fixed_small must write what allot_fmt_fixed writes wherever
+ * it answers, and answer for the classifier's numbers: values on the
+ * decimal grids (ties and near-ties at 1 and 2 decimals, both signs, -0),
+ * the neighbours of each in binary, random values; and refuse the rest. */
+static int small_same(double v, int decimals, int plus, int *answered)
+{
+    char got[16], want[64];
+    size_t n = allot_fmt_fixed_small(got, v, decimals, plus);
+    size_t k = allot_fmt_fixed(want, sizeof want, v, decimals, plus);
+    if (n == 0)
+        return 1;
+    (*answered)++;
+    return n <= ALLOT_FMT_SMALL_MAX && n == k && memcmp(got, want, n) == 0;
+}
+
+TEST(fmt_fixed_small_same_as_fmt_fixed)
+{
+    uint64_t state = 7;
+    int i, d, plus, bad = 0, answered = 0, tries = 0;
+    char b[16];
+
+    for (i = -120000; i <= 120000; i++)
+        for (d = 1; d <= 2; d++)
+            for (plus = 0; plus <= 1; plus++) {
+                double grid = (double)i / 2000.0; /* every tie of both: .x5, .xx5 */
+                double near[3] = {grid, nextafter(grid, -INFINITY), nextafter(grid, INFINITY)};
+                int k;
+                for (k = 0; k < 3; k++, tries++)
+                    if (!small_same(near[k], d, plus, &answered) && bad++ < 5)
+                        fprintf(stderr, "  %.17g at %d\n", near[k], d);
+            }
+    for (i = 0; i < 200000; i++, tries++) {
+        uint64_t r = allot_rand_next(&state);
+        double v = ((double)(allot_rand_next(&state) >> 11) / 9007199254740992.0 - 0.5) *
+                   pow(10.0, (double)(r % 7) - 3.0); /* 1e-3 .. 1e3 */
+        if (!small_same(v, 1 + (int)(r >> 8 & 1), (int)(r >> 9 & 1), &answered) && bad++ < 5)
+            fprintf(stderr, "  %.17g\n", v);
+    }
+    ASSERT_INT_EQ(bad, 0);
+    ASSERT(answered > tries * 9 / 10); /* the fast path is the common one */
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, -0.0, 2, 1), 5);
+    ASSERT(memcmp(b, "-0.00", 5) == 0);
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, 0.125, 2, 0), 0); /* a tie: not decided here */
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, 999.84, 1, 1), 6);
+    ASSERT(memcmp(b, "+999.8", 6) == 0);
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, 1000.0, 1, 0), 0);
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, NAN, 1, 0), 0);
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, INFINITY, 2, 0), 0);
+    ASSERT_INT_EQ(allot_fmt_fixed_small(b, 0.5, 3, 0), 0);
+}
+
 /* allot_fmt_u64 must print what snprintf("%llu") prints, every length. */
 TEST(fmt_u64_matches_printf)
 {
