@@ -11,8 +11,9 @@
  * passes them (key and value spans), so that a caller who needs to splice
  * those values need not scan the text a second time.
  *
- * Nothing here allocates; it is non-recursive, so hostile nesting costs no
- * C stack. Thread-safe: no global state. */
+ * Nothing here allocates, but allot_json_check_remembering() (below), which
+ * keeps copies of a few values per thread; it is non-recursive, so hostile
+ * nesting costs no C stack. Thread-safe: the only state is per thread. */
 #ifndef ALLOT_JSON_CHECK_H
 #define ALLOT_JSON_CHECK_H
 #include <stddef.h>
@@ -26,6 +27,16 @@
 /* Accept the escape \u0000 in strings, which RFC 8259 allows but which a C
  * string cannot hold (cJSON ends the string there). Refused by default. */
 #define ALLOT_JSON_CHECK_NUL_OK 0x1u
+
+/* allot_json_check_remembering() keeps, per thread, the large values of
+ * the named members of a top-level object (objects or arrays of
+ * ALLOT_JSON_CHECK_REMEMBER_MIN to ALLOT_JSON_CHECK_REMEMBER_MAX bytes)
+ * once it has seen one twice, and passes over a later value of such a
+ * member that starts with the same bytes instead of checking it again.
+ * ALLOT_JSON_CHECK_REMEMBER_KEPT values a thread. */
+#define ALLOT_JSON_CHECK_REMEMBER_MIN 512
+#define ALLOT_JSON_CHECK_REMEMBER_MAX (256u * 1024u)
+#define ALLOT_JSON_CHECK_REMEMBER_KEPT 4
 
 /* What is wrong, when allot_json_check() refuses a text. */
 enum allot_json_check_kind {
@@ -87,6 +98,25 @@ typedef void (*allot_json_check_member_cb)(void *ctx, const struct allot_json_ch
 int allot_json_check(const char *text, size_t len, unsigned flags,
                      allot_json_check_member_cb on_member, void *ctx,
                      struct allot_json_check_error *err);
+
+/* allot_json_check(), remembering the values of the top-level members
+ * named in keep (a NULL-terminated list of ASCII names; keys written with
+ * escapes are never kept). What it is for: an agent sends the same tool
+ * definitions, often tens of KB of JSON schemas, with every request.
+ * Those bytes were one whole valid value, and an object or array ends
+ * where its bytes say, so the result and the member spans are the ones a
+ * full check gives. The kept values are heap copies the thread owns and
+ * frees when it exits. */
+int allot_json_check_remembering(const char *text, size_t len, unsigned flags,
+                                 const char *const *keep, allot_json_check_member_cb on_member,
+                                 void *ctx, struct allot_json_check_error *err);
+
+/* Drop the values the calling thread remembers and free their copies. */
+void allot_json_check_forget(void);
+
+/* How many member values the calling thread has passed over as
+ * remembered, for tests. */
+size_t allot_json_check_remembered_hits(void);
 
 /* Called by allot_json_check_members() for each member: 0 to go on to
  * the next, non-zero to stop there. */

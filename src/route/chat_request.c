@@ -111,7 +111,10 @@ static int check_json(const char *text, size_t n, struct member *m, size_t nm,
                       struct allot_json_check_error *jerr)
 {
     struct span_search ss = {text, m, nm};
-    return allot_json_check(text, n, 0, on_member, &ss, jerr);
+    /* definitions an agent sends with every request; not the messages,
+     * which change from one request to the next */
+    static const char *const keep[] = {"tools", "functions", "response_format", NULL};
+    return allot_json_check_remembering(text, n, 0, keep, on_member, &ss, jerr);
 }
 
 /* ---- extraction ---- */

@@ -11,9 +11,13 @@
  * and no recursion. Strings, most of a request body, are skipped 16 bytes
  * at a time with SSE2 where it exists. Line and column are worked out only
  * once an error is found, by walking the text up to it again: the common
- * case, a valid text, pays nothing for them. */
+ * case, a valid text, pays nothing for them. The scanner is made twice
+ * (scan_plain, scan_keeping), so that only a check that remembers member
+ * values (allot_json_check_remembering) pays for looking them up. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "allot/error.h"
 #include "allot/json_check.h"
@@ -27,6 +31,7 @@ struct scan {
     const char *s;
     size_t n;
     unsigned flags;
+    const char *const *keep; /* members whose values are remembered; NULL: none */
     enum allot_json_check_kind kind;
     size_t pos;
 };
@@ -217,15 +222,188 @@ static int get_bit(const uint8_t *bits, size_t i)
     return bits[i / 8] >> (i % 8) & 1;
 }
 
-/* Check the one JSON value at s[0, n) (whitespace around it allowed). */
-static int scan_json(struct scan *sc, allot_json_check_member_cb on_member, void *ctx)
+/* --- remembered member values (allot_json_check_remembering) ---
+ *
+ * A value is kept on its second sighting, so that a value seen once (the
+ * messages of an agent's conversation, longer with every turn) costs no
+ * copy: the first sighting leaves only a fingerprint (its length, flags
+ * and a hash of its first and last EDGE bytes, not of all of it), and a
+ * fingerprint that comes back has the value copied. A false match of
+ * fingerprints only keeps a value that is not needed: passing over one
+ * takes equal bytes, compared whole. */
+#define SEEN_SLOTS 8
+#define EDGE 64
+
+struct kept {
+    char *bytes; /* heap; NULL: an empty slot */
+    size_t len, cap;
+    unsigned flags;
+    unsigned used; /* the memory's clock when last kept or passed over */
+};
+
+struct seen {
+    size_t len; /* 0: an empty slot */
+    unsigned flags;
+    uint64_t print;
+};
+
+struct memory {
+    struct kept kept[ALLOT_JSON_CHECK_REMEMBER_KEPT];
+    struct seen seen[SEEN_SLOTS];
+    unsigned next_seen, clock;
+    size_t hits;
+};
+
+static _Thread_local struct memory *memory;
+static pthread_key_t memory_key; /* frees a thread's memory when it exits */
+static pthread_once_t memory_once = PTHREAD_ONCE_INIT;
+static int memory_key_ok;
+
+static void memory_free(void *p)
+{
+    struct memory *m = p;
+    size_t i;
+    if (!m)
+        return;
+    for (i = 0; i < ALLOT_JSON_CHECK_REMEMBER_KEPT; i++)
+        free(m->kept[i].bytes);
+    free(m);
+}
+
+static void memory_key_make(void)
+{
+    memory_key_ok = pthread_key_create(&memory_key, memory_free) == 0;
+}
+
+/* The calling thread's memory, made on first use; NULL without memory. */
+static struct memory *memory_get(void)
+{
+    if (memory)
+        return memory;
+    pthread_once(&memory_once, memory_key_make);
+    if (!memory_key_ok || !(memory = calloc(1, sizeof *memory)))
+        return NULL;
+    if (pthread_setspecific(memory_key, memory) != 0) {
+        free(memory);
+        memory = NULL;
+    }
+    return memory;
+}
+
+void allot_json_check_forget(void)
+{
+    if (!memory)
+        return;
+    if (memory_key_ok)
+        pthread_setspecific(memory_key, NULL);
+    memory_free(memory);
+    memory = NULL;
+}
+
+size_t allot_json_check_remembered_hits(void)
+{
+    return memory ? memory->hits : 0;
+}
+
+/* The length of a kept value (checked under flags) that s[i..n) starts
+ * with, or 0. */
+static size_t remembered_at(const char *s, size_t n, size_t i, unsigned flags)
+{
+    struct memory *m = memory;
+    size_t k;
+    if (!m)
+        return 0;
+    for (k = 0; k < ALLOT_JSON_CHECK_REMEMBER_KEPT; k++) {
+        struct kept *v = &m->kept[k];
+        if (v->bytes && v->flags == flags && v->len <= n - i && v->bytes[0] == s[i] &&
+            memcmp(v->bytes, s + i, v->len) == 0) {
+            v->used = ++m->clock;
+            m->hits++;
+            return v->len;
+        }
+    }
+    return 0;
+}
+
+static uint64_t fingerprint(const char *v, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ len;
+    size_t i;
+    for (i = 0; i < EDGE; i++) /* len >= REMEMBER_MIN > 2 * EDGE */
+        h = (h ^ (unsigned char)v[i]) * 0x100000001b3ull;
+    for (i = len - EDGE; i < len; i++)
+        h = (h ^ (unsigned char)v[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A member value v[0..len) that was checked: its fingerprint noted, or the
+ * value kept when the fingerprint was noted before. */
+static void remember(const char *v, size_t len, unsigned flags)
+{
+    struct memory *m;
+    struct kept *slot;
+    uint64_t print;
+    size_t k;
+
+    if (len < ALLOT_JSON_CHECK_REMEMBER_MIN || len > ALLOT_JSON_CHECK_REMEMBER_MAX ||
+        !(m = memory_get()))
+        return;
+    print = fingerprint(v, len);
+    for (k = 0; k < SEEN_SLOTS; k++)
+        if (m->seen[k].len == len && m->seen[k].flags == flags && m->seen[k].print == print)
+            break;
+    if (k == SEEN_SLOTS) { /* first sighting */
+        m->seen[m->next_seen].len = len;
+        m->seen[m->next_seen].flags = flags;
+        m->seen[m->next_seen].print = print;
+        m->next_seen = (m->next_seen + 1) % SEEN_SLOTS;
+        return;
+    }
+    m->seen[k].len = 0;
+    slot = &m->kept[0]; /* the least recently used */
+    for (k = 1; k < ALLOT_JSON_CHECK_REMEMBER_KEPT; k++)
+        if (m->kept[k].used < slot->used)
+            slot = &m->kept[k];
+    if (slot->cap < len) {
+        char *b = realloc(slot->bytes, len);
+        if (!b)
+            return;
+        slot->bytes = b;
+        slot->cap = len;
+    }
+    memcpy(slot->bytes, v, len);
+    slot->len = len;
+    slot->flags = flags;
+    slot->used = ++m->clock;
+}
+
+/* Is the key k[0..n) (no escapes) one of the names in list? */
+static int key_listed(const char *const *list, const char *k, size_t n)
+{
+    for (; *list; list++) {
+        const char *name = *list;
+        size_t j = 0;
+        while (j < n && name[j] == k[j]) /* stops at the name's NUL too */
+            j++;
+        if (j == n && name[n] == '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* Check the one JSON value at s[0, n) (whitespace around it allowed).
+ * Made twice (scan_plain, scan_keeping), so that a check that remembers
+ * nothing pays nothing for remembering: remembering is a constant in each. */
+static inline __attribute__((always_inline)) int
+scan_json(struct scan *sc, allot_json_check_member_cb on_member, void *ctx, const int remembering)
 {
     enum { VALUE, KEY, AFTER } state = VALUE;
     uint8_t is_object[(ALLOT_JSON_CHECK_MAX_DEPTH + 7) / 8];
     const char *s = sc->s;
     size_t n = sc->n, i = 0, depth = 0, key_off;
     struct allot_json_check_member m = {0, 0, 0, 0, 0};
-    int rc, esc;
+    int rc, esc, keep = 0; /* the member's value may be remembered */
+    size_t skipped = 0;    /* the bytes of a kept value passed over, for the member ending */
 
     memset(is_object, 0, sizeof is_object);
     for (;;) {
@@ -235,7 +413,12 @@ static int scan_json(struct scan *sc, allot_json_check_member_cb on_member, void
             if (i >= n)
                 return fail(sc, n, ALLOT_JSON_CHECK_END);
             state = AFTER;
-            if (s[i] == '{' || s[i] == '[') {
+            if (remembering && depth == 1 && (s[i] == '{' || s[i] == '[') &&
+                get_bit(is_object, 0) && !m.key_escaped &&
+                (keep = key_listed(sc->keep, s + m.key_off, m.key_len)) &&
+                (skipped = remembered_at(s, n, i, sc->flags)) > 0) {
+                i += skipped; /* a kept value: the member's value ends there */
+            } else if (s[i] == '{' || s[i] == '[') {
                 int obj = s[i] == '{';
                 if (depth == ALLOT_JSON_CHECK_MAX_DEPTH)
                     return fail(sc, i, ALLOT_JSON_CHECK_DEPTH);
@@ -291,9 +474,16 @@ static int scan_json(struct scan *sc, allot_json_check_member_cb on_member, void
         case AFTER: /* a value ended at i */
             if (depth == 0)
                 goto end;
-            if (depth == 1 && on_member && get_bit(is_object, 0)) {
+            if (depth == 1 && get_bit(is_object, 0)) {
                 m.value_len = i - m.value_off;
-                on_member(ctx, &m);
+                if (remembering) {
+                    if (keep && !skipped && (s[m.value_off] == '{' || s[m.value_off] == '['))
+                        remember(s + m.value_off, m.value_len, sc->flags);
+                    skipped = 0;
+                    keep = 0;
+                }
+                if (on_member)
+                    on_member(ctx, &m);
             }
             i = allot_json_check_skip_ws(s, n, i);
             if (i >= n)
@@ -319,6 +509,16 @@ end:
     if ((i = allot_json_check_skip_ws(s, n, i)) < n)
         return fail(sc, i, ALLOT_JSON_CHECK_TRAILING);
     return 0;
+}
+
+static int scan_plain(struct scan *sc, allot_json_check_member_cb on_member, void *ctx)
+{
+    return scan_json(sc, on_member, ctx, 0);
+}
+
+static int scan_keeping(struct scan *sc, allot_json_check_member_cb on_member, void *ctx)
+{
+    return scan_json(sc, on_member, ctx, 1);
 }
 
 /* Fill err for the problem sc found. Columns count characters (bytes that
@@ -373,13 +573,20 @@ int allot_json_check(const char *text, size_t len, unsigned flags,
                      allot_json_check_member_cb on_member, void *ctx,
                      struct allot_json_check_error *err)
 {
-    struct scan sc = {text ? text : "", text ? len : 0, flags, ALLOT_JSON_CHECK_OK, 0};
+    return allot_json_check_remembering(text, len, flags, NULL, on_member, ctx, err);
+}
+
+int allot_json_check_remembering(const char *text, size_t len, unsigned flags,
+                                 const char *const *keep, allot_json_check_member_cb on_member,
+                                 void *ctx, struct allot_json_check_error *err)
+{
+    struct scan sc = {text ? text : "", text ? len : 0, flags, keep, ALLOT_JSON_CHECK_OK, 0};
     int rc;
 
     if (sc.n >= 3 && memcmp(sc.s, "\xEF\xBB\xBF", 3) == 0)
         rc = fail(&sc, 0, ALLOT_JSON_CHECK_BOM);
     else
-        rc = scan_json(&sc, on_member, ctx);
+        rc = keep ? scan_keeping(&sc, on_member, ctx) : scan_plain(&sc, on_member, ctx);
     if (rc && err)
         describe(&sc, err);
     return rc;

@@ -1,4 +1,6 @@
 #include <cJSON.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,4 +456,191 @@ TEST(json_parse_member_equals_the_full_parse)
     ASSERT(allot_json_parse_member("{\"choices\":[1]} x", 17, "choices") == NULL);
     ASSERT(allot_json_parse_member("[{\"choices\":1}]", 15, "choices") == NULL);
     ASSERT(allot_json_parse_member("", 0, "choices") == NULL);
+}
+
+/* ---- remembered member values (allot_json_check_remembering) ---- */
+
+static const char *const keep_tools[] = {"tools", "functions", NULL};
+
+/* A body with a tools array of about 2 KB (24 small definitions) and the
+ * given messages text; into b. */
+static void agent_body(struct allot_buf *b, const char *messages)
+{
+    int i;
+    allot_buf_reset(b);
+    allot_buf_adds(b, "{\"model\":\"auto\",\"tools\":[");
+    for (i = 0; i < 24; i++)
+        allot_buf_addf(b,
+                       "%s{\"type\":\"function\",\"function\":{\"name\":\"tool_%d\","
+                       "\"parameters\":{\"type\":\"object\",\"required\":[\"a\"]}}}",
+                       i ? "," : "", i);
+    allot_buf_adds(b, "],\"messages\":");
+    allot_buf_adds(b, messages);
+    allot_buf_adds(b, "}");
+}
+
+/* The check of text with remembering and without agree: the result, the
+ * error's kind and place, and every member span. */
+static int agrees(const char *text, size_t len, unsigned flags)
+{
+    struct seen a, b;
+    struct allot_json_check_error ea, eb;
+    int ra, rb, i;
+
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&ea, 0, sizeof ea);
+    memset(&eb, 0, sizeof eb);
+    ra = allot_json_check_remembering(text, len, flags, keep_tools, collect, &a, &ea);
+    rb = allot_json_check(text, len, flags, collect, &b, &eb);
+    if (ra != rb || a.n != b.n || ea.kind != eb.kind || ea.pos != eb.pos ||
+        strcmp(ea.why, eb.why) != 0)
+        return 0;
+    for (i = 0; i < a.n && i < MAX_SEEN; i++) /* field by field: not the padding */
+        if (a.m[i].key_off != b.m[i].key_off || a.m[i].key_len != b.m[i].key_len ||
+            a.m[i].key_escaped != b.m[i].key_escaped || a.m[i].value_off != b.m[i].value_off ||
+            a.m[i].value_len != b.m[i].value_len)
+            return 0;
+    return 1;
+}
+
+TEST(json_check_remembers_a_repeated_tools_value)
+{
+    struct allot_buf b;
+    size_t hits;
+
+    allot_buf_init(&b, 1 << 20);
+    allot_json_check_forget();
+    agent_body(&b, "[{\"role\":\"user\",\"content\":\"hi\"}]");
+    ASSERT(b.len > ALLOT_JSON_CHECK_REMEMBER_MIN + 200);
+    ASSERT(agrees(b.ptr, b.len, 0)); /* first sighting: noted */
+    ASSERT(agrees(b.ptr, b.len, 0)); /* second: kept */
+    hits = allot_json_check_remembered_hits();
+    ASSERT(agrees(b.ptr, b.len, 0)); /* passed over */
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), hits + 1);
+
+    /* other messages after the same tools: passed over too */
+    agent_body(&b, "[{\"role\":\"user\",\"content\":\"something else\"},"
+                   "{\"role\":\"tool\",\"content\":\"42\"}]");
+    ASSERT(agrees(b.ptr, b.len, 0));
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), hits + 2);
+    /* an error after it is found where a full check finds it */
+    agent_body(&b, "[{\"role\":\"user\",\"content\":\"bad \x01 byte\"}]");
+    ASSERT(agrees(b.ptr, b.len, 0));
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), hits + 3);
+    allot_json_check_forget();
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), 0);
+    allot_buf_release(&b);
+}
+
+/* Every body one edit away from a remembered one (a byte changed, put in or
+ * taken out, anywhere, the kept value's bytes included) is judged as a full
+ * check judges it. */
+TEST(json_check_remembering_agrees_with_a_full_check_on_edits)
+{
+    static const char bytes[] = "{}[]\",:\\ 0a-\x01\xc3\x80\xff";
+    struct allot_buf b, e;
+    unsigned seed = 12345;
+    size_t hits0;
+    int i;
+
+    allot_buf_init(&b, 1 << 20);
+    allot_buf_init(&e, 1 << 20);
+    allot_json_check_forget();
+    agent_body(&b, "[{\"role\":\"user\",\"content\":\"hi\"}]");
+    ASSERT(agrees(b.ptr, b.len, 0));
+    ASSERT(agrees(b.ptr, b.len, 0));
+    hits0 = allot_json_check_remembered_hits();
+    for (i = 0; i < 3000; i++) {
+        size_t at;
+        char c;
+        seed = seed * 1103515245u + 12345u;
+        at = (seed >> 8) % b.len;
+        c = bytes[(seed >> 4) % (sizeof bytes - 1)];
+        allot_buf_reset(&e);
+        allot_buf_add(&e, b.ptr, at);
+        if (i % 3 == 0) { /* changed */
+            allot_buf_add(&e, &c, 1);
+            allot_buf_add(&e, b.ptr + at + 1, b.len - at - 1);
+        } else if (i % 3 == 1) { /* put in */
+            allot_buf_add(&e, &c, 1);
+            allot_buf_add(&e, b.ptr + at, b.len - at);
+        } else { /* taken out */
+            allot_buf_add(&e, b.ptr + at + 1, b.len - at - 1);
+        }
+        ASSERT(agrees(e.ptr, e.len, 0));
+        ASSERT(agrees(b.ptr, b.len, 0)); /* the edits must not displace it */
+    }
+    /* the original passed over each time, and some edits (after the tools) too */
+    ASSERT(allot_json_check_remembered_hits() > hits0 + 3000);
+    allot_json_check_forget();
+    allot_buf_release(&b);
+    allot_buf_release(&e);
+}
+
+TEST(json_check_remembers_only_the_named_members_under_the_same_flags)
+{
+    struct allot_buf b, m;
+    int i;
+
+    allot_buf_init(&b, 1 << 20);
+    allot_buf_init(&m, 1 << 20);
+    allot_json_check_forget();
+    /* a long messages value, the same each time: not named, never kept */
+    allot_buf_adds(&m, "[");
+    for (i = 0; i < 40; i++)
+        allot_buf_addf(&m, "%s{\"role\":\"user\",\"content\":\"turn %d\"}", i ? "," : "", i);
+    allot_buf_adds(&m, "]");
+    allot_buf_reset(&b);
+    allot_buf_adds(&b, "{\"messages\":");
+    allot_buf_add(&b, m.ptr, m.len);
+    allot_buf_adds(&b, ",\"t\\u006fols\":"); /* "tools", written with an escape */
+    allot_buf_add(&b, m.ptr, m.len);
+    allot_buf_adds(&b, "}");
+    for (i = 0; i < 4; i++)
+        ASSERT(agrees(b.ptr, b.len, 0));
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), 0);
+
+    /* kept under ALLOT_JSON_CHECK_NUL_OK, a value with \u0000 in it must
+     * still be refused by a check without the flag */
+    allot_buf_reset(&b);
+    allot_buf_adds(&b, "{\"tools\":");
+    allot_buf_add(&b, m.ptr, m.len - 1);
+    allot_buf_adds(&b, ",\"\\u0000\"]}");
+    for (i = 0; i < 3; i++)
+        ASSERT(agrees(b.ptr, b.len, ALLOT_JSON_CHECK_NUL_OK));
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), 1);
+    ASSERT_INT_EQ(allot_json_check_remembering(b.ptr, b.len, 0, keep_tools, NULL, NULL, NULL),
+                  ALLOT_EPARSE);
+    ASSERT(agrees(b.ptr, b.len, 0));
+    allot_json_check_forget();
+    allot_buf_release(&b);
+    allot_buf_release(&m);
+}
+
+static void *remember_in_a_thread(void *arg)
+{
+    struct allot_buf *b = arg;
+    int i;
+    for (i = 0; i < 3; i++)
+        allot_json_check_remembering(b->ptr, b->len, 0, keep_tools, NULL, NULL, NULL);
+    return (void *)(uintptr_t)allot_json_check_remembered_hits();
+}
+
+/* A thread's kept values are its own, and freed when it exits (the leak
+ * checker of the sanitizer build would report them otherwise). */
+TEST(json_check_remembered_values_are_the_threads_own)
+{
+    struct allot_buf b;
+    pthread_t t;
+    void *hits = NULL;
+
+    allot_buf_init(&b, 1 << 20);
+    allot_json_check_forget();
+    agent_body(&b, "[]");
+    ASSERT_INT_EQ(pthread_create(&t, NULL, remember_in_a_thread, &b), 0);
+    ASSERT_INT_EQ(pthread_join(t, &hits), 0);
+    ASSERT_INT_EQ((uintptr_t)hits, 1);
+    ASSERT_INT_EQ(allot_json_check_remembered_hits(), 0); /* not this thread's */
+    allot_buf_release(&b);
 }
