@@ -4,7 +4,9 @@
  *
  * The strict check on its own, with and without ALLOT_JSON_CHECK_NUL_OK:
  * whatever it accepts cJSON must read whole; whatever it refuses it must
- * place within the text, with a line, a column and a reason.
+ * place within the text, with a line, a column and a reason. The check
+ * that remembers tools values must judge every input as the full check
+ * does, with values kept from this input and the ones before it.
  *
  * Whenever the parser accepts a body, the reading of the whole tree
  * (allot_chat_request_parse_tree) must give the same fields and spans as
@@ -123,6 +125,25 @@ static void check_json_check(const char *text, size_t size, unsigned flags)
           "refusal placed outside the text", NULL);
 }
 
+/* The check that remembers tools values (as the parser's does) judges as
+ * the full one, each of three times (noted, kept, passed over), and with
+ * values kept from earlier inputs that this one may start alike. */
+static void check_remembering(const char *text, size_t size, unsigned flags)
+{
+    static const char *const keep[] = {"tools", "functions", "response_format", NULL};
+    struct allot_json_check_error full, kept;
+    int rc, i;
+
+    memset(&full, 0, sizeof full);
+    rc = allot_json_check(text, size, flags, NULL, NULL, &full);
+    for (i = 0; i < 3; i++) {
+        memset(&kept, 0, sizeof kept);
+        check(allot_json_check_remembering(text, size, flags, keep, NULL, NULL, &kept) == rc &&
+                  kept.kind == full.kind && kept.pos == full.pos,
+              "the remembering check judges otherwise than the full one", NULL);
+    }
+}
+
 static int same_slice(struct allot_slice a, struct allot_slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
@@ -177,6 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_json_check(body, size, 0);
     check_json_check(body, size, ALLOT_JSON_CHECK_NUL_OK);
+    check_remembering(body, size, 0);
+    check_remembering(body, size, ALLOT_JSON_CHECK_NUL_OK);
 
     allot_buf_init(&err, 4096);
     previous = allot_json_arena_enter(&arena);
