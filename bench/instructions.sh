@@ -80,6 +80,9 @@ make_lua agent /v1/chat/completions \
 # the same request in the Messages API: system apart, max_tokens required
 make_lua messages /v1/messages \
   'body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":[")'
+# and an agent's in the Messages API: the same 24 tools as Anthropic writes them
+make_lua messages_agent /v1/messages \
+  '(function() local m = body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":[") local t = {} for i = 1, 24 do t[i] = string.format([[{"name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","input_schema":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end return "{\"tools\":[" .. table.concat(t, ",") .. "]," .. m:sub(2) end)()'
 
 # run_wrk LUA COUNT PORT OUT: COUNT answers on 4 connections. wrk runs
 # until its -d however early its thread stops, so the script leaves a mark
@@ -132,6 +135,7 @@ measure() {
   measure "chat, streamed, no checks" "$TMP/nochecks.yaml" stream $((N / 2))
   measure "messages, plain" "$TMP/checks.yaml" messages "$N"
   measure "chat, agent (24 tools)" "$TMP/checks.yaml" agent "$N"
+  measure "messages, agent (24 tools)" "$TMP/checks.yaml" messages_agent "$N"
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"

@@ -50,6 +50,26 @@ int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
  * be a JSON object"), or ALLOT_ENOMEM. */
 cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc);
 
+/* Whether the value v[0..n) of the member the parse was asked about is
+ * one whose translation the caller already has (so the tree need not hold
+ * it). */
+typedef int (*allot__anth_known_cb)(void *ctx, const char *v, size_t n);
+
+/* allot__anth_parse_request(), and *span gets the value of the last
+ * top-level member named name ({NULL, 0}: none), as the check saw it.
+ * When known(ctx, value) says so, the tree holds null in its place: the
+ * body is copied with that value replaced, and the copy parsed. Errors as
+ * allot__anth_parse_request(). */
+cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allot_buf *err, int *rc,
+                                       const char *name, allot__anth_known_cb known, void *ctx,
+                                       struct allot_slice *span);
+
+/* How many Messages requests the calling thread translated with tools it
+ * remembered (anthropic_request.c), and dropping what it remembers: for
+ * tests. */
+size_t allot__anth_tools_remembered(void);
+void allot__anth_tools_forget(void);
+
 /* A non-negative token count, 0 when absent or not a sane number. */
 long long allot__anth_token_count(const cJSON *v);
 

@@ -139,19 +139,55 @@ int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
     return ALLOT_EINVAL;
 }
 
-cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc)
+/* The last top-level member named find->name, as the check passes it. */
+struct member_find {
+    const char *text, *name;
+    struct allot_slice value;
+};
+
+static void find_member(void *ctx, const struct allot_json_check_member *m)
+{
+    struct member_find *f = ctx;
+    if (allot_json_check_key_is(f->text, m, f->name))
+        f->value = allot_slice_of(f->text + m->value_off, m->value_len);
+}
+
+cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allot_buf *err, int *rc,
+                                       const char *name, allot__anth_known_cb known, void *ctx,
+                                       struct allot_slice *span)
 {
     struct allot_json_check_error jerr;
+    struct member_find find = {body, name, {NULL, 0}};
+    struct allot_buf copy = {0};
     cJSON *root = NULL;
+    /* tools come the same with every request of an agent: the check passes
+     * over them once it has seen them twice (json_check.h) */
+    static const char *const keep[] = {"tools", NULL};
 
     if (!body)
         len = 0;
-    if (allot_json_check(body, len, 0, NULL, NULL, &jerr)) {
+    if (allot_json_check_remembering(body, len, 0, keep, name ? find_member : NULL, &find, &jerr)) {
         *rc = allot__anth_invalid(err, "invalid JSON at line %zu column %zu: %s", jerr.line,
                                   jerr.column, jerr.why);
         return NULL;
     }
-    if (!(root = cJSON_ParseWithLengthOpts(body, len, NULL, 0))) {
+    if (span)
+        *span = find.value;
+    if (find.value.ptr && known && known(ctx, find.value.ptr, find.value.len)) {
+        size_t at = (size_t)(find.value.ptr - body);
+        allot_buf_init(&copy, len + 4);
+        if (allot_buf_add(&copy, body, at) || allot_buf_adds(&copy, "null") ||
+            allot_buf_add(&copy, body + at + find.value.len, len - at - find.value.len)) {
+            allot_buf_release(&copy);
+            *rc = ALLOT_ENOMEM;
+            return NULL;
+        }
+        body = copy.ptr;
+        len = copy.len;
+    }
+    root = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
+    allot_buf_release(&copy); /* cJSON copied what it keeps */
+    if (!root) {
         *rc = ALLOT_ENOMEM; /* the strict check passed: cJSON fails only for memory */
         return NULL;
     }
@@ -162,6 +198,11 @@ cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf 
     }
     *rc = 0;
     return root;
+}
+
+cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc)
+{
+    return allot__anth_parse_request_known(body, len, err, rc, NULL, NULL, NULL, NULL);
 }
 
 long long allot__anth_token_count(const cJSON *v)

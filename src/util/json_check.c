@@ -14,13 +14,13 @@
  * case, a valid text, pays nothing for them. The scanner is made twice
  * (scan_plain, scan_keeping), so that only a check that remembers member
  * values (allot_json_check_remembering) pays for looking them up. */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "allot/error.h"
 #include "allot/json_check.h"
+#include "allot/thread_block.h"
 #include "allot/utf8.h"
 
 #define STR_(x) #x
@@ -254,62 +254,33 @@ struct memory {
     size_t hits;
 };
 
-static _Thread_local struct memory *memory;
-static pthread_key_t memory_key; /* frees a thread's memory when it exits */
-static pthread_once_t memory_once = PTHREAD_ONCE_INIT;
-static int memory_key_ok;
-
-static void memory_free(void *p)
+static void memory_release(void *p)
 {
     struct memory *m = p;
     size_t i;
-    if (!m)
-        return;
     for (i = 0; i < ALLOT_JSON_CHECK_REMEMBER_KEPT; i++)
         free(m->kept[i].bytes);
-    free(m);
 }
 
-static void memory_key_make(void)
-{
-    memory_key_ok = pthread_key_create(&memory_key, memory_free) == 0;
-}
-
-/* The calling thread's memory, made on first use; NULL without memory. */
-static struct memory *memory_get(void)
-{
-    if (memory)
-        return memory;
-    pthread_once(&memory_once, memory_key_make);
-    if (!memory_key_ok || !(memory = calloc(1, sizeof *memory)))
-        return NULL;
-    if (pthread_setspecific(memory_key, memory) != 0) {
-        free(memory);
-        memory = NULL;
-    }
-    return memory;
-}
+static struct allot_thread_block memories =
+    ALLOT_THREAD_BLOCK_INIT(sizeof(struct memory), memory_release);
 
 void allot_json_check_forget(void)
 {
-    if (!memory)
-        return;
-    if (memory_key_ok)
-        pthread_setspecific(memory_key, NULL);
-    memory_free(memory);
-    memory = NULL;
+    allot_thread_block_drop(&memories);
 }
 
 size_t allot_json_check_remembered_hits(void)
 {
-    return memory ? memory->hits : 0;
+    const struct memory *m = allot_thread_block_peek(&memories);
+    return m ? m->hits : 0;
 }
 
 /* The length of a kept value (checked under flags) that s[i..n) starts
  * with, or 0. */
 static size_t remembered_at(const char *s, size_t n, size_t i, unsigned flags)
 {
-    struct memory *m = memory;
+    struct memory *m = allot_thread_block_peek(&memories);
     size_t k;
     if (!m)
         return 0;
@@ -346,7 +317,7 @@ static void remember(const char *v, size_t len, unsigned flags)
     size_t k;
 
     if (len < ALLOT_JSON_CHECK_REMEMBER_MIN || len > ALLOT_JSON_CHECK_REMEMBER_MAX ||
-        !(m = memory_get()))
+        !(m = allot_thread_block_get(&memories)))
         return;
     print = fingerprint(v, len);
     for (k = 0; k < SEEN_SLOTS; k++)

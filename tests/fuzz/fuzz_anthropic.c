@@ -5,7 +5,9 @@
  * their Messages answer and stream (anthropic_up.h). The same input goes
  * through all six.
  *
- * - Request: a translation that succeeds must be a chat request that the
+ * - Request: translating it again (the tool definitions remembered, by
+ *   this input or an earlier one) gives the same. A translation that
+ *   succeeds must be a chat request that the
  *   gateway's parser accepts (allot_chat_request_parse, as the gateway
  *   reads it), read the same off its whole tree without the strict check
  *   (allot_chat_request_parse_tree), with
@@ -74,6 +76,18 @@ static void request(const char *p, size_t size)
         check(rc == ALLOT_EINVAL, "a failure other than EINVAL", &err);
         check(err.len > 0 && !memchr(err.ptr, '\n', err.len), "not a one-line message", &err);
         check(out.len == 0, "a failure left output", &out);
+    }
+    /* again, twice: tool definitions remembered by the first translation
+     * (or by an earlier input's) must translate the same */
+    for (int again = 0; again < 2; again++) {
+        struct allot_buf out2;
+        allot_buf_init(&out2, 1u << 20);
+        allot_buf_reset(&err2);
+        check(allot_anthropic_request(p, size, &out2, &err2) == rc && out2.len == out.len &&
+                  (out.len == 0 || memcmp(out2.ptr, out.ptr, out.len) == 0) &&
+                  err2.len == err.len && (err.len == 0 || memcmp(err2.ptr, err.ptr, err.len) == 0),
+              "translated otherwise the second time", &out2);
+        allot_buf_release(&out2);
     }
     allot_buf_release(&out);
     allot_buf_release(&err);

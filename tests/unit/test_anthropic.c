@@ -1187,3 +1187,183 @@ TEST(anthropic_numbers_print_as_printf_would)
     }
     allot_buf_release(&b);
 }
+
+/* ---- tool translations remembered per thread (anthropic_request.c) ---- */
+
+/* A Messages body with n tools (about 180 bytes each) in the tools member
+ * written as key (a JSON string, escapes allowed), then rest (members
+ * without the braces). */
+static void tools_body(struct allot_buf *b, const char *key, int n, const char *rest)
+{
+    int i;
+    allot_buf_reset(b);
+    allot_buf_addf(b, "{%s:[", key);
+    for (i = 0; i < n; i++)
+        allot_buf_addf(b,
+                       "%s{\"name\":\"tool_%d\",\"description\":\"Reads a file \\u00e9 %d.\","
+                       "\"input_schema\":{\"type\":\"object\",\"properties\":{\"p\":{\"type\":"
+                       "\"string\",\"minLength\":1.5e1}},\"required\":[\"p\"]}}",
+                       i ? "," : "", i, i);
+    allot_buf_addf(b, "],%s}", rest);
+}
+
+#define TOOLS_REST                                                                                 \
+    "\"model\":\"auto\",\"max_tokens\":64,\"tool_choice\":{\"type\":\"any\"},"                     \
+    "\"messages\":[{\"role\":\"user\",\"content\":\"list the files\"}]"
+
+/* Translate body with what the thread remembers, then afresh (nothing
+ * remembered): the same code, text and error. *out gets the former. */
+static int same_as_fresh(const struct allot_buf *body, struct allot_buf *out)
+{
+    struct allot_buf fresh, e1, e2;
+    int r1, r2, same;
+
+    allot_buf_init(&fresh, 1 << 22);
+    allot_buf_init(&e1, 4096);
+    allot_buf_init(&e2, 4096);
+    allot_buf_reset(out);
+    r1 = allot_anthropic_request(body->ptr, body->len, out, &e1);
+    allot__anth_tools_forget();
+    r2 = allot_anthropic_request(body->ptr, body->len, &fresh, &e2);
+    same = r1 == r2 && out->len == fresh.len &&
+           (out->len == 0 || memcmp(out->ptr, fresh.ptr, out->len) == 0) && e1.len == e2.len &&
+           (e1.len == 0 || memcmp(e1.ptr, e2.ptr, e1.len) == 0);
+    allot_buf_release(&fresh);
+    allot_buf_release(&e1);
+    allot_buf_release(&e2);
+    return same;
+}
+
+/* Translate body twice, so that its tools are remembered after. */
+static void prime(const struct allot_buf *body)
+{
+    struct allot_buf out;
+    allot_buf_init(&out, 1 << 22);
+    allot_anthropic_request(body->ptr, body->len, &out, NULL);
+    allot_buf_reset(&out);
+    allot_anthropic_request(body->ptr, body->len, &out, NULL);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_request_tools_remembered_translate_the_same)
+{
+    struct allot_buf body, other, out;
+    size_t hits;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&other, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    allot__anth_tools_forget();
+    tools_body(&body, "\"tools\"", 12, TOOLS_REST);
+    prime(&body);
+    hits = allot__anth_tools_remembered();
+    ASSERT(hits > 0);
+    ASSERT(same_as_fresh(&body, &out));
+    ASSERT_STR_CONTAINS(out.ptr, "\"tool_choice\":\"required\"");
+    ASSERT_STR_CONTAINS(out.ptr, "\"name\":\"tool_11\"");
+
+    /* the same tools with other messages and tool_choice: remembered */
+    prime(&body);
+    hits = allot__anth_tools_remembered();
+    tools_body(
+        &other, "\"tools\"", 12,
+        "\"model\":\"m\",\"max_tokens\":9,\"tool_choice\":{\"type\":\"none\"},"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]");
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_anthropic_request(other.ptr, other.len, &out, NULL), 0);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), hits + 1);
+    prime(&body);
+    ASSERT(same_as_fresh(&other, &out));
+
+    /* an error elsewhere is still found, in its place */
+    prime(&body);
+    tools_body(&other, "\"tools\"", 12, "\"model\":\"m\",\"max_tokens\":0,\"messages\":[]");
+    ASSERT(same_as_fresh(&other, &out));
+    allot__anth_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&other);
+    allot_buf_release(&out);
+}
+
+TEST(anthropic_request_tools_remembered_only_when_the_same)
+{
+    struct allot_buf body, other, out;
+    size_t hits;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&other, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    allot__anth_tools_forget();
+    tools_body(&body, "\"tools\"", 12, TOOLS_REST);
+    prime(&body);
+    hits = allot__anth_tools_remembered();
+
+    /* one tool fewer: translated afresh, not the remembered text */
+    tools_body(&other, "\"tools\"", 11, TOOLS_REST);
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_anthropic_request(other.ptr, other.len, &out, NULL), 0);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), hits);
+    ASSERT(strstr(out.ptr, "tool_11") == NULL);
+
+    /* a second tools member after the remembered one: the last counts */
+    prime(&body);
+    allot_buf_reset(&other);
+    allot_buf_add(&other, body.ptr, body.len - 1);
+    allot_buf_adds(&other, ",\"tools\":[]}");
+    ASSERT(same_as_fresh(&other, &out));
+    ASSERT(strstr(out.ptr, "tool_0") == NULL);
+
+    /* the key written with an escape is the same member */
+    prime(&body);
+    hits = allot__anth_tools_remembered();
+    tools_body(&other, "\"t\\u006fols\"", 12, TOOLS_REST);
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_anthropic_request(other.ptr, other.len, &out, NULL), 0);
+    ASSERT_STR_CONTAINS(out.ptr, "\"name\":\"tool_11\"");
+
+    /* tools that are refused are never remembered, and refused each time */
+    allot__anth_tools_forget();
+    tools_body(&other, "\"tools\"", 12, TOOLS_REST);
+    memcpy(strstr(other.ptr, "\"name\":\"tool_3\""), "\"nome\"", 6);
+    prime(&other);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), 0);
+    ASSERT(same_as_fresh(&other, &out));
+    ASSERT_INT_EQ(allot_anthropic_request(other.ptr, other.len, &out, NULL), ALLOT_EINVAL);
+    allot__anth_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&other);
+    allot_buf_release(&out);
+}
+
+/* Every body one byte away from one whose tools are remembered translates
+ * (or is refused) as it would afresh. */
+TEST(anthropic_request_tools_remembered_agree_on_edits)
+{
+    static const char bytes[] = "{}[]\",:\\ 0a-\x01\xc3";
+    struct allot_buf body, e, out;
+    unsigned seed = 777;
+    int i;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&e, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    tools_body(&body, "\"tools\"", 6, TOOLS_REST);
+    for (i = 0; i < 600; i++) {
+        size_t at;
+        char c;
+        seed = seed * 1103515245u + 12345u;
+        at = (seed >> 8) % body.len;
+        c = bytes[(seed >> 4) % (sizeof bytes - 1)];
+        allot_buf_reset(&e);
+        allot_buf_add(&e, body.ptr, at);
+        if (i % 3 != 2)
+            allot_buf_add(&e, &c, 1);
+        allot_buf_add(&e, body.ptr + at + (i % 3 != 1), body.len - at - (i % 3 != 1));
+        prime(&body);
+        ASSERT(same_as_fresh(&e, &out));
+    }
+    allot__anth_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&e);
+    allot_buf_release(&out);
+}
