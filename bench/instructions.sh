@@ -19,7 +19,8 @@
 # (quality.enabled: false: no per-event read of the content), and the same
 # request as an Anthropic Messages request (/v1/messages), and as an
 # agent's request: the same messages after 24 tool definitions (~13 KB of
-# JSON schemas, which routing only looks at).
+# JSON schemas, which routing only looks at), in the chat and in the
+# Messages API (where they are translated).
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).
