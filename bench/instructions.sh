@@ -19,8 +19,8 @@
 # (quality.enabled: false: no per-event read of the content), and the same
 # request as an Anthropic Messages request (/v1/messages), and as an
 # agent's request: the same messages after 24 tool definitions (~13 KB of
-# JSON schemas, which routing only looks at), in the chat and in the
-# Messages API (where they are translated).
+# JSON schemas, which routing only looks at), in the chat, the Messages
+# and the Responses API (where they are translated).
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).
@@ -84,6 +84,9 @@ make_lua messages /v1/messages \
 # and an agent's in the Messages API: the same 24 tools as Anthropic writes them
 make_lua messages_agent /v1/messages \
   '(function() local m = body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":[") local t = {} for i = 1, 24 do t[i] = string.format([[{"name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","input_schema":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end return "{\"tools\":[" .. table.concat(t, ",") .. "]," .. m:sub(2) end)()'
+# and in the Responses API (as Codex sends it: instructions, input, tools)
+make_lua responses_agent /v1/responses \
+  '(function() local t = {} for i = 1, 24 do t[i] = string.format([[{"type":"function","name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","parameters":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end local sys = body:match("\"role\":\"system\",\"content\":(\"[^\"]*\")") local user = body:match("\"role\":\"user\",\"content\":(\".-[^\\]\")}%]") return "{\"model\":\"auto\",\"instructions\":" .. sys .. ",\"input\":" .. user .. ",\"tools\":[" .. table.concat(t, ",") .. "]}" end)()'
 
 # run_wrk LUA COUNT PORT OUT: COUNT answers on 4 connections. wrk runs
 # until its -d however early its thread stops, so the script leaves a mark
@@ -137,6 +140,7 @@ measure() {
   measure "messages, plain" "$TMP/checks.yaml" messages "$N"
   measure "chat, agent (24 tools)" "$TMP/checks.yaml" agent "$N"
   measure "messages, agent (24 tools)" "$TMP/checks.yaml" messages_agent "$N"
+  measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"

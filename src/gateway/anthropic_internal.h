@@ -9,6 +9,7 @@
 #include "allot/buf.h"
 #include "allot/json_member.h"
 #include "allot/slice.h"
+#include "allot/thread_block.h"
 
 /* Integers print as integers up to 2^53, the exactly representable range. */
 #define EXACT_INT_MAX 9007199254740992.0
@@ -64,11 +65,63 @@ cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allo
                                        const char *name, allot__anth_known_cb known, void *ctx,
                                        struct allot_slice *span);
 
-/* How many Messages requests the calling thread translated with tools it
- * remembered (anthropic_request.c), and dropping what it remembers: for
- * tests. */
+/* --- a translator's tools text, remembered per thread (tools_memo.c) ---
+ * A translator declares its memory with ALLOT__TOOLS_MEMO(name), parses
+ * with allot__anth_parse_request_known(..., "tools", allot__tools_known,
+ * &lookup, &raw), and then either uses lookup.found (its text, tool count
+ * and extra: the tree holds null for the tools) or translates the tools
+ * and keeps the result with allot__tools_keep(). */
+#define ALLOT__TOOLS_KEPT 2
+#define ALLOT__TOOLS_MIN 512
+#define ALLOT__TOOLS_MAX (256u * 1024u)
+
+struct allot__tools_kept {
+    struct allot_buf raw;   /* the tools value as sent */
+    struct allot_buf out;   /* the translator's text for it */
+    struct allot_buf extra; /* what else the translator kept of it */
+    int n;                  /* tools in it */
+    unsigned used;          /* the memory's clock when last kept or found */
+};
+
+struct allot__tools_memory {
+    struct allot__tools_kept kept[ALLOT__TOOLS_KEPT];
+    unsigned clock;
+    size_t hits;
+};
+
+void allot__tools_memory_release(void *p);
+
+#define ALLOT__TOOLS_MEMO(name)                                                                    \
+    static struct allot_thread_block name =                                                        \
+        ALLOT_THREAD_BLOCK_INIT(sizeof(struct allot__tools_memory), allot__tools_memory_release)
+
+/* What allot__tools_known() looks in, and what it found (NULL: nothing). */
+struct allot__tools_lookup {
+    struct allot_thread_block *memo;
+    const struct allot__tools_kept *found;
+};
+
+/* The kept translation of the tools value v[0..n), or NULL. */
+const struct allot__tools_kept *allot__tools_find(struct allot_thread_block *memo, const char *v,
+                                                  size_t n);
+
+/* allot__anth_known_cb over a struct allot__tools_lookup. */
+int allot__tools_known(void *ctx, const char *v, size_t n);
+
+/* Keep text[0..len) (n tools, and extra) as the translation of the tools
+ * value raw; one too small or too large, or no memory, keeps nothing. */
+void allot__tools_keep(struct allot_thread_block *memo, struct allot_slice raw, const char *text,
+                       size_t len, int n, const void *extra, size_t extra_len);
+
+/* How many translations the calling thread found in memo (tests). */
+size_t allot__tools_hits(struct allot_thread_block *memo);
+
+/* The Messages and Responses translators' counts of tools found, and
+ * dropping what they remember: for tests. */
 size_t allot__anth_tools_remembered(void);
 void allot__anth_tools_forget(void);
+size_t allot__responses_tools_remembered(void);
+void allot__responses_tools_forget(void);
 
 /* A non-negative token count, 0 when absent or not a sane number. */
 long long allot__anth_token_count(const cJSON *v);

@@ -17,7 +17,6 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
-#include "allot/thread_block.h"
 #include "anthropic_internal.h"
 
 /* Report a problem to the client: r->err gets one line, the caller gets
@@ -503,106 +502,17 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
     return 0;
 }
 
-/* --- tool translations, remembered ---
- *
- * A coding agent sends the same tool definitions, tens of KB of JSON
- * schemas, with every request, and their translation (a tree of every
- * schema, each written out again) was most of what a request cost: for
- * 24 tools, 1.4M instructions of 1.5M. So each thread keeps the last
- * TOOLS_KEPT tools values (their bytes as sent, TOOLS_MIN to TOOLS_MAX)
- * with what write_tools() made of them, and a request whose tools are the
- * same bytes gets that text without its tools being parsed at all. The
- * translation depends on the value alone, and one that was refused is
- * not kept, so the body translates as it would have. */
-#define TOOLS_KEPT 2
-#define TOOLS_MIN 512
-#define TOOLS_MAX (256u * 1024u)
-
-struct tools_kept {
-    struct allot_buf raw, out; /* the value as sent; write_tools()'s text */
-    int n;                     /* tools in it */
-    unsigned used;             /* the memory's clock when last kept or used */
-};
-
-struct tools_memory {
-    struct tools_kept kept[TOOLS_KEPT];
-    unsigned clock;
-    size_t hits;
-};
-
-static void tools_release(void *p)
-{
-    struct tools_memory *m = p;
-    size_t i;
-    for (i = 0; i < TOOLS_KEPT; i++) {
-        allot_buf_release(&m->kept[i].raw);
-        allot_buf_release(&m->kept[i].out);
-    }
-}
-
-static struct allot_thread_block tools_memories =
-    ALLOT_THREAD_BLOCK_INIT(sizeof(struct tools_memory), tools_release);
-
-/* The kept translation of the tools value v[0..n), or NULL. */
-static struct tools_kept *tools_find(const char *v, size_t n)
-{
-    struct tools_memory *m;
-    size_t i;
-    if (n < TOOLS_MIN || n > TOOLS_MAX || !(m = allot_thread_block_peek(&tools_memories)))
-        return NULL;
-    for (i = 0; i < TOOLS_KEPT; i++)
-        if (m->kept[i].raw.len == n && memcmp(m->kept[i].raw.ptr, v, n) == 0) {
-            m->kept[i].used = ++m->clock;
-            m->hits++;
-            return &m->kept[i];
-        }
-    return NULL;
-}
-
-/* allot__anth_known_cb: *ctx (a struct tools_kept *) gets the find. */
-static int tools_known(void *ctx, const char *v, size_t n)
-{
-    struct tools_kept **found = ctx;
-    *found = tools_find(v, n);
-    return *found != NULL;
-}
-
-/* Keep the translation text[0..len) (n tools) of the tools value raw; a
- * value that does not fit, or no memory, keeps nothing. */
-static void tools_keep(struct allot_slice raw, const char *text, size_t len, int n)
-{
-    struct tools_memory *m;
-    struct tools_kept *slot;
-    size_t i;
-
-    if (raw.len < TOOLS_MIN || raw.len > TOOLS_MAX ||
-        !(m = allot_thread_block_get(&tools_memories)))
-        return;
-    slot = &m->kept[0]; /* the least recently used */
-    for (i = 1; i < TOOLS_KEPT; i++)
-        if (m->kept[i].used < slot->used)
-            slot = &m->kept[i];
-    allot_buf_reset(&slot->raw);
-    allot_buf_reset(&slot->out);
-    slot->raw.max = TOOLS_MAX;
-    slot->out.max = 4 * TOOLS_MAX; /* a translation is about as long as its value */
-    if (allot_buf_add(&slot->raw, raw.ptr, raw.len) || allot_buf_add(&slot->out, text, len)) {
-        allot_buf_reset(&slot->raw); /* an empty slot matches nothing */
-        return;
-    }
-    slot->n = n;
-    slot->used = ++m->clock;
-}
+/* The tools' translations this translator remembers (tools_memo.c). */
+ALLOT__TOOLS_MEMO(tools_memo);
 
 size_t allot__anth_tools_remembered(void)
 {
-    const struct tools_memory *m = allot_thread_block_peek(&tools_memories);
-    return m ? m->hits : 0;
+    return allot__tools_hits(&tools_memo);
 }
 
 void allot__anth_tools_forget(void)
 {
-    allot_thread_block_drop(&tools_memories);
+    allot_thread_block_drop(&tools_memo);
 }
 
 /* "tool_choice" -> tool_choice and parallel_tool_calls; written only when
@@ -708,14 +618,14 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
     struct req r = {out, err, {0}, 0};
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
-    struct tools_kept *kept = NULL; /* the tools' translation, when known */
+    struct allot__tools_lookup known = {&tools_memo, NULL}; /* found: the tools' translation */
     struct allot_slice tools_raw;
     size_t start = out->len, tools_at;
     int rc, i = 0, n_tools;
 
     allot_buf_init(&r.scratch, out->max);
-    if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", tools_known, &kept,
-                                                 &tools_raw)))
+    if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", allot__tools_known,
+                                                 &known, &tools_raw)))
         goto out;
 
     /* the required fields, before anything is written */
@@ -772,14 +682,15 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
         (rc = write_options(&r, root)))
         goto out;
     tools_at = out->len;
-    if (kept) { /* the tree holds null for them */
-        n_tools = kept->n;
-        if ((rc = allot_buf_add(out, kept->out.ptr, kept->out.len)))
+    if (known.found) { /* the tree holds null for them */
+        n_tools = known.found->n;
+        if ((rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
             goto out;
     } else if ((rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools))) {
         goto out;
     } else if (tools_raw.ptr) {
-        tools_keep(tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools);
+        allot__tools_keep(&tools_memo, tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools,
+                          NULL, 0);
     }
     if ((rc = write_tool_choice(&r, allot_json_member(root, "tool_choice"), n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))

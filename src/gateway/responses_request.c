@@ -585,6 +585,20 @@ static int write_custom_tool(struct req *r, const cJSON *tool, const char *path)
     return 0;
 }
 
+/* The tools' translations this translator remembers, each with its
+ * custom tools' names (tools_memo.c). */
+ALLOT__TOOLS_MEMO(tools_memo);
+
+size_t allot__responses_tools_remembered(void)
+{
+    return allot__tools_hits(&tools_memo);
+}
+
+void allot__responses_tools_forget(void)
+{
+    allot_thread_block_drop(&tools_memo);
+}
+
 /* "tools" -> chat function tools. *n: how many. */
 static int write_tools(struct req *r, const cJSON *tools, int *n)
 {
@@ -739,13 +753,16 @@ static int write_text(struct req *r, const cJSON *root, const char **verbosity)
     return allot_buf_adds(r->out, "}}");
 }
 
-/* Everything after messages, in output order. */
-static int write_options(struct req *r, const cJSON *root)
+/* Everything after messages, in output order; the tools' text is known's
+ * find when there is one (the tree holds null for them), else made from
+ * the tree and kept as the translation of tools_raw. */
+static int write_options(struct req *r, const cJSON *root, const struct allot__tools_lookup *known,
+                         struct allot_slice tools_raw)
 {
     static const char *const numbers[] = {"temperature", "top_p"};
     const cJSON *v, *reasoning;
     const char *user, *effort = NULL, *verbosity;
-    size_t i;
+    size_t i, tools_at;
     int rc, stream, n_tools;
 
     if ((v = allot_json_member(root, "max_output_tokens")) && !cJSON_IsNull(v)) {
@@ -781,8 +798,21 @@ static int write_options(struct req *r, const cJSON *root)
     if (user &&
         ((rc = allot_buf_adds(r->out, ",\"user\":")) || (rc = allot__anth_add_str(r->out, user))))
         return rc;
-    if ((rc = write_tools(r, allot_json_member(root, "tools"), &n_tools)) ||
-        (rc = write_tool_choice(r, root, n_tools)) || (rc = write_text(r, root, &verbosity)))
+    tools_at = r->out->len;
+    if (known->found) {
+        const struct allot__tools_kept *k = known->found;
+        n_tools = k->n;
+        if (k->extra.len == sizeof r->custom)
+            memcpy(&r->custom, k->extra.ptr, sizeof r->custom);
+        if ((rc = allot_buf_add(r->out, k->out.ptr, k->out.len)))
+            return rc;
+    } else if ((rc = write_tools(r, allot_json_member(root, "tools"), &n_tools))) {
+        return rc;
+    } else if (tools_raw.ptr) {
+        allot__tools_keep(&tools_memo, tools_raw, r->out->ptr + tools_at, r->out->len - tools_at,
+                          n_tools, &r->custom, sizeof r->custom);
+    }
+    if ((rc = write_tool_choice(r, root, n_tools)) || (rc = write_text(r, root, &verbosity)))
         return rc;
     if ((rc = opt_object(r, root, "", "reasoning", &reasoning)) ||
         (reasoning && (rc = opt_string(r, reasoning, "reasoning", "effort", &effort))))
@@ -803,6 +833,8 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     struct req r;
     const cJSON *model, *input, *item;
     const char *instructions;
+    struct allot__tools_lookup known = {&tools_memo, NULL};
+    struct allot_slice tools_raw;
     cJSON *root;
     size_t start = out->len;
     int rc, i = 0;
@@ -814,7 +846,8 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     r.err = err;
     allot_buf_init(&r.text, out->max);
     allot_buf_init(&r.parts, out->max);
-    if (!(root = allot__anth_parse_request(body, len, err, &rc)))
+    if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", allot__tools_known,
+                                                 &known, &tools_raw)))
         goto out;
 
     /* the required fields and what allot refuses, before anything is
@@ -865,7 +898,7 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
         rc = invalid(&r, "input: must contain at least one message");
         goto out;
     }
-    if ((rc = allot_buf_add(out, "]", 1)) || (rc = write_options(&r, root)) ||
+    if ((rc = allot_buf_add(out, "]", 1)) || (rc = write_options(&r, root, &known, tools_raw)) ||
         (rc = allot_buf_add(out, "}", 1)))
         goto out;
 out:

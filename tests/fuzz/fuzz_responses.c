@@ -86,6 +86,25 @@ static void request(const char *p, size_t size, struct allot_responses_custom *c
         check(out.len == 0, "a failure left output", &out);
         check(custom->n == 0, "a failure left custom tools", &err);
     }
+    /* again, twice: tool definitions remembered by the first translation
+     * (or by an earlier input's) must translate the same, custom tools too */
+    for (int again = 0; again < 2; again++) {
+        struct allot_buf out2;
+        struct allot_responses_custom c2;
+        allot_buf_init(&out2, 1u << 20);
+        allot_buf_reset(&err2);
+        memset(&c2, 0, sizeof c2);
+        c2.n = -1;
+        check(allot_responses_request(p, size, &out2, &err2, &c2) == rc && out2.len == out.len &&
+                  (out.len == 0 || memcmp(out2.ptr, out.ptr, out.len) == 0) &&
+                  err2.len == err.len &&
+                  (err.len == 0 || memcmp(err2.ptr, err.ptr, err.len) == 0) && c2.n == custom->n,
+              "translated otherwise the second time", &out2);
+        for (i = 0; i < c2.n; i++)
+            check(strcmp(c2.name[i], custom->name[i]) == 0, "another custom tool the second time",
+                  &out2);
+        allot_buf_release(&out2);
+    }
     allot_buf_release(&out);
     allot_buf_release(&err);
     allot_buf_release(&err2);

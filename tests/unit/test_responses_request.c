@@ -6,6 +6,7 @@
 #include <cJSON.h>
 #include "allot/error.h"
 #include "allot/responses.h"
+#include "gateway/anthropic_internal.h"
 #include "json_path.h"
 #include "test.h"
 
@@ -1139,4 +1140,140 @@ TEST(responses_request_output_is_valid_json_for_hostile_strings)
     ASSERT_STR_EQ(json_str(o, "messages.0.content"),
                   "quote \" backslash \\ tab \t \xc3\xa9 \xf0\x9f\x98\x80");
     cJSON_Delete(o);
+}
+
+/* ---- tool translations remembered per thread (tools_memo.c) ---- */
+
+/* A Responses body with n function tools and one custom tool, then rest
+ * (members without the braces). */
+static void responses_tools_body(struct allot_buf *b, int n, const char *rest)
+{
+    int i;
+    allot_buf_reset(b);
+    allot_buf_adds(b, "{\"tools\":[{\"type\":\"custom\",\"name\":\"apply_patch\","
+                      "\"description\":\"Use the apply_patch tool to edit files.\"}");
+    for (i = 0; i < n; i++)
+        allot_buf_addf(b,
+                       ",{\"type\":\"function\",\"name\":\"tool_%d\",\"description\":\"Reads "
+                       "file %d.\",\"strict\":true,\"parameters\":{\"type\":\"object\","
+                       "\"properties\":{\"p\":{\"type\":\"string\"}},\"required\":[\"p\"]}}",
+                       i, i);
+    allot_buf_addf(b, "],%s}", rest);
+}
+
+#define RESPONSES_REST                                                                             \
+    "\"model\":\"auto\",\"tool_choice\":{\"type\":\"custom\",\"name\":\"apply_patch\"},"           \
+    "\"input\":[{\"role\":\"user\",\"content\":\"fix the bug\"},{\"type\":\"custom_tool_call\","   \
+    "\"call_id\":\"c1\",\"name\":\"apply_patch\",\"input\":\"*** Begin Patch\"}]"
+
+/* The same code, text, message and custom tools as a fresh translation. */
+static int responses_same_as_fresh(const struct allot_buf *body, struct allot_buf *out)
+{
+    struct allot_buf fresh, e1, e2;
+    struct allot_responses_custom c1, c2;
+    int r1, r2, same, i;
+
+    allot_buf_init(&fresh, 1 << 22);
+    allot_buf_init(&e1, 4096);
+    allot_buf_init(&e2, 4096);
+    memset(&c1, 0, sizeof c1);
+    memset(&c2, 0, sizeof c2);
+    allot_buf_reset(out);
+    r1 = allot_responses_request(body->ptr, body->len, out, &e1, &c1);
+    allot__responses_tools_forget();
+    r2 = allot_responses_request(body->ptr, body->len, &fresh, &e2, &c2);
+    same = r1 == r2 && out->len == fresh.len &&
+           (out->len == 0 || memcmp(out->ptr, fresh.ptr, out->len) == 0) && e1.len == e2.len &&
+           (e1.len == 0 || memcmp(e1.ptr, e2.ptr, e1.len) == 0) && c1.n == c2.n;
+    for (i = 0; same && i < c1.n; i++)
+        same = strcmp(c1.name[i], c2.name[i]) == 0;
+    allot_buf_release(&fresh);
+    allot_buf_release(&e1);
+    allot_buf_release(&e2);
+    return same;
+}
+
+static void responses_prime(const struct allot_buf *body)
+{
+    struct allot_buf out;
+    int i;
+    allot_buf_init(&out, 1 << 22);
+    for (i = 0; i < 2; i++) {
+        allot_buf_reset(&out);
+        allot_responses_request(body->ptr, body->len, &out, NULL, NULL);
+    }
+    allot_buf_release(&out);
+}
+
+TEST(responses_request_tools_remembered_translate_the_same)
+{
+    struct allot_buf body, other, out;
+    struct allot_responses_custom custom;
+    size_t hits;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&other, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    allot__responses_tools_forget();
+    responses_tools_body(&body, 10, RESPONSES_REST);
+    responses_prime(&body);
+    hits = allot__responses_tools_remembered();
+    ASSERT(hits > 0);
+    /* remembered: the custom tool's name comes back with the text */
+    memset(&custom, 0, sizeof custom);
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_responses_request(body.ptr, body.len, &out, NULL, &custom), 0);
+    ASSERT_INT_EQ(allot__responses_tools_remembered(), hits + 1);
+    ASSERT_INT_EQ(custom.n, 1);
+    ASSERT_STR_EQ(custom.name[0], "apply_patch");
+    ASSERT_STR_CONTAINS(out.ptr, "\"name\":\"tool_9\"");
+    ASSERT_STR_CONTAINS(out.ptr, "\"tool_choice\":{\"type\":\"function\"");
+    ASSERT(responses_same_as_fresh(&body, &out));
+
+    /* other input and no tool_choice under the same tools */
+    responses_prime(&body);
+    responses_tools_body(&other, 10, "\"model\":\"m\",\"input\":\"hello\"");
+    ASSERT(responses_same_as_fresh(&other, &out));
+    /* refused tools are never kept */
+    allot__responses_tools_forget();
+    responses_tools_body(&other, 10, RESPONSES_REST);
+    memcpy(strstr(other.ptr, "\"type\":\"function\""), "\"type\":\"funktion\"", 17);
+    responses_prime(&other);
+    ASSERT_INT_EQ(allot__responses_tools_remembered(), 0);
+    ASSERT(responses_same_as_fresh(&other, &out));
+    allot__responses_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&other);
+    allot_buf_release(&out);
+}
+
+TEST(responses_request_tools_remembered_agree_on_edits)
+{
+    static const char bytes[] = "{}[]\",:\\ 0a-\x01\xc3";
+    struct allot_buf body, e, out;
+    unsigned seed = 4242;
+    int i;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&e, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    responses_tools_body(&body, 4, RESPONSES_REST);
+    for (i = 0; i < 600; i++) {
+        size_t at;
+        char c;
+        seed = seed * 1103515245u + 12345u;
+        at = (seed >> 8) % body.len;
+        c = bytes[(seed >> 4) % (sizeof bytes - 1)];
+        allot_buf_reset(&e);
+        allot_buf_add(&e, body.ptr, at);
+        if (i % 3 != 2)
+            allot_buf_add(&e, &c, 1);
+        allot_buf_add(&e, body.ptr + at + (i % 3 != 1), body.len - at - (i % 3 != 1));
+        responses_prime(&body);
+        ASSERT(responses_same_as_fresh(&e, &out));
+    }
+    allot__responses_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&e);
+    allot_buf_release(&out);
 }
