@@ -9,6 +9,7 @@
 #include "allot/json_check.h"
 #include "allot/json_member.h"
 #include "allot/utf8.h"
+#include "edits.h"
 #include "test.h"
 
 /* Check text (NUL-terminated) with flags, no member callback. */
@@ -538,7 +539,6 @@ TEST(json_check_remembers_a_repeated_tools_value)
  * check judges it. */
 TEST(json_check_remembering_agrees_with_a_full_check_on_edits)
 {
-    static const char bytes[] = "{}[]\",:\\ 0a-\x01\xc3\x80\xff";
     struct allot_buf b, e;
     unsigned seed = 12345;
     size_t hits0;
@@ -552,22 +552,7 @@ TEST(json_check_remembering_agrees_with_a_full_check_on_edits)
     ASSERT(agrees(b.ptr, b.len, 0));
     hits0 = allot_json_check_remembered_hits();
     for (i = 0; i < 3000; i++) {
-        size_t at;
-        char c;
-        seed = seed * 1103515245u + 12345u;
-        at = (seed >> 8) % b.len;
-        c = bytes[(seed >> 4) % (sizeof bytes - 1)];
-        allot_buf_reset(&e);
-        allot_buf_add(&e, b.ptr, at);
-        if (i % 3 == 0) { /* changed */
-            allot_buf_add(&e, &c, 1);
-            allot_buf_add(&e, b.ptr + at + 1, b.len - at - 1);
-        } else if (i % 3 == 1) { /* put in */
-            allot_buf_add(&e, &c, 1);
-            allot_buf_add(&e, b.ptr + at, b.len - at);
-        } else { /* taken out */
-            allot_buf_add(&e, b.ptr + at + 1, b.len - at - 1);
-        }
+        one_byte_edit(&b, i, &seed, &e);
         ASSERT(agrees(e.ptr, e.len, 0));
         ASSERT(agrees(b.ptr, b.len, 0)); /* the edits must not displace it */
     }
