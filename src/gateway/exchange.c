@@ -1712,9 +1712,14 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         const char *body = req->body.ptr ? req->body.ptr : "";
 
         allot_buf_reset(&x->abody);
+        /* the client's tree, gone before the translation returns, from the
+         * events' arena (no event yet): no malloc and free for each node */
+        arena = allot_json_arena_enter(&x->events);
         rc = x->anthropic
                  ? allot_anthropic_request(body, req->body.len, &x->abody, &err)
                  : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
+        allot_json_arena_leave(arena);
+        allot_json_arena_reset(&x->events);
         if (rc) {
             set_error(x, "%s",
                       rc == ALLOT_ETOOBIG  ? "request too large to translate"
