@@ -1,6 +1,8 @@
+#include <string.h>
 #include "allot/buf.h"
 #include "allot/error.h"
 #include "allot/kinds.h"
+#include "allot/utf8.h"
 #include "test.h"
 
 TEST(buf_cap_is_enforced)
@@ -21,6 +23,80 @@ TEST(buf_addf_and_json_escape)
     ASSERT_INT_EQ(allot_buf_add_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10), 0);
     ASSERT_STR_EQ(allot_buf_cstr(&b), "42-x \"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\"");
     allot_buf_release(&b);
+}
+
+/* allot_buf_add_json_str() as the rules say it, a byte at a time: printable
+ * ASCII but '"' and the backslash as it is, those two and \n \r \t as
+ * two-character escapes, other control bytes as \u00XX, whole UTF-8
+ * sequences as they are, any other byte as U+FFFD. */
+static void json_str_slowly(struct allot_buf *b, const unsigned char *p, size_t n)
+{
+    size_t i = 0, sl;
+    allot_buf_adds(b, "\"");
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            allot_buf_addf(b, "\\%c", c);
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            allot_buf_addf(b, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        } else if (c < 0x20) {
+            allot_buf_addf(b, "\\u%04x", c);
+        } else if (c < 0x80) {
+            allot_buf_add(b, &c, 1);
+        } else if ((sl = allot_utf8_seq_len(p + i, n - i)) > 0) {
+            allot_buf_add(b, p + i, sl);
+            i += sl;
+            continue;
+        } else {
+            allot_buf_adds(b, "\xEF\xBF\xBD");
+        }
+        i++;
+    }
+    allot_buf_adds(b, "\"");
+}
+
+/* Texts of 0-99 bytes, mostly plain ASCII (runs past sixteen bytes, the
+ * fast path's step), with escapes, control bytes, DEL, UTF-8 and broken
+ * UTF-8 at any offset: the same JSON as the rules give. */
+TEST(buf_json_escape_matches_the_rules_at_any_offset)
+{
+    static const char *const odd[] = {"\"",       "\\",           "\n",
+                                      "\x01",     "\x1f",         "\x7f",
+                                      "\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\x98\x80",
+                                      "\xff",     "\xc3",         "\x80"};
+    struct allot_buf got, want;
+    unsigned char text[128];
+    unsigned seed = 99;
+    int k;
+
+    allot_buf_init(&got, 1 << 16);
+    allot_buf_init(&want, 1 << 16);
+    for (k = 0; k < 20000; k++) {
+        size_t n = 0, len;
+        seed = seed * 1103515245u + 12345u;
+        len = (seed >> 16) % 100;
+        while (n < len) {
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 8) % 10 < 8) {
+                text[n++] = (unsigned char)(' ' + (seed >> 12) % 95); /* printable ASCII */
+            } else {
+                const char *o = odd[(seed >> 12) % (sizeof odd / sizeof odd[0])];
+                size_t ol = strlen(o);
+                if (n + ol > sizeof text)
+                    break;
+                memcpy(text + n, o, ol);
+                n += ol;
+            }
+        }
+        allot_buf_reset(&got);
+        allot_buf_reset(&want);
+        ASSERT_INT_EQ(allot_buf_add_json_str(&got, (const char *)text, n), 0);
+        json_str_slowly(&want, text, n);
+        ASSERT_INT_EQ(got.len, want.len);
+        ASSERT(memcmp(got.ptr, want.ptr, got.len) == 0);
+    }
+    allot_buf_release(&got);
+    allot_buf_release(&want);
 }
 
 TEST(kinds_tables_match_kinds_md)
