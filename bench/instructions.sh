@@ -20,7 +20,8 @@
 # request as an Anthropic Messages request (/v1/messages), and as an
 # agent's request: the same messages after 24 tool definitions (~13 KB of
 # JSON schemas, which routing only looks at), in the chat, the Messages
-# and the Responses API (where they are translated).
+# and the Responses API (where they are translated); and a Messages
+# conversation of 61 turns (28 KB), N/2 requests.
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).
@@ -87,6 +88,10 @@ make_lua messages_agent /v1/messages \
 # and in the Responses API (as Codex sends it: instructions, input, tools)
 make_lua responses_agent /v1/responses \
   '(function() local t = {} for i = 1, 24 do t[i] = string.format([[{"type":"function","name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","parameters":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end local sys = body:match("\"role\":\"system\",\"content\":(\"[^\"]*\")") local user = body:match("\"role\":\"user\",\"content\":(\".-[^\\]\")}%]") return "{\"model\":\"auto\",\"instructions\":" .. sys .. ",\"input\":" .. user .. ",\"tools\":[" .. table.concat(t, ",") .. "]}" end)()'
+# a long conversation in the Messages API: 60 turns of ~460 bytes and a
+# last instruction (28 KB), all of it translated on every request
+make_lua messages_long /v1/messages \
+  '(function() local t = {} for i = 1, 60 do local role = (i % 2 == 1) and "user" or "assistant" t[i] = string.format([[{"role":"%s","content":"Turn %d. The city library on Harbour Street reopened on Monday after eighteen months of renovation work. The building, which dates from 1911, now has a new roof, step-free access at both entrances and a reading room on the top floor with views over the old port. The children section has doubled in size and moved to the ground floor, next to a small cafe run by a local bakery. The library now opens from eight in the morning until nine at night on weekdays."}]], role, i) end t[61] = [[{"role":"user","content":"Summarise the conversation in five bullet points."}]] return "{\"model\":\"auto\",\"max_tokens\":300,\"system\":\"You are terse.\",\"messages\":[" .. table.concat(t, ",") .. "]}" end)()'
 
 # run_wrk LUA COUNT PORT OUT: COUNT answers on 4 connections. wrk runs
 # until its -d however early its thread stops, so the script leaves a mark
@@ -141,6 +146,7 @@ measure() {
   measure "chat, agent (24 tools)" "$TMP/checks.yaml" agent "$N"
   measure "messages, agent (24 tools)" "$TMP/checks.yaml" messages_agent "$N"
   measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"
+  measure "messages, 61 turns (28 KB)" "$TMP/checks.yaml" messages_long $((N / 2))
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"
