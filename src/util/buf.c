@@ -4,12 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include "allot/buf.h"
 #include "allot/error.h"
 #include "allot/utf8.h"
+#include "util/json_plain.h"
 
 void allot_buf_init(struct allot_buf *b, size_t max)
 {
@@ -102,19 +100,6 @@ int allot_buf_addf(struct allot_buf *b, const char *fmt, ...)
     return rc;
 }
 
-/* The bytes a JSON string holds as they are: printable ASCII but '"' and
- * the backslash. A table, as the test is made for every byte of a text. */
-static const unsigned char plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
 int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -131,30 +116,8 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
         char esc[8], short_esc;
         size_t elen = 0, sl;
 
-        if (plain[c]) { /* most of a text, taken in one tight loop */
-            size_t j = i + 1;
-#ifdef __SSE2__
-            /* sixteen bytes a step while all are plain: none below 0x20
-             * or from 0x80 (both below 0x20 as signed bytes), none '"'
-             * or the backslash; the byte that is not, found by the mask */
-            while (n - j >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
-                unsigned not_plain = (unsigned)_mm_movemask_epi8(
-                    _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
-                if (not_plain) {
-                    j += (size_t)__builtin_ctz(not_plain);
-                    goto run_end;
-                }
-                j += 16;
-            }
-#endif
-            while (j < n && plain[p[j]])
-                j++;
-#ifdef __SSE2__
-        run_end:
-#endif
+        if (allot_json_plain(c)) { /* most of a text, taken in one run */
+            size_t j = allot_json_plain_end(s, i + 1, n);
             run += j - i;
             i = j;
             continue;

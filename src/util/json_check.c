@@ -22,6 +22,7 @@
 #include "allot/json_check.h"
 #include "allot/thread_block.h"
 #include "allot/utf8.h"
+#include "util/json_plain.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -82,28 +83,6 @@ static long u_escape(const char *s, size_t n, size_t i)
     return v;
 }
 
-/* String bytes that need no check: printable ASCII but '"' and '\\'. */
-static int plain_in_string(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-
-/* How many of the 16 bytes at s are plain_in_string(). */
-static size_t plain16(const char *s)
-{
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x);
-    __m128i stop = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-        ctl);
-    unsigned m = (unsigned)_mm_movemask_epi8(stop) | (unsigned)_mm_movemask_epi8(x);
-    return m ? (size_t)__builtin_ctz(m) : 16;
-}
-#endif
-
 /* s[*i] is '"'. Checks the string; on return *i is just past the closing
  * quote and *has_esc says whether it holds an escape. */
 static int scan_string(struct scan *sc, size_t *i, int *has_esc)
@@ -115,16 +94,7 @@ static int scan_string(struct scan *sc, size_t *i, int *has_esc)
     int esc = 0;
 
     for (;;) {
-#if defined(__SSE2__)
-        while (n - j >= 16) {
-            size_t k = plain16(s + j);
-            j += k;
-            if (k < 16)
-                break;
-        }
-#endif
-        while (j < n && plain_in_string(u[j]))
-            j++;
+        j = allot_json_plain_end(s, j, n); /* bytes that need no check */
         if (j >= n)
             return fail(sc, n, ALLOT_JSON_CHECK_UNTERMINATED);
         if (u[j] == '"')
