@@ -66,8 +66,9 @@ struct allot_features {
 
 /* Extract the features of a request. in gives the structural counts, v the
  * instruction spans. Never more than ALLOT_FEATURES_MAX (text is cut
- * first, see above). Never fails; does not allocate (the remembered
- * system prompts are thread-local storage). */
+ * first, see above). Never fails; allocates only a thread's block of
+ * remembered system prompts, once (thread_block.h), and without it reads
+ * every span. */
 void allot_features_extract(const struct allot_instruction *in,
                             const struct allot_instruction_view *v, unsigned hash_bits,
                             struct allot_features *out);

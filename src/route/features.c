@@ -16,7 +16,8 @@
  * bit the bucket does not use, so that features sharing a bucket cancel in
  * expectation instead of adding up (Weinberger et al., 2009).
  *
- * DESIGN: nothing allocates; a request's features fit the fixed arrays of
+ * DESIGN: nothing allocates per request (a thread's remembered system
+ * prompts are one block, made once); a request's features fit the fixed arrays of
  * struct allot_features. Hashing is FNV-1a per family seed, then MurmurHash3's
  * 32-bit finaliser so that the low bits used as the bucket are well mixed.
  * Each byte of text is looked at once by the tokenizer (a table says what
@@ -29,6 +30,7 @@
 #include "allot/cues.h"
 #include "allot/features.h"
 #include "allot/kinds.h"
+#include "allot/thread_block.h"
 #include "util/byte_table.h"
 
 #define WORD_MAX 32
@@ -487,8 +489,10 @@ static void span_features(struct extractor *x, const struct allot_span *sp, int 
  * the same place, as reading it again would give (tests/unit/test_features.c
  * compares the two). A span whose reading hit a cap (features, units,
  * cues) is not kept, and one is replayed only where it would not hit one.
- * SYS_ENTRIES prompts per thread, the oldest replaced; in thread-local
- * storage (about 14 KB each), so nothing is allocated or locked. */
+ * SYS_ENTRIES prompts per thread (about 12 KB each), the oldest replaced,
+ * in a block the thread makes the first time it keeps one and frees when
+ * it exits (thread_block.h): no lock, and nothing in threads that never
+ * classify. */
 #define SYS_ENTRIES 4
 #define SYS_FEATURES 640 /* words, bigrams and sentence starts of 1200 bytes fit */
 #define SYS_UNITS 512
@@ -511,21 +515,24 @@ struct sys_entry {
     struct sys_unit units[SYS_UNITS];
 };
 
-static _Thread_local struct sys_entry sys_cache[SYS_ENTRIES];
-static _Thread_local unsigned sys_next; /* the slot the next new prompt takes */
-static _Thread_local size_t sys_replays;
+struct sys_memory {
+    struct sys_entry entry[SYS_ENTRIES];
+    unsigned next; /* the slot the next new prompt takes */
+    size_t replays;
+};
+
+static struct allot_thread_block sys_memories =
+    ALLOT_THREAD_BLOCK_INIT(sizeof(struct sys_memory), NULL);
 
 size_t allot_features_replayed(void)
 {
-    return sys_replays;
+    const struct sys_memory *m = allot_thread_block_peek(&sys_memories);
+    return m ? m->replays : 0;
 }
 
 void allot_features_forget(void)
 {
-    size_t i;
-    for (i = 0; i < SYS_ENTRIES; i++)
-        sys_cache[i].len = 0;
-    sys_next = 0;
+    allot_thread_block_drop(&sys_memories);
 }
 
 /* Copies of a kept span's features in place of reading sp. 0 when sp is
@@ -533,13 +540,14 @@ void allot_features_forget(void)
 static int sys_replay(struct extractor *x, const struct allot_span *sp, int *lead_done)
 {
     struct allot_features *f = x->out;
+    struct sys_memory *m = allot_thread_block_peek(&sys_memories);
     const struct sys_entry *e = NULL;
     size_t i, base;
 
-    for (i = 0; i < SYS_ENTRIES; i++)
-        if (sys_cache[i].len == sp->len && sys_cache[i].mask == x->mask &&
-            memcmp(sys_cache[i].text, sp->ptr, sp->len) == 0) {
-            e = &sys_cache[i];
+    for (i = 0; m && i < SYS_ENTRIES; i++)
+        if (m->entry[i].len == sp->len && m->entry[i].mask == x->mask &&
+            memcmp(m->entry[i].text, sp->ptr, sp->len) == 0) {
+            e = &m->entry[i];
             break;
         }
     if (!e || f->n + e->n_f >= x->limit || f->n_units + e->n_units >= ALLOT_UNITS_MAX ||
@@ -566,7 +574,7 @@ static int sys_replay(struct extractor *x, const struct allot_span *sp, int *lea
     if (e->any_word && *lead_done == 1)
         *lead_done = 2; /* as its first word would have (unseen: a later span's
                          * first word would set it before reading it) */
-    sys_replays++;
+    m->replays++;
     return 1;
 }
 
@@ -576,13 +584,15 @@ static void sys_keep(const struct extractor *x, const struct allot_span *sp, siz
                      size_t c0)
 {
     const struct allot_features *f = x->out;
-    struct sys_entry *e = &sys_cache[sys_next];
+    struct sys_memory *m;
+    struct sys_entry *e;
     size_t i;
 
     if (f->n >= x->limit || f->n_units >= ALLOT_UNITS_MAX || x->n_cues >= CUE_PENDING_MAX ||
         f->n - n0 > SYS_FEATURES || f->n_units - u0 > SYS_UNITS || x->n_cues - c0 > SYS_CUES ||
-        sp->len > sizeof e->text)
+        sp->len > ALLOT_VIEW_SYSTEM_READ || !(m = allot_thread_block_get(&sys_memories)))
         return;
+    e = &m->entry[m->next];
     for (i = u0; i < f->n_units; i++)
         if (f->units[i].ptr < sp->ptr || f->units[i].ptr + f->units[i].len > sp->ptr + sp->len)
             return; /* cannot happen: every unit of a span is in it */
@@ -607,7 +617,7 @@ static void sys_keep(const struct extractor *x, const struct allot_span *sp, siz
     e->n_units = (uint16_t)(f->n_units - u0);
     e->n_cues = (uint16_t)(x->n_cues - c0);
     e->any_word = f->n_units > u0;
-    sys_next = (sys_next + 1) % SYS_ENTRIES;
+    m->next = (m->next + 1) % SYS_ENTRIES;
 }
 
 /* The system prompt's span: its copies when kept, else read and kept. */
