@@ -27,6 +27,7 @@
 #include "allot/error.h"
 #include "allot/fmt.h"
 #include "util/byte_table.h"
+#include "util/header_safe16.h"
 
 struct slot {
     struct allot_kinds_model *model; /* NULL: no model (bootstrap build) */
@@ -551,16 +552,14 @@ static void copy_header_safe(char *dst, const char name[ALLOT_FEATURE_NAME_MAX],
     _Static_assert(ALLOT_FEATURE_NAME_MAX >= 32 && ALLOT_FEATURE_NAME_MAX <= 48,
                    "three vectors cover a name");
     char safe[ALLOT_FEATURE_NAME_MAX];
-    const __m128i low = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F), mark = _mm_set1_epi8('?');
     static const size_t at[3] = {0, 16, ALLOT_FEATURE_NAME_MAX - 16};
     size_t k;
-    for (k = 0; k < 3; k++) {
-        /* signed, bytes below 0x20 and from 0x80 up are both less than 0x20 */
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(name + at[k]));
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_cmpeq_epi8(v, del));
-        _mm_storeu_si128((__m128i *)(void *)(safe + at[k]),
-                         _mm_or_si128(_mm_andnot_si128(bad, v), _mm_and_si128(bad, mark)));
-    }
+    int changed;
+    for (k = 0; k < 3; k++)
+        _mm_storeu_si128(
+            (__m128i *)(void *)(safe + at[k]),
+            allot_header_safe16(_mm_loadu_si128((const __m128i *)(const void *)(name + at[k])),
+                                &changed));
     allot_copy_small(dst, safe, n);
 #else
     memcpy(dst, name, n);

@@ -1,10 +1,8 @@
 /* slice.c: slice helpers that are too big to inline. */
 #include <string.h>
 #include <strings.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include "allot/slice.h"
+#include "util/header_safe16.h"
 
 int allot_slice_ieq(struct allot_slice s, const char *lit)
 {
@@ -21,14 +19,12 @@ void allot_mem_header_safe(char *s, size_t n)
 {
     size_t i = 0;
 #if defined(__SSE2__)
-    /* signed, bytes below 0x20 and from 0x80 up are both less than 0x20 */
-    const __m128i low = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F), mark = _mm_set1_epi8('?');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_cmpeq_epi8(v, del));
-        if (_mm_movemask_epi8(bad))
-            _mm_storeu_si128((__m128i *)(void *)(s + i),
-                             _mm_or_si128(_mm_andnot_si128(bad, v), _mm_and_si128(bad, mark)));
+        int changed;
+        __m128i v =
+            allot_header_safe16(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), &changed);
+        if (changed) /* most text has nothing to change: no store then */
+            _mm_storeu_si128((__m128i *)(void *)(s + i), v);
     }
 #endif
     for (; i < n; i++)
