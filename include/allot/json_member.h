@@ -17,13 +17,13 @@ cJSON *allot_json_member(const cJSON *obj, const char *name);
 
 /* The value of the last top-level member named name (an ASCII name; keys
  * compared decoded, as cJSON decodes them) of the JSON object in
- * text[0..len), parsed by cJSON on its own: the text is checked whole
+ * text[0..len), read on its own: the text is checked whole
  * (allot_json_check(), flags 0) but only that member's value is built into
- * a tree, for reading one member of a large object cheaply. The same tree
- * allot_json_member(cJSON_Parse(text), name) gives. The caller owns it
- * (cJSON_Delete; from the current arena, json_arena.h). NULL when the text
- * fails the check, is not an object, has no such member, or on no memory:
- * a caller that must tell these apart parses the whole text instead. */
+ * a tree (allot_json_tree(), json_tree.h), for reading one member of a large object cheaply. The
+ * same tree allot_json_member(cJSON_Parse(text), name) gives. The caller owns it (cJSON_Delete;
+ * from the current arena, json_arena.h). NULL when the text fails the check, is not an object, has
+ * no such member, or on no memory: a caller that must tell these apart parses the whole text
+ * instead. */
 cJSON *allot_json_parse_member(const char *text, size_t len, const char *name);
 
 #endif

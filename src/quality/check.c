@@ -20,6 +20,7 @@
 #include "allot/error.h"
 #include "allot/json_check.h"
 #include "allot/json_schema.h"
+#include "allot/json_tree.h"
 #include "allot/utf8.h"
 
 /* A refusal is looked for in this many bytes from the start. */
@@ -409,7 +410,7 @@ static int check_json(const struct allot_check_set *set, const cJSON *response_f
     }
     if (!(set->flags & ALLOT_CHECK_F_SCHEMA) || !schema)
         goto out;
-    if (!(doc = cJSON_ParseWithLength(a->content, a->content_len))) {
+    if (!(doc = allot_json_tree(a->content, a->content_len))) { /* checked above */
         rc = ALLOT_ENOMEM;
         goto out;
     }

@@ -49,6 +49,7 @@
 #include "allot/json_check.h"
 #include "allot/json_member.h"
 #include "allot/json_text.h"
+#include "allot/json_tree.h"
 
 /* Instruction text copied or sliced per message: bounds classifier work and
  * scratch memory regardless of body size. */
@@ -503,12 +504,11 @@ static int parse_own_text(struct allot_chat_request *t, const char *body, size_t
 /* The tree of a checked object text holding only the members of spans
  * marked tree, the last of each name: members routing never reads (the
  * tools' schemas, sampling settings, metadata) are not built at all. Each
- * value was checked with the text, so cJSON can fail on one only for want
- * of memory. */
+ * value was checked with the text and is read as such (json_tree.h), so
+ * reading one fails only for want of memory. */
 static int selected_tree(struct allot_chat_request *t, const char *body, const struct member *spans,
                          size_t n_spans)
 {
-    const char *end = NULL;
     cJSON *v;
     size_t k;
 
@@ -517,7 +517,7 @@ static int selected_tree(struct allot_chat_request *t, const char *body, const s
     for (k = 0; k < n_spans; k++) {
         if (!spans[k].tree || spans[k].count == 0)
             continue;
-        v = cJSON_ParseWithLengthOpts(body + spans[k].off, spans[k].len, &end, 0);
+        v = allot_json_tree(body + spans[k].off, spans[k].len);
         if (!v)
             return ALLOT_ENOMEM;
         if (!cJSON_AddItemToObjectCS(t->root, spans[k].name, v)) { /* names are literals */
@@ -541,7 +541,6 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
                        struct allot_buf *err)
 {
     struct allot_json_check_error jerr;
-    const char *parse_end = NULL;
     size_t k, first;
     int rc, selective = 0;
 
@@ -562,15 +561,15 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
         return rc;
     }
 
-    /* 2. the tree: cJSON accepts all the validator does, so a failure here
-     * is an allocation failure (cJSON does not say which). The end comes
-     * back through parse_end, not the global cJSON_GetErrorPtr(); the
-     * validator has already checked that only whitespace follows. */
+    /* 2. the tree, read without validating again (json_tree.h): it reads
+     * all the validator accepts, so a failure here is an allocation
+     * failure. The validator has already checked that only whitespace
+     * follows. */
     for (k = 0; k < n_spans; k++)
         selective |= spans[k].tree;
     first = allot_json_check_skip_ws(body, len, 0);
     if (!selective) {
-        t->root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+        t->root = allot_json_tree(body, len);
         if (!t->root)
             return ALLOT_ENOMEM;
     } else if (first < len && body[first] == '{') {

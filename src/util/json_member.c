@@ -2,6 +2,7 @@
 #include <string.h>
 #include "allot/json_check.h"
 #include "allot/json_member.h"
+#include "allot/json_tree.h"
 
 struct wanted {
     const char *text, *name;
@@ -25,7 +26,7 @@ cJSON *allot_json_parse_member(const char *text, size_t len, const char *name)
 
     if (allot_json_check(text, len, 0, note_member, &w, NULL) != 0 || !w.found)
         return NULL;
-    return cJSON_ParseWithLength(text + w.off, w.len);
+    return allot_json_tree(text + w.off, w.len); /* checked: read, not validated again */
 }
 
 cJSON *allot_json_member(const cJSON *obj, const char *name)
