@@ -66,4 +66,11 @@ static inline size_t allot_fmt_fixed_small(char *out, double v, int decimals, in
  * NUL-terminated. Returns the length. */
 size_t allot_fmt_u64(char *out, uint64_t v);
 
+/* snprintf(out, cap, "%s%s%d%s", a, b, i, c) without stdio: the paths of
+ * request parts ("messages.12", "messages.3.content.0", "input[4]") that
+ * the translators name in their errors, made for every part of every
+ * request. Truncated and NUL-terminated as snprintf does (cap > 0);
+ * returns the length written. */
+size_t allot_fmt_path(char *out, size_t cap, const char *a, const char *b, int i, const char *c);
+
 #endif

@@ -17,6 +17,7 @@
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "anthropic_internal.h"
 
 /* Report a problem to the client: r->err gets one line, the caller gets
@@ -141,7 +142,7 @@ static int write_system(struct req *r, const cJSON *system)
     } else if (cJSON_IsArray(system)) {
         cJSON_ArrayForEach(block, system)
         {
-            snprintf(path, sizeof path, "system.%d", i);
+            allot_fmt_path(path, sizeof path, "system.", "", i, "");
             if ((rc = block_type(r, block, path, &type)))
                 return rc;
             if (strcmp(type, "text") != 0)
@@ -321,7 +322,7 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
     } else if (cJSON_IsArray(content)) {
         cJSON_ArrayForEach(part, content)
         {
-            snprintf(ppath, sizeof ppath, "%s.content.%d", path, k++);
+            allot_fmt_path(ppath, sizeof ppath, path, ".content.", k++, "");
             if ((rc = block_type(r, part, ppath, &type)))
                 return rc;
             if (strcmp(type, "image") == 0)
@@ -395,7 +396,7 @@ static int write_message(struct req *r, int i, const cJSON *msg)
     allot_buf_init(&t.parts, r->out->max);
     allot_buf_init(&t.text, r->out->max);
     allot_buf_init(&t.calls, r->out->max);
-    snprintf(path, sizeof path, "messages.%d", i);
+    allot_fmt_path(path, sizeof path, "messages.", "", i, "");
     if (!cJSON_IsObject(msg)) {
         rc = invalid(r, "%s: Input should be a valid dictionary", path);
         goto out;
@@ -427,7 +428,7 @@ static int write_message(struct req *r, int i, const cJSON *msg)
     {
         const char *s;
 
-        snprintf(bpath, sizeof bpath, "%s.content.%d", path, k++);
+        allot_fmt_path(bpath, sizeof bpath, path, ".content.", k++, "");
         if ((rc = block_type(r, block, bpath, &type)))
             goto out;
         if (strcmp(type, "text") == 0) {
@@ -472,7 +473,7 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
         return invalid(r, "tools: Input should be a valid list");
     cJSON_ArrayForEach(tool, tools)
     {
-        snprintf(path, sizeof path, "tools.%d", i++);
+        allot_fmt_path(path, sizeof path, "tools.", "", i++, "");
         if (!cJSON_IsObject(tool))
             return invalid(r, "%s: Input should be a valid dictionary", path);
         if ((rc = opt_string(r, tool, path, "type", &type)))

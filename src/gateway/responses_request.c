@@ -37,6 +37,7 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "allot/responses.h"
 #include "anthropic_internal.h"
 
@@ -314,7 +315,7 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
         with_parts = has_image_part(content);
         cJSON_ArrayForEach(part, content)
         {
-            snprintf(ppath, sizeof ppath, "%s.content[%d]", path, k++);
+            allot_fmt_path(ppath, sizeof ppath, path, ".content[", k++, "]");
             if (!cJSON_IsObject(part))
                 return wrong_type(r, ppath, "", "an object");
             if ((rc = need_string(r, part, ppath, "type", &type)))
@@ -443,7 +444,7 @@ static int write_function_call_output(struct req *r, const cJSON *item, const ch
     } else if (cJSON_IsArray(output)) {
         cJSON_ArrayForEach(part, output)
         {
-            snprintf(ppath, sizeof ppath, "%s.output[%d]", path, k++);
+            allot_fmt_path(ppath, sizeof ppath, path, ".output[", k++, "]");
             if (!cJSON_IsObject(part))
                 return wrong_type(r, ppath, "", "an object");
             if ((rc = need_string(r, part, ppath, "type", &type)))
@@ -475,7 +476,7 @@ static int write_item(struct req *r, int i, const cJSON *item)
     char path[32];
     int rc;
 
-    snprintf(path, sizeof path, "input[%d]", i);
+    allot_fmt_path(path, sizeof path, "input[", "", i, "]");
     if (!cJSON_IsObject(item))
         return wrong_type(r, path, "", "an object");
     if ((rc = opt_string(r, item, path, "type", &type)))
@@ -614,7 +615,7 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
         return wrong_type(r, "", "tools", "an array");
     cJSON_ArrayForEach(tool, tools)
     {
-        snprintf(path, sizeof path, "tools[%d]", i++);
+        allot_fmt_path(path, sizeof path, "tools[", "", i++, "]");
         if (!cJSON_IsObject(tool))
             return wrong_type(r, path, "", "an object");
         if ((rc = need_string(r, tool, path, "type", &type)))

@@ -124,6 +124,31 @@ size_t allot_fmt_fixed(char *out, size_t cap, double v, int decimals, int plus)
     return n;
 }
 
+/* Append s to out[*n..cap - 1), as far as it fits. */
+static void path_add(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (len > cap - 1 - *n)
+        len = cap - 1 - *n;
+    memcpy(out + *n, s, len);
+    *n += len;
+}
+
+size_t allot_fmt_path(char *out, size_t cap, const char *a, const char *b, int i, const char *c)
+{
+    char num[24];
+    size_t n = 0, len = 0;
+
+    if (i < 0)
+        num[len++] = '-';
+    len += allot_fmt_u64(num + len, i < 0 ? 0u - (uint64_t)(int64_t)i : (uint64_t)i);
+    path_add(out, cap, &n, a, strlen(a));
+    path_add(out, cap, &n, b, strlen(b));
+    path_add(out, cap, &n, num, len);
+    path_add(out, cap, &n, c, strlen(c));
+    out[n] = '\0';
+    return n;
+}
+
 size_t allot_fmt_u64(char *out, uint64_t v)
 {
     char tmp[20], *p = tmp + sizeof tmp;

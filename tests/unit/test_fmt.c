@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,4 +140,28 @@ TEST(fmt_u64_matches_printf)
         snprintf(want, sizeof want, "%llu", (unsigned long long)v);
         ASSERT_STR_EQ(got, want);
     }
+}
+
+TEST(fmt_path_matches_snprintf_and_its_truncation)
+{
+    static const int known[] = {INT_MIN, -2147483647, -10, -1, 0, 7, 10, 61, 99999, INT_MAX};
+    static const char *const parts[][3] = {
+        {"messages.", "", ""},
+        {"messages.12", ".content.", ""},
+        {"input[", "", "]"},
+        {"", "", ""},
+        {"tools[", "", "].function"},
+    };
+    char got[48], want[48];
+
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++)
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            for (size_t cap = 1; cap <= sizeof got; cap++) {
+                int wn = snprintf(want, cap, "%s%s%d%s", parts[p][0], parts[p][1], known[k],
+                                  parts[p][2]);
+                size_t gn = allot_fmt_path(got, cap, parts[p][0], parts[p][1], known[k],
+                                           parts[p][2]);
+                ASSERT_STR_EQ(got, want);
+                ASSERT_INT_EQ(gn, (size_t)wn < cap ? (size_t)wn : cap - 1);
+            }
 }
