@@ -47,6 +47,8 @@ start_fake
 
 cp bench/allot-bench.yaml "$TMP/checks.yaml"
 { cat bench/allot-bench.yaml; echo "quality: {enabled: false}"; } >"$TMP/nochecks.yaml"
+# the provider as Anthropic's Messages API (the fake upstream speaks it too)
+sed 's|^  - name: fake$|  - name: fake\n    kind: anthropic|' bench/allot-bench.yaml >"$TMP/anthropic.yaml"
 
 # make_lua NAME PATH BODY-TRANSFORM: a wrk script sending chat.lua's body
 # (changed by the Lua expression BODY-TRANSFORM of `body`) to PATH, which
@@ -147,6 +149,7 @@ measure() {
   measure "messages, agent (24 tools)" "$TMP/checks.yaml" messages_agent "$N"
   measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"
   measure "messages, 61 turns (28 KB)" "$TMP/checks.yaml" messages_long $((N / 2))
+  measure "messages, 61 turns, anthropic" "$TMP/anthropic.yaml" messages_long $((N / 2))
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"

@@ -48,7 +48,9 @@
  * parts other than text and image_url, non-function tools, legacy
  * functions, malformed fields), with a one-line reason naming the field
  * appended to err (when not NULL), e.g. "n: Anthropic providers answer one
- * choice"; ALLOT_EPARSE when body is not a JSON object; ALLOT_ENOMEM;
+ * choice"; ALLOT_EPARSE when body is not a JSON object (checked strictly,
+ * json_check.h, with \u0000 allowed: the gateway's own bodies always pass);
+ * ALLOT_ENOMEM;
  * ALLOT_ETOOBIG on out's cap. out is unchanged on error, err on success. */
 int allot_anthropic_up_request(const char *body, size_t len, long default_max_tokens,
                                struct allot_buf *out, struct allot_buf *err);

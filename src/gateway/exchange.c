@@ -1606,10 +1606,16 @@ static void try_next(struct allot__exchange *x)
         ur.body_len = x->up_body.len;
         x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
         if (x->up_anthropic) {
+            struct allot_json_arena *previous;
+
             allot_buf_init(&err, 512);
             allot_buf_reset(&x->up_alt);
+            /* the body's tree, gone before the translation returns, from the
+             * request's arena (one per attempt at most, all freed at finish) */
+            previous = allot_json_arena_enter(&x->arena);
             rc = allot_anthropic_up_request(x->up_body.ptr, x->up_body.len,
                                             x->model->provider->max_tokens, &x->up_alt, &err);
+            allot_json_arena_leave(previous);
             if (rc) {
                 set_error(x, "cannot translate the request for '%s' (kind anthropic): %s",
                           x->model->name, err.len ? err.ptr : allot_strerror(rc));

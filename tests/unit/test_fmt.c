@@ -146,11 +146,8 @@ TEST(fmt_path_matches_snprintf_and_its_truncation)
 {
     static const int known[] = {INT_MIN, -2147483647, -10, -1, 0, 7, 10, 61, 99999, INT_MAX};
     static const char *const parts[][3] = {
-        {"messages.", "", ""},
-        {"messages.12", ".content.", ""},
-        {"input[", "", "]"},
-        {"", "", ""},
-        {"tools[", "", "].function"},
+        {"messages.", "", ""}, {"messages.12", ".content.", ""}, {"input[", "", "]"},
+        {"", "", ""},          {"tools[", "", "].function"},
     };
     char got[48], want[48];
 
@@ -159,8 +156,8 @@ TEST(fmt_path_matches_snprintf_and_its_truncation)
             for (size_t cap = 1; cap <= sizeof got; cap++) {
                 int wn = snprintf(want, cap, "%s%s%d%s", parts[p][0], parts[p][1], known[k],
                                   parts[p][2]);
-                size_t gn = allot_fmt_path(got, cap, parts[p][0], parts[p][1], known[k],
-                                           parts[p][2]);
+                size_t gn =
+                    allot_fmt_path(got, cap, parts[p][0], parts[p][1], known[k], parts[p][2]);
                 ASSERT_STR_EQ(got, want);
                 ASSERT_INT_EQ(gn, (size_t)wn < cap ? (size_t)wn : cap - 1);
             }
