@@ -21,7 +21,9 @@
 # agent's request: the same messages after 24 tool definitions (~13 KB of
 # JSON schemas, which routing only looks at), in the chat, the Messages
 # and the Responses API (where they are translated); and a Messages
-# conversation of 61 turns (28 KB), N/2 requests.
+# conversation of 61 turns (28 KB), N/2 requests, served by the fake as a
+# chat-completions provider (translated) and as a kind: anthropic one
+# (passed through, docs/anthropic.md).
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).

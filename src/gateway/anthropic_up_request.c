@@ -703,3 +703,37 @@ out:
     blocks_release(&r.turn);
     return rc;
 }
+
+/* The last top-level "model" member's value span. */
+struct model_span {
+    const char *text;
+    size_t off, len;
+    int found;
+};
+
+static int note_model(void *ctx, const struct allot_json_check_member *m)
+{
+    struct model_span *f = ctx;
+    if (allot_json_check_key_is(f->text, m, "model")) {
+        f->off = m->value_off;
+        f->len = m->value_len;
+        f->found = 1;
+    }
+    return 0;
+}
+
+int allot_anthropic_up_passthrough(const char *body, size_t len, const char *model,
+                                   struct allot_buf *out)
+{
+    struct model_span f = {body, 0, 0, 0};
+    size_t start = out->len;
+    int rc;
+
+    if (!body || allot_json_check_members(body, len, note_model, &f) || !f.found)
+        return ALLOT_EPARSE;
+    if ((rc = allot_buf_add(out, body, f.off)) ||
+        (rc = allot_buf_add_json_str(out, model, strlen(model))) ||
+        (rc = allot_buf_add(out, body + f.off + f.len, len - f.off - f.len)))
+        allot__anth_buf_cut(out, start);
+    return rc;
+}

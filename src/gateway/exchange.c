@@ -148,6 +148,7 @@ struct allot__exchange {
      * answer back to chat completions (up_alt again, once the transfer is
      * done, or ustream event by event) before anything else reads it. */
     int up_anthropic;
+    int passthrough; /* a Messages client and a Messages provider: bytes relayed, not translated */
     struct allot_buf up_alt;
     struct allot_anthropic_up_stream ustream;
 };
@@ -1172,6 +1173,26 @@ static struct allot_slice strip_usage_null(struct allot__exchange *x, struct all
     return allot_slice_of(x->scratch.ptr, x->scratch.len);
 }
 
+/* An event's bytes to the client, or to the held answer while the checks
+ * hold it back. */
+static int relay(struct allot__exchange *x, struct allot_slice raw)
+{
+    int rc;
+
+    if (x->holding) {
+        if (allot_buf_add(&x->resp, raw.ptr, raw.len) != 0) {
+            set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
+                      x->model->name, x->resp.max);
+            return ALLOT_ETOOBIG;
+        }
+        return 0;
+    }
+    rc = allot_http_chunk(x->req, raw.ptr, raw.len);
+    if (rc == 1)
+        x->pause_wanted = 1;
+    return rc < 0 ? ALLOT_EIO : 0;
+}
+
 /* An upstream event's payload: read (usage, errors, the checks' share) and
  * relayed, translated for the Messages and Responses dialects. The payload
  * is parsed once, and only when something reads it. */
@@ -1198,6 +1219,8 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         if (inspect_event(x, &ck, has_usage, has_error) && !x->anthropic && !x->responses)
             goto out;
     }
+    if (x->passthrough)
+        goto out; /* read only: on_messages_event relays the provider's own event */
     if (!x->req) {
         rc = ALLOT_EIO;
         goto out;
@@ -1220,18 +1243,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     } else if (!x->chat.include_usage && allot_find(raw.ptr, raw.len, "\"usage\":null", 12)) {
         raw = strip_usage_null(x, raw);
     }
-    if (x->holding) {
-        if (allot_buf_add(&x->resp, raw.ptr, raw.len) != 0) {
-            set_error(x, "upstream '%s' answer is larger than limits.max_response_bytes (%zu)",
-                      x->model->name, x->resp.max);
-            rc = ALLOT_ETOOBIG;
-        }
-        goto out;
-    }
-    rc = allot_http_chunk(x->req, raw.ptr, raw.len);
-    if (rc == 1)
-        x->pause_wanted = 1;
-    rc = rc < 0 ? ALLOT_EIO : 0;
+    rc = relay(x, raw);
 out:
     cJSON_Delete(ck.root);
     cJSON_Delete(ck.choices);
@@ -1241,14 +1253,22 @@ out:
 }
 
 /* An event of a kind: anthropic provider's stream: the chat-completions
- * events it stands for, each handled as if the upstream had sent it. */
+ * events it stands for, each handled as if the upstream had sent it. A
+ * Messages client (passthrough) gets the provider's event itself once
+ * they are read: its thinking, signatures and citations intact. */
 static int on_messages_event(void *ctx, struct allot_slice raw, struct allot_slice data)
 {
     struct allot__exchange *x = ctx;
-    (void)raw;
+    int rc;
+
     if (!data.ptr)
         return 0;
-    return allot_anthropic_up_stream_event(&x->ustream, data, on_event, x);
+    rc = allot_anthropic_up_stream_event(&x->ustream, data, on_event, x);
+    if (rc || !x->passthrough)
+        return rc;
+    if (!x->req)
+        return ALLOT_EIO;
+    return relay(x, raw);
 }
 
 static int on_data(void *ctx, const char *p, size_t n)
@@ -1374,7 +1394,9 @@ static void deliver_buffered(struct allot__exchange *x)
     record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
     if ((x->audit = audit_wanted(x)) && allot_buf_add(&x->content, a.content, a.content_len))
         x->audit = 0;
-    if (x->anthropic) { /* from the tree already parsed: no second parse */
+    if (x->passthrough) { /* the provider's own message, as it sent it (up_alt) */
+        translated = 0;
+    } else if (x->anthropic) { /* from the tree already parsed: no second parse */
         allot_buf_reset(&x->aout);
         translated = allot_anthropic_response_tree(root, x->model->upstream_id, &x->aout);
     } else if (x->responses) {
@@ -1400,7 +1422,10 @@ static void deliver_buffered(struct allot__exchange *x)
             return;
         }
         record(x, ALLOT_MSTATUS_OK);
-        allot_http_respond(x->req, (int)x->up_status, h, n, x->aout.ptr, x->aout.len);
+        if (x->passthrough)
+            allot_http_respond(x->req, (int)x->up_status, h, n, x->up_alt.ptr, x->up_alt.len);
+        else
+            allot_http_respond(x->req, (int)x->up_status, h, n, x->aout.ptr, x->aout.len);
     } else {
         record(x, ALLOT_MSTATUS_OK);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
@@ -1422,7 +1447,8 @@ static void deliver_upstream_error(struct allot__exchange *x)
               cJSON_IsString(msg) ? msg->valuestring : "(no error message)");
     record_attempt(x, http_fail_kind(x->up_status), NULL);
     x->http_status = (int)x->up_status;
-    if (cJSON_IsObject(root) && !x->anthropic && !x->up_anthropic) { /* relayed as it is */
+    if (cJSON_IsObject(root) && (x->passthrough || (!x->anthropic && !x->up_anthropic))) {
+        /* in the client's own API: relayed as it is */
         n = decision_headers(x, h, "application/json");
         record(x, ALLOT_MSTATUS_FAILED);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
@@ -1589,6 +1615,24 @@ static void try_next(struct allot__exchange *x)
         x->up_hint_ms = ALLOT_UPSTREAM_NO_HINT;
         allot_buf_reset(&x->up_body);
         allot_buf_reset(&x->sse.pending);
+        x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
+        x->passthrough = x->anthropic && x->up_anthropic;
+        if (x->passthrough) { /* the client's own body, only its model changed */
+            allot_buf_reset(&x->up_alt);
+            rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len,
+                                                x->model->upstream_id, &x->up_alt);
+            if (rc) {
+                set_error(x, "cannot rewrite the request for '%s': %s", x->model->name,
+                          allot_strerror(rc));
+                log_attempt(x, "rewrite");
+                continue;
+            }
+            ur.model = x->model;
+            ur.path = "/messages";
+            ur.body = x->up_alt.ptr;
+            ur.body_len = x->up_alt.len;
+            goto start;
+        }
         rc = x->anthropic || x->responses
                  ? allot_chat_request_rewrite(&x->chat, x->abody.ptr, x->abody.len,
                                               x->model->upstream_id, x->chat.stream, &x->up_body)
@@ -1604,7 +1648,6 @@ static void try_next(struct allot__exchange *x)
         ur.path = x->embeddings ? "/embeddings" : "/chat/completions";
         ur.body = x->up_body.ptr;
         ur.body_len = x->up_body.len;
-        x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
         if (x->up_anthropic) {
             struct allot_json_arena *previous;
 
@@ -1628,6 +1671,7 @@ static void try_next(struct allot__exchange *x)
             ur.body = x->up_alt.ptr;
             ur.body_len = x->up_alt.len;
         }
+    start:
         allot_buf_init(&err, 512);
         rc = allot_upstream_start(x->w->up, &ur, &upstream_cb, x, &x->xfer, &err);
         if (rc == 0) {

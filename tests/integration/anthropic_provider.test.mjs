@@ -1,7 +1,8 @@
 // Providers of kind: anthropic (Anthropic's Messages API, natively): allot
 // translates the chat-completions request into a Messages request, sends it
 // to BASE_URL/messages with the key as x-api-key, and reads the answer (plain
-// or streamed) back as chat completions. The fake upstream's /v1/messages
+// or streamed) back as chat completions. A Messages client's request is
+// passed through instead, only its model rewritten. The fake upstream's /v1/messages
 // plays Anthropic; its /stats shows what arrived.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,7 +110,7 @@ describe('providers of kind anthropic', () => {
     assert.equal(finish, 'tool_calls');
   });
 
-  it('the Anthropic SDK through allot to a Messages upstream (both translations)', h.LIMIT, async () => {
+  it('the Anthropic SDK through allot to a Messages upstream (passed through)', h.LIMIT, async () => {
     const anthropic = new Anthropic({ baseURL: allot.origin, apiKey: 'client-key', maxRetries: 0 });
     const msg = await anthropic.messages.create({ model: 'claude-a', max_tokens: 50, system, messages: [{ role: 'user', content: user }] });
     assert.ok(msg.content[0].text.startsWith('[claude] answer to: '), msg.content[0].text);
@@ -117,6 +118,106 @@ describe('providers of kind anthropic', () => {
     const sent = (await claude.stats()).last_request.body;
     assert.equal(sent.max_tokens, 50);
     assert.equal(sent.system, system);
+  });
+
+  // A Messages client served by a Messages provider: the client's body goes
+  // up as it was sent but for the model, and the provider's answer comes
+  // back as it sent it, plain or streamed: cache_control, thinking and
+  // metadata reach the provider (the chat-completions form has no place
+  // for them), and the answer keeps the provider's own id.
+  const passReq = {
+    model: 'claude-a',
+    max_tokens: 64,
+    system: [{ type: 'text', text: system, cache_control: { type: 'ephemeral' } }],
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: user, cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'Subtraction, not addition.', signature: 'c2lnbmF0dXJl' }, { type: 'text', text: 'It subtracts.' }] },
+      { role: 'user', content: 'So what is the fix?' },
+    ],
+    thinking: { type: 'enabled', budget_tokens: 1024 },
+    metadata: { user_id: 'u-42' },
+    top_k: 5,
+  };
+
+  it('a Messages client and a Messages provider: the body goes up as sent but for the model, the answer comes back as sent', h.LIMIT, async () => {
+    const res = await fetch(`${allot.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'client-key' },
+      body: JSON.stringify(passReq),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(res.headers.get('x-allot-model'), 'claude-a');
+    const sent = (await claude.stats()).last_request;
+    assert.equal(sent.path, '/v1/messages');
+    assert.equal(sent.key_ok, true);
+    assert.deepEqual(sent.body, { ...passReq, model: 'claude-up' });
+    const msg = JSON.parse(text);
+    assert.match(msg.id, /^msg_fake_\d+$/, text); // the provider's own id: nothing was translated
+    assert.equal(msg.model, 'claude-up');
+    assert.ok(msg.content[0].text.startsWith('[claude] answer to: '), text);
+    const row = await h.ledgerRow(allot.db, res.headers.get('x-allot-request-id'));
+    assert.equal(row.provider, 'anthropic');
+    assert.equal(row.endpoint, '/v1/messages');
+    assert.equal(row.status, 'ok');
+    assert.equal(row.completion_tokens, msg.usage.output_tokens);
+    assert.equal(row.prompt_tokens, msg.usage.input_tokens);
+  });
+
+  it('passthrough streamed: the provider\'s events reach the Anthropic SDK as sent; the ledger has the usage', h.LIMIT, async () => {
+    const anthropic = new Anthropic({ baseURL: allot.origin, apiKey: 'client-key', maxRetries: 0 });
+    const plain = await anthropic.messages.create(passReq);
+    const { data: stream, response } = await anthropic.messages.stream(passReq).withResponse();
+    const events = [];
+    stream.on('streamEvent', (e) => events.push(e.type));
+    const final = await stream.finalMessage();
+    const sent = (await claude.stats()).last_request.body;
+    assert.deepEqual(sent, { ...passReq, model: 'claude-up', stream: true });
+    assert.match(final.id, /^msg_fake_\d+$/);
+    assert.notEqual(final.id, plain.id);
+    assert.equal(final.content[0].text, plain.content[0].text);
+    assert.equal(final.usage.output_tokens, plain.usage.output_tokens);
+    assert.equal(events[0], 'message_start');
+    assert.equal(events.at(-1), 'message_stop');
+    const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
+    assert.equal(row.status, 'ok');
+    assert.equal(row.completion_tokens, final.usage.output_tokens);
+  });
+
+  it('passthrough: a 400 from the provider reaches a Messages client as the provider wrote it; a cut stream ends in an error event', h.LIMIT, async () => {
+    const res = await fetch(`${allot.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ ...passReq, model: 'claude-400' }),
+    });
+    const body = await res.json();
+    assert.equal(res.status, 400);
+    assert.equal(body.type, 'error');
+    assert.equal(typeof body.error.message, 'string');
+    const anthropic = new Anthropic({ baseURL: allot.origin, apiKey: 'client-key', maxRetries: 0 });
+    let text = '';
+    await assert.rejects(async () => {
+      const stream = anthropic.messages.stream({ ...passReq, model: 'claude-cut' });
+      stream.on('text', (t) => { text += t; });
+      await stream.finalMessage();
+    });
+    assert.ok(text.startsWith('[claude] answer to: '), text);
+  });
+
+  it('passthrough falls back to a chat-completions model (translated) when the Messages provider is overloaded', h.LIMIT, async () => {
+    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
+      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
+      models: [{ name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } }],
+      tiers: { judgment: ['claude-529', 'judge-a'] },
+    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const anthropic = new Anthropic({ baseURL: allot2.origin, apiKey: 'client-key', maxRetries: 0 });
+    const { data: msg, response } = await anthropic.messages.create({ ...passReq, model: 'allot:judgment' }).withResponse();
+    assert.equal(response.headers.get('x-allot-model'), 'judge-a');
+    assert.equal(response.headers.get('x-allot-attempts'), '2');
+    assert.equal(msg.type, 'message');
+    assert.ok(msg.content[0].text.length > 0);
+    assert.doesNotMatch(msg.id, /^msg_fake_/);
+    await h.assertCleanStop(allot2, 'second allot');
   });
 
   it('the Responses API through allot to a Messages upstream (both translations), plain and streamed', h.LIMIT, async () => {

@@ -1126,3 +1126,38 @@ TEST(anthropic_up_stream_scratch_cap)
     events_release(&ev);
     allot_anthropic_up_stream_release(&s);
 }
+
+TEST(anthropic_up_passthrough_replaces_only_the_model)
+{
+    static const char body[] =
+        "{\"model\":\"first\",\"max_tokens\":9,\"system\":[{\"type\":\"text\",\"text\":\"S\","
+        "\"cache_control\":{\"type\":\"ephemeral\"}}],\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"model \\\"x\\\"\"}],\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
+        "\"mod\\u0065l\" : \"claude-*\" }";
+    static const char want[] =
+        "{\"model\":\"first\",\"max_tokens\":9,\"system\":[{\"type\":\"text\",\"text\":\"S\","
+        "\"cache_control\":{\"type\":\"ephemeral\"}}],\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"model \\\"x\\\"\"}],\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
+        "\"mod\\u0065l\" : \"up-\\\"id\\\"\" }";
+    struct allot_buf out;
+
+    /* the last model member (its key escaped) is the one readers take */
+    allot_buf_init(&out, 4096);
+    allot_buf_adds(&out, "kept|");
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, "up-\"id\"", &out), 0);
+    ASSERT_INT_EQ(out.len, 5 + sizeof want - 1);
+    ASSERT(memcmp(out.ptr, "kept|", 5) == 0 && memcmp(out.ptr + 5, want, sizeof want - 1) == 0);
+    /* no model, not an object: refused, out unchanged */
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough("{\"max_tokens\":1}", 16, "m", &out),
+                  ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough("[1]", 3, "m", &out), ALLOT_EPARSE);
+    ASSERT_INT_EQ(out.len, 0);
+    allot_buf_release(&out);
+    /* past out's cap: ALLOT_ETOOBIG, out as it was */
+    allot_buf_init(&out, 64);
+    allot_buf_adds(&out, "kept");
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, "m", &out), ALLOT_ETOOBIG);
+    ASSERT_INT_EQ(out.len, 4);
+    allot_buf_release(&out);
+}
