@@ -58,7 +58,15 @@ struct allot_upstream_request {
                        * "/messages" for kind: anthropic */
     const char *body;
     size_t body_len;
+    /* One more header line for this request alone, "Name: value" without
+     * CRLF (allot_slice, may be empty): the client's anthropic-beta on a
+     * passed-through Messages request. At most ALLOT_UPSTREAM_EXTRA_MAX
+     * bytes, header-safe (allot_mem_header_safe); the caller checks both.
+     * Must stay valid until on_done or cancel. */
+    struct allot_slice extra_header;
 };
+
+#define ALLOT_UPSTREAM_EXTRA_MAX 1024
 
 /* Create the upstream for loop; cfg must outlive it (its providers' keys
  * are copied into per-provider header lists once, here). */

@@ -149,6 +149,8 @@ struct allot__exchange {
      * done, or ustream event by event) before anything else reads it. */
     int up_anthropic;
     int passthrough; /* a Messages client and a Messages provider: bytes relayed, not translated */
+    char beta[ALLOT_UPSTREAM_EXTRA_MAX]; /* "anthropic-beta: ..." passed through, or "" */
+    size_t beta_len;
     struct allot_buf up_alt;
     struct allot_anthropic_up_stream ustream;
 };
@@ -1591,12 +1593,32 @@ static void fail_no_answer(struct allot__exchange *x)
     finish(x, ALLOT_MSTATUS_FAILED);
 }
 
+/* The client's anthropic-beta header, for a passed-through attempt: the
+ * betas its body may use (a field a beta adds is refused without it). Not
+ * forwarded when it is not printable ASCII or too long for one line. */
+static struct allot_slice passthrough_beta(struct allot__exchange *x)
+{
+    static const char name[] = "anthropic-beta: ";
+    struct allot_slice v = allot_http_request_header(x->req, "anthropic-beta");
+    size_t i;
+
+    if (!v.len || v.len > sizeof x->beta - (sizeof name - 1))
+        return allot_slice_of(NULL, 0);
+    for (i = 0; i < v.len; i++)
+        if ((unsigned char)v.ptr[i] < 0x20 || (unsigned char)v.ptr[i] > 0x7E)
+            return allot_slice_of(NULL, 0);
+    memcpy(x->beta, name, sizeof name - 1);
+    memcpy(x->beta + sizeof name - 1, v.ptr, v.len);
+    x->beta_len = sizeof name - 1 + v.len;
+    return allot_slice_of(x->beta, x->beta_len);
+}
+
 static void try_next(struct allot__exchange *x)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
 
     while (more_attempts(x)) {
-        struct allot_upstream_request ur;
+        struct allot_upstream_request ur = {0};
         struct allot_buf err;
         int rc;
 
@@ -1631,6 +1653,7 @@ static void try_next(struct allot__exchange *x)
             ur.path = "/messages";
             ur.body = x->up_alt.ptr;
             ur.body_len = x->up_alt.len;
+            ur.extra_header = passthrough_beta(x);
             goto start;
         }
         rc = x->anthropic || x->responses
@@ -1645,6 +1668,7 @@ static void try_next(struct allot__exchange *x)
             continue;
         }
         ur.model = x->model;
+        ur.extra_header = allot_slice_of(NULL, 0);
         ur.path = x->embeddings ? "/embeddings" : "/chat/completions";
         ur.body = x->up_body.ptr;
         ur.body_len = x->up_body.len;

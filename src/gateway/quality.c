@@ -403,7 +403,7 @@ static void audit_try_next(struct allot__audit *a)
     const struct allot_tier_conf *t = &a->w->gw->cfg->tiers[ALLOT_TIER_JUDGMENT];
 
     while (a->next_model < t->n_models && a->attempts < a->w->gw->cfg->limits.max_attempts) {
-        struct allot_upstream_request ur;
+        struct allot_upstream_request ur = {0};
         struct allot_buf err;
         int rc;
 

@@ -49,6 +49,7 @@ struct allot_upstream_xfer {
     int head_done;
     int aborted; /* a callback asked to stop */
     int running;
+    struct curl_slist *extra; /* ph->list and this request's extra header, or NULL */
     struct allot_upstream_xfer *next_free;
     char url[1024];
     char errbuf[CURL_ERROR_SIZE];
@@ -511,8 +512,21 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* Free a header list whose copies include the provider's key, zeroed first. */
+static void free_zeroed(struct curl_slist *l)
+{
+    for (struct curl_slist *c = l; c; c = c->next)
+        explicit_bzero(c->data, strlen(c->data));
+    curl_slist_free_all(l);
+}
+
 static void recycle(struct allot_upstream_xfer *x)
 {
+    if (x->extra) { /* back to the provider's own list */
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->ph->list);
+        free_zeroed(x->extra);
+        x->extra = NULL;
+    }
     x->running = 0;
     x->cb = NULL;
     x->ctx = NULL;
@@ -551,6 +565,33 @@ static int setup_handle(struct allot_upstream_xfer *x)
     if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return ALLOT_EUPSTREAM;
     return 0;
+}
+
+/* The transfer's headers: the provider's list and extra (a header line),
+ * in a list of its own, freed by recycle(). -1: no memory, or too long. */
+static int extra_headers(struct allot_upstream_xfer *x, struct allot_slice extra)
+{
+    char line[ALLOT_UPSTREAM_EXTRA_MAX + 1];
+    struct curl_slist *l = NULL, *t;
+    const struct curl_slist *c;
+
+    if (extra.len > ALLOT_UPSTREAM_EXTRA_MAX)
+        return -1;
+    memcpy(line, extra.ptr, extra.len);
+    line[extra.len] = '\0';
+    for (c = x->ph->list; c; c = c->next) {
+        if (!(t = curl_slist_append(l, c->data)))
+            goto fail;
+        l = t;
+    }
+    if (!(t = curl_slist_append(l, line)))
+        goto fail;
+    x->extra = t;
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->extra);
+    return 0;
+fail:
+    free_zeroed(l);
+    return -1;
 }
 
 int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_request *req,
@@ -608,6 +649,11 @@ int allot_upstream_start(struct allot_upstream *up, const struct allot_upstream_
         }
         curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
         x->path = req->path;
+    }
+    if (req->extra_header.len && extra_headers(x, req->extra_header)) {
+        allot_buf_addf(err, "upstream '%s': cannot add a header", p->name);
+        recycle(x);
+        return ALLOT_EUPSTREAM;
     }
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

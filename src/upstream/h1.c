@@ -1220,7 +1220,8 @@ static struct h1_xfer *xfer_get(struct h1_provider *pv)
         x->next = NULL;
         return x;
     }
-    x = calloc(1, sizeof *x + pv->pre_len + H1_PATH_MAX + pv->mid_len + 24);
+    x = calloc(1, sizeof *x + pv->pre_len + H1_PATH_MAX + pv->mid_len + 24 +
+                      ALLOT_UPSTREAM_EXTRA_MAX + 2);
     if (!x)
         return NULL;
     x->kind = ALLOT__XFER_H1;
@@ -1248,6 +1249,10 @@ int allot__h1_start(struct allot__h1 *h1, const struct allot_upstream_request *r
         allot_buf_addf(err, "upstream '%s': request path too long", pv->p->name);
         return ALLOT_EUPSTREAM;
     }
+    if (req->extra_header.len > ALLOT_UPSTREAM_EXTRA_MAX) {
+        allot_buf_addf(err, "upstream '%s': extra header too long", pv->p->name);
+        return ALLOT_EUPSTREAM;
+    }
     x = xfer_get(pv);
     if (!x)
         return ALLOT_ENOMEM;
@@ -1269,6 +1274,11 @@ int allot__h1_start(struct allot__h1 *h1, const struct allot_upstream_request *r
     x->head_len = x->head_fixed;
     while (nd)
         x->head[x->head_len++] = digits[--nd];
+    if (req->extra_header.len) { /* after Content-Length: the fixed part ends with it */
+        memcpy(x->head + x->head_len, "\r\n", 2);
+        memcpy(x->head + x->head_len + 2, req->extra_header.ptr, req->extra_header.len);
+        x->head_len += 2 + req->extra_header.len;
+    }
     memcpy(x->head + x->head_len, "\r\n\r\n", 4);
     x->head_len += 4;
 

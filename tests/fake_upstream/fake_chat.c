@@ -1174,6 +1174,7 @@ static void handle_answer(struct fake_worker *w, struct allot_http_request *req,
     seen.bearer = d->bearer;
     seen.key = allot_http_request_header(req, d->key_header);
     seen.version = allot_http_request_header(req, "anthropic-version");
+    seen.beta = allot_http_request_header(req, "anthropic-beta");
     seen.content_type = allot_http_request_header(req, "content-type");
     seen.model = v.model;
     seen.stream = v.stream;

@@ -38,6 +38,7 @@ int fake_stats_init(struct fake_stats *s, const char *expect_key)
     allot_buf_init(&s->last_path, SMALL_MAX);
     allot_buf_init(&s->last_content_type, SMALL_MAX);
     allot_buf_init(&s->last_version, SMALL_MAX);
+    allot_buf_init(&s->last_beta, SMALL_MAX);
     return 0;
 }
 
@@ -67,6 +68,7 @@ void fake_stats_release(struct fake_stats *s)
     allot_buf_release(&s->last_path);
     allot_buf_release(&s->last_content_type);
     allot_buf_release(&s->last_version);
+    allot_buf_release(&s->last_beta);
 }
 
 /* Copy at most the buffer's cap; a truncated copy is still useful. */
@@ -169,6 +171,8 @@ void fake_stats_record(struct fake_stats *s, const struct fake_seen *seen)
     s->last_key_ok = key_ok;
     s->have_last_version = seen->version.ptr != NULL;
     copy_capped(&s->last_version, seen->version);
+    s->have_last_beta = seen->beta.ptr != NULL;
+    copy_capped(&s->last_beta, seen->beta);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -233,6 +237,8 @@ void fake_stats_reset(struct fake_stats *s)
     s->last_key_ok = -1;
     s->have_last_version = 0;
     allot_buf_reset(&s->last_version);
+    s->have_last_beta = 0;
+    allot_buf_reset(&s->last_beta);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -293,6 +299,11 @@ static void emit_last_request(struct fake_out *o, const struct fake_stats *s)
                                   : "false");
     if (s->have_last_version)
         emit_text(o, &s->last_version);
+    else
+        fake_emits(o, "null");
+    fake_emits(o, ",\"anthropic_beta\":");
+    if (s->have_last_beta)
+        emit_text(o, &s->last_beta);
     else
         fake_emits(o, "null");
     fake_emits(o, ",\"content_type\":");

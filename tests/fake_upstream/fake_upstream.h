@@ -92,6 +92,8 @@ struct fake_stats {
     int last_key_ok;             /* 1, 0, or -1 when no --expect-key */
     int have_last_version;       /* an anthropic-version header came */
     struct allot_buf last_version;
+    int have_last_beta; /* an anthropic-beta header came */
+    struct allot_buf last_beta;
 };
 #define FAKE_STATS_MAX_MODELS 1024
 
@@ -103,6 +105,7 @@ struct fake_seen {
     int bearer;                 /* ... as "Bearer KEY", else KEY alone */
     struct allot_slice key;     /* that header's value; {NULL,0} when absent */
     struct allot_slice version; /* anthropic-version; {NULL,0} when absent */
+    struct allot_slice beta;    /* anthropic-beta; {NULL,0} when absent */
     struct allot_slice content_type;
     const char *model; /* NULL when the body has none */
     int stream;

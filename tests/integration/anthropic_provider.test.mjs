@@ -54,6 +54,7 @@ describe('providers of kind anthropic', () => {
     assert.equal(sent.body.system, system);
     assert.deepEqual(sent.body.messages, [{ role: 'user', content: user }]);
     assert.equal(sent.body.max_tokens, 1234); // the provider's max_tokens: the request set none
+    assert.equal(sent.anthropic_beta, null);
     const row = await h.ledgerRow(allot.db, response.headers.get('x-allot-request-id'));
     assert.equal(row.provider, 'anthropic');
     assert.equal(row.status, 'ok');
@@ -140,9 +141,10 @@ describe('providers of kind anthropic', () => {
   };
 
   it('a Messages client and a Messages provider: the body goes up as sent but for the model, the answer comes back as sent', h.LIMIT, async () => {
+    const beta = 'interleaved-thinking-2025-05-14,context-management-2025-06-27';
     const res = await fetch(`${allot.origin}/v1/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'client-key' },
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'client-key', 'anthropic-beta': beta },
       body: JSON.stringify(passReq),
     });
     const text = await res.text();
@@ -151,6 +153,8 @@ describe('providers of kind anthropic', () => {
     const sent = (await claude.stats()).last_request;
     assert.equal(sent.path, '/v1/messages');
     assert.equal(sent.key_ok, true);
+    assert.equal(sent.anthropic_beta, beta); // the betas the body may rely on
+    assert.equal(sent.anthropic_version, '2023-06-01');
     assert.deepEqual(sent.body, { ...passReq, model: 'claude-up' });
     const msg = JSON.parse(text);
     assert.match(msg.id, /^msg_fake_\d+$/, text); // the provider's own id: nothing was translated
@@ -202,6 +206,28 @@ describe('providers of kind anthropic', () => {
       await stream.finalMessage();
     });
     assert.ok(text.startsWith('[claude] answer to: '), text);
+  });
+
+  it('passthrough through libcurl (http_client: curl) too: the anthropic-beta header goes with its own request only', h.LIMIT, async () => {
+    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
+      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}', http_client: 'curl' }],
+      models: [{ name: 'claude-a', provider: 'anthropic', model: 'claude-up', price: { input: 3, output: 15 } }],
+      tiers: { judgment: ['claude-a', 'judge-a'] },
+    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const send = (headers) => fetch(`${allot2.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
+      body: JSON.stringify(passReq),
+    });
+    for (const beta of ['token-efficient-tools-2025-02-19', null, 'context-1m-2025-08-07', null]) {
+      const res = await send(beta ? { 'anthropic-beta': beta } : {});
+      assert.equal(res.status, 200, await res.text());
+      const sent = (await claude.stats()).last_request;
+      assert.equal(sent.anthropic_beta, beta);
+      assert.equal(sent.key_ok, true); // the provider's own headers kept alongside
+      assert.deepEqual(sent.body, { ...passReq, model: 'claude-up' });
+    }
+    await h.assertCleanStop(allot2, 'second allot');
   });
 
   it('passthrough falls back to a chat-completions model (translated) when the Messages provider is overloaded', h.LIMIT, async () => {
