@@ -34,6 +34,23 @@
 int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err);
 
+/* What a lenient translation left out: parts only Anthropic's own API
+ * takes (server tools, PDF and file documents, content blocks chat
+ * completions has no form for, such as a server tool's use and results in
+ * the history). */
+struct allot_anthropic_only {
+    int n;          /* parts left out; the caller zeroes it first */
+    char what[256]; /* the first, as the strict translation refuses it */
+};
+
+/* allot_anthropic_request(), but what only Anthropic's API takes is left
+ * out of the translation and counted in *only instead of refused (only
+ * NULL: refused, as allot_anthropic_request does). The gateway routes on
+ * such a translation and serves the request only with models of a
+ * kind: anthropic provider, which get the client's body itself. */
+int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
+                                    struct allot_buf *err, struct allot_anthropic_only *only);
+
 /* Translate an OpenAI chat.completion JSON body into an Anthropic message
  * JSON object appended to out: id "msg_" + the completion id (without a
  * "chatcmpl-" prefix), model (NULL: the completion's own "model"), content

@@ -61,8 +61,8 @@ struct allot_upstream_request {
     /* One more header line for this request alone, "Name: value" without
      * CRLF (allot_slice, may be empty): the client's anthropic-beta on a
      * passed-through Messages request. At most ALLOT_UPSTREAM_EXTRA_MAX
-     * bytes, header-safe (allot_mem_header_safe); the caller checks both.
-     * Must stay valid until on_done or cancel. */
+     * bytes of printable ASCII; the caller checks. Copied by
+     * allot_upstream_start(): it need not outlive the call. */
     struct allot_slice extra_header;
 };
 

@@ -11,6 +11,7 @@
  * SDKs and the people reading their errors expect that shape. */
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,10 @@
 
 struct req {
     struct allot_buf *out;
-    struct allot_buf *err;    /* NULL: messages are not wanted */
-    struct allot_buf scratch; /* one value being assembled; out's cap */
-    int n_messages;           /* OpenAI messages written */
+    struct allot_buf *err;             /* NULL: messages are not wanted */
+    struct allot_buf scratch;          /* one value being assembled; out's cap */
+    int n_messages;                    /* OpenAI messages written */
+    struct allot_anthropic_only *only; /* NULL: what chat cannot hold is refused */
 };
 
 /* One Anthropic message being translated. */
@@ -105,12 +107,44 @@ static int block_type(struct req *r, const cJSON *block, const char *path, const
     return need_string(r, block, path, "type", type);
 }
 
+/* What only Anthropic's own API takes, at a path: refused (ALLOT_EINVAL,
+ * the message in err), or, when the caller takes such parts (r->only),
+ * left out of the translation and noted (the first one's message kept): 0. */
+static int only_anthropic(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int only_anthropic(struct req *r, const char *fmt, ...)
+{
+    struct allot_anthropic_only *o = r->only;
+    va_list ap;
+
+    if (!o) {
+        struct allot_buf msg;
+        int rc;
+
+        allot_buf_init(&msg, 512);
+        va_start(ap, fmt);
+        rc = allot_buf_vaddf(&msg, fmt, ap);
+        va_end(ap);
+        rc = invalid(r, "%s",
+                     rc ? "request uses what allot cannot translate" : allot_buf_cstr(&msg));
+        allot_buf_release(&msg);
+        return rc;
+    }
+    if (!o->n++) {
+        va_start(ap, fmt);
+        vsnprintf(o->what, sizeof o->what, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
+
 static int unsupported_block(struct req *r, const char *path, const char *type)
 {
     char q[QUOTE_MAX + 4];
 
     allot__anth_quote(q, type);
-    return invalid(r, "%s.type: content block type '%s' is not supported by allot", path, q);
+    return only_anthropic(r, "%s.type: content block type '%s' is not supported by allot", path, q);
 }
 
 /* Start the next OpenAI message: a comma after the previous one. */
@@ -235,7 +269,8 @@ static int turn_add_image(struct req *r, struct turn *t, const cJSON *block, con
             return rc;
     } else {
         allot__anth_quote(q, type);
-        return invalid(r, "%s.type: image source type '%s' is not supported by allot", spath, q);
+        return only_anthropic(r, "%s.type: image source type '%s' is not supported by allot", spath,
+                              q);
     }
     if ((rc = next_part(t)) ||
         (rc = allot_buf_adds(&t->parts, "{\"type\":\"image_url\",\"image_url\":{\"url\":")) ||
@@ -261,7 +296,8 @@ static int turn_add_document(struct req *r, struct turn *t, const cJSON *block, 
         return rc;
     if (strcmp(type, "text") != 0) {
         allot__anth_quote(q, type);
-        return invalid(r, "%s.type: document source type '%s' is not supported by allot", spath, q);
+        return only_anthropic(r, "%s.type: document source type '%s' is not supported by allot",
+                              spath, q);
     }
     if ((rc = need_string(r, source, spath, "data", &data)))
         return rc;
@@ -327,8 +363,11 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
                 return rc;
             if (strcmp(type, "image") == 0)
                 continue; /* OpenAI tool messages hold text only */
-            if (strcmp(type, "text") != 0)
-                return unsupported_block(r, ppath, type);
+            if (strcmp(type, "text") != 0) {
+                if ((rc = unsupported_block(r, ppath, type)))
+                    return rc;
+                continue; /* left out (r->only) */
+            }
             if ((rc = need_string(r, part, ppath, "text", &s)))
                 return rc;
             if ((n_text++ && (rc = allot_buf_add(text, "\n", 1))) || (rc = allot_buf_adds(text, s)))
@@ -480,7 +519,10 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
             return rc;
         if (type && strcmp(type, "custom") != 0) {
             allot__anth_quote(q, type);
-            return invalid(r, "%s: server tool type '%s' is not supported by allot", path, q);
+            if ((rc = only_anthropic(r, "%s: server tool type '%s' is not supported by allot", path,
+                                     q)))
+                return rc;
+            continue; /* left out (r->only) */
         }
         if ((rc = need_string(r, tool, path, "name", &name)) ||
             (rc = opt_string(r, tool, path, "description", &description)) ||
@@ -616,7 +658,14 @@ static int write_options(struct req *r, const cJSON *root)
 int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err)
 {
-    struct req r = {out, err, {0}, 0};
+    return allot_anthropic_request_lenient(body, len, out, err, NULL);
+}
+
+int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
+                                    struct allot_buf *err, struct allot_anthropic_only *only)
+{
+    struct req r = {out, err, {0}, 0, only};
+    int only_before = 0;
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
     struct allot__tools_lookup known = {&tools_memo, NULL}; /* found: the tools' translation */
@@ -683,13 +732,16 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
         (rc = write_options(&r, root)))
         goto out;
     tools_at = out->len;
+    only_before = only ? only->n : 0;
     if (known.found) { /* the tree holds null for them */
         n_tools = known.found->n;
         if ((rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
             goto out;
     } else if ((rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools))) {
         goto out;
-    } else if (tools_raw.ptr) {
+    } else if (tools_raw.ptr && (!only || only->n == only_before)) {
+        /* tools with parts left out are not kept: a request with them
+         * must say so again (r->only) */
         allot__tools_keep(&tools_memo, tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools,
                           NULL, 0);
     }

@@ -149,8 +149,7 @@ struct allot__exchange {
      * done, or ustream event by event) before anything else reads it. */
     int up_anthropic;
     int passthrough; /* a Messages client and a Messages provider: bytes relayed, not translated */
-    char beta[ALLOT_UPSTREAM_EXTRA_MAX]; /* "anthropic-beta: ..." passed through, or "" */
-    size_t beta_len;
+    struct allot_anthropic_only aonly; /* what the Messages translation left out */
     struct allot_buf up_alt;
     struct allot_anthropic_up_stream ustream;
 };
@@ -1593,24 +1592,35 @@ static void fail_no_answer(struct allot__exchange *x)
     finish(x, ALLOT_MSTATUS_FAILED);
 }
 
-/* The client's anthropic-beta header, for a passed-through attempt: the
- * betas its body may use (a field a beta adds is refused without it). Not
- * forwarded when it is not printable ASCII or too long for one line. */
-static struct allot_slice passthrough_beta(struct allot__exchange *x)
+/* The client's anthropic-beta header as a header line in line[], for a
+ * passed-through attempt: the betas its body may use (a field a beta adds
+ * is refused without it). Not forwarded when it is not printable ASCII or
+ * too long for one line. */
+static struct allot_slice passthrough_beta(struct allot__exchange *x,
+                                           char line[ALLOT_UPSTREAM_EXTRA_MAX])
 {
     static const char name[] = "anthropic-beta: ";
     struct allot_slice v = allot_http_request_header(x->req, "anthropic-beta");
     size_t i;
 
-    if (!v.len || v.len > sizeof x->beta - (sizeof name - 1))
+    if (!v.len || v.len > ALLOT_UPSTREAM_EXTRA_MAX - (sizeof name - 1))
         return allot_slice_of(NULL, 0);
     for (i = 0; i < v.len; i++)
         if ((unsigned char)v.ptr[i] < 0x20 || (unsigned char)v.ptr[i] > 0x7E)
             return allot_slice_of(NULL, 0);
-    memcpy(x->beta, name, sizeof name - 1);
-    memcpy(x->beta + sizeof name - 1, v.ptr, v.len);
-    x->beta_len = sizeof name - 1 + v.len;
-    return allot_slice_of(x->beta, x->beta_len);
+    memcpy(line, name, sizeof name - 1);
+    memcpy(line + sizeof name - 1, v.ptr, v.len);
+    return allot_slice_of(line, sizeof name - 1 + v.len);
+}
+
+/* Whether a model of the decision, from the next on, is of a kind:
+ * anthropic provider: the one kind that takes what aonly counts. */
+static int anthropic_model_in(const struct allot__exchange *x)
+{
+    for (size_t i = x->next_model; i < x->decision.n_models; i++)
+        if (allot_provider_is_anthropic(x->decision.models[i]->provider))
+            return 1;
+    return 0;
 }
 
 static void try_next(struct allot__exchange *x)
@@ -1620,10 +1630,15 @@ static void try_next(struct allot__exchange *x)
     while (more_attempts(x)) {
         struct allot_upstream_request ur = {0};
         struct allot_buf err;
+        char beta[ALLOT_UPSTREAM_EXTRA_MAX]; /* copied by allot_upstream_start */
         int rc;
 
         x->model = x->decision.models[x->next_model++];
         x->model_index = model_index_of(cfg, x->model);
+        if (x->aonly.n && !allot_provider_is_anthropic(x->model->provider)) {
+            log_attempt(x, "anthropic-only"); /* not an attempt: nothing was sent */
+            continue;
+        }
         if (x->w->gw->cooldowns) { /* rests by count (cooldown_after) or by hint */
             uint64_t now = allot_clock_mono_us();
             if (allot_cooldowns_resting(x->w->gw->cooldowns, x->model_index, now) &&
@@ -1653,7 +1668,7 @@ static void try_next(struct allot__exchange *x)
             ur.path = "/messages";
             ur.body = x->up_alt.ptr;
             ur.body_len = x->up_alt.len;
-            ur.extra_header = passthrough_beta(x);
+            ur.extra_header = passthrough_beta(x, beta);
             goto start;
         }
         rc = x->anthropic || x->responses
@@ -1790,7 +1805,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
          * events' arena (no event yet): no malloc and free for each node */
         arena = allot_json_arena_enter(&x->events);
         rc = x->anthropic
-                 ? allot_anthropic_request(body, req->body.len, &x->abody, &err)
+                 ? allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->aonly)
                  : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
         allot_json_arena_leave(arena);
         allot_json_arena_reset(&x->events);
@@ -1859,6 +1874,17 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
                             ? (int)x->decision.tier
                             : -1);
     floor_route(x);
+    if (x->aonly.n && !anthropic_model_in(x)) {
+        /* only Anthropic's own API takes it, and no such model would serve */
+        set_error(x,
+                  "%s (a model of a kind: anthropic provider takes it as it is; none serves "
+                  "this request)",
+                  x->aonly.what);
+        reply_error(x, ALLOT_MSTATUS_REJECTED, 400, "invalid_request_error", "invalid_request",
+                    x->error);
+        finish(x, ALLOT_MSTATUS_REJECTED);
+        goto out;
+    }
     try_next(x);
 out:
     allot_buf_release(&err);

@@ -89,6 +89,33 @@ static void request(const char *p, size_t size)
               "translated otherwise the second time", &out2);
         allot_buf_release(&out2);
     }
+    /* lenient: the same where the strict translation succeeds (nothing left
+     * out); where it refuses, either the same refusal or a translation that
+     * left something out, noted with a one-line message, and a chat request */
+    {
+        struct allot_anthropic_only only = {0, ""};
+        struct allot_buf out3;
+        int rc3;
+
+        allot_buf_init(&out3, 1u << 20);
+        allot_buf_reset(&err2);
+        rc3 = allot_anthropic_request_lenient(p, size, &out3, &err2, &only);
+        if (rc == 0) {
+            check(rc3 == 0 && only.n == 0 && out3.len == out.len &&
+                      (out.len == 0 || memcmp(out3.ptr, out.ptr, out.len) == 0),
+                  "lenient differs where strict succeeds", &out3);
+        } else if (rc3 == 0) {
+            check(only.n > 0 && only.what[0] && !strchr(only.what, '\n') && err2.len == 0,
+                  "lenient succeeded where strict refused, noting nothing", &out3);
+            memset(&chat, 0, sizeof chat);
+            check(allot_chat_request_parse(&chat, out3.ptr, out3.len, &err2) == 0,
+                  "the lenient translation is not a chat request", &out3);
+            allot_chat_request_release(&chat);
+        } else {
+            check(rc3 == rc && out3.len == 0, "lenient failed otherwise", &err2);
+        }
+        allot_buf_release(&out3);
+    }
     allot_buf_release(&out);
     allot_buf_release(&err);
     allot_buf_release(&err2);

@@ -208,6 +208,49 @@ describe('providers of kind anthropic', () => {
     assert.ok(text.startsWith('[claude] answer to: '), text);
   });
 
+  it('server tools and their blocks in the history: served by a Messages provider as sent, refused (400) where none would serve', h.LIMIT, async () => {
+    const req = {
+      ...passReq,
+      tools: [
+        { type: 'web_search_20250305', name: 'web_search', max_uses: 3 },
+        { name: 'get_weather', description: 'Weather.', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      ],
+      messages: [
+        { role: 'user', content: 'What changed in the news today?' },
+        { role: 'assistant', content: [
+          { type: 'server_tool_use', id: 'srvtoolu_01', name: 'web_search', input: { query: 'news today' } },
+          { type: 'web_search_tool_result', tool_use_id: 'srvtoolu_01', content: [{ type: 'web_search_result', title: 'T', url: 'https://example.com/', encrypted_content: 'ZW5j' }] },
+          { type: 'text', text: 'Here is what changed.' },
+        ] },
+        { role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'And summarise this PDF.' }] },
+      ],
+    };
+    const send = (model) => fetch(`${allot.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ ...req, model }),
+    });
+    const res = await send('allot:judgment'); // claude-a first: a Messages provider
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(res.headers.get('x-allot-model'), 'claude-a');
+    assert.deepEqual((await claude.stats()).last_request.body, { ...req, model: 'claude-up' });
+    // judge-a alone (chat completions): nothing can take the server tool
+    const refused = await send('judge-a');
+    const body = await refused.json();
+    assert.equal(refused.status, 400, JSON.stringify(body));
+    assert.equal(body.type, 'error');
+    assert.match(body.error.message, /^messages\.1\.content\.0\.type: content block type 'server_tool_use' is not supported by allot \(a model of a kind: anthropic provider takes it/);
+    // the server tool alone, in a plain conversation: the same refusal, naming it
+    const alone = await fetch(`${allot.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'judge-a', max_tokens: 10, tools: req.tools, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(alone.status, 400);
+    assert.match((await alone.json()).error.message, /^tools\.0: server tool type 'web_search_20250305' is not supported by allot/);
+  });
+
   it('passthrough through libcurl (http_client: curl) too: the anthropic-beta header goes with its own request only', h.LIMIT, async () => {
     const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
       providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}', http_client: 'curl' }],

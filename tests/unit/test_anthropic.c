@@ -1347,3 +1347,88 @@ TEST(anthropic_request_tools_remembered_agree_on_edits)
     allot__anth_tools_forget();
     allot_buf_release(&body);
 }
+
+/* The lenient translation (what only Anthropic takes left out and noted)
+ * of a body, against the strict one of the same body without those parts:
+ * the same output, and the strict refusal's message as the note. */
+TEST(anthropic_request_lenient_leaves_out_only_what_chat_cannot_hold)
+{
+    static const struct {
+        const char *with, *without, *what;
+        int n;
+    } cases[] = {
+        {"{'model':'m','max_tokens':8,'tools':[{'type':'web_search_20250305','name':'web_search'},"
+         "{'name':'f','input_schema':{}},{'type':'bash_20250124','name':'bash'}]," MSG_HI "}",
+         "{'model':'m','max_tokens':8,'tools':[{'name':'f','input_schema':{}}]," MSG_HI "}",
+         "tools.0: server tool type 'web_search_20250305' is not supported by allot", 2},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'q'},{'role':"
+         "'assistant','content':[{'type':'server_tool_use','id':'s','name':'web_search',"
+         "'input':{}},{'type':'web_search_tool_result','tool_use_id':'s','content':[]},"
+         "{'type':'text','text':'a'}]},{'role':'user','content':'r'}]}",
+         "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'q'},{'role':"
+         "'assistant','content':[{'type':'text','text':'a'}]},{'role':'user','content':'r'}]}",
+         "messages.1.content.0.type: content block type 'server_tool_use' is not supported by "
+         "allot",
+         2},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'document',"
+         "'source':{'type':'base64','media_type':'application/pdf','data':'JVBE'}},{'type':"
+         "'image','source':{'type':'file','file_id':'f'}},{'type':'text','text':'sum'}]}]}",
+         "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'text',"
+         "'text':'sum'}]}]}",
+         "messages.0.content.0.source.type: document source type 'base64' is not supported by "
+         "allot",
+         2},
+        {"{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':"
+         "'tool_result','tool_use_id':'t','content':[{'type':'search_result'},{'type':'text',"
+         "'text':'x'}]}]}]}",
+         "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':"
+         "'tool_result','tool_use_id':'t','content':[{'type':'text','text':'x'}]}]}]}",
+         "messages.0.content.0.content.0.type: content block type 'search_result' is not "
+         "supported by allot",
+         1},
+    };
+    struct allot_buf a, b, err;
+
+    allot_buf_init(&a, 1u << 20);
+    allot_buf_init(&b, 1u << 20);
+    allot_buf_init(&err, 1024);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct allot_anthropic_only only = {0, ""};
+        char *with;
+        const char *without;
+
+        ASSERT_STR_EQ(request_error(cases[i].with), cases[i].what); /* strict: refused */
+        with = strdup(json_sq(cases[i].with));
+        without = json_sq(cases[i].without);
+        allot_buf_reset(&a);
+        allot_buf_reset(&b);
+        allot_buf_reset(&err);
+        ASSERT_INT_EQ(allot_anthropic_request_lenient(with, strlen(with), &a, &err, &only), 0);
+        ASSERT_INT_EQ(allot_anthropic_request(without, strlen(without), &b, &err), 0);
+        ASSERT_STR_EQ(allot_buf_cstr(&a), allot_buf_cstr(&b));
+        ASSERT_INT_EQ(only.n, cases[i].n);
+        ASSERT_STR_EQ(only.what, cases[i].what);
+        /* a second time (the tools translation is not remembered with parts
+         * left out): noted again */
+        only.n = 0;
+        allot_buf_reset(&a);
+        ASSERT_INT_EQ(allot_anthropic_request_lenient(with, strlen(with), &a, &err, &only), 0);
+        ASSERT_INT_EQ(only.n, cases[i].n);
+        free(with);
+    }
+    /* what chat completions cannot hold and no provider takes: still refused */
+    {
+        struct allot_anthropic_only only = {0, ""};
+        const char *bad =
+            json_sq("{'model':'m','max_tokens':8,'messages':[{'role':'user',"
+                    "'content':[{'type':'tool_use','id':'t','name':'f','input':{}}]}]}");
+        allot_buf_reset(&a);
+        allot_buf_reset(&err);
+        ASSERT_INT_EQ(allot_anthropic_request_lenient(bad, strlen(bad), &a, &err, &only),
+                      ALLOT_EINVAL);
+        ASSERT_INT_EQ(only.n, 0);
+    }
+    allot_buf_release(&a);
+    allot_buf_release(&b);
+    allot_buf_release(&err);
+}
