@@ -1623,6 +1623,62 @@ static int anthropic_model_in(const struct allot__exchange *x)
     return 0;
 }
 
+/* The request of an attempt on x->model into *ur: the client's Messages
+ * body with its model changed (passthrough), or the chat body rewritten
+ * for the model (up_body), translated for a kind: anthropic provider
+ * (up_alt). Returns 0, or an error with x->error set. */
+static int attempt_request(struct allot__exchange *x, struct allot_upstream_request *ur,
+                           char beta[ALLOT_UPSTREAM_EXTRA_MAX])
+{
+    struct allot_json_arena *previous;
+    struct allot_buf err;
+    int rc;
+
+    ur->model = x->model;
+    x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
+    x->passthrough = x->anthropic && x->up_anthropic;
+    if (x->passthrough) {
+        allot_buf_reset(&x->up_alt);
+        rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len,
+                                            x->model->upstream_id, &x->up_alt);
+        ur->path = "/messages";
+        ur->body = x->up_alt.ptr;
+        ur->body_len = x->up_alt.len;
+        ur->extra_header = passthrough_beta(x, beta);
+    } else {
+        rc = x->anthropic || x->responses
+                 ? allot_chat_request_rewrite(&x->chat, x->abody.ptr, x->abody.len,
+                                              x->model->upstream_id, x->chat.stream, &x->up_body)
+                 : allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
+                                              x->model->upstream_id, x->chat.stream, &x->up_body);
+        ur->path = x->embeddings ? "/embeddings" : "/chat/completions";
+        ur->body = x->up_body.ptr;
+        ur->body_len = x->up_body.len;
+    }
+    if (rc) {
+        set_error(x, "cannot rewrite the request for '%s': %s", x->model->name, allot_strerror(rc));
+        return rc;
+    }
+    if (!x->up_anthropic || x->passthrough)
+        return 0;
+    allot_buf_init(&err, 512);
+    allot_buf_reset(&x->up_alt);
+    /* the body's tree, gone before the translation returns, from the
+     * request's arena (one per attempt at most, all freed at finish) */
+    previous = allot_json_arena_enter(&x->arena);
+    rc = allot_anthropic_up_request(x->up_body.ptr, x->up_body.len, x->model->provider->max_tokens,
+                                    &x->up_alt, &err);
+    allot_json_arena_leave(previous);
+    if (rc)
+        set_error(x, "cannot translate the request for '%s' (kind anthropic): %s", x->model->name,
+                  err.len ? err.ptr : allot_strerror(rc));
+    ur->path = "/messages";
+    ur->body = x->up_alt.ptr;
+    ur->body_len = x->up_alt.len;
+    allot_buf_release(&err);
+    return rc;
+}
+
 static void try_next(struct allot__exchange *x)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
@@ -1652,65 +1708,10 @@ static void try_next(struct allot__exchange *x)
         x->up_hint_ms = ALLOT_UPSTREAM_NO_HINT;
         allot_buf_reset(&x->up_body);
         allot_buf_reset(&x->sse.pending);
-        x->up_anthropic = allot_provider_is_anthropic(x->model->provider);
-        x->passthrough = x->anthropic && x->up_anthropic;
-        if (x->passthrough) { /* the client's own body, only its model changed */
-            allot_buf_reset(&x->up_alt);
-            rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len,
-                                                x->model->upstream_id, &x->up_alt);
-            if (rc) {
-                set_error(x, "cannot rewrite the request for '%s': %s", x->model->name,
-                          allot_strerror(rc));
-                log_attempt(x, "rewrite");
-                continue;
-            }
-            ur.model = x->model;
-            ur.path = "/messages";
-            ur.body = x->up_alt.ptr;
-            ur.body_len = x->up_alt.len;
-            ur.extra_header = passthrough_beta(x, beta);
-            goto start;
-        }
-        rc = x->anthropic || x->responses
-                 ? allot_chat_request_rewrite(&x->chat, x->abody.ptr, x->abody.len,
-                                              x->model->upstream_id, x->chat.stream, &x->up_body)
-                 : allot_chat_request_rewrite(&x->chat, x->req->body.ptr, x->req->body.len,
-                                              x->model->upstream_id, x->chat.stream, &x->up_body);
-        if (rc) {
-            set_error(x, "cannot rewrite the request for '%s': %s", x->model->name,
-                      allot_strerror(rc));
+        if (attempt_request(x, &ur, beta)) {
             log_attempt(x, "rewrite");
             continue;
         }
-        ur.model = x->model;
-        ur.extra_header = allot_slice_of(NULL, 0);
-        ur.path = x->embeddings ? "/embeddings" : "/chat/completions";
-        ur.body = x->up_body.ptr;
-        ur.body_len = x->up_body.len;
-        if (x->up_anthropic) {
-            struct allot_json_arena *previous;
-
-            allot_buf_init(&err, 512);
-            allot_buf_reset(&x->up_alt);
-            /* the body's tree, gone before the translation returns, from the
-             * request's arena (one per attempt at most, all freed at finish) */
-            previous = allot_json_arena_enter(&x->arena);
-            rc = allot_anthropic_up_request(x->up_body.ptr, x->up_body.len,
-                                            x->model->provider->max_tokens, &x->up_alt, &err);
-            allot_json_arena_leave(previous);
-            if (rc) {
-                set_error(x, "cannot translate the request for '%s' (kind anthropic): %s",
-                          x->model->name, err.len ? err.ptr : allot_strerror(rc));
-                allot_buf_release(&err);
-                log_attempt(x, "rewrite");
-                continue;
-            }
-            allot_buf_release(&err);
-            ur.path = "/messages";
-            ur.body = x->up_alt.ptr;
-            ur.body_len = x->up_alt.len;
-        }
-    start:
         allot_buf_init(&err, 512);
         rc = allot_upstream_start(x->w->up, &ur, &upstream_cb, x, &x->xfer, &err);
         if (rc == 0) {
