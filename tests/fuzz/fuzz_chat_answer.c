@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/chat_answer.h"
+#include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,10 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 65536)
         return 0;
-    text = malloc(size ? size : 1);
-    if (!text)
-        abort();
-    memcpy(text, data, size);
+    text = exact_copy(data, size);
     if (allot_chat_answer_read(text, size, &a) != 0) {
         free(text);
         return 0;

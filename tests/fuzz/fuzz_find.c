@@ -19,20 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "allot/slice.h"
+#include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_REST 256
-
-static char *exact_copy(const void *p, size_t n)
-{
-    char *c = malloc(n ? n : 1);
-    if (!c)
-        abort();
-    if (n)
-        memcpy(c, p, n);
-    return c;
-}
 
 static void check(const uint8_t *hay_bytes, size_t n, const uint8_t *needle_bytes, size_t m)
 {

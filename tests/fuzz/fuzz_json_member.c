@@ -21,6 +21,7 @@
 #include <string.h>
 #include "allot/json_check.h"
 #include "allot/json_member.h"
+#include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,10 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     name = names[data[0] % 4];
     n = size - 1;
-    text = malloc(n ? n : 1);
-    if (!text)
-        abort();
-    memcpy(text, data + 1, n);
+    text = exact_copy(data + 1, n);
     got = allot_json_parse_member(text, n, name);
     if (allot_json_check(text, n, 0, NULL, NULL, NULL) != 0) {
         if (got)

@@ -21,6 +21,7 @@
 #include "../unit/same_tree.h"
 #include "allot/json_check.h"
 #include "allot/json_tree.h"
+#include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,16 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 65536)
         return 0;
-    text = malloc(size ? size : 1);
-    if (!text)
-        abort();
-    memcpy(text, data, size);
+    text = exact_copy(data, size);
     mine = allot_json_tree(text, size);
     if (!allot_json_check(text, size, ALLOT_JSON_CHECK_NUL_OK, NULL, NULL, &e)) {
         theirs = cJSON_ParseWithLength(text, size);
         if (!mine || !theirs || !same_tree_list(mine, theirs, 1, &why)) {
             fprintf(stderr, "fuzz_json_tree: %s: %.*s\n",
-                    !mine ? "no tree" : !theirs ? "cJSON refused" : why,
+                    !mine     ? "no tree"
+                    : !theirs ? "cJSON refused"
+                              : why,
                     (int)(size > 400 ? 400 : size), text);
             abort();
         }

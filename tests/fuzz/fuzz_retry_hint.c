@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 #include "allot/upstream.h"
+#include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,13 +47,9 @@ static void fail(const char *what, const char *p, size_t n, int64_t got, int64_t
 /* The hint for p[0..n) from an exact-size heap copy, checked for range. */
 static int64_t hint(const char *p, size_t n, int unit_ms, int64_t now)
 {
-    char *copy = malloc(n ? n : 1);
+    char *copy = exact_copy(p, n);
     int64_t r;
 
-    if (!copy)
-        abort();
-    if (n)
-        memcpy(copy, p, n);
     r = allot_upstream_retry_hint(allot_slice_of(n ? copy : NULL, n), unit_ms, now);
     free(copy);
     if (r != NO_HINT && (r < 0 || r > MAX_MS))
