@@ -17,7 +17,8 @@
 # divided by N. Cases: the benchmark's ~1 KB chat completion plain and
 # streamed (16 tokens, 18 events), streamed with the quality floor off
 # (quality.enabled: false: no per-event read of the content), and the same
-# request as an Anthropic Messages request (/v1/messages), and as an
+# request as an Anthropic Messages request (/v1/messages; streamed too, and
+# streamed from a kind: anthropic provider, passed through), and as an
 # agent's request: the same messages after 24 tool definitions (~13 KB of
 # JSON schemas, which routing only looks at), in the chat, the Messages
 # and the Responses API (where they are translated); and a Messages
@@ -92,6 +93,9 @@ make_lua messages_agent /v1/messages \
 # and in the Responses API (as Codex sends it: instructions, input, tools)
 make_lua responses_agent /v1/responses \
   '(function() local t = {} for i = 1, 24 do t[i] = string.format([[{"type":"function","name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","parameters":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end local sys = body:match("\"role\":\"system\",\"content\":(\"[^\"]*\")") local user = body:match("\"role\":\"user\",\"content\":(\".-[^\\]\")}%]") return "{\"model\":\"auto\",\"instructions\":" .. sys .. ",\"input\":" .. user .. ",\"tools\":[" .. table.concat(t, ",") .. "]}" end)()'
+# the Messages request streamed
+make_lua messages_stream /v1/messages \
+  'body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":["):gsub("\"stream\":false", "\"stream\":true")'
 # a long conversation in the Messages API: 60 turns of ~460 bytes and a
 # last instruction (28 KB), all of it translated on every request
 make_lua messages_long /v1/messages \
@@ -147,6 +151,8 @@ measure() {
   measure "chat, streamed" "$TMP/checks.yaml" stream $((N / 2))
   measure "chat, streamed, no checks" "$TMP/nochecks.yaml" stream $((N / 2))
   measure "messages, plain" "$TMP/checks.yaml" messages "$N"
+  measure "messages, streamed" "$TMP/checks.yaml" messages_stream $((N / 2))
+  measure "messages, streamed, anthropic" "$TMP/anthropic.yaml" messages_stream $((N / 2))
   measure "chat, agent (24 tools)" "$TMP/checks.yaml" agent "$N"
   measure "messages, agent (24 tools)" "$TMP/checks.yaml" messages_agent "$N"
   measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"

@@ -30,4 +30,12 @@
 
 cJSON *allot_json_tree(const char *text, size_t len);
 
+/* cJSON_ParseWithLength(text, len)'s tree, for text not checked yet (a
+ * provider's answer or event): the strict check first (json_check.h), then
+ * allot_json_tree(); text the check refuses goes to cJSON as before, so
+ * what cJSON accepts and the check does not (a raw control byte in a
+ * string, invalid UTF-8, trailing bytes) is read as it always was. NULL
+ * where cJSON gives NULL, or on no memory. */
+cJSON *allot_json_parse(const char *text, size_t len);
+
 #endif

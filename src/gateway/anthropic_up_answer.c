@@ -23,6 +23,7 @@
 #include <cJSON.h>
 #include "allot/anthropic_up.h"
 #include "allot/error.h"
+#include "allot/json_tree.h"
 #include "anthropic_internal.h"
 
 /* The prompt tokens of an Anthropic usage object: input_tokens counts only
@@ -433,7 +434,7 @@ int allot_anthropic_up_stream_event(struct allot_anthropic_up_stream *s, struct 
 
     if (s->done || !data.ptr || !data.len)
         return 0;
-    root = cJSON_ParseWithLength(data.ptr, data.len);
+    root = allot_json_parse(data.ptr, data.len);
     if (!cJSON_IsObject(root))
         goto out; /* not an event: junk, or a keep-alive */
     type = string_or(allot_json_member(root, "type"), "");

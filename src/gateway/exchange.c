@@ -47,6 +47,7 @@
 #include "allot/json_arena.h"
 #include "allot/json_member.h"
 #include "allot/json_check.h"
+#include "allot/json_tree.h"
 #include "allot/log.h"
 #include "allot/sse.h"
 #include "internal.h"
@@ -1050,7 +1051,7 @@ static void read_usage(struct allot__exchange *x, const cJSON *usage)
 static cJSON *parse_in(struct allot_json_arena *arena, const char *p, size_t n)
 {
     struct allot_json_arena *previous = allot_json_arena_enter(arena);
-    cJSON *root = cJSON_ParseWithLength(p, n);
+    cJSON *root = allot_json_parse(p, n);
 
     allot_json_arena_leave(previous);
     return root;

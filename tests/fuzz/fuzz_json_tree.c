@@ -7,7 +7,9 @@
  * it). Any text: the reader must stay inside it and return NULL or a tree
  * cJSON_Delete() frees. A text allot_json_check() passes (with
  * ALLOT_JSON_CHECK_NUL_OK, the widest): its tree must be cJSON's node for
- * node (same_tree.h: types, keys, strings, number bits, links).
+ * node (same_tree.h: types, keys, strings, number bits, links). And
+ * allot_json_parse() of any text is cJSON_ParseWithLength()'s tree, or
+ * NULL where it is NULL.
  *
  * Fuzz: `FUZZ_SECONDS=60 bash tests/fuzz/run.sh json_tree` (clang
  * libFuzzer, corpus tests/fuzz/corpus/json_tree/, dictionary
@@ -49,6 +51,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_Delete(theirs);
     }
     cJSON_Delete(mine);
+    /* allot_json_parse: cJSON's tree for any text, checked or not */
+    mine = allot_json_parse(text, size);
+    theirs = cJSON_ParseWithLength(text, size);
+    if (!mine != !theirs || (mine && !same_tree_list(mine, theirs, 1, &why))) {
+        fprintf(stderr, "fuzz_json_tree: allot_json_parse: %s: %.*s\n",
+                !mine     ? "NULL where cJSON reads it"
+                : !theirs ? "a tree where cJSON has none"
+                          : why,
+                (int)(size > 400 ? 400 : size), text);
+        abort();
+    }
+    cJSON_Delete(mine);
+    cJSON_Delete(theirs);
     free(text);
     return 0;
 }

@@ -213,3 +213,37 @@ TEST(json_tree_agrees_with_cjson_on_every_labelled_request)
     globfree(&g);
     ASSERT(lines >= 10000);
 }
+
+TEST(json_parse_is_cjsons_parse_for_text_not_checked)
+{
+    /* what the strict check refuses but cJSON reads, what neither reads,
+     * and checked text */
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+    } cases[] = {
+        {"{\"a\":\"tab\there\"}", 0},      /* a raw control byte */
+        {"{\"a\":\"\xff\xfe\"}", 0},       /* not UTF-8 */
+        {"{\"a\":1} trailing", 0},         /* bytes after the value */
+        {"{\"a\":\"x\\u0000y\"}", 0},      /* \u0000 */
+        {"[01]", 0},                       /* a leading zero */
+        {"\xef\xbb\xbf{\"bom\":true}", 0}, /* a byte order mark */
+        {"{\"a\":", 0},                    /* cut */
+        {"", 0},
+        {"{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}", 0},
+        {"{\"n\":-0,\"m\":123456789012345,\"k\":1234567890123456}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        cJSON *mine = allot_json_parse(cases[i].text, len);
+        cJSON *theirs = cJSON_ParseWithLength(cases[i].text, len);
+        const char *why = "";
+        int same = !mine == !theirs && (!mine || same_tree_list(mine, theirs, 1, &why));
+
+        cJSON_Delete(mine);
+        cJSON_Delete(theirs);
+        if (!same)
+            TEST_FAIL_("case %zu (%s): %s", i, cases[i].text, mine ? why : "one is NULL");
+    }
+    ASSERT(allot_json_parse(NULL, 0) == NULL);
+}
