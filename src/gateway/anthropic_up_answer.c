@@ -228,10 +228,13 @@ static int chunk_begin(struct allot_anthropic_up_stream *s)
     int rc;
 
     allot_buf_reset(b);
+    /* every event of a stream: no printf */
     if ((rc = allot_buf_adds(b, "data: {\"id\":")) || (rc = allot__anth_add_str(b, s->id)) ||
-        (rc = allot_buf_addf(
-             b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":", s->created)) ||
-        (rc = allot__anth_add_str(b, s->model)))
+        (rc = allot_buf_adds(b, ",\"object\":\"chat.completion.chunk\",\"created\":")) ||
+        (rc = allot__anth_add_int(b, s->created < 0 ? -1 : 1,
+                                  s->created < 0 ? 0ull - (unsigned long long)s->created
+                                                 : (unsigned long long)s->created)) ||
+        (rc = allot_buf_adds(b, ",\"model\":")) || (rc = allot__anth_add_str(b, s->model)))
         return rc;
     return 0;
 }

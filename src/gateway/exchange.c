@@ -1215,9 +1215,11 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
         int has_error = has_value(data, "\"error\"", 7);
 
         count_content(x, data);
+        /* the whole tree when something else reads it too: a translation
+         * (not a passthrough, which relays the provider's own event) */
         if (x->collect)
-            collect_event(
-                x, chunk_choices(&ck, x->anthropic || x->responses || has_usage || has_error));
+            collect_event(x, chunk_choices(&ck, (x->anthropic && !x->passthrough) || x->responses ||
+                                                    has_usage || has_error));
         if (inspect_event(x, &ck, has_usage, has_error) && !x->anthropic && !x->responses)
             goto out;
     }
