@@ -22,9 +22,11 @@
 # agent's request: the same messages after 24 tool definitions (~13 KB of
 # JSON schemas, which routing only looks at), in the chat, the Messages
 # and the Responses API (where they are translated); and a Messages
-# conversation of 61 turns (28 KB), N/2 requests, served by the fake as a
-# chat-completions provider (translated) and as a kind: anthropic one
-# (passed through, docs/anthropic.md).
+# conversation of 61 turns (28 KB), N/2 requests, and a coding agent's
+# request in the middle of a session (bench/coding_agent.lua, 126 KB), N/4
+# requests, each served by the fake as a chat-completions provider
+# (translated) and as a kind: anthropic one (passed through,
+# docs/anthropic.md).
 #
 # Environment: B=build (where allot and fake_upstream are), N=2000
 # (requests per plain case; streamed cases use N/2).
@@ -101,6 +103,10 @@ make_lua messages_stream /v1/messages \
 make_lua messages_long /v1/messages \
   '(function() local t = {} for i = 1, 60 do local role = (i % 2 == 1) and "user" or "assistant" t[i] = string.format([[{"role":"%s","content":"Turn %d. The city library on Harbour Street reopened on Monday after eighteen months of renovation work. The building, which dates from 1911, now has a new roof, step-free access at both entrances and a reading room on the top floor with views over the old port. The children section has doubled in size and moved to the ground floor, next to a small cafe run by a local bakery. The library now opens from eight in the morning until nine at night on weekdays."}]], role, i) end t[61] = [[{"role":"user","content":"Summarise the conversation in five bullet points."}]] return "{\"model\":\"auto\",\"max_tokens\":300,\"system\":\"You are terse.\",\"messages\":[" .. table.concat(t, ",") .. "]}" end)()'
 
+# a coding agent's request in the middle of a session (bench/coding_agent.lua):
+# a system prompt with cache_control, 24 tools, 40 turns of tool calls and
+# their results, 126 KB
+make_lua coding_agent /v1/messages '(function() dofile("bench/coding_agent.lua") return coding_agent_body() end)()'
 # run_wrk LUA COUNT PORT OUT: COUNT answers on 4 connections. wrk runs
 # until its -d however early its thread stops, so the script leaves a mark
 # after COUNT answers and wrk is interrupted then (it still prints done()).
@@ -158,6 +164,8 @@ measure() {
   measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"
   measure "messages, 61 turns (28 KB)" "$TMP/checks.yaml" messages_long $((N / 2))
   measure "messages, 61 turns, anthropic" "$TMP/anthropic.yaml" messages_long $((N / 2))
+  measure "messages, coding agent (126 KB)" "$TMP/checks.yaml" coding_agent $((N / 4))
+  measure "messages, coding agent, anthropic" "$TMP/anthropic.yaml" coding_agent $((N / 4))
 } | tee "$TMP/table.txt"
 mkdir -p bench/results
 cp "$TMP/table.txt" "$OUT"

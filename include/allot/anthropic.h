@@ -34,13 +34,16 @@
 int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err);
 
-/* What a lenient translation left out: parts only Anthropic's own API
- * takes (server tools, PDF and file documents, content blocks chat
- * completions has no form for, such as a server tool's use and results in
- * the history). */
-struct allot_anthropic_only {
-    int n;          /* parts left out; the caller zeroes it first */
-    char what[256]; /* the first, as the strict translation refuses it */
+/* What a lenient translation read that the gateway needs later: the parts
+ * it left out, which only Anthropic's own API takes (server tools, PDF and
+ * file documents, content blocks chat completions has no form for, such
+ * as a server tool's use and results in the history), and where the
+ * body's model value is (the passthrough replaces it there). */
+struct allot_anthropic_read {
+    int n;            /* parts left out; the caller zeroes it first */
+    char what[256];   /* the first, as the strict translation refuses it */
+    size_t model_off; /* the last top-level "model" member's value: body + off, */
+    size_t model_len; /* len bytes (set on success) */
 };
 
 /* allot_anthropic_request(), but what only Anthropic's API takes is left
@@ -49,7 +52,7 @@ struct allot_anthropic_only {
  * such a translation and serves the request only with models of a
  * kind: anthropic provider, which get the client's body itself. */
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
-                                    struct allot_buf *err, struct allot_anthropic_only *only);
+                                    struct allot_buf *err, struct allot_anthropic_read *only);
 
 /* Translate an OpenAI chat.completion JSON body into an Anthropic message
  * JSON object appended to out: id "msg_" + the completion id (without a

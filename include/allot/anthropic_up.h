@@ -58,16 +58,17 @@ int allot_anthropic_up_request(const char *body, size_t len, long default_max_to
 /* A Messages request (a client's body on /v1/messages, which passed the
  * strict check and the Messages translation) for a Messages API provider:
  * appended to out as the client sent it, byte for byte, but for the value
- * of its top-level "model" member (the last one, as readers take it),
- * which becomes model (a JSON string). Nothing is translated, so what the
- * chat-completions form has no place for reaches the provider intact:
- * cache_control, thinking and its signed blocks, citations, metadata.
+ * of its top-level "model" member (the last one, as readers take it), at
+ * body[model_off..model_off + model_len) as the translation found it
+ * (allot_anthropic_read), which becomes model (a JSON string). Nothing is
+ * translated, so what the chat-completions form has no place for reaches
+ * the provider intact: cache_control, thinking and its signed blocks,
+ * citations, metadata.
  *
- * Returns 0; ALLOT_EPARSE when body is not an object with a "model"
- * member; ALLOT_ENOMEM; ALLOT_ETOOBIG on out's cap. out is unchanged on
- * error. */
-int allot_anthropic_up_passthrough(const char *body, size_t len, const char *model,
-                                   struct allot_buf *out);
+ * Returns 0; ALLOT_EINVAL when the span is not inside body; ALLOT_ENOMEM;
+ * ALLOT_ETOOBIG on out's cap. out is unchanged on error. */
+int allot_anthropic_up_passthrough(const char *body, size_t len, size_t model_off, size_t model_len,
+                                   const char *model, struct allot_buf *out);
 
 /* Translate an Anthropic message JSON (a 2xx answer) into an OpenAI
  * chat.completion JSON appended to out: id "chatcmpl-" + the message id,

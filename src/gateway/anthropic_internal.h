@@ -57,13 +57,14 @@ cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf 
 typedef int (*allot__anth_known_cb)(void *ctx, const char *v, size_t n);
 
 /* allot__anth_parse_request(), and *span gets the value of the last
- * top-level member named name ({NULL, 0}: none), as the check saw it.
- * When known(ctx, value) says so, the tree holds null in its place: the
- * body is copied with that value replaced, and the copy parsed. Errors as
+ * top-level member named name ({NULL, 0}: none), as the check saw it, and
+ * *model (when not NULL) the last "model" member's value, in body. When
+ * known(ctx, value) says so, the tree holds null in its place: the body
+ * is copied with that value replaced, and the copy parsed. Errors as
  * allot__anth_parse_request(). */
 cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allot_buf *err, int *rc,
                                        const char *name, allot__anth_known_cb known, void *ctx,
-                                       struct allot_slice *span);
+                                       struct allot_slice *span, struct allot_slice *model);
 
 /* --- a translator's tools text, remembered per thread (tools_memo.c) ---
  * A translator declares its memory with ALLOT__TOOLS_MEMO(name), parses

@@ -140,25 +140,28 @@ int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
     return ALLOT_EINVAL;
 }
 
-/* The last top-level member named find->name, as the check passes it. */
+/* The last top-level member named find->name, and the last "model", as
+ * the check passes them. */
 struct member_find {
     const char *text, *name;
-    struct allot_slice value;
+    struct allot_slice value, model;
 };
 
 static void find_member(void *ctx, const struct allot_json_check_member *m)
 {
     struct member_find *f = ctx;
-    if (allot_json_check_key_is(f->text, m, f->name))
+    if (f->name && allot_json_check_key_is(f->text, m, f->name))
         f->value = allot_slice_of(f->text + m->value_off, m->value_len);
+    else if (allot_json_check_key_is(f->text, m, "model"))
+        f->model = allot_slice_of(f->text + m->value_off, m->value_len);
 }
 
 cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allot_buf *err, int *rc,
                                        const char *name, allot__anth_known_cb known, void *ctx,
-                                       struct allot_slice *span)
+                                       struct allot_slice *span, struct allot_slice *model)
 {
     struct allot_json_check_error jerr;
-    struct member_find find = {body, name, {NULL, 0}};
+    struct member_find find = {body, name, {NULL, 0}, {NULL, 0}};
     struct allot_buf copy = {0};
     cJSON *root = NULL;
     /* tools come the same with every request of an agent: the check passes
@@ -167,13 +170,16 @@ cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allo
 
     if (!body)
         len = 0;
-    if (allot_json_check_remembering(body, len, 0, keep, name ? find_member : NULL, &find, &jerr)) {
+    if (allot_json_check_remembering(body, len, 0, keep, name || model ? find_member : NULL, &find,
+                                     &jerr)) {
         *rc = allot__anth_invalid(err, "invalid JSON at line %zu column %zu: %s", jerr.line,
                                   jerr.column, jerr.why);
         return NULL;
     }
     if (span)
         *span = find.value;
+    if (model)
+        *model = find.model;
     if (find.value.ptr && known && known(ctx, find.value.ptr, find.value.len)) {
         size_t at = (size_t)(find.value.ptr - body);
         allot_buf_init(&copy, len + 4);
@@ -205,7 +211,7 @@ cJSON *allot__anth_parse_request_known(const char *body, size_t len, struct allo
 
 cJSON *allot__anth_parse_request(const char *body, size_t len, struct allot_buf *err, int *rc)
 {
-    return allot__anth_parse_request_known(body, len, err, rc, NULL, NULL, NULL, NULL);
+    return allot__anth_parse_request_known(body, len, err, rc, NULL, NULL, NULL, NULL, NULL);
 }
 
 long long allot__anth_token_count(const cJSON *v)

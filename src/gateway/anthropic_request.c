@@ -30,7 +30,7 @@ struct req {
     struct allot_buf *err;             /* NULL: messages are not wanted */
     struct allot_buf scratch;          /* one value being assembled; out's cap */
     int n_messages;                    /* OpenAI messages written */
-    struct allot_anthropic_only *only; /* NULL: what chat cannot hold is refused */
+    struct allot_anthropic_read *only; /* NULL: what chat cannot hold is refused */
 };
 
 /* One Anthropic message being translated. */
@@ -115,7 +115,7 @@ static int only_anthropic(struct req *r, const char *fmt, ...)
 
 static int only_anthropic(struct req *r, const char *fmt, ...)
 {
-    struct allot_anthropic_only *o = r->only;
+    struct allot_anthropic_read *o = r->only;
     va_list ap;
 
     if (!o) {
@@ -662,20 +662,20 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
 }
 
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
-                                    struct allot_buf *err, struct allot_anthropic_only *only)
+                                    struct allot_buf *err, struct allot_anthropic_read *only)
 {
     struct req r = {out, err, {0}, 0, only};
     int only_before = 0;
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
     struct allot__tools_lookup known = {&tools_memo, NULL}; /* found: the tools' translation */
-    struct allot_slice tools_raw;
+    struct allot_slice tools_raw, model_raw;
     size_t start = out->len, tools_at;
     int rc, i = 0, n_tools;
 
     allot_buf_init(&r.scratch, out->max);
     if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", allot__tools_known,
-                                                 &known, &tools_raw)))
+                                                 &known, &tools_raw, &model_raw)))
         goto out;
 
     /* the required fields, before anything is written */
@@ -751,6 +751,10 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
+    else if (only) { /* checked text: model_raw lies in body (a string, see above) */
+        only->model_off = (size_t)(model_raw.ptr - body);
+        only->model_len = model_raw.len;
+    }
     cJSON_Delete(root);
     allot_buf_release(&r.scratch);
     return rc;

@@ -704,36 +704,17 @@ out:
     return rc;
 }
 
-/* The last top-level "model" member's value span. */
-struct model_span {
-    const char *text;
-    size_t off, len;
-    int found;
-};
-
-static int note_model(void *ctx, const struct allot_json_check_member *m)
+int allot_anthropic_up_passthrough(const char *body, size_t len, size_t model_off, size_t model_len,
+                                   const char *model, struct allot_buf *out)
 {
-    struct model_span *f = ctx;
-    if (allot_json_check_key_is(f->text, m, "model")) {
-        f->off = m->value_off;
-        f->len = m->value_len;
-        f->found = 1;
-    }
-    return 0;
-}
-
-int allot_anthropic_up_passthrough(const char *body, size_t len, const char *model,
-                                   struct allot_buf *out)
-{
-    struct model_span f = {body, 0, 0, 0};
     size_t start = out->len;
     int rc;
 
-    if (!body || allot_json_check_members(body, len, note_model, &f) || !f.found)
-        return ALLOT_EPARSE;
-    if ((rc = allot_buf_add(out, body, f.off)) ||
+    if (!body || model_off > len || model_len > len - model_off || !model_len)
+        return ALLOT_EINVAL;
+    if ((rc = allot_buf_add(out, body, model_off)) ||
         (rc = allot_buf_add_json_str(out, model, strlen(model))) ||
-        (rc = allot_buf_add(out, body + f.off + f.len, len - f.off - f.len)))
+        (rc = allot_buf_add(out, body + model_off + model_len, len - model_off - model_len)))
         allot__anth_buf_cut(out, start);
     return rc;
 }

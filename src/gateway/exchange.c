@@ -150,7 +150,7 @@ struct allot__exchange {
      * done, or ustream event by event) before anything else reads it. */
     int up_anthropic;
     int passthrough; /* a Messages client and a Messages provider: bytes relayed, not translated */
-    struct allot_anthropic_only aonly; /* what the Messages translation left out */
+    struct allot_anthropic_read aonly; /* what the Messages translation left out */
     struct allot_buf up_alt;
     struct allot_anthropic_up_stream ustream;
 };
@@ -1642,8 +1642,8 @@ static int attempt_request(struct allot__exchange *x, struct allot_upstream_requ
     x->passthrough = x->anthropic && x->up_anthropic;
     if (x->passthrough) {
         allot_buf_reset(&x->up_alt);
-        rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len,
-                                            x->model->upstream_id, &x->up_alt);
+        rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len, x->aonly.model_off,
+                                            x->aonly.model_len, x->model->upstream_id, &x->up_alt);
         ur->path = "/messages";
         ur->body = x->up_alt.ptr;
         ur->body_len = x->up_alt.len;

@@ -848,7 +848,7 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     allot_buf_init(&r.text, out->max);
     allot_buf_init(&r.parts, out->max);
     if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", allot__tools_known,
-                                                 &known, &tools_raw)))
+                                                 &known, &tools_raw, NULL)))
         goto out;
 
     /* the required fields and what allot refuses, before anything is

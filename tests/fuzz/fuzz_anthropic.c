@@ -93,7 +93,7 @@ static void request(const char *p, size_t size)
      * out); where it refuses, either the same refusal or a translation that
      * left something out, noted with a one-line message, and a chat request */
     {
-        struct allot_anthropic_only only = {0, ""};
+        struct allot_anthropic_read only = {0, "", 0, 0};
         struct allot_buf out3;
         int rc3;
 
@@ -104,6 +104,10 @@ static void request(const char *p, size_t size)
             check(rc3 == 0 && only.n == 0 && out3.len == out.len &&
                       (out.len == 0 || memcmp(out3.ptr, out.ptr, out.len) == 0),
                   "lenient differs where strict succeeds", &out3);
+            /* the model span the passthrough replaces: a JSON string in the body */
+            check(only.model_len >= 2 && only.model_off + only.model_len <= size &&
+                      p[only.model_off] == '"' && p[only.model_off + only.model_len - 1] == '"',
+                  "the model span is not the model's string", &out3);
         } else if (rc3 == 0) {
             check(only.n > 0 && only.what[0] && !strchr(only.what, '\n') && err2.len == 0,
                   "lenient succeeded where strict refused, noting nothing", &out3);

@@ -1393,7 +1393,7 @@ TEST(anthropic_request_lenient_leaves_out_only_what_chat_cannot_hold)
     allot_buf_init(&b, 1u << 20);
     allot_buf_init(&err, 1024);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct allot_anthropic_only only = {0, ""};
+        struct allot_anthropic_read only = {0, "", 0, 0};
         char *with;
         const char *without;
 
@@ -1418,7 +1418,7 @@ TEST(anthropic_request_lenient_leaves_out_only_what_chat_cannot_hold)
     }
     /* what chat completions cannot hold and no provider takes: still refused */
     {
-        struct allot_anthropic_only only = {0, ""};
+        struct allot_anthropic_read only = {0, "", 0, 0};
         const char *bad =
             json_sq("{'model':'m','max_tokens':8,'messages':[{'role':'user',"
                     "'content':[{'type':'tool_use','id':'t','name':'f','input':{}}]}]}");

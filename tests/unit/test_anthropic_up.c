@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 #include <cJSON.h>
+#include "allot/anthropic.h"
 #include "allot/anthropic_up.h"
 #include "allot/error.h"
 #include "json_path.h"
@@ -1139,25 +1140,38 @@ TEST(anthropic_up_passthrough_replaces_only_the_model)
         "\"cache_control\":{\"type\":\"ephemeral\"}}],\"messages\":[{\"role\":\"user\",\"content\":"
         "\"model \\\"x\\\"\"}],\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
         "\"mod\\u0065l\" : \"up-\\\"id\\\"\" }";
-    struct allot_buf out;
+    struct allot_anthropic_read read = {0, "", 0, 0};
+    struct allot_buf out, chat;
 
-    /* the last model member (its key escaped) is the one readers take */
+    /* the translation finds the model: the last member (its key escaped),
+     * the one readers take, whose value the translation uses */
+    allot_buf_init(&chat, 1 << 16);
+    ASSERT_INT_EQ(allot_anthropic_request_lenient(body, sizeof body - 1, &chat, NULL, &read), 0);
+    ASSERT(strstr(allot_buf_cstr(&chat), "\"model\":\"claude-*\"") != NULL);
+    ASSERT_INT_EQ(read.model_len, 10);
+    ASSERT(memcmp(body + read.model_off, "\"claude-*\"", 10) == 0);
+    allot_buf_release(&chat);
     allot_buf_init(&out, 4096);
     allot_buf_adds(&out, "kept|");
-    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, "up-\"id\"", &out), 0);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, read.model_off,
+                                                 read.model_len, "up-\"id\"", &out),
+                  0);
     ASSERT_INT_EQ(out.len, 5 + sizeof want - 1);
     ASSERT(memcmp(out.ptr, "kept|", 5) == 0 && memcmp(out.ptr + 5, want, sizeof want - 1) == 0);
-    /* no model, not an object: refused, out unchanged */
+    /* a span outside the body: refused, out unchanged */
     allot_buf_reset(&out);
-    ASSERT_INT_EQ(allot_anthropic_up_passthrough("{\"max_tokens\":1}", 16, "m", &out),
-                  ALLOT_EPARSE);
-    ASSERT_INT_EQ(allot_anthropic_up_passthrough("[1]", 3, "m", &out), ALLOT_EPARSE);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, sizeof body, 1, "m", &out),
+                  ALLOT_EINVAL);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, 2, sizeof body, "m", &out),
+                  ALLOT_EINVAL);
     ASSERT_INT_EQ(out.len, 0);
     allot_buf_release(&out);
     /* past out's cap: ALLOT_ETOOBIG, out as it was */
     allot_buf_init(&out, 64);
     allot_buf_adds(&out, "kept");
-    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, "m", &out), ALLOT_ETOOBIG);
+    ASSERT_INT_EQ(allot_anthropic_up_passthrough(body, sizeof body - 1, read.model_off,
+                                                 read.model_len, "m", &out),
+                  ALLOT_ETOOBIG);
     ASSERT_INT_EQ(out.len, 4);
     allot_buf_release(&out);
 }
