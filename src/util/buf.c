@@ -106,33 +106,34 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
     static const char short_escs['\\' + 1] = {
         ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, start = b->len, at;
+    char *o;
     int rc;
 
-    if ((rc = allot_buf_add(b, "\"", 1)))
+    /* Every byte gives at least one: room for n and the quotes up front,
+     * more only when an escape needs it; written in place, no call a run. */
+    if ((rc = allot_buf_reserve(b, n + 2)))
         return rc;
+    o = b->ptr + b->len;
+    *o++ = '"';
     while (i < n) {
         unsigned char c = p[i];
         char esc[8], short_esc;
-        size_t elen = 0, sl;
+        size_t elen, sl;
 
         if (allot_json_plain(c)) { /* most of a text, taken in one run */
             size_t j = allot_json_plain_end(s, i + 1, n);
-            run += j - i;
+            memcpy(o, p + i, j - i);
+            o += j - i;
             i = j;
             continue;
         }
-        if (c >= 0x80) {
-            sl = allot_utf8_seq_len(p + i, n - i);
-            if (sl) {
-                run += sl;
-                i += sl;
-                continue;
-            }
+        if (c >= 0x80 && (sl = allot_utf8_seq_len(p + i, n - i)) != 0) {
+            memcpy(o, p + i, sl);
+            o += sl;
+            i += sl;
+            continue;
         }
-        if (run && (rc = allot_buf_add(b, p + i - run, run)))
-            return rc;
-        run = 0;
         /* Two-character escapes where JSON has them, \u00XX for the other
          * control characters, U+FFFD for a byte that is not UTF-8. */
         if ((short_esc = c < sizeof short_escs ? short_escs[c] : 0) != 0) {
@@ -148,13 +149,25 @@ int allot_buf_add_json_str(struct allot_buf *b, const char *s, size_t n)
             memcpy(esc, "\xEF\xBF\xBD", 3);
             elen = 3;
         }
-        if ((rc = allot_buf_add(b, esc, elen)))
-            return rc;
+        /* room for this escape, the rest of the input and the quote */
+        at = (size_t)(o - b->ptr);
+        if (b->cap - 1 - at < elen + (n - i - 1) + 1) {
+            b->len = at;
+            if ((rc = allot_buf_reserve(b, elen + (n - i - 1) + 1))) {
+                b->len = start; /* unchanged, as buf.h promises */
+                b->ptr[start] = '\0';
+                return rc;
+            }
+            o = b->ptr + at;
+        }
+        memcpy(o, esc, elen);
+        o += elen;
         i++;
     }
-    if (run && (rc = allot_buf_add(b, p + i - run, run)))
-        return rc;
-    return allot_buf_add(b, "\"", 1);
+    *o++ = '"';
+    b->len = (size_t)(o - b->ptr);
+    b->ptr[b->len] = '\0';
+    return 0;
 }
 
 char *allot_buf_detach(struct allot_buf *b)

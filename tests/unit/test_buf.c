@@ -99,6 +99,40 @@ TEST(buf_json_escape_matches_the_rules_at_any_offset)
     allot_buf_release(&want);
 }
 
+/* Room is made in place as escapes need it: from an empty buffer and
+ * behind earlier content, a text of escapes grows the buffer as far as
+ * its output and no further; one byte of cap short, the append fails with
+ * the buffer as it was (buf.h). */
+TEST(buf_json_escape_grows_in_place_and_keeps_the_cap)
+{
+    static const char text[] = "\x01\x02\"\\\n\xff\xfe plain \x1f\x1e\x1d\t\r\xc3";
+    struct allot_buf want, got;
+    size_t n = sizeof text - 1;
+
+    allot_buf_init(&want, 1 << 16);
+    json_str_slowly(&want, (const unsigned char *)text, n);
+    for (size_t prefix = 0; prefix < 70; prefix += 3) {
+        /* exactly the room it needs: fits; one byte less: refused */
+        allot_buf_init(&got, prefix + want.len);
+        for (size_t k = 0; k < prefix; k++)
+            allot_buf_add(&got, "p", 1);
+        ASSERT_INT_EQ(allot_buf_add_json_str(&got, text, n), 0);
+        ASSERT_INT_EQ(got.len, prefix + want.len);
+        ASSERT(memcmp(got.ptr + prefix, want.ptr, want.len) == 0);
+        ASSERT(got.ptr[got.len] == '\0');
+        allot_buf_release(&got);
+
+        allot_buf_init(&got, prefix + want.len - 1);
+        for (size_t k = 0; k < prefix; k++)
+            allot_buf_add(&got, "p", 1);
+        ASSERT_INT_EQ(allot_buf_add_json_str(&got, text, n), ALLOT_ETOOBIG);
+        ASSERT_INT_EQ(got.len, prefix);
+        ASSERT(!got.ptr || got.ptr[prefix] == '\0');
+        allot_buf_release(&got);
+    }
+    allot_buf_release(&want);
+}
+
 TEST(kinds_tables_match_kinds_md)
 {
     enum allot_category c;
