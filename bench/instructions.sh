@@ -143,7 +143,7 @@ measure() {
   grep -q 'DONE .*errors=0' "$TMP/$name.wrk" || { cat "$TMP/$name.wrk" >&2; die "$name: wrk failed"; }
   n=$(sed -n 's/.*DONE requests=\([0-9]*\).*/\1/p' "$TMP/$name.wrk")
   [ "${n:-0}" -ge "$count" ] || { cat "$TMP/$name.wrk" >&2; die "$name: only ${n:-0} requests"; }
-  total=$(cat "$TMP/$name.cg"* | awk '/^totals:/ {s += $2} END {print s + 0}')
+  total=$(cat "$TMP/$name.cg"* | awk '/^totals:/ {s += $2} END {printf "%.0f\n", s}')
   [ "$total" -gt 0 ] || die "$name: callgrind counted nothing"
   printf '%-28s %8d %12d\n' "$name" "$n" $((total / n))
 }
