@@ -343,10 +343,13 @@ static int another_awake(const struct allot__exchange *x, uint64_t now_us)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
     size_t i;
-    for (i = x->next_model; i < x->decision.n_models; i++)
-        if (!allot_cooldowns_resting(x->w->gw->cooldowns,
-                                     model_index_of(cfg, x->decision.models[i]), now_us))
+    for (i = x->next_model; i < x->decision.n_models; i++) {
+        const struct allot_model *m = x->decision.models[i];
+        if (x->aonly.n && !allot_provider_is_anthropic(m->provider))
+            continue; /* could not serve this request anyway (anthropic-only) */
+        if (!allot_cooldowns_resting(x->w->gw->cooldowns, model_index_of(cfg, m), now_us))
             return 1;
+    }
     return 0;
 }
 

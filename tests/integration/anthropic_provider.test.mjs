@@ -251,6 +251,38 @@ describe('providers of kind anthropic', () => {
     assert.match((await alone.json()).error.message, /^tools\.0: server tool type 'web_search_20250305' is not supported by allot/);
   });
 
+  it('a resting Messages provider that alone could serve a server-tool request is tried anyway, not passed over for one that cannot', h.LIMIT, async () => {
+    const deadPort = await h.closedPort();
+    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
+      providers: [{ name: 'anthropic-down', kind: 'anthropic', base_url: `http://127.0.0.1:${deadPort}/v1`, connect_timeout_ms: 2000 }],
+      models: [{ name: 'claude-down', provider: 'anthropic-down', model: 'claude-up', price: { input: 3, output: 15 } }],
+      tiers: { judgment: ['claude-down', 'judge-a'] },
+      limits: { cooldown_after: 1, cooldown_ms: 60000 },
+    }), { env: h.ALLOT_ENV });
+    const send = () => fetch(`${allot2.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'allot:judgment', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const first = await send(); // refused: claude-down now rests; judge-a cannot take the tool
+    assert.ok(first.status >= 500, String(first.status));
+    const row1 = await h.ledgerRow(allot2.db, first.headers.get('x-allot-request-id'));
+    assert.match(row1.attempt_log, /^claude-down:[a-z]/);
+    assert.match(row1.attempt_log, /judge-a:anthropic-only$/);
+    const second = await send();
+    assert.ok(second.status >= 500, String(second.status));
+    assert.equal(second.headers.get('x-allot-attempts'), '1'); // tried, though resting
+    const row2 = await h.ledgerRow(allot2.db, second.headers.get('x-allot-request-id'));
+    assert.doesNotMatch(row2.attempt_log, /claude-down:resting/);
+    // a request judge-a can serve still skips the resting model
+    const chat = await h.chat(allot2.base, { model: 'allot:judgment', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.headers.get('x-allot-model'), 'judge-a');
+    const row3 = await h.ledgerRow(allot2.db, chat.headers.get('x-allot-request-id'));
+    assert.equal(row3.attempt_log, 'claude-down:resting,judge-a:ok');
+    await h.assertCleanStop(allot2, 'second allot');
+  });
+
   it('passthrough through libcurl (http_client: curl) too: the anthropic-beta header goes with its own request only', h.LIMIT, async () => {
     const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
       providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}', http_client: 'curl' }],
