@@ -47,12 +47,13 @@ struct allot_anthropic_read {
 };
 
 /* allot_anthropic_request(), but what only Anthropic's API takes is left
- * out of the translation and counted in *only instead of refused (only
- * NULL: refused, as allot_anthropic_request does). The gateway routes on
- * such a translation and serves the request only with models of a
- * kind: anthropic provider, which get the client's body itself. */
+ * out of the translation and counted in *rd instead of refused (rd NULL:
+ * refused, as allot_anthropic_request does), and the model's place noted
+ * there. The gateway routes on such a translation and serves the request
+ * only with models of a kind: anthropic provider, which get the client's
+ * body itself. */
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
-                                    struct allot_buf *err, struct allot_anthropic_read *only);
+                                    struct allot_buf *err, struct allot_anthropic_read *rd);
 
 /* Translate an OpenAI chat.completion JSON body into an Anthropic message
  * JSON object appended to out: id "msg_" + the completion id (without a

@@ -50,4 +50,8 @@ void allot_str_header_safe(char *s);
  * classifier's names go through it on every routed request. */
 void allot_mem_header_safe(char *s, size_t n);
 
+/* Whether every one of the n bytes at s is printable ASCII already: a
+ * value that can go into a header as it is, with nothing to make safe. */
+int allot_mem_is_header_safe(const char *s, size_t n);
+
 #endif

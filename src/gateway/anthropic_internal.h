@@ -5,6 +5,7 @@
  * one-line reasons for refused requests. Not a public API. */
 #ifndef ALLOT_ANTHROPIC_INTERNAL_H
 #define ALLOT_ANTHROPIC_INTERNAL_H
+#include <stdarg.h>
 #include <cJSON.h>
 #include "allot/buf.h"
 #include "allot/json_member.h"
@@ -43,6 +44,8 @@ void allot__anth_quote(char dst[QUOTE_MAX + 4], const char *s);
  * request is refused all the same. */
 int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+int allot__anth_vinvalid(struct allot_buf *err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* A client's request body read strictly (json_check.h first, so nothing a
  * strict parser would read differently gets through, then cJSON): the root

@@ -128,16 +128,22 @@ void allot__anth_quote(char dst[QUOTE_MAX + 4], const char *s)
     dst[n] = '\0';
 }
 
+int allot__anth_vinvalid(struct allot_buf *err, const char *fmt, va_list ap)
+{
+    if (err)
+        (void)allot_buf_vaddf(err, fmt, ap); /* a lost reason still refuses the request */
+    return ALLOT_EINVAL;
+}
+
 int allot__anth_invalid(struct allot_buf *err, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    if (err) {
-        va_start(ap, fmt);
-        (void)allot_buf_vaddf(err, fmt, ap); /* a lost reason still refuses the request */
-        va_end(ap);
-    }
-    return ALLOT_EINVAL;
+    va_start(ap, fmt);
+    rc = allot__anth_vinvalid(err, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* The last top-level member named find->name, and the last "model", as

@@ -27,10 +27,10 @@
 
 struct req {
     struct allot_buf *out;
-    struct allot_buf *err;             /* NULL: messages are not wanted */
-    struct allot_buf scratch;          /* one value being assembled; out's cap */
-    int n_messages;                    /* OpenAI messages written */
-    struct allot_anthropic_read *only; /* NULL: what chat cannot hold is refused */
+    struct allot_buf *err;           /* NULL: messages are not wanted */
+    struct allot_buf scratch;        /* one value being assembled; out's cap */
+    int n_messages;                  /* OpenAI messages written */
+    struct allot_anthropic_read *rd; /* NULL: what chat cannot hold is refused */
 };
 
 /* One Anthropic message being translated. */
@@ -108,35 +108,24 @@ static int block_type(struct req *r, const cJSON *block, const char *path, const
 }
 
 /* What only Anthropic's own API takes, at a path: refused (ALLOT_EINVAL,
- * the message in err), or, when the caller takes such parts (r->only),
+ * the message in err), or, when the caller takes such parts (r->rd),
  * left out of the translation and noted (the first one's message kept): 0. */
 static int only_anthropic(struct req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int only_anthropic(struct req *r, const char *fmt, ...)
 {
-    struct allot_anthropic_read *o = r->only;
+    struct allot_anthropic_read *o = r->rd;
     va_list ap;
+    int rc = 0;
 
-    if (!o) {
-        struct allot_buf msg;
-        int rc;
-
-        allot_buf_init(&msg, 512);
-        va_start(ap, fmt);
-        rc = allot_buf_vaddf(&msg, fmt, ap);
-        va_end(ap);
-        rc = invalid(r, "%s",
-                     rc ? "request uses what allot cannot translate" : allot_buf_cstr(&msg));
-        allot_buf_release(&msg);
-        return rc;
-    }
-    if (!o->n++) {
-        va_start(ap, fmt);
+    va_start(ap, fmt);
+    if (!o)
+        rc = allot__anth_vinvalid(r->err, fmt, ap);
+    else if (!o->n++)
         vsnprintf(o->what, sizeof o->what, fmt, ap);
-        va_end(ap);
-    }
-    return 0;
+    va_end(ap);
+    return rc;
 }
 
 static int unsupported_block(struct req *r, const char *path, const char *type)
@@ -366,7 +355,7 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
             if (strcmp(type, "text") != 0) {
                 if ((rc = unsupported_block(r, ppath, type)))
                     return rc;
-                continue; /* left out (r->only) */
+                continue; /* left out (r->rd) */
             }
             if ((rc = need_string(r, part, ppath, "text", &s)))
                 return rc;
@@ -522,7 +511,7 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
             if ((rc = only_anthropic(r, "%s: server tool type '%s' is not supported by allot", path,
                                      q)))
                 return rc;
-            continue; /* left out (r->only) */
+            continue; /* left out (r->rd) */
         }
         if ((rc = need_string(r, tool, path, "name", &name)) ||
             (rc = opt_string(r, tool, path, "description", &description)) ||
@@ -662,10 +651,10 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
 }
 
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
-                                    struct allot_buf *err, struct allot_anthropic_read *only)
+                                    struct allot_buf *err, struct allot_anthropic_read *rd)
 {
-    struct req r = {out, err, {0}, 0, only};
-    int only_before = 0;
+    struct req r = {out, err, {0}, 0, rd};
+    int left_out = 0;
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
     struct allot__tools_lookup known = {&tools_memo, NULL}; /* found: the tools' translation */
@@ -732,16 +721,16 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
         (rc = write_options(&r, root)))
         goto out;
     tools_at = out->len;
-    only_before = only ? only->n : 0;
+    left_out = rd ? rd->n : 0;
     if (known.found) { /* the tree holds null for them */
         n_tools = known.found->n;
         if ((rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
             goto out;
     } else if ((rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools))) {
         goto out;
-    } else if (tools_raw.ptr && (!only || only->n == only_before)) {
+    } else if (tools_raw.ptr && (!rd || rd->n == left_out)) {
         /* tools with parts left out are not kept: a request with them
-         * must say so again (r->only) */
+         * must say so again (r->rd) */
         allot__tools_keep(&tools_memo, tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools,
                           NULL, 0);
     }
@@ -751,9 +740,9 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
-    else if (only) { /* checked text: model_raw lies in body (a string, see above) */
-        only->model_off = (size_t)(model_raw.ptr - body);
-        only->model_len = model_raw.len;
+    else if (rd) { /* checked text: model_raw lies in body (a string, see above) */
+        rd->model_off = (size_t)(model_raw.ptr - body);
+        rd->model_len = model_raw.len;
     }
     cJSON_Delete(root);
     allot_buf_release(&r.scratch);

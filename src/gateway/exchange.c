@@ -150,7 +150,8 @@ struct allot__exchange {
      * done, or ustream event by event) before anything else reads it. */
     int up_anthropic;
     int passthrough; /* a Messages client and a Messages provider: bytes relayed, not translated */
-    struct allot_anthropic_read aonly; /* what the Messages translation left out */
+    struct allot_anthropic_read
+        mread; /* what the Messages translation read: parts left out, the model */
     struct allot_buf up_alt;
     struct allot_anthropic_up_stream ustream;
 };
@@ -337,17 +338,24 @@ static void note_health(struct allot__exchange *x, int ok, const char *what, int
                        name, (double)rest / 1e6, cfg->limits.cooldown_after, what);
 }
 
+/* Whether model m can take the request at all: a request with parts
+ * only Anthropic's own API takes (mread.n, anthropic.h) only a model of
+ * a kind: anthropic provider, which gets the body as sent. */
+static int model_serves(const struct allot__exchange *x, const struct allot_model *m)
+{
+    return !x->mread.n || allot_provider_is_anthropic(m->provider);
+}
+
 /* Whether a model after the current one in the request's list is not
- * resting: then a resting one is skipped (cooldown.h). */
+ * resting and could serve it: then a resting one is skipped (cooldown.h). */
 static int another_awake(const struct allot__exchange *x, uint64_t now_us)
 {
     const struct allot_config *cfg = x->w->gw->cfg;
     size_t i;
     for (i = x->next_model; i < x->decision.n_models; i++) {
         const struct allot_model *m = x->decision.models[i];
-        if (x->aonly.n && !allot_provider_is_anthropic(m->provider))
-            continue; /* could not serve this request anyway (anthropic-only) */
-        if (!allot_cooldowns_resting(x->w->gw->cooldowns, model_index_of(cfg, m), now_us))
+        if (model_serves(x, m) &&
+            !allot_cooldowns_resting(x->w->gw->cooldowns, model_index_of(cfg, m), now_us))
             return 1;
     }
     return 0;
@@ -1354,6 +1362,7 @@ static void deliver_buffered(struct allot__exchange *x)
     cJSON *root = NULL, *usage, *choices, *c;
     struct allot_http_header h[ALLOT__MAX_RESPONSE_HEADERS];
     struct allot_answer a;
+    const struct allot_buf *answer = &x->aout; /* what a Messages or Responses client gets */
     size_t n;
     int translated = 0;
 
@@ -1401,8 +1410,8 @@ static void deliver_buffered(struct allot__exchange *x)
     record_attempt(x, ALLOT_MATTEMPT_OK, "ok");
     if ((x->audit = audit_wanted(x)) && allot_buf_add(&x->content, a.content, a.content_len))
         x->audit = 0;
-    if (x->passthrough) { /* the provider's own message, as it sent it (up_alt) */
-        translated = 0;
+    if (x->passthrough) { /* the provider's own message, as it sent it */
+        answer = &x->up_alt;
     } else if (x->anthropic) { /* from the tree already parsed: no second parse */
         allot_buf_reset(&x->aout);
         translated = allot_anthropic_response_tree(root, x->model->upstream_id, &x->aout);
@@ -1429,10 +1438,7 @@ static void deliver_buffered(struct allot__exchange *x)
             return;
         }
         record(x, ALLOT_MSTATUS_OK);
-        if (x->passthrough)
-            allot_http_respond(x->req, (int)x->up_status, h, n, x->up_alt.ptr, x->up_alt.len);
-        else
-            allot_http_respond(x->req, (int)x->up_status, h, n, x->aout.ptr, x->aout.len);
+        allot_http_respond(x->req, (int)x->up_status, h, n, answer->ptr, answer->len);
     } else {
         record(x, ALLOT_MSTATUS_OK);
         allot_http_respond(x->req, (int)x->up_status, h, n, x->resp.ptr, x->resp.len);
@@ -1607,24 +1613,20 @@ static struct allot_slice passthrough_beta(struct allot__exchange *x,
 {
     static const char name[] = "anthropic-beta: ";
     struct allot_slice v = allot_http_request_header(x->req, "anthropic-beta");
-    size_t i;
 
-    if (!v.len || v.len > ALLOT_UPSTREAM_EXTRA_MAX - (sizeof name - 1))
+    if (!v.len || v.len > ALLOT_UPSTREAM_EXTRA_MAX - (sizeof name - 1) ||
+        !allot_mem_is_header_safe(v.ptr, v.len))
         return allot_slice_of(NULL, 0);
-    for (i = 0; i < v.len; i++)
-        if ((unsigned char)v.ptr[i] < 0x20 || (unsigned char)v.ptr[i] > 0x7E)
-            return allot_slice_of(NULL, 0);
     memcpy(line, name, sizeof name - 1);
     memcpy(line + sizeof name - 1, v.ptr, v.len);
     return allot_slice_of(line, sizeof name - 1 + v.len);
 }
 
-/* Whether a model of the decision, from the next on, is of a kind:
- * anthropic provider: the one kind that takes what aonly counts. */
-static int anthropic_model_in(const struct allot__exchange *x)
+/* Whether a model of the decision, from the next on, could serve it. */
+static int a_model_serves(const struct allot__exchange *x)
 {
     for (size_t i = x->next_model; i < x->decision.n_models; i++)
-        if (allot_provider_is_anthropic(x->decision.models[i]->provider))
+        if (model_serves(x, x->decision.models[i]))
             return 1;
     return 0;
 }
@@ -1645,8 +1647,8 @@ static int attempt_request(struct allot__exchange *x, struct allot_upstream_requ
     x->passthrough = x->anthropic && x->up_anthropic;
     if (x->passthrough) {
         allot_buf_reset(&x->up_alt);
-        rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len, x->aonly.model_off,
-                                            x->aonly.model_len, x->model->upstream_id, &x->up_alt);
+        rc = allot_anthropic_up_passthrough(x->req->body.ptr, x->req->body.len, x->mread.model_off,
+                                            x->mread.model_len, x->model->upstream_id, &x->up_alt);
         ur->path = "/messages";
         ur->body = x->up_alt.ptr;
         ur->body_len = x->up_alt.len;
@@ -1697,7 +1699,7 @@ static void try_next(struct allot__exchange *x)
 
         x->model = x->decision.models[x->next_model++];
         x->model_index = model_index_of(cfg, x->model);
-        if (x->aonly.n && !allot_provider_is_anthropic(x->model->provider)) {
+        if (!model_serves(x, x->model)) {
             log_attempt(x, "anthropic-only"); /* not an attempt: nothing was sent */
             continue;
         }
@@ -1812,7 +1814,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
          * events' arena (no event yet): no malloc and free for each node */
         arena = allot_json_arena_enter(&x->events);
         rc = x->anthropic
-                 ? allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->aonly)
+                 ? allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->mread)
                  : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
         allot_json_arena_leave(arena);
         allot_json_arena_reset(&x->events);
@@ -1881,12 +1883,12 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
                             ? (int)x->decision.tier
                             : -1);
     floor_route(x);
-    if (x->aonly.n && !anthropic_model_in(x)) {
+    if (x->mread.n && !a_model_serves(x)) {
         /* only Anthropic's own API takes it, and no such model would serve */
         set_error(x,
                   "%s (a model of a kind: anthropic provider takes it as it is; none serves "
                   "this request)",
-                  x->aonly.what);
+                  x->mread.what);
         reply_error(x, ALLOT_MSTATUS_REJECTED, 400, "invalid_request_error", "invalid_request",
                     x->error);
         finish(x, ALLOT_MSTATUS_REJECTED);

@@ -252,9 +252,16 @@ done:
     return 0;
 }
 
-static int has_word(const struct reader *r, const char *w, size_t len)
+/* The literal word (true, false, null) at r->i into item as type. */
+static int read_word(struct reader *r, cJSON *item, const char *word, int type)
 {
-    return r->n - r->i >= len && !memcmp(r->s + r->i, w, len);
+    size_t len = strlen(word);
+
+    if (r->n - r->i < len || memcmp(r->s + r->i, word, len) != 0)
+        return -1;
+    item->type = type;
+    r->i += len;
+    return 0;
 }
 
 static void skip_space(struct reader *r)
@@ -282,24 +289,12 @@ static int read_value(struct reader *r, cJSON *item)
         item->type = cJSON_String;
         return (item->valuestring = read_string(r)) ? 0 : -1;
     case 't':
-        if (!has_word(r, "true", 4))
-            return -1;
-        item->type = cJSON_True;
-        item->valueint = 1;
-        r->i += 4;
-        return 0;
+        item->valueint = 1; /* as cJSON sets it for true */
+        return read_word(r, item, "true", cJSON_True);
     case 'f':
-        if (!has_word(r, "false", 5))
-            return -1;
-        item->type = cJSON_False;
-        r->i += 5;
-        return 0;
+        return read_word(r, item, "false", cJSON_False);
     case 'n':
-        if (!has_word(r, "null", 4))
-            return -1;
-        item->type = cJSON_NULL;
-        r->i += 4;
-        return 0;
+        return read_word(r, item, "null", cJSON_NULL);
     default:
         return read_number(r, item);
     }

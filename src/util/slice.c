@@ -32,6 +32,14 @@ void allot_mem_header_safe(char *s, size_t n)
             s[i] = '?';
 }
 
+int allot_mem_is_header_safe(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (header_unsafe((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 void allot_str_header_safe(char *s)
 {
     allot_mem_header_safe(s, strlen(s));

@@ -140,13 +140,16 @@ describe('providers of kind anthropic', () => {
     top_k: 5,
   };
 
+  // POST /v1/messages with a JSON body, as an Anthropic client would (more headers may be given)
+  const postMessages = (origin, body, headers = {}) => fetch(`${origin}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
+    body: JSON.stringify(body),
+  });
+
   it('a Messages client and a Messages provider: the body goes up as sent but for the model, the answer comes back as sent', h.LIMIT, async () => {
     const beta = 'interleaved-thinking-2025-05-14,context-management-2025-06-27';
-    const res = await fetch(`${allot.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'client-key', 'anthropic-beta': beta },
-      body: JSON.stringify(passReq),
-    });
+    const res = await postMessages(allot.origin, passReq, { 'x-api-key': 'client-key', 'anthropic-beta': beta });
     const text = await res.text();
     assert.equal(res.status, 200, text);
     assert.equal(res.headers.get('x-allot-model'), 'claude-a');
@@ -189,11 +192,7 @@ describe('providers of kind anthropic', () => {
   });
 
   it('passthrough: a 400 from the provider reaches a Messages client as the provider wrote it; a cut stream ends in an error event', h.LIMIT, async () => {
-    const res = await fetch(`${allot.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ ...passReq, model: 'claude-400' }),
-    });
+    const res = await postMessages(allot.origin, { ...passReq, model: 'claude-400' });
     const body = await res.json();
     assert.equal(res.status, 400);
     assert.equal(body.type, 'error');
@@ -225,11 +224,7 @@ describe('providers of kind anthropic', () => {
         { role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'And summarise this PDF.' }] },
       ],
     };
-    const send = (model) => fetch(`${allot.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ ...req, model }),
-    });
+    const send = (model) => postMessages(allot.origin, { ...req, model });
     const res = await send('allot:judgment'); // claude-a first: a Messages provider
     const text = await res.text();
     assert.equal(res.status, 200, text);
@@ -242,11 +237,7 @@ describe('providers of kind anthropic', () => {
     assert.equal(body.type, 'error');
     assert.match(body.error.message, /^messages\.1\.content\.0\.type: content block type 'server_tool_use' is not supported by allot \(a model of a kind: anthropic provider takes it/);
     // the server tool alone, in a plain conversation: the same refusal, naming it
-    const alone = await fetch(`${allot.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'judge-a', max_tokens: 10, tools: req.tools, messages: [{ role: 'user', content: 'hi' }] }),
-    });
+    const alone = await postMessages(allot.origin, { model: 'judge-a', max_tokens: 10, tools: req.tools, messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(alone.status, 400);
     assert.match((await alone.json()).error.message, /^tools\.0: server tool type 'web_search_20250305' is not supported by allot/);
   });
@@ -259,11 +250,7 @@ describe('providers of kind anthropic', () => {
       tiers: { judgment: ['claude-down', 'judge-a'] },
       limits: { cooldown_after: 1, cooldown_ms: 60000 },
     }), { env: h.ALLOT_ENV });
-    const send = () => fetch(`${allot2.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'allot:judgment', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'hi' }] }),
-    });
+    const send = () => postMessages(allot2.origin, { model: 'allot:judgment', max_tokens: 10, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: 'hi' }] });
     const first = await send(); // refused: claude-down now rests; judge-a cannot take the tool
     assert.ok(first.status >= 500, String(first.status));
     const row1 = await h.ledgerRow(allot2.db, first.headers.get('x-allot-request-id'));
@@ -289,11 +276,7 @@ describe('providers of kind anthropic', () => {
       models: [{ name: 'claude-a', provider: 'anthropic', model: 'claude-up', price: { input: 3, output: 15 } }],
       tiers: { judgment: ['claude-a', 'judge-a'] },
     }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
-    const send = (headers) => fetch(`${allot2.origin}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
-      body: JSON.stringify(passReq),
-    });
+    const send = (headers) => postMessages(allot2.origin, passReq, headers);
     for (const beta of ['token-efficient-tools-2025-02-19', null, 'context-1m-2025-08-07', null]) {
       const res = await send(beta ? { 'anthropic-beta': beta } : {});
       assert.equal(res.status, 200, await res.text());

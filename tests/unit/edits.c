@@ -1,5 +1,6 @@
 /* edits.c: bodies one byte away from a given one (edits.h). */
 #include "edits.h"
+#include <string.h>
 
 void one_byte_edit(const struct allot_buf *src, int i, unsigned *seed, struct allot_buf *out)
 {
@@ -18,6 +19,11 @@ void one_byte_edit(const struct allot_buf *src, int i, unsigned *seed, struct al
         allot_buf_add(out, src->ptr + at, src->len - at);
     else /* changed, or taken out: the byte at is not */
         allot_buf_add(out, src->ptr + at + 1, src->len - at - 1);
+}
+
+int bufs_same(const struct allot_buf *a, const struct allot_buf *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
 }
 
 int edits_agree(const struct allot_buf *body, int n, unsigned seed,

@@ -1226,9 +1226,7 @@ static int same_as_fresh(const struct allot_buf *body, struct allot_buf *out)
     r1 = allot_anthropic_request(body->ptr, body->len, out, &e1);
     allot__anth_tools_forget();
     r2 = allot_anthropic_request(body->ptr, body->len, &fresh, &e2);
-    same = r1 == r2 && out->len == fresh.len &&
-           (out->len == 0 || memcmp(out->ptr, fresh.ptr, out->len) == 0) && e1.len == e2.len &&
-           (e1.len == 0 || memcmp(e1.ptr, e2.ptr, e1.len) == 0);
+    same = r1 == r2 && bufs_same(out, &fresh) && bufs_same(&e1, &e2);
     allot_buf_release(&fresh);
     allot_buf_release(&e1);
     allot_buf_release(&e2);

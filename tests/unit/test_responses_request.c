@@ -1183,9 +1183,7 @@ static int responses_same_as_fresh(const struct allot_buf *body, struct allot_bu
     r1 = allot_responses_request(body->ptr, body->len, out, &e1, &c1);
     allot__responses_tools_forget();
     r2 = allot_responses_request(body->ptr, body->len, &fresh, &e2, &c2);
-    same = r1 == r2 && out->len == fresh.len &&
-           (out->len == 0 || memcmp(out->ptr, fresh.ptr, out->len) == 0) && e1.len == e2.len &&
-           (e1.len == 0 || memcmp(e1.ptr, e2.ptr, e1.len) == 0) && c1.n == c2.n;
+    same = r1 == r2 && bufs_same(out, &fresh) && bufs_same(&e1, &e2) && c1.n == c2.n;
     for (i = 0; same && i < c1.n; i++)
         same = strcmp(c1.name[i], c2.name[i]) == 0;
     allot_buf_release(&fresh);
