@@ -140,6 +140,13 @@ describe('providers of kind anthropic', () => {
     top_k: 5,
   };
 
+  // a second allot whose judgment tier is an overloaded Messages model (529), then judge-a
+  const startOverloaded = () => h.startAllot(h.baseConfig({ frontier, local }, {
+    providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
+    models: [{ name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } }],
+    tiers: { judgment: ['claude-529', 'judge-a'] },
+  }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+
   // POST /v1/messages with a JSON body, as an Anthropic client would (more headers may be given)
   const postMessages = (origin, body, headers = {}) => fetch(`${origin}/v1/messages`, {
     method: 'POST',
@@ -289,11 +296,7 @@ describe('providers of kind anthropic', () => {
   });
 
   it('passthrough falls back to a chat-completions model (translated) when the Messages provider is overloaded', h.LIMIT, async () => {
-    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
-      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
-      models: [{ name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } }],
-      tiers: { judgment: ['claude-529', 'judge-a'] },
-    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const allot2 = await startOverloaded();
     const anthropic = new Anthropic({ baseURL: allot2.origin, apiKey: 'client-key', maxRetries: 0 });
     const { data: msg, response } = await anthropic.messages.create({ ...passReq, model: 'allot:judgment' }).withResponse();
     assert.equal(response.headers.get('x-allot-model'), 'judge-a');
@@ -326,11 +329,7 @@ describe('providers of kind anthropic', () => {
   });
 
   it('529 overloaded from the Messages upstream falls back to the next model', h.LIMIT, async () => {
-    const allot2 = await h.startAllot(h.baseConfig({ frontier, local }, {
-      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
-      models: [{ name: 'claude-529', provider: 'anthropic', model: 'claude-up?status=529', price: { input: 3, output: 15 } }],
-      tiers: { judgment: ['claude-529', 'judge-a'] },
-    }), { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const allot2 = await startOverloaded();
     const r = await h.chat(allot2.base, { model: 'allot:judgment', messages });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('x-allot-model'), 'judge-a');
