@@ -55,6 +55,20 @@ struct allot_anthropic_read {
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
                                     struct allot_buf *err, struct allot_anthropic_read *rd);
 
+/* allot_anthropic_request_lenient(), and the translation's reading in
+ * *chat as allot_chat_request_parse() of out gives it, built while
+ * writing (allot_chat_build in chat_request.h) instead of read back: *built
+ * is 1 when chat was filled (release it), 0 when the caller should parse
+ * out itself (the translation failed, or could not be read as it was
+ * written: a model name over 1 KB, or no memory for the texts). chat holds
+ * no cJSON tree either way, so it need not be built in the caller's
+ * arena. The translation in out starts at out's length on entry; chat's
+ * spans are from there. */
+struct allot_chat_request;
+int allot_anthropic_request_read(const char *body, size_t len, struct allot_buf *out,
+                                 struct allot_buf *err, struct allot_anthropic_read *rd,
+                                 struct allot_chat_request *chat, int *built);
+
 /* Translate an OpenAI chat.completion JSON body into an Anthropic message
  * JSON object appended to out: id "msg_" + the completion id (without a
  * "chatcmpl-" prefix), model (NULL: the completion's own "model"), content

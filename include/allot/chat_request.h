@@ -68,6 +68,57 @@ int allot_chat_request_parse(struct allot_chat_request *r, const char *body, siz
 int allot_chat_request_parse_tree(struct allot_chat_request *r, const char *body, size_t len,
                                   struct allot_buf *err);
 
+/* A translation's reading, built by the translator as it writes the
+ * text (anthropic_request.c), instead of read back from the text by
+ * allot_chat_request_parse(): the translator knows each message it writes,
+ * its role and its texts, decoded. The result is, field for field, what
+ * allot_chat_request_parse() of the text gives (the unit tests and
+ * fuzz_anthropic hold it to that), with no tree (root NULL: a translation
+ * has no response_format). On a 126 KB coding agent's Messages request,
+ * reading the translation back was a third of the request's work.
+ *
+ * Use: begin; model; then, in the order the messages are written, system,
+ * and for each other message either its texts and user (a user message:
+ * text for each of its text parts, or its string content, then user), or
+ * other (an assistant or tool message, with its content's text bytes);
+ * then end. The texts of a user message may be added before the messages
+ * written ahead of it (a Messages user turn's tool results come first),
+ * so long as no other user message comes between. A failure (the model's
+ * name over 1 KB, or no memory) sticks, and end returns it: the caller
+ * then reads the text with allot_chat_request_parse() instead. Releasing r
+ * is allowed at any point. */
+struct allot_chat_build {
+    struct allot_chat_request *r;
+    size_t model_at, model_n;   /* the model's name in r->scratch */
+    size_t system_at, system_n; /* the system text there; system_at (size_t)-1: none */
+    size_t turn_at;             /* where a user message's text goes: after those two */
+    size_t user_n;              /* the last user message's text, at turn_at */
+    size_t user_bytes;          /* its texts' bytes, uncut */
+    int have_user;
+    /* the user message being built */
+    int turn_open;     /* a text of it was added */
+    int turn_first;    /* the next text is its first */
+    int turn_full;     /* its text reached the cap */
+    size_t room;       /* left for its text */
+    size_t turn_bytes; /* its texts' bytes, uncut */
+    int rc;
+};
+
+void allot_chat_build_begin(struct allot_chat_build *b, struct allot_chat_request *r);
+/* The model's name (decoded) and its value's span in the text. */
+void allot_chat_build_model(struct allot_chat_build *b, const char *name, size_t n, size_t off,
+                            size_t len);
+/* The system message, its text decoded (a string content). */
+void allot_chat_build_system(struct allot_chat_build *b, const char *text, size_t n);
+/* A text part (or the string content) of the next user message. */
+void allot_chat_build_text(struct allot_chat_build *b, const char *text, size_t n);
+/* The user message whose texts were added (none: an empty instruction). */
+void allot_chat_build_user(struct allot_chat_build *b);
+/* An assistant or (tool set) tool message with bytes of text. */
+void allot_chat_build_other(struct allot_chat_build *b, size_t bytes, int tool);
+/* Finish: 0 and r filled, or the failure (r then holds nothing to keep). */
+int allot_chat_build_end(struct allot_chat_build *b, int stream, int has_tools);
+
 /* Parse an embeddings request body (POST /v1/embeddings) into r: "model"
  * (a string) and "input" (a string, or a non-empty array of strings or of
  * token arrays, or one token array) are required. Sets model, model_off and

@@ -139,17 +139,22 @@ int allot_json_check_members(const char *text, size_t len, allot_json_check_scan
 /* Does the key of member m (in the text it was found in) decode to name, a
  * NUL-terminated ASCII string? Escapes are decoded; an escape that stands
  * for a code point past ASCII never matches. Keys without escapes (nearly
- * all) are compared inline: the readers call this for every member against
- * literal names, whose length the compiler then knows. */
+ * all) are compared inline, first byte first: the readers call this for
+ * every member against several names, most of which differ there, so the
+ * name's length is not counted for them. strncmp() stops at the name's
+ * end, so a name shorter than the key is never read past. */
 int allot_json_check_escaped_key_is(const char *text, const struct allot_json_check_member *m,
                                     const char *name);
 static inline int allot_json_check_key_is(const char *text, const struct allot_json_check_member *m,
                                           const char *name)
 {
-    size_t nl = strlen(name);
-    if (!m->key_escaped)
-        return m->key_len == nl && memcmp(text + m->key_off, name, nl) == 0;
-    return allot_json_check_escaped_key_is(text, m, name);
+    const char *key = text + m->key_off;
+
+    if (m->key_escaped)
+        return allot_json_check_escaped_key_is(text, m, name);
+    if (m->key_len == 0)
+        return name[0] == '\0';
+    return key[0] == name[0] && strncmp(name, key, m->key_len) == 0 && name[m->key_len] == '\0';
 }
 
 /* The index of the first byte at or after i in text[0..len) that is not

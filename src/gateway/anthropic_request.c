@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
+#include "allot/chat_request.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
 #include "anthropic_internal.h"
@@ -31,11 +32,13 @@ struct req {
     struct allot_buf scratch;        /* one value being assembled; out's cap */
     int n_messages;                  /* OpenAI messages written */
     struct allot_anthropic_read *rd; /* NULL: what chat cannot hold is refused */
+    struct allot_chat_build *view;   /* the reading built as written; NULL: not wanted */
 };
 
 /* One Anthropic message being translated. */
 struct turn {
     int assistant;
+    struct allot_chat_build *view; /* the request's */
     /* user: content parts (JSON, comma-separated); a first part that is
      * text is kept aside as first_text, and written to parts only when a
      * second part comes (a lone text part is sent as a plain string) */
@@ -185,6 +188,8 @@ static int write_system(struct req *r, const cJSON *system)
         (rc = allot_buf_add_json_str(r->out, text->ptr, text->len)) ||
         (rc = allot_buf_add(r->out, "}", 1)))
         return rc;
+    if (r->view)
+        allot_chat_build_system(r->view, text->ptr, text->len);
     return 0;
 }
 
@@ -219,6 +224,8 @@ static int turn_add_text(struct turn *t, const char *s)
         t->has_text = 1;
         return allot_buf_adds(&t->text, s); /* one string: blocks were one answer */
     }
+    if (t->view)
+        allot_chat_build_text(t->view, s, strlen(s));
     if (!t->n_parts) {
         t->first_text = s; /* kept aside: next_part() */
         t->n_parts = 1;
@@ -372,6 +379,8 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
         (rc = allot_buf_add_json_str(r->out, text->ptr ? text->ptr : "", text->len)) ||
         (rc = allot_buf_add(r->out, "}", 1)))
         return rc;
+    if (r->view)
+        allot_chat_build_other(r->view, text->len, 1);
     return 0;
 }
 
@@ -393,6 +402,8 @@ static int write_turn(struct req *r, struct turn *t)
                            (rc = allot_buf_add(r->out, t->calls.ptr, t->calls.len)) ||
                            (rc = allot_buf_add(r->out, "]", 1))))
             return rc;
+        if (r->view)
+            allot_chat_build_other(r->view, t->has_text ? t->text.len : 0, 0);
         return allot_buf_add(r->out, "}", 1);
     }
     if (!t->n_parts && t->n_tool_results)
@@ -408,6 +419,8 @@ static int write_turn(struct req *r, struct turn *t)
         rc = allot_buf_add(r->out, "]", 1);
     if (rc)
         return rc;
+    if (r->view)
+        allot_chat_build_user(r->view);
     return allot_buf_add(r->out, "}", 1);
 }
 
@@ -421,6 +434,7 @@ static int write_message(struct req *r, int i, const cJSON *msg)
     int rc, k = 0;
 
     memset(&t, 0, sizeof t);
+    t.view = r->view;
     allot_buf_init(&t.parts, r->out->max);
     allot_buf_init(&t.text, r->out->max);
     allot_buf_init(&t.calls, r->out->max);
@@ -446,6 +460,12 @@ static int write_message(struct req *r, int i, const cJSON *msg)
             (rc = allot__anth_add_str(r->out, content->valuestring)) ||
             (rc = allot_buf_add(r->out, "}", 1)))
             goto out;
+        if (r->view && t.assistant) {
+            allot_chat_build_other(r->view, strlen(content->valuestring), 0);
+        } else if (r->view) {
+            allot_chat_build_text(r->view, content->valuestring, strlen(content->valuestring));
+            allot_chat_build_user(r->view);
+        }
         goto out; /* a string is the whole message */
     }
     if (!cJSON_IsArray(content)) {
@@ -650,10 +670,12 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
     return allot_anthropic_request_lenient(body, len, out, err, NULL);
 }
 
-int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
-                                    struct allot_buf *err, struct allot_anthropic_read *rd)
+/* The translation, with the reading built in *view when it is not NULL
+ * (its result in *view_rc: 0 when built). */
+static int translate(const char *body, size_t len, struct allot_buf *out, struct allot_buf *err,
+                     struct allot_anthropic_read *rd, struct allot_chat_build *view, int *view_rc)
 {
-    struct req r = {out, err, {0}, 0, rd};
+    struct req r = {out, err, {0}, 0, rd, view};
     int left_out = 0;
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
@@ -706,8 +728,12 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
     }
 
     if ((rc = allot_buf_adds(out, "{\"model\":")) ||
-        (rc = allot__anth_add_str(out, model->valuestring)) ||
-        (rc = allot_buf_adds(out, ",\"messages\":[")))
+        (rc = allot__anth_add_str(out, model->valuestring)))
+        goto out;
+    if (view)
+        allot_chat_build_model(view, model->valuestring, strlen(model->valuestring), 9,
+                               out->len - start - 9);
+    if ((rc = allot_buf_adds(out, ",\"messages\":[")))
         goto out;
     if ((msg = allot_json_member(root, "system")) && (rc = write_system(&r, msg)))
         goto out;
@@ -737,6 +763,9 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
     if ((rc = write_tool_choice(&r, allot_json_member(root, "tool_choice"), n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))
         goto out;
+    if (view) /* stream was checked a boolean by write_options() */
+        *view_rc = allot_chat_build_end(view, cJSON_IsTrue(allot_json_member(root, "stream")),
+                                        n_tools > 0);
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
@@ -746,5 +775,26 @@ out:
     }
     cJSON_Delete(root);
     allot_buf_release(&r.scratch);
+    return rc;
+}
+
+int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
+                                    struct allot_buf *err, struct allot_anthropic_read *rd)
+{
+    return translate(body, len, out, err, rd, NULL, NULL);
+}
+
+int allot_anthropic_request_read(const char *body, size_t len, struct allot_buf *out,
+                                 struct allot_buf *err, struct allot_anthropic_read *rd,
+                                 struct allot_chat_request *chat, int *built)
+{
+    struct allot_chat_build view;
+    int rc, view_rc = ALLOT_EINVAL;
+
+    allot_chat_build_begin(&view, chat);
+    rc = translate(body, len, out, err, rd, &view, &view_rc);
+    *built = rc == 0 && view_rc == 0;
+    if (!*built) /* what was built goes: the caller reads out, or fails */
+        allot_chat_request_release(chat);
     return rc;
 }

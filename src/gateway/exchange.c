@@ -1749,7 +1749,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     double spent, limit;
     uint64_t retry_us;
     long rate_limit, rate_left;
-    int rc;
+    int rc, read_built = 0;
 
     if (!x) {
         allot__respond_error(req, 500, "server_error", "out_of_memory", "out of memory", NULL, 0);
@@ -1813,8 +1813,11 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         /* the client's tree, gone before the translation returns, from the
          * events' arena (no event yet): no malloc and free for each node */
         arena = allot_json_arena_enter(&x->events);
+        /* a Messages request's translation comes with its reading, built
+         * as it is written: it is not read back below */
         rc = x->anthropic
-                 ? allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->mread)
+                 ? allot_anthropic_request_read(body, req->body.len, &x->abody, &err, &x->mread,
+                                                &x->chat, &read_built)
                  : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
         allot_json_arena_leave(arena);
         allot_json_arena_reset(&x->events);
@@ -1831,7 +1834,9 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     }
     /* the tree lives in the exchange's arena until finish() releases it */
     arena = allot_json_arena_enter(&x->arena);
-    if (x->anthropic || x->responses) /* the translation, read like a client's body */
+    if (read_built)
+        rc = 0;
+    else if (x->anthropic || x->responses) /* the translation, read like a client's body */
         rc = allot_chat_request_parse(&x->chat, x->abody.ptr, x->abody.len, &err);
     else if (x->embeddings)
         rc = allot_chat_request_parse_embeddings(&x->chat, req->body.ptr ? req->body.ptr : "",

@@ -892,8 +892,10 @@ int allot_chat_request_rewrite(const struct allot_chat_request *r, const char *b
 
     /* so holds text built here from the body's own bytes; out has the cap */
     allot_buf_init(&so, (size_t)-1 / 2);
-    if (!r->root || !body || !upstream_model || r->model_len == 0 || r->model_off > len ||
-        r->model_len > len - r->model_off || r->stream_options_off > len ||
+    /* the tree is read only for stream_options, which a reading built by
+     * a translator (root NULL) never has */
+    if ((!r->root && r->stream_options_len) || !body || !upstream_model || r->model_len == 0 ||
+        r->model_off > len || r->model_len > len - r->model_off || r->stream_options_off > len ||
         r->stream_options_len > len - r->stream_options_off) {
         rc = ALLOT_EINVAL;
         goto out;
@@ -946,6 +948,139 @@ out:
         out->ptr[len0] = '\0';
     }
     return rc;
+}
+
+/* ---- a translation's reading, built as it is written ---- */
+
+#define BUILD_MODEL_MAX 1024
+
+void allot_chat_build_begin(struct allot_chat_build *b, struct allot_chat_request *r)
+{
+    memset(b, 0, sizeof *b);
+    memset(r, 0, sizeof *r);
+    allot_buf_init(&r->scratch, SCRATCH_MAX + BUILD_MODEL_MAX);
+    b->r = r;
+    b->system_at = NO_INDEX;
+}
+
+static void build_fail(struct allot_chat_build *b, int rc)
+{
+    if (!b->rc)
+        b->rc = rc;
+}
+
+void allot_chat_build_model(struct allot_chat_build *b, const char *name, size_t n, size_t off,
+                            size_t len)
+{
+    struct allot_chat_request *r = b->r;
+
+    if (n > BUILD_MODEL_MAX) {
+        build_fail(b, ALLOT_ETOOBIG);
+        return;
+    }
+    b->model_at = r->scratch.len;
+    b->model_n = n;
+    build_fail(b, allot_buf_add(&r->scratch, name, n));
+    b->turn_at = r->scratch.len;
+    r->model_off = off;
+    r->model_len = len;
+}
+
+/* The instruction cut as instruction_text_of() cuts a string's. */
+void allot_chat_build_system(struct allot_chat_build *b, const char *text, size_t n)
+{
+    struct allot_chat_request *r = b->r;
+
+    r->n_messages++;
+    r->last_is_tool = 0;
+    if (b->system_at != NO_INDEX) { /* only the first is the instruction */
+        r->material_bytes = add_sat(r->material_bytes, n);
+        return;
+    }
+    b->system_at = r->scratch.len;
+    b->system_n = utf8_cut(text, n, INSTRUCTION_MAX);
+    build_fail(b, allot_buf_add(&r->scratch, text, b->system_n));
+    b->turn_at = r->scratch.len;
+}
+
+/* A text part: joined as instruction_text_of() joins an array's, or alone
+ * as it cuts a string (the same: the first part has the whole room). */
+void allot_chat_build_text(struct allot_chat_build *b, const char *text, size_t n)
+{
+    struct allot_chat_request *r = b->r;
+
+    if (!b->turn_open) { /* the last user message's text gives way */
+        b->turn_open = 1;
+        b->turn_full = 0;
+        b->turn_bytes = 0;
+        b->room = INSTRUCTION_MAX;
+        r->scratch.len = b->turn_at;
+        b->turn_first = 1;
+    }
+    b->turn_bytes = add_sat(b->turn_bytes, n);
+    if (b->turn_full)
+        return;
+    if (!b->turn_first) {
+        if (b->room < 1) {
+            b->turn_full = 1;
+            return;
+        }
+        build_fail(b, allot_buf_add(&r->scratch, "\n", 1));
+        b->room--;
+    }
+    b->turn_first = 0;
+    n = utf8_cut(text, n, b->room);
+    build_fail(b, allot_buf_add(&r->scratch, text, n));
+    b->room -= n;
+}
+
+void allot_chat_build_user(struct allot_chat_build *b)
+{
+    struct allot_chat_request *r = b->r;
+
+    r->n_messages++;
+    r->last_is_tool = 0;
+    if (b->have_user) /* an earlier user turn is material */
+        r->material_bytes = add_sat(r->material_bytes, b->user_bytes);
+    b->have_user = 1;
+    if (!b->turn_open) /* no text: an empty instruction */
+        r->scratch.len = b->turn_at;
+    b->user_bytes = b->turn_open ? b->turn_bytes : 0;
+    b->user_n = r->scratch.len - b->turn_at;
+    b->turn_open = 0;
+}
+
+void allot_chat_build_other(struct allot_chat_build *b, size_t bytes, int tool)
+{
+    struct allot_chat_request *r = b->r;
+
+    r->n_messages++;
+    r->last_is_tool = tool;
+    if (tool)
+        r->n_tool_results++;
+    r->material_bytes = add_sat(r->material_bytes, bytes);
+}
+
+int allot_chat_build_end(struct allot_chat_build *b, int stream, int has_tools)
+{
+    struct allot_chat_request *r = b->r;
+    const char *sc;
+
+    if (b->turn_open) /* texts no user message took: not a translator's */
+        build_fail(b, ALLOT_EINVAL);
+    if (b->rc) {
+        allot_chat_request_release(r);
+        return b->rc;
+    }
+    sc = r->scratch.ptr ? r->scratch.ptr : "";
+    r->model = allot_slice_of(sc + b->model_at, b->model_n);
+    r->system = b->system_at != NO_INDEX ? allot_slice_of(sc + b->system_at, b->system_n)
+                                         : allot_slice_of("", 0);
+    r->last_user =
+        b->have_user ? allot_slice_of(sc + b->turn_at, b->user_n) : allot_slice_of("", 0);
+    r->stream = stream;
+    r->has_tools = has_tools;
+    return 0;
 }
 
 void allot_chat_request_release(struct allot_chat_request *r)

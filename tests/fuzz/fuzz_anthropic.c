@@ -5,7 +5,9 @@
  * their Messages answer and stream (anthropic_up.h). The same input goes
  * through all six.
  *
- * - Request: translating it again (the tool definitions remembered, by
+ * - Request: the reading the translator builds as it writes
+ *   (allot_anthropic_request_read) is, field for field, the gateway's
+ *   parse of the translation. Translating it again (the tool definitions remembered, by
  *   this input or an earlier one) gives the same. A translation that
  *   succeeds must be a chat request that the
  *   gateway's parser accepts (allot_chat_request_parse, as the gateway
@@ -35,6 +37,7 @@
 #include "allot/chat_request.h"
 #include "allot/error.h"
 #include "own_text.h"
+#include "same_reading.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -117,6 +120,34 @@ static void request(const char *p, size_t size)
             allot_chat_request_release(&chat);
         } else {
             check(rc3 == rc && out3.len == 0, "lenient failed otherwise", &err2);
+        }
+        /* the reading built while translating is the one read back */
+        {
+            struct allot_anthropic_read only4 = {0, "", 0, 0};
+            struct allot_chat_request built, parsed;
+            struct allot_buf out4;
+            const char *why;
+            int rc4, ok;
+
+            allot_buf_init(&out4, 1u << 20);
+            allot_buf_reset(&err2);
+            rc4 = allot_anthropic_request_read(p, size, &out4, &err2, &only4, &built, &ok);
+            check(rc4 == rc3 && out4.len == out3.len &&
+                      (!out3.len || memcmp(out4.ptr, out3.ptr, out3.len) == 0),
+                  "the translation that reads itself differs", &out4);
+            check(rc4 != 0 || ok, "a translation's reading was not built", &out4);
+            if (ok) {
+                allot_buf_reset(&err2);
+                check(allot_chat_request_parse(&parsed, out4.ptr, out4.len, &err2) == 0,
+                      "the translation is not a chat request", &out4);
+                why = readings_differ(&built, &parsed);
+                check(why == NULL, why ? why : "", &out4);
+                why = rewrites_differ(&built, &parsed, out4.ptr, out4.len);
+                check(why == NULL, why ? why : "", &out4);
+                allot_chat_request_release(&parsed);
+                allot_chat_request_release(&built);
+            }
+            allot_buf_release(&out4);
         }
         allot_buf_release(&out3);
     }

@@ -4,11 +4,13 @@
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
+#include "allot/chat_request.h"
 #include "allot/error.h"
 #include "edits.h"
 #include "gateway/anthropic_internal.h"
 #include "json_path.h"
 #include "sse_events.h"
+#include "../fuzz/same_reading.h"
 #include "test.h"
 
 /* ---- helpers ---- */
@@ -1429,4 +1431,150 @@ TEST(anthropic_request_lenient_leaves_out_only_what_chat_cannot_hold)
     allot_buf_release(&a);
     allot_buf_release(&b);
     allot_buf_release(&err);
+}
+
+/* ---- the reading built while translating ---- */
+
+/* Translate body with allot_anthropic_request_read(): the translation is
+ * the lenient one, and the reading built is the gateway's parse of it.
+ * Returns built (1), or 0 when the caller was told to parse. */
+static int built_reading_agrees(const char *body, size_t len)
+{
+    struct allot_anthropic_read rd1 = {0, "", 0, 0}, rd2 = {0, "", 0, 0};
+    struct allot_chat_request built, parsed;
+    struct allot_buf a, b, err;
+    const char *why;
+    int ok = -1, rc;
+
+    allot_buf_init(&a, 1u << 22);
+    allot_buf_init(&b, 1u << 22);
+    allot_buf_init(&err, 1024);
+    rc = allot_anthropic_request_read(body, len, &a, &err, &rd1, &built, &ok);
+    if (rc != 0) {
+        fprintf(stderr, "  translation failed: %s\n", allot_buf_cstr(&err));
+        ok = -1;
+        goto out;
+    }
+    if (allot_anthropic_request_lenient(body, len, &b, &err, &rd2) != 0 || a.len != b.len ||
+        memcmp(a.ptr, b.ptr, a.len) != 0 || rd1.n != rd2.n || rd1.model_off != rd2.model_off) {
+        fprintf(stderr, "  the translation differs from the lenient one\n");
+        ok = -1;
+        goto out;
+    }
+    if (!ok)
+        goto out;
+    if (allot_chat_request_parse(&parsed, a.ptr, a.len, &err) != 0) {
+        fprintf(stderr, "  the translation is not a chat request\n");
+        ok = -1;
+    } else if ((why = readings_differ(&built, &parsed)) != NULL) {
+        fprintf(stderr, "  differs in %s: built %zu/%zu, parsed %zu/%zu\n", why,
+                built.last_user.len, built.material_bytes, parsed.last_user.len,
+                parsed.material_bytes);
+        ok = -1;
+    } else if ((why = rewrites_differ(&built, &parsed, a.ptr, a.len)) != NULL) {
+        fprintf(stderr, "  %s\n", why);
+        ok = -1;
+    }
+    allot_chat_request_release(&parsed);
+    allot_chat_request_release(&built);
+out:
+    allot_buf_release(&a);
+    allot_buf_release(&b);
+    allot_buf_release(&err);
+    return ok;
+}
+
+TEST(anthropic_request_read_builds_what_the_parse_reads)
+{
+    static const char *const bodies[] = {
+        "{'model':'m','max_tokens':8," MSG_HI "}",
+        "{'model':'m\\u00e9\\n','max_tokens':8,'stream':true,'system':'be brief'," MSG_HI "}",
+        "{'model':'m','max_tokens':8,'stream':false,'system':[{'type':'text','text':'a'},"
+        "{'type':'text','text':'b'}]," MSG_HI "}",
+        "{'model':'m','max_tokens':8,'system':''," MSG_HI "}",
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'one'},"
+        "{'role':'assistant','content':'two'},{'role':'user','content':[{'type':'text','text':"
+        "'three'},{'type':'text','text':'four'}]}]}",
+        /* the last user turn is all tool results: the user turn before it
+         * is the instruction */
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'fix it'},"
+        "{'role':'assistant','content':[{'type':'text','text':'looking'},{'type':'tool_use',"
+        "'id':'t1','name':'read','input':{'p':'a.c'}},{'type':'tool_use','id':'t2','name':"
+        "'read','input':{}}]},{'role':'user','content':[{'type':'tool_result','tool_use_id':"
+        "'t1','content':'int x;'},{'type':'tool_result','tool_use_id':'t2','is_error':true,"
+        "'content':[{'type':'text','text':'no'},{'type':'image','source':{'type':'url','url':"
+        "'https://x/y.png'}},{'type':'text','text':'such file'}]}]}]}",
+        /* tool results and text in one turn, text between them */
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'q'},"
+        "{'role':'assistant','content':[{'type':'tool_use','id':'t','name':'f','input':{}}]},"
+        "{'role':'user','content':[{'type':'text','text':'before'},{'type':'tool_result',"
+        "'tool_use_id':'t'},{'type':'text','text':'after'}]}]}",
+        /* images only, an empty turn, thinking, a document */
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'first'},"
+        "{'role':'assistant','content':[{'type':'thinking','thinking':'hm','signature':'s'}]},"
+        "{'role':'user','content':[{'type':'image','source':{'type':'base64','media_type':"
+        "'image/png','data':'iVBO'}}]}]}",
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':'first'},"
+        "{'role':'assistant','content':'ok'},{'role':'user','content':[]}]}",
+        "{'model':'m','max_tokens':8,'messages':[{'role':'user','content':[{'type':'document',"
+        "'source':{'type':'text','media_type':'text/plain','data':'the doc'}},{'type':'text',"
+        "'text':'summarise it'}]}]}",
+        "{'model':'m','max_tokens':8,'messages':[{'role':'assistant','content':'a'}]}",
+        /* tools: some, none, only server tools (left out) */
+        "{'model':'m','max_tokens':8,'tools':[{'name':'f','input_schema':{}}]," MSG_HI "}",
+        "{'model':'m','max_tokens':8,'tools':[]," MSG_HI "}",
+        "{'model':'m','max_tokens':8,'tools':[{'type':'web_search_20250305','name':'w'}],"
+        "'messages':[{'role':'user','content':[{'type':'text','text':'q'}]},{'role':"
+        "'assistant','content':[{'type':'server_tool_use','id':'s','name':'w','input':{}},"
+        "{'type':'text','text':'a'}]},{'role':'user','content':'r'}]}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        const char *body = json_sq(bodies[i]);
+        if (built_reading_agrees(body, strlen(body)) != 1)
+            fprintf(stderr, "  body %zu\n", i);
+        ASSERT_INT_EQ(built_reading_agrees(body, strlen(body)), 1);
+    }
+}
+
+/* Instructions past the 64 KB cap, cut inside a UTF-8 sequence and in the
+ * joins of many parts; a model name too long to keep (the caller parses). */
+TEST(anthropic_request_read_builds_long_instructions_and_falls_back)
+{
+    struct allot_buf body;
+    size_t i, k;
+    /* each sizes: one part of 70,000 two-byte characters; many parts
+     * filling the cap at a join; a part ending exactly at it */
+    static const size_t part_chars[] = {70000, 1000, 32767};
+    static const size_t parts[] = {1, 80, 3};
+
+    allot_buf_init(&body, 1u << 23);
+    for (k = 0; k < 3; k++) {
+        allot_buf_reset(&body);
+        /* one ASCII byte first: the cap at 65,536 falls inside a character */
+        allot_buf_adds(&body, "{\"model\":\"m\",\"max_tokens\":8,\"system\":\"s");
+        for (i = 0; i < 40000; i++)
+            allot_buf_adds(&body, "\xc3\xa9");
+        allot_buf_adds(&body, "\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+                              "{\"role\":\"user\",\"content\":[");
+        for (size_t p = 0; p < parts[k]; p++) {
+            allot_buf_adds(&body, p ? ",{\"type\":\"text\",\"text\":\"a"
+                                    : "{\"type\":\"text\",\"text\":\"a");
+            for (i = 0; i < part_chars[k]; i++)
+                allot_buf_adds(&body, "\xc3\xa9");
+            allot_buf_adds(&body, "\"}");
+        }
+        allot_buf_adds(&body, "]}]}");
+        ASSERT_INT_EQ(built_reading_agrees(body.ptr, body.len), 1);
+    }
+    /* a model name over 1 KB: not built, the translation still made */
+    allot_buf_reset(&body);
+    allot_buf_adds(&body, "{\"model\":\"");
+    for (i = 0; i < 1100; i++)
+        allot_buf_add(&body, "m", 1);
+    allot_buf_adds(&body,
+                   "\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    ASSERT_INT_EQ(built_reading_agrees(body.ptr, body.len), 0);
+    allot_buf_release(&body);
 }

@@ -141,6 +141,19 @@ static void on_request(struct allot_http_request *req, void *ctx)
             {ALLOT_SLICE_LIT("Content-Type"), ALLOT_SLICE_LIT("text/plain")},
             {ALLOT_SLICE_LIT("Content-Length"), ALLOT_SLICE_LIT("999")},     /* dropped */
             {ALLOT_SLICE_LIT("X-Bad"), ALLOT_SLICE_LIT("a\r\nInjected: 1")}, /* dropped */
+            /* past the first sixteen bytes, and in the tail after them */
+            {ALLOT_SLICE_LIT("X-Bad-Long"), ALLOT_SLICE_LIT("0123456789abcdefghij\nInjected: 2")},
+            {ALLOT_SLICE_LIT("X-Bad-Tail"),
+             ALLOT_SLICE_LIT("0123456789abcdefghijklmnopqrstuvwxyz\r")},
+            {ALLOT_SLICE_LIT("X-Name-With-A-Long:Injected"), ALLOT_SLICE_LIT("3")},
+            {ALLOT_SLICE_LIT("X:Injected"), ALLOT_SLICE_LIT("4")},
+            {ALLOT_SLICE_LIT("X-Name-Long-Enough-For-Two\rInjected"), ALLOT_SLICE_LIT("5")},
+            {ALLOT_SLICE_LIT("X-Short"), ALLOT_SLICE_LIT("1\r2")},
+            {ALLOT_SLICE_LIT("X-Mid"), ALLOT_SLICE_LIT("abcdefghij\rk")},
+            /* kept: a colon in a value, a long clean value */
+            {ALLOT_SLICE_LIT("X-Colon"), ALLOT_SLICE_LIT("a:b")},
+            {ALLOT_SLICE_LIT("X-Long-Header-Name-Kept"),
+             ALLOT_SLICE_LIT("0123456789abcdefghijklmnopqrstuvwxyz-0123456789")},
         };
         echo = allot_http_request_header(req, "X-Echo");
         allot_buf_init(&out, 1 << 20);
@@ -149,7 +162,7 @@ static void on_request(struct allot_http_request *req, void *ctx)
                        req->path.ptr, (int)req->query.len, req->query.ptr,
                        echo.ptr ? (int)echo.len : 1, echo.ptr ? echo.ptr : "-", (int)req->body.len,
                        req->body.ptr);
-        allot_http_respond(req, 200, h, 3, out.ptr, out.len);
+        allot_http_respond(req, 200, h, sizeof h / sizeof h[0], out.ptr, out.len);
         allot_buf_release(&out);
     } else if (allot_slice_eq(req->path, "/chunked")) {
         allot_http_chunked_start(req, 200, NULL, 0);
@@ -528,7 +541,13 @@ TEST(http_server_get_respond)
     ASSERT_STR_CONTAINS(r.head, " GMT\r\n");
     ASSERT_STR_CONTAINS(r.head, "\r\nDate: ");
     ASSERT(!strstr(r.head, "999"));      /* the handler's Content-Length is dropped */
-    ASSERT(!strstr(r.head, "Injected")); /* so is a header with CR LF */
+    ASSERT(!strstr(r.head, "Injected")); /* so are headers with CR, LF or a colon in the name */
+    ASSERT(!strstr(r.head, "X-Bad-Tail"));
+    ASSERT(!strstr(r.head, "X-Short"));
+    ASSERT(!strstr(r.head, "X-Mid"));
+    ASSERT_STR_CONTAINS(r.head, "\r\nX-Colon: a:b\r\n");
+    ASSERT_STR_CONTAINS(
+        r.head, "\r\nX-Long-Header-Name-Kept: 0123456789abcdefghijklmnopqrstuvwxyz-0123456789\r\n");
     tresp_free(&r);
     tclose(&tc);
     ASSERT_INT_EQ(tsrv_stop(&t), 0);
