@@ -63,10 +63,17 @@ int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_b
  * written: a model name over 1 KB, or no memory for the texts). chat holds
  * no cJSON tree either way, so it need not be built in the caller's
  * arena. The translation in out starts at out's length on entry; chat's
- * spans are from there. */
+ * spans are from there.
+ *
+ * text 0: the reading alone, for a request every model of which takes the
+ * client's body as it is (kind: anthropic, passed through): the body is
+ * read and checked as for the translation, with the same errors, but the
+ * messages and tools are not written, and out gets nothing. chat's spans
+ * are those of the translation allot_anthropic_request_lenient() would
+ * write. When *built is 0 then, the caller translates with text 1. */
 struct allot_chat_request;
 int allot_anthropic_request_read(const char *body, size_t len, struct allot_buf *out,
-                                 struct allot_buf *err, struct allot_anthropic_read *rd,
+                                 struct allot_buf *err, struct allot_anthropic_read *rd, int text,
                                  struct allot_chat_request *chat, int *built);
 
 /* Translate an OpenAI chat.completion JSON body into an Anthropic message

@@ -33,12 +33,15 @@ struct req {
     int n_messages;                  /* OpenAI messages written */
     struct allot_anthropic_read *rd; /* NULL: what chat cannot hold is refused */
     struct allot_chat_build *view;   /* the reading built as written; NULL: not wanted */
+    int text;                        /* 0: the reading alone: everything is read and checked, the
+                                      * messages and tools are not written (out gets nothing) */
 };
 
 /* One Anthropic message being translated. */
 struct turn {
     int assistant;
     struct allot_chat_build *view; /* the request's */
+    int write;                     /* the request's text: its parts are written */
     /* user: content parts (JSON, comma-separated); a first part that is
      * text is kept aside as first_text, and written to parts only when a
      * second part comes (a lone text part is sent as a plain string) */
@@ -144,6 +147,8 @@ static int begin_message(struct req *r, const char *role)
 {
     int rc;
 
+    if (!r->text)
+        return 0;
     if (r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1)))
         return rc;
     if ((rc = allot_buf_adds(r->out, "{\"role\":\"")) || (rc = allot_buf_adds(r->out, role)))
@@ -184,9 +189,9 @@ static int write_system(struct req *r, const cJSON *system)
     }
     if (text->len == 0)
         return 0;
-    if ((rc = begin_message(r, "system")) ||
-        (rc = allot_buf_add_json_str(r->out, text->ptr, text->len)) ||
-        (rc = allot_buf_add(r->out, "}", 1)))
+    if (r->text && ((rc = begin_message(r, "system")) ||
+                    (rc = allot_buf_add_json_str(r->out, text->ptr, text->len)) ||
+                    (rc = allot_buf_add(r->out, "}", 1))))
         return rc;
     if (r->view)
         allot_chat_build_system(r->view, text->ptr, text->len);
@@ -210,6 +215,8 @@ static int next_part(struct turn *t)
 {
     int rc;
 
+    if (!t->write)
+        return 0;
     if (t->n_parts == 1 && t->first_text && (rc = add_text_part(&t->parts, t->first_text)))
         return rc;
     return t->n_parts ? allot_buf_add(&t->parts, ",", 1) : 0;
@@ -231,7 +238,7 @@ static int turn_add_text(struct turn *t, const char *s)
         t->n_parts = 1;
         return 0;
     }
-    if ((rc = next_part(t)) || (rc = add_text_part(&t->parts, s)))
+    if ((rc = next_part(t)) || (t->write && (rc = add_text_part(&t->parts, s))))
         return rc;
     t->n_parts++;
     return 0;
@@ -257,21 +264,23 @@ static int turn_add_image(struct req *r, struct turn *t, const cJSON *block, con
         if ((rc = need_string(r, source, spath, "media_type", &media_type)) ||
             (rc = need_string(r, source, spath, "data", &data)))
             return rc;
-        if ((rc = allot_buf_addf(url, "data:%s;base64,", media_type)) ||
-            (rc = allot_buf_adds(url, data)))
+        if (t->write && ((rc = allot_buf_addf(url, "data:%s;base64,", media_type)) ||
+                         (rc = allot_buf_adds(url, data))))
             return rc;
     } else if (strcmp(type, "url") == 0) {
-        if ((rc = need_string(r, source, spath, "url", &u)) || (rc = allot_buf_adds(url, u)))
+        if ((rc = need_string(r, source, spath, "url", &u)) ||
+            (t->write && (rc = allot_buf_adds(url, u))))
             return rc;
     } else {
         allot__anth_quote(q, type);
         return only_anthropic(r, "%s.type: image source type '%s' is not supported by allot", spath,
                               q);
     }
-    if ((rc = next_part(t)) ||
-        (rc = allot_buf_adds(&t->parts, "{\"type\":\"image_url\",\"image_url\":{\"url\":")) ||
-        (rc = allot_buf_add_json_str(&t->parts, url->ptr ? url->ptr : "", url->len)) ||
-        (rc = allot_buf_adds(&t->parts, "}}")))
+    if (t->write &&
+        ((rc = next_part(t)) ||
+         (rc = allot_buf_adds(&t->parts, "{\"type\":\"image_url\",\"image_url\":{\"url\":")) ||
+         (rc = allot_buf_add_json_str(&t->parts, url->ptr ? url->ptr : "", url->len)) ||
+         (rc = allot_buf_adds(&t->parts, "}}"))))
         return rc;
     t->n_parts++;
     return 0;
@@ -315,6 +324,10 @@ static int turn_add_tool_use(struct req *r, struct turn *t, const cJSON *block, 
         (rc = need_string(r, block, path, "name", &name)) ||
         (rc = need_object(r, block, path, "input", &input)))
         return rc;
+    if (!t->write) {
+        t->n_calls++;
+        return 0;
+    }
     allot_buf_reset(args);
     if ((rc = allot__anth_add_json(args, input)))
         return rc;
@@ -373,11 +386,12 @@ static int write_tool_result(struct req *r, struct turn *t, const cJSON *block, 
         return invalid(r, "%s.content: Input should be a valid string or list", path);
     }
     t->n_tool_results++;
-    if ((r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1))) ||
-        (rc = allot_buf_adds(r->out, "{\"role\":\"tool\",\"tool_call_id\":")) ||
-        (rc = allot__anth_add_str(r->out, id)) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
-        (rc = allot_buf_add_json_str(r->out, text->ptr ? text->ptr : "", text->len)) ||
-        (rc = allot_buf_add(r->out, "}", 1)))
+    if (r->text &&
+        ((r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1))) ||
+         (rc = allot_buf_adds(r->out, "{\"role\":\"tool\",\"tool_call_id\":")) ||
+         (rc = allot__anth_add_str(r->out, id)) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
+         (rc = allot_buf_add_json_str(r->out, text->ptr ? text->ptr : "", text->len)) ||
+         (rc = allot_buf_add(r->out, "}", 1))))
         return rc;
     if (r->view)
         allot_chat_build_other(r->view, text->len, 1);
@@ -389,6 +403,11 @@ static int write_turn(struct req *r, struct turn *t)
 {
     int rc;
 
+    if (t->assistant && !r->text) {
+        if (r->view)
+            allot_chat_build_other(r->view, t->has_text ? t->text.len : 0, 0);
+        return 0;
+    }
     if (t->assistant) {
         if ((rc = begin_message(r, "assistant")))
             return rc;
@@ -408,6 +427,11 @@ static int write_turn(struct req *r, struct turn *t)
     }
     if (!t->n_parts && t->n_tool_results)
         return 0; /* the turn was all tool results */
+    if (!r->text) {
+        if (r->view)
+            allot_chat_build_user(r->view);
+        return 0;
+    }
     if ((rc = begin_message(r, "user")))
         return rc;
     if (t->n_parts == 0)
@@ -435,6 +459,7 @@ static int write_message(struct req *r, int i, const cJSON *msg)
 
     memset(&t, 0, sizeof t);
     t.view = r->view;
+    t.write = r->text;
     allot_buf_init(&t.parts, r->out->max);
     allot_buf_init(&t.text, r->out->max);
     allot_buf_init(&t.calls, r->out->max);
@@ -456,9 +481,9 @@ static int write_message(struct req *r, int i, const cJSON *msg)
         goto out;
     }
     if (cJSON_IsString(content)) {
-        if ((rc = begin_message(r, role)) ||
-            (rc = allot__anth_add_str(r->out, content->valuestring)) ||
-            (rc = allot_buf_add(r->out, "}", 1)))
+        if (r->text && ((rc = begin_message(r, role)) ||
+                        (rc = allot__anth_add_str(r->out, content->valuestring)) ||
+                        (rc = allot_buf_add(r->out, "}", 1))))
             goto out;
         if (r->view && t.assistant) {
             allot_chat_build_other(r->view, strlen(content->valuestring), 0);
@@ -537,6 +562,10 @@ static int write_tools(struct req *r, const cJSON *tools, int *n)
             (rc = opt_string(r, tool, path, "description", &description)) ||
             (rc = need_object(r, tool, path, "input_schema", &schema)))
             return rc;
+        if (!r->text) {
+            (*n)++;
+            continue;
+        }
         if ((rc = allot_buf_adds(r->out, *n ? "," : ",\"tools\":[")) ||
             (rc = allot_buf_adds(r->out, "{\"type\":\"function\",\"function\":{\"name\":")) ||
             (rc = allot__anth_add_str(r->out, name)))
@@ -673,9 +702,10 @@ int allot_anthropic_request(const char *body, size_t len, struct allot_buf *out,
 /* The translation, with the reading built in *view when it is not NULL
  * (its result in *view_rc: 0 when built). */
 static int translate(const char *body, size_t len, struct allot_buf *out, struct allot_buf *err,
-                     struct allot_anthropic_read *rd, struct allot_chat_build *view, int *view_rc)
+                     struct allot_anthropic_read *rd, struct allot_chat_build *view, int text,
+                     int *view_rc)
 {
-    struct req r = {out, err, {0}, 0, rd, view};
+    struct req r = {out, err, {0}, 0, rd, view, text};
     int left_out = 0;
     const cJSON *model, *max_tokens, *messages, *msg;
     cJSON *root;
@@ -750,11 +780,11 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
     left_out = rd ? rd->n : 0;
     if (known.found) { /* the tree holds null for them */
         n_tools = known.found->n;
-        if ((rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
+        if (text && (rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
             goto out;
     } else if ((rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools))) {
         goto out;
-    } else if (tools_raw.ptr && (!rd || rd->n == left_out)) {
+    } else if (text && tools_raw.ptr && (!rd || rd->n == left_out)) {
         /* tools with parts left out are not kept: a request with them
          * must say so again (r->rd) */
         allot__tools_keep(&tools_memo, tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools,
@@ -767,9 +797,9 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
         *view_rc = allot_chat_build_end(view, cJSON_IsTrue(allot_json_member(root, "stream")),
                                         n_tools > 0);
 out:
-    if (rc)
+    if (rc || !text) /* the reading alone: what was written of the frame goes */
         allot__anth_buf_cut(out, start);
-    else if (rd) { /* checked text: model_raw lies in body (a string, see above) */
+    if (!rc && rd) { /* checked text: model_raw lies in body (a string, see above) */
         rd->model_off = (size_t)(model_raw.ptr - body);
         rd->model_len = model_raw.len;
     }
@@ -781,18 +811,18 @@ out:
 int allot_anthropic_request_lenient(const char *body, size_t len, struct allot_buf *out,
                                     struct allot_buf *err, struct allot_anthropic_read *rd)
 {
-    return translate(body, len, out, err, rd, NULL, NULL);
+    return translate(body, len, out, err, rd, NULL, 1, NULL);
 }
 
 int allot_anthropic_request_read(const char *body, size_t len, struct allot_buf *out,
-                                 struct allot_buf *err, struct allot_anthropic_read *rd,
+                                 struct allot_buf *err, struct allot_anthropic_read *rd, int text,
                                  struct allot_chat_request *chat, int *built)
 {
     struct allot_chat_build view;
     int rc, view_rc = ALLOT_EINVAL;
 
     allot_chat_build_begin(&view, chat);
-    rc = translate(body, len, out, err, rd, &view, &view_rc);
+    rc = translate(body, len, out, err, rd, &view, text, &view_rc);
     *built = rc == 0 && view_rc == 0;
     if (!*built) /* what was built goes: the caller reads out, or fails */
         allot_chat_request_release(chat);

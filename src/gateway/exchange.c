@@ -1631,6 +1631,19 @@ static int a_model_serves(const struct allot__exchange *x)
     return 0;
 }
 
+/* Is every configured model of a kind: anthropic provider? Then a
+ * Messages request is only ever passed through, and its translation's
+ * text is never sent. */
+static int every_model_anthropic(const struct allot_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_models; i++)
+        if (!allot_provider_is_anthropic(cfg->models[i].provider))
+            return 0;
+    return cfg->n_models > 0;
+}
+
 /* The request of an attempt on x->model into *ur: the client's Messages
  * body with its model changed (passthrough), or the chat body rewritten
  * for the model (up_body), translated for a kind: anthropic provider
@@ -1749,7 +1762,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
     double spent, limit;
     uint64_t retry_us;
     long rate_limit, rate_left;
-    int rc, read_built = 0;
+    int rc, read_built = 0, text;
 
     if (!x) {
         allot__respond_error(req, 500, "server_error", "out_of_memory", "out of memory", NULL, 0);
@@ -1814,11 +1827,18 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
          * events' arena (no event yet): no malloc and free for each node */
         arena = allot_json_arena_enter(&x->events);
         /* a Messages request's translation comes with its reading, built
-         * as it is written: it is not read back below */
+         * as it is written: it is not read back below; and when every
+         * model passes the client's body through, only the reading is
+         * made (attempt_request() never asks for the text then) */
+        text = !x->anthropic || !every_model_anthropic(cfg);
         rc = x->anthropic
                  ? allot_anthropic_request_read(body, req->body.len, &x->abody, &err, &x->mread,
-                                                &x->chat, &read_built)
+                                                text, &x->chat, &read_built)
                  : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
+        if (rc == 0 && x->anthropic && !read_built && !text) { /* the text, to read back */
+            memset(&x->mread, 0, sizeof x->mread);
+            rc = allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->mread);
+        }
         allot_json_arena_leave(arena);
         allot_json_arena_reset(&x->events);
         if (rc) {

@@ -125,13 +125,13 @@ static void request(const char *p, size_t size)
         {
             struct allot_anthropic_read only4 = {0, "", 0, 0};
             struct allot_chat_request built, parsed;
-            struct allot_buf out4;
+            struct allot_buf out4, err4;
             const char *why;
             int rc4, ok;
 
             allot_buf_init(&out4, 1u << 20);
-            allot_buf_reset(&err2);
-            rc4 = allot_anthropic_request_read(p, size, &out4, &err2, &only4, &built, &ok);
+            allot_buf_init(&err4, 4096);
+            rc4 = allot_anthropic_request_read(p, size, &out4, &err4, &only4, 1, &built, &ok);
             check(rc4 == rc3 && out4.len == out3.len &&
                       (!out3.len || memcmp(out4.ptr, out3.ptr, out3.len) == 0),
                   "the translation that reads itself differs", &out4);
@@ -144,10 +144,40 @@ static void request(const char *p, size_t size)
                 check(why == NULL, why ? why : "", &out4);
                 why = rewrites_differ(&built, &parsed, out4.ptr, out4.len);
                 check(why == NULL, why ? why : "", &out4);
+            }
+            /* the reading alone (text 0): the same result and notes,
+             * nothing written, the reading of the text it did not write */
+            {
+                struct allot_anthropic_read only5 = {0, "", 0, 0};
+                struct allot_chat_request alone;
+                struct allot_buf out5, err5;
+                int rc5, ok5;
+
+                allot_buf_init(&out5, 1u << 20);
+                allot_buf_init(&err5, 4096);
+                rc5 = allot_anthropic_request_read(p, size, &out5, &err5, &only5, 0, &alone, &ok5);
+                check(rc5 == rc4 && out5.len == 0 && only5.n == only4.n &&
+                          !strcmp(only5.what, only4.what) && err5.len == err4.len &&
+                          (!err4.len || memcmp(err5.ptr, err4.ptr, err4.len) == 0),
+                      "the reading alone fails otherwise, or wrote", &out5);
+                check(rc5 != 0 || ok5, "the reading alone was not built", &out5);
+                if (ok && ok5) {
+                    why = readings_differ(&alone, &parsed);
+                    check(why == NULL, why ? why : "", &out4);
+                    why = rewrites_differ(&alone, &parsed, out4.ptr, out4.len);
+                    check(why == NULL, why ? why : "", &out4);
+                }
+                if (ok5)
+                    allot_chat_request_release(&alone);
+                allot_buf_release(&out5);
+                allot_buf_release(&err5);
+            }
+            if (ok) {
                 allot_chat_request_release(&parsed);
                 allot_chat_request_release(&built);
             }
             allot_buf_release(&out4);
+            allot_buf_release(&err4);
         }
         allot_buf_release(&out3);
     }

@@ -307,6 +307,54 @@ describe('providers of kind anthropic', () => {
     await h.assertCleanStop(allot2, 'second allot');
   });
 
+  // Every model of kind anthropic: a Messages request is only ever passed
+  // through, so allot reads it for routing without writing its
+  // chat-completions translation. The decision must be the one made on the
+  // translation (the first allot, whose judgment tier mixes in judge-a).
+  it('every model a Messages model: routed on the request alone, as on its translation, and passed through', h.LIMIT, async () => {
+    const only = await h.startAllot({
+      providers: [{ name: 'anthropic', kind: 'anthropic', base_url: claude.baseUrl, api_key: '${ALLOT_IT_CLAUDE_KEY}' }],
+      models: [
+        { name: 'claude-j', provider: 'anthropic', model: 'claude-up', price: { input: 3, output: 15 } },
+        { name: 'claude-l', provider: 'anthropic', model: 'claude-small', price: { input: 0.8, output: 4 } },
+      ],
+      tiers: { judgment: ['claude-j'], labour: ['claude-l'], code: ['claude-j'] },
+      routing: { default_tier: 'judgment', confidence_threshold: 0.5, aliases: ['auto'] },
+    }, { env: { ...h.ALLOT_ENV, ALLOT_IT_CLAUDE_KEY: CLAUDE_KEY } });
+    const tool = { name: 'read_file', description: 'Reads a file', input_schema: { type: 'object', properties: { path: { type: 'string' } } } };
+    const bodies = [
+      { ...passReq, model: 'auto' },
+      { model: 'auto', max_tokens: 64, system: 'You are a coding agent.', tools: [tool], messages: [
+        { role: 'user', content: 'Summarise the README in three bullet points.' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Reading it.' }, { type: 'tool_use', id: 'tu_1', name: 'read_file', input: { path: 'README.md' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'text', text: '# allot\nAn allocation system for LLM work.' }] }] },
+      ] },
+    ];
+    for (const body of bodies) {
+      for (const stream of [false, true]) {
+        const req = { ...body, stream };
+        const res = await postMessages(only.origin, req, { 'x-api-key': 'client-key' });
+        const text = await res.text();
+        assert.equal(res.status, 200, text);
+        const sent = (await claude.stats()).last_request;
+        const up = res.headers.get('x-allot-model') === 'claude-j' ? 'claude-up' : 'claude-small';
+        assert.deepEqual(sent.body, { ...req, model: up }); // passed through
+        if (stream) assert.match(text, /^event: message_start\n/);
+        else assert.match(JSON.parse(text).id, /^msg_fake_\d+$/);
+        // the same decision as on the translation
+        const ref = await postMessages(allot.origin, req, { 'x-api-key': 'client-key' });
+        await ref.text();
+        for (const hd of ['x-allot-category', 'x-allot-tier', 'x-allot-confidence', 'x-allot-reason', 'x-allot-source'])
+          assert.equal(res.headers.get(hd), ref.headers.get(hd), `${hd} (stream ${stream})`);
+        const row = await h.ledgerRow(only.db, res.headers.get('x-allot-request-id'));
+        assert.equal(row.status, 'ok');
+        assert.equal(row.provider, 'anthropic');
+        assert.ok(row.prompt_tokens > 0, JSON.stringify(row));
+      }
+    }
+    await h.assertCleanStop(only, 'all-Messages allot');
+  });
+
   it('the Responses API through allot to a Messages upstream (both translations), plain and streamed', h.LIMIT, async () => {
     const req = { model: 'claude-tool', instructions: system, input: user, tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }] };
     const plain = await client.responses.create(req);

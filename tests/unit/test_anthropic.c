@@ -1435,6 +1435,45 @@ TEST(anthropic_request_lenient_leaves_out_only_what_chat_cannot_hold)
 
 /* ---- the reading built while translating ---- */
 
+/* The reading alone (text 0) of body: nothing in out, the same notes,
+ * and the reading and rewrite of the translation the text would have
+ * been (full, read back as parsed). NULL, or what differs. */
+static const char *reading_alone_differs(const char *body, size_t len,
+                                         const struct allot_chat_request *parsed,
+                                         const struct allot_buf *full,
+                                         const struct allot_anthropic_read *rd_full)
+{
+    static char why[96];
+    struct allot_anthropic_read rd = {0, "", 0, 0};
+    struct allot_chat_request alone;
+    struct allot_buf out, err;
+    const char *d = NULL;
+    int ok = 0;
+
+    allot_buf_init(&out, 1u << 22);
+    allot_buf_init(&err, 1024);
+    allot_buf_adds(&out, "kept"); /* what out held before is left alone */
+    if (allot_anthropic_request_read(body, len, &out, &err, &rd, 0, &alone, &ok) != 0)
+        d = "failed";
+    else if (!ok)
+        d = "not built";
+    else if (out.len != 4 || memcmp(out.ptr, "kept", 4) != 0)
+        d = "out was written";
+    else if (rd.n != rd_full->n || rd.model_off != rd_full->model_off ||
+             strcmp(rd.what, rd_full->what) != 0)
+        d = "other notes";
+    else if (!(d = readings_differ(&alone, parsed)))
+        d = rewrites_differ(&alone, parsed, full->ptr, full->len);
+    if (ok)
+        allot_chat_request_release(&alone);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+    if (!d)
+        return NULL;
+    snprintf(why, sizeof why, "%s", d);
+    return why;
+}
+
 /* Translate body with allot_anthropic_request_read(): the translation is
  * the lenient one, and the reading built is the gateway's parse of it.
  * Returns built (1), or 0 when the caller was told to parse. */
@@ -1449,7 +1488,7 @@ static int built_reading_agrees(const char *body, size_t len)
     allot_buf_init(&a, 1u << 22);
     allot_buf_init(&b, 1u << 22);
     allot_buf_init(&err, 1024);
-    rc = allot_anthropic_request_read(body, len, &a, &err, &rd1, &built, &ok);
+    rc = allot_anthropic_request_read(body, len, &a, &err, &rd1, 1, &built, &ok);
     if (rc != 0) {
         fprintf(stderr, "  translation failed: %s\n", allot_buf_cstr(&err));
         ok = -1;
@@ -1473,6 +1512,9 @@ static int built_reading_agrees(const char *body, size_t len)
         ok = -1;
     } else if ((why = rewrites_differ(&built, &parsed, a.ptr, a.len)) != NULL) {
         fprintf(stderr, "  %s\n", why);
+        ok = -1;
+    } else if ((why = reading_alone_differs(body, len, &parsed, &a, &rd1)) != NULL) {
+        fprintf(stderr, "  the reading alone: %s\n", why);
         ok = -1;
     }
     allot_chat_request_release(&parsed);
