@@ -22,7 +22,8 @@
 # agent's request: the same messages after 24 tool definitions (~13 KB of
 # JSON schemas, which routing only looks at), in the chat, the Messages
 # and the Responses API (where they are translated); and a Messages
-# conversation of 61 turns (28 KB), N/2 requests, and a coding agent's
+# conversation of 61 turns (28 KB), N/2 requests (the same conversation
+# as a Responses request too), and a coding agent's
 # request in the middle of a session (bench/coding_agent.lua, 126 KB), N/4
 # requests, each served by the fake as a chat-completions provider
 # (translated) and as a kind: anthropic one (passed through,
@@ -96,6 +97,10 @@ make_lua messages_agent /v1/messages \
 make_lua responses_agent /v1/responses \
   '(function() local t = {} for i = 1, 24 do t[i] = string.format([[{"type":"function","name":"tool_%d","description":"Reads a file from the local filesystem. You can access any file directly by using this tool. Assume this tool is able to read all files on the machine.","parameters":{"type":"object","properties":{"file_path":{"type":"string","description":"The absolute path to the file to read"},"offset":{"type":"number","description":"The line number to start reading from"},"limit":{"type":"number","description":"The number of lines to read"}},"required":["file_path"],"additionalProperties":false}}]], i) end local sys = body:match("\"role\":\"system\",\"content\":(\"[^\"]*\")") local user = body:match("\"role\":\"user\",\"content\":(\".-[^\\]\")}%]") return "{\"model\":\"auto\",\"instructions\":" .. sys .. ",\"input\":" .. user .. ",\"tools\":[" .. table.concat(t, ",") .. "]}" end)()'
 # the Messages request streamed
+# the same conversation in the Responses API, as Codex sends one: the
+# instructions apart, the turns as input items (28 KB)
+make_lua responses_long /v1/responses \
+  '(function() local t = {} for i = 1, 60 do local role = (i % 2 == 1) and "user" or "assistant" t[i] = string.format([[{"role":"%s","content":"Turn %d. The city library on Harbour Street reopened on Monday after eighteen months of renovation work. The building, which dates from 1911, now has a new roof, step-free access at both entrances and a reading room on the top floor with views over the old port. The children section has doubled in size and moved to the ground floor, next to a small cafe run by a local bakery. The library now opens from eight in the morning until nine at night on weekdays."}]], role, i) end t[61] = [[{"role":"user","content":"Summarise the conversation in five bullet points."}]] return "{\"model\":\"auto\",\"max_output_tokens\":300,\"instructions\":\"You are terse.\",\"input\":[" .. table.concat(t, ",") .. "]}" end)()'
 make_lua messages_stream /v1/messages \
   'body:gsub(",\"temperature\":0.2", ""):gsub("\"messages\":%[{\"role\":\"system\",\"content\":(\"[^\"]*\")},", "\"system\":%1,\"messages\":["):gsub("\"stream\":false", "\"stream\":true")'
 # a long conversation in the Messages API: 60 turns of ~460 bytes and a
@@ -164,6 +169,7 @@ measure() {
   measure "responses, agent (24 tools)" "$TMP/checks.yaml" responses_agent "$N"
   measure "messages, 61 turns (28 KB)" "$TMP/checks.yaml" messages_long $((N / 2))
   measure "messages, 61 turns, anthropic" "$TMP/anthropic.yaml" messages_long $((N / 2))
+  measure "responses, 61 turns (28 KB)" "$TMP/checks.yaml" responses_long $((N / 2))
   measure "messages, coding agent (126 KB)" "$TMP/checks.yaml" coding_agent $((N / 4))
   measure "messages, coding agent, anthropic" "$TMP/anthropic.yaml" coding_agent $((N / 4))
 } | tee "$TMP/table.txt"

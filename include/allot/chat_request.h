@@ -116,6 +116,9 @@ void allot_chat_build_text(struct allot_chat_build *b, const char *text, size_t 
 void allot_chat_build_user(struct allot_chat_build *b);
 /* An assistant or (tool set) tool message with bytes of text. */
 void allot_chat_build_other(struct allot_chat_build *b, size_t bytes, int tool);
+/* The text asks for what the reading cannot hold (a response_format, a
+ * tree): end then fails, and the caller parses the text. */
+void allot_chat_build_fail(struct allot_chat_build *b);
 /* Finish: 0 and r filled, or the failure (r then holds nothing to keep). */
 int allot_chat_build_end(struct allot_chat_build *b, int stream, int has_tools);
 

@@ -63,6 +63,18 @@ struct allot_responses_custom {
 int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
                             struct allot_buf *err, struct allot_responses_custom *custom);
 
+/* allot_responses_request(), and the translation's reading in *chat as
+ * allot_chat_request_parse() of out gives it, built while writing
+ * (allot_chat_build in chat_request.h; anthropic.h has the same for the
+ * Messages API): *built is 1 when chat was filled (release it), 0 when
+ * the caller should parse out itself (the translation failed, or asks for
+ * a response_format, a tree the reading does not build, or could not be
+ * read as it was written). chat holds no cJSON tree. */
+struct allot_chat_request;
+int allot_responses_request_read(const char *body, size_t len, struct allot_buf *out,
+                                 struct allot_buf *err, struct allot_responses_custom *custom,
+                                 struct allot_chat_request *chat, int *built);
+
 /* Whether a request body is a Responses request rather than a chat
  * completion: a JSON object with "input" and without "messages". For what
  * sees a body without its path (POST /v1/route, allot route --file). 1 or

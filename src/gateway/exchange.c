@@ -1826,15 +1826,15 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         /* the client's tree, gone before the translation returns, from the
          * events' arena (no event yet): no malloc and free for each node */
         arena = allot_json_arena_enter(&x->events);
-        /* a Messages request's translation comes with its reading, built
-         * as it is written: it is not read back below; and when every
+        /* a translation comes with its reading, built as it is written:
+         * it is not read back below; and, for a Messages request, when every
          * model passes the client's body through, only the reading is
          * made (attempt_request() never asks for the text then) */
         text = !x->anthropic || !every_model_anthropic(cfg);
-        rc = x->anthropic
-                 ? allot_anthropic_request_read(body, req->body.len, &x->abody, &err, &x->mread,
-                                                text, &x->chat, &read_built)
-                 : allot_responses_request(body, req->body.len, &x->abody, &err, &x->rcustom);
+        rc = x->anthropic ? allot_anthropic_request_read(body, req->body.len, &x->abody, &err,
+                                                         &x->mread, text, &x->chat, &read_built)
+                          : allot_responses_request_read(body, req->body.len, &x->abody, &err,
+                                                         &x->rcustom, &x->chat, &read_built);
         if (rc == 0 && x->anthropic && !read_built && !text) { /* the text, to read back */
             memset(&x->mread, 0, sizeof x->mread);
             rc = allot_anthropic_request_lenient(body, req->body.len, &x->abody, &err, &x->mread);

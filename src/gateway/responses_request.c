@@ -38,6 +38,7 @@
 #include <cJSON.h>
 #include "allot/error.h"
 #include "allot/fmt.h"
+#include "allot/chat_request.h"
 #include "allot/responses.h"
 #include "anthropic_internal.h"
 
@@ -64,6 +65,7 @@ struct req {
     int n_messages;         /* chat messages written */
     enum open_message open;
     struct allot_responses_custom custom; /* the custom tools' names */
+    struct allot_chat_build *view;        /* the reading built as written; NULL: not wanted */
 };
 
 /* ---- reading the request ---- */
@@ -219,6 +221,8 @@ static int write_instructions(struct req *r, const char *instructions)
     if ((rc = begin_message(r, "system")) || (rc = allot_buf_adds(r->out, ",\"content\":")) ||
         (rc = allot__anth_add_str(r->out, instructions)) || (rc = allot_buf_add(r->out, "}", 1)))
         return rc;
+    if (r->view)
+        allot_chat_build_system(r->view, instructions, strlen(instructions));
     return 0;
 }
 
@@ -232,6 +236,8 @@ static int add_text_part(struct req *r, const char *s, int n_text, int n_parts, 
         return rc;
     if (!with_parts)
         return 0;
+    if (r->view) /* sent as parts: each is a text of the instruction */
+        allot_chat_build_text(r->view, s, strlen(s));
     if ((n_parts && (rc = allot_buf_add(&r->parts, ",", 1))) ||
         (rc = allot_buf_adds(&r->parts, "{\"type\":\"text\",\"text\":")) ||
         (rc = allot__anth_add_str(&r->parts, s)) || (rc = allot_buf_add(&r->parts, "}", 1)))
@@ -278,6 +284,21 @@ static int has_image_part(const cJSON *content)
             return 1;
     }
     return 0;
+}
+
+/* The chat message just written for a message item of role, its text in
+ * r->text (joined by blank lines) or, with_parts, given part by part. */
+static void view_message(struct req *r, const char *role, int with_parts)
+{
+    if (strcmp(role, "assistant") == 0) {
+        allot_chat_build_other(r->view, r->text.len, 0);
+    } else if (strcmp(role, "user") == 0) {
+        if (!with_parts)
+            allot_chat_build_text(r->view, allot_buf_cstr(&r->text), r->text.len);
+        allot_chat_build_user(r->view);
+    } else { /* system, developer: the first is the instruction */
+        allot_chat_build_system(r->view, allot_buf_cstr(&r->text), r->text.len);
+    }
 }
 
 /* A message item: a string, or parts -> one chat message. All-text
@@ -355,6 +376,8 @@ static int write_message_item(struct req *r, const cJSON *item, const char *path
     } else if ((rc = allot_buf_add_json_str(r->out, allot_buf_cstr(&r->text), r->text.len))) {
         return rc;
     }
+    if (r->view)
+        view_message(r, role, with_parts);
     if (assistant) {
         r->open = OPEN_TEXT;
         return 0;
@@ -370,8 +393,11 @@ static int add_tool_call(struct req *r, const char *call_id, const char *name,
 {
     int rc = 0;
 
-    if (r->open == OPEN_NONE)
+    if (r->open == OPEN_NONE) {
         rc = begin_message(r, "assistant");
+        if (r->view) /* content null */
+            allot_chat_build_other(r->view, 0, 0);
+    }
     if (rc)
         return rc;
     if (r->open == OPEN_NONE)
@@ -466,6 +492,8 @@ static int write_function_call_output(struct req *r, const cJSON *item, const ch
         (rc = allot_buf_add_json_str(r->out, allot_buf_cstr(&r->text), r->text.len)) ||
         (rc = allot_buf_add(r->out, "}", 1)))
         return rc;
+    if (r->view)
+        allot_chat_build_other(r->view, r->text.len, 1);
     return 0;
 }
 
@@ -721,6 +749,8 @@ static int write_text(struct req *r, const cJSON *root, const char **verbosity)
         return rc;
     if (strcmp(type, "text") == 0)
         return 0; /* chat completions' default */
+    if (r->view)  /* a response_format is a tree the reading does not build */
+        allot_chat_build_fail(r->view);
     if (strcmp(type, "json_object") == 0)
         return allot_buf_adds(r->out, ",\"response_format\":{\"type\":\"json_object\"}");
     if (strcmp(type, "json_schema") != 0) {
@@ -758,7 +788,7 @@ static int write_text(struct req *r, const cJSON *root, const char **verbosity)
  * find when there is one (the tree holds null for them), else made from
  * the tree and kept as the translation of tools_raw. */
 static int write_options(struct req *r, const cJSON *root, const struct allot__tools_lookup *known,
-                         struct allot_slice tools_raw)
+                         struct allot_slice tools_raw, int *n_tools_out)
 {
     static const char *const numbers[] = {"temperature", "top_p"};
     const cJSON *v, *reasoning;
@@ -813,6 +843,7 @@ static int write_options(struct req *r, const cJSON *root, const struct allot__t
         allot__tools_keep(&tools_memo, tools_raw, r->out->ptr + tools_at, r->out->len - tools_at,
                           n_tools, &r->custom, sizeof r->custom);
     }
+    *n_tools_out = n_tools;
     if ((rc = write_tool_choice(r, root, n_tools)) || (rc = write_text(r, root, &verbosity)))
         return rc;
     if ((rc = opt_object(r, root, "", "reasoning", &reasoning)) ||
@@ -828,8 +859,11 @@ static int write_options(struct req *r, const cJSON *root, const struct allot__t
     return 0;
 }
 
-int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
-                            struct allot_buf *err, struct allot_responses_custom *custom)
+/* The translation, with the reading built in *view when it is not NULL
+ * (its result in *view_rc: 0 when built). */
+static int translate(const char *body, size_t len, struct allot_buf *out, struct allot_buf *err,
+                     struct allot_responses_custom *custom, struct allot_chat_build *view,
+                     int *view_rc)
 {
     struct req r;
     const cJSON *model, *input, *item;
@@ -838,13 +872,14 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
     struct allot_slice tools_raw;
     cJSON *root;
     size_t start = out->len;
-    int rc, i = 0;
+    int rc, i = 0, n_tools = 0;
 
     memset(&r, 0, sizeof r);
     if (custom)
         custom->n = 0;
     r.out = out;
     r.err = err;
+    r.view = view;
     allot_buf_init(&r.text, out->max);
     allot_buf_init(&r.parts, out->max);
     if (!(root = allot__anth_parse_request_known(body, len, err, &rc, "tools", allot__tools_known,
@@ -877,8 +912,12 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
         goto out;
 
     if ((rc = allot_buf_adds(out, "{\"model\":")) ||
-        (rc = allot__anth_add_str(out, model->valuestring)) ||
-        (rc = allot_buf_adds(out, ",\"messages\":[")) ||
+        (rc = allot__anth_add_str(out, model->valuestring)))
+        goto out;
+    if (view)
+        allot_chat_build_model(view, model->valuestring, strlen(model->valuestring), 9,
+                               out->len - start - 9);
+    if ((rc = allot_buf_adds(out, ",\"messages\":[")) ||
         (rc = write_instructions(&r, instructions)))
         goto out;
     if (cJSON_IsString(input)) {
@@ -886,6 +925,10 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
             (rc = allot__anth_add_str(out, input->valuestring)) ||
             (rc = allot_buf_add(out, "}", 1)))
             goto out;
+        if (view) {
+            allot_chat_build_text(view, input->valuestring, strlen(input->valuestring));
+            allot_chat_build_user(view);
+        }
     } else {
         cJSON_ArrayForEach(item, input)
         {
@@ -899,9 +942,13 @@ int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
         rc = invalid(&r, "input: must contain at least one message");
         goto out;
     }
-    if ((rc = allot_buf_add(out, "]", 1)) || (rc = write_options(&r, root, &known, tools_raw)) ||
+    if ((rc = allot_buf_add(out, "]", 1)) ||
+        (rc = write_options(&r, root, &known, tools_raw, &n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))
         goto out;
+    if (view) /* stream was checked a boolean by write_options() */
+        *view_rc = allot_chat_build_end(view, cJSON_IsTrue(allot_json_member(root, "stream")),
+                                        n_tools > 0);
 out:
     if (rc)
         allot__anth_buf_cut(out, start);
@@ -910,6 +957,27 @@ out:
     cJSON_Delete(root);
     allot_buf_release(&r.text);
     allot_buf_release(&r.parts);
+    return rc;
+}
+
+int allot_responses_request(const char *body, size_t len, struct allot_buf *out,
+                            struct allot_buf *err, struct allot_responses_custom *custom)
+{
+    return translate(body, len, out, err, custom, NULL, NULL);
+}
+
+int allot_responses_request_read(const char *body, size_t len, struct allot_buf *out,
+                                 struct allot_buf *err, struct allot_responses_custom *custom,
+                                 struct allot_chat_request *chat, int *built)
+{
+    struct allot_chat_build view;
+    int rc, view_rc = ALLOT_EINVAL;
+
+    allot_chat_build_begin(&view, chat);
+    rc = translate(body, len, out, err, custom, &view, &view_rc);
+    *built = rc == 0 && view_rc == 0;
+    if (!*built) /* what was built goes: the caller reads out, or fails */
+        allot_chat_request_release(chat);
     return rc;
 }
 

@@ -1061,6 +1061,11 @@ void allot_chat_build_other(struct allot_chat_build *b, size_t bytes, int tool)
     r->material_bytes = add_sat(r->material_bytes, bytes);
 }
 
+void allot_chat_build_fail(struct allot_chat_build *b)
+{
+    build_fail(b, ALLOT_EINVAL);
+}
+
 int allot_chat_build_end(struct allot_chat_build *b, int stream, int has_tools)
 {
     struct allot_chat_request *r = b->r;

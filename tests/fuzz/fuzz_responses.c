@@ -33,6 +33,7 @@
 #include "allot/chat_request.h"
 #include "allot/error.h"
 #include "own_text.h"
+#include "same_reading.h"
 #include "allot/responses.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,6 +58,36 @@ static void same_as_strict(const struct allot_chat_request *a, const struct allo
     check(why == NULL, why ? why : "", out);
 }
 
+/* The reading the translator builds as it writes (when it builds one: not
+ * with a response_format) is the parse of the translation, parsed, field
+ * for field and rewrite for rewrite; the translation is the same. */
+static void same_as_built(const char *p, size_t size, const struct allot_chat_request *parsed,
+                          const struct allot_buf *out)
+{
+    struct allot_responses_custom c;
+    struct allot_chat_request built;
+    struct allot_buf out2, err;
+    const char *why;
+    int ok;
+
+    allot_buf_init(&out2, 1u << 20);
+    allot_buf_init(&err, 4096);
+    check(allot_responses_request_read(p, size, &out2, &err, &c, &built, &ok) == 0 &&
+              out2.len == out->len && (!out->len || memcmp(out2.ptr, out->ptr, out->len) == 0),
+          "the translation that reads itself differs", &out2);
+    check(ok || parsed->has_response_format,
+          "a reading without a response_format was not built", &out2);
+    if (ok) {
+        why = readings_differ(&built, parsed);
+        check(why == NULL, why ? why : "", &out2);
+        why = rewrites_differ(&built, parsed, out->ptr, out->len);
+        check(why == NULL, why ? why : "", &out2);
+        allot_chat_request_release(&built);
+    }
+    allot_buf_release(&out2);
+    allot_buf_release(&err);
+}
+
 static void request(const char *p, size_t size, struct allot_responses_custom *custom)
 {
     struct allot_buf out, err, err2;
@@ -79,6 +110,7 @@ static void request(const char *p, size_t size, struct allot_responses_custom *c
         check(allot_chat_request_parse(&chat, out.ptr, out.len, &err2) == 0,
               "the translation is not a chat request", &out);
         same_as_strict(&chat, &out);
+        same_as_built(p, size, &chat, &out);
         allot_chat_request_release(&chat);
     } else {
         check(rc == ALLOT_EINVAL, "a failure other than EINVAL", &err);

@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include "allot/chat_request.h"
 #include "allot/error.h"
 #include "allot/responses.h"
 #include "edits.h"
 #include "gateway/anthropic_internal.h"
 #include "json_path.h"
 #include "test.h"
+#include "../fuzz/same_reading.h"
 
 /* ---- helpers ---- */
 
@@ -1255,4 +1257,89 @@ TEST(responses_request_tools_remembered_agree_on_edits)
     ASSERT_INT_EQ(edits_agree(&body, 600, 4242, responses_prime, responses_same_as_fresh), -1);
     allot__responses_tools_forget();
     allot_buf_release(&body);
+}
+
+/* ---- the reading built while translating ---- */
+
+/* allot_responses_request_read() of body (written with '): the same
+ * translation, and its reading built (1) and the gateway's parse of it,
+ * field for field and rewrite for rewrite; or not built (0); -1 when
+ * anything differs. */
+static int responses_built_agrees(const char *sq)
+{
+    const char *body = json_sq(sq);
+    struct allot_responses_custom c1, c2;
+    struct allot_chat_request built, parsed;
+    struct allot_buf a, b, err;
+    const char *why;
+    int ok = -1, rc = 0;
+
+    allot_buf_init(&a, 1u << 22);
+    allot_buf_init(&b, 1u << 22);
+    allot_buf_init(&err, 1024);
+    if (allot_responses_request_read(body, strlen(body), &a, &err, &c1, &built, &ok) != 0 ||
+        allot_responses_request(body, strlen(body), &b, &err, &c2) != 0 || a.len != b.len ||
+        memcmp(a.ptr, b.ptr, a.len) != 0) {
+        fprintf(stderr, "  the translations fail or differ: %s\n", allot_buf_cstr(&err));
+        rc = -1;
+    } else if (ok) {
+        if (allot_chat_request_parse(&parsed, a.ptr, a.len, &err) != 0) {
+            rc = -1;
+        } else {
+            if ((why = readings_differ(&built, &parsed)) ||
+                (why = rewrites_differ(&built, &parsed, a.ptr, a.len))) {
+                fprintf(stderr, "  differs: %s\n", why);
+                rc = -1;
+            }
+            allot_chat_request_release(&parsed);
+        }
+        allot_chat_request_release(&built);
+    }
+    allot_buf_release(&a);
+    allot_buf_release(&b);
+    allot_buf_release(&err);
+    return rc ? rc : ok;
+}
+
+TEST(responses_request_read_builds_what_the_parse_reads)
+{
+    static const char *const bodies[] = {
+        "{'model':'m','input':'hello'}",
+        "{'model':'m\\u00e9','instructions':'be brief','input':'hello','stream':true}",
+        "{'model':'m','instructions':'','stream':false,'input':[{'role':'developer','content':"
+        "'rules'},{'role':'system','content':'more rules'},{'role':'user','content':'one'},"
+        "{'role':'assistant','content':[{'type':'output_text','text':'two'},{'type':"
+        "'refusal','refusal':'no'}]},{'role':'user','content':[{'type':'input_text','text':"
+        "'three'},{'type':'input_text','text':'four'}]}]}",
+        /* an image: the parts are sent, the instruction joins their texts */
+        "{'model':'m','input':[{'role':'user','content':[{'type':'input_text','text':'look'},"
+        "{'type':'input_image','image_url':'https://x/y.png'},{'type':'input_text','text':"
+        "'here'}]}]}",
+        "{'model':'m','input':[{'role':'user','content':[{'type':'input_image','image_url':"
+        "'https://x/y.png'}]}]}",
+        /* a coding agent's turn: calls and their outputs after the instruction */
+        "{'model':'m','instructions':'You are Codex.','tools':[{'type':'function','name':"
+        "'shell','parameters':{'type':'object'}},{'type':'custom','name':'apply_patch'}],"
+        "'input':[{'role':'user','content':'fix the test'},{'type':'reasoning','summary':[]},"
+        "{'type':'function_call','call_id':'c1','name':'shell','arguments':'{}'},"
+        "{'type':'function_call_output','call_id':'c1','output':'a.c\\nb.c'},{'role':"
+        "'assistant','content':'patching'},{'type':'custom_tool_call','call_id':'c2','name':"
+        "'apply_patch','input':'*** Begin Patch'},{'type':'custom_tool_call_output','call_id':"
+        "'c2','output':[{'type':'input_text','text':'done'},{'type':'input_text','text':'ok'}]}]}",
+        "{'model':'m','tools':[],'input':[{'type':'message','role':'user','content':'q'}]}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        if (responses_built_agrees(bodies[i]) != 1)
+            fprintf(stderr, "  body %zu\n", i);
+        ASSERT_INT_EQ(responses_built_agrees(bodies[i]), 1);
+    }
+    /* a response_format is a tree the reading does not build: parsed */
+    ASSERT_INT_EQ(responses_built_agrees("{'model':'m','input':'q','text':{'format':{'type':"
+                                         "'json_object'}}}"),
+                  0);
+    ASSERT_INT_EQ(responses_built_agrees("{'model':'m','input':'q','text':{'format':{'type':"
+                                         "'text'}}}"),
+                  1);
 }
