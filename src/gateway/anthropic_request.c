@@ -711,6 +711,7 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
     cJSON *root;
     struct allot__tools_lookup known = {&tools_memo, NULL}; /* found: the tools' translation */
     struct allot_slice tools_raw, model_raw;
+    struct allot_buf tools_aside; /* the reading alone: the tools' translation, to remember */
     size_t start = out->len, tools_at;
     int rc, i = 0, n_tools;
 
@@ -776,19 +777,30 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
         (rc = allot__anth_add_number(out, max_tokens->valuedouble)) ||
         (rc = write_options(&r, root)))
         goto out;
-    tools_at = out->len;
     left_out = rd ? rd->n : 0;
     if (known.found) { /* the tree holds null for them */
         n_tools = known.found->n;
         if (text && (rc = allot_buf_add(out, known.found->out.ptr, known.found->out.len)))
             goto out;
-    } else if ((rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools))) {
-        goto out;
-    } else if (text && tools_raw.ptr && (!rd || rd->n == left_out)) {
-        /* tools with parts left out are not kept: a request with them
-         * must say so again (r->rd) */
-        allot__tools_keep(&tools_memo, tools_raw, out->ptr + tools_at, out->len - tools_at, n_tools,
-                          NULL, 0);
+    } else {
+        /* the tools are written even for the reading alone, aside, so
+         * that their translation is remembered and the next request with
+         * the same tools skips their check and tree */
+        allot_buf_init(&tools_aside, out->max);
+        r.out = text ? out : &tools_aside;
+        r.text = 1;
+        tools_at = r.out->len;
+        rc = write_tools(&r, allot_json_member(root, "tools"), &n_tools);
+        if (!rc && tools_raw.ptr && (!rd || rd->n == left_out))
+            /* tools with parts left out are not kept: a request with
+             * them must say so again (r->rd) */
+            allot__tools_keep(&tools_memo, tools_raw, r.out->ptr ? r.out->ptr + tools_at : "",
+                              r.out->len - tools_at, n_tools, NULL, 0);
+        r.out = out;
+        r.text = text;
+        allot_buf_release(&tools_aside);
+        if (rc)
+            goto out;
     }
     if ((rc = write_tool_choice(&r, allot_json_member(root, "tool_choice"), n_tools)) ||
         (rc = allot_buf_add(out, "}", 1)))

@@ -1620,3 +1620,48 @@ TEST(anthropic_request_read_builds_long_instructions_and_falls_back)
     ASSERT_INT_EQ(built_reading_agrees(body.ptr, body.len), 0);
     allot_buf_release(&body);
 }
+
+/* The reading alone remembers the tools it read as a translation would:
+ * the next request with the same tools, read alone or translated, finds
+ * them (and reads and translates as afresh). */
+TEST(anthropic_request_read_alone_remembers_the_tools)
+{
+    struct allot_anthropic_read rd = {0, "", 0, 0};
+    struct allot_chat_request chat;
+    struct allot_buf body, out, err;
+    size_t hits;
+    int ok;
+
+    allot_buf_init(&body, 1 << 22);
+    allot_buf_init(&out, 1 << 22);
+    allot_buf_init(&err, 1024);
+    allot__anth_tools_forget();
+    tools_body(&body, "\"tools\"", 12, TOOLS_REST);
+    hits = allot__anth_tools_remembered();
+    ASSERT_INT_EQ(allot_anthropic_request_read(body.ptr, body.len, &out, &err, &rd, 0, &chat, &ok),
+                  0);
+    ASSERT_INT_EQ(ok, 1);
+    ASSERT_INT_EQ(out.len, 0);
+    ASSERT_INT_EQ(chat.has_tools, 1);
+    allot_chat_request_release(&chat);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), hits); /* the first time: kept, not found */
+    /* read alone again: found */
+    ASSERT_INT_EQ(allot_anthropic_request_read(body.ptr, body.len, &out, &err, &rd, 0, &chat, &ok),
+                  0);
+    ASSERT_INT_EQ(ok, 1);
+    ASSERT_INT_EQ(chat.has_tools, 1);
+    allot_chat_request_release(&chat);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), hits + 1);
+    /* and read, remembered, as the translation is */
+    ASSERT_INT_EQ(built_reading_agrees(body.ptr, body.len), 1);
+    /* translated: found too, and the same text as afresh */
+    hits = allot__anth_tools_remembered();
+    allot_buf_reset(&out);
+    ASSERT_INT_EQ(allot_anthropic_request(body.ptr, body.len, &out, NULL), 0);
+    ASSERT_INT_EQ(allot__anth_tools_remembered(), hits + 1);
+    ASSERT(same_as_fresh(&body, &out));
+    allot__anth_tools_forget();
+    allot_buf_release(&body);
+    allot_buf_release(&out);
+    allot_buf_release(&err);
+}
