@@ -69,13 +69,15 @@ int allot_chat_request_parse_tree(struct allot_chat_request *r, const char *body
                                   struct allot_buf *err);
 
 /* A translation's reading, built by the translator as it writes the
- * text (anthropic_request.c), instead of read back from the text by
- * allot_chat_request_parse(): the translator knows each message it writes,
- * its role and its texts, decoded. The result is, field for field, what
- * allot_chat_request_parse() of the text gives (the unit tests and
- * fuzz_anthropic hold it to that), with no tree (root NULL: a translation
- * has no response_format). On a 126 KB coding agent's Messages request,
- * reading the translation back was a third of the request's work.
+ * text (anthropic_request.c, responses_request.c), instead of read back
+ * from the text by allot_chat_request_parse(): the translator knows each
+ * message it writes, its role and its texts, decoded. The result is,
+ * field for field, what allot_chat_request_parse() of the text gives (the
+ * unit tests, fuzz_anthropic and fuzz_responses hold it to that), with no
+ * tree (root NULL; a translation with a response_format, which the checks
+ * read as a tree, is not built: allot_chat_build_fail()). On a 126 KB
+ * coding agent's Messages request, reading the translation back was a
+ * third of the request's work.
  *
  * Use: begin; model; then, in the order the messages are written, system,
  * and for each other message either its texts and user (a user message:

@@ -22,6 +22,14 @@
 void allot__anth_buf_cut(struct allot_buf *b, size_t len);
 /* Append s as a JSON string. Errors as allot_buf_add_json_str. */
 int allot__anth_add_str(struct allot_buf *b, const char *s);
+
+/* Open a chat body translated into out (whose length was start):
+ * {"model":MODEL, and, when view is not NULL, tell it the model and where
+ * its value lies in the body (chat_request.h). Returns allot_buf_add()'s
+ * error. Both request translators open their bodies so. */
+struct allot_chat_build;
+int allot__anth_open_body(struct allot_buf *out, size_t start, const char *model,
+                          struct allot_chat_build *view);
 /* Append d as a JSON number (null when not finite). */
 int allot__anth_add_number(struct allot_buf *b, double d);
 /* An integer, sign (-1 or 1) and magnitude apart so that "-0" can be

@@ -18,6 +18,7 @@
 #include "allot/fmt.h"
 #include "allot/json_check.h"
 #include "allot/json_tree.h"
+#include "allot/chat_request.h"
 #include "anthropic_internal.h"
 
 /* Undo appends: cut b back to len bytes. */
@@ -31,6 +32,20 @@ void allot__anth_buf_cut(struct allot_buf *b, size_t len)
 int allot__anth_add_str(struct allot_buf *b, const char *s)
 {
     return allot_buf_add_json_str(b, s, strlen(s));
+}
+
+int allot__anth_open_body(struct allot_buf *out, size_t start, const char *model,
+                          struct allot_chat_build *view)
+{
+    static const char head[] = "{\"model\":";
+    size_t at = start + sizeof head - 1;
+    int rc;
+
+    if ((rc = allot_buf_adds(out, head)) || (rc = allot__anth_add_str(out, model)))
+        return rc;
+    if (view)
+        allot_chat_build_model(view, model, strlen(model), at - start, out->len - at);
+    return 0;
 }
 
 int allot__anth_add_int(struct allot_buf *b, int sign, unsigned long long magnitude)

@@ -147,8 +147,6 @@ static int begin_message(struct req *r, const char *role)
 {
     int rc;
 
-    if (!r->text)
-        return 0;
     if (r->n_messages++ && (rc = allot_buf_add(r->out, ",", 1)))
         return rc;
     if ((rc = allot_buf_adds(r->out, "{\"role\":\"")) || (rc = allot_buf_adds(r->out, role)))
@@ -403,11 +401,14 @@ static int write_turn(struct req *r, struct turn *t)
 {
     int rc;
 
-    if (t->assistant && !r->text) {
-        if (r->view)
-            allot_chat_build_other(r->view, t->has_text ? t->text.len : 0, 0);
+    if (!t->assistant && !t->n_parts && t->n_tool_results)
+        return 0; /* the turn was all tool results */
+    if (r->view && t->assistant)
+        allot_chat_build_other(r->view, t->has_text ? t->text.len : 0, 0);
+    else if (r->view)
+        allot_chat_build_user(r->view);
+    if (!r->text)
         return 0;
-    }
     if (t->assistant) {
         if ((rc = begin_message(r, "assistant")))
             return rc;
@@ -421,16 +422,7 @@ static int write_turn(struct req *r, struct turn *t)
                            (rc = allot_buf_add(r->out, t->calls.ptr, t->calls.len)) ||
                            (rc = allot_buf_add(r->out, "]", 1))))
             return rc;
-        if (r->view)
-            allot_chat_build_other(r->view, t->has_text ? t->text.len : 0, 0);
         return allot_buf_add(r->out, "}", 1);
-    }
-    if (!t->n_parts && t->n_tool_results)
-        return 0; /* the turn was all tool results */
-    if (!r->text) {
-        if (r->view)
-            allot_chat_build_user(r->view);
-        return 0;
     }
     if ((rc = begin_message(r, "user")))
         return rc;
@@ -443,8 +435,6 @@ static int write_turn(struct req *r, struct turn *t)
         rc = allot_buf_add(r->out, "]", 1);
     if (rc)
         return rc;
-    if (r->view)
-        allot_chat_build_user(r->view);
     return allot_buf_add(r->out, "}", 1);
 }
 
@@ -758,12 +748,8 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
         goto out;
     }
 
-    if ((rc = allot_buf_adds(out, "{\"model\":")) ||
-        (rc = allot__anth_add_str(out, model->valuestring)))
+    if ((rc = allot__anth_open_body(out, start, model->valuestring, view)))
         goto out;
-    if (view)
-        allot_chat_build_model(view, model->valuestring, strlen(model->valuestring), 9,
-                               out->len - start - 9);
     if ((rc = allot_buf_adds(out, ",\"messages\":[")))
         goto out;
     if ((msg = allot_json_member(root, "system")) && (rc = write_system(&r, msg)))

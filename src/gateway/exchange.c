@@ -1631,19 +1631,6 @@ static int a_model_serves(const struct allot__exchange *x)
     return 0;
 }
 
-/* Is every configured model of a kind: anthropic provider? Then a
- * Messages request is only ever passed through, and its translation's
- * text is never sent. */
-static int every_model_anthropic(const struct allot_config *cfg)
-{
-    size_t i;
-
-    for (i = 0; i < cfg->n_models; i++)
-        if (!allot_provider_is_anthropic(cfg->models[i].provider))
-            return 0;
-    return cfg->n_models > 0;
-}
-
 /* The request of an attempt on x->model into *ur: the client's Messages
  * body with its model changed (passthrough), or the chat body rewritten
  * for the model (up_body), translated for a kind: anthropic provider
@@ -1830,7 +1817,7 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
          * it is not read back below; and, for a Messages request, when every
          * model passes the client's body through, only the reading is
          * made (attempt_request() never asks for the text then) */
-        text = !x->anthropic || !every_model_anthropic(cfg);
+        text = !x->anthropic || !w->gw->messages_passed_through;
         rc = x->anthropic ? allot_anthropic_request_read(body, req->body.len, &x->abody, &err,
                                                          &x->mread, text, &x->chat, &read_built)
                           : allot_responses_request_read(body, req->body.len, &x->abody, &err,

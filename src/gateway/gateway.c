@@ -353,6 +353,9 @@ int allot_gateway_run(const struct allot_config *cfg, const struct allot_gateway
     gw.quiet = opts->quiet;
     store = opts->store_path ? opts->store_path : allot_config_store(cfg);
     gw.store = store;
+    gw.messages_passed_through = cfg->n_models > 0;
+    for (size_t m = 0; m < cfg->n_models; m++)
+        gw.messages_passed_through &= allot_provider_is_anthropic(cfg->models[m].provider);
     if (getrandom(&gw.id_seed, sizeof gw.id_seed, 0) != (ssize_t)sizeof gw.id_seed)
         gw.id_seed = (uint32_t)allot_clock_mono_us() ^ (uint32_t)getpid();
 

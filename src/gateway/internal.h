@@ -66,6 +66,9 @@ struct allot__gateway {
     struct allot_budgets *budgets;     /* auth.keys[].daily_budget_usd */
     struct allot_ratelimits *rates;    /* auth.keys[].requests_per_minute */
     struct allot_cooldowns *cooldowns; /* models resting after failures in a row */
+    /* every configured model is of a kind: anthropic provider: a Messages
+     * request is only ever passed through, its translation never sent */
+    int messages_passed_through;
     /* GET /v1/models bodies, built once: [format][tiers], format 0 OpenAI's,
      * 1 Anthropic's; tiers a bit per tier a client key may use (auth.keys[].
      * tiers; 7: every tier): what that key's listing shows. */

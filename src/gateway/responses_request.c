@@ -911,12 +911,8 @@ static int translate(const char *body, size_t len, struct allot_buf *out, struct
     if ((rc = opt_string(&r, root, "", "instructions", &instructions)))
         goto out;
 
-    if ((rc = allot_buf_adds(out, "{\"model\":")) ||
-        (rc = allot__anth_add_str(out, model->valuestring)))
+    if ((rc = allot__anth_open_body(out, start, model->valuestring, view)))
         goto out;
-    if (view)
-        allot_chat_build_model(view, model->valuestring, strlen(model->valuestring), 9,
-                               out->len - start - 9);
     if ((rc = allot_buf_adds(out, ",\"messages\":[")) ||
         (rc = write_instructions(&r, instructions)))
         goto out;

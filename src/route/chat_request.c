@@ -1003,11 +1003,13 @@ void allot_chat_build_system(struct allot_chat_build *b, const char *text, size_
     b->turn_at = r->scratch.len;
 }
 
-/* A text part: joined as instruction_text_of() joins an array's, or alone
- * as it cuts a string (the same: the first part has the whole room). */
+/* A text part: joined as instruction_text_of() joins an array's (by
+ * join_next()), or alone as it cuts a string (the same: the first part has
+ * the whole room). */
 void allot_chat_build_text(struct allot_chat_build *b, const char *text, size_t n)
 {
     struct allot_chat_request *r = b->r;
+    int rc;
 
     if (!b->turn_open) { /* the last user message's text gives way */
         b->turn_open = 1;
@@ -1020,15 +1022,13 @@ void allot_chat_build_text(struct allot_chat_build *b, const char *text, size_t 
     b->turn_bytes = add_sat(b->turn_bytes, n);
     if (b->turn_full)
         return;
-    if (!b->turn_first) {
-        if (b->room < 1) {
+    if ((rc = join_next(&r->scratch, &b->room, &b->turn_first)) != 0) {
+        if (rc > 0)
             b->turn_full = 1;
-            return;
-        }
-        build_fail(b, allot_buf_add(&r->scratch, "\n", 1));
-        b->room--;
+        else
+            build_fail(b, rc);
+        return;
     }
-    b->turn_first = 0;
     n = utf8_cut(text, n, b->room);
     build_fail(b, allot_buf_add(&r->scratch, text, n));
     b->room -= n;
