@@ -21,6 +21,7 @@
 #   BENCH_ROUNDS=5         rounds
 #   BENCH_CONNS=64         connections (wrk -t2)
 #   BENCH_WORK=            as in run.sh: X-Allot-Work on every request
+#   BENCH_NEW=             as in run.sh: 1, each request a new instruction
 #   NGINX=/usr/sbin/nginx  the nginx binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,7 @@ rps() {
   sed 's/.*rps=\([0-9.]*\).*/\1/' <<<"$line"
 }
 
-echo "bench-ab: $# build(s), $ROUNDS round(s) of ${SECS}s at $CONNS connections${BENCH_WORK:+, X-Allot-Work: $BENCH_WORK}" >&2
+echo "bench-ab: $# build(s), $ROUNDS round(s) of ${SECS}s at $CONNS connections${BENCH_WORK:+, X-Allot-Work: $BENCH_WORK}${BENCH_NEW:+, BENCH_NEW=$BENCH_NEW}" >&2
 : >"$TMP/ratios"
 for round in $(seq 1 "$ROUNDS"); do
   n=$(rps "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$TMP/nginx.out")

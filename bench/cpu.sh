@@ -25,6 +25,7 @@
 #   BENCH_STRACE=1         0: skip the system call counts (no strace needed)
 #   BENCH_WORK=            a category sent as X-Allot-Work: the classifier does
 #                          not run (as in run.sh)
+#   BENCH_NEW=             1: each request a new instruction (as in run.sh)
 #   B=build                where allot and fake_upstream are
 #   NGINX=/usr/sbin/nginx  the nginx binary
 set -euo pipefail

@@ -15,7 +15,11 @@
  * Speed: one classification (instruction finding, features, model,
  * explanation: everything allot_classify does) of a ~1 KB request and of a
  * ~100 KB request with material, timed one call at a time on one thread:
- * calls per second, p50 and p99 in microseconds.
+ * calls per second, p50 and p99 in microseconds. Each call is a new
+ * instruction to the classifier's memo (classify_memo.h): the calls go
+ * round ALLOT_MEMO_ENTRIES + 1 requests that differ in one digit. Then the
+ * ~1 KB request again and again, as an agent's loop sends it: found in
+ * the memo.
  *
  * usage: bench_kinds [--data PATH]... [--folds K] [--seed N] [--threshold X]
  *                    [--no-cv] [--no-speed] [--json]
@@ -37,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 #include "allot/classify.h"
+#include "allot/classify_memo.h"
 #include "allot/clock.h"
 #include "allot/error.h"
 #include "allot/features.h"
@@ -382,43 +387,53 @@ static void make_request(size_t size, struct allot_buf *user)
     allot_buf_adds(user, "\n\nKeep it under 120 words.");
 }
 
-static int measure(size_t size, size_t calls, struct speed *out)
+#define VARIANTS (ALLOT_MEMO_ENTRIES + 1) /* more than the memo keeps: each call a new one */
+
+/* Time calls classifications of a request of about size bytes: new ones
+ * (the variants in turn), or, when repeated, the same one each time. */
+static int measure(size_t size, size_t calls, int repeated, struct speed *out)
 {
-    struct allot_buf user;
-    struct allot_instruction in;
+    struct allot_buf user[VARIANTS];
+    struct allot_instruction in[VARIANTS];
     struct allot_classification c;
     double *us = malloc(calls * sizeof *us), total = 0;
-    size_t i;
+    size_t i, v;
     static const char sys[] = "You are a careful analyst working for the finance team.";
 
     if (!us)
         return ALLOT_ENOMEM;
-    allot_buf_init(&user, 1u << 22);
-    make_request(size, &user);
-    memset(&in, 0, sizeof in);
-    in.system = allot_slice_of(sys, sizeof sys - 1);
-    in.last_user = allot_slice_of(user.ptr, user.len);
-    in.n_messages = 2;
-    allot_classify(&in, &c); /* load the model outside the timing */
+    for (v = 0; v < VARIANTS; v++) {
+        allot_buf_init(&user[v], 1u << 22);
+        make_request(size, &user[v]);
+        user[v].ptr[user[v].len - 8] = (char)('0' + v); /* "under 12v words." */
+        memset(&in[v], 0, sizeof in[v]);
+        in[v].system = allot_slice_of(sys, sizeof sys - 1);
+        in[v].last_user = allot_slice_of(user[v].ptr, user[v].len);
+        in[v].n_messages = 2;
+    }
+    allot_classify(&in[0], &c); /* load the model outside the timing */
     for (i = 0; i < calls; i++) {
         struct timespec a, b;
+        v = repeated ? 0 : i % VARIANTS;
         /* the system prompt read every time, as for a thread's first
          * request with it: not copied from the last call (features.h) */
-        allot_features_forget();
+        if (!repeated)
+            allot_features_forget();
         clock_gettime(CLOCK_MONOTONIC, &a);
-        allot_classify(&in, &c);
+        allot_classify(&in[v], &c);
         clock_gettime(CLOCK_MONOTONIC, &b);
         us[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
         total += us[i];
     }
     qsort(us, calls, sizeof *us, cmp_double);
-    out->bytes = user.len + sizeof sys - 1;
+    out->bytes = user[0].len + sizeof sys - 1;
     out->calls = calls;
     out->per_sec = (double)calls / (total / 1e6);
     out->p50_us = us[calls / 2];
     out->p99_us = us[(size_t)((double)calls * 0.99)];
     free(us);
-    allot_buf_release(&user);
+    for (v = 0; v < VARIANTS; v++)
+        allot_buf_release(&user[v]);
     return 0;
 }
 
@@ -449,7 +464,7 @@ int main(int argc, char **argv)
     struct allot_kinds_trainset set;
     struct cv_result *r = calloc(1, sizeof *r);
     struct cat_stats st[N_CAT];
-    struct speed small = {0}, big = {0};
+    struct speed small = {0}, big = {0}, again = {0};
     struct allot_buf err;
     double mf1 = 0;
 
@@ -545,7 +560,8 @@ int main(int argc, char **argv)
         if (oof_path && write_oof(oof_path, &set) != 0)
             goto out;
     }
-    if (do_speed && (measure(1024, 20000, &small) != 0 || measure(100 * 1024, 2000, &big) != 0))
+    if (do_speed && (measure(1024, 20000, 0, &small) != 0 || measure(100 * 1024, 2000, 0, &big) != 0 ||
+                     measure(1024, 20000, 1, &again) != 0))
         goto out;
 
     if (json) {
@@ -587,9 +603,11 @@ int main(int argc, char **argv)
         if (do_speed)
             printf(",\"speed\":{\"small\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
                    "\"p99_us\":%.2f},\"large\":{\"bytes\":%zu,\"per_sec\":%.0f,\"p50_us\":%.2f,"
-                   "\"p99_us\":%.2f}}",
+                   "\"p99_us\":%.2f},\"small_again\":{\"bytes\":%zu,\"per_sec\":%.0f,"
+                   "\"p50_us\":%.2f,\"p99_us\":%.2f}}",
                    small.bytes, small.per_sec, small.p50_us, small.p99_us, big.bytes, big.per_sec,
-                   big.p50_us, big.p99_us);
+                   big.p50_us, big.p99_us, again.bytes, again.per_sec, again.p50_us,
+                   again.p99_us);
         printf("}\n");
     } else {
         if (do_cv) {
@@ -658,6 +676,9 @@ int main(int argc, char **argv)
             printf(
                 "  %6zu B request   %9.0f /s   p50 %7.2f us   p99 %7.2f us   (target p99 < 300)\n",
                 big.bytes, big.per_sec, big.p50_us, big.p99_us);
+            printf("  %6zu B again     %9.0f /s   p50 %7.2f us   p99 %7.2f us   (the same "
+                   "instruction: the memo's copy)\n",
+                   again.bytes, again.per_sec, again.p50_us, again.p99_us);
         }
     }
     rc = 0;

@@ -32,6 +32,9 @@
 #                           so allot never runs the classifier (a diagnostic:
 #                           the classifier's share of allot's cost). Must be a
 #                           labour category (the check expects tier labour)
+#   BENCH_NEW=              1: every request a new instruction to allot's
+#                           classifier memo (bench/chat.lua); unset, every
+#                           request repeats the last, as an agent's loop does
 #   BENCH_PIN=              CPUs as WRK/SERVERS for taskset, e.g. "0/0" (all on
 #                           CPU 0) or "0/1": wrk on the first list, the fake
 #                           upstream and both proxies on the second, the same
@@ -267,6 +270,8 @@ mkdir -p "$OUT_DIR"
   echo "placement: $PLACEMENT"
   echo "request: POST /v1/chat/completions, $BODY_BYTES-byte body, model auto -> tier labour, non-stream;" \
        "fake answers 16 tokens at once"
+  [ "${BENCH_NEW:-}" != 1 ] ||
+    echo "BENCH_NEW: each request a new instruction (8 in turn): allot's classifier memo finds none"
   [ -z "${BENCH_WORK:-}" ] ||
     echo "BENCH_WORK: every request says X-Allot-Work: $BENCH_WORK; allot's classifier does not run"
   echo "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"

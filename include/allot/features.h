@@ -73,6 +73,20 @@ void allot_features_extract(const struct allot_instruction *in,
                             const struct allot_instruction_view *v, unsigned hash_bits,
                             struct allot_features *out);
 
+/* What the features take from outside the text read: the structural
+ * signals of in and v (tools, response_format, the last message a tool
+ * result, tool results, a system prompt, a question, the buckets of
+ * messages, instruction, material and documents, the kinds of material),
+ * as ids in the order they are added. Everything else in the features is
+ * a function of the view's spans (their zones and bytes) and hash_bits
+ * alone: two requests with the same spans and the same ids have the same
+ * features (classify.c remembers classifications on this). Returns how
+ * many ids; never more than ALLOT_STRUCTURE_MAX. */
+#define ALLOT_STRUCTURE_MAX 24
+size_t allot_features_structure(const struct allot_instruction *in,
+                                const struct allot_instruction_view *v,
+                                uint8_t ids[ALLOT_STRUCTURE_MAX]);
+
 /* The system prompt's features are remembered per thread (the last few
  * prompts: agents send the same one with every request) and copied, not
  * read again; the result is the same either way. This drops the calling

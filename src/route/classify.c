@@ -12,10 +12,12 @@
  * (empty turn, only material blocks) gets confidence 0, so the policy's
  * choice for unsure requests applies instead of a guess from structure.
  *
- * DESIGN: the model in use is a slot {model, source, refs} swapped under a
- * mutex; see classify.h. */
+ * DESIGN: the model in use is a slot {model, source, serial, refs} swapped
+ * under a mutex; see classify.h. allot_classify() first asks the thread's
+ * memo (classify_memo.h) under the slot's serial. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include <emmintrin.h>
 #endif
 #include "allot/classify.h"
+#include "allot/classify_memo.h"
 #include "allot/copy.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
@@ -32,11 +35,21 @@
 struct slot {
     struct allot_kinds_model *model; /* NULL: no model (bootstrap build) */
     char source[256];
+    uint64_t serial; /* > 0, never reused: the memo's name for the model */
     unsigned refs;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct slot *current;
+static atomic_uint_fast64_t last_serial;
+
+static struct slot *slot_new(void)
+{
+    struct slot *s = calloc(1, sizeof *s);
+    if (s)
+        s->serial = (uint64_t)atomic_fetch_add(&last_serial, 1) + 1;
+    return s;
+}
 
 static void slot_free(struct slot *s)
 {
@@ -48,7 +61,7 @@ static void slot_free(struct slot *s)
 
 static struct slot *builtin_slot(void)
 {
-    struct slot *s = calloc(1, sizeof *s);
+    struct slot *s = slot_new();
     if (!s)
         return NULL;
     snprintf(s->source, sizeof s->source, "built-in");
@@ -99,7 +112,7 @@ static void release(struct slot *s)
 
 int allot_classifier_use_file(const char *path, struct allot_buf *err)
 {
-    struct slot *s = calloc(1, sizeof *s);
+    struct slot *s = slot_new();
     int rc;
     if (!s)
         return ALLOT_ENOMEM;
@@ -617,17 +630,16 @@ static void short_reason(struct allot_classification *out)
     put_items(&o, out->pro, out->n_pro < 3 ? out->n_pro : 3, ": ", sizeof ": " - 1, 1, 1);
 }
 
-void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,
-                         struct allot_classification *out)
+/* Classify in, whose view is v, with m. */
+static void classify_view(const struct allot_kinds_model *m, const struct allot_instruction *in,
+                          const struct allot_instruction_view *v, struct allot_classification *out)
 {
-    struct allot_instruction_view v;
     struct allot_features f; /* 64 KB on the stack: no allocation per request */
     float z[ALLOT_CAT__COUNT];
     double p[ALLOT_CAT__COUNT];
     int c, a = 0, b = 1;
 
     memset(out, 0, sizeof *out);
-    allot_instruction_view(in, &v);
     if (!m) {
         out->category = ALLOT_CAT_ANSWER;
         out->confidence = 1.0 / ALLOT_CAT__COUNT;
@@ -635,7 +647,7 @@ void allot_classify_with(const struct allot_kinds_model *m, const struct allot_i
         short_reason(out);
         return;
     }
-    allot_features_extract(in, &v, m->hash_bits, &f);
+    allot_features_extract(in, v, m->hash_bits, &f);
     allot_kinds_model_logits(m, &f, z);
     allot_kinds_model_probs(m, z, p);
     for (c = 0; c < ALLOT_CAT__COUNT; c++)
@@ -650,7 +662,9 @@ void allot_classify_with(const struct allot_kinds_model *m, const struct allot_i
     out->confidence = p[a];
     out->runner_up = (enum allot_category)b;
     out->runner_up_confidence = p[b];
-    if (v.instruction_bytes == 0 && in->system.len == 0) {
+    /* the memo's key decides this too: no instruction is the instruction
+     * signal's first bucket, a system prompt its own signal */
+    if (v->instruction_bytes == 0 && in->system.len == 0) {
         out->override = "no instruction text";
         out->confidence = 0;
     }
@@ -658,10 +672,30 @@ void allot_classify_with(const struct allot_kinds_model *m, const struct allot_i
     short_reason(out);
 }
 
+void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,
+                         struct allot_classification *out)
+{
+    struct allot_instruction_view v;
+    allot_instruction_view(in, &v);
+    classify_view(m, in, &v, out);
+}
+
 void allot_classify(const struct allot_instruction *in, struct allot_classification *out)
 {
     struct slot *s = acquire();
-    allot_classify_with(s ? s->model : NULL, in, out);
+    struct allot_instruction_view v;
+    struct allot_classify_memo_key k;
+
+    allot_instruction_view(in, &v);
+    if (s && s->model) {
+        allot_classify_memo_key(s->serial, in, &v, &k);
+        if (!allot_classify_memo_find(&k, out)) {
+            classify_view(s->model, in, &v, out);
+            allot_classify_memo_keep(&k, out);
+        }
+    } else {
+        classify_view(NULL, in, &v, out);
+    }
     release(s);
 }
 

@@ -779,8 +779,9 @@ static void text_shape(struct extractor *x, const struct allot_instruction_view 
         signal(x, SIG_SOME_MATH);
 }
 
-static void structure(struct extractor *x, const struct allot_instruction *in,
-                      const struct allot_instruction_view *v)
+size_t allot_features_structure(const struct allot_instruction *in,
+                                const struct allot_instruction_view *v,
+                                uint8_t ids[ALLOT_STRUCTURE_MAX])
 {
     static const size_t msg_lim[] = {2, 4, 10};
     static const size_t ins_lim[] = {1, 64, 256, 1024, 4096};
@@ -793,29 +794,42 @@ static void structure(struct extractor *x, const struct allot_instruction *in,
                 {ALLOT_MAT_QUOTED, SIG_QUOTED}, {ALLOT_MAT_PASTED, SIG_PASTED},
                 {ALLOT_MAT_DIFF, SIG_DIFF},     {ALLOT_MAT_TABULAR, SIG_TABLE},
                 {ALLOT_MAT_JSON, SIG_JSON},     {ALLOT_MAT_LIST, SIG_LIST}};
-    size_t material = v->turn_bytes - v->instruction_bytes + in->material_bytes, i;
+    size_t material = v->turn_bytes - v->instruction_bytes + in->material_bytes, i, n = 0;
+    _Static_assert(SIG__COUNT <= 256, "a signal's id is a byte");
+    _Static_assert(ALLOT_STRUCTURE_MAX >= 6 + 4 + 1 + sizeof mats / sizeof mats[0],
+                   "room for every signal below");
 
     if (in->has_tools)
-        signal(x, SIG_TOOLS);
+        ids[n++] = SIG_TOOLS;
     if (in->has_response_format)
-        signal(x, SIG_RESPONSE_FORMAT);
+        ids[n++] = SIG_RESPONSE_FORMAT;
     if (in->last_is_tool)
-        signal(x, SIG_TOOL_LAST);
+        ids[n++] = SIG_TOOL_LAST;
     if (in->n_tool_results > 0)
-        signal(x, SIG_TOOL_RESULTS);
+        ids[n++] = SIG_TOOL_RESULTS;
     if (in->system.len > 0)
-        signal(x, SIG_SYSTEM);
+        ids[n++] = SIG_SYSTEM;
     if (v->question)
-        signal(x, SIG_QUESTION);
-    signal(x, bucket(in->n_messages, msg_lim, SIG_MESSAGES, 4));
-    signal(x, bucket(v->instruction_bytes, ins_lim, SIG_INSTRUCTION, 6));
-    signal(x, bucket(material, mat_lim, SIG_MATERIAL, 5));
-    signal(x, bucket(v->n_documents, doc_lim, SIG_DOCUMENTS, 4));
+        ids[n++] = SIG_QUESTION;
+    ids[n++] = (uint8_t)bucket(in->n_messages, msg_lim, SIG_MESSAGES, 4);
+    ids[n++] = (uint8_t)bucket(v->instruction_bytes, ins_lim, SIG_INSTRUCTION, 6);
+    ids[n++] = (uint8_t)bucket(material, mat_lim, SIG_MATERIAL, 5);
+    ids[n++] = (uint8_t)bucket(v->n_documents, doc_lim, SIG_DOCUMENTS, 4);
     if (material > 4 * v->instruction_bytes + 256)
-        signal(x, SIG_OUTWEIGHS);
+        ids[n++] = SIG_OUTWEIGHS;
     for (i = 0; i < sizeof mats / sizeof mats[0]; i++)
         if (v->material_flags & mats[i].flag)
-            signal(x, mats[i].id);
+            ids[n++] = (uint8_t)mats[i].id;
+    return n;
+}
+
+static void structure(struct extractor *x, const struct allot_instruction *in,
+                      const struct allot_instruction_view *v)
+{
+    uint8_t ids[ALLOT_STRUCTURE_MAX];
+    size_t i, n = allot_features_structure(in, v, ids);
+    for (i = 0; i < n; i++)
+        signal(x, (enum signal_id)ids[i]);
 }
 
 /* How many numbers and sentences the instruction holds (the system prompt

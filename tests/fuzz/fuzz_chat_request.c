@@ -19,6 +19,10 @@
  * that would mean its validator let through something cJSON refuses.
  * Anything else aborts.
  *
+ * The classifier's memo (classify_memo.h) must give what classifying again
+ * with the model itself gives, byte for byte, the first time (kept) and
+ * the second (found).
+ *
  * As in the gateway, cJSON allocates through json_arena.h's hooks
  * (installed on the first input, before any cJSON call): the strict check's
  * cJSON runs from the heap, the parse, rewrites and classification inside
@@ -41,6 +45,8 @@
 #include <cJSON.h>
 #include "allot/chat_request.h"
 #include "allot/classify.h"
+#include "allot/classify_memo.h"
+#include "allot/kinds_model.h"
 #include "allot/error.h"
 #include "allot/json_arena.h"
 #include "allot/json_check.h"
@@ -174,6 +180,31 @@ static void same_as_whole_tree(const struct allot_chat_request *a, const char *b
     allot_buf_release(&err);
 }
 
+/* Classify in with the model in use, twice (the memo keeps it, then finds
+ * it), and with the built-in model alone: all three the same bytes. */
+static void same_as_fresh(const struct allot_instruction *in, struct allot_classification *c)
+{
+    static struct allot_kinds_model *model;
+    struct allot_classification again, fresh;
+    struct allot_instruction_view v;
+    size_t hits, i, text = 0;
+
+    if (!model && allot_kinds_model_from_bytes(allot__kinds_builtin, allot__kinds_builtin_size,
+                                               "built-in", &model, NULL) != 0)
+        check(0, "the built-in model does not load", NULL);
+    allot_classify(in, c);
+    hits = allot_classify_memo_hits();
+    allot_classify(in, &again);
+    allot_classify_with(model, in, &fresh);
+    check(memcmp(c, &fresh, sizeof fresh) == 0, "a kept classification differs", NULL);
+    check(memcmp(&again, &fresh, sizeof fresh) == 0, "a found classification differs", NULL);
+    allot_instruction_view(in, &v);
+    for (i = 0; i < v.n_spans; i++)
+        text += v.spans[i].len;
+    check(allot_classify_memo_hits() == hits + (text <= ALLOT_MEMO_TEXT),
+          text <= ALLOT_MEMO_TEXT ? "not found again" : "found, though too long to keep", NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct allot_json_arena arena; /* zeroed: an empty arena */
@@ -191,7 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&in, 0, sizeof in);
     in.last_user = allot_slice_of(body, size);
     in.system = allot_slice_of(body, size / 2);
-    allot_classify(&in, &c);
+    same_as_fresh(&in, &c);
     check(c.confidence >= 0.0 && c.confidence <= 1.0, "confidence out of range", NULL);
     for (n = 0; c.reason[n]; n++)
         check(c.reason[n] >= 0x20 && c.reason[n] <= 0x7E, "reason not header-safe", NULL);
@@ -210,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rewrite_and_check(&r, body, size, "m", 0);
         rewrite_and_check(&r, body, size, "up\"str\\eam/\xc3\xa9\n", 1);
         allot_instruction_from_request(&r, &in);
-        allot_classify(&in, &c);
+        same_as_fresh(&in, &c);
         check(c.confidence >= 0.0 && c.confidence <= 1.0, "confidence out of range", NULL);
         check((unsigned)c.category < ALLOT_CAT__COUNT, "category out of range", NULL);
     } else {

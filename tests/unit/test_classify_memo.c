@@ -1,0 +1,168 @@
+/* The memo of classifications (classify_memo.h): what it gives is what
+ * classifying again gives, byte for byte, under every change of the
+ * request that the features see; and it is used where an agent's loop
+ * repeats an instruction. */
+#include <stdio.h>
+#include <string.h>
+#include "allot/classify.h"
+#include "allot/classify_memo.h"
+#include "allot/kinds_model.h"
+#include "test.h"
+
+static const char *const systems[] = {
+    "",
+    "You are a careful assistant for a newsroom. Keep to the facts given.",
+};
+
+static const char *const turns[] = {
+    "Summarise this article in five bullet points:\n\nThe library reopened on Monday after "
+    "eighteen months of work. More than four hundred people queued outside.",
+    "Write a C function that parses an ISO-8601 date.",
+    "Which of these three libraries should we adopt?",
+    "What could go wrong if we ship this on Friday?\n\n```diff\n@@ -1,2 +1,2 @@\n-a\n+b\n```",
+    "Convert this YAML config to TOML:\n\n<doc>\nkey: value\nlist: [1, 2, 3]\n</doc>",
+    "",
+    "x = 3 * 4 + 7; solve for y when y = 2x - 5?",
+};
+
+/* Structural changes an agent's loop makes, and some it does not. */
+struct shape {
+    size_t n_messages, n_tool_results, material_bytes;
+    int has_tools, has_response_format, last_is_tool;
+};
+
+static const struct shape shapes[] = {
+    {1, 0, 0, 0, 0, 0},      {2, 0, 0, 0, 0, 0},      {3, 0, 0, 0, 0, 0},
+    {4, 1, 900, 1, 0, 1},    {5, 2, 1800, 1, 0, 1},   {9, 4, 7000, 1, 0, 1},
+    {10, 4, 9000, 1, 0, 1},  {11, 5, 9100, 1, 0, 0},  {12, 5, 70000, 1, 0, 1},
+    {13, 6, 70100, 1, 1, 1}, {13, 6, 70100, 0, 1, 1}, {2, 0, 0, 0, 1, 0},
+};
+
+static void instruction(const char *sys, const char *turn, const struct shape *s,
+                        struct allot_instruction *in)
+{
+    memset(in, 0, sizeof *in);
+    in->system = allot_slice_cstr(sys);
+    in->last_user = allot_slice_cstr(turn);
+    in->n_messages = s->n_messages;
+    in->n_tool_results = s->n_tool_results;
+    in->material_bytes = s->material_bytes;
+    in->has_tools = s->has_tools;
+    in->has_response_format = s->has_response_format;
+    in->last_is_tool = s->last_is_tool;
+}
+
+/* The built-in model, for classifying with no memo in the way. */
+static struct allot_kinds_model *builtin(void)
+{
+    struct allot_kinds_model *m = NULL;
+    if (allot_kinds_model_from_bytes(allot__kinds_builtin, allot__kinds_builtin_size, "built-in",
+                                     &m, NULL) != 0)
+        return NULL;
+    return m;
+}
+
+TEST(classify_memo_gives_what_classifying_again_gives)
+{
+    struct allot_kinds_model *m = builtin();
+    size_t a, b, s, round, differ = 0, hits0;
+
+    ASSERT(m != NULL);
+    allot_classifier_use_builtin();
+    allot_classify_memo_forget();
+    hits0 = allot_classify_memo_hits();
+    ASSERT_INT_EQ(hits0, 0);
+    /* twice over, so that the second round finds what the first kept
+     * (four entries: the last turns' shapes are still there) */
+    for (round = 0; round < 2; round++)
+        for (a = 0; a < sizeof systems / sizeof systems[0]; a++)
+            for (b = 0; b < sizeof turns / sizeof turns[0]; b++)
+                for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                    struct allot_instruction in;
+                    struct allot_classification memo, fresh;
+                    instruction(systems[a], turns[b], &shapes[s], &in);
+                    allot_classify(&in, &memo);
+                    allot_classify_with(m, &in, &fresh);
+                    if (memcmp(&memo, &fresh, sizeof memo) != 0) {
+                        fprintf(stderr, "  system %zu, turn %zu, shape %zu: '%s' against '%s'\n", a,
+                                b, s, memo.reason, fresh.reason);
+                        differ++;
+                    }
+                }
+    ASSERT_INT_EQ(differ, 0);
+    /* the loop's steps found most of theirs: every shape after the first
+     * in a bucket already seen, and the second round's last entries */
+    ASSERT(allot_classify_memo_hits() > 20);
+    allot_kinds_model_free(m);
+}
+
+/* Whether classifying in was a find in the memo. */
+static int found(const struct allot_instruction *in, struct allot_classification *c)
+{
+    size_t before = allot_classify_memo_hits();
+    allot_classify(in, c);
+    return allot_classify_memo_hits() == before + 1;
+}
+
+TEST(classify_memo_finds_the_next_step_of_a_loop_not_a_new_bucket)
+{
+    static const struct shape step[] = {
+        {12, 5, 9100, 1, 0, 1},  /* kept */
+        {13, 6, 9900, 1, 0, 1},  /* one more tool result: the same buckets */
+        {14, 6, 10200, 1, 0, 0}, /* the last message not a tool result */
+        {15, 7, 70000, 1, 0, 1}, /* material past 64 KB */
+        {3, 0, 0, 1, 0, 1},      /* 2-3 messages */
+    };
+    const char *turn = "Fix the failing test in parser.c and run the suite again.";
+    struct allot_instruction in;
+    struct allot_classification c, again;
+
+    allot_classifier_use_builtin();
+    allot_classify_memo_forget();
+    instruction(systems[1], turn, &step[0], &in);
+    ASSERT(!found(&in, &c));
+    ASSERT(found(&in, &again));
+    ASSERT(memcmp(&c, &again, sizeof c) == 0);
+    instruction(systems[1], turn, &step[1], &in);
+    ASSERT(found(&in, &again));
+    ASSERT(memcmp(&c, &again, sizeof c) == 0);
+    instruction(systems[1], turn, &step[2], &in);
+    ASSERT(!found(&in, &again));
+    instruction(systems[1], turn, &step[3], &in);
+    ASSERT(!found(&in, &again));
+    instruction(systems[1], turn, &step[4], &in);
+    ASSERT(!found(&in, &again));
+    /* one byte of the instruction, or of the system prompt, apart */
+    instruction(systems[1], "Fix the failing test in parser.c and run the suite again!", &step[0],
+                &in);
+    ASSERT(!found(&in, &again));
+    instruction("You are a careful assistant for a newsroom. Keep to the facts given!", turn,
+                &step[0], &in);
+    ASSERT(!found(&in, &again));
+    /* the first is kept no more: four entries, five made after it */
+    instruction(systems[1], turn, &step[1], &in);
+    ASSERT(!found(&in, &again));
+    ASSERT(memcmp(&c, &again, sizeof c) == 0);
+}
+
+TEST(classify_memo_keeps_nothing_without_a_model_or_after_forget)
+{
+    struct allot_instruction in;
+    struct allot_classification c;
+    struct allot_classify_memo_key k;
+    struct allot_instruction_view v;
+
+    allot_classifier_use_builtin();
+    allot_classify_memo_forget();
+    instruction("", "Summarise this.", &shapes[0], &in);
+    ASSERT(!found(&in, &c));
+    ASSERT(found(&in, &c));
+    allot_classify_memo_forget();
+    ASSERT_INT_EQ(allot_classify_memo_hits(), 0);
+    ASSERT(!found(&in, &c));
+    /* serial 0 names no model: never kept, never found */
+    allot_instruction_view(&in, &v);
+    allot_classify_memo_key(0, &in, &v, &k);
+    allot_classify_memo_keep(&k, &c);
+    ASSERT(!allot_classify_memo_find(&k, &c));
+}
