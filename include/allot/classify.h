@@ -44,8 +44,10 @@ struct allot_classification {
 };
 
 /* Classify with the model in use. Never fails on any input; always sets
- * *out. Thread-safe. */
-void allot_classify(const struct allot_instruction *in, struct allot_classification *out);
+ * *out. Thread-safe. Returns 1 when *out is a copy from the calling
+ * thread's memo of recent classifications (classify_memo.h: the same
+ * instruction and structure, the same model), 0 when it was classified. */
+int allot_classify(const struct allot_instruction *in, struct allot_classification *out);
 
 /* Classify with a given model (NULL: no model, every category 1/16). */
 void allot_classify_with(const struct allot_kinds_model *m, const struct allot_instruction *in,

@@ -35,6 +35,7 @@ struct allot_decision {
     size_t n_models;
     char reason[256]; /* short, human-readable, header-safe */
     int classified;   /* the classifier ran: classification is set */
+    int remembered;   /* classified: a copy from the thread's memo (allot_classify()) */
     struct allot_classification classification;
 };
 

@@ -77,6 +77,9 @@ void allot_metrics_floor(struct allot_metrics *m, int category, int change);
 /* A request refused for want of a valid client key (auth.keys):
  * missing 1 when it carried none, 0 when its key matched none. */
 void allot_metrics_auth_failure(struct allot_metrics *m, int shard, int missing);
+/* A request the classifier routed; remembered 1 when its classification
+ * was the worker's memo's copy (classify_memo.h). */
+void allot_metrics_classified(struct allot_metrics *m, int shard, int remembered);
 /* In-flight gauge of a shard, +1 / -1. */
 void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
 /* Append a label NAME="VALUE" (after a ',' unless first), the value

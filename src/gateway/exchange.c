@@ -1882,6 +1882,8 @@ void allot__exchange_start(struct allot__worker *w, struct allot_http_request *r
         goto out;
     }
     x->decided = 1;
+    if (x->decision.classified)
+        allot_metrics_classified(w->gw->metrics, w->index, x->decision.remembered);
     allot__acceptability_route(w, &x->decision, &in);
     x->tiers = allot_clients_tiers(w->gw->clients, client);
     if (allot_clients_keep_tiers(cfg, x->tiers, allot_clients_name(w->gw->clients, client),

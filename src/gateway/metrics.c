@@ -48,6 +48,7 @@ struct shard {
     struct per_model *models;
     struct per_client *clients;           /* [ALLOT_MAX_CLIENT_SLOTS], by client slot */
     uint64_t auth_failures[2];            /* [invalid, missing] */
+    uint64_t classified[2];               /* [by the model, copied from the memo] */
     struct histogram latency[N_TIERS][2]; /* [tier][stream] */
     struct histogram ttft[N_TIERS];
     struct histogram overhead[N_TIERS]; /* its first N_OVERHEAD_BOUNDS + 1 buckets */
@@ -309,6 +310,11 @@ void allot_metrics_auth_failure(struct allot_metrics *m, int shard, int missing)
     ADD(&m->shards[shard].auth_failures[missing ? 1 : 0], 1);
 }
 
+void allot_metrics_classified(struct allot_metrics *m, int shard, int remembered)
+{
+    ADD(&m->shards[shard].classified[remembered ? 1 : 0], 1);
+}
+
 void allot_metrics_spend(struct allot_metrics *m, int shard, int model, int64_t prompt_tokens,
                          int64_t completion_tokens, double cost_usd, double counterfactual_usd)
 {
@@ -464,6 +470,26 @@ static uint64_t sum_client(struct allot_metrics *m, size_t c, size_t offset)
 }
 
 /* auth.keys: requests, tokens and spend by client, and the refusals. */
+/* Requests the classifier routed, by where their classification came from. */
+static int render_classified(struct allot_metrics *m, struct allot_buf *o)
+{
+    static const char *const from[2] = {"model", "memo"};
+    int s, r, rc;
+
+    rc = allot_buf_adds(o, "# HELP allot_classifications_total Requests the classifier routed: "
+                           "classified by the model, or a copy of the worker's recent "
+                           "classification of the same instruction (memo).\n# TYPE "
+                           "allot_classifications_total counter\n");
+    for (r = 0; r < 2 && !rc; r++) {
+        uint64_t v = 0;
+        for (s = 0; s < m->n_shards; s++)
+            v += LOAD(&m->shards[s].classified[r]);
+        rc = allot_buf_addf(o, "allot_classifications_total{from=\"%s\"} %llu\n", from[r],
+                            (unsigned long long)v);
+    }
+    return rc;
+}
+
 static int render_clients(struct allot_metrics *m, struct allot_buf *o)
 {
     static const char *const reasons[2] = {"invalid", "missing"};
@@ -617,6 +643,7 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
         }
     }
     rc = rc ? rc : render_quality(m, o);
+    rc = rc ? rc : render_classified(m, o);
     rc = rc ? rc : render_clients(m, o);
     for (s = 0; s < m->n_shards; s++)
         inflight += LOAD(&m->shards[s].inflight);

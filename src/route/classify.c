@@ -680,16 +680,18 @@ void allot_classify_with(const struct allot_kinds_model *m, const struct allot_i
     classify_view(m, in, &v, out);
 }
 
-void allot_classify(const struct allot_instruction *in, struct allot_classification *out)
+int allot_classify(const struct allot_instruction *in, struct allot_classification *out)
 {
     struct slot *s = acquire();
     struct allot_instruction_view v;
     struct allot_classify_memo_key k;
+    int found = 0;
 
     allot_instruction_view(in, &v);
     if (s && s->model) {
         allot_classify_memo_key(s->serial, in, &v, &k);
-        if (!allot_classify_memo_find(&k, out)) {
+        found = allot_classify_memo_find(&k, out);
+        if (!found) {
             classify_view(s->model, in, &v, out);
             allot_classify_memo_keep(&k, out);
         }
@@ -697,6 +699,7 @@ void allot_classify(const struct allot_instruction *in, struct allot_classificat
         classify_view(NULL, in, &v, out);
     }
     release(s);
+    return found;
 }
 
 /* Append to out[*len..cap) unless it would not fit whole. */

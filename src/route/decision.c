@@ -303,11 +303,11 @@ int allot_decide(const struct allot_config *cfg, struct allot_slice requested_mo
     }
 
     if (in) {
-        allot_classify(in, c);
+        d.remembered = allot_classify(in, c);
     } else {
         struct allot_instruction empty;
         memset(&empty, 0, sizeof empty);
-        allot_classify(&empty, c);
+        d.remembered = allot_classify(&empty, c);
     }
     d.classified = 1;
     d.has_category = 1;

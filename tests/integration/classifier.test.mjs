@@ -301,6 +301,46 @@ describe('`allot serve` with routing.classifier_model', () => {
     assert.equal(trow.explain, '');
   });
 
+  it('an agent loop\'s next step is classified once: the worker copies it (/metrics, headers)', h.LIMIT, async () => {
+    const classified = async () => {
+      const m = h.parseMetrics(await (await fetch(`${allot.origin}/metrics`)).text());
+      return { model: h.metricSum(m, 'allot_classifications_total', { from: 'model' }),
+        memo: h.metricSum(m, 'allot_classifications_total', { from: 'memo' }) };
+    };
+    // a new instruction (its bytes are this run's), then tool calls and
+    // results after it, one more a step: steps 2, 3 and 4 have 5, 7 and 9
+    // messages, one bucket of the classifier's structure (4-9)
+    const ask = `Fix the failing test in parser.c and run the suite again (run ${process.pid}-${Date.now()}).`;
+    const tools = [{ type: 'function', function: { name: 'read_file', parameters: { type: 'object', properties: { path: { type: 'string' } } } } }];
+    const step = (k) => {
+      const messages = [{ role: 'user', content: ask }];
+      for (let i = 0; i < k; i++) {
+        messages.push({ role: 'assistant', content: null,
+          tool_calls: [{ id: `c${i}`, type: 'function', function: { name: 'read_file', arguments: `{"path":"f${i}.c"}` } }] });
+        messages.push({ role: 'tool', tool_call_id: `c${i}`, content: `int f${i}(void) { return ${i}; }` });
+      }
+      return { model: 'auto', messages, tools };
+    };
+    const before = await classified();
+    const answers = [];
+    for (let k = 1; k <= 4; k++) {
+      const r = await h.chat(allot.base, step(k));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-allot-source'), 'classifier');
+      answers.push(r.headers);
+    }
+    const after = await classified();
+    // step 1 (3 messages) and step 2 are classified; steps 3 and 4 find
+    // step 2's classification on a worker that made it
+    assert.ok(after.model - before.model >= 2, JSON.stringify({ before, after }));
+    assert.ok(after.memo - before.memo >= 1, JSON.stringify({ before, after }));
+    assert.equal(after.model + after.memo - before.model - before.memo, 4, JSON.stringify({ before, after }));
+    for (const name of ['x-allot-category', 'x-allot-confidence', 'x-allot-reason', 'x-allot-tier']) {
+      assert.equal(answers[2].get(name), answers[1].get(name), name);
+      assert.equal(answers[3].get(name), answers[1].get(name), name);
+    }
+  });
+
   it('SIGHUP with a damaged file keeps the model in use and keeps serving', h.LIMIT, async () => {
     // the whole decision, features and confidences included: the built-in
     // model also calls this prompt summarize, but not with these numbers

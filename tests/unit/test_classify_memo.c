@@ -96,12 +96,13 @@ TEST(classify_memo_gives_what_classifying_again_gives)
     allot_kinds_model_free(m);
 }
 
-/* Whether classifying in was a find in the memo. */
+/* Whether classifying in was a find in the memo: 1 or 0, as the thread's
+ * count and allot_classify()'s answer agree; -1 when they do not. */
 static int found(const struct allot_instruction *in, struct allot_classification *c)
 {
     size_t before = allot_classify_memo_hits();
-    allot_classify(in, c);
-    return allot_classify_memo_hits() == before + 1;
+    int said = allot_classify(in, c), counted = allot_classify_memo_hits() == before + 1;
+    return said == counted ? counted : -1;
 }
 
 TEST(classify_memo_finds_the_next_step_of_a_loop_not_a_new_bucket)
@@ -120,28 +121,28 @@ TEST(classify_memo_finds_the_next_step_of_a_loop_not_a_new_bucket)
     allot_classifier_use_builtin();
     allot_classify_memo_forget();
     instruction(systems[1], turn, &step[0], &in);
-    ASSERT(!found(&in, &c));
-    ASSERT(found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &c), 0);
+    ASSERT_INT_EQ(found(&in, &again), 1);
     ASSERT(memcmp(&c, &again, sizeof c) == 0);
     instruction(systems[1], turn, &step[1], &in);
-    ASSERT(found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 1);
     ASSERT(memcmp(&c, &again, sizeof c) == 0);
     instruction(systems[1], turn, &step[2], &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     instruction(systems[1], turn, &step[3], &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     instruction(systems[1], turn, &step[4], &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     /* one byte of the instruction, or of the system prompt, apart */
     instruction(systems[1], "Fix the failing test in parser.c and run the suite again!", &step[0],
                 &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     instruction("You are a careful assistant for a newsroom. Keep to the facts given!", turn,
                 &step[0], &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     /* the first is kept no more: four entries, five made after it */
     instruction(systems[1], turn, &step[1], &in);
-    ASSERT(!found(&in, &again));
+    ASSERT_INT_EQ(found(&in, &again), 0);
     ASSERT(memcmp(&c, &again, sizeof c) == 0);
 }
 
@@ -155,11 +156,11 @@ TEST(classify_memo_keeps_nothing_without_a_model_or_after_forget)
     allot_classifier_use_builtin();
     allot_classify_memo_forget();
     instruction("", "Summarise this.", &shapes[0], &in);
-    ASSERT(!found(&in, &c));
-    ASSERT(found(&in, &c));
+    ASSERT_INT_EQ(found(&in, &c), 0);
+    ASSERT_INT_EQ(found(&in, &c), 1);
     allot_classify_memo_forget();
     ASSERT_INT_EQ(allot_classify_memo_hits(), 0);
-    ASSERT(!found(&in, &c));
+    ASSERT_INT_EQ(found(&in, &c), 0);
     /* serial 0 names no model: never kept, never found */
     allot_instruction_view(&in, &v);
     allot_classify_memo_key(0, &in, &v, &k);
