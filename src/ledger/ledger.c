@@ -68,6 +68,11 @@ struct allot_ledger {
     pthread_t thread;
     int failing;   /* writer thread only: in a burst of write failures */
     uint64_t lost; /* rows lost in that burst */
+    /* Writer thread only: the last explain text it formatted and the bytes
+     * it was formatted from (fill_explains()). */
+    struct allot_ledger_explained last_from;
+    char last_explain[sizeof(((struct allot_ledger_entry *)0)->explain)];
+    int have_last;
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* rows arrived, BATCH_NOW reached, closing, opened */
@@ -286,8 +291,11 @@ static int replay_row(void *ctx, const struct allot_pending_record *r)
 }
 
 /* On the writer thread, before a batch is stored: the explain text of
- * every row that left it to the writer (allot_ledger_entry_explain()). */
-static void fill_explains(struct allot__ledger_chunk *list)
+ * every row that left it to the writer (allot_ledger_entry_explain()).
+ * The text is a function of explained's bytes, and the rows of an agent's
+ * loop carry the same ones (classify_memo.h): a row whose bytes are the
+ * last formatted row's gets a copy of its text. */
+static void fill_explains(struct allot_ledger *l, struct allot__ledger_chunk *list)
 {
     size_t i;
 
@@ -300,6 +308,12 @@ static void fill_explains(struct allot__ledger_chunk *list)
 
             if (!e->explain_later)
                 continue;
+            e->explain_later = 0;
+            if (l->have_last && memcmp(x, &l->last_from, sizeof *x) == 0) {
+                memcpy(e->explain, l->last_explain, sizeof e->explain);
+                continue;
+            }
+            memcpy(&l->last_from, x, sizeof *x);
             /* out of the union first: the text overwrites it */
             memset(&c, 0, sizeof c);
             c.category = (enum allot_category)x->category;
@@ -314,8 +328,9 @@ static void fill_explains(struct allot__ledger_chunk *list)
                 memcpy(c.con[k].name, x->name[ALLOT_EXPLAIN_TOP + k], ALLOT_FEATURE_NAME_MAX);
                 c.con[k].weight = x->weight[ALLOT_EXPLAIN_TOP + k];
             }
-            e->explain_later = 0;
             allot_classification_explain(&c, e->explain, sizeof e->explain);
+            memcpy(l->last_explain, e->explain, sizeof e->explain);
+            l->have_last = 1;
         }
     }
 }
@@ -334,7 +349,7 @@ static int replay_pending(struct allot_ledger *l)
 
     rc = allot_pending_replay(l->pending, replay_row, &rp, &n);
     if (rc == 0 && rp.n) {
-        fill_explains(rp.head);
+        fill_explains(l, rp.head);
         l->backend->write(l->store, rp.head, &written, &failed);
         allot_pending_committed(l->pending, rp.last);
         l->recovered = rp.n;
@@ -395,7 +410,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&l->mu);
 
         written = failed = 0;
-        fill_explains(batch);
+        fill_explains(l, batch);
         l->backend->write(l->store, batch, &written, &failed);
         if (written + failed != count_rows(batch)) { /* a store's bug must not hide rows */
             allot_log_error("ledger '%s': internal error: a batch of %zu rows reported as %llu",

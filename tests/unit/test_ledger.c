@@ -609,6 +609,64 @@ TEST(ledger_formats_explain_on_the_writer)
     tmpdir_remove(&t);
 }
 
+/* The writer copies the last text it formatted for a row explained by the
+ * same bytes (an agent loop's rows), and formats anew for any other: rows
+ * A A B A B B, where B differs from A in one weight's last bits and in
+ * the runner-up's confidence, each get their own classification's text. */
+TEST(ledger_explain_of_a_repeated_classification_is_its_own)
+{
+    static const char order[] = "AABABB";
+    char want[2][512], id[16];
+    struct tmpdir t;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct allot_classification c[2];
+    struct allot_buf err;
+    sqlite3 *db = NULL;
+    size_t i;
+
+    memset(c, 0, sizeof c);
+    c[0].category = ALLOT_CAT_SUMMARIZE;
+    c[0].confidence = 0.875;
+    c[0].runner_up = ALLOT_CAT_SYNTHESIZE;
+    c[0].runner_up_confidence = 0.0625;
+    snprintf(c[0].pro[0].name, sizeof c[0].pro[0].name, "summarise");
+    c[0].pro[0].weight = 2.125f;
+    c[0].n_pro = 1;
+    c[1] = c[0];
+    c[1].pro[0].weight = 2.135f;
+    c[1].runner_up_confidence = 0.0725;
+    allot_classification_explain(&c[0], want[0], sizeof want[0]);
+    allot_classification_explain(&c[1], want[1], sizeof want[1]);
+    ASSERT(strcmp(want[0], want[1]) != 0);
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger-explain-again"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 50, &l, &err), 0);
+    for (i = 0; order[i]; i++) {
+        snprintf(id, sizeof id, "req_%zu", i);
+        fill(&e, id, (int64_t)i + 1);
+        allot_ledger_entry_explain(&e, &c[order[i] - 'A']);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    for (i = 0; order[i]; i++) {
+        sqlite3_stmt *st = NULL;
+        snprintf(id, sizeof id, "req_%zu", i);
+        ASSERT_INT_EQ(
+            sqlite3_prepare_v2(db, "SELECT explain FROM requests WHERE id = ?", -1, &st, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        ASSERT_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+        ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), want[order[i] - 'A']);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
 /* The same sequence of pseudo-random numbers every run. */
 static uint32_t next_rand(uint32_t *seed)
 {
