@@ -41,22 +41,22 @@ if work and work ~= "" then wrk.headers["X-Allot-Work"] = work end
 -- allot's classifier memo (docs/classifier.md, "The classification,
 -- remembered"), as in chat traffic where users do not repeat themselves;
 -- without it every request repeats the last, as the steps of an agent's
--- loop do, and allot copies the classification. Eight requests, each
--- asking for 2 to 9 bullet points instead of five, are built once and sent
--- in turn (more than the four a thread's memo keeps, so none is found);
+-- loop do, and allot copies the classification. A hundred requests, each
+-- asking for 2 to 101 bullet points instead of five, are built once and
+-- sent in turn (more than the 64 a thread's memo keeps, so none is found);
 -- the request() hook costs wrk a little on every request, for nginx as
 -- for allot.
 -- (Built in init(): wrk.host, for the Host header, is set only by then.)
 if os.getenv("BENCH_NEW") == "1" then
     local reqs, n = {}, 0
     function init(args)
-        for i = 1, 8 do
+        for i = 1, 100 do
             local b = body:gsub("five bullet points", (i + 1) .. " bullet points")
             reqs[i] = wrk.format(nil, nil, nil, b)
         end
     end
     function request()
-        n = n % 8 + 1
+        n = n % 100 + 1
         return reqs[n]
     end
 end

@@ -128,21 +128,21 @@ out:
 #define VARIANTS (ALLOT_MEMO_ENTRIES + 1)
 #define VARIANT_MAX 8192
 
-/* Point in's last user turn at variant i % VARIANTS of it: a copy whose
- * first byte is a letter of its own, in the instruction the classifier
- * reads (its last bytes, the article, are material it does not read;
- * texts past VARIANT_MAX bytes are left as they are). Outside the timing:
- * a copy of the turn each call. */
+/* Point in's last user turn at a copy whose first two bytes are letters
+ * of variant i % VARIANTS, in place in one buffer (outside the timing);
+ * texts past VARIANT_MAX bytes are left as they are. */
 static void vary(struct allot_instruction *in, long i)
 {
-    static char text[VARIANTS][VARIANT_MAX];
+    static char text[VARIANT_MAX];
     size_t n = in->last_user.len, v = (size_t)(i % VARIANTS);
 
-    if (n == 0 || n > VARIANT_MAX)
+    if (n < 2 || n > VARIANT_MAX)
         return;
-    memcpy(text[v], in->last_user.ptr, n);
-    text[v][0] = (char)('A' + v);
-    in->last_user.ptr = text[v];
+    if (in->last_user.ptr != text)
+        memcpy(text, in->last_user.ptr, n);
+    text[0] = (char)('A' + v % 26);
+    text[1] = (char)('a' + v / 26);
+    in->last_user.ptr = text;
 }
 
 /* Time n calls of allot_decide() on in: a new instruction each call

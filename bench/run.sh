@@ -271,7 +271,7 @@ mkdir -p "$OUT_DIR"
   echo "request: POST /v1/chat/completions, $BODY_BYTES-byte body, model auto -> tier labour, non-stream;" \
        "fake answers 16 tokens at once"
   [ "${BENCH_NEW:-}" != 1 ] ||
-    echo "BENCH_NEW: each request a new instruction (8 in turn): allot's classifier memo finds none"
+    echo "BENCH_NEW: each request a new instruction (100 in turn): allot's classifier memo finds none"
   [ -z "${BENCH_WORK:-}" ] ||
     echo "BENCH_WORK: every request says X-Allot-Work: $BENCH_WORK; allot's classifier does not run"
   echo "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"

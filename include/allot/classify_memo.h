@@ -19,10 +19,15 @@
  * the same, byte for byte, as classifying again (tests/unit/test_classify.c,
  * tests/fuzz/fuzz_chat_request.c compare the two).
  *
- * DESIGN: per thread (thread_block.h), no lock; ALLOT_MEMO_ENTRIES entries,
- * the oldest replaced; spans of more than ALLOT_MEMO_TEXT bytes in all
- * would not be kept (the view reads at most 3,600). About 21 KB a thread
- * that classifies, made on its first classification. */
+ * DESIGN: per thread (thread_block.h), no lock. ALLOT_MEMO_ENTRIES
+ * entries, so that the loops of many agents served by one worker each
+ * keep theirs: a lookup compares a sum of each key's lengths and edge
+ * bytes first (512 bytes read) and the whole key only where that matches;
+ * a new entry replaces one by the clock (second chance), so an entry
+ * found again outlives one-off instructions. Spans of more than
+ * ALLOT_MEMO_TEXT bytes in all would not be kept (the view reads at most
+ * 3,600). About 340 KB a thread that classifies, made on its first
+ * classification (pages the kernel maps as they are first written). */
 #ifndef ALLOT_CLASSIFY_MEMO_H
 #define ALLOT_CLASSIFY_MEMO_H
 #include <stddef.h>
@@ -31,7 +36,7 @@
 #include "allot/features.h"
 #include "allot/instruction.h"
 
-#define ALLOT_MEMO_ENTRIES 4
+#define ALLOT_MEMO_ENTRIES 64
 #define ALLOT_MEMO_TEXT 4096
 
 struct allot_classify_memo_key {

@@ -72,8 +72,7 @@ TEST(classify_memo_gives_what_classifying_again_gives)
     allot_classify_memo_forget();
     hits0 = allot_classify_memo_hits();
     ASSERT_INT_EQ(hits0, 0);
-    /* twice over, so that the second round finds what the first kept
-     * (four entries: the last turns' shapes are still there) */
+    /* twice over, so that the second round finds what the first kept */
     for (round = 0; round < 2; round++)
         for (a = 0; a < sizeof systems / sizeof systems[0]; a++)
             for (b = 0; b < sizeof turns / sizeof turns[0]; b++)
@@ -140,10 +139,61 @@ TEST(classify_memo_finds_the_next_step_of_a_loop_not_a_new_bucket)
     instruction("You are a careful assistant for a newsroom. Keep to the facts given!", turn,
                 &step[0], &in);
     ASSERT_INT_EQ(found(&in, &again), 0);
-    /* the first is kept no more: four entries, five made after it */
+    /* the first is still kept, among the others */
     instruction(systems[1], turn, &step[1], &in);
-    ASSERT_INT_EQ(found(&in, &again), 0);
+    ASSERT_INT_EQ(found(&in, &again), 1);
     ASSERT(memcmp(&c, &again, sizeof c) == 0);
+}
+
+/* Instruction number i: a text of its own. */
+static void numbered(char *buf, size_t cap, size_t i, const struct shape *s,
+                     struct allot_instruction *in)
+{
+    snprintf(buf, cap, "Summarise note %zu of the batch in one line.", i);
+    instruction("", buf, s, in);
+}
+
+/* The loops of many agents on one worker: each keeps its entry while
+ * ALLOT_MEMO_ENTRIES are kept, and one found again outlives the one-off
+ * instructions that come after it (the clock's second chance). */
+TEST(classify_memo_keeps_many_loops_and_the_one_in_use)
+{
+    static char text[ALLOT_MEMO_ENTRIES + 1][64];
+    struct allot_instruction in;
+    struct allot_classification c;
+    size_t i;
+
+    allot_classifier_use_builtin();
+    allot_classify_memo_forget();
+    for (i = 0; i < ALLOT_MEMO_ENTRIES; i++) { /* every slot taken */
+        numbered(text[i], sizeof text[i], i, &shapes[0], &in);
+        ASSERT_INT_EQ(found(&in, &c), 0);
+    }
+    for (i = 0; i < ALLOT_MEMO_ENTRIES; i++) { /* and all still there */
+        numbered(text[i], sizeof text[i], i, &shapes[0], &in);
+        ASSERT_INT_EQ(found(&in, &c), 1);
+    }
+    /* all found since the clock's last pass: the first new one takes
+     * slot 0 once every entry lost its mark; note 2, found again, is
+     * marked, so the third new one passes it by for note 3's slot */
+    numbered(text[ALLOT_MEMO_ENTRIES], sizeof text[0], ALLOT_MEMO_ENTRIES, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 0); /* note 0's slot */
+    numbered(text[0], sizeof text[0], 2, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 1);
+    numbered(text[0], sizeof text[0], ALLOT_MEMO_ENTRIES + 1, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 0); /* note 1's slot */
+    numbered(text[0], sizeof text[0], ALLOT_MEMO_ENTRIES + 2, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 0); /* note 3's, not note 2's */
+    numbered(text[0], sizeof text[0], 2, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 1);
+    numbered(text[0], sizeof text[0], 4, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 1);
+    numbered(text[0], sizeof text[0], ALLOT_MEMO_ENTRIES - 1, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 1);
+    numbered(text[0], sizeof text[0], 3, &shapes[0], &in); /* gone (and kept again) */
+    ASSERT_INT_EQ(found(&in, &c), 0);
+    numbered(text[0], sizeof text[0], 0, &shapes[0], &in);
+    ASSERT_INT_EQ(found(&in, &c), 0);
 }
 
 TEST(classify_memo_keeps_nothing_without_a_model_or_after_forget)
