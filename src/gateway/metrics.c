@@ -470,31 +470,39 @@ static uint64_t sum_client(struct allot_metrics *m, size_t c, size_t offset)
 }
 
 /* auth.keys: requests, tokens and spend by client, and the refusals. */
+/* A counter of two labelled values, each summed over the shards: the
+ * uint64_t pair at offset in struct shard. */
+static int render_pair(struct allot_metrics *m, struct allot_buf *o, const char *name,
+                       const char *help, const char *label, const char *const values[2],
+                       size_t offset)
+{
+    int s, r, rc = allot_buf_addf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+
+    for (r = 0; r < 2 && !rc; r++) {
+        uint64_t v = 0;
+        for (s = 0; s < m->n_shards; s++)
+            v += LOAD((uint64_t *)((char *)&m->shards[s] + offset) + r);
+        rc = allot_buf_addf(o, "%s{%s=\"%s\"} %llu\n", name, label, values[r],
+                            (unsigned long long)v);
+    }
+    return rc;
+}
+
 /* Requests the classifier routed, by where their classification came from. */
 static int render_classified(struct allot_metrics *m, struct allot_buf *o)
 {
     static const char *const from[2] = {"model", "memo"};
-    int s, r, rc;
-
-    rc = allot_buf_adds(o, "# HELP allot_classifications_total Requests the classifier routed: "
-                           "classified by the model, or a copy of the worker's recent "
-                           "classification of the same instruction (memo).\n# TYPE "
-                           "allot_classifications_total counter\n");
-    for (r = 0; r < 2 && !rc; r++) {
-        uint64_t v = 0;
-        for (s = 0; s < m->n_shards; s++)
-            v += LOAD(&m->shards[s].classified[r]);
-        rc = allot_buf_addf(o, "allot_classifications_total{from=\"%s\"} %llu\n", from[r],
-                            (unsigned long long)v);
-    }
-    return rc;
+    return render_pair(m, o, "allot_classifications_total",
+                       "Requests the classifier routed: classified by the model, or a copy of the "
+                       "worker's recent classification of the same instruction (memo).",
+                       "from", from, offsetof(struct shard, classified));
 }
 
 static int render_clients(struct allot_metrics *m, struct allot_buf *o)
 {
     static const char *const reasons[2] = {"invalid", "missing"};
     size_t c, st, n = allot_clients_count(m->clients);
-    int s, r, rc;
+    int r, rc;
 
     if (n == 0)
         return 0;
@@ -545,18 +553,10 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
                       o, "} %.9f\n",
                       (double)sum_client(m, c, offsetof(struct per_client, billed_nusd)) / 1e9);
     }
-    rc = rc ? rc
-            : allot_buf_adds(o, "# HELP allot_auth_failures_total Requests refused with 401: "
-                                "no client key, or one that matches none.\n# TYPE "
-                                "allot_auth_failures_total counter\n");
-    for (r = 0; r < 2 && !rc; r++) {
-        uint64_t v = 0;
-        for (s = 0; s < m->n_shards; s++)
-            v += LOAD(&m->shards[s].auth_failures[r]);
-        rc = allot_buf_addf(o, "allot_auth_failures_total{reason=\"%s\"} %llu\n", reasons[r],
-                            (unsigned long long)v);
-    }
-    return rc;
+    return rc ? rc
+              : render_pair(m, o, "allot_auth_failures_total",
+                            "Requests refused with 401: no client key, or one that matches none.",
+                            "reason", reasons, offsetof(struct shard, auth_failures));
 }
 
 int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
