@@ -16,13 +16,15 @@
  * structural signals' ids: a request with one more tool result in the same
  * bucket of messages finds its entry; one that crosses into the next
  * bucket, or whose spans differ by a byte, does not. The result found is
- * the same, byte for byte, as classifying again (tests/unit/test_classify.c,
- * tests/fuzz/fuzz_chat_request.c compare the two).
+ * the same, byte for byte, as classifying again
+ * (tests/unit/test_classify_memo.c, tests/fuzz/fuzz_chat_request.c compare
+ * the two).
  *
  * DESIGN: per thread (thread_block.h), no lock. ALLOT_MEMO_ENTRIES
  * entries, so that the loops of many agents served by one worker each
- * keep theirs: a lookup compares a sum of each key's lengths and edge
- * bytes first (512 bytes read) and the whole key only where that matches;
+ * keep theirs: a lookup compares a sum of each key's lengths and a few of
+ * its bytes first (512 bytes read) and the whole key only where that
+ * matches;
  * a new entry replaces one by the clock (second chance), so an entry
  * found again outlives one-off instructions. Spans of more than
  * ALLOT_MEMO_TEXT bytes in all would not be kept (the view reads at most
@@ -44,9 +46,12 @@ struct allot_classify_memo_key {
     const struct allot_instruction_view *view;
     uint8_t ids[ALLOT_STRUCTURE_MAX];
     size_t n_ids;
+    size_t n_text; /* the spans' bytes in all (past ALLOT_MEMO_TEXT: not kept) */
+    uint64_t sum;  /* of the whole key, for the lookup; never 0 */
 };
 
-/* Fill in k for in and its view v (v must outlive k) under model serial. */
+/* Fill in k for in and its view v (v must outlive k) under model serial,
+ * once for both the lookup and the keeping after a miss. */
 void allot_classify_memo_key(uint64_t model, const struct allot_instruction *in,
                              const struct allot_instruction_view *v,
                              struct allot_classify_memo_key *k);
@@ -56,8 +61,9 @@ void allot_classify_memo_key(uint64_t model, const struct allot_instruction *in,
 int allot_classify_memo_find(const struct allot_classify_memo_key *k,
                              struct allot_classification *out);
 
-/* Keep c under k, in place of the thread's oldest entry. Does nothing when
- * the spans are too long, or the thread's block cannot be made. */
+/* Keep c under k, in place of the entry the clock's hand comes to first
+ * without a find since its last pass. Does nothing when the spans are too
+ * long, or the thread's block cannot be made. */
 void allot_classify_memo_keep(const struct allot_classify_memo_key *k,
                               const struct allot_classification *c);
 

@@ -469,7 +469,6 @@ static uint64_t sum_client(struct allot_metrics *m, size_t c, size_t offset)
     return v;
 }
 
-/* auth.keys: requests, tokens and spend by client, and the refusals. */
 /* A counter of two labelled values, each summed over the shards: the
  * uint64_t pair at offset in struct shard. */
 static int render_pair(struct allot_metrics *m, struct allot_buf *o, const char *name,
@@ -498,6 +497,7 @@ static int render_classified(struct allot_metrics *m, struct allot_buf *o)
                        "from", from, offsetof(struct shard, classified));
 }
 
+/* auth.keys: requests, tokens and spend by client, and the refusals. */
 static int render_clients(struct allot_metrics *m, struct allot_buf *o)
 {
     static const char *const reasons[2] = {"invalid", "missing"};

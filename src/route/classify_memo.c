@@ -31,15 +31,6 @@ struct memo {
 
 static struct allot_thread_block memos = ALLOT_THREAD_BLOCK_INIT(sizeof(struct memo), NULL);
 
-void allot_classify_memo_key(uint64_t model, const struct allot_instruction *in,
-                             const struct allot_instruction_view *v,
-                             struct allot_classify_memo_key *k)
-{
-    k->model = model;
-    k->view = v;
-    k->n_ids = allot_features_structure(in, v, k->ids);
-}
-
 /* The spans' bytes in all; past ALLOT_MEMO_TEXT: not kept. Today's view
  * reads at most 3,600 bytes (1,200 of a system prompt, 2,400 of a long
  * turn's edges, 1,500 of a short turn), so this is the guard of the room,
@@ -74,10 +65,10 @@ static uint64_t bytes8(const char *p, size_t n, size_t i)
  * enough to tell most keys apart without reading their text. same()
  * decides; keys that agree at those places cost it a comparison each, at
  * worst ALLOT_MEMO_ENTRIES of 3,600 bytes, less than classifying. Never 0. */
-static uint64_t key_sum(const struct allot_classify_memo_key *k, size_t n_text)
+static uint64_t key_sum(const struct allot_classify_memo_key *k)
 {
     const struct allot_instruction_view *v = k->view;
-    uint64_t h = mix(k->model, n_text << 16 | v->n_spans << 8 | k->n_ids), ids = 0;
+    uint64_t h = mix(k->model, k->n_text << 16 | v->n_spans << 8 | k->n_ids), ids = 0;
     size_t i;
 
     for (i = 0; i < k->n_ids; i++)
@@ -94,12 +85,23 @@ static uint64_t key_sum(const struct allot_classify_memo_key *k, size_t n_text)
     return h | 1;
 }
 
-static int same(const struct entry *e, const struct allot_classify_memo_key *k, size_t n_text)
+void allot_classify_memo_key(uint64_t model, const struct allot_instruction *in,
+                             const struct allot_instruction_view *v,
+                             struct allot_classify_memo_key *k)
+{
+    k->model = model;
+    k->view = v;
+    k->n_ids = allot_features_structure(in, v, k->ids);
+    k->n_text = text_len(v);
+    k->sum = key_sum(k);
+}
+
+static int same(const struct entry *e, const struct allot_classify_memo_key *k)
 {
     const struct allot_instruction_view *v = k->view;
     size_t i, at = 0;
 
-    if (e->model != k->model || e->text_len != n_text || e->n_spans != v->n_spans ||
+    if (e->model != k->model || e->text_len != k->n_text || e->n_spans != v->n_spans ||
         e->n_ids != k->n_ids || memcmp(e->ids, k->ids, k->n_ids) != 0)
         return 0;
     for (i = 0; i < v->n_spans; i++)
@@ -117,17 +119,12 @@ int allot_classify_memo_find(const struct allot_classify_memo_key *k,
                              struct allot_classification *out)
 {
     struct memo *m = allot_thread_block_peek(&memos);
-    size_t i, n_text;
-    uint64_t sum;
+    size_t i;
 
-    if (!m || k->model == 0)
+    if (!m || k->model == 0 || k->n_text > ALLOT_MEMO_TEXT)
         return 0;
-    n_text = text_len(k->view);
-    if (n_text > ALLOT_MEMO_TEXT)
-        return 0;
-    sum = key_sum(k, n_text);
     for (i = 0; i < ALLOT_MEMO_ENTRIES; i++)
-        if (m->sum[i] == sum && same(&m->entry[i], k, n_text)) {
+        if (m->sum[i] == k->sum && same(&m->entry[i], k)) {
             memcpy(out, &m->entry[i].c, sizeof *out); /* padding too: a copy, byte for byte */
             m->used[i] = 1;
             m->hits++;
@@ -142,9 +139,9 @@ void allot_classify_memo_keep(const struct allot_classify_memo_key *k,
     const struct allot_instruction_view *v = k->view;
     struct memo *m;
     struct entry *e;
-    size_t i, at = 0, n_text = text_len(v), slot;
+    size_t i, at = 0, slot;
 
-    if (k->model == 0 || n_text > ALLOT_MEMO_TEXT || !(m = allot_thread_block_get(&memos)))
+    if (k->model == 0 || k->n_text > ALLOT_MEMO_TEXT || !(m = allot_thread_block_get(&memos)))
         return;
     while (m->used[m->hand]) { /* a second chance for an entry found since the last pass */
         m->used[m->hand] = 0;
@@ -161,13 +158,13 @@ void allot_classify_memo_keep(const struct allot_classify_memo_key *k,
         at += v->spans[i].len;
     }
     e->n_spans = (uint8_t)v->n_spans;
-    e->text_len = (uint32_t)n_text;
+    e->text_len = (uint32_t)k->n_text;
     if (k->n_ids)
         memcpy(e->ids, k->ids, k->n_ids);
     e->n_ids = (uint8_t)k->n_ids;
     memcpy(&e->c, c, sizeof *c);
     e->model = k->model;
-    m->sum[slot] = key_sum(k, n_text);
+    m->sum[slot] = k->sum;
 }
 
 void allot_classify_memo_forget(void)
