@@ -6,8 +6,8 @@
  * request (POST /v1/messages) and a ~1 KB OpenAI Responses request (POST
  * /v1/responses): translate, read the translation, classify+decide.
  * classify+decide is timed for a new instruction each call (the calls go
- * round variants of the last user turn that differ in one byte, more than
- * the classifier's memo keeps: classify_memo.h), as the first step of a
+ * round variants of the last user turn that differ in their first two
+ * bytes, more than the classifier's memo keeps: classify_memo.h), as the first step of a
  * conversation meets it, and for the same instruction again, as the next
  * step of an agent's loop does (the memo's copy).
  * Usage: build/bench_micro [ITERATIONS]   (bench/run.sh prints it too) */
