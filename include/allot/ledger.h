@@ -3,9 +3,11 @@
  *
  * DESIGN: the event loops never touch the store. allot_ledger_append()
  * copies the entry into a bounded in-memory queue (mutex + condition
- * variable) and returns; one writer thread owns the store's connection,
- * takes everything queued, writes it in one transaction, and commits at
- * least every commit_ms (<= 200 ms). Each request row is also copied, at
+ * variable) and returns; a writer thread opens and closes the store's
+ * connection, and it or a writer at SCHED_IDLE (which runs on idle CPU
+ * only; the first catches up when there is none) takes what is queued,
+ * writes it in one transaction, and commits at least every commit_ms
+ * (<= 200 ms; + 100 ms when the machine has no idle CPU). Each request row is also copied, at
  * append, into the pending file (pending.h, a shared file mapping) until
  * its batch commits, so a SIGKILL loses none: the next open of the store
  * (allot serve, allot report) commits what a killed run left. SQLite runs
@@ -158,6 +160,9 @@ int allot_ledger_event(struct allot_ledger *l, int64_t ts_ms, const char *kind, 
 /* Rows committed so far, and rows that failed to write (since open). */
 uint64_t allot_ledger_rows_written(struct allot_ledger *l);
 uint64_t allot_ledger_rows_failed(struct allot_ledger *l);
+/* Of the rows committed, those the writer in idle time committed (0
+ * without it: no pending file, or no SCHED_IDLE; docs/ledger.md). */
+uint64_t allot_ledger_rows_written_idle(struct allot_ledger *l);
 
 /* Write everything queued, commit, stop the writer and close the store.
  * A store that cannot be written is retried (PostgreSQL) for at most 5 s

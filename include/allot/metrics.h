@@ -87,8 +87,9 @@ void allot_metrics_inflight(struct allot_metrics *m, int shard, int delta);
 int allot_metrics_add_label(struct allot_buf *o, const char *name, const char *v, int first);
 
 /* Append the text exposition format (version 0.0.4) of all shards, plus
- * the ledger counters given. */
-int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
-                         struct allot_buf *out);
+ * the ledger counters given (ledger.h: rows written, of them in idle
+ * time, failed). */
+int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_idle,
+                         uint64_t ledger_failed, struct allot_buf *out);
 
 #endif

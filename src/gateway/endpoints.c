@@ -431,6 +431,7 @@ static void metrics(struct allot__worker *w, struct allot_http_request *req)
                                   ALLOT_SLICE_LIT("text/plain; version=0.0.4; charset=utf-8")};
     allot_buf_init(&out, 16u << 20);
     if (allot_metrics_render(w->gw->metrics, allot_ledger_rows_written(w->gw->ledger),
+                             allot_ledger_rows_written_idle(w->gw->ledger),
                              allot_ledger_rows_failed(w->gw->ledger), &out) == 0 &&
         allot_budgets_render(w->gw->budgets, allot_clock_wall_ms(), &out) == 0 &&
         allot_cooldowns_render(w->gw->cooldowns, allot_clock_mono_us(), &out) == 0)

@@ -559,8 +559,8 @@ static int render_clients(struct allot_metrics *m, struct allot_buf *o)
                             "reason", reasons, offsetof(struct shard, auth_failures));
 }
 
-int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_failed,
-                         struct allot_buf *o)
+int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint64_t ledger_idle,
+                         uint64_t ledger_failed, struct allot_buf *o)
 {
     size_t t, slot, st, a;
     int64_t inflight = 0;
@@ -658,9 +658,15 @@ int allot_metrics_render(struct allot_metrics *m, uint64_t ledger_written, uint6
                   "# HELP allot_ledger_rows_written_total Ledger rows committed.\n"
                   "# TYPE allot_ledger_rows_written_total counter\n"
                   "allot_ledger_rows_written_total %llu\n"
+                  "# HELP allot_ledger_rows_written_idle_total Ledger rows committed in idle "
+                  "CPU time (the rest waited for the writer at normal priority: the machine "
+                  "had none to spare).\n"
+                  "# TYPE allot_ledger_rows_written_idle_total counter\n"
+                  "allot_ledger_rows_written_idle_total %llu\n"
                   "# HELP allot_ledger_rows_failed_total Ledger rows that failed to write.\n"
                   "# TYPE allot_ledger_rows_failed_total counter\n"
                   "allot_ledger_rows_failed_total %llu\n",
-                  (unsigned long long)ledger_written, (unsigned long long)ledger_failed);
+                  (unsigned long long)ledger_written, (unsigned long long)ledger_idle,
+                  (unsigned long long)ledger_failed);
     return rc;
 }

@@ -9,6 +9,7 @@
  * thread. */
 #ifndef ALLOT_LEDGER_INTERNAL_H
 #define ALLOT_LEDGER_INTERNAL_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "allot/buf.h"
@@ -28,6 +29,7 @@
 struct allot__ledger_chunk {
     struct allot__ledger_chunk *next;
     size_t n;
+    uint64_t first_us; /* monotonic time its first row came */
     struct allot_ledger_entry rows[ALLOT__LEDGER_CHUNK_ROWS];
     uint64_t pending[ALLOT__LEDGER_CHUNK_ROWS]; /* each row's record in the
                                                  * pending file (pending.h); 0: none */
@@ -101,6 +103,17 @@ void allot__ledger_failed(struct allot_ledger *l, uint64_t rows, const char *why
  * ago (a graceful stop never hangs on a store that is gone), else 0. */
 int allot__ledger_pause(struct allot_ledger *l, long ms);
 #define ALLOT__LEDGER_CLOSE_GRACE_MS 5000
+
+/* Tests: 1 when the idle writer runs (its thread in *thread, when not
+ * NULL), else 0. */
+int allot__ledger_idle_writer(struct allot_ledger *l, pthread_t *thread);
+/* Tests: keep the idle writer from taking rows (hold 1), as a machine
+ * with no idle CPU would, or let it (0). */
+void allot__ledger_hold_idle(struct allot_ledger *l, int hold);
+/* Tests: make the idle writer stop (stall 1) after it takes a batch and
+ * before it writes it, holding the store, as one that gets no CPU in the
+ * middle of a batch would; 0 lets it go on. */
+void allot__ledger_stall_idle(struct allot_ledger *l, int stall);
 
 /* PostgreSQL COPY text format for one value: backslash, tab, newline and
  * carriage return escaped, and any byte that is not UTF-8 (a field cut

@@ -1,7 +1,7 @@
 /* ledger.c: the request ledger, one row per request (see ledger.h).
  *
  * DESIGN: the event loops must never wait on the store, so appending is a
- * memcpy into an in-memory queue under a mutex, and one writer thread owns
+ * memcpy into an in-memory queue under a mutex, and writer threads own
  * the store's connection from open to close (redis bio.c): a SQLite file
  * (ledger_sqlite.c) or a PostgreSQL database (ledger_pg.c), chosen by the
  * store's name (store_url.h). The queue is a list of fixed-size chunks,
@@ -16,11 +16,20 @@
  *
  * The writer sleeps until a row arrives, then lets rows gather until the
  * oldest queued row is commit_ms old (or BATCH_NOW rows are queued, or
- * close began), takes the whole list in one pointer swap so the lock is
- * held for microseconds, and hands it to the store, which writes it in one
- * transaction. A row therefore reaches a commit at most commit_ms plus the
- * time of the batch write in progress plus its own batch write after it
- * was appended (docs/ledger.md).
+ * close began), takes the list's first chunks in one pointer swap so the
+ * lock is held for microseconds, and has the store write them in one
+ * transaction. Who writes: when the pending file protects the rows, a
+ * second thread at SCHED_IDLE (idle_main()), which runs on idle CPU only,
+ * so that SQLite's bursts never take a core from an event loop. It never
+ * takes the queue's mutex (a thread that gets no CPU must not hold a lock
+ * an event loop waits for): batches reach it through a hand-over slot
+ * (hand_mu), and what it finished goes back through atomics (reclaim()).
+ * A batch it has not begun LAG_MS after it was due, the writer writes
+ * itself: the machine has no idle CPU. Batches are written one at a time
+ * (write_mu), in the order they left the queue. A row therefore reaches a
+ * commit at most commit_ms (+ LAG_MS without idle CPU) plus the time of
+ * the batch write in progress plus its own batch write after it was
+ * appended (docs/ledger.md).
  *
  * A store that cannot write drops the rows concerned (SQLite: disk full, a
  * lock held past busy_timeout) or keeps retrying them while the queue
@@ -30,7 +39,9 @@
  * counted as failed. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +63,10 @@
 #define FREE_CHUNKS_MAX 8u /* chunks kept for reuse after a burst */
 #define BATCH_NOW 512u     /* this many queued rows: write without waiting */
 #define COMMIT_MS_MAX 200
+/* A batch handed to the writer in idle time that it has not begun LAG_MS
+ * after it was due (the machine has no idle CPU) is written by the writer
+ * at normal priority instead. */
+#define LAG_MS 100
 #define PENDING_RING_BYTES (16u << 20) /* ~7,500 rows of ~2.2 KB */
 #define PENDING_SLOTS 8                /* PATH.pending, PATH.pending.1 .. .7 */
 /* PostgreSQL: one file per database (by its URL without password), in the
@@ -63,16 +78,46 @@ struct allot_ledger {
     char *target;                    /* the path or URI as given */
     char name[ALLOT_STORE_NAME_MAX]; /* for messages: no password */
     const struct allot__ledger_backend *backend;
-    struct allot__ledger_store *store; /* writer thread only */
     long commit_ms;
-    pthread_t thread;
-    int failing;   /* writer thread only: in a burst of write failures */
+    pthread_t thread;      /* the writer: opens, takes batches, closes */
+    pthread_t idle_thread; /* the writer in idle time, when idle_running */
+
+    /* The store and what writing it keeps, held by the thread writing a
+     * batch (write_mu). The writer alone touches them while it opens. */
+    pthread_mutex_t write_mu;
+    struct allot__ledger_store *store;
+    int failing;   /* in a burst of write failures */
     uint64_t lost; /* rows lost in that burst */
-    /* Writer thread only: the last explain text it formatted and the bytes
-     * it was formatted from (fill_explains()). */
+    /* The last explain text formatted and the bytes it was formatted from
+     * (fill_explains()). */
     struct allot_ledger_explained last_from;
     char last_explain[sizeof(((struct allot_ledger_entry *)0)->explain)];
     int have_last;
+
+    /* The two writers' hand-over (hand_mu; the event loops never take it,
+     * so a writer at SCHED_IDLE that holds it makes no loop wait). */
+    pthread_mutex_t hand_mu;
+    pthread_cond_t hand_cv;             /* a batch handed over, one done, a verdict, stop */
+    struct allot__ledger_chunk *handed; /* a batch the idle writer has not begun */
+    int idle_busy;                      /* it is writing one (holding write_mu) */
+    _Atomic int idle_running;           /* the idle writer: 1 runs, 0 none, -1 could not */
+    int idle_held;                      /* allot__ledger_hold_idle() */
+    int idle_stalled;                   /* allot__ledger_stall_idle() */
+    int idle_stop;
+    int close_began; /* close began, and when: for allot__ledger_pause() */
+    uint64_t close_began_us;
+    pthread_cond_t close_cv; /* close began */
+    /* The writer's own: a batch it handed over may be outstanding, and
+     * when that batch is LAG_MS past due. */
+    int idle_owes;
+    uint64_t handed_due_us;
+
+    /* Set by whichever writer committed, read without mu: the counters,
+     * the pending record up to which rows are committed, and the chunks
+     * written, for the queue to take back (reclaim()). */
+    _Atomic uint64_t rows_written, rows_failed, rows_idle;
+    _Atomic uint64_t committed_seq;
+    struct allot__ledger_chunk *_Atomic returned;
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* rows arrived, BATCH_NOW reached, closing, opened */
@@ -85,11 +130,10 @@ struct allot_ledger {
     int open_rc;                /* the store's open result */
     struct allot_buf *open_err; /* the opener's err, until opened != 0 */
     int closing;
-    uint64_t close_us; /* monotonic time close began */
-    uint64_t rows_written, rows_failed;
     /* The pending file (pending.h), written under mu: a request row's copy
      * until its batch commits. NULL: none. */
     struct allot_pending *pending;
+    uint64_t released;    /* committed_seq as last given to the pending file */
     char *pending_arg;    /* as given to allot_ledger_open_with(); NULL: default */
     char *pending_path;   /* the file in use */
     uint64_t unprotected; /* rows the pending file had no room for, this burst */
@@ -210,18 +254,19 @@ int allot__ledger_pause(struct allot_ledger *l, long ms)
     struct timespec ts;
     int give_up;
 
-    pthread_mutex_lock(&l->mu);
+    /* hand_mu, not mu: the idle writer may be the one waiting */
+    pthread_mutex_lock(&l->hand_mu);
     for (;;) {
         end = until;
-        if (l->closing && l->close_us + grace < end)
-            end = l->close_us + grace; /* a close shortens the wait */
+        if (l->close_began && l->close_began_us + grace < end)
+            end = l->close_began_us + grace; /* a close shortens the wait */
         if ((now = allot_clock_mono_us()) >= end)
             break;
         deadline_ts(end, &ts);
-        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        pthread_cond_timedwait(&l->close_cv, &l->hand_mu, &ts);
     }
-    give_up = l->closing && now >= l->close_us + grace;
-    pthread_mutex_unlock(&l->mu);
+    give_up = l->close_began && now >= l->close_began_us + grace;
+    pthread_mutex_unlock(&l->hand_mu);
     return give_up;
 }
 
@@ -234,14 +279,6 @@ static void free_prompts(struct allot__ledger_chunk *c)
         c->rows[i].prompt = NULL;
     }
     c->n = 0;
-}
-
-static size_t count_rows(const struct allot__ledger_chunk *c)
-{
-    size_t n = 0;
-    for (; c; c = c->next)
-        n += c->n;
-    return n;
 }
 
 /* The record number of the last row of list that has one; 0: none. */
@@ -353,8 +390,8 @@ static int replay_pending(struct allot_ledger *l)
         l->backend->write(l->store, rp.head, &written, &failed);
         allot_pending_committed(l->pending, rp.last);
         l->recovered = rp.n;
-        l->rows_written += written;
-        l->rows_failed += failed;
+        atomic_fetch_add(&l->rows_written, written);
+        atomic_fetch_add(&l->rows_failed, failed);
         allot_log_warn("ledger '%s': recovered %zu row%s of an earlier run that stopped before "
                        "committing them (from '%s')%s",
                        l->name, rp.n, rp.n == 1 ? "" : "s", l->pending_path,
@@ -367,13 +404,245 @@ static int replay_pending(struct allot_ledger *l)
     return rc;
 }
 
+/* Under mu: what the writers finished, taken back. The pending file's
+ * records up to the last committed row are released, and the chunks
+ * written return to the free list (FREE_CHUNKS_MAX kept, the rest freed)
+ * and their prompts are freed.
+ * The appender calls it when it needs a chunk or the pending file's room;
+ * the writer after each batch. */
+static void reclaim(struct allot_ledger *l)
+{
+    struct allot__ledger_chunk *c, *next;
+    uint64_t seq = atomic_load_explicit(&l->committed_seq, memory_order_acquire);
+
+    if (l->pending && seq > l->released) {
+        allot_pending_committed(l->pending, seq);
+        l->released = seq;
+    }
+    if (!atomic_load_explicit(&l->returned, memory_order_relaxed))
+        return;
+    for (c = atomic_exchange_explicit(&l->returned, NULL, memory_order_acquire); c; c = next) {
+        next = c->next;
+        free_prompts(c);
+        if (l->n_free < FREE_CHUNKS_MAX) {
+            c->next = l->free_list;
+            l->free_list = c;
+            l->n_free++;
+        } else {
+            free(c);
+        }
+    }
+}
+
+/* Under mu: take the queue's first chunks, up to max rows (at least one
+ * chunk; 0: the whole queue). */
+static struct allot__ledger_chunk *take(struct allot_ledger *l, size_t max)
+{
+    struct allot__ledger_chunk *batch = l->head, *c, *last = NULL;
+    size_t n = 0;
+
+    for (c = l->head; c && (max == 0 || n == 0 || n + c->n <= max); c = c->next) {
+        n += c->n;
+        last = c;
+    }
+    if (!last)
+        return NULL;
+    l->head = last->next;
+    last->next = NULL;
+    if (l->head)
+        l->oldest_us = l->head->first_us;
+    else
+        l->tail = NULL;
+    l->queued -= n;
+    return batch;
+}
+
+/* Write batch in one transaction. Called with write_mu held, so batches
+ * reach the store one at a time and in the order the writer took them
+ * from the queue (it hands them over in that order), and committed_seq
+ * only grows. Takes no lock the event loops take: the counters, the last
+ * committed record and the chunks go back through atomics (reclaim()). */
+static void store_batch(struct allot_ledger *l, struct allot__ledger_chunk *batch, int idle)
+{
+    struct allot__ledger_chunk *c, *last = NULL, *old;
+    uint64_t written = 0, failed = 0, seq;
+    size_t n = 0;
+
+    for (c = batch; c; c = c->next) {
+        n += c->n;
+        last = c;
+    }
+    fill_explains(l, batch);
+    l->backend->write(l->store, batch, &written, &failed);
+    if (written + failed != n) { /* a store's bug must not hide rows */
+        allot_log_error("ledger '%s': internal error: a batch of %zu rows reported as %llu",
+                        l->name, n, (unsigned long long)(written + failed));
+        failed = n - written;
+    }
+    if (l->failing && failed == 0 && written > 0) {
+        allot_log_warn("ledger '%s': writing again; %llu rows were lost", l->name,
+                       (unsigned long long)l->lost);
+        l->failing = 0;
+        l->lost = 0;
+    }
+    /* The batch is in the store (or counted lost): its rows' copies in the
+     * pending file may go. Rows are queued in the order of their records. */
+    if ((seq = last_pending(batch)) != 0)
+        atomic_store_explicit(&l->committed_seq, seq, memory_order_release);
+    atomic_fetch_add(&l->rows_written, written);
+    atomic_fetch_add(&l->rows_failed, failed);
+    if (idle)
+        atomic_fetch_add(&l->rows_idle, written);
+    /* the rows' prompts are freed by reclaim(), on an appending thread
+     * or the writer: a free into another thread's malloc arena takes that
+     * arena's lock, which the idle writer must not hold while it gets no
+     * CPU */
+    if (!last)
+        return;
+    old = atomic_load_explicit(&l->returned, memory_order_relaxed);
+    do
+        last->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&l->returned, &old, batch, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Under mu, with rows queued: wait until the oldest queued row is
+ * commit_ms old, BATCH_NOW rows are queued, or close began. */
+static void wait_due(struct allot_ledger *l)
+{
+    struct timespec ts;
+    uint64_t deadline;
+
+    while (!l->closing && l->queued > 0 && l->queued < BATCH_NOW) {
+        deadline = l->oldest_us + (uint64_t)l->commit_ms * 1000u;
+        if (allot_clock_mono_us() >= deadline)
+            break;
+        deadline_ts(deadline, &ts);
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+    }
+}
+
+/* The writer in idle time: a SCHED_IDLE thread, which runs only on CPU
+ * that no other thread of the machine wants, so that a burst of SQLite
+ * work never takes a core from an event loop (or from the clients and
+ * upstreams beside it). It takes no lock an event loop takes: batches
+ * come from the writer through handed (hand_mu), and go back through
+ * store_batch()'s atomics. A batch it begins it finishes, holding
+ * write_mu; one it has not begun LAG_MS after it was due the writer takes
+ * back (hand_over()). */
+static void *idle_main(void *arg)
+{
+    struct allot_ledger *l = arg;
+    struct allot__ledger_chunk *batch;
+    struct sched_param sp;
+    int ok;
+
+    /* Set here: glibc's thread attributes refuse SCHED_IDLE. */
+    memset(&sp, 0, sizeof sp);
+    ok = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0;
+    pthread_mutex_lock(&l->hand_mu);
+    l->idle_running = ok ? 1 : -1;
+    pthread_cond_broadcast(&l->hand_cv); /* start_idle_writer() waits for the verdict */
+    while (ok) {
+        while ((!l->handed || l->idle_held) && !l->idle_stop)
+            pthread_cond_wait(&l->hand_cv, &l->hand_mu);
+        if (l->idle_stop)
+            break;
+        /* write_mu first, so that the writer, finding the batch begun,
+         * waits for its commit before writing any later one */
+        pthread_mutex_unlock(&l->hand_mu);
+        pthread_mutex_lock(&l->write_mu);
+        pthread_mutex_lock(&l->hand_mu);
+        batch = l->handed;
+        if (batch) {
+            l->handed = NULL;
+            l->idle_busy = 1;
+        }
+        while (batch && l->idle_stalled) /* allot__ledger_stall_idle() */
+            pthread_cond_wait(&l->hand_cv, &l->hand_mu);
+        pthread_mutex_unlock(&l->hand_mu);
+        if (batch)
+            store_batch(l, batch, 1);
+        pthread_mutex_unlock(&l->write_mu);
+        pthread_mutex_lock(&l->hand_mu);
+        l->idle_busy = 0;
+        pthread_cond_broadcast(&l->hand_cv);
+    }
+    pthread_mutex_unlock(&l->hand_mu);
+    return NULL;
+}
+
+/* On the writer, with batch taken from the queue: give it to the idle
+ * writer, or write it here. The idle writer gets it when it is free, or
+ * frees up before the batch is LAG_MS past due; otherwise the machine has
+ * no idle CPU for it and the writer writes, first the batch the idle
+ * writer has not begun (taken back, it is older), then this one. A batch
+ * the idle writer has begun ends before either (write_mu). */
+static void hand_over(struct allot_ledger *l, struct allot__ledger_chunk *batch, int closing)
+{
+    struct allot__ledger_chunk *c;
+    struct timespec ts;
+    uint64_t due = batch->first_us + (uint64_t)(l->commit_ms + LAG_MS) * 1000u;
+
+    pthread_mutex_lock(&l->hand_mu);
+    if (l->idle_running > 0 && !closing) {
+        /* until the older batch handed over is late, if one waits */
+        while ((l->handed || l->idle_busy) &&
+               allot_clock_mono_us() <
+                   (l->handed && l->handed_due_us < due ? l->handed_due_us : due)) {
+            deadline_ts(l->handed && l->handed_due_us < due ? l->handed_due_us : due, &ts);
+            pthread_cond_timedwait(&l->hand_cv, &l->hand_mu, &ts);
+        }
+        if (!l->handed && !l->idle_busy) {
+            l->idle_owes = 1;
+            l->handed_due_us = due;
+            l->handed = batch;
+            pthread_cond_broadcast(&l->hand_cv);
+            pthread_mutex_unlock(&l->hand_mu);
+            return;
+        }
+    }
+    if (l->handed) { /* not begun: it goes first */
+        for (c = l->handed; c->next; c = c->next)
+            ;
+        c->next = batch;
+        batch = l->handed;
+        l->handed = NULL;
+    }
+    l->idle_owes = l->idle_busy;
+    pthread_mutex_unlock(&l->hand_mu);
+    pthread_mutex_lock(&l->write_mu);
+    store_batch(l, batch, 0);
+    pthread_mutex_unlock(&l->write_mu);
+}
+
+/* On the writer: whether the idle writer still owes the batch last handed
+ * over; the batch, taken back, when it has not begun it LAG_MS after it
+ * was due (the machine has no idle CPU for it), else NULL. */
+static struct allot__ledger_chunk *take_back_late(struct allot_ledger *l)
+{
+    struct allot__ledger_chunk *batch = NULL;
+
+    pthread_mutex_lock(&l->hand_mu);
+    if (l->handed && allot_clock_mono_us() >= l->handed_due_us) {
+        batch = l->handed;
+        l->handed = NULL;
+    }
+    l->idle_owes = l->handed || l->idle_busy;
+    pthread_mutex_unlock(&l->hand_mu);
+    return batch;
+}
+
+/* The writer: opens the store, commits what a killed run left, then takes
+ * each batch from the queue when it is due (the oldest row commit_ms old,
+ * BATCH_NOW rows, or close) and hands it over (hand_over()). At close it
+ * drains the queue, stops the idle writer and closes the store. */
 static void *writer_main(void *arg)
 {
     struct allot_ledger *l = arg;
-    struct allot__ledger_chunk *batch, *c, *next;
-    uint64_t written, failed, deadline;
+    struct allot__ledger_chunk *batch;
     struct timespec ts;
-    int rc;
+    int rc, closing, idle;
 
     rc = l->backend->open(l, l->target, &l->store, l->open_err);
     if (rc == 0)
@@ -394,58 +663,59 @@ static void *writer_main(void *arg)
         return NULL;
     }
     for (;;) {
-        while (l->queued == 0 && !l->closing)
-            pthread_cond_wait(&l->cv, &l->mu);
-        if (l->queued == 0) /* closing and drained */
-            break;
-        /* Let rows gather until the oldest is commit_ms old. */
-        deadline = l->oldest_us + (uint64_t)l->commit_ms * 1000u;
-        while (!l->closing && l->queued < BATCH_NOW && allot_clock_mono_us() < deadline) {
-            deadline_ts(deadline, &ts);
-            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-        }
-        batch = l->head;
-        l->head = l->tail = NULL;
-        l->queued = 0;
-        pthread_mutex_unlock(&l->mu);
-
-        written = failed = 0;
-        fill_explains(l, batch);
-        l->backend->write(l->store, batch, &written, &failed);
-        if (written + failed != count_rows(batch)) { /* a store's bug must not hide rows */
-            allot_log_error("ledger '%s': internal error: a batch of %zu rows reported as %llu",
-                            l->name, count_rows(batch), (unsigned long long)(written + failed));
-            failed = count_rows(batch) - written;
-        }
-        if (l->failing && failed == 0 && written > 0) {
-            allot_log_warn("ledger '%s': writing again; %llu rows were lost", l->name,
-                           (unsigned long long)l->lost);
-            l->failing = 0;
-            l->lost = 0;
-        }
-
-        pthread_mutex_lock(&l->mu);
-        l->rows_written += written;
-        l->rows_failed += failed;
-        /* The batch is in the store (or counted lost): its rows' copies
-         * may go. Rows are queued in the order of their records. */
-        if (l->pending)
-            allot_pending_committed(l->pending, last_pending(batch));
-        for (c = batch; c; c = next) {
-            next = c->next;
-            free_prompts(c);
-            if (l->n_free < FREE_CHUNKS_MAX) {
-                c->next = l->free_list;
-                l->free_list = c;
-                l->n_free++;
+        reclaim(l);
+        while (l->queued == 0 && !l->closing) {
+            /* While the idle writer owes a batch, look every commit_ms (it
+             * takes no mu to say it is done): to release the pending file
+             * of an idle gateway, and to write a batch it has not begun
+             * LAG_MS after it was due. */
+            if (l->idle_owes) {
+                deadline_ts(allot_clock_mono_us() + (uint64_t)l->commit_ms * 1000u, &ts);
+                pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+                if ((batch = take_back_late(l))) {
+                    pthread_mutex_unlock(&l->mu);
+                    pthread_mutex_lock(&l->write_mu);
+                    store_batch(l, batch, 0);
+                    pthread_mutex_unlock(&l->write_mu);
+                    pthread_mutex_lock(&l->mu);
+                }
+                reclaim(l);
             } else {
-                free(c);
+                pthread_cond_wait(&l->cv, &l->mu);
             }
         }
+        if (l->queued == 0) /* closing and drained */
+            break;
+        wait_due(l);
+        if (l->queued == 0)
+            continue;
+        closing = l->closing;
+        idle = atomic_load_explicit(&l->idle_running, memory_order_relaxed) > 0;
+        /* the idle writer's batches are kept to BATCH_NOW rows, so that
+         * one it begins and gets no CPU to finish holds up little */
+        batch = take(l, idle && !closing ? BATCH_NOW : 0);
+        pthread_mutex_unlock(&l->mu);
+        hand_over(l, batch, closing);
+        pthread_mutex_lock(&l->mu);
     }
     pthread_mutex_unlock(&l->mu);
+    /* the idle writer's batch, begun or not, is written before the store
+     * closes: a handed one is taken back, a begun one ends (write_mu) */
+    pthread_mutex_lock(&l->hand_mu);
+    batch = l->handed;
+    l->handed = NULL;
+    l->idle_stop = 1;
+    pthread_cond_broadcast(&l->hand_cv);
+    pthread_mutex_unlock(&l->hand_mu);
+    pthread_mutex_lock(&l->write_mu);
+    if (batch)
+        store_batch(l, batch, 0);
     l->backend->close(l->store);
     l->store = NULL;
+    pthread_mutex_unlock(&l->write_mu);
+    pthread_mutex_lock(&l->mu);
+    reclaim(l);
+    pthread_mutex_unlock(&l->mu);
     return NULL;
 }
 
@@ -560,6 +830,59 @@ int allot_ledger_recover(const char *path, const char *pending, size_t *recovere
     return rc;
 }
 
+/* The three condition variables, on the monotonic clock; 1 when all are
+ * made, else 0 with none left. */
+static int init_cvs(struct allot_ledger *l, const pthread_condattr_t *ca)
+{
+    if (pthread_cond_init(&l->cv, ca) != 0)
+        return 0;
+    if (pthread_cond_init(&l->hand_cv, ca) != 0) {
+        pthread_cond_destroy(&l->cv);
+        return 0;
+    }
+    if (pthread_cond_init(&l->close_cv, ca) != 0) {
+        pthread_cond_destroy(&l->cv);
+        pthread_cond_destroy(&l->hand_cv);
+        return 0;
+    }
+    return 1;
+}
+
+/* Start the idle writer (idle_main()), once the store is open. Only with
+ * a pending file: rows that wait for idle CPU are then safe from a kill
+ * all the same. Where the thread cannot have SCHED_IDLE (not Linux, a
+ * seccomp filter), the writer writes alone, as before. */
+static void start_idle_writer(struct allot_ledger *l)
+{
+#ifdef SCHED_IDLE
+    sigset_t all, old;
+    int rc;
+
+    if (!l->pending)
+        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&l->idle_thread, NULL, idle_main, l);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return;
+    pthread_setname_np(l->idle_thread, "allot-ledger-bg");
+    pthread_mutex_lock(&l->hand_mu);
+    while (l->idle_running == 0)
+        pthread_cond_wait(&l->hand_cv, &l->hand_mu);
+    rc = l->idle_running;
+    pthread_mutex_unlock(&l->hand_mu);
+    if (rc < 0) {
+        pthread_join(l->idle_thread, NULL);
+        pthread_mutex_lock(&l->hand_mu);
+        l->idle_running = 0;
+        pthread_mutex_unlock(&l->hand_mu);
+    }
+#else
+    (void)l;
+#endif
+}
+
 int allot_ledger_open_with(const char *path, long commit_ms, const char *pending,
                            struct allot_ledger **out, struct allot_buf *err)
 {
@@ -596,6 +919,13 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
             allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
         goto fail;
     }
+    if (pthread_mutex_init(&l->write_mu, NULL) != 0 || pthread_mutex_init(&l->hand_mu, NULL) != 0) {
+        pthread_mutex_destroy(&l->mu);
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
+        goto fail;
+    }
     mu_ok = 1;
     /* Deadlines are monotonic: a wall-clock step must not stall commits. */
     if (pthread_condattr_init(&ca) != 0) {
@@ -605,7 +935,7 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
         goto fail;
     }
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    cv_ok = pthread_cond_init(&l->cv, &ca) == 0;
+    cv_ok = init_cvs(l, &ca);
     pthread_condattr_destroy(&ca);
     if (!cv_ok) {
         rc = ALLOT_ESTORE;
@@ -648,6 +978,7 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
     }
     if (rc)
         goto fail;
+    start_idle_writer(l);
     *out = l;
     return 0;
 
@@ -655,10 +986,16 @@ fail:
     if (l) {
         if (thread_ok)
             pthread_join(l->thread, NULL); /* it returned after a failed open */
-        if (cv_ok)
+        if (cv_ok) {
             pthread_cond_destroy(&l->cv);
-        if (mu_ok)
+            pthread_cond_destroy(&l->hand_cv);
+            pthread_cond_destroy(&l->close_cv);
+        }
+        if (mu_ok) {
             pthread_mutex_destroy(&l->mu);
+            pthread_mutex_destroy(&l->write_mu);
+            pthread_mutex_destroy(&l->hand_mu);
+        }
         allot_pending_close(l->pending);
         free(l->pending_path);
         free(l->pending_arg);
@@ -728,6 +1065,7 @@ int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry 
         rc = ALLOT_ETOOBIG;
         goto out;
     }
+    reclaim(l); /* what the writers finished: the pending file's room, chunks */
     c = l->tail;
     if (!c || c->n == CHUNK_ROWS) {
         if (l->free_list) {
@@ -746,6 +1084,8 @@ int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry 
             l->head = c;
         l->tail = c;
     }
+    if (c->n == 0)
+        c->first_us = allot_clock_mono_us();
     c->pending[c->n] = 0;
     if (l->pending && !e->event[0]) { /* a request row: safe from a kill from now on */
         c->pending[c->n] =
@@ -760,7 +1100,7 @@ int allot_ledger_append(struct allot_ledger *l, const struct allot_ledger_entry 
     c->rows[c->n++] = *e;
     /* The writer waits for the first row, then for BATCH_NOW rows. */
     if (++l->queued == 1) {
-        l->oldest_us = allot_clock_mono_us();
+        l->oldest_us = c->first_us;
         pthread_cond_signal(&l->cv);
     } else if (l->queued == BATCH_NOW) {
         pthread_cond_signal(&l->cv);
@@ -772,31 +1112,59 @@ out:
 
 uint64_t allot_ledger_rows_written(struct allot_ledger *l)
 {
-    uint64_t n;
-    pthread_mutex_lock(&l->mu);
-    n = l->rows_written;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return atomic_load(&l->rows_written);
+}
+
+uint64_t allot_ledger_rows_written_idle(struct allot_ledger *l)
+{
+    return atomic_load(&l->rows_idle);
 }
 
 uint64_t allot_ledger_rows_failed(struct allot_ledger *l)
 {
-    uint64_t n;
-    pthread_mutex_lock(&l->mu);
-    n = l->rows_failed;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return atomic_load(&l->rows_failed);
+}
+
+int allot__ledger_idle_writer(struct allot_ledger *l, pthread_t *thread)
+{
+    int running;
+    pthread_mutex_lock(&l->hand_mu);
+    running = l->idle_running > 0;
+    pthread_mutex_unlock(&l->hand_mu);
+    if (running && thread)
+        *thread = l->idle_thread;
+    return running;
+}
+
+void allot__ledger_hold_idle(struct allot_ledger *l, int hold)
+{
+    pthread_mutex_lock(&l->hand_mu);
+    l->idle_held = hold;
+    pthread_cond_broadcast(&l->hand_cv);
+    pthread_mutex_unlock(&l->hand_mu);
+}
+
+void allot__ledger_stall_idle(struct allot_ledger *l, int stall)
+{
+    pthread_mutex_lock(&l->hand_mu);
+    l->idle_stalled = stall;
+    pthread_cond_broadcast(&l->hand_cv);
+    pthread_mutex_unlock(&l->hand_mu);
 }
 
 void allot__ledger_begin_close(struct allot_ledger *l)
 {
     pthread_mutex_lock(&l->mu);
-    if (!l->closing) {
-        l->closing = 1;
-        l->close_us = allot_clock_mono_us();
-    }
-    pthread_cond_signal(&l->cv);
+    l->closing = 1;
+    pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&l->hand_mu);
+    if (!l->close_began) {
+        l->close_began = 1;
+        l->close_began_us = allot_clock_mono_us();
+    }
+    pthread_cond_broadcast(&l->close_cv);
+    pthread_mutex_unlock(&l->hand_mu);
 }
 
 uint64_t allot_ledger_close(struct allot_ledger *l)
@@ -806,15 +1174,23 @@ uint64_t allot_ledger_close(struct allot_ledger *l)
     if (!l)
         return 0;
     allot__ledger_begin_close(l);
-    pthread_join(l->thread, NULL); /* the writer drains the queue, then closes the store */
-    failed = l->rows_failed;
+    pthread_join(l->thread, NULL); /* the writer drains the queue, stops the idle
+                                    * writer, then closes the store */
+    if (l->idle_running > 0)
+        pthread_join(l->idle_thread, NULL);
+    failed = atomic_load(&l->rows_failed);
     allot_pending_close(l->pending);
     free(l->pending_path);
     free(l->pending_arg);
     free_chunks(l->head);
     free_chunks(l->free_list);
+    free_chunks(atomic_exchange(&l->returned, NULL));
     pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->hand_cv);
+    pthread_cond_destroy(&l->close_cv);
     pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->write_mu);
+    pthread_mutex_destroy(&l->hand_mu);
     free(l->target);
     free(l);
     return failed;

@@ -92,6 +92,12 @@ describe('operations: models, health, metrics, report', () => {
       const fast = m.filter((s) => s.name === 'allot_overhead_seconds_bucket' && s.labels.le === '0.1');
       assert.equal(fast.reduce((a, s) => a + s.value, 0), ids.length, 'a request spent over 100 ms in allot itself');
     }
+    // The ledger's counters: rows committed, and of them those committed in
+    // idle CPU time (docs/ledger.md, "The writer in idle time").
+    assert.match(text, /^# TYPE allot_ledger_rows_written_idle_total counter$/m);
+    const written = h.metricSum(m, 'allot_ledger_rows_written_total');
+    const idle = h.metricSum(m, 'allot_ledger_rows_written_idle_total');
+    assert.ok(written >= 1 && idle >= 0 && idle <= written, `ledger rows: ${written} written, ${idle} in idle time`);
     const own = await h.sql(allot.db, 'select sum(overhead_ms) s, min(overhead_ms) lo from requests');
     assert.ok(own[0].lo > 0, `overhead_ms ${own[0].lo}`);
     assert.ok(Math.abs(h.metricSum(m, 'allot_overhead_seconds_sum') - own[0].s / 1000) < 1e-3 * ids.length,

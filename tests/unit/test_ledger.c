@@ -1,5 +1,6 @@
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -321,6 +322,157 @@ static int wait_done(struct allot_ledger *l, uint64_t n)
         sleep_ms(5);
     }
     return -1;
+}
+
+/* The writer in idle time (ledger.c) runs at SCHED_IDLE and commits when
+ * the machine has CPU to spare; when it has none (the idle writer held
+ * here), the writer at normal priority commits the rows LAG_MS late. */
+TEST(ledger_writes_in_idle_time_and_catches_up_without_it)
+{
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    struct sched_param sp;
+    pthread_t idle;
+    uint64_t start, took_ms, n = 0;
+    char id[40];
+    sqlite3 *db;
+    int policy = -1, i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 20, &l, &err), 0);
+    ASSERT_INT_EQ(allot__ledger_idle_writer(l, &idle), 1);
+    ASSERT_INT_EQ(pthread_getschedparam(idle, &policy, &sp), 0);
+    ASSERT_INT_EQ(policy, SCHED_IDLE);
+
+    /* no idle CPU: not at commit_ms (20), but by commit_ms + LAG_MS (120) */
+    allot__ledger_hold_idle(l, 1);
+    start = allot_clock_mono_us();
+    for (i = 0; i < 10; i++, n++) {
+        snprintf(id, sizeof id, "held_%d", i);
+        fill(&e, id, 1000 + i);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    ASSERT_INT_EQ(wait_done(l, n), 0);
+    took_ms = (allot_clock_mono_us() - start) / 1000u;
+    ASSERT(took_ms >= 110u);
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 10);
+    ASSERT_INT_EQ(allot_ledger_rows_written_idle(l), 0);
+
+    /* idle CPU (a 2-core machine has some within seconds): the idle writer */
+    allot__ledger_hold_idle(l, 0);
+    start = allot_clock_mono_us();
+    while (allot_ledger_rows_written_idle(l) == 0 && allot_clock_mono_us() - start < 10000000u) {
+        snprintf(id, sizeof id, "free_%llu", (unsigned long long)n);
+        fill(&e, id, 2000 + (int64_t)n);
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+        ASSERT_INT_EQ(wait_done(l, ++n), 0);
+    }
+    ASSERT(allot_ledger_rows_written_idle(l) > 0);
+    ASSERT(allot_ledger_rows_written_idle(l) <= allot_ledger_rows_written(l) - 10);
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), (int64_t)n);
+    sqlite3_close(db);
+
+    /* without a pending file there is no idle writer: a row waiting for
+     * idle CPU would not be safe from a kill */
+    ASSERT_INT_EQ(allot_ledger_open_with(t.path, 20, "none", &l, &err), 0);
+    ASSERT_INT_EQ(allot__ledger_idle_writer(l, NULL), 0);
+    fill(&e, "alone", 3000);
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(wait_done(l, 1), 0);
+    ASSERT_INT_EQ(allot_ledger_rows_written_idle(l), 0);
+    allot_ledger_close(l);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+/* An idle writer that gets no CPU in the middle of a batch (holding the
+ * store) never makes an append wait: it takes no lock an appender takes.
+ * The rows queue, and are all committed once it goes on. */
+TEST(ledger_append_never_waits_for_a_stalled_idle_writer)
+{
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    uint64_t start, t0, slowest = 0;
+    char id[40];
+    sqlite3 *db;
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 5, &l, &err), 0);
+    ASSERT_INT_EQ(allot__ledger_idle_writer(l, NULL), 1);
+    allot__ledger_stall_idle(l, 1);
+    start = allot_clock_mono_us();
+    for (i = 0; i < 3000; i++) { /* ~400 ms: the writer gives up on the idle one */
+        snprintf(id, sizeof id, "stall_%d", i);
+        fill(&e, id, 5000 + i);
+        t0 = allot_clock_mono_us();
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+        if (allot_clock_mono_us() - t0 > slowest)
+            slowest = allot_clock_mono_us() - t0;
+        if (i % 10 == 9)
+            sleep_ms(1);
+    }
+    ASSERT(allot_clock_mono_us() - start >= 300000u);
+    ASSERT(slowest < 50000u); /* no append waited for the stalled writer */
+    /* the first batch is the stalled writer's; no later one committed
+     * before it (batches commit in order) */
+    ASSERT_INT_EQ(allot_ledger_rows_written(l), 0);
+    allot__ledger_stall_idle(l, 0);
+    ASSERT_INT_EQ(wait_done(l, 3000), 0);
+    ASSERT_INT_EQ(allot_ledger_rows_failed(l), 0);
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 3000);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
+/* Both writers at once, taking turns at random: every row is committed
+ * once, and close leaves nothing in the pending file to recover. */
+TEST(ledger_two_writers_lose_and_repeat_no_row)
+{
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct appender a[2] = {{NULL, 0, 3000, 0}, {NULL, 1, 3000, 0}};
+    pthread_t th[2];
+    size_t recovered = 99;
+    sqlite3 *db;
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 1, &l, &err), 0);
+    ASSERT_INT_EQ(allot__ledger_idle_writer(l, NULL), 1);
+    for (i = 0; i < 2; i++) {
+        a[i].l = l;
+        ASSERT_INT_EQ(pthread_create(&th[i], NULL, append_rows, &a[i]), 0);
+    }
+    for (i = 0; i < 40; i++) { /* hold and release while rows come */
+        allot__ledger_hold_idle(l, i % 2);
+        sleep_ms(3);
+    }
+    for (i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_INT_EQ(a[0].errors + a[1].errors, 0);
+    ASSERT_INT_EQ(allot_ledger_close(l), 0);
+    ASSERT_INT_EQ(allot_ledger_recover(t.path, NULL, &recovered, &err), 0);
+    ASSERT_INT_EQ((int64_t)recovered, 0);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 6000);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 6000);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
 }
 
 TEST(ledger_write_errors_are_counted_and_writing_goes_on)
