@@ -324,6 +324,44 @@ static int wait_done(struct allot_ledger *l, uint64_t n)
     return -1;
 }
 
+/* A row whose id the store already has (a replay of the pending file after
+ * a kill that came just after the commit) is left as it is, in a batch of
+ * its own or inside a statement of many rows, and costs no other row. */
+TEST(ledger_a_row_already_stored_is_left_as_it_is)
+{
+    struct tmpdir t;
+    struct allot_buf err;
+    struct allot_ledger *l = NULL;
+    struct allot_ledger_entry e;
+    char id[40];
+    sqlite3 *db;
+    int i;
+
+    ASSERT_INT_EQ(tmpdir_make(&t, "ledger"), 0);
+    allot_buf_init(&err, 1024);
+    ASSERT_INT_EQ(allot_ledger_open(t.path, 5, &l, &err), 0);
+    fill(&e, "req_first", 1000);
+    e.prompt_tokens = 1;
+    ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    ASSERT_INT_EQ(wait_done(l, 1), 0);
+    for (i = 0; i < 40; i++) { /* one batch: statements of 32 and 8 rows */
+        snprintf(id, sizeof id, i == 20 ? "req_first" : "req_more_%d", i);
+        fill(&e, id, 2000 + i);
+        e.prompt_tokens = 2;
+        ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
+    }
+    ASSERT_INT_EQ(wait_done(l, 41), 0);
+    ASSERT_INT_EQ(allot_ledger_rows_failed(l), 0); /* not an error: it is stored */
+    allot_ledger_close(l);
+    ASSERT((db = open_reader(t.path)) != NULL);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 40);
+    ASSERT_INT_EQ(query_int(db, "SELECT prompt_tokens FROM requests WHERE id = 'req_first'"), 1);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE prompt_tokens = 2"), 39);
+    sqlite3_close(db);
+    allot_buf_release(&err);
+    tmpdir_remove(&t);
+}
+
 /* The writer in idle time (ledger.c) runs at SCHED_IDLE and commits when
  * the machine has CPU to spare; when it has none (the idle writer held
  * here), the writer at normal priority commits the rows LAG_MS late. */
