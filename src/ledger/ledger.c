@@ -848,6 +848,22 @@ static int init_cvs(struct allot_ledger *l, const pthread_condattr_t *ca)
     return 1;
 }
 
+/* Start a writer thread named name. It takes no signals: they belong to
+ * the event loops. Returns pthread_create()'s result. */
+static int spawn(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(*t, name);
+    return rc;
+}
+
 /* Start the idle writer (idle_main()), once the store is open. Only with
  * a pending file: rows that wait for idle CPU are then safe from a kill
  * all the same. Where the thread cannot have SCHED_IDLE (not Linux, a
@@ -855,18 +871,10 @@ static int init_cvs(struct allot_ledger *l, const pthread_condattr_t *ca)
 static void start_idle_writer(struct allot_ledger *l)
 {
 #ifdef SCHED_IDLE
-    sigset_t all, old;
     int rc;
 
-    if (!l->pending)
+    if (!l->pending || spawn(&l->idle_thread, idle_main, l, "allot-ledger-bg") != 0)
         return;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&l->idle_thread, NULL, idle_main, l);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        return;
-    pthread_setname_np(l->idle_thread, "allot-ledger-bg");
     pthread_mutex_lock(&l->hand_mu);
     while (l->idle_running == 0)
         pthread_cond_wait(&l->hand_cv, &l->hand_mu);
@@ -888,7 +896,6 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
 {
     struct allot_ledger *l;
     pthread_condattr_t ca;
-    sigset_t all, old;
     char name[ALLOT_STORE_NAME_MAX];
     int rc, mu_ok = 0, cv_ok = 0, thread_ok = 0;
 
@@ -953,12 +960,7 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
         struct allot_buf open_err;
         allot_buf_init(&open_err, 4096);
         l->open_err = &open_err;
-        /* The writer takes no signals: they belong to the event loops. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        rc = pthread_create(&l->thread, NULL, writer_main, l);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc != 0) {
+        if ((rc = spawn(&l->thread, writer_main, l, "allot-ledger")) != 0) {
             allot_buf_release(&open_err);
             rc = ALLOT_ESTORE;
             if (err)
@@ -966,7 +968,6 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
             goto fail;
         }
         thread_ok = 1;
-        pthread_setname_np(l->thread, "allot-ledger");
         pthread_mutex_lock(&l->mu);
         while (l->opened == 0)
             pthread_cond_wait(&l->cv, &l->mu);
