@@ -6,9 +6,10 @@
 # run.sh gives one figure per path (CPU time of the server per request);
 # this splits it: for nginx and allot, under the same wrk load and request
 # as run.sh (chat.lua, BENCH_CONNS connections), each thread's user and
-# kernel time per request and its voluntary and involuntary context
-# switches per request, from /proc (utime, stime, *_ctxt_switches) read
-# before and after the measured run, which runs with nothing attached.
+# kernel time per request, the time it waited for a core while runnable,
+# and its voluntary and involuntary context switches per request, from
+# /proc (utime, stime, schedstat, *_ctxt_switches) read before and after
+# the measured run, which runs with nothing attached.
 # Then, in a second, shorter run with strace -c attached (which slows the
 # server, so its requests count only for the division), the system calls
 # per request by name. The rows add up what the kernel and user space each
@@ -72,14 +73,16 @@ threads() {
   fi
 }
 
-# snap NAME: "STATDIR COMM UTIME STIME VCSW IVCSW" for each thread (times in ticks).
+# snap NAME: "STATDIR COMM UTIME STIME VCSW IVCSW WAIT" for each thread
+# (times in ticks; WAIT, the time it was runnable but not running, in ns
+# from schedstat).
 snap() {
   local dir comm
   threads "$1" | while read -r dir comm; do
     [ -r "$dir/stat" ] || continue
     echo "$dir $comm $(sed 's/.*) //' "$dir/stat" | awk '{print $12, $13}')" \
       "$(awk '/^voluntary_ctxt_switches/ {v = $2} /^nonvoluntary_ctxt_switches/ {n = $2} END {print v, n}' \
-         "$dir/status")"
+         "$dir/status")" "$(awk '{print $2}' "$dir/schedstat" 2>/dev/null || echo 0)"
   done
 }
 
@@ -101,7 +104,7 @@ TICK=$(getconf CLK_TCK)
   [ -z "${BENCH_WORK:-}" ] ||
     echo "BENCH_WORK: every request says X-Allot-Work: $BENCH_WORK; allot's classifier does not run"
   echo
-  printf '%-6s %-14s %9s %8s %8s %8s %8s\n' path thread requests user_us sys_us vcsw ivcsw
+  printf '%-6s %-15s %9s %8s %8s %8s %8s %8s\n' path thread requests user_us sys_us wait_us vcsw ivcsw
   for name in nginx allot; do
     run_wrk "$name" 2 "$TMP/warm.out" >/dev/null
     snap "$name" | sort >"$TMP/a"
@@ -110,16 +113,18 @@ TICK=$(getconf CLK_TCK)
     [ "${n:-0}" -gt 0 ] || die "$name: no requests"
     # per thread: ticks and switches after minus before, per request
     join "$TMP/a" "$TMP/b" | awk -v n="$n" -v t="$TICK" -v p="$name" '
-      {u = ($8 - $3) * 1e6 / t / n; s = ($9 - $4) * 1e6 / t / n
-       v = ($10 - $5) / n; iv = ($11 - $6) / n
+      {u = ($9 - $3) * 1e6 / t / n; s = ($10 - $4) * 1e6 / t / n
+       v = ($11 - $5) / n; iv = ($12 - $6) / n; w = ($13 - $7) / 1e3 / n
        tu += u; ts += s; tv += v; tiv += iv
        if (u + s < 0.05 && iv < 0.01) next
        rows++
-       printf "%-6s %-14s %9d %8.2f %8.2f %8.3f %8.3f\n", p, $2, n, u, s, v, iv}
-      END {if (rows > 1) printf "%-6s %-14s %9d %8.2f %8.2f %8.3f %8.3f\n", p, "(all threads)", n, tu, ts, tv, tiv}'
+       printf "%-6s %-15s %9d %8.2f %8.2f %8.2f %8.3f %8.3f\n", p, $2, n, u, s, w, v, iv}
+      END {if (rows > 1) printf "%-6s %-15s %9d %8.2f %8.2f %8s %8.3f %8.3f\n", p, "(all threads)", n, tu, ts, "-", tv, tiv}'
   done
   echo
   echo "user_us, sys_us: CPU time of the thread per request (from /proc, 1/$TICK s ticks);"
+  echo "wait_us: time it was runnable but waiting for a core (schedstat): a thread whose"
+  echo "  user + sys + wait comes to the run's seconds / requests is the path's bottleneck;"
   echo "vcsw, ivcsw: voluntary (it waited) and involuntary (it was preempted) switches per request."
   if [ "$STRACE" = 1 ]; then
     echo
