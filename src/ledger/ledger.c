@@ -582,15 +582,17 @@ static void hand_over(struct allot_ledger *l, struct allot__ledger_chunk *batch,
 {
     struct allot__ledger_chunk *c;
     struct timespec ts;
-    uint64_t due = batch->first_us + (uint64_t)(l->commit_ms + LAG_MS) * 1000u;
+    uint64_t due = batch->first_us + (uint64_t)(l->commit_ms + LAG_MS) * 1000u, until;
+    int given = 0;
 
     pthread_mutex_lock(&l->hand_mu);
     if (l->idle_running > 0 && !closing) {
         /* until the older batch handed over is late, if one waits */
-        while ((l->handed || l->idle_busy) &&
-               allot_clock_mono_us() <
-                   (l->handed && l->handed_due_us < due ? l->handed_due_us : due)) {
-            deadline_ts(l->handed && l->handed_due_us < due ? l->handed_due_us : due, &ts);
+        for (;;) {
+            until = l->handed && l->handed_due_us < due ? l->handed_due_us : due;
+            if (!(l->handed || l->idle_busy) || allot_clock_mono_us() >= until)
+                break;
+            deadline_ts(until, &ts);
             pthread_cond_timedwait(&l->hand_cv, &l->hand_mu, &ts);
         }
         if (!l->handed && !l->idle_busy) {
@@ -598,22 +600,24 @@ static void hand_over(struct allot_ledger *l, struct allot__ledger_chunk *batch,
             l->handed_due_us = due;
             l->handed = batch;
             pthread_cond_broadcast(&l->hand_cv);
-            pthread_mutex_unlock(&l->hand_mu);
-            return;
+            given = 1;
         }
     }
-    if (l->handed) { /* not begun: it goes first */
+    if (!given && l->handed) { /* not begun: it goes first */
         for (c = l->handed; c->next; c = c->next)
             ;
         c->next = batch;
         batch = l->handed;
         l->handed = NULL;
     }
-    l->idle_owes = l->idle_busy;
+    if (!given)
+        l->idle_owes = l->idle_busy;
     pthread_mutex_unlock(&l->hand_mu);
-    pthread_mutex_lock(&l->write_mu);
-    store_batch(l, batch, 0);
-    pthread_mutex_unlock(&l->write_mu);
+    if (!given) {
+        pthread_mutex_lock(&l->write_mu);
+        store_batch(l, batch, 0);
+        pthread_mutex_unlock(&l->write_mu);
+    }
 }
 
 /* On the writer: whether the idle writer still owes the batch last handed
