@@ -506,6 +506,15 @@ static void store_batch(struct allot_ledger *l, struct allot__ledger_chunk *batc
                                                   memory_order_relaxed));
 }
 
+/* On the writer: write batch itself, after the idle writer's batch in
+ * progress if any (write_mu). */
+static void store_here(struct allot_ledger *l, struct allot__ledger_chunk *batch)
+{
+    pthread_mutex_lock(&l->write_mu);
+    store_batch(l, batch, 0);
+    pthread_mutex_unlock(&l->write_mu);
+}
+
 /* Under mu, with rows queued: wait until the oldest queued row is
  * commit_ms old, BATCH_NOW rows are queued, or close began. */
 static void wait_due(struct allot_ledger *l)
@@ -613,11 +622,8 @@ static void hand_over(struct allot_ledger *l, struct allot__ledger_chunk *batch,
     if (!given)
         l->idle_owes = l->idle_busy;
     pthread_mutex_unlock(&l->hand_mu);
-    if (!given) {
-        pthread_mutex_lock(&l->write_mu);
-        store_batch(l, batch, 0);
-        pthread_mutex_unlock(&l->write_mu);
-    }
+    if (!given)
+        store_here(l, batch);
 }
 
 /* On the writer: whether the idle writer still owes the batch last handed
@@ -678,9 +684,7 @@ static void *writer_main(void *arg)
                 pthread_cond_timedwait(&l->cv, &l->mu, &ts);
                 if ((batch = take_back_late(l))) {
                     pthread_mutex_unlock(&l->mu);
-                    pthread_mutex_lock(&l->write_mu);
-                    store_batch(l, batch, 0);
-                    pthread_mutex_unlock(&l->write_mu);
+                    store_here(l, batch);
                     pthread_mutex_lock(&l->mu);
                 }
                 reclaim(l);
@@ -930,8 +934,16 @@ int allot_ledger_open_with(const char *path, long commit_ms, const char *pending
             allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
         goto fail;
     }
-    if (pthread_mutex_init(&l->write_mu, NULL) != 0 || pthread_mutex_init(&l->hand_mu, NULL) != 0) {
+    if (pthread_mutex_init(&l->write_mu, NULL) != 0) {
         pthread_mutex_destroy(&l->mu);
+        rc = ALLOT_ESTORE;
+        if (err)
+            allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
+        goto fail;
+    }
+    if (pthread_mutex_init(&l->hand_mu, NULL) != 0) {
+        pthread_mutex_destroy(&l->mu);
+        pthread_mutex_destroy(&l->write_mu);
         rc = ALLOT_ESTORE;
         if (err)
             allot_buf_addf(err, "ledger '%s': cannot create a mutex", l->name);
