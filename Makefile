@@ -4,7 +4,13 @@
 CC      ?= cc
 PKGS    := libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lcsv -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
+# HTTP/1.1 parsing: llhttp, the parser of Node.js (the successor of the
+# retired http_parser). Debian ships it as C sources, not as a library
+# (package node-llhttp), so they are compiled here, without our warnings,
+# banned-function list or -Werror: they are not ours to change.
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wformat=2 -Wundef -fno-common
 ifeq ($(CI),true)
@@ -12,7 +18,7 @@ WARN    += -Werror
 endif
 STD     := -std=c17 -D_GNU_SOURCE
 OPT     ?= -O2 -g
-CFLAGS_ALL = $(STD) $(OPT) $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -include src/util/banned.h $(EXTRA_CFLAGS)
+CFLAGS_ALL = $(STD) $(OPT) $(WARN) -Iinclude -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS) -include src/util/banned.h $(EXTRA_CFLAGS)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -29,6 +35,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FAKE_OBJ := $(FAKE_SRC:%.c=$(B)/obj/%.o)
+LLHTTP_OBJ := $(B)/obj/llhttp/llhttp.o $(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o
 
 .PHONY: all asan asan-bench-kinds tsan test unit clean fuzz format demo bench bench-kinds bench-quality bench-eval bench-instructions bench-cpu model
 all: $(B)/allot $(B)/fake_upstream $(B)/unit_tests
@@ -37,7 +44,12 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(B)/liballot.a: $(LIB_OBJ)
+$(B)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@test -f $(LLHTTP_INC)/llhttp.h || { echo "llhttp not found in $(LLHTTP_DIR): apt-get install node-llhttp (scripts/install-deps.sh)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(OPT) -w -I$(LLHTTP_INC) -c $< -o $@
+
+$(B)/liballot.a: $(LIB_OBJ) $(LLHTTP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -14,7 +14,7 @@ PACKAGES=(
   postgresql                         # tests: initdb, postgres and psql for postgres.test.mjs
   libyaml-dev                        # allot.yaml
   libcjson-dev                       # JSON (cJSON)
-  libhttp-parser-dev                 # HTTP/1.1 parsing
+  node-llhttp                        # HTTP/1.1 parsing: llhttp (Node.js's parser) as C sources
   libpcre2-dev                       # regular expressions: answer checks, JSON Schema "pattern"
   libcsv-dev                         # CSV (outcome data for allot eval)
   json-schema-test-suite             # the official JSON Schema test suite (unit tests)

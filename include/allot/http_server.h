@@ -2,7 +2,7 @@
  *
  * One server per event loop; with several loops, each binds the same
  * address with SO_REUSEPORT and the kernel spreads connections. Requests
- * are parsed with http_parser (Debian's libhttp-parser). Keep-alive and
+ * are parsed with llhttp (Node.js's parser; Debian's node-llhttp). Keep-alive and
  * pipelining: a connection carries one request at a time; bytes of a
  * pipelined next request wait, parsed, until the current response ends, so
  * responses leave in request order.
@@ -57,7 +57,7 @@ struct allot_http_header {
 
 struct allot_http_request {
     struct allot_http_conn *conn;
-    int method;               /* enum http_method of http_parser.h */
+    int method;               /* enum llhttp_method of llhttp.h */
     struct allot_slice path;  /* without the query string */
     struct allot_slice query; /* after '?', may be empty */
     struct allot_http_header headers[ALLOT_HTTP_MAX_HEADERS];
@@ -195,5 +195,11 @@ int allot_http_chunked_end(struct allot_http_request *req);
  * on_abort is not called for it. (Used by the fake upstream to simulate a
  * model server dying mid-stream.) */
 void allot_http_abort(struct allot_http_request *req);
+
+/* The name of a request's method ("POST"), "UNKNOWN" for a value that is
+ * none; the reason phrase of a status ("Not Found"), "Unknown" for one
+ * not registered. Static strings; never fail. */
+const char *allot_http_method_name(int method);
+const char *allot_http_reason(int status);
 
 #endif

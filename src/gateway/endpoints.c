@@ -4,7 +4,7 @@
  * error body every route uses: OpenAI's, or Anthropic's on the Messages
  * API's path. */
 #include <cJSON.h>
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,13 +538,13 @@ void allot__endpoint_dispatch(struct allot__worker *w, struct allot_http_request
         else
             goto not_allowed;
     } else {
-        snprintf(msg, sizeof msg, "no route for %s %.*s", http_method_str(req->method),
+        snprintf(msg, sizeof msg, "no route for %s %.*s", allot_http_method_name(req->method),
                  (int)(p.len > 128 ? 128 : p.len), p.ptr);
         allot__respond_error(req, 404, "invalid_request_error", "not_found", msg, NULL, 0);
     }
     return;
 not_allowed:
-    snprintf(msg, sizeof msg, "method %s is not allowed on %.*s", http_method_str(req->method),
-             (int)(p.len > 128 ? 128 : p.len), p.ptr);
+    snprintf(msg, sizeof msg, "method %s is not allowed on %.*s",
+             allot_http_method_name(req->method), (int)(p.len > 128 ? 128 : p.len), p.ptr);
     allot__respond_error(req, 405, "invalid_request_error", "method_not_allowed", msg, NULL, 0);
 }

@@ -124,37 +124,32 @@ static void request_fix_slices(struct allot_http_conn *c)
         r->headers[i].name.ptr = u + c->name_off[i];
         r->headers[i].value.ptr = u + c->value_off[i];
     }
-    r->path = allot_slice_of(u, n);
-    r->query = allot_slice_of(u + n, 0);
-    if (n && u[0] != '/' && !(n == 1 && u[0] == '*')) { /* absolute-form */
-        struct http_parser_url pu;
-        http_parser_url_init(&pu);
-        if (http_parser_parse_url(u, n, r->method == HTTP_CONNECT, &pu) == 0) {
-            if (pu.field_set & (1u << UF_PATH))
-                r->path =
-                    allot_slice_of(u + pu.field_data[UF_PATH].off, pu.field_data[UF_PATH].len);
-            else
-                r->path = ALLOT_SLICE_LIT("/");
-            if (pu.field_set & (1u << UF_QUERY))
-                r->query =
-                    allot_slice_of(u + pu.field_data[UF_QUERY].off, pu.field_data[UF_QUERY].len);
-            return;
-        }
+    if (n && u[0] != '/' && !(n == 1 && u[0] == '*')) {
+        /* absolute-form (http://host/path?q) or authority-form (host:port,
+         * CONNECT): what follows the authority is split as origin-form,
+         * and no path at all is "/" */
+        const char *sep = memmem(u, n, "://", 3);
+        size_t from = n;
+        for (i = sep ? (size_t)(sep - u) + 3 : n; i < n; i++)
+            if (u[i] == '/' || u[i] == '?' || u[i] == '#') {
+                from = i;
+                break;
+            }
+        u += from;
+        n -= from;
     }
     h = memchr(u, '#', n);
     end = h ? (size_t)(h - u) : n;
     q = memchr(u, '?', end);
-    if (q) {
-        r->path = allot_slice_of(u, (size_t)(q - u));
-        r->query = allot_slice_of(q + 1, end - (size_t)(q - u) - 1);
-    } else {
-        r->path = allot_slice_of(u, end);
-    }
+    r->path = allot_slice_of(u, q ? (size_t)(q - u) : end);
+    r->query = q ? allot_slice_of(q + 1, end - (size_t)(q - u) - 1) : allot_slice_of(u + end, 0);
+    if (!r->path.len)
+        r->path = ALLOT_SLICE_LIT("/");
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
 
-static int on_message_begin(http_parser *p)
+static int on_message_begin(llhttp_t *p)
 {
     struct allot_http_conn *c = p->data;
     c->state = CONN_READING_HEAD;
@@ -177,7 +172,7 @@ static int head_add(struct allot_http_conn *c, const char *at, size_t n)
     return rc ? -1 : 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n)
+static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct allot_http_conn *c = p->data;
     if (head_add(c, at, n))
@@ -186,7 +181,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t n)
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct allot_http_conn *c = p->data;
     struct allot_http_request *r = &c->req;
@@ -210,7 +205,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n)
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct allot_http_conn *c = p->data;
     struct allot_http_request *r = &c->req;
@@ -227,18 +222,18 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_headers_complete(http_parser *p)
+static int on_headers_complete(llhttp_t *p)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     struct allot_http_conn *c = p->data;
     struct allot_http_server *s = c->server;
-    int has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    int has_length = (p->flags & F_CONTENT_LENGTH) != 0;
     int has_body = (p->flags & F_CHUNKED) || (has_length && p->content_length > 0);
 
     c->state = CONN_READING_BODY;
     c->head_done = 1;
     c->req.method = (int)p->method;
-    c->req.keep_alive = http_should_keep_alive(p);
+    c->req.keep_alive = llhttp_should_keep_alive(p);
     c->is_head = p->method == HTTP_HEAD;
     c->http10 = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);
     /* a browser's CORS preflight carries no credentials: answered here,
@@ -276,7 +271,7 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
+static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct allot_http_conn *c = p->data;
     int rc = allot_buf_add(&c->req.body, at, n);
@@ -287,13 +282,13 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return rc ? -1 : 0;
 }
 
-static int on_message_complete(http_parser *p)
+static int on_message_complete(llhttp_t *p)
 {
-    http_parser_pause(p, 1); /* one request at a time: execute returns here */
-    return 0;
+    (void)p;
+    return HPE_PAUSED; /* one request at a time: execute returns here */
 }
 
-static const http_parser_settings parser_settings = {
+static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
@@ -327,7 +322,8 @@ static void dispatch(struct allot_http_conn *c)
     c->in_dispatch = 0;
 }
 
-static void parse_failed(struct allot_http_conn *c, enum http_errno e)
+/* reason: llhttp's words for what it refused, or NULL. */
+static void parse_failed(struct allot_http_conn *c, const char *reason)
 {
     char msg[200];
 
@@ -335,10 +331,9 @@ static void parse_failed(struct allot_http_conn *c, enum http_errno e)
         return;
     if (c->fail_status) {
         allot__http_conn_fail(c, c->fail_status, c->fail_msg);
-    } else if (e == HPE_HEADER_OVERFLOW) {
-        allot__http_conn_fail(c, 431, "request head too large");
     } else {
-        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+        snprintf(msg, sizeof msg, "malformed HTTP request: %s",
+                 reason && *reason ? reason : "no progress");
         allot__http_conn_fail(c, 400, msg);
     }
 }
@@ -354,20 +349,21 @@ static int conn_parsing(const struct allot_http_conn *c)
 static size_t conn_parse(struct allot_http_conn *c, const char *data, size_t len)
 {
     size_t off = 0, n;
-    enum http_errno e;
+    llhttp_errno_t e;
 
     while (off < len && conn_parsing(c)) {
-        n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
+        e = llhttp_execute(&c->parser, data + off, len - off);
+        /* paused or refused: the error position is where parsing stopped */
+        n = e == HPE_OK ? len - off : (size_t)(llhttp_get_error_pos(&c->parser) - (data + off));
         off += n;
-        e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
+            llhttp_resume(&c->parser);
             dispatch(c);
         } else if (e != HPE_OK) {
-            parse_failed(c, e);
+            parse_failed(c, llhttp_get_error_reason(&c->parser));
             return len;
         } else if (n == 0) {
-            parse_failed(c, HPE_UNKNOWN); /* no progress: never loop */
+            parse_failed(c, NULL); /* no progress: never loop */
             return len;
         }
     }
@@ -605,7 +601,7 @@ struct allot_http_conn *allot__http_conn_new(struct allot_http_server *s)
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     c->server = s;
-    http_parser_init(&c->parser, HTTP_REQUEST);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
     allot_buf_init(&c->rbuf, RBUF_MAX);
     allot_buf_init(&c->head, s->limits.max_header_bytes);

@@ -5,7 +5,7 @@
  * allot__http_server_adopt and allot__http_server_n_conns. */
 #ifndef ALLOT_HTTP_INTERNAL_H
 #define ALLOT_HTTP_INTERNAL_H
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -62,7 +62,7 @@ struct allot_http_conn {
     struct allot_http_conn *prev, *next; /* server->conns */
     struct allot_http_conn *resume_next; /* server->resume_head */
     enum conn_state state;
-    http_parser parser;
+    llhttp_t parser;
     struct allot_buf rbuf; /* received, not yet parsed (pipelined) */
     struct allot_buf head; /* URL, then header names and values */
     size_t url_len;        /* the URL is head[0, url_len) */

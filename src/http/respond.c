@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "allot/error.h"
 #include "allot/fmt.h"
 #include "allot/log.h"
@@ -219,17 +222,53 @@ static int header_reserved(struct allot_slice name)
     }
 }
 
+/* Does v hold CR or LF (or, with colon, ':')? One pass, sixteen bytes a
+ * step with SSE2 where it exists: a gateway answer's head has about
+ * fifteen headers to look at, on every response. */
+static int breaks_line(struct allot_slice v, int colon)
+{
+    const char *p = v.ptr;
+    size_t i = 0, n = v.len;
+    char third = colon ? ':' : '\r';
+
+#if defined(__SSE2__)
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), th = _mm_set1_epi8(third);
+    for (; i + 16 <= n; i += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf)),
+                                 _mm_cmpeq_epi8(b, th));
+        if (_mm_movemask_epi8(m))
+            return 1;
+    }
+    if (i < n) { /* the last 1..15 bytes, copied out: never a read past v */
+        char t[16] = {0};
+        __m128i b, m;
+        memcpy(t, p + i, n - i);
+        b = _mm_loadu_si128((const __m128i *)(const void *)t);
+        m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf)),
+                         _mm_cmpeq_epi8(b, th));
+        return _mm_movemask_epi8(m) != 0;
+    }
+    return 0;
+#else
+    for (; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == third)
+            return 1;
+    return 0;
+#endif
+}
+
 static int has_crlf(struct allot_slice v)
 {
-    return v.len && (memchr(v.ptr, '\r', v.len) || memchr(v.ptr, '\n', v.len));
+    return breaks_line(v, 0);
 }
 
 /* May header h go out as the caller gave it? Not when allot frames the
  * response with it, nor when it could split the head. */
 static int header_ok(const struct allot_http_header *h)
 {
-    return h->name.len && !header_reserved(h->name) && !has_crlf(h->name) && !has_crlf(h->value) &&
-           !memchr(h->name.ptr, ':', h->name.len);
+    return h->name.len && !header_reserved(h->name) && !breaks_line(h->name, 1) &&
+           !breaks_line(h->value, 0);
 }
 
 static char *put(char *p, const void *src, size_t n)
@@ -265,9 +304,7 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
     allot_buf_reset(out);
     if (status < 100 || status > 999)
         status = 500;
-    reason = http_status_str((enum http_status)status);
-    if (!reason || reason[0] == '<')
-        reason = "Unknown";
+    reason = allot_http_reason(status);
     reason_len = strlen(reason);
     code[0] = (char)('0' + status / 100);
     code[1] = (char)('0' + status / 10 % 10);

@@ -4,7 +4,7 @@
  * (multi socket bookkeeping, URL parsing, status-line sscanf, liveness
  * poll()s) was a quarter of the loop thread's CPU (bench/README.md). For a
  * plain http:// provider this client does the same job with libuv TCP
- * handles and http_parser, behind the same interface (upstream.h):
+ * handles and llhttp, behind the same interface (upstream.h):
  * client.c dispatches a provider here when its base_url is http://, no
  * proxy from the environment applies and http_client is not "curl".
  *
@@ -17,7 +17,7 @@
  * request); bytes or EOF on an idle one mean the server closed it, and it
  * is closed. A request is one uv_try_write of two buffers (head, body),
  * uv_write for what the socket did not take. The response goes through
- * http_parser (HTTP_RESPONSE): 1xx heads are skipped, body bytes
+ * llhttp (HTTP_RESPONSE): 1xx heads are skipped, body bytes
  * (dechunked) go to on_data. A pause (ALLOT_UPSTREAM_PAUSE) pauses the
  * parser and stops reading. As with libcurl, the bytes of the on_data call
  * that paused are not consumed: they are handed over again on resume. They
@@ -45,7 +45,7 @@
  * after a complete response the server allows to keep alive, with the
  * request fully written and no stray byte after it; never after a cancel,
  * an abort, a parse error, a timeout or an incomplete body. */
-#include <http_parser.h>
+#include <llhttp.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -106,7 +106,7 @@ struct h1_conn {
     uv_tcp_t tcp;
     uv_connect_t connect_req;
     uv_write_t write_req;
-    http_parser parser;
+    llhttp_t parser;
     struct h1_provider *pv;
     struct h1_xfer *x; /* the transfer using it; NULL when idle or closing */
     enum conn_state state;
@@ -145,7 +145,7 @@ struct h1_xfer {
     int keep_alive;   /* ... and the server allows another request */
     int aborted;      /* a callback asked to stop */
     int paused;       /* on_data returned ALLOT_UPSTREAM_PAUSE */
-    int in_value;     /* http_parser: the last header callback was a value */
+    int in_value;     /* the last header callback was a value */
     int field_is_ct;  /* the header being read is Content-Type */
     int field_hint;   /* ... is Retry-After (HINT_S) or retry-after-ms (HINT_MS); else -1 */
     size_t field_len; /* of the header name being read, up to 15 */
@@ -499,6 +499,8 @@ static void arm_timer(struct h1_xfer *x)
 
 /* ---- sending ------------------------------------------------------------- */
 
+static const llhttp_settings_t parser_settings; /* the callbacks, under receiving */
+
 static void on_write(uv_write_t *req, int status)
 {
     struct h1_conn *c = req->data;
@@ -530,7 +532,7 @@ static void send_request(struct h1_xfer *x, struct h1_conn *c)
     c->uses++;
     c->tail_len = 0;
     c->held_len = 0;
-    http_parser_init(&c->parser, HTTP_RESPONSE);
+    llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings);
     c->parser.data = c;
     bufs[0] = uv_buf_init(x->head, (unsigned)x->head_len);
     bufs[1] = uv_buf_init((char *)(uintptr_t)x->body, (unsigned)x->body_len);
@@ -756,7 +758,7 @@ static void acquire(struct h1_xfer *x, int fresh)
 
 /* ---- receiving ----------------------------------------------------------- */
 
-static int on_message_begin(http_parser *hp)
+static int on_message_begin(llhttp_t *hp)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -771,7 +773,7 @@ static int on_message_begin(http_parser *hp)
     return 0;
 }
 
-static int on_header_field(http_parser *hp, const char *p, size_t n)
+static int on_header_field(llhttp_t *hp, const char *p, size_t n)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -790,7 +792,7 @@ static int on_header_field(http_parser *hp, const char *p, size_t n)
     return 0;
 }
 
-static int on_header_value(http_parser *hp, const char *p, size_t n)
+static int on_header_value(llhttp_t *hp, const char *p, size_t n)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -848,7 +850,7 @@ static int64_t head_hint(const struct h1_xfer *x)
     return ms;
 }
 
-static int on_headers_complete(http_parser *hp)
+static int on_headers_complete(llhttp_t *hp)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -866,7 +868,7 @@ static int on_headers_complete(http_parser *hp)
     return 0;
 }
 
-static int on_body(http_parser *hp, const char *p, size_t n)
+static int on_body(llhttp_t *hp, const char *p, size_t n)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -879,8 +881,7 @@ static int on_body(http_parser *hp, const char *p, size_t n)
         x->paused = 1;
         c->held_off = (size_t)(p - c->rbuf);
         c->held_len = n;
-        http_parser_pause(hp, 1);
-        return 0;
+        return HPE_PAUSED;
     }
     if (rc) {
         x->aborted = 1;
@@ -889,7 +890,7 @@ static int on_body(http_parser *hp, const char *p, size_t n)
     return 0;
 }
 
-static int on_message_complete(http_parser *hp)
+static int on_message_complete(llhttp_t *hp)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
@@ -897,13 +898,12 @@ static int on_message_complete(http_parser *hp)
     if (!x->head_done)
         return 0; /* the end of an interim response */
     x->complete = 1;
-    x->keep_alive = http_should_keep_alive(hp);
-    http_parser_pause(hp, 1); /* a byte after the response is not ours to parse */
-    return 0;
+    x->keep_alive = llhttp_should_keep_alive(hp);
+    return HPE_PAUSED; /* a byte after the response is not ours to parse */
 }
 
 /* Constant, shared by every loop's connections. */
-static const http_parser_settings parser_settings = {
+static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
@@ -917,8 +917,9 @@ static const http_parser_settings parser_settings = {
 static enum feed_result feed(struct h1_conn *c, const char *p, size_t n)
 {
     struct h1_xfer *x = c->x;
-    size_t used = http_parser_execute(&c->parser, &parser_settings, p, n);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    llhttp_errno_t e = llhttp_execute(&c->parser, p, n);
+    /* paused or refused: the error position is where parsing stopped */
+    size_t used = e == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&c->parser) - p);
 
     if (x->aborted) {
         fail(x, ALLOT_ECLOSED, "transfer aborted by allot");
@@ -936,12 +937,12 @@ static enum feed_result feed(struct h1_conn *c, const char *p, size_t n)
         read_stop(c);
         return FEED_PAUSED;
     }
-    if (e != HPE_OK) {
-        fail(x, ALLOT_EUPSTREAM, "Weird server reply (%s)", http_errno_description(e));
+    if (e == HPE_PAUSED_UPGRADE || c->parser.upgrade) {
+        fail(x, ALLOT_EUPSTREAM, "Weird server reply (an upgrade to another protocol)");
         return FEED_DONE;
     }
-    if (c->parser.upgrade) {
-        fail(x, ALLOT_EUPSTREAM, "Weird server reply (an upgrade to another protocol)");
+    if (e != HPE_OK) {
+        fail(x, ALLOT_EUPSTREAM, "Weird server reply (%s)", llhttp_get_error_reason(&c->parser));
         return FEED_DONE;
     }
     return FEED_MORE;
@@ -955,9 +956,9 @@ static void on_conn_end(struct h1_xfer *x, ssize_t err)
     if (retry_fresh(x))
         return;
     if (err == UV_EOF && x->got_bytes) {
-        /* A close-delimited body ends here; http_parser says whether
-         * the message was complete. */
-        http_parser_execute(&c->parser, &parser_settings, NULL, 0);
+        /* A close-delimited body ends here; llhttp says whether the
+         * message was complete (on_message_complete runs if it was). */
+        (void)llhttp_finish(&c->parser);
         if (x->aborted) {
             fail(x, ALLOT_ECLOSED, "transfer aborted by allot");
             return;
@@ -1023,7 +1024,7 @@ static void do_resume(struct h1_xfer *x)
             return;
         }
     }
-    http_parser_pause(&c->parser, 0);
+    llhttp_resume(&c->parser);
     if (c->tail_len) {
         size_t off = c->tail_off, n = c->tail_len;
         c->tail_len = 0;

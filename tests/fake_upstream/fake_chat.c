@@ -29,8 +29,8 @@
  * client left) returns it to the free list at once, unless we are inside a
  * call into the server for it (busy), in which case the caller does that
  * when the call returns. */
-#include <http_parser.h>
 #include <stddef.h>
+#include <llhttp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1322,8 +1322,7 @@ static void on_request(struct allot_http_request *req, void *ctx)
         respond_now(w, req, 200, "application/json");
     } else {
         snprintf(msg, sizeof msg, "fake upstream: no route for %s %.*s",
-                 http_method_str((enum http_method)req->method), (int)(p.len > 100 ? 100 : p.len),
-                 p.ptr);
+                 allot_http_method_name(req->method), (int)(p.len > 100 ? 100 : p.len), p.ptr);
         respond_error_now(w, req, &fake_openai, 404, msg, "invalid_request_error");
     }
 }

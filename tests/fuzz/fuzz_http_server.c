@@ -19,7 +19,7 @@
  * wrote for each input. */
 #include <errno.h>
 #include <fcntl.h>
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,18 +159,19 @@ static void on_poll(uv_poll_t *p, int status, int events)
 /* Whatever the server wrote must parse as a sequence of responses. */
 static void check_output(const struct fuzz *f)
 {
-    http_parser p;
-    http_parser_settings s;
-    size_t n;
+    llhttp_t p;
+    llhttp_settings_t s;
+    llhttp_errno_t e;
 
     if (f->saw_head || f->out_len == 0)
         return;
-    http_parser_settings_init(&s);
-    http_parser_init(&p, HTTP_RESPONSE);
-    n = http_parser_execute(&p, &s, f->out, f->out_len);
-    if (n != f->out_len || HTTP_PARSER_ERRNO(&p) != HPE_OK) {
-        fprintf(stderr, "server wrote an unparsable response (%s at %zu): %.*s\n",
-                http_errno_name(HTTP_PARSER_ERRNO(&p)), n, (int)f->out_len, f->out);
+    llhttp_settings_init(&s);
+    llhttp_init(&p, HTTP_RESPONSE, &s);
+    e = llhttp_execute(&p, f->out, f->out_len);
+    if (e != HPE_OK) {
+        fprintf(stderr, "server wrote an unparsable response (%s: %s at %zu): %.*s\n",
+                llhttp_errno_name(e), llhttp_get_error_reason(&p),
+                (size_t)(llhttp_get_error_pos(&p) - f->out), (int)f->out_len, f->out);
         abort();
     }
 }

@@ -6,8 +6,8 @@
 # (the built-in classifier model comes in build/asan/obj/kinds_blob.o)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-CFLAGS="-std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Iinclude -Isrc -include src/util/banned.h $(pkg-config --cflags libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto)"
-LIBS="build/asan/obj/kinds_blob.o build/asan/liballot.a $(pkg-config --libs libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto) -lhttp_parser -lcsv -lpthread -lm"
+CFLAGS="-std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Iinclude -Isrc -I/usr/share/include/llhttp -include src/util/banned.h $(pkg-config --cflags libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto)"
+LIBS="build/asan/obj/kinds_blob.o build/asan/liballot.a $(pkg-config --libs libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto) -lcsv -lpthread -lm"
 mkdir -p build/asan/fuzz
 status=0
 for src in tests/fuzz/fuzz_*.c; do

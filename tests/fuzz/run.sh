@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 PKGS="libuv libcurl sqlite3 libpq yaml-0.1 libcjson libpcre2-8 libcrypto"
-CFLAGS="-std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -include src/util/banned.h $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lcsv -lpthread -lm"
+CFLAGS="-std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I/usr/share/include/llhttp -include src/util/banned.h $(pkg-config --cflags $PKGS)"
+LIBS="$(pkg-config --libs $PKGS) -lcsv -lpthread -lm"
 LIB_SRC=$(ls src/util/*.c src/config/*.c src/http/*.c src/upstream/*.c src/route/*.c src/ledger/*.c src/gateway/anthropic_*.c src/gateway/responses_*.c src/gateway/tools_memo.c src/gateway/chat_answer.c)
 make --no-print-directory build/kinds.model  # the built-in classifier model, linked in below
-LIB_SRC="$LIB_SRC src/model/kinds_blob.c"
+LIB_SRC="$LIB_SRC src/model/kinds_blob.c /usr/share/llhttp/llhttp.c /usr/share/llhttp/api.c /usr/share/llhttp/http.c"
 CFLAGS="$CFLAGS -DALLOT_KINDS_MODEL_FILE=\"build/kinds.model\""
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
