@@ -149,7 +149,7 @@ struct h1_xfer {
     int field_is_ct;  /* the header being read is Content-Type */
     int field_hint;   /* ... is Retry-After (HINT_S) or retry-after-ms (HINT_MS); else -1 */
     size_t field_len; /* of the header name being read, up to 15 */
-    char field[15];   /* its first bytes, lower-cased: one more than the longest name sought */
+    char field[15];   /* its bytes, as sent: one more than the longest name sought */
     char ct[H1_CT_MAX];
     size_t ct_len;
     int have_ct;
@@ -777,19 +777,24 @@ static int on_header_field(llhttp_t *hp, const char *p, size_t n)
 {
     struct h1_conn *c = hp->data;
     struct h1_xfer *x = c->x;
-    size_t i;
 
     if (x->in_value) { /* a new header begins */
         x->in_value = 0;
         x->field_len = 0;
     }
-    for (i = 0; i < n && x->field_len < sizeof x->field; i++) {
-        char ch = p[i];
-        x->field[x->field_len++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    }
-    if (i < n)
+    if (n > sizeof x->field - x->field_len) {
         x->field_len = sizeof x->field; /* longer than any name looked for */
+        return 0;
+    }
+    memcpy(x->field + x->field_len, p, n);
+    x->field_len += n;
     return 0;
+}
+
+/* Is the header name being read `name` (lower case), in any case? */
+static int field_is(const struct h1_xfer *x, const char *name, size_t len)
+{
+    return x->field_len == len && strncasecmp(x->field, name, len) == 0;
 }
 
 static int on_header_value(llhttp_t *hp, const char *p, size_t n)
@@ -799,15 +804,14 @@ static int on_header_value(llhttp_t *hp, const char *p, size_t n)
 
     if (!x->in_value) {
         x->in_value = 1;
-        x->field_is_ct = x->field_len == 12 && memcmp(x->field, "content-type", 12) == 0;
+        x->field_is_ct = field_is(x, "content-type", 12);
         if (x->field_is_ct) { /* a repeated header: the last one wins, as with curl */
             x->ct_len = 0;
             x->have_ct = 1;
         }
-        x->field_hint = x->field_len == 11 && memcmp(x->field, "retry-after", 11) == 0 ? HINT_S
-                        : x->field_len == 14 && memcmp(x->field, "retry-after-ms", 14) == 0
-                            ? HINT_MS
-                            : -1;
+        x->field_hint = field_is(x, "retry-after", 11)      ? HINT_S
+                        : field_is(x, "retry-after-ms", 14) ? HINT_MS
+                                                            : -1;
         if (x->field_hint >= 0) { /* repeated: the last one counts */
             x->hint_len[x->field_hint] = 0;
             x->have_hint = 1;
