@@ -9,10 +9,14 @@
  * and can be replaced while serving (SIGHUP) without a request seeing a
  * half-loaded model.
  *
- * DESIGN: the model in use is reference-counted under a mutex; a classify
- * call holds a reference for its duration, so a reload frees the old model
- * only after the last request using it is done. Classification itself
- * does not allocate. */
+ * DESIGN: the model in use is reference-counted under a mutex. Each thread
+ * that classifies holds a reference to the model it last used and checks,
+ * with one atomic load and no lock, whether a reload replaced it; only then
+ * does it take the mutex to trade its reference. A reload therefore frees
+ * the old model once every thread that used it has classified again (or
+ * exited), never while a classification is using it. Classification
+ * itself does not allocate (a thread's first call makes its small
+ * per-thread block). */
 #ifndef ALLOT_CLASSIFY_H
 #define ALLOT_CLASSIFY_H
 #include <stddef.h>

@@ -13,8 +13,17 @@
  * choice for unsure requests applies instead of a guess from structure.
  *
  * DESIGN: the model in use is a slot {model, source, serial, refs} swapped
- * under a mutex; see classify.h. allot_classify() first asks the thread's
- * memo (classify_memo.h) under the slot's serial. */
+ * under a mutex; see classify.h. A thread that classifies keeps a
+ * reference to the slot it last used (a thread block), so that
+ * allot_classify() takes no lock while the slot in use stays the same:
+ * one atomic load tells it whether a reload put another in place, and
+ * only then does it take the mutex to trade its reference for one to the
+ * new slot. Each worker's loop classifies every request, so a
+ * process-wide mutex there would be a cache line that every worker's core
+ * takes in turn, twice a request. The cost: a thread keeps an old model
+ * after a reload until its next classification (or its exit). Then
+ * allot_classify() asks the thread's memo (classify_memo.h) under the
+ * slot's serial. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +38,7 @@
 #include "allot/copy.h"
 #include "allot/error.h"
 #include "allot/fmt.h"
+#include "allot/thread_block.h"
 #include "util/byte_table.h"
 #include "util/header_safe16.h"
 
@@ -40,7 +50,7 @@ struct slot {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct slot *current;
+static struct slot *_Atomic current; /* written under mu; read without it by in_use() */
 static atomic_uint_fast64_t last_serial;
 
 static struct slot *slot_new(void)
@@ -77,8 +87,8 @@ static void install(struct slot *s)
 {
     struct slot *old;
     pthread_mutex_lock(&mu);
-    old = current;
-    current = s;
+    old = atomic_load_explicit(&current, memory_order_relaxed);
+    atomic_store_explicit(&current, s, memory_order_release);
     if (old && old->refs == 0)
         slot_free(old);
     else if (old)
@@ -86,15 +96,34 @@ static void install(struct slot *s)
     pthread_mutex_unlock(&mu);
 }
 
+/* A reference given up, under mu. */
+static void put_locked(struct slot *s)
+{
+    if (!s)
+        return;
+    s->refs--;
+    if (s->refs == 0x80000000u) /* retired and unused */
+        slot_free(s);
+}
+
+/* A reference to the slot in use, taken under mu (made when none is). */
+static struct slot *get_locked(void)
+{
+    struct slot *s = atomic_load_explicit(&current, memory_order_relaxed);
+    if (!s) {
+        s = builtin_slot();
+        atomic_store_explicit(&current, s, memory_order_release);
+    }
+    if (s)
+        s->refs++;
+    return s;
+}
+
 static struct slot *acquire(void)
 {
     struct slot *s;
     pthread_mutex_lock(&mu);
-    if (!current)
-        current = builtin_slot();
-    s = current;
-    if (s)
-        s->refs++;
+    s = get_locked();
     pthread_mutex_unlock(&mu);
     return s;
 }
@@ -104,10 +133,42 @@ static void release(struct slot *s)
     if (!s)
         return;
     pthread_mutex_lock(&mu);
-    s->refs--;
-    if (s->refs == 0x80000000u) /* retired and unused */
-        slot_free(s);
+    put_locked(s);
     pthread_mutex_unlock(&mu);
+}
+
+/* The slot a thread last classified with, and its reference to it. */
+struct held {
+    struct slot *slot;
+};
+
+static void held_release(void *p)
+{
+    release(((struct held *)p)->slot);
+}
+
+static struct allot_thread_block helds = ALLOT_THREAD_BLOCK_INIT(sizeof(struct held), held_release);
+
+/* The slot in use for the calling thread, through its held reference: no
+ * lock unless the slot changed since the thread last looked. *temp is set
+ * when the thread has no block (out of memory): the caller then holds a
+ * reference of its own, to give back with release(). */
+static struct slot *in_use(struct slot **temp)
+{
+    struct held *h = allot_thread_block_get(&helds);
+    struct slot *s;
+
+    *temp = NULL;
+    if (!h)
+        return *temp = acquire();
+    s = atomic_load_explicit(&current, memory_order_acquire);
+    if (s && s == h->slot)
+        return s;
+    pthread_mutex_lock(&mu);
+    put_locked(h->slot);
+    h->slot = get_locked();
+    pthread_mutex_unlock(&mu);
+    return h->slot;
 }
 
 int allot_classifier_use_file(const char *path, struct allot_buf *err)
@@ -148,6 +209,7 @@ const char *allot_classifier_source(char *buf, size_t cap)
 
 void allot_classifier_shutdown(void)
 {
+    allot_thread_block_drop(&helds); /* the calling thread's reference */
     install(NULL);
 }
 
@@ -682,7 +744,7 @@ void allot_classify_with(const struct allot_kinds_model *m, const struct allot_i
 
 int allot_classify(const struct allot_instruction *in, struct allot_classification *out)
 {
-    struct slot *s = acquire();
+    struct slot *temp, *s = in_use(&temp);
     struct allot_instruction_view v;
     struct allot_classify_memo_key k;
     int found = 0;
@@ -698,7 +760,7 @@ int allot_classify(const struct allot_instruction *in, struct allot_classificati
     } else {
         classify_view(NULL, in, &v, out);
     }
-    release(s);
+    release(temp);
     return found;
 }
 

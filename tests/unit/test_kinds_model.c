@@ -995,6 +995,84 @@ TEST(kinds_model_reload_while_classifying)
     ASSERT_INT_EQ(r.bad, 0);
 }
 
+/* A thread that classified before a reload, and keeps its reference to
+ * the model it used then (classify.c), classifies with the new model at
+ * its next call, and the old model is freed once no thread holds it (run
+ * under ASan to see the latter). */
+struct later {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int step; /* 1: the thread classified; 2: reloaded; 3: it classified again */
+    enum allot_category before, after;
+};
+
+static void *classify_before_and_after(void *arg)
+{
+    struct later *l = arg;
+    enum allot_category c = classify_text(summarise_prompt).category;
+    pthread_mutex_lock(&l->mu);
+    l->before = c;
+    l->step = 1;
+    pthread_cond_broadcast(&l->cv);
+    while (l->step < 2)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+    c = classify_text(summarise_prompt).category;
+    pthread_mutex_lock(&l->mu);
+    l->after = c;
+    l->step = 3;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+TEST(kinds_model_reload_reaches_a_thread_that_classified_before)
+{
+    struct tmpdir td;
+    struct allot_kinds_model *tiny = NULL;
+    struct allot_buf err;
+    struct later l;
+    pthread_t th;
+    char good[256];
+    int rc;
+
+    ASSERT_INT_EQ(tmpdir_make(&td, "kinds-later"), 0);
+    snprintf(good, sizeof good, "%s/good.model", td.dir);
+    allot_buf_init(&err, 4096);
+    ASSERT_INT_EQ(train_tiny(1, 1, 0, &tiny), 0);
+    ASSERT_INT_EQ(allot_kinds_model_save(tiny, good, &err), 0);
+    allot_kinds_model_free(tiny);
+    allot_classifier_use_builtin();
+    memset(&l, 0, sizeof l);
+    pthread_mutex_init(&l.mu, NULL);
+    pthread_cond_init(&l.cv, NULL);
+    ASSERT_INT_EQ(pthread_create(&th, NULL, classify_before_and_after, &l), 0);
+    pthread_mutex_lock(&l.mu);
+    while (l.step < 1)
+        pthread_cond_wait(&l.cv, &l.mu);
+    pthread_mutex_unlock(&l.mu);
+    rc = allot_classifier_use_file(good, &err);
+    pthread_mutex_lock(&l.mu);
+    l.step = 2;
+    pthread_cond_broadcast(&l.cv);
+    pthread_mutex_unlock(&l.mu);
+    pthread_join(th, NULL);
+    /* this thread too, after another reload back and forth */
+    allot_classifier_use_builtin();
+    ASSERT_INT_NE(classify_text(summarise_prompt).category, ALLOT_CAT_SCAN);
+    ASSERT_INT_EQ(allot_classifier_use_file(good, &err), 0);
+    ASSERT_INT_EQ(classify_text(summarise_prompt).category, ALLOT_CAT_SCAN);
+    allot_classifier_use_builtin();
+    pthread_cond_destroy(&l.cv);
+    pthread_mutex_destroy(&l.mu);
+    allot_buf_release(&err);
+    tmpdir_remove(&td);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT_INT_EQ(l.step, 3);
+    ASSERT_INT_NE(l.before, ALLOT_CAT_SCAN);
+    ASSERT_INT_EQ(l.after, ALLOT_CAT_SCAN);
+}
+
 /* --- the labelled-data reader (kinds_data.h) --- */
 
 struct seen {
