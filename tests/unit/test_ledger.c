@@ -143,6 +143,7 @@ TEST(ledger_round_trip_from_two_threads)
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
     ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 1001);
     ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA page_size"), 16384); /* a file allot made */
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_ts_ms'"),

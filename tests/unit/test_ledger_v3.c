@@ -353,6 +353,8 @@ static void check_upgraded(sqlite3 *db, const char *old_id, int had_explain,
     size_t i;
 
     ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    /* made by hand with SQLite's default page size, which it keeps */
+    ASSERT_INT_EQ(query_int(db, "PRAGMA page_size"), 4096);
     for (i = 0; i < sizeof v3_columns / sizeof v3_columns[0]; i++)
         if (!has_column(db, "requests", v3_columns[i]))
             TEST_FAIL_("no column %s", v3_columns[i]);
