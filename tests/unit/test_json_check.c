@@ -362,6 +362,22 @@ static int note_member(void *ctx, const struct allot_json_check_member *m)
     return s->n == s->stop_after;
 }
 
+/* The same, every member, with the escaped keys as bits of stop_after. */
+static int note_escaped(void *ctx, const struct allot_json_check_member *m)
+{
+    struct scanned *s = ctx;
+
+    if (s->n >= 8)
+        return 1;
+    s->key_off[s->n] = m->key_off;
+    s->key_len[s->n] = m->key_len;
+    s->off[s->n] = m->value_off;
+    s->len[s->n] = m->value_len;
+    s->stop_after |= m->key_escaped << s->n;
+    s->n++;
+    return 0;
+}
+
 TEST(json_check_members_gives_the_spans_the_check_gives)
 {
     const char *t = " {\"a\" : \"x\\\\\\\"}\" ,\"b\":[1,{\"c\":\"]\"}] ,\"c\":-1.5e3,\"d\":{}}";
@@ -389,6 +405,63 @@ TEST(json_check_members_gives_the_spans_the_check_gives)
     memset(&s, 0, sizeof s);
     ASSERT_INT_EQ(allot_json_check_members(" {} ", 4, note_member, &s), 0);
     ASSERT_INT_EQ(s.n, 0);
+}
+
+/* What allot_json_check() told of the same members, for the comparison
+ * below. */
+static void note_checked(void *ctx, const struct allot_json_check_member *m)
+{
+    struct scanned *s = ctx;
+
+    if (s->n >= 8)
+        return;
+    s->key_off[s->n] = m->key_off;
+    s->key_len[s->n] = m->key_len;
+    s->off[s->n] = m->value_off;
+    s->len[s->n] = m->value_len;
+    s->stop_after |= m->key_escaped << s->n; /* the escaped keys, as bits */
+    s->n++;
+}
+
+/* The walk of a valid text skips strings sixteen bytes at a time: an
+ * escape (a quote, a backslash, a \u) at every place in a long key and a
+ * long value, and just before the closing quote, gives the spans and the
+ * escaped keys the full check gives. */
+TEST(json_check_members_agree_with_the_check_at_every_escape_place)
+{
+    static const char *const escapes[] = {"\\\"", "\\\\", "\\u00e9", "\\n"};
+    char key[64], val[96], text[256];
+    size_t at, e;
+
+    for (e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
+        for (at = 0; at <= 40; at++) {
+            struct scanned walked, checked;
+            int n;
+
+            memset(key, 'k', sizeof key);
+            memcpy(key + at % 17, escapes[e], strlen(escapes[e])); /* ends by 23 */
+            key[24] = '\0';
+            memset(val, 'v', sizeof val);
+            memcpy(val + at, escapes[e], strlen(escapes[e]));
+            val[48] = '\0';
+            n = snprintf(text, sizeof text,
+                         "{\"%s\":\"%s\",\"n\":[\"%s\",{\"x\":\"%s\"}],\"%s\":\"%s\\\\\"}", key,
+                         val, val, key, "plain", val);
+            ASSERT(n > 0 && (size_t)n < sizeof text);
+            memset(&walked, 0, sizeof walked);
+            memset(&checked, 0, sizeof checked);
+            ASSERT_INT_EQ(allot_json_check(text, (size_t)n, 0, note_checked, &checked, NULL), 0);
+            ASSERT_INT_EQ(allot_json_check_members(text, (size_t)n, note_escaped, &walked), 0);
+            ASSERT_INT_EQ(walked.n, 3);
+            ASSERT_INT_EQ(checked.n, 3);
+            ASSERT_INT_EQ(walked.stop_after, checked.stop_after);
+            ASSERT_INT_EQ(checked.stop_after, 1); /* the first key only */
+            ASSERT(memcmp(walked.key_off, checked.key_off, sizeof walked.key_off) == 0);
+            ASSERT(memcmp(walked.key_len, checked.key_len, sizeof walked.key_len) == 0);
+            ASSERT(memcmp(walked.off, checked.off, sizeof walked.off) == 0);
+            ASSERT(memcmp(walked.len, checked.len, sizeof walked.len) == 0);
+        }
+    }
 }
 
 /* allot_json_parse_member() builds the same tree for the member as a full
