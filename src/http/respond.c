@@ -208,6 +208,8 @@ enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_NONE };
 /* Headers the server writes itself; a handler's copy would break framing. */
 static int header_reserved(struct allot_slice name)
 {
+    if ((name.ptr[0] | 0x20) != 'c' && (name.ptr[0] | 0x20) != 'd' && (name.ptr[0] | 0x20) != 't')
+        return 0; /* most names (x-allot-...): no string compare */
     switch (name.len) {
     case 4:
         return allot_slice_ieq(name, "date");
@@ -222,55 +224,49 @@ static int header_reserved(struct allot_slice name)
     }
 }
 
-#if defined(__SSE2__)
-/* Does any of the sixteen bytes at p equal a, b or c? */
-static int any_of3(const char *p, __m128i a, __m128i b, __m128i c)
+/* Does the header line p[0..n), "name: value" with the name's length
+ * name_len, hold CR or LF, or a colon in the name? p must be followed by
+ * at least 15 more readable bytes (HEAD_SLACK): the last step reads whole
+ * sixteen bytes and masks off those past n, so a short line is one or two
+ * loads and no copy. A gateway answer's head has about fifteen headers to
+ * look at, on every response. */
+static inline int line_breaks(const char *p, size_t name_len, size_t n)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
-                                          _mm_cmpeq_epi8(v, c))) != 0;
-}
-#endif
-
-/* Does v hold CR or LF (or, with colon, ':')? One pass, sixteen bytes a
- * step with SSE2 where it exists: a gateway answer's head has about
- * fifteen headers to look at, on every response. */
-static int breaks_line(struct allot_slice v, int colon)
-{
-    const char *p = v.ptr;
-    size_t i = 0, n = v.len;
-    char third = colon ? ':' : '\r';
+    size_t i = 0;
 
 #if defined(__SSE2__)
-    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), th = _mm_set1_epi8(third);
-    for (; i + 16 <= n; i += 16)
-        if (any_of3(p + i, cr, lf, th))
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), co = _mm_set1_epi8(':');
+    for (; i < n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+        if (i < name_len) {
+            unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, co));
+            if (name_len - i < 16)
+                c &= (1u << (name_len - i)) - 1;
+            m |= c;
+        }
+        if (n - i < 16)
+            m &= (1u << (n - i)) - 1;
+        if (m)
             return 1;
-    if (i < n) { /* the last 1..15 bytes, copied out: never a read past v */
-        char t[16] = {0};
-        memcpy(t, p + i, n - i);
-        return any_of3(t, cr, lf, th);
     }
     return 0;
 #else
     for (; i < n; i++)
-        if (p[i] == '\r' || p[i] == '\n' || p[i] == third)
+        if (p[i] == '\r' || p[i] == '\n' || (i < name_len && p[i] == ':'))
             return 1;
     return 0;
 #endif
 }
 
+/* The readable bytes a head keeps after its end for line_breaks(). */
+#define HEAD_SLACK 16
+
+/* Does v hold CR or LF? For values outside a head (no slack after them). */
 static int has_crlf(struct allot_slice v)
 {
-    return breaks_line(v, 0);
-}
-
-/* May header h go out as the caller gave it? Not when allot frames the
- * response with it, nor when it could split the head. */
-static int header_ok(const struct allot_http_header *h)
-{
-    return h->name.len && !header_reserved(h->name) && !breaks_line(h->name, 1) &&
-           !breaks_line(h->value, 0);
+    return memchr(v.ptr, '\r', v.len) || memchr(v.ptr, '\n', v.len);
 }
 
 static char *put(char *p, const void *src, size_t n)
@@ -300,8 +296,7 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
     size_t type_len = content_type ? strlen(content_type) : 0;
     size_t end_len = keep_alive ? sizeof KEEP_ALIVE_END - 1 : sizeof CLOSE_END - 1;
     int with_origin = origin.len && !has_crlf(origin), rc;
-    uint64_t ok = 0; /* header_ok() of the first 64 headers */
-    char *p;
+    char *p, *start;
 
     allot_buf_reset(out);
     if (status < 100 || status > 999)
@@ -313,13 +308,8 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
     code[2] = (char)('0' + status % 10);
     code[3] = ' ';
     total = 9 + 4 + reason_len + 2;
-    for (i = 0; i < n; i++) {
-        if (!header_ok(&hs[i]))
-            continue;
-        if (i < 64)
-            ok |= (uint64_t)1 << i;
+    for (i = 0; i < n; i++) /* all of them: one that may not go out takes less */
         total += hs[i].name.len + 2 + hs[i].value.len + 2;
-    }
     if (with_origin)
         total += 29 + origin.len + sizeof CORS_TAIL - 1;
     if (content_type)
@@ -332,20 +322,29 @@ static int head_build(struct allot_http_server *s, struct allot_buf *out, int st
         total += sizeof CHUNKED_LINE - 1;
     }
     total += end_len;
-    if ((rc = allot_buf_reserve(out, total)))
+    if ((rc = allot_buf_reserve(out, total + HEAD_SLACK)))
         return rc;
 
     p = put(out->ptr + out->len, "HTTP/1.1 ", 9);
     p = put(p, code, 4);
     p = put(p, reason, reason_len);
     p = put(p, "\r\n", 2);
+    /* A header goes out unless allot frames the response with it or it
+     * could split the head: copied first, then its copy checked, where
+     * the slack after the head's end is readable; one that fails is
+     * taken back. */
     for (i = 0; i < n; i++) {
         const struct allot_http_header *h = &hs[i];
-        if (i < 64 ? !(ok >> i & 1) : !header_ok(h))
+        if (!h->name.len || header_reserved(h->name))
             continue;
+        start = p;
         p = put(p, h->name.ptr, h->name.len);
         p = put(p, ": ", 2);
         p = put(p, h->value.ptr, h->value.len);
+        if (line_breaks(start, h->name.len, (size_t)(p - start))) {
+            p = start;
+            continue;
+        }
         p = put(p, "\r\n", 2);
     }
     if (with_origin) {

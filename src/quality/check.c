@@ -21,6 +21,7 @@
 #include "allot/json_check.h"
 #include "allot/json_schema.h"
 #include "allot/json_tree.h"
+#include "allot/thread_block.h"
 #include "allot/utf8.h"
 
 /* A refusal is looked for in this many bytes from the start. */
@@ -283,23 +284,36 @@ const struct allot_check_set *allot_checker_set(const struct allot_checker *c, e
     return &c->sets[(unsigned)t < ALLOT_TIER__COUNT ? t : 0][k];
 }
 
+/* The match data search() uses, one a thread and kept: made and freed on
+ * every answer it was two allocations a request. */
+struct match_block {
+    pcre2_match_data *md;
+};
+
+static void match_block_release(void *p)
+{
+    pcre2_match_data_free(((struct match_block *)p)->md);
+}
+
+static struct allot_thread_block match_blocks =
+    ALLOT_THREAD_BLOCK_INIT(sizeof(struct match_block), match_block_release);
+
 /* 1 when re matches somewhere in text, 0 when not, -1 when the match could
  * not finish (limit, or no memory): callers treat that as no match. The
  * start of the match goes to *at when at is not NULL. */
 static int search(const struct allot_checker *c, const pcre2_code *re, const char *text, size_t len,
                   size_t *at)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    struct match_block *mb = allot_thread_block_get(&match_blocks);
     int rc;
 
-    if (!md)
+    if (!mb || (!mb->md && !(mb->md = pcre2_match_data_create(1, NULL))))
         return -1;
-    rc = pcre2_match(re, (PCRE2_SPTR)(text ? text : ""), len, 0, 0, md, c->mctx);
+    rc = pcre2_match(re, (PCRE2_SPTR)(text ? text : ""), len, 0, 0, mb->md, c->mctx);
     /* 0: a match whose groups did not fit the one-pair match data; the
      * whole match (pair 0) is there all the same */
     if (rc >= 0 && at)
-        *at = (size_t)pcre2_get_ovector_pointer(md)[0];
-    pcre2_match_data_free(md);
+        *at = (size_t)pcre2_get_ovector_pointer(mb->md)[0];
     return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 

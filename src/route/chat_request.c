@@ -50,6 +50,7 @@
 #include "allot/json_member.h"
 #include "allot/json_text.h"
 #include "allot/json_tree.h"
+#include "allot/thread_block.h"
 
 /* Instruction text copied or sliced per message: bounds classifier work and
  * scratch memory regardless of body size. */
@@ -59,6 +60,60 @@
 /* cJSON refuses deeper nesting; refusing it first keeps the two in step */
 _Static_assert(ALLOT_JSON_CHECK_MAX_DEPTH == CJSON_NESTING_LIMIT,
                "the strict check and cJSON must agree on the nesting limit");
+
+/* ---- the scratch buffer, kept for the thread's next request ---- */
+
+/* A request's scratch (its instruction texts, decoded) grows from nothing
+ * by doubling: two or three allocations a request, and a free. A release
+ * keeps the buffer (up to SPARE_MAX) in a block of its thread's instead,
+ * and the thread's next parse starts from it: a gateway worker parses
+ * every request on one thread. */
+#define SPARE_MAX (64u << 10)
+
+struct spare {
+    char *ptr; /* NULL: none kept */
+    size_t cap;
+};
+
+static void spare_release(void *p)
+{
+    free(((struct spare *)p)->ptr);
+}
+
+static struct allot_thread_block spares =
+    ALLOT_THREAD_BLOCK_INIT(sizeof(struct spare), spare_release);
+
+/* allot_buf_init(b, max), with the thread's kept buffer when it has one. */
+static void scratch_init(struct allot_buf *b, size_t max)
+{
+    struct spare *sp = allot_thread_block_peek(&spares);
+
+    allot_buf_init(b, max);
+    if (sp && sp->ptr && sp->cap <= max + 1) {
+        b->ptr = sp->ptr;
+        b->cap = sp->cap;
+        b->ptr[0] = '\0';
+        sp->ptr = NULL;
+        sp->cap = 0;
+    }
+}
+
+/* allot_buf_release(b), keeping the buffer for the thread when it has
+ * room for one. */
+static void scratch_release(struct allot_buf *b)
+{
+    struct spare *sp;
+
+    if (b->ptr && b->cap <= SPARE_MAX && (sp = allot_thread_block_get(&spares)) && !sp->ptr) {
+        sp->ptr = b->ptr;
+        sp->cap = b->cap;
+        b->ptr = NULL;
+        b->len = 0;
+        b->cap = 0;
+        return;
+    }
+    allot_buf_release(b);
+}
 
 /* ---- the spans, from the strict check's pass ---- */
 
@@ -545,7 +600,7 @@ static int parse_begin(struct allot_chat_request *t, const char *body, size_t le
     int rc, selective = 0;
 
     memset(t, 0, sizeof *t);
-    allot_buf_init(&t->scratch, SCRATCH_MAX);
+    scratch_init(&t->scratch, SCRATCH_MAX);
     if (!body) {
         body = "";
         len = 0;
@@ -589,7 +644,7 @@ static int parse_finish(struct allot_chat_request *r, struct allot_chat_request 
 {
     if (rc) {
         cJSON_Delete(t->root);
-        allot_buf_release(&t->scratch);
+        scratch_release(&t->scratch);
         memset(r, 0, sizeof *r);
         allot_buf_init(&r->scratch, SCRATCH_MAX);
         return rc;
@@ -958,7 +1013,7 @@ void allot_chat_build_begin(struct allot_chat_build *b, struct allot_chat_reques
 {
     memset(b, 0, sizeof *b);
     memset(r, 0, sizeof *r);
-    allot_buf_init(&r->scratch, SCRATCH_MAX + BUILD_MODEL_MAX);
+    scratch_init(&r->scratch, SCRATCH_MAX + BUILD_MODEL_MAX);
     b->r = r;
     b->system_at = NO_INDEX;
 }
@@ -1091,7 +1146,7 @@ int allot_chat_build_end(struct allot_chat_build *b, int stream, int has_tools)
 void allot_chat_request_release(struct allot_chat_request *r)
 {
     cJSON_Delete(r->root);
-    allot_buf_release(&r->scratch);
+    scratch_release(&r->scratch);
     memset(r, 0, sizeof *r);
     allot_buf_init(&r->scratch, SCRATCH_MAX);
 }

@@ -150,10 +150,16 @@ static void on_request(struct allot_http_request *req, void *ctx)
             {ALLOT_SLICE_LIT("X-Name-Long-Enough-For-Two\rInjected"), ALLOT_SLICE_LIT("5")},
             {ALLOT_SLICE_LIT("X-Short"), ALLOT_SLICE_LIT("1\r2")},
             {ALLOT_SLICE_LIT("X-Mid"), ALLOT_SLICE_LIT("abcdefghij\rk")},
-            /* kept: a colon in a value, a long clean value */
+            /* sixteen bytes exactly, the last one a CR; a name of sixteen
+             * with a colon last */
+            {ALLOT_SLICE_LIT("X-Sixteen-Bad"), ALLOT_SLICE_LIT("0123456789abcde\r")},
+            {ALLOT_SLICE_LIT("X-Sixteen-Name:"), ALLOT_SLICE_LIT("6")},
+            /* kept: a colon in a value, a long clean value, sixteen bytes
+             * after one taken back */
             {ALLOT_SLICE_LIT("X-Colon"), ALLOT_SLICE_LIT("a:b")},
             {ALLOT_SLICE_LIT("X-Long-Header-Name-Kept"),
              ALLOT_SLICE_LIT("0123456789abcdefghijklmnopqrstuvwxyz-0123456789")},
+            {ALLOT_SLICE_LIT("X-Sixteen"), ALLOT_SLICE_LIT("0123456789abcdef")},
         };
         echo = allot_http_request_header(req, "X-Echo");
         allot_buf_init(&out, 1 << 20);
@@ -546,7 +552,9 @@ TEST(http_server_get_respond)
     ASSERT(!strstr(r.head, "X-Bad-Tail"));
     ASSERT(!strstr(r.head, "X-Short"));
     ASSERT(!strstr(r.head, "X-Mid"));
+    ASSERT(!strstr(r.head, "X-Sixteen-"));
     ASSERT_STR_CONTAINS(r.head, "\r\nX-Colon: a:b\r\n");
+    ASSERT_STR_CONTAINS(r.head, "\r\nX-Sixteen: 0123456789abcdef\r\n");
     ASSERT_STR_CONTAINS(
         r.head, "\r\nX-Long-Header-Name-Kept: 0123456789abcdefghijklmnopqrstuvwxyz-0123456789\r\n");
     tresp_free(&r);
