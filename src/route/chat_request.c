@@ -301,6 +301,7 @@ static int nonempty_array(const cJSON *v)
 struct two_members {
     const char *text, *a, *b;
     struct allot_slice va, vb; /* value spans; ptr NULL: absent */
+    size_t last_end;           /* just past the last member's value; 0: none */
 };
 
 static int note_two(void *ctx, const struct allot_json_check_member *m)
@@ -311,19 +312,38 @@ static int note_two(void *ctx, const struct allot_json_check_member *m)
         tm->va = allot_slice_of(tm->text + m->value_off, m->value_len);
     else if (tm->b && allot_json_check_key_is(tm->text, m, tm->b))
         tm->vb = allot_slice_of(tm->text + m->value_off, m->value_len);
+    tm->last_end = m->value_off + m->value_len;
     return 0; /* on to the end: the last one counts */
 }
 
-/* Members a and b of the value obj, when it is an object. */
-static void two_members(struct allot_slice obj, const char *a, const char *b,
-                        struct two_members *tm)
+/* allot_json_text_next_element() over the array arr, with members a and b
+ * of each element (note_two): the walk over an object's members ends at its closing
+ * brace, so the element is scanned once, not once for its end and again
+ * for its members. An element that is not an object gets absent members. */
+static int next_with_two(struct allot_slice arr, size_t *i, const char *a, const char *b,
+                         struct allot_slice *elem, struct two_members *tm)
 {
+    const char *t = arr.ptr;
+    size_t n = arr.len, p = allot_json_check_skip_ws(t, n, *i == 0 ? 1 : *i), end;
+
+    if (p < n && t[p] == ',')
+        p = allot_json_check_skip_ws(t, n, p + 1);
+    if (p >= n || t[p] == ']')
+        return 0;
     memset(tm, 0, sizeof *tm);
-    tm->text = obj.ptr;
+    tm->text = t + p;
     tm->a = a;
     tm->b = b;
-    if (obj.len && obj.ptr[0] == '{')
-        allot_json_check_members(obj.ptr, obj.len, note_two, tm);
+    if (t[p] == '{') {
+        allot_json_check_members(t + p, n - p, note_two, tm);
+        /* the closing brace follows the last member, or the opening one */
+        end = p + allot_json_check_skip_ws(t + p, n - p, tm->last_end ? tm->last_end : 1) + 1;
+    } else {
+        end = allot_json_text_value_end(t, n, p);
+    }
+    *elem = allot_slice_of(t + p, end - p);
+    *i = end;
+    return 1;
 }
 
 /* Does the string value v decode to name (NUL-terminated, short)? */
@@ -353,8 +373,7 @@ static size_t content_bytes_text(struct allot_slice content)
         return allot_json_text_decoded_len(body.ptr, body.len);
     if (!content.len || content.ptr[0] != '[')
         return 0;
-    while (allot_json_text_next_element(content.ptr, content.len, &at, &part)) {
-        two_members(part, "text", NULL, &tm);
+    while (next_with_two(content, &at, "text", NULL, &part, &tm)) {
         body = allot_json_text_string_body(tm.va);
         if (body.ptr)
             total = add_sat(total, allot_json_text_decoded_len(body.ptr, body.len));
@@ -402,8 +421,7 @@ static int instruction_text_of(struct allot_slice content, struct allot_buf *scr
     }
     if (!content.len || content.ptr[0] != '[')
         return 0;
-    while (allot_json_text_next_element(content.ptr, content.len, &at, &part)) {
-        two_members(part, "type", "text", &tm);
+    while (next_with_two(content, &at, "type", "text", &part, &tm)) {
         body = allot_json_text_string_body(tm.vb);
         if (!string_is(tm.va, "text") || !body.ptr)
             continue;
@@ -434,12 +452,11 @@ static int read_messages_text(struct allot_chat_request *t, struct allot_slice m
     size_t i = 0, at = 0, sys_off = NO_INDEX, user_off = NO_INDEX;
     int have_sys = 0, have_user = 0, rc = 0;
 
-    while (allot_json_text_next_element(msgs.ptr, msgs.len, &at, &msg)) {
+    while (next_with_two(msgs, &at, "role", "content", &msg, &tm)) {
         if (msg.ptr[0] != '{') {
             allot_buf_addf(err, "'messages[%zu]' must be an object", i);
             return ALLOT_EINVAL;
         }
-        two_members(msg, "role", "content", &tm);
         if (!tm.va.ptr || tm.va.ptr[0] != '"') {
             allot_buf_addf(err, "'messages[%zu].role' is required and must be a string", i);
             return ALLOT_EINVAL;

@@ -795,6 +795,17 @@ TEST(chat_request_own_text_spans_wherever_the_members_are)
         "\"stream_options\":{\"include_usage\":false},\"model\":\"m\"}",
         " { \"stream_options\" : { \"include_usage\" : true } , \"model\" : \"m\" , "
         "\"messages\" : [ { \"role\" : \"user\" , \"content\" : [ ] } ] } ",
+        /* elements spaced out, objects empty and not objects among the
+         * parts, the members of a message in any order: each element's end
+         * is where its members walk stopped */
+        "{\"model\":\"m\",\"messages\":[ {\"content\":[ \"x\" , {\"type\":\"text\",\"text\":"
+        "\"one\"} ,{ } , 3,{\"text\":\"two\" , \"type\":\"text\"} ,[ ] ],\"role\":\"system\"} ,"
+        "\n\t{\"role\":\"assistant\",\"content\":[ {\"text\":\"mat\"} , null, {\"text\":\"{]\"}]}"
+        " , {\"role\":\"user\",\"content\":\"first\"},{\"role\":\"tool\",\"content\":[{} ]} ,"
+        "{ \"role\" : \"user\" , \"content\" : [{\"type\":\"text\",\"text\":\"last\"}] , \"x\":{}"
+        " } ] }",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"} , { } ]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"} , [ ] ]}",
         "{\"mod\\u0065l\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
         "\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
         /* refused alike: duplicates, not a chat request, not an object */
