@@ -948,13 +948,34 @@ static void *classify_loop(void *arg)
     return NULL;
 }
 
+/* A new temporary directory holding the tiny model with permuted labels
+ * (train_tiny(1, 1, 0)) at path (DIR/good.model), and the built-in model
+ * in use: the start of the reload tests. */
+static int tiny_model_file(struct tmpdir *td, const char *tag, char *path, size_t cap)
+{
+    struct allot_kinds_model *tiny = NULL;
+    struct allot_buf err;
+    int rc;
+
+    if ((rc = tmpdir_make(td, tag)) != 0)
+        return rc;
+    snprintf(path, cap, "%s/good.model", td->dir);
+    allot_buf_init(&err, 4096);
+    rc = train_tiny(1, 1, 0, &tiny);
+    if (rc == 0)
+        rc = allot_kinds_model_save(tiny, path, &err);
+    allot_kinds_model_free(tiny);
+    allot_buf_release(&err);
+    allot_classifier_use_builtin();
+    return rc;
+}
+
 /* Requests keep being classified while the model is swapped under them:
  * each sees one whole model, and no model is freed while in use (run under
  * ASan to see the latter). */
 TEST(kinds_model_reload_while_classifying)
 {
     struct tmpdir td;
-    struct allot_kinds_model *tiny = NULL;
     struct allot_buf err;
     struct reload_race r;
     pthread_t th[4];
@@ -962,13 +983,8 @@ TEST(kinds_model_reload_while_classifying)
     size_t i;
     int rc = 0;
 
-    ASSERT_INT_EQ(tmpdir_make(&td, "kinds-reload"), 0);
-    snprintf(good, sizeof good, "%s/good.model", td.dir);
+    ASSERT_INT_EQ(tiny_model_file(&td, "kinds-reload", good, sizeof good), 0);
     allot_buf_init(&err, 4096);
-    ASSERT_INT_EQ(train_tiny(1, 1, 0, &tiny), 0);
-    ASSERT_INT_EQ(allot_kinds_model_save(tiny, good, &err), 0);
-    allot_kinds_model_free(tiny);
-    allot_classifier_use_builtin();
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);
     r.builtin_cat = classify_text(summarise_prompt).category;
@@ -1029,20 +1045,14 @@ static void *classify_before_and_after(void *arg)
 TEST(kinds_model_reload_reaches_a_thread_that_classified_before)
 {
     struct tmpdir td;
-    struct allot_kinds_model *tiny = NULL;
     struct allot_buf err;
     struct later l;
     pthread_t th;
     char good[256];
     int rc;
 
-    ASSERT_INT_EQ(tmpdir_make(&td, "kinds-later"), 0);
-    snprintf(good, sizeof good, "%s/good.model", td.dir);
+    ASSERT_INT_EQ(tiny_model_file(&td, "kinds-later", good, sizeof good), 0);
     allot_buf_init(&err, 4096);
-    ASSERT_INT_EQ(train_tiny(1, 1, 0, &tiny), 0);
-    ASSERT_INT_EQ(allot_kinds_model_save(tiny, good, &err), 0);
-    allot_kinds_model_free(tiny);
-    allot_classifier_use_builtin();
     memset(&l, 0, sizeof l);
     pthread_mutex_init(&l.mu, NULL);
     pthread_cond_init(&l.cv, NULL);
