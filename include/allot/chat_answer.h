@@ -41,6 +41,31 @@ struct allot_chat_answer {
  * The slices in *out point into text. */
 int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answer *out);
 
+/* What the quality floor collects of one event of a streamed chat
+ * completion (its content, tool calls and finish reason), read from the
+ * event's text as exchange.c's lookups on its tree would: the top-level
+ * choices member, the last of duplicates (json_member.h); in its first
+ * element, the first delta and finish_reason; in delta, the first content,
+ * tool_calls and function_call. A chunk's tree costs several times the
+ * strict check of its text, every chunk of every checked stream. */
+struct allot_chat_chunk {
+    /* choices[0].delta.content and choices[0].finish_reason when they are
+     * strings: the raw text between the quotes, escapes not decoded; ptr
+     * NULL otherwise */
+    struct allot_slice content, finish_reason;
+    int tool_calls; /* choices[0].delta: non-empty tool_calls, or a function_call at all */
+    /* a top-level usage or error member (any of duplicates) is not null:
+     * the chunk's tree is wanted for them */
+    int has_usage, has_error;
+};
+
+/* Read the event in text[0..len) into *out. Returns 0; or -1, out
+ * untouched, when the text fails allot_json_check() (flags 0), is not an
+ * object, or its choices is an object (cJSON would walk its members as
+ * elements): the caller reads the tree then. The slices in *out point
+ * into text. */
+int allot_chat_chunk_read(const char *text, size_t len, struct allot_chat_chunk *out);
+
 /* Decode the JSON string body raw[0..n) (from a text allot_json_check()
  * passed, without \u0000) into out, which has room for n + 1 bytes, as
  * cJSON decodes strings; NUL-terminated. Returns the decoded length. */

@@ -169,6 +169,63 @@ int allot_chat_answer_read(const char *text, size_t len, struct allot_chat_answe
     return 0;
 }
 
+/* A chunk's top-level members, told by the check: the last choices, and
+ * whether a usage or an error is not null (the only JSON value that
+ * starts with 'n' is null). */
+struct chunk_top {
+    const char *text;
+    struct allot_slice choices; /* ptr NULL: absent */
+    int has_usage, has_error;
+};
+
+static void note_chunk_top(void *ctx, const struct allot_json_check_member *m)
+{
+    struct chunk_top *t = ctx;
+    int not_null = t->text[m->value_off] != 'n';
+
+    if (allot_json_check_key_is(t->text, m, "choices"))
+        t->choices = allot_slice_of(t->text + m->value_off, m->value_len);
+    else if (not_null && allot_json_check_key_is(t->text, m, "usage"))
+        t->has_usage = 1;
+    else if (not_null && allot_json_check_key_is(t->text, m, "error"))
+        t->has_error = 1;
+}
+
+static const char *const chunk_choice_names[] = {"delta", "finish_reason"};
+static const char *const delta_names[] = {"content", "tool_calls", "function_call"};
+
+int allot_chat_chunk_read(const char *text, size_t len, struct allot_chat_chunk *out)
+{
+    struct chunk_top top = {text, {NULL, 0}, 0, 0};
+    struct allot_chat_chunk k;
+    struct lookup lc, ld;
+    struct allot_slice choices;
+    size_t i;
+
+    if (!len || allot_json_check(text, len, 0, note_chunk_top, &top, NULL) != 0 ||
+        text[allot_json_check_skip_ws(text, len, 0)] != '{')
+        return -1;
+    choices = top.choices;
+    if (choices.ptr && choices.ptr[0] == '{')
+        return -1; /* cJSON would walk its members as elements */
+    memset(&k, 0, sizeof k);
+    k.has_usage = top.has_usage;
+    k.has_error = top.has_error;
+    if (choices.ptr && choices.ptr[0] == '[' &&
+        (i = allot_json_check_skip_ws(choices.ptr, choices.len, 1)) < choices.len &&
+        choices.ptr[i] != ']') {
+        /* the first element, with the rest of the array after it: a walk
+         * of its members stops at its closing brace */
+        lookup((struct allot_slice){choices.ptr + i, choices.len - i}, chunk_choice_names, 2, &lc);
+        lookup(lc.found[0], delta_names, 3, &ld);
+        k.content = allot_json_text_string_body(ld.found[0]);
+        k.finish_reason = allot_json_text_string_body(lc.found[1]);
+        k.tool_calls = allot_json_text_has_children(ld.found[1]) || ld.found[2].ptr != NULL;
+    }
+    *out = k;
+    return 0;
+}
+
 size_t allot_chat_answer_unescape(const char *raw, size_t n, char *out)
 {
     size_t o = allot_json_text_unescape(raw, n, out, n); /* decoding never lengthens */

@@ -37,6 +37,7 @@
 #include "allot/ratelimit.h"
 #include "allot/responses.h"
 #include "allot/chat_answer.h"
+#include "allot/json_text.h"
 #include "allot/chat_request.h"
 #include "allot/check.h"
 #include "allot/clock.h"
@@ -910,6 +911,29 @@ static void collect_event(struct allot__exchange *x, const cJSON *choices)
         COPY_CSTR(x->finish_reason, v->valuestring);
 }
 
+/* The same, read off the chunk's text (chat_answer.h): what
+ * collect_event() gets from the tree, without building one. */
+static void collect_chunk(struct allot__exchange *x, const struct allot_chat_chunk *k)
+{
+    if (k->content.ptr) { /* as allot_buf_adds() of the decoded string: whole or not at all */
+        size_t n = allot_json_text_decoded_len(k->content.ptr, k->content.len);
+        if (allot_buf_reserve(&x->content, n) == 0) {
+            x->content.len += allot_json_text_unescape(k->content.ptr, k->content.len,
+                                                       x->content.ptr + x->content.len, n);
+            x->content.ptr[x->content.len] = '\0';
+        }
+    }
+    if (k->tool_calls)
+        x->tool_calls_seen = 1;
+    if (k->finish_reason.ptr) {
+        /* decoded a sequence past the field, so that the cut falls where
+         * the whole string's would (an escape is at most 4 bytes) */
+        char s[sizeof x->finish_reason + 4];
+        copy_str(x->finish_reason, sizeof x->finish_reason, s,
+                 allot_json_text_unescape(k->finish_reason.ptr, k->finish_reason.len, s, sizeof s));
+    }
+}
+
 /* What the floor says before the first attempt: a labour request of a
  * promoted category goes to judgment, a probe stays on labour. Only for
  * requests routed by kind of work (not a named model or tier). */
@@ -1222,15 +1246,23 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     if (done) {
         x->done_seen = 1;
     } else {
-        int has_usage = has_value(data, "\"usage\"", 7);
-        int has_error = has_value(data, "\"error\"", 7);
+        /* a translation (not a passthrough, which relays the provider's
+         * own event) reads the whole tree */
+        int translated = (x->anthropic && !x->passthrough) || x->responses;
+        struct allot_chat_chunk k;
+        int read = x->collect && !translated ? allot_chat_chunk_read(data.ptr, data.len, &k) : -1;
+        /* the check of a chunk read off its text saw its top-level
+         * members; inspect_event() reads no others */
+        int has_usage = read == 0 ? k.has_usage : has_value(data, "\"usage\"", 7);
+        int has_error = read == 0 ? k.has_error : has_value(data, "\"error\"", 7);
 
         count_content(x, data);
-        /* the whole tree when something else reads it too: a translation
-         * (not a passthrough, which relays the provider's own event) */
-        if (x->collect)
-            collect_event(x, chunk_choices(&ck, (x->anthropic && !x->passthrough) || x->responses ||
-                                                    has_usage || has_error));
+        if (x->collect) { /* the whole tree when something else reads it too */
+            if (read == 0 && !has_usage && !has_error)
+                collect_chunk(x, &k);
+            else
+                collect_event(x, chunk_choices(&ck, translated || has_usage || has_error));
+        }
         if (inspect_event(x, &ck, has_usage, has_error) && !x->anthropic && !x->responses)
             goto out;
     }

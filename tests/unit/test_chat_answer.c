@@ -97,6 +97,145 @@ static void agree(int *allot_test_failed_, const char *text, int may_decline)
     cJSON_Delete(root);
 }
 
+/* exchange.c's reading of a stream chunk's tree (collect_event on what
+ * chunk_choices gives: the last top-level choices member). */
+struct chunk_tree_reading {
+    const char *content, *finish_reason;
+    int tool_calls;
+    int has_usage, has_error; /* a top-level usage or error (any of duplicates) not null */
+};
+
+static void read_chunk_tree(const cJSON *root, struct chunk_tree_reading *r)
+{
+    const cJSON *choices = NULL, *c, *c0, *delta, *v;
+
+    memset(r, 0, sizeof *r);
+    cJSON_ArrayForEach(c, root)
+    {
+        if (c->string && strcmp(c->string, "choices") == 0)
+            choices = c; /* the last one counts (json_member.h) */
+        if (c->string && strcmp(c->string, "usage") == 0 && !cJSON_IsNull(c))
+            r->has_usage = 1;
+        if (c->string && strcmp(c->string, "error") == 0 && !cJSON_IsNull(c))
+            r->has_error = 1;
+    }
+    c0 = cJSON_GetArrayItem(choices, 0);
+    delta = cJSON_GetObjectItemCaseSensitive(c0, "delta");
+    v = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    r->content = cJSON_IsString(v) ? v->valuestring : NULL;
+    r->tool_calls = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(delta, "tool_calls")) > 0 ||
+                    cJSON_GetObjectItemCaseSensitive(delta, "function_call") != NULL;
+    v = cJSON_GetObjectItemCaseSensitive(c0, "finish_reason");
+    r->finish_reason = cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A string body read off the text is the tree's string (both NULL, or the
+ * same bytes once decoded). */
+static int same_string(struct allot_slice raw, const char *tree)
+{
+    char buf[512];
+
+    if (!raw.ptr || !tree)
+        return !raw.ptr && !tree;
+    if (raw.len >= sizeof buf)
+        return 0;
+    allot_chat_answer_unescape(raw.ptr, raw.len, buf);
+    return strcmp(buf, tree) == 0;
+}
+
+/* The chunk read both ways: they agree, or the reader declined and
+ * may_decline allows it, or the text is not an object. */
+static void chunk_agree(int *allot_test_failed_, const char *text, int may_decline)
+{
+    struct allot_chat_chunk k;
+    struct chunk_tree_reading r;
+    cJSON *root = cJSON_Parse(text);
+    int rc = allot_chat_chunk_read(text, strlen(text), &k);
+
+    if (rc != 0) {
+        if (!may_decline && cJSON_IsObject(root))
+            TEST_FAIL_("chunk declined: %s", text);
+        cJSON_Delete(root);
+        return;
+    }
+    if (!cJSON_IsObject(root))
+        TEST_FAIL_("read a chunk that is not an object: %s", text);
+    read_chunk_tree(root, &r);
+    if (!same_string(k.content, r.content) || !same_string(k.finish_reason, r.finish_reason) ||
+        k.tool_calls != r.tool_calls || k.has_usage != r.has_usage || k.has_error != r.has_error)
+        TEST_FAIL_("chunk differs (content %d, finish_reason %d, tool calls %d against %d, "
+                   "usage %d against %d, error %d against %d): %s",
+                   !!k.content.ptr, !!k.finish_reason.ptr, k.tool_calls, r.tool_calls, k.has_usage,
+                   r.has_usage, k.has_error, r.has_error, text);
+    cJSON_Delete(root);
+}
+
+TEST(chat_chunk_reads_what_the_tree_gives)
+{
+    static const char *const texts[] = {
+        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},"
+        "\"finish_reason\":null}],\"usage\":null}",
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+        " {\n \"choices\" : [ { \"delta\" : { \"content\" : \"a\\nb\\\"c\\u00e9 \\ud83d\\ude00\" } "
+        ","
+        " \"finish_reason\" : \"le\\u006egth\" } ] } ",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{"
+        "\"name\":\"f\",\"arguments\":\"\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[ ]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":{\"a\":1}}}]}",
+        "{\"choices\":[{\"delta\":{\"function_call\":null}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"x\",\"content\":\"y\"},\"delta\":{\"content\":"
+        "\"z\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"one\"}}],\"choices\":[{\"delta\":{\"content\":"
+        "\"two\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"[{]}\\\"]\"}},{\"delta\":{\"content\":\"second\"}}"
+        "]}",
+        "{\"choices\":[\"x\",{\"delta\":{\"content\":\"y\"}}]}",
+        "{\"choices\":[[{\"delta\":{\"content\":\"y\"}}]]}",
+        "{\"choices\":[{\"delta\":\"s\",\"finish_reason\":7}]}",
+        "{\"choices\":[{\"delta\":[{\"content\":\"y\"}]}]}",
+        "{\"choices\":[]}",
+        "{\"choices\":[ ]}",
+        "{\"choices\":null}",
+        "{\"choices\":7}",
+        "{\"ch\\u006fices\":[{\"d\\u0065lta\":{\"c\\u006fntent\":\"escaped keys\"}}]}",
+        "{\"Choices\":[{\"delta\":{\"content\":\"case\"}}]}",
+        /* usage and error: null, not null, duplicated, nested, escaped */
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+        "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}",
+        "{\"usage\":null,\"usage\":{}}",
+        "{\"usage\":0}",
+        "{\"error\":{\"message\":\"overloaded\"}}",
+        "{\"error\":null,\"error\":\"x\",\"usage\":null}",
+        "{\"choices\":[{\"delta\":{\"usage\":{},\"error\":1}}]}",
+        "{\"\\u0075sage\":{\"prompt_tokens\":1},\"err\\u006fr\":[]}",
+        "{}",
+    };
+    static const char *const declined[] = {
+        "[]",
+        "\"text\"",
+        "",
+        "{\"choices\":[}",
+        "{\"choices\":[]} x",
+        "{\"choices\":{\"a\":{\"delta\":{\"content\":\"x\"}}}}",
+        "{\"choices\":[{\"delta\":{\"content\":\"nul\\u0000\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"lone \\ud83d\"}}]}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        chunk_agree(allot_test_failed_, texts[i], 0);
+    if (*allot_test_failed_)
+        return;
+    for (i = 0; i < sizeof declined / sizeof declined[0]; i++) {
+        struct allot_chat_chunk k;
+        if (allot_chat_chunk_read(declined[i], strlen(declined[i]), &k) == 0)
+            TEST_FAIL_("read a chunk it should decline: %s", declined[i]);
+    }
+}
+
 TEST(chat_answer_reads_what_the_tree_gives)
 {
     static const char *const texts[] = {
@@ -172,8 +311,8 @@ TEST(chat_answer_reads_what_the_tree_gives)
     }
 }
 
-/* Random answers from pieces, including the odd shapes above: whenever the
- * reader does not decline, it agrees with the tree. */
+/* Random answers and chunks from pieces, including the odd shapes above:
+ * whenever a reader does not decline, it agrees with the tree. */
 TEST(chat_answer_agrees_on_random_answers)
 {
     static const char *const values[] = {
@@ -191,6 +330,8 @@ TEST(chat_answer_agrees_on_random_answers)
                                        "prompt_tokens_details",
                                        "cached_tokens",
                                        "cache_write_tokens",
+                                       "delta",
+                                       "error",
                                        "x"};
     unsigned seed = 7;
     char text[4096], closers[8];
@@ -232,6 +373,7 @@ TEST(chat_answer_agrees_on_random_answers)
                                   closers[--depth] == ']' ? "}]" : "}");
         text[o] = '\0';
         agree(allot_test_failed_, text, 1);
+        chunk_agree(allot_test_failed_, text, 1);
         if (*allot_test_failed_)
             return;
     }
