@@ -26,4 +26,21 @@ cJSON *allot_json_member(const cJSON *obj, const char *name);
  * instead. */
 cJSON *allot_json_parse_member(const char *text, size_t len, const char *name);
 
+/* allot_json_parse()'s tree of text[0..len) (json_tree.h) for a reader
+ * that looks up, at the top level, only the members named in names (a
+ * NULL-terminated list of ASCII names, keys compared decoded): when the
+ * text is a JSON object that passes the check, the tree holds only those
+ * members, every one of each in text order, so a lookup of any of them
+ * by either rule (first or last of duplicates) finds what it finds in the
+ * whole tree. What a stream event's readers want of it is two or three of
+ * its members, not the id, model and fingerprint every event repeats.
+ * Any other text is parsed whole, as allot_json_parse() does; more than
+ * ALLOT_JSON_PARSE_MEMBERS_MAX matching members too. The members' names
+ * are the strings of names, not copies: they must outlive the tree (string
+ * literals do). The caller owns the tree (cJSON_Delete; from the current
+ * arena, json_arena.h). NULL where
+ * allot_json_parse() gives NULL, or on no memory. */
+#define ALLOT_JSON_PARSE_MEMBERS_MAX 16
+cJSON *allot_json_parse_members(const char *text, size_t len, const char *const *names);
+
 #endif

@@ -17,12 +17,14 @@
  * still matches what the client has seen. */
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
 #include "allot/anthropic.h"
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "anthropic_internal.h"
 
 /* OpenAI finish_reason -> Anthropic stop_reason. */
@@ -242,13 +244,19 @@ static int start_block(struct allot_anthropic_stream *s, struct allot_buf *out)
 static int block_delta(struct allot_anthropic_stream *s, struct allot_buf *out, const char *type,
                        const char *field, const char *text)
 {
+    static const char head[] =
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+        "\"index\":";
+    char num[24];
     int rc;
 
-    if ((rc = allot_buf_addf(out,
-                             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                             "\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":",
-                             s->block_index, type, field)) ||
-        (rc = allot__anth_add_str(out, text)) || (rc = allot_buf_adds(out, "}}\n\n")))
+    /* every event of a stream: no printf */
+    if ((rc = allot_buf_add(out, head, sizeof head - 1)) ||
+        (rc = allot_buf_add(out, num, allot_fmt_u64(num, (uint64_t)s->block_index))) ||
+        (rc = allot_buf_adds(out, ",\"delta\":{\"type\":\"")) || (rc = allot_buf_adds(out, type)) ||
+        (rc = allot_buf_adds(out, "\",\"")) || (rc = allot_buf_adds(out, field)) ||
+        (rc = allot_buf_adds(out, "\":")) || (rc = allot__anth_add_str(out, text)) ||
+        (rc = allot_buf_adds(out, "}}\n\n")))
         return rc;
     return 0;
 }

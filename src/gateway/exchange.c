@@ -1104,11 +1104,21 @@ struct chunk {
     int read_choices; /* that was tried: the arena holds what it built */
 };
 
+/* What the readers of an event's tree look up at its top level
+ * (inspect_event, chunk_choices, the Messages and Responses translations):
+ * the tree holds only these (json_member.h). */
+static const char *const chunk_members[] = {"choices", "usage", "error", NULL};
+
 static const cJSON *chunk_tree(struct chunk *c)
 {
     if (!c->parsed) {
         c->parsed = 1;
-        c->root = c->data.len ? parse_in(c->arena, c->data.ptr, c->data.len) : NULL;
+        if (c->data.len) {
+            struct allot_json_arena *previous = allot_json_arena_enter(c->arena);
+
+            c->root = allot_json_parse_members(c->data.ptr, c->data.len, chunk_members);
+            allot_json_arena_leave(previous);
+        }
     }
     return c->root;
 }

@@ -32,11 +32,13 @@
  * call's arguments are only kept while they arrive, and its input goes out
  * whole, in one delta, when the item closes. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
 #include "allot/error.h"
+#include "allot/fmt.h"
 #include "allot/responses.h"
 #include "anthropic_internal.h"
 
@@ -477,14 +479,34 @@ static void restore(struct allot_responses_stream *s, const struct allot_respons
 /* "event: TYPE\ndata: {"type":"TYPE"": an event's start; its members follow. */
 static int event_open(struct allot_buf *out, const char *type)
 {
-    return allot_buf_addf(out, "event: %s\ndata: {\"type\":\"%s\"", type, type);
+    int rc;
+
+    /* every event of a stream: no printf */
+    if ((rc = allot_buf_adds(out, "event: ")) || (rc = allot_buf_adds(out, type)) ||
+        (rc = allot_buf_adds(out, "\ndata: {\"type\":\"")) || (rc = allot_buf_adds(out, type)))
+        return rc;
+    return allot_buf_adds(out, "\"");
+}
+
+/* A number in decimal ("%lld"), appended. */
+static int add_int(struct allot_buf *out, long long v)
+{
+    char num[24];
+    size_t n = 0;
+
+    if (v < 0)
+        num[n++] = '-';
+    n += allot_fmt_u64(num + n, v < 0 ? 0u - (uint64_t)v : (uint64_t)v);
+    return allot_buf_add(out, num, n);
 }
 
 /* An event's end: its sequence_number, the next one counted. */
 static int event_close(struct allot_responses_stream *s, struct allot_buf *out)
 {
-    int rc = allot_buf_addf(out, ",\"sequence_number\":%lld}\n\n", s->seq);
-    if (rc)
+    int rc;
+
+    if ((rc = allot_buf_adds(out, ",\"sequence_number\":")) || (rc = add_int(out, s->seq)) ||
+        (rc = allot_buf_adds(out, "}\n\n")))
         return rc;
     s->seq++;
     return 0;
@@ -497,7 +519,7 @@ static int add_item_ref(struct allot_responses_stream *s, struct allot_buf *out)
 
     if ((rc = allot_buf_adds(out, ",\"item_id\":")) ||
         (rc = allot__anth_add_str(out, s->item_id)) ||
-        (rc = allot_buf_addf(out, ",\"output_index\":%d", s->output_index)))
+        (rc = allot_buf_adds(out, ",\"output_index\":")) || (rc = add_int(out, s->output_index)))
         return rc;
     return 0;
 }

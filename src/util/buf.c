@@ -72,11 +72,33 @@ int allot_buf_adds(struct allot_buf *b, const char *s)
     return allot_buf_add(b, s, strlen(s));
 }
 
+/* Most formatted appends are short: they are written in one vsnprintf()
+ * into the room there is (made up to ADDF_ROOM bytes), and measured first
+ * only when they do not fit. */
+#define ADDF_ROOM 256
+
 int allot_buf_vaddf(struct allot_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     int n, rc;
 
+    if (b->len < b->max) {
+        size_t want = b->max - b->len < ADDF_ROOM ? b->max - b->len : ADDF_ROOM, room;
+
+        if ((rc = allot_buf_reserve(b, want)))
+            return rc;
+        room = b->cap - b->len; /* at most max - len + 1: the NUL's byte included */
+        va_copy(ap2, ap);
+        n = vsnprintf(b->ptr + b->len, room, fmt, ap2);
+        va_end(ap2);
+        if (n < 0)
+            return ALLOT_EINVAL;
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        b->ptr[b->len] = '\0'; /* what was cut off is written again below */
+    }
     va_copy(ap2, ap);
     n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);

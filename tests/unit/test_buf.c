@@ -25,6 +25,38 @@ TEST(buf_addf_and_json_escape)
     allot_buf_release(&b);
 }
 
+/* A formatted append is written in one pass when it fits the room made
+ * for it, measured and written again when it does not, and refused whole
+ * past the cap, leaving the buffer as it was. */
+TEST(buf_addf_fits_grows_and_refuses)
+{
+    struct allot_buf b;
+    char big[600];
+
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    allot_buf_init(&b, 4096);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "[%d]", 7), 0);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%s|", big), 0); /* longer than the room made at once */
+    ASSERT_INT_EQ(b.len, 3 + sizeof big);
+    ASSERT(strncmp(allot_buf_cstr(&b), "[7]yyy", 6) == 0);
+    ASSERT_INT_EQ(allot_buf_cstr(&b)[b.len - 1], '|');
+    ASSERT_INT_EQ(strlen(allot_buf_cstr(&b)), b.len);
+    allot_buf_release(&b);
+
+    allot_buf_init(&b, 10);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%s", "abc"), 0);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%d%s", 1234567, "8"), ALLOT_ETOOBIG); /* 11 bytes */
+    ASSERT_STR_EQ(allot_buf_cstr(&b), "abc");
+    ASSERT_INT_EQ(b.len, 3);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%d", 1234567), 0); /* exactly to the cap */
+    ASSERT_STR_EQ(allot_buf_cstr(&b), "abc1234567");
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%s", ""), 0);
+    ASSERT_INT_EQ(allot_buf_addf(&b, "%c", 'z'), ALLOT_ETOOBIG);
+    ASSERT_STR_EQ(allot_buf_cstr(&b), "abc1234567");
+    allot_buf_release(&b);
+}
+
 /* allot_buf_add_json_str() as the rules say it, a byte at a time: printable
  * ASCII but '"' and the backslash as it is, those two and \n \r \t as
  * two-character escapes, other control bytes as \u00XX, whole UTF-8

@@ -505,6 +505,109 @@ TEST(json_parse_member_equals_the_full_parse)
     ASSERT(allot_json_parse_member("", 0, "choices") == NULL);
 }
 
+/* Two trees give the same value for name: both absent, or equal when
+ * printed. */
+static int same_member(const cJSON *a, const cJSON *b)
+{
+    char *pa, *pb;
+    int same;
+
+    if (!a || !b)
+        return !a && !b;
+    pa = cJSON_PrintUnformatted(a);
+    pb = cJSON_PrintUnformatted(b);
+    same = pa && pb && strcmp(pa, pb) == 0;
+    cJSON_free(pa);
+    cJSON_free(pb);
+    return same;
+}
+
+/* allot_json_parse_members(): each named member is found as in the whole
+ * tree, by either rule for duplicates; the others are left out; a text
+ * that is not a checked object is the whole parse. */
+TEST(json_parse_members_finds_what_the_full_parse_finds)
+{
+    static const char *const names[] = {"choices", "usage", "error", NULL};
+    static const char *const texts[] = {
+        "{\"id\":\"c-1\",\"created\":1716,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"
+        "\"finish_reason\":null}],\"usage\":null}",
+        "{\"choices\":[1],\"x\":{\"choices\":[2]},\"usage\":{\"a\":1},\"choices\":[3],\"usage\":"
+        "null,\"error\":{\"message\":\"m\"}}",
+        "{\"cho\\u0069ces\":\"escaped key\",\"\\u0075sage\":[]}",
+        " \t{ \"error\" : {\"a\":[true,false,null,-1.5e3,\"\\u00e9\\n\"]} }\r\n",
+        "{\"x\":{\"choices\":[2]}}",
+        "{}",
+        /* not a checked object: parsed whole, as cJSON does */
+        "[{\"choices\":1}]",
+        "{\"choices\":[01],\"model\":\"m\"}",
+        "{\"choices\":[1]} x",
+        "\"s\"",
+    };
+    size_t i, k;
+
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        cJSON *whole = cJSON_Parse(texts[i]), *got, *c;
+        size_t n_names = 0;
+
+        got = allot_json_parse_members(texts[i], strlen(texts[i]), names);
+        ASSERT_INT_EQ(got != NULL, whole != NULL || texts[i][strlen(texts[i]) - 1] == 'x');
+        if (!cJSON_IsObject(whole) ||
+            allot_json_check(texts[i], strlen(texts[i]), 0, NULL, NULL, NULL) != 0) {
+            /* as allot_json_parse(): the whole text (cJSON's reading) */
+            cJSON *again = cJSON_ParseWithLength(texts[i], strlen(texts[i]));
+            ASSERT(same_member(got, again));
+            cJSON_Delete(again);
+        } else {
+            for (k = 0; names[k]; k++) {
+                ASSERT(same_member(allot_json_member(got, names[k]),
+                                   allot_json_member(whole, names[k])));
+                ASSERT(same_member(cJSON_GetObjectItemCaseSensitive(got, names[k]),
+                                   cJSON_GetObjectItemCaseSensitive(whole, names[k])));
+            }
+            cJSON_ArrayForEach(c, got)
+            {
+                ASSERT(c->string != NULL);
+                for (k = 0; names[k] && strcmp(names[k], c->string); k++)
+                    ;
+                ASSERT(names[k] != NULL); /* nothing else is built */
+                n_names++;
+            }
+            cJSON_ArrayForEach(c, whole)
+            {
+                for (k = 0; names[k] && strcmp(names[k], c->string); k++)
+                    ;
+                if (names[k])
+                    n_names--;
+            }
+            ASSERT_INT_EQ(n_names, 0); /* every duplicate kept */
+        }
+        cJSON_Delete(got);
+        cJSON_Delete(whole);
+    }
+    /* more duplicates than it keeps: the whole tree */
+    {
+        char many[512];
+        size_t o = 0;
+        cJSON *got;
+
+        o += (size_t)snprintf(many + o, sizeof many - o, "{\"model\":\"m\"");
+        for (k = 0; k <= ALLOT_JSON_PARSE_MEMBERS_MAX; k++)
+            o += (size_t)snprintf(many + o, sizeof many - o, ",\"usage\":%zu", k);
+        o += (size_t)snprintf(many + o, sizeof many - o, "}");
+        got = allot_json_parse_members(many, o, names);
+        ASSERT(cJSON_GetObjectItemCaseSensitive(got, "model") != NULL);
+        ASSERT_INT_EQ(cJSON_GetArraySize(got), ALLOT_JSON_PARSE_MEMBERS_MAX + 2);
+        cJSON_Delete(got);
+        many[o - 1] = '\0'; /* one fewer: only the usages */
+        o = (size_t)(strrchr(many, ',') - many);
+        memcpy(many + o, "}", 2);
+        got = allot_json_parse_members(many, o + 1, names);
+        ASSERT(cJSON_GetObjectItemCaseSensitive(got, "model") == NULL);
+        ASSERT_INT_EQ(cJSON_GetArraySize(got), ALLOT_JSON_PARSE_MEMBERS_MAX);
+        cJSON_Delete(got);
+    }
+}
+
 /* ---- remembered member values (allot_json_check_remembering) ---- */
 
 static const char *const keep_tools[] = {"tools", "functions", NULL};
