@@ -170,6 +170,45 @@ static void chunk_agree(int *allot_test_failed_, const char *text, int may_decli
     cJSON_Delete(root);
 }
 
+/* Does the reader take the text (not decline it)? */
+static int answer_reads(const char *text)
+{
+    struct allot_chat_answer a;
+    return allot_chat_answer_read(text, strlen(text), &a) == 0;
+}
+
+static int chunk_reads(const char *text)
+{
+    struct allot_chat_chunk k;
+    return allot_chat_chunk_read(text, strlen(text), &k) == 0;
+}
+
+/* What neither reader takes: texts the strict check refuses, or that are
+ * not an object. */
+static const char *const not_objects[] = {
+    "[]", "\"text\"", "null", "", "{\"choices\":[}", "{\"choices\":[]} x", "\xEF\xBB\xBF{}",
+};
+
+/* Every text read both ways agrees (agree_fn), and every declined one, and
+ * each of not_objects, is declined (reads). */
+static void agree_or_decline(int *allot_test_failed_, const char *const *texts, size_t n,
+                             const char *const *declined, size_t n_declined,
+                             void (*agree_fn)(int *, const char *, int), int (*reads)(const char *))
+{
+    size_t i;
+
+    for (i = 0; i < n && !*allot_test_failed_; i++)
+        agree_fn(allot_test_failed_, texts[i], 0);
+    for (i = 0; i < n_declined && !*allot_test_failed_; i++) {
+        if (reads(declined[i]))
+            TEST_FAIL_("read what it should decline: %s", declined[i]);
+    }
+    for (i = 0; i < sizeof not_objects / sizeof not_objects[0] && !*allot_test_failed_; i++) {
+        if (reads(not_objects[i]))
+            TEST_FAIL_("read what is not a checked object: %s", not_objects[i]);
+    }
+}
+
 TEST(chat_chunk_reads_what_the_tree_gives)
 {
     static const char *const texts[] = {
@@ -214,26 +253,13 @@ TEST(chat_chunk_reads_what_the_tree_gives)
         "{}",
     };
     static const char *const declined[] = {
-        "[]",
-        "\"text\"",
-        "",
-        "{\"choices\":[}",
-        "{\"choices\":[]} x",
         "{\"choices\":{\"a\":{\"delta\":{\"content\":\"x\"}}}}",
         "{\"choices\":[{\"delta\":{\"content\":\"nul\\u0000\"}}]}",
         "{\"choices\":[{\"delta\":{\"content\":\"lone \\ud83d\"}}]}",
     };
-    size_t i;
 
-    for (i = 0; i < sizeof texts / sizeof texts[0]; i++)
-        chunk_agree(allot_test_failed_, texts[i], 0);
-    if (*allot_test_failed_)
-        return;
-    for (i = 0; i < sizeof declined / sizeof declined[0]; i++) {
-        struct allot_chat_chunk k;
-        if (allot_chat_chunk_read(declined[i], strlen(declined[i]), &k) == 0)
-            TEST_FAIL_("read a chunk it should decline: %s", declined[i]);
-    }
+    agree_or_decline(allot_test_failed_, texts, sizeof texts / sizeof texts[0], declined,
+                     sizeof declined / sizeof declined[0], chunk_agree, chunk_reads);
 }
 
 TEST(chat_answer_reads_what_the_tree_gives)
@@ -283,13 +309,6 @@ TEST(chat_answer_reads_what_the_tree_gives)
         "{}",
     };
     static const char *const declined[] = {
-        "[]",
-        "\"text\"",
-        "null",
-        "",
-        "{\"choices\":[}",
-        "{\"choices\":[]} x",
-        "\xEF\xBB\xBF{}",
         "{\"choices\":{\"a\":{\"message\":{\"content\":\"x\"}}}}",
         "{\"usage\":{\"prompt_tokens\":1.5}}",
         "{\"usage\":{\"prompt_tokens\":1e3}}",
@@ -298,17 +317,9 @@ TEST(chat_answer_reads_what_the_tree_gives)
         "{\"choices\":[{\"message\":{\"content\":\"nul\\u0000\"}}]}",
         "{\"choices\":[{\"message\":{\"content\":\"lone \\ud83d\"}}]}",
     };
-    size_t i;
 
-    for (i = 0; i < sizeof texts / sizeof texts[0]; i++)
-        agree(allot_test_failed_, texts[i], 0);
-    if (*allot_test_failed_)
-        return;
-    for (i = 0; i < sizeof declined / sizeof declined[0]; i++) {
-        struct allot_chat_answer a;
-        if (allot_chat_answer_read(declined[i], strlen(declined[i]), &a) == 0)
-            TEST_FAIL_("read what it should decline: %s", declined[i]);
-    }
+    agree_or_decline(allot_test_failed_, texts, sizeof texts / sizeof texts[0], declined,
+                     sizeof declined / sizeof declined[0], agree, answer_reads);
 }
 
 /* Random answers and chunks from pieces, including the odd shapes above:
