@@ -58,16 +58,16 @@ const char *allot_find(const char *hay, size_t n, const char *needle, size_t m)
     last = n - m; /* the last position a match may start at */
 #if defined(__SSE2__)
     {
-        const __m128i a = _mm_set1_epi8(needle[0]), b = _mm_set1_epi8(needle[1]);
-        /* positions i..i+15 read bytes i..i+16: stay inside hay */
-        for (; i + 16 <= last + 1 && i + 17 <= n; i += 16) {
+        const __m128i a = _mm_set1_epi8(needle[0]), b = _mm_set1_epi8(needle[m - 1]);
+        /* positions i..i+15 (all <= last) read bytes up to i+15+m-1 <= n-1 */
+        for (; i + 16 <= last + 1; i += 16) {
             __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(hay + i));
-            __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(hay + i + 1));
+            __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(hay + i + m - 1));
             unsigned bits = (unsigned)_mm_movemask_epi8(
                 _mm_and_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(y, b)));
             while (bits) {
                 size_t at = i + (size_t)__builtin_ctz(bits);
-                if (memcmp(hay + at + 2, needle + 2, m - 2) == 0)
+                if (memcmp(hay + at + 1, needle + 1, m - 2) == 0)
                     return hay + at;
                 bits &= bits - 1;
             }
@@ -75,8 +75,8 @@ const char *allot_find(const char *hay, size_t n, const char *needle, size_t m)
     }
 #endif
     for (; i <= last; i++)
-        if (hay[i] == needle[0] && hay[i + 1] == needle[1] &&
-            memcmp(hay + i + 2, needle + 2, m - 2) == 0)
+        if (hay[i] == needle[0] && hay[i + m - 1] == needle[m - 1] &&
+            memcmp(hay + i + 1, needle + 1, m - 2) == 0)
             return hay + i;
     return NULL;
 }
