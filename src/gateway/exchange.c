@@ -1100,8 +1100,6 @@ struct chunk {
     cJSON *root;
     int parsed;
     struct allot_json_arena *arena;
-    cJSON *choices;   /* its choices read alone (chunk_choices), or NULL */
-    int read_choices; /* that was tried: the arena holds what it built */
 };
 
 /* What the readers of an event's tree look up at its top level
@@ -1123,25 +1121,12 @@ static const cJSON *chunk_tree(struct chunk *c)
     return c->root;
 }
 
-/* The event's choices array, for the checks. When nothing else reads the
- * event (whole 0: no usage or error in it, no translation), the array is
- * read alone: the event is checked (allot_json_check) and only the array
- * is built into a tree, not the id, object, model and fingerprint strings
- * and the created number every chunk repeats, about half the work of a
- * chunk's parse. An event the strict check refuses is parsed whole, as
- * before. The last "choices" member counts either way (json_member.h). */
-static const cJSON *chunk_choices(struct chunk *c, int whole)
+/* The event's choices array, for the checks, when the event is not read
+ * off its text (allot_chat_chunk_read): the last "choices" member
+ * (json_member.h) of its tree, which holds no more than three members. */
+static const cJSON *chunk_choices(struct chunk *c)
 {
-    if (!whole && !c->parsed && !c->read_choices && c->data.len) {
-        struct allot_json_arena *previous = allot_json_arena_enter(c->arena);
-
-        c->read_choices = 1;
-        c->choices = allot_json_parse_member(c->data.ptr, c->data.len, "choices");
-        allot_json_arena_leave(previous);
-        if (c->choices)
-            return c->choices;
-    }
-    return c->choices ? c->choices : allot_json_member(chunk_tree(c), "choices");
+    return allot_json_member(chunk_tree(c), "choices");
 }
 
 /* Whether member key (quoted) of an event has a value other than null.
@@ -1246,7 +1231,7 @@ static int relay(struct allot__exchange *x, struct allot_slice raw)
 static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
 {
     struct allot__exchange *x = ctx;
-    struct chunk ck = {data, NULL, 0, &x->events, NULL, 0};
+    struct chunk ck = {data, NULL, 0, &x->events};
     int rc = 0, done = allot_slice_eq(data, "[DONE]");
 
     if (!data.ptr)
@@ -1271,7 +1256,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
             if (read == 0 && !has_usage && !has_error)
                 collect_chunk(x, &k);
             else
-                collect_event(x, chunk_choices(&ck, translated || has_usage || has_error));
+                collect_event(x, chunk_choices(&ck));
         }
         if (inspect_event(x, &ck, has_usage, has_error) && !x->anthropic && !x->responses)
             goto out;
@@ -1303,8 +1288,7 @@ static int on_event(void *ctx, struct allot_slice raw, struct allot_slice data)
     rc = relay(x, raw);
 out:
     cJSON_Delete(ck.root);
-    cJSON_Delete(ck.choices);
-    if (ck.parsed || ck.read_choices)
+    if (ck.parsed)
         allot_json_arena_reset(&x->events);
     return rc;
 }
