@@ -1,6 +1,7 @@
-/* fuzz_json_member.c: libFuzzer target for allot_json_parse_member()
- * (json_member.h), which the gateway runs on every stream event it checks
- * to read the event's "choices" alone.
+/* fuzz_json_member.c: libFuzzer target for allot_json_parse_member() and
+ * allot_json_parse_members() (json_member.h); the gateway builds the tree
+ * of every stream event it must parse with the latter, holding only the
+ * members its readers look up.
  *
  * Input: byte 0 picks the member name ("choices", "a", "" or "usage"); the
  * rest is the text, on an exact-size heap copy (ASan reports a read past
@@ -8,7 +9,10 @@
  * print exactly as the member of the full cJSON parse does
  * (allot_json_member: the last duplicate), or both be absent; when the
  * check refuses it, the result must be NULL (the caller then parses the
- * text whole).
+ * text whole). The tree of allot_json_parse_members() for the name and
+ * "usage" must give, by either rule for duplicates (allot_json_member,
+ * the last; cJSON_GetObjectItemCaseSensitive, the first), what the full
+ * parse gives.
  *
  * Fuzz: `FUZZ_SECONDS=60 bash tests/fuzz/run.sh json_member` (clang
  * libFuzzer, corpus tests/fuzz/corpus/json_member/, dictionary
@@ -21,6 +25,7 @@
 #include <string.h>
 #include "allot/json_check.h"
 #include "allot/json_member.h"
+#include "allot/json_tree.h"
 #include "exact_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -29,6 +34,43 @@ static void fail(const char *what, const char *text, size_t n)
 {
     fprintf(stderr, "fuzz_json_member: %s: %.*s\n", what, (int)(n > 400 ? 400 : n), text);
     abort();
+}
+
+/* Do a and b print the same (both absent, or equal)? */
+static int same_print(const cJSON *a, const cJSON *b)
+{
+    char *pa, *pb;
+    int same;
+
+    if (!a || !b)
+        return !a && !b;
+    pa = cJSON_PrintUnformatted(a);
+    pb = cJSON_PrintUnformatted(b);
+    same = pa && pb && strcmp(pa, pb) == 0;
+    cJSON_free(pa);
+    cJSON_free(pb);
+    return same;
+}
+
+/* allot_json_parse_members() of text for name (and "usage") against the
+ * whole parse allot_json_parse() gives, looked up both ways. */
+static void check_members(const char *text, size_t n, const char *name)
+{
+    const char *names[] = {name, "usage", NULL};
+    cJSON *got = allot_json_parse_members(text, n, names), *whole = allot_json_parse(text, n);
+    size_t k;
+
+    if ((got != NULL) != (whole != NULL))
+        fail(got ? "a tree where the whole parse has none" : "no tree where the whole parse has one",
+             text, n);
+    for (k = 0; got && names[k]; k++) {
+        if (!same_print(allot_json_member(got, names[k]), allot_json_member(whole, names[k])) ||
+            !same_print(cJSON_GetObjectItemCaseSensitive(got, names[k]),
+                        cJSON_GetObjectItemCaseSensitive(whole, names[k])))
+            fail("a member of the partial tree differs from the whole parse's", text, n);
+    }
+    cJSON_Delete(got);
+    cJSON_Delete(whole);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_Delete(whole);
     }
     cJSON_Delete(got);
+    check_members(text, n, name);
     free(text);
     return 0;
 }
