@@ -8,24 +8,37 @@ import * as h from './harness.mjs';
 describe('plain chat completion', () => {
   let frontier, local, allot, firstOwn;
 
+  const start = () => h.startAllot(h.baseConfig({ frontier, local }, {
+    models: [
+      { name: 'mute', provider: 'frontier', model: 'sim-nousage', price: { input: 1, output: 2 } },
+      { name: 'slow', provider: 'local', model: 'sim?latency-ms=400', price: { input: 0.1, output: 0.2 } },
+      { name: 'slow-stream', provider: 'local', model: 'sim?latency-ms=200&ttft-ms=200', price: { input: 0.1, output: 0.2 } },
+    ],
+  }), { env: h.ALLOT_ENV });
+  const firstMessages = [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'What could go wrong if we ship this on Friday?' },
+  ];
+  // allot's own time on each of an allot's next four routed requests
+  const laterOwn = async (a) => {
+    const later = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await h.chat(a.base, { model: 'auto', messages: [{ role: 'user', content: `What could go wrong with plan ${i}?` }] });
+      assert.equal(r.status, 200, r.text);
+      later.push((await h.ledgerRow(a.db, r.headers.get('x-allot-request-id'))).overhead_ms);
+    }
+    return later;
+  };
+
   before(async () => {
     frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
     local = await h.startFake({ name: 'local' });
-    allot = await h.startAllot(h.baseConfig({ frontier, local }, {
-      models: [
-        { name: 'mute', provider: 'frontier', model: 'sim-nousage', price: { input: 1, output: 2 } },
-        { name: 'slow', provider: 'local', model: 'sim?latency-ms=400', price: { input: 0.1, output: 0.2 } },
-        { name: 'slow-stream', provider: 'local', model: 'sim?latency-ms=200&ttft-ms=200', price: { input: 0.1, output: 0.2 } },
-      ],
-    }), { env: h.ALLOT_ENV });
+    allot = await start();
   });
   after(h.cleanup);
 
   it('answers a routed request with the upstream body, decision headers and an exact ledger row', h.LIMIT, async () => {
-    const messages = [
-      { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: 'What could go wrong if we ship this on Friday?' },
-    ];
+    const messages = firstMessages;
     const before = Date.now();
     const r = await h.chat(allot.base, { model: 'auto', messages });
     const after = Date.now();
@@ -111,13 +124,26 @@ describe('plain chat completion', () => {
     }
     // The first request does not pay for readying the classifier's model
     // (decoded at start, not by the first classification on a loop thread:
-    // that took 14 ms under ASan, against well under 1 ms for a request).
-    const later = [];
-    for (let i = 0; i < 4; i++) {
-      const r = await h.chat(allot.base, { model: 'auto', messages: [{ role: 'user', content: `What could go wrong with plan ${i}?` }] });
-      later.push((await h.ledgerRow(allot.db, r.headers.get('x-allot-request-id'))).overhead_ms);
+    // that took 14 ms under ASan, against about 1 ms for a first request and
+    // 0.5 ms for a later one). A one-time cost shows in the first request of
+    // every allot; a machine that takes the CPU away for a few ms (CI's run
+    // twice saw 5-6 ms for it, against 1 ms in 60 runs here) does not do so
+    // every time: so when this allot's first request is over the bound, two
+    // fresh allots have their first request measured, and one must be within.
+    const seen = [];
+    let later = await laterOwn(allot);
+    let first = firstOwn;
+    for (let trial = 0; ; trial++) {
+      seen.push(`first ${first} ms, later ${later}`);
+      if (first <= 3 * Math.max(...later) + 3 || trial === 2) break;
+      const fresh = await start();
+      const r = await h.chat(fresh.base, { model: 'auto', messages: firstMessages });
+      assert.equal(r.status, 200, r.text);
+      first = (await h.ledgerRow(fresh.db, r.headers.get('x-allot-request-id'))).overhead_ms;
+      later = await laterOwn(fresh);
+      await fresh.stop();
     }
-    assert.ok(firstOwn <= 3 * Math.max(...later) + 3, `first request ${firstOwn} ms of allot's own time, later ${later}`);
+    assert.ok(first <= 3 * Math.max(...later) + 3, `allot's own time, each allot's first request and four later ones: ${seen.join('; ')}`);
   });
 
   it('prices a labour answer at the labour model and the counterfactual at the first judgment model', h.LIMIT, async () => {
