@@ -19,16 +19,20 @@ describe('plain chat completion', () => {
     { role: 'system', content: 'You are terse.' },
     { role: 'user', content: 'What could go wrong if we ship this on Friday?' },
   ];
-  // allot's own time on each of an allot's next four routed requests
+  // allot's own time (its ledger row's overhead_ms) on one routed request
+  const ownMs = async (a, messages) => {
+    const r = await h.chat(a.base, { model: 'auto', messages });
+    assert.equal(r.status, 200, r.text);
+    return (await h.ledgerRow(a.db, r.headers.get('x-allot-request-id'))).overhead_ms;
+  };
+  // ... on each of an allot's next four
   const laterOwn = async (a) => {
     const later = [];
-    for (let i = 0; i < 4; i++) {
-      const r = await h.chat(a.base, { model: 'auto', messages: [{ role: 'user', content: `What could go wrong with plan ${i}?` }] });
-      assert.equal(r.status, 200, r.text);
-      later.push((await h.ledgerRow(a.db, r.headers.get('x-allot-request-id'))).overhead_ms);
-    }
+    for (let i = 0; i < 4; i++) later.push(await ownMs(a, [{ role: 'user', content: `What could go wrong with plan ${i}?` }]));
     return later;
   };
+  // the first request's bound, against the slowest of four later ones
+  const firstWithin = (first, later) => first <= 3 * Math.max(...later) + 3;
 
   before(async () => {
     frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
@@ -135,15 +139,13 @@ describe('plain chat completion', () => {
     let first = firstOwn;
     for (let trial = 0; ; trial++) {
       seen.push(`first ${first} ms, later ${later}`);
-      if (first <= 3 * Math.max(...later) + 3 || trial === 2) break;
+      if (firstWithin(first, later) || trial === 2) break;
       const fresh = await start();
-      const r = await h.chat(fresh.base, { model: 'auto', messages: firstMessages });
-      assert.equal(r.status, 200, r.text);
-      first = (await h.ledgerRow(fresh.db, r.headers.get('x-allot-request-id'))).overhead_ms;
+      first = await ownMs(fresh, firstMessages);
       later = await laterOwn(fresh);
       await fresh.stop();
     }
-    assert.ok(first <= 3 * Math.max(...later) + 3, `allot's own time, each allot's first request and four later ones: ${seen.join('; ')}`);
+    assert.ok(firstWithin(first, later), `allot's own time, each allot's first request and four later ones: ${seen.join('; ')}`);
   });
 
   it('prices a labour answer at the labour model and the counterfactual at the first judgment model', h.LIMIT, async () => {
