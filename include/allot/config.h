@@ -155,7 +155,8 @@ struct allot_config {
     char *store_path;       /* SQLite file; default "./allot.db" */
     char *store_url;        /* PostgreSQL URI (store.url); NULL: the file */
     long store_commit_ms;   /* ledger commit window; default 100, max 200 */
-    int store_keep_prompts; /* keep checked requests' instructions; default 0 */
+    int store_keep_prompts; /* keep instructions: 1 of checked requests, 2 of every routed
+                             * one (store.keep_prompts: all); default 0 */
     char *store_pending;    /* store.pending; NULL: the default (ledger.h) */
     struct allot_provider *providers;
     size_t n_providers;

@@ -14,6 +14,7 @@
 #include "allot/outcomes.h"
 #include "allot/error.h"
 #include "allot/kinds_data.h"
+#include "allot/kinds_ledger.h"
 #include "allot/kinds_model.h"
 #include "allot/store_url.h"
 #include "cli.h"
@@ -48,15 +49,53 @@ static double train_accuracy(const struct allot_kinds_model *m,
     return t->n ? (double)right / (double)t->n : 0;
 }
 
+/* `allot train kinds --export-ledger STORE --out FILE`: the ledger's kept
+ * instructions as requests to label (kinds_ledger.h). */
+static int export_ledger(const char *store, const char *out_path, size_t n_data,
+                         unsigned long limit, int quiet)
+{
+    struct allot_kinds_ledger_stats st;
+    struct allot_buf err;
+    int rc = 1;
+
+    allot_buf_init(&err, 4096);
+    if (!out_path || n_data) {
+        fprintf(stderr, "allot train kinds: --export-ledger STORE takes --out FILE, and no "
+                        "--data (it writes data to label; train on it afterwards)\n");
+        rc = 2;
+        goto out;
+    }
+    if (allot_kinds_ledger_export(store, out_path, limit, &st, &err) != 0) {
+        fprintf(stderr, "allot train kinds: %s\n", allot_buf_cstr(&err));
+        goto out;
+    }
+    if (!quiet)
+        printf("wrote %zu instructions to %s, least confident first (%zu repeats left out)\n"
+               "correct each \"category\" that is wrong, then train on it beside the built-in "
+               "data:\n  allot train kinds --data data/kinds --data %s --out MODEL\n",
+               st.written, out_path, st.repeats, out_path);
+    rc = 0;
+out:
+    allot_buf_release(&err);
+    return rc;
+}
+
 static int train_kinds(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},      {"out", required_argument, NULL, 'o'},
-        {"epochs", required_argument, NULL, 'e'},    {"seed", required_argument, NULL, 's'},
-        {"hash-bits", required_argument, NULL, 'b'}, {"no-calibrate", no_argument, NULL, 'n'},
-        {"dropout", required_argument, NULL, 'p'},   {"tier-weight", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},           {NULL, 0, NULL, 0}};
-    const char *data[MAX_DATA_PATHS], *out_path = NULL;
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"epochs", required_argument, NULL, 'e'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"hash-bits", required_argument, NULL, 'b'},
+                                         {"no-calibrate", no_argument, NULL, 'n'},
+                                         {"dropout", required_argument, NULL, 'p'},
+                                         {"tier-weight", required_argument, NULL, 't'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"export-ledger", required_argument, NULL, 'x'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {NULL, 0, NULL, 0}};
+    const char *data[MAX_DATA_PATHS], *out_path = NULL, *ledger = NULL;
+    unsigned long limit = 0;
     size_t n_data = 0, i, per_cat[ALLOT_CAT__COUNT] = {0};
     struct allot_kinds_train_opts o;
     struct allot_kinds_trainset set;
@@ -69,8 +108,21 @@ static int train_kinds(int argc, char **argv)
     allot_kinds_train_opts_default(&o);
     allot_buf_init(&err, 64u << 10);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:o:e:s:b:p:t:nq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:o:e:s:b:p:t:nqx:l:", opts, NULL)) != -1) {
         switch (c) {
+        case 'x':
+            ledger = optarg;
+            break;
+        case 'l':
+            if (parse_uint(optarg, 1, 100000000UL, &limit)) {
+                fprintf(stderr,
+                        "allot train kinds: bad value '%s' for --limit: expected 1 to "
+                        "100000000\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
+            break;
         case 'p': {
             char *end;
             double d = strtod(optarg, &end);
@@ -144,6 +196,15 @@ static int train_kinds(int argc, char **argv)
             rc = 2;
             goto out;
         }
+    }
+    if (ledger) {
+        rc = export_ledger(ledger, out_path, n_data, limit, quiet);
+        goto out;
+    }
+    if (limit) {
+        fprintf(stderr, "allot train kinds: --limit goes with --export-ledger\n");
+        rc = 2;
+        goto out;
     }
     if (n_data == 0 || !out_path) {
         fprintf(stderr, "allot train kinds: --data PATH and --out MODEL are required\n");
@@ -426,6 +487,14 @@ const struct allot_cli_cmd allot_cli_train = {
     "--no-calibrate. Use the model with\n"
     "routing.classifier_model in allot.yaml; `allot serve` reloads it on SIGHUP.\n"
     "The built-in model is `make model`'s.\n"
+    "\n"
+    "usage: allot train kinds --export-ledger STORE --out FILE [--limit N] [--quiet]\n\n"
+    "Write the instructions the ledger kept (store.keep_prompts: all keeps every routed\n"
+    "request's) to FILE as JSON Lines to label, one a distinct instruction, least\n"
+    "confident first, each with the category allot chose, its confidence, tier, source\n"
+    "and request id. Correct the categories that are wrong (or delete the line), then\n"
+    "train on the file beside data/kinds to teach the classifier your own traffic.\n"
+    "STORE: a ledger file or a postgresql:// URL. --limit N: the first N only.\n"
     "\n"
     "usage: allot train outcomes --data PATH --weak M --strong M --out FILE\n"
     "       allot train outcomes --from-ledger STORE --out FILE\n"

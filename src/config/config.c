@@ -1074,9 +1074,11 @@ static void set_value(struct load *L, const struct allot__config_key *k, struct 
         if (allot_tier_parse(allot_slice_of(s, n), (enum allot_tier *)(void *)at))
             expected(L, k, v, path);
         break;
-    case AK_BOOL:
+    case AK_BOOL: /* choices: a third word, read as 2 */
         if (n == 4 && !memcmp(s, "true", 4))
             *(int *)(void *)at = 1;
+        else if (k->choices && n == strlen(k->choices) && !memcmp(s, k->choices, n))
+            *(int *)(void *)at = 2;
         else if (n == 5 && !memcmp(s, "false", 5))
             *(int *)(void *)at = 0;
         else

@@ -84,11 +84,14 @@ const struct allot__config_key allot__config_keys[] = {
     {.path = "store.keep_prompts",
      .type = AK_BOOL,
      .offset = CFG(store_keep_prompts),
+     .choices = "all",
      .def = "false",
-     .help = "Keep the instruction (system prompt and last user turn, up to 16 KB) of every "
-             "request whose answer the quality floor checked, in the ledger's prompt column, "
-             "so `allot train outcomes --from-ledger` can learn from your own traffic. Off by "
-             "default: prompts are your users' data."},
+     .help = "Keep the instruction (system prompt and last user turn, up to 16 KB) in the "
+             "ledger's prompt column: true for every request whose answer the quality floor "
+             "checked, so `allot train outcomes --from-ledger` can learn from your own "
+             "traffic; all for every routed request too, so `allot train kinds "
+             "--export-ledger` can write them out to label and teach the classifier your "
+             "traffic. Off by default: prompts are your users' data."},
 
     /* who may call the gateway */
     {.path = "auth",
@@ -744,7 +747,10 @@ void allot__config_key_expect(const struct allot__config_key *k, char *dst, size
         snprintf(dst, cap, "a mapping of category: tier");
         break;
     case AK_BOOL:
-        snprintf(dst, cap, "true or false");
+        if (k->choices)
+            snprintf(dst, cap, "true, false or %s", k->choices);
+        else
+            snprintf(dst, cap, "true or false");
         break;
     case AK_REGEX:
         snprintf(dst, cap, "a regular expression (PCRE2)");

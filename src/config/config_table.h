@@ -27,7 +27,7 @@ enum allot__key_type {
     AK_PROVIDER_REF, /* a model's provider, resolved after the walk */
     AK_ALIASES,      /* routing.aliases */
     AK_CATEGORY_MAP, /* routing.categories: category -> tier */
-    AK_BOOL,         /* true or false; int at offset */
+    AK_BOOL,         /* true or false; int at offset (1, 0); with choices, that word too (2) */
     AK_REGEX,        /* a PCRE2 pattern, compiled once at load to check it */
     AK_STRING_LIST,  /* quality.refusals: a list of PCRE2 patterns */
     AK_CHECK_MAP,    /* quality.checks: tier or category -> check set */

@@ -1,6 +1,5 @@
 /* from_ledger.c: the ledger as outcome data (eval.h), from a SQLite file
  * or PostgreSQL alike (ledger_reader.h). */
-#include <stdio.h>
 #include <string.h>
 #include "allot/error.h"
 #include "allot/eval.h"
@@ -19,89 +18,41 @@ static const char export_sql[] =
     " AND (r.\"check\" <> '' OR r.escalated <> '') AND (r.tier = 'labour' OR r.escalated <> '')"
     " ORDER BY r.ts_ms, r.id";
 
-static int put_str(FILE *f, const char *s)
+/* One outcome line (docs/outcomes.md) of the current row; rows without a
+ * prompt are skipped. */
+static int outcome_line(void *ctx, struct allot_ledger_reader *rd, struct allot_buf *line)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    if (fputc('"', f) == EOF)
-        return -1;
-    for (; *p; p++) {
-        int rc;
-        if (*p == '"' || *p == '\\')
-            rc = fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            rc = fprintf(f, "\\u%04x", *p);
-        else
-            rc = fputc(*p, f) == EOF ? -1 : 1;
-        if (rc < 0)
-            return -1;
-    }
-    return fputc('"', f) == EOF ? -1 : 0;
+    const char *id = allot_ledger_reader_text(rd, 0);
+    const char *prompt = allot_ledger_reader_text(rd, 1);
+    const char *cat = allot_ledger_reader_text(rd, 2);
+    const char *check = allot_ledger_reader_text(rd, 3);
+    const char *esc = allot_ledger_reader_text(rd, 4);
+    int graded = !allot_ledger_reader_is_null(rd, 5);
+    int good = graded ? allot_ledger_reader_double(rd, 5) >= 0.5 : !*esc && !strcmp(check, "pass");
+    int rc;
+
+    (void)ctx;
+    if (!*prompt)
+        return 0;
+    rc = allot_buf_adds(line, "{\"id\":");
+    rc = rc ? rc : allot_buf_add_json_str(line, id, strlen(id));
+    rc = rc ? rc : allot_buf_adds(line, ",\"prompt\":");
+    rc = rc ? rc : allot_buf_add_json_str(line, prompt, strlen(prompt));
+    rc = rc ? rc : allot_buf_adds(line, ",\"category\":");
+    rc = rc ? rc : allot_buf_add_json_str(line, cat, strlen(cat));
+    rc = rc ? rc
+            : allot_buf_addf(line,
+                             ",\"outcomes\":{\"labour\":{\"correct\":%s},\"judgment\":{"
+                             "\"correct\":true}}}\n",
+                             good ? "true" : "false");
+    return rc ? rc : 1;
 }
 
 int allot_eval_export_ledger(const char *store, const char *out_path, size_t *n_rows,
                              struct allot_buf *err)
 {
-    struct allot_ledger_reader *rd = NULL;
-    FILE *f = NULL;
-    int rc = 0, step, version = 0;
-
-    *n_rows = 0;
-    if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
-        (rc = allot_ledger_reader_version(rd, &version, err)))
-        goto out;
-    if (version < 4) {
-        allot_buf_addf(err,
-                       "ledger '%s': schema version %d keeps no prompts (allot keeps them from "
-                       "version 4, with store.keep_prompts: true)",
-                       allot_ledger_reader_name(rd), version);
-        rc = ALLOT_EINVAL;
-        goto out;
-    }
-    if ((rc = allot_ledger_reader_query(rd, export_sql, err)))
-        goto out;
-    if (!(f = fopen(out_path, "w"))) {
-        allot_buf_addf(err, "'%s': cannot write", out_path);
-        rc = ALLOT_EIO;
-        goto out;
-    }
-    while ((step = allot_ledger_reader_next(rd, err)) == 1) {
-        const char *id = allot_ledger_reader_text(rd, 0);
-        const char *prompt = allot_ledger_reader_text(rd, 1);
-        const char *cat = allot_ledger_reader_text(rd, 2);
-        const char *check = allot_ledger_reader_text(rd, 3);
-        const char *esc = allot_ledger_reader_text(rd, 4);
-        int graded = !allot_ledger_reader_is_null(rd, 5);
-        int good =
-            graded ? allot_ledger_reader_double(rd, 5) >= 0.5 : !*esc && !strcmp(check, "pass");
-        if (!*prompt)
-            continue;
-        if (fputs("{\"id\":", f) == EOF || put_str(f, id) || fputs(",\"prompt\":", f) == EOF ||
-            put_str(f, prompt) || fputs(",\"category\":", f) == EOF || put_str(f, cat) ||
-            fprintf(
-                f, ",\"outcomes\":{\"labour\":{\"correct\":%s},\"judgment\":{\"correct\":true}}}\n",
-                good ? "true" : "false") < 0) {
-            allot_buf_addf(err, "'%s': cannot write", out_path);
-            rc = ALLOT_EIO;
-            goto out;
-        }
-        (*n_rows)++;
-    }
-    if (step < 0) {
-        rc = step;
-        goto out;
-    }
-    if (*n_rows == 0) {
-        allot_buf_addf(err,
-                       "ledger '%s' has no checked labour request with its prompt kept "
-                       "(store.keep_prompts: true keeps them)",
-                       allot_ledger_reader_name(rd));
-        rc = ALLOT_EINVAL;
-    }
-out:
-    if (f && fclose(f) != 0 && !rc) {
-        allot_buf_addf(err, "'%s': cannot write", out_path);
-        rc = ALLOT_EIO;
-    }
-    allot_ledger_reader_close(rd);
-    return rc;
+    return allot_ledger_reader_write_lines(
+        store, export_sql, out_path, 0, outcome_line, NULL,
+        "has no checked labour request with its prompt kept (store.keep_prompts: true keeps them)",
+        n_rows, err);
 }

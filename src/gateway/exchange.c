@@ -583,7 +583,8 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
     if (x->floor_mark)
         COPY_CSTR(e.floor, x->floor_mark);
     e.grade = -1;
-    if (cfg->store_keep_prompts && (x->check[0] || x->escalated[0]))
+    if ((cfg->store_keep_prompts == 2 && e.category[0]) ||
+        (cfg->store_keep_prompts && (x->check[0] || x->escalated[0])))
         e.prompt = instruction_text(&x->chat);
     if (x->client >= 0) {
         COPY_CSTR(e.client, allot_clients_name(w->gw->clients, x->client));

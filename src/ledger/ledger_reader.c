@@ -270,6 +270,71 @@ int allot_ledger_reader_version(struct allot_ledger_reader *r, int *version, str
     return 0;
 }
 
+int allot_ledger_reader_write_lines(const char *store, const char *sql, const char *out_path,
+                                    size_t limit, allot_ledger_line_cb cb, void *ctx,
+                                    const char *none_why, size_t *n_written, struct allot_buf *err)
+{
+    struct allot_ledger_reader *rd = NULL;
+    struct allot_buf line;
+    FILE *f = NULL;
+    size_t n = 0;
+    int rc, step = 0, version = 0;
+
+    allot_buf_init(&line, 256u << 10); /* a 16 KB instruction escaped, with room */
+    if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
+        (rc = allot_ledger_reader_version(rd, &version, err)))
+        goto out;
+    if (version < 4) {
+        allot_buf_addf(err,
+                       "ledger '%s': schema version %d keeps no prompts (allot keeps them from "
+                       "version 4, with store.keep_prompts)",
+                       allot_ledger_reader_name(rd), version);
+        rc = ALLOT_EINVAL;
+        goto out;
+    }
+    if ((rc = allot_ledger_reader_query(rd, sql, err)))
+        goto out;
+    if (!(f = fopen(out_path, "w"))) {
+        allot_buf_addf(err, "'%s': cannot write", out_path);
+        rc = ALLOT_EIO;
+        goto out;
+    }
+    while ((limit == 0 || n < limit) && (step = allot_ledger_reader_next(rd, err)) == 1) {
+        int keep;
+        allot_buf_reset(&line);
+        if ((keep = cb(ctx, rd, &line)) < 0) {
+            allot_buf_addf(err, "'%s': %s", out_path, allot_strerror(keep));
+            rc = keep;
+            goto out;
+        }
+        if (keep == 0)
+            continue;
+        if (fwrite(line.ptr, 1, line.len, f) != line.len) {
+            allot_buf_addf(err, "'%s': cannot write", out_path);
+            rc = ALLOT_EIO;
+            goto out;
+        }
+        n++;
+    }
+    if (step < 0) {
+        rc = step;
+        goto out;
+    }
+    if (n == 0) {
+        allot_buf_addf(err, "ledger '%s' %s", allot_ledger_reader_name(rd), none_why);
+        rc = ALLOT_EINVAL;
+    }
+out:
+    if (f && fclose(f) != 0 && !rc) {
+        allot_buf_addf(err, "'%s': cannot write", out_path);
+        rc = ALLOT_EIO;
+    }
+    allot_ledger_reader_close(rd);
+    allot_buf_release(&line);
+    *n_written = n;
+    return rc;
+}
+
 void allot_ledger_reader_close(struct allot_ledger_reader *r)
 {
     if (!r)

@@ -418,3 +418,113 @@ describe('`allot serve` with routing.classifier_model', () => {
     await h.assertCleanStop(allot);
   });
 });
+
+describe('allot train kinds --export-ledger: the ledger kept instructions, to label', () => {
+  let frontier, local;
+  before(async () => {
+    frontier = await h.startFake({ name: 'frontier', expectKey: h.FRONTIER_KEY });
+    local = await h.startFake({ name: 'local' });
+  });
+
+  const data = () => write('export-train.jsonl', jsonl());
+  const readJsonl = (p) => fs.readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+  it('with store.keep_prompts: all, every routed instruction is written once, least confident first, ready to train on', h.LIMIT, async () => {
+    const cfg = h.baseConfig({ frontier, local });
+    cfg.store = { keep_prompts: 'all' };
+    const gw = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const sent = [
+      [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: RISK_PROMPT }],
+      user(CODE_PROMPT),
+      user(FIXED_PROMPT),
+      user(FIXED_PROMPT), // an agent sending the same instruction again
+      user('Convert this YAML config to TOML: a: 1'),
+    ];
+    for (const messages of sent) {
+      const res = await h.post(`${gw.base}/chat/completions`, { model: 'auto', messages });
+      assert.equal(res.status, 200, await res.text());
+    }
+    const hinted = await h.post(`${gw.base}/chat/completions`, { model: 'auto', messages: user('Tidy up these notes: a, b') }, { 'x-allot-work': 'reformat' });
+    assert.equal(hinted.status, 200, await hinted.text());
+    await h.assertCleanStop(gw);
+    const rows = await h.sql(gw.db, "select id, prompt, category, confidence, tier, source from requests where prompt <> '' order by confidence, ts_ms, id");
+    assert.equal(rows.length, 6, 'every routed request kept its instruction');
+    assert.equal(rows.find((r) => r.prompt.startsWith('You are terse.')).prompt, `You are terse.\n\n${RISK_PROMPT}`);
+
+    const out = path.join(gw.dir, 'label.jsonl');
+    const r = await h.runAllot(['train', 'kinds', '--export-ledger', gw.db, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^wrote 5 instructions to ${esc(out)}, least confident first \\(1 repeats left out\\)`, 'm'));
+    assert.match(r.stdout, new RegExp(`allot train kinds --data data/kinds --data ${esc(out)} --out MODEL`));
+    const lines = readJsonl(out);
+    assert.equal(lines.length, 5);
+    assert.deepEqual(lines.map((l) => Object.keys(l)), lines.map(() => ['category', 'prompt', 'confidence', 'tier', 'source', 'id']));
+    // the ledger's rows in its order, the repeat dropped at its second sending
+    const firstOfEach = rows.filter((row, i) => rows.findIndex((o) => o.prompt === row.prompt) === i);
+    assert.deepEqual(lines.map((l) => l.id), firstOfEach.map((row) => row.id));
+    for (const [i, l] of lines.entries()) {
+      const row = firstOfEach[i];
+      assert.equal(l.prompt, row.prompt);
+      assert.equal(l.category, row.category);
+      assert.equal(l.tier, row.tier);
+      assert.equal(l.source, row.source);
+      assert.ok(Math.abs(l.confidence - row.confidence) < 1e-4, `${l.confidence} vs ${row.confidence}`);
+      if (i > 0) assert.ok(l.confidence >= lines[i - 1].confidence, 'not least confident first');
+    }
+    assert.equal(lines.find((l) => l.prompt.startsWith('Tidy')).source, 'header');
+    assert.equal(lines.find((l) => l.prompt.startsWith('Tidy')).category, 'reformat');
+
+    // --limit: the least confident N
+    const two = path.join(gw.dir, 'two.jsonl');
+    const r2 = await h.runAllot(['train', 'kinds', '--export-ledger', gw.db, '--out', two, '--limit', '2']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(readJsonl(two).map((l) => l.id), lines.slice(0, 2).map((l) => l.id));
+
+    // corrected and trained on: the file is labelled data as it stands
+    const fixed = lines.map((l) => JSON.stringify(l.prompt === CODE_PROMPT ? { ...l, category: 'implement' } : l)).join('\n') + '\n';
+    const labelled = path.join(gw.dir, 'labelled.jsonl');
+    fs.writeFileSync(labelled, fixed);
+    const model = path.join(gw.dir, 'mine.model');
+    const t = await h.runAllot(['train', 'kinds', '--data', data(), '--data', labelled, '--out', model, '--epochs', '10']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, new RegExp(`^trained ${esc(model)} on 29 examples`, 'm'));
+  });
+
+  it('with store.keep_prompts: true, unchecked requests keep nothing, and the export says how to keep them', h.LIMIT, async () => {
+    const cfg = h.baseConfig({ frontier, local });
+    cfg.store = { keep_prompts: true };
+    const gw = await h.startAllot(cfg, { env: h.ALLOT_ENV });
+    const res = await h.post(`${gw.base}/chat/completions`, { model: 'auto', messages: user(RISK_PROMPT) });
+    assert.equal(res.status, 200, await res.text());
+    await h.assertCleanStop(gw);
+    const out = path.join(gw.dir, 'none.jsonl');
+    const r = await h.runAllot(['train', 'kinds', '--export-ledger', gw.db, '--out', out]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /has no routed request with its instruction kept \(store\.keep_prompts: all keeps every one\)/);
+    const missing = await h.runAllot(['train', 'kinds', '--export-ledger', path.join(gw.dir, 'nope.db'), '--out', out]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope\.db' does not exist/);
+  });
+
+  it('usage: --out is required, --data and --limit alone are refused, exit 2', h.LIMIT, async () => {
+    const noOut = await h.runAllot(['train', 'kinds', '--export-ledger', file('x.db')]);
+    assert.equal(noOut.code, 2);
+    assert.match(noOut.stderr, /--export-ledger STORE takes --out FILE, and no --data/);
+    const withData = await h.runAllot(['train', 'kinds', '--export-ledger', file('x.db'), '--data', data(), '--out', file('x.jsonl')]);
+    assert.equal(withData.code, 2);
+    const limitAlone = await h.runAllot(['train', 'kinds', '--data', data(), '--out', file('x.model'), '--limit', '3']);
+    assert.equal(limitAlone.code, 2);
+    assert.match(limitAlone.stderr, /--limit goes with --export-ledger/);
+    const badLimit = await h.runAllot(['train', 'kinds', '--export-ledger', file('x.db'), '--out', file('x.jsonl'), '--limit', '0']);
+    assert.equal(badLimit.code, 2);
+    assert.match(badLimit.stderr, /bad value '0' for --limit/);
+    assert.equal(fs.existsSync(file('x.model')), false);
+  });
+
+  it('store.keep_prompts takes true, false or all, and nothing else', h.LIMIT, async () => {
+    const cfg = write('keep.yaml', offlineConfig('x.model').replace(/^routing:\n.*\n/m, '') + 'store:\n  keep_prompts: always\n');
+    const r = await h.runAllot(['config', 'check', '--config', cfg]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /store\.keep_prompts.*expected true, false or all/);
+  });
+});

@@ -248,6 +248,20 @@ describe('the ledger in PostgreSQL', () => {
     assert.match(fromPg, /from the ledger postgresql:\/\/allot:\*\*\*@.*: 9 checked labour requests/);
     assertNoPassword(fromPg, 'allot train outcomes');
     assert.match(await train(lite.db), /: 9 checked labour requests/);
+
+    // the kept instructions to label, from either store: the same lines but for the ids
+    const exported = async (store) => {
+      const out = path.join(lite.dir, 'label.jsonl');
+      const r = await h.runAllot(['train', 'kinds', '--export-ledger', store, '--out', out]);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoPassword(r.stdout + r.stderr, 'allot train kinds --export-ledger');
+      return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean)
+        .map((l) => { const { id, ...rest } = JSON.parse(l); assert.match(id, /^req_/); return rest; });
+    };
+    const pgLines = await exported(url(pg, 'ledger_report'));
+    assert.equal(pgLines.length, 9);
+    assert.ok(pgLines.every((l) => l.category === 'summarize' && l.source === 'header' && l.prompt.startsWith('Be brief.\n\nSummarise meeting note ')));
+    assert.deepEqual(pgLines, await exported(lite.db));
   });
 
   it('SIGTERM under load: every in-flight request gets its row in PostgreSQL before exit', h.LIMIT, async () => {
