@@ -8,10 +8,13 @@
  * corrects the categories that are wrong and trains on the file beside
  * data/kinds/ (docs/classifier.md, "Teaching it your traffic").
  *
- * One line per distinct instruction, the least confident decision first
- * (where corrections are likeliest), ties by time:
+ * One line per distinct instruction, the least sure of its tier first
+ * (where the costly corrections are likeliest; the category's confidence
+ * where the ledger predates tier_confidence, schema version 7), ties by
+ * the category's confidence, then time:
  *   {"category": "answer", "prompt": "...", "confidence": 0.412,
- *    "tier": "labour", "source": "classifier", "id": "req_..."}
+ *    "tier_confidence": 0.634, "tier": "labour", "source": "classifier",
+ *    "id": "req_..."}
  * `category` is the label to check; the other fields say where it came
  * from and are ignored by training. Only rows with a category and a kept
  * instruction count (audit rows and embeddings have neither). An

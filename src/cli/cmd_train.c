@@ -70,10 +70,11 @@ static int export_ledger(const char *store, const char *out_path, size_t n_data,
         goto out;
     }
     if (!quiet)
-        printf("wrote %zu instructions to %s, least confident first (%zu repeats left out)\n"
-               "correct each \"category\" that is wrong, then train on it beside the built-in "
-               "data:\n  allot train kinds --data data/kinds --data %s --out MODEL\n",
-               st.written, out_path, st.repeats, out_path);
+        printf(
+            "wrote %zu instructions to %s, least sure of their tier first (%zu repeats left out)\n"
+            "correct each \"category\" that is wrong, then train on it beside the built-in "
+            "data:\n  allot train kinds --data data/kinds --data %s --out MODEL\n",
+            st.written, out_path, st.repeats, out_path);
     rc = 0;
 out:
     allot_buf_release(&err);
@@ -491,9 +492,10 @@ const struct allot_cli_cmd allot_cli_train = {
     "usage: allot train kinds --export-ledger STORE --out FILE [--limit N] [--quiet]\n\n"
     "Write the instructions the ledger kept (store.keep_prompts: all keeps every routed\n"
     "request's) to FILE as JSON Lines to label, one a distinct instruction, least\n"
-    "confident first, each with the category allot chose, its confidence, tier, source\n"
-    "and request id. Correct the categories that are wrong (or delete the line), then\n"
-    "train on the file beside data/kinds to teach the classifier your own traffic.\n"
+    "sure of its tier first, each with the category allot chose, its confidence, the\n"
+    "tier's confidence, tier, source and request id. Correct the categories that are\n"
+    "wrong (or delete the line), then train on the file beside data/kinds to teach\n"
+    "the classifier your own traffic.\n"
     "STORE: a ledger file or a postgresql:// URL. --limit N: the first N only.\n"
     "\n"
     "usage: allot train outcomes --data PATH --weak M --strong M --out FILE\n"

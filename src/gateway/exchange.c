@@ -533,6 +533,7 @@ static void record(struct allot__exchange *x, enum allot_metrics_status outcome)
                                           : "/v1/chat/completions");
     copy_str(e.requested_model, sizeof e.requested_model,
              x->chat.model.ptr ? x->chat.model.ptr : "", x->chat.model.len);
+    e.tier_confidence = x->decided ? x->decision.tier_confidence : -1;
     if (x->decided) {
         if (x->decision.has_category) {
             const char *c = allot_category_name(x->decision.category);

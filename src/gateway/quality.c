@@ -277,6 +277,7 @@ static void audit_finish(struct allot__audit *a, int ok, int grade, const char *
         e->latency_ms = (double)(allot_clock_mono_us() - a->start_us) / 1000.0;
         e->ttft_ms = -1;
         e->overhead_ms = -1; /* not a request allot served */
+        e->tier_confidence = -1;
         snprintf(e->reason, sizeof e->reason, "audit of %s", a->of);
         snprintf(e->check_detail, sizeof e->check_detail, "%s", why ? why : "");
         snprintf(e->check, sizeof e->check, "%s", grade == 1 ? "pass" : grade == 0 ? "fail" : "");

@@ -19,9 +19,10 @@
  * PostgreSQL: allot_meta.version). An older store is brought up to date by
  * adding every column of allot__ledger_columns it lacks (version 2 added
  * explain, version 3 the quality columns, version 4 prompt, version 5
- * client, version 6 overhead_ms, cached_tokens and cache_write_tokens), so
- * a store left half-way by an interrupted upgrade is finished the same way. */
-#define ALLOT__LEDGER_SCHEMA_VERSION 6
+ * client, version 6 overhead_ms, cached_tokens and cache_write_tokens,
+ * version 7 tier_confidence), so a store left half-way by an interrupted
+ * upgrade is finished the same way. */
+#define ALLOT__LEDGER_SCHEMA_VERSION 7
 
 #define ALLOT__LEDGER_CHUNK_ROWS 128u /* ~160 KB a chunk */
 

@@ -188,6 +188,7 @@ const struct allot__ledger_column allot__ledger_columns[] = {
     {"overhead_ms", COL_REAL, FIELD_(overhead_ms), "REAL NOT NULL DEFAULT -1"},
     INT64_(cached_tokens),
     INT64_(cache_write_tokens),
+    {"tier_confidence", COL_REAL, FIELD_(tier_confidence), "REAL NOT NULL DEFAULT -1"},
 };
 const size_t allot__ledger_n_columns =
     sizeof allot__ledger_columns / sizeof allot__ledger_columns[0];

@@ -1,7 +1,7 @@
 /* kinds_ledger.c: the ledger's kept instructions written out to be
  * labelled (kinds_ledger.h).
  *
- * The rows come least confident first from the store itself (ORDER BY),
+ * The rows come in their order from the store itself (ORDER BY),
  * so nothing is sorted here and a large ledger streams through; repeats
  * are caught by a 64-bit hash of each instruction written, in an
  * open-addressed set that doubles when half full. A collision would drop
@@ -14,9 +14,18 @@
 #include "allot/kinds_ledger.h"
 #include "allot/ledger_reader.h"
 
+/* Least sure of the tier first: the mistakes that cost (judgment served
+ * by labour, or the other way) are where the tier's probability is low,
+ * more than where the category's is (docs/classifier.md, section 5). A
+ * row from before schema version 7 has no tier_confidence (-1): its
+ * category's confidence stands in. */
+#define EXPORT_FROM " FROM requests WHERE endpoint <> 'audit' AND prompt <> '' AND category <> ''"
 static const char export_sql[] =
-    "SELECT id, prompt, category, confidence, tier, source FROM requests"
-    " WHERE endpoint <> 'audit' AND prompt <> '' AND category <> ''"
+    "SELECT id, prompt, category, confidence, tier, source, tier_confidence" EXPORT_FROM
+    " ORDER BY CASE WHEN tier_confidence < 0 THEN confidence ELSE tier_confidence END,"
+    " confidence, ts_ms, id";
+static const char export_sql_v4[] = /* schema versions 4 to 6 */
+    "SELECT id, prompt, category, confidence, tier, source, -1" EXPORT_FROM
     " ORDER BY confidence, ts_ms, id";
 
 struct seen {
@@ -90,8 +99,8 @@ static int label_line(void *ctx, struct allot_ledger_reader *rd, struct allot_bu
     rc = rc ? rc : allot_buf_adds(line, ",\"prompt\":");
     rc = rc ? rc : allot_buf_add_json_str(line, prompt, strlen(prompt));
     rc = rc ? rc
-            : allot_buf_addf(line,
-                             ",\"confidence\":%.4f,\"tier\":", allot_ledger_reader_double(rd, 3));
+            : allot_buf_addf(line, ",\"confidence\":%.4f,\"tier_confidence\":%.4f,\"tier\":",
+                             allot_ledger_reader_double(rd, 3), allot_ledger_reader_double(rd, 6));
     rc = rc ? rc : allot_buf_add_json_str(line, tier, strlen(tier));
     rc = rc ? rc : allot_buf_adds(line, ",\"source\":");
     rc = rc ? rc : allot_buf_add_json_str(line, src, strlen(src));
@@ -105,11 +114,20 @@ int allot_kinds_ledger_export(const char *store, const char *out_path, size_t li
                               struct allot_kinds_ledger_stats *stats, struct allot_buf *err)
 {
     struct export x = {{NULL, 0, 0}, 0};
+    struct allot_ledger_reader *rd = NULL;
     size_t written = 0;
-    int rc = allot_ledger_reader_write_lines(
-        store, export_sql, out_path, limit, label_line, &x,
-        "has no routed request with its instruction kept (store.keep_prompts: all keeps every one)",
-        &written, err);
+    int rc, version = 0;
+
+    /* the version first, for the query (the writer checks it again) */
+    rc = allot_ledger_reader_open(store, &rd, err);
+    rc = rc ? rc : allot_ledger_reader_version(rd, &version, err);
+    allot_ledger_reader_close(rd);
+    rc = rc ? rc
+            : allot_ledger_reader_write_lines(store, version >= 7 ? export_sql : export_sql_v4,
+                                              out_path, limit, label_line, &x,
+                                              "has no routed request with its instruction kept "
+                                              "(store.keep_prompts: all keeps every one)",
+                                              &written, err);
 
     free(x.seen.slot);
     if (!rc && stats) {

@@ -429,7 +429,7 @@ describe('allot train kinds --export-ledger: the ledger kept instructions, to la
   const data = () => write('export-train.jsonl', jsonl());
   const readJsonl = (p) => fs.readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-  it('with store.keep_prompts: all, every routed instruction is written once, least confident first, ready to train on', h.LIMIT, async () => {
+  it('with store.keep_prompts: all, every routed instruction is written once, least sure of its tier first, ready to train on', h.LIMIT, async () => {
     const cfg = h.baseConfig({ frontier, local });
     cfg.store = { keep_prompts: 'all' };
     const gw = await h.startAllot(cfg, { env: h.ALLOT_ENV });
@@ -447,18 +447,18 @@ describe('allot train kinds --export-ledger: the ledger kept instructions, to la
     const hinted = await h.post(`${gw.base}/chat/completions`, { model: 'auto', messages: user('Tidy up these notes: a, b') }, { 'x-allot-work': 'reformat' });
     assert.equal(hinted.status, 200, await hinted.text());
     await h.assertCleanStop(gw);
-    const rows = await h.sql(gw.db, "select id, prompt, category, confidence, tier, source from requests where prompt <> '' order by confidence, ts_ms, id");
+    const rows = await h.sql(gw.db, "select id, prompt, category, confidence, tier_confidence, tier, source from requests where prompt <> '' order by tier_confidence, confidence, ts_ms, id");
     assert.equal(rows.length, 6, 'every routed request kept its instruction');
     assert.equal(rows.find((r) => r.prompt.startsWith('You are terse.')).prompt, `You are terse.\n\n${RISK_PROMPT}`);
 
     const out = path.join(gw.dir, 'label.jsonl');
     const r = await h.runAllot(['train', 'kinds', '--export-ledger', gw.db, '--out', out]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^wrote 5 instructions to ${esc(out)}, least confident first \\(1 repeats left out\\)`, 'm'));
+    assert.match(r.stdout, new RegExp(`^wrote 5 instructions to ${esc(out)}, least sure of their tier first \\(1 repeats left out\\)`, 'm'));
     assert.match(r.stdout, new RegExp(`allot train kinds --data data/kinds --data ${esc(out)} --out MODEL`));
     const lines = readJsonl(out);
     assert.equal(lines.length, 5);
-    assert.deepEqual(lines.map((l) => Object.keys(l)), lines.map(() => ['category', 'prompt', 'confidence', 'tier', 'source', 'id']));
+    assert.deepEqual(lines.map((l) => Object.keys(l)), lines.map(() => ['category', 'prompt', 'confidence', 'tier_confidence', 'tier', 'source', 'id']));
     // the ledger's rows in its order, the repeat dropped at its second sending
     const firstOfEach = rows.filter((row, i) => rows.findIndex((o) => o.prompt === row.prompt) === i);
     assert.deepEqual(lines.map((l) => l.id), firstOfEach.map((row) => row.id));
@@ -469,12 +469,15 @@ describe('allot train kinds --export-ledger: the ledger kept instructions, to la
       assert.equal(l.tier, row.tier);
       assert.equal(l.source, row.source);
       assert.ok(Math.abs(l.confidence - row.confidence) < 1e-4, `${l.confidence} vs ${row.confidence}`);
-      if (i > 0) assert.ok(l.confidence >= lines[i - 1].confidence, 'not least confident first');
+      assert.ok(Math.abs(l.tier_confidence - row.tier_confidence) < 1e-4, `${l.tier_confidence} vs ${row.tier_confidence}`);
+      assert.ok(l.tier_confidence > 0 && l.tier_confidence <= 1, `tier_confidence ${l.tier_confidence}`);
+      if (i > 0) assert.ok(l.tier_confidence >= lines[i - 1].tier_confidence, 'not the least sure of its tier first');
     }
     assert.equal(lines.find((l) => l.prompt.startsWith('Tidy')).source, 'header');
     assert.equal(lines.find((l) => l.prompt.startsWith('Tidy')).category, 'reformat');
+    assert.equal(lines.find((l) => l.prompt.startsWith('Tidy')).tier_confidence, 1);
 
-    // --limit: the least confident N
+    // --limit: the least sure N
     const two = path.join(gw.dir, 'two.jsonl');
     const r2 = await h.runAllot(['train', 'kinds', '--export-ledger', gw.db, '--out', two, '--limit', '2']);
     assert.equal(r2.code, 0, r2.stderr);

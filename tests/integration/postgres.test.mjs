@@ -178,7 +178,7 @@ describe('the ledger in PostgreSQL', () => {
       assert.ok(h.near(row.counterfactual_usd, (s.usage.prompt_tokens * 3.0 + s.usage.completion_tokens * 15.0) / 1e6));
     }
     // the schema as docs/ledger.md describes it
-    assert.equal(await psql(pg, 'ledger_sdk', 'select version from allot_meta'), '6');
+    assert.equal(await psql(pg, 'ledger_sdk', 'select version from allot_meta'), '7');
     const types = Object.fromEntries((await rows(pg, 'ledger_sdk',
       "select column_name as name, data_type as type from information_schema.columns where table_name = 'requests'"))
       .map((r) => [r.name, r.type]));

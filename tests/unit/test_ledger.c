@@ -142,9 +142,9 @@ TEST(ledger_round_trip_from_two_threads)
     ASSERT((db = open_reader(t.path)) != NULL);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 1001);
     ASSERT_INT_EQ(query_int(db, "SELECT count(DISTINCT id) FROM requests"), 1001);
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 7);
     ASSERT_INT_EQ(query_int(db, "PRAGMA page_size"), 16384); /* a file allot made */
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 40);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_ts_ms'"),
                   1);
@@ -697,7 +697,7 @@ TEST(ledger_upgrades_a_version_1_store_in_place)
     ASSERT_INT_EQ(allot_ledger_append(l, &e), 0);
     allot_ledger_close(l);
     ASSERT((db = open_reader(t.path)) != NULL);
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 7);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests"), 2);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM requests WHERE id = 'req_old' AND explain "
                                 "= ''"),

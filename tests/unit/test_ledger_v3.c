@@ -204,11 +204,11 @@ static void check_new_store(sqlite3 *db, int *allot_test_failed_)
     char buf[256];
     size_t i;
 
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 7);
     for (i = 0; i < sizeof v3_columns / sizeof v3_columns[0]; i++)
         if (!has_column(db, "requests", v3_columns[i]))
             TEST_FAIL_("no column %s", v3_columns[i]);
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 40);
     ASSERT_STR_EQ(query_text(db,
                              "SELECT dflt_value FROM pragma_table_info('requests') WHERE "
                              "name = 'grade'",
@@ -352,14 +352,14 @@ static void check_upgraded(sqlite3 *db, const char *old_id, int had_explain,
     char buf[256], q[512];
     size_t i;
 
-    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 6);
+    ASSERT_INT_EQ(query_int(db, "PRAGMA user_version"), 7);
     /* made by hand with SQLite's default page size, which it keeps */
     ASSERT_INT_EQ(query_int(db, "PRAGMA page_size"), 4096);
     for (i = 0; i < sizeof v3_columns / sizeof v3_columns[0]; i++)
         if (!has_column(db, "requests", v3_columns[i]))
             TEST_FAIL_("no column %s", v3_columns[i]);
     ASSERT(has_column(db, "requests", "explain"));
-    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 39);
+    ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('requests')"), 40);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM pragma_table_info('events')"), 5);
     ASSERT_INT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                 "name = 'requests_audit_of'"),
@@ -443,7 +443,7 @@ TEST(ledger_v3_upgrade_finishes_a_half_upgraded_store)
         allot_ledger_close(l);
     allot_buf_release(&err);
     if (rc == 0 && (db = open_reader(t.path))) {
-        rc = query_int(db, "PRAGMA user_version") == 6 &&
+        rc = query_int(db, "PRAGMA user_version") == 7 &&
                      query_int(db, "SELECT count(*) FROM pragma_table_info('requests') WHERE "
                                    "name IN ('check', 'floor', 'grade', 'audit_of')") == 4
                  ? 0
