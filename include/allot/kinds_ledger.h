@@ -19,7 +19,7 @@
  * from and are ignored by training. Only rows with a category and a kept
  * instruction count (audit rows and embeddings have neither). An
  * instruction sent again (an agent's loop) is written once, at its least
- * confident decision.
+ * sure decision.
  *
  * Reads through ledger_reader.h: a SQLite file or PostgreSQL alike, rows
  * streamed (memory: 16 to 32 bytes per distinct instruction, for the
@@ -38,7 +38,8 @@ struct allot_kinds_ledger_stats {
  * URL) to out_path (created or truncated), at most limit lines (0: all).
  * Errors, with why in err: those of allot_ledger_reader_open() (a missing
  * ledger, a bad URL); ALLOT_EINVAL for a ledger older than schema version
- * 4 or with no kept instruction ("store.keep_prompts: all keeps them");
+ * 4 or with no kept instruction ("store.keep_prompts: all keeps every
+ * one");
  * ALLOT_EIO when out_path cannot be written; ALLOT_ESTORE; ALLOT_ENOMEM.
  * On an error out_path may hold part of the lines. */
 int allot_kinds_ledger_export(const char *store, const char *out_path, size_t limit,

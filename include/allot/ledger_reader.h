@@ -52,20 +52,28 @@ int allot_ledger_reader_is_null(struct allot_ledger_reader *r, int col);
 typedef int (*allot_ledger_line_cb)(void *ctx, struct allot_ledger_reader *r,
                                     struct allot_buf *line);
 
+/* A query and the oldest schema version whose columns it reads. */
+struct allot_ledger_query {
+    int since;
+    const char *sql;
+};
+
 /* The kept instructions of store (store.keep_prompts) written out, the
  * step both `allot train outcomes --from-ledger` and `allot train kinds
- * --export-ledger` take: open store, run sql (a query of the prompt
- * column), and write to out_path (created or truncated) the line cb makes
- * of each row, at most limit lines (0: all). *n_written gets the lines
- * written. A ledger older than schema version 4 has no prompt column
- * (ALLOT_EINVAL, "ledger 'NAME': schema version N keeps no prompts ...");
- * no line written is ALLOT_EINVAL with "ledger 'NAME' " and none_why in
- * err. Other errors: those of allot_ledger_reader_open() and _query(),
- * ALLOT_EIO naming out_path, cb's ("'OUT': why"). On an error out_path may
- * hold part of the lines. */
-int allot_ledger_reader_write_lines(const char *store, const char *sql, const char *out_path,
-                                    size_t limit, allot_ledger_line_cb cb, void *ctx,
-                                    const char *none_why, size_t *n_written, struct allot_buf *err);
+ * --export-ledger` take: open store, run the first of queries[0..n) (n >= 1; the
+ * newest schema's first) that the store's schema version has the columns
+ * for, and write to out_path (created or truncated) the line cb makes of
+ * each row, at most limit lines (0: all). *n_written gets the lines
+ * written. A ledger older than every query (before version 4 there is no
+ * prompt column) is ALLOT_EINVAL, "ledger 'NAME': schema version N keeps
+ * no prompts ..."; no line written is ALLOT_EINVAL with "ledger 'NAME' "
+ * and none_why in err. Other errors: those of allot_ledger_reader_open()
+ * and _query(), ALLOT_EIO naming out_path, cb's ("'OUT': why"). On an
+ * error out_path may hold part of the lines. */
+int allot_ledger_reader_write_lines(const char *store, const struct allot_ledger_query *queries,
+                                    size_t n_queries, const char *out_path, size_t limit,
+                                    allot_ledger_line_cb cb, void *ctx, const char *none_why,
+                                    size_t *n_written, struct allot_buf *err);
 
 /* End the snapshot and close. NULL is a no-op. */
 void allot_ledger_reader_close(struct allot_ledger_reader *r);

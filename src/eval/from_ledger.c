@@ -51,8 +51,9 @@ static int outcome_line(void *ctx, struct allot_ledger_reader *rd, struct allot_
 int allot_eval_export_ledger(const char *store, const char *out_path, size_t *n_rows,
                              struct allot_buf *err)
 {
+    static const struct allot_ledger_query query = {4, export_sql};
     return allot_ledger_reader_write_lines(
-        store, export_sql, out_path, 0, outcome_line, NULL,
+        store, &query, 1, out_path, 0, outcome_line, NULL,
         "has no checked labour request with its prompt kept (store.keep_prompts: true keeps them)",
         n_rows, err);
 }

@@ -270,29 +270,32 @@ int allot_ledger_reader_version(struct allot_ledger_reader *r, int *version, str
     return 0;
 }
 
-int allot_ledger_reader_write_lines(const char *store, const char *sql, const char *out_path,
-                                    size_t limit, allot_ledger_line_cb cb, void *ctx,
-                                    const char *none_why, size_t *n_written, struct allot_buf *err)
+int allot_ledger_reader_write_lines(const char *store, const struct allot_ledger_query *queries,
+                                    size_t n_queries, const char *out_path, size_t limit,
+                                    allot_ledger_line_cb cb, void *ctx, const char *none_why,
+                                    size_t *n_written, struct allot_buf *err)
 {
     struct allot_ledger_reader *rd = NULL;
     struct allot_buf line;
     FILE *f = NULL;
-    size_t n = 0;
+    size_t n = 0, q = 0;
     int rc, step = 0, version = 0;
 
     allot_buf_init(&line, 256u << 10); /* a 16 KB instruction escaped, with room */
     if ((rc = allot_ledger_reader_open(store, &rd, err)) ||
         (rc = allot_ledger_reader_version(rd, &version, err)))
         goto out;
-    if (version < 4) {
+    while (q < n_queries && queries[q].since > version)
+        q++;
+    if (q == n_queries) {
         allot_buf_addf(err,
                        "ledger '%s': schema version %d keeps no prompts (allot keeps them from "
-                       "version 4, with store.keep_prompts)",
-                       allot_ledger_reader_name(rd), version);
+                       "version %d, with store.keep_prompts)",
+                       allot_ledger_reader_name(rd), version, queries[n_queries - 1].since);
         rc = ALLOT_EINVAL;
         goto out;
     }
-    if ((rc = allot_ledger_reader_query(rd, sql, err)))
+    if ((rc = allot_ledger_reader_query(rd, queries[q].sql, err)))
         goto out;
     if (!(f = fopen(out_path, "w"))) {
         allot_buf_addf(err, "'%s': cannot write", out_path);

@@ -3,13 +3,15 @@
  *
  * The rows come in their order from the store itself (ORDER BY),
  * so nothing is sorted here and a large ledger streams through; repeats
- * are caught by a 64-bit hash of each instruction written, in an
+ * are caught by a 64-bit hash of each instruction written (FNV-1a, the
+ * cue lexicon's: a hash, not a word's meaning, is all that is taken), in an
  * open-addressed set that doubles when half full. A collision would drop
  * one distinct instruction: at a million of them, a chance of about 5 in
  * 10^8. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allot/cues.h"
 #include "allot/error.h"
 #include "allot/kinds_ledger.h"
 #include "allot/ledger_reader.h"
@@ -20,28 +22,18 @@
  * row from before schema version 7 has no tier_confidence (-1): its
  * category's confidence stands in. */
 #define EXPORT_FROM " FROM requests WHERE endpoint <> 'audit' AND prompt <> '' AND category <> ''"
-static const char export_sql[] =
-    "SELECT id, prompt, category, confidence, tier, source, tier_confidence" EXPORT_FROM
-    " ORDER BY CASE WHEN tier_confidence < 0 THEN confidence ELSE tier_confidence END,"
-    " confidence, ts_ms, id";
-static const char export_sql_v4[] = /* schema versions 4 to 6 */
-    "SELECT id, prompt, category, confidence, tier, source, -1" EXPORT_FROM
-    " ORDER BY confidence, ts_ms, id";
+static const struct allot_ledger_query export_queries[] = {
+    {7, "SELECT id, prompt, category, confidence, tier, source, tier_confidence" EXPORT_FROM
+        " ORDER BY CASE WHEN tier_confidence < 0 THEN confidence ELSE tier_confidence END,"
+        " confidence, ts_ms, id"},
+    {4, "SELECT id, prompt, category, confidence, tier, source, -1" EXPORT_FROM
+        " ORDER BY confidence, ts_ms, id"},
+};
 
 struct seen {
     uint64_t *slot; /* 0: empty; a hash is never 0 (its low bit is set) */
     size_t cap, n;  /* cap a power of two */
 };
-
-static uint64_t text_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h | 1;
-}
 
 /* Where h is in t, or the empty slot where it would go. */
 static size_t probe(const struct seen *t, uint64_t h)
@@ -80,7 +72,7 @@ struct export
     size_t repeats;
 };
 
-/* The current row as one line (columns: export_sql's), the category to
+/* The current row as one line (columns: export_queries'), the category to
  * check first; 0 for an instruction written already. */
 static int label_line(void *ctx, struct allot_ledger_reader *rd, struct allot_buf *line)
 {
@@ -88,7 +80,7 @@ static int label_line(void *ctx, struct allot_ledger_reader *rd, struct allot_bu
     const char *cat = allot_ledger_reader_text(rd, 2), *prompt = allot_ledger_reader_text(rd, 1),
                *tier = allot_ledger_reader_text(rd, 4), *src = allot_ledger_reader_text(rd, 5),
                *id = allot_ledger_reader_text(rd, 0);
-    int rc = seen_add(&x->seen, text_hash(prompt));
+    int rc = seen_add(&x->seen, allot_cues_word_hash(prompt, strlen(prompt)));
 
     if (rc == 1)
         x->repeats++;
@@ -114,20 +106,12 @@ int allot_kinds_ledger_export(const char *store, const char *out_path, size_t li
                               struct allot_kinds_ledger_stats *stats, struct allot_buf *err)
 {
     struct export x = {{NULL, 0, 0}, 0};
-    struct allot_ledger_reader *rd = NULL;
     size_t written = 0;
-    int rc, version = 0;
-
-    /* the version first, for the query (the writer checks it again) */
-    rc = allot_ledger_reader_open(store, &rd, err);
-    rc = rc ? rc : allot_ledger_reader_version(rd, &version, err);
-    allot_ledger_reader_close(rd);
-    rc = rc ? rc
-            : allot_ledger_reader_write_lines(store, version >= 7 ? export_sql : export_sql_v4,
-                                              out_path, limit, label_line, &x,
-                                              "has no routed request with its instruction kept "
-                                              "(store.keep_prompts: all keeps every one)",
-                                              &written, err);
+    int rc = allot_ledger_reader_write_lines(
+        store, export_queries, sizeof export_queries / sizeof export_queries[0], out_path, limit,
+        label_line, &x,
+        "has no routed request with its instruction kept (store.keep_prompts: all keeps every one)",
+        &written, err);
 
     free(x.seen.slot);
     if (!rc && stats) {

@@ -230,6 +230,14 @@ TEST(kinds_ledger_export_reads_a_ledger_from_before_tier_confidence)
     for (i = 0; i < n; i++)
         cJSON_Delete(lines[i]);
     free(lines);
+    /* before version 4 there is no prompt column: no query fits */
+    ASSERT_INT_EQ(sqlite3_open(t.path, &db), SQLITE_OK);
+    ASSERT_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    allot_buf_reset(&err);
+    ASSERT_INT_EQ(allot_kinds_ledger_export(t.path, out, 0, &st, &err), ALLOT_EINVAL);
+    ASSERT_STR_CONTAINS(allot_buf_cstr(&err),
+                        "schema version 3 keeps no prompts (allot keeps them from version 4");
     remove(out);
     allot_buf_release(&err);
     tmpdir_remove(&t);
