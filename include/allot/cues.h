@@ -21,7 +21,8 @@
 
 #define ALLOT_CUE_WORDS 4
 
-/* The hash of one normalised word, as allot_cues_match() takes them. */
+/* The hash of one normalised word, as allot_cues_match() takes them: FNV-1a
+ * with the low bit set, so never 0 (an empty slot to the tables keyed by it). */
 uint64_t allot_cues_word_hash(const char *word, size_t len);
 
 /* hashes[0..n) are the hashes of the last n words read (n <=

@@ -101,8 +101,10 @@ struct allot_ledger_entry {
     int64_t cache_write_tokens;
     /* The probability of the tier the classifier chose (its categories'
      * summed, decision.h): what routing.confidence_threshold is held
-     * against; 1 when a header, the model name or a rule decided; -1 when
-     * nothing was decided, or for rows from before it (schema v7). */
+     * against; 1 when a header, the model name or a rule decided; 0 when
+     * the classifier could not read the request (no instruction text, no
+     * model: the default tier served); -1 when nothing was decided, or for
+     * rows from before it (schema v7). */
     double tier_confidence;
     /* Not a request: when non-empty this entry is an event of the events
      * table (see allot_ledger_event()), not a row of requests. */

@@ -658,6 +658,7 @@ describe('quality floor: audits', () => {
     assert.equal(a.model, 'grader-pass');
     assert.equal(a.status, 'ok');
     assert.equal(a.attempt_log, 'grader-pass:ok');
+    assert.equal(a.tier_confidence, -1, 'an audit is no routing decision');
     assert.equal(a.completion_tokens, 4);
     assert.ok(a.prompt_tokens > h.fakePromptTokens(r.messages), 'the grader sees the request and the answer');
     assert.equal(a.tokens_estimated, 0);

@@ -270,6 +270,7 @@ TEST(classify_decision_takes_the_tier_with_the_most_probability)
     ASSERT_INT_EQ(d.source, ALLOT_SRC_DEFAULT);
     ASSERT_INT_EQ(d.tier, cfg->routing.default_tier);
     ASSERT_STR_CONTAINS(d.reason, "unsure");
+    ASSERT(d.tier_confidence == 0.0); /* the ledger's 0: the classifier read nothing */
     allot_config_free(cfg);
     allot_buf_release(&err);
 }
